@@ -1,0 +1,196 @@
+//! Integrated accounts: one customer's connection to one provider.
+//!
+//! An account's context is split on the way in: secret values (the integration's secret
+//! credential fields, anything under `oauth`, and any key whose name looks like a
+//! credential) are sealed with [`crypto::Keyring`]; the rest is stored as plain JSON and
+//! is all the admin API ever returns.
+
+pub mod crypto;
+
+use chrono::Utc;
+use serde_json::{json, Map, Value};
+
+use crate::catalog::Integration;
+use crate::error::ApiError;
+use crate::store::AccountRecord;
+use crypto::Keyring;
+
+pub const STATUSES: &[&str] = &[
+    "active",
+    "connecting",
+    "post_install_error",
+    "validation_error",
+    "needs_reauth",
+];
+
+/// A loaded account with its full, decrypted context (integration defaults filled in).
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub record: AccountRecord,
+    /// Defaults, then public values, then secrets. Never serialized to a client.
+    pub context: Value,
+}
+
+fn looks_secret(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    [
+        "token",
+        "secret",
+        "password",
+        "api_key",
+        "apikey",
+        "private_key",
+        "oauth",
+    ]
+    .iter()
+    .any(|s| k.contains(s))
+}
+
+/// Splits a context into (public, secret) parts for this integration.
+pub fn split_context(
+    integration: &Integration,
+    context: Map<String, Value>,
+) -> (Map<String, Value>, Map<String, Value>) {
+    let secret_fields: Vec<&str> = integration.secret_fields().collect();
+    let public_fields: Vec<&str> = integration
+        .config
+        .credentials
+        .fields
+        .iter()
+        .filter(|f| !f.secret)
+        .map(|f| f.name.as_str())
+        .collect();
+    let mut public = Map::new();
+    let mut secret = Map::new();
+    for (k, v) in context {
+        let is_secret =
+            secret_fields.contains(&k.as_str()) || (!public_fields.contains(&k.as_str()) && looks_secret(&k));
+        if is_secret {
+            secret.insert(k, v);
+        } else {
+            public.insert(k, v);
+        }
+    }
+    (public, secret)
+}
+
+/// Checks that every required credential field is present and non-empty.
+pub fn check_required(integration: &Integration, context: &Map<String, Value>) -> Result<(), ApiError> {
+    let missing: Vec<&str> = integration
+        .config
+        .credentials
+        .fields
+        .iter()
+        .filter(|f| f.required)
+        .filter(|f| match context.get(&f.name) {
+            None | Some(Value::Null) => true,
+            Some(Value::String(s)) => s.trim().is_empty(),
+            Some(_) => false,
+        })
+        .map(|f| f.name.as_str())
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!(
+            "The context is missing required credential fields for integration `{}`: {}.",
+            integration.name(),
+            missing.join(", ")
+        ))
+        .with_details(json!({ "missing_fields": missing })))
+    }
+}
+
+pub fn seal_secrets(keyring: &Keyring, account_id: &str, secrets: &Map<String, Value>) -> String {
+    keyring.seal(
+        Value::Object(secrets.clone()).to_string().as_bytes(),
+        account_id.as_bytes(),
+    )
+}
+
+pub fn open_secrets(keyring: &Keyring, record: &AccountRecord) -> Result<Map<String, Value>, ApiError> {
+    let plain = keyring.open(&record.secrets, record.id.as_bytes()).map_err(|e| {
+        ApiError::internal(
+            anyhow::Error::new(e).context(format!("cannot decrypt credentials of account {}", record.id)),
+        )
+    })?;
+    match serde_json::from_slice(&plain) {
+        Ok(Value::Object(m)) => Ok(m),
+        _ => Err(ApiError::internal(anyhow::anyhow!(
+            "decrypted credentials of account {} are not a JSON object",
+            record.id
+        ))),
+    }
+}
+
+impl Account {
+    pub fn load(keyring: &Keyring, integration: &Integration, record: AccountRecord) -> Result<Account, ApiError> {
+        let secrets = open_secrets(keyring, &record)?;
+        let mut context = integration.config.context_defaults.clone();
+        if let Value::Object(public) = &record.context {
+            context.extend(public.clone());
+        }
+        context.extend(secrets);
+        Ok(Account {
+            record,
+            context: Value::Object(context),
+        })
+    }
+
+    /// The context without secrets, with defaults: what mappings may see.
+    pub fn public_context(&self, integration: &Integration) -> Value {
+        let mut context = integration.config.context_defaults.clone();
+        if let Value::Object(public) = &self.record.context {
+            context.extend(public.clone());
+        }
+        Value::Object(context)
+    }
+}
+
+/// The Truto-shaped JSON view of an account: never any secret.
+pub fn view(record: &AccountRecord, integration: Option<&Integration>) -> Value {
+    json!({
+        "id": record.id,
+        "tenant_id": record.tenant_id,
+        "environment_integration_id": record.integration,
+        "integration": {
+            "name": record.integration,
+            "label": integration.map(|i| i.config.label.clone()),
+        },
+        "authentication_method": integration.map(|i| i.config.credentials.format),
+        "context": record.context,
+        "status": record.status,
+        "last_error": record.last_error,
+        "is_sandbox": record.is_sandbox,
+        "created_at": record.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "updated_at": record.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    })
+}
+
+/// Builds a new account record from an import request's parts.
+pub fn new_record(
+    keyring: &Keyring,
+    integration: &Integration,
+    environment_id: &str,
+    tenant_id: &str,
+    context: Map<String, Value>,
+    is_sandbox: bool,
+) -> Result<AccountRecord, ApiError> {
+    check_required(integration, &context)?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let (public, secret) = split_context(integration, context);
+    let now = Utc::now();
+    Ok(AccountRecord {
+        secrets: seal_secrets(keyring, &id, &secret),
+        id,
+        environment_id: environment_id.to_string(),
+        tenant_id: tenant_id.to_string(),
+        integration: integration.name().to_string(),
+        context: Value::Object(public),
+        status: "active".into(),
+        last_error: None,
+        is_sandbox,
+        created_at: now,
+        updated_at: now,
+    })
+}

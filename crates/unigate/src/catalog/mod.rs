@@ -1,0 +1,85 @@
+//! The catalog: unified models and integration definitions, as data.
+//!
+//! `types` is the file format; `registry` validates a set of files and compiles them
+//! (templates parsed, JSONata parsed, cross references resolved) into an immutable
+//! [`Registry`] shared by `Arc`. The shipped catalog is embedded in the binary; a
+//! directory given with `--catalog` overrides or extends it file by file.
+
+pub mod registry;
+pub mod types;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub use registry::{CatalogError, Integration, Model, Pagination, Registry, Resource, UnifiedMapping};
+
+static EMBEDDED: include_dir::Dir<'static> = include_dir::include_dir!("$CARGO_MANIFEST_DIR/../../catalog");
+
+/// The catalog's files, by path relative to the catalog root (`models/x.yaml`,
+/// `integrations/github/integration.yaml`).
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    files: BTreeMap<String, String>,
+}
+
+impl Sources {
+    /// The catalog built into the binary.
+    pub fn embedded() -> Self {
+        let mut files = BTreeMap::new();
+        collect_embedded(&EMBEDDED, &mut files);
+        Sources { files }
+    }
+
+    /// Every `.yaml` file below `dir`.
+    pub fn from_dir(dir: &Path) -> std::io::Result<Self> {
+        let mut files = BTreeMap::new();
+        collect_dir(dir, dir, &mut files)?;
+        Ok(Sources { files })
+    }
+
+    /// Files of `other` replace files of `self` with the same path; new ones are added.
+    pub fn overlay(mut self, other: Sources) -> Self {
+        self.files.extend(other.files);
+        self
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.files.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    pub fn get(&self, path: &str) -> Option<&str> {
+        self.files.get(path).map(String::as_str)
+    }
+}
+
+fn collect_embedded(dir: &include_dir::Dir<'static>, out: &mut BTreeMap<String, String>) {
+    for file in dir.files() {
+        let path = file.path().to_string_lossy().replace('\\', "/");
+        if path.ends_with(".yaml") {
+            if let Some(text) = file.contents_utf8() {
+                out.insert(path, text.to_string());
+            }
+        }
+    }
+    for sub in dir.dirs() {
+        collect_embedded(sub, out);
+    }
+}
+
+fn collect_dir(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            collect_dir(root, &path, out)?;
+        } else if path.extension().is_some_and(|e| e == "yaml") {
+            let rel = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .replace('\\', "/");
+            out.insert(rel, std::fs::read_to_string(&path)?);
+        }
+    }
+    Ok(())
+}

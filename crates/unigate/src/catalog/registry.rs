@@ -1,0 +1,571 @@
+//! Validation and compilation of catalog files into the immutable [`Registry`].
+//!
+//! Every problem found is collected (not just the first), each with its file and, where
+//! it can be found, its line, so `unigate validate` reports a broken catalog in one run.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use serde_json::Value;
+
+use super::types::*;
+use super::Sources;
+use crate::mapping::template::Template;
+use crate::mapping::Expr;
+
+/// One catalog problem.
+#[derive(Debug, Clone)]
+pub struct CatalogError {
+    pub file: String,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl std::fmt::Display for CatalogError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{}: {}", self.file, line, self.message),
+            None => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+/// A compiled unified model.
+#[derive(Debug)]
+pub struct Model {
+    pub config: ModelConfig,
+}
+
+impl Model {
+    pub fn resource(&self, name: &str) -> Option<&ModelResourceConfig> {
+        self.config.resources.get(name)
+    }
+}
+
+/// A compiled raw resource method: everything needed to build one provider request.
+#[derive(Debug)]
+pub struct Resource {
+    /// `resource.method`, for messages.
+    pub key: String,
+    pub method: HttpMethod,
+    pub path: Template,
+    pub query: Vec<(String, Template)>,
+    pub body: Option<Value>,
+    pub response_path: Option<Expr>,
+    pub pagination: Pagination,
+}
+
+#[derive(Debug, Clone)]
+pub enum Pagination {
+    None,
+    LinkHeader {
+        limit_param: Option<String>,
+    },
+    Page {
+        page_param: String,
+        limit_param: Option<String>,
+        start: u64,
+        has_more: Option<Expr>,
+    },
+    Offset {
+        offset_param: String,
+        limit_param: Option<String>,
+        has_more: Option<Expr>,
+    },
+    Cursor {
+        cursor_param: String,
+        limit_param: Option<String>,
+        next_cursor: Expr,
+    },
+}
+
+impl Pagination {
+    pub fn limit_param(&self) -> Option<&str> {
+        match self {
+            Pagination::None => None,
+            Pagination::LinkHeader { limit_param }
+            | Pagination::Page { limit_param, .. }
+            | Pagination::Offset { limit_param, .. }
+            | Pagination::Cursor { limit_param, .. } => limit_param.as_deref(),
+        }
+    }
+}
+
+/// How one unified method runs on one integration.
+#[derive(Debug)]
+pub struct UnifiedMapping {
+    pub resource: Arc<Resource>,
+    pub before: Vec<(String, Arc<Resource>)>,
+    pub query_mapping: Option<Expr>,
+    pub request_body_mapping: Option<Expr>,
+    pub response_mapping: Option<Expr>,
+    pub retry_on_conflict: Option<ConflictRetryConfig>,
+}
+
+/// How credentials are put on the wire.
+#[derive(Debug)]
+pub enum Authorization {
+    Header { name: http::HeaderName, value: Template },
+    Basic { username: Template, password: Template },
+    Query { name: String, value: Template },
+}
+
+/// A compiled integration.
+#[derive(Debug)]
+pub struct Integration {
+    pub config: IntegrationConfig,
+    pub base_url: Template,
+    pub headers: Vec<(http::HeaderName, Template)>,
+    pub authorization: Authorization,
+    pub error_message: Option<Expr>,
+    pub resources: HashMap<String, Arc<Resource>>,
+    /// `(category, resource, method)` to mapping.
+    pub unified: HashMap<(String, String, UnifiedMethod), Arc<UnifiedMapping>>,
+}
+
+impl Integration {
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    pub fn unified(&self, category: &str, resource: &str, method: UnifiedMethod) -> Option<&Arc<UnifiedMapping>> {
+        self.unified.get(&(category.to_string(), resource.to_string(), method))
+    }
+
+    /// The unified methods this integration supports for a resource, in canonical order.
+    pub fn unified_methods(&self, category: &str, resource: &str) -> Vec<UnifiedMethod> {
+        UnifiedMethod::ALL
+            .into_iter()
+            .filter(|m| self.unified(category, resource, *m).is_some())
+            .collect()
+    }
+
+    /// Names of the credential fields that are secret.
+    pub fn secret_fields(&self) -> impl Iterator<Item = &str> {
+        self.config
+            .credentials
+            .fields
+            .iter()
+            .filter(|f| f.secret)
+            .map(|f| f.name.as_str())
+    }
+}
+
+/// The whole compiled catalog.
+#[derive(Debug, Default)]
+pub struct Registry {
+    pub models: IndexMap<String, Model>,
+    pub integrations: IndexMap<String, Arc<Integration>>,
+    /// Emulator definitions by integration name (sources; the emulator crate parses them).
+    pub emulators: IndexMap<String, String>,
+}
+
+impl Registry {
+    pub fn model(&self, category: &str) -> Option<&Model> {
+        self.models.get(category)
+    }
+
+    pub fn integration(&self, name: &str) -> Option<&Arc<Integration>> {
+        self.integrations.get(name)
+    }
+
+    /// Validates and compiles a catalog; returns every problem found if any.
+    pub fn build(sources: &Sources) -> Result<Registry, Vec<CatalogError>> {
+        let mut errors = Vec::new();
+        let mut registry = Registry::default();
+
+        for (path, text) in sources.iter() {
+            if let Some(rest) = path.strip_prefix("models/") {
+                let Some(name) = rest.strip_suffix(".yaml") else {
+                    continue;
+                };
+                if let Some(config) = parse_yaml::<ModelConfig>(path, text, &mut errors) {
+                    if config.name != name {
+                        errors.push(err(
+                            path,
+                            None,
+                            format!("model name `{}` must match the file name `{name}`", config.name),
+                        ));
+                        continue;
+                    }
+                    registry.models.insert(config.name.clone(), Model { config });
+                }
+            }
+        }
+
+        // Group integration files by folder.
+        let mut folders: IndexMap<String, Vec<(&str, &str)>> = IndexMap::new();
+        for (path, text) in sources.iter() {
+            if let Some(rest) = path.strip_prefix("integrations/") {
+                if let Some((folder, file)) = rest.split_once('/') {
+                    folders.entry(folder.to_string()).or_default().push((file, text));
+                }
+            }
+        }
+        for (folder, files) in folders {
+            let dir = format!("integrations/{folder}");
+            let Some((_, text)) = files.iter().find(|(f, _)| *f == "integration.yaml") else {
+                errors.push(err(&dir, None, "missing integration.yaml".into()));
+                continue;
+            };
+            let file = format!("{dir}/integration.yaml");
+            let Some(config) = parse_yaml::<IntegrationConfig>(&file, text, &mut errors) else {
+                continue;
+            };
+            if config.name != folder {
+                errors.push(err(
+                    &file,
+                    find_line(text, "name:"),
+                    format!("integration name `{}` must match its folder `{folder}`", config.name),
+                ));
+                continue;
+            }
+            let Some(mut integration) = compile_integration(&file, text, config, &mut errors) else {
+                continue;
+            };
+            for (name, text) in &files {
+                let path = format!("{dir}/{name}");
+                if *name == "integration.yaml" {
+                    continue;
+                }
+                if *name == "emulator.yaml" {
+                    registry.emulators.insert(folder.clone(), text.to_string());
+                    continue;
+                }
+                let Some(category) = name.strip_suffix(".yaml") else {
+                    continue;
+                };
+                let Some(model) = registry.models.get(category) else {
+                    errors.push(err(&path, None, format!("no unified model named `{category}` (file names other than integration.yaml and emulator.yaml name a model)")));
+                    continue;
+                };
+                let Some(mappings) = parse_yaml::<CategoryMappingsConfig>(&path, text, &mut errors) else {
+                    continue;
+                };
+                compile_mappings(&path, text, category, model, mappings, &mut integration, &mut errors);
+            }
+            registry.integrations.insert(folder, Arc::new(integration));
+        }
+
+        if errors.is_empty() {
+            Ok(registry)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+fn err(file: &str, line: Option<usize>, message: String) -> CatalogError {
+    CatalogError {
+        file: file.to_string(),
+        line,
+        message,
+    }
+}
+
+fn parse_yaml<T: serde::de::DeserializeOwned>(file: &str, text: &str, errors: &mut Vec<CatalogError>) -> Option<T> {
+    match serde_norway::from_str::<T>(text) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            let line = e.location().map(|l| l.line());
+            errors.push(err(file, line, e.to_string()));
+            None
+        }
+    }
+}
+
+/// The 1-based line where `needle` (its first line) first appears, to point at an
+/// expression or a key that serde gave no position for.
+fn find_line(text: &str, needle: &str) -> Option<usize> {
+    let first = needle.lines().map(str::trim).find(|l| !l.is_empty())?;
+    text.lines().position(|l| l.contains(first)).map(|i| i + 1)
+}
+
+fn compile_expr(file: &str, text: &str, what: &str, src: &str, errors: &mut Vec<CatalogError>) -> Option<Expr> {
+    match Expr::compile(src) {
+        Ok(e) => Some(e),
+        Err(e) => {
+            errors.push(err(file, find_line(text, src), format!("{what}: {e}")));
+            None
+        }
+    }
+}
+
+fn compile_template(file: &str, text: &str, what: &str, src: &str, errors: &mut Vec<CatalogError>) -> Option<Template> {
+    match Template::parse(src) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            errors.push(err(file, find_line(text, src), format!("{what}: {e}")));
+            None
+        }
+    }
+}
+
+fn compile_pagination(
+    file: &str,
+    text: &str,
+    p: &PaginationConfig,
+    errors: &mut Vec<CatalogError>,
+) -> Option<Pagination> {
+    let opt = |src: &Option<String>, errors: &mut Vec<CatalogError>| -> Result<Option<Expr>, ()> {
+        match src {
+            None => Ok(None),
+            Some(s) => compile_expr(file, text, "pagination.has_more", s, errors)
+                .map(Some)
+                .ok_or(()),
+        }
+    };
+    Some(match p {
+        PaginationConfig::None => Pagination::None,
+        PaginationConfig::LinkHeader { limit_param } => Pagination::LinkHeader {
+            limit_param: limit_param.clone(),
+        },
+        PaginationConfig::Page {
+            page_param,
+            limit_param,
+            start,
+            has_more,
+        } => Pagination::Page {
+            page_param: page_param.clone(),
+            limit_param: limit_param.clone(),
+            start: *start,
+            has_more: opt(has_more, errors).ok()?,
+        },
+        PaginationConfig::Offset {
+            offset_param,
+            limit_param,
+            has_more,
+        } => Pagination::Offset {
+            offset_param: offset_param.clone(),
+            limit_param: limit_param.clone(),
+            has_more: opt(has_more, errors).ok()?,
+        },
+        PaginationConfig::Cursor {
+            cursor_param,
+            limit_param,
+            next_cursor,
+        } => Pagination::Cursor {
+            cursor_param: cursor_param.clone(),
+            limit_param: limit_param.clone(),
+            next_cursor: compile_expr(file, text, "pagination.next_cursor", next_cursor, errors)?,
+        },
+    })
+}
+
+fn compile_integration(
+    file: &str,
+    text: &str,
+    config: IntegrationConfig,
+    errors: &mut Vec<CatalogError>,
+) -> Option<Integration> {
+    let before = errors.len();
+    let base_url = compile_template(file, text, "base_url", &config.base_url, errors);
+    if let Some(t) = &base_url {
+        if t.is_static() {
+            if let Err(e) = url::Url::parse(&config.base_url) {
+                errors.push(err(
+                    file,
+                    find_line(text, "base_url"),
+                    format!("base_url is not a URL: {e}"),
+                ));
+            }
+        } else if config.allowed_hosts.is_empty() {
+            errors.push(err(file, find_line(text, "base_url"), "a base_url with placeholders needs `allowed_hosts`, so an account's context cannot point requests at another host".into()));
+        }
+    }
+    let mut headers = Vec::new();
+    for (name, value) in &config.headers {
+        match http::HeaderName::from_bytes(name.as_bytes()) {
+            Ok(h) => {
+                if let Some(t) = compile_template(file, text, "header", value, errors) {
+                    headers.push((h, t));
+                }
+            }
+            Err(_) => errors.push(err(
+                file,
+                find_line(text, name),
+                format!("`{name}` is not a valid header name"),
+            )),
+        }
+    }
+    let authorization = match &config.authorization {
+        AuthorizationConfig::Bearer { value } => {
+            compile_template(file, text, "authorization.value", &format!("Bearer {value}"), errors).map(|value| {
+                Authorization::Header {
+                    name: http::header::AUTHORIZATION,
+                    value,
+                }
+            })
+        }
+        AuthorizationConfig::Header { name, value } => match http::HeaderName::from_bytes(name.as_bytes()) {
+            Ok(name) => compile_template(file, text, "authorization.value", value, errors)
+                .map(|value| Authorization::Header { name, value }),
+            Err(_) => {
+                errors.push(err(
+                    file,
+                    find_line(text, name),
+                    format!("`{name}` is not a valid header name"),
+                ));
+                None
+            }
+        },
+        AuthorizationConfig::Basic { username, password } => {
+            let u = compile_template(file, text, "authorization.username", username, errors);
+            let p = compile_template(file, text, "authorization.password", password, errors);
+            u.zip(p)
+                .map(|(username, password)| Authorization::Basic { username, password })
+        }
+        AuthorizationConfig::Query { name, value } => {
+            compile_template(file, text, "authorization.value", value, errors).map(|value| Authorization::Query {
+                name: name.clone(),
+                value,
+            })
+        }
+    };
+    let error_message = config
+        .error
+        .as_ref()
+        .and_then(|e| compile_expr(file, text, "error.message", &e.message, errors));
+    let default_pagination = match &config.pagination {
+        Some(p) => compile_pagination(file, text, p, errors),
+        None => Some(Pagination::None),
+    };
+
+    let mut resources = HashMap::new();
+    for (resource, methods) in &config.resources {
+        for (method, rc) in methods {
+            let key = format!("{resource}.{method}");
+            let path = compile_template(file, text, &format!("resources.{key}.path"), &rc.path, errors);
+            if !rc.path.starts_with('/') {
+                errors.push(err(
+                    file,
+                    find_line(text, &rc.path),
+                    format!("resources.{key}.path must start with `/`"),
+                ));
+            }
+            let mut query = Vec::new();
+            for (k, v) in &rc.query {
+                if let Some(t) = compile_template(file, text, &format!("resources.{key}.query"), v, errors) {
+                    query.push((k.clone(), t));
+                }
+            }
+            let response_path = rc
+                .response_path
+                .as_ref()
+                .and_then(|s| compile_expr(file, text, &format!("resources.{key}.response_path"), s, errors));
+            let pagination = match &rc.pagination {
+                Some(p) => compile_pagination(file, text, p, errors),
+                None => default_pagination.clone(),
+            };
+            if let (Some(path), Some(pagination)) = (path, pagination) {
+                resources.insert(
+                    key.clone(),
+                    Arc::new(Resource {
+                        key,
+                        method: rc.method,
+                        path,
+                        query,
+                        body: rc.body.clone(),
+                        response_path,
+                        pagination,
+                    }),
+                );
+            }
+        }
+    }
+    if errors.len() > before {
+        return None;
+    }
+    Some(Integration {
+        base_url: base_url?,
+        headers,
+        authorization: authorization?,
+        error_message,
+        resources,
+        unified: HashMap::new(),
+        config,
+    })
+}
+
+fn compile_mappings(
+    file: &str,
+    text: &str,
+    category: &str,
+    model: &Model,
+    mappings: CategoryMappingsConfig,
+    integration: &mut Integration,
+    errors: &mut Vec<CatalogError>,
+) {
+    for (resource, methods) in mappings {
+        let Some(model_resource) = model.resource(&resource) else {
+            errors.push(err(
+                file,
+                find_line(text, &format!("{resource}:")),
+                format!("the `{category}` model has no resource `{resource}`"),
+            ));
+            continue;
+        };
+        for (method, m) in methods {
+            if !model_resource.methods.contains(&method) {
+                errors.push(err(
+                    file,
+                    find_line(text, &format!("{method}:")),
+                    format!("the `{category}` model does not offer `{method}` on `{resource}`"),
+                ));
+                continue;
+            }
+            let lookup = |key: &str, errors: &mut Vec<CatalogError>| -> Option<Arc<Resource>> {
+                let found = integration.resources.get(key).cloned();
+                if found.is_none() {
+                    errors.push(err(
+                        file,
+                        find_line(text, key),
+                        format!(
+                            "`{key}` is not a resource method of integration `{}`",
+                            integration.config.name
+                        ),
+                    ));
+                }
+                found
+            };
+            let target = lookup(&m.resource, errors);
+            let mut before = Vec::new();
+            for step in &m.before {
+                if let Some(r) = lookup(&step.resource, errors) {
+                    before.push((step.name.clone(), r));
+                }
+            }
+            let what = format!("{resource}.{method}");
+            let expr = |name: &str, src: &Option<String>, errors: &mut Vec<CatalogError>| -> Result<Option<Expr>, ()> {
+                match src {
+                    None => Ok(None),
+                    Some(s) => compile_expr(file, text, &format!("{what}.{name}"), s, errors)
+                        .map(Some)
+                        .ok_or(()),
+                }
+            };
+            let query_mapping = expr("query_mapping", &m.query_mapping, errors);
+            let request_body_mapping = expr("request_body_mapping", &m.request_body_mapping, errors);
+            let response_mapping = expr("response_mapping", &m.response_mapping, errors);
+            if let (Some(resource_ref), Ok(query_mapping), Ok(request_body_mapping), Ok(response_mapping)) =
+                (target, query_mapping, request_body_mapping, response_mapping)
+            {
+                if before.len() != m.before.len() {
+                    continue;
+                }
+                integration.unified.insert(
+                    (category.to_string(), resource.clone(), method),
+                    Arc::new(UnifiedMapping {
+                        resource: resource_ref,
+                        before,
+                        query_mapping,
+                        request_body_mapping,
+                        response_mapping,
+                        retry_on_conflict: m.retry_on_conflict.clone(),
+                    }),
+                );
+            }
+        }
+    }
+}

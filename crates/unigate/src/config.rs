@@ -1,0 +1,144 @@
+//! Configuration: documented defaults in code, then an optional TOML file, then
+//! `UNIGATE_*` environment variables (nested keys with `__`, e.g.
+//! `UNIGATE_UPSTREAM__REQUEST_TIMEOUT_MS=10000`). Validated once at start.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the HTTP server binds. Default `127.0.0.1:8080`.
+    pub listen: SocketAddr,
+    /// Where the SQLite database and the generated master key live. Created on first
+    /// start. Default `./unigate-data`.
+    pub data_dir: PathBuf,
+    /// `sqlite://...`; default `sqlite://<data_dir>/unigate.db`.
+    pub database_url: Option<String>,
+    /// A catalog directory overriding or extending the built-in catalog.
+    pub catalog_dir: Option<PathBuf>,
+    /// The master key (32 bytes, base64) that encrypts credentials at rest. When unset, a
+    /// key is generated into `<data_dir>/master.key` (mode 0600) on first start.
+    #[serde(skip_serializing)]
+    pub encryption_key: Option<SecretString>,
+    /// The largest request body accepted, in bytes. Default 1 MiB.
+    pub max_request_body_bytes: usize,
+    pub upstream: UpstreamConfig,
+    /// `text` (default) or `json` log lines.
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpstreamConfig {
+    /// TCP connect timeout to a provider. Default 5000.
+    pub connect_timeout_ms: u64,
+    /// Timeout of one provider request, headers and body. Default 30000.
+    pub request_timeout_ms: u64,
+    /// The largest provider body Unigate buffers for mapping, in bytes. Default 16 MiB.
+    /// (`stream` answers are not buffered and have no such limit.)
+    pub max_response_bytes: usize,
+    /// The most pages one `stream` list follows. Default 100000.
+    pub max_stream_pages: u64,
+    /// Replaces the scheme, host and port of an integration's base URL, keeping its path:
+    /// `{ github = "http://127.0.0.1:9001" }`. For sandboxes, tests and private mirrors.
+    pub base_url_overrides: HashMap<String, String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./unigate-data"),
+            database_url: None,
+            catalog_dir: None,
+            encryption_key: None,
+            max_request_body_bytes: 1024 * 1024,
+            upstream: UpstreamConfig::default(),
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+impl Default for UpstreamConfig {
+    fn default() -> Self {
+        UpstreamConfig {
+            connect_timeout_ms: 5_000,
+            request_timeout_ms: 30_000,
+            max_response_bytes: 16 * 1024 * 1024,
+            max_stream_pages: 100_000,
+            base_url_overrides: HashMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Defaults, then `file` (if given), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(ConfigError::Invalid(format!(
+                    "config file {} does not exist",
+                    file.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        figment = figment.merge(Env::prefixed("UNIGATE_").split("__"));
+        let config: Config = figment.extract().map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.upstream.request_timeout_ms == 0 || self.upstream.connect_timeout_ms == 0 {
+            return Err(ConfigError::Invalid("upstream timeouts must be above 0".into()));
+        }
+        if self.max_request_body_bytes < 1024 {
+            return Err(ConfigError::Invalid(
+                "max_request_body_bytes must be at least 1024".into(),
+            ));
+        }
+        if let Some(url) = &self.database_url {
+            if !url.starts_with("sqlite:") {
+                return Err(ConfigError::Invalid(format!(
+                    "database_url must be a sqlite: URL (PostgreSQL support is not built yet), got `{}`",
+                    url.split('@').next_back().unwrap_or(url)
+                )));
+            }
+        }
+        for (name, url) in &self.upstream.base_url_overrides {
+            url::Url::parse(url)
+                .map_err(|e| ConfigError::Invalid(format!("upstream.base_url_overrides.{name}: {e}")))?;
+        }
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("unigate.db").display()))
+    }
+}

@@ -1,0 +1,163 @@
+//! The one error type at the HTTP edge.
+//!
+//! Every failure leaves Unigate as `{statusCode, error, message, details?}` (Truto's
+//! shape); failures that came from the provider add `truto_is_remote_error: true` and the
+//! provider's `raw_response`. Client errors explain themselves; internal errors are logged
+//! with their whole cause chain and answered with an opaque message.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+    pub details: Option<Value>,
+    /// The provider's body, when the provider failed.
+    pub raw_response: Option<Value>,
+    pub remote: bool,
+    pub retry_after: Option<String>,
+    /// Logged, never sent.
+    pub source: Option<anyhow::Error>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+            details: None,
+            raw_response: None,
+            remote: false,
+            retry_after: None,
+            source: None,
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+
+    pub fn method_not_allowed(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::METHOD_NOT_ALLOWED, message)
+    }
+
+    pub fn unprocessable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, message)
+    }
+
+    pub fn internal(source: impl Into<anyhow::Error>) -> Self {
+        ApiError {
+            source: Some(source.into()),
+            ..Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal server error. The cause has been logged.",
+            )
+        }
+    }
+
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status.as_u16(), self.message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Some(source) = &self.source {
+            tracing::error!(error = ?source, status = self.status.as_u16(), "request failed");
+        } else if self.status.is_server_error() {
+            tracing::warn!(status = self.status.as_u16(), message = %self.message, "request failed");
+        }
+        let mut body = json!({
+            "statusCode": self.status.as_u16(),
+            "error": self.status.canonical_reason().unwrap_or("Error"),
+            "message": self.message,
+        });
+        if let Some(details) = self.details {
+            body["details"] = details;
+        }
+        if self.remote {
+            body["truto_is_remote_error"] = Value::Bool(true);
+            body["raw_response"] = self.raw_response.unwrap_or(Value::Null);
+        }
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(ra) = self.retry_after.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            response.headers_mut().insert(header::RETRY_AFTER, ra);
+        }
+        response
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+impl From<crate::upstream::UpstreamError> for ApiError {
+    fn from(e: crate::upstream::UpstreamError) -> Self {
+        use crate::upstream::UpstreamError as U;
+        let message = e.to_string();
+        match e {
+            U::Timeout { .. } => ApiError::new(StatusCode::GATEWAY_TIMEOUT, format!("{message}.")),
+            U::Connect { ref source, .. } | U::Body { ref source, .. } => {
+                tracing::warn!(error = %source, "provider connection failed");
+                ApiError::new(StatusCode::BAD_GATEWAY, format!("{message}."))
+            }
+            U::TooLarge { .. } => ApiError::new(StatusCode::BAD_GATEWAY, format!("{message}.")),
+            U::InvalidJson { snippet, .. } => ApiError {
+                remote: true,
+                raw_response: Some(Value::String(snippet)),
+                ..ApiError::new(StatusCode::BAD_GATEWAY, format!("{message}."))
+            },
+            U::Status {
+                integration,
+                status,
+                message: provider_message,
+                body,
+                headers,
+            } => {
+                let ours = match status {
+                    400 | 401 | 403 | 404 | 405 | 409 | 410 | 412 | 413 | 415 | 422 | 429 => status,
+                    s if s >= 500 => 502,
+                    _ => 400,
+                };
+                let text = match (status, provider_message) {
+                    (401, m) => format!(
+                        "{integration} rejected the account's credentials (401){}. The integrated account may need to be re-authorized.",
+                        m.map(|m| format!(": {m}")).unwrap_or_default()
+                    ),
+                    (_, Some(m)) => format!("{integration} answered {status}: {m}"),
+                    (_, None) => format!("{integration} answered {status}."),
+                };
+                ApiError {
+                    remote: true,
+                    raw_response: Some(body),
+                    retry_after: headers
+                        .get(http::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string),
+                    ..ApiError::new(StatusCode::from_u16(ours).unwrap_or(StatusCode::BAD_GATEWAY), text)
+                }
+            }
+            U::Template { .. } => ApiError::bad_request(format!("{message}. Check the integrated account's context.")),
+            U::ForbiddenHost { .. } | U::BadUrl { .. } => ApiError::bad_request(format!("{message}.")),
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! The admin API for integrated accounts, on Truto's paths and shapes.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::Utc;
+use serde_json::{json, Map, Value};
+
+use super::json_body;
+use crate::accounts;
+use crate::auth::Env;
+use crate::error::ApiError;
+use crate::startup::AppState;
+use crate::store::{AccountFilter, AccountPosition};
+use crate::unified::cursor::{self, PageState};
+use crate::unified::query::parse_brackets;
+
+const DEFAULT_LIMIT: u32 = 100;
+const MAX_LIMIT: u32 = 1000;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/integrated-account", get(list).post(create))
+        .route("/integrated-account/{id}", get(get_one).patch(update).delete(delete))
+}
+
+fn object_body(body: Result<Bytes, BytesRejection>) -> Result<Map<String, Value>, ApiError> {
+    match json_body(body)? {
+        Some(Value::Object(m)) => Ok(m),
+        Some(_) => Err(ApiError::bad_request("The request body must be a JSON object.")),
+        None => Err(ApiError::bad_request("This endpoint needs a JSON object body.")),
+    }
+}
+
+fn string_field(body: &Map<String, Value>, key: &str) -> Result<Option<String>, ApiError> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.clone())),
+        Some(_) => Err(ApiError::bad_request(format!("`{key}` must be a non-empty string."))),
+    }
+}
+
+/// Truto names the integration by `environment_integration_id`; Unigate also takes
+/// `integration_name` or `integration` (a name or `{name}`).
+fn integration_name(body: &Map<String, Value>) -> Result<String, ApiError> {
+    if let Some(n) = string_field(body, "integration_name")? {
+        return Ok(n);
+    }
+    if let Some(n) = string_field(body, "environment_integration_id")? {
+        return Ok(n);
+    }
+    match body.get("integration") {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        Some(Value::Object(o)) => o
+            .get("name")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| ApiError::bad_request("`integration.name` must be a string.")),
+        _ => Err(ApiError::bad_request(
+            "Name the integration with `integration_name` (or Truto's `environment_integration_id`).",
+        )),
+    }
+}
+
+async fn create(
+    State(state): State<AppState>,
+    env: Env,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let body = object_body(body)?;
+    let tenant_id =
+        string_field(&body, "tenant_id")?.ok_or_else(|| ApiError::bad_request("`tenant_id` is required."))?;
+    let name = integration_name(&body)?;
+    let integration = state
+        .registry
+        .integration(&name)
+        .ok_or_else(|| ApiError::bad_request(format!("There is no integration named `{name}`.")))?;
+    let context = match body.get("context") {
+        Some(Value::Object(m)) => m.clone(),
+        None => Map::new(),
+        Some(_) => return Err(ApiError::bad_request("`context` must be a JSON object.")),
+    };
+    let is_sandbox = body.get("is_sandbox").and_then(Value::as_bool).unwrap_or(false);
+    let record = accounts::new_record(&state.keyring, integration, &env.id, &tenant_id, context, is_sandbox)?;
+    state.store.insert_account(&record).await?;
+    tracing::info!(account_id = %record.id, integration = %record.integration, "integrated account created");
+    Ok((StatusCode::CREATED, Json(accounts::view(&record, Some(integration)))))
+}
+
+async fn list(State(state): State<AppState>, env: Env, RawQuery(q): RawQuery) -> Result<Json<Value>, ApiError> {
+    let mut q = parse_brackets(q.as_deref().unwrap_or(""))?;
+    let mut take = |k: &str| -> Result<Option<String>, ApiError> {
+        match q.remove(k) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(ApiError::bad_request(format!("`{k}` must be a single value."))),
+        }
+    };
+    let filter = AccountFilter {
+        tenant_id: take("tenant_id")?,
+        integration: take("integration_name")?,
+        status: take("status")?,
+        is_sandbox: match take("is_sandbox")?.as_deref() {
+            None => None,
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            Some(_) => return Err(ApiError::bad_request("`is_sandbox` must be `true` or `false`.")),
+        },
+    };
+    let limit = match take("limit")? {
+        None => DEFAULT_LIMIT,
+        Some(s) => match s.parse::<u32>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "`limit` must be between 1 and {MAX_LIMIT}."
+                )))
+            }
+        },
+    };
+    let scope = format!("env:{}", env.id);
+    let after = match take("next_cursor")? {
+        None => None,
+        Some(c) => match cursor::decode(&state.keyring, &scope, &c)? {
+            PageState::Cursor(pos) => {
+                let (ts, id) = pos
+                    .split_once('|')
+                    .ok_or_else(|| ApiError::bad_request("Invalid `next_cursor`."))?;
+                let created_at = chrono::DateTime::parse_from_rfc3339(ts)
+                    .map_err(|_| ApiError::bad_request("Invalid `next_cursor`."))?
+                    .with_timezone(&Utc);
+                Some(AccountPosition {
+                    created_at,
+                    id: id.to_string(),
+                })
+            }
+            _ => return Err(ApiError::bad_request("Invalid `next_cursor`.")),
+        },
+    };
+    let rows = state
+        .store
+        .list_accounts(&env.id, &filter, after.as_ref(), limit + 1)
+        .await?;
+    let more = rows.len() > limit as usize;
+    let rows = &rows[..rows.len().min(limit as usize)];
+    let next_cursor = match (more, rows.last()) {
+        (true, Some(last)) => Some(cursor::encode(
+            &state.keyring,
+            &scope,
+            &PageState::Cursor(format!(
+                "{}|{}",
+                last.created_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                last.id
+            )),
+        )),
+        _ => None,
+    };
+    let result: Vec<Value> = rows
+        .iter()
+        .map(|r| accounts::view(r, state.registry.integration(&r.integration).map(|i| &**i)))
+        .collect();
+    Ok(Json(
+        json!({ "result": result, "next_cursor": next_cursor, "limit": limit }),
+    ))
+}
+
+async fn find(state: &AppState, env: &Env, id: &str) -> Result<crate::store::AccountRecord, ApiError> {
+    state
+        .store
+        .get_account(&env.id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("Integrated account `{id}` not found.")))
+}
+
+async fn get_one(State(state): State<AppState>, env: Env, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let record = find(&state, &env, &id).await?;
+    Ok(Json(accounts::view(
+        &record,
+        state.registry.integration(&record.integration).map(|i| &**i),
+    )))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    env: Env,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let body = object_body(body)?;
+    let mut record = find(&state, &env, &id).await?;
+    let integration = state.registry.integration(&record.integration).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "The integration `{}` of this account is no longer in the catalog.",
+            record.integration
+        ))
+    })?;
+    if let Some(t) = string_field(&body, "tenant_id")? {
+        record.tenant_id = t;
+    }
+    if let Some(s) = string_field(&body, "status")? {
+        if !accounts::STATUSES.contains(&s.as_str()) {
+            return Err(ApiError::bad_request(format!(
+                "`status` must be one of {}.",
+                accounts::STATUSES.join(", ")
+            )));
+        }
+        record.status = s;
+    }
+    if body.contains_key("last_error") {
+        record.last_error = body.get("last_error").and_then(Value::as_str).map(str::to_string);
+    }
+    match body.get("context") {
+        None => {}
+        Some(Value::Object(changes)) => {
+            // Merge into the full context (null deletes a key), then split and seal again.
+            let mut full = accounts::open_secrets(&state.keyring, &record)?;
+            if let Value::Object(public) = &record.context {
+                full.extend(public.clone());
+            }
+            for (k, v) in changes {
+                if v.is_null() {
+                    full.remove(k);
+                } else {
+                    full.insert(k.clone(), v.clone());
+                }
+            }
+            accounts::check_required(integration, &full)?;
+            let (public, secret) = accounts::split_context(integration, full);
+            record.context = Value::Object(public);
+            record.secrets = accounts::seal_secrets(&state.keyring, &record.id, &secret);
+        }
+        Some(_) => return Err(ApiError::bad_request("`context` must be a JSON object.")),
+    }
+    record.updated_at = Utc::now();
+    if !state.store.update_account(&record).await? {
+        return Err(ApiError::not_found(format!("Integrated account `{id}` not found.")));
+    }
+    Ok(Json(accounts::view(&record, Some(integration))))
+}
+
+async fn delete(State(state): State<AppState>, env: Env, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    if !state.store.delete_account(&env.id, &id).await? {
+        return Err(ApiError::not_found(format!("Integrated account `{id}` not found.")));
+    }
+    tracing::info!(account_id = %id, "integrated account deleted");
+    Ok(Json(json!({ "id": id })))
+}

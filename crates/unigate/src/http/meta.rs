@@ -1,0 +1,92 @@
+//! Health, the unified model and the integration catalog.
+
+use axum::extract::{Path, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use crate::auth::Env;
+use crate::catalog::{Integration, Model};
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/unified-model", get(models))
+        .route("/unified-model/{name}", get(model))
+        .route("/integration", get(integrations))
+        .route("/integration/{name}", get(integration))
+}
+
+async fn health(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    state.store.first_environment().await?;
+    Ok(Json(json!({ "status": "ok" })))
+}
+
+fn model_view(m: &Model) -> Value {
+    json!({
+        "name": m.config.name,
+        "label": m.config.label,
+        "description": m.config.description,
+        "resources": m.config.resources.iter().map(|(name, r)| (name.clone(), json!({
+            "description": r.description,
+            "methods": r.methods,
+            "schema": r.schema,
+        }))).collect::<serde_json::Map<_, _>>(),
+    })
+}
+
+async fn models(_env: Env, State(state): State<AppState>) -> Json<Value> {
+    let result: Vec<Value> = state.registry.models.values().map(model_view).collect();
+    Json(json!({ "result": result, "next_cursor": null }))
+}
+
+async fn model(_env: Env, State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+    state
+        .registry
+        .model(&name)
+        .map(|m| Json(model_view(m)))
+        .ok_or_else(|| ApiError::not_found(format!("There is no unified model named `{name}`.")))
+}
+
+pub fn integration_view(i: &Integration) -> Value {
+    let mut unified = serde_json::Map::new();
+    for (category, resource, _) in i.unified.keys() {
+        let entry = unified.entry(category.clone()).or_insert_with(|| json!({}));
+        entry[resource.as_str()] = json!(i.unified_methods(category, resource));
+    }
+    json!({
+        "name": i.config.name,
+        "label": i.config.label,
+        "docs": i.config.docs,
+        "base_url": i.config.base_url,
+        "credentials": {
+            "format": i.config.credentials.format,
+            "fields": i.config.credentials.fields,
+        },
+        "unified": unified,
+    })
+}
+
+async fn integrations(_env: Env, State(state): State<AppState>) -> Json<Value> {
+    let result: Vec<Value> = state
+        .registry
+        .integrations
+        .values()
+        .map(|i| integration_view(i))
+        .collect();
+    Json(json!({ "result": result, "next_cursor": null }))
+}
+
+async fn integration(
+    _env: Env,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    state
+        .registry
+        .integration(&name)
+        .map(|i| Json(integration_view(i)))
+        .ok_or_else(|| ApiError::not_found(format!("There is no integration named `{name}`.")))
+}

@@ -1,0 +1,61 @@
+//! HTTP routers: the unified API, the admin API (Truto's paths) and meta endpoints.
+//! Handlers are thin: they extract, call the layer below, and answer.
+
+pub mod admin;
+pub mod meta;
+pub mod unified;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use serde_json::Value;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+pub fn router(state: AppState) -> Router {
+    let limit = state.config.max_request_body_bytes;
+    Router::new()
+        .merge(unified::routes())
+        .merge(admin::routes())
+        .merge(meta::routes())
+        .fallback(|| async { ApiError::not_found("No such route.") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::method_not_allowed("This route does not accept that HTTP method.")
+        })
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(TraceLayer::new_for_http())
+        .layer(CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| -> Response {
+                tracing::error!("a request handler panicked");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal server error. The cause has been logged.",
+                )
+                .into_response()
+            },
+        ))
+        .with_state(state)
+}
+
+/// Reads an optional JSON body with clear errors (empty body = `None`).
+pub fn json_body(body: Result<Bytes, BytesRejection>) -> Result<Option<Value>, ApiError> {
+    let bytes = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "The request body is too large.")
+        } else {
+            ApiError::bad_request(format!("Could not read the request body: {e}."))
+        }
+    })?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| ApiError::bad_request(format!("The request body is not valid JSON: {e}.")))
+}

@@ -1,0 +1,182 @@
+//! The `unigate` command line. Only parsing and wiring live here; the library does the work.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use unigate::config::{Config, LogFormat};
+use unigate::startup::{self, Application, BuildOptions};
+
+#[derive(Parser)]
+#[command(
+    name = "unigate",
+    version,
+    about = "A self-hostable unified API gateway, wire-compatible with Truto"
+)]
+struct Cli {
+    /// A TOML configuration file (keys as in `Config`; `UNIGATE_*` variables override it).
+    #[arg(long, global = true, env = "UNIGATE_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Serve {
+        /// Also start the provider emulators in-process, with one sandbox account each.
+        #[arg(long)]
+        sandbox: bool,
+        /// Address to listen on (overrides `listen`).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// Data directory (overrides `data_dir`).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// A catalog directory that overrides or extends the built-in catalog.
+        #[arg(long)]
+        catalog: Option<PathBuf>,
+    },
+    /// Check a catalog: every file parsed, every expression compiled, every reference resolved.
+    Validate {
+        /// The catalog directory (default: the built-in catalog).
+        dir: Option<PathBuf>,
+    },
+    /// API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Create the database if needed and apply pending migrations.
+    Migrate {
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Mint a new API token for the default environment and print it once.
+    Create {
+        #[arg(long, default_value = "cli")]
+        name: String,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("UNIGATE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let mut config = Config::load(cli.config.as_deref())?;
+    init_tracing(config.log_format);
+    match cli.command {
+        Command::Serve {
+            sandbox,
+            listen,
+            data_dir,
+            catalog,
+        } => {
+            if let Some(l) = listen {
+                config.listen = l;
+            }
+            if let Some(d) = data_dir {
+                config.data_dir = d;
+            }
+            if let Some(c) = catalog {
+                config.catalog_dir = Some(c);
+            }
+            let app = Application::build(config, BuildOptions { sandbox }).await?;
+            let base = format!("http://{}", app.local_addr());
+            if let Some(token) = &app.bootstrap_token {
+                println!("Created the default environment. Its admin API token (shown only this once):\n\n  {token}\n");
+            }
+            if let Some(token) = &app.sandbox_token {
+                println!("Sandbox: provider emulators are running in-process. A token for this run:\n\n  export UNIGATE_TOKEN={token}\n");
+                println!("Try the unified API on each sandbox account:\n");
+                for a in &app.sandbox_accounts {
+                    println!("# {}", a.integration);
+                    println!(
+                        "curl -s -H \"Authorization: Bearer $UNIGATE_TOKEN\" '{base}/unified/user-directory/organizations?integrated_account_id={}'",
+                        a.account_id
+                    );
+                    if let Some(id) = &a.example_id {
+                        println!(
+                            "curl -s -H \"Authorization: Bearer $UNIGATE_TOKEN\" '{base}/unified/user-directory/organizations/{id}?integrated_account_id={}'",
+                            a.account_id
+                        );
+                    }
+                    println!();
+                }
+            }
+            tracing::info!(address = %base, "unigate is listening");
+            app.run_until_stopped(shutdown_signal()).await?;
+        }
+        Command::Validate { dir } => {
+            let registry = startup::load_registry(dir.as_deref())?;
+            println!(
+                "catalog OK: {} unified model(s), {} integration(s), {} emulator(s)",
+                registry.models.len(),
+                registry.integrations.len(),
+                registry.emulators.len()
+            );
+            for (name, src) in &registry.emulators {
+                unigate_emulator::EmulatorSpec::from_yaml(name, src)
+                    .with_context(|| format!("integrations/{name}/emulator.yaml"))?;
+            }
+        }
+        Command::Token {
+            command: TokenCommand::Create { name, data_dir },
+        } => {
+            if let Some(d) = data_dir {
+                config.data_dir = d;
+            }
+            let store = startup::open_store(&config).await?;
+            let env = match store.first_environment().await? {
+                Some(env) => env,
+                None => store.create_environment("default").await?,
+            };
+            let token = unigate::auth::generate_token();
+            store
+                .create_api_token(&env.id, &name, &unigate::auth::hash_token(&token))
+                .await?;
+            println!("{token}");
+        }
+        Command::Migrate { data_dir } => {
+            if let Some(d) = data_dir {
+                config.data_dir = d;
+            }
+            startup::open_store(&config).await?;
+            println!("database is up to date: {}", config.database_url());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,239 @@
+//! Building and running the application: the same function serves production and tests.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use serde_json::{Map, Value};
+use tokio::net::TcpListener;
+
+use crate::accounts::crypto::Keyring;
+use crate::auth;
+use crate::catalog::{Registry, Sources};
+use crate::config::Config;
+use crate::store::sqlite::SqliteStore;
+use crate::store::{AccountFilter, Store};
+use crate::upstream::Upstream;
+
+/// Shared, immutable-after-start state of the server.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Arc<dyn Store>,
+    pub registry: Arc<Registry>,
+    pub keyring: Arc<Keyring>,
+    pub upstream: Upstream,
+}
+
+/// A sandbox account created at start.
+#[derive(Debug, Clone)]
+pub struct SandboxAccount {
+    pub integration: String,
+    pub account_id: String,
+    pub example_id: Option<String>,
+}
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    /// The admin token minted on the very first start (shown once, stored hashed).
+    pub bootstrap_token: Option<String>,
+    /// With `--sandbox`: a token for this run, and the sandbox accounts.
+    pub sandbox_token: Option<String>,
+    pub sandbox_accounts: Vec<SandboxAccount>,
+    /// Kept alive for the lifetime of the server.
+    _emulators: Vec<unigate_emulator::RunningEmulator>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// Start the provider emulators in-process and create sandbox accounts on them.
+    pub sandbox: bool,
+}
+
+/// Loads the built-in catalog, overlaid with `dir` if given.
+pub fn load_registry(dir: Option<&std::path::Path>) -> anyhow::Result<Registry> {
+    let mut sources = Sources::embedded();
+    if let Some(dir) = dir {
+        let extra =
+            Sources::from_dir(dir).with_context(|| format!("cannot read catalog directory {}", dir.display()))?;
+        sources = sources.overlay(extra);
+    }
+    Registry::build(&sources).map_err(|errors| {
+        let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!("the catalog is invalid:\n  {}", list.join("\n  "))
+    })
+}
+
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+    let store = SqliteStore::connect(&config.database_url())
+        .await
+        .with_context(|| "cannot open the database".to_string())?;
+    Ok(Arc::new(store))
+}
+
+impl Application {
+    pub async fn build(mut config: Config, options: BuildOptions) -> anyhow::Result<Application> {
+        let registry = load_registry(config.catalog_dir.as_deref())?;
+        let store = open_store(&config).await?;
+        let keyring = Keyring::load_or_create(config.encryption_key.as_ref(), &config.data_dir)
+            .context("cannot load the master key")?;
+
+        let bootstrap_token = match store.first_environment().await? {
+            Some(_) => None,
+            None => {
+                let env = store.create_environment("default").await?;
+                let token = auth::generate_token();
+                store
+                    .create_api_token(&env.id, "admin", &auth::hash_token(&token))
+                    .await?;
+                Some(token)
+            }
+        };
+
+        let mut emulators = Vec::new();
+        let mut sandbox_specs = Vec::new();
+        if options.sandbox {
+            for (name, src) in &registry.emulators {
+                let spec = unigate_emulator::EmulatorSpec::from_yaml(name, src)
+                    .with_context(|| format!("invalid emulator for {name}"))?;
+                let creds = spec.credentials().clone();
+                let running = unigate_emulator::start(spec)
+                    .await
+                    .with_context(|| format!("cannot start the {name} emulator"))?;
+                config
+                    .upstream
+                    .base_url_overrides
+                    .insert(name.clone(), running.base_url());
+                sandbox_specs.push((name.clone(), creds, running.clone()));
+                emulators.push(running);
+            }
+        }
+
+        let upstream = Upstream::new(config.upstream.clone()).context("cannot build the HTTP client")?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let state = AppState {
+            config: Arc::new(config),
+            store,
+            registry: Arc::new(registry),
+            keyring: Arc::new(keyring),
+            upstream,
+        };
+
+        let mut sandbox_token = None;
+        let mut sandbox_accounts = Vec::new();
+        if options.sandbox {
+            let env = state.store.first_environment().await?.context("no environment")?;
+            let token = auth::generate_token();
+            state
+                .store
+                .create_api_token(&env.id, "sandbox", &auth::hash_token(&token))
+                .await?;
+            sandbox_token = Some(token);
+            for (name, creds, running) in sandbox_specs {
+                let account_id = ensure_sandbox_account(&state, &env.id, &name, creds).await?;
+                let example_id = running
+                    .records("organizations")
+                    .first()
+                    .and_then(|r| example_id(&state.registry, &name, r));
+                sandbox_accounts.push(SandboxAccount {
+                    integration: name,
+                    account_id,
+                    example_id,
+                });
+            }
+        }
+
+        Ok(Application {
+            listener,
+            state,
+            bootstrap_token,
+            sandbox_token,
+            sandbox_accounts,
+            _emulators: emulators,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let app = crate::http::router(self.state.clone());
+        let result = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
+        drop(self._emulators);
+        result
+    }
+}
+
+/// The unified id of an emulator's first organization, found by running the
+/// integration's own `get` mapping over the record (so no provider is special-cased).
+fn example_id(registry: &Registry, integration: &str, record: &Value) -> Option<String> {
+    let mapping = registry.integration(integration)?.unified(
+        "user-directory",
+        "organizations",
+        crate::catalog::types::UnifiedMethod::Get,
+    )?;
+    let input = serde_json::json!({ "response": record, "before": {}, "context": {} });
+    let mapped = mapping.response_mapping.as_ref()?.eval(&input).ok()??;
+    match mapped.get("id")? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// One sandbox account per integration, reused across restarts.
+async fn ensure_sandbox_account(
+    state: &AppState,
+    env_id: &str,
+    integration_name: &str,
+    creds: Map<String, Value>,
+) -> anyhow::Result<String> {
+    let integration = state
+        .registry
+        .integration(integration_name)
+        .with_context(|| format!("emulator {integration_name} has no integration"))?;
+    let filter = AccountFilter {
+        tenant_id: Some("sandbox".into()),
+        integration: Some(integration_name.into()),
+        status: None,
+        is_sandbox: Some(true),
+    };
+    let existing = state.store.list_accounts(env_id, &filter, None, 1).await?;
+    if let Some(a) = existing.first() {
+        return Ok(a.id.clone());
+    }
+    let mut context = creds;
+    // Required non-secret values (a tenant host, say) get a placeholder: the sandbox
+    // override points the integration at the emulator whatever the host.
+    for field in &integration.config.credentials.fields {
+        if field.required && !context.contains_key(&field.name) {
+            context.insert(field.name.clone(), Value::String("sandbox".into()));
+        }
+    }
+    let record =
+        crate::accounts::new_record(&state.keyring, integration, env_id, "sandbox", context, true).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot create the sandbox account for {integration_name}: {}",
+                e.message
+            )
+        })?;
+    state.store.insert_account(&record).await?;
+    Ok(record.id)
+}

@@ -1,0 +1,217 @@
+//! The embedded default backend: one SQLite file in WAL mode.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+use super::*;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database and applies pending migrations.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+}
+
+fn ts(s: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|d| d.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("bad timestamp `{s}`: {e}")))
+}
+
+fn fmt_ts(t: &DateTime<Utc>) -> String {
+    // Fixed width so that text order is time order (keyset pagination relies on it).
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+fn account_from_row(row: &SqliteRow) -> Result<AccountRecord, StoreError> {
+    let context: String = row.try_get("context")?;
+    Ok(AccountRecord {
+        id: row.try_get("id")?,
+        environment_id: row.try_get("environment_id")?,
+        tenant_id: row.try_get("tenant_id")?,
+        integration: row.try_get("integration")?,
+        context: serde_json::from_str(&context).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        secrets: row.try_get("secrets")?,
+        status: row.try_get("status")?,
+        last_error: row.try_get("last_error")?,
+        is_sandbox: row.try_get::<i64, _>("is_sandbox")? != 0,
+        created_at: ts(&row.try_get::<String, _>("created_at")?)?,
+        updated_at: ts(&row.try_get::<String, _>("updated_at")?)?,
+    })
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn first_environment(&self) -> Result<Option<Environment>, StoreError> {
+        let row = sqlx::query("SELECT id, name, created_at FROM environments ORDER BY created_at LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(Environment {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                created_at: ts(&r.try_get::<String, _>("created_at")?)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn create_environment(&self, name: &str) -> Result<Environment, StoreError> {
+        let env = Environment {
+            id: uuid::Uuid::new_v4().to_string(),
+            name: name.to_string(),
+            created_at: Utc::now(),
+        };
+        sqlx::query("INSERT INTO environments (id, name, created_at) VALUES (?, ?, ?)")
+            .bind(&env.id)
+            .bind(&env.name)
+            .bind(fmt_ts(&env.created_at))
+            .execute(&self.pool)
+            .await?;
+        Ok(env)
+    }
+
+    async fn create_api_token(
+        &self,
+        environment_id: &str,
+        name: &str,
+        token_hash: &str,
+    ) -> Result<ApiTokenRecord, StoreError> {
+        let rec = ApiTokenRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            environment_id: environment_id.to_string(),
+            name: name.to_string(),
+            created_at: Utc::now(),
+        };
+        sqlx::query("INSERT INTO api_tokens (id, environment_id, name, token_hash, created_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(&rec.id)
+            .bind(&rec.environment_id)
+            .bind(&rec.name)
+            .bind(token_hash)
+            .bind(fmt_ts(&rec.created_at))
+            .execute(&self.pool)
+            .await?;
+        Ok(rec)
+    }
+
+    async fn environment_for_token(&self, token_hash: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT environment_id FROM api_tokens WHERE token_hash = ?")
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("environment_id")).transpose()?)
+    }
+
+    async fn insert_account(&self, a: &AccountRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO integrated_accounts (id, environment_id, tenant_id, integration, context, secrets, status, last_error, is_sandbox, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&a.id)
+        .bind(&a.environment_id)
+        .bind(&a.tenant_id)
+        .bind(&a.integration)
+        .bind(a.context.to_string())
+        .bind(&a.secrets)
+        .bind(&a.status)
+        .bind(&a.last_error)
+        .bind(a.is_sandbox as i64)
+        .bind(fmt_ts(&a.created_at))
+        .bind(fmt_ts(&a.updated_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn get_account(&self, environment_id: &str, id: &str) -> Result<Option<AccountRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM integrated_accounts WHERE environment_id = ? AND id = ?")
+            .bind(environment_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(account_from_row).transpose()
+    }
+
+    async fn list_accounts(
+        &self,
+        environment_id: &str,
+        filter: &AccountFilter,
+        after: Option<&AccountPosition>,
+        limit: u32,
+    ) -> Result<Vec<AccountRecord>, StoreError> {
+        let mut qb =
+            sqlx::QueryBuilder::<sqlx::Sqlite>::new("SELECT * FROM integrated_accounts WHERE environment_id = ");
+        qb.push_bind(environment_id);
+        if let Some(t) = &filter.tenant_id {
+            qb.push(" AND tenant_id = ").push_bind(t);
+        }
+        if let Some(i) = &filter.integration {
+            qb.push(" AND integration = ").push_bind(i);
+        }
+        if let Some(s) = &filter.status {
+            qb.push(" AND status = ").push_bind(s);
+        }
+        if let Some(s) = filter.is_sandbox {
+            qb.push(" AND is_sandbox = ").push_bind(s as i64);
+        }
+        if let Some(pos) = after {
+            qb.push(" AND (created_at, id) > (")
+                .push_bind(fmt_ts(&pos.created_at))
+                .push(", ")
+                .push_bind(&pos.id)
+                .push(")");
+        }
+        qb.push(" ORDER BY created_at, id LIMIT ").push_bind(limit as i64);
+        let rows = qb.build().fetch_all(&self.pool).await?;
+        rows.iter().map(account_from_row).collect()
+    }
+
+    async fn update_account(&self, a: &AccountRecord) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE integrated_accounts SET tenant_id = ?, context = ?, secrets = ?, status = ?, last_error = ?, updated_at = ? \
+             WHERE environment_id = ? AND id = ?",
+        )
+        .bind(&a.tenant_id)
+        .bind(a.context.to_string())
+        .bind(&a.secrets)
+        .bind(&a.status)
+        .bind(&a.last_error)
+        .bind(fmt_ts(&a.updated_at))
+        .bind(&a.environment_id)
+        .bind(&a.id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_account(&self, environment_id: &str, id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM integrated_accounts WHERE environment_id = ? AND id = ?")
+            .bind(environment_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

@@ -1,0 +1,661 @@
+//! The pipeline of one unified call: resolve the account and its mapping, plan the
+//! provider request, call, and shape the answer in the requested format.
+
+pub mod cursor;
+pub mod format;
+pub mod query;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use serde_json::{json, Map, Value};
+
+use crate::accounts::Account;
+use crate::catalog::types::UnifiedMethod;
+use crate::catalog::{Integration, Pagination, Resource, UnifiedMapping};
+use crate::error::ApiError;
+use crate::startup::AppState;
+use crate::upstream::{headers_json, Outgoing, Reply, UpstreamError};
+use cursor::PageState;
+use query::{flatten_pairs, ResponseFormat, UnifiedQuery};
+
+/// A unified request after routing.
+#[derive(Debug)]
+pub struct UnifiedRequest {
+    pub category: String,
+    pub resource: String,
+    pub method: UnifiedMethod,
+    pub id: Option<String>,
+    pub query: UnifiedQuery,
+    pub body: Option<Value>,
+}
+
+/// Everything resolved for one call.
+struct Call {
+    state: AppState,
+    integration: Arc<Integration>,
+    mapping: Arc<UnifiedMapping>,
+    account: Account,
+    schema: Value,
+    req: UnifiedRequest,
+    /// The unified body without `remote_data`.
+    body: Value,
+    remote_data: Option<Value>,
+    public_context: Value,
+}
+
+pub async fn handle(state: &AppState, environment_id: &str, mut req: UnifiedRequest) -> Result<Response, ApiError> {
+    let registry = state.registry.clone();
+    let model = registry
+        .model(&req.category)
+        .ok_or_else(|| ApiError::not_found(format!("There is no unified model named `{}`.", req.category)))?;
+    let resource = model.resource(&req.resource).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "The `{}` unified model has no resource `{}`.",
+            req.category, req.resource
+        ))
+    })?;
+    if !resource.methods.contains(&req.method) {
+        return Err(ApiError::method_not_allowed(format!(
+            "`{}` is not a method of {}/{}.",
+            req.method, req.category, req.resource
+        )));
+    }
+    let record = state
+        .store
+        .get_account(environment_id, &req.query.integrated_account_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "Integrated account `{}` not found.",
+                req.query.integrated_account_id
+            ))
+        })?;
+    let integration = registry.integration(&record.integration).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "The integration `{}` of this integrated account is not in the catalog.",
+            record.integration
+        ))
+    })?;
+    let mapping = integration
+        .unified(&req.category, &req.resource, req.method)
+        .ok_or_else(|| {
+            let supported = integration.unified_methods(&req.category, &req.resource);
+            ApiError::method_not_allowed(format!(
+                "The integration `{}` does not support `{}` on {}/{}.",
+                integration.name(),
+                req.method,
+                req.category,
+                req.resource
+            ))
+            .with_details(
+                json!({ "integration": integration.name(), "method": req.method, "supported_methods": supported }),
+            )
+        })?;
+    if record.status == "needs_reauth" {
+        return Err(ApiError::unauthorized(format!(
+            "Integrated account `{}` needs to be re-authorized.",
+            record.id
+        )));
+    }
+    let account = Account::load(&state.keyring, integration, record)?;
+    let (body, remote_data) = split_body(req.method, req.body.take())?;
+    let public_context = account.public_context(integration);
+    let call = Call {
+        state: state.clone(),
+        integration: integration.clone(),
+        mapping: mapping.clone(),
+        account,
+        schema: resource.schema.clone(),
+        req,
+        body,
+        remote_data,
+        public_context,
+    };
+    match call.req.method {
+        UnifiedMethod::List => call.list().await,
+        UnifiedMethod::Get => call.get().await,
+        UnifiedMethod::Create | UnifiedMethod::Update => call.write().await,
+        UnifiedMethod::Delete => call.delete().await,
+    }
+}
+
+fn split_body(method: UnifiedMethod, body: Option<Value>) -> Result<(Value, Option<Value>), ApiError> {
+    let writes = matches!(method, UnifiedMethod::Create | UnifiedMethod::Update);
+    match body {
+        None if writes => Err(ApiError::bad_request("This method needs a JSON object body.")),
+        None => Ok((Value::Object(Map::new()), None)),
+        Some(Value::Object(mut m)) => {
+            let remote = m.shift_remove("remote_data");
+            match remote {
+                None | Some(Value::Null) => Ok((Value::Object(m), None)),
+                Some(Value::Object(r)) => Ok((Value::Object(m), Some(Value::Object(r)))),
+                Some(_) => Err(ApiError::bad_request("`remote_data` must be a JSON object.")),
+            }
+        }
+        Some(_) => Err(ApiError::bad_request("The request body must be a JSON object.")),
+    }
+}
+
+/// Query pairs where a later key replaces an earlier one (except `k[]` lists).
+fn set_pair(pairs: &mut Vec<(String, String)>, k: String, v: String) {
+    if !k.ends_with("[]") {
+        pairs.retain(|(ek, _)| *ek != k);
+    }
+    pairs.push((k, v));
+}
+
+impl Call {
+    fn id(&self) -> Value {
+        self.req.id.clone().map(Value::String).unwrap_or(Value::Null)
+    }
+
+    /// What mappings see.
+    fn scope(&self, before: &Value) -> Value {
+        json!({
+            "id": self.id(),
+            "query": Value::Object(self.req.query.rest.clone()),
+            "rawQuery": self.req.query.raw,
+            "body": self.body,
+            "context": self.public_context,
+            "before": before,
+        })
+    }
+
+    /// What path templates see: the full context, since some providers put account
+    /// values in the path.
+    fn path_scope(&self, before: &Value) -> Value {
+        json!({ "id": self.id(), "context": self.account.context, "before": before })
+    }
+
+    fn request(
+        &self,
+        resource: &Resource,
+        before: &Value,
+        outgoing: Outgoing,
+    ) -> Result<reqwest::RequestBuilder, ApiError> {
+        Ok(self.state.upstream.request(
+            &self.integration,
+            resource,
+            &self.account.context,
+            &self.path_scope(before),
+            outgoing,
+        )?)
+    }
+
+    /// The provider query: `query_mapping`, then pagination, then `remote_query` (wins).
+    fn base_query(&self, scope: &Value) -> Result<Vec<(String, String)>, ApiError> {
+        let mut pairs = Vec::new();
+        if let Some(expr) = &self.mapping.query_mapping {
+            match expr.eval(scope).map_err(mapping_error)? {
+                Some(Value::Object(m)) => {
+                    for (k, v) in flatten_pairs(&m) {
+                        set_pair(&mut pairs, k, v);
+                    }
+                }
+                None | Some(Value::Null) => {}
+                Some(_) => return Err(mapping_error_msg("query_mapping must give an object")),
+            }
+        }
+        Ok(pairs)
+    }
+
+    fn add_remote_query(&self, pairs: &mut Vec<(String, String)>) {
+        for (k, v) in flatten_pairs(&self.req.query.remote_query) {
+            set_pair(pairs, k, v);
+        }
+    }
+
+    /// The record(s) inside a provider answer.
+    fn select(&self, resource: &Resource, reply: &Reply) -> Result<Value, ApiError> {
+        match &resource.response_path {
+            None => Ok(reply.json.clone()),
+            Some(expr) => {
+                let input = json!({ "response": reply.json, "headers": headers_json(&reply.headers) });
+                Ok(expr.eval(&input).map_err(mapping_error)?.unwrap_or(Value::Null))
+            }
+        }
+    }
+
+    /// One provider record to one client record, in the requested format.
+    fn shape(&self, raw: &Value, scope: &Value) -> Result<Value, ApiError> {
+        let mut mapped = match &self.mapping.response_mapping {
+            None => raw.clone(),
+            Some(expr) => {
+                let mut input = scope.clone();
+                input["response"] = raw.clone();
+                match expr.eval(&input).map_err(mapping_error)? {
+                    Some(Value::Object(m)) => Value::Object(m),
+                    None | Some(Value::Null) => Value::Object(Map::new()),
+                    Some(_) => return Err(mapping_error_msg("response_mapping must give an object")),
+                }
+            }
+        };
+        match self.req.query.format {
+            ResponseFormat::Normalized => {
+                mapped = format::normalize(&mapped, &self.schema).unwrap_or_else(|| Value::Object(Map::new()));
+            }
+            ResponseFormat::Unified | ResponseFormat::Stream | ResponseFormat::Raw => {
+                if !self.req.query.ignore_remote_data {
+                    mapped["remote_data"] = raw.clone();
+                }
+            }
+        }
+        format::exclude(&mut mapped, &self.req.query.exclude_fields);
+        Ok(mapped)
+    }
+
+    async fn run_before(&self) -> Result<Value, ApiError> {
+        let mut before = Map::new();
+        for (name, resource) in &self.mapping.before {
+            let so_far = Value::Object(before.clone());
+            let req = self.request(resource, &so_far, Outgoing::default())?;
+            let reply = self.state.upstream.call(&self.integration, req).await?;
+            before.insert(name.clone(), self.select(resource, &reply)?);
+        }
+        Ok(Value::Object(before))
+    }
+
+    async fn get(self) -> Result<Response, ApiError> {
+        let resource = &self.mapping.resource;
+        let empty = json!({});
+        let scope = self.scope(&empty);
+        let mut pairs = self.base_query(&scope)?;
+        self.add_remote_query(&mut pairs);
+        let outgoing = Outgoing {
+            query: pairs,
+            ..Default::default()
+        };
+        let req = self.request(resource, &empty, outgoing)?;
+        if self.req.query.format == ResponseFormat::Stream {
+            return self.stream_through(req).await;
+        }
+        let reply = self.state.upstream.call(&self.integration, req).await?;
+        if self.req.query.format == ResponseFormat::Raw {
+            return Ok(raw_response(&reply));
+        }
+        let record = self.select(resource, &reply)?;
+        if record.is_null() {
+            return Err(ApiError::not_found(format!(
+                "{} returned no record.",
+                self.integration.name()
+            )));
+        }
+        Ok(axum::Json(self.shape(&record, &scope)?).into_response())
+    }
+
+    /// `stream` for a single record: the provider body flows through unbuffered.
+    async fn stream_through(&self, req: reqwest::RequestBuilder) -> Result<Response, ApiError> {
+        let response = self.state.upstream.send(&self.integration, req).await?;
+        if !response.status().is_success() {
+            // Errors are small: read them (bounded) to answer in the usual shape.
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let bytes = response.bytes().await.unwrap_or_default();
+            let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                Value::String(String::from_utf8_lossy(&bytes[..bytes.len().min(4096)]).into_owned())
+            });
+            return Err(UpstreamError::Status {
+                integration: self.integration.name().to_string(),
+                status,
+                message: None,
+                body,
+                headers,
+            }
+            .into());
+        }
+        let status = StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::OK);
+        let content_type = response.headers().get(header::CONTENT_TYPE).cloned();
+        let stream = response.bytes_stream().map(|r| r.map_err(std::io::Error::other));
+        let mut out = Response::new(Body::from_stream(stream));
+        *out.status_mut() = status;
+        if let Some(ct) = content_type {
+            out.headers_mut().insert(header::CONTENT_TYPE, ct);
+        }
+        Ok(out)
+    }
+
+    async fn write(self) -> Result<Response, ApiError> {
+        let resource = &self.mapping.resource;
+        let max_attempts = self
+            .mapping
+            .retry_on_conflict
+            .as_ref()
+            .map(|r| r.max_attempts.max(1))
+            .unwrap_or(1);
+        let mut attempt = 0;
+        let (reply, scope) = loop {
+            attempt += 1;
+            let before = self.run_before().await?;
+            let scope = self.scope(&before);
+            let mut body = match &self.mapping.request_body_mapping {
+                None => self.body.clone(),
+                Some(expr) => expr.eval(&scope).map_err(mapping_error)?.unwrap_or_else(|| json!({})),
+            };
+            if let Some(remote) = &self.remote_data {
+                format::deep_merge(&mut body, remote);
+            }
+            let mut pairs = self.base_query(&scope)?;
+            self.add_remote_query(&mut pairs);
+            let req = self.request(
+                resource,
+                &before,
+                Outgoing {
+                    query: pairs,
+                    body: Some(body),
+                    url: None,
+                },
+            )?;
+            match self.state.upstream.call(&self.integration, req).await {
+                Ok(reply) => break (reply, scope),
+                Err(e) => {
+                    let conflict = self
+                        .mapping
+                        .retry_on_conflict
+                        .as_ref()
+                        .zip(e.status())
+                        .is_some_and(|(r, s)| r.statuses.contains(&s));
+                    if conflict && attempt < max_attempts {
+                        tracing::info!(
+                            integration = self.integration.name(),
+                            attempt,
+                            "write conflicted; reading and merging again"
+                        );
+                        continue;
+                    }
+                    let mut err = ApiError::from(e);
+                    if conflict {
+                        err.message = format!(
+                            "{} The record kept changing during {attempt} attempts; try again.",
+                            err.message
+                        );
+                    }
+                    return Err(err);
+                }
+            }
+        };
+        if self.req.query.format == ResponseFormat::Raw {
+            return Ok(raw_response(&reply));
+        }
+        let mut record = self.select(resource, &reply)?;
+        if record.is_null() {
+            // Some providers answer a write with no body: read the record back.
+            if let (Some(get), Some(_)) = (
+                self.integration
+                    .unified(&self.req.category, &self.req.resource, UnifiedMethod::Get),
+                &self.req.id,
+            ) {
+                let req = self.request(&get.resource, &json!({}), Outgoing::default())?;
+                let reply = self.state.upstream.call(&self.integration, req).await?;
+                record = self.select(&get.resource, &reply)?;
+            }
+        }
+        let status = if self.req.method == UnifiedMethod::Create {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        Ok((status, axum::Json(self.shape(&record, &scope)?)).into_response())
+    }
+
+    async fn delete(self) -> Result<Response, ApiError> {
+        let resource = &self.mapping.resource;
+        let empty = json!({});
+        let scope = self.scope(&empty);
+        let mut pairs = self.base_query(&scope)?;
+        self.add_remote_query(&mut pairs);
+        let req = self.request(
+            resource,
+            &empty,
+            Outgoing {
+                query: pairs,
+                ..Default::default()
+            },
+        )?;
+        let reply = self.state.upstream.call(&self.integration, req).await?;
+        if self.req.query.format == ResponseFormat::Raw {
+            return Ok(raw_response(&reply));
+        }
+        let mut out = json!({ "id": self.id() });
+        if !self.req.query.ignore_remote_data && !reply.json.is_null() {
+            out["remote_data"] = reply.json.clone();
+        }
+        format::exclude(&mut out, &self.req.query.exclude_fields);
+        Ok(axum::Json(out).into_response())
+    }
+
+    /// One provider page: the selected records, and where the next page is.
+    async fn fetch_page(
+        &self,
+        state: Option<&PageState>,
+        scope: &Value,
+    ) -> Result<(Reply, Vec<Value>, Option<PageState>), ApiError> {
+        let resource = &self.mapping.resource;
+        let pagination = &resource.pagination;
+        let limit = self.req.query.limit;
+        let mut outgoing = Outgoing::default();
+        if let Some(PageState::Url(u)) = state {
+            outgoing.url =
+                Some(url::Url::parse(u).map_err(|_| ApiError::bad_request("`next_cursor` holds an invalid URL."))?);
+        } else {
+            let mut pairs = self.base_query(scope)?;
+            if let (Some(limit), Some(param)) = (limit, pagination.limit_param()) {
+                set_pair(&mut pairs, param.to_string(), limit.to_string());
+            }
+            match (pagination, state) {
+                (Pagination::Page { page_param, .. }, Some(PageState::Page(n))) => {
+                    set_pair(&mut pairs, page_param.clone(), n.to_string())
+                }
+                (Pagination::Page { page_param, start, .. }, None) => {
+                    set_pair(&mut pairs, page_param.clone(), start.to_string())
+                }
+                (Pagination::Offset { offset_param, .. }, Some(PageState::Offset(n))) => {
+                    set_pair(&mut pairs, offset_param.clone(), n.to_string())
+                }
+                (Pagination::Cursor { cursor_param, .. }, Some(PageState::Cursor(c))) => {
+                    set_pair(&mut pairs, cursor_param.clone(), c.clone())
+                }
+                (_, None) => {}
+                _ => {
+                    return Err(ApiError::bad_request(
+                        "`next_cursor` does not fit this resource's pagination.",
+                    ))
+                }
+            }
+            self.add_remote_query(&mut pairs);
+            outgoing.query = pairs;
+        }
+        let req = self.request(resource, &json!({}), outgoing)?;
+        let reply = self.state.upstream.call(&self.integration, req).await?;
+        let records = match self.select(resource, &reply)? {
+            Value::Array(items) => items,
+            Value::Null => Vec::new(),
+            other => vec![other],
+        };
+        let more = |has_more: &Option<crate::mapping::Expr>| -> Result<bool, ApiError> {
+            match has_more {
+                Some(expr) => {
+                    let input = json!({ "response": reply.json, "headers": headers_json(&reply.headers), "records": records.len() });
+                    Ok(matches!(
+                        expr.eval(&input).map_err(mapping_error)?,
+                        Some(Value::Bool(true))
+                    ))
+                }
+                None => Ok(match limit {
+                    Some(l) => records.len() as u64 >= l as u64,
+                    None => !records.is_empty(),
+                }),
+            }
+        };
+        let next = match pagination {
+            Pagination::None => None,
+            Pagination::LinkHeader { .. } => reply
+                .headers
+                .get_all(header::LINK)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find_map(crate::upstream::link::next_url)
+                .map(|u| {
+                    reply
+                        .url
+                        .join(&u)
+                        .map(|u| PageState::Url(u.to_string()))
+                        .unwrap_or(PageState::Url(u))
+                }),
+            Pagination::Page { start, has_more, .. } => {
+                let current = match state {
+                    Some(PageState::Page(n)) => *n,
+                    _ => *start,
+                };
+                more(has_more)?.then_some(PageState::Page(current + 1))
+            }
+            Pagination::Offset { has_more, .. } => {
+                let current = match state {
+                    Some(PageState::Offset(n)) => *n,
+                    _ => 0,
+                };
+                (more(has_more)? && !records.is_empty()).then_some(PageState::Offset(current + records.len() as u64))
+            }
+            Pagination::Cursor { next_cursor, .. } => {
+                let input = json!({ "response": reply.json, "headers": headers_json(&reply.headers) });
+                match next_cursor.eval(&input).map_err(mapping_error)? {
+                    Some(Value::String(s)) if !s.is_empty() => Some(PageState::Cursor(s)),
+                    Some(Value::Number(n)) => Some(PageState::Cursor(n.to_string())),
+                    _ => None,
+                }
+            }
+        };
+        if next.is_some() && next.as_ref() == state {
+            return Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                format!(
+                    "{} returned the same page position twice; stopping instead of looping.",
+                    self.integration.name()
+                ),
+            ));
+        }
+        Ok((reply, records, next))
+    }
+
+    async fn list(self) -> Result<Response, ApiError> {
+        let keyring = &self.state.keyring;
+        let account_id = self.account.record.id.clone();
+        let state = match &self.req.query.next_cursor {
+            Some(c) => Some(cursor::decode(keyring, &account_id, c)?),
+            None => None,
+        };
+        let scope = self.scope(&json!({}));
+        if self.req.query.format == ResponseFormat::Stream {
+            return Ok(self.stream_list(state, scope));
+        }
+        let (_, records, next) = self.fetch_page(state.as_ref(), &scope).await?;
+        let result: Vec<Value> = if self.req.query.format == ResponseFormat::Raw {
+            records
+        } else {
+            records
+                .iter()
+                .map(|r| self.shape(r, &scope))
+                .collect::<Result<_, _>>()?
+        };
+        let next_cursor = next.map(|n| cursor::encode(keyring, &account_id, &n));
+        Ok(axum::Json(json!({ "result": result, "next_cursor": next_cursor })).into_response())
+    }
+
+    /// `stream` for a list: every page in turn, one unified record per NDJSON line. Only
+    /// one page is held in memory at a time; a failure after the first line ends the
+    /// stream with an `{"error": ...}` line.
+    fn stream_list(self, state: Option<PageState>, scope: Value) -> Response {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(4);
+        let max_pages = self.state.upstream.config().max_stream_pages;
+        tokio::spawn(async move {
+            let mut state = state;
+            let mut pages = 0u64;
+            loop {
+                pages += 1;
+                let page = self.fetch_page(state.as_ref(), &scope).await;
+                let (records, next) = match page {
+                    Ok((_, records, next)) => (records, next),
+                    Err(e) => {
+                        let _ = tx.send(Ok(error_line(&e))).await;
+                        return;
+                    }
+                };
+                let mut buf = Vec::with_capacity(records.len() * 256);
+                for r in &records {
+                    match self.shape(r, &scope) {
+                        Ok(v) => {
+                            if serde_json::to_writer(&mut buf, &v).is_ok() {
+                                buf.push(b'\n');
+                            }
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Ok(bytes::Bytes::from(buf))).await;
+                            let _ = tx.send(Ok(error_line(&e))).await;
+                            return;
+                        }
+                    }
+                }
+                if tx.send(Ok(bytes::Bytes::from(buf))).await.is_err() {
+                    return; // the client went away
+                }
+                match next {
+                    Some(n) if pages < max_pages => state = Some(n),
+                    Some(_) => {
+                        let e = ApiError::new(
+                            StatusCode::BAD_GATEWAY,
+                            format!("stopped after {max_pages} pages (upstream.max_stream_pages)"),
+                        );
+                        let _ = tx.send(Ok(error_line(&e))).await;
+                        return;
+                    }
+                    None => return,
+                }
+            }
+        });
+        let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
+        let mut response = Response::new(Body::from_stream(stream));
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
+        response
+    }
+}
+
+fn error_line(e: &ApiError) -> bytes::Bytes {
+    let mut line = json!({ "error": { "statusCode": e.status.as_u16(), "message": e.message } }).to_string();
+    line.push('\n');
+    bytes::Bytes::from(line)
+}
+
+fn raw_response(reply: &Reply) -> Response {
+    let mut out = Response::new(Body::from(reply.body.clone()));
+    *out.status_mut() = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
+    let ct = reply
+        .headers
+        .get(header::CONTENT_TYPE)
+        .cloned()
+        .unwrap_or(HeaderValue::from_static("application/json"));
+    out.headers_mut().insert(header::CONTENT_TYPE, ct);
+    out
+}
+
+/// A mapping that fails on a provider answer: the answer was not what the definition
+/// expects, so this is a bad gateway, with the expression's error to debug it.
+fn mapping_error(e: crate::mapping::EvalError) -> ApiError {
+    tracing::warn!(error = %e, "mapping failed");
+    ApiError::new(
+        StatusCode::BAD_GATEWAY,
+        format!("Mapping the provider's answer failed: {e}"),
+    )
+}
+
+fn mapping_error_msg(msg: &str) -> ApiError {
+    tracing::warn!(error = msg, "mapping failed");
+    ApiError::new(
+        StatusCode::BAD_GATEWAY,
+        format!("Mapping the provider's answer failed: {msg}"),
+    )
+}

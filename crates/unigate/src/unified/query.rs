@@ -1,0 +1,255 @@
+//! The unified API's query string, in the bracket notation Truto's SDKs send
+//! (`truto_exclude_fields[]=a`, `remote_query[filter][name]=x`).
+
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseFormat {
+    Unified,
+    Raw,
+    Normalized,
+    Stream,
+}
+
+#[derive(Debug, Clone)]
+pub struct UnifiedQuery {
+    pub integrated_account_id: String,
+    pub format: ResponseFormat,
+    pub ignore_remote_data: bool,
+    pub exclude_fields: Vec<String>,
+    /// Passed to the provider untransformed.
+    pub remote_query: Map<String, Value>,
+    pub limit: Option<u32>,
+    pub next_cursor: Option<String>,
+    /// Every other parameter, for `query_mapping` (as `query`).
+    pub rest: Map<String, Value>,
+    /// The query string as received, for mappings (as `rawQuery`).
+    pub raw: String,
+}
+
+/// Parses a bracket-notation query string into nested JSON (strings, arrays, objects).
+pub fn parse_brackets(raw: &str) -> Result<Map<String, Value>, ApiError> {
+    if raw.is_empty() {
+        return Ok(Map::new());
+    }
+    serde_qs::Config::new(5, false)
+        .deserialize_str::<Map<String, Value>>(raw)
+        .map_err(|e| ApiError::bad_request(format!("Malformed query string: {e}.")))
+}
+
+fn parse_bool(name: &str, v: &Value) -> Result<bool, ApiError> {
+    match v.as_str() {
+        Some("true") | Some("1") | Some("") => Ok(true),
+        Some("false") | Some("0") => Ok(false),
+        _ => Err(ApiError::bad_request(format!("`{name}` must be `true` or `false`."))),
+    }
+}
+
+fn string_list(name: &str, v: Value) -> Result<Vec<String>, ApiError> {
+    let bad = || ApiError::bad_request(format!("`{name}` must be given as `{name}[]=a&{name}[]=b`."));
+    match v {
+        Value::String(s) => Ok(s
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()),
+        Value::Array(items) => items
+            .into_iter()
+            .map(|i| i.as_str().map(str::to_string).ok_or_else(bad))
+            .collect(),
+        // serde_qs reads `a[0]=x&a[1]=y` as an object keyed by index.
+        Value::Object(m) => m
+            .into_iter()
+            .map(|(_, i)| i.as_str().map(str::to_string).ok_or_else(bad))
+            .collect(),
+        _ => Err(bad()),
+    }
+}
+
+impl UnifiedQuery {
+    pub fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
+        let raw = raw.unwrap_or("");
+        let mut map = parse_brackets(raw)?;
+        let integrated_account_id = match map.remove("integrated_account_id") {
+            Some(Value::String(s)) if !s.trim().is_empty() => s,
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    "`integrated_account_id` must be a single string.",
+                ))
+            }
+            None => {
+                return Err(ApiError::bad_request(
+                    "The `integrated_account_id` query parameter is required.",
+                ))
+            }
+        };
+        let format = match map.remove("truto_response_format") {
+            None => ResponseFormat::Unified,
+            Some(v) => match v.as_str() {
+                Some("unified") => ResponseFormat::Unified,
+                Some("raw") => ResponseFormat::Raw,
+                Some("normalized") => ResponseFormat::Normalized,
+                Some("stream") => ResponseFormat::Stream,
+                _ => {
+                    return Err(ApiError::bad_request(
+                        "`truto_response_format` must be one of `unified`, `raw`, `normalized`, `stream`.",
+                    ))
+                }
+            },
+        };
+        let ignore_remote_data = match map.remove("truto_ignore_remote_data") {
+            None => false,
+            Some(v) => parse_bool("truto_ignore_remote_data", &v)?,
+        };
+        let exclude_fields = match map.remove("truto_exclude_fields") {
+            None => Vec::new(),
+            Some(v) => string_list("truto_exclude_fields", v)?,
+        };
+        let remote_query = match map.remove("remote_query") {
+            None => Map::new(),
+            Some(Value::Object(m)) => m,
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    "`remote_query` must be given as `remote_query[name]=value`.",
+                ))
+            }
+        };
+        let limit = match map.remove("limit") {
+            None => None,
+            Some(v) => match v.as_str().and_then(|s| s.parse::<u32>().ok()) {
+                Some(n) if n >= 1 => Some(n),
+                _ => return Err(ApiError::bad_request("`limit` must be a whole number of at least 1.")),
+            },
+        };
+        let next_cursor = match map.remove("next_cursor") {
+            None => None,
+            Some(Value::String(s)) if s.is_empty() => None,
+            Some(Value::String(s)) => Some(s),
+            Some(_) => return Err(ApiError::bad_request("`next_cursor` must be a single string.")),
+        };
+        Ok(UnifiedQuery {
+            integrated_account_id,
+            format,
+            ignore_remote_data,
+            exclude_fields,
+            remote_query,
+            limit,
+            next_cursor,
+            rest: map,
+            raw: raw.to_string(),
+        })
+    }
+}
+
+/// Flattens nested JSON back into bracket-notation pairs for the provider:
+/// `{filter: {name: x}}` becomes `filter[name]=x`; arrays become `k[]=v`.
+pub fn flatten_pairs(map: &Map<String, Value>) -> Vec<(String, String)> {
+    fn walk(prefix: String, v: &Value, out: &mut Vec<(String, String)>) {
+        match v {
+            Value::Object(m) => {
+                for (k, v) in m {
+                    walk(format!("{prefix}[{k}]"), v, out);
+                }
+            }
+            Value::Array(items) => {
+                for v in items {
+                    walk(format!("{prefix}[]"), v, out);
+                }
+            }
+            Value::String(s) => out.push((prefix, s.clone())),
+            Value::Null => out.push((prefix, String::new())),
+            other => out.push((prefix, other.to_string())),
+        }
+    }
+    let mut out = Vec::new();
+    for (k, v) in map {
+        walk(k.clone(), v, &mut out);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn sdk_style_brackets_are_understood() {
+        let q = UnifiedQuery::parse(Some(
+            "integrated_account_id=abc&truto_exclude_fields[]=id&truto_exclude_fields[]=name&remote_query[foo]=bar&remote_query[filter][x]=1&truto_ignore_remote_data=true&truto_response_format=normalized&other=5",
+        ))
+        .unwrap();
+        assert_eq!(q.integrated_account_id, "abc");
+        assert_eq!(q.exclude_fields, vec!["id", "name"]);
+        assert_eq!(
+            Value::Object(q.remote_query.clone()),
+            json!({"foo": "bar", "filter": {"x": "1"}})
+        );
+        assert!(q.ignore_remote_data);
+        assert_eq!(q.format, ResponseFormat::Normalized);
+        assert_eq!(q.rest.get("other"), Some(&json!("5")));
+    }
+
+    #[test]
+    fn percent_encoded_brackets_are_understood() {
+        let q = UnifiedQuery::parse(Some("integrated_account_id=abc&remote_query%5Bfoo%5D=b%20r")).unwrap();
+        assert_eq!(q.remote_query.get("foo"), Some(&json!("b r")));
+    }
+
+    #[test]
+    fn a_missing_account_id_is_a_clear_error() {
+        let e = UnifiedQuery::parse(Some("truto_response_format=raw")).unwrap_err();
+        assert!(e.message.contains("integrated_account_id"));
+    }
+
+    #[test]
+    fn bad_values_are_rejected_with_the_parameter_named() {
+        for (q, name) in [
+            (
+                "integrated_account_id=a&truto_response_format=xml",
+                "truto_response_format",
+            ),
+            (
+                "integrated_account_id=a&truto_ignore_remote_data=maybe",
+                "truto_ignore_remote_data",
+            ),
+            ("integrated_account_id=a&limit=-1", "limit"),
+            ("integrated_account_id=a&remote_query=x", "remote_query"),
+        ] {
+            let e = UnifiedQuery::parse(Some(q)).unwrap_err();
+            assert!(e.message.contains(name), "{q}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn malformed_brackets_do_not_panic() {
+        for q in [
+            "a[=1",
+            "a]]=1",
+            "a[b][c][d][e][f][g][h]=1",
+            "%ZZ=1",
+            "=&&==",
+            "a[][]=1&a[x]=2",
+        ] {
+            let _ = UnifiedQuery::parse(Some(&format!("integrated_account_id=x&{q}")));
+        }
+    }
+
+    #[test]
+    fn nested_remote_query_flattens_back_to_brackets() {
+        let m = json!({"a": "1", "f": {"n": "x"}, "l": ["p", "q"]});
+        let pairs = flatten_pairs(m.as_object().unwrap());
+        assert_eq!(
+            pairs,
+            vec![
+                ("a".into(), "1".into()),
+                ("f[n]".into(), "x".into()),
+                ("l[]".into(), "p".into()),
+                ("l[]".into(), "q".into())
+            ]
+        );
+    }
+}

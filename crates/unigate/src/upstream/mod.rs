@@ -1,0 +1,393 @@
+//! Calls to providers: URL building (with host checks), credentials on the wire,
+//! timeouts, body limits, and classification of every way a call can fail.
+
+pub mod link;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use http::HeaderMap;
+use serde_json::Value;
+
+use crate::catalog::registry::Authorization;
+use crate::catalog::{Integration, Resource};
+use crate::config::UpstreamConfig;
+use crate::mapping::template::{Encoding, TemplateError};
+
+/// Where a failure came from and what the client should be told.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("{integration} did not answer within {timeout_ms} ms")]
+    Timeout { integration: String, timeout_ms: u64 },
+    #[error("could not reach {integration}")]
+    Connect {
+        integration: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("the connection to {integration} failed mid-answer")]
+    Body {
+        integration: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("{integration} answered more than {limit} bytes")]
+    TooLarge { integration: String, limit: usize },
+    #[error("{integration} answered {status} with a body that is not valid JSON")]
+    InvalidJson {
+        integration: String,
+        status: u16,
+        snippet: String,
+    },
+    #[error("{integration} answered {status}")]
+    Status {
+        integration: String,
+        status: u16,
+        message: Option<String>,
+        body: Value,
+        headers: HeaderMap,
+    },
+    #[error("cannot build the request to {integration}: {source}")]
+    Template {
+        integration: String,
+        #[source]
+        source: TemplateError,
+    },
+    #[error("the URL for {integration} ({url}) is not on one of its allowed hosts")]
+    ForbiddenHost { integration: String, url: String },
+    #[error("the URL for {integration} is invalid: {url}")]
+    BadUrl { integration: String, url: String },
+}
+
+impl UpstreamError {
+    /// True for failures worth retrying (connection trouble, provider overload).
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            UpstreamError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// A provider answer, fully read.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    /// The body parsed as JSON (`null` when empty).
+    pub json: Value,
+    pub url: url::Url,
+}
+
+/// What to send, after templates are rendered.
+#[derive(Debug, Default)]
+pub struct Outgoing {
+    pub query: Vec<(String, String)>,
+    pub body: Option<Value>,
+    /// Replaces the resource URL (a `Link: rel="next"` URL); must be on the same host.
+    pub url: Option<url::Url>,
+}
+
+#[derive(Clone)]
+pub struct Upstream {
+    http: reqwest::Client,
+    config: UpstreamConfig,
+}
+
+impl Upstream {
+    pub fn new(config: UpstreamConfig) -> reqwest::Result<Self> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_millis(config.connect_timeout_ms))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("unigate/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Upstream { http, config })
+    }
+
+    pub fn config(&self) -> &UpstreamConfig {
+        &self.config
+    }
+
+    /// The integration's base URL for this account, checked against its allowed hosts,
+    /// with the operator's override (if any) applied.
+    pub fn base_url(&self, integration: &Integration, context: &Value) -> Result<url::Url, UpstreamError> {
+        let name = integration.name().to_string();
+        let scope = serde_json::json!({ "context": context });
+        let rendered =
+            integration
+                .base_url
+                .render(&scope, Encoding::Raw)
+                .map_err(|source| UpstreamError::Template {
+                    integration: name.clone(),
+                    source,
+                })?;
+        let url = url::Url::parse(&rendered).map_err(|_| UpstreamError::BadUrl {
+            integration: name.clone(),
+            url: rendered.clone(),
+        })?;
+        if !integration.base_url.is_static() && !host_allowed(&url, &integration.config.allowed_hosts) {
+            return Err(UpstreamError::ForbiddenHost {
+                integration: name,
+                url: rendered,
+            });
+        }
+        match self.config.base_url_overrides.get(integration.name()) {
+            Some(origin) => {
+                let origin = url::Url::parse(origin).map_err(|_| UpstreamError::BadUrl {
+                    integration: name.clone(),
+                    url: origin.clone(),
+                })?;
+                let mut out = origin.clone();
+                out.set_path(url.path());
+                Ok(out)
+            }
+            None => Ok(url),
+        }
+    }
+
+    /// Builds the request for `resource`. `scope` is what the path template sees
+    /// (`id`, `context`, `before`).
+    pub fn request(
+        &self,
+        integration: &Integration,
+        resource: &Resource,
+        context: &Value,
+        scope: &Value,
+        outgoing: Outgoing,
+    ) -> Result<reqwest::RequestBuilder, UpstreamError> {
+        let name = integration.name();
+        let template_err = |source| UpstreamError::Template {
+            integration: name.to_string(),
+            source,
+        };
+        let base = self.base_url(integration, context)?;
+        let url = match outgoing.url {
+            Some(next) => {
+                if next.host_str() != base.host_str() || next.port_or_known_default() != base.port_or_known_default() {
+                    return Err(UpstreamError::ForbiddenHost {
+                        integration: name.to_string(),
+                        url: next.to_string(),
+                    });
+                }
+                next
+            }
+            None => {
+                let path = resource
+                    .path
+                    .render(scope, Encoding::PathSegment)
+                    .map_err(template_err)?;
+                let joined = format!("{}{}", base.as_str().trim_end_matches('/'), path);
+                let mut url = url::Url::parse(&joined).map_err(|_| UpstreamError::BadUrl {
+                    integration: name.to_string(),
+                    url: joined.clone(),
+                })?;
+                {
+                    let mut pairs = url.query_pairs_mut();
+                    for (k, t) in &resource.query {
+                        pairs.append_pair(k, &t.render(scope, Encoding::Raw).map_err(template_err)?);
+                    }
+                }
+                if url.query() == Some("") {
+                    url.set_query(None);
+                }
+                url
+            }
+        };
+        let mut url = url;
+        if !outgoing.query.is_empty() {
+            let existing: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+            let mut pairs = url.query_pairs_mut();
+            pairs.clear();
+            // Later values replace earlier ones of the same name (remote_query wins).
+            for (k, v) in existing
+                .iter()
+                .filter(|(k, _)| !outgoing.query.iter().any(|(ok, _)| ok == k))
+            {
+                pairs.append_pair(k, v);
+            }
+            for (k, v) in &outgoing.query {
+                pairs.append_pair(k, v);
+            }
+        }
+        let auth_scope = serde_json::json!({ "context": context });
+        let mut req = self
+            .http
+            .request(resource.method.as_reqwest(), url.clone())
+            .timeout(Duration::from_millis(self.config.request_timeout_ms));
+        for (h, t) in &integration.headers {
+            req = req.header(h, t.render(&auth_scope, Encoding::Raw).map_err(template_err)?);
+        }
+        req = match &integration.authorization {
+            Authorization::Header { name: h, value } => {
+                req.header(h, value.render(&auth_scope, Encoding::Raw).map_err(template_err)?)
+            }
+            Authorization::Basic { username, password } => req.basic_auth(
+                username.render(&auth_scope, Encoding::Raw).map_err(template_err)?,
+                Some(password.render(&auth_scope, Encoding::Raw).map_err(template_err)?),
+            ),
+            Authorization::Query { name: q, value } => {
+                req.query(&[(q, value.render(&auth_scope, Encoding::Raw).map_err(template_err)?)])
+            }
+        };
+        if let Some(body) = outgoing.body.as_ref().or(resource.body.as_ref()) {
+            req = req.json(body);
+        }
+        Ok(req)
+    }
+
+    /// Sends and returns the response with its body unread (for streaming).
+    pub async fn send(
+        &self,
+        integration: &Integration,
+        req: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, UpstreamError> {
+        let name = integration.name().to_string();
+        req.send().await.map_err(|e| self.classify(&name, e, true))
+    }
+
+    fn classify(&self, integration: &str, e: reqwest::Error, connecting: bool) -> UpstreamError {
+        if e.is_timeout() {
+            UpstreamError::Timeout {
+                integration: integration.to_string(),
+                timeout_ms: self.config.request_timeout_ms,
+            }
+        } else if connecting {
+            UpstreamError::Connect {
+                integration: integration.to_string(),
+                source: e,
+            }
+        } else {
+            UpstreamError::Body {
+                integration: integration.to_string(),
+                source: e,
+            }
+        }
+    }
+
+    /// Sends, reads the whole body (bounded), and turns provider errors into
+    /// [`UpstreamError::Status`].
+    pub async fn call(&self, integration: &Integration, req: reqwest::RequestBuilder) -> Result<Reply, UpstreamError> {
+        let name = integration.name().to_string();
+        let response = self.send(integration, req).await?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let url = response.url().clone();
+        let limit = self.config.max_response_bytes;
+        if response.content_length().is_some_and(|n| n as usize > limit) {
+            return Err(UpstreamError::TooLarge {
+                integration: name,
+                limit,
+            });
+        }
+        let mut body = Vec::new();
+        let mut stream = response.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| self.classify(&name, e, false))?;
+            if body.len() + chunk.len() > limit {
+                return Err(UpstreamError::TooLarge {
+                    integration: name,
+                    limit,
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let body = Bytes::from(body);
+        let parsed = if body.iter().all(u8::is_ascii_whitespace) {
+            Ok(Value::Null)
+        } else {
+            serde_json::from_slice::<Value>(&body)
+        };
+        if status >= 400 {
+            let json = parsed
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body[..body.len().min(4096)]).into_owned()));
+            let message = integration.error_message.as_ref().and_then(|e| {
+                let input =
+                    serde_json::json!({ "status": status, "headers": headers_json(&headers), "response": json });
+                e.eval(&input).ok().flatten().and_then(|v| match v {
+                    Value::String(s) if !s.is_empty() => Some(s),
+                    _ => None,
+                })
+            });
+            return Err(UpstreamError::Status {
+                integration: name,
+                status,
+                message,
+                body: json,
+                headers,
+            });
+        }
+        match parsed {
+            Ok(json) => Ok(Reply {
+                status,
+                headers,
+                body,
+                json,
+                url,
+            }),
+            Err(_) => Err(UpstreamError::InvalidJson {
+                integration: name,
+                status,
+                snippet: String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
+            }),
+        }
+    }
+}
+
+/// Header map as a JSON object (lowercase names; repeated headers joined with `, `).
+pub fn headers_json(headers: &HeaderMap) -> Value {
+    let mut map = serde_json::Map::new();
+    for (name, value) in headers {
+        let v = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        match map.get_mut(name.as_str()) {
+            Some(Value::String(existing)) => {
+                existing.push_str(", ");
+                existing.push_str(&v);
+            }
+            _ => {
+                map.insert(name.as_str().to_string(), Value::String(v));
+            }
+        }
+    }
+    Value::Object(map)
+}
+
+/// `*.example.com` matches any subdomain of example.com; other patterns match exactly.
+pub fn host_allowed(url: &url::Url, patterns: &[String]) -> bool {
+    let Some(host) = url.host_str() else { return false };
+    let host = host.to_ascii_lowercase();
+    url.scheme() == "https"
+        && patterns.iter().any(|p| match p.strip_prefix("*.") {
+            Some(suffix) => host.ends_with(&format!(".{suffix}")),
+            None => host == p.to_ascii_lowercase(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn wildcard_hosts_match_subdomains_only_over_https() {
+        let pats = vec!["*.mindbridge.ai".to_string(), "api.mist.com".to_string()];
+        assert!(host_allowed(
+            &url::Url::parse("https://acme.mindbridge.ai/x").unwrap(),
+            &pats
+        ));
+        assert!(host_allowed(&url::Url::parse("https://api.mist.com/").unwrap(), &pats));
+        assert!(!host_allowed(
+            &url::Url::parse("https://mindbridge.ai.evil.com/").unwrap(),
+            &pats
+        ));
+        assert!(!host_allowed(
+            &url::Url::parse("https://evil.com/?.mindbridge.ai").unwrap(),
+            &pats
+        ));
+        assert!(!host_allowed(
+            &url::Url::parse("http://acme.mindbridge.ai/").unwrap(),
+            &pats
+        ));
+    }
+}

@@ -1,0 +1,163 @@
+//! Every error class: bad input, unknown things, and every way a provider can fail.
+
+use reqwest::Method;
+use serde_json::json;
+use unigate_emulator::{Fault, MalformedStyle};
+
+use crate::helpers::{assert_error, spawn_app, spawn_app_with};
+
+#[tokio::test]
+async fn unknown_accounts_models_and_resources_are_404() {
+    let app = spawn_app().await;
+    let account = app.connect("github").await;
+
+    let r = app.get(&app.orgs_path("00000000-0000-0000-0000-000000000000", Some("x"), "")).await;
+    assert!(assert_error(&r, 404).contains("Integrated account"));
+    let r = app.get(&format!("/unified/nope/organizations?integrated_account_id={account}")).await;
+    assert!(assert_error(&r, 404).contains("unified model"));
+    let r = app.get(&format!("/unified/user-directory/nope?integrated_account_id={account}")).await;
+    assert!(assert_error(&r, 404).contains("no resource"));
+    assert_error(&app.get("/nowhere").await, 404);
+}
+
+#[tokio::test]
+async fn an_unsupported_method_names_the_integration_and_method() {
+    let app = spawn_app().await;
+    let account = app.connect("krystal").await;
+
+    let r = app.send(Method::DELETE, &app.orgs_path(&account, Some("org_1"), ""), None).await;
+
+    let msg = assert_error(&r, 405);
+    assert!(msg.contains("krystal") && msg.contains("delete"), "{msg}");
+    assert_eq!(r.body["details"]["supported_methods"], json!(["list", "get", "update"]));
+}
+
+#[tokio::test]
+async fn malformed_query_strings_and_bodies_are_400() {
+    let app = spawn_app().await;
+    let account = app.connect("github").await;
+
+    assert!(assert_error(&app.get("/unified/user-directory/organizations/x").await, 400).contains("integrated_account_id"));
+    let r = app
+        .get(&app.orgs_path(&account, Some("octo-org"), "&truto_response_format=xml"))
+        .await;
+    assert!(assert_error(&r, 400).contains("truto_response_format"));
+    let r = app.get(&app.orgs_path(&account, None, "&next_cursor=forged")).await;
+    assert!(assert_error(&r, 400).contains("next_cursor"));
+
+    let r = app
+        .client
+        .patch(format!("{}{}", app.address, app.orgs_path(&account, Some("octo-org"), "")))
+        .bearer_auth(&app.token)
+        .body("{\"name\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = app
+        .send(Method::PATCH, &app.orgs_path(&account, Some("octo-org"), ""), Some(json!({"remote_data": 5})))
+        .await;
+    assert!(assert_error(&r, 400).contains("remote_data"));
+    let r = app.send(Method::PATCH, &app.orgs_path(&account, Some("octo-org"), ""), None).await;
+    assert_error(&r, 400);
+    // Nothing reached the provider for any of these.
+    assert!(app.emulator("github").requests().iter().all(|r| r.method == "GET"));
+}
+
+#[tokio::test]
+async fn a_slow_provider_is_a_504_naming_it() {
+    let app = spawn_app_with(|c| c.upstream.request_timeout_ms = 300).await;
+    let account = app.connect("github").await;
+    app.emulator("github")
+        .inject(Fault::delay(std::time::Duration::from_millis(2000)).on("GET", "/orgs/*"));
+
+    let r = app.get(&app.orgs_path(&account, Some("octo-org"), "")).await;
+
+    let msg = assert_error(&r, 504);
+    assert!(msg.contains("github"), "{msg}");
+}
+
+#[tokio::test]
+async fn a_dropped_connection_is_a_502() {
+    let app = spawn_app().await;
+    let account = app.connect("github").await;
+    app.emulator("github").inject(Fault::drop_connection().on("GET", "/orgs/*"));
+
+    let r = app.get(&app.orgs_path(&account, Some("octo-org"), "")).await;
+
+    assert!(assert_error(&r, 502).contains("github"));
+}
+
+#[tokio::test]
+async fn an_unreachable_provider_is_a_502() {
+    let app = spawn_app_with(|c| {
+        c.upstream.base_url_overrides.insert("github".into(), "http://127.0.0.1:9".into());
+    })
+    .await;
+    let account = app.connect("github").await;
+
+    let r = app.get(&app.orgs_path(&account, Some("octo-org"), "")).await;
+
+    assert!(assert_error(&r, 502).contains("could not reach github"));
+}
+
+#[tokio::test]
+async fn garbage_from_the_provider_is_a_502_with_the_raw_text() {
+    let app = spawn_app().await;
+    let account = app.connect("github").await;
+    app.emulator("github")
+        .inject(Fault::malformed(MalformedStyle::Html).on("GET", "/orgs/*"));
+
+    let r = app.get(&app.orgs_path(&account, Some("octo-org"), "")).await;
+
+    let msg = assert_error(&r, 502);
+    assert!(msg.contains("not valid JSON"), "{msg}");
+    assert_eq!(r.body["truto_is_remote_error"], true);
+}
+
+#[tokio::test]
+async fn provider_errors_keep_their_meaning() {
+    let app = spawn_app().await;
+    let account = app.connect("github").await;
+    for (status, ours) in [(403u16, 403u16), (409, 409), (422, 422), (500, 502), (503, 502)] {
+        app.emulator("github").clear_faults();
+        app.emulator("github").inject(
+            Fault::respond(status, json!({"message": format!("boom {status}")}))
+                .on("GET", "/orgs/*")
+                .times(1),
+        );
+        let r = app.get(&app.orgs_path(&account, Some("octo-org"), "")).await;
+        let msg = assert_error(&r, ours);
+        assert!(msg.contains(&format!("boom {status}")), "{msg}");
+        assert_eq!(r.body["raw_response"]["message"], format!("boom {status}"));
+    }
+}
+
+#[tokio::test]
+async fn a_provider_429_is_a_429_with_retry_after() {
+    let app = spawn_app().await;
+    let account = app.connect("github").await;
+    app.emulator("github").inject(Fault::rate_limited(7).on("GET", "/orgs/*").times(1));
+
+    let r = app.get(&app.orgs_path(&account, Some("octo-org"), "")).await;
+
+    assert_error(&r, 429);
+    assert_eq!(r.headers["retry-after"], "7");
+}
+
+#[tokio::test]
+async fn a_failed_write_changes_nothing_stored() {
+    let app = spawn_app().await;
+    let account = app.connect("github").await;
+    app.emulator("github")
+        .inject(Fault::respond(500, json!({"message": "oops"})).on("PATCH", "/orgs/*"));
+
+    let r = app
+        .send(Method::PATCH, &app.orgs_path(&account, Some("octo-org"), ""), Some(json!({"name": "X"})))
+        .await;
+
+    assert_error(&r, 502);
+    assert_eq!(app.emulator("github").record("orgs", "octo-org").unwrap()["name"], "Octo Org");
+    let r = app.get(&format!("/integrated-account/{account}")).await;
+    assert_eq!(r.body["status"], "active");
+}

@@ -1,0 +1,161 @@
+//! `spawn_app()`: the gateway on port 0 with a temporary data directory, and one emulator
+//! per catalog provider, with the gateway's base URLs pointed at them.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Map, Value};
+use unigate::config::Config;
+use unigate::startup::{AppState, Application, BuildOptions};
+use unigate_emulator::{EmulatorSpec, RunningEmulator};
+
+pub struct TestApp {
+    pub address: String,
+    pub token: String,
+    pub client: reqwest::Client,
+    pub emulators: HashMap<String, RunningEmulator>,
+    /// The credentials each emulator accepts.
+    pub credentials: HashMap<String, Map<String, Value>>,
+    pub state: AppState,
+    pub data_dir: tempfile::TempDir,
+}
+
+pub fn catalog_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../catalog")
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: data_dir.path().to_path_buf(),
+        ..Config::default()
+    };
+    let mut emulators = HashMap::new();
+    let mut credentials = HashMap::new();
+    for entry in std::fs::read_dir(catalog_dir().join("integrations")).unwrap() {
+        let dir = entry.unwrap().path();
+        let file = dir.join("emulator.yaml");
+        if !file.exists() {
+            continue;
+        }
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let spec = EmulatorSpec::from_file(&file).unwrap();
+        credentials.insert(name.clone(), spec.credentials().clone());
+        let running = unigate_emulator::start(spec).await.unwrap();
+        config.upstream.base_url_overrides.insert(name.clone(), running.base_url());
+        emulators.insert(name, running);
+    }
+    configure(&mut config);
+    let app = Application::build(config, BuildOptions::default()).await.unwrap();
+    let address = format!("http://{}", app.local_addr());
+    let token = app.bootstrap_token.clone().unwrap();
+    let state = app.state().clone();
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    TestApp {
+        address,
+        token,
+        client: reqwest::Client::new(),
+        emulators,
+        credentials,
+        state,
+        data_dir,
+    }
+}
+
+/// A reply: status, headers and the body parsed as JSON (or a string if it is not JSON).
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl TestApp {
+    pub fn emulator(&self, name: &str) -> &RunningEmulator {
+        &self.emulators[name]
+    }
+
+    pub async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        self.send_as(&self.token, method, path, body).await
+    }
+
+    pub async fn send_as(&self, token: &str, method: Method, path: &str, body: Option<Value>) -> Reply {
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.address, path))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text.clone()));
+        Reply {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(Method::GET, path, None).await
+    }
+
+    /// The credentials the named emulator accepts, plus `extra` context values.
+    pub fn sandbox_context(&self, integration: &str, extra: Value) -> Map<String, Value> {
+        let mut ctx = self.credentials[integration].clone();
+        if let Value::Object(e) = extra {
+            ctx.extend(e);
+        }
+        ctx
+    }
+
+    /// Imports an account for `integration` with the emulator's credentials.
+    pub async fn connect(&self, integration: &str) -> String {
+        let extra = match integration {
+            "mindbridge" => json!({ "tenant": "acme" }),
+            _ => json!({}),
+        };
+        let context = self.sandbox_context(integration, extra);
+        self.connect_with(integration, Value::Object(context)).await
+    }
+
+    pub async fn connect_with(&self, integration: &str, context: Value) -> String {
+        let r = self
+            .send(
+                Method::POST,
+                "/integrated-account",
+                Some(json!({ "tenant_id": "acme-1", "integration_name": integration, "context": context })),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        r.body["id"].as_str().unwrap().to_string()
+    }
+
+    pub fn orgs_path(&self, account: &str, id: Option<&str>, extra: &str) -> String {
+        let base = match id {
+            Some(id) => format!("/unified/user-directory/organizations/{id}"),
+            None => "/unified/user-directory/organizations".to_string(),
+        };
+        format!("{base}?integrated_account_id={account}{extra}")
+    }
+}
+
+/// Asserts the Truto error shape and returns the message.
+pub fn assert_error(r: &Reply, status: u16) -> String {
+    assert_eq!(r.status.as_u16(), status, "unexpected status; body: {}", r.text);
+    assert_eq!(r.body["statusCode"], json!(status), "{}", r.text);
+    assert!(r.body["error"].is_string(), "{}", r.text);
+    let message = r.body["message"].as_str().unwrap_or_default().to_string();
+    assert!(!message.is_empty(), "{}", r.text);
+    message
+}

@@ -1,0 +1,11 @@
+//! Black-box tests: the real gateway on port 0, talking HTTP to real provider emulators.
+#![allow(clippy::unwrap_used)]
+
+mod admin;
+mod cli;
+mod errors;
+mod github;
+mod helpers;
+mod krystal;
+mod mindbridge;
+mod mist;
