@@ -146,6 +146,11 @@ impl RunningEmulator {
         coll.records.get(&key).cloned()
     }
 
+    /// The collection names, in the order the spec declares them.
+    pub fn collections(&self) -> Vec<String> {
+        self.inner.shared.lock().collections.keys().cloned().collect()
+    }
+
     /// All records of a collection, in order.
     pub fn records(&self, collection: &str) -> Vec<Value> {
         let state = self.inner.shared.lock();
@@ -377,7 +382,7 @@ fn huge_response(bytes: usize, status: u16) -> Response {
     response
 }
 
-/// Per-connection info handed to handlers: the peer and the connection's kill switch.
+/// Per-connection info handed to handlers: the connection's kill switch.
 #[derive(Debug, Clone)]
 struct Conn {
     kill: Arc<AtomicBool>,

@@ -103,7 +103,7 @@ impl Collection {
             let hit = self.spec.lookup_fields.iter().any(|field| match record.get(field) {
                 Some(Value::String(s)) => self.key(s) == key,
                 Some(Value::Null) | None => false,
-                Some(other) => other.to_string() == id,
+                Some(other) => crate::template::value_to_text(other) == id,
             });
             hit.then(|| k.clone())
         })

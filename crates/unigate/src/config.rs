@@ -142,3 +142,45 @@ impl Config {
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("unigate.db").display()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_file_overrides_the_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("unigate.toml");
+        std::fs::write(
+            &file,
+            "listen = \"0.0.0.0:9000\"\n[upstream]\nrequest_timeout_ms = 1234\n[upstream.base_url_overrides]\ngithub = \"http://127.0.0.1:1\"\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&file)).unwrap();
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.upstream.request_timeout_ms, 1234);
+        assert_eq!(c.upstream.connect_timeout_ms, 5000);
+        assert_eq!(c.upstream.base_url_overrides["github"], "http://127.0.0.1:1");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("unigate.toml");
+        std::fs::write(&file, "listn = \"0.0.0.0:9000\"\n").unwrap();
+        assert!(Config::load(Some(&file)).unwrap_err().to_string().contains("listn"));
+        std::fs::write(&file, "[upstream]\nrequest_timeout_ms = 0\n").unwrap();
+        assert!(Config::load(Some(&file)).is_err());
+        assert!(Config::load(Some(&dir.path().join("missing.toml"))).is_err());
+    }
+
+    #[test]
+    fn the_encryption_key_never_prints() {
+        let c = Config {
+            encryption_key: Some(SecretString::from("c2VjcmV0")),
+            ..Config::default()
+        };
+        assert!(!format!("{c:?}").contains("c2VjcmV0"));
+    }
+}

@@ -9,8 +9,12 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
+/// Boxed, so that `Result<T, ApiError>` stays one pointer wide on the happy path.
 #[derive(Debug)]
-pub struct ApiError {
+pub struct ApiError(Box<ApiErrorKind>);
+
+#[derive(Debug)]
+pub struct ApiErrorKind {
     pub status: StatusCode,
     pub message: String,
     pub details: Option<Value>,
@@ -22,9 +26,22 @@ pub struct ApiError {
     pub source: Option<anyhow::Error>,
 }
 
+impl std::ops::Deref for ApiError {
+    type Target = ApiErrorKind;
+    fn deref(&self) -> &ApiErrorKind {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ApiError {
+    fn deref_mut(&mut self) -> &mut ApiErrorKind {
+        &mut self.0
+    }
+}
+
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError {
+        ApiError(Box::new(ApiErrorKind {
             status,
             message: message.into(),
             details: None,
@@ -32,7 +49,14 @@ impl ApiError {
             remote: false,
             retry_after: None,
             source: None,
-        }
+        }))
+    }
+
+    /// Marks the error as the provider's, carrying its body.
+    pub fn remote(mut self, raw_response: Value) -> Self {
+        self.remote = true;
+        self.raw_response = Some(raw_response);
+        self
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -56,13 +80,12 @@ impl ApiError {
     }
 
     pub fn internal(source: impl Into<anyhow::Error>) -> Self {
-        ApiError {
-            source: Some(source.into()),
-            ..Self::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Internal server error. The cause has been logged.",
-            )
-        }
+        let mut e = Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal server error. The cause has been logged.",
+        );
+        e.source = Some(source.into());
+        e
     }
 
     pub fn with_details(mut self, details: Value) -> Self {
@@ -79,25 +102,26 @@ impl std::fmt::Display for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let Some(source) = &self.source {
-            tracing::error!(error = ?source, status = self.status.as_u16(), "request failed");
-        } else if self.status.is_server_error() {
-            tracing::warn!(status = self.status.as_u16(), message = %self.message, "request failed");
+        let this = *self.0;
+        if let Some(source) = &this.source {
+            tracing::error!(error = ?source, status = this.status.as_u16(), "request failed");
+        } else if this.status.is_server_error() {
+            tracing::warn!(status = this.status.as_u16(), message = %this.message, "request failed");
         }
         let mut body = json!({
-            "statusCode": self.status.as_u16(),
-            "error": self.status.canonical_reason().unwrap_or("Error"),
-            "message": self.message,
+            "statusCode": this.status.as_u16(),
+            "error": this.status.canonical_reason().unwrap_or("Error"),
+            "message": this.message,
         });
-        if let Some(details) = self.details {
+        if let Some(details) = this.details {
             body["details"] = details;
         }
-        if self.remote {
+        if this.remote {
             body["truto_is_remote_error"] = Value::Bool(true);
-            body["raw_response"] = self.raw_response.unwrap_or(Value::Null);
+            body["raw_response"] = this.raw_response.unwrap_or(Value::Null);
         }
-        let mut response = (self.status, axum::Json(body)).into_response();
-        if let Some(ra) = self.retry_after.and_then(|v| HeaderValue::from_str(&v).ok()) {
+        let mut response = (this.status, axum::Json(body)).into_response();
+        if let Some(ra) = this.retry_after.and_then(|v| HeaderValue::from_str(&v).ok()) {
             response.headers_mut().insert(header::RETRY_AFTER, ra);
         }
         response
@@ -121,11 +145,9 @@ impl From<crate::upstream::UpstreamError> for ApiError {
                 ApiError::new(StatusCode::BAD_GATEWAY, format!("{message}."))
             }
             U::TooLarge { .. } => ApiError::new(StatusCode::BAD_GATEWAY, format!("{message}.")),
-            U::InvalidJson { snippet, .. } => ApiError {
-                remote: true,
-                raw_response: Some(Value::String(snippet)),
-                ..ApiError::new(StatusCode::BAD_GATEWAY, format!("{message}."))
-            },
+            U::InvalidJson { snippet, .. } => {
+                ApiError::new(StatusCode::BAD_GATEWAY, format!("{message}.")).remote(Value::String(snippet))
+            }
             U::Status {
                 integration,
                 status,
@@ -146,15 +168,13 @@ impl From<crate::upstream::UpstreamError> for ApiError {
                     (_, Some(m)) => format!("{integration} answered {status}: {m}"),
                     (_, None) => format!("{integration} answered {status}."),
                 };
-                ApiError {
-                    remote: true,
-                    raw_response: Some(body),
-                    retry_after: headers
-                        .get(http::header::RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_string),
-                    ..ApiError::new(StatusCode::from_u16(ours).unwrap_or(StatusCode::BAD_GATEWAY), text)
-                }
+                let mut e =
+                    ApiError::new(StatusCode::from_u16(ours).unwrap_or(StatusCode::BAD_GATEWAY), text).remote(*body);
+                e.retry_after = headers
+                    .get(http::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                e
             }
             U::Template { .. } => ApiError::bad_request(format!("{message}. Check the integrated account's context.")),
             U::ForbiddenHost { .. } | U::BadUrl { .. } => ApiError::bad_request(format!("{message}.")),

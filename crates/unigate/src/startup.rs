@@ -138,9 +138,10 @@ impl Application {
             for (name, creds, running) in sandbox_specs {
                 let account_id = ensure_sandbox_account(&state, &env.id, &name, creds).await?;
                 let example_id = running
-                    .records("organizations")
+                    .collections()
                     .first()
-                    .and_then(|r| example_id(&state.registry, &name, r));
+                    .and_then(|c| running.records(c).into_iter().next())
+                    .and_then(|r| example_id(&state.registry, &name, &r));
                 sandbox_accounts.push(SandboxAccount {
                     integration: name,
                     account_id,

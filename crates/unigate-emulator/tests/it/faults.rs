@@ -9,7 +9,11 @@ const GH_TOKEN: &str = "ghp_SandboxToken0000000000000000000001";
 const MB_TOKEN: &str = "mbt_sandbox.eyJ0ZW5hbnQiOiJzYW5kYm94In0.c2lnbmF0dXJl";
 
 async fn get_org(base: &str) -> reqwest::Result<reqwest::Response> {
-    client().get(format!("{base}/orgs/github")).bearer_auth(GH_TOKEN).send().await
+    client()
+        .get(format!("{base}/orgs/github"))
+        .bearer_auth(GH_TOKEN)
+        .send()
+        .await
 }
 
 #[tokio::test]
@@ -30,17 +34,31 @@ async fn a_fault_on_one_path_leaves_others_alone() {
     let gh = spawn("github").await;
     gh.inject(Fault::status(500).on_path("/user/orgs"));
     assert_eq!(get_org(&gh.base_url()).await.unwrap().status(), 200);
-    let list = client().get(format!("{}/user/orgs", gh.base_url())).bearer_auth(GH_TOKEN).send().await.unwrap();
+    let list = client()
+        .get(format!("{}/user/orgs", gh.base_url()))
+        .bearer_auth(GH_TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(list.status(), 500);
     gh.clear_faults();
-    let list = client().get(format!("{}/user/orgs", gh.base_url())).bearer_auth(GH_TOKEN).send().await.unwrap();
+    let list = client()
+        .get(format!("{}/user/orgs", gh.base_url()))
+        .bearer_auth(GH_TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(list.status(), 200);
 }
 
 #[tokio::test]
 async fn an_html_error_page_can_be_answered() {
     let gh = spawn("github").await;
-    gh.inject(Fault::status(502).with_raw_body("<html><body>Bad gateway</body></html>").times(1));
+    gh.inject(
+        Fault::status(502)
+            .with_raw_body("<html><body>Bad gateway</body></html>")
+            .times(1),
+    );
     let res = get_org(&gh.base_url()).await.unwrap();
     assert_eq!(res.status(), 502);
     assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
@@ -94,7 +112,10 @@ async fn a_truncated_json_body_fails_to_parse() {
     gh.inject(Fault::malformed(MalformedStyle::TruncatedJson).times(1));
     let res = get_org(&gh.base_url()).await.unwrap();
     assert_eq!(res.status(), 200);
-    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
     let text = res.text().await.unwrap();
     assert!(text.starts_with("{\"login\":\"github\""), "{text}");
     assert!(serde_json::from_str::<Value>(&text).is_err());
@@ -139,10 +160,20 @@ async fn faults_and_the_request_log_are_reachable_over_http() {
     assert_eq!(res.status(), 429);
     assert_eq!(res.headers()["retry-after"], "2");
 
-    let bad = client().post(&faults).json(&json!({"action": "explode"})).send().await.unwrap();
+    let bad = client()
+        .post(&faults)
+        .json(&json!({"action": "explode"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bad.status(), 400);
 
-    client().post(&faults).json(&json!({"action": {"respond": {"status": 500}}})).send().await.unwrap();
+    client()
+        .post(&faults)
+        .json(&json!({"action": {"respond": {"status": 500}}}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(client().delete(&faults).send().await.unwrap().status(), 204);
     assert_eq!(get_org(&gh.base_url()).await.unwrap().status(), 200);
 
@@ -176,7 +207,10 @@ async fn requests_are_recorded_with_lower_case_headers_query_and_json_body() {
     assert_eq!(req.method, "PATCH");
     assert_eq!(req.path, "/orgs/github");
     assert_eq!(req.query, "dry_run=1");
-    assert!(req.headers.iter().any(|(n, v)| n == "x-github-api-version" && v == "2022-11-28"));
+    assert!(req
+        .headers
+        .iter()
+        .any(|(n, v)| n == "x-github-api-version" && v == "2022-11-28"));
     assert_eq!(req.header("Authorization"), Some(format!("Bearer {GH_TOKEN}").as_str()));
     assert_eq!(req.json, Some(json!({"blog": "https://example.com"})));
     gh.clear_requests();

@@ -7,7 +7,11 @@ const TOKEN: &str = "ghp_SandboxToken0000000000000000000001";
 #[tokio::test]
 async fn a_request_without_a_token_gets_githubs_401_body() {
     let gh = spawn("github").await;
-    let missing = client().get(format!("{}/orgs/github", gh.base_url())).send().await.unwrap();
+    let missing = client()
+        .get(format!("{}/orgs/github", gh.base_url()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(missing.status(), 401);
     assert_eq!(
         missing.json::<Value>().await.unwrap(),
@@ -64,7 +68,10 @@ async fn an_org_is_addressed_by_its_login_case_insensitively() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
     let org: Value = res.json().await.unwrap();
     assert_eq!(org["login"], "octo-org");
     assert_eq!(org["id"], 6811672);
@@ -109,7 +116,11 @@ async fn patch_merges_the_given_fields_and_touches_updated_at() {
     assert_ne!(updated, "2014-03-03T18:58:10Z");
     assert!(chrono::DateTime::parse_from_rfc3339(updated).is_ok(), "{updated}");
     assert_eq!(org["created_at"], "2008-01-14T04:33:35Z");
-    assert_eq!(gh.record("orgs", "github").unwrap(), org, "the stored record is what was answered");
+    assert_eq!(
+        gh.record("orgs", "github").unwrap(),
+        org,
+        "the stored record is what was answered"
+    );
 }
 
 #[tokio::test]
@@ -128,7 +139,10 @@ async fn patch_with_an_invalid_value_is_a_422_in_githubs_shape() {
     assert_eq!(body["errors"][0]["code"], "invalid");
     assert_eq!(body["errors"][0]["field"], "default_repository_permission");
     assert_eq!(body["errors"][0]["resource"], "Organization");
-    assert_eq!(gh.record("orgs", "github").unwrap()["default_repository_permission"], "read");
+    assert_eq!(
+        gh.record("orgs", "github").unwrap()["default_repository_permission"],
+        "read"
+    );
 }
 
 #[tokio::test]
@@ -172,7 +186,13 @@ async fn a_link_header_walk_visits_every_one_of_250_inserted_orgs() {
         let next = next_link(res.headers());
         if pages == 0 {
             let link = res.headers()["link"].to_str().unwrap().to_owned();
-            assert!(link.contains(&format!("<{}/user/orgs?per_page=100&page=3>; rel=\"last\"", gh.base_url())), "{link}");
+            assert!(
+                link.contains(&format!(
+                    "<{}/user/orgs?per_page=100&page=3>; rel=\"last\"",
+                    gh.base_url()
+                )),
+                "{link}"
+            );
         }
         let page: Vec<Value> = res.json().await.unwrap();
         assert!(page.iter().all(|o| o.get("plan").is_none()), "lists hold simple orgs");
@@ -196,7 +216,21 @@ async fn per_page_is_clamped_to_100_and_defaults_to_30() {
     for i in 0..150 {
         gh.insert_record("orgs", json!({"login": format!("o{i}"), "id": i}));
     }
-    let get = |q: &'static str| client().get(format!("{}/user/orgs{q}", gh.base_url())).bearer_auth(TOKEN).send();
+    let get = |q: &'static str| {
+        client()
+            .get(format!("{}/user/orgs{q}", gh.base_url()))
+            .bearer_auth(TOKEN)
+            .send()
+    };
     assert_eq!(get("").await.unwrap().json::<Vec<Value>>().await.unwrap().len(), 30);
-    assert_eq!(get("?per_page=500").await.unwrap().json::<Vec<Value>>().await.unwrap().len(), 100);
+    assert_eq!(
+        get("?per_page=500")
+            .await
+            .unwrap()
+            .json::<Vec<Value>>()
+            .await
+            .unwrap()
+            .len(),
+        100
+    );
 }

@@ -71,7 +71,10 @@ async fn an_empty_name_is_a_422_validation_error() {
     assert_eq!(body["error"]["code"], "validation_error");
     assert_eq!(body["error"]["detail"]["errors"][0]["attribute"], "name");
     assert_eq!(body["error"]["detail"]["errors"][0]["type"], "blank");
-    assert_eq!(krystal.record("organizations", ACME).unwrap()["name"], "Acme Hosting Ltd");
+    assert_eq!(
+        krystal.record("organizations", ACME).unwrap()["name"],
+        "Acme Hosting Ltd"
+    );
 }
 
 #[tokio::test]
@@ -93,7 +96,10 @@ async fn a_body_without_properties_is_a_422_validation_error() {
 async fn an_unknown_organization_is_organization_not_found() {
     let krystal = spawn("krystal").await;
     let res = client()
-        .get(format!("{}/api/v1/client/organizations/org_missing", krystal.base_url()))
+        .get(format!(
+            "{}/api/v1/client/organizations/org_missing",
+            krystal.base_url()
+        ))
         .bearer_auth(TOKEN)
         .send()
         .await
@@ -117,7 +123,10 @@ async fn an_organization_can_be_looked_up_by_identifier() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    assert_eq!(res.json::<Value>().await.unwrap()["organization"]["id"], "org_Bx7cJd2NfG5hKq9r");
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["organization"]["id"],
+        "org_Bx7cJd2NfG5hKq9r"
+    );
 }
 
 #[tokio::test]

@@ -39,7 +39,10 @@ async fn put_with_the_current_version_replaces_the_organization_and_bumps_the_ve
     let org: Value = res.json().await.unwrap();
     assert_eq!(org["version"], 4);
     assert_eq!(org["name"], "Acme Manufacturing Group");
-    assert!(org.get("externalClientCode").is_none(), "PUT replaces: fields left out are gone");
+    assert!(
+        org.get("externalClientCode").is_none(),
+        "PUT replaces: fields left out are gone"
+    );
     assert_eq!(org["creationDate"], "2023-11-07T05:31:56Z", "read-only fields are kept");
     assert_eq!(org["createdUserInfo"], current["createdUserInfo"]);
     assert_eq!(org["lastModifiedUserInfo"]["userName"], "sandbox-api-token");
@@ -51,7 +54,10 @@ async fn put_with_the_current_version_replaces_the_organization_and_bumps_the_ve
 async fn a_stale_version_is_a_409_and_leaves_the_record_unchanged() {
     let mb = spawn("mindbridge").await;
     let before = mb.record("organizations", ACME).unwrap();
-    let res = put(&mb.base_url(), ACME, json!({"version": 2, "name": "Lost update"})).send().await.unwrap();
+    let res = put(&mb.base_url(), ACME, json!({"version": 2, "name": "Lost update"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 409);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["status"], 409);
@@ -63,20 +69,33 @@ async fn a_stale_version_is_a_409_and_leaves_the_record_unchanged() {
 async fn invalid_names_are_400_problems_naming_the_field() {
     let mb = spawn("mindbridge").await;
     for name in ["", "   ", &"x".repeat(81)] {
-        let res = put(&mb.base_url(), ACME, json!({"version": 3, "name": name})).send().await.unwrap();
+        let res = put(&mb.base_url(), ACME, json!({"version": 3, "name": name}))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 400, "{name:?}");
         let body: Value = res.json().await.unwrap();
         assert_eq!(body["problems"][0]["identifier"], "name", "{body}");
         assert_eq!(body["status"], 400);
     }
-    let missing = put(&mb.base_url(), ACME, json!({"name": "No version"})).send().await.unwrap();
-    assert_eq!(missing.status(), 400);
-    let body: Value = missing.json().await.unwrap();
-    assert_eq!(body["problems"][0], json!({"problemType": "MISSING_REQUIRED_FIELD", "identifier": "version", "reason": "version is required"}));
-    let long_code = put(&mb.base_url(), ACME, json!({"version": 3, "name": "ok", "externalClientCode": "c".repeat(81)}))
+    let missing = put(&mb.base_url(), ACME, json!({"name": "No version"}))
         .send()
         .await
         .unwrap();
+    assert_eq!(missing.status(), 400);
+    let body: Value = missing.json().await.unwrap();
+    assert_eq!(
+        body["problems"][0],
+        json!({"problemType": "MISSING_REQUIRED_FIELD", "identifier": "version", "reason": "version is required"})
+    );
+    let long_code = put(
+        &mb.base_url(),
+        ACME,
+        json!({"version": 3, "name": "ok", "externalClientCode": "c".repeat(81)}),
+    )
+    .send()
+    .await
+    .unwrap();
     assert_eq!(long_code.status(), 400);
     assert_eq!(mb.record("organizations", ACME).unwrap()["version"], 3);
 }
@@ -84,10 +103,14 @@ async fn invalid_names_are_400_problems_naming_the_field() {
 #[tokio::test]
 async fn an_unknown_property_is_rejected_with_400() {
     let mb = spawn("mindbridge").await;
-    let res = put(&mb.base_url(), ACME, json!({"version": 3, "name": "Acme", "industry": "Steel"}))
-        .send()
-        .await
-        .unwrap();
+    let res = put(
+        &mb.base_url(),
+        ACME,
+        json!({"version": 3, "name": "Acme", "industry": "Steel"}),
+    )
+    .send()
+    .await
+    .unwrap();
     assert_eq!(res.status(), 400);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["problems"][0]["problemType"], "UNKNOWN_PROPERTY");
@@ -98,12 +121,18 @@ async fn an_unknown_property_is_rejected_with_400() {
 async fn query_pages_are_spring_pages_numbered_from_zero() {
     let mb = spawn("mindbridge").await;
     for i in 0..41 {
-        mb.insert_record("organizations", json!({"id": format!("6600000000000000000000{i:02}"), "version": 0, "name": format!("Client {i}")}));
+        mb.insert_record(
+            "organizations",
+            json!({"id": format!("6600000000000000000000{i:02}"), "version": 0, "name": format!("Client {i}")}),
+        );
     }
     let mut seen = 0;
     for page in 0..3 {
         let res = client()
-            .post(format!("{}/api/v1/organizations/query?page={page}&size=20", mb.base_url()))
+            .post(format!(
+                "{}/api/v1/organizations/query?page={page}&size=20",
+                mb.base_url()
+            ))
             .bearer_auth(TOKEN)
             .json(&json!({}))
             .send()

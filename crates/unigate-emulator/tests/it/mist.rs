@@ -22,7 +22,10 @@ async fn only_the_token_scheme_is_accepted() {
         .await
         .unwrap();
     assert_eq!(bearer.status(), 401);
-    assert_eq!(bearer.json::<Value>().await.unwrap(), json!({"detail": "Invalid token."}));
+    assert_eq!(
+        bearer.json::<Value>().await.unwrap(),
+        json!({"detail": "Invalid token."})
+    );
     let ok = client().get(&url).header("Authorization", TOKEN).send().await.unwrap();
     assert_eq!(ok.status(), 200);
     let org: Value = ok.json().await.unwrap();
@@ -121,7 +124,12 @@ async fn creating_without_a_name_is_refused() {
 async fn a_deleted_org_is_then_not_found() {
     let mist = spawn("juniper-mist").await;
     let url = format!("{}/api/v1/orgs/{ACME}", mist.base_url());
-    let res = client().delete(&url).header("Authorization", TOKEN).send().await.unwrap();
+    let res = client()
+        .delete(&url)
+        .header("Authorization", TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     let res = client().get(&url).header("Authorization", TOKEN).send().await.unwrap();
     assert_eq!(res.status(), 404);

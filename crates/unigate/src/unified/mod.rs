@@ -302,8 +302,8 @@ impl Call {
                 integration: self.integration.name().to_string(),
                 status,
                 message: None,
-                body,
-                headers,
+                body: Box::new(body),
+                headers: Box::new(headers),
             }
             .into());
         }

@@ -45,8 +45,8 @@ pub enum UpstreamError {
         integration: String,
         status: u16,
         message: Option<String>,
-        body: Value,
-        headers: HeaderMap,
+        body: Box<Value>,
+        headers: Box<HeaderMap>,
     },
     #[error("cannot build the request to {integration}: {source}")]
     Template {
@@ -314,8 +314,8 @@ impl Upstream {
                 integration: name,
                 status,
                 message,
-                body: json,
-                headers,
+                body: Box::new(json),
+                headers: Box::new(headers),
             });
         }
         match parsed {

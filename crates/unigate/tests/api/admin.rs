@@ -40,7 +40,8 @@ async fn an_imported_account_never_returns_its_secrets() {
 #[tokio::test]
 async fn secrets_are_encrypted_in_the_database_file() {
     let app = spawn_app().await;
-    app.connect_with("github", json!({"token": "ghp_PlainTextMustNotBeStored"})).await;
+    app.connect_with("github", json!({"token": "ghp_PlainTextMustNotBeStored"}))
+        .await;
 
     // Checkpoint the WAL into the main file, then look at every byte on disk.
     drop(app.state.store.clone());
@@ -73,10 +74,22 @@ async fn truto_style_environment_integration_id_is_accepted() {
 async fn import_errors_explain_themselves() {
     let app = spawn_app().await;
     let cases = [
-        (json!({"integration_name": "github", "context": {"token": "x"}}), "tenant_id"),
-        (json!({"tenant_id": "t", "integration_name": "nope", "context": {}}), "nope"),
-        (json!({"tenant_id": "t", "integration_name": "github", "context": {}}), "token"),
-        (json!({"tenant_id": "t", "integration_name": "github", "context": "x"}), "context"),
+        (
+            json!({"integration_name": "github", "context": {"token": "x"}}),
+            "tenant_id",
+        ),
+        (
+            json!({"tenant_id": "t", "integration_name": "nope", "context": {}}),
+            "nope",
+        ),
+        (
+            json!({"tenant_id": "t", "integration_name": "github", "context": {}}),
+            "token",
+        ),
+        (
+            json!({"tenant_id": "t", "integration_name": "github", "context": "x"}),
+            "context",
+        ),
         (json!({"tenant_id": "t", "context": {}}), "integration"),
         (json!([1, 2]), "object"),
     ];
@@ -152,7 +165,11 @@ async fn patch_merges_context_and_keeps_secrets_sealed() {
     assert_eq!(r.status, 200, "{}", r.text);
 
     let r = app
-        .send(Method::PATCH, &format!("/integrated-account/{id}"), Some(json!({"status": "bogus"})))
+        .send(
+            Method::PATCH,
+            &format!("/integrated-account/{id}"),
+            Some(json!({"status": "bogus"})),
+        )
         .await;
     assert_error(&r, 400);
 }
@@ -162,7 +179,9 @@ async fn deleting_an_account_makes_it_unknown() {
     let app = spawn_app().await;
     let id = app.connect("github").await;
 
-    let r = app.send(Method::DELETE, &format!("/integrated-account/{id}"), None).await;
+    let r = app
+        .send(Method::DELETE, &format!("/integrated-account/{id}"), None)
+        .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["id"], id.as_str());
 
@@ -182,20 +201,34 @@ async fn a_token_never_sees_another_environments_accounts() {
         .await
         .unwrap();
 
-    let r = app.send_as(&other_token, Method::GET, &format!("/integrated-account/{id}"), None).await;
-    assert_error(&r, 404);
     let r = app
-        .send_as(&other_token, Method::GET, &app.orgs_path(&id, Some("octo-org"), ""), None)
+        .send_as(&other_token, Method::GET, &format!("/integrated-account/{id}"), None)
         .await;
     assert_error(&r, 404);
-    let r = app.send_as(&other_token, Method::GET, "/integrated-account", None).await;
+    let r = app
+        .send_as(
+            &other_token,
+            Method::GET,
+            &app.orgs_path(&id, Some("octo-org"), ""),
+            None,
+        )
+        .await;
+    assert_error(&r, 404);
+    let r = app
+        .send_as(&other_token, Method::GET, "/integrated-account", None)
+        .await;
     assert_eq!(r.body["result"], json!([]));
 }
 
 #[tokio::test]
 async fn requests_without_a_valid_token_are_401() {
     let app = spawn_app().await;
-    let r = app.client.get(format!("{}/integrated-account", app.address)).send().await.unwrap();
+    let r = app
+        .client
+        .get(format!("{}/integrated-account", app.address))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
     let r = app.send_as("ug_wrong", Method::GET, "/integrated-account", None).await;
     let msg = assert_error(&r, 401);
@@ -206,17 +239,33 @@ async fn requests_without_a_valid_token_are_401() {
 async fn the_catalog_is_browsable() {
     let app = spawn_app().await;
     let r = app.get("/integration").await;
-    let names: Vec<&str> = r.body["result"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = r.body["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
     for n in ["github", "juniper-mist", "krystal", "mindbridge"] {
         assert!(names.contains(&n), "{names:?}");
     }
     let r = app.get("/integration/krystal").await;
-    assert_eq!(r.body["unified"]["user-directory"]["organizations"], json!(["list", "get", "update"]));
+    assert_eq!(
+        r.body["unified"]["user-directory"]["organizations"],
+        json!(["list", "get", "update"])
+    );
     assert_error(&app.get("/integration/nope").await, 404);
 
     let r = app.get("/unified-model/user-directory").await;
     let schema = &r.body["resources"]["organizations"]["schema"];
-    for f in ["id", "name", "pricing_plan", "licenses", "created_at", "updated_at", "remote_data"] {
+    for f in [
+        "id",
+        "name",
+        "pricing_plan",
+        "licenses",
+        "created_at",
+        "updated_at",
+        "remote_data",
+    ] {
         assert!(schema["properties"][f]["description"].is_string(), "{f}");
     }
 }

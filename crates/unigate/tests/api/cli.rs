@@ -25,7 +25,11 @@ fn a_broken_catalog_reports_every_error_with_file_and_line() {
     .unwrap();
     let bad = dir.path().join("integrations/bad");
     std::fs::create_dir_all(&bad).unwrap();
-    std::fs::write(bad.join("integration.yaml"), "name: bad\nlabel: Bad\nbase_url: https://x\nsurprise: 1\n").unwrap();
+    std::fs::write(
+        bad.join("integration.yaml"),
+        "name: bad\nlabel: Bad\nbase_url: https://x\nsurprise: 1\n",
+    )
+    .unwrap();
 
     let out = unigate().arg("validate").arg(dir.path()).output().unwrap();
 

@@ -11,11 +11,17 @@ async fn unknown_accounts_models_and_resources_are_404() {
     let app = spawn_app().await;
     let account = app.connect("github").await;
 
-    let r = app.get(&app.orgs_path("00000000-0000-0000-0000-000000000000", Some("x"), "")).await;
+    let r = app
+        .get(&app.orgs_path("00000000-0000-0000-0000-000000000000", Some("x"), ""))
+        .await;
     assert!(assert_error(&r, 404).contains("Integrated account"));
-    let r = app.get(&format!("/unified/nope/organizations?integrated_account_id={account}")).await;
+    let r = app
+        .get(&format!("/unified/nope/organizations?integrated_account_id={account}"))
+        .await;
     assert!(assert_error(&r, 404).contains("unified model"));
-    let r = app.get(&format!("/unified/user-directory/nope?integrated_account_id={account}")).await;
+    let r = app
+        .get(&format!("/unified/user-directory/nope?integrated_account_id={account}"))
+        .await;
     assert!(assert_error(&r, 404).contains("no resource"));
     assert_error(&app.get("/nowhere").await, 404);
 }
@@ -25,7 +31,9 @@ async fn an_unsupported_method_names_the_integration_and_method() {
     let app = spawn_app().await;
     let account = app.connect("krystal").await;
 
-    let r = app.send(Method::DELETE, &app.orgs_path(&account, Some("org_1"), ""), None).await;
+    let r = app
+        .send(Method::DELETE, &app.orgs_path(&account, Some("org_1"), ""), None)
+        .await;
 
     let msg = assert_error(&r, 405);
     assert!(msg.contains("krystal") && msg.contains("delete"), "{msg}");
@@ -37,7 +45,9 @@ async fn malformed_query_strings_and_bodies_are_400() {
     let app = spawn_app().await;
     let account = app.connect("github").await;
 
-    assert!(assert_error(&app.get("/unified/user-directory/organizations/x").await, 400).contains("integrated_account_id"));
+    assert!(
+        assert_error(&app.get("/unified/user-directory/organizations/x").await, 400).contains("integrated_account_id")
+    );
     let r = app
         .get(&app.orgs_path(&account, Some("octo-org"), "&truto_response_format=xml"))
         .await;
@@ -47,7 +57,11 @@ async fn malformed_query_strings_and_bodies_are_400() {
 
     let r = app
         .client
-        .patch(format!("{}{}", app.address, app.orgs_path(&account, Some("octo-org"), "")))
+        .patch(format!(
+            "{}{}",
+            app.address,
+            app.orgs_path(&account, Some("octo-org"), "")
+        ))
         .bearer_auth(&app.token)
         .body("{\"name\": ")
         .send()
@@ -55,10 +69,16 @@ async fn malformed_query_strings_and_bodies_are_400() {
         .unwrap();
     assert_eq!(r.status(), 400);
     let r = app
-        .send(Method::PATCH, &app.orgs_path(&account, Some("octo-org"), ""), Some(json!({"remote_data": 5})))
+        .send(
+            Method::PATCH,
+            &app.orgs_path(&account, Some("octo-org"), ""),
+            Some(json!({"remote_data": 5})),
+        )
         .await;
     assert!(assert_error(&r, 400).contains("remote_data"));
-    let r = app.send(Method::PATCH, &app.orgs_path(&account, Some("octo-org"), ""), None).await;
+    let r = app
+        .send(Method::PATCH, &app.orgs_path(&account, Some("octo-org"), ""), None)
+        .await;
     assert_error(&r, 400);
     // Nothing reached the provider for any of these.
     assert!(app.emulator("github").requests().iter().all(|r| r.method == "GET"));
@@ -81,7 +101,8 @@ async fn a_slow_provider_is_a_504_naming_it() {
 async fn a_dropped_connection_is_a_502() {
     let app = spawn_app().await;
     let account = app.connect("github").await;
-    app.emulator("github").inject(Fault::drop_connection().on("GET", "/orgs/*"));
+    app.emulator("github")
+        .inject(Fault::drop_connection().on("GET", "/orgs/*"));
 
     let r = app.get(&app.orgs_path(&account, Some("octo-org"), "")).await;
 
@@ -91,7 +112,9 @@ async fn a_dropped_connection_is_a_502() {
 #[tokio::test]
 async fn an_unreachable_provider_is_a_502() {
     let app = spawn_app_with(|c| {
-        c.upstream.base_url_overrides.insert("github".into(), "http://127.0.0.1:9".into());
+        c.upstream
+            .base_url_overrides
+            .insert("github".into(), "http://127.0.0.1:9".into());
     })
     .await;
     let account = app.connect("github").await;
@@ -137,7 +160,8 @@ async fn provider_errors_keep_their_meaning() {
 async fn a_provider_429_is_a_429_with_retry_after() {
     let app = spawn_app().await;
     let account = app.connect("github").await;
-    app.emulator("github").inject(Fault::rate_limited(7).on("GET", "/orgs/*").times(1));
+    app.emulator("github")
+        .inject(Fault::rate_limited(7).on("GET", "/orgs/*").times(1));
 
     let r = app.get(&app.orgs_path(&account, Some("octo-org"), "")).await;
 
@@ -153,11 +177,18 @@ async fn a_failed_write_changes_nothing_stored() {
         .inject(Fault::respond(500, json!({"message": "oops"})).on("PATCH", "/orgs/*"));
 
     let r = app
-        .send(Method::PATCH, &app.orgs_path(&account, Some("octo-org"), ""), Some(json!({"name": "X"})))
+        .send(
+            Method::PATCH,
+            &app.orgs_path(&account, Some("octo-org"), ""),
+            Some(json!({"name": "X"})),
+        )
         .await;
 
     assert_error(&r, 502);
-    assert_eq!(app.emulator("github").record("orgs", "octo-org").unwrap()["name"], "Octo Org");
+    assert_eq!(
+        app.emulator("github").record("orgs", "octo-org").unwrap()["name"],
+        "Octo Org"
+    );
     let r = app.get(&format!("/integrated-account/{account}")).await;
     assert_eq!(r.body["status"], "active");
 }

@@ -92,7 +92,11 @@ async fn ignore_remote_data_and_exclude_fields_shape_the_answer() {
     assert_eq!(r.body["name"], "Octo Org");
 
     let r = app
-        .get(&app.orgs_path(&account, Some("octo-org"), "&truto_exclude_fields[]=remote_data.plan.seats"))
+        .get(&app.orgs_path(
+            &account,
+            Some("octo-org"),
+            "&truto_exclude_fields[]=remote_data.plan.seats",
+        ))
         .await;
     assert_eq!(r.body["remote_data"]["plan"]["name"], "team");
     assert!(r.body["remote_data"]["plan"].get("seats").is_none());
@@ -104,7 +108,11 @@ async fn remote_query_reaches_the_provider_untransformed() {
     let account = app.connect("github").await;
 
     let r = app
-        .get(&app.orgs_path(&account, Some("octo-org"), "&remote_query[foo]=bar&remote_query[filter][kind]=a%20b"))
+        .get(&app.orgs_path(
+            &account,
+            Some("octo-org"),
+            "&remote_query[foo]=bar&remote_query[filter][kind]=a%20b",
+        ))
         .await;
 
     assert_eq!(r.status, 200);
@@ -145,7 +153,12 @@ async fn list_walks_link_header_pages_with_signed_cursors() {
 
     assert_eq!(seen.len(), 10, "{seen:?}");
     assert!(seen.contains(&"octo-org".to_string()) && seen.contains(&"extra-6".to_string()));
-    let pages: Vec<_> = app.emulator("github").requests().iter().map(|r| r.query.clone()).collect();
+    let pages: Vec<_> = app
+        .emulator("github")
+        .requests()
+        .iter()
+        .map(|r| r.query.clone())
+        .collect();
     assert!(pages.iter().any(|q| q.contains("page=3")), "{pages:?}");
 }
 
@@ -157,7 +170,9 @@ async fn a_cursor_from_another_account_is_refused() {
     let r = app.get(&app.orgs_path(&a, None, "&limit=1")).await;
     let cursor = r.body["next_cursor"].as_str().unwrap().to_string();
 
-    let r = app.get(&app.orgs_path(&b, None, &format!("&next_cursor={cursor}"))).await;
+    let r = app
+        .get(&app.orgs_path(&b, None, &format!("&next_cursor={cursor}")))
+        .await;
 
     let msg = assert_error(&r, 400);
     assert!(msg.contains("next_cursor"));
@@ -180,7 +195,9 @@ async fn list_streams_every_page_as_ndjson() {
     assert_eq!(r.headers["content-type"], "application/x-ndjson");
     let lines: Vec<serde_json::Value> = r.text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 253);
-    assert!(lines.iter().all(|l| l["id"].is_string() && l["remote_data"].is_object()));
+    assert!(lines
+        .iter()
+        .all(|l| l["id"].is_string() && l["remote_data"].is_object()));
 }
 
 #[tokio::test]
@@ -232,7 +249,11 @@ async fn put_is_a_unified_update_too() {
     let account = app.connect("github").await;
 
     let r = app
-        .send(Method::PUT, &app.orgs_path(&account, Some("github"), ""), Some(json!({"name": "GH"})))
+        .send(
+            Method::PUT,
+            &app.orgs_path(&account, Some("github"), ""),
+            Some(json!({"name": "GH"})),
+        )
         .await;
 
     assert_eq!(r.status, 200, "{}", r.text);
@@ -245,7 +266,11 @@ async fn delete_removes_the_org_and_answers_its_id() {
     let account = app.connect("github").await;
 
     let r = app
-        .send(Method::DELETE, &app.orgs_path(&account, Some("acme-robotics"), ""), None)
+        .send(
+            Method::DELETE,
+            &app.orgs_path(&account, Some("acme-robotics"), ""),
+            None,
+        )
         .await;
 
     assert_eq!(r.status, 200, "{}", r.text);
@@ -283,7 +308,9 @@ async fn an_id_cannot_change_the_provider_path() {
     let app = spawn_app().await;
     let account = app.connect("github").await;
 
-    let r = app.get(&app.orgs_path(&account, Some("octo-org%2F..%2F..%2Fuser%2Forgs"), "")).await;
+    let r = app
+        .get(&app.orgs_path(&account, Some("octo-org%2F..%2F..%2Fuser%2Forgs"), ""))
+        .await;
 
     assert_error(&r, 404);
     let last = app.emulator("github").requests().last().unwrap().clone();

@@ -48,7 +48,10 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         let spec = EmulatorSpec::from_file(&file).unwrap();
         credentials.insert(name.clone(), spec.credentials().clone());
         let running = unigate_emulator::start(spec).await.unwrap();
-        config.upstream.base_url_overrides.insert(name.clone(), running.base_url());
+        config
+            .upstream
+            .base_url_overrides
+            .insert(name.clone(), running.base_url());
         emulators.insert(name, running);
     }
     configure(&mut config);

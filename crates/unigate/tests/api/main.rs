@@ -9,3 +9,4 @@ mod helpers;
 mod krystal;
 mod mindbridge;
 mod mist;
+mod sandbox;

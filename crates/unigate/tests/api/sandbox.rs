@@ -1,0 +1,83 @@
+//! `serve --sandbox`: emulators in-process, one account each, usable at once.
+
+use unigate::config::Config;
+use unigate::startup::{Application, BuildOptions};
+
+#[tokio::test]
+async fn every_sandbox_account_answers_list_and_get() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().to_path_buf(),
+        ..Config::default()
+    };
+    let app = Application::build(config, BuildOptions { sandbox: true })
+        .await
+        .unwrap();
+    let base = format!("http://{}", app.local_addr());
+    let token = app.sandbox_token.clone().unwrap();
+    let accounts = app.sandbox_accounts.clone();
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    let client = reqwest::Client::new();
+
+    assert!(accounts.len() >= 4, "{accounts:?}");
+    for a in &accounts {
+        let r = client
+            .get(format!(
+                "{base}/unified/user-directory/organizations?integrated_account_id={}",
+                a.account_id
+            ))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(status, 200, "{}: {body}", a.integration);
+        assert!(
+            !body["result"].as_array().unwrap().is_empty(),
+            "{}: {body}",
+            a.integration
+        );
+
+        let id = a
+            .example_id
+            .as_deref()
+            .unwrap_or_else(|| panic!("{} has no example id", a.integration));
+        let r = client
+            .get(format!(
+                "{base}/unified/user-directory/organizations/{id}?integrated_account_id={}",
+                a.account_id
+            ))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(status, 200, "{}: {body}", a.integration);
+        assert_eq!(body["id"], id, "{}", a.integration);
+    }
+}
+
+#[tokio::test]
+async fn a_restart_reuses_the_sandbox_accounts() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().to_path_buf(),
+        ..Config::default()
+    };
+    let first = Application::build(config.clone(), BuildOptions { sandbox: true })
+        .await
+        .unwrap();
+    let ids: Vec<String> = first.sandbox_accounts.iter().map(|a| a.account_id.clone()).collect();
+    assert!(first.bootstrap_token.is_some());
+    drop(first);
+    let second = Application::build(config, BuildOptions { sandbox: true })
+        .await
+        .unwrap();
+    let again: Vec<String> = second.sandbox_accounts.iter().map(|a| a.account_id.clone()).collect();
+    assert_eq!(ids, again);
+    assert!(second.bootstrap_token.is_none(), "the admin token is minted only once");
+}
