@@ -52,6 +52,7 @@ pub struct Resource {
     pub path: Template,
     pub query: Vec<(String, Template)>,
     pub body: Option<Value>,
+    pub body_format: BodyFormat,
     pub response_path: Option<Expr>,
     pub pagination: Pagination,
 }
@@ -467,6 +468,7 @@ fn compile_integration(
                         path,
                         query,
                         body: rc.body.clone(),
+                        body_format: rc.body_format,
                         response_path,
                         pagination,
                     }),

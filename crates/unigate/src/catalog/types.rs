@@ -187,13 +187,28 @@ pub struct ResourceMethodConfig {
     /// A fixed JSON body, for providers that need one (e.g. `POST .../query` with `{}`).
     #[serde(default)]
     pub body: Option<Value>,
-    /// JSONata over `{response, headers}` selecting the record (or, for lists, the array of
-    /// records) inside the provider's answer, e.g. `response.organization`.
+    /// How the request body is encoded: `json` (default) or `form`
+    /// (`application/x-www-form-urlencoded`; nested values in bracket notation).
+    #[serde(default)]
+    pub body_format: BodyFormat,
+    /// JSONata over `{response, headers, id}` selecting the record (or, for lists, the array
+    /// of records) inside the provider's answer, e.g. `response.organization`. Nothing
+    /// selected on a `get` is a 404: so a provider without get-by-id can list and pick
+    /// (`response.teams[id = $$.id]`), and a "me" endpoint can check the id
+    /// (`$string(response.data.company_id) = id ? response.data`).
     #[serde(default)]
     pub response_path: Option<String>,
     /// Overrides the integration's pagination for this resource.
     #[serde(default)]
     pub pagination: Option<PaginationConfig>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BodyFormat {
+    #[default]
+    Json,
+    Form,
 }
 
 /// Provider pagination, normalized into Unigate's opaque signed `next_cursor`.
@@ -258,7 +273,10 @@ pub type CategoryMappingsConfig = IndexMap<String, IndexMap<UnifiedMethod, Unifi
 pub struct UnifiedMappingConfig {
     /// The raw resource to call, `resource.method` in `integration.yaml`.
     pub resource: String,
-    /// Calls made first; each selected record is bound as `before.<name>` for the mappings.
+    /// Calls made first (on `get`, `create`, `update` and `delete`; not per record of a
+    /// `list`); each selected record is bound as `before.<name>` for the mappings and for
+    /// the path templates. Used for read-modify-write and for side loads (a plan or licenses
+    /// on a second endpoint).
     #[serde(default)]
     pub before: Vec<BeforeStepConfig>,
     /// JSONata giving an object of provider query parameters.

@@ -6,7 +6,7 @@
 use jsonata_core::evaluator::{Evaluator, EvaluatorError};
 use jsonata_core::value::JValue;
 
-pub const NAMES: &[&str] = &["removeEmpty", "firstNonEmpty", "toNumber", "epochToIso"];
+pub const NAMES: &[&str] = &["removeEmpty", "firstNonEmpty", "toNumber", "epochToIso", "hexToNumber"];
 
 pub fn register(ev: &mut Evaluator) -> Result<(), EvaluatorError> {
     ev.register_fn("removeEmpty", |args: &[JValue]| {
@@ -36,6 +36,23 @@ pub fn register(ev: &mut Evaluator) -> Result<(), EvaluatorError> {
             .and_then(|s| chrono::DateTime::from_timestamp_millis((s * 1000.0) as i64))
             .map(|dt| JValue::string(dt.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)))
             .unwrap_or(JValue::Undefined))
+    })?;
+    // Hexadecimal text to a number: ObjectId-style ids carry their creation time in their
+    // first 8 hex digits (`$epochToIso($hexToNumber($substring(id, 0, 8)))`).
+    ev.register_fn("hexToNumber", |args: &[JValue]| {
+        Ok(match args.first() {
+            Some(JValue::String(s)) => {
+                let t = s.trim().trim_start_matches("0x");
+                if t.is_empty() || t.len() > 13 {
+                    JValue::Undefined
+                } else {
+                    u64::from_str_radix(t, 16)
+                        .map(|n| JValue::Number(n as f64))
+                        .unwrap_or(JValue::Undefined)
+                }
+            }
+            _ => JValue::Undefined,
+        })
     })?;
     Ok(())
 }
@@ -99,6 +116,18 @@ mod tests {
     fn to_number_parses_strings() {
         assert_eq!(eval("$toNumber(\"12.5\")", json!({})), Some(json!(12.5)));
         assert_eq!(eval("$toNumber(\"x\")", json!({})), None);
+    }
+
+    #[test]
+    fn an_object_id_gives_its_creation_time() {
+        assert_eq!(
+            eval(
+                "$epochToIso($hexToNumber($substring(id, 0, 8)))",
+                json!({"id": "4eea503d91e31d174600008f"})
+            ),
+            Some(json!("2011-12-15T19:53:33Z"))
+        );
+        assert_eq!(eval("$hexToNumber(\"zz\")", json!({})), None);
     }
 
     #[test]

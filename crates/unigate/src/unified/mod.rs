@@ -214,7 +214,7 @@ impl Call {
         match &resource.response_path {
             None => Ok(reply.json.clone()),
             Some(expr) => {
-                let input = json!({ "response": reply.json, "headers": headers_json(&reply.headers) });
+                let input = json!({ "response": reply.json, "headers": headers_json(&reply.headers), "id": self.id() });
                 Ok(expr.eval(&input).map_err(mapping_error)?.unwrap_or(Value::Null))
             }
         }

@@ -11,6 +11,7 @@ use http::HeaderMap;
 use serde_json::Value;
 
 use crate::catalog::registry::Authorization;
+use crate::catalog::types::BodyFormat;
 use crate::catalog::{Integration, Resource};
 use crate::config::UpstreamConfig;
 use crate::mapping::template::{Encoding, TemplateError};
@@ -232,7 +233,20 @@ impl Upstream {
             }
         };
         if let Some(body) = outgoing.body.as_ref().or(resource.body.as_ref()) {
-            req = req.json(body);
+            req = match resource.body_format {
+                BodyFormat::Json => req.json(body),
+                BodyFormat::Form => {
+                    let pairs = match body {
+                        Value::Object(m) => crate::unified::query::flatten_pairs(m),
+                        _ => Vec::new(),
+                    };
+                    let encoded = url::form_urlencoded::Serializer::new(String::new())
+                        .extend_pairs(pairs)
+                        .finish();
+                    req.header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                        .body(encoded)
+                }
+            };
         }
         Ok(req)
     }

@@ -122,13 +122,16 @@ impl TestApp {
         ctx
     }
 
-    /// Imports an account for `integration` with the emulator's credentials.
+    /// Imports an account for `integration` with the emulator's credentials; required
+    /// context values the emulator does not name (a tenant host, say) are set to `acme`.
     pub async fn connect(&self, integration: &str) -> String {
-        let extra = match integration {
-            "mindbridge" => json!({ "tenant": "acme" }),
-            _ => json!({}),
-        };
-        let context = self.sandbox_context(integration, extra);
+        let mut context = self.sandbox_context(integration, json!({}));
+        let def = self.state.registry.integration(integration).unwrap();
+        for f in &def.config.credentials.fields {
+            if f.required && !context.contains_key(&f.name) {
+                context.insert(f.name.clone(), json!("acme"));
+            }
+        }
         self.connect_with(integration, Value::Object(context)).await
     }
 
