@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite, exactly as CI runs it (.ci/run calls this script).
-# Needs only the Rust toolchain; everything else is built or started by the tests.
+# The whole test suite, exactly as CI runs it (.ci/run calls this script):
+# format, lints, catalog validation, then every test twice: on the embedded SQLite store
+# and on PostgreSQL (a throwaway server from Debian's packages, installed if missing).
+# SKIP_POSTGRES=1 skips the second pass on machines where no server can be started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,5 +13,15 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== catalog"
 cargo run --quiet --locked -p unigate -- validate
 
-echo "== tests"
+echo "== tests on SQLite"
+cargo test --workspace --locked
+
+if [ "${SKIP_POSTGRES:-0}" = "1" ]; then
+  echo "== tests on PostgreSQL: skipped (SKIP_POSTGRES=1)"
+  exit 0
+fi
+echo "== tests on PostgreSQL"
+eval "$(scripts/pg-test-server.sh)"
+trap 'runuser -u postgres -- "$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)/pg_ctl" -D "$TEST_POSTGRES_DIR/data" -m fast stop >/dev/null 2>&1 || true' EXIT
+export TEST_POSTGRES_URL
 cargo test --workspace --locked

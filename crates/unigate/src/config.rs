@@ -19,8 +19,10 @@ pub struct Config {
     /// Where the SQLite database and the generated master key live. Created on first
     /// start. Default `./unigate-data`.
     pub data_dir: PathBuf,
-    /// `sqlite://...`; default `sqlite://<data_dir>/unigate.db`.
+    /// `sqlite://...` or `postgres://...`; default `sqlite://<data_dir>/unigate.db`.
+    /// With PostgreSQL, any number of instances can share one database.
     pub database_url: Option<String>,
+    pub database: DatabaseConfig,
     /// A catalog directory overriding or extending the built-in catalog.
     pub catalog_dir: Option<PathBuf>,
     /// The master key (32 bytes, base64) that encrypts credentials at rest. When unset, a
@@ -32,6 +34,27 @@ pub struct Config {
     pub upstream: UpstreamConfig,
     /// `text` (default) or `json` log lines.
     pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// PostgreSQL pool size per instance. Default 16.
+    pub max_connections: u32,
+    /// How long a request waits for a pooled connection before answering 503. Default 5000.
+    pub acquire_timeout_ms: u64,
+    /// PostgreSQL `statement_timeout`. Default 10000.
+    pub statement_timeout_ms: u64,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            max_connections: 16,
+            acquire_timeout_ms: 5_000,
+            statement_timeout_ms: 10_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
@@ -53,6 +76,8 @@ pub struct UpstreamConfig {
     pub max_response_bytes: usize,
     /// The most pages one `stream` list follows. Default 100000.
     pub max_stream_pages: u64,
+    /// Retries of idempotent provider calls (GET, PUT, DELETE).
+    pub retry: RetryConfig,
     /// Replaces the scheme, host and port of an integration's base URL, keeping its path:
     /// `{ github = "http://127.0.0.1:9001" }`. For sandboxes, tests and private mirrors.
     pub base_url_overrides: HashMap<String, String>,
@@ -64,6 +89,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./unigate-data"),
             database_url: None,
+            database: DatabaseConfig::default(),
             catalog_dir: None,
             encryption_key: None,
             max_request_body_bytes: 1024 * 1024,
@@ -80,7 +106,36 @@ impl Default for UpstreamConfig {
             request_timeout_ms: 30_000,
             max_response_bytes: 16 * 1024 * 1024,
             max_stream_pages: 100_000,
+            retry: RetryConfig::default(),
             base_url_overrides: HashMap::new(),
+        }
+    }
+}
+
+/// Which failures are retried: connection errors, provider 502/503/504, and rate-limited
+/// answers. Only idempotent methods (GET, PUT, DELETE) are retried: a POST or PATCH that
+/// failed mid-way might have been applied.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetryConfig {
+    /// Attempts in all, the first included. Default 3 (1 disables retries).
+    pub max_attempts: u32,
+    /// First backoff; doubles each attempt, with full jitter. Default 100.
+    pub base_delay_ms: u64,
+    /// Largest backoff between attempts. Default 2000.
+    pub max_delay_ms: u64,
+    /// The longest provider `Retry-After` Unigate waits out itself; a longer one is
+    /// answered at once as 429 with that `Retry-After`. Default 5000.
+    pub max_retry_after_ms: u64,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig {
+            max_attempts: 3,
+            base_delay_ms: 100,
+            max_delay_ms: 2_000,
+            max_retry_after_ms: 5_000,
         }
     }
 }
@@ -106,13 +161,19 @@ impl Config {
             }
             figment = figment.merge(Toml::file(file));
         }
-        figment = figment.merge(Env::prefixed("UNIGATE_").split("__"));
+        // UNIGATE_CONFIG and UNIGATE_LOG belong to the command line, not to this struct.
+        figment = figment.merge(Env::prefixed("UNIGATE_").ignore(&["CONFIG", "LOG"]).split("__"));
         let config: Config = figment.extract().map_err(Box::new)?;
         config.validate()?;
         Ok(config)
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.upstream.retry.max_attempts == 0 {
+            return Err(ConfigError::Invalid(
+                "upstream.retry.max_attempts must be at least 1".into(),
+            ));
+        }
         if self.upstream.request_timeout_ms == 0 || self.upstream.connect_timeout_ms == 0 {
             return Err(ConfigError::Invalid("upstream timeouts must be above 0".into()));
         }
@@ -122,12 +183,26 @@ impl Config {
             ));
         }
         if let Some(url) = &self.database_url {
-            if !url.starts_with("sqlite:") {
+            if !["sqlite:", "postgres:", "postgresql:"]
+                .iter()
+                .any(|p| url.starts_with(p))
+            {
                 return Err(ConfigError::Invalid(format!(
-                    "database_url must be a sqlite: URL (PostgreSQL support is not built yet), got `{}`",
+                    "database_url must start with sqlite:, postgres: or postgresql:, got `{}`",
+                    // Never echo a password.
                     url.split('@').next_back().unwrap_or(url)
                 )));
             }
+        }
+        if self.database_url().starts_with("postgres") && self.encryption_key.is_none() {
+            // A key generated into one instance's data directory would make the accounts
+            // it seals unreadable to every other instance sharing the database.
+            return Err(ConfigError::Invalid(
+                "with PostgreSQL, set encryption_key (UNIGATE_ENCRYPTION_KEY, 32 bytes base64, e.g. `openssl rand -base64 32`) to the same value on every instance".into(),
+            ));
+        }
+        if self.database.max_connections == 0 {
+            return Err(ConfigError::Invalid("database.max_connections must be above 0".into()));
         }
         for (name, url) in &self.upstream.base_url_overrides {
             url::Url::parse(url)

@@ -130,7 +130,18 @@ impl IntoResponse for ApiError {
 
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
-        ApiError::internal(e)
+        match e {
+            crate::store::StoreError::Unavailable(ref source) => {
+                tracing::error!(error = %source, "database unavailable");
+                let mut err = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The database is unavailable; retry shortly.",
+                );
+                err.retry_after = Some("1".into());
+                err
+            }
+            other => ApiError::internal(other),
+        }
     }
 }
 
@@ -154,8 +165,11 @@ impl From<crate::upstream::UpstreamError> for ApiError {
                 message: provider_message,
                 body,
                 headers,
+                rate_limited,
             } => {
                 let ours = match status {
+                    // A provider may say "rate limited" with another status (GitHub: 403).
+                    _ if rate_limited.is_some() => 429,
                     400 | 401 | 403 | 404 | 405 | 409 | 410 | 412 | 413 | 415 | 422 | 429 => status,
                     s if s >= 500 => 502,
                     _ => 400,
@@ -170,10 +184,12 @@ impl From<crate::upstream::UpstreamError> for ApiError {
                 };
                 let mut e =
                     ApiError::new(StatusCode::from_u16(ours).unwrap_or(StatusCode::BAD_GATEWAY), text).remote(*body);
-                e.retry_after = headers
-                    .get(http::header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string);
+                e.retry_after = rate_limited.flatten().map(|s| s.to_string()).or_else(|| {
+                    headers
+                        .get(http::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string)
+                });
                 e
             }
             U::Template { .. } => ApiError::bad_request(format!("{message}. Check the integrated account's context.")),

@@ -12,6 +12,7 @@ use crate::accounts::crypto::Keyring;
 use crate::auth;
 use crate::catalog::{Registry, Sources};
 use crate::config::Config;
+use crate::store::postgres::{PgOptions, PgStore};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{AccountFilter, Store};
 use crate::upstream::Upstream;
@@ -66,17 +67,31 @@ pub fn load_registry(dir: Option<&std::path::Path>) -> anyhow::Result<Registry> 
     })
 }
 
+/// The backend named by `database_url`: SQLite (default) or PostgreSQL.
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
-    let store = SqliteStore::connect(&config.database_url())
+    let url = config.database_url();
+    if url.starts_with("postgres") {
+        let opts = PgOptions {
+            max_connections: config.database.max_connections,
+            acquire_timeout: std::time::Duration::from_millis(config.database.acquire_timeout_ms),
+            statement_timeout_ms: config.database.statement_timeout_ms,
+        };
+        let store = PgStore::connect(&url, &opts)
+            .await
+            .context("cannot open the PostgreSQL database")?;
+        return Ok(Arc::new(store));
+    }
+    let store = SqliteStore::connect(&url)
         .await
-        .with_context(|| "cannot open the database".to_string())?;
+        .context("cannot open the SQLite database")?;
     Ok(Arc::new(store))
 }
 
 impl Application {
     pub async fn build(mut config: Config, options: BuildOptions) -> anyhow::Result<Application> {
+        config.validate()?;
         let registry = load_registry(config.catalog_dir.as_deref())?;
         let store = open_store(&config).await?;
         let keyring = Keyring::load_or_create(config.encryption_key.as_ref(), &config.data_dir)

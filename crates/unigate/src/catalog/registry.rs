@@ -112,9 +112,21 @@ pub enum Authorization {
     Query { name: String, value: Template },
 }
 
+/// Compiled [`RateLimitConfig`].
+#[derive(Debug, Default)]
+pub struct RateLimit {
+    pub is_rate_limited: Option<Expr>,
+    pub retry_after: Option<Expr>,
+    pub reset_at: Option<Expr>,
+    pub limit: Option<Expr>,
+    pub remaining: Option<Expr>,
+    pub reset: Option<Expr>,
+}
+
 /// A compiled integration.
 #[derive(Debug)]
 pub struct Integration {
+    pub rate_limit: RateLimit,
     pub config: IntegrationConfig,
     pub base_url: Template,
     pub headers: Vec<(http::HeaderName, Template)>,
@@ -428,6 +440,21 @@ fn compile_integration(
         .error
         .as_ref()
         .and_then(|e| compile_expr(file, text, "error.message", &e.message, errors));
+    let mut rate_limit = RateLimit::default();
+    if let Some(rl) = &config.rate_limit {
+        let mut c = |name: &str, src: &Option<String>| {
+            src.as_ref()
+                .and_then(|s| compile_expr(file, text, &format!("rate_limit.{name}"), s, errors))
+        };
+        rate_limit = RateLimit {
+            is_rate_limited: c("is_rate_limited", &rl.is_rate_limited),
+            retry_after: c("retry_after", &rl.retry_after),
+            reset_at: c("reset_at", &rl.reset_at),
+            limit: c("limit", &rl.limit),
+            remaining: c("remaining", &rl.remaining),
+            reset: c("reset", &rl.reset),
+        };
+    }
     let default_pagination = match &config.pagination {
         Some(p) => compile_pagination(file, text, p, errors),
         None => Some(Pagination::None),
@@ -480,6 +507,7 @@ fn compile_integration(
         return None;
     }
     Some(Integration {
+        rate_limit,
         base_url: base_url?,
         headers,
         authorization: authorization?,

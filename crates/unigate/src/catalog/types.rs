@@ -93,6 +93,12 @@ pub struct IntegrationConfig {
     /// How to read a provider error.
     #[serde(default)]
     pub error: Option<ErrorConfig>,
+    /// How the provider signals rate limiting (Truto's field names).
+    #[serde(default)]
+    pub rate_limit: Option<RateLimitConfig>,
+    /// Per-request timeout for this provider, overriding `upstream.request_timeout_ms`.
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
     /// Values an account's context falls back to (e.g. a default region host).
     #[serde(default)]
     pub context_defaults: serde_json::Map<String, Value>,
@@ -255,6 +261,29 @@ pub enum PaginationConfig {
 
 fn one() -> u64 {
     1
+}
+
+/// JSONata expressions over `{status, headers}` (header names lowercase).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// True when the answer means "rate limited". Default: `status = 429`.
+    #[serde(default)]
+    pub is_rate_limited: Option<String>,
+    /// Seconds to wait before retrying. Default: the `Retry-After` header.
+    #[serde(default)]
+    pub retry_after: Option<String>,
+    /// Unix time (seconds) when the window resets; used when `retry_after` gives nothing.
+    #[serde(default)]
+    pub reset_at: Option<String>,
+    /// Sources of the normalized `ratelimit-limit`, `ratelimit-remaining` and
+    /// `ratelimit-reset` (seconds until reset) response headers.
+    #[serde(default)]
+    pub limit: Option<String>,
+    #[serde(default)]
+    pub remaining: Option<String>,
+    #[serde(default)]
+    pub reset: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -3,6 +3,7 @@
 //! Every account query takes the environment id first: a token can only ever reach its
 //! own environment's rows, whatever id a client sends.
 
+pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -11,12 +12,24 @@ use serde_json::Value;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    #[error("the database is unavailable")]
+    Unavailable(#[source] sqlx::Error),
     #[error("database error")]
-    Database(#[from] sqlx::Error),
+    Database(#[source] sqlx::Error),
     #[error("database migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored row is corrupt: {0}")]
     Corrupt(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            // The database is down, restarting or saturated: the client should retry.
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => StoreError::Unavailable(e),
+            other => StoreError::Database(other),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -284,7 +284,10 @@ impl Call {
                 self.integration.name()
             )));
         }
-        Ok(axum::Json(self.shape(&record, &scope)?).into_response())
+        Ok(with_ratelimit(
+            axum::Json(self.shape(&record, &scope)?).into_response(),
+            &reply,
+        ))
     }
 
     /// `stream` for a single record: the provider body flows through unbuffered.
@@ -295,6 +298,7 @@ impl Call {
             let status = response.status().as_u16();
             let headers = response.headers().clone();
             let bytes = response.bytes().await.unwrap_or_default();
+            let rate_limited = self.state.upstream.rate_limited(&self.integration, status, &headers);
             let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
                 Value::String(String::from_utf8_lossy(&bytes[..bytes.len().min(4096)]).into_owned())
             });
@@ -304,6 +308,7 @@ impl Call {
                 message: None,
                 body: Box::new(body),
                 headers: Box::new(headers),
+                rate_limited,
             }
             .into());
         }
@@ -398,7 +403,10 @@ impl Call {
         } else {
             StatusCode::OK
         };
-        Ok((status, axum::Json(self.shape(&record, &scope)?)).into_response())
+        Ok(with_ratelimit(
+            (status, axum::Json(self.shape(&record, &scope)?)).into_response(),
+            &reply,
+        ))
     }
 
     async fn delete(self) -> Result<Response, ApiError> {
@@ -551,7 +559,7 @@ impl Call {
         if self.req.query.format == ResponseFormat::Stream {
             return Ok(self.stream_list(state, scope));
         }
-        let (_, records, next) = self.fetch_page(state.as_ref(), &scope).await?;
+        let (reply, records, next) = self.fetch_page(state.as_ref(), &scope).await?;
         let result: Vec<Value> = if self.req.query.format == ResponseFormat::Raw {
             records
         } else {
@@ -561,7 +569,10 @@ impl Call {
                 .collect::<Result<_, _>>()?
         };
         let next_cursor = next.map(|n| cursor::encode(keyring, &account_id, &n));
-        Ok(axum::Json(json!({ "result": result, "next_cursor": next_cursor })).into_response())
+        Ok(with_ratelimit(
+            axum::Json(json!({ "result": result, "next_cursor": next_cursor })).into_response(),
+            &reply,
+        ))
     }
 
     /// `stream` for a list: every page in turn, one unified record per NDJSON line. Only
@@ -622,6 +633,16 @@ impl Call {
             .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
         response
     }
+}
+
+/// Passes the provider's rate-limit state on as normalized `ratelimit-*` headers.
+fn with_ratelimit(mut response: Response, reply: &Reply) -> Response {
+    for (name, value) in &reply.ratelimit {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            response.headers_mut().insert(*name, v);
+        }
+    }
+    response
 }
 
 fn error_line(e: &ApiError) -> bytes::Bytes {

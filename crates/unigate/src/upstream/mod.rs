@@ -48,6 +48,8 @@ pub enum UpstreamError {
         message: Option<String>,
         body: Box<Value>,
         headers: Box<HeaderMap>,
+        /// The provider said "rate limited" (whatever its status), and when to retry.
+        rate_limited: Option<Option<u64>>,
     },
     #[error("cannot build the request to {integration}: {source}")]
     Template {
@@ -80,6 +82,8 @@ pub struct Reply {
     /// The body parsed as JSON (`null` when empty).
     pub json: Value,
     pub url: url::Url,
+    /// Normalized `ratelimit-*` headers to pass on to the client.
+    pub ratelimit: Vec<(&'static str, String)>,
 }
 
 /// What to send, after templates are rendered.
@@ -216,7 +220,9 @@ impl Upstream {
         let mut req = self
             .http
             .request(resource.method.as_reqwest(), url.clone())
-            .timeout(Duration::from_millis(self.config.request_timeout_ms));
+            .timeout(Duration::from_millis(
+                integration.config.timeout_ms.unwrap_or(self.config.request_timeout_ms),
+            ));
         for (h, t) in &integration.headers {
             req = req.header(h, t.render(&auth_scope, Encoding::Raw).map_err(template_err)?);
         }
@@ -251,21 +257,154 @@ impl Upstream {
         Ok(req)
     }
 
-    /// Sends and returns the response with its body unread (for streaming).
+    /// Sends, with retries for idempotent methods (GET, PUT, DELETE): connection errors,
+    /// provider 502/503/504 and rate-limited answers are retried with exponential backoff
+    /// and full jitter, a provider `Retry-After` honoured up to `max_retry_after_ms`.
+    /// Returns the last response with its body unread (for streaming), or the last failure.
     pub async fn send(
         &self,
         integration: &Integration,
         req: reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, UpstreamError> {
         let name = integration.name().to_string();
-        req.send().await.map_err(|e| self.classify(&name, e, true))
+        let request = req.build().map_err(|e| UpstreamError::Connect {
+            integration: name.clone(),
+            source: e,
+        })?;
+        let idempotent = matches!(
+            *request.method(),
+            reqwest::Method::GET | reqwest::Method::PUT | reqwest::Method::DELETE | reqwest::Method::HEAD
+        );
+        let policy = &self.config.retry;
+        let max_attempts = if idempotent { policy.max_attempts } else { 1 };
+        let mut pending = Some(request);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let Some(current) = pending.take() else {
+                unreachable!("a request is pending on every attempt")
+            };
+            // Bodies here are always in memory, so a clone exists whenever we may retry.
+            let retry_copy = if attempt < max_attempts {
+                current.try_clone()
+            } else {
+                None
+            };
+            let result = self.http.execute(current).await;
+            let wait = match &result {
+                // A timeout is not retried: the client would wait several timeouts for a 504.
+                Err(e) if !e.is_timeout() && (e.is_connect() || e.is_request()) => Some(self.backoff(attempt)),
+                Err(_) => None,
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    match self.rate_limited(integration, status, resp.headers()) {
+                        Some(Some(secs)) if secs * 1000 <= policy.max_retry_after_ms => Some(Duration::from_secs(secs)),
+                        Some(Some(_)) => None,
+                        Some(None) => Some(self.backoff(attempt)),
+                        None if matches!(status, 502..=504) => Some(self.backoff(attempt)),
+                        None => None,
+                    }
+                }
+            };
+            match (wait, retry_copy) {
+                (Some(wait), Some(copy)) => {
+                    tracing::info!(integration = %name, attempt, wait_ms = wait.as_millis() as u64, "retrying provider call");
+                    tokio::time::sleep(wait).await;
+                    pending = Some(copy);
+                }
+                _ => return result.map_err(|e| self.classify(integration, e, true)),
+            }
+        }
     }
 
-    fn classify(&self, integration: &str, e: reqwest::Error, connecting: bool) -> UpstreamError {
+    /// Exponential backoff with full jitter: uniform in [0, min(max, base * 2^(attempt-1))].
+    fn backoff(&self, attempt: u32) -> Duration {
+        use rand::Rng;
+        let p = &self.config.retry;
+        let cap = p
+            .base_delay_ms
+            .saturating_mul(1u64 << attempt.saturating_sub(1).min(20))
+            .min(p.max_delay_ms);
+        Duration::from_millis(rand::thread_rng().gen_range(0..=cap))
+    }
+
+    /// `Some(retry_after_secs)` when the answer means "rate limited" for this integration.
+    pub fn rate_limited(&self, integration: &Integration, status: u16, headers: &HeaderMap) -> Option<Option<u64>> {
+        let rl = &integration.rate_limit;
+        let input = || serde_json::json!({ "status": status, "headers": headers_json(headers) });
+        let limited = match &rl.is_rate_limited {
+            Some(expr) => matches!(expr.eval(&input()), Ok(Some(Value::Bool(true)))),
+            None => status == 429,
+        };
+        if !limited {
+            return None;
+        }
+        let number = |expr: &Option<crate::mapping::Expr>| -> Option<f64> {
+            expr.as_ref()
+                .and_then(|e| e.eval(&input()).ok().flatten())
+                .and_then(|v| v.as_f64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())))
+                .filter(|n| n.is_finite() && *n >= 0.0)
+        };
+        let header_retry_after = || {
+            headers
+                .get(http::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| {
+                    v.trim().parse::<u64>().ok().or_else(|| {
+                        chrono::DateTime::parse_from_rfc2822(v)
+                            .ok()
+                            .map(|d| (d.timestamp() - chrono::Utc::now().timestamp()).max(0) as u64)
+                    })
+                })
+        };
+        let secs = number(&rl.retry_after)
+            .map(|n| n.ceil() as u64)
+            .or_else(header_retry_after)
+            .or_else(|| number(&rl.reset_at).map(|t| (t as i64 - chrono::Utc::now().timestamp()).max(0) as u64));
+        Some(secs)
+    }
+
+    /// The normalized `ratelimit-*` headers for an answer, where the provider tells.
+    pub fn ratelimit_headers(
+        &self,
+        integration: &Integration,
+        status: u16,
+        headers: &HeaderMap,
+    ) -> Vec<(&'static str, String)> {
+        let rl = &integration.rate_limit;
+        let input = serde_json::json!({ "status": status, "headers": headers_json(headers) });
+        let pick = |expr: &Option<crate::mapping::Expr>, fallbacks: &[&str]| -> Option<String> {
+            let v = match expr {
+                Some(e) => e.eval(&input).ok().flatten(),
+                None => fallbacks.iter().find_map(|h| input["headers"].get(*h).cloned()),
+            }?;
+            let n = v.as_f64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))?;
+            (n.is_finite() && n >= 0.0).then_some(n as u64).map(|n| n.to_string())
+        };
+        let mut out = Vec::new();
+        if let Some(v) = pick(&rl.limit, &["ratelimit-limit", "x-ratelimit-limit"]) {
+            out.push(("ratelimit-limit", v));
+        }
+        if let Some(v) = pick(&rl.remaining, &["ratelimit-remaining", "x-ratelimit-remaining"]) {
+            out.push(("ratelimit-remaining", v));
+        }
+        if let Some(v) = pick(&rl.reset, &["ratelimit-reset", "x-ratelimit-reset"]) {
+            // Providers send either seconds until reset or a Unix time: normalize to seconds.
+            let n: u64 = v.parse().unwrap_or(0);
+            let now = chrono::Utc::now().timestamp() as u64;
+            let secs = if n > 1_000_000_000 { n.saturating_sub(now) } else { n };
+            out.push(("ratelimit-reset", secs.to_string()));
+        }
+        out
+    }
+
+    fn classify(&self, integration: &Integration, e: reqwest::Error, connecting: bool) -> UpstreamError {
+        let timeout_ms = integration.config.timeout_ms.unwrap_or(self.config.request_timeout_ms);
+        let integration = integration.name();
         if e.is_timeout() {
             UpstreamError::Timeout {
                 integration: integration.to_string(),
-                timeout_ms: self.config.request_timeout_ms,
+                timeout_ms,
             }
         } else if connecting {
             UpstreamError::Connect {
@@ -298,7 +437,7 @@ impl Upstream {
         let mut body = Vec::new();
         let mut stream = response.bytes_stream();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| self.classify(&name, e, false))?;
+            let chunk = chunk.map_err(|e| self.classify(integration, e, false))?;
             if body.len() + chunk.len() > limit {
                 return Err(UpstreamError::TooLarge {
                     integration: name,
@@ -324,16 +463,19 @@ impl Upstream {
                     _ => None,
                 })
             });
+            let rate_limited = self.rate_limited(integration, status, &headers);
             return Err(UpstreamError::Status {
                 integration: name,
                 status,
                 message,
                 body: Box::new(json),
                 headers: Box::new(headers),
+                rate_limited,
             });
         }
         match parsed {
             Ok(json) => Ok(Reply {
+                ratelimit: self.ratelimit_headers(integration, status, &headers),
                 status,
                 headers,
                 body,

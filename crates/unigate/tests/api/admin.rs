@@ -38,23 +38,35 @@ async fn an_imported_account_never_returns_its_secrets() {
 }
 
 #[tokio::test]
-async fn secrets_are_encrypted_in_the_database_file() {
+async fn secrets_are_encrypted_in_the_database() {
     let app = spawn_app().await;
     app.connect_with("github", json!({"token": "ghp_PlainTextMustNotBeStored"}))
         .await;
 
-    // Checkpoint the WAL into the main file, then look at every byte on disk.
-    drop(app.state.store.clone());
-    let mut all = Vec::new();
-    for entry in std::fs::read_dir(app.data_dir.path()).unwrap() {
-        let p = entry.unwrap().path();
-        if p.is_file() {
-            all.extend(std::fs::read(&p).unwrap());
+    let stored = match app.state.config.database_url.as_deref() {
+        Some(url) if url.starts_with("postgres") => {
+            use sqlx::Connection;
+            let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+            let rows: Vec<(String,)> = sqlx::query_as("SELECT row_to_json(a)::text FROM integrated_accounts a")
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+            rows.into_iter().map(|r| r.0).collect::<String>()
         }
-    }
-    let text = String::from_utf8_lossy(&all);
-    assert!(text.contains("acme-1"), "the account should be on disk");
-    assert!(!text.contains("ghp_PlainTextMustNotBeStored"));
+        // SQLite: every byte of every file in the data directory (database, WAL, key).
+        _ => {
+            let mut all = Vec::new();
+            for entry in std::fs::read_dir(app.data_dir.path()).unwrap() {
+                let p = entry.unwrap().path();
+                if p.is_file() {
+                    all.extend(std::fs::read(&p).unwrap());
+                }
+            }
+            String::from_utf8_lossy(&all).into_owned()
+        }
+    };
+    assert!(stored.contains("acme-1"), "the account should be stored");
+    assert!(!stored.contains("ghp_PlainTextMustNotBeStored"));
 }
 
 #[tokio::test]

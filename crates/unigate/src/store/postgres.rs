@@ -1,0 +1,230 @@
+//! The scale-out backend: PostgreSQL, shared by any number of stateless instances.
+//!
+//! Same behaviour as [`super::sqlite`]; the differences are types (TIMESTAMPTZ, JSONB,
+//! BOOLEAN) and placeholders. Timestamps are truncated to microseconds before they are
+//! written, which is PostgreSQL's precision, so keyset cursors compare exactly.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, SubsecRound, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{PgPool, Row};
+
+use super::*;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+pub struct PgStore {
+    pool: PgPool,
+}
+
+#[derive(Debug, Clone)]
+pub struct PgOptions {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+    pub statement_timeout_ms: u64,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        PgOptions {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+            statement_timeout_ms: 10_000,
+        }
+    }
+}
+
+impl PgStore {
+    /// Connects (lazily: an unreachable database at start is retried per request, so the
+    /// instance recovers by itself) and applies pending migrations.
+    pub async fn connect(url: &str, opts: &PgOptions) -> Result<Self, StoreError> {
+        let connect: PgConnectOptions = url.parse()?;
+        let connect = connect.options([("statement_timeout", opts.statement_timeout_ms.to_string())]);
+        let pool = PgPoolOptions::new()
+            .max_connections(opts.max_connections)
+            .acquire_timeout(opts.acquire_timeout)
+            .test_before_acquire(true)
+            .connect_with(connect)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(PgStore { pool })
+    }
+}
+
+fn micros(t: &DateTime<Utc>) -> DateTime<Utc> {
+    t.trunc_subsecs(6)
+}
+
+fn account_from_row(row: &PgRow) -> Result<AccountRecord, StoreError> {
+    Ok(AccountRecord {
+        id: row.try_get("id")?,
+        environment_id: row.try_get("environment_id")?,
+        tenant_id: row.try_get("tenant_id")?,
+        integration: row.try_get("integration")?,
+        context: row.try_get::<sqlx::types::Json<serde_json::Value>, _>("context")?.0,
+        secrets: row.try_get("secrets")?,
+        status: row.try_get("status")?,
+        last_error: row.try_get("last_error")?,
+        is_sandbox: row.try_get("is_sandbox")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn first_environment(&self) -> Result<Option<Environment>, StoreError> {
+        let row = sqlx::query("SELECT id, name, created_at FROM environments ORDER BY created_at LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(Environment {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn create_environment(&self, name: &str) -> Result<Environment, StoreError> {
+        let env = Environment {
+            id: uuid::Uuid::new_v4().to_string(),
+            name: name.to_string(),
+            created_at: micros(&Utc::now()),
+        };
+        sqlx::query("INSERT INTO environments (id, name, created_at) VALUES ($1, $2, $3)")
+            .bind(&env.id)
+            .bind(&env.name)
+            .bind(env.created_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(env)
+    }
+
+    async fn create_api_token(
+        &self,
+        environment_id: &str,
+        name: &str,
+        token_hash: &str,
+    ) -> Result<ApiTokenRecord, StoreError> {
+        let rec = ApiTokenRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            environment_id: environment_id.to_string(),
+            name: name.to_string(),
+            created_at: micros(&Utc::now()),
+        };
+        sqlx::query(
+            "INSERT INTO api_tokens (id, environment_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&rec.id)
+        .bind(&rec.environment_id)
+        .bind(&rec.name)
+        .bind(token_hash)
+        .bind(rec.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(rec)
+    }
+
+    async fn environment_for_token(&self, token_hash: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT environment_id FROM api_tokens WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("environment_id")).transpose()?)
+    }
+
+    async fn insert_account(&self, a: &AccountRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO integrated_accounts (id, environment_id, tenant_id, integration, context, secrets, status, last_error, is_sandbox, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(&a.id)
+        .bind(&a.environment_id)
+        .bind(&a.tenant_id)
+        .bind(&a.integration)
+        .bind(sqlx::types::Json(&a.context))
+        .bind(&a.secrets)
+        .bind(&a.status)
+        .bind(&a.last_error)
+        .bind(a.is_sandbox)
+        .bind(micros(&a.created_at))
+        .bind(micros(&a.updated_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn get_account(&self, environment_id: &str, id: &str) -> Result<Option<AccountRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM integrated_accounts WHERE environment_id = $1 AND id = $2")
+            .bind(environment_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(account_from_row).transpose()
+    }
+
+    async fn list_accounts(
+        &self,
+        environment_id: &str,
+        filter: &AccountFilter,
+        after: Option<&AccountPosition>,
+        limit: u32,
+    ) -> Result<Vec<AccountRecord>, StoreError> {
+        let mut qb =
+            sqlx::QueryBuilder::<sqlx::Postgres>::new("SELECT * FROM integrated_accounts WHERE environment_id = ");
+        qb.push_bind(environment_id);
+        if let Some(t) = &filter.tenant_id {
+            qb.push(" AND tenant_id = ").push_bind(t);
+        }
+        if let Some(i) = &filter.integration {
+            qb.push(" AND integration = ").push_bind(i);
+        }
+        if let Some(s) = &filter.status {
+            qb.push(" AND status = ").push_bind(s);
+        }
+        if let Some(s) = filter.is_sandbox {
+            qb.push(" AND is_sandbox = ").push_bind(s);
+        }
+        if let Some(pos) = after {
+            qb.push(" AND (created_at, id) > (")
+                .push_bind(micros(&pos.created_at))
+                .push(", ")
+                .push_bind(&pos.id)
+                .push(")");
+        }
+        qb.push(" ORDER BY created_at, id LIMIT ").push_bind(limit as i64);
+        let rows = qb.build().fetch_all(&self.pool).await?;
+        rows.iter().map(account_from_row).collect()
+    }
+
+    async fn update_account(&self, a: &AccountRecord) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE integrated_accounts SET tenant_id = $1, context = $2, secrets = $3, status = $4, last_error = $5, updated_at = $6 \
+             WHERE environment_id = $7 AND id = $8",
+        )
+        .bind(&a.tenant_id)
+        .bind(sqlx::types::Json(&a.context))
+        .bind(&a.secrets)
+        .bind(&a.status)
+        .bind(&a.last_error)
+        .bind(micros(&a.updated_at))
+        .bind(&a.environment_id)
+        .bind(&a.id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_account(&self, environment_id: &str, id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM integrated_accounts WHERE environment_id = $1 AND id = $2")
+            .bind(environment_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

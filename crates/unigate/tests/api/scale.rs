@@ -1,0 +1,245 @@
+//! Several stateless instances on one PostgreSQL database; a database outage and recovery.
+//! These run only when `TEST_POSTGRES_URL` names a server (CI starts one); otherwise they
+//! print that they were skipped.
+
+use std::process::Command;
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::json;
+use unigate::config::Config;
+use unigate::startup::{Application, BuildOptions};
+
+use crate::helpers::{fresh_postgres_database, TEST_KEY};
+
+async fn instance(database_url: &str, configure: impl FnOnce(&mut Config)) -> (String, Option<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().to_path_buf(),
+        database_url: Some(database_url.to_string()),
+        encryption_key: Some(TEST_KEY.into()),
+        ..Config::default()
+    };
+    configure(&mut config);
+    let app = Application::build(config, BuildOptions::default()).await.unwrap();
+    let base = format!("http://{}", app.local_addr());
+    let token = app.bootstrap_token.clone();
+    tokio::spawn(async move {
+        let _dir = dir;
+        app.run_until_stopped(std::future::pending()).await
+    });
+    (base, token)
+}
+
+async fn call(
+    base: &str,
+    token: &str,
+    method: Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let mut req = reqwest::Client::new()
+        .request(method, format!("{base}{path}"))
+        .bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+#[tokio::test]
+async fn an_account_changed_on_one_instance_is_seen_at_once_by_another() {
+    let Some(db) = fresh_postgres_database().await else {
+        eprintln!("skipped: TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let (a, token) = instance(&db, |_| {}).await;
+    let (b, none) = instance(&db, |_| {}).await;
+    let token = token.unwrap();
+    assert!(
+        none.is_none(),
+        "the second instance must not mint another bootstrap token"
+    );
+
+    let (s, created) = call(
+        &a,
+        &token,
+        Method::POST,
+        "/integrated-account",
+        Some(json!({"tenant_id": "t1", "integration_name": "github", "context": {"token": "ghp_x"}})),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let id = created["id"].as_str().unwrap();
+
+    let (s, seen) = call(&b, &token, Method::GET, &format!("/integrated-account/{id}"), None).await;
+    assert_eq!(s, 200);
+    assert_eq!(seen["tenant_id"], "t1");
+
+    let (s, _) = call(
+        &b,
+        &token,
+        Method::PATCH,
+        &format!("/integrated-account/{id}"),
+        Some(json!({"tenant_id": "t2"})),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (_, seen) = call(&a, &token, Method::GET, &format!("/integrated-account/{id}"), None).await;
+    assert_eq!(seen["tenant_id"], "t2");
+
+    let (s, _) = call(&a, &token, Method::DELETE, &format!("/integrated-account/{id}"), None).await;
+    assert_eq!(s, 200);
+    let (s, _) = call(&b, &token, Method::GET, &format!("/integrated-account/{id}"), None).await;
+    assert_eq!(s, 404);
+}
+
+/// A PostgreSQL server of this test's own, so stopping it disturbs no other test.
+struct OwnServer {
+    bin: String,
+    dir: String,
+    port: String,
+}
+
+impl OwnServer {
+    fn start() -> Option<OwnServer> {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/pg-test-server.sh");
+        let out = Command::new("bash").arg(script).output().ok()?;
+        if !out.status.success() {
+            eprintln!("cannot start a server: {}", String::from_utf8_lossy(&out.stderr));
+            return None;
+        }
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let get = |k: &str| text.lines().find_map(|l| l.strip_prefix(k)).map(str::to_string);
+        let url = get("TEST_POSTGRES_URL=")?;
+        let port = url.rsplit(':').next()?.split('/').next()?.to_string();
+        let bin = String::from_utf8_lossy(
+            &Command::new("bash")
+                .arg("-c")
+                .arg("ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1")
+                .output()
+                .ok()?
+                .stdout,
+        )
+        .trim()
+        .to_string();
+        Some(OwnServer {
+            bin,
+            dir: get("TEST_POSTGRES_DIR=")?,
+            port,
+        })
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    fn pg_ctl(&self, args: &[&str]) {
+        let status = Command::new("runuser")
+            .args([
+                "-u",
+                "postgres",
+                "--",
+                &format!("{}/pg_ctl", self.bin),
+                "-D",
+                &format!("{}/data", self.dir),
+            ])
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "pg_ctl {args:?}");
+    }
+
+    fn stop(&self) {
+        self.pg_ctl(&["-m", "fast", "-w", "stop"]);
+    }
+
+    fn start_again(&self) {
+        let opts = format!("-p {} -k {} -c listen_addresses=127.0.0.1", self.port, self.dir);
+        self.pg_ctl(&["-l", &format!("{}/log", self.dir), "-w", "-o", &opts, "start"]);
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        let _ = Command::new("runuser")
+            .args([
+                "-u",
+                "postgres",
+                "--",
+                &format!("{}/pg_ctl", self.bin),
+                "-D",
+                &format!("{}/data", self.dir),
+                "-m",
+                "immediate",
+                "stop",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+#[tokio::test]
+async fn a_database_outage_answers_503_and_the_instance_recovers_by_itself() {
+    if std::env::var("TEST_POSTGRES_URL").is_err() {
+        eprintln!("skipped: TEST_POSTGRES_URL is not set");
+        return;
+    }
+    let Some(server) = OwnServer::start() else {
+        eprintln!("skipped: could not start a dedicated PostgreSQL server");
+        return;
+    };
+    let (base, token) = instance(&server.url(), |c| c.database.acquire_timeout_ms = 1000).await;
+    let token = token.unwrap();
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let (s, a) = call(
+            &base,
+            &token,
+            Method::POST,
+            "/integrated-account",
+            Some(json!({"tenant_id": format!("t{i}"), "integration_name": "github", "context": {"token": "x"}})),
+        )
+        .await;
+        assert_eq!(s, 201);
+        ids.push(a["id"].as_str().unwrap().to_string());
+    }
+
+    server.stop();
+    for _ in 0..5 {
+        let (s, body) = call(&base, &token, Method::GET, "/integrated-account", None).await;
+        assert_eq!(s, 503, "{body}");
+        assert!(
+            body["message"].as_str().unwrap().contains("database is unavailable"),
+            "{body}"
+        );
+    }
+
+    server.start_again();
+    let mut recovered = false;
+    for _ in 0..50 {
+        let (s, body) = call(&base, &token, Method::GET, "/integrated-account", None).await;
+        if s == 200 {
+            let listed: Vec<&str> = body["result"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["id"].as_str().unwrap())
+                .collect();
+            assert_eq!(
+                listed,
+                ids.iter().map(String::as_str).collect::<Vec<_>>(),
+                "nothing lost"
+            );
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(recovered, "the instance did not recover after the database came back");
+}
