@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod meta;
+pub mod proxy;
 pub mod unified;
 
 use axum::body::Bytes;
@@ -24,6 +25,7 @@ pub fn router(state: AppState) -> Router {
         .merge(unified::routes())
         .merge(admin::routes())
         .merge(meta::routes())
+        .merge(proxy::routes())
         .fallback(|| async { ApiError::not_found("No such route.") })
         .method_not_allowed_fallback(|| async {
             ApiError::method_not_allowed("This route does not accept that HTTP method.")

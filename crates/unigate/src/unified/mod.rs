@@ -123,6 +123,111 @@ pub async fn handle(state: &AppState, environment_id: &str, mut req: UnifiedRequ
     }
 }
 
+/// A Proxy API request: a raw resource method of the account's integration, run with its
+/// auth, pagination, retries and rate limits, but no mapping.
+#[derive(Debug)]
+pub struct ProxyRequest {
+    pub resource: String,
+    /// `list`, `get`, `create`, `update`, `delete`, or a custom method name.
+    pub method: String,
+    pub id: Option<String>,
+    pub query: UnifiedQuery,
+    pub body: Option<Value>,
+}
+
+pub async fn handle_proxy(state: &AppState, environment_id: &str, req: ProxyRequest) -> Result<Response, ApiError> {
+    let ProxyRequest {
+        resource,
+        method,
+        id,
+        mut query,
+        body,
+    } = req;
+    let record = state
+        .store
+        .get_account(environment_id, &query.integrated_account_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "Integrated account `{}` not found.",
+                query.integrated_account_id
+            ))
+        })?;
+    let integration = state
+        .registry
+        .integration(&record.integration)
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "The integration `{}` of this integrated account is not in the catalog.",
+                record.integration
+            ))
+        })?;
+    let key = format!("{resource}.{method}");
+    let raw = integration.resources.get(&key).cloned().ok_or_else(|| {
+        ApiError::not_found(format!(
+            "The integration `{}` has no resource method `{key}`.",
+            integration.name()
+        ))
+    })?;
+    if record.status == "needs_reauth" {
+        return Err(ApiError::unauthorized(format!(
+            "Integrated account `{}` needs to be re-authorized.",
+            record.id
+        )));
+    }
+    // Everything but Unigate's own parameters goes to the provider as is.
+    let rest = std::mem::take(&mut query.rest);
+    query.remote_query.extend(rest);
+    query.format = ResponseFormat::Raw;
+    let unified_method = match method.as_str() {
+        "list" => UnifiedMethod::List,
+        "get" => UnifiedMethod::Get,
+        "delete" => UnifiedMethod::Delete,
+        "create" => UnifiedMethod::Create,
+        _ => UnifiedMethod::Update,
+    };
+    let account = Account::load(&state.keyring, &integration, record)?;
+    let writes = matches!(unified_method, UnifiedMethod::Create | UnifiedMethod::Update);
+    let body = match body {
+        None if writes => Some(Value::Object(Map::new())),
+        other => other,
+    };
+    let (body, remote_data) = split_body(unified_method, body)?;
+    let public_context = account.public_context(&integration);
+    let call = Call {
+        state: state.clone(),
+        mapping: Arc::new(UnifiedMapping {
+            resource: raw,
+            before: Vec::new(),
+            query_mapping: None,
+            request_body_mapping: None,
+            response_mapping: None,
+            retry_on_conflict: None,
+        }),
+        integration,
+        account,
+        schema: Value::Null,
+        req: UnifiedRequest {
+            category: "proxy".into(),
+            resource,
+            method: unified_method,
+            id,
+            query,
+            body: None,
+        },
+        body,
+        remote_data,
+        public_context,
+    };
+    match unified_method {
+        UnifiedMethod::List => call.list().await,
+        UnifiedMethod::Get => call.get().await,
+        UnifiedMethod::Create | UnifiedMethod::Update => call.write().await,
+        UnifiedMethod::Delete => call.delete().await,
+    }
+}
+
 fn split_body(method: UnifiedMethod, body: Option<Value>) -> Result<(Value, Option<Value>), ApiError> {
     let writes = matches!(method, UnifiedMethod::Create | UnifiedMethod::Update);
     match body {
@@ -261,15 +366,15 @@ impl Call {
 
     async fn get(self) -> Result<Response, ApiError> {
         let resource = &self.mapping.resource;
-        let empty = json!({});
-        let scope = self.scope(&empty);
+        let before = self.run_before().await?;
+        let scope = self.scope(&before);
         let mut pairs = self.base_query(&scope)?;
         self.add_remote_query(&mut pairs);
         let outgoing = Outgoing {
             query: pairs,
             ..Default::default()
         };
-        let req = self.request(resource, &empty, outgoing)?;
+        let req = self.request(resource, &before, outgoing)?;
         if self.req.query.format == ResponseFormat::Stream {
             return self.stream_through(req).await;
         }
@@ -280,8 +385,10 @@ impl Call {
         let record = self.select(resource, &reply)?;
         if record.is_null() {
             return Err(ApiError::not_found(format!(
-                "{} returned no record.",
-                self.integration.name()
+                "{} has no {} with id `{}`.",
+                self.integration.name(),
+                self.req.resource,
+                self.req.id.as_deref().unwrap_or_default()
             )));
         }
         Ok(with_ratelimit(
@@ -411,13 +518,13 @@ impl Call {
 
     async fn delete(self) -> Result<Response, ApiError> {
         let resource = &self.mapping.resource;
-        let empty = json!({});
-        let scope = self.scope(&empty);
+        let before = self.run_before().await?;
+        let scope = self.scope(&before);
         let mut pairs = self.base_query(&scope)?;
         self.add_remote_query(&mut pairs);
         let req = self.request(
             resource,
-            &empty,
+            &before,
             Outgoing {
                 query: pairs,
                 ..Default::default()

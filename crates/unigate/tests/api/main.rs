@@ -9,6 +9,7 @@ mod helpers;
 mod krystal;
 mod mindbridge;
 mod mist;
+mod proxy;
 mod resilience;
 mod sandbox;
 mod scale;
