@@ -392,8 +392,27 @@ fn op_list(ctx: &Ctx<'_>, route: &RouteSpec, state: &State) -> Result<Reply, Fai
             ParamsIn::Body => body_params.get(name).map(value_to_text),
         }
     };
-    let page = Page::compute(paginate, items.len(), &param)?;
+    let keyset = |cursor: &str| -> Option<usize> {
+        let field = paginate.cursor_field.as_deref()?;
+        let at = items
+            .iter()
+            .position(|r| r.get(field).is_some_and(|v| value_to_text(v) == cursor))?;
+        Some(at + 1)
+    };
+    let page = Page::compute(paginate, items.len(), &param, &keyset)?;
     let page_items: Vec<Value> = items.into_iter().skip(page.offset).take(page.size).collect();
+    let next_cursor = match &paginate.cursor_field {
+        Some(field) => page_items
+            .last()
+            .and_then(|r| r.get(field.as_str()))
+            .filter(|_| page.has_more())
+            .map(value_to_text),
+        None => page.has_more().then(|| encode_cursor(page.offset + page.size)),
+    };
+    let next_url = page
+        .has_more()
+        .then(|| next_page_url(ctx, paginate, &page, next_cursor.clone()))
+        .flatten();
     let count = page_items.len();
     let page_vars = json!({
         "items": page_items,
@@ -408,7 +427,8 @@ fn op_list(ctx: &Ctx<'_>, route: &RouteSpec, state: &State) -> Result<Reply, Fai
         "last": !page.has_more(),
         "empty": count == 0,
         "has_more": page.has_more(),
-        "next_cursor": page.has_more().then(|| encode_cursor(page.offset + page.size)),
+        "next_cursor": next_cursor,
+        "next_url": next_url,
         "next_page": page.has_more().then_some(page.number + 1),
         "prev_page": (page.offset > 0 && page.number > paginate.first_page).then(|| page.number - 1),
     });
@@ -445,7 +465,12 @@ struct Page {
 }
 
 impl Page {
-    fn compute(p: &PaginateSpec, total: usize, param: &dyn Fn(&str) -> Option<String>) -> Result<Self, Failure> {
+    fn compute(
+        p: &PaginateSpec,
+        total: usize,
+        param: &dyn Fn(&str) -> Option<String>,
+        keyset: &dyn Fn(&str) -> Option<usize>,
+    ) -> Result<Self, Failure> {
         let number_of = |name: &str| param(name).and_then(|v| v.trim().parse::<u64>().ok());
         let size = match number_of(&p.size_param) {
             Some(0) | None => p.default_size,
@@ -465,6 +490,8 @@ impl Page {
             PageStyle::Cursor => {
                 let offset = match param(&p.cursor_param).filter(|c| !c.is_empty()) {
                     None => 0,
+                    Some(cursor) if p.cursor_field.is_some() => keyset(&cursor)
+                        .ok_or_else(|| Failure::new(ErrorKind::BadRequest, format!("Invalid cursor: {cursor}")))?,
                     Some(cursor) => decode_cursor(&cursor)
                         .ok_or_else(|| Failure::new(ErrorKind::BadRequest, format!("Invalid cursor: {cursor}")))?,
                 };
@@ -493,6 +520,26 @@ fn encode_cursor(offset: usize) -> String {
 fn decode_cursor(cursor: &str) -> Option<usize> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).ok()?;
     String::from_utf8(bytes).ok()?.strip_prefix("offset:")?.parse().ok()
+}
+
+/// The absolute URL of the next page (the request's URL with the paging parameter moved
+/// on), for envelopes that link to it in the body (`{{next_url}}`).
+fn next_page_url(ctx: &Ctx<'_>, p: &PaginateSpec, page: &Page, next_cursor: Option<String>) -> Option<String> {
+    let host = ctx.req.header("host")?;
+    let (param, value) = match page.style {
+        PageStyle::Page => (&p.page_param, (page.number + 1).to_string()),
+        PageStyle::Offset => (&p.offset_param, (page.offset + page.size).to_string()),
+        PageStyle::Cursor => (&p.cursor_param, next_cursor?),
+    };
+    let mut pairs: Vec<(String, String)> = url::form_urlencoded::parse(ctx.req.query.as_bytes())
+        .into_owned()
+        .filter(|(k, _)| k != param)
+        .collect();
+    pairs.push((param.clone(), value));
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish();
+    Some(format!("http://{host}{}?{query}", ctx.req.path))
 }
 
 /// RFC 8288 `Link` header with absolute URLs built from the request's `Host`.
@@ -905,7 +952,13 @@ fn record_reply(ctx: &Ctx<'_>, response: &ResponseSpec, default_status: u16, rec
         (None, Some(key)) => json!({ key: record }),
         (None, None) => record,
     };
-    let mut reply = Reply::json(response.status.unwrap_or(default_status), &body);
+    let status = response.status.unwrap_or(default_status);
+    // 204 has no body (NinjaOne's and Salesforce's PATCH): the client reads the record back.
+    let mut reply = if status == 204 {
+        Reply::empty(204)
+    } else {
+        Reply::json(status, &body)
+    };
     add_headers(&mut reply, &response.headers, &vars);
     set_content_type(&mut reply, response);
     reply
@@ -1003,6 +1056,10 @@ fn error_reply(ctx: &Ctx<'_>, failure: Failure) -> Reply {
         add_headers(&mut reply, &t.headers, &vars);
         if let Some(ct) = &t.content_type {
             reply.content_type = Some(ct.clone());
+            // A text body (Trello's `text/plain` errors) is sent as is, not as a JSON string.
+            if let (false, Value::String(text)) = (ct.contains("json"), &body) {
+                reply.body = text.clone().into_bytes();
+            }
         }
     }
     reply
@@ -1225,5 +1282,57 @@ routes:
     #[test]
     fn percent_escapes_in_paths_are_decoded() {
         assert_eq!(percent_decode("a%20b%2"), "a b%2");
+    }
+
+    const KEYSET_SPEC: &str = r#"
+credentials: { api_token: secret }
+auth: [{ header: Authorization, value: "Bearer {{credentials.api_token}}" }]
+errors:
+  not_found: { content_type: text/plain; charset=utf-8, body: "model not found" }
+collections:
+  orgs:
+    records: [{ id: 10, name: a }, { id: 20, name: b }, { id: 30, name: c }]
+routes:
+  - { method: GET, path: "/orgs/{id}", op: get, collection: orgs }
+  - method: GET
+    path: /orgs
+    op: list
+    collection: orgs
+    paginate: { style: cursor, cursor_param: after, cursor_field: id, size_param: pageSize, default_size: 2 }
+  - method: GET
+    path: /linked
+    op: list
+    collection: orgs
+    paginate: { style: cursor, cursor_param: "page[after]", cursor_field: id, size_param: "page[size]", default_size: 2, envelope: { items: "{{items}}", next: "{{next_url}}" } }
+"#;
+
+    #[test]
+    fn a_keyset_cursor_continues_after_the_named_record() {
+        let s = Shared::new(EmulatorSpec::from_yaml("keyset", KEYSET_SPEC).expect("spec"));
+        let (_, first) = call(&s, Method::GET, "/orgs", "");
+        assert_eq!(first, json!([{"id": 10, "name": "a"}, {"id": 20, "name": "b"}]));
+        let (_, second) = call(&s, Method::GET, "/orgs?after=20", "");
+        assert_eq!(second, json!([{"id": 30, "name": "c"}]));
+        assert_eq!(call(&s, Method::GET, "/orgs?after=99", "").0, 400);
+    }
+
+    #[test]
+    fn next_url_links_the_next_page_in_the_body_and_is_null_on_the_last() {
+        let s = Shared::new(EmulatorSpec::from_yaml("keyset", KEYSET_SPEC).expect("spec"));
+        let mut incoming = req(Method::GET, "/linked", "", Some("Bearer secret"));
+        incoming.headers.insert("host", "emu.test".parse().expect("host"));
+        let first: Value = serde_json::from_slice(&process(&s, &incoming).body).expect("json");
+        assert_eq!(first["next"], "http://emu.test/linked?page%5Bafter%5D=20");
+        let (_, last) = call(&s, Method::GET, "/linked?page%5Bafter%5D=20", "");
+        assert_eq!(last["next"], Value::Null);
+    }
+
+    #[test]
+    fn a_text_error_template_sends_its_body_unquoted() {
+        let s = Shared::new(EmulatorSpec::from_yaml("keyset", KEYSET_SPEC).expect("spec"));
+        let reply = process(&s, &req(Method::GET, "/orgs/99", "", Some("Bearer secret")));
+        assert_eq!(reply.status, 404);
+        assert_eq!(reply.body, b"model not found".to_vec());
+        assert_eq!(reply.content_type.as_deref(), Some("text/plain; charset=utf-8"));
     }
 }

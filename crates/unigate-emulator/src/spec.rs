@@ -628,6 +628,12 @@ pub(crate) struct PathPattern {
 pub(crate) enum Segment {
     Literal(String),
     Param(String),
+    /// An OData key segment, `organizations({id})`: the literal prefix, then the parameter
+    /// inside parentheses.
+    Keyed(String, String),
+    /// A parameter followed by a literal suffix, `{companyId}.json` (Teamwork): the name,
+    /// then the suffix.
+    Suffixed(String, String),
 }
 
 impl PathPattern {
@@ -643,6 +649,28 @@ impl PathPattern {
                     return Err(format!("invalid parameter `{part}` in path `{source}`"));
                 }
                 segments.push(Segment::Param(name.to_owned()));
+            } else if let Some((prefix, name)) =
+                part.strip_suffix("})")
+                    .and_then(|p| p.split_once("({"))
+                    .filter(|(prefix, name)| {
+                        !prefix.is_empty()
+                            && !prefix.contains(['{', '}', '(', ')'])
+                            && !name.is_empty()
+                            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    })
+            {
+                segments.push(Segment::Keyed(prefix.to_owned(), name.to_owned()));
+            } else if let Some((name, suffix)) =
+                part.strip_prefix('{')
+                    .and_then(|p| p.split_once('}'))
+                    .filter(|(name, suffix)| {
+                        !name.is_empty()
+                            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                            && !suffix.is_empty()
+                            && !suffix.contains(['{', '}'])
+                    })
+            {
+                segments.push(Segment::Suffixed(name.to_owned(), suffix.to_owned()));
             } else if part.contains('{') || part.contains('}') {
                 return Err(format!("a parameter must be a whole segment: `{part}` in `{source}`"));
             } else {
@@ -657,7 +685,7 @@ impl PathPattern {
 
     pub(crate) fn params(&self) -> impl Iterator<Item = &str> {
         self.segments.iter().filter_map(|s| match s {
-            Segment::Param(p) => Some(p.as_str()),
+            Segment::Param(p) | Segment::Keyed(_, p) | Segment::Suffixed(p, _) => Some(p.as_str()),
             Segment::Literal(_) => None,
         })
     }
@@ -675,6 +703,18 @@ impl PathPattern {
                 Segment::Param(_) if part.is_empty() => return None,
                 Segment::Param(name) => {
                     params.insert(name.clone(), Value::String(part.clone()));
+                }
+                Segment::Keyed(prefix, name) => {
+                    let key = part
+                        .strip_prefix(prefix.as_str())
+                        .and_then(|p| p.strip_prefix('('))
+                        .and_then(|p| p.strip_suffix(')'))
+                        .filter(|k| !k.is_empty())?;
+                    params.insert(name.clone(), Value::String(key.to_owned()));
+                }
+                Segment::Suffixed(name, suffix) => {
+                    let key = part.strip_suffix(suffix.as_str()).filter(|k| !k.is_empty())?;
+                    params.insert(name.clone(), Value::String(key.to_owned()));
                 }
             }
         }
@@ -804,6 +844,11 @@ pub(crate) struct PaginateSpec {
     /// `cursor` style: the parameter carrying the cursor from the previous page.
     #[serde(default = "default_cursor_param")]
     pub cursor_param: String,
+    /// `cursor` style: keyset paging. The cursor is this field's value in the last record
+    /// of the previous page (NinjaOne's `after`, Stripe's `starting_after`), not an opaque
+    /// offset; an unknown value is a `bad_request`.
+    #[serde(default)]
+    pub cursor_field: Option<String>,
     /// Number of the first page: 1 (GitHub) or 0 (Spring).
     #[serde(default = "one")]
     pub first_page: u64,
@@ -816,8 +861,8 @@ pub(crate) struct PaginateSpec {
     #[serde(default)]
     pub link_header: bool,
     /// Response body; variables `items`, `page`, `size`, `total`, `total_pages`, `count`,
-    /// `first`, `last`, `empty`, `has_more`, `offset`, `next_cursor`, `next_page`, `prev_page`.
-    /// Default: the bare array (or `response.wrap`).
+    /// `first`, `last`, `empty`, `has_more`, `offset`, `next_cursor`, `next_page`, `prev_page`,
+    /// `next_url`. Default: the bare array (or `response.wrap`).
     #[serde(default)]
     pub envelope: Option<Template>,
     /// Extra headers (templates over the same variables), e.g. `X-Total-Count`.
@@ -952,6 +997,32 @@ routes:
         let p = PathPattern::parse("/orgs/{org}/members").expect("valid");
         let parts: Vec<String> = ["orgs", "acme", "members"].iter().map(|s| s.to_string()).collect();
         assert_eq!(p.matches(&parts).expect("match")["org"], "acme");
+    }
+
+    #[test]
+    fn odata_key_segments_capture_the_key_in_parentheses() {
+        let p = PathPattern::parse("/organizations({organizationid})").expect("valid");
+        let parts = |s: &str| vec![s.to_string()];
+        assert_eq!(
+            p.matches(&parts("organizations(0a1b-2c)")).expect("match")["organizationid"],
+            "0a1b-2c"
+        );
+        assert!(p.matches(&parts("organizations()")).is_none());
+        assert!(p.matches(&parts("organizations")).is_none());
+        assert!(p.matches(&parts("accounts(1)")).is_none());
+        assert!(PathPattern::parse("/({id})").is_err());
+        assert_eq!(p.params().collect::<Vec<_>>(), ["organizationid"]);
+    }
+
+    #[test]
+    fn a_parameter_may_carry_a_literal_suffix() {
+        let p = PathPattern::parse("/companies/{companyId}.json").expect("valid");
+        let parts = |s: &str| vec!["companies".to_string(), s.to_string()];
+        assert_eq!(p.matches(&parts("999.json")).expect("match")["companyId"], "999");
+        assert!(p.matches(&parts(".json")).is_none());
+        assert!(p.matches(&parts("999")).is_none());
+        assert!(PathPattern::parse("/companies/{id}.{x}").is_err());
+        assert_eq!(p.params().collect::<Vec<_>>(), ["companyId"]);
     }
 
     #[test]

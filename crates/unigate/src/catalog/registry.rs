@@ -51,6 +51,7 @@ pub struct Resource {
     pub method: HttpMethod,
     pub path: Template,
     pub query: Vec<(String, Template)>,
+    pub headers: Vec<(http::HeaderName, Template)>,
     pub body: Option<Value>,
     pub body_format: BodyFormat,
     pub response_path: Option<Expr>,
@@ -79,6 +80,10 @@ pub enum Pagination {
         limit_param: Option<String>,
         next_cursor: Expr,
     },
+    NextUrl {
+        limit_param: Option<String>,
+        next_url: Expr,
+    },
 }
 
 impl Pagination {
@@ -88,7 +93,8 @@ impl Pagination {
             Pagination::LinkHeader { limit_param }
             | Pagination::Page { limit_param, .. }
             | Pagination::Offset { limit_param, .. }
-            | Pagination::Cursor { limit_param, .. } => limit_param.as_deref(),
+            | Pagination::Cursor { limit_param, .. }
+            | Pagination::NextUrl { limit_param, .. } => limit_param.as_deref(),
         }
     }
 }
@@ -130,6 +136,7 @@ pub struct Integration {
     pub config: IntegrationConfig,
     pub base_url: Template,
     pub headers: Vec<(http::HeaderName, Template)>,
+    pub optional_headers: Vec<(http::HeaderName, Template)>,
     pub authorization: Authorization,
     pub error_message: Option<Expr>,
     pub resources: HashMap<String, Arc<Resource>>,
@@ -315,6 +322,30 @@ fn compile_template(file: &str, text: &str, what: &str, src: &str, errors: &mut 
     }
 }
 
+fn compile_headers(
+    file: &str,
+    text: &str,
+    headers: &IndexMap<String, String>,
+    errors: &mut Vec<CatalogError>,
+) -> Vec<(http::HeaderName, Template)> {
+    let mut out = Vec::new();
+    for (name, value) in headers {
+        match http::HeaderName::from_bytes(name.as_bytes()) {
+            Ok(h) => {
+                if let Some(t) = compile_template(file, text, "header", value, errors) {
+                    out.push((h, t));
+                }
+            }
+            Err(_) => errors.push(err(
+                file,
+                find_line(text, name),
+                format!("`{name}` is not a valid header name"),
+            )),
+        }
+    }
+    out
+}
+
 fn compile_pagination(
     file: &str,
     text: &str,
@@ -363,6 +394,10 @@ fn compile_pagination(
             limit_param: limit_param.clone(),
             next_cursor: compile_expr(file, text, "pagination.next_cursor", next_cursor, errors)?,
         },
+        PaginationConfig::NextUrl { limit_param, next_url } => Pagination::NextUrl {
+            limit_param: limit_param.clone(),
+            next_url: compile_expr(file, text, "pagination.next_url", next_url, errors)?,
+        },
     })
 }
 
@@ -387,21 +422,8 @@ fn compile_integration(
             errors.push(err(file, find_line(text, "base_url"), "a base_url with placeholders needs `allowed_hosts`, so an account's context cannot point requests at another host".into()));
         }
     }
-    let mut headers = Vec::new();
-    for (name, value) in &config.headers {
-        match http::HeaderName::from_bytes(name.as_bytes()) {
-            Ok(h) => {
-                if let Some(t) = compile_template(file, text, "header", value, errors) {
-                    headers.push((h, t));
-                }
-            }
-            Err(_) => errors.push(err(
-                file,
-                find_line(text, name),
-                format!("`{name}` is not a valid header name"),
-            )),
-        }
-    }
+    let headers = compile_headers(file, text, &config.headers, errors);
+    let optional_headers = compile_headers(file, text, &config.optional_headers, errors);
     let authorization = match &config.authorization {
         AuthorizationConfig::Bearer { value } => {
             compile_template(file, text, "authorization.value", &format!("Bearer {value}"), errors).map(|value| {
@@ -478,6 +500,7 @@ fn compile_integration(
                     query.push((k.clone(), t));
                 }
             }
+            let resource_headers = compile_headers(file, text, &rc.headers, errors);
             let response_path = rc
                 .response_path
                 .as_ref()
@@ -494,6 +517,7 @@ fn compile_integration(
                         method: rc.method,
                         path,
                         query,
+                        headers: resource_headers,
                         body: rc.body.clone(),
                         body_format: rc.body_format,
                         response_path,
@@ -510,6 +534,7 @@ fn compile_integration(
         rate_limit,
         base_url: base_url?,
         headers,
+        optional_headers,
         authorization: authorization?,
         error_message,
         resources,

@@ -85,6 +85,10 @@ pub struct IntegrationConfig {
     /// Headers sent on every request; values are templates.
     #[serde(default)]
     pub headers: IndexMap<String, String>,
+    /// Headers sent only when every value their template names is present in the account
+    /// context (e.g. JumpCloud's `x-org-id` for multi-tenant admins).
+    #[serde(default)]
+    pub optional_headers: IndexMap<String, String>,
     pub credentials: CredentialsConfig,
     pub authorization: AuthorizationConfig,
     /// Default pagination for `list` resources; a resource may override it.
@@ -190,6 +194,10 @@ pub struct ResourceMethodConfig {
     /// Fixed query parameters (templates).
     #[serde(default)]
     pub query: IndexMap<String, String>,
+    /// Headers for this call only; templates over `{id, context, before}` (e.g. a
+    /// version header read by a `before` step: `"{{before.current.sys.version}}"`).
+    #[serde(default)]
+    pub headers: IndexMap<String, String>,
     /// A fixed JSON body, for providers that need one (e.g. `POST .../query` with `{}`).
     #[serde(default)]
     pub body: Option<Value>,
@@ -248,6 +256,14 @@ pub enum PaginationConfig {
         limit_param: Option<String>,
         #[serde(default)]
         has_more: Option<String>,
+    },
+    /// A full next-page URL read from the answer body (`@odata.nextLink`,
+    /// `paging.next`); it must stay on the integration's host.
+    NextUrl {
+        #[serde(default)]
+        limit_param: Option<String>,
+        /// JSONata over `{response, headers}` giving the next URL (empty/null = end).
+        next_url: String,
     },
     /// An opaque provider cursor read from the answer.
     Cursor {

@@ -634,6 +634,15 @@ impl Call {
                 };
                 (more(has_more)? && !records.is_empty()).then_some(PageState::Offset(current + records.len() as u64))
             }
+            Pagination::NextUrl { next_url, .. } => {
+                let input = json!({ "response": reply.json, "headers": headers_json(&reply.headers) });
+                match next_url.eval(&input).map_err(mapping_error)? {
+                    Some(Value::String(u)) if !u.is_empty() => Some(PageState::Url(
+                        reply.url.join(&u).map(|u| u.to_string()).unwrap_or(u),
+                    )),
+                    _ => None,
+                }
+            }
             Pagination::Cursor { next_cursor, .. } => {
                 let input = json!({ "response": reply.json, "headers": headers_json(&reply.headers) });
                 match next_cursor.eval(&input).map_err(mapping_error)? {

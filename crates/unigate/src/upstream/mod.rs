@@ -226,6 +226,14 @@ impl Upstream {
         for (h, t) in &integration.headers {
             req = req.header(h, t.render(&auth_scope, Encoding::Raw).map_err(template_err)?);
         }
+        for (h, t) in &integration.optional_headers {
+            if let Ok(v) = t.render(&auth_scope, Encoding::Raw) {
+                req = req.header(h, v);
+            }
+        }
+        for (h, t) in &resource.headers {
+            req = req.header(h, t.render(scope, Encoding::Raw).map_err(template_err)?);
+        }
         req = match &integration.authorization {
             Authorization::Header { name: h, value } => {
                 req.header(h, value.render(&auth_scope, Encoding::Raw).map_err(template_err)?)

@@ -1,0 +1,65 @@
+//! Terraform Cloud: get by name (JSON:API), list (page[number]/page[size]).
+
+use serde_json::json;
+
+use crate::common::{assert_remote_error, get_org, last_request, walk_list};
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn get_uses_the_organization_name_as_the_id() {
+    let app = spawn_app().await;
+    let account = app.connect("terraform-cloud").await;
+
+    let org = get_org(&app, &account, "hashicorp").await;
+
+    assert_eq!(org["id"], "hashicorp");
+    assert_eq!(org["name"], "hashicorp");
+    assert_eq!(org["created_at"], "2021-08-24T23:10:04Z");
+    assert_eq!(org["remote_data"]["attributes"]["external-id"], "org-Bzyc2JuegvVLAibn");
+    for absent in ["pricing_plan", "licenses", "updated_at"] {
+        assert!(org.get(absent).is_none(), "{absent}: {org}");
+    }
+    let sent = last_request(&app, "terraform-cloud");
+    assert_eq!(
+        (sent.method.as_str(), sent.path.as_str()),
+        ("GET", "/api/v2/organizations/hashicorp")
+    );
+    assert_eq!(
+        sent.header("authorization"),
+        Some("Bearer sandbox.atlasv1.tfc0sandbox0token0000000000000000000000000000000001")
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_org_is_a_jsonapi_404() {
+    let app = spawn_app().await;
+    let account = app.connect("terraform-cloud").await;
+
+    let r = app.get(&app.orgs_path(&account, Some("nope"), "")).await;
+
+    assert_remote_error(&r, 404, &json!({"errors": [{"status": "404", "title": "not found"}]}));
+}
+
+#[tokio::test]
+async fn list_walks_page_numbers_until_next_page_is_null() {
+    let app = spawn_app().await;
+    let account = app.connect("terraform-cloud").await;
+    for i in 0..3 {
+        app.emulator("terraform-cloud").insert_record(
+            "organizations",
+            json!({"id": format!("extra-{i}"), "type": "organizations",
+                   "attributes": {"name": format!("extra-{i}"), "created-at": "2024-01-01T00:00:00.000Z"}}),
+        );
+    }
+
+    let (ids, pages) = walk_list(&app, &account, 2).await;
+
+    assert_eq!(ids, ["hashicorp", "acme-infra", "extra-0", "extra-1", "extra-2"]);
+    assert_eq!(pages, 3);
+    let sent = last_request(&app, "terraform-cloud");
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(sent.query.as_bytes())
+        .into_owned()
+        .collect();
+    assert!(pairs.contains(&("page[number]".into(), "3".into())), "{pairs:?}");
+    assert!(pairs.contains(&("page[size]".into(), "2".into())), "{pairs:?}");
+}
