@@ -43,6 +43,15 @@ enum Command {
         /// The catalog directory (default: the built-in catalog).
         dir: Option<PathBuf>,
     },
+    /// Print which integrations support each unified method and field, computed from the
+    /// catalog (`docs/coverage.md` is its Markdown output).
+    Coverage {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = CoverageFormat::Markdown)]
+        format: CoverageFormat,
+        /// A catalog directory overlaid on the built-in catalog, as for `validate`.
+        dir: Option<PathBuf>,
+    },
     /// API tokens.
     Token {
         #[command(subcommand)]
@@ -53,6 +62,12 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum CoverageFormat {
+    Markdown,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -151,6 +166,14 @@ async fn main() -> anyhow::Result<()> {
             for (name, src) in &registry.emulators {
                 unigate_emulator::EmulatorSpec::from_yaml(name, src)
                     .with_context(|| format!("integrations/{name}/emulator.yaml"))?;
+            }
+        }
+        Command::Coverage { format, dir } => {
+            let registry = startup::load_registry(dir.as_deref())?;
+            let coverage = unigate::catalog::coverage::Coverage::compute(&registry);
+            match format {
+                CoverageFormat::Markdown => print!("{}", coverage.to_markdown()),
+                CoverageFormat::Json => println!("{}", serde_json::to_string_pretty(&coverage.to_json())?),
             }
         }
         Command::Token {

@@ -3,8 +3,10 @@
 //! `types` is the file format; `registry` validates a set of files and compiles them
 //! (templates parsed, JSONata parsed, cross references resolved) into an immutable
 //! [`Registry`] shared by `Arc`. The shipped catalog is embedded in the binary; a
-//! directory given with `--catalog` overrides or extends it file by file.
+//! directory given with `--catalog` overrides or extends it file by file. `coverage`
+//! computes, from a registry, which integration supports which unified method and field.
 
+pub mod coverage;
 pub mod registry;
 pub mod types;
 

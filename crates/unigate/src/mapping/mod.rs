@@ -60,6 +60,12 @@ impl Expr {
         &self.source
     }
 
+    /// The parsed expression, for static analysis (the coverage table reads which keys a
+    /// response mapping builds).
+    pub fn ast(&self) -> &AstNode {
+        &self.ast
+    }
+
     /// Evaluates against a JSON input; `undefined` comes back as `None`.
     pub fn eval(&self, input: &Value) -> Result<Option<Value>, EvalError> {
         self.eval_j(&JValue::from(input.clone()))
