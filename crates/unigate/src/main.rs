@@ -139,10 +139,12 @@ async fn main() -> anyhow::Result<()> {
                 println!("Try the unified API on each sandbox account:\n");
                 for a in &app.sandbox_accounts {
                     println!("# {}", a.integration);
-                    println!(
-                        "curl -s -H \"Authorization: Bearer $UNIGATE_TOKEN\" '{base}/unified/user-directory/organizations?integrated_account_id={}'",
-                        a.account_id
-                    );
+                    if a.can_list {
+                        println!(
+                            "curl -s -H \"Authorization: Bearer $UNIGATE_TOKEN\" '{base}/unified/user-directory/organizations?integrated_account_id={}'",
+                            a.account_id
+                        );
+                    }
                     if let Some(id) = &a.example_id {
                         println!(
                             "curl -s -H \"Authorization: Bearer $UNIGATE_TOKEN\" '{base}/unified/user-directory/organizations/{id}?integrated_account_id={}'",

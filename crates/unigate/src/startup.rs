@@ -33,6 +33,8 @@ pub struct SandboxAccount {
     pub integration: String,
     pub account_id: String,
     pub example_id: Option<String>,
+    /// Whether the integration supports the unified `list` of organizations.
+    pub can_list: bool,
 }
 
 pub struct Application {
@@ -157,7 +159,12 @@ impl Application {
                     .first()
                     .and_then(|c| running.records(c).into_iter().next())
                     .and_then(|r| example_id(&state.registry, &name, &r));
+                let can_list = state.registry.integration(&name).is_some_and(|i| {
+                    i.unified("user-directory", "organizations", crate::catalog::types::UnifiedMethod::List)
+                        .is_some()
+                });
                 sandbox_accounts.push(SandboxAccount {
+                    can_list,
                     integration: name,
                     account_id,
                     example_id,
