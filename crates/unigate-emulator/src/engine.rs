@@ -212,7 +212,15 @@ fn match_route<'a>(spec: &'a EmulatorSpec, req: &Incoming) -> Result<(&'a RouteS
     }
     let parts: Vec<String> = rest.split('/').skip(1).map(percent_decode).collect();
     let mut path_matched = false;
+    let query = parse_query(&req.query);
     for route in &spec.file.routes {
+        if !route
+            .when_query
+            .iter()
+            .all(|(k, v)| query.get(k).is_some_and(|q| q == v))
+        {
+            continue;
+        }
         if let Some(params) = route.path.matches(&parts) {
             if route.method == req.method {
                 return Ok((route, params));
@@ -1145,6 +1153,15 @@ routes:
     collection: things
     response: { wrap: thing }
   - { method: DELETE, path: "/things/{id}", op: delete, collection: things }
+  - method: GET
+    path: /query
+    op: render
+    when_query: { q: "SELECT Name FROM Thing" }
+    response: { body: { answer: things } }
+  - method: GET
+    path: /query
+    op: render
+    response: { body: { answer: other } }
 "#;
 
     fn shared() -> Shared {
@@ -1189,6 +1206,19 @@ routes:
             process(&s, &req(Method::GET, "/api/things/1", "", Some(&basic))).status,
             200
         );
+    }
+
+    #[test]
+    fn when_query_picks_the_route_by_query_parameter() {
+        let s = shared();
+        let (status, body) = call(&s, Method::GET, "/api/query?q=SELECT+Name+FROM+Thing", "");
+        assert_eq!((status, body), (200, json!({"answer": "things"})));
+        let (_, body) = call(&s, Method::GET, "/api/query?q=SELECT%20Name%20FROM%20Thing&x=1", "");
+        assert_eq!(body, json!({"answer": "things"}));
+        let (_, body) = call(&s, Method::GET, "/api/query?q=SELECT+Id+FROM+Thing", "");
+        assert_eq!(body, json!({"answer": "other"}));
+        let (_, body) = call(&s, Method::GET, "/api/query", "");
+        assert_eq!(body, json!({"answer": "other"}));
     }
 
     #[test]

@@ -159,7 +159,8 @@ impl EmulatorSpec {
                     needle.clone(),
                 )
             };
-            if !seen.insert((route.method.clone(), route.path.source.clone())) {
+            let when = format!("{:?}", route.when_query);
+            if !seen.insert((route.method.clone(), route.path.source.clone(), when)) {
                 return Err(here("the same method and path appear twice".into()));
             }
             match (&route.collection, route.op) {
@@ -578,6 +579,11 @@ pub(crate) struct RouteSpec {
     pub op: Op,
     #[serde(default)]
     pub collection: Option<String>,
+    /// The route matches only when each of these query parameters (first value, decoded)
+    /// equals the given text exactly: one path serving several answers (Salesforce's SOQL
+    /// `/query?q=...`).
+    #[serde(default)]
+    pub when_query: IndexMap<String, String>,
     /// The path parameter holding the record id (default: the last parameter).
     #[serde(default)]
     pub id_param: Option<String>,

@@ -112,9 +112,10 @@ impl Default for UpstreamConfig {
     }
 }
 
-/// Which failures are retried: connection errors, provider 502/503/504, and rate-limited
-/// answers. Only idempotent methods (GET, PUT, DELETE) are retried: a POST or PATCH that
-/// failed mid-way might have been applied.
+/// Which failures are retried: for every method, connections that never opened and
+/// rate-limited answers (nothing was processed); for idempotent methods (GET, PUT, DELETE)
+/// only, broken connections and provider 502/503/504 (a POST or PATCH that failed mid-way
+/// might have been applied: clients make those safe to retry with `Idempotency-Key`).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetryConfig {
@@ -161,8 +162,9 @@ impl Config {
             }
             figment = figment.merge(Toml::file(file));
         }
-        // UNIGATE_CONFIG and UNIGATE_LOG belong to the command line, not to this struct.
-        figment = figment.merge(Env::prefixed("UNIGATE_").ignore(&["CONFIG", "LOG"]).split("__"));
+        // UNIGATE_CONFIG and UNIGATE_LOG belong to the command line, and UNIGATE_TOKEN to the
+        // shell of a user calling the API (the sandbox suggests it): not to this struct.
+        figment = figment.merge(Env::prefixed("UNIGATE_").ignore(&["CONFIG", "LOG", "TOKEN"]).split("__"));
         let config: Config = figment.extract().map_err(Box::new)?;
         config.validate()?;
         Ok(config)

@@ -160,8 +160,12 @@ impl Application {
                     .and_then(|c| running.records(c).into_iter().next())
                     .and_then(|r| example_id(&state.registry, &name, &r));
                 let can_list = state.registry.integration(&name).is_some_and(|i| {
-                    i.unified("user-directory", "organizations", crate::catalog::types::UnifiedMethod::List)
-                        .is_some()
+                    i.unified(
+                        "user-directory",
+                        "organizations",
+                        crate::catalog::types::UnifiedMethod::List,
+                    )
+                    .is_some()
                 });
                 sandbox_accounts.push(SandboxAccount {
                     can_list,

@@ -2,6 +2,7 @@
 //! Handlers are thin: they extract, call the layer below, and answer.
 
 pub mod admin;
+pub mod idempotency;
 pub mod meta;
 pub mod proxy;
 pub mod unified;
@@ -22,10 +23,13 @@ use crate::startup::AppState;
 pub fn router(state: AppState) -> Router {
     let limit = state.config.max_request_body_bytes;
     Router::new()
-        .merge(unified::routes())
+        .merge(
+            unified::routes()
+                .merge(proxy::routes())
+                .route_layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer)),
+        )
         .merge(admin::routes())
         .merge(meta::routes())
-        .merge(proxy::routes())
         .fallback(|| async { ApiError::not_found("No such route.") })
         .method_not_allowed_fallback(|| async {
             ApiError::method_not_allowed("This route does not accept that HTTP method.")

@@ -65,6 +65,27 @@ pub struct AccountRecord {
     pub updated_at: DateTime<Utc>,
 }
 
+/// Shared by the backends: what a claimed-or-existing row means.
+fn idempotency_outcome(
+    request_hash: &str,
+    row_hash: String,
+    status: Option<i64>,
+    content_type: Option<String>,
+    body: Option<Vec<u8>>,
+) -> IdempotencyBegin {
+    if row_hash != request_hash {
+        return IdempotencyBegin::Mismatch;
+    }
+    match status {
+        Some(status) => IdempotencyBegin::Replay {
+            status: status as u16,
+            content_type,
+            body: body.unwrap_or_default(),
+        },
+        None => IdempotencyBegin::InProgress,
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct AccountFilter {
     pub tenant_id: Option<String>,
@@ -80,8 +101,45 @@ pub struct AccountPosition {
     pub id: String,
 }
 
+/// What a keyed write finds when it starts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IdempotencyBegin {
+    /// First use of the key: the caller runs the request, then finishes or aborts.
+    Started,
+    /// The key's first request finished: replay its answer.
+    Replay {
+        status: u16,
+        content_type: Option<String>,
+        body: Vec<u8>,
+    },
+    /// The key was used for a different request.
+    Mismatch,
+    /// The key's first request is still running.
+    InProgress,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// Claims an idempotency key atomically (one winner across all instances); an expired
+    /// record counts as absent.
+    async fn idempotency_begin(
+        &self,
+        environment_id: &str,
+        key: &str,
+        request_hash: &str,
+        ttl: chrono::Duration,
+    ) -> Result<IdempotencyBegin, StoreError>;
+    async fn idempotency_finish(
+        &self,
+        environment_id: &str,
+        key: &str,
+        status: u16,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Result<(), StoreError>;
+    /// Releases a claimed key whose request failed in a way worth retrying.
+    async fn idempotency_abort(&self, environment_id: &str, key: &str) -> Result<(), StoreError>;
+
     async fn first_environment(&self) -> Result<Option<Environment>, StoreError>;
     async fn create_environment(&self, name: &str) -> Result<Environment, StoreError>;
     async fn create_api_token(

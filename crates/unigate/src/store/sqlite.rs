@@ -64,6 +64,84 @@ fn account_from_row(row: &SqliteRow) -> Result<AccountRecord, StoreError> {
 
 #[async_trait]
 impl Store for SqliteStore {
+    async fn idempotency_begin(
+        &self,
+        environment_id: &str,
+        key: &str,
+        request_hash: &str,
+        ttl: chrono::Duration,
+    ) -> Result<IdempotencyBegin, StoreError> {
+        let now = Utc::now();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM idempotency_keys WHERE environment_id = ? AND key = ? AND expires_at < ?")
+            .bind(environment_id)
+            .bind(key)
+            .bind(fmt_ts(&now))
+            .execute(&mut *tx)
+            .await?;
+        let inserted = sqlx::query(
+            "INSERT INTO idempotency_keys (environment_id, key, request_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (environment_id, key) DO NOTHING",
+        )
+        .bind(environment_id)
+        .bind(key)
+        .bind(request_hash)
+        .bind(fmt_ts(&now))
+        .bind(fmt_ts(&(now + ttl)))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        let outcome = if inserted {
+            IdempotencyBegin::Started
+        } else {
+            let row = sqlx::query(
+                "SELECT request_hash, status_code, content_type, body FROM idempotency_keys WHERE environment_id = ? AND key = ?",
+            )
+            .bind(environment_id)
+            .bind(key)
+            .fetch_one(&mut *tx)
+            .await?;
+            idempotency_outcome(
+                request_hash,
+                row.try_get("request_hash")?,
+                row.try_get("status_code")?,
+                row.try_get("content_type")?,
+                row.try_get("body")?,
+            )
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn idempotency_finish(
+        &self,
+        environment_id: &str,
+        key: &str,
+        status: u16,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE idempotency_keys SET status_code = ?, content_type = ?, body = ? WHERE environment_id = ? AND key = ?")
+            .bind(status as i64)
+            .bind(content_type)
+            .bind(body)
+            .bind(environment_id)
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn idempotency_abort(&self, environment_id: &str, key: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM idempotency_keys WHERE environment_id = ? AND key = ? AND status_code IS NULL")
+            .bind(environment_id)
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn first_environment(&self) -> Result<Option<Environment>, StoreError> {
         let row = sqlx::query("SELECT id, name, created_at FROM environments ORDER BY created_at LIMIT 1")
             .fetch_optional(&self.pool)

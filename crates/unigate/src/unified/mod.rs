@@ -637,9 +637,9 @@ impl Call {
             Pagination::NextUrl { next_url, .. } => {
                 let input = json!({ "response": reply.json, "headers": headers_json(&reply.headers) });
                 match next_url.eval(&input).map_err(mapping_error)? {
-                    Some(Value::String(u)) if !u.is_empty() => Some(PageState::Url(
-                        reply.url.join(&u).map(|u| u.to_string()).unwrap_or(u),
-                    )),
+                    Some(Value::String(u)) if !u.is_empty() => {
+                        Some(PageState::Url(reply.url.join(&u).map(|u| u.to_string()).unwrap_or(u)))
+                    }
                     _ => None,
                 }
             }

@@ -265,9 +265,11 @@ impl Upstream {
         Ok(req)
     }
 
-    /// Sends, with retries for idempotent methods (GET, PUT, DELETE): connection errors,
-    /// provider 502/503/504 and rate-limited answers are retried with exponential backoff
-    /// and full jitter, a provider `Retry-After` honoured up to `max_retry_after_ms`.
+    /// Sends, with retries: connections that never opened and rate-limited answers (nothing
+    /// was processed) for every method; broken connections and provider 502/503/504 only
+    /// for idempotent methods (GET, PUT, DELETE), since a POST or PATCH may have been
+    /// applied. Exponential backoff with full jitter; a provider `Retry-After` is honoured
+    /// up to `max_retry_after_ms`.
     /// Returns the last response with its body unread (for streaming), or the last failure.
     pub async fn send(
         &self,
@@ -284,7 +286,7 @@ impl Upstream {
             reqwest::Method::GET | reqwest::Method::PUT | reqwest::Method::DELETE | reqwest::Method::HEAD
         );
         let policy = &self.config.retry;
-        let max_attempts = if idempotent { policy.max_attempts } else { 1 };
+        let max_attempts = policy.max_attempts;
         let mut pending = Some(request);
         let mut attempt = 0;
         loop {
@@ -301,15 +303,20 @@ impl Upstream {
             let result = self.http.execute(current).await;
             let wait = match &result {
                 // A timeout is not retried: the client would wait several timeouts for a 504.
-                Err(e) if !e.is_timeout() && (e.is_connect() || e.is_request()) => Some(self.backoff(attempt)),
+                Err(e) if e.is_timeout() => None,
+                // The connection never opened, so nothing was sent: safe for any method.
+                Err(e) if e.is_connect() => Some(self.backoff(attempt)),
+                // The request may have reached the provider: only idempotent ones again.
+                Err(e) if idempotent && e.is_request() => Some(self.backoff(attempt)),
                 Err(_) => None,
                 Ok(resp) => {
                     let status = resp.status().as_u16();
+                    // A rate-limited answer means "not processed": safe for any method.
                     match self.rate_limited(integration, status, resp.headers()) {
                         Some(Some(secs)) if secs * 1000 <= policy.max_retry_after_ms => Some(Duration::from_secs(secs)),
                         Some(Some(_)) => None,
                         Some(None) => Some(self.backoff(attempt)),
-                        None if matches!(status, 502..=504) => Some(self.backoff(attempt)),
+                        None if idempotent && matches!(status, 502..=504) => Some(self.backoff(attempt)),
                         None => None,
                     }
                 }

@@ -6,6 +6,7 @@ mod cli;
 mod errors;
 mod github;
 mod helpers;
+mod idempotency;
 mod krystal;
 mod mindbridge;
 mod mist;

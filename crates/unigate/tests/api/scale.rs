@@ -243,3 +243,56 @@ async fn a_database_outage_answers_503_and_the_instance_recovers_by_itself() {
     }
     assert!(recovered, "the instance did not recover after the database came back");
 }
+
+#[tokio::test]
+async fn an_idempotency_key_is_honoured_across_instances() {
+    let Some(db) = fresh_postgres_database().await else {
+        eprintln!("skipped: TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let spec = unigate_emulator::EmulatorSpec::from_file(
+        &crate::helpers::catalog_dir().join("integrations/github/emulator.yaml"),
+    )
+    .unwrap();
+    let token_value = spec.credentials()["token"].clone();
+    let gh = unigate_emulator::start(spec).await.unwrap();
+    let point = |c: &mut Config| {
+        c.upstream.base_url_overrides.insert("github".into(), gh.base_url());
+    };
+    let (a, token) = instance(&db, point).await;
+    let (b, _) = instance(&db, point).await;
+    let token = token.unwrap();
+    let (_, acct) = call(
+        &a,
+        &token,
+        Method::POST,
+        "/integrated-account",
+        Some(json!({"tenant_id": "t", "integration_name": "github", "context": {"token": token_value}})),
+    )
+    .await;
+    let path = format!(
+        "/unified/user-directory/organizations/octo-org?integrated_account_id={}",
+        acct["id"].as_str().unwrap()
+    );
+    let send = |base: String| {
+        let (token, path) = (token.clone(), path.clone());
+        async move {
+            reqwest::Client::new()
+                .patch(format!("{base}{path}"))
+                .bearer_auth(&token)
+                .header("Idempotency-Key", "cross-1")
+                .json(&json!({"name": "Exactly once"}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+
+    let first = send(a.clone()).await;
+    let second = send(b.clone()).await;
+
+    assert_eq!(first.status(), 200);
+    assert_eq!(second.status(), 200);
+    assert_eq!(second.headers()["idempotent-replayed"], "true");
+    assert_eq!(gh.requests().iter().filter(|r| r.method == "PATCH").count(), 1);
+}

@@ -3,9 +3,9 @@
 //! body schema), and the spec's response examples are run through the catalog's mappings.
 //!
 //! The specs are not in this repository: they are read at test time from `../shared/specs`
-//! beside the checkout (or `UNIGATE_SPECS_DIR`). Where that folder is absent, as on a
+//! beside the checkout (or `PROVIDER_SPECS_DIR`). Where that folder is absent, as on a
 //! user's machine, the test prints that it skipped and passes; set
-//! `UNIGATE_REQUIRE_SPECS=1` (CI) to make a missing folder a failure instead.
+//! `REQUIRE_PROVIDER_SPECS=1` (CI) to make a missing folder a failure instead.
 #![allow(clippy::unwrap_used)]
 
 #[allow(dead_code)]
@@ -128,7 +128,7 @@ const CATEGORY: &str = "user-directory";
 const RESOURCE: &str = "organizations";
 
 fn specs_dir() -> PathBuf {
-    match std::env::var_os("UNIGATE_SPECS_DIR") {
+    match std::env::var_os("PROVIDER_SPECS_DIR") {
         Some(d) => PathBuf::from(d),
         None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/specs"),
     }
@@ -139,9 +139,9 @@ fn say(line: &str) {
     let _ = writeln!(std::io::stderr(), "conformance: {line}");
 }
 
-/// `UNIGATE_CONFORMANCE_VERBOSE=1` prints every request and mapped example checked.
+/// `CONFORMANCE_VERBOSE=1` prints every request and mapped example checked.
 fn verbose() -> bool {
-    std::env::var_os("UNIGATE_CONFORMANCE_VERBOSE").is_some()
+    std::env::var_os("CONFORMANCE_VERBOSE").is_some()
 }
 
 /// What one provider's run found.
@@ -157,11 +157,11 @@ async fn every_request_and_spec_example_conforms_to_the_providers_spec() {
     let dir = specs_dir();
     if !dir.is_dir() {
         let line = format!(
-            "skipped: no provider specs at {} (set UNIGATE_SPECS_DIR to run these checks)",
+            "skipped: no provider specs at {} (set PROVIDER_SPECS_DIR to run these checks)",
             dir.display()
         );
         say(&line);
-        assert!(std::env::var_os("UNIGATE_REQUIRE_SPECS").is_none(), "{line}");
+        assert!(std::env::var_os("REQUIRE_PROVIDER_SPECS").is_none(), "{line}");
         return;
     }
     let app = spawn_app().await;

@@ -88,7 +88,7 @@ async fn an_unknown_org_is_a_404_with_merakis_errors_list() {
 }
 
 #[tokio::test]
-async fn list_follows_the_link_header_with_per_page() {
+async fn list_follows_the_link_header_and_sends_no_page_size_of_its_own() {
     let app = spawn_app().await;
     let account = app.connect("cisco-meraki").await;
     for i in 0..3 {
@@ -98,14 +98,46 @@ async fn list_follows_the_link_header_with_per_page() {
         );
     }
 
-    let (ids, pages) = walk_list(&app, &account, 2).await;
+    // The spec's GET /organizations declares no paging parameters, so Unigate sends none;
+    // a caller may still ask Meraki for small pages through remote_query.
+    let mut ids = Vec::new();
+    let mut path = app.orgs_path(&account, None, "&limit=2&remote_query[perPage]=2");
+    let mut pages = 0;
+    loop {
+        let r = app.get(&path).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        pages += 1;
+        for o in r.body["result"].as_array().unwrap() {
+            ids.push(o["id"].as_str().unwrap().to_string());
+        }
+        match r.body["next_cursor"].as_str() {
+            Some(c) => path = app.orgs_path(&account, None, &format!("&next_cursor={c}")),
+            None => break,
+        }
+    }
 
     assert_eq!(ids, ["2930418", "549236", "681155", "900000", "900001", "900002"]);
     assert_eq!(pages, 3);
+    let first = app
+        .emulator("cisco-meraki")
+        .requests()
+        .into_iter()
+        .find(|r| r.path.ends_with("/organizations"))
+        .unwrap();
+    assert_eq!(first.query, "perPage=2", "only what the caller asked for");
     let sent = last_request(&app, "cisco-meraki");
-    assert!(
-        sent.query.contains("perPage=2") && sent.query.contains("startingAfter="),
-        "{}",
-        sent.query
-    );
+    assert!(sent.query.contains("startingAfter="), "{}", sent.query);
+}
+
+#[tokio::test]
+async fn list_without_remote_query_gets_merakis_default_page() {
+    let app = spawn_app().await;
+    let account = app.connect("cisco-meraki").await;
+
+    let r = app.get(&app.orgs_path(&account, None, "&limit=2")).await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["result"].as_array().unwrap().len(), 3);
+    assert_eq!(r.body["next_cursor"], serde_json::Value::Null);
+    assert_eq!(last_request(&app, "cisco-meraki").query, "");
 }

@@ -31,6 +31,28 @@ async fn get_maps_the_entitlement_to_plan_and_licenses() {
         ("GET", format!("/api/organizations/{ORG}").as_str())
     );
     assert_eq!(sent.header("x-api-key"), Some(KEY));
+    assert_eq!(sent.header("x-org-id"), None, "no org_id in the context");
+}
+
+#[tokio::test]
+async fn an_org_id_in_the_context_is_sent_as_x_org_id() {
+    let app = spawn_app().await;
+    let context = app.sandbox_context("jumpcloud", json!({"org_id": ORG}));
+    let account = app.connect_with("jumpcloud", json!(context)).await;
+
+    get_org(&app, &account, ORG).await;
+    let sent = last_request(&app, "jumpcloud");
+    assert_eq!(sent.header("x-org-id"), Some(ORG));
+    assert_eq!(sent.header("x-api-key"), Some(KEY));
+
+    let r = app.get(&app.orgs_path(&account, None, "")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let sent = last_request(&app, "jumpcloud");
+    assert_eq!(
+        (sent.method.as_str(), sent.path.as_str()),
+        ("GET", "/api/organizations")
+    );
+    assert_eq!(sent.header("x-org-id"), Some(ORG));
 }
 
 #[tokio::test]

@@ -20,7 +20,24 @@ async fn get_maps_the_organization_sobject() {
     assert_eq!(
         unified(&r.body),
         json!({"id": ID, "name": "Acme Corporation", "pricing_plan": "Enterprise Edition",
+               "licenses": [{"id": "1005g000000AbCdAAK", "name": "Salesforce"},
+                            {"id": "1005g000000AbCeAAK", "name": "Salesforce Platform"}],
                "created_at": "2019-08-14T17:32:05Z", "updated_at": "2024-02-20T09:41:12Z"})
+    );
+    let requests = app.emulator(P).requests();
+    assert_eq!(requests.len(), 2, "the UserLicense query, then the sObject");
+    let soql = &requests[0];
+    assert_eq!(
+        (soql.method.as_str(), soql.path.as_str()),
+        ("GET", "/services/data/v62.0/query")
+    );
+    let q: Vec<(String, String)> = url::form_urlencoded::parse(soql.query.as_bytes())
+        .into_owned()
+        .collect();
+    assert_eq!(q, [("q".to_string(), "SELECT Id, Name FROM UserLicense".to_string())]);
+    assert_eq!(
+        soql.header("authorization"),
+        Some("Bearer 00D5g000004SbXY!AQ0AQSandboxAccessTokenValue")
     );
     let sent = last_request(&app, P);
     assert_eq!(
@@ -43,6 +60,7 @@ async fn list_runs_a_soql_query_over_organization() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["result"].as_array().unwrap().len(), 1);
     assert_eq!(r.body["result"][0]["id"], ID);
+    assert!(r.body["result"][0].get("licenses").is_none(), "{}", r.text);
     assert_eq!(r.body["next_cursor"], serde_json::Value::Null);
     let sent = last_request(&app, P);
     assert_eq!(sent.path, "/services/data/v62.0/query");

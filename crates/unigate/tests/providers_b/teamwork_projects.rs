@@ -26,14 +26,34 @@ async fn get_maps_a_company_with_basic_auth_on_the_site() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(
         unified(&r.body),
-        json!({"id": "999", "name": "Acme Digital", "created_at": "2016-03-02T10:11:12Z", "updated_at": "2024-01-15T08:00:00Z"})
+        json!({"id": "999", "name": "Acme Digital", "pricing_plan": "Deliver",
+               "created_at": "2016-03-02T10:11:12Z", "updated_at": "2024-01-15T08:00:00Z"})
     );
+    let requests = app.emulator(P).requests();
+    assert_eq!(requests.len(), 2, "the site's account, then the company");
+    assert_eq!(
+        (requests[0].method.as_str(), requests[0].path.as_str()),
+        ("GET", "/account.json")
+    );
+    assert_eq!(requests[0].header("authorization"), Some(basic().as_str()));
     let sent = last_request(&app, P);
     assert_eq!(
         (sent.method.as_str(), sent.path.as_str()),
         ("GET", "/projects/api/v3/companies/999.json")
     );
     assert_eq!(sent.header("authorization"), Some(basic().as_str()));
+}
+
+#[tokio::test]
+async fn a_client_company_has_no_site_plan() {
+    let app = spawn_app().await;
+    let account = app.connect(P).await;
+
+    let r = app.get(&app.orgs_path(&account, Some("1001"), "")).await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["name"], "Globex Client Services");
+    assert!(r.body.get("pricing_plan").is_none(), "{}", r.text);
 }
 
 #[tokio::test]

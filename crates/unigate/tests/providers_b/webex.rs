@@ -19,7 +19,26 @@ async fn get_maps_display_name_and_created() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(
         unified(&r.body),
-        json!({"id": ACME, "name": "Acme, Inc.", "created_at": "2015-10-18T14:26:16Z"})
+        json!({"id": ACME, "name": "Acme, Inc.", "created_at": "2015-10-18T14:26:16Z",
+               "licenses": [
+                   {"id": "Y2lzY29zcGFyazovL3VzL0xJQ0VOU0UvOTZhYmMyYWEtM2RjYy0xMWU1LWExNTItZmUzNDgxOWNkYzlh",
+                    "name": "Meeting - Webex Meeting Center"},
+                   {"id": "Y2lzY29zcGFyazovL3VzL0xJQ0VOU0UvOTZhYmMyYWEtM2RjYy0xMWU1LWExNTItZmUzNDgxOWNkYzli",
+                    "name": "Messaging"}]})
+    );
+    let requests = app.emulator(P).requests();
+    assert_eq!(requests.len(), 2, "the licenses, then the organization");
+    assert_eq!(
+        (
+            requests[0].method.as_str(),
+            requests[0].path.as_str(),
+            requests[0].query.as_str()
+        ),
+        ("GET", "/v1/licenses", format!("orgId={ACME}").as_str())
+    );
+    assert_eq!(
+        requests[0].header("authorization"),
+        Some("Bearer NDk1ZjQ3YjMtY2U1Ni00OGQ3LWI0ZjQtZDhlNjgwNTk2ZjQ4YmE2_PF84_sandbox")
     );
     let sent = last_request(&app, P);
     assert_eq!(
@@ -30,6 +49,19 @@ async fn get_maps_display_name_and_created() {
         sent.header("authorization"),
         Some("Bearer NDk1ZjQ3YjMtY2U1Ni00OGQ3LWI0ZjQtZDhlNjgwNTk2ZjQ4YmE2_PF84_sandbox")
     );
+}
+
+#[tokio::test]
+async fn an_org_without_licenses_gets_an_empty_list() {
+    let app = spawn_app().await;
+    let account = app.connect(P).await;
+    let globex = "Y2lzY29zcGFyazovL3VzL09SR0FOSVpBVElPTi84MmFkYWNmNC00NTNmLTRlMmItYTQwNi0yOTM5ZmRkY2FhZDI";
+
+    let r = app.get(&app.orgs_path(&account, Some(globex), "")).await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["name"], "Globex Customer Org");
+    assert_eq!(r.body["licenses"], json!([]));
 }
 
 #[tokio::test]
