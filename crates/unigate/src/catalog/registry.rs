@@ -103,7 +103,8 @@ impl Pagination {
 #[derive(Debug)]
 pub struct UnifiedMapping {
     pub resource: Arc<Resource>,
-    pub before: Vec<(String, Arc<Resource>)>,
+    /// `(name, resource, optional)`.
+    pub before: Vec<(String, Arc<Resource>, bool)>,
     pub query_mapping: Option<Expr>,
     pub request_body_mapping: Option<Expr>,
     pub response_mapping: Option<Expr>,
@@ -588,7 +589,7 @@ fn compile_mappings(
             let mut before = Vec::new();
             for step in &m.before {
                 if let Some(r) = lookup(&step.resource, errors) {
-                    before.push((step.name.clone(), r));
+                    before.push((step.name.clone(), r, step.optional));
                 }
             }
             let what = format!("{resource}.{method}");

@@ -346,6 +346,11 @@ pub struct BeforeStepConfig {
     pub name: String,
     /// `resource.method` in `integration.yaml`; `{{id}}` is the unified id.
     pub resource: String,
+    /// A side load that may fail (a plan endpoint the token cannot read, an id the main
+    /// call will reject anyway): its failure leaves `before.<name>` absent instead of
+    /// failing the call.
+    #[serde(default)]
+    pub optional: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -355,11 +355,18 @@ impl Call {
 
     async fn run_before(&self) -> Result<Value, ApiError> {
         let mut before = Map::new();
-        for (name, resource) in &self.mapping.before {
+        for (name, resource, optional) in &self.mapping.before {
             let so_far = Value::Object(before.clone());
             let req = self.request(resource, &so_far, Outgoing::default())?;
-            let reply = self.state.upstream.call(&self.integration, req).await?;
-            before.insert(name.clone(), self.select(resource, &reply)?);
+            match self.state.upstream.call(&self.integration, req).await {
+                Ok(reply) => {
+                    before.insert(name.clone(), self.select(resource, &reply)?);
+                }
+                Err(e) if *optional => {
+                    tracing::debug!(integration = self.integration.name(), step = %name, error = %e, "optional side load failed");
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         Ok(Value::Object(before))
     }

@@ -21,7 +21,15 @@ async fn get_picks_the_workspace_from_the_authorized_teams() {
         org["remote_data"].get("plan").is_none(),
         "the plan is on its own endpoint"
     );
-    for absent in ["pricing_plan", "licenses", "created_at", "updated_at"] {
+    assert_eq!(org["pricing_plan"], "Business", "from the plan endpoint");
+    let plan_call = app
+        .emulator("clickup")
+        .requests()
+        .into_iter()
+        .find(|r| r.path.ends_with("/plan"))
+        .unwrap();
+    assert_eq!(plan_call.path, "/api/v2/team/9015588/plan");
+    for absent in ["licenses", "created_at", "updated_at"] {
         assert!(org.get(absent).is_none(), "{absent}: {org}");
     }
     let sent = last_request(&app, "clickup");
