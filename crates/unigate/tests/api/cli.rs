@@ -40,3 +40,35 @@ fn a_broken_catalog_reports_every_error_with_file_and_line() {
     assert!(err.contains("integrations/bad/integration.yaml"), "{err}");
     assert!(err.contains("surprise"), "{err}");
 }
+
+#[tokio::test]
+async fn a_token_minted_by_the_cli_opens_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = unigate()
+        .args(["token", "create", "--name", "ci", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(token.starts_with("ug_") && token.len() == 67, "{token}");
+
+    let config = unigate::config::Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().to_path_buf(),
+        ..Default::default()
+    };
+    let app = unigate::startup::Application::build(config, Default::default())
+        .await
+        .unwrap();
+    assert!(app.bootstrap_token.is_none(), "the environment already exists");
+    let base = format!("http://{}", app.local_addr());
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    let r = reqwest::Client::new()
+        .get(format!("{base}/integrated-account"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}

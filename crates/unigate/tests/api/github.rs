@@ -318,3 +318,37 @@ async fn an_id_cannot_change_the_provider_path() {
     // A bare `..` id never gets this far: HTTP clients normalize it away, and the path
     // template refuses it anyway (mapping::template tests).
 }
+
+#[tokio::test]
+async fn a_raw_list_returns_the_provider_records_untouched() {
+    let app = spawn_app().await;
+    let account = app.connect("github").await;
+
+    let r = app
+        .get(&app.orgs_path(&account, None, "&truto_response_format=raw"))
+        .await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    let first = &r.body["result"][0];
+    assert_eq!(first["login"], "github");
+    assert!(first["repos_url"].is_string() && first.get("remote_data").is_none());
+}
+
+#[tokio::test]
+async fn list_records_honour_exclusions_and_ignore_remote_data() {
+    let app = spawn_app().await;
+    let account = app.connect("github").await;
+
+    let r = app
+        .get(&app.orgs_path(
+            &account,
+            None,
+            "&truto_ignore_remote_data=true&truto_exclude_fields[]=name",
+        ))
+        .await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    for o in r.body["result"].as_array().unwrap() {
+        assert_eq!(o.as_object().unwrap().keys().collect::<Vec<_>>(), vec!["id"], "{o}");
+    }
+}
