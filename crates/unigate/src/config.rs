@@ -164,7 +164,11 @@ impl Config {
         }
         // UNIGATE_CONFIG and UNIGATE_LOG belong to the command line, and UNIGATE_TOKEN to the
         // shell of a user calling the API (the sandbox suggests it): not to this struct.
-        figment = figment.merge(Env::prefixed("UNIGATE_").ignore(&["CONFIG", "LOG", "TOKEN"]).split("__"));
+        figment = figment.merge(
+            Env::prefixed("UNIGATE_")
+                .ignore(&["CONFIG", "LOG", "TOKEN"])
+                .split("__"),
+        );
         let config: Config = figment.extract().map_err(Box::new)?;
         config.validate()?;
         Ok(config)
