@@ -18,8 +18,16 @@ async fn get_maps_the_licensing_model_to_the_pricing_plan() {
     assert_eq!(org["id"], "2930418");
     assert_eq!(org["name"], "My organization");
     assert_eq!(org["pricing_plan"], "co-term");
+    assert_eq!(org["licenses"], json!([{"id": "1234", "name": "MX64-ENT"}]));
     assert_eq!(org["remote_data"]["cloud"]["region"]["name"], "North America");
-    for absent in ["licenses", "created_at", "updated_at"] {
+    let licenses_call = app
+        .emulator("cisco-meraki")
+        .requests()
+        .into_iter()
+        .find(|r| r.path.ends_with("/licenses"))
+        .unwrap();
+    assert_eq!(licenses_call.path, "/api/v1/organizations/2930418/licenses");
+    for absent in ["created_at", "updated_at"] {
         assert!(org.get(absent).is_none(), "{absent}: {org}");
     }
     let sent = last_request(&app, "cisco-meraki");
@@ -127,6 +135,24 @@ async fn list_follows_the_link_header_and_sends_no_page_size_of_its_own() {
     assert_eq!(first.query, "perPage=2", "only what the caller asked for");
     let sent = last_request(&app, "cisco-meraki");
     assert!(sent.query.contains("startingAfter="), "{}", sent.query);
+}
+
+#[tokio::test]
+async fn licenses_are_absent_not_empty_when_meraki_refuses_the_licenses_endpoint() {
+    let app = spawn_app().await;
+    let account = app.connect("cisco-meraki").await;
+    app.emulator("cisco-meraki").inject(
+        unigate_emulator::Fault::respond(
+            400,
+            json!({"errors": ["Organization does not support per-device licensing"]}),
+        )
+        .on("GET", "/api/v1/organizations/*/licenses"),
+    );
+
+    let org = get_org(&app, &account, "2930418").await;
+
+    assert_eq!(org["name"], "My organization");
+    assert!(org.get("licenses").is_none(), "{org}");
 }
 
 #[tokio::test]
