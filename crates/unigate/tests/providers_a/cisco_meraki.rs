@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::common::{assert_remote_error, get_org, last_request, last_with_method, update_org, walk_list};
+use crate::common::{assert_remote_error, get_org, last_request, last_with_method, update_org};
 use crate::helpers::spawn_app;
 
 const AUTH: &str = "Bearer 75dd5334bef4d2bc96f26138e8c4a3b0c1d2e3f4";
