@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Unigate's benchmark suite, in one command: installs the tools it needs (Debian's wrk and
+# nginx, the reference jsonata from npm), builds the release binaries and the bench driver,
+# runs every measurement side by side and writes BENCHMARKS.md at the repository root.
+#
+#   bench/run.sh                 # everything (~6 min on 2 cores; 1M-record streaming included)
+#   bench/run.sh --skip-1m       # stream 10k and 100k records only
+#   bench/run.sh --profile       # also perf-record the gateway at saturation (Debian linux-perf)
+#   bench/run.sh --smoke         # seconds: tiny runs, installs nothing, skips missing tools;
+#                                # writes target/bench-smoke/BENCHMARKS.md
+#
+# Other flags go to bench/suite.py (--help lists them).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+smoke=0
+for arg in "$@"; do [ "$arg" = "--smoke" ] && smoke=1; done
+
+if [ "$smoke" = 0 ]; then
+  missing=()
+  command -v wrk >/dev/null || missing+=(wrk)
+  command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+  for arg in "$@"; do
+    [ "$arg" = "--profile" ] && { command -v perf >/dev/null || missing+=(linux-perf); }
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    if [ "$(id -u)" = 0 ]; then
+      echo "== installing ${missing[*]} (apt)"
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    else
+      echo "note: ${missing[*]} missing and not root: those comparisons will be skipped" >&2
+    fi
+  fi
+  if command -v npm >/dev/null; then
+    echo "== jsonata (npm ci in bench/js)"
+    (cd bench/js && npm ci --no-audit --no-fund --silent)
+  else
+    echo "note: npm missing: the JavaScript reference will be skipped" >&2
+  fi
+fi
+
+echo "== building (release)"
+cargo build --release --locked -p unigate -p unigate-emulator --bins
+cargo build --release --locked -p unigate --example bench
+
+echo "== running"
+exec python3 bench/suite.py \
+  --gateway-bin target/release/unigate \
+  --emulator-bin target/release/unigate-emulator \
+  --driver-bin target/release/examples/bench \
+  "$@"

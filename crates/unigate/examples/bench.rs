@@ -1,0 +1,217 @@
+//! The benchmark suite's Rust driver (`bench/run.sh` runs it; see `bench/README.md`).
+//!
+//! ```text
+//! bench mapping --seconds 2 --dump cases.json   # evaluations/second per provider, JSON lines
+//! bench upstream --records 100000 [--synthetic] # a GitHub upstream for the list benchmarks
+//! ```
+//!
+//! `upstream` prints `READY <base_url>` and serves until its standard input closes, so the
+//! orchestrator never has to kill it by name.
+
+use std::io::{BufRead, Write};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use serde_json::{json, Value};
+
+#[path = "../benches/support/mod.rs"]
+mod support;
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let flag = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    match args.first().map(String::as_str) {
+        Some("mapping") => {
+            let seconds: f64 = flag("--seconds").unwrap_or_else(|| "2".into()).parse()?;
+            mapping(seconds, flag("--dump"), flag("--only"))
+        }
+        Some("upstream") => {
+            let records: usize = flag("--records").unwrap_or_else(|| "0".into()).parse()?;
+            let port: u16 = flag("--port").unwrap_or_else(|| "0".into()).parse()?;
+            let synthetic = args.iter().any(|a| a == "--synthetic");
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?
+                .block_on(upstream(records, port, synthetic))
+        }
+        _ => bail!(
+            "usage: bench mapping [--seconds S] [--dump FILE] | bench upstream [--records N] [--port P] [--synthetic]"
+        ),
+    }
+}
+
+/// Evaluates each provider's mapping in a loop for `seconds` and prints one JSON line each.
+fn mapping(seconds: f64, dump: Option<String>, only: Option<String>) -> anyhow::Result<()> {
+    let registry = unigate::startup::load_registry(None)?;
+    let cases = support::mapping_cases(&registry)?;
+    if let Some(path) = dump {
+        let out: Vec<Value> = cases
+            .iter()
+            .map(|c| {
+                json!({"provider": c.provider, "expression": c.expr.source(), "input": c.input,
+                       "expected": support::eval_mapping(c)})
+            })
+            .collect();
+        std::fs::write(&path, serde_json::to_vec_pretty(&out)?).with_context(|| format!("cannot write {path}"))?;
+    }
+    let budget = Duration::from_secs_f64(seconds);
+    let mut stdout = std::io::stdout().lock();
+    for case in cases.iter().filter(|c| only.as_ref().is_none_or(|o| *o == c.provider)) {
+        // Warm-up: a tenth of the budget.
+        let warm = Instant::now();
+        while warm.elapsed() < budget / 10 {
+            std::hint::black_box(support::eval_mapping(case));
+        }
+        let start = Instant::now();
+        let mut evals: u64 = 0;
+        // Check the clock every 64 evaluations so it does not weigh on the small mappings.
+        while start.elapsed() < budget {
+            for _ in 0..64 {
+                std::hint::black_box(support::eval_mapping(case));
+            }
+            evals += 64;
+        }
+        let elapsed = start.elapsed().as_secs_f64();
+        // The same, on an input converted once (what `Expr::eval` spends converting).
+        let start_j = Instant::now();
+        let mut evals_j: u64 = 0;
+        while start_j.elapsed() < budget / 2 {
+            for _ in 0..64 {
+                std::hint::black_box(support::eval_mapping_preconverted(case));
+            }
+            evals_j += 64;
+        }
+        let elapsed_j = start_j.elapsed().as_secs_f64();
+        let line = json!({"provider": case.provider, "evals": evals, "seconds": elapsed,
+                          "per_sec": evals as f64 / elapsed, "ok": support::eval_mapping(case).is_some(),
+                          "per_sec_preconverted": evals_j as f64 / elapsed_j});
+        writeln!(stdout, "{line}")?;
+        stdout.flush()?;
+    }
+    Ok(())
+}
+
+/// GitHub's emulator with `records` extra organizations, or (`synthetic`) a GitHub-shaped
+/// pager that makes each page on the fly: the emulator's `list` projects every record of
+/// the collection for each page, so at 1M records the upstream, not the gateway, would be
+/// what is measured.
+async fn upstream(records: usize, port: u16, synthetic: bool) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let spec = unigate_emulator::EmulatorSpec::from_file(&support::catalog_dir().join("github/emulator.yaml"))?;
+    let token = spec
+        .credentials()
+        .get("token")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let (base_url, stop): (String, Box<dyn FnOnce() + Send>) = if synthetic {
+        let addr = listener.local_addr()?;
+        let app = synthetic::router(records, token, format!("http://{addr}"));
+        let task = tokio::spawn(async move { axum::serve(listener, app).await });
+        (format!("http://{addr}"), Box::new(move || task.abort()))
+    } else {
+        let emulator = unigate_emulator::start_on(spec, listener).await?;
+        for i in 0..records {
+            emulator.insert_record("orgs", synthetic::org(i));
+        }
+        let url = emulator.base_url();
+        (url, Box::new(move || drop(emulator)))
+    };
+    println!("READY {base_url}");
+    std::io::stdout().flush()?;
+    // Serve until stdin closes.
+    tokio::task::spawn_blocking(|| {
+        let stdin = std::io::stdin();
+        for line in stdin.lock().lines() {
+            if line.is_err() {
+                break;
+            }
+        }
+    })
+    .await?;
+    stop();
+    Ok(())
+}
+
+mod synthetic {
+    use axum::extract::{Query, State};
+    use axum::http::{header, HeaderMap, StatusCode};
+    use axum::response::{IntoResponse, Response};
+    use axum::routing::get;
+    use axum::Router;
+    use serde_json::{json, Value};
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    struct Pager {
+        records: usize,
+        auth: String,
+        base_url: String,
+    }
+
+    /// An `organization-simple` record, as the emulator's `/user/orgs` serves it.
+    pub fn org(i: usize) -> Value {
+        let login = format!("bench-org-{i:07}");
+        json!({
+            "login": login, "id": 10_000_000 + i, "node_id": format!("MDEyOk9yZ2FuaXphdGlvbj{i}"),
+            "url": format!("https://api.github.com/orgs/{login}"),
+            "repos_url": format!("https://api.github.com/orgs/{login}/repos"),
+            "events_url": format!("https://api.github.com/orgs/{login}/events"),
+            "hooks_url": format!("https://api.github.com/orgs/{login}/hooks"),
+            "issues_url": format!("https://api.github.com/orgs/{login}/issues"),
+            "members_url": format!("https://api.github.com/orgs/{login}/members{{/member}}"),
+            "public_members_url": format!("https://api.github.com/orgs/{login}/public_members{{/member}}"),
+            "avatar_url": "https://github.com/images/error/octocat_happy.gif",
+            "description": "A benchmark organization",
+        })
+    }
+
+    pub fn router(records: usize, token: String, base_url: String) -> Router {
+        let pager = Arc::new(Pager {
+            records,
+            auth: format!("Bearer {token}"),
+            base_url,
+        });
+        Router::new().route("/user/orgs", get(page)).with_state(pager)
+    }
+
+    async fn page(
+        State(p): State<Arc<Pager>>,
+        headers: HeaderMap,
+        Query(q): Query<HashMap<String, String>>,
+    ) -> Response {
+        if headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) != Some(p.auth.as_str()) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                axum::Json(json!({"message": "Bad credentials"})),
+            )
+                .into_response();
+        }
+        let size = q
+            .get("per_page")
+            .and_then(|s| s.parse::<usize>().ok())
+            .unwrap_or(30)
+            .clamp(1, 100);
+        let number = q.get("page").and_then(|s| s.parse::<usize>().ok()).unwrap_or(1).max(1);
+        let start = (number - 1).saturating_mul(size).min(p.records);
+        let end = (start + size).min(p.records);
+        let items: Vec<Value> = (start..end).map(org).collect();
+        let mut response = axum::Json(Value::Array(items)).into_response();
+        if end < p.records {
+            let link = format!(
+                "<{}/user/orgs?page={}&per_page={size}>; rel=\"next\"",
+                p.base_url,
+                number + 1
+            );
+            if let Ok(v) = link.parse() {
+                response.headers_mut().insert(header::LINK, v);
+            }
+        }
+        response
+    }
+}
