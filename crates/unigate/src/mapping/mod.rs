@@ -71,6 +71,11 @@ impl Expr {
         self.eval_j(&JValue::from(input.clone()))
     }
 
+    /// As [`Expr::eval`], taking the input by value to spare a deep copy on the hot path.
+    pub fn eval_owned(&self, input: Value) -> Result<Option<Value>, EvalError> {
+        self.eval_j(&JValue::from(input))
+    }
+
     /// Evaluates against an input already converted to jsonata-core's value type, so a
     /// caller mapping many records can convert the shared parts once.
     pub fn eval_j(&self, input: &JValue) -> Result<Option<Value>, EvalError> {

@@ -320,7 +320,7 @@ impl Call {
             None => Ok(reply.json.clone()),
             Some(expr) => {
                 let input = json!({ "response": reply.json, "headers": headers_json(&reply.headers), "id": self.id() });
-                Ok(expr.eval(&input).map_err(mapping_error)?.unwrap_or(Value::Null))
+                Ok(expr.eval_owned(input).map_err(mapping_error)?.unwrap_or(Value::Null))
             }
         }
     }
@@ -332,7 +332,7 @@ impl Call {
             Some(expr) => {
                 let mut input = scope.clone();
                 input["response"] = raw.clone();
-                match expr.eval(&input).map_err(mapping_error)? {
+                match expr.eval_owned(input).map_err(mapping_error)? {
                     Some(Value::Object(m)) => Value::Object(m),
                     None | Some(Value::Null) => Value::Object(Map::new()),
                     Some(_) => return Err(mapping_error_msg("response_mapping must give an object")),
