@@ -49,6 +49,19 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The query string and optional JSON body of a unified or proxy call.
+pub fn parse_call(
+    query: Option<String>,
+    body: Option<Result<Bytes, BytesRejection>>,
+) -> Result<(crate::unified::query::UnifiedQuery, Option<Value>), ApiError> {
+    let query = crate::unified::query::UnifiedQuery::parse(query.as_deref())?;
+    let body = match body {
+        Some(b) => json_body(b)?,
+        None => None,
+    };
+    Ok((query, body))
+}
+
 /// Reads an optional JSON body with clear errors (empty body = `None`).
 pub fn json_body(body: Result<Bytes, BytesRejection>) -> Result<Option<Value>, ApiError> {
     let bytes = body.map_err(|e| {

@@ -7,12 +7,11 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 
-use super::json_body;
+use super::parse_call;
 use crate::auth::Env;
 use crate::catalog::types::UnifiedMethod;
 use crate::error::ApiError;
 use crate::startup::AppState;
-use crate::unified::query::UnifiedQuery;
 use crate::unified::{handle, UnifiedRequest};
 
 pub fn routes() -> Router<AppState> {
@@ -32,11 +31,7 @@ async fn run(
     query: Option<String>,
     body: Option<Result<Bytes, BytesRejection>>,
 ) -> Result<Response, ApiError> {
-    let query = UnifiedQuery::parse(query.as_deref())?;
-    let body = match body {
-        Some(b) => json_body(b)?,
-        None => None,
-    };
+    let (query, body) = parse_call(query, body)?;
     let req = UnifiedRequest {
         category,
         resource,
