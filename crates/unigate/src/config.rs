@@ -29,6 +29,11 @@ pub struct Config {
     /// key is generated into `<data_dir>/master.key` (mode 0600) on first start.
     #[serde(skip_serializing)]
     pub encryption_key: Option<SecretString>,
+    /// Keys that sealed values before the current one: still accepted for opening, never
+    /// used for sealing. Rotation: make the new key `encryption_key`, list the old one
+    /// here on every instance, run `unigate keys rotate`, then remove the old key.
+    #[serde(skip_serializing)]
+    pub previous_encryption_keys: Vec<SecretString>,
     /// The largest request body accepted, in bytes. Default 1 MiB.
     pub max_request_body_bytes: usize,
     pub upstream: UpstreamConfig,
@@ -92,6 +97,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             catalog_dir: None,
             encryption_key: None,
+            previous_encryption_keys: Vec::new(),
             max_request_body_bytes: 1024 * 1024,
             upstream: UpstreamConfig::default(),
             log_format: LogFormat::Text,

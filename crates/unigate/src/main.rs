@@ -57,6 +57,11 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Encryption keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Create the database if needed and apply pending migrations.
     Migrate {
         #[arg(long)]
@@ -68,6 +73,16 @@ enum Command {
 enum CoverageFormat {
     Markdown,
     Json,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Re-seal every account's credentials under `encryption_key`, opening old values with
+    /// `previous_encryption_keys`. Safe to re-run; remove the old key once it reports done.
+    Rotate {
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -194,6 +209,26 @@ async fn main() -> anyhow::Result<()> {
                 .create_api_token(&env.id, &name, &unigate::auth::hash_token(&token))
                 .await?;
             println!("{token}");
+        }
+        Command::Keys {
+            command: KeysCommand::Rotate { data_dir },
+        } => {
+            if let Some(d) = data_dir {
+                config.data_dir = d;
+            }
+            let store = startup::open_store(&config).await?;
+            let keyring = unigate::accounts::crypto::Keyring::load(
+                config.encryption_key.as_ref(),
+                &config.previous_encryption_keys,
+                &config.data_dir,
+            )?;
+            let report = unigate::accounts::rotate_all(store.as_ref(), &keyring).await?;
+            println!(
+                "re-sealed {} of {} account(s) under key {}; no account needs an older key now",
+                report.resealed,
+                report.accounts,
+                keyring.primary_key_id()
+            );
         }
         Command::Migrate { data_dir } => {
             if let Some(d) = data_dir {

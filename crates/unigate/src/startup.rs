@@ -96,8 +96,12 @@ impl Application {
         config.validate()?;
         let registry = load_registry(config.catalog_dir.as_deref())?;
         let store = open_store(&config).await?;
-        let keyring = Keyring::load_or_create(config.encryption_key.as_ref(), &config.data_dir)
-            .context("cannot load the master key")?;
+        let keyring = Keyring::load(
+            config.encryption_key.as_ref(),
+            &config.previous_encryption_keys,
+            &config.data_dir,
+        )
+        .context("cannot load the master key")?;
 
         let bootstrap_token = match store.first_environment().await? {
             Some(_) => None,

@@ -78,6 +78,33 @@ impl Keyring {
     }
 
     /// The configured key, or the one in `<data_dir>/master.key`, created on first start.
+    /// Adds a key that may open values but never seals new ones.
+    pub fn with_previous(mut self, key: [u8; 32]) -> Self {
+        self.ciphers
+            .entry(key_id(&key))
+            .or_insert_with(|| Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&key)));
+        self
+    }
+
+    /// The key id a sealed value names, if it is well formed.
+    pub fn key_id_of(sealed: &str) -> Option<&str> {
+        let mut parts = sealed.split('.');
+        (parts.next() == Some("v1")).then(|| parts.next()).flatten()
+    }
+
+    /// The configured key (plus previous ones), or the one in `<data_dir>/master.key`.
+    pub fn load(
+        configured: Option<&SecretString>,
+        previous: &[SecretString],
+        data_dir: &Path,
+    ) -> Result<Self, CryptoError> {
+        let mut keyring = Keyring::load_or_create(configured, data_dir)?;
+        for k in previous {
+            keyring = keyring.with_previous(Keyring::decode_key(k.expose_secret())?);
+        }
+        Ok(keyring)
+    }
+
     pub fn load_or_create(configured: Option<&SecretString>, data_dir: &Path) -> Result<Self, CryptoError> {
         if let Some(k) = configured {
             return Ok(Keyring::from_key(Keyring::decode_key(k.expose_secret())?));
@@ -196,6 +223,17 @@ mod tests {
             Keyring::from_key([8; 32]).open(&sealed, b"a"),
             Err(CryptoError::UnknownKey(_))
         ));
+    }
+
+    #[test]
+    fn a_previous_key_opens_but_never_seals() {
+        let old = Keyring::from_key([1; 32]);
+        let sealed_old = old.seal(b"s", b"a");
+        let k = Keyring::from_key([2; 32]).with_previous([1; 32]);
+        assert_eq!(k.open(&sealed_old, b"a").unwrap(), b"s");
+        let sealed_new = k.seal(b"s", b"a");
+        assert_eq!(Keyring::key_id_of(&sealed_new), Some(k.primary_key_id()));
+        assert_ne!(Keyring::key_id_of(&sealed_new), Keyring::key_id_of(&sealed_old));
     }
 
     #[test]

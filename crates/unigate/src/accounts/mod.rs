@@ -194,3 +194,37 @@ pub fn new_record(
         updated_at: now,
     })
 }
+
+/// What `unigate keys rotate` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rotation {
+    pub accounts: u64,
+    pub resealed: u64,
+}
+
+/// Re-seals every account's secrets under the keyring's primary key; values already under
+/// it are left alone, so the command can be re-run after an interruption. Each account is
+/// written on its own: a failure leaves every account readable with the keys configured.
+pub async fn rotate_all(store: &dyn crate::store::Store, keyring: &Keyring) -> Result<Rotation, anyhow::Error> {
+    let mut report = Rotation::default();
+    let mut after: Option<String> = None;
+    loop {
+        let batch = store.list_all_accounts(after.as_deref(), 500).await?;
+        let Some(last) = batch.last() else { break };
+        after = Some(last.id.clone());
+        for mut record in batch {
+            report.accounts += 1;
+            if Keyring::key_id_of(&record.secrets) == Some(keyring.primary_key_id()) {
+                continue;
+            }
+            let plain = keyring
+                .open(&record.secrets, record.id.as_bytes())
+                .map_err(|e| anyhow::anyhow!("account {}: {e}", record.id))?;
+            record.secrets = keyring.seal(&plain, record.id.as_bytes());
+            record.updated_at = Utc::now();
+            store.update_account(&record).await?;
+            report.resealed += 1;
+        }
+    }
+    Ok(report)
+}

@@ -163,4 +163,6 @@ pub trait Store: Send + Sync + 'static {
     /// Writes every mutable column; false when no such account exists.
     async fn update_account(&self, account: &AccountRecord) -> Result<bool, StoreError>;
     async fn delete_account(&self, environment_id: &str, id: &str) -> Result<bool, StoreError>;
+    /// Every account of every environment, by id, for maintenance (key rotation).
+    async fn list_all_accounts(&self, after_id: Option<&str>, limit: u32) -> Result<Vec<AccountRecord>, StoreError>;
 }

@@ -284,6 +284,15 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn list_all_accounts(&self, after_id: Option<&str>, limit: u32) -> Result<Vec<AccountRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM integrated_accounts WHERE id > ? ORDER BY id LIMIT ?")
+            .bind(after_id.unwrap_or(""))
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(account_from_row).collect()
+    }
+
     async fn delete_account(&self, environment_id: &str, id: &str) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM integrated_accounts WHERE environment_id = ? AND id = ?")
             .bind(environment_id)

@@ -72,3 +72,15 @@ async fn a_token_minted_by_the_cli_opens_the_api() {
         .unwrap();
     assert_eq!(r.status(), 200);
 }
+
+#[test]
+fn keys_rotate_reports_what_it_did() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = unigate()
+        .args(["keys", "rotate", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("re-sealed 0 of 0 account(s)"));
+}

@@ -7,6 +7,7 @@ mod errors;
 mod github;
 mod helpers;
 mod idempotency;
+mod keys;
 mod krystal;
 mod mindbridge;
 mod mist;
