@@ -1,6 +1,10 @@
 //! `spawn_app()`: the gateway on port 0 with a temporary data directory, and one emulator
 //! per catalog provider, with the gateway's base URLs pointed at them.
 
+// Shared by several test binaries (api, providers_a, providers_b, conformance), each
+// using a subset of these helpers.
+#![allow(dead_code)]
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -187,4 +191,34 @@ pub fn assert_error(r: &Reply, status: u16) -> String {
     let message = r.body["message"].as_str().unwrap_or_default().to_string();
     assert!(!message.is_empty(), "{}", r.text);
     message
+}
+
+/// The last request the named emulator received.
+pub fn last_request(app: &TestApp, provider: &str) -> unigate_emulator::RecordedRequest {
+    app.emulator(provider).requests().last().cloned().unwrap()
+}
+
+/// Walks the unified organizations list with `limit`, following `next_cursor`; returns the
+/// ids in order and how many unified pages were fetched. Fails if paging does not end.
+pub async fn walk_list(app: &TestApp, account: &str, limit: u32) -> (Vec<String>, usize) {
+    let mut ids = Vec::new();
+    let mut pages = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        pages += 1;
+        assert!(pages < 50, "pagination does not end");
+        let extra = match &cursor {
+            Some(c) => format!("&limit={limit}&next_cursor={c}"),
+            None => format!("&limit={limit}"),
+        };
+        let r = app.get(&app.orgs_path(account, None, &extra)).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        for o in r.body["result"].as_array().unwrap() {
+            ids.push(o["id"].as_str().unwrap().to_string());
+        }
+        match r.body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => return (ids, pages),
+        }
+    }
 }

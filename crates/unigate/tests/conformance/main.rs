@@ -8,7 +8,6 @@
 //! `REQUIRE_PROVIDER_SPECS=1` (CI) to make a missing folder a failure instead.
 #![allow(clippy::unwrap_used)]
 
-#[allow(dead_code)]
 #[path = "../api/helpers.rs"]
 mod helpers;
 mod openapi;

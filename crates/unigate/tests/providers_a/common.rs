@@ -4,6 +4,7 @@ use reqwest::Method;
 use serde_json::Value;
 use unigate_emulator::RecordedRequest;
 
+pub use crate::helpers::{last_request, walk_list};
 use crate::helpers::{Reply, TestApp};
 
 /// Gets one organization and asserts a 200.
@@ -19,11 +20,6 @@ pub async fn update_org(app: &TestApp, account: &str, id: &str, body: Value) -> 
         .await
 }
 
-/// The last request the named emulator received.
-pub fn last_request(app: &TestApp, provider: &str) -> RecordedRequest {
-    app.emulator(provider).requests().last().unwrap().clone()
-}
-
 /// The last request with this method.
 pub fn last_with_method(app: &TestApp, provider: &str, method: &str) -> RecordedRequest {
     app.emulator(provider)
@@ -33,31 +29,6 @@ pub fn last_with_method(app: &TestApp, provider: &str, method: &str) -> Recorded
         .find(|r| r.method == method)
         .unwrap_or_else(|| panic!("no {method} reached {provider}"))
         .clone()
-}
-
-/// Walks `list` with `limit` through every `next_cursor`; returns the ids and the number
-/// of pages.
-pub async fn walk_list(app: &TestApp, account: &str, limit: u32) -> (Vec<String>, usize) {
-    let mut ids = Vec::new();
-    let mut cursor: Option<String> = None;
-    let mut pages = 0;
-    for _ in 0..50 {
-        let extra = match &cursor {
-            Some(c) => format!("&limit={limit}&next_cursor={c}"),
-            None => format!("&limit={limit}"),
-        };
-        let r = app.get(&app.orgs_path(account, None, &extra)).await;
-        assert_eq!(r.status, 200, "{}", r.text);
-        pages += 1;
-        for o in r.body["result"].as_array().unwrap() {
-            ids.push(o["id"].as_str().unwrap().to_string());
-        }
-        match r.body["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_string()),
-            None => break,
-        }
-    }
-    (ids, pages)
 }
 
 /// Asserts a remote error: status, Truto shape, and the provider's raw body.

@@ -4,7 +4,6 @@
 #![allow(clippy::unwrap_used)]
 
 // Not every helper is used by these tests.
-#[allow(dead_code)]
 #[path = "../api/helpers.rs"]
 mod helpers;
 

@@ -2,7 +2,6 @@
 #![allow(clippy::unwrap_used)]
 
 #[path = "../api/helpers.rs"]
-#[allow(dead_code)]
 mod helpers;
 
 mod common;
