@@ -4,16 +4,26 @@ use unigate::accounts::crypto::Keyring;
 use unigate::config::Config;
 use unigate::startup::{Application, BuildOptions};
 
-use crate::helpers::spawn_app_with;
+use crate::helpers::{spawn_app_with, TestApp};
 
 const KEY_A: &str = "YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE=";
 const KEY_B: &str = "YmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmI=";
 
-async fn serve(config: Config) -> String {
-    let app = Application::build(config, BuildOptions::default()).await.unwrap();
-    let base = format!("http://{}", app.local_addr());
-    tokio::spawn(app.run_until_stopped(std::future::pending()));
-    base
+/// Gets an organization through a second gateway on the same store that knows only `key`.
+async fn get_with_only(app: &TestApp, key: &str, account: &str) -> reqwest::Response {
+    let mut config: Config = (*app.state.config).clone();
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.encryption_key = Some(key.into());
+    config.previous_encryption_keys.clear();
+    let other = Application::build(config, BuildOptions::default()).await.unwrap();
+    let base = format!("http://{}", other.local_addr());
+    tokio::spawn(other.run_until_stopped(std::future::pending()));
+    app.client
+        .get(format!("{base}{}", app.orgs_path(account, Some("octo-org"), "")))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -39,31 +49,10 @@ async fn rotation_reseals_every_account_under_the_new_key() {
     assert_eq!(again.resealed, 0, "re-running is a no-op");
 
     // An instance that only knows the new key serves the accounts.
-    let mut only_b = (*app.state.config).clone();
-    only_b.listen = "127.0.0.1:0".parse().unwrap();
-    only_b.encryption_key = Some(KEY_B.into());
-    let base = serve(only_b).await;
-    let r = app
-        .client
-        .get(format!("{base}{}", app.orgs_path(&accounts[0], Some("octo-org"), "")))
-        .bearer_auth(&app.token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(get_with_only(&app, KEY_B, &accounts[0]).await.status(), 200);
 
     // One that only knows the old key can no longer open them, and says nothing secret.
-    let mut only_a = (*app.state.config).clone();
-    only_a.listen = "127.0.0.1:0".parse().unwrap();
-    only_a.encryption_key = Some(KEY_A.into());
-    let base = serve(only_a).await;
-    let r = app
-        .client
-        .get(format!("{base}{}", app.orgs_path(&accounts[0], Some("octo-org"), "")))
-        .bearer_auth(&app.token)
-        .send()
-        .await
-        .unwrap();
+    let r = get_with_only(&app, KEY_A, &accounts[0]).await;
     assert_eq!(r.status(), 500);
     let body = r.text().await.unwrap();
     assert!(
