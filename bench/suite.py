@@ -27,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
-GITHUB_TOKEN_RE = re.compile(r"^\s*token:\s*(\S+)", re.M)
+GITHUB_TOKEN_RE = re.compile(r"^\s*access_token:\s*(\S+)", re.M)
 API_TOKEN_RE = re.compile(r"\bug_[A-Za-z0-9_\-]+")
 
 
@@ -178,7 +178,7 @@ class Gateway:
         return {"Authorization": f"Bearer {self.token}"}
 
     def import_account(self, github_token: str) -> str:
-        body = json.dumps({"tenant_id": "bench", "integration_name": "github", "context": {"token": github_token}})
+        body = json.dumps({"tenant_id": "bench", "integration_name": "github", "context": {"access_token": github_token}})
         status, data, _ = request(self.port, "POST", "/integrated-account",
                                   dict(self.auth(), **{"Content-Type": "application/json"}), body.encode())
         if status not in (200, 201):

@@ -16,6 +16,14 @@ cargo run --quiet --locked -p unigate -- validate
 # In CI the providers' specs sit in ../shared/specs: the conformance tests must find them.
 if [ "${CI:-}" = "true" ]; then export REQUIRE_PROVIDER_SPECS=1; fi
 
+# The connect-flow browser test drives Debian's Chromium through chromedriver. In CI (or as
+# root elsewhere) it is installed when missing; otherwise that one test skips itself.
+if [ ! -x /usr/bin/chromedriver ] && { [ "${CI:-}" = "true" ] || [ "$(id -u)" = "0" ]; }; then
+  echo "== installing chromium and chromium-driver (browser test)"
+  apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+if [ "${CI:-}" = "true" ]; then export REQUIRE_BROWSER=1; fi
+
 echo "== tests on SQLite"
 cargo test --workspace --locked
 

@@ -16,7 +16,7 @@ use crate::spec::{
     EmulatorSpec, ErrorKind, FieldRule, FieldType, Op, PageStyle, PaginateSpec, ParamsIn, ReadOnlyMode, ResponseSpec,
     RouteSpec, TimeFormat, WriteSpec,
 };
-use crate::state::{Collection, Shared, State};
+use crate::state::{get_path, set_path, top_field, Collection, Shared, State};
 use crate::template::{value_to_text, Template};
 
 pub(crate) const JSON: &str = "application/json; charset=utf-8";
@@ -35,6 +35,25 @@ impl Incoming {
     fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
+
+    /// `http://HOST` as the client addressed this server (its `Host` header), so URLs in
+    /// answers (`{{base_url}}`, `{{next_url}}`, `Link`) lead back here.
+    fn origin(&self) -> String {
+        format!("http://{}", self.header("host").unwrap_or("localhost"))
+    }
+
+    /// The value of `key=VALUE` among the comma-separated items of every `name` header
+    /// (RFC 7240 preferences: `Prefer: return=representation, odata.maxpagesize=50`).
+    fn header_item(&self, name: &str, key: &str) -> Option<String> {
+        self.headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split([',', ';']))
+            .filter_map(|item| item.split_once('='))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.trim().trim_matches('"').to_owned())
+    }
 }
 
 /// A complete answer, kept as plain data so faults can spoil it.
@@ -47,7 +66,7 @@ pub(crate) struct Reply {
 }
 
 impl Reply {
-    fn json(status: u16, body: &Value) -> Self {
+    pub(crate) fn json(status: u16, body: &Value) -> Self {
         Reply {
             status,
             headers: Vec::new(),
@@ -94,6 +113,9 @@ pub(crate) struct Failure {
     errors: Vec<FieldError>,
     id: Option<String>,
     value: Option<String>,
+    /// `WWW-Authenticate` values sent with the answer (HTTP Digest challenges). A boxed
+    /// slice, not a `Vec`, to keep every `Result<_, Failure>` small.
+    challenges: Box<[String]>,
 }
 
 impl Failure {
@@ -104,6 +126,7 @@ impl Failure {
             errors: Vec::new(),
             id: None,
             value: None,
+            challenges: Box::default(),
         }
     }
 
@@ -149,6 +172,10 @@ impl Ctx<'_> {
         );
         vars.insert("method".into(), Value::String(self.req.method.to_string()));
         vars.insert("path".into(), Value::String(self.req.path.clone()));
+        vars.insert(
+            "base_url".into(),
+            Value::String(format!("{}{}", self.req.origin(), self.spec.file.base_path)),
+        );
         for (k, v) in extra {
             vars.insert(k.to_owned(), v);
         }
@@ -158,6 +185,9 @@ impl Ctx<'_> {
 
 /// Handles one request against the state. Never panics on bad input.
 pub(crate) fn process(shared: &Shared, req: &Incoming) -> Reply {
+    if let Some(reply) = crate::oauth::handle(shared, req) {
+        return reply;
+    }
     let spec = &shared.spec;
     let mut ctx = Ctx {
         spec,
@@ -179,7 +209,7 @@ fn run(shared: &Shared, ctx: &mut Ctx<'_>) -> Result<Reply, Failure> {
     let matched = match_route(spec, req);
     let needs_auth = matched.as_ref().map_or(true, |(route, _)| route.auth);
     if needs_auth {
-        check_auth(ctx)?;
+        check_auth(shared, ctx)?;
     }
     let (route, params) = matched.map_err(|miss| match miss {
         RouteMiss::MethodNotAllowed => Failure::new(ErrorKind::MethodNotAllowed, "Method Not Allowed"),
@@ -258,15 +288,26 @@ fn check_header_rules(ctx: &Ctx<'_>) -> Result<(), Failure> {
     Ok(())
 }
 
-fn check_auth(ctx: &Ctx<'_>) -> Result<(), Failure> {
+fn check_auth(shared: &Shared, ctx: &Ctx<'_>) -> Result<(), Failure> {
     let schemes = &ctx.spec.file.auth;
     if schemes.is_empty() {
         return Ok(());
     }
     let vars = ctx.vars(Vec::new());
     let mut presented = false;
+    let mut stale = false;
     for scheme in schemes {
-        if let Some(header) = &scheme.header {
+        if let (Some(header), Some(prefix)) = (&scheme.header, &scheme.oauth) {
+            if let Some(got) = ctx.req.header(header) {
+                presented = true;
+                if got
+                    .strip_prefix(prefix.as_str())
+                    .is_some_and(|t| shared.lock().oauth.access_live(t))
+                {
+                    return Ok(());
+                }
+            }
+        } else if let Some(header) = &scheme.header {
             if let Some(got) = ctx.req.header(header) {
                 presented = true;
                 if scheme.value.as_ref().is_some_and(|v| v.render(&vars) == got) {
@@ -292,16 +333,50 @@ fn check_auth(ctx: &Ctx<'_>) -> Result<(), Failure> {
                     return Ok(());
                 }
             }
+        } else if let Some(digest) = &scheme.digest {
+            let expected = crate::digest::Expected {
+                username: digest.username.render(&vars),
+                password: digest.password.render(&vars),
+                realm: &digest.realm,
+                algorithm: digest.algorithm,
+            };
+            let answer = ctx
+                .req
+                .header("authorization")
+                .filter(|a| a.get(..7).is_some_and(|p| p.eq_ignore_ascii_case("digest ")));
+            if let Some(got) = answer {
+                presented = true;
+                let uri = match ctx.req.query.as_str() {
+                    "" => ctx.req.path.clone(),
+                    q => format!("{}?{q}", ctx.req.path),
+                };
+                let method = ctx.req.method.as_str();
+                match crate::digest::verify(&expected, got, method, &uri, &shared.lock().digest_nonces) {
+                    crate::digest::Verdict::Valid => return Ok(()),
+                    crate::digest::Verdict::Stale => stale = true,
+                    crate::digest::Verdict::Invalid => {}
+                }
+            }
         }
     }
-    Err(if presented {
+    let mut failure = if presented {
         Failure::new(ErrorKind::Unauthorized, ErrorKind::Unauthorized.default_message())
     } else {
         Failure::new(
             ErrorKind::MissingCredentials,
             ErrorKind::MissingCredentials.default_message(),
         )
-    })
+    };
+    // Every digest scheme challenges, each with a fresh nonce.
+    failure.challenges = schemes
+        .iter()
+        .filter_map(|s| s.digest.as_ref())
+        .map(|digest| {
+            let nonce = shared.lock().digest_nonces.issue();
+            crate::digest::challenge(&digest.realm, digest.algorithm, &nonce, stale)
+        })
+        .collect();
+    Err(failure)
 }
 
 fn collection<'s>(route: &RouteSpec, state: &'s State) -> Result<&'s Collection, Failure> {
@@ -389,12 +464,22 @@ fn op_list(ctx: &Ctx<'_>, route: &RouteSpec, state: &State) -> Result<Reply, Fai
         set_content_type(&mut reply, response);
         return Ok(reply);
     };
+    if paginate.style == PageStyle::Range {
+        return Ok(range_page(ctx, paginate, response, items, &vars));
+    }
     let body_params = if paginate.params_in == ParamsIn::Body {
         parse_body(ctx.req)?.unwrap_or_default()
     } else {
         Map::new()
     };
+    let header_size = paginate
+        .size_header
+        .as_ref()
+        .and_then(|h| ctx.req.header_item(&h.name, &h.key));
     let param = |name: &str| -> Option<String> {
+        if name == paginate.size_param && header_size.is_some() {
+            return header_size.clone();
+        }
         match paginate.params_in {
             ParamsIn::Query => ctx.query.get(name).cloned(),
             ParamsIn::Body => body_params.get(name).map(value_to_text),
@@ -461,6 +546,81 @@ fn op_list(ctx: &Ctx<'_>, route: &RouteSpec, state: &State) -> Result<Reply, Fai
     Ok(reply)
 }
 
+/// A `range` style page: the positions the `Range` header asks for (the first
+/// `default_size` without one, at most `max_size`), `206` with `Content-Range`; a range
+/// starting past the end is a `416` (`Content-Range: <unit> */<total>`); a malformed or
+/// foreign-unit `Range` is ignored, as RFC 9110 says, and the first page sent.
+fn range_page(ctx: &Ctx<'_>, p: &PaginateSpec, response: &ResponseSpec, items: Vec<Value>, vars: &Value) -> Reply {
+    let total = items.len();
+    let asked = ctx.req.header("range").and_then(|v| parse_range(&p.range_unit, v));
+    let max = usize::try_from(p.max_size.max(1)).unwrap_or(usize::MAX);
+    let default = usize::try_from(p.default_size.max(1)).unwrap_or(usize::MAX).min(max);
+    let (start, end) = match asked {
+        Some((start, Some(end))) => (start, end.min(start.saturating_add(max - 1))),
+        Some((start, None)) => (start, start.saturating_add(default - 1)),
+        None => (0, default - 1),
+    };
+    let length = if p.hide_total {
+        "*".to_string()
+    } else {
+        total.to_string()
+    };
+    if start >= total && !(start == 0 && total == 0) {
+        let mut reply = Reply::json(416, &json!({ "message": "Range Not Satisfiable" }));
+        reply
+            .headers
+            .push(("content-range".into(), format!("{} */{total}", p.range_unit)));
+        return reply;
+    }
+    let last = end.min(total.saturating_sub(1));
+    let page_items: Vec<Value> = items.into_iter().skip(start).take(last + 1 - start).collect();
+    let count = page_items.len();
+    let mut all_vars = vars.clone();
+    if let Value::Object(all) = &mut all_vars {
+        all.insert("items".into(), Value::Array(page_items.clone()));
+        all.insert("total".into(), json!(total));
+        all.insert("count".into(), json!(count));
+        all.insert("offset".into(), json!(start));
+    }
+    let body = match (&p.envelope, &response.wrap) {
+        (Some(envelope), _) => envelope.render(&all_vars),
+        (None, Some(key)) => json!({ key: page_items }),
+        (None, None) => Value::Array(page_items),
+    };
+    let status = if asked.is_some() { 206 } else { 200 };
+    let mut reply = Reply::json(response.status.unwrap_or(status), &body);
+    let range = if count == 0 {
+        format!("{} */{total}", p.range_unit)
+    } else {
+        format!("{} {start}-{last}/{length}", p.range_unit)
+    };
+    reply.headers.push(("content-range".into(), range));
+    reply.headers.push(("accept-ranges".into(), p.range_unit.clone()));
+    add_headers(&mut reply, &p.headers, &all_vars);
+    add_headers(&mut reply, &response.headers, &all_vars);
+    set_content_type(&mut reply, response);
+    reply
+}
+
+/// `<unit>=<first>-<last>` or `<unit>=<first>-` (one range; the unit matched
+/// case-insensitively).
+fn parse_range(unit: &str, value: &str) -> Option<(usize, Option<usize>)> {
+    let (u, spec) = value.trim().split_once('=')?;
+    if !u.trim().eq_ignore_ascii_case(unit) || spec.contains(',') {
+        return None;
+    }
+    let (first, last) = spec.trim().split_once('-')?;
+    let first: usize = first.trim().parse().ok()?;
+    let last = match last.trim() {
+        "" => None,
+        l => Some(l.parse::<usize>().ok()?),
+    };
+    if last.is_some_and(|l| l < first) {
+        return None;
+    }
+    Some((first, last))
+}
+
 /// Where one page sits in the list.
 struct Page {
     /// The page number in the provider's numbering (page style), else the 0-based index.
@@ -505,6 +665,8 @@ impl Page {
                 };
                 ((offset / size) as u64, offset)
             }
+            // Served by `range_page`, never computed here.
+            PageStyle::Range => (0, 0),
         };
         Ok(Page {
             number,
@@ -538,6 +700,7 @@ fn next_page_url(ctx: &Ctx<'_>, p: &PaginateSpec, page: &Page, next_cursor: Opti
         PageStyle::Page => (&p.page_param, (page.number + 1).to_string()),
         PageStyle::Offset => (&p.offset_param, (page.offset + page.size).to_string()),
         PageStyle::Cursor => (&p.cursor_param, next_cursor?),
+        PageStyle::Range => return None,
     };
     let mut pairs: Vec<(String, String)> = url::form_urlencoded::parse(ctx.req.query.as_bytes())
         .into_owned()
@@ -604,6 +767,7 @@ fn link_header(ctx: &Ctx<'_>, p: &PaginateSpec, page: &Page) -> Option<String> {
                 links.push(format!("<{}>; rel=\"next\"", url(&p.cursor_param, next)));
             }
         }
+        PageStyle::Range => {}
     }
     (!links.is_empty()).then(|| links.join(", "))
 }
@@ -632,10 +796,7 @@ fn op_create(ctx: &Ctx<'_>, route: &RouteSpec, state: &mut State) -> Result<Repl
     let id_field = coll.spec.id_field.clone();
     let protected = protected_fields(coll, write);
 
-    let id = match body
-        .get(&id_field)
-        .filter(|v| !v.is_null() && !write.read_only.contains(&id_field))
-    {
+    let id = match get_path(&body, &id_field).filter(|v| !v.is_null() && !write.read_only.contains(&id_field)) {
         Some(given) => {
             if coll.find(&value_to_text(given)).is_some() {
                 return Err(Failure::new(ErrorKind::Conflict, format!("{id_field} already exists")));
@@ -655,7 +816,7 @@ fn op_create(ctx: &Ctx<'_>, route: &RouteSpec, state: &mut State) -> Result<Repl
         })?,
     };
     let mut record = Map::new();
-    record.insert(id_field.clone(), id.clone());
+    set_path(&mut record, &id_field, id.clone());
     let vars = ctx.vars(vec![("id", id.clone()), ("body", Value::Object(body.clone()))]);
     for (field, value) in &body {
         if !protected.contains(field) {
@@ -668,7 +829,7 @@ fn op_create(ctx: &Ctx<'_>, route: &RouteSpec, state: &mut State) -> Result<Repl
         }
     }
     if let Some(version) = &coll.spec.version_field {
-        record.insert(version.clone(), Value::from(coll.spec.version_start));
+        set_path(&mut record, version, Value::from(coll.spec.version_start));
     }
     stamp(coll, &mut record, ctx.now, true);
     apply_set(&write.set, &mut record, ctx, &body);
@@ -691,12 +852,25 @@ fn op_update(ctx: &Ctx<'_>, route: &RouteSpec, state: &mut State) -> Result<Repl
 
     if write.optimistic_version {
         if let Some(field) = &coll.spec.version_field {
-            let sent = body.get(field);
-            if sent != current.get(field) {
+            let stored = get_path(&current, field);
+            // The expected version comes from a header (Contentful's `X-Contentful-Version`)
+            // or from the body; both are compared as text, since a header has no types.
+            let (sent, fresh) = match &write.version_header {
+                Some(header) => {
+                    let sent = ctx.req.header(header).map(|v| v.trim().to_owned());
+                    let fresh = sent.is_some() && sent == stored.map(value_to_text);
+                    (sent, fresh)
+                }
+                None => {
+                    let sent = get_path(&body, field);
+                    (sent.map(value_to_text), sent == stored)
+                }
+            };
+            if !fresh {
                 let detail = format!(
                     "Stale {field}: sent {}, current {}",
-                    sent.map(value_to_text).unwrap_or_default(),
-                    current.get(field).map(value_to_text).unwrap_or_default()
+                    sent.unwrap_or_default(),
+                    stored.map(value_to_text).unwrap_or_default()
                 );
                 return Err(Failure::new(ErrorKind::Conflict, detail).with_id(&id));
             }
@@ -715,12 +889,11 @@ fn op_update(ctx: &Ctx<'_>, route: &RouteSpec, state: &mut State) -> Result<Repl
         }
     }
     if let Some(field) = &coll.spec.version_field {
-        let next = current
-            .get(field)
+        let next = get_path(&current, field)
             .and_then(Value::as_i64)
             .unwrap_or(coll.spec.version_start)
             + 1;
-        record.insert(field.clone(), Value::from(next));
+        set_path(&mut record, field, Value::from(next));
     }
     stamp(coll, &mut record, ctx.now, false);
     apply_set(&write.set, &mut record, ctx, &body);
@@ -730,14 +903,16 @@ fn op_update(ctx: &Ctx<'_>, route: &RouteSpec, state: &mut State) -> Result<Repl
 }
 
 /// Fields a write never takes from the body: the id, version, timestamps and `read_only`.
+/// A dotted one (`sys.version`) protects the whole top-level field it lives in (`sys`).
 fn protected_fields(coll: &Collection, write: &WriteSpec) -> Vec<String> {
     let mut fields = write.read_only.clone();
-    fields.push(coll.spec.id_field.clone());
-    fields.extend(coll.spec.version_field.clone());
+    let mut managed = vec![coll.spec.id_field.as_str()];
+    managed.extend(coll.spec.version_field.as_deref());
     if let Some(ts) = &coll.spec.timestamps {
-        fields.extend(ts.created.clone());
-        fields.extend(ts.updated.clone());
+        managed.extend(ts.created.as_deref());
+        managed.extend(ts.updated.as_deref());
     }
+    fields.extend(managed.into_iter().map(|f| top_field(f).to_owned()));
     fields
 }
 
@@ -753,11 +928,11 @@ fn stamp(coll: &Collection, record: &mut Map<String, Value>, now: chrono::DateTi
     };
     if created {
         if let Some(field) = &ts.created {
-            record.insert(field.clone(), value.clone());
+            set_path(record, field, value.clone());
         }
     }
     if let Some(field) = &ts.updated {
-        record.insert(field.clone(), value);
+        set_path(record, field, value);
     }
 }
 
@@ -1060,6 +1235,9 @@ fn error_reply(ctx: &Ctx<'_>, failure: Failure) -> Reply {
         None => json!({ "message": message }),
     };
     let mut reply = Reply::json(status, &body);
+    for challenge in &failure.challenges {
+        reply.headers.push(("www-authenticate".into(), challenge.clone()));
+    }
     if let Some(t) = template {
         add_headers(&mut reply, &t.headers, &vars);
         if let Some(ct) = &t.content_type {
@@ -1364,5 +1542,200 @@ routes:
         assert_eq!(reply.status, 404);
         assert_eq!(reply.body, b"model not found".to_vec());
         assert_eq!(reply.content_type.as_deref(), Some("text/plain; charset=utf-8"));
+    }
+
+    /// Contentful-like: ids, versions and dates nested in `sys`, the version in a header,
+    /// the page size in a `Prefer` header, links built from the emulator's own URL.
+    const NESTED_SPEC: &str = r#"
+base_path: /v2
+collections:
+  orgs:
+    id_field: sys.id
+    generate_id: none
+    version_field: sys.version
+    timestamps: { updated: sys.updatedAt, format: unix }
+    records:
+      - { name: Acme, sys: { id: a1, version: 4, updatedAt: 1 } }
+      - { name: Globex, sys: { id: g2, version: 1, updatedAt: 1 } }
+      - { name: Initech, sys: { id: i3, version: 1, updatedAt: 1 } }
+routes:
+  - { method: GET, path: "/orgs/{id}", op: get, collection: orgs }
+  - method: PUT
+    path: /orgs/{id}
+    op: replace
+    collection: orgs
+    write: { required: [name], read_only: [sys], optimistic_version: true, version_header: X-Version }
+  - method: GET
+    path: /orgs
+    op: list
+    collection: orgs
+    paginate:
+      style: cursor
+      cursor_param: $skiptoken
+      size_param: top
+      size_header: { name: Prefer, key: odata.maxpagesize }
+      default_size: 50
+      envelope: { context: "{{base_url}}/$metadata", value: "{{items}}", next: "{{next_url}}" }
+"#;
+
+    fn with_headers(mut incoming: Incoming, headers: &[(&'static str, &str)]) -> Incoming {
+        for (name, value) in headers {
+            incoming.headers.append(*name, value.parse().expect("header"));
+        }
+        incoming
+    }
+
+    fn answer(s: &Shared, incoming: &Incoming) -> (u16, Value) {
+        let reply = process(s, incoming);
+        (reply.status, serde_json::from_slice(&reply.body).unwrap_or(Value::Null))
+    }
+
+    #[test]
+    fn dotted_id_version_and_timestamp_fields_address_and_update_nested_values() {
+        let s = Shared::new(EmulatorSpec::from_yaml("nested", NESTED_SPEC).expect("spec"));
+        assert_eq!(call(&s, Method::GET, "/v2/orgs/g2", "").1["name"], "Globex");
+
+        let put = with_headers(
+            req(
+                Method::PUT,
+                "/v2/orgs/a1",
+                r#"{"name": "Acme 2", "sys": {"id": "hijack", "version": 99}}"#,
+                None,
+            ),
+            &[("x-version", "4")],
+        );
+        let (status, body) = answer(&s, &put);
+
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["name"], "Acme 2");
+        assert_eq!(body["sys"]["id"], "a1", "the client cannot touch `sys`");
+        assert_eq!(body["sys"]["version"], 5);
+        assert!(body["sys"]["updatedAt"].as_i64().expect("stamped") > 1);
+        assert_eq!(call(&s, Method::GET, "/v2/orgs/a1", "").1["sys"]["version"], 5);
+    }
+
+    #[test]
+    fn a_version_header_must_name_the_current_version() {
+        let s = Shared::new(EmulatorSpec::from_yaml("nested", NESTED_SPEC).expect("spec"));
+        let body = r#"{"name": "Acme 2"}"#;
+        let stale = with_headers(req(Method::PUT, "/v2/orgs/a1", body, None), &[("x-version", "3")]);
+        assert_eq!(answer(&s, &stale).0, 409);
+        assert_eq!(
+            answer(&s, &req(Method::PUT, "/v2/orgs/a1", body, None)).0,
+            409,
+            "missing header"
+        );
+        let current = with_headers(req(Method::PUT, "/v2/orgs/a1", body, None), &[("x-version", "4")]);
+        assert_eq!(answer(&s, &current).0, 200);
+        assert_eq!(answer(&s, &current).0, 409, "the version moved on");
+    }
+
+    #[test]
+    fn the_page_size_can_come_from_a_prefer_header_and_links_use_the_emulators_url() {
+        let s = Shared::new(EmulatorSpec::from_yaml("nested", NESTED_SPEC).expect("spec"));
+        let first = with_headers(
+            req(Method::GET, "/v2/orgs", "", None),
+            &[
+                ("host", "emu.test:8080"),
+                ("prefer", "return=representation"),
+                ("prefer", "odata.include-annotations=\"*\", odata.maxpagesize=2"),
+            ],
+        );
+        let (_, page) = answer(&s, &first);
+        assert_eq!(page["context"], "http://emu.test:8080/v2/$metadata");
+        assert_eq!(page["value"].as_array().expect("items").len(), 2);
+        let next = page["next"].as_str().expect("a next link");
+        let (path, query) = next
+            .strip_prefix("http://emu.test:8080")
+            .expect("back to this emulator")
+            .split_once('?')
+            .expect("query");
+        assert_eq!(path, "/v2/orgs");
+        assert!(query.starts_with("%24skiptoken="), "{query}");
+
+        let second = with_headers(
+            req(Method::GET, &format!("{path}?{query}"), "", None),
+            &[("prefer", "odata.maxpagesize=2")],
+        );
+        let (_, page) = answer(&s, &second);
+        assert_eq!(
+            page["value"],
+            json!([{"name": "Initech", "sys": {"id": "i3", "version": 1, "updatedAt": 1}}])
+        );
+        assert_eq!(page["next"], Value::Null);
+        // Without the preference, the size parameter or the default applies.
+        assert_eq!(
+            call(&s, Method::GET, "/v2/orgs?top=1", "").1["value"]
+                .as_array()
+                .expect("items")
+                .len(),
+            1
+        );
+        assert_eq!(
+            call(&s, Method::GET, "/v2/orgs", "").1["value"]
+                .as_array()
+                .expect("items")
+                .len(),
+            3
+        );
+    }
+
+    const DIGEST_SPEC: &str = r#"
+credentials: { public: pubkey, private: privkey }
+auth:
+  - digest: { username: "{{credentials.public}}", password: "{{credentials.private}}", realm: Test Realm, algorithm: SHA-256 }
+collections:
+  things:
+    records: [{ id: "1" }]
+routes:
+  - { method: GET, path: "/things/{id}", op: get, collection: things }
+"#;
+
+    #[test]
+    fn a_digest_scheme_challenges_and_accepts_only_a_fresh_valid_answer() {
+        let s = Shared::new(EmulatorSpec::from_yaml("digest", DIGEST_SPEC).expect("spec"));
+        let bare = process(&s, &req(Method::GET, "/things/1", "", None));
+        assert_eq!(bare.status, 401);
+        let challenge = bare
+            .headers
+            .iter()
+            .find(|(n, _)| n == "www-authenticate")
+            .map(|(_, v)| v.clone())
+            .expect("a challenge");
+        assert!(
+            challenge.contains("algorithm=SHA-256") && challenge.contains("stale=false"),
+            "{challenge}"
+        );
+
+        let respond = |password: &str, uri: &str| {
+            let mut prompt = digest_auth::parse(&challenge).expect("parses");
+            prompt
+                .respond(&digest_auth::AuthContext::new("pubkey", password, uri))
+                .expect("answer")
+                .to_string()
+        };
+        let good = respond("privkey", "/things/1");
+        assert_eq!(process(&s, &req(Method::GET, "/things/1", "", Some(&good))).status, 200);
+        let wrong = respond("nope", "/things/1");
+        let refused = process(&s, &req(Method::GET, "/things/1", "", Some(&wrong)));
+        assert_eq!(refused.status, 401);
+        assert!(refused
+            .headers
+            .iter()
+            .any(|(n, v)| n == "www-authenticate" && v.contains("stale=false")));
+
+        // A right answer to a nonce the emulator forgot (or never issued) is stale.
+        let nonce = digest_auth::parse(&challenge).expect("parses").nonce;
+        let mut prompt = digest_auth::parse(&challenge.replace(&nonce, "0000")).expect("parses");
+        let unknown_nonce = prompt
+            .respond(&digest_auth::AuthContext::new("pubkey", "privkey", "/things/1"))
+            .expect("answer")
+            .to_string();
+        let stale = process(&s, &req(Method::GET, "/things/1", "", Some(&unknown_nonce)));
+        assert_eq!(stale.status, 401);
+        assert!(stale
+            .headers
+            .iter()
+            .any(|(n, v)| n == "www-authenticate" && v.contains("stale=true")));
     }
 }

@@ -12,7 +12,9 @@
 //!   validation; [`EmulatorSpec`] is the loaded file, [`SpecError`] says where it is wrong.
 //! - `template`: `{{placeholder}}` rendering used by auth values, bodies and error shapes.
 //! - `state`: records, faults and the request log behind one mutex.
+//! - `digest`: HTTP Digest authentication (challenges, answer checks) for `digest` auth schemes.
 //! - `engine`: the request handler (routes, auth, ops, write rules, pagination, errors).
+//! - `oauth`: an OAuth2 authorization server (consent page, token endpoint, revocation).
 //! - [`fault`]: [`Fault`] injection (status, delay, drop, malformed, huge).
 //! - `server`: the axum server, the `/__emulator/` control endpoints and [`RunningEmulator`].
 //!
@@ -25,14 +27,17 @@
 //! # Ok(()) }
 //! ```
 
+mod digest;
 mod engine;
 pub mod fault;
+mod oauth;
 mod server;
 pub mod spec;
 mod state;
 mod template;
 
 pub use fault::{Fault, FaultAction, MalformedStyle};
+pub use oauth::OAuthTokens;
 pub use server::{start, start_on, RunningEmulator};
 pub use spec::{EmulatorSpec, ErrorKind, SpecError};
 pub use state::RecordedRequest;

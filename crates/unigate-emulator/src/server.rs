@@ -169,6 +169,34 @@ impl RunningEmulator {
         }
     }
 
+    /// Mints OAuth tokens as a completed consent would (for tests that seed an account
+    /// without a browser). `None` when the spec has no `oauth` section.
+    pub fn oauth_issue(&self) -> Option<crate::oauth::OAuthTokens> {
+        let spec = self.inner.shared.spec.file.oauth.as_ref()?;
+        let with_refresh = spec.refresh_tokens;
+        Some(self.inner.shared.lock().oauth.issue(spec, with_refresh))
+    }
+
+    /// Makes every access token issued so far expired.
+    pub fn oauth_expire_access_tokens(&self) {
+        self.inner.shared.lock().oauth.expire_access_tokens();
+    }
+
+    /// Revokes every refresh token issued so far (the user removed the app's access).
+    pub fn oauth_revoke_refresh_tokens(&self) {
+        self.inner.shared.lock().oauth.revoke_refresh_tokens();
+    }
+
+    /// Whether a refresh token is still accepted.
+    pub fn oauth_refresh_token_live(&self, token: &str) -> bool {
+        self.inner.shared.lock().oauth.refresh_live(token)
+    }
+
+    /// Whether an access token is still accepted.
+    pub fn oauth_access_token_live(&self, token: &str) -> bool {
+        self.inner.shared.lock().oauth.access_live(token)
+    }
+
     /// Stops the server (for every handle) and waits for it, at most five seconds.
     pub async fn shutdown(self) {
         self.inner.stop.lock().unwrap_or_else(PoisonError::into_inner).take();
@@ -345,6 +373,7 @@ fn record_of(req: &Incoming) -> RecordedRequest {
             .collect(),
         body: req.body.clone(),
         json: serde_json::from_slice(&req.body).ok(),
+        received_at: chrono::Utc::now(),
     }
 }
 

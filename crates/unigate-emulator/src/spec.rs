@@ -118,6 +118,13 @@ impl EmulatorSpec {
         &self.file.credentials
     }
 
+    /// The OAuth client (id, secret) the emulator's OAuth server accepts, if it has one.
+    pub fn oauth_client(&self) -> Option<(String, String)> {
+        let oauth = self.file.oauth.as_ref()?;
+        let vars = serde_json::json!({ "credentials": self.credentials() });
+        Some((oauth.client_id.render(&vars), oauth.client_secret.render(&vars)))
+    }
+
     /// Cross-field checks. The error carries a piece of text to locate the line with.
     fn validate(&self) -> Result<(), (String, Option<String>)> {
         let f = &self.file;
@@ -129,6 +136,15 @@ impl EmulatorSpec {
         }
         for scheme in &f.auth {
             scheme.check().map_err(|m| (m, Some("auth".into())))?;
+            if scheme.oauth.is_some() && f.oauth.is_none() {
+                return Err((
+                    "an `oauth` auth scheme needs an `oauth` server section".into(),
+                    Some("auth".into()),
+                ));
+            }
+        }
+        if let Some(oauth) = &f.oauth {
+            oauth.check().map_err(|m| (m, Some("oauth".into())))?;
         }
         for (name, collection) in &f.collections {
             for (i, record) in collection.records.iter().enumerate() {
@@ -138,7 +154,7 @@ impl EmulatorSpec {
                         Some(name.clone()),
                     ));
                 };
-                let has_id = object.get(&collection.id_field).is_some_and(|v| !v.is_null());
+                let has_id = crate::state::get_path(object, &collection.id_field).is_some_and(|v| !v.is_null());
                 if !has_id && collection.generate_id == IdGenerator::None {
                     return Err((
                         format!(
@@ -188,6 +204,9 @@ impl EmulatorSpec {
             if route.op == Op::Render && route.response.body.is_none() {
                 return Err(here("op `render` needs `response.body`".into()));
             }
+            if route.write.version_header.is_some() && !route.write.optimistic_version {
+                return Err(here("version_header needs optimistic_version".into()));
+            }
             if route.write.optimistic_version {
                 let has_version = route
                     .collection
@@ -235,9 +254,12 @@ pub(crate) struct SpecFile {
     pub collections: IndexMap<String, CollectionSpec>,
     /// What the server answers; matched in order.
     pub routes: Vec<RouteSpec>,
+    /// An OAuth2 authorization server (authorize, token, revoke) beside the API.
+    #[serde(default)]
+    pub oauth: Option<crate::oauth::OAuthSpec>,
 }
 
-/// One accepted way to authenticate. Exactly one of `header`, `query`, `basic` is set.
+/// One accepted way to authenticate. Exactly one of `header`, `query`, `basic`, `digest` is set.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AuthScheme {
@@ -250,18 +272,37 @@ pub(crate) struct AuthScheme {
     /// HTTP Basic credentials (`Authorization: Basic base64(username:password)`).
     #[serde(default)]
     pub basic: Option<BasicAuth>,
+    /// HTTP Digest credentials (RFC 7616): a request without a valid answer gets a 401 with
+    /// a `WWW-Authenticate: Digest ...` challenge.
+    #[serde(default)]
+    pub digest: Option<crate::digest::DigestAuth>,
     /// Expected value, a template over `credentials`, e.g. `"Bearer {{credentials.token}}"`.
     #[serde(default)]
     pub value: Option<StrTemplate>,
+    /// With `header`: the value must be this prefix followed by a live access token issued
+    /// by the emulator's `oauth` server (e.g. `"Bearer "`).
+    #[serde(default)]
+    pub oauth: Option<String>,
 }
 
 impl AuthScheme {
     fn check(&self) -> Result<(), String> {
-        let kinds = [self.header.is_some(), self.query.is_some(), self.basic.is_some()];
+        let kinds = [
+            self.header.is_some(),
+            self.query.is_some(),
+            self.basic.is_some(),
+            self.digest.is_some(),
+        ];
         if kinds.iter().filter(|k| **k).count() != 1 {
-            return Err("each auth scheme needs exactly one of `header`, `query`, `basic`".into());
+            return Err("each auth scheme needs exactly one of `header`, `query`, `basic`, `digest`".into());
         }
-        if self.basic.is_none() && self.value.is_none() {
+        if self.digest.is_some() && (self.value.is_some() || self.oauth.is_some()) {
+            return Err("a `digest` auth scheme takes no `value`".into());
+        }
+        if self.oauth.is_some() && (self.header.is_none() || self.value.is_some()) {
+            return Err("an `oauth` auth scheme needs a `header` and no `value`".into());
+        }
+        if self.basic.is_none() && self.digest.is_none() && self.value.is_none() && self.oauth.is_none() {
             return Err("a `header` or `query` auth scheme needs a `value`".into());
         }
         if self.basic.is_some() && self.value.is_some() {
@@ -760,6 +801,11 @@ pub(crate) struct WriteSpec {
     /// The body must carry the collection's current `version_field` value, else `conflict`.
     #[serde(default)]
     pub optimistic_version: bool,
+    /// With `optimistic_version`: the expected version is this request header's value
+    /// instead of the body's (Contentful's `X-Contentful-Version`); a missing header is a
+    /// `conflict` too.
+    #[serde(default)]
+    pub version_header: Option<String>,
     /// Fields set on every write through this route (templates; `record`, `body`, `now`, `credentials`).
     #[serde(default)]
     pub set: IndexMap<String, Template>,
@@ -844,6 +890,10 @@ pub(crate) struct PaginateSpec {
     /// Page size parameter (all styles), e.g. `per_page`, `size`, `limit`.
     #[serde(default = "default_size_param")]
     pub size_param: String,
+    /// The page size comes from a `key=N` item of a request header instead (OData's
+    /// `Prefer: odata.maxpagesize=N`); without that item, `size_param` applies.
+    #[serde(default)]
+    pub size_header: Option<SizeHeader>,
     /// `offset` style: offset parameter.
     #[serde(default = "default_offset_param")]
     pub offset_param: String,
@@ -874,6 +924,26 @@ pub(crate) struct PaginateSpec {
     /// Extra headers (templates over the same variables), e.g. `X-Total-Count`.
     #[serde(default)]
     pub headers: IndexMap<String, StrTemplate>,
+    /// `range` style: the unit of `Range: <unit>=0-49` and `Content-Range`. Default `items`.
+    #[serde(default = "default_range_unit")]
+    pub range_unit: String,
+    /// `range` style: answer `Content-Range: items 0-49/*`, without the total.
+    #[serde(default)]
+    pub hide_total: bool,
+}
+
+fn default_range_unit() -> String {
+    "items".into()
+}
+
+/// `size_header: { name: Prefer, key: odata.maxpagesize }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SizeHeader {
+    /// Header name (case-insensitive); every value of it is read.
+    pub name: String,
+    /// The item carrying the size, matched case-insensitively.
+    pub key: String,
 }
 
 fn default_page_param() -> String {
@@ -907,6 +977,9 @@ pub(crate) enum PageStyle {
     Offset,
     /// Opaque cursor returned with each page.
     Cursor,
+    /// The `Range` request header (`Range: items=0-49`), answered `206` with
+    /// `Content-Range: items 0-49/200`; a range past the end is a `416`.
+    Range,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]

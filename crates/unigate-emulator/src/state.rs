@@ -15,6 +15,43 @@ use serde_json::Value;
 
 use crate::fault::ActiveFault;
 use crate::spec::{CollectionSpec, EmulatorSpec, IdGenerator};
+use crate::template::lookup;
+
+/// Sets a dotted field (`sys.version`) of a record, creating the objects on the way (a
+/// non-object in the way is replaced). Record fields named in a collection's `id_field`,
+/// `version_field`, `timestamps` and `lookup_fields` may be such paths (Contentful keeps
+/// them in `sys`).
+pub(crate) fn set_path(record: &mut serde_json::Map<String, Value>, path: &str, value: Value) {
+    match path.split_once('.') {
+        None => {
+            record.insert(path.to_owned(), value);
+        }
+        Some((head, rest)) => {
+            let child = record
+                .entry(head.to_owned())
+                .or_insert_with(|| Value::Object(serde_json::Map::new()));
+            if !child.is_object() {
+                *child = Value::Object(serde_json::Map::new());
+            }
+            if let Value::Object(map) = child {
+                set_path(map, rest, value);
+            }
+        }
+    }
+}
+
+/// Reads a dotted field of a record (see [`set_path`]).
+pub(crate) fn get_path<'a>(record: &'a serde_json::Map<String, Value>, path: &str) -> Option<&'a Value> {
+    match path.split_once('.') {
+        None => record.get(path),
+        Some((head, rest)) => record.get(head)?.as_object().and_then(|m| get_path(m, rest)),
+    }
+}
+
+/// The top-level field a dotted path lives in (`sys` for `sys.id`).
+pub(crate) fn top_field(path: &str) -> &str {
+    path.split('.').next().unwrap_or(path)
+}
 
 /// One request the emulator received (admin requests under `/__emulator/` excluded).
 #[derive(Debug, Clone, Serialize)]
@@ -32,6 +69,8 @@ pub struct RecordedRequest {
     pub body: Bytes,
     /// The body parsed as JSON, when it is JSON.
     pub json: Option<Value>,
+    /// When the request arrived (before any injected delay), for tests of pacing.
+    pub received_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl RecordedRequest {
@@ -86,7 +125,7 @@ impl Collection {
 
     /// Map key of a record, from its id field.
     fn key_of(&self, record: &Value) -> Option<String> {
-        match record.get(&self.spec.id_field)? {
+        match lookup(record, &self.spec.id_field)? {
             Value::String(s) => Some(self.key(s)),
             Value::Null => None,
             other => Some(self.key(&other.to_string())),
@@ -100,7 +139,7 @@ impl Collection {
             return Some(key);
         }
         self.records.iter().find_map(|(k, record)| {
-            let hit = self.spec.lookup_fields.iter().any(|field| match record.get(field) {
+            let hit = self.spec.lookup_fields.iter().any(|field| match lookup(record, field) {
                 Some(Value::String(s)) => self.key(s) == key,
                 Some(Value::Null) | None => false,
                 Some(other) => crate::template::value_to_text(other) == id,
@@ -121,7 +160,7 @@ impl Collection {
                 let max = self
                     .records
                     .values()
-                    .filter_map(|r| r.get(&self.spec.id_field).and_then(Value::as_i64))
+                    .filter_map(|r| lookup(r, &self.spec.id_field).and_then(Value::as_i64))
                     .max()
                     .unwrap_or(0);
                 Some(Value::from(max + 1))
@@ -134,7 +173,7 @@ impl Collection {
     pub fn insert(&mut self, mut record: Value) -> Option<String> {
         if self.key_of(&record).is_none() {
             let id = self.new_id()?;
-            record.as_object_mut()?.insert(self.spec.id_field.clone(), id);
+            set_path(record.as_object_mut()?, &self.spec.id_field, id);
         }
         let key = self.key_of(&record)?;
         self.records.insert(key.clone(), record);
@@ -148,6 +187,9 @@ pub(crate) struct State {
     pub collections: IndexMap<String, Collection>,
     pub faults: Vec<ActiveFault>,
     pub requests: Vec<RecordedRequest>,
+    pub oauth: crate::oauth::OAuthState,
+    /// Nonces issued in HTTP Digest challenges.
+    pub digest_nonces: crate::digest::Nonces,
 }
 
 impl State {

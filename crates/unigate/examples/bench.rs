@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! bench mapping --seconds 2 --dump cases.json   # evaluations/second per provider, JSON lines
+//! bench mapping --evals 2000 [--only github]     # exactly N evaluations per provider (callgrind)
 //! bench upstream --records 100000 [--synthetic] # a GitHub upstream for the list benchmarks
 //! ```
 //!
@@ -17,6 +18,10 @@ use serde_json::{json, Value};
 #[path = "../benches/support/mod.rs"]
 mod support;
 
+/// The gateway binary's allocator (`src/main.rs`), so that the mapping numbers are what it pays.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let flag = |name: &str| {
@@ -26,10 +31,13 @@ fn main() -> anyhow::Result<()> {
             .cloned()
     };
     match args.first().map(String::as_str) {
-        Some("mapping") => {
-            let seconds: f64 = flag("--seconds").unwrap_or_else(|| "2".into()).parse()?;
-            mapping(seconds, flag("--dump"), flag("--only"))
-        }
+        Some("mapping") => match flag("--evals") {
+            Some(n) => mapping_count(n.parse()?, flag("--only")),
+            None => {
+                let seconds: f64 = flag("--seconds").unwrap_or_else(|| "2".into()).parse()?;
+                mapping(seconds, flag("--dump"), flag("--only"))
+            }
+        },
         Some("upstream") => {
             let records: usize = flag("--records").unwrap_or_else(|| "0".into()).parse()?;
             let port: u16 = flag("--port").unwrap_or_else(|| "0".into()).parse()?;
@@ -40,7 +48,7 @@ fn main() -> anyhow::Result<()> {
                 .block_on(upstream(records, port, synthetic))
         }
         _ => bail!(
-            "usage: bench mapping [--seconds S] [--dump FILE] | bench upstream [--records N] [--port P] [--synthetic]"
+            "usage: bench mapping [--seconds S] [--dump FILE] [--evals N] [--only P] | bench upstream [--records N] [--port P] [--synthetic]"
         ),
     }
 }
@@ -96,6 +104,34 @@ fn mapping(seconds: f64, dump: Option<String>, only: Option<String>) -> anyhow::
     Ok(())
 }
 
+/// Exactly `evals` evaluations per provider, each provider's inside one call of
+/// [`eval_loop`], so that an instruction count (`valgrind --tool=callgrind
+/// --collect-atstart=no --toggle-collect='*eval_loop*' --dump-after='*eval_loop*'`) has one
+/// profile per provider, in the order printed, with nothing of the set-up in it.
+fn mapping_count(evals: u64, only: Option<String>) -> anyhow::Result<()> {
+    let registry = unigate::startup::load_registry(None)?;
+    let cases = support::mapping_cases(&registry)?;
+    let mut stdout = std::io::stdout().lock();
+    for case in cases.iter().filter(|c| only.as_ref().is_none_or(|o| *o == c.provider)) {
+        let ok = eval_loop(case, evals);
+        writeln!(
+            stdout,
+            "{}",
+            json!({"provider": case.provider, "evals": evals, "ok": ok})
+        )?;
+    }
+    Ok(())
+}
+
+#[inline(never)]
+fn eval_loop(case: &support::MappingCase, evals: u64) -> bool {
+    let mut ok = true;
+    for _ in 0..evals {
+        ok &= std::hint::black_box(support::eval_mapping(case)).is_some();
+    }
+    ok
+}
+
 /// GitHub's emulator with `records` extra organizations, or (`synthetic`) a GitHub-shaped
 /// pager that makes each page on the fly: the emulator's `list` projects every record of
 /// the collection for each page, so at 1M records the upstream, not the gateway, would be
@@ -105,7 +141,7 @@ async fn upstream(records: usize, port: u16, synthetic: bool) -> anyhow::Result<
     let spec = unigate_emulator::EmulatorSpec::from_file(&support::catalog_dir().join("github/emulator.yaml"))?;
     let token = spec
         .credentials()
-        .get("token")
+        .get("access_token")
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();

@@ -37,6 +37,11 @@ pub struct Config {
     /// The largest request body accepted, in bytes. Default 1 MiB.
     pub max_request_body_bytes: usize,
     pub upstream: UpstreamConfig,
+    /// The URL browsers and clients reach this instance at: link-token URLs and the OAuth
+    /// redirect URI (`<public_url>/connect/oauth/callback`) are built on it. Default
+    /// `http://<listen>`. Behind a load balancer, set it to the balancer's URL.
+    pub public_url: Option<String>,
+    pub oauth: OAuthConfig,
     /// `text` (default) or `json` log lines.
     pub log_format: LogFormat,
 }
@@ -86,6 +91,58 @@ pub struct UpstreamConfig {
     /// Replaces the scheme, host and port of an integration's base URL, keeping its path:
     /// `{ github = "http://127.0.0.1:9001" }`. For sandboxes, tests and private mirrors.
     pub base_url_overrides: HashMap<String, String>,
+    /// The longest a call waits for its account's proactive request budget
+    /// (`rate_limit.budget` in an integration) before Unigate answers 429 with
+    /// `Retry-After` instead. An integration's `rate_limit.budget.max_wait_ms` overrides it.
+    /// Default 10000.
+    pub budget_max_wait_ms: u64,
+}
+
+/// OAuth2 token handling and the OAuth apps of the connect flow.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OAuthConfig {
+    /// Refresh an access token this long before it expires. Default 300000 (5 minutes).
+    pub refresh_margin_ms: u64,
+    /// How long one instance may hold an account's refresh lock; past it (the instance
+    /// crashed mid-refresh) another may take over. Default 60000.
+    pub refresh_lock_ms: u64,
+    /// How long a request waits for a refresh of its account running elsewhere before
+    /// answering 503. Default 30000.
+    pub refresh_wait_ms: u64,
+    /// The OAuth app (client) registered with each provider, by integration name (`-` may
+    /// be written `_`): `[oauth.apps.github] client_id = "...", client_secret = "..."`, or
+    /// `UNIGATE_OAUTH__APPS__GITHUB__CLIENT_ID`. An account's own `client_id` and
+    /// `client_secret` context values (client credentials) take precedence.
+    pub apps: HashMap<String, OAuthApp>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthApp {
+    pub client_id: String,
+    #[serde(skip_serializing)]
+    pub client_secret: SecretString,
+}
+
+impl Default for OAuthConfig {
+    fn default() -> Self {
+        OAuthConfig {
+            refresh_margin_ms: 300_000,
+            refresh_lock_ms: 60_000,
+            refresh_wait_ms: 30_000,
+            apps: HashMap::new(),
+        }
+    }
+}
+
+impl OAuthConfig {
+    /// The app configured for an integration.
+    pub fn app(&self, integration: &str) -> Option<&OAuthApp> {
+        self.apps
+            .get(integration)
+            .or_else(|| self.apps.get(&integration.replace('-', "_")))
+    }
 }
 
 impl Default for Config {
@@ -100,6 +157,8 @@ impl Default for Config {
             previous_encryption_keys: Vec::new(),
             max_request_body_bytes: 1024 * 1024,
             upstream: UpstreamConfig::default(),
+            public_url: None,
+            oauth: OAuthConfig::default(),
             log_format: LogFormat::Text,
         }
     }
@@ -114,6 +173,7 @@ impl Default for UpstreamConfig {
             max_stream_pages: 100_000,
             retry: RetryConfig::default(),
             base_url_overrides: HashMap::new(),
+            budget_max_wait_ms: 10_000,
         }
     }
 }
@@ -134,6 +194,10 @@ pub struct RetryConfig {
     /// The longest provider `Retry-After` Unigate waits out itself; a longer one is
     /// answered at once as 429 with that `Retry-After`. Default 5000.
     pub max_retry_after_ms: u64,
+    /// The total time a call may spend on retries, from its first attempt: no retry starts
+    /// whose wait would end past it. Default 10000. An integration's `retry.max_total_ms`
+    /// overrides it.
+    pub max_total_ms: u64,
 }
 
 impl Default for RetryConfig {
@@ -143,6 +207,7 @@ impl Default for RetryConfig {
             base_delay_ms: 100,
             max_delay_ms: 2_000,
             max_retry_after_ms: 5_000,
+            max_total_ms: 10_000,
         }
     }
 }
@@ -216,11 +281,27 @@ impl Config {
         if self.database.max_connections == 0 {
             return Err(ConfigError::Invalid("database.max_connections must be above 0".into()));
         }
+        if let Some(url) = &self.public_url {
+            url::Url::parse(url).map_err(|e| ConfigError::Invalid(format!("public_url: {e}")))?;
+        }
+        if self.oauth.refresh_lock_ms < 1000 {
+            return Err(ConfigError::Invalid(
+                "oauth.refresh_lock_ms must be at least 1000".into(),
+            ));
+        }
         for (name, url) in &self.upstream.base_url_overrides {
             url::Url::parse(url)
                 .map_err(|e| ConfigError::Invalid(format!("upstream.base_url_overrides.{name}: {e}")))?;
         }
         Ok(())
+    }
+
+    /// Where this instance is reached, without a trailing `/`.
+    pub fn public_url(&self, bound: SocketAddr) -> String {
+        match &self.public_url {
+            Some(u) => u.trim_end_matches('/').to_string(),
+            None => format!("http://{bound}"),
+        }
     }
 
     pub fn database_url(&self) -> String {

@@ -194,6 +194,25 @@ impl From<crate::upstream::UpstreamError> for ApiError {
             }
             U::Template { .. } => ApiError::bad_request(format!("{message}. Check the integrated account's context.")),
             U::ForbiddenHost { .. } | U::BadUrl { .. } => ApiError::bad_request(format!("{message}.")),
+            U::PrivateAddress { account_config, .. } => {
+                tracing::warn!(error = %message, "refused a private address");
+                let status = if account_config {
+                    StatusCode::BAD_REQUEST
+                } else {
+                    StatusCode::BAD_GATEWAY
+                };
+                ApiError::new(status, format!("{message}."))
+            }
+            U::ForeignPage { .. } | U::Redirect { .. } => ApiError::new(StatusCode::BAD_GATEWAY, format!("{message}.")),
+            U::BudgetExhausted { retry_after_ms, .. } => {
+                let mut e = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!("{message}; retry after the time in `Retry-After`."),
+                );
+                e.retry_after = Some(retry_after_ms.div_ceil(1000).max(1).to_string());
+                e
+            }
+            U::Store { source, .. } => ApiError::from(source),
         }
     }
 }

@@ -7,7 +7,8 @@
 //!               ─▶ store + accounts (integrated_account_id → account, decrypted context)
 //!               ─▶ catalog::Registry (category, resource, method, integration → compiled mapping)
 //!               ─▶ unified (plan: query/body mappings, remote_query, remote_data, pagination)
-//!               ─▶ upstream (URL + host checks, credentials, timeouts, error classification)
+//!               ─▶ upstream (URL, host and address checks, credentials, request budget,
+//!                  retries, timeouts, error classification)
 //!               ─▶ unified (select records, response mapping, response format, exclusions)
 //! ```
 //!

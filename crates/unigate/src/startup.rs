@@ -25,6 +25,12 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     pub keyring: Arc<Keyring>,
     pub upstream: Upstream,
+    /// API token -> environment, for one second (`auth::TokenCache`).
+    pub tokens: Arc<auth::TokenCache>,
+    /// OAuth token exchange and refresh.
+    pub oauth: Arc<crate::accounts::oauth::OAuth>,
+    /// Where browsers reach this instance (`Config::public_url`), without a trailing `/`.
+    pub public_url: Arc<str>,
 }
 
 /// A sandbox account created at start.
@@ -122,6 +128,7 @@ impl Application {
                 let spec = unigate_emulator::EmulatorSpec::from_yaml(name, src)
                     .with_context(|| format!("invalid emulator for {name}"))?;
                 let creds = spec.credentials().clone();
+                let oauth_client = spec.oauth_client();
                 let running = unigate_emulator::start(spec)
                     .await
                     .with_context(|| format!("cannot start the {name} emulator"))?;
@@ -129,21 +136,47 @@ impl Application {
                     .upstream
                     .base_url_overrides
                     .insert(name.clone(), running.base_url());
+                // The sandbox's OAuth apps are the ones its emulators know.
+                if let Some((client_id, secret)) = oauth_client {
+                    config
+                        .oauth
+                        .apps
+                        .entry(name.clone())
+                        .or_insert(crate::config::OAuthApp {
+                            client_id,
+                            client_secret: secret.into(),
+                        });
+                }
                 sandbox_specs.push((name.clone(), creds, running.clone()));
                 emulators.push(running);
             }
         }
 
-        let upstream = Upstream::new(config.upstream.clone()).context("cannot build the HTTP client")?;
+        let upstream = Upstream::new(config.upstream.clone())
+            .context("cannot build the HTTP client")?
+            .with_budgets(store.clone());
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let keyring = Arc::new(keyring);
+        let oauth = Arc::new(crate::accounts::oauth::OAuth::new(
+            store.clone(),
+            keyring.clone(),
+            upstream.clone(),
+            config.oauth.clone(),
+        ));
+        let public_url: Arc<str> = config
+            .public_url(listener.local_addr().context("cannot read the bound address")?)
+            .into();
         let state = AppState {
+            public_url,
             config: Arc::new(config),
             store,
             registry: Arc::new(registry),
-            keyring: Arc::new(keyring),
+            keyring,
             upstream,
+            tokens: Arc::default(),
+            oauth,
         };
 
         let mut sandbox_token = None;

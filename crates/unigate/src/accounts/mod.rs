@@ -6,6 +6,7 @@
 //! is all the admin API ever returns.
 
 pub mod crypto;
+pub mod oauth;
 
 use chrono::Utc;
 use serde_json::{json, Map, Value};

@@ -82,21 +82,66 @@ pub enum Pagination {
     },
     NextUrl {
         limit_param: Option<String>,
+        /// A header carrying the page size; its template sees `{limit}`.
+        limit_header: Option<(http::HeaderName, Template)>,
         next_url: Expr,
+    },
+    Range {
+        unit: String,
+        page_size: u64,
+    },
+    Dynamic {
+        limit_param: Option<String>,
+        initial: Option<Expr>,
+        next: Expr,
     },
 }
 
 impl Pagination {
     pub fn limit_param(&self) -> Option<&str> {
         match self {
-            Pagination::None => None,
+            Pagination::None | Pagination::Range { .. } => None,
             Pagination::LinkHeader { limit_param }
+            | Pagination::Dynamic { limit_param, .. }
             | Pagination::Page { limit_param, .. }
             | Pagination::Offset { limit_param, .. }
             | Pagination::Cursor { limit_param, .. }
             | Pagination::NextUrl { limit_param, .. } => limit_param.as_deref(),
         }
     }
+
+    /// Whether the client's `limit` reaches the provider as a page size (a size parameter
+    /// or header, or the range's size). Elsewhere pages are as long as the provider makes
+    /// them, and a unified list says so with `x-unigate-limit: ignored`.
+    pub fn honours_limit(&self) -> bool {
+        match self {
+            Pagination::Range { .. } => true,
+            // Its expressions may pass `limit` on themselves.
+            Pagination::Dynamic { initial, next, .. } => {
+                self.limit_param().is_some()
+                    || std::iter::once(next)
+                        .chain(initial)
+                        .any(|e| mentions_word(e.source(), "limit"))
+            }
+            _ => self.limit_param().is_some() || self.limit_header().is_some(),
+        }
+    }
+
+    /// The header carrying the page size, for providers that take it there.
+    pub fn limit_header(&self) -> Option<&(http::HeaderName, Template)> {
+        match self {
+            Pagination::NextUrl { limit_header, .. } => limit_header.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+/// Whether `word` appears in `text` as a whole identifier.
+fn mentions_word(text: &str, word: &str) -> bool {
+    let ident = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
+    text.match_indices(word).any(|(i, _)| {
+        !text[..i].chars().next_back().is_some_and(ident) && !text[i + word.len()..].chars().next().is_some_and(ident)
+    })
 }
 
 /// How one unified method runs on one integration.
@@ -109,14 +154,39 @@ pub struct UnifiedMapping {
     pub request_body_mapping: Option<Expr>,
     pub response_mapping: Option<Expr>,
     pub retry_on_conflict: Option<ConflictRetryConfig>,
+    /// Unified body fields the provider cannot write (refused with a 422).
+    pub unsupported_fields: Vec<String>,
 }
 
 /// How credentials are put on the wire.
 #[derive(Debug)]
 pub enum Authorization {
-    Header { name: http::HeaderName, value: Template },
-    Basic { username: Template, password: Template },
-    Query { name: String, value: Template },
+    Header {
+        name: http::HeaderName,
+        value: Template,
+    },
+    Basic {
+        username: Template,
+        password: Template,
+    },
+    Query {
+        name: String,
+        value: Template,
+    },
+    /// HTTP Digest: rendered per request, used to answer the provider's challenge.
+    Digest {
+        username: Template,
+        password: Template,
+    },
+}
+
+/// Compiled [`OAuth2Config`]: URL and parameter templates over `{context}`.
+#[derive(Debug)]
+pub struct OAuth2 {
+    pub authorize_url: Option<Template>,
+    pub token_url: Template,
+    pub authorize_params: Vec<(String, Template)>,
+    pub token_params: Vec<(String, Template)>,
 }
 
 /// Compiled [`RateLimitConfig`].
@@ -128,6 +198,8 @@ pub struct RateLimit {
     pub limit: Option<Expr>,
     pub remaining: Option<Expr>,
     pub reset: Option<Expr>,
+    /// The proactive per-account budget, validated.
+    pub budget: Option<BudgetConfig>,
 }
 
 /// A compiled integration.
@@ -139,6 +211,9 @@ pub struct Integration {
     pub headers: Vec<(http::HeaderName, Template)>,
     pub optional_headers: Vec<(http::HeaderName, Template)>,
     pub authorization: Authorization,
+    pub oauth2: Option<OAuth2>,
+    /// Which addresses its URLs may reach (public ones, plus `allowed_private_networks`).
+    pub address_policy: crate::upstream::net::AddressPolicy,
     pub error_message: Option<Expr>,
     pub resources: HashMap<String, Arc<Resource>>,
     /// `(category, resource, method)` to mapping.
@@ -323,6 +398,68 @@ fn compile_template(file: &str, text: &str, what: &str, src: &str, errors: &mut 
     }
 }
 
+fn compile_oauth2(
+    file: &str,
+    text: &str,
+    config: &IntegrationConfig,
+    errors: &mut Vec<CatalogError>,
+) -> Option<OAuth2> {
+    let credentials = &config.credentials;
+    let needs = matches!(
+        credentials.format,
+        CredentialFormat::Oauth2 | CredentialFormat::Oauth2ClientCredentials
+    );
+    let Some(oc) = &credentials.oauth2 else {
+        if needs {
+            errors.push(err(
+                file,
+                find_line(text, "credentials:"),
+                format!(
+                    "credentials format `{}` needs an `oauth2` section with the provider's token_url",
+                    serde_json::to_value(credentials.format)
+                        .unwrap_or_default()
+                        .as_str()
+                        .unwrap_or_default()
+                ),
+            ));
+        }
+        return None;
+    };
+    if credentials.format == CredentialFormat::Oauth2 && oc.authorize_url.is_none() {
+        errors.push(err(
+            file,
+            find_line(text, "oauth2:"),
+            "the `oauth2` format needs `oauth2.authorize_url` for the connect flow".into(),
+        ));
+    }
+    let mut url = |what: &str, src: &str| {
+        let t = compile_template(file, text, what, src, errors)?;
+        if t.is_static() && url::Url::parse(src).is_err() {
+            errors.push(err(file, find_line(text, src), format!("{what} is not a URL")));
+            return None;
+        }
+        Some(t)
+    };
+    let token_url = url("oauth2.token_url", &oc.token_url);
+    let authorize_url = match &oc.authorize_url {
+        Some(a) => Some(url("oauth2.authorize_url", a)?),
+        None => None,
+    };
+    let params = |what: &str, map: &IndexMap<String, String>, errors: &mut Vec<CatalogError>| {
+        map.iter()
+            .filter_map(|(k, v)| compile_template(file, text, what, v, errors).map(|t| (k.clone(), t)))
+            .collect::<Vec<_>>()
+    };
+    let authorize_params = params("oauth2.authorize_params", &oc.authorize_params, errors);
+    let token_params = params("oauth2.token_params", &oc.token_params, errors);
+    Some(OAuth2 {
+        authorize_url,
+        token_url: token_url?,
+        authorize_params,
+        token_params,
+    })
+}
+
 fn compile_headers(
     file: &str,
     text: &str,
@@ -395,11 +532,104 @@ fn compile_pagination(
             limit_param: limit_param.clone(),
             next_cursor: compile_expr(file, text, "pagination.next_cursor", next_cursor, errors)?,
         },
-        PaginationConfig::NextUrl { limit_param, next_url } => Pagination::NextUrl {
-            limit_param: limit_param.clone(),
-            next_url: compile_expr(file, text, "pagination.next_url", next_url, errors)?,
-        },
+        PaginationConfig::NextUrl {
+            limit_param,
+            limit_header,
+            next_url,
+        } => {
+            let limit_header = match limit_header {
+                None => None,
+                Some(h) => {
+                    let name = http::HeaderName::from_bytes(h.name.as_bytes()).ok();
+                    if name.is_none() {
+                        errors.push(err(
+                            file,
+                            find_line(text, &h.name),
+                            format!("`{}` is not a valid header name", h.name),
+                        ));
+                    }
+                    let value = compile_template(file, text, "pagination.limit_header.value", &h.value, errors);
+                    Some(name.zip(value)?)
+                }
+            };
+            Pagination::NextUrl {
+                limit_param: limit_param.clone(),
+                limit_header,
+                next_url: compile_expr(file, text, "pagination.next_url", next_url, errors)?,
+            }
+        }
+        PaginationConfig::Range { range_unit, page_size } => {
+            if !crate::upstream::range::is_unit(range_unit) {
+                errors.push(err(
+                    file,
+                    find_line(text, "range_unit"),
+                    format!("pagination.range_unit `{range_unit}` is not a range unit (a token such as `items`)"),
+                ));
+                return None;
+            }
+            if *page_size == 0 {
+                errors.push(err(
+                    file,
+                    find_line(text, "page_size"),
+                    "pagination.page_size must be at least 1".into(),
+                ));
+                return None;
+            }
+            Pagination::Range {
+                unit: range_unit.clone(),
+                page_size: *page_size,
+            }
+        }
+        PaginationConfig::Dynamic {
+            limit_param,
+            get_initial_pagination_values_expression,
+            get_pagination_values_expression,
+        } => {
+            let initial = match get_initial_pagination_values_expression {
+                None => None,
+                Some(src) => Some(compile_expr(
+                    file,
+                    text,
+                    "pagination.get_initial_pagination_values_expression",
+                    src,
+                    errors,
+                )?),
+            };
+            Pagination::Dynamic {
+                limit_param: limit_param.clone(),
+                initial,
+                next: compile_expr(
+                    file,
+                    text,
+                    "pagination.get_pagination_values_expression",
+                    get_pagination_values_expression,
+                    errors,
+                )?,
+            }
+        }
     })
+}
+
+/// The budget, if its numbers make sense.
+fn check_budget(file: &str, text: &str, budget: &BudgetConfig, errors: &mut Vec<CatalogError>) -> Option<BudgetConfig> {
+    let line = find_line(text, "budget");
+    if budget.requests == 0 || budget.per_ms == 0 {
+        errors.push(err(
+            file,
+            line,
+            "rate_limit.budget needs `requests` and `per_ms` of at least 1".into(),
+        ));
+        return None;
+    }
+    if budget.per_ms > 31 * 24 * 3_600_000 {
+        errors.push(err(
+            file,
+            line,
+            "rate_limit.budget.per_ms is over 31 days; budget a shorter window".into(),
+        ));
+        return None;
+    }
+    Some(budget.clone())
 }
 
 fn compile_integration(
@@ -452,6 +682,12 @@ fn compile_integration(
             u.zip(p)
                 .map(|(username, password)| Authorization::Basic { username, password })
         }
+        AuthorizationConfig::Digest { username, password } => {
+            let u = compile_template(file, text, "authorization.username", username, errors);
+            let p = compile_template(file, text, "authorization.password", password, errors);
+            u.zip(p)
+                .map(|(username, password)| Authorization::Digest { username, password })
+        }
         AuthorizationConfig::Query { name, value } => {
             compile_template(file, text, "authorization.value", value, errors).map(|value| Authorization::Query {
                 name: name.clone(),
@@ -459,6 +695,7 @@ fn compile_integration(
             })
         }
     };
+    let oauth2 = compile_oauth2(file, text, &config, errors);
     let error_message = config
         .error
         .as_ref()
@@ -476,7 +713,24 @@ fn compile_integration(
             limit: c("limit", &rl.limit),
             remaining: c("remaining", &rl.remaining),
             reset: c("reset", &rl.reset),
+            budget: rl.budget.as_ref().and_then(|b| check_budget(file, text, b, errors)),
         };
+    }
+    let mut address_policy = crate::upstream::net::AddressPolicy::default();
+    for n in &config.allowed_private_networks {
+        match n.parse() {
+            Ok(network) => address_policy.allowed_private.push(network),
+            Err(e) => errors.push(err(file, find_line(text, n), format!("allowed_private_networks: {e}"))),
+        }
+    }
+    if let Some(r) = &config.retry {
+        if r.max_attempts == Some(0) {
+            errors.push(err(
+                file,
+                find_line(text, "max_attempts"),
+                "retry.max_attempts must be at least 1".into(),
+            ));
+        }
     }
     let default_pagination = match &config.pagination {
         Some(p) => compile_pagination(file, text, p, errors),
@@ -528,11 +782,22 @@ fn compile_integration(
             }
         }
     }
+    if let Some(v) = &config.credentials.validation {
+        if !resources.contains_key(v) {
+            errors.push(err(
+                file,
+                find_line(text, "validation:"),
+                format!("credentials.validation names `{v}`, which is not in `resources`"),
+            ));
+        }
+    }
     if errors.len() > before {
         return None;
     }
     Some(Integration {
+        oauth2,
         rate_limit,
+        address_policy,
         base_url: base_url?,
         headers,
         optional_headers,
@@ -610,6 +875,15 @@ fn compile_mappings(
                 if before.len() != m.before.len() {
                     continue;
                 }
+                if !m.unsupported_fields.is_empty() && !matches!(method, UnifiedMethod::Create | UnifiedMethod::Update)
+                {
+                    errors.push(err(
+                        file,
+                        find_line(text, "unsupported_fields"),
+                        format!("{what}: `unsupported_fields` only applies to `create` and `update`"),
+                    ));
+                    continue;
+                }
                 integration.unified.insert(
                     (category.to_string(), resource.clone(), method),
                     Arc::new(UnifiedMapping {
@@ -619,6 +893,7 @@ fn compile_mappings(
                         request_body_mapping,
                         response_mapping,
                         retry_on_conflict: m.retry_on_conflict.clone(),
+                        unsupported_fields: m.unsupported_fields.clone(),
                     }),
                 );
             }

@@ -82,6 +82,12 @@ pub struct IntegrationConfig {
     /// Host patterns a rendered `base_url` may resolve to; `*.example.com` matches subdomains.
     #[serde(default)]
     pub allowed_hosts: Vec<String>,
+    /// Private networks (CIDR blocks such as `10.0.0.0/8`, or single addresses) this
+    /// integration may reach. Unigate never connects to private, loopback, link-local or
+    /// reserved addresses otherwise, whatever a URL's host resolves to (an on-premises
+    /// provider declares its network here).
+    #[serde(default)]
+    pub allowed_private_networks: Vec<String>,
     /// Headers sent on every request; values are templates.
     #[serde(default)]
     pub headers: IndexMap<String, String>,
@@ -103,6 +109,9 @@ pub struct IntegrationConfig {
     /// Per-request timeout for this provider, overriding `upstream.request_timeout_ms`.
     #[serde(default)]
     pub timeout_ms: Option<u64>,
+    /// Retries for this provider, overriding `upstream.retry`.
+    #[serde(default)]
+    pub retry: Option<IntegrationRetryConfig>,
     /// Values an account's context falls back to (e.g. a default region host).
     #[serde(default)]
     pub context_defaults: serde_json::Map<String, Value>,
@@ -114,9 +123,71 @@ pub struct IntegrationConfig {
 #[serde(deny_unknown_fields)]
 pub struct CredentialsConfig {
     pub format: CredentialFormat,
-    /// The fields an account's context must carry for this format.
+    /// The fields an account's context must carry for this format. For `oauth2` these are
+    /// what an imported account supplies (`access_token`, optionally `refresh_token` and
+    /// `expires_at`); the connect flow fills them itself.
     #[serde(default)]
     pub fields: Vec<CredentialField>,
+    /// The provider's OAuth2 endpoints, for `oauth2` and `oauth2_client_credentials`.
+    #[serde(default)]
+    pub oauth2: Option<OAuth2Config>,
+    /// A raw resource method (`organizations.list`) run after connecting an account to check
+    /// its credentials: success marks the account `active`, failure `validation_error`.
+    #[serde(default)]
+    pub validation: Option<String>,
+}
+
+/// An OAuth2 authorization server. URLs and parameter values are templates over `context`
+/// (Auth0's token URL is on the tenant's own domain) and must stay on the integration's
+/// hosts.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuth2Config {
+    /// The consent page (authorization-code flow).
+    #[serde(default)]
+    pub authorize_url: Option<String>,
+    pub token_url: String,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    #[serde(default = "space")]
+    pub scope_separator: String,
+    /// Send a PKCE `code_challenge` (S256) with the authorization request.
+    #[serde(default)]
+    pub pkce: bool,
+    /// How the client authenticates at the token endpoint: `body` (client_secret_post) or
+    /// `basic` (client_secret_basic).
+    #[serde(default)]
+    pub client_auth: ClientAuth,
+    /// Extra authorization-request parameters (Google: `access_type: offline`).
+    #[serde(default)]
+    pub authorize_params: IndexMap<String, String>,
+    /// Extra token-request parameters (Auth0 client credentials: `audience`).
+    #[serde(default)]
+    pub token_params: IndexMap<String, String>,
+    /// Token-endpoint error codes meaning the grant is dead and a person must reconnect
+    /// (default `invalid_grant`; GitHub says `bad_refresh_token`).
+    #[serde(default = "invalid_grant")]
+    pub reauth_errors: Vec<String>,
+    /// Fields of the token answer kept in the account's context (Salesforce's
+    /// `instance_url`, Zoho's `api_domain`).
+    #[serde(default)]
+    pub context_fields: Vec<String>,
+}
+
+fn space() -> String {
+    " ".into()
+}
+
+fn invalid_grant() -> Vec<String> {
+    vec!["invalid_grant".into()]
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    #[default]
+    Body,
+    Basic,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -159,6 +230,10 @@ pub enum AuthorizationConfig {
     Basic { username: String, password: String },
     /// A query parameter.
     Query { name: String, value: String },
+    /// HTTP Digest access authentication (RFC 7616, RFC 2617; MD5 or SHA-256, `qop=auth`):
+    /// the request goes out without credentials, and the provider's `401` challenge is
+    /// answered once (MongoDB Atlas API keys).
+    Digest { username: String, password: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -262,6 +337,11 @@ pub enum PaginationConfig {
     NextUrl {
         #[serde(default)]
         limit_param: Option<String>,
+        /// For providers that take the page size in a header: sent on every page request
+        /// (the next URLs included) when the client asks for a `limit`, e.g. OData's
+        /// `{ name: Prefer, value: "odata.maxpagesize={{limit}}" }`.
+        #[serde(default)]
+        limit_header: Option<LimitHeaderConfig>,
         /// JSONata over `{response, headers}` giving the next URL (empty/null = end).
         next_url: String,
     },
@@ -273,10 +353,79 @@ pub enum PaginationConfig {
         /// JSONata over `{response, headers}` giving the next cursor (empty/null = end).
         next_cursor: String,
     },
+    /// The HTTP `Range` header (Truto's `range`): each page is asked for as
+    /// `Range: items=0-49`, the provider answers `206` with `Content-Range: items 0-49/200`
+    /// (or `/*` when the total is unknown). The client's `limit` is the range's size.
+    Range {
+        /// The range unit. Default `items`.
+        #[serde(default = "items")]
+        range_unit: String,
+        /// Positions asked for per page when the client gives no `limit`. Default 100.
+        #[serde(default = "hundred")]
+        page_size: u64,
+    },
+    /// Anything else, in JSONata (Truto's `dynamic`). Expressions see `response` (the
+    /// body), `headers`, `query` (the unified query), `limit`, `records` (how many this
+    /// page held), `url` (of this page) and `paginationValues` (what the previous page's
+    /// expression gave; on the first page, the initial values).
+    Dynamic {
+        #[serde(default)]
+        limit_param: Option<String>,
+        /// JSONata over `{query, limit}` giving the first page's values: an object of query
+        /// parameters. Default: none.
+        #[serde(default)]
+        get_initial_pagination_values_expression: Option<String>,
+        /// The next page: an object of query parameters (merged over the resource's query),
+        /// a string (the next page's full URL, which must stay on the integration's host),
+        /// or null/absent to stop.
+        get_pagination_values_expression: String,
+    },
 }
 
 fn one() -> u64 {
     1
+}
+
+fn items() -> String {
+    "items".into()
+}
+
+fn hundred() -> u64 {
+    100
+}
+
+/// Per-integration retry settings; unset ones come from `upstream.retry`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrationRetryConfig {
+    /// Attempts in all, the first included (1 disables retries).
+    #[serde(default)]
+    pub max_attempts: Option<u32>,
+    /// Total time for a call's retries, from its first attempt.
+    #[serde(default)]
+    pub max_total_ms: Option<u64>,
+}
+
+/// A proactive per-account request budget: Unigate spaces an account's calls so that no
+/// window of `per_ms` holds more than `requests`, across all instances sharing the store,
+/// instead of finding the limit with 429s.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetConfig {
+    pub requests: u32,
+    pub per_ms: u64,
+    /// The longest a call waits for the budget before a 429; default
+    /// `upstream.budget_max_wait_ms`.
+    #[serde(default)]
+    pub max_wait_ms: Option<u64>,
+}
+
+/// A header carrying the page size; `value` is a template over `{limit}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitHeaderConfig {
+    pub name: String,
+    pub value: String,
 }
 
 /// JSONata expressions over `{status, headers}` (header names lowercase).
@@ -300,6 +449,9 @@ pub struct RateLimitConfig {
     pub remaining: Option<String>,
     #[serde(default)]
     pub reset: Option<String>,
+    /// A proactive per-account budget, e.g. `{ requests: 5, per_ms: 1000 }`.
+    #[serde(default)]
+    pub budget: Option<BudgetConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -337,6 +489,11 @@ pub struct UnifiedMappingConfig {
     /// (an optimistic-concurrency conflict), up to `max_attempts` in all.
     #[serde(default)]
     pub retry_on_conflict: Option<ConflictRetryConfig>,
+    /// Unified body fields the provider cannot write (`create`, `update`): a request that
+    /// sets one is refused with a 422 naming it, never sent with the field silently dropped
+    /// (Turso cannot rename an organization).
+    #[serde(default)]
+    pub unsupported_fields: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

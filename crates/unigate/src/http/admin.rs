@@ -4,7 +4,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
 use serde_json::{json, Map, Value};
@@ -25,6 +25,41 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/integrated-account", get(list).post(create))
         .route("/integrated-account/{id}", get(get_one).patch(update).delete(delete))
+        .route("/integrated-account/refresh-credentials", post(refresh_credentials))
+}
+
+/// `POST /integrated-account/refresh-credentials` `{ "id": ... }`: gets a new OAuth access
+/// token now (under the same one-refresh-per-account lock as automatic refreshes).
+async fn refresh_credentials(
+    State(state): State<AppState>,
+    env: Env,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let body = object_body(body)?;
+    let id = match string_field(&body, "id")? {
+        Some(id) => id,
+        None => {
+            string_field(&body, "integrated_account_id")?.ok_or_else(|| ApiError::bad_request("`id` is required."))?
+        }
+    };
+    let record = find(&state, &env, &id).await?;
+    let integration = state.registry.integration(&record.integration).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "The integration `{}` of this account is no longer in the catalog.",
+            record.integration
+        ))
+    })?;
+    let account = accounts::Account::load(&state.keyring, integration, record)?;
+    if !state.oauth.can_refresh(integration, &account.context) {
+        return Err(ApiError::bad_request(format!(
+            "Integrated account `{id}` has no credentials Unigate can refresh (integration `{}` uses {}, or the account has no refresh token).",
+            integration.name(),
+            serde_json::to_value(integration.config.credentials.format).unwrap_or_default()
+        )));
+    }
+    let fresh = state.oauth.refresh(integration, &account.record, None, true).await?;
+    tracing::info!(account_id = %id, "credentials refreshed on request");
+    Ok(Json(accounts::view(&fresh.record, Some(integration))))
 }
 
 fn object_body(body: Result<Bytes, BytesRejection>) -> Result<Map<String, Value>, ApiError> {

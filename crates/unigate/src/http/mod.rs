@@ -2,6 +2,7 @@
 //! Handlers are thin: they extract, call the layer below, and answer.
 
 pub mod admin;
+pub mod connect;
 pub mod idempotency;
 pub mod meta;
 pub mod proxy;
@@ -29,6 +30,7 @@ pub fn router(state: AppState) -> Router {
                 .route_layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer)),
         )
         .merge(admin::routes())
+        .merge(connect::routes())
         .merge(meta::routes())
         .fallback(|| async { ApiError::not_found("No such route.") })
         .method_not_allowed_fallback(|| async {

@@ -3,6 +3,10 @@
 //! Keep this list in one place with its tests: a mapping that uses a function not listed
 //! here fails at evaluation with a reference error naming it.
 
+use std::fmt::Write as _;
+
+use chrono::{Datelike, Timelike};
+use jsonata_core::ast::{AstNode, Stage};
 use jsonata_core::evaluator::{Evaluator, EvaluatorError};
 use jsonata_core::value::JValue;
 
@@ -54,7 +58,260 @@ pub fn register(ev: &mut Evaluator) -> Result<(), EvaluatorError> {
             _ => JValue::Undefined,
         })
     })?;
+    ev.register_fn(FAST_FROM_MILLIS, from_millis_iso_seconds)?;
+    ev.register_fn(FAST_TO_MILLIS, to_millis_iso_offset)?;
+    ev.register_fn(FAST_TO_MILLIS_ISO, to_millis_iso)?;
     Ok(())
+}
+
+// ── Date pictures ────────────────────────────────────────────────────────────
+//
+// jsonata-core analyses a `$fromMillis`/`$toMillis` picture string, and builds a regex
+// for it, on every call: a mapping with two dates spent most of its time there (Meta
+// Marketing ran at half the JavaScript reference's speed), and `$toMillis(text)` runs a
+// regex. The catalog uses two pictures, so calls that name one of them as a literal, and
+// `$toMillis(text)`, are sent, when the expression is compiled (`specialise`), to functions
+// that format and parse the common shapes directly and hand anything else (another shape,
+// a year outside 0-9999, a wrong type) to the builtin, so results and errors stay the
+// builtin's (`tests::fast_pictures_agree_with_the_builtins`).
+
+/// `$fromMillis(ms, ISO_SECONDS_Z)`: RFC 3339 UTC to the second.
+const ISO_SECONDS_Z: &str = "[Y0001]-[M01]-[D01]T[H01]:[m01]:[s01]Z";
+/// `$toMillis(text, ISO_SECONDS_OFFSET)`: `2015-03-05T21:46:42+0000`.
+const ISO_SECONDS_OFFSET: &str = "[Y0001]-[M01]-[D01]T[H01]:[m01]:[s01][Z0000]";
+const FAST_FROM_MILLIS: &str = "unigateFromMillisIsoSeconds";
+const FAST_TO_MILLIS: &str = "unigateToMillisIsoOffset";
+const FAST_TO_MILLIS_ISO: &str = "unigateToMillisIso";
+
+/// Sends `$fromMillis(x, "<ISO_SECONDS_Z>")`, `$toMillis(x, "<ISO_SECONDS_OFFSET>")` and
+/// `$toMillis(x)` to the fast functions, unless the expression binds a variable of either
+/// name.
+pub fn specialise(ast: &mut AstNode) {
+    let mut shadowed = false;
+    visit(ast, &mut |n| {
+        if let AstNode::Binary { lhs, .. } = n {
+            if matches!(&**lhs, AstNode::Variable(v) if v == "fromMillis" || v == "toMillis") {
+                shadowed = true;
+            }
+        }
+        if let AstNode::Lambda { params, .. } = n {
+            shadowed |= params.iter().any(|p| p == "fromMillis" || p == "toMillis");
+        }
+    });
+    if shadowed {
+        return;
+    }
+    visit(ast, &mut |n| {
+        if let AstNode::Function { name, args, .. } = n {
+            let fast = match (name.as_str(), args.len(), args.get(1)) {
+                ("fromMillis", 2, Some(AstNode::String(p))) if p == ISO_SECONDS_Z => FAST_FROM_MILLIS,
+                ("toMillis", 2, Some(AstNode::String(p))) if p == ISO_SECONDS_OFFSET => FAST_TO_MILLIS,
+                ("toMillis", 1, _) => FAST_TO_MILLIS_ISO,
+                _ => return,
+            };
+            *name = fast.to_string();
+        }
+    });
+}
+
+/// Calls `f` on every node of the tree.
+fn visit(node: &mut AstNode, f: &mut impl FnMut(&mut AstNode)) {
+    f(node);
+    match node {
+        AstNode::Path { steps } => {
+            for step in steps {
+                visit(&mut step.node, f);
+                for stage in &mut step.stages {
+                    if let Stage::Filter(e) = stage {
+                        visit(e, f);
+                    }
+                }
+            }
+        }
+        AstNode::Binary { lhs, rhs, .. } => {
+            visit(lhs, f);
+            visit(rhs, f);
+        }
+        AstNode::Unary { operand: e, .. } | AstNode::FunctionApplication(e) | AstNode::Lambda { body: e, .. } => {
+            visit(e, f)
+        }
+        AstNode::Function { args, .. } => args.iter_mut().for_each(|a| visit(a, f)),
+        AstNode::Call { procedure, args } => {
+            visit(procedure, f);
+            args.iter_mut().for_each(|a| visit(a, f));
+        }
+        AstNode::Array(items) | AstNode::Block(items) | AstNode::ArrayGroup(items) => {
+            items.iter_mut().for_each(|i| visit(i, f))
+        }
+        AstNode::Object(pairs) => pairs.iter_mut().for_each(|(k, v)| {
+            visit(k, f);
+            visit(v, f);
+        }),
+        AstNode::ObjectTransform { input, pattern } => {
+            visit(input, f);
+            pattern.iter_mut().for_each(|(k, v)| {
+                visit(k, f);
+                visit(v, f);
+            });
+        }
+        AstNode::Sort { input, terms } => {
+            visit(input, f);
+            terms.iter_mut().for_each(|(t, _)| visit(t, f));
+        }
+        AstNode::Conditional {
+            condition,
+            then_branch,
+            else_branch,
+        } => {
+            visit(condition, f);
+            visit(then_branch, f);
+            if let Some(e) = else_branch {
+                visit(e, f);
+            }
+        }
+        AstNode::Transform {
+            location,
+            update,
+            delete,
+        } => {
+            visit(location, f);
+            visit(update, f);
+            if let Some(d) = delete {
+                visit(d, f);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn from_millis_iso_seconds(args: &[JValue]) -> Result<JValue, EvaluatorError> {
+    if let Some(JValue::Number(n)) = args.first() {
+        let dt = (n.fract() == 0.0 && n.abs() < 1e15)
+            .then(|| chrono::DateTime::from_timestamp_millis(*n as i64))
+            .flatten()
+            .filter(|dt| (0..=9999).contains(&dt.year()));
+        if let Some(dt) = dt {
+            let mut out = String::with_capacity(20);
+            let _ = write!(
+                out,
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+                dt.year(),
+                dt.month(),
+                dt.day(),
+                dt.hour(),
+                dt.minute(),
+                dt.second()
+            );
+            return Ok(JValue::string(out));
+        }
+    }
+    builtin("fromMillis", Some(ISO_SECONDS_Z), args)
+}
+
+fn to_millis_iso(args: &[JValue]) -> Result<JValue, EvaluatorError> {
+    if let Some(ms) = args.first().and_then(JValue::as_str).and_then(parse_iso) {
+        return Ok(JValue::Number(ms as f64));
+    }
+    builtin("toMillis", None, args)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`, exactly, to Unix milliseconds (the fraction
+/// cut to milliseconds, as the builtin does).
+fn parse_iso(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let num = |from: usize, len: usize| -> Option<u32> {
+        b.get(from..from + len)?.iter().try_fold(0u32, |acc, d| {
+            d.is_ascii_digit().then(|| acc * 10 + u32::from(d - b'0'))
+        })
+    };
+    let mut i = 19;
+    let mut millis = 0;
+    if b[i] == b'.' {
+        let digits = b[i + 1..].iter().take_while(|d| d.is_ascii_digit()).count();
+        if digits == 0 {
+            return None;
+        }
+        for k in 0..3 {
+            millis = millis * 10 + if k < digits { u32::from(b[i + 1 + k] - b'0') } else { 0 };
+        }
+        i += 1 + digits;
+    }
+    let offset_min = match &b[i..] {
+        b"Z" => 0,
+        [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
+            let (h, m) = (num(i + 1, 2)?, num(i + 4, 2)?);
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let total = i64::from(h * 60 + m);
+            if *sign == b'-' {
+                -total
+            } else {
+                total
+            }
+        }
+        _ => return None,
+    };
+    let year = i32::try_from(num(0, 4)?).ok()?;
+    let time = chrono::NaiveDate::from_ymd_opt(year, num(5, 2)?, num(8, 2)?)?.and_hms_milli_opt(
+        num(11, 2)?,
+        num(14, 2)?,
+        num(17, 2)?,
+        millis,
+    )?;
+    Some(time.and_utc().timestamp_millis() - offset_min * 60_000)
+}
+
+fn to_millis_iso_offset(args: &[JValue]) -> Result<JValue, EvaluatorError> {
+    if let Some(ms) = args.first().and_then(JValue::as_str).and_then(parse_iso_offset) {
+        return Ok(JValue::Number(ms as f64));
+    }
+    builtin("toMillis", Some(ISO_SECONDS_OFFSET), args)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS±HHMM`, exactly, to Unix milliseconds.
+fn parse_iso_offset(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() != 24 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let num = |from: usize, len: usize| -> Option<u32> {
+        b[from..from + len].iter().try_fold(0u32, |acc, d| {
+            d.is_ascii_digit().then(|| acc * 10 + u32::from(d - b'0'))
+        })
+    };
+    let sign = match b[19] {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let (off_h, off_m) = (num(20, 2)?, num(22, 2)?);
+    if off_h > 23 || off_m > 59 {
+        return None;
+    }
+    let year = i32::try_from(num(0, 4)?).ok()?;
+    let time = chrono::NaiveDate::from_ymd_opt(year, num(5, 2)?, num(8, 2)?)?.and_hms_opt(
+        num(11, 2)?,
+        num(14, 2)?,
+        num(17, 2)?,
+    )?;
+    let offset_ms = sign * i64::from(off_h * 60 + off_m) * 60_000;
+    Some(time.and_utc().timestamp_millis() - offset_ms)
+}
+
+/// The builtin `$name(a[, picture])`, for what the fast paths leave: its results and errors.
+fn builtin(name: &str, picture: Option<&str>, args: &[JValue]) -> Result<JValue, EvaluatorError> {
+    let source = match picture {
+        Some(p) => format!("${name}(a, {})", JValue::string(p).to_json_string().unwrap_or_default()),
+        None => format!("${name}(a)"),
+    };
+    let ast = jsonata_core::parser::parse(&source).map_err(|e| EvaluatorError::EvaluationError(e.to_string()))?;
+    let mut input = indexmap::IndexMap::new();
+    input.insert("a".to_string(), args.first().cloned().unwrap_or(JValue::Undefined));
+    Evaluator::new().evaluate(&ast, &JValue::object(input))
 }
 
 fn is_empty(v: &JValue) -> bool {
@@ -128,6 +385,96 @@ mod tests {
             Some(json!("2011-12-15T19:53:33Z"))
         );
         assert_eq!(eval("$hexToNumber(\"zz\")", json!({})), None);
+    }
+
+    #[test]
+    fn fast_pictures_agree_with_the_builtins() {
+        use super::{ISO_SECONDS_OFFSET, ISO_SECONDS_Z};
+        let fast_from = Expr::compile(&format!("$fromMillis(v, \"{ISO_SECONDS_Z}\")")).unwrap();
+        let fast_to = Expr::compile(&format!("$toMillis(v, \"{ISO_SECONDS_OFFSET}\")")).unwrap();
+        // The same calls, kept on the builtins: the picture is not a literal.
+        let slow_from = Expr::compile("$fromMillis(v, p)").unwrap();
+        let slow_to = Expr::compile("$toMillis(v, p)").unwrap();
+        let same = |fast: &Expr, slow: &Expr, v: serde_json::Value, p: &str| {
+            let f = fast.eval(&json!({ "v": v }));
+            let s = slow.eval(&json!({ "v": v, "p": p }));
+            match (&f, &s) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{v} with {p}"),
+                (Err(_), Err(_)) => {}
+                _ => panic!("{v} with {p}: fast {f:?}, builtin {s:?}"),
+            }
+        };
+        for ms in [
+            json!(0),
+            json!(1_700_000_000_123_i64),
+            json!(-1),
+            json!(-62_135_596_800_000_i64),
+            json!(253_402_300_799_999_i64),
+            json!(253_402_300_800_000_i64),
+            json!(-62_135_596_800_001_i64),
+            json!(1.5),
+            json!("1700000000000"),
+            json!(null),
+            json!([1, 2]),
+        ] {
+            same(&fast_from, &slow_from, ms, ISO_SECONDS_Z);
+        }
+        same(&fast_from, &slow_from, serde_json::Value::Null, ISO_SECONDS_Z);
+        assert_eq!(fast_from.eval(&json!({})).unwrap(), None);
+        for t in [
+            "2015-03-05T21:46:42+0000",
+            "2015-03-05T21:46:42+0530",
+            "2015-03-05T21:46:42-0800",
+            "1999-12-31T23:59:59+2300",
+            "0001-01-01T00:00:00+0000",
+            "2024-02-29T12:00:00+0100",
+            "2023-02-29T12:00:00+0100",
+            "2015-03-05T21:46:42Z",
+            "2015-03-05T21:46:42+00:00",
+            "2015-03-05 21:46:42+0000",
+            "not a date",
+        ] {
+            same(&fast_to, &slow_to, json!(t), ISO_SECONDS_OFFSET);
+        }
+        same(&fast_to, &slow_to, json!(42), ISO_SECONDS_OFFSET);
+        assert_eq!(fast_to.eval(&json!({})).unwrap(), None);
+
+        // `$toMillis(text)`: the builtin is still reached through a variable holding it.
+        let fast_iso = Expr::compile("$toMillis(v)").unwrap();
+        let slow_iso = Expr::compile("($f := $toMillis; $f(v))").unwrap();
+        for t in [
+            json!("2015-03-05T21:46:42Z"),
+            json!("2015-03-05T21:46:42.1Z"),
+            json!("2015-03-05T21:46:42.123456Z"),
+            json!("2015-03-05T21:46:42.5+05:30"),
+            json!("2015-03-05T21:46:42-08:00"),
+            json!("2024-02-30T00:00:00Z"),
+            json!("2015-03-05T21:46:42+0530"),
+            json!("2015-03-05T21:46:42"),
+            json!("2015-03-05"),
+            json!("2015-03-05T21:46:42.Z"),
+            json!("x"),
+            json!(7),
+            json!(null),
+        ] {
+            let f = fast_iso.eval(&json!({ "v": t }));
+            let s = slow_iso.eval(&json!({ "v": t }));
+            match (&f, &s) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{t}"),
+                (Err(_), Err(_)) => {}
+                _ => panic!("{t}: fast {f:?}, builtin {s:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_variable_named_like_the_builtin_keeps_its_meaning() {
+        let e = Expr::compile(&format!(
+            "($fromMillis := function($a, $b) {{ \"mine\" }}; $fromMillis(0, \"{}\"))",
+            super::ISO_SECONDS_Z
+        ))
+        .unwrap();
+        assert_eq!(e.eval(&json!({})).unwrap(), Some(json!("mine")));
     }
 
     #[test]

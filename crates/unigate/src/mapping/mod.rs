@@ -1,19 +1,32 @@
 //! JSONata mappings and `{{placeholder}}` templates.
 //!
 //! Expressions are parsed once, when the catalog is loaded, into an `Arc<AstNode>` shared
-//! by every request. Each evaluation builds a fresh tree-walking `Evaluator` inside
-//! synchronous code: jsonata-core's values use `Rc`, so none may be held across an
-//! `.await`. Every evaluation runs under hard limits (time, stack depth, sequence length)
-//! because account-level overrides will let users write expressions.
+//! by every request. Evaluation is synchronous: jsonata-core's values use `Rc`, so none may
+//! be held across an `.await`. Every evaluation runs under hard limits (time, stack depth,
+//! sequence length) because account-level overrides will let users write expressions.
+//!
+//! What an evaluation costs besides the tree walk, and how it is kept small (measured with
+//! `bench/callgrind.py`; see `bench/ANALYSIS.md`):
+//! - only the parts of the input an expression can read are converted from `serde_json`
+//!   ([`reads`], found at compile time), by reference, never cloned first; and
+//!   [`Expr::eval_fields`] builds `{scope..., response}` without copying the scope;
+//! - each thread keeps one `Evaluator` with the helper functions registered, instead of
+//!   building one per call: jsonata-core resets its bindings at every `evaluate` (and
+//!   after a failed one), and keeps the compiled object-constructor steps between calls;
+//! - the result is converted back in one pass that also writes whole numbers as integers.
 
 pub mod functions;
+pub mod reads;
 pub mod template;
 
+use std::cell::Cell;
 use std::sync::Arc;
 
+use indexmap::IndexMap;
 use jsonata_core::ast::AstNode;
 use jsonata_core::evaluator::{Context, Evaluator, EvaluatorOptions};
-use jsonata_core::value::JValue;
+use jsonata_core::value::{JArray, JValue};
+use reads::Reads;
 use serde_json::Value;
 
 /// Limits applied to every evaluation.
@@ -26,6 +39,8 @@ const MAX_SEQUENCE_LENGTH: usize = 1_000_000;
 pub struct Expr {
     source: Arc<str>,
     ast: Arc<AstNode>,
+    /// The parts of the input the expression can read; only those are converted.
+    reads: Arc<Reads>,
 }
 
 impl std::fmt::Debug for Expr {
@@ -49,9 +64,11 @@ pub struct EvalError {
 
 impl Expr {
     pub fn compile(source: &str) -> Result<Self, CompileError> {
-        let ast = jsonata_core::parser::parse(source).map_err(|e| CompileError { message: e.to_string() })?;
+        let mut ast = jsonata_core::parser::parse(source).map_err(|e| CompileError { message: e.to_string() })?;
+        functions::specialise(&mut ast);
         Ok(Expr {
             source: source.into(),
+            reads: Arc::new(reads::analyse(&ast)),
             ast: Arc::new(ast),
         })
     }
@@ -68,34 +85,57 @@ impl Expr {
 
     /// Evaluates against a JSON input; `undefined` comes back as `None`.
     pub fn eval(&self, input: &Value) -> Result<Option<Value>, EvalError> {
-        self.eval_j(&JValue::from(input.clone()))
+        self.eval_j(&project(input, &self.reads))
     }
 
-    /// As [`Expr::eval`], taking the input by value to spare a deep copy on the hot path.
+    /// As [`Expr::eval`], converting the whole input: the reference the projection is
+    /// tested against (`tests/bench_smoke`).
+    pub fn eval_unprojected(&self, input: &Value) -> Result<Option<Value>, EvalError> {
+        self.eval_j(&to_jvalue(input))
+    }
+
+    /// As [`Expr::eval`]; kept for callers that own their input (it is read by reference
+    /// either way).
     pub fn eval_owned(&self, input: Value) -> Result<Option<Value>, EvalError> {
-        self.eval_j(&JValue::from(input))
+        self.eval(&input)
+    }
+
+    /// Evaluates against an object made of `fields` (a later field replaces an earlier one
+    /// of the same name), converting each value by reference: `{scope..., response}`
+    /// without cloning the scope or the provider record first.
+    pub fn eval_fields<'a>(
+        &self,
+        fields: impl IntoIterator<Item = (&'a str, &'a Value)>,
+    ) -> Result<Option<Value>, EvalError> {
+        let fields = fields.into_iter();
+        let mut map = IndexMap::with_capacity(fields.size_hint().0);
+        for (k, v) in fields {
+            let value = match &*self.reads {
+                Reads::All => to_jvalue(v),
+                Reads::Fields(read) => match read.get(k) {
+                    Some(r) => project(v, r),
+                    None => {
+                        // Not read, but a later field of the same name must still replace it.
+                        map.shift_remove(k);
+                        continue;
+                    }
+                },
+            };
+            map.insert(k.to_string(), value);
+        }
+        self.eval_j(&JValue::object(map))
     }
 
     /// Evaluates against an input already converted to jsonata-core's value type, so a
     /// caller mapping many records can convert the shared parts once.
     pub fn eval_j(&self, input: &JValue) -> Result<Option<Value>, EvalError> {
-        let options = EvaluatorOptions {
-            timeout_ms: Some(TIMEOUT_MS),
-            max_stack_depth: Some(MAX_STACK_DEPTH),
-            max_sequence_length: Some(MAX_SEQUENCE_LENGTH),
-            ..EvaluatorOptions::default()
-        };
-        let mut evaluator = Evaluator::with_options(Context::new(), options);
-        functions::register(&mut evaluator).map_err(|e| self.error(e.to_string()))?;
-        let out = evaluator
-            .evaluate(&self.ast, input)
+        let out = with_evaluator(|ev| ev.evaluate(&self.ast, input))
+            .map_err(|e| self.error(e))?
             .map_err(|e| self.error(e.to_string()))?;
         if out.is_undefined() {
             return Ok(None);
         }
-        let mut value = Value::from(&out);
-        integral_numbers(&mut value);
-        Ok(Some(value))
+        Ok(Some(to_value(&out)))
     }
 
     fn error(&self, message: String) -> EvalError {
@@ -104,6 +144,37 @@ impl Expr {
             message,
         }
     }
+}
+
+thread_local! {
+    /// This thread's evaluator, taken out while it runs: a panic inside drops it (the next
+    /// call builds a fresh one) and a re-entrant call builds its own instead of sharing it.
+    static EVALUATOR: Cell<Option<Box<Evaluator>>> = const { Cell::new(None) };
+}
+
+/// Runs `f` with this thread's evaluator, building it (limits and helper functions) on
+/// first use. Each `evaluate` starts from clean bindings, also after a failed one
+/// (jsonata-core's `evaluator_reuse_test`).
+fn with_evaluator<R>(f: impl FnOnce(&mut Evaluator) -> R) -> Result<R, String> {
+    let mut ev = match EVALUATOR.take() {
+        Some(ev) => ev,
+        None => new_evaluator()?,
+    };
+    let out = f(&mut ev);
+    EVALUATOR.set(Some(ev));
+    Ok(out)
+}
+
+fn new_evaluator() -> Result<Box<Evaluator>, String> {
+    let options = EvaluatorOptions {
+        timeout_ms: Some(TIMEOUT_MS),
+        max_stack_depth: Some(MAX_STACK_DEPTH),
+        max_sequence_length: Some(MAX_SEQUENCE_LENGTH),
+        ..EvaluatorOptions::default()
+    };
+    let mut ev = Box::new(Evaluator::with_options(Context::new(), options));
+    functions::register(&mut ev).map_err(|e| e.to_string())?;
+    Ok(ev)
 }
 
 fn truncate(s: &str, max: usize) -> String {
@@ -117,26 +188,78 @@ fn truncate(s: &str, max: usize) -> String {
     format!("{}…", &s[..end])
 }
 
-/// JSONata numbers are doubles; a whole number goes back out as an integer (`42`, not
-/// `42.0`), as the JavaScript reference prints it.
-fn integral_numbers(v: &mut Value) {
-    match v {
-        Value::Number(n) => {
-            if let Some(f) = n.as_f64().filter(|_| !n.is_i64() && !n.is_u64()) {
-                if f.fract() == 0.0 && f.abs() < 9.007_199_254_740_992e15 {
-                    *v = Value::from(f as i64);
+/// Converts the parts of `v` that `reads` names (the fields of an object; of each item of an
+/// array, as a path step maps over arrays), by reference.
+fn project(v: &Value, reads: &Reads) -> JValue {
+    match (reads, v) {
+        (Reads::Fields(fields), Value::Object(m)) => {
+            let mut out = IndexMap::with_capacity(fields.len());
+            for (k, r) in fields {
+                if let Some(x) = m.get(k) {
+                    out.insert(k.clone(), project(x, r));
                 }
             }
+            JValue::object(out)
         }
-        Value::Array(items) => items.iter_mut().for_each(integral_numbers),
-        Value::Object(m) => m.values_mut().for_each(integral_numbers),
-        _ => {}
+        (Reads::Fields(_), Value::Array(items)) => {
+            let flat = !items.iter().any(Value::is_array);
+            JValue::Array(JArray::new_flat(
+                items.iter().map(|x| project(x, reads)).collect(),
+                flat,
+            ))
+        }
+        _ => to_jvalue(v),
     }
 }
 
-/// Converts a serde value for evaluation; exposed so the pipeline can build inputs once.
+/// Converts a serde value for evaluation, by reference (no deep copy of `v` first).
 pub fn to_jvalue(v: &Value) -> JValue {
-    JValue::from(v.clone())
+    match v {
+        Value::Null => JValue::Null,
+        Value::Bool(b) => JValue::Bool(*b),
+        Value::Number(n) => JValue::Number(n.as_f64().unwrap_or(0.0)),
+        Value::String(s) => JValue::string(s.as_str()),
+        Value::Array(items) => {
+            // An input array holding no array is "flat", as jsonata-core's own conversion
+            // marks it, so a path step over it need not scan it again.
+            let flat = !items.iter().any(Value::is_array);
+            JValue::Array(JArray::new_flat(items.iter().map(to_jvalue).collect(), flat))
+        }
+        Value::Object(m) => {
+            let mut out = IndexMap::with_capacity(m.len());
+            for (k, v) in m {
+                out.insert(k.clone(), to_jvalue(v));
+            }
+            JValue::object(out)
+        }
+    }
+}
+
+/// Converts a result back. JSONata numbers are doubles; a whole number goes back out as an
+/// integer (`42`, not `42.0`), as the JavaScript reference prints it. Non-finite numbers and
+/// function values become `null`.
+pub fn to_value(v: &JValue) -> Value {
+    match v {
+        JValue::Null | JValue::Undefined => Value::Null,
+        JValue::Bool(b) => Value::Bool(*b),
+        JValue::Number(n) => {
+            if n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 {
+                Value::from(*n as i64)
+            } else {
+                serde_json::Number::from_f64(*n).map_or(Value::Null, Value::Number)
+            }
+        }
+        JValue::String(s) => Value::String(s.to_string()),
+        JValue::Array(items) => Value::Array(items.iter().map(to_value).collect()),
+        JValue::Object(m) => {
+            let mut out = serde_json::Map::with_capacity(m.len());
+            for (k, v) in m.iter() {
+                out.insert(k.clone(), to_value(v));
+            }
+            Value::Object(out)
+        }
+        _ => Value::Null,
+    }
 }
 
 #[cfg(test)]
@@ -168,6 +291,65 @@ mod tests {
         let e = Expr::compile("($f := function($n) { $f($n + 1) }; $f(0))").unwrap();
         let err = e.eval(&json!({})).unwrap_err();
         assert!(!err.message.is_empty());
+    }
+
+    #[test]
+    fn whole_numbers_come_back_as_integers() {
+        let e = Expr::compile(r#"{ "n": response.n * 2, "f": response.n / 4 }"#).unwrap();
+        let out = e.eval(&json!({"response": {"n": 21}})).unwrap().unwrap();
+        assert!(out["n"].is_i64(), "{out}");
+        assert_eq!(out, json!({"n": 42, "f": 5.25}));
+    }
+
+    #[test]
+    fn a_failed_evaluation_leaves_nothing_for_the_next_one() {
+        let failing = Expr::compile(r#"($x := 1; $error("boom"))"#).unwrap();
+        assert!(failing.eval(&json!({})).is_err());
+        let probe = Expr::compile("$x").unwrap();
+        assert_eq!(probe.eval(&json!({})).unwrap(), None);
+    }
+
+    #[test]
+    fn fields_build_the_input_and_a_later_one_wins() {
+        let e = Expr::compile("response.id & \"/\" & context.org").unwrap();
+        let scope = json!({"context": {"org": "acme"}, "response": "stale"});
+        let record = json!({"id": 7});
+        let fields = scope
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.as_str(), v))
+            .chain([("response", &record)]);
+        assert_eq!(e.eval_fields(fields).unwrap(), Some(json!("7/acme")));
+    }
+
+    #[test]
+    fn a_projected_input_gives_what_the_whole_input_gives() {
+        let input = json!({
+            "response": {"id": 1, "name": "n", "plan": {"name": "p", "seats": 3},
+                         "items": [{"id": "a", "kind": "x"}, {"id": "b", "kind": "y"}, [{"id": "c"}]],
+                         "other": {"big": [1, 2, 3]}},
+            "context": {"org": "acme", "secret": "s"}, "query": {"kind": "y"}, "id": "7",
+        });
+        for src in [
+            r#"{ "id": $string(response.id), "plan": response.plan.name, "n": $count(response.items) }"#,
+            r#"response.items.id"#,
+            r#"response.items[kind = $$.query.kind].id"#,
+            r#"response.items.{ "id": id, "org": $$.context.org }"#,
+            r#"$keys(response)"#,
+            r#"$string(response.plan)"#,
+            r#"$lookup(response, "name")"#,
+            r#"response ~> $lookup("name")"#,
+            r#"($p := response.plan; $p.seats * 2)"#,
+            r#"$map(response.items, function($v) { $v.id & id })"#,
+            r#"$sort(response.items, function($a, $b) { $a.id < $b.id }).id"#,
+            r#"$exists(response.missing.deeper) ? 1 : response.other.big[1]"#,
+            r#"response.%.id"#,
+            r#"$each(response.plan, function($v, $k) { $k })"#,
+        ] {
+            let e = Expr::compile(src).unwrap();
+            assert_eq!(e.eval(&input).unwrap(), e.eval_unprojected(&input).unwrap(), "{src}");
+        }
     }
 
     #[test]

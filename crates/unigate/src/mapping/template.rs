@@ -88,36 +88,55 @@ impl Template {
     }
 
     pub fn render(&self, scope: &Value, encoding: Encoding) -> Result<String, TemplateError> {
-        let mut out = String::new();
+        // Rendered on every provider call: no allocation but the output (the placeholder's
+        // name is only joined for an error).
+        let mut out = String::with_capacity(self.parts.iter().map(Part::len_hint).sum());
         for part in &self.parts {
             match part {
                 Part::Lit(s) => out.push_str(s),
                 Part::Var(path) => {
-                    let name = path.join(".");
-                    let mut v = scope;
-                    for key in path {
-                        v = v.get(key).ok_or_else(|| TemplateError::Missing(name.clone()))?;
-                    }
+                    let name = || path.join(".");
+                    let v = path
+                        .iter()
+                        .try_fold(scope, |v, key| v.get(key))
+                        .ok_or_else(|| TemplateError::Missing(name()))?;
+                    let number;
                     let text = match v {
-                        Value::String(s) => s.clone(),
-                        Value::Number(n) => n.to_string(),
-                        Value::Bool(b) => b.to_string(),
-                        Value::Null => return Err(TemplateError::Missing(name)),
-                        _ => return Err(TemplateError::NotScalar(name)),
+                        Value::String(s) => s.as_str(),
+                        Value::Number(n) => {
+                            number = n.to_string();
+                            number.as_str()
+                        }
+                        Value::Bool(true) => "true",
+                        Value::Bool(false) => "false",
+                        Value::Null => return Err(TemplateError::Missing(name())),
+                        _ => return Err(TemplateError::NotScalar(name())),
                     };
                     match encoding {
-                        Encoding::Raw => out.push_str(&text),
+                        Encoding::Raw => out.push_str(text),
                         Encoding::PathSegment => {
                             if text == "." || text == ".." || text.is_empty() {
-                                return Err(TemplateError::DotSegment { value: text });
+                                return Err(TemplateError::DotSegment {
+                                    value: text.to_string(),
+                                });
                             }
-                            out.extend(percent_encoding::utf8_percent_encode(&text, SEGMENT));
+                            out.extend(percent_encoding::utf8_percent_encode(text, SEGMENT));
                         }
                     }
                 }
             }
         }
         Ok(out)
+    }
+}
+
+impl Part {
+    /// A guess at the rendered length, to allocate the output once.
+    fn len_hint(&self) -> usize {
+        match self {
+            Part::Lit(s) => s.len(),
+            Part::Var(_) => 16,
+        }
     }
 }
 

@@ -86,6 +86,19 @@ fn idempotency_outcome(
     }
 }
 
+/// A connect-flow link token as stored (the token itself is only ever hashed).
+#[derive(Debug, Clone)]
+pub struct LinkTokenRecord {
+    pub token_hash: String,
+    pub environment_id: String,
+    pub tenant_id: String,
+    /// The one integration the link is for; `None` lets the person pick.
+    pub integration: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct AccountFilter {
     pub tenant_id: Option<String>,
@@ -163,6 +176,73 @@ pub trait Store: Send + Sync + 'static {
     /// Writes every mutable column; false when no such account exists.
     async fn update_account(&self, account: &AccountRecord) -> Result<bool, StoreError>;
     async fn delete_account(&self, environment_id: &str, id: &str) -> Result<bool, StoreError>;
+    /// Writes only an account's sealed secrets, status and last error (token refresh), so a
+    /// concurrent change of its other columns is not undone.
+    async fn update_account_credentials(&self, account: &AccountRecord) -> Result<bool, StoreError>;
+
+    /// Takes an account's refresh lease for `holder` until `until` when it is free or its
+    /// lease has expired; true when taken. One winner across all instances.
+    async fn try_lock_refresh(&self, account_id: &str, holder: &str, until: DateTime<Utc>) -> Result<bool, StoreError>;
+    /// Releases the lease if `holder` still has it.
+    async fn unlock_refresh(&self, account_id: &str, holder: &str) -> Result<(), StoreError>;
+
+    async fn insert_link_token(&self, token: &LinkTokenRecord) -> Result<(), StoreError>;
+    /// A link token that is neither expired nor used.
+    async fn get_link_token(&self, token_hash: &str) -> Result<Option<LinkTokenRecord>, StoreError>;
+    /// Marks a live link token used and returns it; `None` when it is expired, used or
+    /// unknown. Atomic: of two concurrent uses, one wins.
+    async fn consume_link_token(&self, token_hash: &str) -> Result<Option<LinkTokenRecord>, StoreError>;
+
     /// Every account of every environment, by id, for maintenance (key rotation).
     async fn list_all_accounts(&self, after_id: Option<&str>, limit: u32) -> Result<Vec<AccountRecord>, StoreError>;
+
+    /// Reserves the start of one call under the request budget `key` (one per account):
+    /// the earliest moment, at most `max_wait_ms` away, that keeps every window of
+    /// [`BudgetLanes::window_ms`] within the budget, across all instances on this store.
+    /// Nothing is reserved when the wait would be longer.
+    async fn reserve_rate_slot(&self, key: &str, lanes: BudgetLanes, max_wait_ms: u64) -> Result<RateSlot, StoreError>;
+}
+
+/// How a request budget of `requests` per `per_ms` is kept: `lanes` rows, each used at most
+/// once per `spacing_ms`. A window of `per_ms` then holds at most `lanes * per_ms /
+/// spacing_ms <= requests` calls, and a burst of `lanes` calls goes out at once. The
+/// spacing carries a margin for network jitter (2%, at least 10 ms, at most 1 s).
+///
+/// Budgets above [`BudgetLanes::MAX_LANES`] requests are kept at a finer grain (5000 per
+/// hour becomes 100 per 72 s): still never more than the budget in any window, with
+/// bursts bounded by the lane count, and no more than that many rows per account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BudgetLanes {
+    pub lanes: u32,
+    pub spacing_ms: u64,
+    pub window_ms: u64,
+}
+
+impl BudgetLanes {
+    pub const MAX_LANES: u32 = 100;
+
+    pub fn new(requests: u32, per_ms: u64) -> BudgetLanes {
+        let requests = requests.max(1);
+        // Split the window in `k` parts so that `requests / k` lanes fit the cap.
+        let k = requests.div_ceil(Self::MAX_LANES);
+        let spacing = per_ms.max(1).div_ceil(u64::from(k));
+        // A margin for network jitter: the provider counts arrivals, and the first call of
+        // a window may travel slower than the first of the next.
+        let margin = (spacing / 50).clamp(10, 1000);
+        BudgetLanes {
+            lanes: requests / k,
+            spacing_ms: spacing + margin,
+            window_ms: per_ms.max(1),
+        }
+    }
+}
+
+/// The outcome of [`Store::reserve_rate_slot`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateSlot {
+    /// Start the call after this many milliseconds (0: now).
+    Granted { wait_ms: u64 },
+    /// The budget is used up for longer than the caller will wait; the first slot frees
+    /// up in this many milliseconds.
+    Exhausted { retry_after_ms: u64 },
 }

@@ -73,6 +73,18 @@ fn account_from_row(row: &PgRow) -> Result<AccountRecord, StoreError> {
     })
 }
 
+fn link_token_from_row(row: &PgRow) -> Result<LinkTokenRecord, StoreError> {
+    Ok(LinkTokenRecord {
+        token_hash: row.try_get("token_hash")?,
+        environment_id: row.try_get("environment_id")?,
+        tenant_id: row.try_get("tenant_id")?,
+        integration: row.try_get("integration")?,
+        redirect_uri: row.try_get("redirect_uri")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+    })
+}
+
 #[async_trait]
 impl Store for PgStore {
     async fn idempotency_begin(
@@ -297,6 +309,83 @@ impl Store for PgStore {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn update_account_credentials(&self, a: &AccountRecord) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE integrated_accounts SET secrets = $1, status = $2, last_error = $3, updated_at = $4 WHERE environment_id = $5 AND id = $6",
+        )
+        .bind(&a.secrets)
+        .bind(&a.status)
+        .bind(&a.last_error)
+        .bind(micros(&a.updated_at))
+        .bind(&a.environment_id)
+        .bind(&a.id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn try_lock_refresh(&self, account_id: &str, holder: &str, until: DateTime<Utc>) -> Result<bool, StoreError> {
+        let now = Utc::now();
+        let done = sqlx::query(
+            "INSERT INTO refresh_locks (account_id, holder, expires_at) VALUES ($1, $2, $3) ON CONFLICT (account_id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at WHERE refresh_locks.expires_at < $4",
+        )
+        .bind(account_id)
+        .bind(holder)
+        .bind(micros(&until))
+        .bind(micros(&now))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn unlock_refresh(&self, account_id: &str, holder: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM refresh_locks WHERE account_id = $1 AND holder = $2")
+            .bind(account_id)
+            .bind(holder)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_link_token(&self, t: &LinkTokenRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO link_tokens (token_hash, environment_id, tenant_id, integration, redirect_uri, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&t.token_hash)
+        .bind(&t.environment_id)
+        .bind(&t.tenant_id)
+        .bind(&t.integration)
+        .bind(&t.redirect_uri)
+        .bind(micros(&t.created_at))
+        .bind(micros(&t.expires_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn get_link_token(&self, token_hash: &str) -> Result<Option<LinkTokenRecord>, StoreError> {
+        let row =
+            sqlx::query("SELECT * FROM link_tokens WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2")
+                .bind(token_hash)
+                .bind(micros(&Utc::now()))
+                .fetch_optional(&self.pool)
+                .await?;
+        row.as_ref().map(link_token_from_row).transpose()
+    }
+
+    async fn consume_link_token(&self, token_hash: &str) -> Result<Option<LinkTokenRecord>, StoreError> {
+        let now = Utc::now();
+        let row = sqlx::query(
+            "UPDATE link_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $3 RETURNING *",
+        )
+        .bind(micros(&now))
+        .bind(token_hash)
+        .bind(micros(&now))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(link_token_from_row).transpose()
+    }
+
     async fn list_all_accounts(&self, after_id: Option<&str>, limit: u32) -> Result<Vec<AccountRecord>, StoreError> {
         let rows = sqlx::query("SELECT * FROM integrated_accounts WHERE id > $1 ORDER BY id LIMIT $2")
             .bind(after_id.unwrap_or(""))
@@ -314,4 +403,72 @@ impl Store for PgStore {
             .await?;
         Ok(done.rows_affected() == 1)
     }
+
+    async fn reserve_rate_slot(&self, key: &str, lanes: BudgetLanes, max_wait_ms: u64) -> Result<RateSlot, StoreError> {
+        let spacing = i64::try_from(lanes.spacing_ms).unwrap_or(i64::MAX / 4);
+        let max_wait = i64::try_from(max_wait_ms).unwrap_or(i64::MAX / 4);
+        let count = i32::try_from(lanes.lanes).unwrap_or(i32::MAX);
+        for _ in 0..RESERVE_ATTEMPTS {
+            // The database's clock, so instances with skewed clocks still share one timeline.
+            // The least recently used lane that no concurrent reservation holds moves on by
+            // one spacing, unless that start is too far away.
+            let granted: Option<i64> = sqlx::query_scalar(
+                "WITH clock AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS now_ms), \
+                      pick AS (SELECT lane FROM rate_budget_lanes WHERE budget_key = $1 AND lane < $2 \
+                               ORDER BY last_ms, lane LIMIT 1 FOR UPDATE SKIP LOCKED) \
+                 UPDATE rate_budget_lanes l SET last_ms = GREATEST(clock.now_ms, l.last_ms + $3) \
+                 FROM pick, clock \
+                 WHERE l.budget_key = $1 AND l.lane = pick.lane \
+                   AND GREATEST(clock.now_ms, l.last_ms + $3) <= clock.now_ms + $4 \
+                 RETURNING l.last_ms - clock.now_ms",
+            )
+            .bind(key)
+            .bind(count)
+            .bind(spacing)
+            .bind(max_wait)
+            .fetch_optional(&self.pool)
+            .await?;
+            if let Some(wait) = granted {
+                return Ok(RateSlot::Granted {
+                    wait_ms: u64::try_from(wait).unwrap_or(0),
+                });
+            }
+            let row = sqlx::query(
+                "SELECT COUNT(*) AS n, MIN(last_ms) AS earliest, \
+                        (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS now_ms \
+                 FROM rate_budget_lanes WHERE budget_key = $1 AND lane < $2",
+            )
+            .bind(key)
+            .bind(count)
+            .fetch_one(&self.pool)
+            .await?;
+            let (n, earliest, now): (i64, Option<i64>, i64) =
+                (row.try_get("n")?, row.try_get("earliest")?, row.try_get("now_ms")?);
+            if n < i64::from(count) {
+                // First use of this budget (or a larger one): create its lanes, then retry.
+                sqlx::query(
+                    "INSERT INTO rate_budget_lanes (budget_key, lane, last_ms) \
+                     SELECT $1, g, 0 FROM generate_series(0, $2 - 1) AS g ON CONFLICT DO NOTHING",
+                )
+                .bind(key)
+                .bind(count)
+                .execute(&self.pool)
+                .await?;
+                continue;
+            }
+            let retry_after = earliest.unwrap_or(now).saturating_add(spacing).saturating_sub(now);
+            if retry_after > max_wait {
+                return Ok(RateSlot::Exhausted {
+                    retry_after_ms: u64::try_from(retry_after).unwrap_or(0),
+                });
+            }
+            // Every free-enough lane was held by a concurrent reservation: try again.
+        }
+        Ok(RateSlot::Exhausted {
+            retry_after_ms: lanes.spacing_ms.min(1000),
+        })
+    }
 }
+
+/// How often a reservation is tried again when it lost a race for a lane.
+const RESERVE_ATTEMPTS: usize = 8;

@@ -62,6 +62,18 @@ fn account_from_row(row: &SqliteRow) -> Result<AccountRecord, StoreError> {
     })
 }
 
+fn link_token_from_row(row: &SqliteRow) -> Result<LinkTokenRecord, StoreError> {
+    Ok(LinkTokenRecord {
+        token_hash: row.try_get("token_hash")?,
+        environment_id: row.try_get("environment_id")?,
+        tenant_id: row.try_get("tenant_id")?,
+        integration: row.try_get("integration")?,
+        redirect_uri: row.try_get("redirect_uri")?,
+        created_at: ts(&row.try_get::<String, _>("created_at")?)?,
+        expires_at: ts(&row.try_get::<String, _>("expires_at")?)?,
+    })
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn idempotency_begin(
@@ -284,6 +296,82 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn update_account_credentials(&self, a: &AccountRecord) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE integrated_accounts SET secrets = ?, status = ?, last_error = ?, updated_at = ? WHERE environment_id = ? AND id = ?",
+        )
+        .bind(&a.secrets)
+        .bind(&a.status)
+        .bind(&a.last_error)
+        .bind(fmt_ts(&a.updated_at))
+        .bind(&a.environment_id)
+        .bind(&a.id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn try_lock_refresh(&self, account_id: &str, holder: &str, until: DateTime<Utc>) -> Result<bool, StoreError> {
+        let now = Utc::now();
+        let done = sqlx::query(
+            "INSERT INTO refresh_locks (account_id, holder, expires_at) VALUES (?, ?, ?) ON CONFLICT (account_id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at WHERE refresh_locks.expires_at < ?",
+        )
+        .bind(account_id)
+        .bind(holder)
+        .bind(fmt_ts(&until))
+        .bind(fmt_ts(&now))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn unlock_refresh(&self, account_id: &str, holder: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM refresh_locks WHERE account_id = ? AND holder = ?")
+            .bind(account_id)
+            .bind(holder)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_link_token(&self, t: &LinkTokenRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO link_tokens (token_hash, environment_id, tenant_id, integration, redirect_uri, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&t.token_hash)
+        .bind(&t.environment_id)
+        .bind(&t.tenant_id)
+        .bind(&t.integration)
+        .bind(&t.redirect_uri)
+        .bind(fmt_ts(&t.created_at))
+        .bind(fmt_ts(&t.expires_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn get_link_token(&self, token_hash: &str) -> Result<Option<LinkTokenRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM link_tokens WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?")
+            .bind(token_hash)
+            .bind(fmt_ts(&Utc::now()))
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(link_token_from_row).transpose()
+    }
+
+    async fn consume_link_token(&self, token_hash: &str) -> Result<Option<LinkTokenRecord>, StoreError> {
+        let now = Utc::now();
+        let row = sqlx::query(
+            "UPDATE link_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING *",
+        )
+        .bind(fmt_ts(&now))
+        .bind(token_hash)
+        .bind(fmt_ts(&now))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(link_token_from_row).transpose()
+    }
+
     async fn list_all_accounts(&self, after_id: Option<&str>, limit: u32) -> Result<Vec<AccountRecord>, StoreError> {
         let rows = sqlx::query("SELECT * FROM integrated_accounts WHERE id > ? ORDER BY id LIMIT ?")
             .bind(after_id.unwrap_or(""))
@@ -301,4 +389,63 @@ impl Store for SqliteStore {
             .await?;
         Ok(done.rows_affected() == 1)
     }
+
+    async fn reserve_rate_slot(&self, key: &str, lanes: BudgetLanes, max_wait_ms: u64) -> Result<RateSlot, StoreError> {
+        let spacing = i64::try_from(lanes.spacing_ms).unwrap_or(i64::MAX / 4);
+        let max_wait = i64::try_from(max_wait_ms).unwrap_or(i64::MAX / 4);
+        for _ in 0..RESERVE_ATTEMPTS {
+            let now = Utc::now().timestamp_millis();
+            // One statement, so one writer at a time: the least recently used lane moves on
+            // by one spacing, unless that start is too far away.
+            let granted: Option<i64> = sqlx::query_scalar(
+                "UPDATE rate_budget_lanes SET last_ms = MAX(?1, last_ms + ?2) \
+                 WHERE budget_key = ?3 AND lane = (SELECT lane FROM rate_budget_lanes WHERE budget_key = ?3 AND lane < ?4 \
+                                                   ORDER BY last_ms, lane LIMIT 1) \
+                   AND MAX(?1, last_ms + ?2) <= ?1 + ?5 \
+                 RETURNING last_ms",
+            )
+            .bind(now)
+            .bind(spacing)
+            .bind(key)
+            .bind(i64::from(lanes.lanes))
+            .bind(max_wait)
+            .fetch_optional(&self.pool)
+            .await?;
+            if let Some(at) = granted {
+                return Ok(RateSlot::Granted {
+                    wait_ms: u64::try_from(at - now).unwrap_or(0),
+                });
+            }
+            let row = sqlx::query("SELECT COUNT(*) AS n, MIN(last_ms) AS earliest FROM rate_budget_lanes WHERE budget_key = ? AND lane < ?")
+                .bind(key)
+                .bind(i64::from(lanes.lanes))
+                .fetch_one(&self.pool)
+                .await?;
+            let (n, earliest): (i64, Option<i64>) = (row.try_get("n")?, row.try_get("earliest")?);
+            if n < i64::from(lanes.lanes) {
+                // First use of this budget (or a larger one): create its lanes, then retry.
+                sqlx::query(
+                    "WITH RECURSIVE lanes(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM lanes WHERE i + 1 < ?) \
+                     INSERT OR IGNORE INTO rate_budget_lanes (budget_key, lane, last_ms) SELECT ?, i, 0 FROM lanes",
+                )
+                .bind(i64::from(lanes.lanes))
+                .bind(key)
+                .execute(&self.pool)
+                .await?;
+                continue;
+            }
+            let retry_after = earliest.unwrap_or(now).saturating_add(spacing).saturating_sub(now);
+            if retry_after > max_wait {
+                return Ok(RateSlot::Exhausted {
+                    retry_after_ms: u64::try_from(retry_after).unwrap_or(0),
+                });
+            }
+        }
+        Ok(RateSlot::Exhausted {
+            retry_after_ms: lanes.spacing_ms.min(1000),
+        })
+    }
 }
+
+/// How often a reservation is tried again when it lost a race for a lane.
+const RESERVE_ATTEMPTS: usize = 8;

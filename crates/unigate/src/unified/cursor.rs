@@ -17,6 +17,10 @@ pub enum PageState {
     Page(u64),
     Offset(u64),
     Cursor(String),
+    /// `range` pagination: the first position of the next range.
+    Range(u64),
+    /// `dynamic` pagination: the values the expression gave for the next page.
+    Dynamic(serde_json::Value),
 }
 
 #[derive(Serialize, Deserialize)]

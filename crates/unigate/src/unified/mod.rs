@@ -45,6 +45,10 @@ struct Call {
     body: Value,
     remote_data: Option<Value>,
     public_context: Value,
+    /// The account's full context; replaced when a provider 401 leads to a token refresh.
+    context: std::sync::Mutex<Arc<Value>>,
+    /// Whether this call already refreshed after a 401 (at most once per call).
+    refreshed_after_401: std::sync::atomic::AtomicBool,
 }
 
 pub async fn handle(state: &AppState, environment_id: &str, mut req: UnifiedRequest) -> Result<Response, ApiError> {
@@ -96,12 +100,10 @@ pub async fn handle(state: &AppState, environment_id: &str, mut req: UnifiedRequ
             )
         })?;
     if record.status == "needs_reauth" {
-        return Err(ApiError::unauthorized(format!(
-            "Integrated account `{}` needs to be re-authorized.",
-            record.id
-        )));
+        return Err(crate::accounts::oauth::needs_reauth(&record));
     }
     let account = Account::load(&state.keyring, integration, record)?;
+    let account = state.oauth.ensure_fresh(integration, account).await?;
     let (body, remote_data) = split_body(req.method, req.body.take())?;
     let public_context = account.public_context(integration);
     let call = Call {
@@ -114,7 +116,10 @@ pub async fn handle(state: &AppState, environment_id: &str, mut req: UnifiedRequ
         body,
         remote_data,
         public_context,
+        context: std::sync::Mutex::new(Arc::new(Value::Null)),
+        refreshed_after_401: Default::default(),
     };
+    *call.context.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(call.account.context.clone());
     match call.req.method {
         UnifiedMethod::List => call.list().await,
         UnifiedMethod::Get => call.get().await,
@@ -171,10 +176,7 @@ pub async fn handle_proxy(state: &AppState, environment_id: &str, req: ProxyRequ
         ))
     })?;
     if record.status == "needs_reauth" {
-        return Err(ApiError::unauthorized(format!(
-            "Integrated account `{}` needs to be re-authorized.",
-            record.id
-        )));
+        return Err(crate::accounts::oauth::needs_reauth(&record));
     }
     // Everything but Unigate's own parameters goes to the provider as is.
     let rest = std::mem::take(&mut query.rest);
@@ -188,6 +190,7 @@ pub async fn handle_proxy(state: &AppState, environment_id: &str, req: ProxyRequ
         _ => UnifiedMethod::Update,
     };
     let account = Account::load(&state.keyring, &integration, record)?;
+    let account = state.oauth.ensure_fresh(&integration, account).await?;
     let writes = matches!(unified_method, UnifiedMethod::Create | UnifiedMethod::Update);
     let body = match body {
         None if writes => Some(Value::Object(Map::new())),
@@ -204,6 +207,7 @@ pub async fn handle_proxy(state: &AppState, environment_id: &str, req: ProxyRequ
             request_body_mapping: None,
             response_mapping: None,
             retry_on_conflict: None,
+            unsupported_fields: Vec::new(),
         }),
         integration,
         account,
@@ -219,7 +223,10 @@ pub async fn handle_proxy(state: &AppState, environment_id: &str, req: ProxyRequ
         body,
         remote_data,
         public_context,
+        context: std::sync::Mutex::new(Arc::new(Value::Null)),
+        refreshed_after_401: Default::default(),
     };
+    *call.context.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(call.account.context.clone());
     match unified_method {
         UnifiedMethod::List => call.list().await,
         UnifiedMethod::Get => call.get().await,
@@ -242,6 +249,15 @@ fn split_body(method: UnifiedMethod, body: Option<Value>) -> Result<(Value, Opti
             }
         }
         Some(_) => Err(ApiError::bad_request("The request body must be a JSON object.")),
+    }
+}
+
+/// `dynamic` pagination values (an object) as query pairs, replacing same-named ones.
+fn add_values(pairs: &mut Vec<(String, String)>, values: &Value) {
+    if let Value::Object(m) = values {
+        for (k, v) in flatten_pairs(m) {
+            set_pair(pairs, k, v);
+        }
     }
 }
 
@@ -273,7 +289,51 @@ impl Call {
     /// What path templates see: the full context, since some providers put account
     /// values in the path.
     fn path_scope(&self, before: &Value) -> Value {
-        json!({ "id": self.id(), "context": self.account.context, "before": before })
+        json!({ "id": self.id(), "context": *self.context(), "before": before })
+    }
+
+    fn context(&self) -> Arc<Value> {
+        self.context
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// One provider call. A 401 on an OAuth account that can get a new token refreshes it
+    /// (once per call; one refresh per account across instances) and tries again.
+    async fn exchange(
+        &self,
+        resource: &Resource,
+        before: &Value,
+        outgoing: Outgoing,
+    ) -> Result<Result<Reply, UpstreamError>, ApiError> {
+        let context = self.context();
+        let refreshable = self.state.oauth.can_refresh(&self.integration, &context);
+        let spare = refreshable.then(|| outgoing.clone());
+        let req = self.request(resource, before, outgoing)?;
+        let first = self.state.upstream.call(&self.integration, req).await;
+        match (first, spare) {
+            (Err(e), Some(outgoing))
+                if e.status() == Some(401)
+                    && !self.refreshed_after_401.swap(true, std::sync::atomic::Ordering::SeqCst) =>
+            {
+                let used = crate::accounts::oauth::access_token(&context);
+                let fresh = self
+                    .state
+                    .oauth
+                    .refresh(
+                        &self.integration,
+                        &self.account.record,
+                        used.as_deref().or(Some("")),
+                        false,
+                    )
+                    .await?;
+                *self.context.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(fresh.context);
+                let req = self.request(resource, before, outgoing)?;
+                Ok(self.state.upstream.call(&self.integration, req).await)
+            }
+            (other, _) => Ok(other),
+        }
     }
 
     fn request(
@@ -281,14 +341,18 @@ impl Call {
         resource: &Resource,
         before: &Value,
         outgoing: Outgoing,
-    ) -> Result<reqwest::RequestBuilder, ApiError> {
-        Ok(self.state.upstream.request(
-            &self.integration,
-            resource,
-            &self.account.context,
-            &self.path_scope(before),
-            outgoing,
-        )?)
+    ) -> Result<crate::upstream::UpstreamRequest, ApiError> {
+        Ok(self
+            .state
+            .upstream
+            .request(
+                &self.integration,
+                resource,
+                &self.context(),
+                &self.path_scope(before),
+                outgoing,
+            )?
+            .for_account(&self.account.record.id))
     }
 
     /// The provider query: `query_mapping`, then pagination, then `remote_query` (wins).
@@ -319,8 +383,9 @@ impl Call {
         match &resource.response_path {
             None => Ok(reply.json.clone()),
             Some(expr) => {
-                let input = json!({ "response": reply.json, "headers": headers_json(&reply.headers), "id": self.id() });
-                Ok(expr.eval_owned(input).map_err(mapping_error)?.unwrap_or(Value::Null))
+                let (headers, id) = (headers_json(&reply.headers), self.id());
+                let input = [("response", &reply.json), ("headers", &headers), ("id", &id)];
+                Ok(expr.eval_fields(input).map_err(mapping_error)?.unwrap_or(Value::Null))
             }
         }
     }
@@ -330,9 +395,10 @@ impl Call {
         let mut mapped = match &self.mapping.response_mapping {
             None => raw.clone(),
             Some(expr) => {
-                let mut input = scope.clone();
-                input["response"] = raw.clone();
-                match expr.eval_owned(input).map_err(mapping_error)? {
+                // `{scope..., response}`, read in place (no copy of the scope or the record).
+                let scope = scope.as_object().into_iter().flatten();
+                let input = scope.map(|(k, v)| (k.as_str(), v)).chain([("response", raw)]);
+                match expr.eval_fields(input).map_err(mapping_error)? {
                     Some(Value::Object(m)) => Value::Object(m),
                     None | Some(Value::Null) => Value::Object(Map::new()),
                     Some(_) => return Err(mapping_error_msg("response_mapping must give an object")),
@@ -357,8 +423,7 @@ impl Call {
         let mut before = Map::new();
         for (name, resource, optional) in &self.mapping.before {
             let so_far = Value::Object(before.clone());
-            let req = self.request(resource, &so_far, Outgoing::default())?;
-            match self.state.upstream.call(&self.integration, req).await {
+            match self.exchange(resource, &so_far, Outgoing::default()).await? {
                 Ok(reply) => {
                     before.insert(name.clone(), self.select(resource, &reply)?);
                 }
@@ -381,11 +446,11 @@ impl Call {
             query: pairs,
             ..Default::default()
         };
-        let req = self.request(resource, &before, outgoing)?;
         if self.req.query.format == ResponseFormat::Stream {
+            let req = self.request(resource, &before, outgoing)?;
             return self.stream_through(req).await;
         }
-        let reply = self.state.upstream.call(&self.integration, req).await?;
+        let reply = self.exchange(resource, &before, outgoing).await??;
         if self.req.query.format == ResponseFormat::Raw {
             return Ok(raw_response(&reply));
         }
@@ -405,7 +470,7 @@ impl Call {
     }
 
     /// `stream` for a single record: the provider body flows through unbuffered.
-    async fn stream_through(&self, req: reqwest::RequestBuilder) -> Result<Response, ApiError> {
+    async fn stream_through(&self, req: crate::upstream::UpstreamRequest) -> Result<Response, ApiError> {
         let response = self.state.upstream.send(&self.integration, req).await?;
         if !response.status().is_success() {
             // Errors are small: read them (bounded) to answer in the usual shape.
@@ -439,6 +504,26 @@ impl Call {
 
     async fn write(self) -> Result<Response, ApiError> {
         let resource = &self.mapping.resource;
+        // A change the provider cannot make is refused before any call, never dropped.
+        let refused: Vec<&String> = self
+            .mapping
+            .unsupported_fields
+            .iter()
+            .filter(|f| self.body.get(f.as_str()).is_some_and(|v| !v.is_null()))
+            .collect();
+        if !refused.is_empty() {
+            let names: Vec<String> = refused.iter().map(|f| format!("`{f}`")).collect();
+            return Err(ApiError::unprocessable(format!(
+                "{} cannot {} {} of {}: the provider's API does not allow it. Leave {} out of the request; `GET /integration/{}` documents what can be written.",
+                self.integration.config.label,
+                self.req.method,
+                names.join(", "),
+                self.req.resource,
+                if names.len() == 1 { "it" } else { "them" },
+                self.integration.name(),
+            ))
+            .with_details(json!({ "integration": self.integration.name(), "unsupported_fields": refused })));
+        }
         let max_attempts = self
             .mapping
             .retry_on_conflict
@@ -459,16 +544,12 @@ impl Call {
             }
             let mut pairs = self.base_query(&scope)?;
             self.add_remote_query(&mut pairs);
-            let req = self.request(
-                resource,
-                &before,
-                Outgoing {
-                    query: pairs,
-                    body: Some(body),
-                    url: None,
-                },
-            )?;
-            match self.state.upstream.call(&self.integration, req).await {
+            let outgoing = Outgoing {
+                query: pairs,
+                body: Some(body),
+                ..Default::default()
+            };
+            match self.exchange(resource, &before, outgoing).await? {
                 Ok(reply) => break (reply, scope),
                 Err(e) => {
                     let conflict = self
@@ -507,8 +588,7 @@ impl Call {
                     .unified(&self.req.category, &self.req.resource, UnifiedMethod::Get),
                 &self.req.id,
             ) {
-                let req = self.request(&get.resource, &json!({}), Outgoing::default())?;
-                let reply = self.state.upstream.call(&self.integration, req).await?;
+                let reply = self.exchange(&get.resource, &json!({}), Outgoing::default()).await??;
                 record = self.select(&get.resource, &reply)?;
             }
         }
@@ -529,15 +609,16 @@ impl Call {
         let scope = self.scope(&before);
         let mut pairs = self.base_query(&scope)?;
         self.add_remote_query(&mut pairs);
-        let req = self.request(
-            resource,
-            &before,
-            Outgoing {
-                query: pairs,
-                ..Default::default()
-            },
-        )?;
-        let reply = self.state.upstream.call(&self.integration, req).await?;
+        let reply = self
+            .exchange(
+                resource,
+                &before,
+                Outgoing {
+                    query: pairs,
+                    ..Default::default()
+                },
+            )
+            .await??;
         if self.req.query.format == ResponseFormat::Raw {
             return Ok(raw_response(&reply));
         }
@@ -559,6 +640,8 @@ impl Call {
         let pagination = &resource.pagination;
         let limit = self.req.query.limit;
         let mut outgoing = Outgoing::default();
+        // `dynamic`: the values this page is asked with (the expression sees them next).
+        let mut values = Value::Null;
         if let Some(PageState::Url(u)) = state {
             outgoing.url =
                 Some(url::Url::parse(u).map_err(|_| ApiError::bad_request("`next_cursor` holds an invalid URL."))?);
@@ -580,6 +663,24 @@ impl Call {
                 (Pagination::Cursor { cursor_param, .. }, Some(PageState::Cursor(c))) => {
                     set_pair(&mut pairs, cursor_param.clone(), c.clone())
                 }
+                (Pagination::Range { unit, page_size }, Some(PageState::Range(_)) | None) => {
+                    let start = match state {
+                        Some(PageState::Range(n)) => *n,
+                        _ => 0,
+                    };
+                    let size = limit.map(u64::from).unwrap_or(*page_size);
+                    outgoing
+                        .headers
+                        .push((header::RANGE, crate::upstream::range::request_header(unit, start, size)));
+                }
+                (Pagination::Dynamic { initial, .. }, None) => {
+                    values = self.initial_pagination_values(initial.as_ref())?;
+                    add_values(&mut pairs, &values);
+                }
+                (Pagination::Dynamic { .. }, Some(PageState::Dynamic(v))) => {
+                    values = v.clone();
+                    add_values(&mut pairs, &values);
+                }
                 (_, None) => {}
                 _ => {
                     return Err(ApiError::bad_request(
@@ -590,8 +691,30 @@ impl Call {
             self.add_remote_query(&mut pairs);
             outgoing.query = pairs;
         }
-        let req = self.request(resource, &json!({}), outgoing)?;
-        let reply = self.state.upstream.call(&self.integration, req).await?;
+        // A page size in a header goes on every page, the followed next URLs included.
+        if let (Some(limit), Some((name, value))) = (limit, pagination.limit_header()) {
+            let rendered = value
+                .render(&json!({ "limit": limit }), crate::mapping::template::Encoding::Raw)
+                .map_err(|e| mapping_error_msg(&e.to_string()))?;
+            outgoing.headers.push((name.clone(), rendered));
+        }
+        let reply = match self.exchange(resource, &json!({}), outgoing).await? {
+            Ok(reply) => reply,
+            // Asking past the end of a list of unknown length: the list is over.
+            Err(e) if matches!(pagination, Pagination::Range { .. }) && e.status() == Some(416) => {
+                let url = self.state.upstream.base_url(&self.integration, &self.context())?;
+                let reply = Reply {
+                    status: 416,
+                    headers: http::HeaderMap::new(),
+                    body: bytes::Bytes::new(),
+                    json: Value::Null,
+                    url,
+                    ratelimit: Vec::new(),
+                };
+                return Ok((reply, Vec::new(), None));
+            }
+            Err(e) => return Err(e.into()),
+        };
         let records = match self.select(resource, &reply)? {
             Value::Array(items) => items,
             Value::Null => Vec::new(),
@@ -658,6 +781,58 @@ impl Call {
                     _ => None,
                 }
             }
+            Pagination::Range { unit, page_size } => {
+                let size = limit.map(u64::from).unwrap_or(*page_size);
+                let sent = reply
+                    .headers
+                    .get(header::CONTENT_RANGE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(crate::upstream::range::parse_content_range)
+                    .filter(|c| c.unit.eq_ignore_ascii_case(unit));
+                match sent {
+                    // A known length: go on until its last position.
+                    Some(crate::upstream::range::ContentRange {
+                        range: Some((_, last)),
+                        total: Some(total),
+                        ..
+                    }) => (last + 1 < total).then_some(PageState::Range(last + 1)),
+                    // An unknown length: a full range may have a successor.
+                    Some(crate::upstream::range::ContentRange {
+                        range: Some((first, last)),
+                        total: None,
+                        ..
+                    }) => (last - first + 1 >= size).then_some(PageState::Range(last + 1)),
+                    // Nothing in range, or no `Content-Range` at all: the provider sent
+                    // the whole list (or ignores ranges), so there is no next page.
+                    _ => None,
+                }
+            }
+            Pagination::Dynamic { next, .. } => {
+                let input = json!({
+                    "response": reply.json,
+                    "body": reply.json,
+                    "headers": headers_json(&reply.headers),
+                    "query": Value::Object(self.req.query.rest.clone()),
+                    "limit": limit,
+                    "records": records.len(),
+                    "url": reply.url.as_str(),
+                    "paginationValues": values,
+                });
+                match next.eval(&input).map_err(mapping_error)? {
+                    None | Some(Value::Null) | Some(Value::Bool(false)) => None,
+                    Some(Value::Object(m)) if m.is_empty() => None,
+                    Some(v @ Value::Object(_)) => Some(PageState::Dynamic(v)),
+                    Some(Value::String(u)) if u.is_empty() => None,
+                    Some(Value::String(u)) => Some(PageState::Url(
+                        reply.url.join(&u).map(|u| u.to_string()).unwrap_or(u),
+                    )),
+                    Some(_) => {
+                        return Err(mapping_error_msg(
+                            "get_pagination_values_expression must give an object of query parameters, a URL string, or null",
+                        ))
+                    }
+                }
+            }
         };
         if next.is_some() && next.as_ref() == state {
             return Err(ApiError::new(
@@ -669,6 +844,21 @@ impl Call {
             ));
         }
         Ok((reply, records, next))
+    }
+
+    /// `dynamic` pagination's first values: an object of query parameters, or nothing.
+    fn initial_pagination_values(&self, expr: Option<&crate::mapping::Expr>) -> Result<Value, ApiError> {
+        let Some(expr) = expr else {
+            return Ok(Value::Null);
+        };
+        let input = json!({ "query": Value::Object(self.req.query.rest.clone()), "limit": self.req.query.limit });
+        match expr.eval(&input).map_err(mapping_error)? {
+            None | Some(Value::Null) => Ok(Value::Null),
+            Some(v @ Value::Object(_)) => Ok(v),
+            Some(_) => Err(mapping_error_msg(
+                "get_initial_pagination_values_expression must give an object of query parameters",
+            )),
+        }
     }
 
     async fn list(self) -> Result<Response, ApiError> {
@@ -692,10 +882,18 @@ impl Call {
                 .collect::<Result<_, _>>()?
         };
         let next_cursor = next.map(|n| cursor::encode(keyring, &account_id, &n));
-        Ok(with_ratelimit(
+        let mut response = with_ratelimit(
             axum::Json(json!({ "result": result, "next_cursor": next_cursor })).into_response(),
             &reply,
-        ))
+        );
+        if self.req.query.limit.is_some() && !self.mapping.resource.pagination.honours_limit() {
+            // The provider has no page size: its pages are as long as it makes them. Say so
+            // rather than let a longer page than asked for pass as honoured.
+            response
+                .headers_mut()
+                .insert("x-unigate-limit", HeaderValue::from_static("ignored"));
+        }
+        Ok(response)
     }
 
     /// `stream` for a list: every page in turn, one unified record per NDJSON line. Only

@@ -1,9 +1,15 @@
-//! Calls to providers: URL building (with host checks), credentials on the wire,
-//! timeouts, body limits, and classification of every way a call can fail.
+//! Calls to providers: URL building (with host checks, and address checks against SSRF in
+//! [`net`]), credentials on the wire, the account's request budget, retries within a count
+//! and a total time, timeouts, body limits, and classification of every way a call can fail.
 
+pub mod digest;
 pub mod link;
+pub mod net;
+pub mod range;
 
-use std::time::Duration;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -61,6 +67,39 @@ pub enum UpstreamError {
     ForbiddenHost { integration: String, url: String },
     #[error("the URL for {integration} is invalid: {url}")]
     BadUrl { integration: String, url: String },
+    /// An address Unigate will not connect to (SSRF protection). `account_config`: the host
+    /// came from the account's context (a client error), not from the catalog, a provider's
+    /// link or DNS.
+    /// A next-page URL (a `Link` header, a body's next link) on another host.
+    #[error("{integration} gave a next-page URL on another host ({url}); Unigate only follows pages on the integration's own host")]
+    ForeignPage { integration: String, url: String },
+    #[error("refused to call {integration} at {host}: {reason}; Unigate does not connect to private, loopback, link-local or reserved addresses unless the integration lists them in `allowed_private_networks`")]
+    PrivateAddress {
+        integration: String,
+        host: String,
+        reason: String,
+        account_config: bool,
+    },
+    #[error("{integration} answered {status}, a redirect to {location}, which Unigate does not follow")]
+    Redirect {
+        integration: String,
+        status: u16,
+        location: String,
+    },
+    /// The account's proactive request budget has no slot within the longest wait.
+    #[error("this account's request budget for {integration} ({requests} per {per_ms} ms) is used up for the next {retry_after_ms} ms")]
+    BudgetExhausted {
+        integration: String,
+        requests: u32,
+        per_ms: u64,
+        retry_after_ms: u64,
+    },
+    #[error("cannot reserve a request slot for {integration}")]
+    Store {
+        integration: String,
+        #[source]
+        source: crate::store::StoreError,
+    },
 }
 
 impl UpstreamError {
@@ -87,32 +126,184 @@ pub struct Reply {
 }
 
 /// What to send, after templates are rendered.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Outgoing {
     pub query: Vec<(String, String)>,
     pub body: Option<Value>,
     /// Replaces the resource URL (a `Link: rel="next"` URL); must be on the same host.
     pub url: Option<url::Url>,
+    /// Headers for this request only (a page size sent as `Prefer: odata.maxpagesize=N`).
+    pub headers: Vec<(http::HeaderName, String)>,
+}
+
+/// A request ready to send, with what its authorization needs after the first answer
+/// (HTTP Digest answers the provider's challenge).
+#[derive(Debug)]
+pub struct UpstreamRequest {
+    builder: reqwest::RequestBuilder,
+    digest: Option<digest::Credentials>,
+    /// The account whose request budget this call spends, if its integration has one.
+    budget_key: Option<String>,
+}
+
+impl UpstreamRequest {
+    /// Makes the call spend `account_id`'s request budget (`rate_limit.budget`).
+    pub fn for_account(mut self, account_id: &str) -> Self {
+        self.budget_key = Some(format!("account:{account_id}"));
+        self
+    }
 }
 
 #[derive(Clone)]
 pub struct Upstream {
+    /// The client for integrations that reach public addresses only (nearly all).
     http: reqwest::Client,
+    /// Clients for integrations that declare private networks, by policy: each resolves
+    /// names under its own policy and keeps its own connection pool, so a connection opened
+    /// for one integration is never reused for another's host.
+    private_clients: Arc<Mutex<HashMap<net::AddressPolicy, reqwest::Client>>>,
+    /// Host names of the operator's `base_url_overrides`, trusted as they resolve.
+    trusted_hosts: Arc<HashSet<String>>,
+    /// Where request budgets are kept (shared by every instance on the store).
+    budgets: Option<Arc<dyn crate::store::Store>>,
     config: UpstreamConfig,
 }
 
 impl Upstream {
     pub fn new(config: UpstreamConfig) -> reqwest::Result<Self> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_millis(config.connect_timeout_ms))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("unigate/", env!("CARGO_PKG_VERSION")))
-            .build()?;
-        Ok(Upstream { http, config })
+        let trusted_hosts: HashSet<String> = config
+            .base_url_overrides
+            .values()
+            .filter_map(|u| url::Url::parse(u).ok())
+            .filter_map(|u| u.host_str().map(str::to_ascii_lowercase))
+            .collect();
+        let trusted_hosts = Arc::new(trusted_hosts);
+        let http = build_client(&config, net::AddressPolicy::default(), trusted_hosts.clone())?;
+        Ok(Upstream {
+            http,
+            private_clients: Arc::new(Mutex::new(HashMap::new())),
+            trusted_hosts,
+            budgets: None,
+            config,
+        })
+    }
+
+    /// Enforces integrations' proactive request budgets through `store`.
+    pub fn with_budgets(mut self, store: Arc<dyn crate::store::Store>) -> Self {
+        self.budgets = Some(store);
+        self
+    }
+
+    /// The client whose resolver applies `integration`'s address policy.
+    fn client_for(&self, integration: &Integration) -> reqwest::Client {
+        let policy = &integration.address_policy;
+        if policy.allowed_private.is_empty() {
+            return self.http.clone();
+        }
+        let mut clients = self
+            .private_clients
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(c) = clients.get(policy) {
+            return c.clone();
+        }
+        match build_client(&self.config, policy.clone(), self.trusted_hosts.clone()) {
+            Ok(c) => {
+                clients.insert(policy.clone(), c.clone());
+                c
+            }
+            // Building a client only fails when TLS cannot initialize, which the shared
+            // client (built at start) already survived; stay strict rather than fail open.
+            Err(e) => {
+                tracing::error!(integration = integration.name(), error = %e, "cannot build an HTTP client for private networks");
+                self.http.clone()
+            }
+        }
+    }
+
+    /// Refuses a URL whose host is an IP literal the integration may not reach, unless it
+    /// is the operator's override origin. (Names are checked after resolution.)
+    fn check_address(
+        &self,
+        integration: &Integration,
+        url: &url::Url,
+        account_config: bool,
+    ) -> Result<(), UpstreamError> {
+        let ip: std::net::IpAddr = match url.host() {
+            Some(url::Host::Ipv4(a)) => a.into(),
+            Some(url::Host::Ipv6(a)) => a.into(),
+            _ => return Ok(()),
+        };
+        if integration.address_policy.permits(ip) {
+            return Ok(());
+        }
+        let overridden = self
+            .config
+            .base_url_overrides
+            .get(integration.name())
+            .and_then(|o| url::Url::parse(o).ok())
+            .is_some_and(|o| o.host() == url.host() && o.port_or_known_default() == url.port_or_known_default());
+        if overridden {
+            return Ok(());
+        }
+        Err(UpstreamError::PrivateAddress {
+            integration: integration.name().to_string(),
+            host: url.host_str().unwrap_or_default().to_string(),
+            reason: format!("{ip} is not a public address"),
+            account_config,
+        })
     }
 
     pub fn config(&self) -> &UpstreamConfig {
         &self.config
+    }
+
+    /// The shared HTTP client (connection pools), for OAuth token requests.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// An OAuth endpoint of the integration (`oauth2.token_url`, ...) rendered over the
+    /// account's context: on the integration's hosts, with the operator's override applied
+    /// like the base URL's.
+    pub fn oauth_url(
+        &self,
+        integration: &Integration,
+        template: &crate::mapping::template::Template,
+        context: &Value,
+    ) -> Result<url::Url, UpstreamError> {
+        let name = integration.name().to_string();
+        let scope = serde_json::json!({ "context": context });
+        let rendered = template
+            .render(&scope, Encoding::Raw)
+            .map_err(|source| UpstreamError::Template {
+                integration: name.clone(),
+                source,
+            })?;
+        let url = url::Url::parse(&rendered).map_err(|_| UpstreamError::BadUrl {
+            integration: name.clone(),
+            url: rendered.clone(),
+        })?;
+        if !template.is_static() && !host_allowed(&url, &integration.config.allowed_hosts) {
+            return Err(UpstreamError::ForbiddenHost {
+                integration: name,
+                url: rendered,
+            });
+        }
+        let out = match self.config.base_url_overrides.get(integration.name()) {
+            Some(origin) => {
+                let mut out = url::Url::parse(origin).map_err(|_| UpstreamError::BadUrl {
+                    integration: name,
+                    url: origin.clone(),
+                })?;
+                out.set_path(url.path());
+                out.set_query(url.query());
+                out
+            }
+            None => url,
+        };
+        self.check_address(integration, &out, !template.is_static())?;
+        Ok(out)
     }
 
     /// The integration's base URL for this account, checked against its allowed hosts,
@@ -138,7 +329,7 @@ impl Upstream {
                 url: rendered,
             });
         }
-        match self.config.base_url_overrides.get(integration.name()) {
+        let out = match self.config.base_url_overrides.get(integration.name()) {
             Some(origin) => {
                 let origin = url::Url::parse(origin).map_err(|_| UpstreamError::BadUrl {
                     integration: name.clone(),
@@ -146,10 +337,12 @@ impl Upstream {
                 })?;
                 let mut out = origin.clone();
                 out.set_path(url.path());
-                Ok(out)
+                out
             }
-            None => Ok(url),
-        }
+            None => url,
+        };
+        self.check_address(integration, &out, !integration.base_url.is_static())?;
+        Ok(out)
     }
 
     /// Builds the request for `resource`. `scope` is what the path template sees
@@ -161,7 +354,7 @@ impl Upstream {
         context: &Value,
         scope: &Value,
         outgoing: Outgoing,
-    ) -> Result<reqwest::RequestBuilder, UpstreamError> {
+    ) -> Result<UpstreamRequest, UpstreamError> {
         let name = integration.name();
         let template_err = |source| UpstreamError::Template {
             integration: name.to_string(),
@@ -171,11 +364,12 @@ impl Upstream {
         let url = match outgoing.url {
             Some(next) => {
                 if next.host_str() != base.host_str() || next.port_or_known_default() != base.port_or_known_default() {
-                    return Err(UpstreamError::ForbiddenHost {
+                    return Err(UpstreamError::ForeignPage {
                         integration: name.to_string(),
                         url: next.to_string(),
                     });
                 }
+                self.check_address(integration, &next, false)?;
                 next
             }
             None => {
@@ -234,6 +428,10 @@ impl Upstream {
         for (h, t) in &resource.headers {
             req = req.header(h, t.render(scope, Encoding::Raw).map_err(template_err)?);
         }
+        for (h, v) in &outgoing.headers {
+            req = req.header(h, v);
+        }
+        let mut digest = None;
         req = match &integration.authorization {
             Authorization::Header { name: h, value } => {
                 req.header(h, value.render(&auth_scope, Encoding::Raw).map_err(template_err)?)
@@ -244,6 +442,17 @@ impl Upstream {
             ),
             Authorization::Query { name: q, value } => {
                 req.query(&[(q, value.render(&auth_scope, Encoding::Raw).map_err(template_err)?)])
+            }
+            // Sent bare; `send` answers the provider's challenge with these.
+            Authorization::Digest { username, password } => {
+                digest = Some(digest::Credentials {
+                    username: username.render(&auth_scope, Encoding::Raw).map_err(template_err)?,
+                    password: password
+                        .render(&auth_scope, Encoding::Raw)
+                        .map_err(template_err)?
+                        .into(),
+                });
+                req
             }
         };
         if let Some(body) = outgoing.body.as_ref().or(resource.body.as_ref()) {
@@ -262,48 +471,99 @@ impl Upstream {
                 }
             };
         }
-        Ok(req)
+        Ok(UpstreamRequest {
+            builder: req,
+            digest,
+            budget_key: None,
+        })
+    }
+
+    /// Sends (see [`Upstream::send_with_retries`]); with HTTP Digest, a `401` carrying a challenge
+    /// is answered once with the credentials and the same request sent again.
+    pub async fn send(
+        &self,
+        integration: &Integration,
+        req: UpstreamRequest,
+    ) -> Result<reqwest::Response, UpstreamError> {
+        let request = req.builder.build().map_err(|e| UpstreamError::Connect {
+            integration: integration.name().to_string(),
+            source: e,
+        })?;
+        let budget_key = req.budget_key.as_deref();
+        let Some(credentials) = req.digest else {
+            return self.send_with_retries(integration, request, budget_key).await;
+        };
+        // Bodies here are always in memory, so the copy exists.
+        let again = request.try_clone();
+        let response = self.send_with_retries(integration, request, budget_key).await?;
+        if response.status() != reqwest::StatusCode::UNAUTHORIZED {
+            return Ok(response);
+        }
+        let Some(mut again) = again else {
+            return Ok(response);
+        };
+        let answer = digest::answer(response.headers(), &credentials, again.method().as_str(), again.url());
+        match answer.and_then(|a| http::HeaderValue::from_str(&a).ok()) {
+            Some(value) => {
+                again.headers_mut().insert(http::header::AUTHORIZATION, value);
+                self.send_with_retries(integration, again, budget_key).await
+            }
+            None => Ok(response),
+        }
     }
 
     /// Sends, with retries: connections that never opened and rate-limited answers (nothing
     /// was processed) for every method; broken connections and provider 502/503/504 only
     /// for idempotent methods (GET, PUT, DELETE), since a POST or PATCH may have been
     /// applied. Exponential backoff with full jitter; a provider `Retry-After` is honoured
-    /// up to `max_retry_after_ms`.
+    /// up to `max_retry_after_ms`. No retry starts whose wait would end more than
+    /// `max_total_ms` after the first attempt. Every attempt first takes a slot of the
+    /// account's request budget, if `budget_key` names one and the integration has one.
     /// Returns the last response with its body unread (for streaming), or the last failure.
-    pub async fn send(
+    async fn send_with_retries(
         &self,
         integration: &Integration,
-        req: reqwest::RequestBuilder,
+        request: reqwest::Request,
+        budget_key: Option<&str>,
     ) -> Result<reqwest::Response, UpstreamError> {
         let name = integration.name().to_string();
-        let request = req.build().map_err(|e| UpstreamError::Connect {
-            integration: name.clone(),
-            source: e,
-        })?;
         let idempotent = matches!(
             *request.method(),
             reqwest::Method::GET | reqwest::Method::PUT | reqwest::Method::DELETE | reqwest::Method::HEAD
         );
         let policy = &self.config.retry;
-        let max_attempts = policy.max_attempts;
+        let overrides = integration.config.retry.as_ref();
+        let max_attempts = overrides.and_then(|r| r.max_attempts).unwrap_or(policy.max_attempts);
+        let max_total = Duration::from_millis(overrides.and_then(|r| r.max_total_ms).unwrap_or(policy.max_total_ms));
+        let client = self.client_for(integration);
+        let started = Instant::now();
         let mut pending = Some(request);
+        let mut previous: Option<Result<reqwest::Response, reqwest::Error>> = None;
         let mut attempt = 0;
         loop {
             attempt += 1;
             let Some(current) = pending.take() else {
                 unreachable!("a request is pending on every attempt")
             };
+            if let Err(e) = self.pace(integration, budget_key).await {
+                // A retry that cannot get a slot in time: the last answer stands.
+                return match previous {
+                    Some(result) => self.settle(integration, result),
+                    None => Err(e),
+                };
+            }
             // Bodies here are always in memory, so a clone exists whenever we may retry.
             let retry_copy = if attempt < max_attempts {
                 current.try_clone()
             } else {
                 None
             };
-            let result = self.http.execute(current).await;
+            let result = client.execute(current).await;
             let wait = match &result {
                 // A timeout is not retried: the client would wait several timeouts for a 504.
                 Err(e) if e.is_timeout() => None,
+                // An address we refuse stays refused.
+                Err(e) if net::forbidden_address(e).is_some() => None,
                 // The connection never opened, so nothing was sent: safe for any method.
                 Err(e) if e.is_connect() => Some(self.backoff(attempt)),
                 // The request may have reached the provider: only idempotent ones again.
@@ -321,13 +581,91 @@ impl Upstream {
                     }
                 }
             };
+            let wait = wait.filter(|w| {
+                let within = started.elapsed() + *w <= max_total;
+                if !within {
+                    tracing::info!(integration = %name, attempt, wait_ms = w.as_millis() as u64, max_total_ms = max_total.as_millis() as u64, "not retrying: the retry time budget would be exceeded");
+                }
+                within
+            });
             match (wait, retry_copy) {
                 (Some(wait), Some(copy)) => {
                     tracing::info!(integration = %name, attempt, wait_ms = wait.as_millis() as u64, "retrying provider call");
                     tokio::time::sleep(wait).await;
                     pending = Some(copy);
+                    previous = Some(result);
                 }
-                _ => return result.map_err(|e| self.classify(integration, e, true)),
+                _ => return self.settle(integration, result),
+            }
+        }
+    }
+
+    /// The outcome of the last attempt: failures classified, and a redirect refused (never
+    /// followed: its target could be any host, and would get the account's credentials).
+    fn settle(
+        &self,
+        integration: &Integration,
+        result: Result<reqwest::Response, reqwest::Error>,
+    ) -> Result<reqwest::Response, UpstreamError> {
+        let response = result.map_err(|e| self.classify(integration, e, true))?;
+        let status = response.status();
+        if status.is_redirection() && status != reqwest::StatusCode::NOT_MODIFIED {
+            let location = response
+                .headers()
+                .get(http::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("(no Location)")
+                .chars()
+                .take(300)
+                .collect();
+            return Err(UpstreamError::Redirect {
+                integration: integration.name().to_string(),
+                status: status.as_u16(),
+                location,
+            });
+        }
+        Ok(response)
+    }
+
+    /// Waits for a slot of the account's proactive request budget (`rate_limit.budget`),
+    /// shared by every instance on the store; a slot further away than the longest wait is
+    /// a [`UpstreamError::BudgetExhausted`].
+    async fn pace(&self, integration: &Integration, key: Option<&str>) -> Result<(), UpstreamError> {
+        let (Some(store), Some(key), Some(budget)) = (&self.budgets, key, &integration.rate_limit.budget) else {
+            return Ok(());
+        };
+        let lanes = crate::store::BudgetLanes::new(budget.requests, budget.per_ms);
+        let max_wait = budget.max_wait_ms.unwrap_or(self.config.budget_max_wait_ms);
+        let slot = store
+            .reserve_rate_slot(key, lanes, max_wait)
+            .await
+            .map_err(|source| UpstreamError::Store {
+                integration: integration.name().to_string(),
+                source,
+            })?;
+        match slot {
+            crate::store::RateSlot::Granted { wait_ms: 0 } => Ok(()),
+            crate::store::RateSlot::Granted { wait_ms } => {
+                tracing::debug!(
+                    integration = integration.name(),
+                    wait_ms,
+                    "spacing a call to stay within the account's request budget"
+                );
+                tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+                Ok(())
+            }
+            crate::store::RateSlot::Exhausted { retry_after_ms } => {
+                tracing::info!(
+                    integration = integration.name(),
+                    retry_after_ms,
+                    "the account's request budget is used up"
+                );
+                Err(UpstreamError::BudgetExhausted {
+                    integration: integration.name().to_string(),
+                    requests: budget.requests,
+                    per_ms: budget.per_ms,
+                    retry_after_ms,
+                })
             }
         }
     }
@@ -416,6 +754,14 @@ impl Upstream {
     fn classify(&self, integration: &Integration, e: reqwest::Error, connecting: bool) -> UpstreamError {
         let timeout_ms = integration.config.timeout_ms.unwrap_or(self.config.request_timeout_ms);
         let integration = integration.name();
+        if let Some(f) = net::forbidden_address(&e) {
+            return UpstreamError::PrivateAddress {
+                integration: integration.to_string(),
+                host: f.host.clone(),
+                reason: f.to_string(),
+                account_config: false,
+            };
+        }
         if e.is_timeout() {
             UpstreamError::Timeout {
                 integration: integration.to_string(),
@@ -436,7 +782,7 @@ impl Upstream {
 
     /// Sends, reads the whole body (bounded), and turns provider errors into
     /// [`UpstreamError::Status`].
-    pub async fn call(&self, integration: &Integration, req: reqwest::RequestBuilder) -> Result<Reply, UpstreamError> {
+    pub async fn call(&self, integration: &Integration, req: UpstreamRequest) -> Result<Reply, UpstreamError> {
         let name = integration.name().to_string();
         let response = self.send(integration, req).await?;
         let status = response.status().as_u16();
@@ -504,6 +850,21 @@ impl Upstream {
             }),
         }
     }
+}
+
+/// An HTTP client for provider calls: no redirects followed, and a resolver that refuses
+/// addresses `policy` forbids (names in `trusted_hosts` excepted).
+fn build_client(
+    config: &UpstreamConfig,
+    policy: net::AddressPolicy,
+    trusted_hosts: Arc<HashSet<String>>,
+) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_millis(config.connect_timeout_ms))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("unigate/", env!("CARGO_PKG_VERSION")))
+        .dns_resolver(Arc::new(net::GuardedResolver { policy, trusted_hosts }))
+        .build()
 }
 
 /// Header map as a JSON object (lowercase names; repeated headers joined with `, `).

@@ -40,7 +40,7 @@ async fn an_imported_account_never_returns_its_secrets() {
 #[tokio::test]
 async fn secrets_are_encrypted_in_the_database() {
     let app = spawn_app().await;
-    app.connect_with("github", json!({"token": "ghp_PlainTextMustNotBeStored"}))
+    app.connect_with("github", json!({"access_token": "ghp_PlainTextMustNotBeStored"}))
         .await;
 
     let stored = match app.state.config.database_url.as_deref() {
@@ -76,7 +76,7 @@ async fn truto_style_environment_integration_id_is_accepted() {
         .send(
             Method::POST,
             "/integrated-account",
-            Some(json!({"tenant_id": "t", "environment_integration_id": "github", "context": {"token": "x"}})),
+            Some(json!({"tenant_id": "t", "environment_integration_id": "github", "context": {"access_token": "x"}})),
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
@@ -87,7 +87,7 @@ async fn import_errors_explain_themselves() {
     let app = spawn_app().await;
     let cases = [
         (
-            json!({"integration_name": "github", "context": {"token": "x"}}),
+            json!({"integration_name": "github", "context": {"access_token": "x"}}),
             "tenant_id",
         ),
         (
@@ -96,7 +96,7 @@ async fn import_errors_explain_themselves() {
         ),
         (
             json!({"tenant_id": "t", "integration_name": "github", "context": {}}),
-            "token",
+            "access_token",
         ),
         (
             json!({"tenant_id": "t", "integration_name": "github", "context": "x"}),
@@ -134,7 +134,7 @@ async fn accounts_list_in_pages_and_filter_by_tenant() {
     app.send(
         Method::POST,
         "/integrated-account",
-        Some(json!({"tenant_id": "other", "integration_name": "github", "context": {"token": "x"}})),
+        Some(json!({"tenant_id": "other", "integration_name": "github", "context": {"access_token": "x"}})),
     )
     .await;
 

@@ -294,7 +294,7 @@ async fn a_missing_org_is_a_remote_404_with_the_raw_response() {
 #[tokio::test]
 async fn bad_credentials_are_a_401_asking_for_reauthorization() {
     let app = spawn_app().await;
-    let account = app.connect_with("github", json!({"token": "ghp_wrong"})).await;
+    let account = app.connect_with("github", json!({"access_token": "ghp_wrong"})).await;
 
     let r = app.get(&app.orgs_path(&account, Some("octo-org"), "")).await;
 

@@ -51,6 +51,16 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
         let spec = EmulatorSpec::from_file(&file).unwrap();
         credentials.insert(name.clone(), spec.credentials().clone());
+        // The gateway's OAuth apps are the ones the emulators' OAuth servers know.
+        if let Some((client_id, secret)) = spec.oauth_client() {
+            config.oauth.apps.insert(
+                name.clone(),
+                unigate::config::OAuthApp {
+                    client_id,
+                    client_secret: secret.into(),
+                },
+            );
+        }
         let running = unigate_emulator::start(spec).await.unwrap();
         config
             .upstream

@@ -2,7 +2,11 @@
 #![allow(clippy::unwrap_used)]
 
 mod admin;
+mod browser;
+mod budget;
 mod cli;
+mod connect;
+mod custom;
 mod errors;
 mod github;
 mod helpers;
@@ -11,7 +15,10 @@ mod keys;
 mod krystal;
 mod mindbridge;
 mod mist;
+mod oauth;
+mod pagination;
 mod proxy;
 mod resilience;
 mod sandbox;
 mod scale;
+mod ssrf;

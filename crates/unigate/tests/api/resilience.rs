@@ -132,3 +132,68 @@ async fn retries_give_up_after_the_configured_attempts() {
     assert_error(&r, 502);
     assert_eq!(count(&app, "GET"), 3);
 }
+
+#[tokio::test]
+async fn retries_stop_when_the_next_wait_would_pass_the_total_retry_time() {
+    // 4 attempts allowed, but 1500 ms in all: after the first Retry-After of 1 s, a second
+    // one would end 2 s after the first attempt.
+    let app = crate::helpers::spawn_app_with(|c| {
+        c.upstream.retry.max_attempts = 4;
+        c.upstream.retry.max_total_ms = 1500;
+    })
+    .await;
+    let account = app.connect("github").await;
+    app.emulator("github")
+        .inject(Fault::rate_limited(1).on("GET", "/orgs/*").times(3));
+    let before = count(&app, "GET");
+
+    let r = app.get(&app.orgs_path(&account, Some("octo-org"), "")).await;
+
+    assert_error(&r, 429);
+    assert_eq!(r.headers["retry-after"], "1");
+    assert_eq!(
+        count(&app, "GET") - before,
+        2,
+        "one retry fits in 1500 ms, a second does not"
+    );
+}
+
+#[tokio::test]
+async fn the_total_retry_time_is_generous_enough_by_default_for_short_retry_afters() {
+    let app = spawn_app().await;
+    let account = app.connect("github").await;
+    app.emulator("github")
+        .inject(Fault::rate_limited(1).on("GET", "/orgs/*").times(2));
+    let before = count(&app, "GET");
+
+    let r = app.get(&app.orgs_path(&account, Some("octo-org"), "")).await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(count(&app, "GET") - before, 3);
+}
+
+#[tokio::test]
+async fn an_integration_can_declare_its_own_retry_limits() {
+    use crate::custom::{custom_provider, emulator_yaml, integration_yaml, spawn_with};
+    let rest = "retry: { max_attempts: 5, max_total_ms: 1500 }\nresources:\n  items:\n    get: { method: get, path: \"/items/{{id}}\" }\n";
+    let provider = custom_provider(
+        "retry-own",
+        &integration_yaml("retry-own", "https://api.retry.example", rest),
+        &emulator_yaml(
+            1,
+            "  - { method: GET, path: \"/items/{id}\", op: get, collection: items }\n",
+        ),
+    )
+    .await;
+    let app = spawn_with(&provider, true, |_| {}).await;
+    let account = crate::custom::connect(&app, &provider, json!({})).await;
+    provider.emulator.inject(Fault::rate_limited(1).on("GET", "/items/*"));
+
+    let r = app
+        .get(&format!("/proxy/items/1?integrated_account_id={account}"))
+        .await;
+
+    // The global defaults (3 attempts, 10 s) would have made 3 attempts.
+    assert_error(&r, 429);
+    assert_eq!(provider.emulator.requests().len(), 2);
+}

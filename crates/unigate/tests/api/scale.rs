@@ -69,7 +69,7 @@ async fn an_account_changed_on_one_instance_is_seen_at_once_by_another() {
         &token,
         Method::POST,
         "/integrated-account",
-        Some(json!({"tenant_id": "t1", "integration_name": "github", "context": {"token": "ghp_x"}})),
+        Some(json!({"tenant_id": "t1", "integration_name": "github", "context": {"access_token": "ghp_x"}})),
     )
     .await;
     assert_eq!(s, 201);
@@ -203,7 +203,7 @@ async fn a_database_outage_answers_503_and_the_instance_recovers_by_itself() {
             &token,
             Method::POST,
             "/integrated-account",
-            Some(json!({"tenant_id": format!("t{i}"), "integration_name": "github", "context": {"token": "x"}})),
+            Some(json!({"tenant_id": format!("t{i}"), "integration_name": "github", "context": {"access_token": "x"}})),
         )
         .await;
         assert_eq!(s, 201);
@@ -254,7 +254,7 @@ async fn an_idempotency_key_is_honoured_across_instances() {
         &crate::helpers::catalog_dir().join("integrations/github/emulator.yaml"),
     )
     .unwrap();
-    let token_value = spec.credentials()["token"].clone();
+    let token_value = spec.credentials()["access_token"].clone();
     let gh = unigate_emulator::start(spec).await.unwrap();
     let point = |c: &mut Config| {
         c.upstream.base_url_overrides.insert("github".into(), gh.base_url());
@@ -267,7 +267,7 @@ async fn an_idempotency_key_is_honoured_across_instances() {
         &token,
         Method::POST,
         "/integrated-account",
-        Some(json!({"tenant_id": "t", "integration_name": "github", "context": {"token": token_value}})),
+        Some(json!({"tenant_id": "t", "integration_name": "github", "context": {"access_token": token_value}})),
     )
     .await;
     let path = format!(

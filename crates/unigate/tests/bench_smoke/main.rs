@@ -31,6 +31,13 @@ fn every_providers_organization_mapping_evaluates_to_a_record() {
             "{}: the organizations get mapping gave no id on its emulator's first record: {out:?}",
             case.provider
         );
+        // The evaluation converts only the fields the mapping reads (`mapping::reads`).
+        assert_eq!(
+            out,
+            case.expr.eval_unprojected(&case.input).unwrap(),
+            "{}: the projected input gave another result than the whole input",
+            case.provider
+        );
     }
 }
 

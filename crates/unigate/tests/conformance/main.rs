@@ -279,12 +279,18 @@ async fn check_provider(app: &TestApp, name: &str, specs: &[Spec], update_name: 
             }
             if methods.contains(&UnifiedMethod::Update) {
                 emulator.clear_requests();
+                // A provider that cannot rename (the gateway refuses `name` with a 422)
+                // still has its write request checked, with an empty unified change.
+                let renames = integration
+                    .unified(CATEGORY, RESOURCE, UnifiedMethod::Update)
+                    .is_some_and(|m| !m.unsupported_fields.iter().any(|f| f == "name"));
+                let change = if renames {
+                    json!({ "name": update_name })
+                } else {
+                    json!({})
+                };
                 let r = app
-                    .send(
-                        Method::PATCH,
-                        &app.orgs_path(&account, Some(id), ""),
-                        Some(json!({ "name": update_name })),
-                    )
+                    .send(Method::PATCH, &app.orgs_path(&account, Some(id), ""), Some(change))
                     .await;
                 if !r.status.is_success() {
                     outcome.failures.push(format!(
@@ -298,9 +304,17 @@ async fn check_provider(app: &TestApp, name: &str, specs: &[Spec], update_name: 
         }
     }
 
-    // Every request against the spec.
+    // Every request against the spec; the bare probe that draws an HTTP Digest challenge is
+    // part of the scheme's handshake, checked only for being answered by the same request
+    // with `Authorization: Digest`.
     for (call, requests) in &calls {
-        for req in requests {
+        for (i, req) in requests.iter().enumerate() {
+            if is_digest_probe(req, requests.get(i + 1)) {
+                if verbose() {
+                    say(&format!("  {name} {call}: {}: digest challenge probe", describe(req)));
+                }
+                continue;
+            }
             outcome.requests += 1;
             let what = describe(req);
             if verbose() {
@@ -367,6 +381,15 @@ fn describe(req: &RecordedRequest) -> String {
 
 /// Imports an account with the emulator's credentials (required context values it does
 /// not name set to `acme`), as `TestApp::connect` does, but reporting instead of panicking.
+/// A request without credentials followed by the same request answering a Digest challenge.
+fn is_digest_probe(req: &RecordedRequest, next: Option<&RecordedRequest>) -> bool {
+    req.header("authorization").is_none()
+        && next.is_some_and(|n| {
+            (&n.method, &n.path, &n.query, &n.body) == (&req.method, &req.path, &req.query, &req.body)
+                && n.header("authorization").is_some_and(|a| a.starts_with("Digest "))
+        })
+}
+
 async fn connect(app: &TestApp, name: &str) -> Result<String, String> {
     let mut context = app.sandbox_context(name, json!({}));
     let def = app.state.registry.integration(name).unwrap();
@@ -540,6 +563,7 @@ fn the_checker_reports_each_kind_of_mismatch() {
             headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             body: body.as_ref().map(|b| b.to_string().into()).unwrap_or_default(),
             json: body,
+            received_at: chrono::Utc::now(),
         };
 
     assert!(spec.find(&request("DELETE", "/api/orgs/1", "", &[], None)).is_none());

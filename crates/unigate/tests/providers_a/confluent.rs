@@ -1,9 +1,11 @@
-//! Confluent Cloud: get, list (page_token from metadata.next), update (display_name).
+//! Confluent Cloud: get, list (following the metadata.next URL), update (display_name).
 
 use base64::Engine;
 use serde_json::json;
 
-use crate::common::{assert_remote_error, get_org, last_request, last_with_method, update_org, walk_list};
+use crate::common::{
+    assert_pages_follow_next_links, assert_remote_error, get_org, last_request, last_with_method, update_org, walk_list,
+};
 use crate::helpers::spawn_app;
 
 fn basic() -> String {
@@ -75,7 +77,7 @@ async fn an_unknown_org_is_a_404_with_confluents_errors() {
 }
 
 #[tokio::test]
-async fn list_takes_the_page_token_from_metadata_next() {
+async fn list_follows_the_metadata_next_url() {
     let app = spawn_app().await;
     let account = app.connect("confluent").await;
     for i in 0..3 {
@@ -86,14 +88,49 @@ async fn list_takes_the_page_token_from_metadata_next() {
         );
     }
 
+    app.emulator("confluent").clear_requests();
+
     let (ids, pages) = walk_list(&app, &account, 2).await;
 
-    assert_eq!(ids.len(), 5, "{ids:?}");
+    assert_eq!(
+        ids,
+        [
+            "1111aaaa-11aa-11aa-11aa-111111aaaaaa",
+            "2222bbbb-22bb-22bb-22bb-222222bbbbbb",
+            "extra-0",
+            "extra-1",
+            "extra-2"
+        ]
+    );
     assert_eq!(pages, 3);
-    let sent = last_request(&app, "confluent");
-    assert!(
-        sent.query.contains("page_size=2") && sent.query.contains("page_token="),
-        "{}",
-        sent.query
+    let sent = app.emulator("confluent").requests();
+    assert_eq!(sent.len(), 3);
+    assert_eq!(sent[0].query, "page_size=2");
+    for req in &sent {
+        assert_eq!(req.path, "/org/v2/organizations");
+        assert_eq!(req.header("authorization"), Some(basic().as_str()));
+    }
+    assert_pages_follow_next_links(&app, "confluent", &sent, "/metadata/next").await;
+}
+
+#[tokio::test]
+async fn an_update_moves_metadata_updated_at() {
+    let app = spawn_app().await;
+    let account = app.connect("confluent").await;
+
+    let r = update_org(
+        &app,
+        &account,
+        "1111aaaa-11aa-11aa-11aa-111111aaaaaa",
+        json!({"name": "Finance"}),
+    )
+    .await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["created_at"], "2006-01-02T22:04:05Z");
+    assert_ne!(r.body["updated_at"], "2006-01-02T22:04:05Z");
+    assert_eq!(
+        r.body["remote_data"]["metadata"]["resource_name"],
+        "crn://confluent.cloud/organization=1111aaaa-11aa-11aa-11aa-111111aaaaaa"
     );
 }

@@ -1,8 +1,9 @@
-//! Dynamics 365 Sales (Dataverse): get by OData key, list (one row), update (PATCH name).
+//! Dynamics 365 Sales (Dataverse): get by OData key, list (server-driven paging:
+//! `odata.maxpagesize` and `@odata.nextLink`), update (PATCH name).
 
 use serde_json::json;
 
-use crate::common::{assert_remote_error, get_org, last_request, last_with_method, update_org};
+use crate::common::{assert_remote_error, get_org, last_request, last_with_method, update_org, walk_list};
 use crate::helpers::spawn_app;
 
 const ORG: &str = "883278f5-07af-45eb-a0bc-3fea67caa544";
@@ -65,6 +66,15 @@ async fn an_unknown_org_is_a_404_with_the_odata_error() {
     );
 }
 
+/// Every `Prefer` value of a recorded request.
+fn prefer(req: &unigate_emulator::RecordedRequest) -> Vec<String> {
+    req.headers
+        .iter()
+        .filter(|(n, _)| n == "prefer")
+        .map(|(_, v)| v.clone())
+        .collect()
+}
+
 #[tokio::test]
 async fn list_returns_the_environments_single_organization_row() {
     let app = spawn_app().await;
@@ -79,4 +89,58 @@ async fn list_returns_the_environments_single_organization_row() {
     let sent = last_request(&app, "dynamics-365-sales");
     assert_eq!(sent.path, "/api/data/v9.2/organizations");
     assert!(sent.query.contains("select=organizationid"), "{}", sent.query);
+    assert_eq!(prefer(&sent), ["return=representation"], "no page size without a limit");
+}
+
+#[tokio::test]
+async fn list_pages_with_odata_maxpagesize_and_follows_the_next_link() {
+    let app = spawn_app().await;
+    let account = app.connect("dynamics-365-sales").await;
+    let emulator = app.emulator("dynamics-365-sales");
+    for i in 0..3 {
+        emulator.insert_record(
+            "organizations",
+            json!({"organizationid": format!("00000000-0000-0000-0000-00000000000{i}"), "name": format!("Extra {i}"),
+                   "createdon": "2024-01-01T00:00:00Z", "modifiedon": "2024-01-02T00:00:00Z"}),
+        );
+    }
+    // The link Dataverse itself gives for page 2 of this query.
+    let first_page: serde_json::Value = reqwest::Client::new()
+        .get(format!(
+            "{}/api/data/v9.2/organizations?%24select=organizationid%2Cname%2Ccreatedon%2Cmodifiedon",
+            emulator.base_url()
+        ))
+        .header("authorization", AUTH)
+        .header("prefer", "odata.maxpagesize=2")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let next_link = url::Url::parse(first_page["@odata.nextLink"].as_str().unwrap()).unwrap();
+    emulator.clear_requests();
+
+    let (ids, pages) = walk_list(&app, &account, 2).await;
+
+    assert_eq!(
+        ids,
+        [
+            ORG,
+            "00000000-0000-0000-0000-000000000000",
+            "00000000-0000-0000-0000-000000000001",
+            "00000000-0000-0000-0000-000000000002"
+        ]
+    );
+    assert_eq!(pages, 2);
+    let sent = emulator.requests();
+    assert_eq!(sent.len(), 2);
+    for req in &sent {
+        assert_eq!(req.path, "/api/data/v9.2/organizations");
+        assert_eq!(req.header("authorization"), Some(AUTH));
+        assert_eq!(prefer(req), ["return=representation", "odata.maxpagesize=2"]);
+    }
+    // Page 2 is exactly the next link, not a URL the gateway rebuilt.
+    assert_eq!(Some(sent[1].query.as_str()), next_link.query());
+    assert!(next_link.query().unwrap().contains("%24skiptoken="), "{next_link}");
 }

@@ -1,9 +1,11 @@
-//! Meta Marketing API: get a Business node, list /me/businesses (cursor), update (POST,
-//! then read back).
+//! Meta Marketing API: get a Business node, list /me/businesses (following `paging.next`),
+//! update (POST, then read back).
 
 use serde_json::json;
 
-use crate::common::{assert_remote_error, get_org, last_request, last_with_method, update_org, walk_list};
+use crate::common::{
+    assert_pages_follow_next_links, assert_remote_error, get_org, last_request, last_with_method, update_org, walk_list,
+};
 use crate::helpers::spawn_app;
 
 const AUTH: &str = "Bearer EAAGsandbox0meta0graph0access0token0ZDZD";
@@ -74,7 +76,7 @@ async fn an_unknown_business_is_graphs_400_graph_method_exception() {
 }
 
 #[tokio::test]
-async fn list_follows_the_after_cursor_while_paging_has_next() {
+async fn list_follows_the_paging_next_url() {
     let app = spawn_app().await;
     let account = app.connect("meta-marketing").await;
     for i in 0..3 {
@@ -85,15 +87,27 @@ async fn list_follows_the_after_cursor_while_paging_has_next() {
         );
     }
 
+    app.emulator("meta-marketing").clear_requests();
+
     let (ids, pages) = walk_list(&app, &account, 2).await;
 
-    assert_eq!(ids.len(), 5, "{ids:?}");
-    assert_eq!(pages, 3);
-    let sent = last_request(&app, "meta-marketing");
-    assert_eq!(sent.path, "/v21.0/me/businesses");
-    assert!(
-        sent.query.contains("limit=2") && sent.query.contains("after="),
-        "{}",
-        sent.query
+    assert_eq!(
+        ids,
+        [
+            "1010101010101010",
+            "2020202020202020",
+            "300000000000000",
+            "300000000000001",
+            "300000000000002"
+        ]
     );
+    assert_eq!(pages, 3);
+    let sent = app.emulator("meta-marketing").requests();
+    assert_eq!(sent.len(), 3);
+    assert_eq!(sent[0].query, "fields=id%2Cname%2Ccreated_time%2Cupdated_time&limit=2");
+    for req in &sent {
+        assert_eq!(req.path, "/v21.0/me/businesses");
+        assert_eq!(req.header("authorization"), Some(AUTH));
+    }
+    assert_pages_follow_next_links(&app, "meta-marketing", &sent, "/paging/next").await;
 }

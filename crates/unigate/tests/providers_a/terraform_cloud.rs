@@ -1,4 +1,5 @@
-//! Terraform Cloud: get by name (JSON:API), list (page[number]/page[size]).
+//! Terraform Cloud: get by name (JSON:API) with the plan from the subscription, list
+//! (page[number]/page[size]).
 
 use serde_json::json;
 
@@ -9,6 +10,7 @@ use crate::helpers::spawn_app;
 async fn get_uses_the_organization_name_as_the_id() {
     let app = spawn_app().await;
     let account = app.connect("terraform-cloud").await;
+    app.emulator("terraform-cloud").clear_requests();
 
     let org = get_org(&app, &account, "hashicorp").await;
 
@@ -16,18 +18,76 @@ async fn get_uses_the_organization_name_as_the_id() {
     assert_eq!(org["name"], "hashicorp");
     assert_eq!(org["created_at"], "2021-08-24T23:10:04Z");
     assert_eq!(org["remote_data"]["attributes"]["external-id"], "org-Bzyc2JuegvVLAibn");
-    for absent in ["pricing_plan", "licenses", "updated_at"] {
+    assert_eq!(org["pricing_plan"], "Free");
+    for absent in ["licenses", "updated_at"] {
         assert!(org.get(absent).is_none(), "{absent}: {org}");
     }
-    let sent = last_request(&app, "terraform-cloud");
+    let sent: Vec<(String, String, Option<String>)> = app
+        .emulator("terraform-cloud")
+        .requests()
+        .iter()
+        .map(|r| {
+            (
+                r.method.clone(),
+                r.path.clone(),
+                r.header("authorization").map(str::to_string),
+            )
+        })
+        .collect();
+    let auth = Some("Bearer sandbox.atlasv1.tfc0sandbox0token0000000000000000000000000000000001".to_string());
     assert_eq!(
-        (sent.method.as_str(), sent.path.as_str()),
-        ("GET", "/api/v2/organizations/hashicorp")
+        sent,
+        [
+            (
+                "GET".into(),
+                "/api/v2/organizations/hashicorp/subscription".into(),
+                auth.clone()
+            ),
+            ("GET".into(), "/api/v2/organizations/hashicorp".into(), auth),
+        ]
     );
-    assert_eq!(
-        sent.header("authorization"),
-        Some("Bearer sandbox.atlasv1.tfc0sandbox0token0000000000000000000000000000000001")
+}
+
+#[tokio::test]
+async fn the_pricing_plan_is_the_subscriptions_feature_set_name() {
+    let app = spawn_app().await;
+    let account = app.connect("terraform-cloud").await;
+
+    let org = get_org(&app, &account, "acme-infra").await;
+
+    assert_eq!(org["pricing_plan"], "Team");
+}
+
+#[tokio::test]
+async fn without_a_readable_subscription_the_plan_is_absent_not_an_error() {
+    let app = spawn_app().await;
+    let account = app.connect("terraform-cloud").await;
+    app.emulator("terraform-cloud").inject(
+        unigate_emulator::Fault::respond(403, json!({"errors": [{"status": "403", "title": "forbidden"}]}))
+            .on("GET", "/api/v2/organizations/*/subscription"),
     );
+
+    let org = get_org(&app, &account, "hashicorp").await;
+
+    assert_eq!(org["name"], "hashicorp");
+    assert!(org.get("pricing_plan").is_none(), "{org}");
+}
+
+#[tokio::test]
+async fn list_records_carry_no_plan_since_subscriptions_are_read_per_organization() {
+    let app = spawn_app().await;
+    let account = app.connect("terraform-cloud").await;
+
+    let r = app.get(&app.orgs_path(&account, None, "")).await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["result"][0]["id"], "hashicorp");
+    assert!(r.body["result"][0].get("pricing_plan").is_none(), "{}", r.text);
+    assert!(app
+        .emulator("terraform-cloud")
+        .requests()
+        .iter()
+        .all(|q| !q.path.ends_with("/subscription")));
 }
 
 #[tokio::test]

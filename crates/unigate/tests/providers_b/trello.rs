@@ -20,9 +20,12 @@ async fn get_maps_display_name_and_the_creation_time_in_the_id() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(
         unified(&r.body),
-        json!({"id": "5abbe4b7ddc1b351ef961414", "name": "Acme Product Team", "created_at": "2018-03-28T18:53:43Z"})
+        json!({"id": "5abbe4b7ddc1b351ef961414", "name": "Acme Product Team",
+               "pricing_plan": "trello.business_class", "created_at": "2018-03-28T18:53:43Z"})
     );
+    assert!(r.body.get("licenses").is_none(), "{}", r.text);
     assert_eq!(r.body["remote_data"]["name"], "acmeproduct");
+    assert_eq!(r.body["remote_data"]["products"], json!([110]));
     let sent = last_request(&app, P);
     assert_eq!(
         (sent.method.as_str(), sent.path.as_str()),
@@ -51,6 +54,7 @@ async fn update_puts_the_display_name() {
 
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["name"], "Globex Operations");
+    assert_eq!(r.body["pricing_plan"], "trello.free");
     let sent = last_request(&app, P);
     assert_eq!(
         (sent.method.as_str(), sent.path.as_str()),

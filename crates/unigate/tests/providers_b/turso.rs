@@ -41,7 +41,7 @@ async fn update_sends_only_the_writable_remote_data_fields() {
         .send(
             Method::PATCH,
             &app.orgs_path(&account, Some("globex"), ""),
-            Some(json!({"name": "cannot rename", "remote_data": {"overages": true}})),
+            Some(json!({"remote_data": {"overages": true}})),
         )
         .await;
 
@@ -57,6 +57,56 @@ async fn update_sends_only_the_writable_remote_data_fields() {
         ("PATCH", "/v1/organizations/globex")
     );
     assert_eq!(sent.json.unwrap(), json!({"overages": true}));
+}
+
+#[tokio::test]
+async fn a_rename_is_refused_with_a_422_before_anything_reaches_turso() {
+    let app = spawn_app().await;
+    let account = app.connect(P).await;
+    app.emulator(P).clear_requests();
+
+    let r = app
+        .send(
+            Method::PATCH,
+            &app.orgs_path(&account, Some("globex"), ""),
+            Some(json!({"name": "globex-renamed", "remote_data": {"overages": true}})),
+        )
+        .await;
+
+    let message = assert_error(&r, 422);
+    assert_eq!(
+        message,
+        "Turso cannot update `name` of organizations: the provider's API does not allow it. \
+         Leave it out of the request; `GET /integration/turso` documents what can be written."
+    );
+    assert_eq!(
+        r.body["details"],
+        json!({"integration": "turso", "unsupported_fields": ["name"]})
+    );
+    assert!(r.body.get("truto_is_remote_error").is_none(), "{}", r.text);
+    assert!(app.emulator(P).requests().is_empty(), "nothing may reach Turso");
+    assert_eq!(
+        app.emulator(P).record("organizations", "globex").unwrap()["overages"],
+        false
+    );
+}
+
+#[tokio::test]
+async fn a_null_name_is_no_change_and_goes_through() {
+    let app = spawn_app().await;
+    let account = app.connect(P).await;
+
+    let r = app
+        .send(
+            Method::PATCH,
+            &app.orgs_path(&account, Some("globex"), ""),
+            Some(json!({"name": null, "remote_data": {"require_mfa": true}})),
+        )
+        .await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["name"], "globex");
+    assert_eq!(last_request(&app, P).json.unwrap(), json!({"require_mfa": true}));
 }
 
 #[tokio::test]

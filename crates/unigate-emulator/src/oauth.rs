@@ -1,0 +1,462 @@
+//! An OAuth2 authorization server (RFC 6749) beside an emulated API: the consent page
+//! (`authorize_path`), the token endpoint (authorization code with PKCE, refresh token with
+//! optional rotation, client credentials) and revocation (RFC 7009).
+//!
+//! Access tokens it issues are accepted by auth schemes with `oauth: "Bearer "`; they expire
+//! after `access_token_ttl_s`. Tests steer it through [`crate::RunningEmulator`]: mint tokens
+//! without a browser, expire every access token, revoke every refresh token.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use indexmap::IndexMap;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::engine::{Incoming, Reply};
+use crate::state::Shared;
+use crate::template::StrTemplate;
+
+/// The `oauth` section of `emulator.yaml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OAuthSpec {
+    /// The consent page (GET shows it, POST answers it). Absent: no authorization-code flow.
+    #[serde(default)]
+    pub authorize_path: Option<String>,
+    pub token_path: String,
+    #[serde(default)]
+    pub revoke_path: Option<String>,
+    /// The registered client, templates over `credentials`.
+    pub client_id: StrTemplate,
+    pub client_secret: StrTemplate,
+    /// Grant types the token endpoint accepts.
+    #[serde(default = "default_grants")]
+    pub grants: Vec<Grant>,
+    /// Access token lifetime; absent: tokens never expire (GitHub OAuth apps).
+    #[serde(default)]
+    pub access_token_ttl_s: Option<u64>,
+    /// Whether the authorization-code grant also issues a refresh token.
+    #[serde(default = "yes")]
+    pub refresh_tokens: bool,
+    /// Whether a refresh invalidates the refresh token it used and issues a new one.
+    #[serde(default)]
+    pub rotate_refresh_tokens: bool,
+    #[serde(default)]
+    pub pkce: Pkce,
+    /// Prefix of issued access tokens (`ghu_`, `ya29.`), for realism.
+    #[serde(default)]
+    pub token_prefix: String,
+    /// Prefix of issued refresh tokens (`ghr_`, `1//`).
+    #[serde(default)]
+    pub refresh_token_prefix: Option<String>,
+    /// Status of token-endpoint errors: 400 per RFC 6749; GitHub answers 200.
+    #[serde(default = "default_error_status")]
+    pub error_status: u16,
+    /// The error code of a refused code or refresh token (`invalid_grant`; GitHub says
+    /// `bad_refresh_token`).
+    #[serde(default = "default_invalid_grant")]
+    pub invalid_grant_error: String,
+    /// Token-request parameters that must be present with these values (Auth0's `audience`).
+    #[serde(default)]
+    pub required_params: IndexMap<String, StrTemplate>,
+    /// Shown on the consent page.
+    #[serde(default)]
+    pub app_name: Option<String>,
+}
+
+fn default_grants() -> Vec<Grant> {
+    vec![Grant::AuthorizationCode, Grant::RefreshToken]
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_error_status() -> u16 {
+    400
+}
+
+fn default_invalid_grant() -> String {
+    "invalid_grant".into()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Grant {
+    AuthorizationCode,
+    RefreshToken,
+    ClientCredentials,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Pkce {
+    Required,
+    #[default]
+    Optional,
+}
+
+impl OAuthSpec {
+    pub fn check(&self) -> Result<(), String> {
+        let paths = [
+            Some(&self.token_path),
+            self.authorize_path.as_ref(),
+            self.revoke_path.as_ref(),
+        ];
+        if paths.iter().flatten().any(|p| !p.starts_with('/')) {
+            return Err("oauth paths must start with `/`".into());
+        }
+        if self.grants.contains(&Grant::AuthorizationCode) && self.authorize_path.is_none() {
+            return Err("the authorization_code grant needs an `authorize_path`".into());
+        }
+        Ok(())
+    }
+
+    fn ttl(&self) -> Option<Duration> {
+        self.access_token_ttl_s.map(Duration::from_secs)
+    }
+}
+
+/// Tokens minted by the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthTokens {
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    pub expires_in: Option<u64>,
+}
+
+#[derive(Debug)]
+struct Code {
+    client_id: String,
+    redirect_uri: String,
+    challenge: Option<(String, String)>,
+    scope: String,
+    expires: Instant,
+}
+
+/// Issued codes and tokens; lives in the emulator's one state lock.
+#[derive(Debug, Default)]
+pub(crate) struct OAuthState {
+    codes: HashMap<String, Code>,
+    /// Access token → expiry (`None`: never).
+    access: HashMap<String, Option<Instant>>,
+    refresh: HashSet<String>,
+}
+
+impl OAuthState {
+    pub fn access_live(&self, token: &str) -> bool {
+        match self.access.get(token) {
+            Some(Some(expiry)) => Instant::now() < *expiry,
+            Some(None) => true,
+            None => false,
+        }
+    }
+
+    fn token(prefix: &str) -> String {
+        format!("{prefix}{}", uuid::Uuid::new_v4().simple())
+    }
+
+    pub fn issue(&mut self, spec: &OAuthSpec, with_refresh: bool) -> OAuthTokens {
+        let access_token = Self::token(&spec.token_prefix);
+        let ttl = spec.ttl();
+        self.access
+            .insert(access_token.clone(), ttl.map(|t| Instant::now() + t));
+        let refresh_token = with_refresh.then(|| {
+            let prefix = spec
+                .refresh_token_prefix
+                .clone()
+                .unwrap_or_else(|| format!("{}r_", spec.token_prefix));
+            let r = Self::token(&prefix);
+            self.refresh.insert(r.clone());
+            r
+        });
+        OAuthTokens {
+            access_token,
+            refresh_token,
+            expires_in: spec.access_token_ttl_s,
+        }
+    }
+
+    pub fn expire_access_tokens(&mut self) {
+        let past = Instant::now()
+            .checked_sub(Duration::from_secs(1))
+            .unwrap_or_else(Instant::now);
+        for expiry in self.access.values_mut() {
+            *expiry = Some(past);
+        }
+    }
+
+    pub fn revoke_refresh_tokens(&mut self) {
+        self.refresh.clear();
+    }
+
+    pub fn refresh_live(&self, token: &str) -> bool {
+        self.refresh.contains(token)
+    }
+}
+
+/// Answers the request when it is for one of the OAuth endpoints.
+pub(crate) fn handle(shared: &Shared, req: &Incoming) -> Option<Reply> {
+    let spec = shared.spec.file.oauth.as_ref()?;
+    let credentials = json!({ "credentials": shared.spec.credentials() });
+    let method = req.method.as_str();
+    if spec.authorize_path.as_deref() == Some(req.path.as_str()) {
+        let params = match method {
+            "GET" => parse_form(req.query.as_bytes()),
+            "POST" => parse_form(&req.body),
+            _ => return Some(Reply::json(405, &json!({ "error": "method_not_allowed" }))),
+        };
+        return Some(authorize(shared, spec, &credentials, method == "POST", &params));
+    }
+    if req.path == spec.token_path {
+        if method != "POST" {
+            return Some(Reply::json(405, &json!({ "error": "method_not_allowed" })));
+        }
+        return Some(token(shared, spec, &credentials, req));
+    }
+    if spec.revoke_path.as_deref() == Some(req.path.as_str()) {
+        let params = body_params(req);
+        if let Some(t) = params.get("token") {
+            let mut state = shared.lock();
+            state.oauth.refresh.remove(t);
+            state.oauth.access.remove(t);
+        }
+        return Some(Reply::json(200, &json!({})));
+    }
+    None
+}
+
+fn parse_form(bytes: &[u8]) -> IndexMap<String, String> {
+    url::form_urlencoded::parse(bytes).into_owned().collect()
+}
+
+/// Token requests are form-encoded per RFC 6749; Auth0 also takes JSON.
+fn body_params(req: &Incoming) -> IndexMap<String, String> {
+    if let Ok(Value::Object(m)) = serde_json::from_slice::<Value>(&req.body) {
+        return m
+            .into_iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => (k, s),
+                other => (k, other.to_string()),
+            })
+            .collect();
+    }
+    parse_form(&req.body)
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+fn html(status: u16, title: &str, body: &str) -> Reply {
+    Reply {
+        status,
+        headers: Vec::new(),
+        content_type: Some("text/html; charset=utf-8".into()),
+        body: format!(
+            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{t}</title></head><body>{body}</body></html>\n",
+            t = html_escape(title)
+        )
+        .into_bytes(),
+    }
+}
+
+fn redirect(to: &url::Url) -> Reply {
+    Reply {
+        status: 302,
+        headers: vec![("location".into(), to.to_string())],
+        content_type: None,
+        body: Vec::new(),
+    }
+}
+
+fn authorize(
+    shared: &Shared,
+    spec: &OAuthSpec,
+    credentials: &Value,
+    answered: bool,
+    params: &IndexMap<String, String>,
+) -> Reply {
+    let get = |k: &str| params.get(k).map(String::as_str).unwrap_or_default();
+    if get("client_id") != spec.client_id.render(credentials) {
+        return html(
+            400,
+            "Error",
+            "<h1>Unknown client</h1><p>The client_id is not registered.</p>",
+        );
+    }
+    let Ok(mut back) = url::Url::parse(get("redirect_uri")) else {
+        return html(400, "Error", "<h1>Invalid redirect_uri</h1>");
+    };
+    if get("response_type") != "code" {
+        return html(400, "Error", "<h1>Unsupported response_type</h1>");
+    }
+    let challenge = match (params.get("code_challenge"), get("code_challenge_method")) {
+        (Some(c), "S256") => Some((c.clone(), "S256".to_string())),
+        (Some(_), other) => {
+            return html(
+                400,
+                "Error",
+                &format!("<h1>Unsupported code_challenge_method {}</h1>", html_escape(other)),
+            )
+        }
+        (None, _) if spec.pkce == Pkce::Required => {
+            return html(400, "Error", "<h1>PKCE required</h1><p>Send a code_challenge.</p>")
+        }
+        (None, _) => None,
+    };
+    if !answered {
+        let hidden: String = params
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                    html_escape(k),
+                    html_escape(v)
+                )
+            })
+            .collect();
+        let app = spec.app_name.as_deref().unwrap_or("An application");
+        let action = spec.authorize_path.as_deref().unwrap_or_default();
+        let body = format!(
+            "<h1>Authorize {app}</h1><p>{app} asks for: <code id=\"scope\">{scope}</code></p>\
+             <form method=\"post\" action=\"{action}\">{hidden}\
+             <button type=\"submit\" name=\"decision\" value=\"allow\" id=\"allow\">Authorize</button> \
+             <button type=\"submit\" name=\"decision\" value=\"deny\" id=\"deny\">Cancel</button></form>",
+            app = html_escape(app),
+            scope = html_escape(get("scope")),
+            action = html_escape(action),
+        );
+        return html(200, "Authorize", &body);
+    }
+    {
+        let mut pairs = back.query_pairs_mut();
+        if get("decision") == "allow" {
+            let code = OAuthState::token("code_");
+            shared.lock().oauth.codes.insert(
+                code.clone(),
+                Code {
+                    client_id: get("client_id").to_string(),
+                    redirect_uri: get("redirect_uri").to_string(),
+                    challenge,
+                    scope: get("scope").to_string(),
+                    expires: Instant::now() + Duration::from_secs(600),
+                },
+            );
+            pairs.append_pair("code", &code);
+        } else {
+            pairs.append_pair("error", "access_denied");
+        }
+        if let Some(state) = params.get("state") {
+            pairs.append_pair("state", state);
+        }
+    }
+    redirect(&back)
+}
+
+fn token_error(spec: &OAuthSpec, status: u16, error: &str, description: &str) -> Reply {
+    let status = if status == 401 { 401 } else { spec.error_status };
+    let mut reply = Reply::json(status, &json!({ "error": error, "error_description": description }));
+    reply.headers.push(("cache-control".into(), "no-store".into()));
+    reply
+}
+
+fn token(shared: &Shared, spec: &OAuthSpec, credentials: &Value, req: &Incoming) -> Reply {
+    let params = body_params(req);
+    let basic = req
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok())
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| s.split_once(':').map(|(u, p)| (u.to_string(), p.to_string())));
+    let (client_id, client_secret) = match basic {
+        Some(pair) => pair,
+        None => (
+            params.get("client_id").cloned().unwrap_or_default(),
+            params.get("client_secret").cloned().unwrap_or_default(),
+        ),
+    };
+    if client_id != spec.client_id.render(credentials) || client_secret != spec.client_secret.render(credentials) {
+        return token_error(spec, 401, "invalid_client", "Client authentication failed.");
+    }
+    for (name, expected) in &spec.required_params {
+        if params.get(name).map(String::as_str) != Some(expected.render(credentials).as_str()) {
+            return token_error(spec, 400, "invalid_request", &format!("`{name}` is missing or wrong."));
+        }
+    }
+    let grant = match params.get("grant_type").map(String::as_str) {
+        Some("authorization_code") => Grant::AuthorizationCode,
+        Some("refresh_token") => Grant::RefreshToken,
+        Some("client_credentials") => Grant::ClientCredentials,
+        _ => return token_error(spec, 400, "unsupported_grant_type", "Unsupported grant_type."),
+    };
+    if !spec.grants.contains(&grant) {
+        return token_error(spec, 400, "unauthorized_client", "This grant type is not enabled.");
+    }
+    let mut state = shared.lock();
+    let oauth = &mut state.oauth;
+    let (tokens, scope) = match grant {
+        Grant::AuthorizationCode => {
+            let code = params.get("code").map(String::as_str).unwrap_or_default();
+            let Some(c) = oauth.codes.remove(code) else {
+                return token_error(spec, 400, &spec.invalid_grant_error, "The code is invalid or was used.");
+            };
+            let redirect_ok = params.get("redirect_uri").is_none_or(|r| *r == c.redirect_uri);
+            if c.expires < Instant::now() || c.client_id != client_id || !redirect_ok {
+                return token_error(spec, 400, &spec.invalid_grant_error, "The code is invalid or expired.");
+            }
+            if let Some((challenge, _)) = &c.challenge {
+                let verifier = params.get("code_verifier").map(String::as_str).unwrap_or_default();
+                let digest = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier));
+                if digest != *challenge {
+                    return token_error(spec, 400, &spec.invalid_grant_error, "PKCE verification failed.");
+                }
+            }
+            (oauth.issue(spec, spec.refresh_tokens), c.scope)
+        }
+        Grant::RefreshToken => {
+            let presented = params.get("refresh_token").map(String::as_str).unwrap_or_default();
+            if !oauth.refresh.contains(presented) {
+                return token_error(
+                    spec,
+                    400,
+                    &spec.invalid_grant_error,
+                    "The refresh token is invalid, expired or revoked.",
+                );
+            }
+            if spec.rotate_refresh_tokens {
+                oauth.refresh.remove(presented);
+                (oauth.issue(spec, true), String::new())
+            } else {
+                let mut t = oauth.issue(spec, false);
+                t.refresh_token = None;
+                (t, String::new())
+            }
+        }
+        Grant::ClientCredentials => (oauth.issue(spec, false), String::new()),
+    };
+    let mut body = Map::new();
+    body.insert("access_token".into(), json!(tokens.access_token));
+    body.insert("token_type".into(), json!("Bearer"));
+    if let Some(e) = tokens.expires_in {
+        body.insert("expires_in".into(), json!(e));
+    }
+    if let Some(r) = tokens.refresh_token {
+        body.insert("refresh_token".into(), json!(r));
+    }
+    if !scope.is_empty() {
+        body.insert("scope".into(), json!(scope));
+    }
+    let mut reply = Reply::json(200, &Value::Object(body));
+    reply.headers.push(("cache-control".into(), "no-store".into()));
+    reply
+}

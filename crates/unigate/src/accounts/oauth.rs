@@ -1,0 +1,433 @@
+//! OAuth2 tokens: the authorization-code exchange, refresh and client credentials, and the
+//! coordination that allows one refresh per account at a time across every instance.
+//!
+//! Tokens live in the account's sealed context: `access_token`, `refresh_token`,
+//! `expires_at` (RFC 3339). A refresh runs under two locks: an in-process mutex per account
+//! (so 50 concurrent requests of one instance make one store round trip, not 50) and a
+//! lease in the store (`refresh_locks`), which other instances respect. Whoever waits
+//! re-reads the account when the lease is released and finds the new token. The new tokens
+//! (a rotated refresh token included) are written to the store before any request uses
+//! them; a holder that dies mid-refresh leaves the old refresh token in place and its lease
+//! expires after `oauth.refresh_lock_ms`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use secrecy::ExposeSecret;
+use serde_json::{json, Map, Value};
+
+use super::crypto::Keyring;
+use super::{open_secrets, seal_secrets, Account};
+use crate::catalog::types::{ClientAuth, CredentialFormat};
+use crate::catalog::Integration;
+use crate::config::OAuthConfig;
+use crate::error::ApiError;
+use crate::store::{AccountRecord, Store};
+use crate::upstream::Upstream;
+
+/// What a token endpoint answered.
+#[derive(Debug, Clone)]
+pub struct TokenSet {
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub scope: Option<String>,
+    /// The integration's `context_fields` found in the answer.
+    pub extra: Map<String, Value>,
+}
+
+/// Why a token request failed.
+#[derive(Debug)]
+pub enum TokenError {
+    /// The grant is dead (revoked, expired, already used): a person must reconnect.
+    Reauth(String),
+    /// The provider failed or could not be reached; the grant may still be good.
+    Failed(String),
+    /// Unigate cannot build the request (no OAuth app configured, ...).
+    Config(String),
+}
+
+impl TokenError {
+    fn message(&self) -> &str {
+        match self {
+            TokenError::Reauth(m) | TokenError::Failed(m) | TokenError::Config(m) => m,
+        }
+    }
+}
+
+pub struct OAuth {
+    store: Arc<dyn Store>,
+    keyring: Arc<Keyring>,
+    upstream: Upstream,
+    config: OAuthConfig,
+    /// This instance, as a lease holder.
+    holder: String,
+    local: Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>,
+}
+
+fn text(context: &Value, key: &str) -> Option<String> {
+    match context.get(key) {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// The access token a context carries.
+pub fn access_token(context: &Value) -> Option<String> {
+    text(context, "access_token")
+}
+
+impl OAuth {
+    pub fn new(store: Arc<dyn Store>, keyring: Arc<Keyring>, upstream: Upstream, config: OAuthConfig) -> Self {
+        OAuth {
+            store,
+            keyring,
+            upstream,
+            config,
+            holder: uuid::Uuid::new_v4().to_string(),
+            local: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn config(&self) -> &OAuthConfig {
+        &self.config
+    }
+
+    /// Whether Unigate can get a new access token for this account by itself.
+    pub fn can_refresh(&self, integration: &Integration, context: &Value) -> bool {
+        match integration.config.credentials.format {
+            CredentialFormat::Oauth2 => integration.oauth2.is_some() && text(context, "refresh_token").is_some(),
+            CredentialFormat::Oauth2ClientCredentials => integration.oauth2.is_some(),
+            _ => false,
+        }
+    }
+
+    /// Whether the access token is missing or expires within the margin.
+    fn due(&self, integration: &Integration, context: &Value) -> bool {
+        if !self.can_refresh(integration, context) {
+            return false;
+        }
+        if access_token(context).is_none() {
+            return true;
+        }
+        let Some(expires_at) = text(context, "expires_at").and_then(|s| DateTime::parse_from_rfc3339(&s).ok()) else {
+            return false;
+        };
+        let margin = chrono::Duration::milliseconds(self.config.refresh_margin_ms as i64);
+        expires_at.with_timezone(&Utc) - margin <= Utc::now()
+    }
+
+    /// The account, with its token refreshed first when it is about to expire.
+    pub async fn ensure_fresh(&self, integration: &Integration, account: Account) -> Result<Account, ApiError> {
+        if !self.due(integration, &account.context) {
+            return Ok(account);
+        }
+        self.refresh(integration, &account.record, None, false).await
+    }
+
+    fn local_lock(&self, account_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self.local.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(lock) = map.get(account_id).and_then(Weak::upgrade) {
+            return lock;
+        }
+        map.retain(|_, w| w.strong_count() > 0);
+        let lock = Arc::new(tokio::sync::Mutex::new(()));
+        map.insert(account_id.to_string(), Arc::downgrade(&lock));
+        lock
+    }
+
+    async fn reload(&self, integration: &Integration, record: &AccountRecord) -> Result<Account, ApiError> {
+        let fresh = self
+            .store
+            .get_account(&record.environment_id, &record.id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("Integrated account `{}` not found.", record.id)))?;
+        Account::load(&self.keyring, integration, fresh)
+    }
+
+    /// Gets a new access token, unless another request (here or on another instance) did
+    /// while this one waited. `stale` is the access token a provider refused (401 path);
+    /// without it, the token is refreshed when due. `force` always refreshes.
+    pub async fn refresh(
+        &self,
+        integration: &Integration,
+        record: &AccountRecord,
+        stale: Option<&str>,
+        force: bool,
+    ) -> Result<Account, ApiError> {
+        let local = self.local_lock(&record.id);
+        let _local = local.lock().await;
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(self.config.refresh_wait_ms);
+        let lease = chrono::Duration::milliseconds(self.config.refresh_lock_ms as i64);
+        loop {
+            let current = self.reload(integration, record).await?;
+            if current.record.status == "needs_reauth" {
+                return Err(needs_reauth(&current.record));
+            }
+            let satisfied = |a: &Account| match stale {
+                Some(old) => access_token(&a.context).as_deref() != Some(old) && !self.due(integration, &a.context),
+                None => !self.due(integration, &a.context),
+            };
+            if !force && satisfied(&current) {
+                return Ok(current);
+            }
+            if self
+                .store
+                .try_lock_refresh(&record.id, &self.holder, Utc::now() + lease)
+                .await?
+            {
+                // Another instance may have finished between the read and the lease.
+                let result = match self.reload(integration, record).await {
+                    Ok(again) if !force && satisfied(&again) => Ok(again),
+                    Ok(again) => self.run_refresh(integration, again).await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = self.store.unlock_refresh(&record.id, &self.holder).await {
+                    tracing::warn!(account = %record.id, error = %e, "could not release the refresh lock; it expires by itself");
+                }
+                return result;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                let mut e = ApiError::new(
+                    http::StatusCode::SERVICE_UNAVAILABLE,
+                    format!(
+                        "The OAuth token of integrated account `{}` is being refreshed by another request that has not finished; try again shortly.",
+                        record.id
+                    ),
+                );
+                e.retry_after = Some("1".into());
+                return Err(e);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Runs the token request for a refresh and stores its outcome.
+    async fn run_refresh(&self, integration: &Integration, account: Account) -> Result<Account, ApiError> {
+        let context = &account.context;
+        let params = match (integration.config.credentials.format, text(context, "refresh_token")) {
+            (_, Some(refresh)) => vec![("grant_type", "refresh_token".to_string()), ("refresh_token", refresh)],
+            (CredentialFormat::Oauth2ClientCredentials, None) => vec![("grant_type", "client_credentials".to_string())],
+            _ => {
+                return Err(ApiError::unauthorized(format!(
+                    "Integrated account `{}` has no refresh token; reconnect it.",
+                    account.record.id
+                )))
+            }
+        };
+        tracing::info!(account = %account.record.id, integration = integration.name(), "refreshing OAuth token");
+        match self.token_request(integration, context, &params).await {
+            Ok(tokens) => self.store_tokens(integration, account, &tokens).await,
+            Err(TokenError::Reauth(reason)) => {
+                let mut record = account.record;
+                record.status = "needs_reauth".into();
+                record.last_error = Some(format!("Token refresh refused: {reason}"));
+                record.updated_at = Utc::now();
+                self.store.update_account_credentials(&record).await?;
+                tracing::warn!(account = %record.id, integration = integration.name(), "OAuth grant refused; account needs re-authorization");
+                Err(needs_reauth(&record))
+            }
+            Err(e) => Err(ApiError::new(
+                http::StatusCode::BAD_GATEWAY,
+                format!(
+                    "Refreshing the OAuth token of integrated account `{}` at {} failed: {}",
+                    account.record.id,
+                    integration.name(),
+                    e.message()
+                ),
+            )),
+        }
+    }
+
+    /// Seals new tokens into the account and writes them (before anyone uses them).
+    pub async fn store_tokens(
+        &self,
+        integration: &Integration,
+        account: Account,
+        tokens: &TokenSet,
+    ) -> Result<Account, ApiError> {
+        let mut record = account.record;
+        let mut secrets = open_secrets(&self.keyring, &record)?;
+        apply_tokens(&mut secrets, tokens);
+        record.secrets = seal_secrets(&self.keyring, &record.id, &secrets);
+        record.status = "active".into();
+        record.last_error = None;
+        record.updated_at = Utc::now();
+        if !self.store.update_account_credentials(&record).await? {
+            return Err(ApiError::not_found(format!(
+                "Integrated account `{}` was deleted during the token refresh.",
+                record.id
+            )));
+        }
+        Account::load(&self.keyring, integration, record)
+    }
+
+    /// The client id and secret: the account's own (client credentials), else the app
+    /// configured for the integration.
+    fn client(&self, integration: &Integration, context: &Value) -> Result<(String, String), TokenError> {
+        if let (Some(id), Some(secret)) = (text(context, "client_id"), text(context, "client_secret")) {
+            return Ok((id, secret));
+        }
+        match self.config.app(integration.name()) {
+            Some(app) => Ok((app.client_id.clone(), app.client_secret.expose_secret().to_string())),
+            None => Err(TokenError::Config(format!(
+                "no OAuth app is configured for integration `{}` (set oauth.apps.{}.client_id and client_secret)",
+                integration.name(),
+                integration.name().replace('-', "_")
+            ))),
+        }
+    }
+
+    /// POSTs to the integration's token endpoint.
+    pub async fn token_request(
+        &self,
+        integration: &Integration,
+        context: &Value,
+        params: &[(&str, String)],
+    ) -> Result<TokenSet, TokenError> {
+        let Some(oauth2) = &integration.oauth2 else {
+            return Err(TokenError::Config(format!(
+                "integration `{}` declares no oauth2 endpoints",
+                integration.name()
+            )));
+        };
+        let (client_id, client_secret) = self.client(integration, context)?;
+        let url = self
+            .upstream
+            .oauth_url(integration, &oauth2.token_url, context)
+            .map_err(|e| TokenError::Config(e.to_string()))?;
+        let scope = json!({ "context": context });
+        let mut form: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        for (k, t) in &oauth2.token_params {
+            let v = t
+                .render(&scope, crate::mapping::template::Encoding::Raw)
+                .map_err(|e| TokenError::Config(e.to_string()))?;
+            form.push((k.clone(), v));
+        }
+        let oc = integration.config.credentials.oauth2.as_ref();
+        let mut req = self
+            .upstream
+            .http()
+            .post(url)
+            .header(http::header::ACCEPT, "application/json")
+            .timeout(Duration::from_millis(self.upstream.config().request_timeout_ms));
+        match oc.map(|o| o.client_auth).unwrap_or_default() {
+            ClientAuth::Basic => req = req.basic_auth(client_id, Some(client_secret)),
+            ClientAuth::Body => {
+                form.push(("client_id".into(), client_id));
+                form.push(("client_secret".into(), client_secret));
+            }
+        }
+        let response = req
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| TokenError::Failed(format!("the token endpoint could not be reached ({e})")))?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| TokenError::Failed(format!("the token endpoint's answer broke off ({e})")))?;
+        let body: Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+            // Some servers answer form-encoded whatever Accept says.
+            Value::Object(
+                url::form_urlencoded::parse(&bytes)
+                    .into_owned()
+                    .map(|(k, v)| (k, Value::String(v)))
+                    .collect(),
+            )
+        });
+        if let Some(code) = body.get("error").and_then(Value::as_str) {
+            let description = body
+                .get("error_description")
+                .and_then(Value::as_str)
+                .map(|d| format!("{code}: {d}"))
+                .unwrap_or_else(|| code.to_string());
+            let reauth = oc
+                .map(|o| o.reauth_errors.iter().any(|e| e == code))
+                .unwrap_or(code == "invalid_grant");
+            return Err(if reauth {
+                TokenError::Reauth(description)
+            } else {
+                TokenError::Failed(format!(
+                    "the token endpoint answered {} ({description})",
+                    status.as_u16()
+                ))
+            });
+        }
+        if !status.is_success() {
+            return Err(TokenError::Failed(format!(
+                "the token endpoint answered {}",
+                status.as_u16()
+            )));
+        }
+        let Some(access) = body
+            .get("access_token")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+        else {
+            return Err(TokenError::Failed(
+                "the token endpoint's answer has no access_token".into(),
+            ));
+        };
+        let expires_in = match body.get("expires_in") {
+            Some(Value::Number(n)) => n.as_i64(),
+            Some(Value::String(s)) => s.parse().ok(),
+            _ => None,
+        };
+        Ok(TokenSet {
+            access_token: access.to_string(),
+            refresh_token: body
+                .get("refresh_token")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
+            expires_at: expires_in.map(|s| Utc::now() + chrono::Duration::seconds(s)),
+            scope: body.get("scope").and_then(Value::as_str).map(str::to_string),
+            extra: oc
+                .map(|o| {
+                    o.context_fields
+                        .iter()
+                        .filter_map(|f| body.get(f).map(|v| (f.clone(), v.clone())))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+    }
+}
+
+/// Writes tokens into a secret context; a refresh that returns no new refresh token keeps
+/// the old one.
+pub fn apply_tokens(secrets: &mut Map<String, Value>, tokens: &TokenSet) {
+    secrets.insert("access_token".into(), json!(tokens.access_token));
+    if let Some(r) = &tokens.refresh_token {
+        secrets.insert("refresh_token".into(), json!(r));
+    }
+    match tokens.expires_at {
+        Some(t) => secrets.insert(
+            "expires_at".into(),
+            json!(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        ),
+        None => secrets.remove("expires_at"),
+    };
+    if let Some(s) = &tokens.scope {
+        secrets.insert("oauth_scope".into(), json!(s));
+    }
+    for (k, v) in &tokens.extra {
+        secrets.insert(k.clone(), v.clone());
+    }
+}
+
+pub fn needs_reauth(record: &AccountRecord) -> ApiError {
+    let mut message = format!(
+        "Integrated account `{}` needs to be re-authorized: reconnect it.",
+        record.id
+    );
+    if let Some(e) = &record.last_error {
+        message = format!("{message} ({e})");
+    }
+    ApiError::unauthorized(message)
+        .with_details(json!({ "integrated_account_id": record.id, "status": "needs_reauth" }))
+}

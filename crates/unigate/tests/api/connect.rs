@@ -1,0 +1,167 @@
+//! The connect flow's endpoints over plain HTTP: link tokens, the API-key path with a
+//! redirect, the OAuth path with its `state` checks.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::{assert_error, spawn_app};
+
+#[tokio::test]
+async fn a_link_token_is_single_use_and_checks_its_input() {
+    let app = spawn_app().await;
+    for (body, needle) in [
+        (json!({}), "tenant_id"),
+        (json!({"tenant_id": "t", "integration": "nope"}), "nope"),
+        (
+            json!({"tenant_id": "t", "redirect_uri": "javascript:alert(1)"}),
+            "redirect_uri",
+        ),
+    ] {
+        let r = app.send(Method::POST, "/link-token", Some(body)).await;
+        assert!(assert_error(&r, 400).contains(needle));
+    }
+    let unauthenticated = app
+        .client
+        .post(format!("{}/link-token", app.address))
+        .json(&json!({"tenant_id": "t"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthenticated.status(), 401);
+
+    let r = app
+        .send(
+            Method::POST,
+            "/link-token",
+            Some(json!({"tenant_id": "acme", "integration": "auth0", "redirect_uri": "https://app.example.com/done"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let token = r.body["link_token"].as_str().unwrap().to_string();
+    assert!(r.body["url"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("{}/connect?link_token=lt_", app.address)));
+    assert!(r.body["expires_at"].is_string());
+
+    let session = app
+        .client
+        .get(format!("{}/connect/api/session?link_token={token}", app.address))
+        .send()
+        .await
+        .unwrap();
+    let session: serde_json::Value = session.json().await.unwrap();
+    assert_eq!(session["integrations"].as_array().unwrap().len(), 1);
+    assert_eq!(session["integrations"][0]["name"], "auth0");
+    assert!(
+        !session.to_string().contains("sandbox-auth0"),
+        "no secret values in the session"
+    );
+
+    let creds = &app.credentials["auth0"];
+    let body = json!({"link_token": token, "integration": "auth0", "context": {
+        "tenant_domain": creds["tenant_domain"], "client_id": creds["client_id"], "client_secret": creds["client_secret"]}});
+    let other = app
+        .client
+        .post(format!("{}/connect/api/accounts", app.address))
+        .json(&json!({"link_token": token, "integration": "github", "context": {}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 400, "the link is for auth0 only");
+    let created = app
+        .client
+        .post(format!("{}/connect/api/accounts", app.address))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let created: serde_json::Value = created.json().await.unwrap();
+    assert_eq!(created["status"], "active");
+    assert_eq!(created["tenant_id"], "acme");
+    let redirect = created["redirect_url"].as_str().unwrap();
+    assert!(
+        redirect.starts_with("https://app.example.com/done?integrated_account_id="),
+        "{redirect}"
+    );
+    assert!(redirect.ends_with("&integration=auth0&status=active"), "{redirect}");
+    assert!(!created.to_string().contains(creds["client_secret"].as_str().unwrap()));
+
+    let reused = app
+        .client
+        .post(format!("{}/connect/api/accounts", app.address))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reused.status(), 404, "single use");
+}
+
+#[tokio::test]
+async fn the_oauth_path_sends_pkce_and_refuses_a_tampered_state() {
+    let app = spawn_app().await;
+    let r = app
+        .send(
+            Method::POST,
+            "/link-token",
+            Some(json!({"tenant_id": "acme", "integration": "google-cloud"})),
+        )
+        .await;
+    let token = r.body["link_token"].as_str().unwrap().to_string();
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    let start = no_redirects
+        .get(format!(
+            "{}/connect/oauth/start?link_token={token}&integration=google-cloud",
+            app.address
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), 303);
+    let to = url::Url::parse(start.headers()["location"].to_str().unwrap()).unwrap();
+    let q: std::collections::HashMap<_, _> = to.query_pairs().into_owned().collect();
+    assert_eq!(to.path(), "/o/oauth2/v2/auth");
+    assert_eq!(q["client_id"], "000000000001-sandbox.apps.googleusercontent.com");
+    assert_eq!(q["code_challenge_method"], "S256");
+    assert_eq!(q["access_type"], "offline");
+    assert_eq!(q["redirect_uri"], format!("{}/connect/oauth/callback", app.address));
+    assert!(!q["state"].contains(&token), "the link token is not in the state");
+
+    // A forged or altered state is refused without touching the provider.
+    let mut forged = q["state"].clone();
+    forged.pop();
+    forged.push('A');
+    let cb = app
+        .client
+        .get(format!("{}/connect/oauth/callback?code=x&state={forged}", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cb.status(), 400);
+    assert!(cb.text().await.unwrap().contains("state"));
+
+    // The person declines on the consent page: nothing is stored, the link still works.
+    let state = q["state"].clone();
+    let declined = app
+        .client
+        .get(format!("{}/connect/oauth/callback?error=access_denied", app.address))
+        .query(&[("state", &state)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(declined.status(), 400);
+    let session = app
+        .client
+        .get(format!("{}/connect/api/session?link_token={token}", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(session.status(), 200);
+    let accounts = app.get("/integrated-account?tenant_id=acme").await;
+    assert_eq!(accounts.body["result"].as_array().unwrap().len(), 0);
+}
