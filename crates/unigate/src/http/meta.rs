@@ -56,6 +56,17 @@ pub fn integration_view(i: &Integration) -> Value {
         let entry = unified.entry(category.clone()).or_insert_with(|| json!({}));
         entry[resource.as_str()] = json!(i.unified_methods(category, resource));
     }
+    let mut limit_honoured: Vec<(&str, bool)> = i
+        .resources
+        .iter()
+        .filter(|(key, _)| key.ends_with(".list"))
+        .map(|(key, r)| (key.as_str(), r.pagination.honours_limit()))
+        .collect();
+    limit_honoured.sort();
+    let limit_honoured: serde_json::Map<String, Value> = limit_honoured
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), Value::Bool(v)))
+        .collect();
     json!({
         "name": i.config.name,
         "label": i.config.label,
@@ -66,6 +77,10 @@ pub fn integration_view(i: &Integration) -> Value {
             "fields": i.config.credentials.fields,
         },
         "unified": unified,
+        // What a client should know before paging: whether `limit` reaches the provider
+        // per raw `list` method, and the per-account request budget.
+        "limit_honoured": limit_honoured,
+        "request_budget": i.rate_limit.budget.as_ref().map(|b| json!({ "requests": b.requests, "per_ms": b.per_ms })),
     })
 }
 

@@ -5,6 +5,7 @@ pub mod cursor;
 pub mod format;
 pub mod query;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -392,12 +393,17 @@ impl Call {
 
     /// One provider record to one client record, in the requested format.
     fn shape(&self, raw: &Value, scope: &Value) -> Result<Value, ApiError> {
+        self.shape_record(Cow::Borrowed(raw), scope)
+    }
+
+    /// As [`Call::shape`]; an owned record moves into `remote_data` instead of being copied.
+    fn shape_record(&self, raw: Cow<'_, Value>, scope: &Value) -> Result<Value, ApiError> {
         let mut mapped = match &self.mapping.response_mapping {
-            None => raw.clone(),
+            None => raw.as_ref().clone(),
             Some(expr) => {
                 // `{scope..., response}`, read in place (no copy of the scope or the record).
                 let scope = scope.as_object().into_iter().flatten();
-                let input = scope.map(|(k, v)| (k.as_str(), v)).chain([("response", raw)]);
+                let input = scope.map(|(k, v)| (k.as_str(), v)).chain([("response", &*raw)]);
                 match expr.eval_fields(input).map_err(mapping_error)? {
                     Some(Value::Object(m)) => Value::Object(m),
                     None | Some(Value::Null) => Value::Object(Map::new()),
@@ -411,7 +417,7 @@ impl Call {
             }
             ResponseFormat::Unified | ResponseFormat::Stream | ResponseFormat::Raw => {
                 if !self.req.query.ignore_remote_data {
-                    mapped["remote_data"] = raw.clone();
+                    mapped["remote_data"] = raw.into_owned();
                 }
             }
         }
@@ -454,7 +460,12 @@ impl Call {
         if self.req.query.format == ResponseFormat::Raw {
             return Ok(raw_response(&reply));
         }
-        let record = self.select(resource, &reply)?;
+        let mut reply = reply;
+        // The whole answer is the record: take it rather than copy it (it becomes `remote_data`).
+        let record = match resource.response_path {
+            None => std::mem::take(&mut reply.json),
+            Some(_) => self.select(resource, &reply)?,
+        };
         if record.is_null() {
             return Err(ApiError::not_found(format!(
                 "{} has no {} with id `{}`.",
@@ -464,7 +475,7 @@ impl Call {
             )));
         }
         Ok(with_ratelimit(
-            axum::Json(self.shape(&record, &scope)?).into_response(),
+            axum::Json(self.shape_record(Cow::Owned(record), &scope)?).into_response(),
             &reply,
         ))
     }

@@ -97,6 +97,11 @@ async fn a_call_that_would_wait_too_long_is_a_429_with_retry_after_and_never_sen
         2,
         "the refused call never reached the provider"
     );
+    let described = app.get("/integration/paced-short").await;
+    assert_eq!(
+        described.body["request_budget"],
+        json!({ "requests": 2, "per_ms": 60000 })
+    );
 }
 
 #[tokio::test]
@@ -142,8 +147,9 @@ async fn the_store_reserves_slots_within_the_budget_and_refuses_beyond_the_wait(
     let RateSlot::Granted { wait_ms: w2 } = after else {
         panic!("expected a slot, got {after:?}")
     };
+    // Each waits for the next lane to free up, about one spacing after the burst.
     assert!((800..=1020).contains(&w1), "{w1}");
-    assert!(w2 >= w1, "slots are handed out in order: {w1} then {w2}");
+    assert!((800..=1020).contains(&w2), "{w2}");
 }
 
 #[test]

@@ -232,6 +232,13 @@ async fn a_limit_the_provider_cannot_take_is_reported_not_silently_dropped() {
     assert_eq!(limited.body["result"].as_array().unwrap().len(), 4);
     assert_eq!(limited.headers["x-unigate-limit"], "ignored");
     assert!(unlimited.headers.get("x-unigate-limit").is_none());
+    let described = app.get("/integration/unpaged").await;
+    assert_eq!(
+        described.body["limit_honoured"],
+        json!({ "items.list": false }),
+        "{}",
+        described.text
+    );
 }
 
 #[tokio::test]
@@ -246,6 +253,13 @@ async fn a_limit_a_provider_takes_is_not_reported() {
 
     assert_eq!(r.body["result"].as_array().unwrap().len(), 2, "{}", r.text);
     assert!(r.headers.get("x-unigate-limit").is_none());
+    let described = app.get("/integration/ranged-honest").await;
+    assert_eq!(
+        described.body["limit_honoured"],
+        json!({ "items.list": true }),
+        "{}",
+        described.text
+    );
     let github = crate::helpers::spawn_app().await;
     let gh = github.connect("github").await;
     let listed = github.get(&github.orgs_path(&gh, None, "&limit=1")).await;
