@@ -42,6 +42,7 @@ pub struct Config {
     /// `http://<listen>`. Behind a load balancer, set it to the balancer's URL.
     pub public_url: Option<String>,
     pub oauth: OAuthConfig,
+    pub request_log: RequestLogConfig,
     /// `text` (default) or `json` log lines.
     pub log_format: LogFormat,
 }
@@ -96,6 +97,25 @@ pub struct UpstreamConfig {
     /// `Retry-After` instead. An integration's `rate_limit.budget.max_wait_ms` overrides it.
     /// Default 10000.
     pub budget_max_wait_ms: u64,
+}
+
+/// The request log (`GET /request-log`): one row per unified or proxy call.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RequestLogConfig {
+    /// Default true.
+    pub enabled: bool,
+    /// Entries older than this are deleted (hourly). Default 168 (7 days).
+    pub retention_hours: u64,
+}
+
+impl Default for RequestLogConfig {
+    fn default() -> Self {
+        RequestLogConfig {
+            enabled: true,
+            retention_hours: 168,
+        }
+    }
 }
 
 /// OAuth2 token handling and the OAuth apps of the connect flow.
@@ -159,6 +179,7 @@ impl Default for Config {
             upstream: UpstreamConfig::default(),
             public_url: None,
             oauth: OAuthConfig::default(),
+            request_log: RequestLogConfig::default(),
             log_format: LogFormat::Text,
         }
     }

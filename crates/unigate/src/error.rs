@@ -100,6 +100,10 @@ impl std::fmt::Display for ApiError {
     }
 }
 
+/// The message of an error answer, left on the response for the request log.
+#[derive(Debug, Clone)]
+pub struct ErrorSummary(pub String);
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let this = *self.0;
@@ -121,6 +125,7 @@ impl IntoResponse for ApiError {
             body["raw_response"] = this.raw_response.unwrap_or(Value::Null);
         }
         let mut response = (this.status, axum::Json(body)).into_response();
+        response.extensions_mut().insert(ErrorSummary(this.message));
         if let Some(ra) = this.retry_after.and_then(|v| HeaderValue::from_str(&v).ok()) {
             response.headers_mut().insert(header::RETRY_AFTER, ra);
         }

@@ -31,6 +31,7 @@ pub struct AppState {
     pub oauth: Arc<crate::accounts::oauth::OAuth>,
     /// Where browsers reach this instance (`Config::public_url`), without a trailing `/`.
     pub public_url: Arc<str>,
+    pub request_log: Arc<crate::http::request_log::RequestLog>,
 }
 
 /// A sandbox account created at start.
@@ -168,7 +169,13 @@ impl Application {
         let public_url: Arc<str> = config
             .public_url(listener.local_addr().context("cannot read the bound address")?)
             .into();
+        let request_log = Arc::new(crate::http::request_log::RequestLog::start(
+            store.clone(),
+            config.request_log.enabled,
+            config.request_log.retention_hours,
+        ));
         let state = AppState {
+            request_log,
             public_url,
             config: Arc::new(config),
             store,

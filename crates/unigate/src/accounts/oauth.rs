@@ -138,6 +138,44 @@ impl OAuth {
         lock
     }
 
+    /// Runs `f` holding the account's credentials lock (the same in-process mutex and store
+    /// lease as a refresh), so a read-modify-write of its secrets (admin `PATCH`) can neither
+    /// undo a refresh nor be undone by one.
+    pub async fn with_lock<T>(
+        &self,
+        account_id: &str,
+        f: impl std::future::Future<Output = Result<T, ApiError>>,
+    ) -> Result<T, ApiError> {
+        let local = self.local_lock(account_id);
+        let _local = local.lock().await;
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(self.config.refresh_wait_ms);
+        let lease = chrono::Duration::milliseconds(self.config.refresh_lock_ms as i64);
+        loop {
+            if self
+                .store
+                .try_lock_refresh(account_id, &self.holder, Utc::now() + lease)
+                .await?
+            {
+                let result = f.await;
+                if let Err(e) = self.store.unlock_refresh(account_id, &self.holder).await {
+                    tracing::warn!(account = %account_id, error = %e, "could not release the credentials lock; it expires by itself");
+                }
+                return result;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                let mut e = ApiError::new(
+                    http::StatusCode::SERVICE_UNAVAILABLE,
+                    format!(
+                        "The credentials of integrated account `{account_id}` are being refreshed; try again shortly."
+                    ),
+                );
+                e.retry_after = Some("1".into());
+                return Err(e);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     async fn reload(&self, integration: &Integration, record: &AccountRecord) -> Result<Account, ApiError> {
         let fresh = self
             .store

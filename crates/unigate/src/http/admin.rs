@@ -225,7 +225,21 @@ async fn update(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let body = object_body(body)?;
-    let mut record = find(&state, &env, &id).await?;
+    // Exists, and is this environment's, before anything is locked.
+    find(&state, &env, &id).await?;
+    // Under the credentials lock: a token refresh cannot interleave with this
+    // read-modify-write of the sealed context.
+    let oauth = state.oauth.clone();
+    oauth.with_lock(&id, apply_update(&state, &env, &id, body)).await
+}
+
+async fn apply_update(
+    state: &AppState,
+    env: &Env,
+    id: &str,
+    body: Map<String, Value>,
+) -> Result<Json<Value>, ApiError> {
+    let mut record = find(state, env, id).await?;
     let integration = state.registry.integration(&record.integration).ok_or_else(|| {
         ApiError::bad_request(format!(
             "The integration `{}` of this account is no longer in the catalog.",

@@ -6,6 +6,7 @@ pub mod connect;
 pub mod idempotency;
 pub mod meta;
 pub mod proxy;
+pub mod request_log;
 pub mod unified;
 
 use axum::body::Bytes;
@@ -27,8 +28,10 @@ pub fn router(state: AppState) -> Router {
         .merge(
             unified::routes()
                 .merge(proxy::routes())
-                .route_layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer)),
+                .route_layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer))
+                .route_layer(axum::middleware::from_fn_with_state(state.clone(), request_log::layer)),
         )
+        .merge(request_log::routes())
         .merge(admin::routes())
         .merge(connect::routes())
         .merge(meta::routes())

@@ -99,6 +99,22 @@ pub struct LinkTokenRecord {
     pub expires_at: DateTime<Utc>,
 }
 
+/// One unified or proxy call, as the request log keeps it.
+#[derive(Debug, Clone)]
+pub struct RequestLogRecord {
+    pub id: String,
+    pub environment_id: String,
+    pub integrated_account_id: Option<String>,
+    pub method: String,
+    /// The path only: never the query string.
+    pub path: String,
+    pub status: u16,
+    pub duration_ms: u64,
+    /// The error message answered, for failed calls.
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct AccountFilter {
     pub tenant_id: Option<String>,
@@ -192,6 +208,18 @@ pub trait Store: Send + Sync + 'static {
     /// Marks a live link token used and returns it; `None` when it is expired, used or
     /// unknown. Atomic: of two concurrent uses, one wins.
     async fn consume_link_token(&self, token_hash: &str) -> Result<Option<LinkTokenRecord>, StoreError>;
+
+    async fn insert_request_logs(&self, entries: &[RequestLogRecord]) -> Result<(), StoreError>;
+    /// Newest first; `before` is the last row of the previous page.
+    async fn list_request_logs(
+        &self,
+        environment_id: &str,
+        integrated_account_id: Option<&str>,
+        before: Option<&AccountPosition>,
+        limit: u32,
+    ) -> Result<Vec<RequestLogRecord>, StoreError>;
+    /// Deletes entries older than `before`; returns how many.
+    async fn prune_request_logs(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 
     /// Every account of every environment, by id, for maintenance (key rotation).
     async fn list_all_accounts(&self, after_id: Option<&str>, limit: u32) -> Result<Vec<AccountRecord>, StoreError>;

@@ -85,6 +85,20 @@ fn link_token_from_row(row: &PgRow) -> Result<LinkTokenRecord, StoreError> {
     })
 }
 
+fn request_log_from_row(row: &PgRow) -> Result<RequestLogRecord, StoreError> {
+    Ok(RequestLogRecord {
+        id: row.try_get("id")?,
+        environment_id: row.try_get("environment_id")?,
+        integrated_account_id: row.try_get("integrated_account_id")?,
+        method: row.try_get("method")?,
+        path: row.try_get("path")?,
+        status: row.try_get::<i64, _>("status")? as u16,
+        duration_ms: row.try_get::<i64, _>("duration_ms")?.max(0) as u64,
+        error: row.try_get("error")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
 #[async_trait]
 impl Store for PgStore {
     async fn idempotency_begin(
@@ -384,6 +398,63 @@ impl Store for PgStore {
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(link_token_from_row).transpose()
+    }
+
+    async fn insert_request_logs(&self, entries: &[RequestLogRecord]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for e in entries {
+            sqlx::query(
+                "INSERT INTO request_logs (id, environment_id, integrated_account_id, method, path, status, duration_ms, error, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(&e.id)
+            .bind(&e.environment_id)
+            .bind(&e.integrated_account_id)
+            .bind(&e.method)
+            .bind(&e.path)
+            .bind(i64::from(e.status))
+            .bind(e.duration_ms as i64)
+            .bind(&e.error)
+            .bind(micros(&e.created_at))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_request_logs(
+        &self,
+        environment_id: &str,
+        integrated_account_id: Option<&str>,
+        before: Option<&AccountPosition>,
+        limit: u32,
+    ) -> Result<Vec<RequestLogRecord>, StoreError> {
+        let far = AccountPosition {
+            created_at: Utc::now() + chrono::Duration::days(36500),
+            id: String::new(),
+        };
+        let before = before.unwrap_or(&far);
+        let rows = sqlx::query(
+            "SELECT * FROM request_logs WHERE environment_id = $1 AND ($2 IS NULL OR integrated_account_id = $3) AND (created_at < $4 OR (created_at = $5 AND id < $6)) ORDER BY created_at DESC, id DESC LIMIT $7",
+        )
+        .bind(environment_id)
+        .bind(integrated_account_id)
+        .bind(integrated_account_id)
+        .bind(micros(&before.created_at))
+        .bind(micros(&before.created_at))
+        .bind(&before.id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(request_log_from_row).collect()
+    }
+
+    async fn prune_request_logs(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM request_logs WHERE created_at < $1")
+            .bind(micros(&before))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
     }
 
     async fn list_all_accounts(&self, after_id: Option<&str>, limit: u32) -> Result<Vec<AccountRecord>, StoreError> {

@@ -515,3 +515,47 @@ async fn a_process_killed_mid_refresh_loses_no_refresh_token() {
     );
     assert!(!gh.oauth_refresh_token_live(tokens.refresh_token.as_deref().unwrap()));
 }
+
+#[tokio::test]
+async fn an_admin_patch_and_a_refresh_never_undo_each_other() {
+    let app = spawn_app().await;
+    let (account, _) = github_oauth_account(&app, &past()).await;
+    let gh = app.emulator("github");
+    // The refresh hangs for a while at the provider; meanwhile an operator sets the account's
+    // refresh token by hand. The PATCH waits for the refresh to finish, then applies: the
+    // operator's value is what is stored (without the lock, the refresh, which read the
+    // account before the PATCH, would write the rotated token over it).
+    gh.inject(
+        Fault::delay(Duration::from_millis(800))
+            .on("POST", GITHUB_TOKEN_PATH)
+            .times(1),
+    );
+    let call = {
+        let path = app.orgs_path(&account, Some("github"), "");
+        let (client, address, token) = (app.client.clone(), app.address.clone(), app.token.clone());
+        tokio::spawn(async move { client.get(format!("{address}{path}")).bearer_auth(token).send().await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let patch = app
+        .send(
+            Method::PATCH,
+            &format!("/integrated-account/{account}"),
+            Some(json!({"context": {"refresh_token": "ghr_set_by_the_operator"}})),
+        )
+        .await;
+    assert_eq!(patch.status, 200, "{}", patch.text);
+    assert_eq!(call.await.unwrap().unwrap().status(), 200);
+
+    let forced = app
+        .send(
+            Method::POST,
+            "/integrated-account/refresh-credentials",
+            Some(json!({ "id": account })),
+        )
+        .await;
+    let refreshes = token_requests(gh, GITHUB_TOKEN_PATH, "refresh_token");
+    assert_eq!(refreshes.len(), 2);
+    assert_eq!(form(&refreshes[1])["refresh_token"], "ghr_set_by_the_operator");
+    // The emulator does not know that token: the account now needs re-authorization.
+    assert_error(&forced, 401);
+}

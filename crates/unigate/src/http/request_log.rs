@@ -1,0 +1,179 @@
+//! The request log: one row per unified or proxy call (environment, account, method, path,
+//! status, duration, error message), written in batches by a background task so a call
+//! never waits on it. Never a query string, a body or a credential. `GET /request-log`
+//! reads it, newest first.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{FromRequestParts, RawQuery, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Json, Router};
+use base64::Engine as _;
+use chrono::Utc;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use crate::auth::Env;
+use crate::error::{ApiError, ErrorSummary};
+use crate::startup::AppState;
+use crate::store::{AccountPosition, RequestLogRecord, Store};
+
+/// Entries waiting to be written; past this, new ones are dropped (and counted) rather
+/// than slowing calls down.
+const QUEUE: usize = 10_000;
+const BATCH: usize = 500;
+
+/// The sending side, shared by every request.
+#[derive(Debug)]
+pub struct RequestLog {
+    tx: Option<mpsc::Sender<RequestLogRecord>>,
+    dropped: AtomicU64,
+}
+
+impl RequestLog {
+    /// Starts the writer (and the hourly pruning) when enabled.
+    pub fn start(store: Arc<dyn Store>, enabled: bool, retention_hours: u64) -> RequestLog {
+        if !enabled {
+            return RequestLog {
+                tx: None,
+                dropped: AtomicU64::new(0),
+            };
+        }
+        let (tx, rx) = mpsc::channel(QUEUE);
+        tokio::spawn(write_batches(store, rx, retention_hours));
+        RequestLog {
+            tx: Some(tx),
+            dropped: AtomicU64::new(0),
+        }
+    }
+
+    fn push(&self, entry: RequestLogRecord) {
+        if let Some(tx) = &self.tx {
+            if tx.try_send(entry).is_err() {
+                let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                if n.is_power_of_two() {
+                    tracing::warn!(dropped = n, "request log queue full; entries dropped");
+                }
+            }
+        }
+    }
+}
+
+async fn write_batches(store: Arc<dyn Store>, mut rx: mpsc::Receiver<RequestLogRecord>, retention_hours: u64) {
+    let mut last_prune = Instant::now() - Duration::from_secs(3600);
+    let mut batch = Vec::with_capacity(BATCH);
+    while rx.recv_many(&mut batch, BATCH).await > 0 {
+        if let Err(e) = store.insert_request_logs(&batch).await {
+            tracing::warn!(error = %e, entries = batch.len(), "request log entries could not be written");
+        }
+        batch.clear();
+        if last_prune.elapsed() >= Duration::from_secs(3600) {
+            last_prune = Instant::now();
+            let cutoff = Utc::now() - chrono::Duration::hours(retention_hours as i64);
+            if let Err(e) = store.prune_request_logs(cutoff).await {
+                tracing::warn!(error = %e, "request log pruning failed");
+            }
+        }
+    }
+}
+
+/// Middleware on the unified and proxy routes.
+pub async fn layer(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let (mut parts, body) = request.into_parts();
+    let env = Env::from_request_parts(&mut parts, &state).await.ok();
+    let method = parts.method.to_string();
+    let path = parts.uri.path().to_string();
+    let account = parts.uri.query().and_then(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "integrated_account_id")
+            .map(|(_, v)| v.into_owned())
+    });
+    let response = next.run(Request::from_parts(parts, body)).await;
+    if let Some(env) = env {
+        state.request_log.push(RequestLogRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            environment_id: env.id,
+            integrated_account_id: account,
+            method,
+            path,
+            status: response.status().as_u16(),
+            duration_ms: started.elapsed().as_millis() as u64,
+            error: response.extensions().get::<ErrorSummary>().map(|e| e.0.clone()),
+            created_at: Utc::now(),
+        });
+    }
+    response
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/request-log", get(list))
+}
+
+fn encode(p: &RequestLogRecord) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
+        "{}|{}",
+        p.created_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        p.id
+    ))
+}
+
+fn decode(cursor: &str) -> Option<AccountPosition> {
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let (at, id) = text.split_once('|')?;
+    Some(AccountPosition {
+        created_at: chrono::DateTime::parse_from_rfc3339(at).ok()?.with_timezone(&Utc),
+        id: id.to_string(),
+    })
+}
+
+/// `GET /request-log?integrated_account_id=&limit=&next_cursor=`.
+async fn list(State(state): State<AppState>, env: Env, RawQuery(q): RawQuery) -> Result<Json<Value>, ApiError> {
+    let mut account = None;
+    let mut limit = 100u32;
+    let mut before = None;
+    for (k, v) in url::form_urlencoded::parse(q.unwrap_or_default().as_bytes()) {
+        match k.as_ref() {
+            "integrated_account_id" => account = Some(v.into_owned()),
+            "limit" => {
+                limit = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=1000).contains(n))
+                    .ok_or_else(|| ApiError::bad_request("`limit` must be between 1 and 1000."))?
+            }
+            "next_cursor" => {
+                before = Some(decode(&v).ok_or_else(|| ApiError::bad_request("`next_cursor` is not valid."))?)
+            }
+            other => return Err(ApiError::bad_request(format!("Unknown query parameter `{other}`."))),
+        }
+    }
+    let rows = state
+        .store
+        .list_request_logs(&env.id, account.as_deref(), before.as_ref(), limit + 1)
+        .await?;
+    let more = rows.len() > limit as usize;
+    let page = &rows[..rows.len().min(limit as usize)];
+    let next_cursor = if more { page.last().map(encode) } else { None };
+    let result: Vec<Value> = page
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.id,
+                "integrated_account_id": r.integrated_account_id,
+                "method": r.method,
+                "path": r.path,
+                "status": r.status,
+                "duration_ms": r.duration_ms,
+                "error": r.error,
+                "created_at": r.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "result": result, "next_cursor": next_cursor })))
+}

@@ -1,0 +1,87 @@
+//! The request log: every unified and proxy call leaves one row, without query strings,
+//! bodies or credentials; `GET /request-log` pages through them, newest first.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::helpers::{assert_error, spawn_app, TestApp};
+
+async fn entries(app: &TestApp, query: &str, at_least: usize) -> Value {
+    for _ in 0..100 {
+        let r = app.get(&format!("/request-log?{query}")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        if r.body["result"].as_array().unwrap().len() >= at_least {
+            return r.body;
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    panic!("the request log never reached {at_least} entries");
+}
+
+#[tokio::test]
+async fn each_call_is_logged_without_query_or_credentials() {
+    let app = spawn_app().await;
+    let account = app.connect("github").await;
+    let secret = app.credentials["github"]["access_token"].as_str().unwrap().to_string();
+
+    let ok = app
+        .get(&app.orgs_path(&account, Some("github"), "&remote_query[note]=s3cr3t-query-value"))
+        .await;
+    assert_eq!(ok.status, 200);
+    let missing = app.get(&app.orgs_path(&account, Some("no-such-org"), "")).await;
+    assert_error(&missing, 404);
+    let proxied = app
+        .get(&format!("/proxy/organizations/github?integrated_account_id={account}"))
+        .await;
+    assert_eq!(proxied.status, 200);
+
+    let log = entries(&app, &format!("integrated_account_id={account}"), 3).await;
+    let rows = log["result"].as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    // Newest first.
+    assert_eq!(rows[0]["path"], "/proxy/organizations/github");
+    assert_eq!(rows[1]["path"], "/unified/user-directory/organizations/no-such-org");
+    assert_eq!(rows[1]["status"], 404);
+    assert_eq!(
+        rows[1]["error"].as_str(),
+        missing.body["message"].as_str(),
+        "the message answered"
+    );
+    assert_eq!(rows[2]["path"], "/unified/user-directory/organizations/github");
+    assert_eq!(rows[2]["method"], "GET");
+    assert_eq!(rows[2]["status"], 200);
+    assert!(rows[2]["error"].is_null());
+    assert!(rows[2]["duration_ms"].is_u64());
+    assert_eq!(rows[2]["integrated_account_id"], account.as_str());
+    let text = log.to_string();
+    assert!(!text.contains("s3cr3t-query-value"), "{text}");
+    assert!(!text.contains(&secret), "{text}");
+    assert!(!text.contains(&app.token), "{text}");
+
+    // Paging, newest first, one at a time.
+    let first = app
+        .get(&format!("/request-log?integrated_account_id={account}&limit=2"))
+        .await;
+    assert_eq!(first.body["result"].as_array().unwrap().len(), 2);
+    let cursor = first.body["next_cursor"].as_str().unwrap();
+    let second = app
+        .get(&format!(
+            "/request-log?integrated_account_id={account}&limit=2&next_cursor={cursor}"
+        ))
+        .await;
+    let rest = second.body["result"].as_array().unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0]["path"], "/unified/user-directory/organizations/github");
+    assert!(second.body["next_cursor"].is_null());
+
+    assert_error(&app.get("/request-log?limit=0").await, 400);
+    assert_error(&app.get("/request-log?next_cursor=%%%").await, 400);
+    let anonymous = app
+        .client
+        .get(format!("{}/request-log", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+}
