@@ -32,7 +32,7 @@ pub struct Account {
     pub context: Value,
 }
 
-fn looks_secret(key: &str) -> bool {
+pub(crate) fn looks_secret(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
     [
         "token",

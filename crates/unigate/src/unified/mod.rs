@@ -845,6 +845,17 @@ impl Call {
                 }
             }
         };
+        // A provider may put the credential in its next-page URL (Graph's `paging.next`
+        // carries `access_token`): it must never reach the client inside a cursor. Unigate
+        // applies the account's authorization to every page anyway.
+        let auth_param = match &self.integration.authorization {
+            crate::catalog::registry::Authorization::Query { name, .. } => Some(name.as_str()),
+            _ => None,
+        };
+        let next = next.map(|n| match n {
+            PageState::Url(u) => PageState::Url(scrub_url(&u, &self.context(), auth_param)),
+            other => other,
+        });
         if next.is_some() && next.as_ref() == state {
             return Err(ApiError::new(
                 StatusCode::BAD_GATEWAY,
@@ -1011,4 +1022,91 @@ fn mapping_error_msg(msg: &str) -> ApiError {
         StatusCode::BAD_GATEWAY,
         format!("Mapping the provider's answer failed: {msg}"),
     )
+}
+
+/// Query parameter names that carry credentials in providers' own next-page URLs.
+const CREDENTIAL_PARAMS: &[&str] = &[
+    "access_token",
+    "api_key",
+    "apikey",
+    "appsecret_proof",
+    "auth_token",
+    "client_secret",
+    "password",
+    "token",
+];
+
+/// `url` without query parameters that carry a credential: known credential names, the
+/// integration's query-auth parameter, and any value equal to one of the account's secret
+/// context values.
+fn scrub_url(url: &str, context: &Value, auth_param: Option<&str>) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return url.to_string();
+    };
+    if parsed.query().is_none() {
+        return url.to_string();
+    }
+    let secrets: Vec<&str> = context
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter(|(k, _)| crate::accounts::looks_secret(k))
+                .filter_map(|(_, v)| v.as_str())
+                .filter(|s| s.len() >= 8)
+                .collect()
+        })
+        .unwrap_or_default();
+    let pairs: Vec<(String, String)> = parsed.query_pairs().into_owned().collect();
+    let kept: Vec<&(String, String)> = pairs
+        .iter()
+        .filter(|(k, v)| {
+            let name = k.to_ascii_lowercase();
+            !CREDENTIAL_PARAMS.contains(&name.as_str())
+                && auth_param != Some(k.as_str())
+                && !secrets.contains(&v.as_str())
+        })
+        .collect();
+    if kept.len() == pairs.len() {
+        return url.to_string();
+    }
+    if kept.is_empty() {
+        parsed.set_query(None);
+    } else {
+        parsed.query_pairs_mut().clear().extend_pairs(kept);
+    }
+    parsed.to_string()
+}
+
+#[cfg(test)]
+mod scrub_tests {
+    use super::*;
+
+    #[test]
+    fn credentials_are_removed_from_next_urls_and_the_rest_is_kept() {
+        let context = json!({"access_token": "EAAB-very-secret-token", "region": "eu"});
+        assert_eq!(
+            scrub_url(
+                "https://graph.facebook.com/v19.0/me/businesses?access_token=EAAB-very-secret-token&limit=25&after=QVFI",
+                &context,
+                None
+            ),
+            "https://graph.facebook.com/v19.0/me/businesses?limit=25&after=QVFI"
+        );
+        // A secret value under any name, and the integration's own query-auth parameter.
+        assert_eq!(
+            scrub_url(
+                "https://x.test/a?k=EAAB-very-secret-token&key=abc&page=2",
+                &context,
+                Some("key")
+            ),
+            "https://x.test/a?page=2"
+        );
+        assert_eq!(
+            scrub_url("https://x.test/a?token=t", &context, None),
+            "https://x.test/a"
+        );
+        // Nothing to remove: the URL is untouched (page tokens are not credentials).
+        let plain = "https://x.test/a?pageToken=abc&cursor=def";
+        assert_eq!(scrub_url(plain, &context, None), plain);
+    }
 }
