@@ -559,3 +559,82 @@ async fn an_admin_patch_and_a_refresh_never_undo_each_other() {
     // The emulator does not know that token: the account now needs re-authorization.
     assert_error(&forced, 401);
 }
+
+#[tokio::test]
+async fn two_processes_share_accounts_and_idempotency_keys() {
+    let gh = github_emulator().await;
+    let shared = Shared::new(&gh).await;
+    let token = shared.token();
+    let a = shared.start().await;
+    let b = shared.start().await;
+    let tokens = gh.oauth_issue().unwrap();
+    let account = create_github_account(&a.base, &token, &tokens).await;
+
+    // Created through one process, seen, changed and deleted through the other.
+    let (s, seen) = call(
+        &b.base,
+        &token,
+        Method::GET,
+        &format!("/integrated-account/{account}"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{seen}");
+    let (s, _) = call(
+        &b.base,
+        &token,
+        Method::PATCH,
+        &format!("/integrated-account/{account}"),
+        Some(json!({"tenant_id": "moved"})),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (_, again) = call(
+        &a.base,
+        &token,
+        Method::GET,
+        &format!("/integrated-account/{account}"),
+        None,
+    )
+    .await;
+    assert_eq!(again["tenant_id"], "moved");
+
+    // One Idempotency-Key, one PATCH at the provider, whichever process answers.
+    gh.clear_requests();
+    let path = format!("/unified/user-directory/organizations/github?integrated_account_id={account}");
+    let mut answers = Vec::new();
+    for base in [&a.base, &b.base] {
+        let r = reqwest::Client::new()
+            .patch(format!("{base}{path}"))
+            .bearer_auth(&token)
+            .header("Idempotency-Key", "one-rename")
+            .json(&json!({"name": "Renamed once"}))
+            .send()
+            .await
+            .unwrap();
+        answers.push((r.status().as_u16(), r.text().await.unwrap()));
+    }
+    assert_eq!(answers[0].0, 200, "{}", answers[0].1);
+    assert_eq!(answers[0], answers[1], "the second process replays the first answer");
+    let patches = gh.requests().into_iter().filter(|r| r.method == "PATCH").count();
+    assert_eq!(patches, 1);
+
+    let (s, _) = call(
+        &b.base,
+        &token,
+        Method::DELETE,
+        &format!("/integrated-account/{account}"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, _) = call(
+        &a.base,
+        &token,
+        Method::GET,
+        &format!("/integrated-account/{account}"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 404);
+}
