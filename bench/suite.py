@@ -642,13 +642,14 @@ def report(args, res: dict) -> str:
           "Each provider's organizations `get` response mapping (compiled from "
           "`catalog/integrations/*/user-directory.yaml` by `unigate::startup::load_registry`) on the first "
           "record of its emulator's collection, evaluated in a loop on one core for "
-          f"{args.mapping_seconds} s: Unigate's `Expr::eval` (jsonata-core, including the conversion of the "
-          "input and output and the registration of the helper functions, as each request pays them) against "
+          f"{args.mapping_seconds} s: Unigate's `Expr::eval` on the record as a `serde_json::Value` "
+          "(jsonata-core, including the conversion of the fields the expression reads and of the result, "
+          "as each request pays them; the bench driver uses the gateway's allocator, mimalloc) against "
           "the reference `jsonata` npm package on Node (compiled once, `await expr.evaluate(input)`). "
           "`same` says whether both gave the same result.", "",
           "The last two columns are diagnostic, not the target: the same evaluation through "
-          "`Expr::eval_j` on an input converted to jsonata-core's `JValue` once, i.e. without the "
-          "per-call clone and conversion of the input.", "",
+          "`Expr::eval_j` on the whole input converted to jsonata-core's `JValue` once, i.e. with no "
+          "conversion of the input in the loop.", "",
           "| Provider | Unigate evals/s | JS evals/s | × JS | same | pre-converted evals/s | pre-converted × JS |",
           "|---|---:|---:|---:|:--:|---:|---:|"]
     ratios, ratios_j = [], []

@@ -13,7 +13,9 @@
 //! - each thread keeps one `Evaluator` with the helper functions registered, instead of
 //!   building one per call: jsonata-core resets its bindings at every `evaluate` (and
 //!   after a failed one), and keeps the compiled object-constructor steps between calls;
-//! - the result is converted back in one pass that also writes whole numbers as integers.
+//! - the result is converted back in one pass that also writes whole numbers as integers;
+//! - `$fromMillis`/`$toMillis` with the catalog's date pictures skip jsonata-core's picture
+//!   analysis on every call (`functions::specialise`).
 
 pub mod functions;
 pub mod reads;
