@@ -106,6 +106,10 @@ impl FromRequestParts<AppState> for Env {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        // Resolved once per request: a middleware that needed it (the request log) left it.
+        if let Some(env) = parts.extensions.get::<Env>() {
+            return Ok(env.clone());
+        }
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)

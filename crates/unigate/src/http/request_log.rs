@@ -86,6 +86,10 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
     let started = Instant::now();
     let (mut parts, body) = request.into_parts();
     let env = Env::from_request_parts(&mut parts, &state).await.ok();
+    if let Some(env) = &env {
+        // The handler's own `Env` extractor finds it here instead of hashing the token again.
+        parts.extensions.insert(env.clone());
+    }
     let method = parts.method.to_string();
     let path = parts.uri.path().to_string();
     let account = parts.uri.query().and_then(|q| {

@@ -25,7 +25,10 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
+        // No ping before each use: a connection to a local file does not go stale, and the
+        // ping is one more round trip to sqlx's worker thread per query (bench/ANALYSIS.md).
         let pool = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(8)
             .connect_with(options)
             .await?;
