@@ -15,12 +15,16 @@ use crate::startup::AppState;
 
 /// A new API token: `ug_` and 64 hex characters (256 random bits).
 pub fn generate_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let mut token = String::with_capacity(3 + 64);
-    token.push_str("ug_");
-    push_hex(&mut token, &bytes);
-    token
+    format!("ug_{}", random_hex(32))
+}
+
+/// `bytes` random bytes from the OS, as lower-case hex.
+pub fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rngs::OsRng.fill_bytes(&mut buf);
+    let mut hex = String::with_capacity(bytes * 2);
+    push_hex(&mut hex, &buf);
+    hex
 }
 
 /// What is stored: a token has 256 bits of entropy, so a plain hash (no salt, no

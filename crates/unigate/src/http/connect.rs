@@ -11,6 +11,8 @@
 //! credentials key (AES-256-GCM): tamper-proof, unreadable to the browser and the provider,
 //! and valid on any instance.
 
+use std::sync::Arc;
+
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Query, State};
@@ -20,14 +22,13 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
 use chrono::Utc;
-use rand::RngCore;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::json_body;
 use crate::accounts::{self, Account};
-use crate::auth::{hash_token, Env};
+use crate::auth::{hash_token, random_hex, Env};
 use crate::catalog::types::CredentialFormat;
 use crate::catalog::Integration;
 use crate::error::ApiError;
@@ -48,12 +49,6 @@ pub fn routes() -> Router<AppState> {
         .route("/connect/api/accounts", post(create_account))
         .route("/connect/oauth/start", get(oauth_start))
         .route("/connect/oauth/callback", get(oauth_callback))
-}
-
-fn random_hex(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    rand::rngs::OsRng.fill_bytes(&mut buf);
-    buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// `POST /link-token` `{ tenant_id, integration?, redirect_uri? }`.
@@ -137,6 +132,20 @@ struct LinkQuery {
     link_token: String,
     #[serde(default)]
     integration: Option<String>,
+}
+
+/// The integration `name`, if the link allows it.
+fn link_integration(state: &AppState, link: &LinkTokenRecord, name: &str) -> Result<Arc<Integration>, ApiError> {
+    if link.integration.as_deref().is_some_and(|only| only != name) {
+        return Err(ApiError::bad_request(format!(
+            "This link is for another integration than `{name}`."
+        )));
+    }
+    state
+        .registry
+        .integration(name)
+        .cloned()
+        .ok_or_else(|| ApiError::bad_request(format!("There is no integration named `{name}`.")))
 }
 
 fn link_gone() -> ApiError {
@@ -288,16 +297,7 @@ async fn create_account(
         .get("integration")
         .and_then(Value::as_str)
         .ok_or_else(|| ApiError::bad_request("`integration` is required."))?;
-    if link.integration.as_deref().is_some_and(|only| only != name) {
-        return Err(ApiError::bad_request(format!(
-            "This link is for another integration than `{name}`."
-        )));
-    }
-    let integration = state
-        .registry
-        .integration(name)
-        .cloned()
-        .ok_or_else(|| ApiError::bad_request(format!("There is no integration named `{name}`.")))?;
+    let integration = link_integration(&state, &link, name)?;
     if integration.config.credentials.format == CredentialFormat::Oauth2 {
         return Err(ApiError::bad_request(format!(
             "`{name}` is connected through its consent page: /connect/oauth/start."
@@ -344,16 +344,7 @@ async fn oauth_start(State(state): State<AppState>, Query(q): Query<LinkQuery>) 
         .as_deref()
         .or(link.integration.as_deref())
         .ok_or_else(|| ApiError::bad_request("`integration` is required."))?;
-    if link.integration.as_deref().is_some_and(|only| only != name) {
-        return Err(ApiError::bad_request(format!(
-            "This link is for another integration than `{name}`."
-        )));
-    }
-    let integration = state
-        .registry
-        .integration(name)
-        .cloned()
-        .ok_or_else(|| ApiError::bad_request(format!("There is no integration named `{name}`.")))?;
+    let integration = link_integration(&state, &link, name)?;
     let (Some(oauth2), Some(config)) = (&integration.oauth2, &integration.config.credentials.oauth2) else {
         return Err(ApiError::bad_request(format!("`{name}` does not connect with OAuth.")));
     };

@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use chrono::Utc;
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
 use unigate_emulator::{Fault, RunningEmulator};
 
 use crate::helpers::{assert_error, fresh_postgres_database, spawn_app, TestApp, TEST_KEY};
+use crate::scale::call;
 
 const GITHUB_TOKEN_PATH: &str = "/login/oauth/access_token";
 
@@ -388,18 +389,6 @@ impl Shared {
         }
         panic!("the gateway process did not start");
     }
-}
-
-async fn call(base: &str, token: &str, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut req = reqwest::Client::new()
-        .request(method, format!("{base}{path}"))
-        .bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
 }
 
 async fn create_github_account(base: &str, token: &str, tokens: &unigate_emulator::OAuthTokens) -> String {

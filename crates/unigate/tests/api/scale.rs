@@ -32,7 +32,8 @@ async fn instance(database_url: &str, configure: impl FnOnce(&mut Config)) -> (S
     (base, token)
 }
 
-async fn call(
+/// One request to a gateway at `base`: status and JSON body (`null` when not JSON).
+pub(crate) async fn call(
     base: &str,
     token: &str,
     method: Method,
