@@ -124,7 +124,8 @@ impl OAuth {
         if !self.due(integration, &account.context) {
             return Ok(account);
         }
-        self.refresh(integration, &account.record, None, false).await
+        // Boxed: the refresh path is rare and its state machine large.
+        Box::pin(self.refresh(integration, &account.record, None, false)).await
     }
 
     fn local_lock(&self, account_id: &str) -> Arc<tokio::sync::Mutex<()>> {

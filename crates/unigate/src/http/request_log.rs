@@ -26,6 +26,8 @@ use crate::store::{AccountPosition, RequestLogRecord, Store};
 /// than slowing calls down.
 const QUEUE: usize = 10_000;
 const BATCH: usize = 500;
+/// How long the writer waits for more entries after the first of a batch arrives.
+const LINGER: Duration = Duration::from_millis(200);
 
 /// The sending side, shared by every request.
 #[derive(Debug)]
@@ -67,6 +69,17 @@ async fn write_batches(store: Arc<dyn Store>, mut rx: mpsc::Receiver<RequestLogR
     let mut last_prune = Instant::now() - Duration::from_secs(3600);
     let mut batch = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut batch, BATCH).await > 0 {
+        // Let a busy instance's entries gather into one transaction (a few per second at
+        // most) instead of committing each call's row on its own.
+        if batch.len() < BATCH {
+            tokio::time::sleep(LINGER).await;
+            while batch.len() < BATCH {
+                match rx.try_recv() {
+                    Ok(entry) => batch.push(entry),
+                    Err(_) => break,
+                }
+            }
+        }
         if let Err(e) = store.insert_request_logs(&batch).await {
             tracing::warn!(error = %e, entries = batch.len(), "request log entries could not be written");
         }

@@ -99,6 +99,10 @@ pub struct LinkTokenRecord {
     pub expires_at: DateTime<Utc>,
 }
 
+/// Request-log rows per `INSERT` statement (9 parameters each: well under SQLite's and
+/// PostgreSQL's parameter limits).
+pub const REQUEST_LOG_ROWS_PER_INSERT: usize = 100;
+
 /// One unified or proxy call, as the request log keeps it.
 #[derive(Debug, Clone)]
 pub struct RequestLogRecord {

@@ -402,21 +402,23 @@ impl Store for PgStore {
 
     async fn insert_request_logs(&self, entries: &[RequestLogRecord]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        for e in entries {
-            sqlx::query(
-                "INSERT INTO request_logs (id, environment_id, integrated_account_id, method, path, status, duration_ms, error, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(&e.id)
-            .bind(&e.environment_id)
-            .bind(&e.integrated_account_id)
-            .bind(&e.method)
-            .bind(&e.path)
-            .bind(i64::from(e.status))
-            .bind(e.duration_ms as i64)
-            .bind(&e.error)
-            .bind(micros(&e.created_at))
-            .execute(&mut *tx)
-            .await?;
+        // Many rows per statement: one round trip to the database per chunk, not per row.
+        for chunk in entries.chunks(REQUEST_LOG_ROWS_PER_INSERT) {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO request_logs (id, environment_id, integrated_account_id, method, path, status, duration_ms, error, created_at) ",
+            );
+            insert.push_values(chunk, |mut row, e| {
+                row.push_bind(&e.id)
+                    .push_bind(&e.environment_id)
+                    .push_bind(&e.integrated_account_id)
+                    .push_bind(&e.method)
+                    .push_bind(&e.path)
+                    .push_bind(i64::from(e.status))
+                    .push_bind(e.duration_ms as i64)
+                    .push_bind(&e.error)
+                    .push_bind(micros(&e.created_at));
+            });
+            insert.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())

@@ -122,10 +122,12 @@ pub async fn handle(state: &AppState, environment_id: &str, mut req: UnifiedRequ
     };
     *call.context.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(call.account.context.clone());
     match call.req.method {
-        UnifiedMethod::List => call.list().await,
-        UnifiedMethod::Get => call.get().await,
-        UnifiedMethod::Create | UnifiedMethod::Update => call.write().await,
-        UnifiedMethod::Delete => call.delete().await,
+        // Each method's state machine is kilobytes; boxed, the caller's future stays small
+        // (moving big futures by value was ~10 % of a call's instructions, all `memcpy`).
+        UnifiedMethod::List => Box::pin(call.list()).await,
+        UnifiedMethod::Get => Box::pin(call.get()).await,
+        UnifiedMethod::Create | UnifiedMethod::Update => Box::pin(call.write()).await,
+        UnifiedMethod::Delete => Box::pin(call.delete()).await,
     }
 }
 
@@ -229,10 +231,10 @@ pub async fn handle_proxy(state: &AppState, environment_id: &str, req: ProxyRequ
     };
     *call.context.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(call.account.context.clone());
     match unified_method {
-        UnifiedMethod::List => call.list().await,
-        UnifiedMethod::Get => call.get().await,
-        UnifiedMethod::Create | UnifiedMethod::Update => call.write().await,
-        UnifiedMethod::Delete => call.delete().await,
+        UnifiedMethod::List => Box::pin(call.list()).await,
+        UnifiedMethod::Get => Box::pin(call.get()).await,
+        UnifiedMethod::Create | UnifiedMethod::Update => Box::pin(call.write()).await,
+        UnifiedMethod::Delete => Box::pin(call.delete()).await,
     }
 }
 
@@ -312,26 +314,23 @@ impl Call {
         let refreshable = self.state.oauth.can_refresh(&self.integration, &context);
         let spare = refreshable.then(|| outgoing.clone());
         let req = self.request(resource, before, outgoing)?;
-        let first = self.state.upstream.call(&self.integration, req).await;
+        let first = Box::pin(self.state.upstream.call(&self.integration, req)).await;
         match (first, spare) {
             (Err(e), Some(outgoing))
                 if e.status() == Some(401)
                     && !self.refreshed_after_401.swap(true, std::sync::atomic::Ordering::SeqCst) =>
             {
                 let used = crate::accounts::oauth::access_token(&context);
-                let fresh = self
-                    .state
-                    .oauth
-                    .refresh(
-                        &self.integration,
-                        &self.account.record,
-                        used.as_deref().or(Some("")),
-                        false,
-                    )
-                    .await?;
+                let fresh = Box::pin(self.state.oauth.refresh(
+                    &self.integration,
+                    &self.account.record,
+                    used.as_deref().or(Some("")),
+                    false,
+                ))
+                .await?;
                 *self.context.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(fresh.context);
                 let req = self.request(resource, before, outgoing)?;
-                Ok(self.state.upstream.call(&self.integration, req).await)
+                Ok(Box::pin(self.state.upstream.call(&self.integration, req)).await)
             }
             (other, _) => Ok(other),
         }
@@ -456,7 +455,7 @@ impl Call {
             let req = self.request(resource, &before, outgoing)?;
             return self.stream_through(req).await;
         }
-        let reply = self.exchange(resource, &before, outgoing).await??;
+        let reply = Box::pin(self.exchange(resource, &before, outgoing)).await??;
         if self.req.query.format == ResponseFormat::Raw {
             return Ok(raw_response(&reply));
         }

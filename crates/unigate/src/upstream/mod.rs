@@ -166,7 +166,7 @@ pub struct Upstream {
     trusted_hosts: Arc<HashSet<String>>,
     /// Where request budgets are kept (shared by every instance on the store).
     budgets: Option<Arc<dyn crate::store::Store>>,
-    config: UpstreamConfig,
+    config: Arc<UpstreamConfig>,
 }
 
 impl Upstream {
@@ -184,7 +184,7 @@ impl Upstream {
             private_clients: Arc::new(Mutex::new(HashMap::new())),
             trusted_hosts,
             budgets: None,
-            config,
+            config: Arc::new(config),
         })
     }
 
@@ -491,11 +491,11 @@ impl Upstream {
         })?;
         let budget_key = req.budget_key.as_deref();
         let Some(credentials) = req.digest else {
-            return self.send_with_retries(integration, request, budget_key).await;
+            return Box::pin(self.send_with_retries(integration, request, budget_key)).await;
         };
         // Bodies here are always in memory, so the copy exists.
         let again = request.try_clone();
-        let response = self.send_with_retries(integration, request, budget_key).await?;
+        let response = Box::pin(self.send_with_retries(integration, request, budget_key)).await?;
         if response.status() != reqwest::StatusCode::UNAUTHORIZED {
             return Ok(response);
         }
@@ -506,7 +506,7 @@ impl Upstream {
         match answer.and_then(|a| http::HeaderValue::from_str(&a).ok()) {
             Some(value) => {
                 again.headers_mut().insert(http::header::AUTHORIZATION, value);
-                self.send_with_retries(integration, again, budget_key).await
+                Box::pin(self.send_with_retries(integration, again, budget_key)).await
             }
             None => Ok(response),
         }
@@ -784,7 +784,7 @@ impl Upstream {
     /// [`UpstreamError::Status`].
     pub async fn call(&self, integration: &Integration, req: UpstreamRequest) -> Result<Reply, UpstreamError> {
         let name = integration.name().to_string();
-        let response = self.send(integration, req).await?;
+        let response = Box::pin(self.send(integration, req)).await?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let url = response.url().clone();
