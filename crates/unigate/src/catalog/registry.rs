@@ -208,6 +208,8 @@ pub struct Integration {
     pub rate_limit: RateLimit,
     pub config: IntegrationConfig,
     pub base_url: Template,
+    /// `base_url` parsed, when it has no placeholder (most integrations).
+    pub static_base_url: Option<url::Url>,
     pub headers: Vec<(http::HeaderName, Template)>,
     pub optional_headers: Vec<(http::HeaderName, Template)>,
     pub authorization: Authorization,
@@ -794,11 +796,22 @@ fn compile_integration(
     if errors.len() > before {
         return None;
     }
+    let base_url = base_url?;
+    let static_base_url = base_url
+        .is_static()
+        .then(|| {
+            base_url
+                .render(&Value::Null, crate::mapping::template::Encoding::Raw)
+                .ok()
+        })
+        .flatten()
+        .and_then(|u| url::Url::parse(&u).ok());
     Some(Integration {
         oauth2,
         rate_limit,
         address_policy,
-        base_url: base_url?,
+        base_url,
+        static_base_url,
         headers,
         optional_headers,
         authorization: authorization?,

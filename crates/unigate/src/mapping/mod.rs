@@ -85,6 +85,14 @@ impl Expr {
         &self.ast
     }
 
+    /// What the expression reads of its input's field `name`: `None` if nothing.
+    pub fn reads_of(&self, name: &str) -> Option<&Reads> {
+        match &*self.reads {
+            Reads::All => Some(&Reads::All),
+            Reads::Fields(fields) => fields.get(name),
+        }
+    }
+
     /// Evaluates against a JSON input; `undefined` comes back as `None`.
     pub fn eval(&self, input: &Value) -> Result<Option<Value>, EvalError> {
         self.eval_j(&project(input, &self.reads))
@@ -215,6 +223,16 @@ fn project(v: &Value, reads: &Reads) -> JValue {
 }
 
 /// Converts a serde value for evaluation, by reference (no deep copy of `v` first).
+/// A JSON object of these fields. Unlike `json!`, which copies each value through
+/// `serde_json::to_value` (a serialization pass), values are moved in as they are.
+pub fn object<const N: usize>(fields: [(&str, Value); N]) -> Value {
+    let mut map = serde_json::Map::with_capacity(N);
+    for (k, v) in fields {
+        map.insert(k.to_string(), v);
+    }
+    Value::Object(map)
+}
+
 pub fn to_jvalue(v: &Value) -> JValue {
     match v {
         Value::Null => JValue::Null,

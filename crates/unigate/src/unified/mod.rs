@@ -40,7 +40,6 @@ struct Call {
     integration: Arc<Integration>,
     mapping: Arc<UnifiedMapping>,
     account: Account,
-    schema: Value,
     req: UnifiedRequest,
     /// The unified body without `remote_data`.
     body: Value,
@@ -112,7 +111,6 @@ pub async fn handle(state: &AppState, environment_id: &str, mut req: UnifiedRequ
         integration: integration.clone(),
         mapping: mapping.clone(),
         account,
-        schema: resource.schema.clone(),
         req,
         body,
         remote_data,
@@ -214,7 +212,6 @@ pub async fn handle_proxy(state: &AppState, environment_id: &str, req: ProxyRequ
         }),
         integration,
         account,
-        schema: Value::Null,
         req: UnifiedRequest {
             category: "proxy".into(),
             resource,
@@ -279,20 +276,24 @@ impl Call {
 
     /// What mappings see.
     fn scope(&self, before: &Value) -> Value {
-        json!({
-            "id": self.id(),
-            "query": Value::Object(self.req.query.rest.clone()),
-            "rawQuery": self.req.query.raw,
-            "body": self.body,
-            "context": self.public_context,
-            "before": before,
-        })
+        crate::mapping::object([
+            ("id", self.id()),
+            ("query", Value::Object(self.req.query.rest.clone())),
+            ("rawQuery", Value::String(self.req.query.raw.clone())),
+            ("body", self.body.clone()),
+            ("context", self.public_context.clone()),
+            ("before", before.clone()),
+        ])
     }
 
     /// What path templates see: the full context, since some providers put account
     /// values in the path.
     fn path_scope(&self, before: &Value) -> Value {
-        json!({ "id": self.id(), "context": *self.context(), "before": before })
+        crate::mapping::object([
+            ("id", self.id()),
+            ("context", (*self.context()).clone()),
+            ("before", before.clone()),
+        ])
     }
 
     fn context(&self) -> Arc<Value> {
@@ -412,7 +413,14 @@ impl Call {
         };
         match self.req.query.format {
             ResponseFormat::Normalized => {
-                mapped = format::normalize(&mapped, &self.schema).unwrap_or_else(|| Value::Object(Map::new()));
+                // The proxy API has no unified model, hence no schema (the record as it is).
+                let schema = self
+                    .state
+                    .registry
+                    .model(&self.req.category)
+                    .and_then(|m| m.resource(&self.req.resource))
+                    .map_or(&Value::Null, |r| &r.schema);
+                mapped = format::normalize(&mapped, schema).unwrap_or_else(|| Value::Object(Map::new()));
             }
             ResponseFormat::Unified | ResponseFormat::Stream | ResponseFormat::Raw => {
                 if !self.req.query.ignore_remote_data {

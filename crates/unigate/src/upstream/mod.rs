@@ -164,6 +164,9 @@ pub struct Upstream {
     private_clients: Arc<Mutex<HashMap<net::AddressPolicy, reqwest::Client>>>,
     /// Host names of the operator's `base_url_overrides`, trusted as they resolve.
     trusted_hosts: Arc<HashSet<String>>,
+    /// The operator's `base_url_overrides`, parsed once (an unparsable one stays a string
+    /// error at call time, as before).
+    overrides: Arc<HashMap<String, Result<url::Url, String>>>,
     /// Where request budgets are kept (shared by every instance on the store).
     budgets: Option<Arc<dyn crate::store::Store>>,
     config: Arc<UpstreamConfig>,
@@ -178,11 +181,17 @@ impl Upstream {
             .filter_map(|u| u.host_str().map(str::to_ascii_lowercase))
             .collect();
         let trusted_hosts = Arc::new(trusted_hosts);
+        let overrides = config
+            .base_url_overrides
+            .iter()
+            .map(|(name, u)| (name.clone(), url::Url::parse(u).map_err(|_| u.clone())))
+            .collect();
         let http = build_client(&config, net::AddressPolicy::default(), trusted_hosts.clone())?;
         Ok(Upstream {
             http,
             private_clients: Arc::new(Mutex::new(HashMap::new())),
             trusted_hosts,
+            overrides: Arc::new(overrides),
             budgets: None,
             config: Arc::new(config),
         })
@@ -238,10 +247,8 @@ impl Upstream {
             return Ok(());
         }
         let overridden = self
-            .config
-            .base_url_overrides
-            .get(integration.name())
-            .and_then(|o| url::Url::parse(o).ok())
+            .override_origin(integration)
+            .and_then(|o| o.ok())
             .is_some_and(|o| o.host() == url.host() && o.port_or_known_default() == url.port_or_known_default());
         if overridden {
             return Ok(());
@@ -290,9 +297,9 @@ impl Upstream {
                 url: rendered,
             });
         }
-        let out = match self.config.base_url_overrides.get(integration.name()) {
+        let out = match self.override_origin(integration) {
             Some(origin) => {
-                let mut out = url::Url::parse(origin).map_err(|_| UpstreamError::BadUrl {
+                let mut out = origin.map_err(|origin| UpstreamError::BadUrl {
                     integration: name,
                     url: origin.clone(),
                 })?;
@@ -306,36 +313,50 @@ impl Upstream {
         Ok(out)
     }
 
+    /// The operator's override of the integration's origin, parsed (or the unparsable text).
+    fn override_origin(&self, integration: &Integration) -> Option<Result<url::Url, &String>> {
+        self.overrides.get(integration.name()).map(|o| o.as_ref().cloned())
+    }
+
     /// The integration's base URL for this account, checked against its allowed hosts,
     /// with the operator's override (if any) applied.
     pub fn base_url(&self, integration: &Integration, context: &Value) -> Result<url::Url, UpstreamError> {
-        let name = integration.name().to_string();
-        let scope = serde_json::json!({ "context": context });
-        let rendered =
-            integration
-                .base_url
-                .render(&scope, Encoding::Raw)
-                .map_err(|source| UpstreamError::Template {
-                    integration: name.clone(),
-                    source,
-                })?;
-        let url = url::Url::parse(&rendered).map_err(|_| UpstreamError::BadUrl {
-            integration: name.clone(),
-            url: rendered.clone(),
-        })?;
-        if !integration.base_url.is_static() && !host_allowed(&url, &integration.config.allowed_hosts) {
-            return Err(UpstreamError::ForbiddenHost {
-                integration: name,
-                url: rendered,
-            });
-        }
-        let out = match self.config.base_url_overrides.get(integration.name()) {
+        self.base_url_in(integration, &crate::mapping::object([("context", context.clone())]))
+    }
+
+    /// As [`Upstream::base_url`], with the `{context}` scope already built.
+    fn base_url_in(&self, integration: &Integration, scope: &Value) -> Result<url::Url, UpstreamError> {
+        let name = || integration.name().to_string();
+        let url =
+            match &integration.static_base_url {
+                // Most base URLs have no placeholder: parsed once, when the catalog was loaded.
+                Some(url) => url.clone(),
+                None => {
+                    let rendered = integration.base_url.render(scope, Encoding::Raw).map_err(|source| {
+                        UpstreamError::Template {
+                            integration: name(),
+                            source,
+                        }
+                    })?;
+                    let url = url::Url::parse(&rendered).map_err(|_| UpstreamError::BadUrl {
+                        integration: name(),
+                        url: rendered.clone(),
+                    })?;
+                    if !host_allowed(&url, &integration.config.allowed_hosts) {
+                        return Err(UpstreamError::ForbiddenHost {
+                            integration: name(),
+                            url: rendered,
+                        });
+                    }
+                    url
+                }
+            };
+        let out = match self.override_origin(integration) {
             Some(origin) => {
-                let origin = url::Url::parse(origin).map_err(|_| UpstreamError::BadUrl {
-                    integration: name.clone(),
+                let mut out = origin.map_err(|origin| UpstreamError::BadUrl {
+                    integration: name(),
                     url: origin.clone(),
                 })?;
-                let mut out = origin.clone();
                 out.set_path(url.path());
                 out
             }
@@ -360,7 +381,8 @@ impl Upstream {
             integration: name.to_string(),
             source,
         };
-        let base = self.base_url(integration, context)?;
+        let auth_scope = crate::mapping::object([("context", context.clone())]);
+        let base = self.base_url_in(integration, &auth_scope)?;
         let url = match outgoing.url {
             Some(next) => {
                 if next.host_str() != base.host_str() || next.port_or_known_default() != base.port_or_known_default() {
@@ -377,10 +399,9 @@ impl Upstream {
                     .path
                     .render(scope, Encoding::PathSegment)
                     .map_err(template_err)?;
-                let joined = format!("{}{}", base.as_str().trim_end_matches('/'), path);
-                let mut url = url::Url::parse(&joined).map_err(|_| UpstreamError::BadUrl {
+                let mut url = join_path(&base, &path).map_err(|url| UpstreamError::BadUrl {
                     integration: name.to_string(),
-                    url: joined.clone(),
+                    url,
                 })?;
                 {
                     let mut pairs = url.query_pairs_mut();
@@ -410,7 +431,6 @@ impl Upstream {
                 pairs.append_pair(k, v);
             }
         }
-        let auth_scope = serde_json::json!({ "context": context });
         let mut req = self
             .http
             .request(resource.method.as_reqwest(), url.clone())
@@ -684,9 +704,11 @@ impl Upstream {
     /// `Some(retry_after_secs)` when the answer means "rate limited" for this integration.
     pub fn rate_limited(&self, integration: &Integration, status: u16, headers: &HeaderMap) -> Option<Option<u64>> {
         let rl = &integration.rate_limit;
-        let input = || serde_json::json!({ "status": status, "headers": headers_json(headers) });
         let limited = match &rl.is_rate_limited {
-            Some(expr) => matches!(expr.eval(&input()), Ok(Some(Value::Bool(true)))),
+            Some(expr) => matches!(
+                expr.eval(&status_and_headers(expr, status, headers)),
+                Ok(Some(Value::Bool(true)))
+            ),
             None => status == 429,
         };
         if !limited {
@@ -694,7 +716,7 @@ impl Upstream {
         }
         let number = |expr: &Option<crate::mapping::Expr>| -> Option<f64> {
             expr.as_ref()
-                .and_then(|e| e.eval(&input()).ok().flatten())
+                .and_then(|e| e.eval(&status_and_headers(e, status, headers)).ok().flatten())
                 .and_then(|v| v.as_f64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())))
                 .filter(|n| n.is_finite() && *n >= 0.0)
         };
@@ -725,11 +747,12 @@ impl Upstream {
         headers: &HeaderMap,
     ) -> Vec<(&'static str, String)> {
         let rl = &integration.rate_limit;
-        let input = serde_json::json!({ "status": status, "headers": headers_json(headers) });
         let pick = |expr: &Option<crate::mapping::Expr>, fallbacks: &[&str]| -> Option<String> {
             let v = match expr {
-                Some(e) => e.eval(&input).ok().flatten(),
-                None => fallbacks.iter().find_map(|h| input["headers"].get(*h).cloned()),
+                Some(e) => e.eval(&status_and_headers(e, status, headers)).ok().flatten(),
+                None => fallbacks
+                    .iter()
+                    .find_map(|h| header_text(headers, h).map(Value::String)),
             }?;
             let n = v.as_f64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))?;
             (n.is_finite() && n >= 0.0).then_some(n as u64).map(|n| n.to_string())
@@ -868,6 +891,51 @@ fn build_client(
 }
 
 /// Header map as a JSON object (lowercase names; repeated headers joined with `, `).
+/// The base URL with a rendered resource path appended (`https://h/v1` + `/orgs/x`); the
+/// joined text when it is not a URL.
+fn join_path(base: &url::Url, path: &str) -> Result<url::Url, String> {
+    let plain = path.is_empty() || (path.starts_with('/') && !path.contains(['?', '#']));
+    if plain && base.query().is_none() && base.fragment().is_none() {
+        // The usual case: only the path changes, so the scheme, host (IDNA) and port are
+        // not parsed again on every call. Same result as parsing the joined text.
+        let mut url = base.clone();
+        url.set_path(&format!("{}{}", base.path().trim_end_matches('/'), path));
+        return Ok(url);
+    }
+    let joined = format!("{}{}", base.as_str().trim_end_matches('/'), path);
+    url::Url::parse(&joined).map_err(|_| joined)
+}
+
+/// `{status, headers}`: what rate-limit expressions see, with only the headers `expr` reads
+/// (they are evaluated on every provider answer).
+fn status_and_headers(expr: &crate::mapping::Expr, status: u16, headers: &HeaderMap) -> Value {
+    use crate::mapping::reads::Reads;
+    let headers = match expr.reads_of("headers") {
+        None => Value::Object(serde_json::Map::new()),
+        Some(Reads::All) => headers_json(headers),
+        Some(Reads::Fields(names)) => Value::Object(
+            names
+                .keys()
+                // `headers_json` has lower-case names only: another spelling reads nothing.
+                .filter(|name| !name.bytes().any(|b| b.is_ascii_uppercase()))
+                .filter_map(|name| header_text(headers, name).map(|v| (name.clone(), Value::String(v))))
+                .collect(),
+        ),
+    };
+    crate::mapping::object([("status", Value::from(status)), ("headers", headers)])
+}
+
+/// A header's value as [`headers_json`] gives it (repeated headers joined with `, `).
+fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
+    let mut values = headers.get_all(name).iter();
+    let mut out = String::from_utf8_lossy(values.next()?.as_bytes()).into_owned();
+    for v in values {
+        out.push_str(", ");
+        out.push_str(&String::from_utf8_lossy(v.as_bytes()));
+    }
+    Some(out)
+}
+
 pub fn headers_json(headers: &HeaderMap) -> Value {
     let mut map = serde_json::Map::new();
     for (name, value) in headers {
@@ -900,6 +968,69 @@ pub fn host_allowed(url: &url::Url, patterns: &[String]) -> bool {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn joining_a_path_equals_parsing_the_joined_text() {
+        let bases = [
+            "https://api.github.com",
+            "https://api.github.com/",
+            "https://h.example/v1/",
+            "http://127.0.0.1:8080/api",
+            "https://bücher.example/x",
+        ];
+        let paths = [
+            "",
+            "/",
+            "/orgs/octo-org",
+            "/orgs/a%2Fb",
+            "/a b/ü",
+            "/a/../b",
+            "/./c",
+            "items",
+            "/q?x=1",
+            "/f#frag",
+            "/%zz",
+        ];
+        for b in bases {
+            let base = url::Url::parse(b).unwrap();
+            for p in paths {
+                let parsed = url::Url::parse(&format!("{}{}", base.as_str().trim_end_matches('/'), p)).unwrap();
+                assert_eq!(join_path(&base, p).unwrap(), parsed, "{b} + {p}");
+            }
+        }
+        let with_query = url::Url::parse("https://h.example/v1?key=1").unwrap();
+        assert_eq!(
+            join_path(&with_query, "/x").unwrap().as_str(),
+            "https://h.example/v1?key=1/x"
+        );
+    }
+
+    #[test]
+    fn rate_limit_expressions_see_the_headers_they_read_as_in_headers_json() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-ratelimit-remaining", "0".parse().unwrap());
+        headers.append("link", "<a>".parse().unwrap());
+        headers.append("link", "<b>".parse().unwrap());
+        headers.insert("x-other", "1".parse().unwrap());
+        let narrow = crate::mapping::Expr::compile("status = 403 and headers.`x-ratelimit-remaining` = \"0\" and headers.link = \"<a>, <b>\" and $not($exists(headers.`X-Other`))").unwrap();
+        let input = status_and_headers(&narrow, 403, &headers);
+        assert_eq!(
+            input,
+            serde_json::json!({"status": 403, "headers": {"link": "<a>, <b>", "x-ratelimit-remaining": "0"}})
+        );
+        assert_eq!(narrow.eval(&input).unwrap(), Some(Value::Bool(true)));
+        // An expression the analysis cannot follow gets every header.
+        let whole = crate::mapping::Expr::compile("$keys(headers)").unwrap();
+        assert_eq!(
+            status_and_headers(&whole, 200, &headers)["headers"],
+            headers_json(&headers)
+        );
+        let none = crate::mapping::Expr::compile("status = 429").unwrap();
+        assert_eq!(
+            status_and_headers(&none, 429, &headers)["headers"],
+            serde_json::json!({})
+        );
+    }
 
     #[test]
     fn wildcard_hosts_match_subdomains_only_over_https() {
