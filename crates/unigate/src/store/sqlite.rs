@@ -14,6 +14,113 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The account read of every unified call, without sqlx's worker thread.
+    fast: Option<FastReads>,
+}
+
+/// Synchronous read-only connections for the one read on every unified call (the account).
+///
+/// sqlx runs each SQLite statement on a worker thread and hands the rows back over channels:
+/// two context switches per query, which profiling showed to be a fifth of the gateway's CPU
+/// at saturation (bench/ANALYSIS.md). A point read on a primary key of a local WAL-mode file
+/// takes microseconds and never waits for writers, so it is done in place, on the caller's
+/// thread. Still read fresh from the file on every call: nothing is cached. Any failure here
+/// falls back to the sqlx path, which classifies errors as usual. sqlx offers no in-thread
+/// mode, hence rusqlite (built on the same libsqlite3-sys, so the same SQLite library).
+struct FastReads {
+    path: std::path::PathBuf,
+    idle: std::sync::Mutex<Vec<rusqlite::Connection>>,
+}
+
+/// Idle read connections kept (more are opened when calls overlap, then closed).
+const FAST_READS_IDLE: usize = 8;
+
+impl FastReads {
+    fn open(&self) -> rusqlite::Result<rusqlite::Connection> {
+        use rusqlite::OpenFlags;
+        let conn = rusqlite::Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+        )?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        Ok(conn)
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+        let conn = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop();
+        let conn = match conn {
+            Some(c) => c,
+            None => self.open()?,
+        };
+        let out = f(&conn);
+        if out.is_ok() {
+            let mut idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if idle.len() < FAST_READS_IDLE {
+                idle.push(conn);
+            }
+        }
+        out
+    }
+
+    fn get_account(&self, environment_id: &str, id: &str) -> rusqlite::Result<Option<RawAccount>> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, environment_id, tenant_id, integration, context, secrets, status, last_error, is_sandbox, created_at, updated_at FROM integrated_accounts WHERE environment_id = ?1 AND id = ?2",
+            )?;
+            let mut rows = stmt.query([environment_id, id])?;
+            let Some(row) = rows.next()? else { return Ok(None) };
+            Ok(Some(RawAccount {
+                id: row.get(0)?,
+                environment_id: row.get(1)?,
+                tenant_id: row.get(2)?,
+                integration: row.get(3)?,
+                context: row.get(4)?,
+                secrets: row.get(5)?,
+                status: row.get(6)?,
+                last_error: row.get(7)?,
+                is_sandbox: row.get::<_, i64>(8)? != 0,
+                created_at: row.get(9)?,
+                updated_at: row.get(10)?,
+            }))
+        })
+    }
+}
+
+/// An account row as stored (JSON and timestamps still text).
+struct RawAccount {
+    id: String,
+    environment_id: String,
+    tenant_id: String,
+    integration: String,
+    context: String,
+    secrets: String,
+    status: String,
+    last_error: Option<String>,
+    is_sandbox: bool,
+    created_at: String,
+    updated_at: String,
+}
+
+impl RawAccount {
+    fn decode(self) -> Result<AccountRecord, StoreError> {
+        Ok(AccountRecord {
+            id: self.id,
+            environment_id: self.environment_id,
+            tenant_id: self.tenant_id,
+            integration: self.integration,
+            context: serde_json::from_str(&self.context).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            secrets: self.secrets,
+            status: self.status,
+            last_error: self.last_error,
+            is_sandbox: self.is_sandbox,
+            created_at: ts(&self.created_at)?,
+            updated_at: ts(&self.updated_at)?,
+        })
+    }
 }
 
 impl SqliteStore {
@@ -27,13 +134,20 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(5));
         // No ping before each use: a connection to a local file does not go stale, and the
         // ping is one more round trip to sqlx's worker thread per query (bench/ANALYSIS.md).
+        let path = options.get_filename().to_path_buf();
         let pool = SqlitePoolOptions::new()
             .test_before_acquire(false)
             .max_connections(8)
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(SqliteStore { pool })
+        // An in-memory database exists only inside sqlx's connections.
+        let in_memory = path.as_os_str().is_empty() || path.to_string_lossy().contains(":memory:");
+        let fast = (!in_memory).then(|| FastReads {
+            path,
+            idle: std::sync::Mutex::new(Vec::new()),
+        });
+        Ok(SqliteStore { pool, fast })
     }
 }
 
@@ -253,6 +367,12 @@ impl Store for SqliteStore {
     }
 
     async fn get_account(&self, environment_id: &str, id: &str) -> Result<Option<AccountRecord>, StoreError> {
+        if let Some(fast) = &self.fast {
+            match fast.get_account(environment_id, id) {
+                Ok(found) => return found.map(RawAccount::decode).transpose(),
+                Err(e) => tracing::debug!(error = %e, "in-thread account read failed; reading through the pool"),
+            }
+        }
         let row = sqlx::query("SELECT * FROM integrated_accounts WHERE environment_id = ? AND id = ?")
             .bind(environment_id)
             .bind(id)
@@ -525,3 +645,72 @@ impl Store for SqliteStore {
 
 /// How often a reservation is tried again when it lost a race for a lane.
 const RESERVE_ATTEMPTS: usize = 8;
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn account(environment_id: &str, id: &str, status: &str) -> AccountRecord {
+        let now = Utc::now();
+        AccountRecord {
+            id: id.into(),
+            environment_id: environment_id.into(),
+            tenant_id: "t1".into(),
+            integration: "github".into(),
+            context: serde_json::json!({"org": "octo", "n": 1}),
+            secrets: "sealed".into(),
+            status: status.into(),
+            last_error: Some("e".into()),
+            is_sandbox: true,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    #[tokio::test]
+    async fn in_thread_account_reads_see_every_write_at_once_and_match_the_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = SqliteStore::connect(&url).await.unwrap();
+        assert!(store.fast.is_some());
+        let env = store.create_environment("e").await.unwrap();
+        assert!(store.get_account(&env.id, "a1").await.unwrap().is_none());
+
+        store.insert_account(&account(&env.id, "a1", "active")).await.unwrap();
+        let fast = store.get_account(&env.id, "a1").await.unwrap().unwrap();
+        let row = sqlx::query("SELECT * FROM integrated_accounts WHERE id = 'a1'")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        let pooled = account_from_row(&row).unwrap();
+        assert_eq!(format!("{fast:?}"), format!("{pooled:?}"));
+
+        store
+            .update_account(&account(&env.id, "a1", "needs_reauth"))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.get_account(&env.id, "a1").await.unwrap().unwrap().status,
+            "needs_reauth"
+        );
+        assert!(store.get_account("other-env", "a1").await.unwrap().is_none());
+        store.delete_account(&env.id, "a1").await.unwrap();
+        assert!(store.get_account(&env.id, "a1").await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_failing_in_thread_read_falls_back_to_the_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let mut store = SqliteStore::connect(&url).await.unwrap();
+        let env = store.create_environment("e").await.unwrap();
+        store.insert_account(&account(&env.id, "a1", "active")).await.unwrap();
+        // A path that cannot be opened: every in-thread read fails.
+        store.fast = Some(FastReads {
+            path: dir.path().join("missing/none.db"),
+            idle: std::sync::Mutex::new(Vec::new()),
+        });
+        assert_eq!(store.get_account(&env.id, "a1").await.unwrap().unwrap().id, "a1");
+    }
+}
