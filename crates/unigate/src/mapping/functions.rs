@@ -3,6 +3,7 @@
 //! Keep this list in one place with its tests: a mapping that uses a function not listed
 //! here fails at evaluation with a reference error naming it.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use chrono::{Datelike, Timelike};
@@ -215,8 +216,8 @@ fn to_millis_iso(args: &[JValue]) -> Result<JValue, EvaluatorError> {
     builtin("toMillis", None, args)
 }
 
-/// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`, exactly, to Unix milliseconds (the fraction
-/// cut to milliseconds, as the builtin does).
+/// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM|±HHMM)`, exactly, to Unix milliseconds (the
+/// fraction cut to milliseconds, as the builtin does). Salesforce writes `±HHMM`.
 fn parse_iso(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
@@ -241,8 +242,8 @@ fn parse_iso(s: &str) -> Option<i64> {
     }
     let offset_min = match &b[i..] {
         b"Z" => 0,
-        [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
-            let (h, m) = (num(i + 1, 2)?, num(i + 4, 2)?);
+        [sign @ (b'+' | b'-'), _, _, rest @ ..] if matches!(rest, [b':', _, _] | [_, _]) => {
+            let (h, m) = (num(i + 1, 2)?, num(i + 1 + rest.len(), 2)?);
             if h > 23 || m > 59 {
                 return None;
             }
@@ -308,7 +309,19 @@ fn builtin(name: &str, picture: Option<&str>, args: &[JValue]) -> Result<JValue,
         Some(p) => format!("${name}(a, {})", JValue::string(p).to_json_string().unwrap_or_default()),
         None => format!("${name}(a)"),
     };
-    let ast = jsonata_core::parser::parse(&source).map_err(|e| EvaluatorError::EvaluationError(e.to_string()))?;
+    thread_local! {
+        // Parsed once per call shape and thread: the fallback is taken for every value of
+        // a shape the fast functions do not read, so it must not re-parse each time.
+        static PARSED: std::cell::RefCell<HashMap<String, AstNode>> = Default::default();
+    }
+    let ast = PARSED.with(|parsed| -> Result<AstNode, EvaluatorError> {
+        if let Some(ast) = parsed.borrow().get(&source) {
+            return Ok(ast.clone());
+        }
+        let ast = jsonata_core::parser::parse(&source).map_err(|e| EvaluatorError::EvaluationError(e.to_string()))?;
+        parsed.borrow_mut().insert(source.clone(), ast.clone());
+        Ok(ast)
+    })?;
     let mut input = indexmap::IndexMap::new();
     input.insert("a".to_string(), args.first().cloned().unwrap_or(JValue::Undefined));
     Evaluator::new().evaluate(&ast, &JValue::object(input))
@@ -450,6 +463,12 @@ mod tests {
             json!("2015-03-05T21:46:42-08:00"),
             json!("2024-02-30T00:00:00Z"),
             json!("2015-03-05T21:46:42+0530"),
+            json!("2019-08-14T17:32:05.000+0000"),
+            json!("2019-08-14T17:32:05.250-0800"),
+            json!("2019-08-14T17:32:05+2400"),
+            json!("2019-08-14T17:32:05+05:3"),
+            json!("2019-08-14T17:32:05+053"),
+            json!("2019-08-14T17:32:05+05300"),
             json!("2015-03-05T21:46:42"),
             json!("2015-03-05"),
             json!("2015-03-05T21:46:42.Z"),
