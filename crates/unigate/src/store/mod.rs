@@ -103,6 +103,38 @@ pub struct LinkTokenRecord {
 /// PostgreSQL's parameter limits).
 pub const REQUEST_LOG_ROWS_PER_INSERT: usize = 100;
 
+/// `INSERT INTO request_logs ... VALUES (...), (...)` for up to
+/// [`REQUEST_LOG_ROWS_PER_INSERT`] rows, in either backend's dialect; `created_at` is how the
+/// backend stores a timestamp.
+pub(crate) fn request_log_insert<'a, DB, T>(
+    rows: &'a [RequestLogRecord],
+    created_at: fn(&DateTime<Utc>) -> T,
+) -> sqlx::QueryBuilder<'a, DB>
+where
+    DB: sqlx::Database,
+    DB::Arguments<'a>: Default,
+    &'a String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    &'a Option<String>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    T: 'a + sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let mut insert = sqlx::QueryBuilder::new(
+        "INSERT INTO request_logs (id, environment_id, integrated_account_id, method, path, status, duration_ms, error, created_at) ",
+    );
+    insert.push_values(rows, |mut row, e| {
+        row.push_bind(&e.id)
+            .push_bind(&e.environment_id)
+            .push_bind(&e.integrated_account_id)
+            .push_bind(&e.method)
+            .push_bind(&e.path)
+            .push_bind(i64::from(e.status))
+            .push_bind(e.duration_ms as i64)
+            .push_bind(&e.error)
+            .push_bind(created_at(&e.created_at));
+    });
+    insert
+}
+
 /// One unified or proxy call, as the request log keeps it.
 #[derive(Debug, Clone)]
 pub struct RequestLogRecord {

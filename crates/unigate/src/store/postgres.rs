@@ -404,21 +404,7 @@ impl Store for PgStore {
         let mut tx = self.pool.begin().await?;
         // Many rows per statement: one round trip to the database per chunk, not per row.
         for chunk in entries.chunks(REQUEST_LOG_ROWS_PER_INSERT) {
-            let mut insert = sqlx::QueryBuilder::new(
-                "INSERT INTO request_logs (id, environment_id, integrated_account_id, method, path, status, duration_ms, error, created_at) ",
-            );
-            insert.push_values(chunk, |mut row, e| {
-                row.push_bind(&e.id)
-                    .push_bind(&e.environment_id)
-                    .push_bind(&e.integrated_account_id)
-                    .push_bind(&e.method)
-                    .push_bind(&e.path)
-                    .push_bind(i64::from(e.status))
-                    .push_bind(e.duration_ms as i64)
-                    .push_bind(&e.error)
-                    .push_bind(micros(&e.created_at));
-            });
-            insert.build().execute(&mut *tx).await?;
+            request_log_insert(chunk, micros).build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
