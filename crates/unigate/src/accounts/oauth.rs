@@ -147,29 +147,49 @@ impl OAuth {
         account_id: &str,
         f: impl std::future::Future<Output = Result<T, ApiError>>,
     ) -> Result<T, ApiError> {
+        let busy =
+            || format!("The credentials of integrated account `{account_id}` are being refreshed; try again shortly.");
+        self.leased(account_id, busy, || async { Ok(None) }, || f).await
+    }
+
+    /// The credentials lock of one account: the in-process mutex, then the store lease
+    /// (`refresh_locks`, shared by every instance), retried every 50 ms until
+    /// `oauth.refresh_wait_ms` (then 503 with `Retry-After` and the `busy` message). Before
+    /// each try, `settled` may answer without the lock (someone else did the work); with the
+    /// lease, `run` runs and the lease is released (or lapses by itself after
+    /// `oauth.refresh_lock_ms` if this process dies).
+    async fn leased<T, S, R>(
+        &self,
+        account_id: &str,
+        busy: impl FnOnce() -> String,
+        mut settled: impl FnMut() -> S,
+        run: impl FnOnce() -> R,
+    ) -> Result<T, ApiError>
+    where
+        S: std::future::Future<Output = Result<Option<T>, ApiError>>,
+        R: std::future::Future<Output = Result<T, ApiError>>,
+    {
         let local = self.local_lock(account_id);
         let _local = local.lock().await;
         let deadline = tokio::time::Instant::now() + Duration::from_millis(self.config.refresh_wait_ms);
         let lease = chrono::Duration::milliseconds(self.config.refresh_lock_ms as i64);
         loop {
+            if let Some(done) = settled().await? {
+                return Ok(done);
+            }
             if self
                 .store
                 .try_lock_refresh(account_id, &self.holder, Utc::now() + lease)
                 .await?
             {
-                let result = f.await;
+                let result = run().await;
                 if let Err(e) = self.store.unlock_refresh(account_id, &self.holder).await {
                     tracing::warn!(account = %account_id, error = %e, "could not release the credentials lock; it expires by itself");
                 }
                 return result;
             }
             if tokio::time::Instant::now() >= deadline {
-                let mut e = ApiError::new(
-                    http::StatusCode::SERVICE_UNAVAILABLE,
-                    format!(
-                        "The credentials of integrated account `{account_id}` are being refreshed; try again shortly."
-                    ),
-                );
+                let mut e = ApiError::new(http::StatusCode::SERVICE_UNAVAILABLE, busy());
                 e.retry_after = Some("1".into());
                 return Err(e);
             }
@@ -196,51 +216,32 @@ impl OAuth {
         stale: Option<&str>,
         force: bool,
     ) -> Result<Account, ApiError> {
-        let local = self.local_lock(&record.id);
-        let _local = local.lock().await;
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(self.config.refresh_wait_ms);
-        let lease = chrono::Duration::milliseconds(self.config.refresh_lock_ms as i64);
-        loop {
+        let satisfied = |a: &Account| match stale {
+            Some(old) => access_token(&a.context).as_deref() != Some(old) && !self.due(integration, &a.context),
+            None => !self.due(integration, &a.context),
+        };
+        let busy = || {
+            format!(
+                "The OAuth token of integrated account `{}` is being refreshed by another request that has not finished; try again shortly.",
+                record.id
+            )
+        };
+        let settled = || async {
             let current = self.reload(integration, record).await?;
             if current.record.status == "needs_reauth" {
                 return Err(needs_reauth(&current.record));
             }
-            let satisfied = |a: &Account| match stale {
-                Some(old) => access_token(&a.context).as_deref() != Some(old) && !self.due(integration, &a.context),
-                None => !self.due(integration, &a.context),
-            };
-            if !force && satisfied(&current) {
-                return Ok(current);
+            Ok((!force && satisfied(&current)).then_some(current))
+        };
+        let run = || async {
+            // Another instance may have finished between the read and the lease.
+            let again = self.reload(integration, record).await?;
+            if !force && satisfied(&again) {
+                return Ok(again);
             }
-            if self
-                .store
-                .try_lock_refresh(&record.id, &self.holder, Utc::now() + lease)
-                .await?
-            {
-                // Another instance may have finished between the read and the lease.
-                let result = match self.reload(integration, record).await {
-                    Ok(again) if !force && satisfied(&again) => Ok(again),
-                    Ok(again) => self.run_refresh(integration, again).await,
-                    Err(e) => Err(e),
-                };
-                if let Err(e) = self.store.unlock_refresh(&record.id, &self.holder).await {
-                    tracing::warn!(account = %record.id, error = %e, "could not release the refresh lock; it expires by itself");
-                }
-                return result;
-            }
-            if tokio::time::Instant::now() >= deadline {
-                let mut e = ApiError::new(
-                    http::StatusCode::SERVICE_UNAVAILABLE,
-                    format!(
-                        "The OAuth token of integrated account `{}` is being refreshed by another request that has not finished; try again shortly.",
-                        record.id
-                    ),
-                );
-                e.retry_after = Some("1".into());
-                return Err(e);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            self.run_refresh(integration, again).await
+        };
+        self.leased(&record.id, busy, settled, run).await
     }
 
     /// Runs the token request for a refresh and stores its outcome.
