@@ -113,7 +113,9 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
     let response = next.run(Request::from_parts(parts, body)).await;
     if let Some(env) = env {
         state.request_log.push(RequestLogRecord {
-            id: uuid::Uuid::new_v4().to_string(),
+            // Time-ordered (UUID v7): rows go in at the right edge of the primary-key index
+            // instead of at random places (fewer page splits per logged call).
+            id: uuid::Uuid::now_v7().to_string(),
             environment_id: env.id,
             integrated_account_id: account,
             method,
