@@ -119,14 +119,7 @@ pub async fn handle(state: &AppState, environment_id: &str, mut req: UnifiedRequ
         refreshed_after_401: Default::default(),
     };
     *call.context.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(call.account.context.clone());
-    match call.req.method {
-        // Each method's state machine is kilobytes; boxed, the caller's future stays small
-        // (moving big futures by value was ~10 % of a call's instructions, all `memcpy`).
-        UnifiedMethod::List => Box::pin(call.list()).await,
-        UnifiedMethod::Get => Box::pin(call.get()).await,
-        UnifiedMethod::Create | UnifiedMethod::Update => Box::pin(call.write()).await,
-        UnifiedMethod::Delete => Box::pin(call.delete()).await,
-    }
+    call.run().await
 }
 
 /// A Proxy API request: a raw resource method of the account's integration, run with its
@@ -227,12 +220,7 @@ pub async fn handle_proxy(state: &AppState, environment_id: &str, req: ProxyRequ
         refreshed_after_401: Default::default(),
     };
     *call.context.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(call.account.context.clone());
-    match unified_method {
-        UnifiedMethod::List => Box::pin(call.list()).await,
-        UnifiedMethod::Get => Box::pin(call.get()).await,
-        UnifiedMethod::Create | UnifiedMethod::Update => Box::pin(call.write()).await,
-        UnifiedMethod::Delete => Box::pin(call.delete()).await,
-    }
+    call.run().await
 }
 
 fn split_body(method: UnifiedMethod, body: Option<Value>) -> Result<(Value, Option<Value>), ApiError> {
@@ -272,6 +260,18 @@ fn set_pair(pairs: &mut Vec<(String, String)>, k: String, v: String) {
 impl Call {
     fn id(&self) -> Value {
         self.req.id.clone().map(Value::String).unwrap_or(Value::Null)
+    }
+
+    /// Runs the call's method.
+    async fn run(self) -> Result<Response, ApiError> {
+        match self.req.method {
+            // Each method's state machine is kilobytes; boxed, the caller's future stays small
+            // (moving big futures by value was ~10 % of a call's instructions, all `memcpy`).
+            UnifiedMethod::List => Box::pin(self.list()).await,
+            UnifiedMethod::Get => Box::pin(self.get()).await,
+            UnifiedMethod::Create | UnifiedMethod::Update => Box::pin(self.write()).await,
+            UnifiedMethod::Delete => Box::pin(self.delete()).await,
+        }
     }
 
     /// What mappings see.

@@ -890,7 +890,6 @@ fn build_client(
         .build()
 }
 
-/// Header map as a JSON object (lowercase names; repeated headers joined with `, `).
 /// The base URL with a rendered resource path appended (`https://h/v1` + `/orgs/x`); the
 /// joined text when it is not a URL.
 fn join_path(base: &url::Url, path: &str) -> Result<url::Url, String> {
@@ -925,7 +924,7 @@ fn status_and_headers(expr: &crate::mapping::Expr, status: u16, headers: &Header
     crate::mapping::object([("status", Value::from(status)), ("headers", headers)])
 }
 
-/// A header's value as [`headers_json`] gives it (repeated headers joined with `, `).
+/// A header's value; a repeated header's values joined with `, `.
 fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
     let mut values = headers.get_all(name).iter();
     let mut out = String::from_utf8_lossy(values.next()?.as_bytes()).into_owned();
@@ -936,21 +935,16 @@ fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
     Some(out)
 }
 
+/// Header map as a JSON object (lowercase names; repeated headers joined with `, `).
 pub fn headers_json(headers: &HeaderMap) -> Value {
-    let mut map = serde_json::Map::new();
-    for (name, value) in headers {
-        let v = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        match map.get_mut(name.as_str()) {
-            Some(Value::String(existing)) => {
-                existing.push_str(", ");
-                existing.push_str(&v);
-            }
-            _ => {
-                map.insert(name.as_str().to_string(), Value::String(v));
-            }
-        }
-    }
-    Value::Object(map)
+    Value::Object(
+        headers
+            .keys()
+            .filter_map(|name| {
+                header_text(headers, name.as_str()).map(|v| (name.as_str().to_string(), Value::String(v)))
+            })
+            .collect(),
+    )
 }
 
 /// `*.example.com` matches any subdomain of example.com; other patterns match exactly.
@@ -1019,6 +1013,10 @@ mod tests {
             serde_json::json!({"status": 403, "headers": {"link": "<a>, <b>", "x-ratelimit-remaining": "0"}})
         );
         assert_eq!(narrow.eval(&input).unwrap(), Some(Value::Bool(true)));
+        assert_eq!(
+            headers_json(&headers),
+            serde_json::json!({"x-ratelimit-remaining": "0", "link": "<a>, <b>", "x-other": "1"})
+        );
         // An expression the analysis cannot follow gets every header.
         let whole = crate::mapping::Expr::compile("$keys(headers)").unwrap();
         assert_eq!(
