@@ -222,7 +222,6 @@ fn project(v: &Value, reads: &Reads) -> JValue {
     }
 }
 
-/// Converts a serde value for evaluation, by reference (no deep copy of `v` first).
 /// A JSON object of these fields. Unlike `json!`, which copies each value through
 /// `serde_json::to_value` (a serialization pass), values are moved in as they are.
 pub fn object<const N: usize>(fields: [(&str, Value); N]) -> Value {
@@ -233,6 +232,7 @@ pub fn object<const N: usize>(fields: [(&str, Value); N]) -> Value {
     Value::Object(map)
 }
 
+/// Converts a serde value for evaluation, by reference (no deep copy of `v` first).
 pub fn to_jvalue(v: &Value) -> JValue {
     match v {
         Value::Null => JValue::Null,

@@ -90,7 +90,7 @@ impl FastReads {
     }
 }
 
-/// An account row as stored (JSON and timestamps still text).
+/// An account row as stored (JSON and timestamps still text), from either read path.
 struct RawAccount {
     id: String,
     environment_id: String,
@@ -132,9 +132,9 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
+        let path = options.get_filename().to_path_buf();
         // No ping before each use: a connection to a local file does not go stale, and the
         // ping is one more round trip to sqlx's worker thread per query (bench/ANALYSIS.md).
-        let path = options.get_filename().to_path_buf();
         let pool = SqlitePoolOptions::new()
             .test_before_acquire(false)
             .max_connections(8)
@@ -163,20 +163,20 @@ fn fmt_ts(t: &DateTime<Utc>) -> String {
 }
 
 fn account_from_row(row: &SqliteRow) -> Result<AccountRecord, StoreError> {
-    let context: String = row.try_get("context")?;
-    Ok(AccountRecord {
+    RawAccount {
         id: row.try_get("id")?,
         environment_id: row.try_get("environment_id")?,
         tenant_id: row.try_get("tenant_id")?,
         integration: row.try_get("integration")?,
-        context: serde_json::from_str(&context).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        context: row.try_get("context")?,
         secrets: row.try_get("secrets")?,
         status: row.try_get("status")?,
         last_error: row.try_get("last_error")?,
         is_sandbox: row.try_get::<i64, _>("is_sandbox")? != 0,
-        created_at: ts(&row.try_get::<String, _>("created_at")?)?,
-        updated_at: ts(&row.try_get::<String, _>("updated_at")?)?,
-    })
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    }
+    .decode()
 }
 
 fn link_token_from_row(row: &SqliteRow) -> Result<LinkTokenRecord, StoreError> {
