@@ -17,6 +17,7 @@
 //! - `$fromMillis`/`$toMillis` with the catalog's date pictures skip jsonata-core's picture
 //!   analysis on every call (`functions::specialise`).
 
+mod fast;
 pub mod functions;
 pub mod reads;
 pub mod template;
@@ -43,6 +44,8 @@ pub struct Expr {
     ast: Arc<AstNode>,
     /// The parts of the input the expression can read; only those are converted.
     reads: Arc<Reads>,
+    /// The direct form, when the expression is in the subset [`fast`] evaluates.
+    fast: Option<Arc<fast::Fast>>,
 }
 
 impl std::fmt::Debug for Expr {
@@ -69,6 +72,7 @@ impl Expr {
         let mut ast = jsonata_core::parser::parse(source).map_err(|e| CompileError { message: e.to_string() })?;
         functions::specialise(&mut ast);
         Ok(Expr {
+            fast: fast::Fast::compile(&ast).map(Arc::new),
             source: source.into(),
             reads: Arc::new(reads::analyse(&ast)),
             ast: Arc::new(ast),
@@ -95,11 +99,26 @@ impl Expr {
 
     /// Evaluates against a JSON input; `undefined` comes back as `None`.
     pub fn eval(&self, input: &Value) -> Result<Option<Value>, EvalError> {
+        if let Some(out) = self.fast.as_ref().and_then(|f| f.eval(input).ok()) {
+            return Ok(out);
+        }
+        self.eval_reference(input)
+    }
+
+    /// Whether the expression has a direct form (`mapping::fast`); without one, or when the
+    /// direct form gives up on an input, jsonata-core evaluates it.
+    pub fn is_fast(&self) -> bool {
+        self.fast.is_some()
+    }
+
+    /// As [`Expr::eval`] on jsonata-core alone: the reference the direct form is tested
+    /// against.
+    pub fn eval_reference(&self, input: &Value) -> Result<Option<Value>, EvalError> {
         self.eval_j(&project(input, &self.reads))
     }
 
-    /// As [`Expr::eval`], converting the whole input: the reference the projection is
-    /// tested against (`tests/bench_smoke`).
+    /// As [`Expr::eval_reference`], converting the whole input: the reference the
+    /// projection is tested against (`tests/bench_smoke`).
     pub fn eval_unprojected(&self, input: &Value) -> Result<Option<Value>, EvalError> {
         self.eval_j(&to_jvalue(input))
     }
@@ -114,6 +133,21 @@ impl Expr {
     /// of the same name), converting each value by reference: `{scope..., response}`
     /// without cloning the scope or the provider record first.
     pub fn eval_fields<'a>(
+        &self,
+        fields: impl IntoIterator<Item = (&'a str, &'a Value)>,
+    ) -> Result<Option<Value>, EvalError> {
+        if let Some(fast) = &self.fast {
+            let fields: Vec<(&str, &Value)> = fields.into_iter().collect();
+            if let Ok(out) = fast.eval_fields(&fields) {
+                return Ok(out);
+            }
+            return self.eval_fields_reference(fields);
+        }
+        self.eval_fields_reference(fields)
+    }
+
+    /// As [`Expr::eval_fields`] on jsonata-core alone.
+    pub fn eval_fields_reference<'a>(
         &self,
         fields: impl IntoIterator<Item = (&'a str, &'a Value)>,
     ) -> Result<Option<Value>, EvalError> {
@@ -255,6 +289,15 @@ pub fn to_jvalue(v: &Value) -> JValue {
     }
 }
 
+/// A JSONata number as JSON: whole numbers as integers.
+fn number(n: f64) -> Value {
+    if n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 {
+        Value::from(n as i64)
+    } else {
+        serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number)
+    }
+}
+
 /// Converts a result back. JSONata numbers are doubles; a whole number goes back out as an
 /// integer (`42`, not `42.0`), as the JavaScript reference prints it. Non-finite numbers and
 /// function values become `null`.
@@ -262,13 +305,7 @@ pub fn to_value(v: &JValue) -> Value {
     match v {
         JValue::Null | JValue::Undefined => Value::Null,
         JValue::Bool(b) => Value::Bool(*b),
-        JValue::Number(n) => {
-            if n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 {
-                Value::from(*n as i64)
-            } else {
-                serde_json::Number::from_f64(*n).map_or(Value::Null, Value::Number)
-            }
-        }
+        JValue::Number(n) => number(*n),
         JValue::String(s) => Value::String(s.to_string()),
         JValue::Array(items) => Value::Array(items.iter().map(to_value).collect()),
         JValue::Object(m) => {
