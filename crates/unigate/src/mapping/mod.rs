@@ -97,6 +97,13 @@ impl Expr {
         }
     }
 
+    /// Parses JSON text that will be the input's field `name`, keeping only what the
+    /// expression reads of it ([`reads::parse_projected`]).
+    pub fn parse_input_field(&self, name: &str, text: &[u8]) -> serde_json::Result<Value> {
+        const NOTHING: &Reads = &Reads::Fields(std::collections::BTreeMap::new());
+        reads::parse_projected(text, self.reads_of(name).unwrap_or(NOTHING))
+    }
+
     /// Evaluates against a JSON input; `undefined` comes back as `None`.
     pub fn eval(&self, input: &Value) -> Result<Option<Value>, EvalError> {
         if let Some(out) = self.fast.as_ref().and_then(|f| f.eval(input).ok()) {

@@ -232,6 +232,142 @@ fn walk_stages(stages: &[Stage], reads: &mut Reads) -> Result<(), Unknown> {
     })
 }
 
+/// Parses JSON text keeping only what `reads` reads (every item of an array as the array
+/// itself): the other members are skipped without being built. A mapping reads a handful of a
+/// provider record's fields; building the whole record as a `serde_json::Value` (a hashed
+/// insert and an allocation or two per member) was the largest cost of a unified `get`
+/// (`bench/ANALYSIS.md`, "Third pass"). The text is checked as fully as by
+/// `serde_json::from_slice`: invalid JSON anywhere is an error.
+pub fn parse_projected(text: &[u8], reads: &Reads) -> serde_json::Result<serde_json::Value> {
+    use serde::de::DeserializeSeed;
+    // Skipped strings are not checked for UTF-8 by serde_json; the whole text is, first
+    // (then strings need no check of their own).
+    let text = std::str::from_utf8(text).map_err(<serde_json::Error as serde::de::Error>::custom)?;
+    // Nor are `\uXXXX` escapes decoded in them, so a lone surrogate would pass: text with
+    // a surrogate escape gets the full parse, which checks pairs, and is cut down after.
+    let b = text.as_bytes();
+    let surrogate = memchr::memchr_iter(b'\\', b).any(|i| {
+        b.get(i + 1) == Some(&b'u')
+            && matches!(b.get(i + 2), Some(b'd' | b'D'))
+            && matches!(b.get(i + 3), Some(b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F'))
+    });
+    if surrogate {
+        return serde_json::from_str(text).map(|v| cut(v, reads));
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = Projected(reads).deserialize(&mut de)?;
+    de.end()?;
+    Ok(value)
+}
+
+/// `v` cut down to `reads`, as [`parse_projected`] builds it.
+fn cut(v: serde_json::Value, reads: &Reads) -> serde_json::Value {
+    use serde_json::Value;
+    match (reads, v) {
+        (Reads::Fields(f), Value::Object(m)) => Value::Object(
+            m.into_iter()
+                .filter_map(|(k, x)| f.get(&k).map(|r| (k, r)).map(|(k, r)| (k, cut(x, r))))
+                .collect(),
+        ),
+        (Reads::Fields(_), Value::Array(items)) => Value::Array(items.into_iter().map(|x| cut(x, reads)).collect()),
+        (_, v) => v,
+    }
+}
+
+struct Projected<'r>(&'r Reads);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Projected<'_> {
+    type Value = serde_json::Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        match self.0 {
+            Reads::All => serde::Deserialize::deserialize(d),
+            Reads::Fields(_) => d.deserialize_any(self),
+        }
+    }
+}
+
+/// A member name, borrowed from the text when it has no escapes.
+struct Key<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// Builds what `serde_json::Value`'s own deserializer builds, for the parts read.
+impl<'de> serde::de::Visitor<'de> for Projected<'_> {
+    type Value = serde_json::Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, serde_json::Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::String(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element_seed(Projected(self.0))? {
+            out.push(v);
+        }
+        Ok(serde_json::Value::Array(out))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        let Reads::Fields(fields) = self.0 else {
+            // `deserialize` reads a whole value itself.
+            return Err(serde::de::Error::custom("a projection of the whole value"));
+        };
+        while let Some(Key(k)) = map.next_key()? {
+            match fields.get(&*k) {
+                Some(r) => {
+                    let v = map.next_value_seed(Projected(r))?;
+                    out.insert(k.into_owned(), v);
+                }
+                None => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(serde_json::Value::Object(out))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -302,5 +438,102 @@ mod tests {
             reads("response.items[$$.query.kind = kind].{ 'id': id, 'org': $$.context.org }"),
             "{context:{org:*},query:{kind:*},response:{items:*}}"
         );
+    }
+    /// What [`parse_projected`] must give: the parsed value cut down to `reads`.
+    fn cut_ref(v: &serde_json::Value, r: &Reads) -> serde_json::Value {
+        use serde_json::Value;
+        match (r, v) {
+            (Reads::Fields(f), Value::Object(m)) => Value::Object(
+                m.iter()
+                    .filter_map(|(k, x)| f.get(k).map(|r| (k.clone(), cut_ref(x, r))))
+                    .collect(),
+            ),
+            (Reads::Fields(_), Value::Array(items)) => Value::Array(items.iter().map(|x| cut_ref(x, r)).collect()),
+            _ => v.clone(),
+        }
+    }
+
+    fn any_reads() -> impl proptest::strategy::Strategy<Value = Reads> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![Just(Reads::All), Just(Reads::Fields(BTreeMap::new()))];
+        leaf.prop_recursive(3, 12, 3, |inner| {
+            prop::collection::btree_map(
+                prop::sample::select(vec!["a".to_string(), "b".into(), "é\"".into()]),
+                inner,
+                0..3,
+            )
+            .prop_map(Reads::Fields)
+        })
+    }
+
+    fn any_json() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        use serde_json::Value;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            ".{0,6}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 32, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::vec(
+                    (
+                        prop::sample::select(vec!["a".to_string(), "b".into(), "c".into(), "é\"".into()]),
+                        inner
+                    ),
+                    0..4
+                )
+                .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_projected_parse_is_the_parse_cut_down(v in any_json(), r in any_reads(), pretty in proptest::bool::ANY) {
+            let text = if pretty { serde_json::to_vec_pretty(&v) } else { serde_json::to_vec(&v) }.unwrap();
+            let got = parse_projected(&text, &r).unwrap();
+            proptest::prop_assert_eq!(got, cut_ref(&v, &r));
+        }
+    }
+
+    #[test]
+    fn a_projected_parse_rejects_what_a_full_parse_rejects() {
+        let reads = Reads::Fields(BTreeMap::from([("a".to_string(), Reads::All)]));
+        for bad in [
+            &b"{\"a\": 1, \"b\": [1,}"[..],
+            b"{\"a\": 1} x",
+            b"{\"b\": \"\xff\"}",
+            b"{\"a\": 1",
+            b"",
+            b"{\"b\": \"\x01\"}",
+            b"{\"b\": \"\\q\"}",
+            b"{\"b\": \"\\ud800\"}",
+            b"{\"b\": 01}",
+            b"{\"b\": 1.}",
+            b"{\"b\": tru}",
+            b"{\"b\": [1 2]}",
+            b"{\"b\": {\"c\" 1}}",
+        ] {
+            assert!(serde_json::from_slice::<serde_json::Value>(bad).is_err());
+            assert!(
+                parse_projected(bad, &reads).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        let dup = parse_projected(br#"{"a": 1, "x": {"deep": [1, 2]}, "a": 2}"#, &reads).unwrap();
+        assert_eq!(
+            dup,
+            serde_json::from_slice::<serde_json::Value>(br#"{"a": 2}"#).unwrap()
+        );
+        let pair = parse_projected(br#"{"a": "\ud83d\ude00", "b": "\ud83d\ude00"}"#, &reads).unwrap();
+        assert_eq!(pair, serde_json::json!({"a": "\u{1F600}"}));
     }
 }

@@ -99,12 +99,25 @@ pub struct LinkTokenRecord {
     pub expires_at: DateTime<Utc>,
 }
 
-/// Request-log rows per `INSERT` statement (9 parameters each: well under SQLite's and
-/// PostgreSQL's parameter limits).
-pub const REQUEST_LOG_ROWS_PER_INSERT: usize = 100;
+/// The row counts of request-log `INSERT` statements (9 parameters a row: well under SQLite's
+/// and PostgreSQL's parameter limits). A batch is cut into chunks of these sizes, largest
+/// first, so that only these few statements exist and each stays in the connection's
+/// prepared-statement cache: a statement per batch size was prepared anew for most batches,
+/// a third of what a logged row cost (`bench/ANALYSIS.md`, "Third pass").
+pub const REQUEST_LOG_ROWS_PER_INSERT: [usize; 4] = [64, 16, 4, 1];
 
-/// `INSERT INTO request_logs ... VALUES (...), (...)` for up to
-/// [`REQUEST_LOG_ROWS_PER_INSERT`] rows, in either backend's dialect; `created_at` is how the
+/// `rows` cut into chunks of the sizes of [`REQUEST_LOG_ROWS_PER_INSERT`].
+pub(crate) fn request_log_chunks(mut rows: &[RequestLogRecord]) -> impl Iterator<Item = &[RequestLogRecord]> {
+    std::iter::from_fn(move || {
+        let size = REQUEST_LOG_ROWS_PER_INSERT.into_iter().find(|&n| n <= rows.len())?;
+        let (chunk, rest) = rows.split_at(size);
+        rows = rest;
+        Some(chunk)
+    })
+}
+
+/// `INSERT INTO request_logs ... VALUES (...), (...)` for a chunk of
+/// [`request_log_chunks`], in either backend's dialect; `created_at` is how the
 /// backend stores a timestamp.
 pub(crate) fn request_log_insert<'a, DB, T>(
     rows: &'a [RequestLogRecord],
@@ -309,4 +322,38 @@ pub enum RateSlot {
     /// The budget is used up for longer than the caller will wait; the first slot frees
     /// up in this many milliseconds.
     Exhausted { retry_after_ms: u64 },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_log_batches_use_few_statement_shapes_and_keep_every_row_in_order() {
+        let rows: Vec<RequestLogRecord> = (0..300)
+            .map(|i| RequestLogRecord {
+                id: i.to_string(),
+                environment_id: "env".into(),
+                integrated_account_id: None,
+                method: "GET".into(),
+                path: "/".into(),
+                status: 200,
+                duration_ms: 1,
+                error: None,
+                created_at: Utc::now(),
+            })
+            .collect();
+        for n in [0, 1, 3, 5, 63, 64, 65, 99, 100, 300] {
+            let chunks: Vec<&[RequestLogRecord]> = request_log_chunks(&rows[..n]).collect();
+            assert!(
+                chunks.iter().all(|c| REQUEST_LOG_ROWS_PER_INSERT.contains(&c.len())),
+                "{n}"
+            );
+            let ids: Vec<&str> = chunks.iter().flat_map(|c| c.iter().map(|r| r.id.as_str())).collect();
+            let want: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+            assert_eq!(ids, want, "{n}");
+        }
+        // 99 rows: 64 + 16 + 16 + 1 + 1 + 1, not 99 statements.
+        assert_eq!(request_log_chunks(&rows[..99]).count(), 6);
+    }
 }

@@ -512,7 +512,7 @@ impl Store for SqliteStore {
     async fn insert_request_logs(&self, entries: &[RequestLogRecord]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         // Many rows per statement: one round trip to the database per chunk, not per row.
-        for chunk in entries.chunks(REQUEST_LOG_ROWS_PER_INSERT) {
+        for chunk in request_log_chunks(entries) {
             request_log_insert(chunk, fmt_ts).build().execute(&mut *tx).await?;
         }
         tx.commit().await?;

@@ -392,25 +392,71 @@ impl Call {
     }
 
     /// One provider record to one client record, in the requested format.
-    fn shape(&self, raw: &Value, scope: &Value) -> Result<Value, ApiError> {
-        self.shape_record(Cow::Borrowed(raw), scope)
-    }
-
-    /// As [`Call::shape`]; an owned record moves into `remote_data` instead of being copied.
-    fn shape_record(&self, raw: Cow<'_, Value>, scope: &Value) -> Result<Value, ApiError> {
-        let mut mapped = match &self.mapping.response_mapping {
-            None => raw.as_ref().clone(),
+    /// The record through the response mapping (the record itself without one): the
+    /// unified fields, before `remote_data`, normalization and exclusions.
+    fn map_record(&self, raw: &Value, scope: &Value) -> Result<Value, ApiError> {
+        Ok(match &self.mapping.response_mapping {
+            None => raw.clone(),
             Some(expr) => {
                 // `{scope..., response}`, read in place (no copy of the scope or the record).
                 let scope = scope.as_object().into_iter().flatten();
-                let input = scope.map(|(k, v)| (k.as_str(), v)).chain([("response", &*raw)]);
+                let input = scope.map(|(k, v)| (k.as_str(), v)).chain([("response", raw)]);
                 match expr.eval_fields(input).map_err(mapping_error)? {
                     Some(Value::Object(m)) => Value::Object(m),
                     None | Some(Value::Null) => Value::Object(Map::new()),
                     Some(_) => return Err(mapping_error_msg("response_mapping must give an object")),
                 }
             }
-        };
+        })
+    }
+
+    /// Whether a `get` of `resource` answers with [`Call::shape_with_raw_remote`]: a `unified`
+    /// answer with a response mapping, whose `remote_data` is the provider's whole answer,
+    /// neither ignored nor cut by `truto_exclude_fields`. The provider's answer is then parsed
+    /// only as far as the mapping reads it (`Outgoing::parse_for`).
+    fn raw_remote_applies(&self, resource: &Resource) -> bool {
+        let q = &self.req.query;
+        let touches_remote = |p: &String| p.split('.').find(|s| !s.is_empty()) == Some("remote_data");
+        q.format == ResponseFormat::Unified
+            && !q.ignore_remote_data
+            && !q.exclude_fields.iter().any(touches_remote)
+            && resource.response_path.is_none()
+            && self.mapping.response_mapping.is_some()
+    }
+
+    /// The `unified` record with `remote_data` written out from the provider's bytes instead
+    /// of parsed and serialized again (parsing and serializing it were a third of a `get`:
+    /// `bench/ANALYSIS.md`, "Third pass"): the same JSON value as [`Call::shape`] gives, as
+    /// the provider wrote it (number spellings, escapes, spacing). `None` when the mapping
+    /// writes a `remote_data` of its own.
+    fn shape_with_raw_remote(&self, record: &Value, body: &[u8], scope: &Value) -> Result<Option<Vec<u8>>, ApiError> {
+        let q = &self.req.query;
+        let mut mapped = self.map_record(record, scope)?;
+        if mapped.get("remote_data").is_some() {
+            return Ok(None);
+        }
+        format::exclude(&mut mapped, &q.exclude_fields);
+        let body = body.trim_ascii();
+        let mut out = Vec::with_capacity(body.len() + 256);
+        serde_json::to_writer(&mut out, &mapped).map_err(ApiError::internal)?;
+        // `{...}` becomes `{...,"remote_data":<body>}`.
+        out.pop();
+        if out.len() > 1 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"\"remote_data\":");
+        out.extend_from_slice(body);
+        out.push(b'}');
+        Ok(Some(out))
+    }
+
+    fn shape(&self, raw: &Value, scope: &Value) -> Result<Value, ApiError> {
+        self.shape_record(Cow::Borrowed(raw), scope)
+    }
+
+    /// As [`Call::shape`]; an owned record moves into `remote_data` instead of being copied.
+    fn shape_record(&self, raw: Cow<'_, Value>, scope: &Value) -> Result<Value, ApiError> {
+        let mut mapped = self.map_record(&raw, scope)?;
         match self.req.query.format {
             ResponseFormat::Normalized => {
                 // The proxy API has no unified model, hence no schema (the record as it is).
@@ -455,8 +501,10 @@ impl Call {
         let scope = self.scope(&before);
         let mut pairs = self.base_query(&scope)?;
         self.add_remote_query(&mut pairs);
+        let raw_remote = self.raw_remote_applies(resource);
         let outgoing = Outgoing {
             query: pairs,
+            parse_for: raw_remote.then(|| self.mapping.response_mapping.clone()).flatten(),
             ..Default::default()
         };
         if self.req.query.format == ResponseFormat::Stream {
@@ -468,6 +516,19 @@ impl Call {
             return Ok(raw_response(&reply));
         }
         let mut reply = reply;
+        if raw_remote && !reply.json.is_null() {
+            if let Some(body) = self.shape_with_raw_remote(&reply.json, &reply.body, &scope)? {
+                let mut response = Response::new(Body::from(body));
+                response
+                    .headers_mut()
+                    .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                return Ok(with_ratelimit(response, &reply));
+            }
+        }
+        if reply.partial {
+            // The mapping wrote a `remote_data` of its own: the usual shaping, on all of it.
+            reply.json = serde_json::from_slice(&reply.body).map_err(ApiError::internal)?;
+        }
         // The whole answer is the record: take it rather than copy it (it becomes `remote_data`).
         let record = match resource.response_path {
             None => std::mem::take(&mut reply.json),
@@ -726,6 +787,7 @@ impl Call {
                     headers: http::HeaderMap::new(),
                     body: bytes::Bytes::new(),
                     json: Value::Null,
+                    partial: false,
                     url,
                     ratelimit: Vec::new(),
                 };

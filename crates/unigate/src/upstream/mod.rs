@@ -118,8 +118,10 @@ pub struct Reply {
     pub status: u16,
     pub headers: HeaderMap,
     pub body: Bytes,
-    /// The body parsed as JSON (`null` when empty).
+    /// The body parsed as JSON (`null` when empty); only what a mapping reads of it when
+    /// `partial` (see [`Outgoing::parse_for`]).
     pub json: Value,
+    pub partial: bool,
     pub url: url::Url,
     /// Normalized `ratelimit-*` headers to pass on to the client.
     pub ratelimit: Vec<(&'static str, String)>,
@@ -134,6 +136,9 @@ pub struct Outgoing {
     pub url: Option<url::Url>,
     /// Headers for this request only (a page size sent as `Prefer: odata.maxpagesize=N`).
     pub headers: Vec<(http::HeaderName, String)>,
+    /// Build [`Reply::json`] of a successful answer from only what this mapping reads of its
+    /// `response` (the whole body stays in [`Reply::body`]).
+    pub parse_for: Option<crate::mapping::Expr>,
 }
 
 /// A request ready to send, with what its authorization needs after the first answer
@@ -144,6 +149,7 @@ pub struct UpstreamRequest {
     digest: Option<digest::Credentials>,
     /// The account whose request budget this call spends, if its integration has one.
     budget_key: Option<String>,
+    parse_for: Option<crate::mapping::Expr>,
 }
 
 impl UpstreamRequest {
@@ -495,6 +501,7 @@ impl Upstream {
             builder: req,
             digest,
             budget_key: None,
+            parse_for: outgoing.parse_for,
         })
     }
 
@@ -807,6 +814,7 @@ impl Upstream {
     /// [`UpstreamError::Status`].
     pub async fn call(&self, integration: &Integration, req: UpstreamRequest) -> Result<Reply, UpstreamError> {
         let name = integration.name().to_string();
+        let parse_for = req.parse_for.clone();
         let response = Box::pin(self.send(integration, req)).await?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
@@ -831,8 +839,11 @@ impl Upstream {
             body.extend_from_slice(&chunk);
         }
         let body = Bytes::from(body);
+        let partial = parse_for.is_some() && status < 400;
         let parsed = if body.iter().all(u8::is_ascii_whitespace) {
             Ok(Value::Null)
+        } else if let (Some(expr), true) = (&parse_for, partial) {
+            expr.parse_input_field("response", &body)
         } else {
             serde_json::from_slice::<Value>(&body)
         };
@@ -864,6 +875,7 @@ impl Upstream {
                 headers,
                 body,
                 json,
+                partial,
                 url,
             }),
             Err(_) => Err(UpstreamError::InvalidJson {

@@ -44,6 +44,31 @@ async fn raw_format_returns_the_provider_body_untouched() {
 }
 
 #[tokio::test]
+async fn remote_data_is_the_provider_body_as_sent_with_the_unified_fields_first() {
+    let app = spawn_app().await;
+    let account = app.connect("github").await;
+    let raw = app
+        .get(&app.orgs_path(&account, Some("octo-org"), "&truto_response_format=raw"))
+        .await;
+
+    // Written out from the provider's bytes (not parsed and serialized again): the same
+    // JSON, in the provider's key order, after the mapped fields; other exclusions apply.
+    let r = app
+        .get(&app.orgs_path(&account, Some("octo-org"), "&truto_exclude_fields[]=name"))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["remote_data"], raw.body);
+    assert!(r.body.get("name").is_none(), "{}", r.text);
+    let keys: Vec<&String> = r.body.as_object().unwrap().keys().collect();
+    assert_eq!(keys.first().map(|k| k.as_str()), Some("id"));
+    assert_eq!(keys.last().map(|k| k.as_str()), Some("remote_data"));
+    let remote_keys: Vec<&String> = r.body["remote_data"].as_object().unwrap().keys().collect();
+    let raw_keys: Vec<&String> = raw.body.as_object().unwrap().keys().collect();
+    assert_eq!(remote_keys, raw_keys);
+    assert!(r.text.ends_with("}}"), "{}", r.text);
+}
+
+#[tokio::test]
 async fn normalized_format_keeps_only_model_fields() {
     let app = spawn_app().await;
     let account = app.connect("github").await;

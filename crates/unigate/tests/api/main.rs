@@ -18,6 +18,7 @@ mod mist;
 mod oauth;
 mod pagination;
 mod proxy;
+mod remote_data;
 mod request_log;
 mod resilience;
 mod sandbox;
