@@ -97,6 +97,7 @@ fn mapping(seconds: f64, dump: Option<String>, only: Option<String>) -> anyhow::
         let elapsed_j = start_j.elapsed().as_secs_f64();
         let line = json!({"provider": case.provider, "evals": evals, "seconds": elapsed,
                           "per_sec": evals as f64 / elapsed, "ok": support::eval_mapping(case).is_some(),
+                          "direct": case.expr.is_fast(),
                           "per_sec_preconverted": evals_j as f64 / elapsed_j});
         writeln!(stdout, "{line}")?;
         stdout.flush()?;

@@ -5,8 +5,11 @@
 //! be held across an `.await`. Every evaluation runs under hard limits (time, stack depth,
 //! sequence length) because account-level overrides will let users write expressions.
 //!
-//! What an evaluation costs besides the tree walk, and how it is kept small (measured with
-//! `bench/callgrind.py`; see `bench/ANALYSIS.md`):
+//! Most catalog expressions never reach jsonata-core: [`fast`] evaluates the subset they are
+//! written in (names, object and array constructors, conditionals, a few builtins, local
+//! lambdas) directly on the `serde_json` input, and hands anything else, and any input shape
+//! it does not decide, to jsonata-core. What a jsonata-core evaluation costs besides the tree
+//! walk, and how it is kept small (measured with `bench/callgrind.py`; see `bench/ANALYSIS.md`):
 //! - only the parts of the input an expression can read are converted from `serde_json`
 //!   ([`reads`], found at compile time), by reference, never cloned first; and
 //!   [`Expr::eval_fields`] builds `{scope..., response}` without copying the scope;
