@@ -4,7 +4,7 @@
 //! input it reads, walks a general tree (sequences, focus and tuple bindings, a signature
 //! check per builtin call) and converts its result back. That was most of what a mapping
 //! cost (`bench/ANALYSIS.md`, "Third pass"). A catalog mapping is mostly names, object and
-//! array constructors, a conditional, a few builtins and a local
+//! array constructors, a conditional, a filter, a few builtins and a local
 //! `$iso := function($t) {...}`; this module evaluates those on the `serde_json::Value` in
 //! place, borrowing what it passes through.
 //!
@@ -61,6 +61,12 @@ enum Node {
         names: Vec<String>,
         object: Option<Box<ObjectStep>>,
     },
+    /// `path[predicate]`: a name path whose last step filters (a predicate that is not a
+    /// number), evaluated on each item with the item as context.
+    Filter(Box<Node>, Box<Node>),
+    /// `(expression)[n].a.b`: a path starting from any expression, optionally taking its
+    /// `n`th item (a literal index), then name steps.
+    From(Box<Node>, Option<usize>, Vec<String>),
     /// `{ "k": v, ... }` with literal, distinct keys.
     Object(Vec<(String, Node)>),
     /// `[a, b]`; the flag marks an item that is itself an array constructor.
@@ -271,6 +277,41 @@ impl Compiler {
             return None;
         }
         let (first, rest) = steps.split_first()?;
+        // A filter on the last name step (`a.b[type = "x"]`).
+        if let Some((last, init)) = steps.split_last() {
+            if let ([Stage::Filter(pred)], AstNode::Name(n)) = (last.stages.as_slice(), &last.node) {
+                if matches!(**pred, AstNode::Number(_)) {
+                    return None;
+                }
+                let mut unfiltered: Vec<PathStep> = init.to_vec();
+                unfiltered.push(PathStep::new(AstNode::Name(n.clone())));
+                let path = self.path(&unfiltered, depth)?;
+                let pred = self.boxed(pred, depth)?;
+                return Some(Node::Filter(Box::new(path), pred));
+            }
+        }
+        // Any other expression as the first step (`(...)[0].a`), then names.
+        if !matches!(
+            first.node,
+            AstNode::Name(_) | AstNode::Variable(_) | AstNode::ParentVariable(_)
+        ) {
+            let index = match first.stages.as_slice() {
+                [] => None,
+                [Stage::Filter(i)] => match **i {
+                    AstNode::Number(n) if n >= 0.0 && n.fract() == 0.0 && n < 1e9 => Some(n as usize),
+                    _ => return None,
+                },
+                _ => return None,
+            };
+            let names = rest
+                .iter()
+                .map(|s| match &s.node {
+                    AstNode::Name(n) if s.stages.is_empty() => Some(n.clone()),
+                    _ => None,
+                })
+                .collect::<Option<Vec<_>>>()?;
+            return Some(Node::From(self.boxed(&first.node, depth)?, index, names));
+        }
         let (start, mut rest) = match &first.node {
             AstNode::Name(_) => {
                 if self.in_lambda {
@@ -449,6 +490,56 @@ impl<'f, 'a> Run<'f, 'a> {
                     Some(step) => self.object_step(step, value)?,
                 }
             }
+            Node::Filter(path, pred) => match self.eval(path, ctx)? {
+                None => None,
+                Some(Cow::Owned(_)) => return Err(Bail),
+                Some(Cow::Borrowed(Value::Array(items))) => {
+                    let mut kept = Vec::new();
+                    for item in items {
+                        if item.is_array() {
+                            return Err(Bail);
+                        }
+                        if self.keeps(pred, item)? {
+                            kept.push(item);
+                        }
+                    }
+                    match kept.as_slice() {
+                        [] => None,
+                        [one] => Some(Cow::Borrowed(*one)),
+                        many => Some(Cow::Owned(Value::Array(many.iter().map(|v| normalized(v)).collect()))),
+                    }
+                }
+                Some(Cow::Borrowed(v)) => self.keeps(pred, v)?.then_some(Cow::Borrowed(v)),
+            },
+            Node::From(base, index, names) => {
+                let mut at = match (self.eval(base, ctx)?, index) {
+                    (v, None) => v,
+                    (None, Some(_)) => None,
+                    (Some(Cow::Borrowed(Value::Array(items))), Some(i)) => {
+                        if items.iter().any(Value::is_array) {
+                            return Err(Bail);
+                        }
+                        items.get(*i).map(Cow::Borrowed)
+                    }
+                    (Some(Cow::Owned(Value::Array(items))), Some(i)) => {
+                        if items.iter().any(Value::is_array) {
+                            return Err(Bail);
+                        }
+                        items.into_iter().nth(*i).map(Cow::Owned)
+                    }
+                    (Some(v), Some(i)) => (*i == 0).then_some(v),
+                };
+                for name in names {
+                    at = match at {
+                        None => None,
+                        Some(Cow::Borrowed(v)) => lookup(Ctx::Value(Some(v)), name)?.map(Cow::Borrowed),
+                        Some(Cow::Owned(Value::Object(mut m))) => m.shift_remove(name).map(Cow::Owned),
+                        Some(Cow::Owned(Value::Array(_))) => return Err(Bail),
+                        Some(Cow::Owned(_)) => None,
+                    };
+                }
+                at
+            }
             Node::Object(fields) => {
                 if matches!(ctx, Ctx::Value(Some(Value::Array(_)))) {
                     // Over an array, an object constructor groups its items.
@@ -543,6 +634,14 @@ impl<'f, 'a> Run<'f, 'a> {
                 v
             }
         })
+    }
+
+    /// Whether a filter keeps `item`. A number (or numbers) would select by position.
+    fn keeps(&mut self, pred: &'f Node, item: &'a Value) -> Result<bool, Bail> {
+        match self.eval(pred, Ctx::Value(Some(item)))? {
+            Some(v) if matches!(&*v, Value::Number(_) | Value::Array(_)) => Err(Bail),
+            v => Ok(truthy(v.as_deref())),
+        }
     }
 
     fn object(&mut self, fields: &'f [(String, Node)], ctx: Ctx<'a>) -> Result<Value, Bail> {
@@ -788,6 +887,15 @@ mod tests {
         "($x := a; ($x := b; $x) & $string($x))",
         "($f := function($t) { $t ? $string($t) }; { \"p\": $f(a), \"q\": $f($f(b)) })",
         "($f := function($t, $u) { $t = $u }; $f(a, b))",
+        "a[b = \"x\"]",
+        "a.b[c]",
+        "(a.b[c = 1 or c = \"x\"])[0].c",
+        "(a.b[c != 1])[1]",
+        "$merge([a, b]).c",
+        "(a).b.c",
+        "(a.b)[0]",
+        "(a)[1].b",
+        "{ \"k\": (a.b[c = true])[0].c }",
     ];
 
     /// Every string of the built-in catalog that compiles to a fast form: mappings,
@@ -948,7 +1056,9 @@ mod tests {
         }
         for src in [
             "a[0]",
-            "a.b[c = 1]",
+            "a.b[c = 1].d",
+            "(a)[-1]",
+            "a[$count(b)]",
             "a.*",
             "$map(a, function($v) { $v })",
             "($f := function($n) { $n ? $f($n - 1) }; $f(3))",
