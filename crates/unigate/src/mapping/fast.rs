@@ -303,14 +303,7 @@ impl Compiler {
                 },
                 _ => return None,
             };
-            let names = rest
-                .iter()
-                .map(|s| match &s.node {
-                    AstNode::Name(n) if s.stages.is_empty() => Some(n.clone()),
-                    _ => None,
-                })
-                .collect::<Option<Vec<_>>>()?;
-            return Some(Node::From(self.boxed(&first.node, depth)?, index, names));
+            return Some(Node::From(self.boxed(&first.node, depth)?, index, plain_names(rest)?));
         }
         let (start, mut rest) = match &first.node {
             AstNode::Name(_) => {
@@ -344,14 +337,11 @@ impl Compiler {
                 rest = init;
             }
         }
-        let names = rest
-            .iter()
-            .map(|s| match &s.node {
-                AstNode::Name(n) if s.stages.is_empty() => Some(n.clone()),
-                _ => None,
-            })
-            .collect::<Option<Vec<_>>>()?;
-        Some(Node::Path { start, names, object })
+        Some(Node::Path {
+            start,
+            names: plain_names(rest)?,
+            object,
+        })
     }
 
     fn call(&mut self, name: &str, args: &[AstNode], depth: usize) -> Option<Node> {
@@ -446,6 +436,17 @@ impl Compiler {
             body: body?,
         })
     }
+}
+
+/// The names of steps that are plain names, if all are.
+fn plain_names(steps: &[PathStep]) -> Option<Vec<String>> {
+    steps
+        .iter()
+        .map(|s| match &s.node {
+            AstNode::Name(n) if s.stages.is_empty() => Some(n.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Where names are looked up.
