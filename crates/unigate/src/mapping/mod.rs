@@ -6,7 +6,7 @@
 //! sequence length) because account-level overrides will let users write expressions.
 //!
 //! Most catalog expressions never reach jsonata-core: [`fast`] evaluates the subset they are
-//! written in (names, object and array constructors, conditionals, a few builtins, local
+//! written in (names, object and array constructors, conditionals, filters, a few builtins, local
 //! lambdas) directly on the `serde_json` input, and hands anything else, and any input shape
 //! it does not decide, to jsonata-core. What a jsonata-core evaluation costs besides the tree
 //! walk, and how it is kept small (measured with `bench/callgrind.py`; see `bench/ANALYSIS.md`):

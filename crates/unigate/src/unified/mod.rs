@@ -391,7 +391,6 @@ impl Call {
         }
     }
 
-    /// One provider record to one client record, in the requested format.
     /// The record through the response mapping (the record itself without one): the
     /// unified fields, before `remote_data`, normalization and exclusions.
     fn map_record(&self, raw: &Value, scope: &Value) -> Result<Value, ApiError> {
@@ -450,6 +449,7 @@ impl Call {
         Ok(Some(out))
     }
 
+    /// One provider record to one client record, in the requested format.
     fn shape(&self, raw: &Value, scope: &Value) -> Result<Value, ApiError> {
         self.shape_record(Cow::Borrowed(raw), scope)
     }

@@ -121,6 +121,7 @@ pub struct Reply {
     /// The body parsed as JSON (`null` when empty); only what a mapping reads of it when
     /// `partial` (see [`Outgoing::parse_for`]).
     pub json: Value,
+    /// `json` holds only what [`Outgoing::parse_for`] reads.
     pub partial: bool,
     pub url: url::Url,
     /// Normalized `ratelimit-*` headers to pass on to the client.
@@ -812,9 +813,9 @@ impl Upstream {
 
     /// Sends, reads the whole body (bounded), and turns provider errors into
     /// [`UpstreamError::Status`].
-    pub async fn call(&self, integration: &Integration, req: UpstreamRequest) -> Result<Reply, UpstreamError> {
+    pub async fn call(&self, integration: &Integration, mut req: UpstreamRequest) -> Result<Reply, UpstreamError> {
         let name = integration.name().to_string();
-        let parse_for = req.parse_for.clone();
+        let parse_for = req.parse_for.take();
         let response = Box::pin(self.send(integration, req)).await?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
