@@ -516,18 +516,20 @@ impl Call {
             return Ok(raw_response(&reply));
         }
         let mut reply = reply;
+        // An empty answer (`null`) goes on to the "not found" below, on either path.
         if raw_remote && !reply.json.is_null() {
-            if let Some(body) = self.shape_with_raw_remote(&reply.json, &reply.body, &scope)? {
-                let mut response = Response::new(Body::from(body));
-                response
-                    .headers_mut()
-                    .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-                return Ok(with_ratelimit(response, &reply));
+            match self.shape_with_raw_remote(&reply.json, &reply.body, &scope)? {
+                Some(body) => {
+                    let mut response = Response::new(Body::from(body));
+                    response
+                        .headers_mut()
+                        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                    return Ok(with_ratelimit(response, &reply));
+                }
+                // The mapping wrote a `remote_data` of its own: the usual shaping, on all of
+                // the answer (so far parsed only as far as the mapping reads it).
+                None => reply.json = serde_json::from_slice(&reply.body).map_err(ApiError::internal)?,
             }
-        }
-        if reply.partial {
-            // The mapping wrote a `remote_data` of its own: the usual shaping, on all of it.
-            reply.json = serde_json::from_slice(&reply.body).map_err(ApiError::internal)?;
         }
         // The whole answer is the record: take it rather than copy it (it becomes `remote_data`).
         let record = match resource.response_path {
@@ -787,7 +789,6 @@ impl Call {
                     headers: http::HeaderMap::new(),
                     body: bytes::Bytes::new(),
                     json: Value::Null,
-                    partial: false,
                     url,
                     ratelimit: Vec::new(),
                 };

@@ -118,11 +118,9 @@ pub struct Reply {
     pub status: u16,
     pub headers: HeaderMap,
     pub body: Bytes,
-    /// The body parsed as JSON (`null` when empty); only what a mapping reads of it when
-    /// `partial` (see [`Outgoing::parse_for`]).
+    /// The body parsed as JSON (`null` when empty); only what the mapping reads of it when
+    /// the request had [`Outgoing::parse_for`].
     pub json: Value,
-    /// `json` holds only what [`Outgoing::parse_for`] reads.
-    pub partial: bool,
     pub url: url::Url,
     /// Normalized `ratelimit-*` headers to pass on to the client.
     pub ratelimit: Vec<(&'static str, String)>,
@@ -840,10 +838,10 @@ impl Upstream {
             body.extend_from_slice(&chunk);
         }
         let body = Bytes::from(body);
-        let partial = parse_for.is_some() && status < 400;
         let parsed = if body.iter().all(u8::is_ascii_whitespace) {
             Ok(Value::Null)
-        } else if let (Some(expr), true) = (&parse_for, partial) {
+        } else if let (Some(expr), true) = (&parse_for, status < 400) {
+            // Errors are parsed whole: the integration's error expressions read them.
             expr.parse_input_field("response", &body)
         } else {
             serde_json::from_slice::<Value>(&body)
@@ -876,7 +874,6 @@ impl Upstream {
                 headers,
                 body,
                 json,
-                partial,
                 url,
             }),
             Err(_) => Err(UpstreamError::InvalidJson {

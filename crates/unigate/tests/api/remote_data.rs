@@ -5,13 +5,14 @@ use serde_json::json;
 
 use crate::custom::{custom_provider, emulator_yaml, integration_yaml, spawn_with};
 
-async fn provider(name: &str, mapping: &str) -> crate::custom::CustomProvider {
+/// A provider whose `GET /items/{id}` is the emulator's `op`, mapped by `mapping`.
+async fn provider(name: &str, op: &str, mapping: &str) -> crate::custom::CustomProvider {
     let rest = "resources:\n  items:\n    get: { method: get, path: \"/items/{{id}}\" }\n";
-    let route = "  - { method: GET, path: \"/items/{id}\", op: get, collection: items }\n";
+    let route = format!("  - {{ method: GET, path: \"/items/{{id}}\", op: {op}, collection: items }}\n");
     let p = custom_provider(
         name,
         &integration_yaml(name, "https://api.items.example", rest),
-        &emulator_yaml(2, route),
+        &emulator_yaml(2, &route),
     )
     .await;
     let unified =
@@ -28,6 +29,7 @@ async fn provider(name: &str, mapping: &str) -> crate::custom::CustomProvider {
 async fn a_mapping_that_writes_remote_data_gets_the_provider_record_there_as_before() {
     let p = provider(
         "remote-own",
+        "get",
         r#"{ "remote_data": "mine", "id": response.id, "name": response.name }"#,
     )
     .await;
@@ -53,6 +55,7 @@ async fn a_mapping_that_writes_remote_data_gets_the_provider_record_there_as_bef
 async fn a_mapping_reading_the_whole_record_sees_all_of_it() {
     let p = provider(
         "remote-whole",
+        "get",
         r#"{ "id": response.id, "keys": $keys(response), "copy": response }"#,
     )
     .await;
@@ -70,4 +73,22 @@ async fn a_mapping_reading_the_whole_record_sees_all_of_it() {
         r.body,
         json!({ "id": "1", "keys": ["id", "name"], "copy": { "id": "1" }, "remote_data": { "id": "1", "name": "item 1" } })
     );
+}
+
+#[tokio::test]
+async fn an_empty_answer_is_still_a_404_when_parsing_only_what_the_mapping_reads() {
+    // The emulator's delete answers 204 with no body: a provider that answers a read with
+    // nothing.
+    let p = provider("remote-empty", "delete", r#"{ "id": response.id }"#).await;
+    let app = spawn_with(&p, true, |_| {}).await;
+    let account = crate::custom::connect(&app, &p, json!({})).await;
+
+    let r = app
+        .get(&format!(
+            "/unified/user-directory/organizations/1?integrated_account_id={account}"
+        ))
+        .await;
+
+    let msg = crate::helpers::assert_error(&r, 404);
+    assert!(msg.contains("no organizations with id `1`"), "{msg}");
 }
