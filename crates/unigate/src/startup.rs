@@ -17,9 +17,21 @@ use crate::store::sqlite::SqliteStore;
 use crate::store::{AccountFilter, Store};
 use crate::upstream::Upstream;
 
-/// Shared, immutable-after-start state of the server.
+/// Shared, immutable-after-start state of the server: one `Arc`, so the clones axum makes
+/// for every extractor and middleware of a request cost one reference count, not one per
+/// field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppStateInner>);
+
+impl std::ops::Deref for AppState {
+    type Target = AppStateInner;
+
+    fn deref(&self) -> &AppStateInner {
+        &self.0
+    }
+}
+
+pub struct AppStateInner {
     pub config: Arc<Config>,
     pub store: Arc<dyn Store>,
     pub registry: Arc<Registry>,
@@ -174,7 +186,7 @@ impl Application {
             config.request_log.enabled,
             config.request_log.retention_hours,
         ));
-        let state = AppState {
+        let state = AppState(Arc::new(AppStateInner {
             request_log,
             public_url,
             config: Arc::new(config),
@@ -184,7 +196,7 @@ impl Application {
             upstream,
             tokens: Arc::default(),
             oauth,
-        };
+        }));
 
         let mut sandbox_token = None;
         let mut sandbox_accounts = Vec::new();
