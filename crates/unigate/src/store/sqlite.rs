@@ -42,7 +42,10 @@ impl FastReads {
             &self.path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
         )?;
-        conn.busy_timeout(Duration::from_secs(5))?;
+        // No waiting here: this runs on the async runtime's thread, so a locked database
+        // must not put that thread to sleep. `SQLITE_BUSY` comes back at once and the read
+        // goes through the pool, whose worker thread waits (up to its busy timeout) instead.
+        conn.busy_timeout(Duration::ZERO)?;
         Ok(conn)
     }
 
@@ -683,6 +686,39 @@ mod tests {
         assert!(store.get_account("other-env", "a1").await.unwrap().is_none());
         store.delete_account(&env.id, "a1").await.unwrap();
         assert!(store.get_account(&env.id, "a1").await.unwrap().is_none());
+    }
+
+    /// A locked database: the in-thread read does not wait for the lock (it runs on the
+    /// async runtime's thread) but answers busy at once, so `get_account` takes the pool.
+    #[test]
+    fn an_in_thread_read_does_not_wait_for_a_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        // A rollback-journal database, where an exclusive transaction shuts readers out (a
+        // WAL database's readers are shut out only by rarer states such as recovery).
+        conn.execute_batch(
+            "CREATE TABLE integrated_accounts (id, environment_id, tenant_id, integration, context, secrets, status, last_error, is_sandbox, created_at, updated_at);
+             INSERT INTO integrated_accounts VALUES ('a1', 'e', 't', 'github', '{}', '', 'active', NULL, 0, '', '');",
+        )
+        .unwrap();
+        let fast = FastReads {
+            path,
+            idle: std::sync::Mutex::new(Vec::new()),
+        };
+        let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+        let holder = std::thread::spawn(move || {
+            conn.execute_batch("BEGIN EXCLUSIVE").unwrap();
+            locked_tx.send(()).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            conn.execute_batch("COMMIT").unwrap();
+        });
+        locked_rx.recv().unwrap();
+        // A read that waited for the lock would succeed once it is released.
+        let err = fast.get_account("e", "a1").err().unwrap();
+        assert_eq!(err.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy));
+        holder.join().unwrap();
+        assert_eq!(fast.get_account("e", "a1").unwrap().unwrap().status, "active");
     }
 
     #[tokio::test]
