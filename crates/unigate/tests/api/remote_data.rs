@@ -25,6 +25,17 @@ async fn provider(name: &str, op: &str, mapping: &str) -> crate::custom::CustomP
     p
 }
 
+/// The unified `get` of organization `id` through a gateway with one account on `p`;
+/// `query` is appended to the query string.
+async fn get_organization(p: &crate::custom::CustomProvider, id: &str, query: &str) -> crate::helpers::Reply {
+    let app = spawn_with(p, true, |_| {}).await;
+    let account = crate::custom::connect(&app, p, json!({})).await;
+    app.get(&format!(
+        "/unified/user-directory/organizations/{id}?integrated_account_id={account}{query}"
+    ))
+    .await
+}
+
 #[tokio::test]
 async fn a_mapping_that_writes_remote_data_gets_the_provider_record_there_as_before() {
     let p = provider(
@@ -33,14 +44,7 @@ async fn a_mapping_that_writes_remote_data_gets_the_provider_record_there_as_bef
         r#"{ "remote_data": "mine", "id": response.id, "name": response.name }"#,
     )
     .await;
-    let app = spawn_with(&p, true, |_| {}).await;
-    let account = crate::custom::connect(&app, &p, json!({})).await;
-
-    let r = app
-        .get(&format!(
-            "/unified/user-directory/organizations/2?integrated_account_id={account}"
-        ))
-        .await;
+    let r = get_organization(&p, "2", "").await;
 
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(
@@ -59,14 +63,7 @@ async fn a_mapping_reading_the_whole_record_sees_all_of_it() {
         r#"{ "id": response.id, "keys": $keys(response), "copy": response }"#,
     )
     .await;
-    let app = spawn_with(&p, true, |_| {}).await;
-    let account = crate::custom::connect(&app, &p, json!({})).await;
-
-    let r = app
-        .get(&format!(
-            "/unified/user-directory/organizations/1?integrated_account_id={account}&truto_exclude_fields[]=copy.name"
-        ))
-        .await;
+    let r = get_organization(&p, "1", "&truto_exclude_fields[]=copy.name").await;
 
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(
@@ -80,14 +77,7 @@ async fn an_empty_answer_is_still_a_404_when_parsing_only_what_the_mapping_reads
     // The emulator's delete answers 204 with no body: a provider that answers a read with
     // nothing.
     let p = provider("remote-empty", "delete", r#"{ "id": response.id }"#).await;
-    let app = spawn_with(&p, true, |_| {}).await;
-    let account = crate::custom::connect(&app, &p, json!({})).await;
-
-    let r = app
-        .get(&format!(
-            "/unified/user-directory/organizations/1?integrated_account_id={account}"
-        ))
-        .await;
+    let r = get_organization(&p, "1", "").await;
 
     let msg = crate::helpers::assert_error(&r, 404);
     assert!(msg.contains("no organizations with id `1`"), "{msg}");
