@@ -4,6 +4,7 @@
 //! own environment's rows, whatever id a client sends.
 
 pub mod postgres;
+pub mod sql;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -106,46 +107,35 @@ pub struct LinkTokenRecord {
 /// a third of what a logged row cost (`bench/ANALYSIS.md`, "Third pass").
 pub const REQUEST_LOG_ROWS_PER_INSERT: [usize; 4] = [64, 16, 4, 1];
 
-/// `rows` cut into chunks of the sizes of [`REQUEST_LOG_ROWS_PER_INSERT`].
-pub(crate) fn request_log_chunks(mut rows: &[RequestLogRecord]) -> impl Iterator<Item = &[RequestLogRecord]> {
-    std::iter::from_fn(move || {
-        let size = REQUEST_LOG_ROWS_PER_INSERT.into_iter().find(|&n| n <= rows.len())?;
-        let (chunk, rest) = rows.split_at(size);
-        rows = rest;
-        Some(chunk)
-    })
-}
-
-/// `INSERT INTO request_logs ... VALUES (...), (...)` for a chunk of
-/// [`request_log_chunks`], in either backend's dialect; `created_at` is how the
-/// backend stores a timestamp.
-pub(crate) fn request_log_insert<'a, DB, T>(
-    rows: &'a [RequestLogRecord],
-    created_at: fn(&DateTime<Utc>) -> T,
-) -> sqlx::QueryBuilder<'a, DB>
-where
-    DB: sqlx::Database,
-    DB::Arguments<'a>: Default,
-    &'a String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    &'a Option<String>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    T: 'a + sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-{
-    let mut insert = sqlx::QueryBuilder::new(
-        "INSERT INTO request_logs (id, environment_id, integrated_account_id, method, path, status, duration_ms, error, created_at) ",
-    );
-    insert.push_values(rows, |mut row, e| {
-        row.push_bind(&e.id)
-            .push_bind(&e.environment_id)
-            .push_bind(&e.integrated_account_id)
-            .push_bind(&e.method)
-            .push_bind(&e.path)
-            .push_bind(i64::from(e.status))
-            .push_bind(e.duration_ms as i64)
-            .push_bind(&e.error)
-            .push_bind(created_at(&e.created_at));
+/// `rows` cut into chunks of the sizes of [`REQUEST_LOG_ROWS_PER_INSERT`], each with its
+/// `INSERT INTO request_logs ... VALUES ($1, ...), ($10, ...)` (placeholders both backends
+/// read): one text per chunk size, built once, so each stays prepared.
+pub(crate) fn request_log_chunks(
+    mut rows: &[RequestLogRecord],
+) -> impl Iterator<Item = (&'static str, &[RequestLogRecord])> {
+    static TEXTS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+        REQUEST_LOG_ROWS_PER_INSERT
+            .iter()
+            .map(|&rows| {
+                let values: Vec<String> = (0..rows)
+                    .map(|r| {
+                        let params: Vec<String> = (1..=9).map(|c| format!("${}", r * 9 + c)).collect();
+                        format!("({})", params.join(", "))
+                    })
+                    .collect();
+                format!(
+                    "INSERT INTO request_logs (id, environment_id, integrated_account_id, method, path, status, duration_ms, error, created_at) VALUES {}",
+                    values.join(", ")
+                )
+            })
+            .collect()
     });
-    insert
+    std::iter::from_fn(move || {
+        let at = REQUEST_LOG_ROWS_PER_INSERT.iter().position(|&n| n <= rows.len())?;
+        let (chunk, rest) = rows.split_at(REQUEST_LOG_ROWS_PER_INSERT[at]);
+        rows = rest;
+        Some((TEXTS[at].as_str(), chunk))
+    })
 }
 
 /// One unified or proxy call, as the request log keeps it.
@@ -344,7 +334,7 @@ mod tests {
             })
             .collect();
         for n in [0, 1, 3, 5, 63, 64, 65, 99, 100, 300] {
-            let chunks: Vec<&[RequestLogRecord]> = request_log_chunks(&rows[..n]).collect();
+            let chunks: Vec<&[RequestLogRecord]> = request_log_chunks(&rows[..n]).map(|(_, c)| c).collect();
             assert!(
                 chunks.iter().all(|c| REQUEST_LOG_ROWS_PER_INSERT.contains(&c.len())),
                 "{n}"
@@ -355,5 +345,12 @@ mod tests {
         }
         // 99 rows: 64 + 16 + 16 + 1 + 1 + 1, not 99 statements.
         assert_eq!(request_log_chunks(&rows[..99]).count(), 6);
+        for (sql, chunk) in request_log_chunks(&rows[..99]) {
+            assert_eq!(sql.matches('$').count(), chunk.len() * 9, "{sql}");
+            let last = chunk.len() * 9;
+            assert!(sql.ends_with(&format!("${}, ${last})", last - 1)), "{sql}");
+        }
+        let (one, _) = request_log_chunks(&rows[..1]).next().expect("one chunk");
+        assert!(one.ends_with("VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"), "{one}");
     }
 }

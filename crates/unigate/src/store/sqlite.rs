@@ -3,20 +3,17 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
+use super::sql::{Dialect, SqlStore, RESERVE_ATTEMPTS};
 use super::*;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-pub struct SqliteStore {
-    pool: SqlitePool,
-    /// The account read of every unified call, without sqlx's worker thread.
-    fast: Option<FastReads>,
-}
+/// The embedded store: the shared queries ([`SqlStore`]) in SQLite's [`SqliteDialect`].
+pub type SqliteStore = SqlStore<SqliteDialect>;
 
 /// Synchronous read-only connections for the one read on every unified call (the account).
 ///
@@ -150,7 +147,10 @@ impl SqliteStore {
             path,
             idle: std::sync::Mutex::new(Vec::new()),
         });
-        Ok(SqliteStore { pool, fast })
+        Ok(SqlStore {
+            pool,
+            dialect: SqliteDialect { fast },
+        })
     }
 }
 
@@ -165,417 +165,55 @@ fn fmt_ts(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
-fn account_from_row(row: &SqliteRow) -> Result<AccountRecord, StoreError> {
-    RawAccount {
-        id: row.try_get("id")?,
-        environment_id: row.try_get("environment_id")?,
-        tenant_id: row.try_get("tenant_id")?,
-        integration: row.try_get("integration")?,
-        context: row.try_get("context")?,
-        secrets: row.try_get("secrets")?,
-        status: row.try_get("status")?,
-        last_error: row.try_get("last_error")?,
-        is_sandbox: row.try_get::<i64, _>("is_sandbox")? != 0,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-    }
-    .decode()
+/// SQLite's ways: timestamps as fixed-width RFC 3339 text, JSON as text, the account read
+/// in place ([`FastReads`]), and the rate-limit lanes in SQLite's SQL.
+pub struct SqliteDialect {
+    /// The account read of every unified call, without sqlx's worker thread.
+    fast: Option<FastReads>,
 }
 
-fn link_token_from_row(row: &SqliteRow) -> Result<LinkTokenRecord, StoreError> {
-    Ok(LinkTokenRecord {
-        token_hash: row.try_get("token_hash")?,
-        environment_id: row.try_get("environment_id")?,
-        tenant_id: row.try_get("tenant_id")?,
-        integration: row.try_get("integration")?,
-        redirect_uri: row.try_get("redirect_uri")?,
-        created_at: ts(&row.try_get::<String, _>("created_at")?)?,
-        expires_at: ts(&row.try_get::<String, _>("expires_at")?)?,
-    })
-}
+impl Dialect for SqliteDialect {
+    type Db = sqlx::Sqlite;
+    type Time = String;
+    type Json = String;
 
-fn request_log_from_row(row: &SqliteRow) -> Result<RequestLogRecord, StoreError> {
-    Ok(RequestLogRecord {
-        id: row.try_get("id")?,
-        environment_id: row.try_get("environment_id")?,
-        integrated_account_id: row.try_get("integrated_account_id")?,
-        method: row.try_get("method")?,
-        path: row.try_get("path")?,
-        status: row.try_get::<i64, _>("status")? as u16,
-        duration_ms: row.try_get::<i64, _>("duration_ms")?.max(0) as u64,
-        error: row.try_get("error")?,
-        created_at: ts(&row.try_get::<String, _>("created_at")?)?,
-    })
-}
-
-#[async_trait]
-impl Store for SqliteStore {
-    async fn idempotency_begin(
-        &self,
-        environment_id: &str,
-        key: &str,
-        request_hash: &str,
-        ttl: chrono::Duration,
-    ) -> Result<IdempotencyBegin, StoreError> {
-        let now = Utc::now();
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM idempotency_keys WHERE environment_id = ? AND key = ? AND expires_at < ?")
-            .bind(environment_id)
-            .bind(key)
-            .bind(fmt_ts(&now))
-            .execute(&mut *tx)
-            .await?;
-        let inserted = sqlx::query(
-            "INSERT INTO idempotency_keys (environment_id, key, request_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?) \
-             ON CONFLICT (environment_id, key) DO NOTHING",
-        )
-        .bind(environment_id)
-        .bind(key)
-        .bind(request_hash)
-        .bind(fmt_ts(&now))
-        .bind(fmt_ts(&(now + ttl)))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        let outcome = if inserted {
-            IdempotencyBegin::Started
-        } else {
-            let row = sqlx::query(
-                "SELECT request_hash, status_code, content_type, body FROM idempotency_keys WHERE environment_id = ? AND key = ?",
-            )
-            .bind(environment_id)
-            .bind(key)
-            .fetch_one(&mut *tx)
-            .await?;
-            idempotency_outcome(
-                request_hash,
-                row.try_get("request_hash")?,
-                row.try_get("status_code")?,
-                row.try_get("content_type")?,
-                row.try_get("body")?,
-            )
-        };
-        tx.commit().await?;
-        Ok(outcome)
+    fn time(t: &DateTime<Utc>) -> String {
+        fmt_ts(t)
     }
 
-    async fn idempotency_finish(
-        &self,
-        environment_id: &str,
-        key: &str,
-        status: u16,
-        content_type: Option<&str>,
-        body: &[u8],
-    ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE idempotency_keys SET status_code = ?, content_type = ?, body = ? WHERE environment_id = ? AND key = ?")
-            .bind(status as i64)
-            .bind(content_type)
-            .bind(body)
-            .bind(environment_id)
-            .bind(key)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+    fn from_time(stored: String) -> Result<DateTime<Utc>, StoreError> {
+        ts(&stored)
     }
 
-    async fn idempotency_abort(&self, environment_id: &str, key: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM idempotency_keys WHERE environment_id = ? AND key = ? AND status_code IS NULL")
-            .bind(environment_id)
-            .bind(key)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+    fn json(v: &serde_json::Value) -> String {
+        v.to_string()
     }
 
-    async fn first_environment(&self) -> Result<Option<Environment>, StoreError> {
-        let row = sqlx::query("SELECT id, name, created_at FROM environments ORDER BY created_at LIMIT 1")
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| {
-            Ok(Environment {
-                id: r.try_get("id")?,
-                name: r.try_get("name")?,
-                created_at: ts(&r.try_get::<String, _>("created_at")?)?,
-            })
-        })
-        .transpose()
+    fn from_json(stored: String) -> Result<serde_json::Value, StoreError> {
+        serde_json::from_str(&stored).map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 
-    async fn create_environment(&self, name: &str) -> Result<Environment, StoreError> {
-        let env = Environment {
-            id: uuid::Uuid::new_v4().to_string(),
-            name: name.to_string(),
-            created_at: Utc::now(),
-        };
-        sqlx::query("INSERT INTO environments (id, name, created_at) VALUES (?, ?, ?)")
-            .bind(&env.id)
-            .bind(&env.name)
-            .bind(fmt_ts(&env.created_at))
-            .execute(&self.pool)
-            .await?;
-        Ok(env)
+    fn rows_affected(done: &SqliteQueryResult) -> u64 {
+        done.rows_affected()
     }
 
-    async fn create_api_token(
-        &self,
-        environment_id: &str,
-        name: &str,
-        token_hash: &str,
-    ) -> Result<ApiTokenRecord, StoreError> {
-        let rec = ApiTokenRecord {
-            id: uuid::Uuid::new_v4().to_string(),
-            environment_id: environment_id.to_string(),
-            name: name.to_string(),
-            created_at: Utc::now(),
-        };
-        sqlx::query("INSERT INTO api_tokens (id, environment_id, name, token_hash, created_at) VALUES (?, ?, ?, ?, ?)")
-            .bind(&rec.id)
-            .bind(&rec.environment_id)
-            .bind(&rec.name)
-            .bind(token_hash)
-            .bind(fmt_ts(&rec.created_at))
-            .execute(&self.pool)
-            .await?;
-        Ok(rec)
-    }
-
-    async fn environment_for_token(&self, token_hash: &str) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query("SELECT environment_id FROM api_tokens WHERE token_hash = ?")
-            .bind(token_hash)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(|r| r.try_get("environment_id")).transpose()?)
-    }
-
-    async fn insert_account(&self, a: &AccountRecord) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO integrated_accounts (id, environment_id, tenant_id, integration, context, secrets, status, last_error, is_sandbox, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&a.id)
-        .bind(&a.environment_id)
-        .bind(&a.tenant_id)
-        .bind(&a.integration)
-        .bind(a.context.to_string())
-        .bind(&a.secrets)
-        .bind(&a.status)
-        .bind(&a.last_error)
-        .bind(a.is_sandbox as i64)
-        .bind(fmt_ts(&a.created_at))
-        .bind(fmt_ts(&a.updated_at))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn get_account(&self, environment_id: &str, id: &str) -> Result<Option<AccountRecord>, StoreError> {
-        if let Some(fast) = &self.fast {
-            match fast.get_account(environment_id, id) {
-                Ok(found) => return found.map(RawAccount::decode).transpose(),
-                Err(e) => tracing::debug!(error = %e, "in-thread account read failed; reading through the pool"),
+    fn fast_account(&self, environment_id: &str, id: &str) -> Option<Result<Option<AccountRecord>, StoreError>> {
+        match self.fast.as_ref()?.get_account(environment_id, id) {
+            Ok(found) => Some(found.map(RawAccount::decode).transpose()),
+            Err(e) => {
+                tracing::debug!(error = %e, "in-thread account read failed; reading through the pool");
+                None
             }
         }
-        let row = sqlx::query("SELECT * FROM integrated_accounts WHERE environment_id = ? AND id = ?")
-            .bind(environment_id)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(account_from_row).transpose()
     }
 
-    async fn list_accounts(
+    async fn reserve_rate_slot(
         &self,
-        environment_id: &str,
-        filter: &AccountFilter,
-        after: Option<&AccountPosition>,
-        limit: u32,
-    ) -> Result<Vec<AccountRecord>, StoreError> {
-        let mut qb =
-            sqlx::QueryBuilder::<sqlx::Sqlite>::new("SELECT * FROM integrated_accounts WHERE environment_id = ");
-        qb.push_bind(environment_id);
-        if let Some(t) = &filter.tenant_id {
-            qb.push(" AND tenant_id = ").push_bind(t);
-        }
-        if let Some(i) = &filter.integration {
-            qb.push(" AND integration = ").push_bind(i);
-        }
-        if let Some(s) = &filter.status {
-            qb.push(" AND status = ").push_bind(s);
-        }
-        if let Some(s) = filter.is_sandbox {
-            qb.push(" AND is_sandbox = ").push_bind(s as i64);
-        }
-        if let Some(pos) = after {
-            qb.push(" AND (created_at, id) > (")
-                .push_bind(fmt_ts(&pos.created_at))
-                .push(", ")
-                .push_bind(&pos.id)
-                .push(")");
-        }
-        qb.push(" ORDER BY created_at, id LIMIT ").push_bind(limit as i64);
-        let rows = qb.build().fetch_all(&self.pool).await?;
-        rows.iter().map(account_from_row).collect()
-    }
-
-    async fn update_account(&self, a: &AccountRecord) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE integrated_accounts SET tenant_id = ?, context = ?, secrets = ?, status = ?, last_error = ?, updated_at = ? \
-             WHERE environment_id = ? AND id = ?",
-        )
-        .bind(&a.tenant_id)
-        .bind(a.context.to_string())
-        .bind(&a.secrets)
-        .bind(&a.status)
-        .bind(&a.last_error)
-        .bind(fmt_ts(&a.updated_at))
-        .bind(&a.environment_id)
-        .bind(&a.id)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    async fn update_account_credentials(&self, a: &AccountRecord) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE integrated_accounts SET secrets = ?, status = ?, last_error = ?, updated_at = ? WHERE environment_id = ? AND id = ?",
-        )
-        .bind(&a.secrets)
-        .bind(&a.status)
-        .bind(&a.last_error)
-        .bind(fmt_ts(&a.updated_at))
-        .bind(&a.environment_id)
-        .bind(&a.id)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    async fn try_lock_refresh(&self, account_id: &str, holder: &str, until: DateTime<Utc>) -> Result<bool, StoreError> {
-        let now = Utc::now();
-        let done = sqlx::query(
-            "INSERT INTO refresh_locks (account_id, holder, expires_at) VALUES (?, ?, ?) ON CONFLICT (account_id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at WHERE refresh_locks.expires_at < ?",
-        )
-        .bind(account_id)
-        .bind(holder)
-        .bind(fmt_ts(&until))
-        .bind(fmt_ts(&now))
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    async fn unlock_refresh(&self, account_id: &str, holder: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM refresh_locks WHERE account_id = ? AND holder = ?")
-            .bind(account_id)
-            .bind(holder)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn insert_link_token(&self, t: &LinkTokenRecord) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO link_tokens (token_hash, environment_id, tenant_id, integration, redirect_uri, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&t.token_hash)
-        .bind(&t.environment_id)
-        .bind(&t.tenant_id)
-        .bind(&t.integration)
-        .bind(&t.redirect_uri)
-        .bind(fmt_ts(&t.created_at))
-        .bind(fmt_ts(&t.expires_at))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn get_link_token(&self, token_hash: &str) -> Result<Option<LinkTokenRecord>, StoreError> {
-        let row = sqlx::query("SELECT * FROM link_tokens WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?")
-            .bind(token_hash)
-            .bind(fmt_ts(&Utc::now()))
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(link_token_from_row).transpose()
-    }
-
-    async fn consume_link_token(&self, token_hash: &str) -> Result<Option<LinkTokenRecord>, StoreError> {
-        let now = Utc::now();
-        let row = sqlx::query(
-            "UPDATE link_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING *",
-        )
-        .bind(fmt_ts(&now))
-        .bind(token_hash)
-        .bind(fmt_ts(&now))
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(link_token_from_row).transpose()
-    }
-
-    async fn insert_request_logs(&self, entries: &[RequestLogRecord]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        // Many rows per statement: one round trip to the database per chunk, not per row.
-        for chunk in request_log_chunks(entries) {
-            request_log_insert(chunk, fmt_ts).build().execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn list_request_logs(
-        &self,
-        environment_id: &str,
-        integrated_account_id: Option<&str>,
-        before: Option<&AccountPosition>,
-        limit: u32,
-    ) -> Result<Vec<RequestLogRecord>, StoreError> {
-        let far = AccountPosition {
-            created_at: Utc::now() + chrono::Duration::days(36500),
-            id: String::new(),
-        };
-        let before = before.unwrap_or(&far);
-        let rows = sqlx::query(
-            "SELECT * FROM request_logs WHERE environment_id = ? AND (? IS NULL OR integrated_account_id = ?) AND (created_at < ? OR (created_at = ? AND id < ?)) ORDER BY created_at DESC, id DESC LIMIT ?",
-        )
-        .bind(environment_id)
-        .bind(integrated_account_id)
-        .bind(integrated_account_id)
-        .bind(fmt_ts(&before.created_at))
-        .bind(fmt_ts(&before.created_at))
-        .bind(&before.id)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(request_log_from_row).collect()
-    }
-
-    async fn prune_request_logs(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM request_logs WHERE created_at < ?")
-            .bind(fmt_ts(&before))
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected())
-    }
-
-    async fn list_all_accounts(&self, after_id: Option<&str>, limit: u32) -> Result<Vec<AccountRecord>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM integrated_accounts WHERE id > ? ORDER BY id LIMIT ?")
-            .bind(after_id.unwrap_or(""))
-            .bind(limit as i64)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(account_from_row).collect()
-    }
-
-    async fn delete_account(&self, environment_id: &str, id: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM integrated_accounts WHERE environment_id = ? AND id = ?")
-            .bind(environment_id)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    async fn reserve_rate_slot(&self, key: &str, lanes: BudgetLanes, max_wait_ms: u64) -> Result<RateSlot, StoreError> {
+        pool: &SqlitePool,
+        key: &str,
+        lanes: BudgetLanes,
+        max_wait_ms: u64,
+    ) -> Result<RateSlot, StoreError> {
         let spacing = i64::try_from(lanes.spacing_ms).unwrap_or(i64::MAX / 4);
         let max_wait = i64::try_from(max_wait_ms).unwrap_or(i64::MAX / 4);
         for _ in 0..RESERVE_ATTEMPTS {
@@ -594,7 +232,7 @@ impl Store for SqliteStore {
             .bind(key)
             .bind(i64::from(lanes.lanes))
             .bind(max_wait)
-            .fetch_optional(&self.pool)
+            .fetch_optional(pool)
             .await?;
             if let Some(at) = granted {
                 return Ok(RateSlot::Granted {
@@ -604,7 +242,7 @@ impl Store for SqliteStore {
             let row = sqlx::query("SELECT COUNT(*) AS n, MIN(last_ms) AS earliest FROM rate_budget_lanes WHERE budget_key = ? AND lane < ?")
                 .bind(key)
                 .bind(i64::from(lanes.lanes))
-                .fetch_one(&self.pool)
+                .fetch_one(pool)
                 .await?;
             let (n, earliest): (i64, Option<i64>) = (row.try_get("n")?, row.try_get("earliest")?);
             if n < i64::from(lanes.lanes) {
@@ -615,7 +253,7 @@ impl Store for SqliteStore {
                 )
                 .bind(i64::from(lanes.lanes))
                 .bind(key)
-                .execute(&self.pool)
+                .execute(pool)
                 .await?;
                 continue;
             }
@@ -631,9 +269,6 @@ impl Store for SqliteStore {
         })
     }
 }
-
-/// How often a reservation is tried again when it lost a race for a lane.
-const RESERVE_ATTEMPTS: usize = 8;
 
 #[cfg(test)]
 mod tests {
@@ -662,7 +297,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
         let store = SqliteStore::connect(&url).await.unwrap();
-        assert!(store.fast.is_some());
+        assert!(store.dialect.fast.is_some());
         let env = store.create_environment("e").await.unwrap();
         assert!(store.get_account(&env.id, "a1").await.unwrap().is_none());
 
@@ -672,7 +307,7 @@ mod tests {
             .fetch_one(&store.pool)
             .await
             .unwrap();
-        let pooled = account_from_row(&row).unwrap();
+        let pooled = SqliteStore::account_from_row(&row).unwrap();
         assert_eq!(format!("{fast:?}"), format!("{pooled:?}"));
 
         store
@@ -729,7 +364,7 @@ mod tests {
         let env = store.create_environment("e").await.unwrap();
         store.insert_account(&account(&env.id, "a1", "active")).await.unwrap();
         // A path that cannot be opened: every in-thread read fails.
-        store.fast = Some(FastReads {
+        store.dialect.fast = Some(FastReads {
             path: dir.path().join("missing/none.db"),
             idle: std::sync::Mutex::new(Vec::new()),
         });

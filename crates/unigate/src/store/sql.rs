@@ -1,0 +1,523 @@
+//! The [`Store`] of both SQL backends, written once.
+//!
+//! The two schemas have the same tables and columns; they differ in how a timestamp, a JSON
+//! document and a boolean are stored, and in what SQL each can run for the rate-limit lanes.
+//! [`SqlStore`] holds the queries, in a text both accept (`$n` placeholders, which sqlx's
+//! SQLite driver also reads); a [`Dialect`] holds the differences.
+
+use std::future::Future;
+
+use async_trait::async_trait;
+use chrono::{DateTime, SubsecRound, Utc};
+use serde_json::Value;
+use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row as _, Type};
+
+use super::*;
+
+/// What one SQL backend does its own way.
+pub trait Dialect: Send + Sync + Sized + 'static {
+    type Db: Database;
+    /// A timestamp as stored.
+    type Time: for<'q> Encode<'q, Self::Db> + for<'r> Decode<'r, Self::Db> + Type<Self::Db> + Send + Sync + 'static;
+    /// A JSON document as stored.
+    type Json: for<'q> Encode<'q, Self::Db> + for<'r> Decode<'r, Self::Db> + Type<Self::Db> + Send + Sync + 'static;
+
+    fn time(t: &DateTime<Utc>) -> Self::Time;
+    fn from_time(stored: Self::Time) -> Result<DateTime<Utc>, StoreError>;
+    fn json(v: &Value) -> Self::Json;
+    fn from_json(stored: Self::Json) -> Result<Value, StoreError>;
+    /// sqlx has no trait method for it.
+    fn rows_affected(done: &<Self::Db as Database>::QueryResult) -> u64;
+
+    /// The account read of every unified call, when the backend has a path faster than the
+    /// pool; `None` sends it through the pool.
+    fn fast_account(&self, _environment_id: &str, _id: &str) -> Option<Result<Option<AccountRecord>, StoreError>> {
+        None
+    }
+
+    /// [`Store::reserve_rate_slot`]: one atomic statement per attempt, in each backend's SQL.
+    fn reserve_rate_slot(
+        &self,
+        pool: &Pool<Self::Db>,
+        key: &str,
+        lanes: BudgetLanes,
+        max_wait_ms: u64,
+    ) -> impl Future<Output = Result<RateSlot, StoreError>> + Send;
+}
+
+/// A store on one SQL database: the pool and the backend's [`Dialect`].
+pub struct SqlStore<D: Dialect> {
+    pub(super) pool: Pool<D::Db>,
+    pub(super) dialect: D,
+}
+
+type DbRow<D> = <<D as Dialect>::Db as Database>::Row;
+
+/// Now, at the precision both backends keep (PostgreSQL's microseconds), so a record
+/// returned by a write is equal to the same record read back.
+fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+impl<D: Dialect> SqlStore<D>
+where
+    for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
+    for<'a> &'a str: ColumnIndex<DbRow<D>>,
+    String: for<'r> Decode<'r, D::Db> + Type<D::Db>,
+    i64: for<'r> Decode<'r, D::Db> + Type<D::Db>,
+    bool: for<'r> Decode<'r, D::Db> + Type<D::Db>,
+{
+    pub(super) fn account_from_row(row: &DbRow<D>) -> Result<AccountRecord, StoreError> {
+        Ok(AccountRecord {
+            id: row.try_get("id")?,
+            environment_id: row.try_get("environment_id")?,
+            tenant_id: row.try_get("tenant_id")?,
+            integration: row.try_get("integration")?,
+            context: D::from_json(row.try_get("context")?)?,
+            secrets: row.try_get("secrets")?,
+            status: row.try_get("status")?,
+            last_error: row.try_get("last_error")?,
+            is_sandbox: row.try_get("is_sandbox")?,
+            created_at: D::from_time(row.try_get("created_at")?)?,
+            updated_at: D::from_time(row.try_get("updated_at")?)?,
+        })
+    }
+
+    fn link_token_from_row(row: &DbRow<D>) -> Result<LinkTokenRecord, StoreError> {
+        Ok(LinkTokenRecord {
+            token_hash: row.try_get("token_hash")?,
+            environment_id: row.try_get("environment_id")?,
+            tenant_id: row.try_get("tenant_id")?,
+            integration: row.try_get("integration")?,
+            redirect_uri: row.try_get("redirect_uri")?,
+            created_at: D::from_time(row.try_get("created_at")?)?,
+            expires_at: D::from_time(row.try_get("expires_at")?)?,
+        })
+    }
+
+    fn request_log_from_row(row: &DbRow<D>) -> Result<RequestLogRecord, StoreError> {
+        Ok(RequestLogRecord {
+            id: row.try_get("id")?,
+            environment_id: row.try_get("environment_id")?,
+            integrated_account_id: row.try_get("integrated_account_id")?,
+            method: row.try_get("method")?,
+            path: row.try_get("path")?,
+            status: u16::try_from(row.try_get::<i64, _>("status")?).unwrap_or(0),
+            duration_ms: u64::try_from(row.try_get::<i64, _>("duration_ms")?).unwrap_or(0),
+            error: row.try_get("error")?,
+            created_at: D::from_time(row.try_get("created_at")?)?,
+        })
+    }
+}
+
+#[async_trait]
+impl<D: Dialect> Store for SqlStore<D>
+where
+    for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
+    for<'q> <D::Db as Database>::Arguments<'q>: IntoArguments<'q, D::Db>,
+    for<'a> &'a str: ColumnIndex<DbRow<D>> + Encode<'a, D::Db> + Type<D::Db>,
+    for<'a> &'a [u8]: Encode<'a, D::Db> + Type<D::Db>,
+    for<'a> Option<&'a str>: Encode<'a, D::Db> + Type<D::Db>,
+    Option<String>: for<'q> Encode<'q, D::Db> + Type<D::Db>,
+    String: for<'q> Encode<'q, D::Db> + for<'r> Decode<'r, D::Db> + Type<D::Db>,
+    i64: for<'q> Encode<'q, D::Db> + for<'r> Decode<'r, D::Db> + Type<D::Db>,
+    bool: for<'q> Encode<'q, D::Db> + for<'r> Decode<'r, D::Db> + Type<D::Db>,
+    Vec<u8>: for<'r> Decode<'r, D::Db> + Type<D::Db>,
+{
+    async fn idempotency_begin(
+        &self,
+        environment_id: &str,
+        key: &str,
+        request_hash: &str,
+        ttl: chrono::Duration,
+    ) -> Result<IdempotencyBegin, StoreError> {
+        let now = now();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM idempotency_keys WHERE environment_id = $1 AND key = $2 AND expires_at < $3")
+            .bind(environment_id)
+            .bind(key)
+            .bind(D::time(&now))
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query(
+            "INSERT INTO idempotency_keys (environment_id, key, request_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (environment_id, key) DO NOTHING",
+        )
+        .bind(environment_id)
+        .bind(key)
+        .bind(request_hash)
+        .bind(D::time(&now))
+        .bind(D::time(&(now + ttl)))
+        .execute(&mut *tx)
+        .await?;
+        let outcome = if D::rows_affected(&done) == 1 {
+            IdempotencyBegin::Started
+        } else {
+            // PostgreSQL's column is an INTEGER, SQLite's any integer: read both as 64 bits.
+            let row = sqlx::query(
+                "SELECT request_hash, CAST(status_code AS BIGINT) AS status_code, content_type, body \
+                 FROM idempotency_keys WHERE environment_id = $1 AND key = $2",
+            )
+            .bind(environment_id)
+            .bind(key)
+            .fetch_one(&mut *tx)
+            .await?;
+            idempotency_outcome(
+                request_hash,
+                row.try_get("request_hash")?,
+                row.try_get("status_code")?,
+                row.try_get("content_type")?,
+                row.try_get("body")?,
+            )
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn idempotency_finish(
+        &self,
+        environment_id: &str,
+        key: &str,
+        status: u16,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE idempotency_keys SET status_code = CAST($1 AS INTEGER), content_type = $2, body = $3 \
+             WHERE environment_id = $4 AND key = $5",
+        )
+        .bind(i64::from(status))
+        .bind(content_type)
+        .bind(body)
+        .bind(environment_id)
+        .bind(key)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn idempotency_abort(&self, environment_id: &str, key: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM idempotency_keys WHERE environment_id = $1 AND key = $2 AND status_code IS NULL")
+            .bind(environment_id)
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn first_environment(&self) -> Result<Option<Environment>, StoreError> {
+        let row = sqlx::query("SELECT id, name, created_at FROM environments ORDER BY created_at LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(Environment {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                created_at: D::from_time(r.try_get("created_at")?)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn create_environment(&self, name: &str) -> Result<Environment, StoreError> {
+        let env = Environment {
+            id: uuid::Uuid::new_v4().to_string(),
+            name: name.to_string(),
+            created_at: now(),
+        };
+        sqlx::query("INSERT INTO environments (id, name, created_at) VALUES ($1, $2, $3)")
+            .bind(env.id.as_str())
+            .bind(env.name.as_str())
+            .bind(D::time(&env.created_at))
+            .execute(&self.pool)
+            .await?;
+        Ok(env)
+    }
+
+    async fn create_api_token(
+        &self,
+        environment_id: &str,
+        name: &str,
+        token_hash: &str,
+    ) -> Result<ApiTokenRecord, StoreError> {
+        let rec = ApiTokenRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            environment_id: environment_id.to_string(),
+            name: name.to_string(),
+            created_at: now(),
+        };
+        sqlx::query(
+            "INSERT INTO api_tokens (id, environment_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(rec.id.as_str())
+        .bind(environment_id)
+        .bind(name)
+        .bind(token_hash)
+        .bind(D::time(&rec.created_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(rec)
+    }
+
+    async fn environment_for_token(&self, token_hash: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT environment_id FROM api_tokens WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("environment_id")).transpose()?)
+    }
+
+    async fn insert_account(&self, a: &AccountRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO integrated_accounts (id, environment_id, tenant_id, integration, context, secrets, status, last_error, is_sandbox, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(a.id.as_str())
+        .bind(a.environment_id.as_str())
+        .bind(a.tenant_id.as_str())
+        .bind(a.integration.as_str())
+        .bind(D::json(&a.context))
+        .bind(a.secrets.as_str())
+        .bind(a.status.as_str())
+        .bind(a.last_error.as_deref())
+        .bind(a.is_sandbox)
+        .bind(D::time(&a.created_at))
+        .bind(D::time(&a.updated_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn get_account(&self, environment_id: &str, id: &str) -> Result<Option<AccountRecord>, StoreError> {
+        if let Some(found) = self.dialect.fast_account(environment_id, id) {
+            return found;
+        }
+        let row = sqlx::query("SELECT * FROM integrated_accounts WHERE environment_id = $1 AND id = $2")
+            .bind(environment_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(Self::account_from_row).transpose()
+    }
+
+    async fn list_accounts(
+        &self,
+        environment_id: &str,
+        filter: &AccountFilter,
+        after: Option<&AccountPosition>,
+        limit: u32,
+    ) -> Result<Vec<AccountRecord>, StoreError> {
+        // The filters given, as `$n` placeholders, then bound in the same order.
+        let mut sql = String::from("SELECT * FROM integrated_accounts WHERE environment_id = $1");
+        let mut n = 1;
+        let filters = [
+            ("tenant_id", filter.tenant_id.is_some()),
+            ("integration", filter.integration.is_some()),
+            ("status", filter.status.is_some()),
+            ("is_sandbox", filter.is_sandbox.is_some()),
+        ];
+        for (column, _) in filters.iter().filter(|(_, given)| *given) {
+            n += 1;
+            sql.push_str(&format!(" AND {column} = ${n}"));
+        }
+        if after.is_some() {
+            sql.push_str(&format!(" AND (created_at, id) > (${}, ${})", n + 1, n + 2));
+            n += 2;
+        }
+        sql.push_str(&format!(" ORDER BY created_at, id LIMIT ${}", n + 1));
+        let mut query = sqlx::query(&sql).bind(environment_id);
+        for value in [&filter.tenant_id, &filter.integration, &filter.status]
+            .into_iter()
+            .flatten()
+        {
+            query = query.bind(value.as_str());
+        }
+        if let Some(s) = filter.is_sandbox {
+            query = query.bind(s);
+        }
+        if let Some(pos) = after {
+            query = query.bind(D::time(&pos.created_at)).bind(pos.id.as_str());
+        }
+        let rows = query.bind(i64::from(limit)).fetch_all(&self.pool).await?;
+        rows.iter().map(Self::account_from_row).collect()
+    }
+
+    async fn update_account(&self, a: &AccountRecord) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE integrated_accounts SET tenant_id = $1, context = $2, secrets = $3, status = $4, last_error = $5, updated_at = $6 \
+             WHERE environment_id = $7 AND id = $8",
+        )
+        .bind(a.tenant_id.as_str())
+        .bind(D::json(&a.context))
+        .bind(a.secrets.as_str())
+        .bind(a.status.as_str())
+        .bind(a.last_error.as_deref())
+        .bind(D::time(&a.updated_at))
+        .bind(a.environment_id.as_str())
+        .bind(a.id.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(D::rows_affected(&done) == 1)
+    }
+
+    async fn delete_account(&self, environment_id: &str, id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM integrated_accounts WHERE environment_id = $1 AND id = $2")
+            .bind(environment_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(D::rows_affected(&done) == 1)
+    }
+
+    async fn update_account_credentials(&self, a: &AccountRecord) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE integrated_accounts SET secrets = $1, status = $2, last_error = $3, updated_at = $4 WHERE environment_id = $5 AND id = $6",
+        )
+        .bind(a.secrets.as_str())
+        .bind(a.status.as_str())
+        .bind(a.last_error.as_deref())
+        .bind(D::time(&a.updated_at))
+        .bind(a.environment_id.as_str())
+        .bind(a.id.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(D::rows_affected(&done) == 1)
+    }
+
+    async fn try_lock_refresh(&self, account_id: &str, holder: &str, until: DateTime<Utc>) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO refresh_locks (account_id, holder, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (account_id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
+             WHERE refresh_locks.expires_at < $4",
+        )
+        .bind(account_id)
+        .bind(holder)
+        .bind(D::time(&until))
+        .bind(D::time(&Utc::now()))
+        .execute(&self.pool)
+        .await?;
+        Ok(D::rows_affected(&done) == 1)
+    }
+
+    async fn unlock_refresh(&self, account_id: &str, holder: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM refresh_locks WHERE account_id = $1 AND holder = $2")
+            .bind(account_id)
+            .bind(holder)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_link_token(&self, t: &LinkTokenRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO link_tokens (token_hash, environment_id, tenant_id, integration, redirect_uri, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(t.token_hash.as_str())
+        .bind(t.environment_id.as_str())
+        .bind(t.tenant_id.as_str())
+        .bind(t.integration.as_deref())
+        .bind(t.redirect_uri.as_deref())
+        .bind(D::time(&t.created_at))
+        .bind(D::time(&t.expires_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn get_link_token(&self, token_hash: &str) -> Result<Option<LinkTokenRecord>, StoreError> {
+        let row =
+            sqlx::query("SELECT * FROM link_tokens WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2")
+                .bind(token_hash)
+                .bind(D::time(&Utc::now()))
+                .fetch_optional(&self.pool)
+                .await?;
+        row.as_ref().map(Self::link_token_from_row).transpose()
+    }
+
+    async fn consume_link_token(&self, token_hash: &str) -> Result<Option<LinkTokenRecord>, StoreError> {
+        let row = sqlx::query(
+            "UPDATE link_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING *",
+        )
+        .bind(D::time(&Utc::now()))
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(Self::link_token_from_row).transpose()
+    }
+
+    async fn insert_request_logs(&self, entries: &[RequestLogRecord]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // Many rows per statement: one round trip to the database per chunk, not per row.
+        for (sql, chunk) in request_log_chunks(entries) {
+            let mut insert = sqlx::query(sql);
+            for e in chunk {
+                insert = insert
+                    .bind(e.id.as_str())
+                    .bind(e.environment_id.as_str())
+                    .bind(e.integrated_account_id.as_deref())
+                    .bind(e.method.as_str())
+                    .bind(e.path.as_str())
+                    .bind(i64::from(e.status))
+                    .bind(i64::try_from(e.duration_ms).unwrap_or(i64::MAX))
+                    .bind(e.error.as_deref())
+                    .bind(D::time(&e.created_at));
+            }
+            insert.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_request_logs(
+        &self,
+        environment_id: &str,
+        integrated_account_id: Option<&str>,
+        before: Option<&AccountPosition>,
+        limit: u32,
+    ) -> Result<Vec<RequestLogRecord>, StoreError> {
+        let far = AccountPosition {
+            created_at: Utc::now() + chrono::Duration::days(36500),
+            id: String::new(),
+        };
+        let before = before.unwrap_or(&far);
+        let rows = sqlx::query(
+            "SELECT * FROM request_logs WHERE environment_id = $1 AND ($2 IS NULL OR integrated_account_id = $2) \
+             AND (created_at < $3 OR (created_at = $3 AND id < $4)) ORDER BY created_at DESC, id DESC LIMIT $5",
+        )
+        .bind(environment_id)
+        .bind(integrated_account_id)
+        .bind(D::time(&before.created_at))
+        .bind(before.id.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(Self::request_log_from_row).collect()
+    }
+
+    async fn prune_request_logs(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM request_logs WHERE created_at < $1")
+            .bind(D::time(&before))
+            .execute(&self.pool)
+            .await?;
+        Ok(D::rows_affected(&done))
+    }
+
+    async fn list_all_accounts(&self, after_id: Option<&str>, limit: u32) -> Result<Vec<AccountRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM integrated_accounts WHERE id > $1 ORDER BY id LIMIT $2")
+            .bind(after_id.unwrap_or(""))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(Self::account_from_row).collect()
+    }
+
+    async fn reserve_rate_slot(&self, key: &str, lanes: BudgetLanes, max_wait_ms: u64) -> Result<RateSlot, StoreError> {
+        self.dialect
+            .reserve_rate_slot(&self.pool, key, lanes, max_wait_ms)
+            .await
+    }
+}
+
+/// How often a rate-slot reservation is tried again when it lost a race for a lane.
+pub(super) const RESERVE_ATTEMPTS: usize = 8;
