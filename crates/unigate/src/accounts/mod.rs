@@ -32,19 +32,40 @@ pub struct Account {
     pub context: Value,
 }
 
+/// Whether a context key's name looks like a credential's: compared without case and without
+/// `-`, `_`, `.` and spaces, so `x-api-key`, `Private-Key` and `client_secret` all match.
 pub(crate) fn looks_secret(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
+    let k: String = key
+        .chars()
+        .filter(|c| !matches!(c, '-' | '_' | '.' | ' '))
+        .flat_map(char::to_lowercase)
+        .collect();
     [
         "token",
         "secret",
         "password",
-        "api_key",
+        "passwd",
+        "passphrase",
         "apikey",
-        "private_key",
+        "accesskey",
+        "privatekey",
         "oauth",
+        "credential",
+        "authorization",
+        "cookie",
     ]
     .iter()
     .any(|s| k.contains(s))
+}
+
+/// Whether a value holds, at any depth, a key that [`looks_secret`]: such a value is sealed
+/// whole (`{"credentials": {"password": ...}}`, `{"auth": {"api-key": ...}}`).
+fn holds_secret(value: &Value) -> bool {
+    match value {
+        Value::Object(m) => m.iter().any(|(k, v)| looks_secret(k) || holds_secret(v)),
+        Value::Array(items) => items.iter().any(holds_secret),
+        _ => false,
+    }
 }
 
 /// Splits a context into (public, secret) parts for this integration.
@@ -64,8 +85,8 @@ pub fn split_context(
     let mut public = Map::new();
     let mut secret = Map::new();
     for (k, v) in context {
-        let is_secret =
-            secret_fields.contains(&k.as_str()) || (!public_fields.contains(&k.as_str()) && looks_secret(&k));
+        let is_secret = secret_fields.contains(&k.as_str())
+            || (!public_fields.contains(&k.as_str()) && (looks_secret(&k) || holds_secret(&v)));
         if is_secret {
             secret.insert(k, v);
         } else {
@@ -206,6 +227,9 @@ pub struct Rotation {
 /// Re-seals every account's secrets under the keyring's primary key; values already under
 /// it are left alone, so the command can be re-run after an interruption. Each account is
 /// written on its own: a failure leaves every account readable with the keys configured.
+/// Only the sealed secrets are written, and only if unchanged since they were read: when a
+/// running gateway refreshed a token or an admin edited the account meanwhile, the account
+/// is read again and resealed from its new value, never overwritten with the old one.
 pub async fn rotate_all(store: &dyn crate::store::Store, keyring: &Keyring) -> Result<Rotation, anyhow::Error> {
     let mut report = Rotation::default();
     let mut after: Option<String> = None;
@@ -213,19 +237,47 @@ pub async fn rotate_all(store: &dyn crate::store::Store, keyring: &Keyring) -> R
         let batch = store.list_all_accounts(after.as_deref(), 500).await?;
         let Some(last) = batch.last() else { break };
         after = Some(last.id.clone());
-        for mut record in batch {
+        for record in batch {
             report.accounts += 1;
-            if Keyring::key_id_of(&record.secrets) == Some(keyring.primary_key_id()) {
-                continue;
+            if reseal(store, keyring, record).await? {
+                report.resealed += 1;
             }
-            let plain = keyring
-                .open(&record.secrets, record.id.as_bytes())
-                .map_err(|e| anyhow::anyhow!("account {}: {e}", record.id))?;
-            record.secrets = keyring.seal(&plain, record.id.as_bytes());
-            record.updated_at = Utc::now();
-            store.update_account(&record).await?;
-            report.resealed += 1;
         }
     }
     Ok(report)
+}
+
+/// How often one account is read again when its secrets changed under a reseal.
+const RESEAL_ATTEMPTS: usize = 20;
+
+/// Reseals one account, read as `record`, under the primary key; false when there was nothing
+/// to do (already under it, or deleted meanwhile).
+pub async fn reseal(
+    store: &dyn crate::store::Store,
+    keyring: &Keyring,
+    mut record: AccountRecord,
+) -> Result<bool, anyhow::Error> {
+    for _ in 0..RESEAL_ATTEMPTS {
+        if Keyring::key_id_of(&record.secrets) == Some(keyring.primary_key_id()) {
+            return Ok(false);
+        }
+        let plain = keyring
+            .open(&record.secrets, record.id.as_bytes())
+            .map_err(|e| anyhow::anyhow!("account {}: {e}", record.id))?;
+        let sealed = keyring.seal(&plain, record.id.as_bytes());
+        if store
+            .reseal_secrets(&record.environment_id, &record.id, &record.secrets, &sealed)
+            .await?
+        {
+            return Ok(true);
+        }
+        match store.get_account(&record.environment_id, &record.id).await? {
+            Some(fresh) => record = fresh,
+            None => return Ok(false),
+        }
+    }
+    anyhow::bail!(
+        "account {}: its secrets kept changing during the rotation; run `unigate keys rotate` again",
+        record.id
+    )
 }

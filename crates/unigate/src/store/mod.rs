@@ -234,6 +234,16 @@ pub trait Store: Send + Sync + 'static {
     /// Writes only an account's sealed secrets, status and last error (token refresh), so a
     /// concurrent change of its other columns is not undone.
     async fn update_account_credentials(&self, account: &AccountRecord) -> Result<bool, StoreError>;
+    /// Replaces an account's sealed secrets with `sealed` only if they are still `expected`
+    /// (key rotation): false when the account changed meanwhile or is gone, so a concurrent
+    /// token refresh or edit is never undone.
+    async fn reseal_secrets(
+        &self,
+        environment_id: &str,
+        id: &str,
+        expected: &str,
+        sealed: &str,
+    ) -> Result<bool, StoreError>;
 
     /// Takes an account's refresh lease for `holder` until `until` when it is free or its
     /// lease has expired; true when taken. One winner across all instances.

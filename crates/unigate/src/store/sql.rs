@@ -384,6 +384,25 @@ where
         Ok(D::rows_affected(&done) == 1)
     }
 
+    async fn reseal_secrets(
+        &self,
+        environment_id: &str,
+        id: &str,
+        expected: &str,
+        sealed: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE integrated_accounts SET secrets = $1 WHERE environment_id = $2 AND id = $3 AND secrets = $4",
+        )
+        .bind(sealed)
+        .bind(environment_id)
+        .bind(id)
+        .bind(expected)
+        .execute(&self.pool)
+        .await?;
+        Ok(D::rows_affected(&done) == 1)
+    }
+
     async fn try_lock_refresh(&self, account_id: &str, holder: &str, until: DateTime<Utc>) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "INSERT INTO refresh_locks (account_id, holder, expires_at) VALUES ($1, $2, $3) \

@@ -723,6 +723,7 @@ impl Call {
         let mut outgoing = Outgoing::default();
         // `dynamic`: the values this page is asked with (the expression sees them next).
         let mut values = Value::Null;
+        let mut first_position: Option<u64> = None;
         if let Some(PageState::Url(u)) = state {
             outgoing.url =
                 Some(url::Url::parse(u).map_err(|_| ApiError::bad_request("`next_cursor` holds an invalid URL."))?);
@@ -731,18 +732,22 @@ impl Call {
             if let (Some(limit), Some(param)) = (limit, pagination.limit_param()) {
                 set_pair(&mut pairs, param.to_string(), limit.to_string());
             }
+            // The position parameter of a page after the first: set again after
+            // `remote_query`, which may choose where the first page starts but must not pin
+            // every later page to that start (the same page forever).
+            let mut position: Option<(String, String)> = None;
             match (pagination, state) {
                 (Pagination::Page { page_param, .. }, Some(PageState::Page(n))) => {
-                    set_pair(&mut pairs, page_param.clone(), n.to_string())
+                    position = Some((page_param.clone(), n.to_string()))
                 }
                 (Pagination::Page { page_param, start, .. }, None) => {
                     set_pair(&mut pairs, page_param.clone(), start.to_string())
                 }
                 (Pagination::Offset { offset_param, .. }, Some(PageState::Offset(n))) => {
-                    set_pair(&mut pairs, offset_param.clone(), n.to_string())
+                    position = Some((offset_param.clone(), n.to_string()))
                 }
                 (Pagination::Cursor { cursor_param, .. }, Some(PageState::Cursor(c))) => {
-                    set_pair(&mut pairs, cursor_param.clone(), c.clone())
+                    position = Some((cursor_param.clone(), c.clone()))
                 }
                 (Pagination::Range { unit, page_size }, Some(PageState::Range(_)) | None) => {
                     let start = match state {
@@ -770,6 +775,18 @@ impl Call {
                 }
             }
             self.add_remote_query(&mut pairs);
+            if let Some((param, value)) = position {
+                set_pair(&mut pairs, param, value);
+            }
+            // Where the first page started: the given start, or `remote_query`'s own.
+            first_position = match pagination {
+                Pagination::Page { page_param: p, .. } | Pagination::Offset { offset_param: p, .. } => pairs
+                    .iter()
+                    .rev()
+                    .find(|(k, _)| k == p)
+                    .and_then(|(_, v)| v.parse::<u64>().ok()),
+                _ => None,
+            };
             outgoing.query = pairs;
         }
         // A page size in a header goes on every page, the followed next URLs included.
@@ -834,14 +851,14 @@ impl Call {
             Pagination::Page { start, has_more, .. } => {
                 let current = match state {
                     Some(PageState::Page(n)) => *n,
-                    _ => *start,
+                    _ => first_position.unwrap_or(*start),
                 };
                 more(has_more)?.then_some(PageState::Page(current + 1))
             }
             Pagination::Offset { has_more, .. } => {
                 let current = match state {
                     Some(PageState::Offset(n)) => *n,
-                    _ => 0,
+                    _ => first_position.unwrap_or(0),
                 };
                 (more(has_more)? && !records.is_empty()).then_some(PageState::Offset(current + records.len() as u64))
             }
@@ -997,11 +1014,34 @@ impl Call {
         tokio::spawn(async move {
             let mut state = state;
             let mut pages = 0u64;
+            // Every page this stream has read, hashed: a provider that leads back to an
+            // earlier page (A, B, A) is stopped before that page is sent again, not only one
+            // that repeats the last position.
+            let mut seen = std::collections::HashSet::new();
             loop {
                 pages += 1;
                 let page = self.fetch_page(state.as_ref(), &scope).await;
                 let (records, next) = match page {
-                    Ok((_, records, next)) => (records, next),
+                    Ok((reply, records, next)) => {
+                        // Where this page was read from: its URL (query included), or for
+                        // `range` pagination, whose URL never changes, the range.
+                        let position = match &state {
+                            Some(PageState::Range(n)) => format!("range {n}"),
+                            _ => reply.url.to_string(),
+                        };
+                        if !seen.insert(position_hash(&position)) {
+                            let e = ApiError::new(
+                                StatusCode::BAD_GATEWAY,
+                                format!(
+                                    "{} led back to a page already read; stopping instead of looping.",
+                                    self.integration.name()
+                                ),
+                            );
+                            let _ = tx.send(Ok(error_line(&e))).await;
+                            return;
+                        }
+                        (records, next)
+                    }
                     Err(e) => {
                         let _ = tx.send(Ok(error_line(&e))).await;
                         return;
@@ -1046,6 +1086,14 @@ impl Call {
             .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
         response
     }
+}
+
+/// A page position's fingerprint, for spotting a provider that leads back to it.
+fn position_hash(position: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    position.hash(&mut h);
+    h.finish()
 }
 
 /// Passes the provider's rate-limit state on as normalized `ratelimit-*` headers.

@@ -37,6 +37,43 @@ async fn an_imported_account_never_returns_its_secrets() {
     assert!(!r.text.contains("mist-secret-123"));
 }
 
+/// Credential-looking keys are sealed whatever their spelling or depth: a value holding one
+/// anywhere is sealed whole; ordinary keys stay public.
+#[tokio::test]
+async fn nested_and_dashed_credential_keys_are_never_returned() {
+    let app = spawn_app().await;
+    let context = json!({
+        "api_token": "mist-secret-123",
+        "region_host": "api.eu.mist.com",
+        "credentials": {"password": "nested-pw-1"},
+        "extra": {"deep": [{"x-api-key": "dashed-key-2"}]},
+        "Private-Key": "pem-3",
+        "authorization": "Basic auth-4",
+        "passphrase": "phrase-5",
+        "labels": {"team": "blue"}
+    });
+    let r = app
+        .send(
+            Method::POST,
+            "/integrated-account",
+            Some(json!({"tenant_id": "acme-1", "integration_name": "juniper-mist", "context": context})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(
+        r.body["context"],
+        json!({"region_host": "api.eu.mist.com", "labels": {"team": "blue"}})
+    );
+    let id = r.body["id"].as_str().unwrap();
+    let listed = app.get("/integrated-account").await;
+    let got = app.get(&format!("/integrated-account/{id}")).await;
+    for text in [&r.text, &listed.text, &got.text] {
+        for secret in ["nested-pw-1", "dashed-key-2", "pem-3", "auth-4", "phrase-5"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn secrets_are_encrypted_in_the_database() {
     let app = spawn_app().await;

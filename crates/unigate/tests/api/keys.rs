@@ -60,3 +60,34 @@ async fn rotation_reseals_every_account_under_the_new_key() {
         "{body}"
     );
 }
+
+/// A token refresh that lands between the rotation's read of an account and its write is
+/// kept: the rotation reads the account again and reseals the refreshed secrets, instead of
+/// writing back the ones it read (whose refresh token the provider has already spent).
+#[tokio::test]
+async fn a_refresh_during_rotation_is_not_undone() {
+    let app = spawn_app_with(|c| c.encryption_key = Some(KEY_A.into())).await;
+    let id = app.connect("github").await;
+    let env = app.state.store.first_environment().await.unwrap().unwrap();
+    let read_by_rotation = app.state.store.get_account(&env.id, &id).await.unwrap().unwrap();
+
+    // The running gateway refreshes: new secrets, still under the old key.
+    let old = Keyring::from_key(Keyring::decode_key(KEY_A).unwrap());
+    let mut refreshed = read_by_rotation.clone();
+    let mut secrets = serde_json::Map::new();
+    secrets.insert("access_token".into(), "ghp_refreshed".into());
+    refreshed.secrets = unigate::accounts::seal_secrets(&old, &id, &secrets);
+    assert!(app.state.store.update_account_credentials(&refreshed).await.unwrap());
+
+    let rotated =
+        Keyring::from_key(Keyring::decode_key(KEY_B).unwrap()).with_previous(Keyring::decode_key(KEY_A).unwrap());
+    let done = unigate::accounts::reseal(app.state.store.as_ref(), &rotated, read_by_rotation)
+        .await
+        .unwrap();
+
+    assert!(done);
+    let stored = app.state.store.get_account(&env.id, &id).await.unwrap().unwrap();
+    assert_eq!(Keyring::key_id_of(&stored.secrets), Some(rotated.primary_key_id()));
+    let opened = unigate::accounts::open_secrets(&rotated, &stored).unwrap();
+    assert_eq!(opened["access_token"], "ghp_refreshed");
+}

@@ -327,3 +327,77 @@ fn validate_reports_each_broken_setting_once_the_file_parses() {
         assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
     }
 }
+
+/// `remote_query` may choose the first page (`p=2`), but each later page is the paginator's:
+/// the walk goes on from there instead of asking for page 2 forever.
+#[tokio::test]
+async fn a_remote_query_start_position_is_followed_by_the_next_pages() {
+    let rest = "pagination:\n  format: page\n  page_param: p\n  limit_param: n\n  start: 1\n  has_more: response.more\nresources:\n  items:\n    list: { method: get, path: /items, response_path: response.data }\n";
+    let provider = custom_provider(
+        "paged-remote-start",
+        &integration_yaml("paged-remote-start", "https://api.paged.example", rest),
+        &emulator_yaml(5, PAGED_ROUTE),
+    )
+    .await;
+    let app = spawn_with(&provider, true, |_| {}).await;
+    let account = crate::custom::connect(&app, &provider, json!({})).await;
+
+    let mut got = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..10 {
+        let mut path = format!("/proxy/items?integrated_account_id={account}&limit=2&remote_query[p]=2");
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&next_cursor={c}"));
+        }
+        let r = app.get(&path).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        got.extend(
+            r.body["result"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["id"].as_str().unwrap().to_string()),
+        );
+        match r.body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+
+    assert_eq!(got, ids(3..=5));
+    let queries: Vec<String> = provider.emulator.requests().iter().map(|r| r.query.clone()).collect();
+    assert_eq!(queries, ["n=2&p=2", "n=2&p=3"]);
+}
+
+/// A stream stops with an error line when the provider leads back to a page it already
+/// gave (1, 2, 1), not only when it repeats the last one.
+#[tokio::test]
+async fn a_stream_that_leads_back_to_an_earlier_page_is_stopped() {
+    let provider = dynamic(
+        "dynamic-cycle",
+        "  format: dynamic\n  limit_param: n\n  get_initial_pagination_values_expression: '{ \"p\": 1 }'\n  get_pagination_values_expression: '{ \"p\": paginationValues.p = 2 ? 1 : 2 }'",
+    )
+    .await;
+    std::fs::write(
+        provider.dir.path().join("integrations/dynamic-cycle/user-directory.yaml"),
+        "organizations:\n  list:\n    resource: items.list\n    response_mapping: '{ \"id\": response.id, \"name\": response.name }'\n",
+    )
+    .unwrap();
+    let app = spawn_with(&provider, true, |_| {}).await;
+    let account = crate::custom::connect(&app, &provider, json!({})).await;
+
+    let r = app
+        .get(&app.orgs_path(&account, None, "&limit=2&truto_response_format=stream"))
+        .await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    let lines: Vec<&str> = r.text.lines().collect();
+    assert_eq!(lines.len(), 5, "two pages of two, then the error: {}", r.text);
+    assert!(lines[4].contains("led back to a page already read"), "{}", lines[4]);
+    let queries: Vec<String> = provider.emulator.requests().iter().map(|r| r.query.clone()).collect();
+    assert_eq!(
+        queries,
+        ["n=2&p=1", "n=2&p=2", "n=2&p=1"],
+        "the repeated page is read, not sent"
+    );
+}
