@@ -979,7 +979,10 @@ impl Call {
         };
         let scope = self.scope(&json!({}));
         if self.req.query.format == ResponseFormat::Stream {
-            return Ok(self.stream_list(state, scope));
+            // The first page is read before the answer starts: its failure (a 429 with its
+            // `Retry-After`, a 401, a 502) is the answer's status, not a line under a 200.
+            let first = self.fetch_page(state.as_ref(), &scope).await?;
+            return Ok(self.stream_list(first, state, scope));
         }
         let (reply, records, next) = self.fetch_page(state.as_ref(), &scope).await?;
         let result: Vec<Value> = if self.req.query.format == ResponseFormat::Raw {
@@ -1005,13 +1008,19 @@ impl Call {
         Ok(response)
     }
 
-    /// `stream` for a list: every page in turn, one unified record per NDJSON line. Only
-    /// one page is held in memory at a time; a failure after the first line ends the
-    /// stream with an `{"error": ...}` line.
-    fn stream_list(self, state: Option<PageState>, scope: Value) -> Response {
+    /// `stream` for a list: every page in turn (`first` already read, from `state`), one
+    /// unified record per NDJSON line. Only one page is held in memory at a time; a failure
+    /// after the first page ends the stream with an `{"error": ...}` line.
+    fn stream_list(
+        self,
+        first: (Reply, Vec<Value>, Option<PageState>),
+        state: Option<PageState>,
+        scope: Value,
+    ) -> Response {
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(4);
         let max_pages = self.state.upstream.config().max_stream_pages;
         tokio::spawn(async move {
+            let mut first = Some(first);
             let mut state = state;
             let mut pages = 0u64;
             // Every page this stream has read, hashed: a provider that leads back to an
@@ -1020,7 +1029,10 @@ impl Call {
             let mut seen = std::collections::HashSet::new();
             loop {
                 pages += 1;
-                let page = self.fetch_page(state.as_ref(), &scope).await;
+                let page = match first.take() {
+                    Some(page) => Ok(page),
+                    None => self.fetch_page(state.as_ref(), &scope).await,
+                };
                 let (records, next) = match page {
                     Ok((reply, records, next)) => {
                         // Where this page was read from: its URL (query included), or for

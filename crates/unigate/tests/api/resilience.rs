@@ -197,3 +197,20 @@ async fn an_integration_can_declare_its_own_retry_limits() {
     assert_error(&r, 429);
     assert_eq!(provider.emulator.requests().len(), 2);
 }
+
+/// A stream whose first page fails answers like every other format: the provider's 429
+/// with its `Retry-After`, not a 200 holding one error line.
+#[tokio::test]
+async fn a_stream_whose_first_page_fails_answers_with_that_status() {
+    let app = spawn_app().await;
+    let account = app.connect("github").await;
+    app.emulator("github")
+        .inject(Fault::rate_limited(120).on("GET", "/user/orgs"));
+
+    let r = app
+        .get(&app.orgs_path(&account, None, "&truto_response_format=stream"))
+        .await;
+
+    assert_error(&r, 429);
+    assert_eq!(r.headers["retry-after"], "120");
+}
