@@ -13,6 +13,11 @@ use serde_json::{json, Value};
 #[derive(Debug)]
 pub struct ApiError(Box<ApiErrorKind>);
 
+/// Marks a response whose status and body are the provider's, passed on untouched (`raw`,
+/// `stream`): never rewritten into an error shape of Unigate's.
+#[derive(Debug, Clone, Copy)]
+pub struct ProviderBody;
+
 #[derive(Debug)]
 pub struct ApiErrorKind {
     pub status: StatusCode,

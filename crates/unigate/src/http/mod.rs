@@ -40,6 +40,7 @@ pub fn router(state: AppState) -> Router {
             ApiError::method_not_allowed("This route does not accept that HTTP method.")
         })
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::map_response(json_rejections))
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(
             |_: Box<dyn std::any::Any + Send>| -> Response {
@@ -52,6 +53,32 @@ pub fn router(state: AppState) -> Router {
             },
         ))
         .with_state(state)
+}
+
+/// Errors that axum's extractors answer on their own (a path segment that is not UTF-8, a
+/// query a typed extractor cannot read) come as plain text; every error of this API has
+/// Truto's JSON shape, so they are rewritten into it, their text as the message.
+async fn json_rejections(response: Response) -> Response {
+    let plain = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    let status = response.status();
+    let passed_on = response.extensions().get::<crate::error::ProviderBody>().is_some();
+    if !plain || passed_on || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let text = match axum::body::to_bytes(response.into_body(), 64 * 1024).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).trim().to_string(),
+        Err(_) => String::new(),
+    };
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("Error").to_string()
+    } else {
+        text
+    };
+    ApiError::new(status, message).into_response()
 }
 
 /// The query string and optional JSON body of a unified or proxy call.

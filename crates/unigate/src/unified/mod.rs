@@ -577,6 +577,7 @@ impl Call {
         let stream = response.bytes_stream().map(|r| r.map_err(std::io::Error::other));
         let mut out = Response::new(Body::from_stream(stream));
         *out.status_mut() = status;
+        out.extensions_mut().insert(crate::error::ProviderBody);
         if let Some(ct) = content_type {
             out.headers_mut().insert(header::CONTENT_TYPE, ct);
         }
@@ -1127,6 +1128,7 @@ fn error_line(e: &ApiError) -> bytes::Bytes {
 fn raw_response(reply: &Reply) -> Response {
     let mut out = Response::new(Body::from(reply.body.clone()));
     *out.status_mut() = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
+    out.extensions_mut().insert(crate::error::ProviderBody);
     let ct = reply
         .headers
         .get(header::CONTENT_TYPE)

@@ -84,6 +84,24 @@ async fn malformed_query_strings_and_bodies_are_400() {
     assert!(app.emulator("github").requests().iter().all(|r| r.method == "GET"));
 }
 
+/// What axum's extractors refuse on their own (a path segment that is not UTF-8) still has
+/// the JSON error shape.
+#[tokio::test]
+async fn a_path_that_is_not_utf8_is_a_json_400() {
+    let app = spawn_app().await;
+    let account = app.connect("github").await;
+
+    for path in [
+        format!("/unified/user-directory/organizations/%FF?integrated_account_id={account}"),
+        "/integrated-account/%FF".to_string(),
+        "/integration/%FF".to_string(),
+    ] {
+        let r = app.get(&path).await;
+        assert_eq!(r.headers["content-type"], "application/json", "{path}: {}", r.text);
+        assert_error(&r, 400);
+    }
+}
+
 #[tokio::test]
 async fn a_slow_provider_is_a_504_naming_it() {
     let app = spawn_app_with(|c| c.upstream.request_timeout_ms = 300).await;
