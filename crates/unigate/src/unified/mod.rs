@@ -574,12 +574,18 @@ impl Call {
         }
         let status = StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::OK);
         let content_type = response.headers().get(header::CONTENT_TYPE).cloned();
+        // The bytes pass through as sent, so their coding must too (a provider that
+        // compresses despite `Accept-Encoding: identity`): the client decodes them.
+        let encoding = response.headers().get(header::CONTENT_ENCODING).cloned();
         let stream = response.bytes_stream().map(|r| r.map_err(std::io::Error::other));
         let mut out = Response::new(Body::from_stream(stream));
         *out.status_mut() = status;
         out.extensions_mut().insert(crate::error::ProviderBody);
         if let Some(ct) = content_type {
             out.headers_mut().insert(header::CONTENT_TYPE, ct);
+        }
+        if let Some(e) = encoding {
+            out.headers_mut().insert(header::CONTENT_ENCODING, e);
         }
         Ok(out)
     }

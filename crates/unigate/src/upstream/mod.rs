@@ -41,11 +41,13 @@ pub enum UpstreamError {
     },
     #[error("{integration} answered more than {limit} bytes")]
     TooLarge { integration: String, limit: usize },
-    #[error("{integration} answered {status} with a body that is not valid JSON")]
+    #[error("{integration} answered {status} with a body that is not valid JSON{encoding}")]
     InvalidJson {
         integration: String,
         status: u16,
         snippet: String,
+        /// Empty, or what the body's `Content-Encoding` explains.
+        encoding: String,
     },
     #[error("{integration} answered {status}")]
     Status {
@@ -880,6 +882,12 @@ impl Upstream {
                 integration: name,
                 status,
                 snippet: String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
+                encoding: match headers.get(http::header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()) {
+                    Some(e) if !e.eq_ignore_ascii_case("identity") => format!(
+                        " (it is `Content-Encoding: {e}`, which Unigate does not decode; it asks for `Accept-Encoding: identity`)"
+                    ),
+                    _ => String::new(),
+                },
             }),
         }
     }
@@ -896,6 +904,12 @@ fn build_client(
         .connect_timeout(Duration::from_millis(config.connect_timeout_ms))
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("unigate/", env!("CARGO_PKG_VERSION")))
+        // Bodies are read as sent: a provider must not compress them (without the header,
+        // HTTP lets it choose any coding).
+        .default_headers(reqwest::header::HeaderMap::from_iter([(
+            reqwest::header::ACCEPT_ENCODING,
+            reqwest::header::HeaderValue::from_static("identity"),
+        )]))
         .dns_resolver(Arc::new(net::GuardedResolver { policy, trusted_hosts }))
         .build()
 }

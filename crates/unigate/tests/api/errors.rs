@@ -209,3 +209,33 @@ async fn a_failed_write_changes_nothing_stored() {
     let r = app.get(&format!("/integrated-account/{account}")).await;
     assert_eq!(r.body["status"], "active");
 }
+
+/// Unigate asks for bodies as sent (`Accept-Encoding: identity`). A provider that compresses
+/// anyway: a parsed answer says why it cannot be read; a streamed one passes the coding on
+/// with the bytes, so the client can decode them.
+#[tokio::test]
+async fn a_compressed_provider_body_is_named_or_passed_on_with_its_coding() {
+    let app = spawn_app().await;
+    let account = app.connect("github").await;
+    let compressed = || {
+        Fault::respond(200, json!({}))
+            .with_header("content-encoding", "gzip")
+            .with_raw_body("not-really-gzip")
+            .on("GET", "/orgs/*")
+            .times(1)
+    };
+
+    app.emulator("github").inject(compressed());
+    let r = app.get(&app.orgs_path(&account, Some("octo-org"), "")).await;
+    assert!(assert_error(&r, 502).contains("Content-Encoding: gzip"), "{}", r.text);
+    let sent = app.emulator("github").requests().last().cloned().unwrap();
+    assert_eq!(sent.header("accept-encoding"), Some("identity"));
+
+    app.emulator("github").inject(compressed());
+    let r = app
+        .get(&app.orgs_path(&account, Some("octo-org"), "&truto_response_format=stream"))
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.headers["content-encoding"], "gzip");
+    assert_eq!(r.text, "not-really-gzip");
+}
