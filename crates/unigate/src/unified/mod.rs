@@ -495,6 +495,16 @@ impl Call {
         Ok(Value::Object(before))
     }
 
+    /// "No such record": the provider answered, but without the record asked for.
+    fn record_not_found(&self) -> ApiError {
+        ApiError::not_found(format!(
+            "{} has no {} with id `{}`.",
+            self.integration.name(),
+            self.req.resource,
+            self.req.id.as_deref().unwrap_or_default()
+        ))
+    }
+
     async fn get(self) -> Result<Response, ApiError> {
         let resource = &self.mapping.resource;
         let before = self.run_before().await?;
@@ -507,12 +517,18 @@ impl Call {
             parse_for: raw_remote.then(|| self.mapping.response_mapping.clone()).flatten(),
             ..Default::default()
         };
-        if self.req.query.format == ResponseFormat::Stream {
+        // A record picked out of the answer (`response_path`: some providers have no get,
+        // so the list is filtered) may be missing: that is a 404 in every format, so such
+        // an answer is read before it is passed on, even in `stream`.
+        if self.req.query.format == ResponseFormat::Stream && resource.response_path.is_none() {
             let req = self.request(resource, &before, outgoing)?;
             return self.stream_through(req).await;
         }
         let reply = Box::pin(self.exchange(resource, &before, outgoing)).await??;
-        if self.req.query.format == ResponseFormat::Raw {
+        if matches!(self.req.query.format, ResponseFormat::Raw | ResponseFormat::Stream) {
+            if resource.response_path.is_some() && self.select(resource, &reply)?.is_null() {
+                return Err(self.record_not_found());
+            }
             return Ok(raw_response(&reply));
         }
         let mut reply = reply;
@@ -537,12 +553,7 @@ impl Call {
             Some(_) => self.select(resource, &reply)?,
         };
         if record.is_null() {
-            return Err(ApiError::not_found(format!(
-                "{} has no {} with id `{}`.",
-                self.integration.name(),
-                self.req.resource,
-                self.req.id.as_deref().unwrap_or_default()
-            )));
+            return Err(self.record_not_found());
         }
         Ok(with_ratelimit(
             axum::Json(self.shape_record(Cow::Owned(record), &scope)?).into_response(),

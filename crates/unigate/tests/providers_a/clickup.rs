@@ -46,10 +46,20 @@ async fn get_of_a_workspace_the_token_cannot_see_is_a_404() {
     let app = spawn_app().await;
     let account = app.connect("clickup").await;
 
-    let r = app.get(&app.orgs_path(&account, Some("777"), "")).await;
+    // The record is picked out of the team list: missing is a 404 in every format, never
+    // the whole list under a 200.
+    for format in ["", "&truto_response_format=raw", "&truto_response_format=stream"] {
+        let r = app.get(&app.orgs_path(&account, Some("777"), format)).await;
 
-    let msg = crate::helpers::assert_error(&r, 404);
-    assert!(msg.contains("clickup"), "{msg}");
+        let msg = crate::helpers::assert_error(&r, 404);
+        assert!(msg.contains("clickup"), "{format}: {msg}");
+    }
+    // A workspace it can see: raw and stream pass the provider's answer on as it is.
+    for format in ["&truto_response_format=raw", "&truto_response_format=stream"] {
+        let r = app.get(&app.orgs_path(&account, Some("9015588"), format)).await;
+        assert_eq!(r.status, 200, "{format}: {}", r.text);
+        assert!(r.body["teams"].is_array(), "{format}: {}", r.text);
+    }
 }
 
 #[tokio::test]
