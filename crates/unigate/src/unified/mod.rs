@@ -601,15 +601,48 @@ impl Call {
         Ok(out)
     }
 
+    /// The fields of a write's body (besides `id`) that neither its body mapping nor its
+    /// query mapping reads, so would never reach the provider. None when a mapping may read
+    /// the whole body (or there is no body mapping: the body is sent as it is).
+    fn unread_body_fields(&self) -> Vec<&String> {
+        use crate::mapping::reads::Reads;
+        let Some(body_mapping) = &self.mapping.request_body_mapping else {
+            return Vec::new();
+        };
+        let mappings = [Some(body_mapping), self.mapping.query_mapping.as_ref()];
+        let mut read = std::collections::BTreeSet::new();
+        for reads in mappings.into_iter().flatten().filter_map(|m| m.reads_of("body")) {
+            match reads {
+                Reads::All => return Vec::new(),
+                Reads::Fields(fields) => read.extend(fields.keys()),
+            }
+        }
+        let Value::Object(given) = &self.body else {
+            return Vec::new();
+        };
+        given
+            .iter()
+            .filter(|(k, v)| k.as_str() != "id" && !v.is_null() && !read.contains(k))
+            .map(|(k, _)| k)
+            .collect()
+    }
+
     async fn write(self) -> Result<Response, ApiError> {
         let resource = &self.mapping.resource;
-        // A change the provider cannot make is refused before any call, never dropped.
-        let refused: Vec<&String> = self
+        // A change the provider cannot make is refused before any call, never dropped: the
+        // fields the mapping declares unsupported, and any field given that no mapping of
+        // the write reads (`created_at`, a field of another model, a typo).
+        let mut refused: Vec<&String> = self
             .mapping
             .unsupported_fields
             .iter()
             .filter(|f| self.body.get(f.as_str()).is_some_and(|v| !v.is_null()))
             .collect();
+        for f in self.unread_body_fields() {
+            if !refused.contains(&f) {
+                refused.push(f);
+            }
+        }
         if !refused.is_empty() {
             let names: Vec<String> = refused.iter().map(|f| format!("`{f}`")).collect();
             return Err(ApiError::unprocessable(format!(

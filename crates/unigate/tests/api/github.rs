@@ -377,3 +377,31 @@ async fn list_records_honour_exclusions_and_ignore_remote_data() {
         assert_eq!(o.as_object().unwrap().keys().collect::<Vec<_>>(), vec!["id"], "{o}");
     }
 }
+
+/// A field no mapping of the write reads (read-only, or not a field at all) is refused with
+/// a 422 naming it, before anything is sent, instead of being dropped.
+#[tokio::test]
+async fn a_write_of_a_field_the_mapping_does_not_send_is_refused() {
+    let app = spawn_app().await;
+    let account = app.connect("github").await;
+
+    let r = app
+        .send(
+            Method::PATCH,
+            &app.orgs_path(&account, Some("octo-org"), ""),
+            Some(
+                json!({"name": "Octo Renamed", "created_at": "2020-01-01T00:00:00Z", "nmae": "typo", "id": "octo-org"}),
+            ),
+        )
+        .await;
+
+    let msg = crate::helpers::assert_error(&r, 422);
+    assert!(msg.contains("`created_at`") && msg.contains("`nmae`"), "{msg}");
+    assert!(!msg.contains("`name`") && !msg.contains("`id`"), "{msg}");
+    assert_eq!(r.body["details"]["unsupported_fields"], json!(["created_at", "nmae"]));
+    assert!(app.emulator("github").requests().iter().all(|r| r.method == "GET"));
+    assert_eq!(
+        app.emulator("github").record("orgs", "octo-org").unwrap()["name"],
+        "Octo Org"
+    );
+}
