@@ -45,6 +45,8 @@ pub enum TokenError {
     Reauth(String),
     /// The provider failed or could not be reached; the grant may still be good.
     Failed(String),
+    /// The token endpoint did not answer in time; the grant may still be good.
+    Timeout(String),
     /// Unigate cannot build the request (no OAuth app configured, ...).
     Config(String),
 }
@@ -52,7 +54,7 @@ pub enum TokenError {
 impl TokenError {
     fn message(&self) -> &str {
         match self {
-            TokenError::Reauth(m) | TokenError::Failed(m) | TokenError::Config(m) => m,
+            TokenError::Reauth(m) | TokenError::Failed(m) | TokenError::Timeout(m) | TokenError::Config(m) => m,
         }
     }
 }
@@ -169,9 +171,19 @@ impl OAuth {
         S: std::future::Future<Output = Result<Option<T>, ApiError>>,
         R: std::future::Future<Output = Result<T, ApiError>>,
     {
-        let local = self.local_lock(account_id);
-        let _local = local.lock().await;
         let deadline = tokio::time::Instant::now() + Duration::from_millis(self.config.refresh_wait_ms);
+        let busy_error = |busy: String| {
+            let mut e = ApiError::new(http::StatusCode::SERVICE_UNAVAILABLE, busy);
+            e.retry_after = Some("1".into());
+            e
+        };
+        // The wait for a request of this instance holding the lock counts against the same
+        // deadline: behind a token endpoint that hangs, waiters answer 503 at the deadline
+        // instead of queueing for one full timeout each.
+        let local = self.local_lock(account_id);
+        let Ok(_local) = tokio::time::timeout_at(deadline, local.lock()).await else {
+            return Err(busy_error(busy()));
+        };
         let lease = chrono::Duration::milliseconds(self.config.refresh_lock_ms as i64);
         loop {
             if let Some(done) = settled().await? {
@@ -189,9 +201,7 @@ impl OAuth {
                 return result;
             }
             if tokio::time::Instant::now() >= deadline {
-                let mut e = ApiError::new(http::StatusCode::SERVICE_UNAVAILABLE, busy());
-                e.retry_after = Some("1".into());
-                return Err(e);
+                return Err(busy_error(busy()));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -270,7 +280,10 @@ impl OAuth {
                 Err(needs_reauth(&record))
             }
             Err(e) => Err(ApiError::new(
-                http::StatusCode::BAD_GATEWAY,
+                match e {
+                    TokenError::Timeout(_) => http::StatusCode::GATEWAY_TIMEOUT,
+                    _ => http::StatusCode::BAD_GATEWAY,
+                },
                 format!(
                     "Refreshing the OAuth token of integrated account `{}` at {} failed: {}",
                     account.record.id,
@@ -360,16 +373,23 @@ impl OAuth {
                 form.push(("client_secret".into(), client_secret));
             }
         }
-        let response = req
-            .form(&form)
-            .send()
-            .await
-            .map_err(|e| TokenError::Failed(format!("the token endpoint could not be reached ({e})")))?;
+        let timeout_ms = self.upstream.config().request_timeout_ms;
+        let timed_out = || TokenError::Timeout(format!("the token endpoint did not answer within {timeout_ms} ms"));
+        let response = req.form(&form).send().await.map_err(|e| {
+            if e.is_timeout() {
+                timed_out()
+            } else {
+                TokenError::Failed(format!("the token endpoint could not be reached ({e})"))
+            }
+        })?;
         let status = response.status();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| TokenError::Failed(format!("the token endpoint's answer broke off ({e})")))?;
+        let bytes = response.bytes().await.map_err(|e| {
+            if e.is_timeout() {
+                timed_out()
+            } else {
+                TokenError::Failed(format!("the token endpoint's answer broke off ({e})"))
+            }
+        })?;
         let body: Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
             // Some servers answer form-encoded whatever Accept says.
             Value::Object(

@@ -11,7 +11,7 @@ use reqwest::Method;
 use serde_json::json;
 use unigate_emulator::{Fault, RunningEmulator};
 
-use crate::helpers::{assert_error, fresh_postgres_database, spawn_app, TestApp, TEST_KEY};
+use crate::helpers::{assert_error, fresh_postgres_database, spawn_app, spawn_app_with, TestApp, TEST_KEY};
 use crate::scale::call;
 
 const GITHUB_TOKEN_PATH: &str = "/login/oauth/access_token";
@@ -503,6 +503,44 @@ async fn a_process_killed_mid_refresh_loses_no_refresh_token() {
         tokens.refresh_token.clone().unwrap()
     );
     assert!(!gh.oauth_refresh_token_live(tokens.refresh_token.as_deref().unwrap()));
+}
+
+/// A token endpoint that hangs: the refreshing call answers 504 at the request timeout, and
+/// the calls waiting for it answer 503 with `Retry-After` at `oauth.refresh_wait_ms`,
+/// instead of queueing to run the same refresh one after another.
+#[tokio::test]
+async fn behind_a_hung_token_endpoint_waiters_answer_503_and_only_one_refresh_runs() {
+    let app = spawn_app_with(|c| {
+        c.upstream.request_timeout_ms = 1_500;
+        c.oauth.refresh_wait_ms = 300;
+    })
+    .await;
+    let (account, _) = github_oauth_account(&app, &past()).await;
+    let gh = app.emulator("github");
+    gh.inject(Fault::delay(Duration::from_secs(10)).on("POST", GITHUB_TOKEN_PATH));
+
+    let path = app.orgs_path(&account, Some("github"), "");
+    let replies = futures::future::join_all((0..4).map(|_| app.get(&path))).await;
+
+    let mut statuses: Vec<u16> = replies.iter().map(|r| r.status.as_u16()).collect();
+    statuses.sort_unstable();
+    assert_eq!(
+        statuses,
+        [503, 503, 503, 504],
+        "{:?}",
+        replies.iter().map(|r| &r.text).collect::<Vec<_>>()
+    );
+    for r in replies.iter().filter(|r| r.status == 503) {
+        assert_eq!(r.headers["retry-after"], "1");
+        assert!(assert_error(r, 503).contains("being refreshed"), "{}", r.text);
+    }
+    let timed_out = replies.iter().find(|r| r.status == 504).unwrap();
+    assert!(
+        assert_error(timed_out, 504).contains("did not answer within 1500 ms"),
+        "{}",
+        timed_out.text
+    );
+    assert_eq!(token_requests(gh, GITHUB_TOKEN_PATH, "refresh_token").len(), 1);
 }
 
 #[tokio::test]
