@@ -38,6 +38,15 @@ pub struct Keyring {
     ciphers: HashMap<String, Aes256Gcm>,
     /// Derived from the primary key; signs pagination cursors.
     mac_key: [u8; 32],
+    /// Derived from the previous keys: cursors signed before a key change still verify.
+    previous_mac_keys: Vec<[u8; 32]>,
+}
+
+fn mac_key(key: &[u8; 32]) -> [u8; 32] {
+    Sha256::new_with_prefix(b"unigate-mac")
+        .chain_update(key)
+        .finalize()
+        .into()
 }
 
 impl std::fmt::Debug for Keyring {
@@ -56,16 +65,13 @@ fn key_id(key: &[u8; 32]) -> String {
 impl Keyring {
     pub fn from_key(key: [u8; 32]) -> Self {
         let id = key_id(&key);
-        let mac_key: [u8; 32] = Sha256::new_with_prefix(b"unigate-mac")
-            .chain_update(key)
-            .finalize()
-            .into();
         let mut ciphers = HashMap::new();
         ciphers.insert(id.clone(), Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&key)));
         Keyring {
             primary: id,
             ciphers,
-            mac_key,
+            mac_key: mac_key(&key),
+            previous_mac_keys: Vec::new(),
         }
     }
 
@@ -80,6 +86,9 @@ impl Keyring {
     /// The configured key, or the one in `<data_dir>/master.key`, created on first start.
     /// Adds a key that may open values but never seals new ones.
     pub fn with_previous(mut self, key: [u8; 32]) -> Self {
+        if key_id(&key) != self.primary {
+            self.previous_mac_keys.push(mac_key(&key));
+        }
         self.ciphers
             .entry(key_id(&key))
             .or_insert_with(|| Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&key)));
@@ -173,12 +182,16 @@ impl Keyring {
         mac.finalize().into_bytes().into()
     }
 
+    /// Whether `tag` signs `data` under the primary key or a previous one.
     pub fn verify(&self, data: &[u8], tag: &[u8]) -> bool {
-        let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(&self.mac_key) else {
-            return false;
-        };
-        mac.update(data);
-        mac.verify_slice(tag).is_ok()
+        std::iter::once(&self.mac_key)
+            .chain(&self.previous_mac_keys)
+            .any(|key| {
+                <Hmac<Sha256> as Mac>::new_from_slice(key).is_ok_and(|mut mac| {
+                    mac.update(data);
+                    mac.verify_slice(tag).is_ok()
+                })
+            })
     }
 }
 
@@ -207,6 +220,23 @@ mod tests {
         let sealed = k.seal(b"secret", b"acct-1");
         assert!(!sealed.contains("secret"));
         assert_eq!(k.open(&sealed, b"acct-1").unwrap(), b"secret");
+    }
+
+    #[test]
+    fn signatures_of_a_previous_key_still_verify_and_new_ones_use_the_primary() {
+        let old = Keyring::from_key([7; 32]);
+        let tag = old.sign(b"cursor");
+        let rotated = Keyring::from_key([8; 32]).with_previous([7; 32]);
+        assert!(rotated.verify(b"cursor", &tag), "signed before the key change");
+        assert!(!rotated.verify(b"other", &tag));
+        assert!(
+            !Keyring::from_key([8; 32]).verify(b"cursor", &tag),
+            "the old key dropped"
+        );
+        assert!(
+            !old.verify(b"cursor", &rotated.sign(b"cursor")),
+            "new tags use the new key"
+        );
     }
 
     #[test]
