@@ -194,10 +194,14 @@ impl From<crate::upstream::UpstreamError> for ApiError {
                 };
                 let mut e =
                     ApiError::new(StatusCode::from_u16(ours).unwrap_or(StatusCode::BAD_GATEWAY), text).remote(*body);
+                // The provider's own header only when it is one (seconds or an HTTP date):
+                // `soon` or `-5` would mislead a client that obeys it.
                 e.retry_after = rate_limited.flatten().map(|s| s.to_string()).or_else(|| {
                     headers
                         .get(http::header::RETRY_AFTER)
                         .and_then(|v| v.to_str().ok())
+                        .map(str::trim)
+                        .filter(|v| crate::upstream::is_retry_after(v))
                         .map(str::to_string)
                 });
                 e

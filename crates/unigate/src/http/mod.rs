@@ -41,7 +41,12 @@ pub fn router(state: AppState) -> Router {
         })
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::map_response(json_rejections))
-        .layer(TraceLayer::new_for_http())
+        // The path only: a query string may hold a link token or an OAuth code.
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<axum::body::Body>| {
+                tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
+            }),
+        )
         .layer(CatchPanicLayer::custom(
             |_: Box<dyn std::any::Any + Send>| -> Response {
                 tracing::error!("a request handler panicked");

@@ -733,15 +733,20 @@ impl Upstream {
                 .get(http::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| {
-                    v.trim().parse::<u64>().ok().or_else(|| {
-                        chrono::DateTime::parse_from_rfc2822(v)
-                            .ok()
-                            .map(|d| (d.timestamp() - chrono::Utc::now().timestamp()).max(0) as u64)
-                    })
+                    v.trim()
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|&n| n <= MAX_RETRY_AFTER_SECS)
+                        .or_else(|| {
+                            chrono::DateTime::parse_from_rfc2822(v)
+                                .ok()
+                                .map(|d| (d.timestamp() - chrono::Utc::now().timestamp()).max(0) as u64)
+                        })
                 })
         };
         let secs = number(&rl.retry_after)
             .map(|n| n.ceil() as u64)
+            .filter(|&n| n <= MAX_RETRY_AFTER_SECS)
             .or_else(header_retry_after)
             .or_else(|| number(&rl.reset_at).map(|t| (t as i64 - chrono::Utc::now().timestamp()).max(0) as u64));
         Some(secs)
@@ -891,6 +896,17 @@ impl Upstream {
             }),
         }
     }
+}
+
+/// The longest `Retry-After` taken from a provider, in seconds: ten years; a larger
+/// "wait" is garbage, not advice.
+const MAX_RETRY_AFTER_SECS: u64 = 10 * 365 * 24 * 3600;
+
+/// Whether a provider's `Retry-After` value is one: delay seconds (within
+/// [`MAX_RETRY_AFTER_SECS`]) or an HTTP date.
+pub fn is_retry_after(value: &str) -> bool {
+    let v = value.trim();
+    v.parse::<u64>().is_ok_and(|n| n <= MAX_RETRY_AFTER_SECS) || chrono::DateTime::parse_from_rfc2822(v).is_ok()
 }
 
 /// An HTTP client for provider calls: no redirects followed, and a resolver that refuses

@@ -239,3 +239,23 @@ async fn a_compressed_provider_body_is_named_or_passed_on_with_its_coding() {
     assert_eq!(r.headers["content-encoding"], "gzip");
     assert_eq!(r.text, "not-really-gzip");
 }
+
+/// A provider `Retry-After` that is neither seconds nor a date is not passed on.
+#[tokio::test]
+async fn a_retry_after_that_is_not_one_is_not_passed_on() {
+    let app = spawn_app().await;
+    let account = app.connect("github").await;
+    for bad in ["soon", "-5", "18446744073709551615"] {
+        app.emulator("github").clear_faults();
+        app.emulator("github").inject(
+            Fault::respond(429, json!({"message": "slow down"}))
+                .with_header("retry-after", bad)
+                .on("GET", "/orgs/*"),
+        );
+
+        let r = app.get(&app.orgs_path(&account, Some("octo-org"), "")).await;
+
+        assert_error(&r, 429);
+        assert!(r.headers.get("retry-after").is_none(), "{bad}: {:?}", r.headers);
+    }
+}
