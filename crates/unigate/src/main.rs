@@ -100,6 +100,17 @@ enum TokenCommand {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// List the default environment's API tokens: id, name, creation time (never a token).
+    List {
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Delete an API token by id (from `token list`); running gateways refuse it within a second.
+    Revoke {
+        id: String,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 fn init_tracing(format: LogFormat) {
@@ -215,6 +226,35 @@ async fn main() -> anyhow::Result<()> {
                 .create_api_token(&env.id, &name, &unigate::auth::hash_token(&token))
                 .await?;
             println!("{token}");
+        }
+        Command::Token {
+            command: TokenCommand::List { data_dir },
+        } => {
+            if let Some(d) = data_dir {
+                config.data_dir = d;
+            }
+            let store = startup::open_store(&config).await?;
+            if let Some(env) = store.first_environment().await? {
+                for t in store.list_api_tokens(&env.id).await? {
+                    println!("{}\t{}\t{}", t.id, t.name, t.created_at.to_rfc3339());
+                }
+            }
+        }
+        Command::Token {
+            command: TokenCommand::Revoke { id, data_dir },
+        } => {
+            if let Some(d) = data_dir {
+                config.data_dir = d;
+            }
+            let store = startup::open_store(&config).await?;
+            let env = store
+                .first_environment()
+                .await?
+                .context("no environment: nothing to revoke")?;
+            if !store.delete_api_token(&env.id, &id).await? {
+                anyhow::bail!("no API token with id `{id}` (see `unigate token list`)");
+            }
+            println!("revoked {id}");
         }
         Command::Keys {
             command: KeysCommand::Rotate { data_dir },

@@ -68,6 +68,9 @@ pub struct Application {
     _emulators: Vec<unigate_emulator::RunningEmulator>,
 }
 
+/// The name of the token `--sandbox` mints for each run (the previous run's is deleted).
+pub const SANDBOX_TOKEN_NAME: &str = "sandbox";
+
 #[derive(Debug, Clone, Default)]
 pub struct BuildOptions {
     /// Start the provider emulators in-process and create sandbox accounts on them.
@@ -202,10 +205,17 @@ impl Application {
         let mut sandbox_accounts = Vec::new();
         if options.sandbox {
             let env = state.store.first_environment().await?.context("no environment")?;
+            // One sandbox token at a time: this run's replaces the last run's, so restarts
+            // do not pile up admin tokens nobody holds any more.
+            for old in state.store.list_api_tokens(&env.id).await? {
+                if old.name == SANDBOX_TOKEN_NAME {
+                    state.store.delete_api_token(&env.id, &old.id).await?;
+                }
+            }
             let token = auth::generate_token();
             state
                 .store
-                .create_api_token(&env.id, "sandbox", &auth::hash_token(&token))
+                .create_api_token(&env.id, SANDBOX_TOKEN_NAME, &auth::hash_token(&token))
                 .await?;
             sandbox_token = Some(token);
             for (name, creds, running) in sandbox_specs {

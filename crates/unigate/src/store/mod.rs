@@ -218,6 +218,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<ApiTokenRecord, StoreError>;
     /// The environment a token hash belongs to.
     async fn environment_for_token(&self, token_hash: &str) -> Result<Option<String>, StoreError>;
+    /// An environment's API tokens (never their hashes), oldest first.
+    async fn list_api_tokens(&self, environment_id: &str) -> Result<Vec<ApiTokenRecord>, StoreError>;
+    /// Deletes one API token; false when there is no such token.
+    async fn delete_api_token(&self, environment_id: &str, id: &str) -> Result<bool, StoreError>;
 
     async fn insert_account(&self, account: &AccountRecord) -> Result<(), StoreError>;
     async fn get_account(&self, environment_id: &str, id: &str) -> Result<Option<AccountRecord>, StoreError>;

@@ -267,6 +267,33 @@ where
         Ok(row.map(|r| r.try_get("environment_id")).transpose()?)
     }
 
+    async fn list_api_tokens(&self, environment_id: &str) -> Result<Vec<ApiTokenRecord>, StoreError> {
+        let rows =
+            sqlx::query("SELECT id, environment_id, name, created_at FROM api_tokens WHERE environment_id = $1 ORDER BY created_at, id")
+                .bind(environment_id)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ApiTokenRecord {
+                    id: r.try_get("id")?,
+                    environment_id: r.try_get("environment_id")?,
+                    name: r.try_get("name")?,
+                    created_at: D::from_time(r.try_get("created_at")?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_api_token(&self, environment_id: &str, id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM api_tokens WHERE environment_id = $1 AND id = $2")
+            .bind(environment_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(D::rows_affected(&done) == 1)
+    }
+
     async fn insert_account(&self, a: &AccountRecord) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO integrated_accounts (id, environment_id, tenant_id, integration, context, secrets, status, last_error, is_sandbox, created_at, updated_at) \

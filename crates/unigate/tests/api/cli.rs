@@ -71,6 +71,45 @@ async fn a_token_minted_by_the_cli_opens_the_api() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+
+    // Listed (never shown again), then revoked: the API refuses it.
+    let out = unigate()
+        .args(["token", "list", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(!listed.contains(&token), "{listed}");
+    let line = listed
+        .lines()
+        .find(|l| l.split('\t').nth(1) == Some("ci"))
+        .expect("the ci token is listed");
+    let id = line.split('\t').next().unwrap();
+    let out = unigate()
+        .args(["token", "revoke", id, "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = unigate()
+        .args(["token", "revoke", id, "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a second revoke finds nothing");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no API token"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    tokio::time::sleep(unigate::auth::TOKEN_CACHE_TTL).await;
+    let r = reqwest::Client::new()
+        .get(format!("{base}/integrated-account"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
 }
 
 #[test]

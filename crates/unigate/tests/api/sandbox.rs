@@ -95,4 +95,16 @@ async fn a_restart_reuses_the_sandbox_accounts() {
     let again: Vec<String> = second.sandbox_accounts.iter().map(|a| a.account_id.clone()).collect();
     assert_eq!(ids, again);
     assert!(second.bootstrap_token.is_none(), "the admin token is minted only once");
+    // This run's sandbox token replaced the last run's: restarts do not pile up tokens.
+    let env = second.state().store.first_environment().await.unwrap().unwrap();
+    let names: Vec<String> = second
+        .state()
+        .store
+        .list_api_tokens(&env.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(names.iter().filter(|n| *n == "sandbox").count(), 1, "{names:?}");
 }
