@@ -108,18 +108,23 @@ pub struct LinkTokenRecord {
 pub const REQUEST_LOG_ROWS_PER_INSERT: [usize; 4] = [64, 16, 4, 1];
 
 /// `rows` cut into chunks of the sizes of [`REQUEST_LOG_ROWS_PER_INSERT`], each with its
-/// `INSERT INTO request_logs ... VALUES ($1, ...), ($10, ...)` (placeholders both backends
-/// read): one text per chunk size, built once, so each stays prepared.
+/// `INSERT INTO request_logs ... VALUES (...), (...)`: one text per chunk size, built once,
+/// so each stays prepared. `numbered` placeholders (`$1`, PostgreSQL's) or plain ones (`?`):
+/// SQLite reads both, but looks each numbered one up by name in a list on every bind, which
+/// for a 576-parameter insert was quadratic (17 k instructions per logged call).
 pub(crate) fn request_log_chunks(
     mut rows: &[RequestLogRecord],
+    numbered: bool,
 ) -> impl Iterator<Item = (&'static str, &[RequestLogRecord])> {
-    static TEXTS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+    fn texts(numbered: bool) -> Vec<String> {
         REQUEST_LOG_ROWS_PER_INSERT
             .iter()
             .map(|&rows| {
                 let values: Vec<String> = (0..rows)
                     .map(|r| {
-                        let params: Vec<String> = (1..=9).map(|c| format!("${}", r * 9 + c)).collect();
+                        let params: Vec<String> = (1..=9)
+                            .map(|c| if numbered { format!("${}", r * 9 + c) } else { "?".to_string() })
+                            .collect();
                         format!("({})", params.join(", "))
                     })
                     .collect();
@@ -129,12 +134,15 @@ pub(crate) fn request_log_chunks(
                 )
             })
             .collect()
-    });
+    }
+    static NUMBERED: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| texts(true));
+    static PLAIN: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| texts(false));
+    let table: &'static [String] = if numbered { &NUMBERED } else { &PLAIN };
     std::iter::from_fn(move || {
         let at = REQUEST_LOG_ROWS_PER_INSERT.iter().position(|&n| n <= rows.len())?;
         let (chunk, rest) = rows.split_at(REQUEST_LOG_ROWS_PER_INSERT[at]);
         rows = rest;
-        Some((TEXTS[at].as_str(), chunk))
+        Some((table[at].as_str(), chunk))
     })
 }
 
@@ -348,7 +356,7 @@ mod tests {
             })
             .collect();
         for n in [0, 1, 3, 5, 63, 64, 65, 99, 100, 300] {
-            let chunks: Vec<&[RequestLogRecord]> = request_log_chunks(&rows[..n]).map(|(_, c)| c).collect();
+            let chunks: Vec<&[RequestLogRecord]> = request_log_chunks(&rows[..n], true).map(|(_, c)| c).collect();
             assert!(
                 chunks.iter().all(|c| REQUEST_LOG_ROWS_PER_INSERT.contains(&c.len())),
                 "{n}"
@@ -358,13 +366,17 @@ mod tests {
             assert_eq!(ids, want, "{n}");
         }
         // 99 rows: 64 + 16 + 16 + 1 + 1 + 1, not 99 statements.
-        assert_eq!(request_log_chunks(&rows[..99]).count(), 6);
-        for (sql, chunk) in request_log_chunks(&rows[..99]) {
+        assert_eq!(request_log_chunks(&rows[..99], true).count(), 6);
+        for (sql, chunk) in request_log_chunks(&rows[..99], true) {
             assert_eq!(sql.matches('$').count(), chunk.len() * 9, "{sql}");
             let last = chunk.len() * 9;
             assert!(sql.ends_with(&format!("${}, ${last})", last - 1)), "{sql}");
         }
-        let (one, _) = request_log_chunks(&rows[..1]).next().expect("one chunk");
+        let (one, _) = request_log_chunks(&rows[..1], true).next().expect("one chunk");
         assert!(one.ends_with("VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"), "{one}");
+        for (sql, chunk) in request_log_chunks(&rows[..99], false) {
+            assert_eq!(sql.matches('?').count(), chunk.len() * 9, "{sql}");
+            assert!(!sql.contains('$'), "{sql}");
+        }
     }
 }

@@ -64,6 +64,7 @@ impl Dialect for PgDialect {
     type Db = sqlx::Postgres;
     type Time = DateTime<Utc>;
     type Json = sqlx::types::Json<serde_json::Value>;
+    const NUMBERED_PLACEHOLDERS: bool = true;
 
     fn time(t: &DateTime<Utc>) -> DateTime<Utc> {
         t.trunc_subsecs(6)

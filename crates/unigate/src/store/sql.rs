@@ -28,6 +28,9 @@ pub trait Dialect: Send + Sync + Sized + 'static {
     fn from_json(stored: Self::Json) -> Result<Value, StoreError>;
     /// sqlx has no trait method for it.
     fn rows_affected(done: &<Self::Db as Database>::QueryResult) -> u64;
+    /// Whether large statements (the request-log insert) number their placeholders (`$1`)
+    /// rather than write `?`; see [`request_log_chunks`].
+    const NUMBERED_PLACEHOLDERS: bool;
 
     /// The account read of every unified call, when the backend has a path faster than the
     /// pool; `None` sends it through the pool.
@@ -495,7 +498,7 @@ where
     async fn insert_request_logs(&self, entries: &[RequestLogRecord]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         // Many rows per statement: one round trip to the database per chunk, not per row.
-        for (sql, chunk) in request_log_chunks(entries) {
+        for (sql, chunk) in request_log_chunks(entries, D::NUMBERED_PLACEHOLDERS) {
             let mut insert = sqlx::query(sql);
             for e in chunk {
                 insert = insert

@@ -176,6 +176,7 @@ impl Dialect for SqliteDialect {
     type Db = sqlx::Sqlite;
     type Time = String;
     type Json = String;
+    const NUMBERED_PLACEHOLDERS: bool = false;
 
     fn time(t: &DateTime<Utc>) -> String {
         fmt_ts(t)
