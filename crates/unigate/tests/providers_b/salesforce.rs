@@ -126,3 +126,21 @@ async fn an_instance_url_off_salesforce_is_refused() {
     assert!(r.status.is_client_error() || r.status.is_server_error(), "{}", r.text);
     assert_ne!(r.status, 200);
 }
+
+/// The UserLicense query is a side load: when it fails, the organization still answers,
+/// without `licenses` (absent, not an empty list that would claim there are none).
+#[tokio::test]
+async fn a_failing_user_license_query_leaves_licenses_out() {
+    let app = spawn_app().await;
+    let account = app.connect(P).await;
+    app.emulator(P).inject(
+        unigate_emulator::Fault::respond(400, json!([{"message": "nope", "errorCode": "INVALID_TYPE"}]))
+            .on("GET", "/services/data/v62.0/query"),
+    );
+
+    let r = app.get(&app.orgs_path(&account, Some(ID), "")).await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["id"], ID);
+    assert!(r.body.get("licenses").is_none(), "{}", r.text);
+}

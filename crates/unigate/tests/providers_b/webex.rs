@@ -141,3 +141,19 @@ async fn list_answers_the_items_in_one_page() {
     assert_eq!(result[1]["created_at"], "2021-05-13T15:51:09Z");
     assert_eq!(r.body["next_cursor"], serde_json::Value::Null);
 }
+
+/// The licenses are a side load: when it fails, the organization still answers, without
+/// `licenses` (absent, not an empty list that would claim there are none).
+#[tokio::test]
+async fn a_failing_licenses_side_load_leaves_licenses_out() {
+    let app = spawn_app().await;
+    let account = app.connect(P).await;
+    app.emulator(P)
+        .inject(unigate_emulator::Fault::respond(500, json!({"message": "boom"})).on("GET", "/v1/licenses"));
+
+    let r = app.get(&app.orgs_path(&account, Some(ACME), "")).await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["name"], "Acme, Inc.");
+    assert!(r.body.get("licenses").is_none(), "{}", r.text);
+}
