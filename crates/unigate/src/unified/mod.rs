@@ -576,7 +576,7 @@ impl Call {
             return Err(UpstreamError::Status {
                 integration: self.integration.name().to_string(),
                 status,
-                message: None,
+                message: crate::upstream::error_message(&self.integration, status, &headers, &body),
                 body: Box::new(body),
                 headers: Box::new(headers),
                 rate_limited,

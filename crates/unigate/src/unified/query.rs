@@ -74,6 +74,7 @@ impl UnifiedQuery {
         let mut map = parse_brackets(raw)?;
         let integrated_account_id = match map.remove("integrated_account_id") {
             Some(Value::String(s)) if !s.trim().is_empty() => s,
+            Some(Value::String(_)) => return Err(ApiError::bad_request("`integrated_account_id` must not be empty.")),
             Some(_) => {
                 return Err(ApiError::bad_request(
                     "`integrated_account_id` must be a single string.",
@@ -120,7 +121,12 @@ impl UnifiedQuery {
             None => None,
             Some(v) => match v.as_str().and_then(|s| s.parse::<u32>().ok()) {
                 Some(n) if n >= 1 => Some(n),
-                _ => return Err(ApiError::bad_request("`limit` must be a whole number of at least 1.")),
+                _ => {
+                    return Err(ApiError::bad_request(format!(
+                        "`limit` must be a whole number from 1 to {}.",
+                        u32::MAX
+                    )))
+                }
             },
         };
         let next_cursor = match map.remove("next_cursor") {
@@ -222,6 +228,14 @@ mod tests {
             let e = UnifiedQuery::parse(Some(q)).unwrap_err();
             assert!(e.message.contains(name), "{q}: {}", e.message);
         }
+    }
+
+    #[test]
+    fn out_of_range_and_empty_values_say_what_is_allowed() {
+        let e = UnifiedQuery::parse(Some("integrated_account_id=a&limit=4294967296")).unwrap_err();
+        assert!(e.message.contains("from 1 to 4294967295"), "{}", e.message);
+        let e = UnifiedQuery::parse(Some("integrated_account_id=")).unwrap_err();
+        assert!(e.message.contains("must not be empty"), "{}", e.message);
     }
 
     #[test]

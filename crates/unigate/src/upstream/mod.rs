@@ -856,14 +856,7 @@ impl Upstream {
         if status >= 400 {
             let json = parsed
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body[..body.len().min(4096)]).into_owned()));
-            let message = integration.error_message.as_ref().and_then(|e| {
-                let input =
-                    serde_json::json!({ "status": status, "headers": headers_json(&headers), "response": json });
-                e.eval(&input).ok().flatten().and_then(|v| match v {
-                    Value::String(s) if !s.is_empty() => Some(s),
-                    _ => None,
-                })
-            });
+            let message = error_message(integration, status, &headers, &json);
             let rate_limited = self.rate_limited(integration, status, &headers);
             return Err(UpstreamError::Status {
                 integration: name,
@@ -896,6 +889,17 @@ impl Upstream {
             }),
         }
     }
+}
+
+/// The provider's own error message in a failed answer, by the integration's `error`
+/// expression.
+pub fn error_message(integration: &Integration, status: u16, headers: &HeaderMap, json: &Value) -> Option<String> {
+    let expr = integration.error_message.as_ref()?;
+    let input = serde_json::json!({ "status": status, "headers": headers_json(headers), "response": json });
+    expr.eval(&input).ok().flatten().and_then(|v| match v {
+        Value::String(s) if !s.is_empty() => Some(s),
+        _ => None,
+    })
 }
 
 /// The longest `Retry-After` taken from a provider, in seconds: ten years; a larger

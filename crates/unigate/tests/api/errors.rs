@@ -259,3 +259,19 @@ async fn a_retry_after_that_is_not_one_is_not_passed_on() {
         assert!(r.headers.get("retry-after").is_none(), "{bad}: {:?}", r.headers);
     }
 }
+
+/// A provider error keeps the provider's message in every format, `stream` included.
+#[tokio::test]
+async fn a_provider_error_message_survives_every_format() {
+    let app = spawn_app().await;
+    let account = app.connect("github").await;
+    app.emulator("github")
+        .inject(Fault::respond(500, json!({"message": "boom"})).on("GET", "/orgs/*"));
+
+    for format in ["", "&truto_response_format=raw", "&truto_response_format=stream"] {
+        let r = app.get(&app.orgs_path(&account, Some("octo-org"), format)).await;
+
+        let msg = assert_error(&r, 502);
+        assert!(msg.contains("boom"), "{format}: {msg}");
+    }
+}
