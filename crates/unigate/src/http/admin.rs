@@ -265,10 +265,14 @@ async fn apply_update(
         None => {}
         Some(Value::Object(changes)) => {
             // Merge into the full context (null deletes a key), then split and seal again.
-            let mut full = accounts::open_secrets(&state.keyring, &record)?;
-            if let Value::Object(public) = &record.context {
-                full.extend(public.clone());
-            }
+            // Sealed values win over public ones of the same name, as when the account is
+            // loaded: a refresh writes `expires_at` sealed, and the public value imported
+            // with the account is older.
+            let mut full = match &record.context {
+                Value::Object(public) => public.clone(),
+                _ => Map::new(),
+            };
+            full.extend(accounts::open_secrets(&state.keyring, &record)?);
             for (k, v) in changes {
                 if v.is_null() {
                     full.remove(k);

@@ -543,6 +543,35 @@ async fn behind_a_hung_token_endpoint_waiters_answer_503_and_only_one_refresh_ru
     assert_eq!(token_requests(gh, GITHUB_TOKEN_PATH, "refresh_token").len(), 1);
 }
 
+/// An admin `PATCH` of an unrelated context value after a refresh keeps the refreshed
+/// expiry: the expiry imported with the account (public, now stale) does not come back and
+/// force a needless refresh.
+#[tokio::test]
+async fn a_patch_after_a_refresh_keeps_the_refreshed_expiry() {
+    let app = spawn_app().await;
+    let (account, _) = github_oauth_account(&app, &past()).await;
+    let gh = app.emulator("github");
+    let path = app.orgs_path(&account, Some("github"), "");
+    assert_eq!(app.get(&path).await.status, 200);
+    assert_eq!(token_requests(gh, GITHUB_TOKEN_PATH, "refresh_token").len(), 1);
+
+    let patch = app
+        .send(
+            Method::PATCH,
+            &format!("/integrated-account/{account}"),
+            Some(json!({"context": {"team": "blue"}})),
+        )
+        .await;
+    assert_eq!(patch.status, 200, "{}", patch.text);
+    assert_eq!(app.get(&path).await.status, 200);
+
+    assert_eq!(
+        token_requests(gh, GITHUB_TOKEN_PATH, "refresh_token").len(),
+        1,
+        "no second refresh"
+    );
+}
+
 #[tokio::test]
 async fn an_admin_patch_and_a_refresh_never_undo_each_other() {
     let app = spawn_app().await;
