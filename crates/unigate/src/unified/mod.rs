@@ -172,9 +172,12 @@ pub async fn handle_proxy(state: &AppState, environment_id: &str, req: ProxyRequ
     if record.status == "needs_reauth" {
         return Err(crate::accounts::oauth::needs_reauth(&record));
     }
-    // Everything but Unigate's own parameters goes to the provider as is.
-    let rest = std::mem::take(&mut query.rest);
-    query.remote_query.extend(rest);
+    // Everything but Unigate's own parameters goes to the provider as sent, then
+    // `remote_query[...]` (which wins).
+    query.rest.clear();
+    let remote = std::mem::take(&mut query.remote_pairs);
+    query.remote_pairs = crate::unified::query::passthrough_pairs(&query.raw);
+    query.remote_pairs.extend(remote);
     query.format = ResponseFormat::Raw;
     let unified_method = match method.as_str() {
         "list" => UnifiedMethod::List,
@@ -374,8 +377,8 @@ impl Call {
     }
 
     fn add_remote_query(&self, pairs: &mut Vec<(String, String)>) {
-        for (k, v) in flatten_pairs(&self.req.query.remote_query) {
-            set_pair(pairs, k, v);
+        for (k, v) in &self.req.query.remote_pairs {
+            set_pair(pairs, k.clone(), v.clone());
         }
     }
 

@@ -19,8 +19,9 @@ pub struct UnifiedQuery {
     pub format: ResponseFormat,
     pub ignore_remote_data: bool,
     pub exclude_fields: Vec<String>,
-    /// Passed to the provider untransformed.
-    pub remote_query: Map<String, Value>,
+    /// What goes to the provider: `remote_query[name]...=v` pairs as `name...=v`, in the order
+    /// sent and with every bracket after the name kept as written ([`remote_pairs`]).
+    pub remote_pairs: Vec<(String, String)>,
     pub limit: Option<u32>,
     pub next_cursor: Option<String>,
     /// Every other parameter, for `query_mapping` (as `query`).
@@ -71,7 +72,17 @@ fn string_list(name: &str, v: Value) -> Result<Vec<String>, ApiError> {
 impl UnifiedQuery {
     pub fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
         let raw = raw.unwrap_or("");
-        let mut map = parse_brackets(raw)?;
+        // `remote_query[...]` is read from the text as sent ([`remote_pairs`]); the nested
+        // parse sees the rest, so a shape it cannot represent there is no error.
+        let own: Vec<&str> = raw
+            .split('&')
+            .filter(|segment| {
+                !url::form_urlencoded::parse(segment.as_bytes())
+                    .next()
+                    .is_some_and(|(k, _)| k.starts_with("remote_query["))
+            })
+            .collect();
+        let mut map = parse_brackets(&own.join("&"))?;
         let integrated_account_id = match map.remove("integrated_account_id") {
             Some(Value::String(s)) if !s.trim().is_empty() => s,
             Some(Value::String(_)) => return Err(ApiError::bad_request("`integrated_account_id` must not be empty.")),
@@ -108,15 +119,11 @@ impl UnifiedQuery {
             None => Vec::new(),
             Some(v) => string_list("truto_exclude_fields", v)?,
         };
-        let remote_query = match map.remove("remote_query") {
-            None => Map::new(),
-            Some(Value::Object(m)) => m,
-            Some(_) => {
-                return Err(ApiError::bad_request(
-                    "`remote_query` must be given as `remote_query[name]=value`.",
-                ))
-            }
-        };
+        if map.remove("remote_query").is_some() {
+            return Err(ApiError::bad_request(
+                "`remote_query` must be given as `remote_query[name]=value`.",
+            ));
+        }
         let limit = match map.remove("limit") {
             None => None,
             Some(v) => match v.as_str().and_then(|s| s.parse::<u32>().ok()) {
@@ -140,13 +147,52 @@ impl UnifiedQuery {
             format,
             ignore_remote_data,
             exclude_fields,
-            remote_query,
+            remote_pairs: remote_pairs(raw),
             limit,
             next_cursor,
             rest: map,
             raw: raw.to_string(),
         })
     }
+}
+
+/// Unigate's own query parameters, by their name before any bracket.
+const OWN_PARAMETERS: &[&str] = &[
+    "integrated_account_id",
+    "truto_response_format",
+    "truto_ignore_remote_data",
+    "truto_exclude_fields",
+    "remote_query",
+    "limit",
+    "next_cursor",
+];
+
+/// The `remote_query[...]` pairs of a query string, decoded, as the provider gets them:
+/// the name in the first brackets, then whatever follows it untouched
+/// (`remote_query[f][0][x]=1` is `f[0][x]=1`), in the order sent. Read from the text itself,
+/// not from the nested parse, which would renumber indexes, merge repeated keys and cap the
+/// depth.
+pub fn remote_pairs(raw: &str) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(raw.as_bytes())
+        .filter_map(|(k, v)| {
+            let inner = k.strip_prefix("remote_query[")?;
+            let close = inner.find(']')?;
+            let name = &inner[..close];
+            (!name.is_empty()).then(|| (format!("{name}{}", &inner[close + 1..]), v.into_owned()))
+        })
+        .collect()
+}
+
+/// The pairs of a query string that are not Unigate's own, decoded, as sent (the Proxy API
+/// passes them to the provider).
+pub fn passthrough_pairs(raw: &str) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(raw.as_bytes())
+        .filter(|(k, _)| {
+            let base = k.split('[').next().unwrap_or_default();
+            !OWN_PARAMETERS.contains(&base)
+        })
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
 }
 
 /// Flattens nested JSON back into bracket-notation pairs for the provider:
@@ -191,8 +237,11 @@ mod tests {
         assert_eq!(q.integrated_account_id, "abc");
         assert_eq!(q.exclude_fields, vec!["id", "name"]);
         assert_eq!(
-            Value::Object(q.remote_query.clone()),
-            json!({"foo": "bar", "filter": {"x": "1"}})
+            q.remote_pairs,
+            [
+                ("foo".to_string(), "bar".to_string()),
+                ("filter[x]".to_string(), "1".to_string())
+            ]
         );
         assert!(q.ignore_remote_data);
         assert_eq!(q.format, ResponseFormat::Normalized);
@@ -202,7 +251,7 @@ mod tests {
     #[test]
     fn percent_encoded_brackets_are_understood() {
         let q = UnifiedQuery::parse(Some("integrated_account_id=abc&remote_query%5Bfoo%5D=b%20r")).unwrap();
-        assert_eq!(q.remote_query.get("foo"), Some(&json!("b r")));
+        assert_eq!(q.remote_pairs, [("foo".to_string(), "b r".to_string())]);
     }
 
     #[test]
@@ -228,6 +277,31 @@ mod tests {
             let e = UnifiedQuery::parse(Some(q)).unwrap_err();
             assert!(e.message.contains(name), "{q}: {}", e.message);
         }
+    }
+
+    #[test]
+    fn remote_query_pairs_keep_indexes_depth_order_and_encoded_brackets() {
+        let q = UnifiedQuery::parse(Some(
+            "integrated_account_id=a&remote_query[f][0][x]=1&remote_query[f][1][x]=2&remote_query[a][b][c][d][e][f]=deep&remote_query[k%5Bv]=enc&remote_query[s]=b%20r&remote_query[]=dropped",
+        ))
+        .unwrap();
+        assert_eq!(
+            q.remote_pairs,
+            [
+                ("f[0][x]".to_string(), "1".to_string()),
+                ("f[1][x]".to_string(), "2".to_string()),
+                ("a[b][c][d][e][f]".to_string(), "deep".to_string()),
+                ("k[v".to_string(), "enc".to_string()),
+                ("s".to_string(), "b r".to_string()),
+            ]
+        );
+        assert_eq!(
+            passthrough_pairs("integrated_account_id=a&limit=2&q[x]=1&remote_query[y]=2&z=3"),
+            [
+                ("q[x]".to_string(), "1".to_string()),
+                ("z".to_string(), "3".to_string())
+            ]
+        );
     }
 
     #[test]

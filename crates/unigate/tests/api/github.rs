@@ -136,15 +136,25 @@ async fn remote_query_reaches_the_provider_untransformed() {
         .get(&app.orgs_path(
             &account,
             Some("octo-org"),
-            "&remote_query[foo]=bar&remote_query[filter][kind]=a%20b",
+            "&remote_query[foo]=bar&remote_query[filter][kind]=a%20b&remote_query[f][0][x]=1&remote_query[f][1][x]=2\
+             &remote_query[a][b][c][d][e][f]=deep&remote_query[t][]=1&remote_query[t][]=2",
         ))
         .await;
 
-    assert_eq!(r.status, 200);
+    assert_eq!(r.status, 200, "{}", r.text);
     let q = app.emulator("github").requests().last().unwrap().query.clone();
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(q.as_bytes()).into_owned().collect();
-    assert!(pairs.contains(&("foo".into(), "bar".into())), "{q}");
-    assert!(pairs.contains(&("filter[kind]".into(), "a b".into())), "{q}");
+    let want = [
+        ("foo", "bar"),
+        ("filter[kind]", "a b"),
+        ("f[0][x]", "1"),
+        ("f[1][x]", "2"),
+        ("a[b][c][d][e][f]", "deep"),
+        ("t[]", "1"),
+        ("t[]", "2"),
+    ];
+    let want: Vec<(String, String)> = want.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    assert_eq!(pairs, want, "indexes, depth, repeats and order as sent: {q}");
 }
 
 #[tokio::test]
