@@ -113,6 +113,17 @@ enum TokenCommand {
     },
 }
 
+/// The store of `config`, in `data_dir` when the command was given one.
+async fn open_store(
+    config: &mut Config,
+    data_dir: Option<PathBuf>,
+) -> anyhow::Result<std::sync::Arc<dyn unigate::store::Store>> {
+    if let Some(d) = data_dir {
+        config.data_dir = d;
+    }
+    startup::open_store(config).await
+}
+
 fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("UNIGATE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn,sqlx=warn"));
@@ -213,10 +224,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Token {
             command: TokenCommand::Create { name, data_dir },
         } => {
-            if let Some(d) = data_dir {
-                config.data_dir = d;
-            }
-            let store = startup::open_store(&config).await?;
+            let store = open_store(&mut config, data_dir).await?;
             let env = match store.first_environment().await? {
                 Some(env) => env,
                 None => store.create_environment("default").await?,
@@ -230,10 +238,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Token {
             command: TokenCommand::List { data_dir },
         } => {
-            if let Some(d) = data_dir {
-                config.data_dir = d;
-            }
-            let store = startup::open_store(&config).await?;
+            let store = open_store(&mut config, data_dir).await?;
             if let Some(env) = store.first_environment().await? {
                 for t in store.list_api_tokens(&env.id).await? {
                     println!("{}\t{}\t{}", t.id, t.name, t.created_at.to_rfc3339());
@@ -243,10 +248,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Token {
             command: TokenCommand::Revoke { id, data_dir },
         } => {
-            if let Some(d) = data_dir {
-                config.data_dir = d;
-            }
-            let store = startup::open_store(&config).await?;
+            let store = open_store(&mut config, data_dir).await?;
             let env = store
                 .first_environment()
                 .await?
@@ -259,10 +261,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Keys {
             command: KeysCommand::Rotate { data_dir },
         } => {
-            if let Some(d) = data_dir {
-                config.data_dir = d;
-            }
-            let store = startup::open_store(&config).await?;
+            let store = open_store(&mut config, data_dir).await?;
             let keyring = unigate::accounts::crypto::Keyring::load(
                 config.encryption_key.as_ref(),
                 &config.previous_encryption_keys,

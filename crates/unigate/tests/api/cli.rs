@@ -64,13 +64,16 @@ async fn a_token_minted_by_the_cli_opens_the_api() {
     assert!(app.bootstrap_token.is_none(), "the environment already exists");
     let base = format!("http://{}", app.local_addr());
     tokio::spawn(app.run_until_stopped(std::future::pending()));
-    let r = reqwest::Client::new()
-        .get(format!("{base}/integrated-account"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let list_accounts = || async {
+        reqwest::Client::new()
+            .get(format!("{base}/integrated-account"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(list_accounts().await, 200);
 
     // Listed (never shown again), then revoked: the API refuses it.
     let out = unigate()
@@ -103,13 +106,7 @@ async fn a_token_minted_by_the_cli_opens_the_api() {
         String::from_utf8_lossy(&out.stderr)
     );
     tokio::time::sleep(unigate::auth::TOKEN_CACHE_TTL).await;
-    let r = reqwest::Client::new()
-        .get(format!("{base}/integrated-account"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 401);
+    assert_eq!(list_accounts().await, 401);
 }
 
 #[test]
