@@ -535,6 +535,18 @@ impl Call {
             return Ok(raw_response(&reply));
         }
         let mut reply = reply;
+        // No body at all is a broken answer, not an answer that the record does not exist
+        // (that would tell a syncing client to delete it): JSON `null` is the latter.
+        if reply.body.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                format!(
+                    "{} answered {} with an empty body where a record was expected.",
+                    self.integration.name(),
+                    reply.status
+                ),
+            ));
+        }
         // An empty answer (`null`) goes on to the "not found" below, on either path.
         if raw_remote && !reply.json.is_null() {
             match self.shape_with_raw_remote(&reply.json, &reply.body, &scope)? {

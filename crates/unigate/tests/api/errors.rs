@@ -275,3 +275,21 @@ async fn a_provider_error_message_survives_every_format() {
         assert!(msg.contains("boom"), "{format}: {msg}");
     }
 }
+
+/// A `get` answered with no body at all is a 502, not a 404 that would tell a syncing
+/// client the record is gone.
+#[tokio::test]
+async fn an_empty_provider_body_on_a_get_is_a_502_not_a_404() {
+    let app = spawn_app().await;
+    let account = app.connect("github").await;
+    for status in [200, 204] {
+        app.emulator("github").clear_faults();
+        app.emulator("github")
+            .inject(Fault::respond(status, json!({})).with_raw_body("").on("GET", "/orgs/*"));
+
+        let r = app.get(&app.orgs_path(&account, Some("octo-org"), "")).await;
+
+        let msg = assert_error(&r, 502);
+        assert!(msg.contains("empty body"), "{status}: {msg}");
+    }
+}

@@ -73,12 +73,13 @@ async fn a_mapping_reading_the_whole_record_sees_all_of_it() {
 }
 
 #[tokio::test]
-async fn an_empty_answer_is_still_a_404_when_parsing_only_what_the_mapping_reads() {
+async fn an_empty_answer_is_a_502_when_parsing_only_what_the_mapping_reads() {
     // The emulator's delete answers 204 with no body: a provider that answers a read with
-    // nothing.
+    // nothing. That is a broken answer, not "no such record" (which would tell a syncing
+    // client to delete it).
     let p = provider("remote-empty", "delete", r#"{ "id": response.id }"#).await;
     let r = get_organization(&p, "1", "").await;
 
-    let msg = crate::helpers::assert_error(&r, 404);
-    assert!(msg.contains("no organizations with id `1`"), "{msg}");
+    let msg = crate::helpers::assert_error(&r, 502);
+    assert!(msg.contains("empty body where a record was expected"), "{msg}");
 }
