@@ -508,6 +508,20 @@ impl Call {
         ))
     }
 
+    /// A provider answer where a record was expected that is not an object: a 502 that
+    /// shows it.
+    fn not_a_record(&self, answer: Value) -> ApiError {
+        ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            format!(
+                "{} answered {} where a record (a JSON object) was expected.",
+                self.integration.name(),
+                json_kind(&answer)
+            ),
+        )
+        .remote(answer)
+    }
+
     async fn get(self) -> Result<Response, ApiError> {
         let resource = &self.mapping.resource;
         let before = self.run_before().await?;
@@ -547,6 +561,11 @@ impl Call {
                 ),
             ));
         }
+        // The whole answer is the record: an array or a text is not one.
+        if resource.response_path.is_none() && !(reply.json.is_object() || reply.json.is_null()) {
+            let answer = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
+            return Err(self.not_a_record(answer));
+        }
         // An empty answer (`null`) goes on to the "not found" below, on either path.
         if raw_remote && !reply.json.is_null() {
             match self.shape_with_raw_remote(&reply.json, &reply.body, &scope)? {
@@ -569,6 +588,9 @@ impl Call {
         };
         if record.is_null() {
             return Err(self.record_not_found());
+        }
+        if !record.is_object() {
+            return Err(self.not_a_record(record));
         }
         Ok(with_ratelimit(
             axum::Json(self.shape_record(Cow::Owned(record), &scope)?).into_response(),
@@ -1182,6 +1204,18 @@ fn with_ratelimit(mut response: Response, reply: &Reply) -> Response {
         }
     }
     response
+}
+
+/// "an array", "a string"...: what a JSON value is, for error messages.
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }
 
 fn error_line(e: &ApiError) -> bytes::Bytes {

@@ -293,3 +293,25 @@ async fn an_empty_provider_body_on_a_get_is_a_502_not_a_404() {
         assert!(msg.contains("empty body"), "{status}: {msg}");
     }
 }
+
+/// A `get` whose answer is not an object (an array, a string) is a 502 showing the answer,
+/// not an empty unified record.
+#[tokio::test]
+async fn a_get_answered_with_something_other_than_an_object_is_a_502() {
+    let app = spawn_app().await;
+    let account = app.connect("github").await;
+    for body in [json!([{"login": "octo-org"}]), json!("octo-org")] {
+        app.emulator("github").clear_faults();
+        app.emulator("github")
+            .inject(Fault::respond(200, body.clone()).on("GET", "/orgs/*"));
+
+        let r = app.get(&app.orgs_path(&account, Some("octo-org"), "")).await;
+
+        let msg = assert_error(&r, 502);
+        assert!(
+            msg.contains("where a record (a JSON object) was expected"),
+            "{body}: {msg}"
+        );
+        assert_eq!(r.body["raw_response"], body);
+    }
+}
