@@ -106,7 +106,8 @@ fn to_rfc3339(value: &Value) -> Option<String> {
         }
         _ => return None,
     };
-    Some(dt.to_rfc3339_opts(SecondsFormat::Secs, true))
+    // Fractions of a second only when there are any (milliseconds, micro-, nanoseconds).
+    Some(dt.to_rfc3339_opts(SecondsFormat::AutoSi, true))
 }
 
 /// Deep merge: objects merge key by key, anything else in `patch` replaces `base`.
@@ -165,6 +166,15 @@ mod tests {
         let s = json!({"type": "string", "format": "date-time"});
         assert_eq!(normalize(&json!(1700000000), &s), Some(json!("2023-11-14T22:13:20Z")));
         assert_eq!(normalize(&json!("not a date"), &s), None);
+        assert_eq!(
+            normalize(&json!("2024-02-20T09:41:12.345+01:00"), &s),
+            Some(json!("2024-02-20T08:41:12.345Z")),
+            "milliseconds are kept"
+        );
+        assert_eq!(
+            normalize(&json!(1700000000123_i64), &s),
+            Some(json!("2023-11-14T22:13:20.123Z"))
+        );
     }
 
     #[test]
