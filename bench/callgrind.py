@@ -13,7 +13,8 @@ are counted too, on a native run, from /proc.
 Measured, each after a warm-up and with collection switched on only around the measured part:
 - gateway: `/health`, a unified `get` of an unknown account (404: token and account lookups only),
   the same `get` with `truto_response_format=raw` (adds the provider call), and the `unified` `get`
-  (adds the mapping), GitHub's emulator as the provider; nginx proxying the emulator, for scale.
+  (adds the mapping), GitHub's emulator as the provider; nginx proxying the emulator, for scale;
+  `bench forward` (a bare axum server with a reqwest or hyper-util client), the floor of the stack.
   Instructions of every thread of the process, divided by the number of requests.
 - mapping: each provider's organizations `get` response mapping, `bench mapping --evals N --only P`,
   collecting only inside the driver's `eval_loop` (`--toggle-collect`).
@@ -163,9 +164,33 @@ def gateway(args, tmp: Path) -> dict:
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"
         if Path(nginx).exists():
             out["nginx"] = nginx_ir(args, tmp, nginx, emu_port, github_token)
+        out["forward"] = forward_ir(args, tmp, emu_url, github_token)
     finally:
         emu.stop()
     return out
+
+
+def forward_ir(args, tmp: Path, emu_url: str, github_token: str) -> dict:
+    """`bench forward`, the bare axum server with a reqwest or a hyper-util client: the floor of the stack."""
+    d = tmp / "forward"
+    d.mkdir()
+    h = {"Authorization": f"Bearer {github_token}"}
+    result = {}
+    for client in ("reqwest", "hyper"):
+        m = Measured(d, f"forward-{client}")
+        p = suite.Proc([m.wrap(args.driver_bin), "forward", "--to", emu_url, "--client", client],
+                       stdout=subprocess.PIPE, stdin=subprocess.PIPE)
+        try:
+            assert p.p.stdout
+            line = p.p.stdout.readline()
+            if not line.startswith("READY "):
+                raise RuntimeError(f"bench forward did not start: {line!r}")
+            url = line.split()[1] + "/orgs/octo-org"
+            result[f"axum+{client}"] = m.measure(p.pid, url, h, args.requests, args.warm)
+        finally:
+            p.stop()
+        log(f"forward ({client}): {result[f'axum+{client}']:,.0f} Ir/request")
+    return result
 
 
 def nginx_ir(args, tmp: Path, nginx: str, emu_port: int, github_token: str) -> dict:
@@ -268,7 +293,11 @@ def report(res: dict, base: dict | None) -> str:
             L.append(f"| nginx (proxy to the same emulator) | | {n['ir_per_request']:,.0f} | | "
                      f"{n['ctxt_switches_per_request']:.2f} |" if bg else
                      f"| nginx | {n['ir_per_request']:,.0f} | {n['ctxt_switches_per_request']:.2f} |")
-            L += ["", f"Unigate `unified` get / nginx: {g['ir_per_request']['get_unified'] / n['ir_per_request']:.1f} × "
+        for name, ir in g.get("forward", {}).items():
+            L.append(f"| {name} (`bench forward`, no gateway logic) | | {ir:,.0f} | | |" if bg else
+                     f"| {name} (`bench forward`, no gateway logic) | {ir:,.0f} | |")
+        if g.get("nginx"):
+            L += ["", f"Unigate `unified` get / nginx: {g['ir_per_request']['get_unified'] / g['nginx']['ir_per_request']:.1f} × "
                       "the instructions per request."]
         L.append("")
     mp = res.get("mapping")

@@ -4,7 +4,13 @@
 //! bench mapping --seconds 2 --dump cases.json   # evaluations/second per provider, JSON lines
 //! bench mapping --evals 2000 [--only github]     # exactly N evaluations per provider (callgrind)
 //! bench upstream --records 100000 [--synthetic] # a GitHub upstream for the list benchmarks
+//! bench forward --to http://127.0.0.1:P [--client hyper] # the HTTP stack alone: a floor
 //! ```
+//!
+//! `forward` is a bare reverse proxy built from Unigate's own HTTP crates (an axum server and a
+//! reqwest client, or hyper-util's client under reqwest): it passes a GET's path, query and
+//! `Authorization` on and answers with the body. No store, no mapping, no request log: what
+//! any gateway on this stack pays per call before doing anything.
 //!
 //! `upstream` prints `READY <base_url>` and serves until its standard input closes, so the
 //! orchestrator never has to kill it by name.
@@ -47,8 +53,22 @@ fn main() -> anyhow::Result<()> {
                 .build()?
                 .block_on(upstream(records, port, synthetic))
         }
+        Some("forward") => {
+            let to = flag("--to").context("forward needs --to URL")?;
+            let port: u16 = flag("--port").unwrap_or_else(|| "0".into()).parse()?;
+            let hyper = match flag("--client").as_deref() {
+                None | Some("reqwest") => false,
+                Some("hyper") => true,
+                Some(other) => bail!("--client is reqwest or hyper, not {other}"),
+            };
+            // The gateway's runtime: `#[tokio::main]`, one worker per CPU it may use.
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?
+                .block_on(forward(to, port, hyper))
+        }
         _ => bail!(
-            "usage: bench mapping [--seconds S] [--dump FILE] [--evals N] [--only P] | bench upstream [--records N] [--port P] [--synthetic]"
+            "usage: bench mapping [--seconds S] [--dump FILE] [--evals N] [--only P] | bench upstream [--records N] [--port P] [--synthetic] | bench forward --to URL [--port P] [--client reqwest|hyper]"
         ),
     }
 }
@@ -254,4 +274,75 @@ mod synthetic {
         }
         response
     }
+}
+
+/// The bare reverse proxy of `bench forward`; prints `READY <base_url>`, serves until stdin closes.
+async fn forward(to: String, port: u16, hyper: bool) -> anyhow::Result<()> {
+    use axum::body::Body;
+    use axum::extract::{Request, State};
+    use axum::response::{IntoResponse, Response};
+    use hyper_util::client::legacy::{connect::HttpConnector, Client};
+
+    #[derive(Clone)]
+    struct Fwd {
+        to: std::sync::Arc<str>,
+        reqwest: reqwest::Client,
+        hyper: Option<Client<HttpConnector, Body>>,
+    }
+    async fn handle(State(f): State<Fwd>, req: Request) -> Response {
+        let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+        let url = format!("{}{}", f.to, path);
+        let auth = req.headers().get(http::header::AUTHORIZATION).cloned();
+        let bad = |e: String| (http::StatusCode::BAD_GATEWAY, e).into_response();
+        if let Some(client) = &f.hyper {
+            let mut out = http::Request::get(url.as_str());
+            if let Some(a) = auth {
+                out = out.header(http::header::AUTHORIZATION, a);
+            }
+            let Ok(out) = out.body(Body::empty()) else {
+                return bad("bad request".into());
+            };
+            return match client.request(out).await {
+                Ok(resp) => resp.map(Body::new).into_response(),
+                Err(e) => bad(e.to_string()),
+            };
+        }
+        let mut out = f.reqwest.get(url);
+        if let Some(a) = auth {
+            out = out.header(http::header::AUTHORIZATION, a);
+        }
+        match out.send().await {
+            Ok(resp) => {
+                let status = resp.status();
+                match resp.bytes().await {
+                    Ok(b) => (status, [(http::header::CONTENT_TYPE, "application/json")], b).into_response(),
+                    Err(e) => bad(e.to_string()),
+                }
+            }
+            Err(e) => bad(e.to_string()),
+        }
+    }
+    let state = Fwd {
+        to: to.trim_end_matches('/').into(),
+        reqwest: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?,
+        hyper: hyper.then(|| Client::builder(hyper_util::rt::TokioExecutor::new()).build_http()),
+    };
+    let app = axum::Router::new().fallback(handle).with_state(state);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    println!("READY http://{}", listener.local_addr()?);
+    std::io::stdout().flush()?;
+    let stdin_closed = tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        while std::io::stdin().lock().read_line(&mut line).is_ok_and(|n| n > 0) {
+            line.clear();
+        }
+    });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = stdin_closed.await;
+        })
+        .await?;
+    Ok(())
 }
