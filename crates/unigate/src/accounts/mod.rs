@@ -169,8 +169,20 @@ impl Account {
     }
 }
 
+/// Keys a token refresh writes sealed (with the tokens) that are not secrets, so the view
+/// shows their current value rather than the one imported with the account.
+const REFRESHED_PUBLIC: &[&str] = &["expires_at"];
+
 /// The Truto-shaped JSON view of an account: never any secret.
-pub fn view(record: &AccountRecord, integration: Option<&Integration>) -> Value {
+pub fn view(keyring: &Keyring, record: &AccountRecord, integration: Option<&Integration>) -> Value {
+    let mut context = record.context.clone();
+    if let (Value::Object(shown), Ok(sealed)) = (&mut context, open_secrets(keyring, record)) {
+        for key in REFRESHED_PUBLIC {
+            if let Some(v) = sealed.get(*key) {
+                shown.insert((*key).to_string(), v.clone());
+            }
+        }
+    }
     json!({
         "id": record.id,
         "tenant_id": record.tenant_id,
@@ -180,7 +192,7 @@ pub fn view(record: &AccountRecord, integration: Option<&Integration>) -> Value 
             "label": integration.map(|i| i.config.label.clone()),
         },
         "authentication_method": integration.map(|i| i.config.credentials.format),
-        "context": record.context,
+        "context": context,
         "status": record.status,
         "last_error": record.last_error,
         "is_sandbox": record.is_sandbox,

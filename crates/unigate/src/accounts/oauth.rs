@@ -470,7 +470,9 @@ pub fn apply_tokens(secrets: &mut Map<String, Value>, tokens: &TokenSet) {
             "expires_at".into(),
             json!(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
         ),
-        None => secrets.remove("expires_at"),
+        // `null`, not absent: it must hide an `expires_at` imported with the account (public,
+        // and older), or every call would see an expired token and refresh again.
+        None => secrets.insert("expires_at".into(), Value::Null),
     };
     if let Some(s) = &tokens.scope {
         secrets.insert("oauth_scope".into(), json!(s));

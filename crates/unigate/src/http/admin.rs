@@ -59,7 +59,7 @@ async fn refresh_credentials(
     }
     let fresh = state.oauth.refresh(integration, &account.record, None, true).await?;
     tracing::info!(account_id = %id, "credentials refreshed on request");
-    Ok(Json(accounts::view(&fresh.record, Some(integration))))
+    Ok(Json(accounts::view(&state.keyring, &fresh.record, Some(integration))))
 }
 
 fn object_body(body: Result<Bytes, BytesRejection>) -> Result<Map<String, Value>, ApiError> {
@@ -122,7 +122,10 @@ async fn create(
     let record = accounts::new_record(&state.keyring, integration, &env.id, &tenant_id, context, is_sandbox)?;
     state.store.insert_account(&record).await?;
     tracing::info!(account_id = %record.id, integration = %record.integration, "integrated account created");
-    Ok((StatusCode::CREATED, Json(accounts::view(&record, Some(integration)))))
+    Ok((
+        StatusCode::CREATED,
+        Json(accounts::view(&state.keyring, &record, Some(integration))),
+    ))
 }
 
 async fn list(State(state): State<AppState>, env: Env, RawQuery(q): RawQuery) -> Result<Json<Value>, ApiError> {
@@ -195,7 +198,13 @@ async fn list(State(state): State<AppState>, env: Env, RawQuery(q): RawQuery) ->
     };
     let result: Vec<Value> = rows
         .iter()
-        .map(|r| accounts::view(r, state.registry.integration(&r.integration).map(|i| &**i)))
+        .map(|r| {
+            accounts::view(
+                &state.keyring,
+                r,
+                state.registry.integration(&r.integration).map(|i| &**i),
+            )
+        })
         .collect();
     Ok(Json(
         json!({ "result": result, "next_cursor": next_cursor, "limit": limit }),
@@ -213,6 +222,7 @@ async fn find(state: &AppState, env: &Env, id: &str) -> Result<crate::store::Acc
 async fn get_one(State(state): State<AppState>, env: Env, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let record = find(&state, &env, &id).await?;
     Ok(Json(accounts::view(
+        &state.keyring,
         &record,
         state.registry.integration(&record.integration).map(|i| &**i),
     )))
@@ -291,7 +301,7 @@ async fn apply_update(
     if !state.store.update_account(&record).await? {
         return Err(ApiError::not_found(format!("Integrated account `{id}` not found.")));
     }
-    Ok(Json(accounts::view(&record, Some(integration))))
+    Ok(Json(accounts::view(&state.keyring, &record, Some(integration))))
 }
 
 async fn delete(State(state): State<AppState>, env: Env, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {

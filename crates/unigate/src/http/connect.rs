@@ -315,7 +315,7 @@ async fn create_account(
         .await?
         .ok_or_else(link_gone)?;
     let record = store_and_validate(&state, &integration, &link, context).await?;
-    let mut out = accounts::view(&record, Some(&integration));
+    let mut out = accounts::view(&state.keyring, &record, Some(&integration));
     out["redirect_url"] = json!(redirect_for(&link, &record));
     Ok((StatusCode::CREATED, Json(out)))
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{json, Value};
 use unigate_emulator::{Fault, RunningEmulator};
 
 use crate::helpers::{assert_error, fresh_postgres_database, spawn_app, spawn_app_with, TestApp, TEST_KEY};
@@ -693,4 +693,52 @@ async fn two_processes_share_accounts_and_idempotency_keys() {
     )
     .await;
     assert_eq!(s, 404);
+}
+
+/// The admin view shows the expiry of the current token, not the one imported with the
+/// account; a refresh answered without `expires_in` shows (and means) no expiry, rather
+/// than leaving the imported, past one in force.
+#[tokio::test]
+async fn the_admin_view_shows_the_refreshed_expiry() {
+    let app = spawn_app().await;
+    let imported = past();
+    let (account, _) = github_oauth_account(&app, &imported).await;
+    let view_path = format!("/integrated-account/{account}");
+    assert_eq!(
+        app.get(&view_path).await.body["context"]["expires_at"],
+        imported.as_str()
+    );
+
+    assert_eq!(app.get(&app.orgs_path(&account, Some("github"), "")).await.status, 200);
+    let view = app.get(&view_path).await;
+    let shown = view.body["context"]["expires_at"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let shown = chrono::DateTime::parse_from_rfc3339(&shown).unwrap_or_else(|e| panic!("{shown:?}: {e}"));
+    assert!(shown > Utc::now(), "the refreshed expiry, in the future: {shown}");
+    assert!(
+        !view.text.contains("ghu_") && !view.text.contains("ghr_"),
+        "{}",
+        view.text
+    );
+
+    app.emulator("github").inject(
+        Fault::respond(
+            200,
+            json!({"access_token": "ghu_never_expires", "token_type": "bearer"}),
+        )
+        .on("POST", GITHUB_TOKEN_PATH)
+        .times(1),
+    );
+    let r = app
+        .send(
+            Method::POST,
+            "/integrated-account/refresh-credentials",
+            Some(json!({ "id": account })),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["context"]["expires_at"], Value::Null, "{}", r.text);
+    assert!(!r.text.contains("ghu_"), "{}", r.text);
 }
