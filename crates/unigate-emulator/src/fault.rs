@@ -91,6 +91,9 @@ pub enum MalformedStyle {
     Html,
     /// An empty body labelled `application/json`.
     Empty,
+    /// The normal status and headers, `Content-Length` announcing the whole body, then the
+    /// first half of it and the connection closes: a connection broken mid-answer.
+    CutOff,
 }
 
 impl Fault {

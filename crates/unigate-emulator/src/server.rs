@@ -349,6 +349,7 @@ async fn dispatch(
                     reply.body.clear();
                     reply.content_type = Some(JSON.into());
                 }
+                MalformedStyle::CutOff => return cut_off(reply),
             }
             into_response(reply)
         }
@@ -390,6 +391,31 @@ fn into_response(reply: Reply) -> Response {
             headers.append(name, value);
         }
     }
+    response
+}
+
+/// `reply` with its full `Content-Length`, of which only the first half is sent before the
+/// body fails (hyper then closes the connection).
+fn cut_off(mut reply: Reply) -> Response {
+    let full = reply.body.len();
+    let half = bytes::Bytes::from(std::mem::take(&mut reply.body)).slice(..full / 2);
+    // The failure comes a moment later, so that the head and the first half are sent
+    // (and read) before the connection closes.
+    let chunks = futures::StreamExt::chain(
+        futures::stream::iter([Ok(half)]),
+        futures::stream::once(async {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            Err(io::Error::new(
+                io::ErrorKind::ConnectionReset,
+                "fault: connection cut mid-body",
+            ))
+        }),
+    );
+    let mut response = into_response(reply);
+    *response.body_mut() = Body::from_stream(chunks);
+    response
+        .headers_mut()
+        .insert(axum::http::header::CONTENT_LENGTH, HeaderValue::from(full));
     response
 }
 

@@ -901,6 +901,18 @@ impl Call {
             }
             Err(e) => return Err(e.into()),
         };
+        // No body at all on a 200 is a broken answer, not an empty page: reading it as one
+        // would end a sync early and silently. (`204 No Content` does say "nothing".)
+        if reply.status != 204 && reply.body.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                format!(
+                    "{} answered {} with an empty body where a page of records was expected.",
+                    self.integration.name(),
+                    reply.status
+                ),
+            ));
+        }
         let records = match self.select(resource, &reply)? {
             Value::Array(items) => items,
             Value::Null => Vec::new(),

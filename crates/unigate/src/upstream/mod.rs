@@ -17,7 +17,7 @@ use http::HeaderMap;
 use serde_json::Value;
 
 use crate::catalog::registry::Authorization;
-use crate::catalog::types::BodyFormat;
+use crate::catalog::types::{BodyFormat, HttpMethod};
 use crate::catalog::{Integration, Resource};
 use crate::config::UpstreamConfig;
 use crate::mapping::template::{Encoding, TemplateError};
@@ -147,6 +147,8 @@ pub struct Outgoing {
 #[derive(Debug)]
 pub struct UpstreamRequest {
     builder: reqwest::RequestBuilder,
+    /// GET, PUT or DELETE: safe to send again when its answer broke off.
+    idempotent: bool,
     digest: Option<digest::Credentials>,
     /// The account whose request budget this call spends, if its integration has one.
     budget_key: Option<String>,
@@ -154,6 +156,20 @@ pub struct UpstreamRequest {
 }
 
 impl UpstreamRequest {
+    /// A copy to send again, when the method is idempotent (bodies here are in memory).
+    fn copy_if_idempotent(&self) -> Option<UpstreamRequest> {
+        if !self.idempotent {
+            return None;
+        }
+        Some(UpstreamRequest {
+            builder: self.builder.try_clone()?,
+            idempotent: true,
+            digest: self.digest.clone(),
+            budget_key: self.budget_key.clone(),
+            parse_for: None,
+        })
+    }
+
     /// Makes the call spend `account_id`'s request budget (`rate_limit.budget`).
     pub fn for_account(mut self, account_id: &str) -> Self {
         self.budget_key = Some(format!("account:{account_id}"));
@@ -500,6 +516,7 @@ impl Upstream {
         }
         Ok(UpstreamRequest {
             builder: req,
+            idempotent: matches!(resource.method, HttpMethod::Get | HttpMethod::Put | HttpMethod::Delete),
             digest,
             budget_key: None,
             parse_for: outgoing.parse_for,
@@ -818,33 +835,27 @@ impl Upstream {
 
     /// Sends, reads the whole body (bounded), and turns provider errors into
     /// [`UpstreamError::Status`].
+    ///
+    /// An idempotent request whose answer breaks off after its headers (the connection
+    /// closed mid-body) is sent once more: nothing of that answer was used.
     pub async fn call(&self, integration: &Integration, mut req: UpstreamRequest) -> Result<Reply, UpstreamError> {
         let name = integration.name().to_string();
         let parse_for = req.parse_for.take();
-        let response = Box::pin(self.send(integration, req)).await?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let url = response.url().clone();
-        let limit = self.config.max_response_bytes;
-        if response.content_length().is_some_and(|n| n as usize > limit) {
-            return Err(UpstreamError::TooLarge {
-                integration: name,
-                limit,
-            });
-        }
-        let mut body = Vec::new();
-        let mut stream = response.bytes_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| self.classify(integration, e, false))?;
-            if body.len() + chunk.len() > limit {
-                return Err(UpstreamError::TooLarge {
-                    integration: name,
-                    limit,
-                });
+        let mut again = req.copy_if_idempotent();
+        let (status, headers, url, body) = loop {
+            let response = Box::pin(self.send(integration, req)).await?;
+            match self.read_body(integration, response).await {
+                Ok(read) => break read,
+                Err(e @ UpstreamError::Body { .. }) => match again.take() {
+                    Some(copy) => {
+                        tracing::info!(integration = %name, error = %e, "the provider's answer broke off; sending the request again");
+                        req = copy;
+                    }
+                    None => return Err(e),
+                },
+                Err(e) => return Err(e),
             }
-            body.extend_from_slice(&chunk);
-        }
-        let body = Bytes::from(body);
+        };
         let parsed = if body.iter().all(u8::is_ascii_whitespace) {
             Ok(Value::Null)
         } else if let (Some(expr), true) = (&parse_for, status < 400) {
@@ -888,6 +899,36 @@ impl Upstream {
                 },
             }),
         }
+    }
+
+    /// The status, headers, final URL and whole body (bounded by `max_response_bytes`) of an
+    /// answer; a body that breaks off is an [`UpstreamError::Body`].
+    async fn read_body(
+        &self,
+        integration: &Integration,
+        response: reqwest::Response,
+    ) -> Result<(u16, HeaderMap, url::Url, Bytes), UpstreamError> {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let url = response.url().clone();
+        let limit = self.config.max_response_bytes;
+        let too_large = || UpstreamError::TooLarge {
+            integration: integration.name().to_string(),
+            limit,
+        };
+        if response.content_length().is_some_and(|n| n as usize > limit) {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        let mut stream = response.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| self.classify(integration, e, false))?;
+            if body.len() + chunk.len() > limit {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((status, headers, url, Bytes::from(body)))
     }
 }
 

@@ -4,7 +4,7 @@ use reqwest::Method;
 use serde_json::json;
 use unigate_emulator::{Fault, MalformedStyle};
 
-use crate::helpers::{assert_error, spawn_app, spawn_app_with};
+use crate::helpers::{assert_error, spawn_app, spawn_app_with, TestApp};
 
 #[tokio::test]
 async fn unknown_accounts_models_and_resources_are_404() {
@@ -314,4 +314,81 @@ async fn a_get_answered_with_something_other_than_an_object_is_a_502() {
         );
         assert_eq!(r.body["raw_response"], body);
     }
+}
+
+/// A list page answered with no body at all is a broken answer, not an empty page (which
+/// would end a client's sync early and silently); `204 No Content` is an empty page.
+#[tokio::test]
+async fn an_empty_provider_body_on_a_list_is_a_502_not_an_empty_page() {
+    let app = spawn_app().await;
+    let account = app.connect("github").await;
+    app.emulator("github")
+        .inject(Fault::respond(200, json!({})).with_raw_body("").on("GET", "/user/orgs"));
+
+    let r = app.get(&app.orgs_path(&account, None, "")).await;
+
+    let msg = assert_error(&r, 502);
+    assert!(msg.contains("empty body where a page of records was expected"), "{msg}");
+
+    app.emulator("github").clear_faults();
+    app.emulator("github")
+        .inject(Fault::respond(204, json!({})).with_raw_body("").on("GET", "/user/orgs"));
+    let r = app.get(&app.orgs_path(&account, None, "")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["result"], json!([]));
+}
+
+/// A read whose answer breaks off mid-body (the connection closed after the headers) is
+/// sent again; one that always breaks off is a 502 naming the provider. A write is never
+/// sent again.
+#[tokio::test]
+async fn an_answer_cut_off_mid_body_is_read_again_once_for_reads_only() {
+    let app = spawn_app().await;
+    let account = app.connect("github").await;
+    let emulator = app.emulator("github");
+    let gets = |app: &TestApp| {
+        app.emulator("github")
+            .requests()
+            .iter()
+            .filter(|r| r.method == "GET" && r.path == "/orgs/octo-org")
+            .count()
+    };
+
+    emulator.inject(Fault::malformed(MalformedStyle::CutOff).on("GET", "/orgs/*").times(1));
+    let before = gets(&app);
+    let r = app.get(&app.orgs_path(&account, Some("octo-org"), "")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["name"], "Octo Org");
+    assert!(gets(&app) - before >= 2);
+
+    // Cut off every time: a 502, after a bounded number of attempts (the connection-level
+    // retries may also see a connection the cut left dead).
+    emulator.clear_faults();
+    emulator.inject(Fault::malformed(MalformedStyle::CutOff).on("GET", "/orgs/*"));
+    let before = gets(&app);
+    let r = app.get(&app.orgs_path(&account, Some("octo-org"), "")).await;
+    let msg = assert_error(&r, 502);
+    assert!(msg.contains("github"), "{msg}");
+    let sent = gets(&app) - before;
+    assert!((2..=6).contains(&sent), "{sent} attempts");
+
+    emulator.clear_faults();
+    emulator.inject(Fault::malformed(MalformedStyle::CutOff).on("PATCH", "/orgs/*"));
+    let patches = |app: &TestApp| {
+        app.emulator("github")
+            .requests()
+            .iter()
+            .filter(|r| r.method == "PATCH")
+            .count()
+    };
+    let before = patches(&app);
+    let r = app
+        .send(
+            Method::PATCH,
+            &app.orgs_path(&account, Some("octo-org"), ""),
+            Some(json!({"name": "Octo Org"})),
+        )
+        .await;
+    assert_error(&r, 502);
+    assert_eq!(patches(&app) - before, 1);
 }
