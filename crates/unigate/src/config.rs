@@ -85,6 +85,11 @@ pub struct UpstreamConfig {
     /// The largest provider body Unigate buffers for mapping, in bytes. Default 16 MiB.
     /// (`stream` answers are not buffered and have no such limit.)
     pub max_response_bytes: usize,
+    /// The most bytes of provider answers held in memory at once, across all calls; a call
+    /// whose answer does not fit is answered 503 with `Retry-After`. Counts the bodies as
+    /// received (their parsed form takes a few times more). At least `max_response_bytes`.
+    /// Default 256 MiB.
+    pub max_buffered_bytes: usize,
     /// The most pages one `stream` list follows. Default 100000.
     pub max_stream_pages: u64,
     /// Retries of idempotent provider calls (GET, PUT, DELETE).
@@ -191,6 +196,7 @@ impl Default for UpstreamConfig {
             connect_timeout_ms: 5_000,
             request_timeout_ms: 30_000,
             max_response_bytes: 16 * 1024 * 1024,
+            max_buffered_bytes: 256 * 1024 * 1024,
             max_stream_pages: 100_000,
             retry: RetryConfig::default(),
             base_url_overrides: HashMap::new(),
@@ -274,6 +280,12 @@ impl Config {
         }
         if self.upstream.request_timeout_ms == 0 || self.upstream.connect_timeout_ms == 0 {
             return Err(ConfigError::Invalid("upstream timeouts must be above 0".into()));
+        }
+        if self.upstream.max_buffered_bytes < self.upstream.max_response_bytes {
+            return Err(ConfigError::Invalid(format!(
+                "upstream.max_buffered_bytes ({}) must be at least upstream.max_response_bytes ({}): one answer of the largest size must fit",
+                self.upstream.max_buffered_bytes, self.upstream.max_response_bytes
+            )));
         }
         if self.max_request_body_bytes < 1024 {
             return Err(ConfigError::Invalid(

@@ -166,6 +166,15 @@ impl From<crate::upstream::UpstreamError> for ApiError {
                 ApiError::new(StatusCode::BAD_GATEWAY, format!("{message}."))
             }
             U::TooLarge { .. } => ApiError::new(StatusCode::BAD_GATEWAY, format!("{message}.")),
+            U::MemoryFull { .. } => {
+                tracing::warn!(error = %message, "provider answers in memory reached upstream.max_buffered_bytes");
+                let mut e = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("{message}; retry shortly (`upstream.max_buffered_bytes`)."),
+                );
+                e.retry_after = Some("1".into());
+                e
+            }
             U::InvalidJson { snippet, .. } => {
                 ApiError::new(StatusCode::BAD_GATEWAY, format!("{message}.")).remote(Value::String(snippet))
             }

@@ -896,6 +896,7 @@ impl Call {
                     json: Value::Null,
                     url,
                     ratelimit: Vec::new(),
+                    memory: None,
                 };
                 return Ok((reply, Vec::new(), None));
             }

@@ -41,6 +41,11 @@ pub enum UpstreamError {
     },
     #[error("{integration} answered more than {limit} bytes")]
     TooLarge { integration: String, limit: usize },
+    /// The answers being held in memory across all calls reached `max_buffered_bytes`.
+    #[error(
+        "Unigate is holding {limit} bytes of provider answers, its limit, and cannot read {integration}'s answer now"
+    )]
+    MemoryFull { integration: String, limit: usize },
     #[error("{integration} answered {status} with a body that is not valid JSON{encoding}")]
     InvalidJson {
         integration: String,
@@ -126,6 +131,59 @@ pub struct Reply {
     pub url: url::Url,
     /// Normalized `ratelimit-*` headers to pass on to the client.
     pub ratelimit: Vec<(&'static str, String)>,
+    /// The share of `max_buffered_bytes` this answer holds, given back when it is dropped.
+    pub memory: Option<MemoryShare>,
+}
+
+/// All provider answers held in memory at once, across calls, are bounded by
+/// `upstream.max_buffered_bytes`: a body takes its share as it arrives (in KiB), and a call
+/// that finds none left is refused at once (503) rather than waiting, which could leave
+/// many calls each holding part of what they need.
+#[derive(Debug, Clone)]
+pub struct MemoryBudget {
+    kib: Arc<tokio::sync::Semaphore>,
+    limit: usize,
+}
+
+/// A share of the [`MemoryBudget`], given back on drop.
+#[derive(Debug)]
+pub struct MemoryShare(tokio::sync::OwnedSemaphorePermit);
+
+impl MemoryBudget {
+    pub fn new(limit_bytes: usize) -> Self {
+        let kib = (limit_bytes / 1024).min(tokio::sync::Semaphore::MAX_PERMITS);
+        MemoryBudget {
+            kib: Arc::new(tokio::sync::Semaphore::new(kib)),
+            limit: limit_bytes,
+        }
+    }
+
+    /// Grows `share` to cover `bytes`; false when the budget has no room.
+    fn cover(&self, share: &mut Option<MemoryShare>, bytes: usize) -> bool {
+        let held = share.as_ref().map_or(0, |s| s.0.num_permits());
+        let needed = bytes.div_ceil(1024);
+        if needed <= held {
+            return true;
+        }
+        let Ok(more) = u32::try_from(needed - held) else {
+            return false;
+        };
+        match self.kib.clone().try_acquire_many_owned(more) {
+            Ok(permit) => {
+                match share {
+                    Some(s) => s.0.merge(permit),
+                    None => *share = Some(MemoryShare(permit)),
+                }
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// KiB free now (for tests and diagnostics).
+    pub fn available_kib(&self) -> usize {
+        self.kib.available_permits()
+    }
 }
 
 /// What to send, after templates are rendered.
@@ -192,6 +250,8 @@ pub struct Upstream {
     overrides: Arc<HashMap<String, Result<url::Url, String>>>,
     /// Where request budgets are kept (shared by every instance on the store).
     budgets: Option<Arc<dyn crate::store::Store>>,
+    /// What all buffered provider answers may hold at once.
+    memory: MemoryBudget,
     config: Arc<UpstreamConfig>,
 }
 
@@ -216,6 +276,7 @@ impl Upstream {
             trusted_hosts,
             overrides: Arc::new(overrides),
             budgets: None,
+            memory: MemoryBudget::new(config.max_buffered_bytes),
             config: Arc::new(config),
         })
     }
@@ -286,6 +347,10 @@ impl Upstream {
 
     pub fn config(&self) -> &UpstreamConfig {
         &self.config
+    }
+
+    pub fn memory(&self) -> &MemoryBudget {
+        &self.memory
     }
 
     /// The shared HTTP client (connection pools), for OAuth token requests.
@@ -842,7 +907,13 @@ impl Upstream {
         let name = integration.name().to_string();
         let parse_for = req.parse_for.take();
         let mut again = req.copy_if_idempotent();
-        let (status, headers, url, body) = loop {
+        let BodyRead {
+            status,
+            headers,
+            url,
+            body,
+            share,
+        } = loop {
             let response = Box::pin(self.send(integration, req)).await?;
             match self.read_body(integration, response).await {
                 Ok(read) => break read,
@@ -880,6 +951,7 @@ impl Upstream {
         }
         match parsed {
             Ok(json) => Ok(Reply {
+                memory: share,
                 ratelimit: self.ratelimit_headers(integration, status, &headers),
                 status,
                 headers,
@@ -907,7 +979,7 @@ impl Upstream {
         &self,
         integration: &Integration,
         response: reqwest::Response,
-    ) -> Result<(u16, HeaderMap, url::Url, Bytes), UpstreamError> {
+    ) -> Result<BodyRead, UpstreamError> {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let url = response.url().clone();
@@ -916,8 +988,19 @@ impl Upstream {
             integration: integration.name().to_string(),
             limit,
         };
+        let memory_full = || UpstreamError::MemoryFull {
+            integration: integration.name().to_string(),
+            limit: self.memory.limit,
+        };
         if response.content_length().is_some_and(|n| n as usize > limit) {
             return Err(too_large());
+        }
+        let mut share = None;
+        // A declared length is taken at once (one acquisition instead of one per chunk).
+        if let Some(n) = response.content_length() {
+            if !self.memory.cover(&mut share, n as usize) {
+                return Err(memory_full());
+            }
         }
         let mut body = Vec::new();
         let mut stream = response.bytes_stream();
@@ -926,10 +1009,28 @@ impl Upstream {
             if body.len() + chunk.len() > limit {
                 return Err(too_large());
             }
+            if !self.memory.cover(&mut share, body.len() + chunk.len()) {
+                return Err(memory_full());
+            }
             body.extend_from_slice(&chunk);
         }
-        Ok((status, headers, url, Bytes::from(body)))
+        Ok(BodyRead {
+            status,
+            headers,
+            url,
+            body: Bytes::from(body),
+            share,
+        })
     }
+}
+
+/// An answer read whole, with its share of the memory budget.
+struct BodyRead {
+    status: u16,
+    headers: HeaderMap,
+    url: url::Url,
+    body: Bytes,
+    share: Option<MemoryShare>,
 }
 
 /// The provider's own error message in a failed answer, by the integration's `error`
@@ -1047,6 +1148,24 @@ pub fn host_allowed(url: &url::Url, patterns: &[String]) -> bool {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn the_memory_budget_grows_shares_refuses_past_its_limit_and_gets_them_back() {
+        let budget = MemoryBudget::new(10 * 1024);
+        let mut a = None;
+        assert!(budget.cover(&mut a, 4 * 1024));
+        assert!(budget.cover(&mut a, 6 * 1024 + 1), "grows to 7 KiB");
+        assert_eq!(budget.available_kib(), 3);
+        let mut b = None;
+        assert!(!budget.cover(&mut b, 4 * 1024), "4 KiB do not fit in 3");
+        assert!(b.is_none());
+        assert!(budget.cover(&mut b, 3 * 1024));
+        assert_eq!(budget.available_kib(), 0);
+        drop(a);
+        assert_eq!(budget.available_kib(), 7);
+        drop(b);
+        assert_eq!(budget.available_kib(), 10);
+    }
 
     #[test]
     fn joining_a_path_equals_parsing_the_joined_text() {

@@ -392,3 +392,50 @@ async fn an_answer_cut_off_mid_body_is_read_again_once_for_reads_only() {
     assert_error(&r, 502);
     assert_eq!(patches(&app) - before, 1);
 }
+
+/// Provider answers held in memory at once are bounded across calls
+/// (`upstream.max_buffered_bytes`): calls past it get a clear 503 with `Retry-After`, the
+/// others their answer, and every share comes back once the calls are answered.
+#[tokio::test]
+async fn answers_in_memory_are_bounded_across_calls_and_the_budget_comes_back() {
+    let app = spawn_app_with(|c| {
+        c.upstream.max_response_bytes = 256 * 1024;
+        c.upstream.max_buffered_bytes = 256 * 1024;
+    })
+    .await;
+    let account = app.connect("github").await;
+    app.emulator("github")
+        .inject(Fault::huge(200 * 1024).on("GET", "/orgs/*"));
+    let path = app.orgs_path(&account, Some("octo-org"), "&truto_response_format=raw");
+
+    let replies = futures::future::join_all((0..16).map(|_| app.get(&path))).await;
+
+    let mut answered = 0;
+    for r in &replies {
+        match r.status.as_u16() {
+            200 => {
+                assert!(r.text.len() >= 200 * 1024 - 16, "{} bytes", r.text.len());
+                answered += 1;
+            }
+            503 => {
+                let msg = assert_error(r, 503);
+                assert!(msg.contains("max_buffered_bytes"), "{msg}");
+                assert_eq!(r.headers["retry-after"], "1");
+            }
+            other => panic!("{other}: {}", r.text),
+        }
+    }
+    assert!(answered >= 1, "at least one answer fits");
+    assert_eq!(
+        app.state.upstream.memory().available_kib(),
+        256,
+        "every share is given back"
+    );
+    assert_eq!(app.get(&path).await.status, 200);
+
+    // A budget smaller than one answer of the largest size is refused at start.
+    let mut config = unigate::config::Config::default();
+    config.upstream.max_buffered_bytes = config.upstream.max_response_bytes - 1;
+    let err = config.validate().unwrap_err().to_string();
+    assert!(err.contains("max_buffered_bytes"), "{err}");
+}
