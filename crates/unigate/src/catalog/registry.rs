@@ -785,7 +785,7 @@ fn compile_integration(
         }
     }
     if let Some(v) = &config.credentials.validation {
-        if !resources.contains_key(v) {
+        if v != "none" && !resources.contains_key(v) {
             errors.push(err(
                 file,
                 find_line(text, "validation:"),

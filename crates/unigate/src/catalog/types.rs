@@ -133,9 +133,13 @@ pub struct CredentialsConfig {
     pub oauth2: Option<OAuth2Config>,
     /// A raw resource method (`organizations.list`) run after connecting an account to check
     /// its credentials: success marks the account `active`, failure `validation_error`.
+    /// Absent: [`DEFAULT_VALIDATION`]; `none`: no check.
     #[serde(default)]
     pub validation: Option<String>,
 }
+
+/// The validation request of an integration that declares none.
+pub const DEFAULT_VALIDATION: &str = "organizations.list";
 
 /// An OAuth2 authorization server. URLs and parameter values are templates over `context`
 /// (Auth0's token URL is on the tenant's own domain) and must stay on the integration's

@@ -208,12 +208,19 @@ async fn session(State(state): State<AppState>, Query(q): Query<LinkQuery>) -> R
     ))
 }
 
-/// Runs the integration's validation request with the new account's credentials.
+/// Runs the integration's validation request with the new account's credentials: the one
+/// it declares (`credentials.validation`), or by default its organizations list, which every
+/// User Directory integration has, so that credentials the provider refuses are found when
+/// the account is connected rather than on its first call. `validation: none` skips it.
 async fn validate(state: &AppState, integration: &Integration, record: &AccountRecord) -> (String, Option<String>) {
-    let Some(key) = &integration.config.credentials.validation else {
-        return ("active".into(), None);
-    };
+    let key = integration
+        .config
+        .credentials
+        .validation
+        .as_deref()
+        .unwrap_or(crate::catalog::types::DEFAULT_VALIDATION);
     let Some(resource) = integration.resources.get(key) else {
+        // `none`, or an integration without an organizations list.
         return ("active".into(), None);
     };
     let account = match Account::load(&state.keyring, integration, record.clone()) {

@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{assert_error, spawn_app};
+use crate::helpers::{assert_error, spawn_app, TestApp};
 
 #[tokio::test]
 async fn a_link_token_is_single_use_and_checks_its_input() {
@@ -168,4 +168,78 @@ async fn the_oauth_path_sends_pkce_and_refuses_a_tampered_state() {
     assert_eq!(session.status(), 200);
     let accounts = app.get("/integrated-account?tenant_id=acme").await;
     assert_eq!(accounts.body["result"].as_array().unwrap().len(), 0);
+}
+
+/// An account connected by link to an integration that declares no validation request is
+/// checked with its organizations list: the emulator's credentials make it `active`, a wrong
+/// secret makes it `validation_error` with the provider's refusal, not `active`.
+#[tokio::test]
+async fn without_a_declared_validation_the_organizations_list_checks_the_credentials() {
+    use unigate::catalog::types::CredentialFormat;
+    let app = spawn_app().await;
+    let names: Vec<String> = app
+        .state
+        .registry
+        .integrations
+        .values()
+        .filter(|i| i.config.credentials.validation.is_none())
+        .filter(|i| !matches!(i.config.credentials.format, CredentialFormat::Oauth2))
+        .map(|i| i.name().to_string())
+        .collect();
+    assert!(names.len() >= 20, "{names:?}");
+    let mut refused_checked = 0;
+    for name in &names {
+        let integration = app.state.registry.integration(name).unwrap().clone();
+        let mut context = app.sandbox_context(name, json!({}));
+        for f in &integration.config.credentials.fields {
+            if f.required && !context.contains_key(&f.name) {
+                context.insert(f.name.clone(), json!("acme"));
+            }
+        }
+        let post = |token: String, context: serde_json::Map<String, serde_json::Value>| {
+            app.client
+                .post(format!("{}/connect/api/accounts", app.address))
+                .json(&json!({"link_token": token, "integration": name, "context": context}))
+                .send()
+        };
+        let created: serde_json::Value = post(link_token(&app).await, context.clone())
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(created["status"], "active", "{name}: {created}");
+
+        let secrets: Vec<&str> = integration.secret_fields().collect();
+        if secrets.is_empty() {
+            continue;
+        }
+        for s in &secrets {
+            context.insert((*s).to_string(), json!("wrong-credential-0000"));
+        }
+        let created: serde_json::Value = post(link_token(&app).await, context)
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(created["status"], "validation_error", "{name}: {created}");
+        assert!(
+            created["last_error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("The validation request was refused"),
+            "{name}: {created}"
+        );
+        refused_checked += 1;
+    }
+    assert!(refused_checked >= 20, "{refused_checked} of {}", names.len());
+}
+
+async fn link_token(app: &TestApp) -> String {
+    let r = app
+        .send(Method::POST, "/link-token", Some(json!({"tenant_id": "acme"})))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.body["link_token"].as_str().unwrap().to_string()
 }
