@@ -498,6 +498,18 @@ impl Call {
         Ok(Value::Object(before))
     }
 
+    /// A provider answer with no body where `expected` was due: a broken answer (502).
+    fn empty_answer(&self, reply: &Reply, expected: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            format!(
+                "{} answered {} with an empty body where {expected} was expected.",
+                self.integration.name(),
+                reply.status
+            ),
+        )
+    }
+
     /// "No such record": the provider answered, but without the record asked for.
     fn record_not_found(&self) -> ApiError {
         ApiError::not_found(format!(
@@ -552,14 +564,7 @@ impl Call {
         // No body at all is a broken answer, not an answer that the record does not exist
         // (that would tell a syncing client to delete it): JSON `null` is the latter.
         if reply.body.iter().all(u8::is_ascii_whitespace) {
-            return Err(ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                format!(
-                    "{} answered {} with an empty body where a record was expected.",
-                    self.integration.name(),
-                    reply.status
-                ),
-            ));
+            return Err(self.empty_answer(&reply, "a record"));
         }
         // The whole answer is the record: an array or a text is not one.
         if resource.response_path.is_none() && !(reply.json.is_object() || reply.json.is_null()) {
@@ -905,14 +910,7 @@ impl Call {
         // No body at all on a 200 is a broken answer, not an empty page: reading it as one
         // would end a sync early and silently. (`204 No Content` does say "nothing".)
         if reply.status != 204 && reply.body.iter().all(u8::is_ascii_whitespace) {
-            return Err(ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                format!(
-                    "{} answered {} with an empty body where a page of records was expected.",
-                    self.integration.name(),
-                    reply.status
-                ),
-            ));
+            return Err(self.empty_answer(&reply, "a page of records"));
         }
         let records = match self.select(resource, &reply)? {
             Value::Array(items) => items,

@@ -196,18 +196,7 @@ async fn without_a_declared_validation_the_organizations_list_checks_the_credent
                 context.insert(f.name.clone(), json!("acme"));
             }
         }
-        let post = |token: String, context: serde_json::Map<String, serde_json::Value>| {
-            app.client
-                .post(format!("{}/connect/api/accounts", app.address))
-                .json(&json!({"link_token": token, "integration": name, "context": context}))
-                .send()
-        };
-        let created: serde_json::Value = post(link_token(&app).await, context.clone())
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let created = connect_by_link(&app, name, context.clone()).await;
         assert_eq!(created["status"], "active", "{name}: {created}");
 
         let secrets: Vec<&str> = integration.secret_fields().collect();
@@ -217,12 +206,7 @@ async fn without_a_declared_validation_the_organizations_list_checks_the_credent
         for s in &secrets {
             context.insert((*s).to_string(), json!("wrong-credential-0000"));
         }
-        let created: serde_json::Value = post(link_token(&app).await, context)
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let created = connect_by_link(&app, name, context).await;
         assert_eq!(created["status"], "validation_error", "{name}: {created}");
         assert!(
             created["last_error"]
@@ -234,6 +218,23 @@ async fn without_a_declared_validation_the_organizations_list_checks_the_credent
         refused_checked += 1;
     }
     assert!(refused_checked >= 20, "{refused_checked} of {}", names.len());
+}
+
+/// An account for `integration` created through a new link token, as the connect page does.
+async fn connect_by_link(
+    app: &TestApp,
+    integration: &str,
+    context: serde_json::Map<String, serde_json::Value>,
+) -> serde_json::Value {
+    let token = link_token(app).await;
+    let r = app
+        .client
+        .post(format!("{}/connect/api/accounts", app.address))
+        .json(&json!({"link_token": token, "integration": integration, "context": context}))
+        .send()
+        .await
+        .unwrap();
+    r.json().await.unwrap()
 }
 
 async fn link_token(app: &TestApp) -> String {
