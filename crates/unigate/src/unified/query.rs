@@ -72,17 +72,22 @@ fn string_list(name: &str, v: Value) -> Result<Vec<String>, ApiError> {
 impl UnifiedQuery {
     pub fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
         let raw = raw.unwrap_or("");
-        // `remote_query[...]` is read from the text as sent ([`remote_pairs`]); the nested
-        // parse sees the rest, so a shape it cannot represent there is no error.
-        let own: Vec<&str> = raw
-            .split('&')
-            .filter(|segment| {
-                !url::form_urlencoded::parse(segment.as_bytes())
-                    .next()
-                    .is_some_and(|(k, _)| k.starts_with("remote_query["))
-            })
-            .collect();
-        let mut map = parse_brackets(&own.join("&"))?;
+        let (mut map, remote_pairs) = match plain_pairs(raw) {
+            Some(map) => (map, Vec::new()),
+            None => {
+                // `remote_query[...]` is read from the text as sent ([`remote_pairs`]); the
+                // nested parse sees the rest, so a shape it cannot represent there is no error.
+                let own: Vec<&str> = raw
+                    .split('&')
+                    .filter(|segment| {
+                        !url::form_urlencoded::parse(segment.as_bytes())
+                            .next()
+                            .is_some_and(|(k, _)| k.starts_with("remote_query["))
+                    })
+                    .collect();
+                (parse_brackets(&own.join("&"))?, remote_pairs(raw))
+            }
+        };
         let integrated_account_id = match map.remove("integrated_account_id") {
             Some(Value::String(s)) if !s.trim().is_empty() => s,
             Some(Value::String(_)) => return Err(ApiError::bad_request("`integrated_account_id` must not be empty.")),
@@ -147,13 +152,35 @@ impl UnifiedQuery {
             format,
             ignore_remote_data,
             exclude_fields,
-            remote_pairs: remote_pairs(raw),
+            remote_pairs,
             limit,
             next_cursor,
             rest: map,
             raw: raw.to_string(),
         })
     }
+}
+
+/// The common query string that needs no decoding and has no nesting (`a=1&b=x`: no
+/// brackets, no escapes, no `+`, each name once with one `=`), read directly; `None` for any
+/// other, which [`parse_brackets`] reads. Both read such a string the same way (a property
+/// test checks it); this one costs a fraction, and it is what most calls send
+/// (`integrated_account_id=...&truto_response_format=...`).
+fn plain_pairs(raw: &str) -> Option<Map<String, Value>> {
+    if raw.bytes().any(|b| matches!(b, b'[' | b']' | b'%' | b'+')) {
+        return None;
+    }
+    let mut map = Map::new();
+    if raw.is_empty() {
+        return Some(map);
+    }
+    for segment in raw.split('&') {
+        let (k, v) = segment.split_once('=')?;
+        if k.is_empty() || v.contains('=') || map.insert(k.to_string(), Value::String(v.to_string())).is_some() {
+            return None;
+        }
+    }
+    Some(map)
 }
 
 /// Unigate's own query parameters, by their name before any bracket.
@@ -227,6 +254,40 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use serde_json::json;
+
+    proptest::proptest! {
+        /// The direct read of a plain query string gives what the nested parse gives.
+        #[test]
+        fn a_plain_query_reads_as_the_nested_parse_reads_it(raw in "[a-c0-9_.=&+%\\[\\]-]{0,24}") {
+            if let Some(plain) = plain_pairs(&raw) {
+                proptest::prop_assert_eq!(Some(plain), parse_brackets(&raw).ok(), "{}", raw);
+            }
+        }
+
+        /// The same over strings shaped like queries, where the direct read mostly applies.
+        #[test]
+        fn a_plain_query_of_pairs_reads_as_the_nested_parse_reads_it(
+            pairs in proptest::collection::vec(("[a-c0-9_.-]{0,3}", "[a-c0-9_.=-]{0,3}"), 0..5)
+        ) {
+            let raw = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
+            if let Some(plain) = plain_pairs(&raw) {
+                proptest::prop_assert_eq!(Some(plain), parse_brackets(&raw).ok(), "{}", raw);
+            }
+        }
+    }
+
+    #[test]
+    fn the_common_query_takes_the_direct_read() {
+        let raw = "integrated_account_id=6e1f0b4c-1a2b-4c3d-9e8f-0a1b2c3d4e5f&truto_response_format=raw&limit=50";
+        assert!(plain_pairs(raw).is_some());
+        let q = UnifiedQuery::parse(Some(raw)).unwrap();
+        assert_eq!(q.integrated_account_id, "6e1f0b4c-1a2b-4c3d-9e8f-0a1b2c3d4e5f");
+        assert_eq!(q.format, ResponseFormat::Raw);
+        assert_eq!(q.limit, Some(50));
+        for other in ["a=1&a=2", "a", "=x", "a=b=c", "a=%20", "a=x+y", "a[b]=1", "a=1&&b=2"] {
+            assert!(plain_pairs(other).is_none(), "{other}");
+        }
+    }
 
     #[test]
     fn sdk_style_brackets_are_understood() {
