@@ -40,6 +40,16 @@ fn future() -> String {
     (Utc::now() + chrono::Duration::hours(1)).to_rfc3339()
 }
 
+/// `POST /integrated-account/refresh-credentials` for `id`.
+async fn refresh_credentials(app: &TestApp, id: &str) -> crate::helpers::Reply {
+    app.send(
+        Method::POST,
+        "/integrated-account/refresh-credentials",
+        Some(json!({ "id": id })),
+    )
+    .await
+}
+
 /// A GitHub account holding tokens the emulator issued, expiring at `expires_at`.
 async fn github_oauth_account(app: &TestApp, expires_at: &str) -> (String, unigate_emulator::OAuthTokens) {
     let tokens = app.emulator("github").oauth_issue().unwrap();
@@ -170,13 +180,7 @@ async fn refresh_credentials_forces_a_refresh_and_returns_no_secret() {
     let (account, old) = github_oauth_account(&app, &future()).await;
     let gh = app.emulator("github");
 
-    let r = app
-        .send(
-            Method::POST,
-            "/integrated-account/refresh-credentials",
-            Some(json!({ "id": account })),
-        )
-        .await;
+    let r = refresh_credentials(&app, &account).await;
 
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["id"], account.as_str());
@@ -190,21 +194,9 @@ async fn refresh_credentials_forces_a_refresh_and_returns_no_secret() {
 
     // An account with a plain personal access token has nothing to refresh.
     let pat = app.connect("github").await;
-    let refused = app
-        .send(
-            Method::POST,
-            "/integrated-account/refresh-credentials",
-            Some(json!({ "id": pat })),
-        )
-        .await;
+    let refused = refresh_credentials(&app, &pat).await;
     assert!(assert_error(&refused, 400).contains("refresh"));
-    let missing = app
-        .send(
-            Method::POST,
-            "/integrated-account/refresh-credentials",
-            Some(json!({ "id": "nope" })),
-        )
-        .await;
+    let missing = refresh_credentials(&app, "nope").await;
     assert_error(&missing, 404);
 }
 
@@ -602,13 +594,7 @@ async fn an_admin_patch_and_a_refresh_never_undo_each_other() {
     assert_eq!(patch.status, 200, "{}", patch.text);
     assert_eq!(call.await.unwrap().unwrap().status(), 200);
 
-    let forced = app
-        .send(
-            Method::POST,
-            "/integrated-account/refresh-credentials",
-            Some(json!({ "id": account })),
-        )
-        .await;
+    let forced = refresh_credentials(&app, &account).await;
     let refreshes = token_requests(gh, GITHUB_TOKEN_PATH, "refresh_token");
     assert_eq!(refreshes.len(), 2);
     assert_eq!(form(&refreshes[1])["refresh_token"], "ghr_set_by_the_operator");
@@ -731,13 +717,7 @@ async fn the_admin_view_shows_the_refreshed_expiry() {
         .on("POST", GITHUB_TOKEN_PATH)
         .times(1),
     );
-    let r = app
-        .send(
-            Method::POST,
-            "/integrated-account/refresh-credentials",
-            Some(json!({ "id": account })),
-        )
-        .await;
+    let r = refresh_credentials(&app, &account).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["context"]["expires_at"], Value::Null, "{}", r.text);
     assert!(!r.text.contains("ghu_"), "{}", r.text);
