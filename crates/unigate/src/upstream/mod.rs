@@ -151,7 +151,8 @@ pub struct MemoryShare(tokio::sync::OwnedSemaphorePermit);
 
 impl MemoryBudget {
     pub fn new(limit_bytes: usize) -> Self {
-        let kib = (limit_bytes / 1024).min(tokio::sync::Semaphore::MAX_PERMITS);
+        // Rounded up, as each body's share is: an answer of exactly the limit fits.
+        let kib = limit_bytes.div_ceil(1024).min(tokio::sync::Semaphore::MAX_PERMITS);
         MemoryBudget {
             kib: Arc::new(tokio::sync::Semaphore::new(kib)),
             limit: limit_bytes,
@@ -1165,6 +1166,12 @@ mod tests {
         assert_eq!(budget.available_kib(), 7);
         drop(b);
         assert_eq!(budget.available_kib(), 10);
+
+        // A limit that is not a whole number of KiB still holds one answer of that size.
+        let odd = MemoryBudget::new(1000);
+        let mut c = None;
+        assert!(odd.cover(&mut c, 1000));
+        assert!(!odd.cover(&mut None, 1));
     }
 
     #[test]
