@@ -374,22 +374,25 @@ impl OAuth {
             }
         }
         let timeout_ms = self.upstream.config().request_timeout_ms;
-        let timed_out = || TokenError::Timeout(format!("the token endpoint did not answer within {timeout_ms} ms"));
-        let response = req.form(&form).send().await.map_err(|e| {
+        // A timeout (before the answer or in its body) is its own error; `failure` says what
+        // else went wrong.
+        let failed = |e: reqwest::Error, failure: &str| {
             if e.is_timeout() {
-                timed_out()
+                TokenError::Timeout(format!("the token endpoint did not answer within {timeout_ms} ms"))
             } else {
-                TokenError::Failed(format!("the token endpoint could not be reached ({e})"))
+                TokenError::Failed(format!("{failure} ({e})"))
             }
-        })?;
+        };
+        let response = req
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| failed(e, "the token endpoint could not be reached"))?;
         let status = response.status();
-        let bytes = response.bytes().await.map_err(|e| {
-            if e.is_timeout() {
-                timed_out()
-            } else {
-                TokenError::Failed(format!("the token endpoint's answer broke off ({e})"))
-            }
-        })?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| failed(e, "the token endpoint's answer broke off"))?;
         let body: Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
             // Some servers answer form-encoded whatever Accept says.
             Value::Object(

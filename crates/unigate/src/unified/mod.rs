@@ -563,7 +563,7 @@ impl Call {
         let mut reply = reply;
         // No body at all is a broken answer, not an answer that the record does not exist
         // (that would tell a syncing client to delete it): JSON `null` is the latter.
-        if reply.body.iter().all(u8::is_ascii_whitespace) {
+        if crate::upstream::is_blank(&reply.body) {
             return Err(self.empty_answer(&reply, "a record"));
         }
         // The whole answer is the record: an array or a text is not one.
@@ -909,7 +909,7 @@ impl Call {
         };
         // No body at all on a 200 is a broken answer, not an empty page: reading it as one
         // would end a sync early and silently. (`204 No Content` does say "nothing".)
-        if reply.status != 204 && reply.body.iter().all(u8::is_ascii_whitespace) {
+        if reply.status != 204 && crate::upstream::is_blank(&reply.body) {
             return Err(self.empty_answer(&reply, "a page of records"));
         }
         let records = match self.select(resource, &reply)? {

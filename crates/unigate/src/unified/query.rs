@@ -20,7 +20,7 @@ pub struct UnifiedQuery {
     pub ignore_remote_data: bool,
     pub exclude_fields: Vec<String>,
     /// What goes to the provider: `remote_query[name]...=v` pairs as `name...=v`, in the order
-    /// sent and with every bracket after the name kept as written ([`remote_pairs`]).
+    /// sent and with every bracket after the name kept as written ([`remote_pair`]).
     pub remote_pairs: Vec<(String, String)>,
     pub limit: Option<u32>,
     pub next_cursor: Option<String>,
@@ -75,17 +75,17 @@ impl UnifiedQuery {
         let (mut map, remote_pairs) = match plain_pairs(raw) {
             Some(map) => (map, Vec::new()),
             None => {
-                // `remote_query[...]` is read from the text as sent ([`remote_pairs`]); the
+                // `remote_query[...]` is read from the text as sent ([`remote_pair`]); the
                 // nested parse sees the rest, so a shape it cannot represent there is no error.
-                let own: Vec<&str> = raw
-                    .split('&')
-                    .filter(|segment| {
-                        !url::form_urlencoded::parse(segment.as_bytes())
-                            .next()
-                            .is_some_and(|(k, _)| k.starts_with("remote_query["))
-                    })
-                    .collect();
-                (parse_brackets(&own.join("&"))?, remote_pairs(raw))
+                let mut own: Vec<&str> = Vec::new();
+                let mut remote = Vec::new();
+                for segment in raw.split('&') {
+                    match url::form_urlencoded::parse(segment.as_bytes()).next() {
+                        Some((k, v)) if k.starts_with("remote_query[") => remote.extend(remote_pair(&k, v)),
+                        _ => own.push(segment),
+                    }
+                }
+                (parse_brackets(&own.join("&"))?, remote)
             }
         };
         let integrated_account_id = match map.remove("integrated_account_id") {
@@ -194,20 +194,15 @@ const OWN_PARAMETERS: &[&str] = &[
     "next_cursor",
 ];
 
-/// The `remote_query[...]` pairs of a query string, decoded, as the provider gets them:
-/// the name in the first brackets, then whatever follows it untouched
-/// (`remote_query[f][0][x]=1` is `f[0][x]=1`), in the order sent. Read from the text itself,
-/// not from the nested parse, which would renumber indexes, merge repeated keys and cap the
-/// depth.
-pub fn remote_pairs(raw: &str) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(raw.as_bytes())
-        .filter_map(|(k, v)| {
-            let inner = k.strip_prefix("remote_query[")?;
-            let close = inner.find(']')?;
-            let name = &inner[..close];
-            (!name.is_empty()).then(|| (format!("{name}{}", &inner[close + 1..]), v.into_owned()))
-        })
-        .collect()
+/// A decoded `remote_query[...]` pair as the provider gets it: the name in the first
+/// brackets, then whatever follows it untouched (`remote_query[f][0][x]=1` is `f[0][x]=1`);
+/// `None` for any other pair. Read from the text itself, pair by pair in the order sent, not
+/// from the nested parse, which would renumber indexes, merge repeated keys and cap the depth.
+fn remote_pair(key: &str, value: std::borrow::Cow<'_, str>) -> Option<(String, String)> {
+    let inner = key.strip_prefix("remote_query[")?;
+    let close = inner.find(']')?;
+    let name = &inner[..close];
+    (!name.is_empty()).then(|| (format!("{name}{}", &inner[close + 1..]), value.into_owned()))
 }
 
 /// The pairs of a query string that are not Unigate's own, decoded, as sent (the Proxy API

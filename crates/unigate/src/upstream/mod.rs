@@ -815,17 +815,7 @@ impl Upstream {
             headers
                 .get(http::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| {
-                    v.trim()
-                        .parse::<u64>()
-                        .ok()
-                        .filter(|&n| n <= MAX_RETRY_AFTER_SECS)
-                        .or_else(|| {
-                            chrono::DateTime::parse_from_rfc2822(v)
-                                .ok()
-                                .map(|d| (d.timestamp() - chrono::Utc::now().timestamp()).max(0) as u64)
-                        })
-                })
+                .and_then(retry_after_secs)
         };
         let secs = number(&rl.retry_after)
             .map(|n| n.ceil() as u64)
@@ -928,7 +918,7 @@ impl Upstream {
                 Err(e) => return Err(e),
             }
         };
-        let parsed = if body.iter().all(u8::is_ascii_whitespace) {
+        let parsed = if is_blank(&body) {
             Ok(Value::Null)
         } else if let (Some(expr), true) = (&parse_for, status < 400) {
             // Errors are parsed whole: the integration's error expressions read them.
@@ -993,12 +983,13 @@ impl Upstream {
             integration: integration.name().to_string(),
             limit: self.memory.limit,
         };
-        if response.content_length().is_some_and(|n| n as usize > limit) {
-            return Err(too_large());
-        }
         let mut share = None;
-        // A declared length is taken at once (one acquisition instead of one per chunk).
+        // A declared length is checked, and its share taken, at once (one acquisition
+        // instead of one per chunk).
         if let Some(n) = response.content_length() {
+            if n as usize > limit {
+                return Err(too_large());
+            }
             if !self.memory.cover(&mut share, n as usize) {
                 return Err(memory_full());
             }
@@ -1025,6 +1016,11 @@ impl Upstream {
     }
 }
 
+/// Whether an answer's body is empty (or whitespace only): no JSON at all, not even `null`.
+pub fn is_blank(body: &[u8]) -> bool {
+    body.iter().all(u8::is_ascii_whitespace)
+}
+
 /// An answer read whole, with its share of the memory budget.
 struct BodyRead {
     status: u16,
@@ -1049,11 +1045,23 @@ pub fn error_message(integration: &Integration, status: u16, headers: &HeaderMap
 /// "wait" is garbage, not advice.
 const MAX_RETRY_AFTER_SECS: u64 = 10 * 365 * 24 * 3600;
 
-/// Whether a provider's `Retry-After` value is one: delay seconds (within
-/// [`MAX_RETRY_AFTER_SECS`]) or an HTTP date.
-pub fn is_retry_after(value: &str) -> bool {
+/// The seconds a provider's `Retry-After` value asks for: delay seconds (within
+/// [`MAX_RETRY_AFTER_SECS`]) or an HTTP date (0 once past); `None` when it is neither.
+fn retry_after_secs(value: &str) -> Option<u64> {
     let v = value.trim();
-    v.parse::<u64>().is_ok_and(|n| n <= MAX_RETRY_AFTER_SECS) || chrono::DateTime::parse_from_rfc2822(v).is_ok()
+    v.parse::<u64>()
+        .ok()
+        .filter(|&n| n <= MAX_RETRY_AFTER_SECS)
+        .or_else(|| {
+            chrono::DateTime::parse_from_rfc2822(v)
+                .ok()
+                .map(|d| (d.timestamp() - chrono::Utc::now().timestamp()).max(0) as u64)
+        })
+}
+
+/// Whether a provider's `Retry-After` value is one (see [`retry_after_secs`]).
+pub fn is_retry_after(value: &str) -> bool {
+    retry_after_secs(value).is_some()
 }
 
 /// An HTTP client for provider calls: no redirects followed, and a resolver that refuses
