@@ -175,11 +175,23 @@ const REFRESHED_PUBLIC: &[&str] = &["expires_at"];
 
 /// The Truto-shaped JSON view of an account: never any secret.
 pub fn view(keyring: &Keyring, record: &AccountRecord, integration: Option<&Integration>) -> Value {
+    use crate::catalog::types::CredentialFormat;
     let mut context = record.context.clone();
-    if let (Value::Object(shown), Ok(sealed)) = (&mut context, open_secrets(keyring, record)) {
-        for key in REFRESHED_PUBLIC {
-            if let Some(v) = sealed.get(*key) {
-                shown.insert((*key).to_string(), v.clone());
+    // Only OAuth accounts are refreshed, so only theirs are opened (a list of API-key
+    // accounts decrypts nothing); a key the integration declares secret is never shown.
+    let refreshed = integration.filter(|i| {
+        matches!(
+            i.config.credentials.format,
+            CredentialFormat::Oauth2 | CredentialFormat::Oauth2ClientCredentials
+        )
+    });
+    if let (Some(integration), Value::Object(shown)) = (refreshed, &mut context) {
+        if let Ok(sealed) = open_secrets(keyring, record) {
+            let secret: Vec<&str> = integration.secret_fields().collect();
+            for key in REFRESHED_PUBLIC.iter().filter(|k| !secret.contains(k)) {
+                if let Some(v) = sealed.get(*key) {
+                    shown.insert((*key).to_string(), v.clone());
+                }
             }
         }
     }
