@@ -80,10 +80,13 @@ async fn write_batches(store: Arc<dyn Store>, mut rx: mpsc::Receiver<RequestLogR
                 }
             }
         }
-        if let Err(e) = store.insert_request_logs(&batch).await {
-            tracing::warn!(error = %e, entries = batch.len(), "request log entries could not be written");
+        let entries = batch.len();
+        if let Err(e) = store
+            .insert_request_logs(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
+            .await
+        {
+            tracing::warn!(error = %e, entries, "request log entries could not be written");
         }
-        batch.clear();
         if last_prune.elapsed() >= Duration::from_secs(3600) {
             last_prune = Instant::now();
             let cutoff = Utc::now() - chrono::Duration::hours(retention_hours as i64);

@@ -270,7 +270,7 @@ pub trait Store: Send + Sync + 'static {
     /// unknown. Atomic: of two concurrent uses, one wins.
     async fn consume_link_token(&self, token_hash: &str) -> Result<Option<LinkTokenRecord>, StoreError>;
 
-    async fn insert_request_logs(&self, entries: &[RequestLogRecord]) -> Result<(), StoreError>;
+    async fn insert_request_logs(&self, entries: Vec<RequestLogRecord>) -> Result<(), StoreError>;
     /// Newest first; `before` is the last row of the previous page.
     async fn list_request_logs(
         &self,
