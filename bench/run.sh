@@ -6,6 +6,7 @@
 #   bench/run.sh                 # everything (~6 min on 2 cores; 1M-record streaming included)
 #   bench/run.sh --skip-1m       # stream 10k and 100k records only
 #   bench/run.sh --profile       # also perf-record the gateway at saturation (Debian linux-perf)
+#                                # and draw bench/flamegraph.svg (cargo install inferno)
 #   bench/run.sh --smoke         # seconds: tiny runs, installs nothing, skips missing tools;
 #                                # writes target/bench-smoke/BENCHMARKS.md
 #
@@ -32,6 +33,12 @@ if [ "$smoke" = 0 ]; then
       echo "note: ${missing[*]} missing and not root: those comparisons will be skipped" >&2
     fi
   fi
+  for arg in "$@"; do
+    if [ "$arg" = "--profile" ] && ! command -v inferno-flamegraph >/dev/null && [ ! -x "$HOME/.cargo/bin/inferno-flamegraph" ]; then
+      echo "== inferno (cargo install, for the flame graph)"
+      cargo install inferno --locked --quiet
+    fi
+  done
   if command -v npm >/dev/null; then
     echo "== jsonata (npm ci in bench/js)"
     (cd bench/js && npm ci --no-audit --no-fund --silent)

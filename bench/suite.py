@@ -270,7 +270,7 @@ def wrk(url: str, headers: dict, seconds: float, conns: int, cpu: int | None, tm
 
 def oha_fixed(url: str, headers: dict, seconds: float, rate: float, cpu: int | None) -> dict | None:
     """Open-loop fixed rate with coordinated-omission correction (oha -q --latency-correction)."""
-    oha = shutil.which("oha") or (str(Path.home() / ".cargo/bin/oha") if (Path.home() / ".cargo/bin/oha").exists() else None)
+    oha = cargo_tool("oha")
     if not oha:
         return None
     args = pinned(cpu) + [oha, "--no-tui", "--output-format", "json", "-z", f"{max(1, round(seconds))}s",
@@ -382,12 +382,38 @@ http {{
 def profile_cmd(pid: int, seconds: float, out: Path) -> Proc | None:
     if not shutil.which("perf"):
         return None
-    return Proc(["perf", "record", "-F", "499", "-o", str(out), "-p", str(pid), "--", "sleep",
-                 str(max(1, round(seconds)))])
+    # DWARF call graphs (release builds keep no frame pointers) for the flame graph.
+    return Proc(["perf", "record", "-F", "499", "--call-graph", "dwarf,16384", "-o", str(out), "-p", str(pid),
+                 "--", "sleep", str(max(1, round(seconds)))])
+
+
+def cargo_tool(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    home = Path.home() / ".cargo/bin" / name
+    return str(home) if home.exists() else None
+
+
+def flame_graph(data: Path, out: Path) -> bool:
+    """perf samples folded by inferno into an SVG flame graph; False when inferno is missing."""
+    collapse, render = cargo_tool("inferno-collapse-perf"), cargo_tool("inferno-flamegraph")
+    if not (collapse and render):
+        return False
+    folded = data.with_suffix(".folded")
+    with open(folded, "w") as f:
+        script = subprocess.Popen(["perf", "script", "-i", str(data)], stdout=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL)
+        subprocess.run([collapse], stdin=script.stdout, stdout=f, check=True, timeout=900)
+        script.wait(timeout=60)
+    with open(folded) as src, open(out, "w") as dst:
+        subprocess.run([render, "--title", "Unigate: unified get at saturation (perf, CPU 0)",
+                        "--minwidth", "0.5"], stdin=src, stdout=dst, check=True, timeout=300)
+    return True
 
 
 def perf_top(data: Path, n: int = 25) -> str:
-    out = sh(f"perf report -i {data} --no-children --sort symbol --stdio --percent-limit 1 2>/dev/null"
+    out = sh(f"perf report -i {data} --no-children -g none --sort symbol --stdio --percent-limit 1 2>/dev/null"
              f" | grep -E '^ +[0-9.]+%' | head -n {n}", timeout=180)
     # Drop perf's empty IPC columns and padding.
     return "\n".join(re.sub(r"(\s+-)*\s*$", "", line).strip() for line in out.splitlines())
@@ -437,6 +463,12 @@ def overhead(args, gw: Gateway, emu_url: str, emu_port: int, github_token: str, 
             shutil.copy(tmp / "perf.data", tmp.parent / "unigate-bench-perf.data")
             log(f"perf: {len(res['overhead']['perf'].splitlines())} lines; data kept in "
                 f"{tmp.parent / 'unigate-bench-perf.data'}")
+            args.flame_graph.parent.mkdir(parents=True, exist_ok=True)
+            if flame_graph(tmp / "perf.data", args.flame_graph):
+                res["overhead"]["flame_graph"] = "bench/flamegraph.svg"
+                log(f"flame graph: {args.flame_graph}")
+            else:
+                log("inferno is not installed (cargo install inferno): no flame graph")
         elif args.profile:
             log("perf recorded nothing")
         res["overhead"]["saturation"] = {k: statistics.median(v) for k, v in sat.items()}
@@ -663,6 +695,9 @@ def report(args, res: dict) -> str:
         if o.get("perf"):
             L += ["Profile of the Unigate process during its first saturation run "
                   "(`perf record`, self time by symbol, ≥ 1 %):", "", "```", o["perf"], "```", ""]
+        if o.get("flame_graph"):
+            L += [f"Flame graph of the same samples (DWARF call graphs, folded and drawn by `inferno`): "
+                  f"[`{o['flame_graph']}`]({o['flame_graph']}).", ""]
     else:
         targets.append(("Unigate throughput ≥ 0.8 × nginx", "not measured", None))
         targets.append(("Added p99 < 1 ms at half saturation", "not measured", None))
@@ -803,6 +838,8 @@ def main() -> int:
         args.records, args.max_buffered = [1_000], 1_000
     out = Path(args.out) if args.out else (ROOT / "target/bench-smoke/BENCHMARKS.md" if args.smoke
                                            else ROOT / "BENCHMARKS.md")
+    # Beside the report, linked from it.
+    args.flame_graph = out.parent / "bench" / "flamegraph.svg"
     for b in (args.gateway_bin, args.driver_bin):
         if not Path(b).exists():
             log(f"missing binary {b}: run bench/run.sh (it builds them)")
