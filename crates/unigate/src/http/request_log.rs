@@ -28,6 +28,13 @@ const QUEUE: usize = 10_000;
 const BATCH: usize = 500;
 /// How long the writer waits for more entries after the first of a batch arrives.
 const LINGER: Duration = Duration::from_millis(200);
+/// How often entries past `request_log.retention_hours` are deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// Rows deleted per statement, and the pause between statements: a busy instance's hour of
+/// entries is millions of rows, and one `DELETE` of them all would hold SQLite's write lock
+/// (which account writes and rate-limit budgets also take) for seconds or minutes.
+pub const PRUNE_CHUNK: u32 = 1000;
+const PRUNE_PAUSE: Duration = Duration::from_millis(20);
 
 /// The sending side, shared by every request.
 #[derive(Debug)]
@@ -46,7 +53,8 @@ impl RequestLog {
             };
         }
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(write_batches(store, rx, retention_hours));
+        tokio::spawn(write_batches(store.clone(), rx));
+        tokio::spawn(prune_hourly(store, retention_hours));
         RequestLog {
             tx: Some(tx),
             dropped: AtomicU64::new(0),
@@ -65,8 +73,7 @@ impl RequestLog {
     }
 }
 
-async fn write_batches(store: Arc<dyn Store>, mut rx: mpsc::Receiver<RequestLogRecord>, retention_hours: u64) {
-    let mut last_prune = Instant::now() - Duration::from_secs(3600);
+async fn write_batches(store: Arc<dyn Store>, mut rx: mpsc::Receiver<RequestLogRecord>) {
     let mut batch = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut batch, BATCH).await > 0 {
         // Let a busy instance's entries gather into one transaction (a few per second at
@@ -87,13 +94,43 @@ async fn write_batches(store: Arc<dyn Store>, mut rx: mpsc::Receiver<RequestLogR
         {
             tracing::warn!(error = %e, entries, "request log entries could not be written");
         }
-        if last_prune.elapsed() >= Duration::from_secs(3600) {
-            last_prune = Instant::now();
-            let cutoff = Utc::now() - chrono::Duration::hours(retention_hours as i64);
-            if let Err(e) = store.prune_request_logs(cutoff).await {
-                tracing::warn!(error = %e, "request log pruning failed");
-            }
+    }
+}
+
+/// Prunes at start, then every hour, beside the writer (which goes on meanwhile).
+async fn prune_hourly(store: Arc<dyn Store>, retention_hours: u64) {
+    let mut every = tokio::time::interval(PRUNE_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        // A retention beyond what a date can hold keeps everything.
+        let Some(cutoff) = i64::try_from(retention_hours)
+            .ok()
+            .and_then(|h| h.checked_mul(3600))
+            .and_then(chrono::Duration::try_seconds)
+            .and_then(|keep| Utc::now().checked_sub_signed(keep))
+        else {
+            continue;
+        };
+        match prune(store.as_ref(), cutoff).await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "request log pruned"),
+            Err(e) => tracing::warn!(error = %e, "request log pruning failed"),
         }
+    }
+}
+
+/// Deletes every entry older than `before`, [`PRUNE_CHUNK`] rows per statement with a pause
+/// between statements, so other writers get the database in between; returns how many.
+pub async fn prune(store: &dyn Store, before: chrono::DateTime<Utc>) -> Result<u64, crate::store::StoreError> {
+    let mut deleted = 0;
+    loop {
+        let n = store.prune_request_logs(before, PRUNE_CHUNK).await?;
+        deleted += n;
+        if n < u64::from(PRUNE_CHUNK) {
+            return Ok(deleted);
+        }
+        tokio::time::sleep(PRUNE_PAUSE).await;
     }
 }
 

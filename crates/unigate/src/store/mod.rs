@@ -279,8 +279,9 @@ pub trait Store: Send + Sync + 'static {
         before: Option<&AccountPosition>,
         limit: u32,
     ) -> Result<Vec<RequestLogRecord>, StoreError>;
-    /// Deletes entries older than `before`; returns how many.
-    async fn prune_request_logs(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// Deletes at most `limit` entries older than `before`, in one short transaction;
+    /// returns how many. Fewer than `limit` means none older is left.
+    async fn prune_request_logs(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError>;
 
     /// Every account of every environment, by id, for maintenance (key rotation).
     async fn list_all_accounts(&self, after_id: Option<&str>, limit: u32) -> Result<Vec<AccountRecord>, StoreError>;

@@ -557,11 +557,17 @@ where
         rows.iter().map(Self::request_log_from_row).collect()
     }
 
-    async fn prune_request_logs(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM request_logs WHERE created_at < $1")
-            .bind(D::time(&before))
-            .execute(&self.pool)
-            .await?;
+    async fn prune_request_logs(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError> {
+        // Found through the (environment_id, created_at, id) index, one environment after
+        // another; there is no index on the time alone (one more per logged row).
+        let done = sqlx::query(
+            "DELETE FROM request_logs WHERE id IN (SELECT id FROM request_logs \
+             WHERE environment_id IN (SELECT id FROM environments) AND created_at < $1 LIMIT $2)",
+        )
+        .bind(D::time(&before))
+        .bind(i64::from(limit))
+        .execute(&self.pool)
+        .await?;
         Ok(D::rows_affected(&done))
     }
 
