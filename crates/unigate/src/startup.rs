@@ -269,6 +269,11 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let app = crate::http::router(self.state.clone());
         let result = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
+        // No call is running any more: what the request log still queues is written now.
+        self.state
+            .request_log
+            .flush_and_stop(std::time::Duration::from_secs(10))
+            .await;
         drop(self._emulators);
         result
     }

@@ -41,23 +41,48 @@ const PRUNE_PAUSE: Duration = Duration::from_millis(20);
 pub struct RequestLog {
     tx: Option<mpsc::Sender<RequestLogRecord>>,
     dropped: AtomicU64,
+    /// Tells the writer to write what is queued, at once, and stop.
+    closing: Arc<tokio::sync::Notify>,
+    writer: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl RequestLog {
     /// Starts the writer (and the hourly pruning) when enabled.
     pub fn start(store: Arc<dyn Store>, enabled: bool, retention_hours: u64) -> RequestLog {
+        let closing = Arc::new(tokio::sync::Notify::new());
         if !enabled {
             return RequestLog {
                 tx: None,
                 dropped: AtomicU64::new(0),
+                closing,
+                writer: std::sync::Mutex::new(None),
             };
         }
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(write_batches(store.clone(), rx));
+        let writer = tokio::spawn(write_batches(store.clone(), rx, closing.clone()));
         tokio::spawn(prune_hourly(store, retention_hours));
         RequestLog {
             tx: Some(tx),
             dropped: AtomicU64::new(0),
+            closing,
+            writer: std::sync::Mutex::new(Some(writer)),
+        }
+    }
+
+    /// Writes every queued entry now, without waiting for its batch to fill, and stops the
+    /// writer; called once the server has stopped taking calls, so that a graceful shutdown
+    /// (a deploy) loses no entries. Waits at most `within`.
+    pub async fn flush_and_stop(&self, within: Duration) {
+        let writer = self
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        let Some(writer) = writer else { return };
+        // A stored permit: the writer sees it even if it is not waiting at this moment.
+        self.closing.notify_one();
+        if tokio::time::timeout(within, writer).await.is_err() {
+            tracing::warn!("request log entries still being written at shutdown were abandoned");
         }
     }
 
@@ -73,19 +98,37 @@ impl RequestLog {
     }
 }
 
-async fn write_batches(store: Arc<dyn Store>, mut rx: mpsc::Receiver<RequestLogRecord>) {
+async fn write_batches(
+    store: Arc<dyn Store>,
+    mut rx: mpsc::Receiver<RequestLogRecord>,
+    closing: Arc<tokio::sync::Notify>,
+) {
     let mut batch = Vec::with_capacity(BATCH);
-    while rx.recv_many(&mut batch, BATCH).await > 0 {
-        // Let a busy instance's entries gather into one transaction (a few per second at
-        // most) instead of committing each call's row on its own.
-        if batch.len() < BATCH {
-            tokio::time::sleep(LINGER).await;
-            while batch.len() < BATCH {
-                match rx.try_recv() {
-                    Ok(entry) => batch.push(entry),
-                    Err(_) => break,
+    let mut stopping = false;
+    loop {
+        if !stopping {
+            tokio::select! {
+                received = rx.recv_many(&mut batch, BATCH) => if received == 0 { return },
+                () = closing.notified() => stopping = true,
+            }
+            // Let a busy instance's entries gather into one transaction (a few per second
+            // at most) instead of committing each call's row on its own.
+            if !stopping && batch.len() < BATCH {
+                tokio::select! {
+                    () = tokio::time::sleep(LINGER) => {}
+                    () = closing.notified() => stopping = true,
                 }
             }
+        }
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(entry) => batch.push(entry),
+                Err(_) => break,
+            }
+        }
+        if batch.is_empty() {
+            // Only when stopping: the queue is drained.
+            return;
         }
         let entries = batch.len();
         if let Err(e) = store

@@ -23,6 +23,9 @@ pub struct TestApp {
     pub credentials: HashMap<String, Map<String, Value>>,
     pub state: AppState,
     pub data_dir: tempfile::TempDir,
+    /// Stops the server gracefully ([`TestApp::stop`]); dropped, it does nothing.
+    shutdown: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+    server: std::sync::Mutex<Option<tokio::task::JoinHandle<std::io::Result<()>>>>,
 }
 
 pub fn catalog_dir() -> PathBuf {
@@ -77,7 +80,13 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let address = format!("http://{}", app.local_addr());
     let token = app.bootstrap_token.clone().unwrap();
     let state = app.state().clone();
-    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async move {
+        if stop.await.is_err() {
+            // The test let go of its handle: keep serving.
+            std::future::pending::<()>().await;
+        }
+    }));
     TestApp {
         address,
         token,
@@ -86,6 +95,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         credentials,
         state,
         data_dir,
+        shutdown: std::sync::Mutex::new(Some(shutdown)),
+        server: std::sync::Mutex::new(Some(server)),
     }
 }
 
@@ -117,6 +128,16 @@ pub struct Reply {
 }
 
 impl TestApp {
+    /// Stops the server as a SIGTERM does (graceful shutdown) and waits until it has.
+    pub async fn stop(&self) {
+        if let Some(tx) = self.shutdown.lock().unwrap().take() {
+            let _ = tx.send(());
+        }
+        let server = self.server.lock().unwrap().take();
+        if let Some(server) = server {
+            server.await.unwrap().unwrap();
+        }
+    }
     pub fn emulator(&self, name: &str) -> &RunningEmulator {
         &self.emulators[name]
     }

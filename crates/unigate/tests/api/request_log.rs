@@ -132,3 +132,24 @@ async fn pruning_deletes_old_entries_a_chunk_at_a_time_and_keeps_newer_ones() {
     ids.sort();
     assert_eq!(ids, ["new-00000", "new-00001", "new-00002"]);
 }
+
+/// A graceful shutdown (a deploy's SIGTERM) writes what the log still queues instead of
+/// leaving it behind: the writer would otherwise wait 200 ms for a batch to fill.
+#[tokio::test]
+async fn a_graceful_shutdown_writes_the_queued_entries_first() {
+    let app = spawn_app().await;
+    let account = app.connect("github").await;
+    let env = app.state.store.first_environment().await.unwrap().unwrap();
+    for _ in 0..5 {
+        let r = app.get(&app.orgs_path(&account, Some("github"), "")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    app.stop().await;
+    let logged = app
+        .state
+        .store
+        .list_request_logs(&env.id, None, None, 100)
+        .await
+        .unwrap();
+    assert_eq!(logged.len(), 5, "{logged:?}");
+}
