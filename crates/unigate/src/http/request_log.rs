@@ -47,9 +47,11 @@ pub struct RequestLog {
 }
 
 impl RequestLog {
-    /// Starts the writer (and the hourly pruning) when enabled.
+    /// Starts the writer when enabled, and the hourly pruning in any case.
     pub fn start(store: Arc<dyn Store>, enabled: bool, retention_hours: u64) -> RequestLog {
         let closing = Arc::new(tokio::sync::Notify::new());
+        // Entries written before logging was turned off still age out.
+        tokio::spawn(prune_hourly(store.clone(), retention_hours));
         if !enabled {
             return RequestLog {
                 tx: None,
@@ -59,8 +61,7 @@ impl RequestLog {
             };
         }
         let (tx, rx) = mpsc::channel(QUEUE);
-        let writer = tokio::spawn(write_batches(store.clone(), rx, closing.clone()));
-        tokio::spawn(prune_hourly(store, retention_hours));
+        let writer = tokio::spawn(write_batches(store, rx, closing.clone()));
         RequestLog {
             tx: Some(tx),
             dropped: AtomicU64::new(0),
