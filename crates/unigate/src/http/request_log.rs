@@ -280,3 +280,46 @@ async fn list(State(state): State<AppState>, env: Env, RawQuery(q): RawQuery) ->
         .collect();
     Ok(Json(json!({ "result": result, "next_cursor": next_cursor })))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::store::sqlite::SqliteStore;
+
+    /// With logging turned off, rows written before still age out: the pruning runs anyway,
+    /// at start.
+    #[tokio::test]
+    async fn pruning_runs_with_logging_turned_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = Arc::new(SqliteStore::connect(&url).await.unwrap());
+        let env = store.create_environment("e").await.unwrap();
+        let entry = |id: &str, age_hours: i64| RequestLogRecord {
+            id: id.into(),
+            environment_id: env.id.clone(),
+            integrated_account_id: None,
+            method: "GET".into(),
+            path: "/proxy/x".into(),
+            status: 200,
+            duration_ms: 1,
+            error: None,
+            created_at: Utc::now() - chrono::Duration::hours(age_hours),
+        };
+        store
+            .insert_request_logs(vec![entry("old", 200), entry("recent", 1)])
+            .await
+            .unwrap();
+
+        let _log = RequestLog::start(store.clone(), false, 168);
+        let mut left = Vec::new();
+        for _ in 0..100 {
+            left = store.list_request_logs(&env.id, None, None, 10).await.unwrap();
+            if left.len() == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(left.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["recent"]);
+    }
+}
