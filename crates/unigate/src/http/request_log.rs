@@ -41,32 +41,30 @@ const PRUNE_PAUSE: Duration = Duration::from_millis(20);
 pub struct RequestLog {
     tx: Option<mpsc::Sender<RequestLogRecord>>,
     dropped: AtomicU64,
-    /// Tells the writer to write what is queued, at once, and stop.
-    closing: Arc<tokio::sync::Notify>,
-    writer: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The writer task, and how to tell it to write what is queued, at once, and stop
+    /// (taken by [`RequestLog::flush_and_stop`]); none when logging is off.
+    writer: std::sync::Mutex<Option<(tokio::task::JoinHandle<()>, Arc<tokio::sync::Notify>)>>,
 }
 
 impl RequestLog {
     /// Starts the writer when enabled, and the hourly pruning in any case.
     pub fn start(store: Arc<dyn Store>, enabled: bool, retention_hours: u64) -> RequestLog {
-        let closing = Arc::new(tokio::sync::Notify::new());
         // Entries written before logging was turned off still age out.
         tokio::spawn(prune_hourly(store.clone(), retention_hours));
         if !enabled {
             return RequestLog {
                 tx: None,
                 dropped: AtomicU64::new(0),
-                closing,
                 writer: std::sync::Mutex::new(None),
             };
         }
         let (tx, rx) = mpsc::channel(QUEUE);
+        let closing = Arc::new(tokio::sync::Notify::new());
         let writer = tokio::spawn(write_batches(store, rx, closing.clone()));
         RequestLog {
             tx: Some(tx),
             dropped: AtomicU64::new(0),
-            closing,
-            writer: std::sync::Mutex::new(Some(writer)),
+            writer: std::sync::Mutex::new(Some((writer, closing))),
         }
     }
 
@@ -79,9 +77,9 @@ impl RequestLog {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .take();
-        let Some(writer) = writer else { return };
+        let Some((writer, closing)) = writer else { return };
         // A stored permit: the writer sees it even if it is not waiting at this moment.
-        self.closing.notify_one();
+        closing.notify_one();
         if tokio::time::timeout(within, writer).await.is_err() {
             tracing::warn!("request log entries still being written at shutdown were abandoned");
         }
@@ -143,18 +141,20 @@ async fn write_batches(
 
 /// Prunes at start, then every hour, beside the writer (which goes on meanwhile).
 async fn prune_hourly(store: Arc<dyn Store>, retention_hours: u64) {
+    // A retention beyond what a duration or a date can hold keeps everything.
+    let Some(keep) = i64::try_from(retention_hours)
+        .ok()
+        .and_then(|h| h.checked_mul(3600))
+        .and_then(chrono::Duration::try_seconds)
+    else {
+        return;
+    };
     let mut every = tokio::time::interval(PRUNE_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
-        // A retention beyond what a date can hold keeps everything.
-        let Some(cutoff) = i64::try_from(retention_hours)
-            .ok()
-            .and_then(|h| h.checked_mul(3600))
-            .and_then(chrono::Duration::try_seconds)
-            .and_then(|keep| Utc::now().checked_sub_signed(keep))
-        else {
-            continue;
+        let Some(cutoff) = Utc::now().checked_sub_signed(keep) else {
+            return;
         };
         match prune(store.as_ref(), cutoff).await {
             Ok(0) => {}
