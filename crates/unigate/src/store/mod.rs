@@ -109,9 +109,10 @@ pub const REQUEST_LOG_ROWS_PER_INSERT: [usize; 4] = [64, 16, 4, 1];
 
 /// `rows` cut into chunks of the sizes of [`REQUEST_LOG_ROWS_PER_INSERT`], each with its
 /// `INSERT INTO request_logs ... VALUES (...), (...)`: one text per chunk size, built once,
-/// so each stays prepared. `numbered` placeholders (`$1`, PostgreSQL's) or plain ones (`?`):
-/// SQLite reads both, but looks each numbered one up by name in a list on every bind, which
-/// for a 576-parameter insert was quadratic (17 k instructions per logged call).
+/// so each stays prepared. `numbered` placeholders (`$1`) for PostgreSQL, plain ones (`?`)
+/// and `INSERT OR IGNORE` (see below) for SQLite, which reads both placeholder kinds but looks
+/// each numbered one up by name in a list on every bind: for a 576-parameter insert that was
+/// quadratic (17 k instructions per logged call).
 pub(crate) fn request_log_chunks(
     mut rows: &[RequestLogRecord],
     numbered: bool,
@@ -128,8 +129,14 @@ pub(crate) fn request_log_chunks(
                         format!("({})", params.join(", "))
                     })
                     .collect();
+                // SQLite's `OR IGNORE`: a statement that cannot abort halfway needs no
+                // statement journal. Without it, every statement after a transaction's first
+                // copied the pages it changed to a temporary file first (`bench/ANALYSIS.md`,
+                // "Eighth pass"). Nothing is ignored in practice: ids are fresh UUIDv7s and
+                // no value is NULL where the table forbids it.
                 format!(
-                    "INSERT INTO request_logs (id, environment_id, integrated_account_id, method, path, status, duration_ms, error, created_at) VALUES {}",
+                    "INSERT {}INTO request_logs (id, environment_id, integrated_account_id, method, path, status, duration_ms, error, created_at) VALUES {}",
+                    if numbered { "" } else { "OR IGNORE " },
                     values.join(", ")
                 )
             })
@@ -378,6 +385,11 @@ mod tests {
         for (sql, chunk) in request_log_chunks(&rows[..99], false) {
             assert_eq!(sql.matches('?').count(), chunk.len() * 9, "{sql}");
             assert!(!sql.contains('$'), "{sql}");
+            // SQLite's statements cannot abort halfway, so need no statement journal.
+            assert!(sql.starts_with("INSERT OR IGNORE INTO request_logs "), "{sql}");
+        }
+        for (sql, _) in request_log_chunks(&rows[..99], true) {
+            assert!(sql.starts_with("INSERT INTO request_logs "), "{sql}");
         }
     }
 }
