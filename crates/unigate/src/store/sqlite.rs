@@ -1,5 +1,6 @@
 //! The embedded default backend: one SQLite file in WAL mode.
 
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -21,19 +22,48 @@ pub type SqliteStore = SqlStore<SqliteDialect>;
 /// two context switches per query, which profiling showed to be a fifth of the gateway's CPU
 /// at saturation (bench/ANALYSIS.md). A point read on a primary key of a local WAL-mode file
 /// takes microseconds and never waits for writers, so it is done in place, on the caller's
-/// thread. Still read fresh from the file on every call: nothing is cached. Any failure here
-/// falls back to the sqlx path, which classifies errors as usual. sqlx offers no in-thread
-/// mode, hence rusqlite (built on the same libsqlite3-sys, so the same SQLite library).
+/// thread. Any failure here falls back to the sqlx path, which classifies errors as usual.
+/// sqlx offers no in-thread mode, hence rusqlite (built on the same libsqlite3-sys, so the
+/// same SQLite library).
+///
+/// Each connection keeps the accounts it read, valid while SQLite's `PRAGMA data_version`
+/// stays the same: that number changes whenever any other connection, in this process or
+/// another sharing the file, commits anything. So a write by this instance or another is
+/// seen by the next call, exactly as without the cache; asking costs a read transaction,
+/// but not the row's lookup, copying and decoding (bench/ANALYSIS.md, "Eighth pass").
 struct FastReads {
     path: std::path::PathBuf,
-    idle: std::sync::Mutex<Vec<rusqlite::Connection>>,
+    idle: std::sync::Mutex<Vec<Reader>>,
+    /// Reads answered from a connection's cache (for tests and debugging).
+    hits: std::sync::atomic::AtomicU64,
+}
+
+/// A read connection and the accounts it read since the database last changed.
+struct Reader {
+    conn: rusqlite::Connection,
+    /// The `data_version` the cached accounts were read at (or before).
+    version: i64,
+    /// By environment, then account id.
+    accounts: HashMap<String, HashMap<String, AccountRecord>>,
+    cached: usize,
 }
 
 /// Idle read connections kept (more are opened when calls overlap, then closed).
 const FAST_READS_IDLE: usize = 8;
+/// Accounts one read connection keeps (all are dropped when it would hold more): about
+/// a kilobyte each.
+const FAST_READS_CACHED: usize = 1024;
 
 impl FastReads {
-    fn open(&self) -> rusqlite::Result<rusqlite::Connection> {
+    fn new(path: std::path::PathBuf) -> Self {
+        FastReads {
+            path,
+            idle: std::sync::Mutex::new(Vec::new()),
+            hits: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    fn open(&self) -> rusqlite::Result<Reader> {
         use rusqlite::OpenFlags;
         let conn = rusqlite::Connection::open_with_flags(
             &self.path,
@@ -43,51 +73,98 @@ impl FastReads {
         // must not put that thread to sleep. `SQLITE_BUSY` comes back at once and the read
         // goes through the pool, whose worker thread waits (up to its busy timeout) instead.
         conn.busy_timeout(Duration::ZERO)?;
-        Ok(conn)
+        Ok(Reader {
+            conn,
+            version: -1,
+            accounts: HashMap::new(),
+            cached: 0,
+        })
     }
 
-    fn with<T>(&self, f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>) -> rusqlite::Result<T> {
-        let conn = self
+    fn with<T>(&self, f: impl FnOnce(&mut Reader) -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+        let reader = self
             .idle
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .pop();
-        let conn = match conn {
-            Some(c) => c,
+        let mut reader = match reader {
+            Some(r) => r,
             None => self.open()?,
         };
-        let out = f(&conn);
+        let out = f(&mut reader);
         if out.is_ok() {
             let mut idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             if idle.len() < FAST_READS_IDLE {
-                idle.push(conn);
+                idle.push(reader);
             }
         }
         out
     }
 
-    fn get_account(&self, environment_id: &str, id: &str) -> rusqlite::Result<Option<RawAccount>> {
-        self.with(|conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT id, environment_id, tenant_id, integration, context, secrets, status, last_error, is_sandbox, created_at, updated_at FROM integrated_accounts WHERE environment_id = ?1 AND id = ?2",
-            )?;
-            let mut rows = stmt.query([environment_id, id])?;
-            let Some(row) = rows.next()? else { return Ok(None) };
-            Ok(Some(RawAccount {
-                id: row.get(0)?,
-                environment_id: row.get(1)?,
-                tenant_id: row.get(2)?,
-                integration: row.get(3)?,
-                context: row.get(4)?,
-                secrets: row.get(5)?,
-                status: row.get(6)?,
-                last_error: row.get(7)?,
-                is_sandbox: row.get::<_, i64>(8)? != 0,
-                created_at: row.get(9)?,
-                updated_at: row.get(10)?,
-            }))
+    /// The account, or a SQLite error (the caller then reads through the pool); a row that
+    /// does not decode is the inner error.
+    fn get_account(
+        &self,
+        environment_id: &str,
+        id: &str,
+    ) -> rusqlite::Result<Option<Result<AccountRecord, StoreError>>> {
+        self.with(|reader| {
+            // Asked before the row is read: a commit in between makes the next call read
+            // again, never keeps a row older than its version.
+            let version: i64 = reader
+                .conn
+                .prepare_cached("PRAGMA data_version")?
+                .query_row([], |row| row.get(0))?;
+            if version != reader.version {
+                reader.accounts.clear();
+                reader.cached = 0;
+                reader.version = version;
+            }
+            if let Some(found) = reader.accounts.get(environment_id).and_then(|m| m.get(id)) {
+                self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return Ok(Some(Ok(found.clone())));
+            }
+            let Some(raw) = read_account(&reader.conn, environment_id, id)? else {
+                return Ok(None);
+            };
+            let account = match raw.decode() {
+                Ok(a) => a,
+                Err(e) => return Ok(Some(Err(e))),
+            };
+            if reader.cached >= FAST_READS_CACHED {
+                reader.accounts.clear();
+                reader.cached = 0;
+            }
+            reader
+                .accounts
+                .entry(environment_id.to_string())
+                .or_default()
+                .insert(id.to_string(), account.clone());
+            reader.cached += 1;
+            Ok(Some(Ok(account)))
         })
     }
+}
+
+fn read_account(conn: &rusqlite::Connection, environment_id: &str, id: &str) -> rusqlite::Result<Option<RawAccount>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, environment_id, tenant_id, integration, context, secrets, status, last_error, is_sandbox, created_at, updated_at FROM integrated_accounts WHERE environment_id = ?1 AND id = ?2",
+    )?;
+    let mut rows = stmt.query([environment_id, id])?;
+    let Some(row) = rows.next()? else { return Ok(None) };
+    Ok(Some(RawAccount {
+        id: row.get(0)?,
+        environment_id: row.get(1)?,
+        tenant_id: row.get(2)?,
+        integration: row.get(3)?,
+        context: row.get(4)?,
+        secrets: row.get(5)?,
+        status: row.get(6)?,
+        last_error: row.get(7)?,
+        is_sandbox: row.get::<_, i64>(8)? != 0,
+        created_at: row.get(9)?,
+        updated_at: row.get(10)?,
+    }))
 }
 
 /// Request-log rows written on a thread of their own, at a lower CPU priority, through one
@@ -277,10 +354,7 @@ impl SqliteStore {
         } else {
             Some(LogWriter::start(path.clone()).map_err(|e| StoreError::Unavailable(sqlx::Error::Io(e)))?)
         };
-        let fast = (!in_memory).then(|| FastReads {
-            path,
-            idle: std::sync::Mutex::new(Vec::new()),
-        });
+        let fast = (!in_memory).then(|| FastReads::new(path));
         Ok(SqlStore {
             pool,
             dialect: SqliteDialect { fast, log },
@@ -337,7 +411,7 @@ impl Dialect for SqliteDialect {
 
     fn fast_account(&self, environment_id: &str, id: &str) -> Option<Result<Option<AccountRecord>, StoreError>> {
         match self.fast.as_ref()?.get_account(environment_id, id) {
-            Ok(found) => Some(found.map(RawAccount::decode).transpose()),
+            Ok(found) => Some(found.transpose()),
             Err(e) => {
                 tracing::debug!(error = %e, "in-thread account read failed; reading through the pool");
                 None
@@ -468,6 +542,57 @@ mod tests {
         assert!(store.get_account(&env.id, "a1").await.unwrap().is_none());
     }
 
+    /// The accounts kept by a read connection are used only while nothing was committed
+    /// since: a write by this store or by another instance on the same file (a second
+    /// gateway process) is seen by the next read.
+    #[tokio::test]
+    async fn cached_account_reads_see_writes_from_this_and_other_instances() {
+        use std::sync::atomic::Ordering;
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = SqliteStore::connect(&url).await.unwrap();
+        let other = SqliteStore::connect(&url).await.unwrap();
+        let env = store.create_environment("e").await.unwrap();
+        store.insert_account(&account(&env.id, "a1", "active")).await.unwrap();
+        let hits = || store.dialect.fast.as_ref().unwrap().hits.load(Ordering::Relaxed);
+
+        assert_eq!(
+            store.get_account(&env.id, "a1").await.unwrap().unwrap().status,
+            "active"
+        );
+        assert_eq!(hits(), 0);
+        assert_eq!(
+            store.get_account(&env.id, "a1").await.unwrap().unwrap().status,
+            "active"
+        );
+        assert_eq!(hits(), 1, "nothing changed: the second read is answered from the cache");
+
+        other
+            .update_account(&account(&env.id, "a1", "needs_reauth"))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.get_account(&env.id, "a1").await.unwrap().unwrap().status,
+            "needs_reauth",
+            "another instance's write is seen at once"
+        );
+        assert_eq!(hits(), 1);
+        assert_eq!(
+            store.get_account(&env.id, "a1").await.unwrap().unwrap().status,
+            "needs_reauth"
+        );
+        assert_eq!(hits(), 2);
+
+        // Any commit counts, even to another table: the cache is dropped, not patched.
+        other.create_environment("f").await.unwrap();
+        store.get_account(&env.id, "a1").await.unwrap().unwrap();
+        assert_eq!(hits(), 2);
+
+        other.delete_account(&env.id, "a1").await.unwrap();
+        assert!(store.get_account(&env.id, "a1").await.unwrap().is_none());
+        assert!(store.get_account("other-env", "a1").await.unwrap().is_none());
+    }
+
     /// A locked database: the in-thread read does not wait for the lock (it runs on the
     /// async runtime's thread) but answers busy at once, so `get_account` takes the pool.
     #[test]
@@ -479,13 +604,10 @@ mod tests {
         // WAL database's readers are shut out only by rarer states such as recovery).
         conn.execute_batch(
             "CREATE TABLE integrated_accounts (id, environment_id, tenant_id, integration, context, secrets, status, last_error, is_sandbox, created_at, updated_at);
-             INSERT INTO integrated_accounts VALUES ('a1', 'e', 't', 'github', '{}', '', 'active', NULL, 0, '', '');",
+             INSERT INTO integrated_accounts VALUES ('a1', 'e', 't', 'github', '{}', '', 'active', NULL, 0, '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z');",
         )
         .unwrap();
-        let fast = FastReads {
-            path,
-            idle: std::sync::Mutex::new(Vec::new()),
-        };
+        let fast = FastReads::new(path);
         let (locked_tx, locked_rx) = std::sync::mpsc::channel();
         let holder = std::thread::spawn(move || {
             conn.execute_batch("BEGIN EXCLUSIVE").unwrap();
@@ -498,7 +620,7 @@ mod tests {
         let err = fast.get_account("e", "a1").err().unwrap();
         assert_eq!(err.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy));
         holder.join().unwrap();
-        assert_eq!(fast.get_account("e", "a1").unwrap().unwrap().status, "active");
+        assert_eq!(fast.get_account("e", "a1").unwrap().unwrap().unwrap().status, "active");
     }
 
     #[tokio::test]
@@ -509,10 +631,7 @@ mod tests {
         let env = store.create_environment("e").await.unwrap();
         store.insert_account(&account(&env.id, "a1", "active")).await.unwrap();
         // A path that cannot be opened: every in-thread read fails.
-        store.dialect.fast = Some(FastReads {
-            path: dir.path().join("missing/none.db"),
-            idle: std::sync::Mutex::new(Vec::new()),
-        });
+        store.dialect.fast = Some(FastReads::new(dir.path().join("missing/none.db")));
         assert_eq!(store.get_account(&env.id, "a1").await.unwrap().unwrap().id, "a1");
     }
 
