@@ -169,6 +169,7 @@ impl Application {
         }
 
         let upstream = Upstream::new(config.upstream.clone())
+            .map_err(anyhow::Error::from_boxed)
             .context("cannot build the HTTP client")?
             .with_budgets(store.clone());
         let listener = TcpListener::bind(config.listen)

@@ -606,10 +606,10 @@ impl Call {
     /// `stream` for a single record: the provider body flows through unbuffered.
     async fn stream_through(&self, req: crate::upstream::UpstreamRequest) -> Result<Response, ApiError> {
         let response = self.state.upstream.send(&self.integration, req).await?;
-        if !response.status().is_success() {
+        if !response.status.is_success() {
             // Errors are small: read them (bounded) to answer in the usual shape.
-            let status = response.status().as_u16();
-            let headers = response.headers().clone();
+            let status = response.status.as_u16();
+            let headers = response.headers.clone();
             let bytes = response.bytes().await.unwrap_or_default();
             let rate_limited = self.state.upstream.rate_limited(&self.integration, status, &headers);
             let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
@@ -625,11 +625,11 @@ impl Call {
             }
             .into());
         }
-        let status = StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::OK);
-        let content_type = response.headers().get(header::CONTENT_TYPE).cloned();
+        let status = StatusCode::from_u16(response.status.as_u16()).unwrap_or(StatusCode::OK);
+        let content_type = response.headers.get(header::CONTENT_TYPE).cloned();
         // The bytes pass through as sent, so their coding must too (a provider that
         // compresses despite `Accept-Encoding: identity`): the client decodes them.
-        let encoding = response.headers().get(header::CONTENT_ENCODING).cloned();
+        let encoding = response.headers.get(header::CONTENT_ENCODING).cloned();
         let stream = response.bytes_stream().map(|r| r.map_err(std::io::Error::other));
         let mut out = Response::new(Body::from_stream(stream));
         *out.status_mut() = status;

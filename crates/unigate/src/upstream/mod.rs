@@ -2,6 +2,7 @@
 //! [`net`]), credentials on the wire, the account's request budget, retries within a count
 //! and a total time, timeouts, body limits, and classification of every way a call can fail.
 
+pub mod client;
 pub mod digest;
 pub mod link;
 pub mod net;
@@ -12,7 +13,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures::StreamExt;
 use http::HeaderMap;
 use serde_json::Value;
 
@@ -31,13 +31,13 @@ pub enum UpstreamError {
     Connect {
         integration: String,
         #[source]
-        source: reqwest::Error,
+        source: client::ClientError,
     },
     #[error("the connection to {integration} failed mid-answer")]
     Body {
         integration: String,
         #[source]
-        source: reqwest::Error,
+        source: client::ClientError,
     },
     #[error("{integration} answered more than {limit} bytes")]
     TooLarge { integration: String, limit: usize },
@@ -205,7 +205,7 @@ pub struct Outgoing {
 /// (HTTP Digest answers the provider's challenge).
 #[derive(Debug)]
 pub struct UpstreamRequest {
-    builder: reqwest::RequestBuilder,
+    request: client::Request,
     /// GET, PUT or DELETE: safe to send again when its answer broke off.
     idempotent: bool,
     digest: Option<digest::Credentials>,
@@ -221,7 +221,7 @@ impl UpstreamRequest {
             return None;
         }
         Some(UpstreamRequest {
-            builder: self.builder.try_clone()?,
+            request: self.request.clone(),
             idempotent: true,
             digest: self.digest.clone(),
             budget_key: self.budget_key.clone(),
@@ -239,11 +239,15 @@ impl UpstreamRequest {
 #[derive(Clone)]
 pub struct Upstream {
     /// The client for integrations that reach public addresses only (nearly all).
-    http: reqwest::Client,
+    http: client::Client,
     /// Clients for integrations that declare private networks, by policy: each resolves
     /// names under its own policy and keeps its own connection pool, so a connection opened
     /// for one integration is never reused for another's host.
-    private_clients: Arc<Mutex<HashMap<net::AddressPolicy, reqwest::Client>>>,
+    private_clients: Arc<Mutex<HashMap<net::AddressPolicy, client::Client>>>,
+    /// For OAuth token requests (reqwest: rare calls, form bodies).
+    oauth_http: reqwest::Client,
+    /// An outbound proxy is configured: provider calls go through reqwest, which implements it.
+    proxied: bool,
     /// Host names of the operator's `base_url_overrides`, trusted as they resolve.
     trusted_hosts: Arc<HashSet<String>>,
     /// The operator's `base_url_overrides`, parsed once (an unparsable one stays a string
@@ -257,7 +261,7 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    pub fn new(config: UpstreamConfig) -> reqwest::Result<Self> {
+    pub fn new(config: UpstreamConfig) -> Result<Self, client::BoxError> {
         let trusted_hosts: HashSet<String> = config
             .base_url_overrides
             .values()
@@ -270,10 +274,18 @@ impl Upstream {
             .iter()
             .map(|(name, u)| (name.clone(), url::Url::parse(u).map_err(|_| u.clone())))
             .collect();
-        let http = build_client(&config, net::AddressPolicy::default(), trusted_hosts.clone())?;
+        let proxied = client::proxy_configured();
+        if proxied {
+            tracing::info!("an outbound proxy is configured: provider calls go through it");
+        }
+        let http = build_client(&config, net::AddressPolicy::default(), trusted_hosts.clone(), proxied)?;
+        let oauth_http =
+            client::reqwest_client(settings(&config, net::AddressPolicy::default(), trusted_hosts.clone()))?;
         Ok(Upstream {
             http,
             private_clients: Arc::new(Mutex::new(HashMap::new())),
+            oauth_http,
+            proxied,
             trusted_hosts,
             overrides: Arc::new(overrides),
             budgets: None,
@@ -289,7 +301,7 @@ impl Upstream {
     }
 
     /// The client whose resolver applies `integration`'s address policy.
-    fn client_for(&self, integration: &Integration) -> reqwest::Client {
+    fn client_for(&self, integration: &Integration) -> client::Client {
         let policy = &integration.address_policy;
         if policy.allowed_private.is_empty() {
             return self.http.clone();
@@ -301,7 +313,7 @@ impl Upstream {
         if let Some(c) = clients.get(policy) {
             return c.clone();
         }
-        match build_client(&self.config, policy.clone(), self.trusted_hosts.clone()) {
+        match build_client(&self.config, policy.clone(), self.trusted_hosts.clone(), self.proxied) {
             Ok(c) => {
                 clients.insert(policy.clone(), c.clone());
                 c
@@ -354,9 +366,9 @@ impl Upstream {
         &self.memory
     }
 
-    /// The shared HTTP client (connection pools), for OAuth token requests.
+    /// The HTTP client for OAuth token requests.
     pub fn http(&self) -> &reqwest::Client {
-        &self.http
+        &self.oauth_http
     }
 
     /// An OAuth endpoint of the integration (`oauth2.token_url`, ...) rendered over the
@@ -520,37 +532,47 @@ impl Upstream {
                 pairs.append_pair(k, v);
             }
         }
-        let mut req = self
-            .http
-            .request(resource.method.as_reqwest(), url.clone())
-            .timeout(Duration::from_millis(
-                integration.config.timeout_ms.unwrap_or(self.config.request_timeout_ms),
-            ));
+        let mut headers = HeaderMap::new();
+        let mut add = |name: &http::HeaderName, value: String| -> Result<(), UpstreamError> {
+            let value = http::HeaderValue::try_from(value).map_err(|e| UpstreamError::Connect {
+                integration: name.to_string(),
+                source: client::ClientError::Build(Box::new(e)),
+            })?;
+            headers.append(name.clone(), value);
+            Ok(())
+        };
         for (h, t) in &integration.headers {
-            req = req.header(h, t.render(&auth_scope, Encoding::Raw).map_err(template_err)?);
+            add(h, t.render(&auth_scope, Encoding::Raw).map_err(template_err)?)?;
         }
         for (h, t) in &integration.optional_headers {
             if let Ok(v) = t.render(&auth_scope, Encoding::Raw) {
-                req = req.header(h, v);
+                add(h, v)?;
             }
         }
         for (h, t) in &resource.headers {
-            req = req.header(h, t.render(scope, Encoding::Raw).map_err(template_err)?);
+            add(h, t.render(scope, Encoding::Raw).map_err(template_err)?)?;
         }
         for (h, v) in &outgoing.headers {
-            req = req.header(h, v);
+            add(h, v.clone())?;
         }
         let mut digest = None;
-        req = match &integration.authorization {
+        match &integration.authorization {
             Authorization::Header { name: h, value } => {
-                req.header(h, value.render(&auth_scope, Encoding::Raw).map_err(template_err)?)
+                add(h, value.render(&auth_scope, Encoding::Raw).map_err(template_err)?)?;
             }
-            Authorization::Basic { username, password } => req.basic_auth(
-                username.render(&auth_scope, Encoding::Raw).map_err(template_err)?,
-                Some(password.render(&auth_scope, Encoding::Raw).map_err(template_err)?),
-            ),
+            Authorization::Basic { username, password } => {
+                use base64::Engine as _;
+                let pair = format!(
+                    "{}:{}",
+                    username.render(&auth_scope, Encoding::Raw).map_err(template_err)?,
+                    password.render(&auth_scope, Encoding::Raw).map_err(template_err)?
+                );
+                let value = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair));
+                add(&http::header::AUTHORIZATION, value)?;
+            }
             Authorization::Query { name: q, value } => {
-                req.query(&[(q, value.render(&auth_scope, Encoding::Raw).map_err(template_err)?)])
+                let v = value.render(&auth_scope, Encoding::Raw).map_err(template_err)?;
+                url.query_pairs_mut().append_pair(q, &v);
             }
             // Sent bare; `send` answers the provider's challenge with these.
             Authorization::Digest { username, password } => {
@@ -561,27 +583,49 @@ impl Upstream {
                         .map_err(template_err)?
                         .into(),
                 });
-                req
             }
-        };
-        if let Some(body) = outgoing.body.as_ref().or(resource.body.as_ref()) {
-            req = match resource.body_format {
-                BodyFormat::Json => req.json(body),
+        }
+        // Credentials are never logged (as reqwest marks them).
+        if let Some(v) = headers.get_mut(http::header::AUTHORIZATION) {
+            v.set_sensitive(true);
+        }
+        let mut body = Bytes::new();
+        if let Some(value) = outgoing.body.as_ref().or(resource.body.as_ref()) {
+            body = match resource.body_format {
+                BodyFormat::Json => {
+                    if !headers.contains_key(http::header::CONTENT_TYPE) {
+                        headers.insert(
+                            http::header::CONTENT_TYPE,
+                            http::HeaderValue::from_static("application/json"),
+                        );
+                    }
+                    Bytes::from(serde_json::to_vec(value).unwrap_or_default())
+                }
                 BodyFormat::Form => {
-                    let pairs = match body {
+                    let pairs = match value {
                         Value::Object(m) => crate::unified::query::flatten_pairs(m),
                         _ => Vec::new(),
                     };
                     let encoded = url::form_urlencoded::Serializer::new(String::new())
                         .extend_pairs(pairs)
                         .finish();
-                    req.header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                        .body(encoded)
+                    headers.insert(
+                        http::header::CONTENT_TYPE,
+                        http::HeaderValue::from_static("application/x-www-form-urlencoded"),
+                    );
+                    Bytes::from(encoded)
                 }
             };
         }
+        let request = client::Request {
+            method: resource.method.as_http(),
+            url,
+            headers,
+            body,
+            timeout: Duration::from_millis(integration.config.timeout_ms.unwrap_or(self.config.request_timeout_ms)),
+        };
         Ok(UpstreamRequest {
-            builder: req,
+            request,
             idempotent: matches!(resource.method, HttpMethod::Get | HttpMethod::Put | HttpMethod::Delete),
             digest,
             budget_key: None,
@@ -595,28 +639,22 @@ impl Upstream {
         &self,
         integration: &Integration,
         req: UpstreamRequest,
-    ) -> Result<reqwest::Response, UpstreamError> {
-        let request = req.builder.build().map_err(|e| UpstreamError::Connect {
-            integration: integration.name().to_string(),
-            source: e,
-        })?;
+    ) -> Result<client::Response, UpstreamError> {
+        let request = req.request;
         let budget_key = req.budget_key.as_deref();
         let Some(credentials) = req.digest else {
             return Box::pin(self.send_with_retries(integration, request, budget_key)).await;
         };
-        // Bodies here are always in memory, so the copy exists.
-        let again = request.try_clone();
+        let mut again = request.clone();
         let response = Box::pin(self.send_with_retries(integration, request, budget_key)).await?;
-        if response.status() != reqwest::StatusCode::UNAUTHORIZED {
+        if response.status != http::StatusCode::UNAUTHORIZED {
             return Ok(response);
         }
-        let Some(mut again) = again else {
-            return Ok(response);
-        };
-        let answer = digest::answer(response.headers(), &credentials, again.method().as_str(), again.url());
+        let answer = digest::answer(&response.headers, &credentials, again.method.as_str(), &again.url);
         match answer.and_then(|a| http::HeaderValue::from_str(&a).ok()) {
-            Some(value) => {
-                again.headers_mut().insert(http::header::AUTHORIZATION, value);
+            Some(mut value) => {
+                value.set_sensitive(true);
+                again.headers.insert(http::header::AUTHORIZATION, value);
                 Box::pin(self.send_with_retries(integration, again, budget_key)).await
             }
             None => Ok(response),
@@ -634,13 +672,13 @@ impl Upstream {
     async fn send_with_retries(
         &self,
         integration: &Integration,
-        request: reqwest::Request,
+        request: client::Request,
         budget_key: Option<&str>,
-    ) -> Result<reqwest::Response, UpstreamError> {
+    ) -> Result<client::Response, UpstreamError> {
         let name = integration.name().to_string();
         let idempotent = matches!(
-            *request.method(),
-            reqwest::Method::GET | reqwest::Method::PUT | reqwest::Method::DELETE | reqwest::Method::HEAD
+            request.method,
+            http::Method::GET | http::Method::PUT | http::Method::DELETE | http::Method::HEAD
         );
         let policy = &self.config.retry;
         let overrides = integration.config.retry.as_ref();
@@ -649,7 +687,7 @@ impl Upstream {
         let client = self.client_for(integration);
         let started = Instant::now();
         let mut pending = Some(request);
-        let mut previous: Option<Result<reqwest::Response, reqwest::Error>> = None;
+        let mut previous: Option<Result<client::Response, client::ClientError>> = None;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -664,11 +702,7 @@ impl Upstream {
                 };
             }
             // Bodies here are always in memory, so a clone exists whenever we may retry.
-            let retry_copy = if attempt < max_attempts {
-                current.try_clone()
-            } else {
-                None
-            };
+            let retry_copy = (attempt < max_attempts).then(|| current.clone());
             let result = client.execute(current).await;
             let wait = match &result {
                 // A timeout is not retried: the client would wait several timeouts for a 504.
@@ -681,9 +715,9 @@ impl Upstream {
                 Err(e) if idempotent && e.is_request() => Some(self.backoff(attempt)),
                 Err(_) => None,
                 Ok(resp) => {
-                    let status = resp.status().as_u16();
+                    let status = resp.status.as_u16();
                     // A rate-limited answer means "not processed": safe for any method.
-                    match self.rate_limited(integration, status, resp.headers()) {
+                    match self.rate_limited(integration, status, &resp.headers) {
                         Some(Some(secs)) if secs * 1000 <= policy.max_retry_after_ms => Some(Duration::from_secs(secs)),
                         Some(Some(_)) => None,
                         Some(None) => Some(self.backoff(attempt)),
@@ -716,13 +750,13 @@ impl Upstream {
     fn settle(
         &self,
         integration: &Integration,
-        result: Result<reqwest::Response, reqwest::Error>,
-    ) -> Result<reqwest::Response, UpstreamError> {
+        result: Result<client::Response, client::ClientError>,
+    ) -> Result<client::Response, UpstreamError> {
         let response = result.map_err(|e| self.classify(integration, e, true))?;
-        let status = response.status();
-        if status.is_redirection() && status != reqwest::StatusCode::NOT_MODIFIED {
+        let status = response.status;
+        if status.is_redirection() && status != http::StatusCode::NOT_MODIFIED {
             let location = response
-                .headers()
+                .headers
                 .get(http::header::LOCATION)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("(no Location)")
@@ -860,7 +894,7 @@ impl Upstream {
         out
     }
 
-    fn classify(&self, integration: &Integration, e: reqwest::Error, connecting: bool) -> UpstreamError {
+    fn classify(&self, integration: &Integration, e: client::ClientError, connecting: bool) -> UpstreamError {
         let timeout_ms = integration.config.timeout_ms.unwrap_or(self.config.request_timeout_ms);
         let integration = integration.name();
         if let Some(f) = net::forbidden_address(&e) {
@@ -969,11 +1003,11 @@ impl Upstream {
     async fn read_body(
         &self,
         integration: &Integration,
-        response: reqwest::Response,
+        mut response: client::Response,
     ) -> Result<BodyRead, UpstreamError> {
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let url = response.url().clone();
+        let status = response.status.as_u16();
+        let headers = std::mem::take(&mut response.headers);
+        let url = response.url.clone();
         let limit = self.config.max_response_bytes;
         let too_large = || UpstreamError::TooLarge {
             integration: integration.name().to_string(),
@@ -995,8 +1029,7 @@ impl Upstream {
             }
         }
         let mut body = Vec::new();
-        let mut stream = response.bytes_stream();
-        while let Some(chunk) = stream.next().await {
+        while let Some(chunk) = response.chunk().await {
             let chunk = chunk.map_err(|e| self.classify(integration, e, false))?;
             if body.len() + chunk.len() > limit {
                 return Err(too_large());
@@ -1070,19 +1103,20 @@ fn build_client(
     config: &UpstreamConfig,
     policy: net::AddressPolicy,
     trusted_hosts: Arc<HashSet<String>>,
-) -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .connect_timeout(Duration::from_millis(config.connect_timeout_ms))
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("unigate/", env!("CARGO_PKG_VERSION")))
-        // Bodies are read as sent: a provider must not compress them (without the header,
-        // HTTP lets it choose any coding).
-        .default_headers(reqwest::header::HeaderMap::from_iter([(
-            reqwest::header::ACCEPT_ENCODING,
-            reqwest::header::HeaderValue::from_static("identity"),
-        )]))
-        .dns_resolver(Arc::new(net::GuardedResolver { policy, trusted_hosts }))
-        .build()
+    proxied: bool,
+) -> Result<client::Client, client::BoxError> {
+    client::Client::new(settings(config, policy, trusted_hosts), proxied)
+}
+
+fn settings(
+    config: &UpstreamConfig,
+    policy: net::AddressPolicy,
+    trusted_hosts: Arc<HashSet<String>>,
+) -> client::Settings {
+    client::Settings {
+        connect_timeout: Duration::from_millis(config.connect_timeout_ms),
+        resolver: net::GuardedResolver { policy, trusted_hosts },
+    }
 }
 
 /// The base URL with a rendered resource path appended (`https://h/v1` + `/orgs/x`); the

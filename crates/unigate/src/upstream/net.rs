@@ -197,27 +197,48 @@ pub struct GuardedResolver {
     pub trusted_hosts: Arc<HashSet<String>>,
 }
 
+impl GuardedResolver {
+    /// The addresses of `host` this resolver lets a client connect to (port 0).
+    async fn lookup(self, host: String) -> Result<Vec<SocketAddr>, Box<dyn std::error::Error + Send + Sync>> {
+        let host = host.to_ascii_lowercase();
+        let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+        if self.trusted_hosts.contains(&host) {
+            return Ok(resolved);
+        }
+        let (kept, refused): (Vec<SocketAddr>, Vec<SocketAddr>) =
+            resolved.into_iter().partition(|a| self.policy.permits(a.ip()));
+        if kept.is_empty() && !refused.is_empty() {
+            tracing::warn!(host = %host, addresses = %join(&refused.iter().map(SocketAddr::ip).collect::<Vec<_>>()), "refused to connect to a private address");
+            return Err(Box::new(ForbiddenAddress {
+                host,
+                addresses: refused.iter().map(SocketAddr::ip).collect(),
+            }));
+        }
+        Ok(kept)
+    }
+}
+
+/// For reqwest (OAuth token requests, and provider calls through a proxy).
 impl reqwest::dns::Resolve for GuardedResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let host = name.as_str().to_ascii_lowercase();
-        let policy = self.policy.clone();
-        let trusted = self.trusted_hosts.contains(&host);
-        Box::pin(async move {
-            let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            if trusted {
-                return Ok(Box::new(resolved.into_iter()) as reqwest::dns::Addrs);
-            }
-            let (kept, refused): (Vec<SocketAddr>, Vec<SocketAddr>) =
-                resolved.into_iter().partition(|a| policy.permits(a.ip()));
-            if kept.is_empty() && !refused.is_empty() {
-                tracing::warn!(host = %host, addresses = %join(&refused.iter().map(SocketAddr::ip).collect::<Vec<_>>()), "refused to connect to a private address");
-                return Err(Box::new(ForbiddenAddress {
-                    host,
-                    addresses: refused.iter().map(SocketAddr::ip).collect(),
-                }) as Box<dyn std::error::Error + Send + Sync>);
-            }
-            Ok(Box::new(kept.into_iter()) as reqwest::dns::Addrs)
-        })
+        let lookup = self.clone().lookup(name.as_str().to_string());
+        Box::pin(async move { Ok(Box::new(lookup.await?.into_iter()) as reqwest::dns::Addrs) })
+    }
+}
+
+/// For hyper-util's connector (provider calls, `upstream::client`).
+impl tower::Service<hyper_util::client::legacy::connect::dns::Name> for GuardedResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: hyper_util::client::legacy::connect::dns::Name) -> Self::Future {
+        let lookup = self.clone().lookup(name.as_str().to_string());
+        Box::pin(async move { Ok(lookup.await?.into_iter()) })
     }
 }
 

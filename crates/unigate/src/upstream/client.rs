@@ -1,0 +1,455 @@
+//! The HTTP client of provider calls.
+//!
+//! hyper-util's pooled HTTP/1 client over rustls (the same pieces reqwest is built on), with
+//! Unigate's own resolver ([`net::GuardedResolver`]) and a deadline over the whole exchange,
+//! from connecting to the last byte of the answer. reqwest added about 34 k instructions and
+//! 7 µs of CPU to every call (a second and third parse of the URL, its redirect and retry
+//! layers, which Unigate does not use: it follows no redirect and retries by itself), a
+//! seventh of a unified `get` (`bench/ANALYSIS.md`, "Eighth pass").
+//!
+//! reqwest is still what sends when an outbound proxy is configured (`HTTPS_PROXY`,
+//! `HTTP_PROXY`, `ALL_PROXY`, in either case): it implements them (with `NO_PROXY`, tunnels
+//! and proxy credentials) and hyper-util's client does not.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use tokio::time::Instant;
+
+use super::net;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why a request got no (complete) answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The deadline (`request_timeout_ms` or the integration's) passed.
+    #[error("no complete answer within the time limit")]
+    Timeout,
+    /// No connection: nothing was sent.
+    #[error("could not connect")]
+    Connect(#[source] BoxError),
+    /// The request could not be formed (a header value that is not one).
+    #[error("invalid request")]
+    Build(#[source] BoxError),
+    /// The connection failed after it opened: the request may have been received.
+    #[error("the exchange failed")]
+    Request(#[source] BoxError),
+    /// The answer broke off after its headers.
+    #[error("the answer broke off")]
+    Body(#[source] BoxError),
+}
+
+impl ClientError {
+    /// The deadline passed, or the connection attempt itself timed out.
+    pub fn is_timeout(&self) -> bool {
+        if matches!(self, ClientError::Timeout) {
+            return true;
+        }
+        let mut source = std::error::Error::source(self);
+        while let Some(e) = source {
+            if let Some(io) = e.downcast_ref::<std::io::Error>() {
+                if io.kind() == std::io::ErrorKind::TimedOut {
+                    return true;
+                }
+            }
+            source = e.source();
+        }
+        false
+    }
+
+    pub fn is_connect(&self) -> bool {
+        matches!(self, ClientError::Connect(_))
+    }
+
+    /// Failed while sending or waiting for the answer's head, after connecting.
+    pub fn is_request(&self) -> bool {
+        matches!(self, ClientError::Request(_))
+    }
+}
+
+/// A request, all in memory (so it can be sent again).
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: Method,
+    pub url: url::Url,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    /// From the start of the exchange to the last byte of the answer.
+    pub timeout: Duration,
+}
+
+/// An answer whose body is still to be read.
+#[derive(Debug)]
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    /// The URL asked (no redirect is followed).
+    pub url: url::Url,
+    body: Body,
+}
+
+#[derive(Debug)]
+enum Body {
+    Direct {
+        body: hyper::body::Incoming,
+        deadline: Instant,
+    },
+    /// reqwest applies its own deadline.
+    Proxied(reqwest::Response),
+    Done,
+}
+
+impl Response {
+    /// The declared `Content-Length`, when there is a valid one.
+    pub fn content_length(&self) -> Option<u64> {
+        self.headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+    }
+
+    /// The next piece of the body; `None` at its end.
+    pub async fn chunk(&mut self) -> Option<Result<Bytes, ClientError>> {
+        loop {
+            let next = match &mut self.body {
+                Body::Done => return None,
+                Body::Direct { body, deadline } => match tokio::time::timeout_at(*deadline, body.frame()).await {
+                    Err(_) => Some(Err(ClientError::Timeout)),
+                    Ok(None) => None,
+                    Ok(Some(Err(e))) => Some(Err(ClientError::Body(e.into()))),
+                    // Trailers carry no data.
+                    Ok(Some(Ok(frame))) => match frame.into_data() {
+                        Ok(data) if data.is_empty() => continue,
+                        Ok(data) => return Some(Ok(data)),
+                        Err(_) => continue,
+                    },
+                },
+                Body::Proxied(response) => match response.chunk().await {
+                    Ok(Some(data)) => return Some(Ok(data)),
+                    Ok(None) => None,
+                    Err(e) if e.is_timeout() => Some(Err(ClientError::Timeout)),
+                    Err(e) => Some(Err(ClientError::Body(e.into()))),
+                },
+            };
+            // The end, or a failure: nothing more comes.
+            self.body = Body::Done;
+            return next;
+        }
+    }
+
+    /// The whole body.
+    pub async fn bytes(mut self) -> Result<Bytes, ClientError> {
+        let mut out = Vec::new();
+        while let Some(chunk) = self.chunk().await {
+            out.extend_from_slice(&chunk?);
+        }
+        Ok(Bytes::from(out))
+    }
+
+    /// The body as a stream of its pieces, ending after the first failure.
+    pub fn bytes_stream(self) -> impl futures::Stream<Item = Result<Bytes, ClientError>> + Send {
+        futures::stream::unfold(self, |mut response| async move {
+            response.chunk().await.map(|piece| (piece, response))
+        })
+    }
+}
+
+type Direct =
+    hyper_util::client::legacy::Client<hyper_rustls::HttpsConnector<HttpConnector<net::GuardedResolver>>, Full<Bytes>>;
+
+/// A pooled client for provider calls (see the module's documentation).
+#[derive(Clone)]
+pub struct Client(Transport);
+
+#[derive(Clone)]
+enum Transport {
+    Direct(Direct),
+    Proxied(reqwest::Client),
+}
+
+/// Settings shared by both transports.
+pub struct Settings {
+    pub connect_timeout: Duration,
+    pub resolver: net::GuardedResolver,
+}
+
+const USER_AGENT: &str = concat!("unigate/", env!("CARGO_PKG_VERSION"));
+
+/// Whether the environment names an outbound proxy (as reqwest reads it).
+pub fn proxy_configured() -> bool {
+    [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ]
+    .iter()
+    .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
+}
+
+impl Client {
+    /// The direct transport, or reqwest when `proxied`.
+    pub fn new(settings: Settings, proxied: bool) -> Result<Client, BoxError> {
+        if proxied {
+            return Ok(Client(Transport::Proxied(reqwest_client(settings)?)));
+        }
+        let mut http = HttpConnector::new_with_resolver(settings.resolver);
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(settings.connect_timeout));
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())?
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .pool_timer(hyper_util::rt::TokioTimer::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build(https);
+        Ok(Client(Transport::Direct(client)))
+    }
+
+    /// Sends; the answer's head arrives, or the error says how far it got.
+    pub async fn execute(&self, request: Request) -> Result<Response, ClientError> {
+        match &self.0 {
+            Transport::Direct(client) => {
+                let deadline = Instant::now() + request.timeout;
+                let uri = http::Uri::try_from(request.url.as_str()).map_err(|e| ClientError::Build(e.into()))?;
+                let mut headers = request.headers;
+                if !headers.contains_key(http::header::USER_AGENT) {
+                    headers.insert(http::header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
+                }
+                // Bodies are read as sent: a provider must not compress them (without the
+                // header, HTTP lets it choose any coding).
+                if !headers.contains_key(http::header::ACCEPT_ENCODING) {
+                    headers.insert(http::header::ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+                }
+                let mut out = http::Request::new(Full::new(request.body));
+                *out.method_mut() = request.method;
+                *out.uri_mut() = uri;
+                *out.headers_mut() = headers;
+                match tokio::time::timeout_at(deadline, client.request(out)).await {
+                    Err(_) => Err(ClientError::Timeout),
+                    Ok(Err(e)) if e.is_connect() => Err(ClientError::Connect(e.into())),
+                    Ok(Err(e)) => Err(ClientError::Request(e.into())),
+                    Ok(Ok(response)) => {
+                        let (parts, body) = response.into_parts();
+                        Ok(Response {
+                            status: parts.status,
+                            headers: parts.headers,
+                            url: request.url,
+                            body: Body::Direct { body, deadline },
+                        })
+                    }
+                }
+            }
+            Transport::Proxied(client) => {
+                let url = request.url.clone();
+                let sent = client
+                    .request(request.method, request.url)
+                    .headers(request.headers)
+                    .body(request.body)
+                    .timeout(request.timeout)
+                    .send()
+                    .await;
+                match sent {
+                    Ok(response) => Ok(Response {
+                        status: response.status(),
+                        headers: response.headers().clone(),
+                        url,
+                        body: Body::Proxied(response),
+                    }),
+                    Err(e) if e.is_timeout() => Err(ClientError::Timeout),
+                    Err(e) if e.is_connect() => Err(ClientError::Connect(e.into())),
+                    Err(e) if e.is_builder() => Err(ClientError::Build(e.into())),
+                    Err(e) => Err(ClientError::Request(e.into())),
+                }
+            }
+        }
+    }
+}
+
+/// A reqwest client as Unigate's: no redirects followed, identity coding, the guarded
+/// resolver (for names a proxy does not resolve), the proxies of the environment.
+pub fn reqwest_client(settings: Settings) -> Result<reqwest::Client, BoxError> {
+    Ok(reqwest::Client::builder()
+        .connect_timeout(settings.connect_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(USER_AGENT)
+        .default_headers(HeaderMap::from_iter([(
+            http::header::ACCEPT_ENCODING,
+            HeaderValue::from_static("identity"),
+        )]))
+        .dns_resolver(Arc::new(settings.resolver))
+        .build()?)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::collections::HashSet;
+    use std::net::SocketAddr;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// A one-connection HTTP server written on the socket: it reads a request's head,
+    /// writes `answer`, then waits `then_wait` (or closes at once). Returns the head it read.
+    async fn server(answer: &'static str, then_wait: Duration) -> (SocketAddr, tokio::task::JoinHandle<String>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = socket.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    break;
+                }
+                head.extend_from_slice(&buf[..n]);
+            }
+            socket.write_all(answer.as_bytes()).await.unwrap();
+            tokio::time::sleep(then_wait).await;
+            String::from_utf8_lossy(&head).into_owned()
+        });
+        (addr, task)
+    }
+
+    fn clients() -> Vec<(&'static str, Client)> {
+        let settings = || Settings {
+            connect_timeout: Duration::from_secs(2),
+            resolver: net::GuardedResolver {
+                policy: net::AddressPolicy::default(),
+                trusted_hosts: Arc::new(HashSet::new()),
+            },
+        };
+        vec![
+            ("direct", Client::new(settings(), false).unwrap()),
+            ("reqwest", Client::new(settings(), true).unwrap()),
+        ]
+    }
+
+    fn get(url: &str) -> Request {
+        Request {
+            method: Method::GET,
+            url: url::Url::parse(url).unwrap(),
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+            timeout: Duration::from_millis(500),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_answer_is_read_whole_with_the_request_sent_as_unigate_sends_it() {
+        for (name, client) in clients() {
+            let (addr, head) = server(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{\"ok\":true}",
+                Duration::ZERO,
+            )
+            .await;
+            let mut request = get(&format!("http://{addr}/orgs/x?a=1"));
+            request.headers.insert("x-api-key", HeaderValue::from_static("k"));
+            let response = client.execute(request).await.unwrap();
+            assert_eq!(response.status, StatusCode::OK, "{name}");
+            assert_eq!(response.content_length(), Some(11), "{name}");
+            assert_eq!(response.url.path(), "/orgs/x", "{name}");
+            assert_eq!(
+                response.bytes().await.unwrap(),
+                Bytes::from_static(b"{\"ok\":true}"),
+                "{name}"
+            );
+            let head = head.await.unwrap().to_ascii_lowercase();
+            assert!(head.starts_with("get /orgs/x?a=1 http/1.1\r\n"), "{name}: {head}");
+            for line in ["x-api-key: k", "accept-encoding: identity", &format!("host: {addr}")] {
+                assert!(head.contains(&format!("\r\n{line}\r\n")), "{name}: {line} in {head}");
+            }
+            assert!(head.contains("\r\nuser-agent: unigate/"), "{name}: {head}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_deadline_covers_the_head_and_the_body() {
+        for (name, client) in clients() {
+            // No head at all.
+            let (addr, _server) = server("", Duration::from_secs(5)).await;
+            let err = client.execute(get(&format!("http://{addr}/"))).await.unwrap_err();
+            assert!(matches!(err, ClientError::Timeout), "{name}: {err:?}");
+
+            // A head, then part of the body, then nothing.
+            let (addr, _server) = server(
+                "HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{\"par",
+                Duration::from_secs(5),
+            )
+            .await;
+            let mut response = client.execute(get(&format!("http://{addr}/"))).await.unwrap();
+            assert_eq!(
+                response.chunk().await.unwrap().unwrap(),
+                Bytes::from_static(b"{\"par"),
+                "{name}"
+            );
+            let err = response.chunk().await.unwrap().unwrap_err();
+            assert!(
+                matches!(err, ClientError::Timeout) && err.is_timeout(),
+                "{name}: {err:?}"
+            );
+            assert!(response.chunk().await.is_none(), "{name}: nothing after a failure");
+        }
+    }
+
+    #[tokio::test]
+    async fn failures_are_told_apart() {
+        for (name, client) in clients() {
+            // Closed mid-body.
+            let (addr, _server) = server("HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{\"par", Duration::ZERO).await;
+            let response = client.execute(get(&format!("http://{addr}/"))).await.unwrap();
+            let err = response.bytes().await.unwrap_err();
+            assert!(matches!(err, ClientError::Body(_)), "{name}: {err:?}");
+
+            // Closed before any answer: the request may have arrived.
+            let (addr, _server) = server("", Duration::ZERO).await;
+            let err = client.execute(get(&format!("http://{addr}/"))).await.unwrap_err();
+            assert!(err.is_request() && !err.is_connect(), "{name}: {err:?}");
+
+            // Nobody listening: nothing was sent.
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let err = client
+                .execute(get(&format!("http://127.0.0.1:{port}/")))
+                .await
+                .unwrap_err();
+            assert!(err.is_connect() && !err.is_timeout(), "{name}: {err:?}");
+
+            // TLS to a server that speaks plain HTTP at once: the handshake fails, as a
+            // connect error.
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let _server = tokio::spawn(async move {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                socket
+                    .write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+                    .await
+                    .unwrap();
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            });
+            let err = client.execute(get(&format!("https://{addr}/"))).await.unwrap_err();
+            assert!(err.is_connect(), "{name}: {err:?}");
+
+            // A name that resolves only to loopback: refused by the resolver, before connecting.
+            let err = client.execute(get("http://localhost:9/")).await.unwrap_err();
+            assert!(err.is_connect(), "{name}: {err:?}");
+            assert_eq!(net::forbidden_address(&err).unwrap().host, "localhost", "{name}");
+        }
+    }
+}
