@@ -204,8 +204,9 @@ def start_upstream(driver: str, records: int, synthetic: bool, cpu: int | None) 
 
 
 def start_forwarder(driver: str, upstream: str, cpu: int | None) -> tuple[Proc, int]:
-    """`bench forward`: a bare axum server + reqwest client passing GETs to `upstream`."""
-    p = Proc(pinned(cpu) + [driver, "forward", "--to", upstream], stdout=subprocess.PIPE, stdin=subprocess.PIPE)
+    """`bench forward --client hyper`: a bare axum server + hyper-util client passing GETs to `upstream`."""
+    p = Proc(pinned(cpu) + [driver, "forward", "--to", upstream, "--client", "hyper"],
+             stdout=subprocess.PIPE, stdin=subprocess.PIPE)
     assert p.p.stdout
     line = p.p.stdout.readline()
     if not line.startswith("READY "):
@@ -428,10 +429,10 @@ def overhead(args, gw: Gateway, emu_url: str, emu_port: int, github_token: str, 
         targets["nginx"] = (ng[1], "/orgs/octo-org", direct_h)
     else:
         res["notes"].append("nginx is not installed: the reverse-proxy comparison was skipped.")
-    # The floor of Unigate's HTTP stack: the same crates (axum, reqwest, tokio, mimalloc) doing
+    # The floor of Unigate's HTTP stack: the same crates (axum, hyper-util, tokio, mimalloc) doing
     # nothing but forwarding, so what Unigate adds beyond its stack shows on its own.
     fwd = start_forwarder(args.driver_bin, emu_url, args.proxy_cpu)
-    targets["axum+reqwest"] = (fwd[1], "/orgs/octo-org", direct_h)
+    targets["axum+hyper"] = (fwd[1], "/orgs/octo-org", direct_h)
     targets["unigate"] = (gw.port, gw_path, gw.auth())
     try:
         for name, (port, path, h) in targets.items():
@@ -647,8 +648,8 @@ def report(args, res: dict) -> str:
           "`GET /unified/user-directory/organizations/octo-org` through Unigate (release build, SQLite, "
           "`UNIGATE_LOG=warn`) to GitHub's emulator, against the emulator called directly "
           "(`GET /orgs/octo-org` with its token) and behind a bare nginx reverse proxy "
-          "(`worker_processes 1`, keep-alive upstream) and behind `axum+reqwest`, the floor of Unigate's own "
-          "HTTP stack: `bench forward`, an axum server and a reqwest client (the same crates, runtime and "
+          "(`worker_processes 1`, keep-alive upstream) and behind `axum+hyper`, the floor of Unigate's own "
+          "HTTP stack: `bench forward --client hyper`, an axum server and a hyper-util client (the same crates, runtime and "
           "allocator as the gateway) that pass the GET on and answer with the body, with no store, mapping "
           "or request log. Unigate's answer is the mapped record plus "
           f"`remote_data` ({o.get('unigate_body_bytes', '?')} bytes; the emulator's is "
