@@ -45,7 +45,6 @@ struct Reader {
     version: i64,
     /// By environment, then account id.
     accounts: HashMap<String, HashMap<String, AccountRecord>>,
-    cached: usize,
 }
 
 /// Idle read connections kept (more are opened when calls overlap, then closed).
@@ -77,7 +76,6 @@ impl FastReads {
             conn,
             version: -1,
             accounts: HashMap::new(),
-            cached: 0,
         })
     }
 
@@ -117,7 +115,6 @@ impl FastReads {
                 .query_row([], |row| row.get(0))?;
             if version != reader.version {
                 reader.accounts.clear();
-                reader.cached = 0;
                 reader.version = version;
             }
             if let Some(found) = reader.accounts.get(environment_id).and_then(|m| m.get(id)) {
@@ -131,16 +128,15 @@ impl FastReads {
                 Ok(a) => a,
                 Err(e) => return Ok(Some(Err(e))),
             };
-            if reader.cached >= FAST_READS_CACHED {
+            // Counted on misses only, over the few environments.
+            if reader.accounts.values().map(HashMap::len).sum::<usize>() >= FAST_READS_CACHED {
                 reader.accounts.clear();
-                reader.cached = 0;
             }
             reader
                 .accounts
                 .entry(environment_id.to_string())
                 .or_default()
                 .insert(id.to_string(), account.clone());
-            reader.cached += 1;
             Ok(Some(Ok(account)))
         })
     }

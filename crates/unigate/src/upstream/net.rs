@@ -16,6 +16,8 @@ use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
+use super::client::BoxError;
+
 /// A CIDR block, `10.0.0.0/8` or `fd00::/8`; a bare address is a block of one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Network {
@@ -199,7 +201,7 @@ pub struct GuardedResolver {
 
 impl GuardedResolver {
     /// The addresses of `host` this resolver lets a client connect to (port 0).
-    async fn lookup(self, host: String) -> Result<Vec<SocketAddr>, Box<dyn std::error::Error + Send + Sync>> {
+    async fn lookup(self, host: String) -> Result<Vec<SocketAddr>, BoxError> {
         let host = host.to_ascii_lowercase();
         let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
         if self.trusted_hosts.contains(&host) {
@@ -229,7 +231,7 @@ impl reqwest::dns::Resolve for GuardedResolver {
 /// For hyper-util's connector (provider calls, `upstream::client`).
 impl tower::Service<hyper_util::client::legacy::connect::dns::Name> for GuardedResolver {
     type Response = std::vec::IntoIter<SocketAddr>;
-    type Error = Box<dyn std::error::Error + Send + Sync>;
+    type Error = BoxError;
     type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>>;
 
     fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
