@@ -124,6 +124,9 @@ def start_gateway(binary: str, tmp: Path, emu_url: str, github_token: str) -> su
     data = tmp / "gw-data"
     data.mkdir(exist_ok=True)
     gw = suite.Gateway(binary, data, None)
+    # As in the suite, where the gateway is pinned to one CPU (so one worker) but valgrind
+    # would otherwise see two.
+    gw.workers = 1
     gw.start(emu_url)
     gw.import_account(github_token)
     return gw

@@ -140,6 +140,8 @@ class Gateway:
         self.proc: Proc | None = None
         self.token: str | None = None
         self.account: str | None = None
+        # `worker_threads`; None leaves it to the gateway (one per CPU it may use).
+        self.workers: int | None = None
 
     def start(self, github_url: str) -> float:
         """Starts (or restarts) the gateway; returns seconds from spawn to first 200 on /health."""
@@ -147,8 +149,9 @@ class Gateway:
         config = self.data_dir.parent / "unigate.toml"
         config.write_text(
             f'listen = "127.0.0.1:{self.port}"\n'
-            f'data_dir = "{self.data_dir}"\n\n'
-            "[upstream]\nmax_stream_pages = 100000\n\n"
+            f'data_dir = "{self.data_dir}"\n'
+            + (f"worker_threads = {self.workers}\n" if self.workers else "")
+            + "\n[upstream]\nmax_stream_pages = 100000\n\n"
             f'[upstream.base_url_overrides]\ngithub = "{github_url}"\n'
         )
         env = dict(os.environ, UNIGATE_CONFIG=str(config), UNIGATE_LOG="warn")

@@ -61,11 +61,9 @@ fn main() -> anyhow::Result<()> {
                 Some("hyper") => true,
                 Some(other) => bail!("--client is reqwest or hyper, not {other}"),
             };
-            // The gateway's runtime: `#[tokio::main]`, one worker per CPU it may use.
-            tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?
-                .block_on(forward(to, port, hyper))
+            // The gateway's runtime: one worker per CPU it may use, current-thread on one.
+            let config = unigate::config::Config::default();
+            unigate::startup::runtime(config.worker_threads())?.block_on(forward(to, port, hyper))
         }
         _ => bail!(
             "usage: bench mapping [--seconds S] [--dump FILE] [--evals N] [--only P] | bench upstream [--records N] [--port P] [--synthetic] | bench forward --to URL [--port P] [--client reqwest|hyper]"

@@ -45,6 +45,10 @@ pub struct Config {
     pub request_log: RequestLogConfig,
     /// `text` (default) or `json` log lines.
     pub log_format: LogFormat,
+    /// Threads running requests. Default: one per CPU this process may use (CPU affinity
+    /// and cgroup quota included). With one, the gateway runs on tokio's current-thread
+    /// runtime.
+    pub worker_threads: Option<usize>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -186,6 +190,7 @@ impl Default for Config {
             oauth: OAuthConfig::default(),
             request_log: RequestLogConfig::default(),
             log_format: LogFormat::Text,
+            worker_threads: None,
         }
     }
 }
@@ -272,6 +277,12 @@ impl Config {
         Ok(config)
     }
 
+    /// `worker_threads`, or the CPUs this process may use.
+    pub fn worker_threads(&self) -> usize {
+        self.worker_threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get))
+    }
+
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.upstream.retry.max_attempts == 0 {
             return Err(ConfigError::Invalid(
@@ -286,6 +297,9 @@ impl Config {
                 "upstream.max_buffered_bytes ({}) must be at least upstream.max_response_bytes ({}): one answer of the largest size must fit",
                 self.upstream.max_buffered_bytes, self.upstream.max_response_bytes
             )));
+        }
+        if self.worker_threads == Some(0) {
+            return Err(ConfigError::Invalid("worker_threads must be at least 1".into()));
         }
         if self.max_request_body_bytes < 1024 {
             return Err(ConfigError::Invalid(
@@ -374,6 +388,19 @@ mod tests {
         std::fs::write(&file, "[upstream]\nrequest_timeout_ms = 0\n").unwrap();
         assert!(Config::load(Some(&file)).is_err());
         assert!(Config::load(Some(&dir.path().join("missing.toml"))).is_err());
+    }
+
+    #[test]
+    fn worker_threads_default_to_the_cpus_this_process_may_use() {
+        let cpus = std::thread::available_parallelism().unwrap().get();
+        assert_eq!(Config::default().worker_threads(), cpus);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("unigate.toml");
+        std::fs::write(&file, "worker_threads = 3\n").unwrap();
+        assert_eq!(Config::load(Some(&file)).unwrap().worker_threads(), 3);
+        std::fs::write(&file, "worker_threads = 0\n").unwrap();
+        let err = Config::load(Some(&file)).unwrap_err().to_string();
+        assert!(err.contains("worker_threads must be at least 1"), "{err}");
     }
 
     #[test]

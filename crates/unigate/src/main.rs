@@ -151,11 +151,16 @@ async fn shutdown_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let mut config = Config::load(cli.config.as_deref())?;
+    let config = Config::load(cli.config.as_deref())?;
     init_tracing(config.log_format);
+    let workers = config.worker_threads();
+    let runtime = startup::runtime(workers)?;
+    runtime.block_on(run(cli, config, workers))
+}
+
+async fn run(cli: Cli, mut config: Config, workers: usize) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve {
             sandbox,
@@ -197,7 +202,7 @@ async fn main() -> anyhow::Result<()> {
                     println!();
                 }
             }
-            tracing::info!(address = %base, "unigate is listening");
+            tracing::info!(address = %base, worker_threads = workers, "unigate is listening");
             app.run_until_stopped(shutdown_signal()).await?;
         }
         Command::Validate { dir } => {

@@ -78,6 +78,21 @@ pub struct BuildOptions {
 }
 
 /// Loads the built-in catalog, overlaid with `dir` if given.
+/// The runtime requests run on: `workers` threads, and with one, tokio's current-thread
+/// runtime. A one-worker multi-thread runtime hands every wake-up to its worker through
+/// shared queues; on one CPU that costs about a fifth of a unified call's CPU
+/// (`bench/ANALYSIS.md`, ninth pass).
+pub fn runtime(workers: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    if workers <= 1 {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_all()
+            .build()
+    }
+}
+
 pub fn load_registry(dir: Option<&std::path::Path>) -> anyhow::Result<Registry> {
     let mut sources = Sources::embedded();
     if let Some(dir) = dir {

@@ -1,4 +1,5 @@
-//! The `unigate` binary's `validate` command, on the shipped catalog and on broken ones.
+//! The `unigate` binary: `validate` on the shipped catalog and on broken ones, `token`, and
+//! the runtime `serve` picks.
 
 use std::process::Command;
 
@@ -119,4 +120,65 @@ fn keys_rotate_reports_what_it_did() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("re-sealed 0 of 0 account(s)"));
+}
+
+/// The threads of a running `unigate serve` whose name is `name`, after it answered `/health`.
+#[cfg(target_os = "linux")]
+fn serve_threads_named(worker_threads: &str, name: &str) -> usize {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = unigate()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("UNIGATE_WORKER_THREADS", worker_threads)
+        .env("UNIGATE_LOG", "info")
+        .env("UNIGATE_LOG_FORMAT", "json")
+        .env_remove("UNIGATE_DATABASE_URL")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The JSON line announcing the address, read on a thread so a gateway that never
+    // logs it fails the test instead of hanging it.
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            if v["fields"]["message"] == "unigate is listening" {
+                let _ = tx.send(v["fields"].clone());
+                return;
+            }
+        }
+    });
+    let fields = rx.recv_timeout(std::time::Duration::from_secs(60));
+    let Ok(fields) = fields else {
+        child.kill().unwrap();
+        panic!("serve did not log its address within a minute");
+    };
+    assert_eq!(fields["worker_threads"].to_string(), worker_threads, "{fields}");
+    let address = fields["address"].as_str().unwrap().to_string();
+    let mut conn = std::net::TcpStream::connect(address.trim_start_matches("http://")).unwrap();
+    conn.write_all(b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let count = std::fs::read_dir(format!("/proc/{}/task", child.id()))
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.unwrap().path().join("comm")).ok())
+        .filter(|comm| comm.trim() == name)
+        .count();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    count
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn serve_runs_one_worker_on_the_current_thread_and_more_on_worker_threads() {
+    assert_eq!(serve_threads_named("1", "tokio-rt-worker"), 0);
+    assert_eq!(serve_threads_named("2", "tokio-rt-worker"), 2);
 }
