@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -106,6 +106,14 @@ pub struct UpstreamConfig {
     /// `Retry-After` instead. An integration's `rate_limit.budget.max_wait_ms` overrides it.
     /// Default 10000.
     pub budget_max_wait_ms: u64,
+    /// An HTTP(S) proxy for every provider call and OAuth token request:
+    /// `http://proxy.internal:3128`, with `user:password@` before the host if it asks for
+    /// credentials. Hosts listed in `NO_PROXY` bypass it. Default: the environment's proxy
+    /// (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`), if any. The proxy's host name is trusted
+    /// by the private-address check (a proxy usually sits on a private network). Never
+    /// logged or returned.
+    #[serde(skip_serializing)]
+    pub proxy: Option<SecretString>,
 }
 
 /// The request log (`GET /request-log`): one row per unified or proxy call.
@@ -206,6 +214,7 @@ impl Default for UpstreamConfig {
             retry: RetryConfig::default(),
             base_url_overrides: HashMap::new(),
             budget_max_wait_ms: 10_000,
+            proxy: None,
         }
     }
 }
@@ -336,6 +345,16 @@ impl Config {
                 "oauth.refresh_lock_ms must be at least 1000".into(),
             ));
         }
+        if let Some(proxy) = &self.upstream.proxy {
+            // The URL may hold a password: the messages never repeat it.
+            let url = url::Url::parse(proxy.expose_secret())
+                .map_err(|e| ConfigError::Invalid(format!("upstream.proxy is not a URL: {e}")))?;
+            if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+                return Err(ConfigError::Invalid(
+                    "upstream.proxy must be an http:// or https:// URL with a host".into(),
+                ));
+            }
+        }
         for (name, url) in &self.upstream.base_url_overrides {
             url::Url::parse(url)
                 .map_err(|e| ConfigError::Invalid(format!("upstream.base_url_overrides.{name}: {e}")))?;
@@ -401,6 +420,27 @@ mod tests {
         std::fs::write(&file, "worker_threads = 0\n").unwrap();
         let err = Config::load(Some(&file)).unwrap_err().to_string();
         assert!(err.contains("worker_threads must be at least 1"), "{err}");
+    }
+
+    #[test]
+    fn a_proxy_must_be_an_http_url_and_its_password_is_never_repeated() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("unigate.toml");
+        std::fs::write(&file, "[upstream]\nproxy = \"http://u:hunter2@proxy.internal:3128\"\n").unwrap();
+        let c = Config::load(Some(&file)).unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+        for bad in [
+            "ftp://u:hunter2@proxy.internal",
+            "u:hunter2@proxy.internal:3128",
+            "http://",
+        ] {
+            std::fs::write(&file, format!("[upstream]\nproxy = \"{bad}\"\n")).unwrap();
+            let err = Config::load(Some(&file)).unwrap_err().to_string();
+            assert!(
+                err.contains("upstream.proxy") && !err.contains("hunter2"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

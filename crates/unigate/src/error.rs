@@ -190,6 +190,9 @@ impl From<crate::upstream::UpstreamError> for ApiError {
                     // A provider may say "rate limited" with another status (GitHub: 403).
                     _ if rate_limited.is_some() => 429,
                     400 | 401 | 403 | 404 | 405 | 409 | 410 | 412 | 413 | 415 | 422 | 429 => status,
+                    // Unigate's outbound proxy, not the caller, is refused: a 407 passed on
+                    // would ask the caller to authenticate to a proxy of its own.
+                    407 => 502,
                     s if s >= 500 => 502,
                     _ => 400,
                 };
@@ -197,6 +200,9 @@ impl From<crate::upstream::UpstreamError> for ApiError {
                     (401, m) => format!(
                         "{integration} rejected the account's credentials (401){}. The integrated account may need to be re-authorized.",
                         m.map(|m| format!(": {m}")).unwrap_or_default()
+                    ),
+                    (407, _) => format!(
+                        "The outbound proxy refused the call to {integration} (407 Proxy Authentication Required). Check the credentials in `upstream.proxy`."
                     ),
                     (_, Some(m)) => format!("{integration} answered {status}: {m}"),
                     (_, None) => format!("{integration} answered {status}."),

@@ -176,22 +176,49 @@ enum Transport {
 pub struct Settings {
     pub connect_timeout: Duration,
     pub resolver: net::GuardedResolver,
+    /// The operator's `upstream.proxy` (reqwest only; the environment's proxies apply
+    /// without it).
+    pub proxy: Option<String>,
 }
 
 const USER_AGENT: &str = concat!("unigate/", env!("CARGO_PKG_VERSION"));
 
+const PROXY_VARIABLES: [&str; 6] = [
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
 /// Whether the environment names an outbound proxy (as reqwest reads it).
 pub fn proxy_configured() -> bool {
-    [
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    ]
-    .iter()
-    .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
+    PROXY_VARIABLES
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
+}
+
+/// The host names of the environment's proxies (`host:port` alone counts as `http://`).
+pub fn env_proxy_hosts() -> Vec<String> {
+    PROXY_VARIABLES
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .filter_map(|value| proxy_host(&value))
+        .collect()
+}
+
+/// The host name of a proxy URL, lowercase; none for an address or an unparsable value.
+pub fn proxy_host(value: &str) -> Option<String> {
+    let url = if value.contains("://") {
+        url::Url::parse(value)
+    } else {
+        url::Url::parse(&format!("http://{value}"))
+    };
+    match url.ok()?.host()? {
+        url::Host::Domain(name) => Some(name.to_ascii_lowercase()),
+        url::Host::Ipv4(_) | url::Host::Ipv6(_) => None,
+    }
 }
 
 impl Client {
@@ -281,9 +308,15 @@ impl Client {
 }
 
 /// A reqwest client as Unigate's: no redirects followed, identity coding, the guarded
-/// resolver (for names a proxy does not resolve), the proxies of the environment.
+/// resolver (for names a proxy does not resolve), the operator's proxy, then the
+/// environment's.
 pub fn reqwest_client(settings: Settings) -> Result<reqwest::Client, BoxError> {
-    Ok(reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder();
+    if let Some(url) = &settings.proxy {
+        // Ahead of the environment's proxies, which reqwest still adds after it.
+        builder = builder.proxy(reqwest::Proxy::all(url.as_str())?.no_proxy(reqwest::NoProxy::from_env()));
+    }
+    Ok(builder
         .connect_timeout(settings.connect_timeout)
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(USER_AGENT)
@@ -328,6 +361,18 @@ mod tests {
         (addr, task)
     }
 
+    #[test]
+    fn a_proxy_host_name_is_read_with_or_without_a_scheme() {
+        assert_eq!(proxy_host("http://u:p@Squid.Corp:3128").as_deref(), Some("squid.corp"));
+        assert_eq!(proxy_host("squid.corp:3128").as_deref(), Some("squid.corp"));
+        assert_eq!(
+            proxy_host("http://10.0.0.1:3128"),
+            None,
+            "an address is checked as it is"
+        );
+        assert_eq!(proxy_host(""), None);
+    }
+
     fn clients() -> Vec<(&'static str, Client)> {
         let settings = || Settings {
             connect_timeout: Duration::from_secs(2),
@@ -335,6 +380,7 @@ mod tests {
                 policy: net::AddressPolicy::default(),
                 trusted_hosts: Arc::new(HashSet::new()),
             },
+            proxy: None,
         };
         vec![
             ("direct", Client::new(settings(), false).unwrap()),

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::HeaderMap;
+use secrecy::ExposeSecret as _;
 use serde_json::Value;
 
 use crate::catalog::registry::Authorization;
@@ -27,9 +28,12 @@ use crate::mapping::template::{Encoding, TemplateError};
 pub enum UpstreamError {
     #[error("{integration} did not answer within {timeout_ms} ms")]
     Timeout { integration: String, timeout_ms: u64 },
-    #[error("could not reach {integration}")]
+    #[error("could not reach {integration}{}", if *through_proxy { " through the outbound proxy (`upstream.proxy` or the environment's HTTPS_PROXY)" } else { "" })]
     Connect {
         integration: String,
+        /// The call went to the configured outbound proxy, which is what could not be reached
+        /// or did not pass the call on.
+        through_proxy: bool,
         #[source]
         source: client::ClientError,
     },
@@ -262,19 +266,27 @@ pub struct Upstream {
 
 impl Upstream {
     pub fn new(config: UpstreamConfig) -> Result<Self, client::BoxError> {
-        let trusted_hosts: HashSet<String> = config
+        let mut trusted_hosts: HashSet<String> = config
             .base_url_overrides
             .values()
             .filter_map(|u| url::Url::parse(u).ok())
             .filter_map(|u| u.host_str().map(str::to_ascii_lowercase))
             .collect();
+        // Proxies are named by the operator and usually sit on a private network.
+        trusted_hosts.extend(client::env_proxy_hosts());
+        trusted_hosts.extend(
+            config
+                .proxy
+                .as_ref()
+                .and_then(|p| client::proxy_host(p.expose_secret())),
+        );
         let trusted_hosts = Arc::new(trusted_hosts);
         let overrides = config
             .base_url_overrides
             .iter()
             .map(|(name, u)| (name.clone(), url::Url::parse(u).map_err(|_| u.clone())))
             .collect();
-        let proxied = client::proxy_configured();
+        let proxied = config.proxy.is_some() || client::proxy_configured();
         if proxied {
             tracing::info!("an outbound proxy is configured: provider calls go through it");
         }
@@ -536,6 +548,7 @@ impl Upstream {
         let mut add = |name: &http::HeaderName, value: String| -> Result<(), UpstreamError> {
             let value = http::HeaderValue::try_from(value).map_err(|e| UpstreamError::Connect {
                 integration: name.to_string(),
+                through_proxy: false,
                 source: client::ClientError::Build(Box::new(e)),
             })?;
             headers.append(name.clone(), value);
@@ -913,6 +926,7 @@ impl Upstream {
         } else if connecting {
             UpstreamError::Connect {
                 integration: integration.to_string(),
+                through_proxy: self.proxied,
                 source: e,
             }
         } else {
@@ -1116,6 +1130,7 @@ fn settings(
     client::Settings {
         connect_timeout: Duration::from_millis(config.connect_timeout_ms),
         resolver: net::GuardedResolver { policy, trusted_hosts },
+        proxy: config.proxy.as_ref().map(|p| p.expose_secret().to_owned()),
     }
 }
 

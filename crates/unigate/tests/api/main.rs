@@ -16,6 +16,7 @@ mod krystal;
 mod mindbridge;
 mod mist;
 mod oauth;
+mod outbound_proxy;
 mod pagination;
 mod proxy;
 mod remote_data;
