@@ -77,7 +77,6 @@ pub struct BuildOptions {
     pub sandbox: bool,
 }
 
-/// Loads the built-in catalog, overlaid with `dir` if given.
 /// The runtime requests run on: `workers` threads, and with one, tokio's current-thread
 /// runtime. A one-worker multi-thread runtime hands every wake-up to its worker through
 /// shared queues; on one CPU that costs about a fifth of a unified call's CPU
@@ -93,6 +92,7 @@ pub fn runtime(workers: usize) -> std::io::Result<tokio::runtime::Runtime> {
     }
 }
 
+/// Loads the built-in catalog, overlaid with `dir` if given.
 pub fn load_registry(dir: Option<&std::path::Path>) -> anyhow::Result<Registry> {
     let mut sources = Sources::embedded();
     if let Some(dir) = dir {

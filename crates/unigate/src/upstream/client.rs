@@ -7,8 +7,8 @@
 //! layers, which Unigate does not use: it follows no redirect and retries by itself), a
 //! seventh of a unified `get` (`bench/ANALYSIS.md`, "Eighth pass").
 //!
-//! reqwest is still what sends when an outbound proxy is configured (`HTTPS_PROXY`,
-//! `HTTP_PROXY`, `ALL_PROXY`, in either case): it implements them (with `NO_PROXY`, tunnels
+//! reqwest is still what sends when an outbound proxy is configured (`upstream.proxy`, or
+//! `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` in either case): it implements them (with `NO_PROXY`, tunnels
 //! and proxy credentials) and hyper-util's client does not.
 
 use std::sync::Arc;

@@ -547,7 +547,7 @@ impl Upstream {
         let mut headers = HeaderMap::new();
         let mut add = |name: &http::HeaderName, value: String| -> Result<(), UpstreamError> {
             let value = http::HeaderValue::try_from(value).map_err(|e| UpstreamError::Connect {
-                integration: name.to_string(),
+                integration: integration.name().to_string(),
                 through_proxy: false,
                 source: client::ClientError::Build(Box::new(e)),
             })?;

@@ -143,6 +143,20 @@ async fn an_unreachable_provider_is_a_502() {
 }
 
 #[tokio::test]
+async fn a_credential_that_cannot_be_a_header_value_is_refused_naming_the_integration() {
+    let app = spawn_app().await;
+    let account = app
+        .connect_with("github", json!({ "access_token": "ghp_x\r\nX-Injected: 1" }))
+        .await;
+
+    let r = app.get(&app.orgs_path(&account, Some("octo-org"), "")).await;
+
+    let msg = assert_error(&r, 502);
+    assert!(msg.contains("could not reach github"), "{msg}");
+    assert!(app.emulator("github").requests().is_empty(), "nothing is sent");
+}
+
+#[tokio::test]
 async fn garbage_from_the_provider_is_a_502_with_the_raw_text() {
     let app = spawn_app().await;
     let account = app.connect("github").await;
