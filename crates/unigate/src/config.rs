@@ -114,6 +114,11 @@ pub struct UpstreamConfig {
     /// logged or returned.
     #[serde(skip_serializing)]
     pub proxy: Option<SecretString>,
+    /// A PEM file of certificate authorities trusted for provider connections (and OAuth
+    /// token requests) besides the built-in ones (Mozilla's, from webpki-roots): the private
+    /// CA of a self-hosted provider, or a TLS-inspecting egress proxy's. Read at start: a file
+    /// that cannot be read or holds no usable certificate stops it, naming the file.
+    pub ca_certificates: Option<PathBuf>,
 }
 
 /// The request log (`GET /request-log`): one row per unified or proxy call.
@@ -215,6 +220,7 @@ impl Default for UpstreamConfig {
             base_url_overrides: HashMap::new(),
             budget_max_wait_ms: 10_000,
             proxy: None,
+            ca_certificates: None,
         }
     }
 }

@@ -165,6 +165,10 @@ impl From<crate::upstream::UpstreamError> for ApiError {
                 tracing::warn!(error = %source, "provider connection failed");
                 ApiError::new(StatusCode::BAD_GATEWAY, format!("{message}."))
             }
+            U::Certificate { .. } => {
+                tracing::warn!(error = %message, "provider certificate refused");
+                ApiError::new(StatusCode::BAD_GATEWAY, format!("{message}."))
+            }
             U::TooLarge { .. } => ApiError::new(StatusCode::BAD_GATEWAY, format!("{message}.")),
             U::MemoryFull { .. } => {
                 tracing::warn!(error = %message, "provider answers in memory reached upstream.max_buffered_bytes");

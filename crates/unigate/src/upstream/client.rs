@@ -18,6 +18,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
+use rustls::pki_types::CertificateDer;
 use tokio::time::Instant;
 
 use super::net;
@@ -179,6 +180,67 @@ pub struct Settings {
     /// The operator's `upstream.proxy` (reqwest only; the environment's proxies apply
     /// without it).
     pub proxy: Option<String>,
+    /// Certificate authorities trusted besides the built-in ones (`upstream.ca_certificates`).
+    pub extra_roots: Arc<[CertificateDer<'static>]>,
+}
+
+/// The certificates of a PEM file (`upstream.ca_certificates`), each checked to be usable as a
+/// trust anchor. The error names the file and says what is wrong with it.
+pub fn load_ca_certificates(path: &std::path::Path) -> Result<Arc<[CertificateDer<'static>]>, String> {
+    use rustls::pki_types::pem::PemObject;
+    let shown = path.display();
+    let text = std::fs::read(path).map_err(|e| format!("upstream.ca_certificates: cannot read {shown}: {e}"))?;
+    let certificates = CertificateDer::pem_slice_iter(&text)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("upstream.ca_certificates: {shown} is not a PEM file of certificates: {e}"))?;
+    if certificates.is_empty() {
+        return Err(format!(
+            "upstream.ca_certificates: {shown} holds no certificate (expected PEM blocks \
+             `-----BEGIN CERTIFICATE-----`)"
+        ));
+    }
+    let mut store = rustls::RootCertStore::empty();
+    for (i, certificate) in certificates.iter().enumerate() {
+        store.add(certificate.clone()).map_err(|e| {
+            format!(
+                "upstream.ca_certificates: certificate {} of {shown} cannot be a certificate authority: {e}",
+                i + 1
+            )
+        })?;
+    }
+    Ok(certificates.into())
+}
+
+/// Mozilla's trust anchors (webpki-roots, as reqwest's `rustls-tls`) and `extra`.
+fn tls_config(extra: &[CertificateDer<'static>]) -> Result<rustls::ClientConfig, BoxError> {
+    let mut roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for certificate in extra {
+        roots.add(certificate.clone())?;
+    }
+    Ok(
+        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
+/// Why the provider's certificate was refused (rustls' words), when that is what `error`
+/// comes from: unknown issuer, expired, issued for another name.
+pub fn certificate_error(error: &ClientError) -> Option<String> {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = next {
+        if let Some(rustls::Error::InvalidCertificate(reason)) = e.downcast_ref::<rustls::Error>() {
+            return Some(rustls::Error::InvalidCertificate(reason.clone()).to_string());
+        }
+        // An `io::Error`'s `source()` skips what it wraps (hyper-rustls' and tokio-rustls'
+        // errors are io::Errors around the rustls one): step into it instead.
+        next = match e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
+    }
+    None
 }
 
 const USER_AGENT: &str = concat!("unigate/", env!("CARGO_PKG_VERSION"));
@@ -236,7 +298,7 @@ impl Client {
         http.set_keepalive_interval(Some(Duration::from_secs(15)));
         http.set_keepalive_retries(Some(3));
         let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())?
+            .with_tls_config(tls_config(&settings.extra_roots)?)
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
@@ -316,6 +378,9 @@ pub fn reqwest_client(settings: Settings) -> Result<reqwest::Client, BoxError> {
         // Ahead of the environment's proxies, which reqwest still adds after it.
         builder = builder.proxy(reqwest::Proxy::all(url.as_str())?.no_proxy(reqwest::NoProxy::from_env()));
     }
+    for certificate in settings.extra_roots.iter() {
+        builder = builder.add_root_certificate(reqwest::Certificate::from_der(certificate)?);
+    }
     Ok(builder
         .connect_timeout(settings.connect_timeout)
         .redirect(reqwest::redirect::Policy::none())
@@ -373,6 +438,21 @@ mod tests {
         assert_eq!(proxy_host(""), None);
     }
 
+    #[test]
+    fn a_ca_file_whose_certificate_does_not_parse_is_refused_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ca.pem");
+        std::fs::write(&file, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").unwrap();
+        let err = load_ca_certificates(&file).unwrap_err();
+        assert!(
+            err.starts_with("upstream.ca_certificates: certificate 1 of ") && err.contains("ca.pem"),
+            "{err}"
+        );
+        std::fs::write(&file, "-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n").unwrap();
+        let err = load_ca_certificates(&file).unwrap_err();
+        assert!(err.contains("is not a PEM file of certificates"), "{err}");
+    }
+
     fn clients() -> Vec<(&'static str, Client)> {
         let settings = || Settings {
             connect_timeout: Duration::from_secs(2),
@@ -381,6 +461,7 @@ mod tests {
                 trusted_hosts: Arc::new(HashSet::new()),
             },
             proxy: None,
+            extra_roots: Arc::from([]),
         };
         vec![
             ("direct", Client::new(settings(), false).unwrap()),

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::HeaderMap;
+use rustls::pki_types::CertificateDer;
 use secrecy::ExposeSecret as _;
 use serde_json::Value;
 
@@ -37,6 +38,9 @@ pub enum UpstreamError {
         #[source]
         source: client::ClientError,
     },
+    /// TLS refused the provider's certificate (its host's, or a TLS-inspecting proxy's).
+    #[error("{integration}'s TLS certificate was refused ({reason}); if a private certificate authority signed it, add that authority to `upstream.ca_certificates`")]
+    Certificate { integration: String, reason: String },
     #[error("the connection to {integration} failed mid-answer")]
     Body {
         integration: String,
@@ -254,6 +258,8 @@ pub struct Upstream {
     proxied: bool,
     /// Host names of the operator's `base_url_overrides`, trusted as they resolve.
     trusted_hosts: Arc<HashSet<String>>,
+    /// `upstream.ca_certificates`, read once.
+    extra_roots: Arc<[CertificateDer<'static>]>,
     /// The operator's `base_url_overrides`, parsed once (an unparsable one stays a string
     /// error at call time, as before).
     overrides: Arc<HashMap<String, Result<url::Url, String>>>,
@@ -290,15 +296,30 @@ impl Upstream {
         if proxied {
             tracing::info!("an outbound proxy is configured: provider calls go through it");
         }
-        let http = build_client(&config, net::AddressPolicy::default(), trusted_hosts.clone(), proxied)?;
-        let oauth_http =
-            client::reqwest_client(settings(&config, net::AddressPolicy::default(), trusted_hosts.clone()))?;
+        let extra_roots = match &config.ca_certificates {
+            Some(path) => client::load_ca_certificates(path)?,
+            None => Arc::from([]),
+        };
+        let http = build_client(
+            &config,
+            net::AddressPolicy::default(),
+            trusted_hosts.clone(),
+            extra_roots.clone(),
+            proxied,
+        )?;
+        let oauth_http = client::reqwest_client(settings(
+            &config,
+            net::AddressPolicy::default(),
+            trusted_hosts.clone(),
+            extra_roots.clone(),
+        ))?;
         Ok(Upstream {
             http,
             private_clients: Arc::new(Mutex::new(HashMap::new())),
             oauth_http,
             proxied,
             trusted_hosts,
+            extra_roots,
             overrides: Arc::new(overrides),
             budgets: None,
             memory: MemoryBudget::new(config.max_buffered_bytes),
@@ -325,7 +346,13 @@ impl Upstream {
         if let Some(c) = clients.get(policy) {
             return c.clone();
         }
-        match build_client(&self.config, policy.clone(), self.trusted_hosts.clone(), self.proxied) {
+        match build_client(
+            &self.config,
+            policy.clone(),
+            self.trusted_hosts.clone(),
+            self.extra_roots.clone(),
+            self.proxied,
+        ) {
             Ok(c) => {
                 clients.insert(policy.clone(), c.clone());
                 c
@@ -918,6 +945,12 @@ impl Upstream {
                 account_config: false,
             };
         }
+        if let Some(reason) = client::certificate_error(&e) {
+            return UpstreamError::Certificate {
+                integration: integration.to_string(),
+                reason,
+            };
+        }
         if e.is_timeout() {
             UpstreamError::Timeout {
                 integration: integration.to_string(),
@@ -1117,20 +1150,23 @@ fn build_client(
     config: &UpstreamConfig,
     policy: net::AddressPolicy,
     trusted_hosts: Arc<HashSet<String>>,
+    extra_roots: Arc<[CertificateDer<'static>]>,
     proxied: bool,
 ) -> Result<client::Client, client::BoxError> {
-    client::Client::new(settings(config, policy, trusted_hosts), proxied)
+    client::Client::new(settings(config, policy, trusted_hosts, extra_roots), proxied)
 }
 
 fn settings(
     config: &UpstreamConfig,
     policy: net::AddressPolicy,
     trusted_hosts: Arc<HashSet<String>>,
+    extra_roots: Arc<[CertificateDer<'static>]>,
 ) -> client::Settings {
     client::Settings {
         connect_timeout: Duration::from_millis(config.connect_timeout_ms),
         resolver: net::GuardedResolver { policy, trusted_hosts },
         proxy: config.proxy.as_ref().map(|p| p.expose_secret().to_owned()),
+        extra_roots,
     }
 }
 

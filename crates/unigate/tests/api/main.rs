@@ -25,3 +25,4 @@ mod resilience;
 mod sandbox;
 mod scale;
 mod ssrf;
+mod tls;

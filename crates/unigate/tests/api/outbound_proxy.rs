@@ -10,12 +10,13 @@ use crate::helpers::{assert_error, spawn_app_with};
 
 /// What the proxy saw of one request.
 #[derive(Clone, Debug)]
-struct Seen {
-    method: String,
-    /// The request target, absolute-form as a client sends it to a forward proxy.
-    target: String,
-    proxy_authorization: Option<String>,
-    authorization: Option<String>,
+pub struct Seen {
+    pub method: String,
+    /// The request target: absolute-form as a client sends it to a forward proxy, or
+    /// authority-form (`host:port`) for a `CONNECT`.
+    pub target: String,
+    pub proxy_authorization: Option<String>,
+    pub authorization: Option<String>,
 }
 
 #[derive(Clone)]
@@ -27,15 +28,15 @@ struct Proxy {
 }
 
 /// A forward HTTP proxy: checks `Proxy-Authorization` (407 otherwise), records the call,
-/// and passes it on to the absolute URL it names, as Squid would for plain HTTP.
-async fn forward_proxy(credentials: &'static str) -> (u16, Arc<Mutex<Vec<Seen>>>) {
+/// and passes it on to the absolute URL it names, as Squid would for plain HTTP; a `CONNECT`
+/// opens a tunnel to the `host:port` it names, as for HTTPS.
+pub async fn forward_proxy(credentials: &'static str) -> (u16, Arc<Mutex<Vec<Seen>>>) {
     async fn pass_on(State(p): State<Proxy>, req: Request) -> Response {
-        // GETs only: the body is not passed on.
-        let (req, _) = req.into_parts();
-        let header = |name: &str| req.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let headers = req.headers().clone();
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
         p.seen.lock().unwrap().push(Seen {
-            method: req.method.to_string(),
-            target: req.uri.to_string(),
+            method: req.method().to_string(),
+            target: req.uri().to_string(),
             proxy_authorization: header("proxy-authorization"),
             authorization: header("authorization"),
         });
@@ -46,6 +47,22 @@ async fn forward_proxy(credentials: &'static str) -> (u16, Arc<Mutex<Vec<Seen>>>
                 .body(Body::from("proxy authentication required"))
                 .unwrap();
         }
+        if req.method() == axum::http::Method::CONNECT {
+            let to = req.uri().authority().unwrap().to_string();
+            tokio::spawn(async move {
+                let Ok(client) = hyper::upgrade::on(req).await else {
+                    return;
+                };
+                let Ok(mut server) = tokio::net::TcpStream::connect(to).await else {
+                    return;
+                };
+                let mut client = hyper_util::rt::TokioIo::new(client);
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+            });
+            return Response::new(Body::empty());
+        }
+        // GETs only: the body is not passed on.
+        let (req, _) = req.into_parts();
         let mut onward = p.onward.request(req.method.clone(), req.uri.to_string());
         for (name, value) in &req.headers {
             if !name.as_str().starts_with("proxy-") && name != "host" {
@@ -72,8 +89,8 @@ async fn forward_proxy(credentials: &'static str) -> (u16, Arc<Mutex<Vec<Seen>>>
     (port, seen)
 }
 
-// "unigate:s3cret", as RFC 7617 encodes it.
-const BASIC: &str = "Basic dW5pZ2F0ZTpzM2NyZXQ=";
+/// "unigate:s3cret", as RFC 7617 encodes it.
+pub const BASIC: &str = "Basic dW5pZ2F0ZTpzM2NyZXQ=";
 
 #[tokio::test]
 async fn provider_calls_go_through_the_configured_proxy_with_its_credentials() {
