@@ -379,6 +379,11 @@ impl OAuth {
         let failed = |e: reqwest::Error, failure: &str| {
             if e.is_timeout() {
                 TokenError::Timeout(format!("the token endpoint did not answer within {timeout_ms} ms"))
+            } else if let Some(reason) = crate::upstream::client::certificate_error(&e) {
+                TokenError::Failed(format!(
+                    "the token endpoint's TLS certificate was refused ({reason}); if a private certificate \
+                     authority signed it, add that authority to `upstream.ca_certificates`"
+                ))
             } else {
                 TokenError::Failed(format!("{failure} ({e})"))
             }

@@ -227,8 +227,8 @@ fn tls_config(extra: &[CertificateDer<'static>]) -> Result<rustls::ClientConfig,
 
 /// Why the provider's certificate was refused (rustls' words), when that is what `error`
 /// comes from: unknown issuer, expired, issued for another name.
-pub fn certificate_error(error: &ClientError) -> Option<String> {
-    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
+pub fn certificate_error(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut next = Some(error);
     while let Some(e) = next {
         if let Some(rustls::Error::InvalidCertificate(reason)) = e.downcast_ref::<rustls::Error>() {
             return Some(rustls::Error::InvalidCertificate(reason.clone()).to_string());

@@ -252,3 +252,60 @@ async fn through_the_outbound_proxy_an_unknown_authority_is_refused_the_same_way
     assert!(seen.lock().unwrap().iter().any(|s| s.method == "CONNECT"));
     assert_eq!(handshakes.load(Ordering::SeqCst), 0);
 }
+
+#[tokio::test]
+async fn an_oauth_refresh_over_https_trusts_the_same_authorities_or_says_why_not() {
+    let ca = TestCa::new();
+    for trusted in [true, false] {
+        let trust = trusted.then(|| ca.pem_file.clone());
+        let (app, handshakes, _) = github_over_tls(&ca, &["localhost"], trust, None).await;
+        expired_github_token_is_refreshed(&app, &handshakes, trusted).await;
+    }
+}
+
+/// Calls through a GitHub OAuth account whose access token expired: the token is refreshed
+/// when the test CA is `trusted`, and the call is a 502 saying why otherwise.
+async fn expired_github_token_is_refreshed(app: &TestApp, handshakes: &AtomicUsize, trusted: bool) {
+    let gh = app.emulator("github");
+    let tokens = gh.oauth_issue().unwrap();
+    let expired = (chrono::Utc::now() - chrono::Duration::minutes(1)).to_rfc3339();
+    let account = app
+        .connect_with(
+            "github",
+            serde_json::json!({
+                "access_token": tokens.access_token,
+                "refresh_token": tokens.refresh_token,
+                "expires_at": expired,
+            }),
+        )
+        .await;
+    gh.clear_requests();
+
+    let r = app.get(&app.orgs_path(&account, Some("octo-org"), "")).await;
+
+    if !trusted {
+        let msg = assert_error(&r, 502);
+        assert!(
+            msg.contains("the token endpoint's TLS certificate was refused")
+                && msg.contains("UnknownIssuer")
+                && msg.contains("upstream.ca_certificates"),
+            "{msg}"
+        );
+        assert!(gh.requests().is_empty());
+        return;
+    }
+    assert_eq!(r.status, 200, "{}", r.text);
+    let seen = gh.requests();
+    let refreshed = seen
+        .iter()
+        .find(|q| q.method == "POST" && q.path == "/login/oauth/access_token")
+        .unwrap_or_else(|| panic!("no token request: {seen:?}"));
+    assert!(refreshed.body_text().contains("grant_type=refresh_token"));
+    let call = seen.iter().find(|q| q.path == "/orgs/octo-org").unwrap();
+    assert_ne!(
+        call.header("authorization"),
+        Some(format!("Bearer {}", tokens.access_token).as_str())
+    );
+    // The token request and the call: two TLS connections at least (reqwest, then hyper).
+    assert!(handshakes.load(Ordering::SeqCst) >= 2);
+}
