@@ -747,8 +747,8 @@ impl Upstream {
             let wait = match &result {
                 // A timeout is not retried: the client would wait several timeouts for a 504.
                 Err(e) if e.is_timeout() => None,
-                // An address we refuse stays refused.
-                Err(e) if net::forbidden_address(e).is_some() => None,
+                // An address we refuse stays refused, and so does a certificate.
+                Err(e) if net::forbidden_address(e).is_some() || client::certificate_error(e).is_some() => None,
                 // The connection never opened, so nothing was sent: safe for any method.
                 Err(e) if e.is_connect() => Some(self.backoff(attempt)),
                 // The request may have reached the provider: only idempotent ones again.

@@ -55,14 +55,32 @@ impl TestCa {
     }
 }
 
+/// A running TLS front: its port, and the connections it accepted and completed the
+/// handshake of.
+#[derive(Clone)]
+struct Front {
+    port: u16,
+    connections: Arc<AtomicUsize>,
+    handshakes: Arc<AtomicUsize>,
+}
+
+impl Front {
+    fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+
+    fn handshakes(&self) -> usize {
+        self.handshakes.load(Ordering::SeqCst)
+    }
+}
+
 /// A TLS front on a port of its own: it completes the handshake with `cert`, then relays
-/// bytes to `target` (an emulator, set before the first call). Counts the handshakes that
-/// completed.
+/// bytes to `target` (an emulator, set before the first call).
 async fn tls_front(
     target: Arc<OnceLock<SocketAddr>>,
     cert: rustls::pki_types::CertificateDer<'static>,
     key: &KeyPair,
-) -> (u16, Arc<AtomicUsize>) {
+) -> Front {
     let key = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
     let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
@@ -72,23 +90,27 @@ async fn tls_front(
         .unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let handshakes = Arc::new(AtomicUsize::new(0));
-    let counted = handshakes.clone();
+    let front = Front {
+        port: listener.local_addr().unwrap().port(),
+        connections: Arc::new(AtomicUsize::new(0)),
+        handshakes: Arc::new(AtomicUsize::new(0)),
+    };
+    let counts = front.clone();
     tokio::spawn(async move {
         loop {
             let Ok((socket, _)) = listener.accept().await else {
                 return;
             };
+            counts.connections.fetch_add(1, Ordering::SeqCst);
             let acceptor = acceptor.clone();
-            let counted = counted.clone();
+            let handshakes = counts.handshakes.clone();
             let target = *target.get().expect("the front's target is set before the first call");
             tokio::spawn(async move {
                 // A client that refuses the certificate ends the handshake: nothing to relay.
                 let Ok(mut tls) = acceptor.accept(socket).await else {
                     return;
                 };
-                counted.fetch_add(1, Ordering::SeqCst);
+                handshakes.fetch_add(1, Ordering::SeqCst);
                 let Ok(mut upstream) = tokio::net::TcpStream::connect(target).await else {
                     return;
                 };
@@ -96,7 +118,7 @@ async fn tls_front(
             });
         }
     });
-    (port, handshakes)
+    front
 }
 
 /// GitHub's emulator behind a TLS front whose certificate `ca` issued for `names`; the
@@ -106,38 +128,35 @@ async fn github_over_tls(
     names: &[&str],
     trust: Option<PathBuf>,
     proxy: Option<String>,
-) -> (TestApp, Arc<AtomicUsize>, u16) {
+) -> (TestApp, Front) {
     // `spawn_app_with` starts the emulators and only then configures the gateway, which
     // needs the front's port: the front learns the emulator's address once it is up.
     let target = Arc::new(OnceLock::new());
     let (cert, key) = ca.issue(names);
-    let (port, handshakes) = tls_front(target.clone(), cert, &key).await;
+    let front = tls_front(target.clone(), cert, &key).await;
     let app = spawn_app_with(|c| {
         c.upstream
             .base_url_overrides
-            .insert("github".into(), format!("https://localhost:{port}"));
+            .insert("github".into(), format!("https://localhost:{}", front.port));
         c.upstream.ca_certificates = trust;
         c.upstream.proxy = proxy.map(Into::into);
     })
     .await;
     target.set(app.emulator("github").local_addr()).unwrap();
-    (app, handshakes, port)
+    (app, front)
 }
 
 #[tokio::test]
 async fn an_https_provider_signed_by_a_private_ca_is_reached_once_the_ca_is_trusted() {
     let ca = TestCa::new();
-    let (app, handshakes, _) = github_over_tls(&ca, &["localhost"], Some(ca.pem_file.clone()), None).await;
+    let (app, front) = github_over_tls(&ca, &["localhost"], Some(ca.pem_file.clone()), None).await;
     let account = app.connect("github").await;
 
     let r = app.get(&app.orgs_path(&account, Some("octo-org"), "")).await;
 
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["id"], "octo-org");
-    assert!(
-        handshakes.load(Ordering::SeqCst) >= 1,
-        "the call did not go through TLS"
-    );
+    assert!(front.handshakes() >= 1, "the call did not go through TLS");
     let last = app.emulator("github").requests().last().unwrap().clone();
     assert_eq!(last.path, "/orgs/octo-org");
     assert!(last.header("authorization").is_some_and(|a| a.starts_with("Bearer ")));
@@ -147,7 +166,7 @@ async fn an_https_provider_signed_by_a_private_ca_is_reached_once_the_ca_is_trus
 async fn a_certificate_from_an_unknown_authority_is_refused_with_a_502_that_says_what_to_do() {
     let ca = TestCa::new();
     // The built-in roots only: the test CA is unknown.
-    let (app, handshakes, _) = github_over_tls(&ca, &["localhost"], None, None).await;
+    let (app, front) = github_over_tls(&ca, &["localhost"], None, None).await;
     let account = app.connect("github").await;
 
     let r = app.get(&app.orgs_path(&account, Some("octo-org"), "")).await;
@@ -156,7 +175,9 @@ async fn a_certificate_from_an_unknown_authority_is_refused_with_a_502_that_says
     assert!(msg.contains("github's TLS certificate was refused"), "{msg}");
     assert!(msg.contains("UnknownIssuer"), "{msg}");
     assert!(msg.contains("upstream.ca_certificates"), "{msg}");
-    assert_eq!(handshakes.load(Ordering::SeqCst), 0);
+    assert_eq!(front.handshakes(), 0);
+    // Not retried: a refused certificate stays refused.
+    assert_eq!(front.connections(), 1);
     assert!(app
         .emulator("github")
         .requests()
@@ -167,7 +188,7 @@ async fn a_certificate_from_an_unknown_authority_is_refused_with_a_502_that_says
 #[tokio::test]
 async fn a_trusted_authority_does_not_make_a_certificate_for_another_host_valid() {
     let ca = TestCa::new();
-    let (app, handshakes, _) = github_over_tls(&ca, &["provider.internal"], Some(ca.pem_file.clone()), None).await;
+    let (app, front) = github_over_tls(&ca, &["provider.internal"], Some(ca.pem_file.clone()), None).await;
     let account = app.connect("github").await;
 
     let r = app.get(&app.orgs_path(&account, Some("octo-org"), "")).await;
@@ -175,7 +196,7 @@ async fn a_trusted_authority_does_not_make_a_certificate_for_another_host_valid(
     let msg = assert_error(&r, 502);
     assert!(msg.contains("github's TLS certificate was refused"), "{msg}");
     assert!(msg.contains("not valid for name") && msg.contains("localhost"), "{msg}");
-    assert_eq!(handshakes.load(Ordering::SeqCst), 0);
+    assert_eq!(front.handshakes(), 0);
 }
 
 #[tokio::test]
@@ -183,7 +204,7 @@ async fn https_through_the_outbound_proxy_is_tunnelled_end_to_end() {
     let ca = TestCa::new();
     let (proxy_port, seen) = forward_proxy(BASIC).await;
     let proxy = format!("http://unigate:s3cret@localhost:{proxy_port}");
-    let (app, handshakes, port) = github_over_tls(&ca, &["localhost"], Some(ca.pem_file.clone()), Some(proxy)).await;
+    let (app, front) = github_over_tls(&ca, &["localhost"], Some(ca.pem_file.clone()), Some(proxy)).await;
     let account = app.connect("github").await;
 
     let r = app.get(&app.orgs_path(&account, Some("octo-org"), "")).await;
@@ -197,11 +218,11 @@ async fn https_through_the_outbound_proxy_is_tunnelled_end_to_end() {
         .iter()
         .find(|s| s.method == "CONNECT")
         .unwrap_or_else(|| panic!("no CONNECT reached the proxy: {calls:?}"));
-    assert_eq!(tunnel.target, format!("localhost:{port}"));
+    assert_eq!(tunnel.target, format!("localhost:{}", front.port));
     assert_eq!(tunnel.proxy_authorization.as_deref(), Some(BASIC));
     assert!(tunnel.authorization.is_none(), "{tunnel:?}");
     assert!(calls.iter().all(|s| !s.target.contains("/orgs/")), "{calls:?}");
-    assert!(handshakes.load(Ordering::SeqCst) >= 1);
+    assert!(front.handshakes() >= 1);
     assert_eq!(app.emulator("github").requests().last().unwrap().path, "/orgs/octo-org");
 }
 
@@ -239,7 +260,7 @@ async fn through_the_outbound_proxy_an_unknown_authority_is_refused_the_same_way
     let ca = TestCa::new();
     let (proxy_port, seen) = forward_proxy(BASIC).await;
     let proxy = format!("http://unigate:s3cret@localhost:{proxy_port}");
-    let (app, handshakes, _) = github_over_tls(&ca, &["localhost"], None, Some(proxy)).await;
+    let (app, front) = github_over_tls(&ca, &["localhost"], None, Some(proxy)).await;
     let account = app.connect("github").await;
 
     let r = app.get(&app.orgs_path(&account, Some("octo-org"), "")).await;
@@ -250,7 +271,7 @@ async fn through_the_outbound_proxy_an_unknown_authority_is_refused_the_same_way
         "{msg}"
     );
     assert!(seen.lock().unwrap().iter().any(|s| s.method == "CONNECT"));
-    assert_eq!(handshakes.load(Ordering::SeqCst), 0);
+    assert_eq!(front.handshakes(), 0);
 }
 
 #[tokio::test]
@@ -258,14 +279,14 @@ async fn an_oauth_refresh_over_https_trusts_the_same_authorities_or_says_why_not
     let ca = TestCa::new();
     for trusted in [true, false] {
         let trust = trusted.then(|| ca.pem_file.clone());
-        let (app, handshakes, _) = github_over_tls(&ca, &["localhost"], trust, None).await;
-        expired_github_token_is_refreshed(&app, &handshakes, trusted).await;
+        let (app, front) = github_over_tls(&ca, &["localhost"], trust, None).await;
+        expired_github_token_is_refreshed(&app, &front, trusted).await;
     }
 }
 
 /// Calls through a GitHub OAuth account whose access token expired: the token is refreshed
 /// when the test CA is `trusted`, and the call is a 502 saying why otherwise.
-async fn expired_github_token_is_refreshed(app: &TestApp, handshakes: &AtomicUsize, trusted: bool) {
+async fn expired_github_token_is_refreshed(app: &TestApp, front: &Front, trusted: bool) {
     let gh = app.emulator("github");
     let tokens = gh.oauth_issue().unwrap();
     let expired = (chrono::Utc::now() - chrono::Duration::minutes(1)).to_rfc3339();
@@ -307,5 +328,5 @@ async fn expired_github_token_is_refreshed(app: &TestApp, handshakes: &AtomicUsi
         Some(format!("Bearer {}", tokens.access_token).as_str())
     );
     // The token request and the call: two TLS connections at least (reqwest, then hyper).
-    assert!(handshakes.load(Ordering::SeqCst) >= 2);
+    assert!(front.handshakes() >= 2);
 }
