@@ -260,6 +260,14 @@ pub fn parse_projected(text: &[u8], reads: &Reads) -> serde_json::Result<serde_j
     Ok(value)
 }
 
+/// Checks that `text` is JSON, as fully as `serde_json::from_slice` checks it, building
+/// nothing of it: for an answer passed on as it is (`truto_response_format=raw`), where a
+/// whole parse was a fifth of a call's instructions (`bench/ANALYSIS.md`, eleventh pass).
+pub fn check(text: &[u8]) -> serde_json::Result<()> {
+    const NOTHING: &Reads = &Reads::Fields(BTreeMap::new());
+    parse_projected(text, NOTHING).map(drop)
+}
+
 /// `v` cut down to `reads`, as [`parse_projected`] builds it.
 fn cut(v: serde_json::Value, reads: &Reads) -> serde_json::Value {
     use serde_json::Value;
@@ -490,7 +498,7 @@ mod tests {
     }
 
     #[test]
-    fn a_projected_parse_rejects_what_a_full_parse_rejects() {
+    fn a_projected_parse_and_a_check_reject_what_a_full_parse_rejects() {
         let reads = Reads::Fields(BTreeMap::from([("a".to_string(), Reads::All)]));
         for bad in [
             &b"{\"a\": 1, \"b\": [1,}"[..],
@@ -513,6 +521,14 @@ mod tests {
                 "{}",
                 String::from_utf8_lossy(bad)
             );
+            assert!(check(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+        for good in [
+            &br#"[{"a": [1, {"b": null}]}, 2.5e3, "\ud83d\ude00"]"#[..],
+            b" null ",
+            b"{}",
+        ] {
+            assert!(check(good).is_ok(), "{}", String::from_utf8_lossy(good));
         }
         let dup = parse_projected(br#"{"a": 1, "x": {"deep": [1, 2]}, "a": 2}"#, &reads).unwrap();
         assert_eq!(

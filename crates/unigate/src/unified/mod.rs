@@ -19,7 +19,7 @@ use crate::catalog::types::UnifiedMethod;
 use crate::catalog::{Integration, Pagination, Resource, UnifiedMapping};
 use crate::error::ApiError;
 use crate::startup::AppState;
-use crate::upstream::{headers_json, Outgoing, Reply, UpstreamError};
+use crate::upstream::{headers_json, Outgoing, Parse, Reply, UpstreamError};
 use cursor::PageState;
 use query::{flatten_pairs, ResponseFormat, UnifiedQuery};
 
@@ -415,7 +415,7 @@ impl Call {
     /// Whether a `get` of `resource` answers with [`Call::shape_with_raw_remote`]: a `unified`
     /// answer with a response mapping, whose `remote_data` is the provider's whole answer,
     /// neither ignored nor cut by `truto_exclude_fields`. The provider's answer is then parsed
-    /// only as far as the mapping reads it (`Outgoing::parse_for`).
+    /// only as far as the mapping reads it (`Parse::For`).
     fn raw_remote_applies(&self, resource: &Resource) -> bool {
         let q = &self.req.query;
         let touches_remote = |p: &String| p.split('.').find(|s| !s.is_empty()) == Some("remote_data");
@@ -424,6 +424,18 @@ impl Call {
             && !q.exclude_fields.iter().any(touches_remote)
             && resource.response_path.is_none()
             && self.mapping.response_mapping.is_some()
+    }
+
+    /// How much of a `get`'s answer to parse: what the mapping reads (see
+    /// [`Call::raw_remote_applies`]), nothing when the body is passed on as it is (`raw` with
+    /// no `response_path` to pick the record out; `stream` does not read it at all), else all.
+    fn parse_for_get(&self, resource: &Resource, raw_remote: bool) -> Parse {
+        let raw = self.req.query.format == ResponseFormat::Raw && resource.response_path.is_none();
+        match &self.mapping.response_mapping {
+            Some(expr) if raw_remote => Parse::For(expr.clone()),
+            _ if raw => Parse::Check,
+            _ => Parse::Whole,
+        }
     }
 
     /// The `unified` record with `remote_data` written out from the provider's bytes instead
@@ -543,7 +555,7 @@ impl Call {
         let raw_remote = self.raw_remote_applies(resource);
         let outgoing = Outgoing {
             query: pairs,
-            parse_for: raw_remote.then(|| self.mapping.response_mapping.clone()).flatten(),
+            parse: self.parse_for_get(resource, raw_remote),
             ..Default::default()
         };
         // A record picked out of the answer (`response_path`: some providers have no get,

@@ -133,8 +133,8 @@ pub struct Reply {
     pub status: u16,
     pub headers: HeaderMap,
     pub body: Bytes,
-    /// The body parsed as JSON (`null` when empty); only what the mapping reads of it when
-    /// the request had [`Outgoing::parse_for`].
+    /// The body parsed as JSON (`null` when empty), as far as the request's [`Outgoing::parse`]
+    /// asked.
     pub json: Value,
     pub url: url::Url,
     /// Normalized `ratelimit-*` headers to pass on to the client.
@@ -204,9 +204,23 @@ pub struct Outgoing {
     pub url: Option<url::Url>,
     /// Headers for this request only (a page size sent as `Prefer: odata.maxpagesize=N`).
     pub headers: Vec<(http::HeaderName, String)>,
-    /// Build [`Reply::json`] of a successful answer from only what this mapping reads of its
-    /// `response` (the whole body stays in [`Reply::body`]).
-    pub parse_for: Option<crate::mapping::Expr>,
+    /// How much of a successful answer [`Reply::json`] holds.
+    pub parse: Parse,
+}
+
+/// How much of a successful answer's body is parsed into [`Reply::json`]; the whole body
+/// stays in [`Reply::body`] either way, and an error answer is always parsed whole (the
+/// integration's error expressions read it).
+#[derive(Debug, Default, Clone)]
+pub enum Parse {
+    /// All of it.
+    #[default]
+    Whole,
+    /// Only what this mapping reads of its `response` ([`crate::mapping::reads::parse_projected`]).
+    For(crate::mapping::Expr),
+    /// None of it ([`Reply::json`] is `null`), for a caller that passes the body on as it
+    /// is: it is only checked to be JSON, as fully as a parse would check it.
+    Check,
 }
 
 /// A request ready to send, with what its authorization needs after the first answer
@@ -219,7 +233,7 @@ pub struct UpstreamRequest {
     digest: Option<digest::Credentials>,
     /// The account whose request budget this call spends, if its integration has one.
     budget_key: Option<String>,
-    parse_for: Option<crate::mapping::Expr>,
+    parse: Parse,
 }
 
 impl UpstreamRequest {
@@ -233,7 +247,7 @@ impl UpstreamRequest {
             idempotent: true,
             digest: self.digest.clone(),
             budget_key: self.budget_key.clone(),
-            parse_for: None,
+            parse: Parse::Whole,
         })
     }
 
@@ -669,7 +683,7 @@ impl Upstream {
             idempotent: matches!(resource.method, HttpMethod::Get | HttpMethod::Put | HttpMethod::Delete),
             digest,
             budget_key: None,
-            parse_for: outgoing.parse_for,
+            parse: outgoing.parse,
         })
     }
 
@@ -977,7 +991,7 @@ impl Upstream {
     /// closed mid-body) is sent once more: nothing of that answer was used.
     pub async fn call(&self, integration: &Integration, mut req: UpstreamRequest) -> Result<Reply, UpstreamError> {
         let name = integration.name().to_string();
-        let parse_for = req.parse_for.take();
+        let parse = std::mem::take(&mut req.parse);
         let mut again = req.copy_if_idempotent();
         let BodyRead {
             status,
@@ -999,13 +1013,11 @@ impl Upstream {
                 Err(e) => return Err(e),
             }
         };
-        let parsed = if is_blank(&body) {
-            Ok(Value::Null)
-        } else if let (Some(expr), true) = (&parse_for, status < 400) {
-            // Errors are parsed whole: the integration's error expressions read them.
-            expr.parse_input_field("response", &body)
-        } else {
-            serde_json::from_slice::<Value>(&body)
+        let parsed = match parse {
+            _ if is_blank(&body) => Ok(Value::Null),
+            Parse::For(expr) if status < 400 => expr.parse_input_field("response", &body),
+            Parse::Check if status < 400 => crate::mapping::reads::check(&body).map(|()| Value::Null),
+            _ => serde_json::from_slice::<Value>(&body),
         };
         if status >= 400 {
             let json = parsed

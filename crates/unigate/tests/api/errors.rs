@@ -170,6 +170,44 @@ async fn garbage_from_the_provider_is_a_502_with_the_raw_text() {
     assert_eq!(r.body["truto_is_remote_error"], true);
 }
 
+/// `raw` passes the provider's body on as it is, byte for byte, without building it; it is
+/// still checked to be JSON as fully as a parse checks it, so garbage is the same 502 as in
+/// the other formats.
+#[tokio::test]
+async fn a_raw_get_passes_the_body_on_as_sent_and_refuses_what_is_not_json() {
+    let app = spawn_app().await;
+    let account = app.connect("github").await;
+    let path = app.orgs_path(&account, Some("octo-org"), "&truto_response_format=raw");
+    let answer = |body: &str| {
+        Fault::respond(200, json!({}))
+            .with_raw_body(body)
+            .on("GET", "/orgs/*")
+            .times(1)
+    };
+    let sent = r#"{ "login" : "octo-org", "id":1.50, "n":1e2, "s":"caf\u00e9 \ud83d\ude00" }"#;
+    app.emulator("github").inject(answer(sent));
+
+    let r = app.get(&path).await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.text, sent);
+    for bad in [
+        "<html>oops</html>",
+        r#"{"login": "octo-org""#,
+        r#"{"login": "octo-org"} and more"#,
+        r#"{"login": "octo-org", "tags": [1, 2,]}"#,
+        r#"{"s": "\ud800"}"#,
+        r#"{"n": 01}"#,
+    ] {
+        app.emulator("github").inject(answer(bad));
+
+        let r = app.get(&path).await;
+
+        let msg = assert_error(&r, 502);
+        assert!(msg.contains("not valid JSON"), "{bad}: {msg}");
+    }
+}
+
 #[tokio::test]
 async fn provider_errors_keep_their_meaning() {
     let app = spawn_app().await;
