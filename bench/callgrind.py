@@ -12,8 +12,8 @@ are counted too, on a native run, from /proc.
 
 Measured, each after a warm-up and with collection switched on only around the measured part:
 - gateway: `/health`, a unified `get` of an unknown account (404: token and account lookups only),
-  the same `get` with `truto_response_format=raw` (adds the provider call), and the `unified` `get`
-  (adds the mapping), GitHub's emulator as the provider; nginx proxying the emulator, for scale;
+  the same `get` with `truto_response_format=raw` (adds the provider call), the `unified` `get`
+  (adds the mapping) and the `normalized` one (no `remote_data`), GitHub's emulator as the provider; nginx proxying the emulator, for scale;
   `bench forward` (a bare axum server with a reqwest or hyper-util client), the floor of the stack.
   Instructions of every thread of the process, divided by the number of requests.
 - mapping: each provider's organizations `get` response mapping, `bench mapping --evals N --only P`,
@@ -117,6 +117,7 @@ def endpoints(gw: suite.Gateway) -> dict[str, tuple[int, str, dict]]:
         "unknown_account": (gw.port, unknown, gw.auth()),
         "get_raw": (gw.port, get + "&truto_response_format=raw", gw.auth()),
         "get_unified": (gw.port, get, gw.auth()),
+        "get_normalized": (gw.port, get + "&truto_response_format=normalized", gw.auth()),
     }
 
 

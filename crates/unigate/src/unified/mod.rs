@@ -426,14 +426,25 @@ impl Call {
             && self.mapping.response_mapping.is_some()
     }
 
-    /// How much of a `get`'s answer to parse: what the mapping reads (see
-    /// [`Call::raw_remote_applies`]), nothing when the body is passed on as it is (`raw` with
-    /// no `response_path` to pick the record out; `stream` does not read it at all), else all.
+    /// How much of a `get`'s answer to parse, when the whole answer is the record (no
+    /// `response_path` picks it out): only what the mapping reads when nothing else of it
+    /// reaches the client (`remote_data` written from the bytes, see
+    /// [`Call::raw_remote_applies`], or not written at all: `normalized`,
+    /// `truto_ignore_remote_data`); nothing when the bytes are passed on as they are (`raw`;
+    /// `stream` does not read them at all); else all of it.
     fn parse_for_get(&self, resource: &Resource, raw_remote: bool) -> Parse {
-        let raw = self.req.query.format == ResponseFormat::Raw && resource.response_path.is_none();
+        let q = &self.req.query;
+        if resource.response_path.is_some() {
+            return Parse::Whole;
+        }
+        let no_remote_data = match q.format {
+            ResponseFormat::Normalized => true,
+            ResponseFormat::Unified => q.ignore_remote_data,
+            ResponseFormat::Raw | ResponseFormat::Stream => false,
+        };
         match &self.mapping.response_mapping {
-            Some(expr) if raw_remote => Parse::For(expr.clone()),
-            _ if raw => Parse::Check,
+            Some(expr) if raw_remote || no_remote_data => Parse::For(expr.clone()),
+            _ if q.format == ResponseFormat::Raw => Parse::Check,
             _ => Parse::Whole,
         }
     }

@@ -208,6 +208,49 @@ async fn a_raw_get_passes_the_body_on_as_sent_and_refuses_what_is_not_json() {
     }
 }
 
+/// Where only the mapped fields reach the client (`normalized`, `truto_ignore_remote_data`, and
+/// `unified`, whose `remote_data` is the provider's bytes), only those are built from the
+/// answer; the rest is still checked, so a flaw in a field nobody reads is still a 502.
+#[tokio::test]
+async fn a_get_reads_only_the_mapped_fields_but_checks_the_whole_answer() {
+    let app = spawn_app().await;
+    let account = app.connect("github").await;
+    let answer = |body: &str| {
+        Fault::respond(200, json!({}))
+            .with_raw_body(body)
+            .on("GET", "/orgs/*")
+            .times(1)
+    };
+    let good = r#"{"login": "octo-org", "name": "Octo", "plan": {"name": "team", "seats": 1e3},
+        "created_at": "2020-01-02T03:04:05Z", "unread": [{"deep": ["x", null, 2.5]}, "\ud83d\ude00"]}"#;
+    let bad = r#"{"login": "octo-org", "name": "Octo", "unread": [1, 2,]}"#;
+    for format in [
+        "",
+        "&truto_response_format=normalized",
+        "&truto_ignore_remote_data=true",
+    ] {
+        let path = app.orgs_path(&account, Some("octo-org"), format);
+        app.emulator("github").inject(answer(good));
+
+        let r = app.get(&path).await;
+
+        assert_eq!(r.status, 200, "{format}: {}", r.text);
+        assert_eq!(r.body["id"], "octo-org", "{format}");
+        assert_eq!(r.body["name"], "Octo", "{format}");
+        assert_eq!(r.body["pricing_plan"], "team", "{format}");
+        assert_eq!(r.body["created_at"], "2020-01-02T03:04:05Z", "{format}");
+        match format {
+            "" => assert_eq!(r.body["remote_data"]["unread"][1], "\u{1F600}"),
+            _ => assert!(r.body.get("remote_data").is_none(), "{format}: {}", r.text),
+        }
+
+        app.emulator("github").inject(answer(bad));
+        let r = app.get(&path).await;
+        let msg = assert_error(&r, 502);
+        assert!(msg.contains("not valid JSON"), "{format}: {msg}");
+    }
+}
+
 #[tokio::test]
 async fn provider_errors_keep_their_meaning() {
     let app = spawn_app().await;
