@@ -5,7 +5,6 @@ pub mod cursor;
 pub mod format;
 pub mod query;
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -475,13 +474,9 @@ impl Call {
         Ok(Some(out))
     }
 
-    /// One provider record to one client record, in the requested format.
-    fn shape(&self, raw: &Value, scope: &Value) -> Result<Value, ApiError> {
-        self.shape_record(Cow::Borrowed(raw), scope)
-    }
-
-    /// As [`Call::shape`]; an owned record moves into `remote_data` instead of being copied.
-    fn shape_record(&self, raw: Cow<'_, Value>, scope: &Value) -> Result<Value, ApiError> {
+    /// One provider record to one client record, in the requested format; the record moves
+    /// into `remote_data` rather than being copied there.
+    fn shape(&self, raw: Value, scope: &Value) -> Result<Value, ApiError> {
         let mut mapped = self.map_record(&raw, scope)?;
         match self.req.query.format {
             ResponseFormat::Normalized => {
@@ -496,7 +491,7 @@ impl Call {
             }
             ResponseFormat::Unified | ResponseFormat::Stream | ResponseFormat::Raw => {
                 if !self.req.query.ignore_remote_data {
-                    mapped["remote_data"] = raw.into_owned();
+                    mapped["remote_data"] = raw;
                 }
             }
         }
@@ -621,7 +616,7 @@ impl Call {
             return Err(self.not_a_record(record));
         }
         Ok(with_ratelimit(
-            axum::Json(self.shape_record(Cow::Owned(record), &scope)?).into_response(),
+            axum::Json(self.shape(record, &scope)?).into_response(),
             &reply,
         ))
     }
@@ -795,7 +790,7 @@ impl Call {
             StatusCode::OK
         };
         Ok(with_ratelimit(
-            (status, axum::Json(self.shape(&record, &scope)?)).into_response(),
+            (status, axum::Json(self.shape(record, &scope)?)).into_response(),
             &reply,
         ))
     }
@@ -940,12 +935,15 @@ impl Call {
             Value::Null => Vec::new(),
             other => vec![other],
         };
+        // The expressions below read the page in place: copying it into an input object
+        // (`json!`) cost a deep copy of every page, once or twice.
         let more = |has_more: &Option<crate::mapping::Expr>| -> Result<bool, ApiError> {
             match has_more {
                 Some(expr) => {
-                    let input = json!({ "response": reply.json, "headers": headers_json(&reply.headers), "records": records.len() });
+                    let (headers, count) = (headers_json(&reply.headers), Value::from(records.len()));
+                    let input = [("response", &reply.json), ("headers", &headers), ("records", &count)];
                     Ok(matches!(
-                        expr.eval(&input).map_err(mapping_error)?,
+                        expr.eval_fields(input).map_err(mapping_error)?,
                         Some(Value::Bool(true))
                     ))
                 }
@@ -985,8 +983,9 @@ impl Call {
                 (more(has_more)? && !records.is_empty()).then_some(PageState::Offset(current + records.len() as u64))
             }
             Pagination::NextUrl { next_url, .. } => {
-                let input = json!({ "response": reply.json, "headers": headers_json(&reply.headers) });
-                match next_url.eval(&input).map_err(mapping_error)? {
+                let headers = headers_json(&reply.headers);
+                let input = [("response", &reply.json), ("headers", &headers)];
+                match next_url.eval_fields(input).map_err(mapping_error)? {
                     Some(Value::String(u)) if !u.is_empty() => {
                         Some(PageState::Url(reply.url.join(&u).map(|u| u.to_string()).unwrap_or(u)))
                     }
@@ -994,8 +993,9 @@ impl Call {
                 }
             }
             Pagination::Cursor { next_cursor, .. } => {
-                let input = json!({ "response": reply.json, "headers": headers_json(&reply.headers) });
-                match next_cursor.eval(&input).map_err(mapping_error)? {
+                let headers = headers_json(&reply.headers);
+                let input = [("response", &reply.json), ("headers", &headers)];
+                match next_cursor.eval_fields(input).map_err(mapping_error)? {
                     Some(Value::String(s)) if !s.is_empty() => Some(PageState::Cursor(s)),
                     Some(Value::Number(n)) => Some(PageState::Cursor(n.to_string())),
                     _ => None,
@@ -1028,17 +1028,20 @@ impl Call {
                 }
             }
             Pagination::Dynamic { next, .. } => {
-                let input = json!({
-                    "response": reply.json,
-                    "body": reply.json,
-                    "headers": headers_json(&reply.headers),
-                    "query": Value::Object(self.req.query.rest.clone()),
-                    "limit": limit,
-                    "records": records.len(),
-                    "url": reply.url.as_str(),
-                    "paginationValues": values,
-                });
-                match next.eval(&input).map_err(mapping_error)? {
+                let (query, limit) = (Value::Object(self.req.query.rest.clone()), Value::from(limit));
+                let (count, url) = (Value::from(records.len()), Value::from(reply.url.as_str()));
+                let headers = headers_json(&reply.headers);
+                let input = [
+                    ("response", &reply.json),
+                    ("body", &reply.json),
+                    ("headers", &headers),
+                    ("query", &query),
+                    ("limit", &limit),
+                    ("records", &count),
+                    ("url", &url),
+                    ("paginationValues", &values),
+                ];
+                match next.eval_fields(input).map_err(mapping_error)? {
                     None | Some(Value::Null) | Some(Value::Bool(false)) => None,
                     Some(Value::Object(m)) if m.is_empty() => None,
                     Some(v @ Value::Object(_)) => Some(PageState::Dynamic(v)),
@@ -1110,16 +1113,18 @@ impl Call {
         let result: Vec<Value> = if self.req.query.format == ResponseFormat::Raw {
             records
         } else {
+            // Each record moves into its `remote_data` rather than being copied there.
             records
-                .iter()
+                .into_iter()
                 .map(|r| self.shape(r, &scope))
                 .collect::<Result<_, _>>()?
         };
         let next_cursor = next.map(|n| cursor::encode(keyring, &account_id, &n));
-        let mut response = with_ratelimit(
-            axum::Json(json!({ "result": result, "next_cursor": next_cursor })).into_response(),
-            &reply,
-        );
+        // Built in place: `json!` would copy every record once more.
+        let mut page = Map::with_capacity(2);
+        page.insert("result".into(), Value::Array(result));
+        page.insert("next_cursor".into(), next_cursor.map_or(Value::Null, Value::String));
+        let mut response = with_ratelimit(axum::Json(Value::Object(page)).into_response(), &reply);
         if self.req.query.limit.is_some() && !self.mapping.resource.pagination.honours_limit() {
             // The provider has no page size: its pages are as long as it makes them. Say so
             // rather than let a longer page than asked for pass as honoured.
@@ -1182,7 +1187,7 @@ impl Call {
                     }
                 };
                 let mut buf = Vec::with_capacity(records.len() * 256);
-                for r in &records {
+                for r in records {
                     match self.shape(r, &scope) {
                         Ok(v) => {
                             if serde_json::to_writer(&mut buf, &v).is_ok() {

@@ -1126,8 +1126,9 @@ struct BodyRead {
 /// expression.
 pub fn error_message(integration: &Integration, status: u16, headers: &HeaderMap, json: &Value) -> Option<String> {
     let expr = integration.error_message.as_ref()?;
-    let input = serde_json::json!({ "status": status, "headers": headers_json(headers), "response": json });
-    expr.eval(&input).ok().flatten().and_then(|v| match v {
+    let (status, headers) = (Value::from(status), headers_json(headers));
+    let input = [("status", &status), ("headers", &headers), ("response", json)];
+    expr.eval_fields(input).ok().flatten().and_then(|v| match v {
         Value::String(s) if !s.is_empty() => Some(s),
         _ => None,
     })
