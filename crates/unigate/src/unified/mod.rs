@@ -930,17 +930,23 @@ impl Call {
         if reply.status != 204 && crate::upstream::is_blank(&reply.body) {
             return Err(self.empty_answer(&reply, "a page of records"));
         }
-        let records = match self.select(resource, &reply)? {
-            Value::Array(items) => items,
-            Value::Null => Vec::new(),
-            other => vec![other],
+        // When the whole answer is the page (no `response_path`), its records are taken out
+        // of it once the pagination expressions below have read it, rather than copied.
+        let selected = match resource.response_path {
+            Some(_) => Some(self.select(resource, &reply)?),
+            None => None,
+        };
+        let count = match selected.as_ref().unwrap_or(&reply.json) {
+            Value::Array(items) => items.len(),
+            Value::Null => 0,
+            _ => 1,
         };
         // The expressions below read the page in place: copying it into an input object
         // (`json!`) cost a deep copy of every page, once or twice.
         let more = |has_more: &Option<crate::mapping::Expr>| -> Result<bool, ApiError> {
             match has_more {
                 Some(expr) => {
-                    let (headers, count) = (headers_json(&reply.headers), Value::from(records.len()));
+                    let (headers, count) = (headers_json(&reply.headers), Value::from(count));
                     let input = [("response", &reply.json), ("headers", &headers), ("records", &count)];
                     Ok(matches!(
                         expr.eval_fields(input).map_err(mapping_error)?,
@@ -948,8 +954,8 @@ impl Call {
                     ))
                 }
                 None => Ok(match limit {
-                    Some(l) => records.len() as u64 >= l as u64,
-                    None => !records.is_empty(),
+                    Some(l) => count as u64 >= l as u64,
+                    None => count > 0,
                 }),
             }
         };
@@ -980,7 +986,7 @@ impl Call {
                     Some(PageState::Offset(n)) => *n,
                     _ => first_position.unwrap_or(0),
                 };
-                (more(has_more)? && !records.is_empty()).then_some(PageState::Offset(current + records.len() as u64))
+                (more(has_more)? && count > 0).then_some(PageState::Offset(current + count as u64))
             }
             Pagination::NextUrl { next_url, .. } => {
                 let headers = headers_json(&reply.headers);
@@ -1029,7 +1035,7 @@ impl Call {
             }
             Pagination::Dynamic { next, .. } => {
                 let (query, limit) = (Value::Object(self.req.query.rest.clone()), Value::from(limit));
-                let (count, url) = (Value::from(records.len()), Value::from(reply.url.as_str()));
+                let (count, url) = (Value::from(count), Value::from(reply.url.as_str()));
                 let headers = headers_json(&reply.headers);
                 let input = [
                     ("response", &reply.json),
@@ -1077,6 +1083,12 @@ impl Call {
                 ),
             ));
         }
+        let mut reply = reply;
+        let records = match selected.unwrap_or_else(|| std::mem::take(&mut reply.json)) {
+            Value::Array(items) => items,
+            Value::Null => Vec::new(),
+            other => vec![other],
+        };
         Ok((reply, records, next))
     }
 
