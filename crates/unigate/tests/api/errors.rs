@@ -170,6 +170,14 @@ async fn garbage_from_the_provider_is_a_502_with_the_raw_text() {
     assert_eq!(r.body["truto_is_remote_error"], true);
 }
 
+/// GitHub's next organization `get` answered 200 with `body`, as written.
+fn org_answer(body: &str) -> Fault {
+    Fault::respond(200, json!({}))
+        .with_raw_body(body)
+        .on("GET", "/orgs/*")
+        .times(1)
+}
+
 /// `raw` passes the provider's body on as it is, byte for byte, without building it; it is
 /// still checked to be JSON as fully as a parse checks it, so garbage is the same 502 as in
 /// the other formats.
@@ -178,14 +186,8 @@ async fn a_raw_get_passes_the_body_on_as_sent_and_refuses_what_is_not_json() {
     let app = spawn_app().await;
     let account = app.connect("github").await;
     let path = app.orgs_path(&account, Some("octo-org"), "&truto_response_format=raw");
-    let answer = |body: &str| {
-        Fault::respond(200, json!({}))
-            .with_raw_body(body)
-            .on("GET", "/orgs/*")
-            .times(1)
-    };
     let sent = r#"{ "login" : "octo-org", "id":1.50, "n":1e2, "s":"caf\u00e9 \ud83d\ude00" }"#;
-    app.emulator("github").inject(answer(sent));
+    app.emulator("github").inject(org_answer(sent));
 
     let r = app.get(&path).await;
 
@@ -199,7 +201,7 @@ async fn a_raw_get_passes_the_body_on_as_sent_and_refuses_what_is_not_json() {
         r#"{"s": "\ud800"}"#,
         r#"{"n": 01}"#,
     ] {
-        app.emulator("github").inject(answer(bad));
+        app.emulator("github").inject(org_answer(bad));
 
         let r = app.get(&path).await;
 
@@ -215,12 +217,6 @@ async fn a_raw_get_passes_the_body_on_as_sent_and_refuses_what_is_not_json() {
 async fn a_get_reads_only_the_mapped_fields_but_checks_the_whole_answer() {
     let app = spawn_app().await;
     let account = app.connect("github").await;
-    let answer = |body: &str| {
-        Fault::respond(200, json!({}))
-            .with_raw_body(body)
-            .on("GET", "/orgs/*")
-            .times(1)
-    };
     let good = r#"{"login": "octo-org", "name": "Octo", "plan": {"name": "team", "seats": 1e3},
         "created_at": "2020-01-02T03:04:05Z", "unread": [{"deep": ["x", null, 2.5]}, "\ud83d\ude00"]}"#;
     let bad = r#"{"login": "octo-org", "name": "Octo", "unread": [1, 2,]}"#;
@@ -230,7 +226,7 @@ async fn a_get_reads_only_the_mapped_fields_but_checks_the_whole_answer() {
         "&truto_ignore_remote_data=true",
     ] {
         let path = app.orgs_path(&account, Some("octo-org"), format);
-        app.emulator("github").inject(answer(good));
+        app.emulator("github").inject(org_answer(good));
 
         let r = app.get(&path).await;
 
@@ -244,7 +240,7 @@ async fn a_get_reads_only_the_mapped_fields_but_checks_the_whole_answer() {
             _ => assert!(r.body.get("remote_data").is_none(), "{format}: {}", r.text),
         }
 
-        app.emulator("github").inject(answer(bad));
+        app.emulator("github").inject(org_answer(bad));
         let r = app.get(&path).await;
         let msg = assert_error(&r, 502);
         assert!(msg.contains("not valid JSON"), "{format}: {msg}");
