@@ -393,6 +393,15 @@ impl Call {
         }
     }
 
+    /// The record of an answer: what `response_path` picks out of it, or without one the
+    /// whole answer, taken out of `reply` rather than copied (it becomes `remote_data`).
+    fn take_record(&self, resource: &Resource, reply: &mut Reply) -> Result<Value, ApiError> {
+        match resource.response_path {
+            None => Ok(std::mem::take(&mut reply.json)),
+            Some(_) => self.select(resource, reply),
+        }
+    }
+
     /// The record through the response mapping (the record itself without one): the
     /// unified fields, before `remote_data`, normalization and exclusions.
     fn map_record(&self, raw: &Value, scope: &Value) -> Result<Value, ApiError> {
@@ -604,11 +613,7 @@ impl Call {
                 None => reply.json = serde_json::from_slice(&reply.body).map_err(ApiError::internal)?,
             }
         }
-        // The whole answer is the record: take it rather than copy it (it becomes `remote_data`).
-        let record = match resource.response_path {
-            None => std::mem::take(&mut reply.json),
-            Some(_) => self.select(resource, &reply)?,
-        };
+        let record = self.take_record(resource, &mut reply)?;
         if record.is_null() {
             return Err(self.record_not_found());
         }
@@ -723,7 +728,7 @@ impl Call {
             .map(|r| r.max_attempts.max(1))
             .unwrap_or(1);
         let mut attempt = 0;
-        let (reply, scope) = loop {
+        let (mut reply, scope) = loop {
             attempt += 1;
             let before = self.run_before().await?;
             let scope = self.scope(&before);
@@ -772,7 +777,7 @@ impl Call {
         if self.req.query.format == ResponseFormat::Raw {
             return Ok(raw_response(&reply));
         }
-        let mut record = self.select(resource, &reply)?;
+        let mut record = self.take_record(resource, &mut reply)?;
         if record.is_null() {
             // Some providers answer a write with no body: read the record back.
             if let (Some(get), Some(_)) = (
@@ -780,8 +785,8 @@ impl Call {
                     .unified(&self.req.category, &self.req.resource, UnifiedMethod::Get),
                 &self.req.id,
             ) {
-                let reply = self.exchange(&get.resource, &json!({}), Outgoing::default()).await??;
-                record = self.select(&get.resource, &reply)?;
+                let mut reply = self.exchange(&get.resource, &json!({}), Outgoing::default()).await??;
+                record = self.take_record(&get.resource, &mut reply)?;
             }
         }
         let status = if self.req.method == UnifiedMethod::Create {
@@ -907,7 +912,7 @@ impl Call {
                 .map_err(|e| mapping_error_msg(&e.to_string()))?;
             outgoing.headers.push((name.clone(), rendered));
         }
-        let reply = match self.exchange(resource, &json!({}), outgoing).await? {
+        let mut reply = match self.exchange(resource, &json!({}), outgoing).await? {
             Ok(reply) => reply,
             // Asking past the end of a list of unknown length: the list is over.
             Err(e) if matches!(pagination, Pagination::Range { .. }) && e.status() == Some(416) => {
@@ -1083,7 +1088,6 @@ impl Call {
                 ),
             ));
         }
-        let mut reply = reply;
         let records = match selected.unwrap_or_else(|| std::mem::take(&mut reply.json)) {
             Value::Array(items) => items,
             Value::Null => Vec::new(),
