@@ -229,6 +229,11 @@ pub fn last_request(app: &TestApp, provider: &str) -> unigate_emulator::Recorded
     app.emulator(provider).requests().last().cloned().unwrap()
 }
 
+/// Whether any request for `path` reached the named emulator.
+pub fn provider_saw(app: &TestApp, provider: &str, path: &str) -> bool {
+    app.emulator(provider).requests().iter().any(|q| q.path == path)
+}
+
 /// Walks the unified organizations list with `limit`, following `next_cursor`; returns the
 /// ids in order and how many unified pages were fetched. Fails if paging does not end.
 pub async fn walk_list(app: &TestApp, account: &str, limit: u32) -> (Vec<String>, usize) {
