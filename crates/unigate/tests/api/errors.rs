@@ -178,6 +178,17 @@ fn org_answer(body: &str) -> Fault {
         .times(1)
 }
 
+/// GitHub answers `answer` to the next organization read of `path`, and the gateway refuses
+/// it as not JSON, with a 502; `context` names the case in a failure.
+async fn assert_refused_as_not_json(app: &TestApp, path: &str, answer: &str, context: &str) {
+    app.emulator("github").inject(org_answer(answer));
+
+    let r = app.get(path).await;
+
+    let msg = assert_error(&r, 502);
+    assert!(msg.contains("not valid JSON"), "{context}: {msg}");
+}
+
 /// `raw` passes the provider's body on as it is, byte for byte, without building it; it is
 /// still checked to be JSON as fully as a parse checks it, so garbage is the same 502 as in
 /// the other formats.
@@ -201,12 +212,7 @@ async fn a_raw_get_passes_the_body_on_as_sent_and_refuses_what_is_not_json() {
         r#"{"s": "\ud800"}"#,
         r#"{"n": 01}"#,
     ] {
-        app.emulator("github").inject(org_answer(bad));
-
-        let r = app.get(&path).await;
-
-        let msg = assert_error(&r, 502);
-        assert!(msg.contains("not valid JSON"), "{bad}: {msg}");
+        assert_refused_as_not_json(&app, &path, bad, bad).await;
     }
 }
 
@@ -240,10 +246,7 @@ async fn a_get_reads_only_the_mapped_fields_but_checks_the_whole_answer() {
             _ => assert!(r.body.get("remote_data").is_none(), "{format}: {}", r.text),
         }
 
-        app.emulator("github").inject(org_answer(bad));
-        let r = app.get(&path).await;
-        let msg = assert_error(&r, 502);
-        assert!(msg.contains("not valid JSON"), "{format}: {msg}");
+        assert_refused_as_not_json(&app, &path, bad, format).await;
     }
 }
 
