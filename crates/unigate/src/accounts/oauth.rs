@@ -381,8 +381,8 @@ impl OAuth {
                 TokenError::Timeout(format!("the token endpoint did not answer within {timeout_ms} ms"))
             } else if let Some(reason) = crate::upstream::client::certificate_error(&e) {
                 TokenError::Failed(format!(
-                    "the token endpoint's TLS certificate was refused ({reason}); if a private certificate \
-                     authority signed it, add that authority to `upstream.ca_certificates`"
+                    "the token endpoint's TLS certificate was refused ({reason}); {}",
+                    crate::upstream::client::CERTIFICATE_HINT
                 ))
             } else {
                 TokenError::Failed(format!("{failure} ({e})"))

@@ -225,6 +225,11 @@ fn tls_config(extra: &[CertificateDer<'static>]) -> Result<rustls::ClientConfig,
     )
 }
 
+/// What to do about a refused certificate, said after [`certificate_error`]'s reason by
+/// provider calls and OAuth token requests alike.
+pub const CERTIFICATE_HINT: &str =
+    "if a private certificate authority signed it, add that authority to `upstream.ca_certificates`";
+
 /// Why the provider's certificate was refused (rustls' words), when that is what `error`
 /// comes from: unknown issuer, expired, issued for another name.
 pub fn certificate_error(error: &(dyn std::error::Error + 'static)) -> Option<String> {

@@ -39,7 +39,7 @@ pub enum UpstreamError {
         source: client::ClientError,
     },
     /// TLS refused the provider's certificate (its host's, or a TLS-inspecting proxy's).
-    #[error("{integration}'s TLS certificate was refused ({reason}); if a private certificate authority signed it, add that authority to `upstream.ca_certificates`")]
+    #[error("{integration}'s TLS certificate was refused ({reason}); {hint}", hint = client::CERTIFICATE_HINT)]
     Certificate { integration: String, reason: String },
     #[error("the connection to {integration} failed mid-answer")]
     Body {
