@@ -24,7 +24,7 @@ use crate::store::{AccountPosition, RequestLogRecord, Store};
 
 /// Entries waiting to be written; past this, new ones are dropped (and counted) rather
 /// than slowing calls down.
-const QUEUE: usize = 10_000;
+pub const QUEUE: usize = 10_000;
 const BATCH: usize = 500;
 /// How long the writer waits for more entries after the first of a batch arrives.
 const LINGER: Duration = Duration::from_millis(200);
@@ -131,7 +131,7 @@ async fn write_batches(
         }
         let entries = batch.len();
         if let Err(e) = store
-            .insert_request_logs(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
+            .insert_request_logs(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)), rx.len())
             .await
         {
             tracing::warn!(error = %e, entries, "request log entries could not be written");
@@ -307,7 +307,7 @@ mod tests {
             created_at: Utc::now() - chrono::Duration::hours(age_hours),
         };
         store
-            .insert_request_logs(vec![entry("old", 200), entry("recent", 1)])
+            .insert_request_logs(vec![entry("old", 200), entry("recent", 1)], 0)
             .await
             .unwrap();
 

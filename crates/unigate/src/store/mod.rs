@@ -277,7 +277,9 @@ pub trait Store: Send + Sync + 'static {
     /// unknown. Atomic: of two concurrent uses, one wins.
     async fn consume_link_token(&self, token_hash: &str) -> Result<Option<LinkTokenRecord>, StoreError>;
 
-    async fn insert_request_logs(&self, entries: Vec<RequestLogRecord>) -> Result<(), StoreError>;
+    /// `backlog`: how many entries are still queued behind these; a backend may spend more
+    /// to write them sooner when it is large (SQLite: a writer thread of higher priority).
+    async fn insert_request_logs(&self, entries: Vec<RequestLogRecord>, backlog: usize) -> Result<(), StoreError>;
     /// Newest first; `before` is the last row of the previous page.
     async fn list_request_logs(
         &self,

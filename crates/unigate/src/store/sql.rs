@@ -43,6 +43,7 @@ pub trait Dialect: Send + Sync + Sized + 'static {
     fn write_request_logs(
         &self,
         entries: Vec<RequestLogRecord>,
+        _backlog: usize,
     ) -> impl Future<Output = Result<(), Vec<RequestLogRecord>>> + Send {
         std::future::ready(Err(entries))
     }
@@ -504,8 +505,8 @@ where
         row.as_ref().map(Self::link_token_from_row).transpose()
     }
 
-    async fn insert_request_logs(&self, entries: Vec<RequestLogRecord>) -> Result<(), StoreError> {
-        let entries = match self.dialect.write_request_logs(entries).await {
+    async fn insert_request_logs(&self, entries: Vec<RequestLogRecord>, backlog: usize) -> Result<(), StoreError> {
+        let entries = match self.dialect.write_request_logs(entries, backlog).await {
             Ok(()) => return Ok(()),
             Err(entries) => entries,
         };
@@ -543,26 +544,40 @@ where
             id: String::new(),
         };
         let before = before.unwrap_or(&far);
-        let rows = sqlx::query(
-            "SELECT * FROM request_logs WHERE environment_id = $1 AND ($2 IS NULL OR integrated_account_id = $2) \
-             AND (created_at < $3 OR (created_at = $3 AND id < $4)) ORDER BY created_at DESC, id DESC LIMIT $5",
-        )
+        // Two texts, so that each reads through its own index: (environment_id, created_at,
+        // id) for the environment, (environment_id, integrated_account_id, created_at, id)
+        // for one account (one text with `$5 IS NULL OR ...` left the second unused).
+        let query = sqlx::query(match integrated_account_id {
+            None => {
+                "SELECT * FROM request_logs WHERE environment_id = $1 \
+                 AND (created_at < $2 OR (created_at = $2 AND id < $3)) ORDER BY created_at DESC, id DESC LIMIT $4"
+            }
+            Some(_) => {
+                "SELECT * FROM request_logs WHERE environment_id = $1 AND integrated_account_id = $5 \
+                 AND (created_at < $2 OR (created_at = $2 AND id < $3)) ORDER BY created_at DESC, id DESC LIMIT $4"
+            }
+        })
         .bind(environment_id)
-        .bind(integrated_account_id)
         .bind(D::time(&before.created_at))
         .bind(before.id.as_str())
-        .bind(i64::from(limit))
+        .bind(i64::from(limit));
+        let rows = match integrated_account_id {
+            Some(account) => query.bind(account),
+            None => query,
+        }
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(Self::request_log_from_row).collect()
     }
 
     async fn prune_request_logs(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError> {
-        // Found through the (environment_id, created_at, id) index, one environment after
-        // another; there is no index on the time alone (one more per logged row).
+        // Found through the (environment_id, created_at, id) key (SQLite's primary key, an
+        // index in PostgreSQL), one environment after another; there is no index on the time
+        // alone (one more per logged row).
         let done = sqlx::query(
-            "DELETE FROM request_logs WHERE id IN (SELECT id FROM request_logs \
-             WHERE environment_id IN (SELECT id FROM environments) AND created_at < $1 LIMIT $2)",
+            "DELETE FROM request_logs WHERE (environment_id, created_at, id) IN \
+             (SELECT environment_id, created_at, id FROM request_logs \
+              WHERE environment_id IN (SELECT id FROM environments) AND created_at < $1 LIMIT $2)",
         )
         .bind(D::time(&before))
         .bind(i64::from(limit))

@@ -163,17 +163,33 @@ fn read_account(conn: &rusqlite::Connection, environment_id: &str, id: &str) -> 
     }))
 }
 
-/// Request-log rows written on a thread of their own, at a lower CPU priority, through one
-/// rusqlite connection.
+/// Request-log rows written by threads of their own at a low CPU priority, through a rusqlite
+/// connection each, so that on a busy CPU they fill the gaps between calls instead of
+/// delaying them.
 ///
-/// Through sqlx, each batch ran on sqlx's worker thread at the priority of the runtime's
-/// threads, and a batch of a few hundred rows (milliseconds of CPU) delayed the calls that
-/// shared its CPU: on one CPU at half load, the request log doubled Unigate's added p99
-/// (bench/ANALYSIS.md, seventh pass). At a nice value 10 above the process's, the scheduler
-/// runs the writer in the gaps between calls; under full load it still gets about a tenth of
-/// the CPU, more than it needs. A batch that fails here goes through the pool instead.
+/// Measured (bench/ANALYSIS.md, seventh and thirteenth passes), as the time the gateway's
+/// worker thread spent waiting for the CPU at half load (`/proc/<pid>/task/*/schedstat`):
+/// through sqlx, at the runtime's priority, the log doubled the added p99; on a thread at a
+/// nice value 10 above the process's, it still doubled that waiting time (the scheduler gives
+/// a nice-10 thread a tenth of the CPU while a call waits); at nice 19 (a seventieth), the
+/// waiting time was within about 4 ms per second of the log's being off, as with
+/// `SCHED_IDLE` (not used: a thread of that class can starve for seconds while holding
+/// SQLite's write lock, and no unprivileged thread can leave that class again). Writing on
+/// the runtime's thread, in short transactions with a yield between them, was tried and was
+/// far worse (p90 18 ms at half load): a file write can block the thread that makes it (one
+/// that extends the WAL file may wait for the file system's journal, for one).
+///
+/// Under a load that leaves no gaps, a thread at nice 19 gets too little CPU to keep up, so a
+/// batch with more than [`LOG_BACKLOG`] entries queued behind it goes to a second thread at
+/// nice 10, which gets enough. Each transaction is [`LOG_ROWS_PER_TRANSACTION`] rows, so
+/// neither thread holds the write lock (which account writes and rate-limit budgets also
+/// take) for long, even when preempted in the middle of one. A batch that fails here goes
+/// through the pool instead.
 struct LogWriter {
-    jobs: std::sync::mpsc::SyncSender<LogJob>,
+    /// The thread at nice 19, for batches written on time.
+    background: std::sync::mpsc::SyncSender<LogJob>,
+    /// The thread at nice 10, for batches with more than [`LOG_BACKLOG`] entries behind them.
+    catch_up: std::sync::mpsc::SyncSender<LogJob>,
 }
 
 /// Rows to write, and where to say whether they were (the rows come back when not).
@@ -182,45 +198,40 @@ type LogJob = (
     tokio::sync::oneshot::Sender<Result<(), Vec<RequestLogRecord>>>,
 );
 
-/// How much lower than the rest of the process the writer thread runs.
-const LOG_WRITER_NICENESS: i32 = 10;
+/// How much lower than the rest of the process each writer thread runs (background,
+/// catch-up).
+const LOG_WRITER_NICENESS: [i32; 2] = [19, 10];
+
+/// How many entries may wait behind a batch before it goes to the catch-up thread: a fifth
+/// of the request log's queue. At 9,000 calls a second (half of what one CPU serves), the
+/// 200 ms the log gathers entries for leaves about 1,800 queued, which the background
+/// thread keeps up with; at saturation it gets too little CPU, entries pile up, and the
+/// catch-up thread takes over well before the queue is full and entries are dropped.
+const LOG_BACKLOG: usize = crate::http::request_log::QUEUE / 5;
+
+/// Rows per transaction: one statement of [`super::REQUEST_LOG_ROWS_PER_INSERT`]'s largest
+/// size, about 0.2 ms of CPU. Each commit rewrites the pages at the right edge of each
+/// index, so 16 rows a transaction cost about twice as much per row as 64; more would keep
+/// the write lock longer when the thread is preempted inside a transaction.
+const LOG_ROWS_PER_TRANSACTION: usize = 64;
 
 impl LogWriter {
     fn start(path: std::path::PathBuf) -> std::io::Result<LogWriter> {
-        // The request log's one writer task waits for each batch: one job at a time.
-        let (jobs, queue) = std::sync::mpsc::sync_channel::<LogJob>(1);
-        std::thread::Builder::new().name("unigate-log".into()).spawn(move || {
-            lower_priority(LOG_WRITER_NICENESS);
-            let mut conn: Option<rusqlite::Connection> = None;
-            for (entries, done) in queue {
-                let written = match conn.take() {
-                    Some(c) => Ok(c),
-                    None => open_writer(&path),
-                }
-                .and_then(|c| {
-                    insert_logs(&c, &entries)?;
-                    Ok(c)
-                });
-                let reply = match written {
-                    Ok(c) => {
-                        conn = Some(c);
-                        Ok(())
-                    }
-                    Err(e) => {
-                        // Reopened for the next batch; this one takes the pool.
-                        tracing::debug!(error = %e, "request-log batch not written in place; writing it through the pool");
-                        Err(entries)
-                    }
-                };
-                let _ = done.send(reply);
-            }
-        })?;
-        Ok(LogWriter { jobs })
+        Ok(LogWriter {
+            background: spawn_log_writer(&path, "unigate-log", LOG_WRITER_NICENESS[0])?,
+            catch_up: spawn_log_writer(&path, "unigate-log-cu", LOG_WRITER_NICENESS[1])?,
+        })
     }
 
-    async fn write(&self, entries: Vec<RequestLogRecord>) -> Result<(), Vec<RequestLogRecord>> {
+    /// `backlog`: the entries queued behind these.
+    async fn write(&self, entries: Vec<RequestLogRecord>, backlog: usize) -> Result<(), Vec<RequestLogRecord>> {
+        let lane = if backlog > LOG_BACKLOG {
+            &self.catch_up
+        } else {
+            &self.background
+        };
         let (done, reply) = tokio::sync::oneshot::channel();
-        if let Err(e) = self.jobs.try_send((entries, done)) {
+        if let Err(e) = lane.try_send((entries, done)) {
             let (std::sync::mpsc::TrySendError::Full((entries, _))
             | std::sync::mpsc::TrySendError::Disconnected((entries, _))) = e;
             return Err(entries);
@@ -228,10 +239,52 @@ impl LogWriter {
         reply.await.unwrap_or_else(|_| {
             // Only a panic inside SQLite's or rusqlite's code gets here; later batches find
             // the queue closed and take the pool.
-            tracing::warn!("the request-log writer thread stopped; a batch of entries was lost");
+            tracing::warn!("a request-log writer thread stopped; a batch of entries was lost");
             Ok(())
         })
     }
+}
+
+/// A writer thread `name`, `niceness` below the process, and the queue of its jobs.
+fn spawn_log_writer(
+    path: &std::path::Path,
+    name: &str,
+    niceness: i32,
+) -> std::io::Result<std::sync::mpsc::SyncSender<LogJob>> {
+    // The request log's one writer task waits for each batch: one job at a time.
+    let (jobs, queue) = std::sync::mpsc::sync_channel::<LogJob>(1);
+    let path = path.to_path_buf();
+    std::thread::Builder::new().name(name.into()).spawn(move || {
+        lower_priority(niceness);
+        let mut conn: Option<rusqlite::Connection> = None;
+        for (mut entries, done) in queue {
+            let mut committed = 0;
+            let outcome = match conn.take() {
+                Some(c) => Ok(c),
+                None => open_writer(&path),
+            }
+            .and_then(|c| {
+                for rows in entries.chunks(LOG_ROWS_PER_TRANSACTION) {
+                    insert_logs(&c, rows)?;
+                    committed += rows.len();
+                }
+                Ok(c)
+            });
+            let reply = match outcome {
+                Ok(c) => {
+                    conn = Some(c);
+                    Ok(())
+                }
+                Err(e) => {
+                    // Reopened for the next batch; the rows not committed take the pool.
+                    tracing::debug!(error = %e, "request-log rows not written in place; writing them through the pool");
+                    Err(entries.split_off(committed))
+                }
+            };
+            let _ = done.send(reply);
+        }
+    })?;
+    Ok(jobs)
 }
 
 fn open_writer(path: &std::path::Path) -> rusqlite::Result<rusqlite::Connection> {
@@ -370,12 +423,12 @@ fn fmt_ts(t: &DateTime<Utc>) -> String {
 }
 
 /// SQLite's ways: timestamps as fixed-width RFC 3339 text, JSON as text, the account read
-/// in place ([`FastReads`]), the request log on its own thread ([`LogWriter`]), and the
+/// in place ([`FastReads`]), the request log on threads of its own ([`LogWriter`]), and the
 /// rate-limit lanes in SQLite's SQL.
 pub struct SqliteDialect {
     /// The account read of every unified call, without sqlx's worker thread.
     fast: Option<FastReads>,
-    /// The request log's writes, on a thread of their own.
+    /// The request log's writes, on threads of their own.
     log: Option<LogWriter>,
 }
 
@@ -415,9 +468,13 @@ impl Dialect for SqliteDialect {
         }
     }
 
-    async fn write_request_logs(&self, entries: Vec<RequestLogRecord>) -> Result<(), Vec<RequestLogRecord>> {
+    async fn write_request_logs(
+        &self,
+        entries: Vec<RequestLogRecord>,
+        backlog: usize,
+    ) -> Result<(), Vec<RequestLogRecord>> {
         match &self.log {
-            Some(log) => log.write(entries).await,
+            Some(log) => log.write(entries, backlog).await,
             None => Err(entries),
         }
     }
@@ -664,22 +721,27 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn request_log_rows_are_written_by_a_lower_priority_thread() {
+    async fn request_log_rows_are_written_by_lower_priority_threads() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
         let store = SqliteStore::connect(&url).await.unwrap();
         let env = store.create_environment("e").await.unwrap();
+        // More than two transactions' worth.
         let rows: Vec<RequestLogRecord> = (0..150).map(|i| log(&env.id, i)).collect();
         // Written in place: nothing comes back for the pool.
         let log_writer = store.dialect.log.as_ref().unwrap();
-        assert!(log_writer.write(rows.clone()).await.is_ok());
+        assert!(log_writer.write(rows.clone(), 0).await.is_ok());
+        // A batch with many entries behind it, for the catch-up thread.
+        let late: Vec<RequestLogRecord> = (150..160).map(|i| log(&env.id, i)).collect();
+        assert!(log_writer.write(late.clone(), LOG_BACKLOG + 1).await.is_ok());
 
         let listed = store.list_request_logs(&env.id, None, None, 1000).await.unwrap();
-        assert_eq!(listed.len(), 150);
+        assert_eq!(listed.len(), 160);
         let mut by_id: Vec<_> = listed.iter().map(|r| format!("{r:?}")).collect();
         by_id.sort();
         let mut want: Vec<_> = rows
             .iter()
+            .chain(&late)
             .map(|r| {
                 let mut r = r.clone();
                 r.created_at = chrono::SubsecRound::trunc_subsecs(r.created_at, 6);
@@ -689,16 +751,144 @@ mod tests {
         want.sort();
         assert_eq!(by_id, want);
         let one_account = store.list_request_logs(&env.id, Some("a1"), None, 1000).await.unwrap();
-        assert_eq!(one_account.len(), 75);
+        assert_eq!(one_account.len(), 80);
+        assert!(one_account
+            .iter()
+            .all(|r| r.integrated_account_id.as_deref() == Some("a1")));
 
+        // Other tests' stores have writer threads too: every one of each name is checked.
         #[cfg(target_os = "linux")]
-        {
-            let (writers, mine) = nice_values("unigate-log");
-            assert!(!writers.is_empty(), "no writer thread");
+        for (name, by) in [
+            ("unigate-log", LOG_WRITER_NICENESS[0]),
+            ("unigate-log-cu", LOG_WRITER_NICENESS[1]),
+        ] {
+            let (writers, mine) = nice_values(name);
+            assert!(!writers.is_empty(), "no thread named {name}");
             for nice in writers {
-                assert_eq!(nice, (mine + i64::from(LOG_WRITER_NICENESS)).min(19));
+                assert_eq!(nice, (mine + i64::from(by)).min(19), "{name}");
             }
         }
+    }
+
+    /// A batch goes to the nice-19 thread, unless more than `LOG_BACKLOG` entries are queued
+    /// behind it: then to the nice-10 one. (Lanes of channels the test holds, no threads.)
+    #[tokio::test]
+    async fn a_batch_with_a_long_queue_behind_it_goes_to_the_catch_up_thread() {
+        let (background, background_jobs) = std::sync::mpsc::sync_channel::<LogJob>(1);
+        let (catch_up, catch_up_jobs) = std::sync::mpsc::sync_channel::<LogJob>(1);
+        let writer = LogWriter { background, catch_up };
+        for (backlog, want) in [
+            (0, "background"),
+            (LOG_BACKLOG, "background"),
+            (LOG_BACKLOG + 1, "catch-up"),
+        ] {
+            let (written, taken) = tokio::join!(writer.write(vec![log("e", backlog)], backlog), async {
+                loop {
+                    let taken = match (background_jobs.try_recv(), catch_up_jobs.try_recv()) {
+                        (Ok(job), Err(_)) => ("background", job),
+                        (Err(_), Ok(job)) => ("catch-up", job),
+                        (Err(_), Err(_)) => {
+                            tokio::task::yield_now().await;
+                            continue;
+                        }
+                        (Ok(_), Ok(_)) => panic!("both lanes got the batch"),
+                    };
+                    let (name, (entries, done)) = taken;
+                    assert_eq!(entries.len(), 1);
+                    done.send(Ok(())).unwrap();
+                    return name;
+                }
+            });
+            assert!(written.is_ok());
+            assert_eq!(taken, want, "backlog {backlog}");
+        }
+    }
+
+    /// A batch is written a transaction of `LOG_ROWS_PER_TRANSACTION` rows at a time; when
+    /// one fails, the rows of the transactions before it stay written and the rest come back
+    /// for the pool.
+    #[tokio::test]
+    async fn a_failed_transaction_hands_back_only_the_rows_not_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let store = SqliteStore::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        let env = store.create_environment("e").await.unwrap();
+        // A row the database refuses, in the second transaction.
+        let refused = format!("r{:04}", LOG_ROWS_PER_TRANSACTION + 10);
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch(&format!(
+                "CREATE TRIGGER refuse BEFORE INSERT ON request_logs WHEN NEW.id = '{refused}' \
+                 BEGIN SELECT RAISE(ABORT, 'refused'); END;"
+            ))
+            .unwrap();
+        let rows: Vec<RequestLogRecord> = (0..150).map(|i| log(&env.id, i)).collect();
+        let back = store
+            .dialect
+            .log
+            .as_ref()
+            .unwrap()
+            .write(rows.clone(), 0)
+            .await
+            .unwrap_err();
+        let back_ids: Vec<&str> = back.iter().map(|r| r.id.as_str()).collect();
+        let want: Vec<&str> = rows[LOG_ROWS_PER_TRANSACTION..].iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(back_ids, want);
+        let stored = store.list_request_logs(&env.id, None, None, 1000).await.unwrap();
+        let mut stored_ids: Vec<&str> = stored.iter().map(|r| r.id.as_str()).collect();
+        stored_ids.sort();
+        let first: Vec<&str> = rows[..LOG_ROWS_PER_TRANSACTION].iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(stored_ids, first);
+    }
+
+    /// Rows written before migration 6 (the table keyed by environment, time and id) are all
+    /// there after it, in the same order.
+    #[tokio::test]
+    async fn the_keyed_request_log_table_keeps_the_rows_written_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let mut up_to_5 = sqlx::migrate!("./migrations/sqlite");
+        up_to_5.migrations =
+            std::borrow::Cow::Owned(up_to_5.migrations.iter().filter(|m| m.version <= 5).cloned().collect());
+        let options = SqliteConnectOptions::from_str(&url).unwrap().create_if_missing(true);
+        let pool = SqlitePoolOptions::new().connect_with(options).await.unwrap();
+        up_to_5.run(&pool).await.unwrap();
+        sqlx::query(
+            "INSERT INTO environments (id, name, created_at) VALUES ('e1', 'e', '2026-01-01T00:00:00.000000Z')",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        for i in 0..30 {
+            sqlx::query(
+                "INSERT INTO request_logs (id, environment_id, integrated_account_id, method, path, status, duration_ms, error, created_at) \
+                 VALUES (?, 'e1', ?, 'GET', '/unified/x', 200, ?, NULL, ?)",
+            )
+            .bind(format!("r{i:02}"))
+            .bind((i % 3 == 0).then_some("a1"))
+            .bind(i)
+            .bind(format!("2026-01-01T00:00:{:02}.000000Z", i / 2))
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        pool.close().await;
+
+        let store = SqliteStore::connect(&url).await.unwrap();
+        let listed = store.list_request_logs("e1", None, None, 100).await.unwrap();
+        let ids: Vec<&str> = listed.iter().map(|r| r.id.as_str()).collect();
+        let want: Vec<String> = (0..30).rev().map(|i| format!("r{i:02}")).collect();
+        assert_eq!(ids, want.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(
+            store
+                .list_request_logs("e1", Some("a1"), None, 100)
+                .await
+                .unwrap()
+                .len(),
+            10
+        );
     }
 
     #[tokio::test]
@@ -710,9 +900,9 @@ mod tests {
         // A writer whose database cannot be opened.
         let broken = LogWriter::start(dir.path().join("missing/none.db")).unwrap();
         let rows: Vec<RequestLogRecord> = (0..3).map(|i| log(&env.id, i)).collect();
-        assert_eq!(broken.write(rows.clone()).await.unwrap_err().len(), 3);
+        assert_eq!(broken.write(rows.clone(), 0).await.unwrap_err().len(), 3);
         store.dialect.log = Some(broken);
-        store.insert_request_logs(rows).await.unwrap();
+        store.insert_request_logs(rows, 0).await.unwrap();
         assert_eq!(store.list_request_logs(&env.id, None, None, 10).await.unwrap().len(), 3);
     }
 }

@@ -118,10 +118,10 @@ async fn pruning_deletes_old_entries_a_chunk_at_a_time_and_keeps_newer_ones() {
     };
     let old = 2 * PRUNE_CHUNK as usize + 500;
     store
-        .insert_request_logs(rows("old", old, now - chrono::Duration::hours(200)))
+        .insert_request_logs(rows("old", old, now - chrono::Duration::hours(200)), 0)
         .await
         .unwrap();
-    store.insert_request_logs(rows("new", 3, now)).await.unwrap();
+    store.insert_request_logs(rows("new", 3, now), 0).await.unwrap();
     let cutoff = now - chrono::Duration::hours(168);
 
     // One statement deletes no more than its limit.
