@@ -211,7 +211,7 @@ const LOG_BACKLOG: usize = crate::http::request_log::QUEUE / 5;
 
 /// Rows per transaction: one statement of [`super::REQUEST_LOG_ROWS_PER_INSERT`]'s largest
 /// size, about 0.2 ms of CPU. Each commit rewrites the pages at the right edge of each
-/// index, so 16 rows a transaction cost about twice as much per row as 64; more would keep
+/// index, so 16 rows a transaction cost 1.6 times as much per row as 64; more would keep
 /// the write lock longer when the thread is preempted inside a transaction.
 const LOG_ROWS_PER_TRANSACTION: usize = 64;
 
