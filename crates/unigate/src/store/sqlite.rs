@@ -198,9 +198,10 @@ type LogJob = (
     tokio::sync::oneshot::Sender<Result<(), Vec<RequestLogRecord>>>,
 );
 
-/// How much lower than the rest of the process each writer thread runs (background,
-/// catch-up).
-const LOG_WRITER_NICENESS: [i32; 2] = [19, 10];
+/// How much lower than the rest of the process the background writer thread runs.
+const LOG_BACKGROUND_NICENESS: i32 = 19;
+/// How much lower than the rest of the process the catch-up writer thread runs.
+const LOG_CATCH_UP_NICENESS: i32 = 10;
 
 /// How many entries may wait behind a batch before it goes to the catch-up thread: a fifth
 /// of the request log's queue. At 9,000 calls a second (half of what one CPU serves), the
@@ -218,8 +219,8 @@ const LOG_ROWS_PER_TRANSACTION: usize = 64;
 impl LogWriter {
     fn start(path: std::path::PathBuf) -> std::io::Result<LogWriter> {
         Ok(LogWriter {
-            background: spawn_log_writer(&path, "unigate-log", LOG_WRITER_NICENESS[0])?,
-            catch_up: spawn_log_writer(&path, "unigate-log-cu", LOG_WRITER_NICENESS[1])?,
+            background: spawn_log_writer(&path, "unigate-log", LOG_BACKGROUND_NICENESS)?,
+            catch_up: spawn_log_writer(&path, "unigate-log-cu", LOG_CATCH_UP_NICENESS)?,
         })
     }
 
@@ -759,8 +760,8 @@ mod tests {
         // Other tests' stores have writer threads too: every one of each name is checked.
         #[cfg(target_os = "linux")]
         for (name, by) in [
-            ("unigate-log", LOG_WRITER_NICENESS[0]),
-            ("unigate-log-cu", LOG_WRITER_NICENESS[1]),
+            ("unigate-log", LOG_BACKGROUND_NICENESS),
+            ("unigate-log-cu", LOG_CATCH_UP_NICENESS),
         ] {
             let (writers, mine) = nice_values(name);
             assert!(!writers.is_empty(), "no thread named {name}");
