@@ -100,6 +100,11 @@ impl Expr {
         }
     }
 
+    /// The names of an expression that is only a path of plain names (`response.items`).
+    pub fn field_path(&self) -> Option<Vec<&str>> {
+        reads::field_path(&self.ast)
+    }
+
     /// Parses JSON text that will be the input's field `name`, keeping only what the
     /// expression reads of it ([`reads::parse_projected`]).
     pub fn parse_input_field(&self, name: &str, text: &[u8]) -> serde_json::Result<Value> {

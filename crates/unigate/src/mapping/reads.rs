@@ -282,6 +282,129 @@ fn cut(v: serde_json::Value, reads: &Reads) -> serde_json::Value {
     }
 }
 
+/// The field names of an expression that is only a path of plain names (`response.data.items`,
+/// `response`): no filter, index, wildcard or function step.
+pub fn field_path(ast: &AstNode) -> Option<Vec<&str>> {
+    match ast {
+        AstNode::Name(name) => Some(vec![name.as_str()]),
+        AstNode::Path { steps } => steps
+            .iter()
+            .map(|step| match &step.node {
+                AstNode::Name(name) if plain(step) => Some(name.as_str()),
+                _ => None,
+            })
+            .collect(),
+        _ => None,
+    }
+}
+
+/// Where each record of a list page is in its text: the byte range of each item of the
+/// array at the field `path` (an empty path: the whole text is the array), for writing each
+/// record's `remote_data` as the provider wrote it, as a `get` does. No records when the
+/// field is absent or `null`, as a JSONata path gives none. `None` when the path does not
+/// lead through objects to an array of objects: then the caller serializes the parsed
+/// records. `text` is one the caller has already parsed as JSON; duplicate names resolve
+/// as there (the last one).
+pub fn record_spans(text: &[u8], path: &[&str]) -> Option<Vec<std::ops::Range<usize>>> {
+    use serde::de::DeserializeSeed;
+    let items = match Spans(path)
+        .deserialize(&mut serde_json::Deserializer::from_slice(text))
+        .ok()?
+    {
+        Found::Items(items) => items,
+        Found::Nothing => return Some(Vec::new()),
+        Found::Other => return None,
+    };
+    let base = text.as_ptr().addr();
+    items
+        .into_iter()
+        .map(|raw| {
+            let item = raw.get();
+            let start = item.as_ptr().addr().checked_sub(base)?;
+            let end = start.checked_add(item.len()).filter(|&end| end <= text.len())?;
+            item.starts_with('{').then_some(start..end)
+        })
+        .collect()
+}
+
+/// What [`record_spans`] finds at the end of its path.
+enum Found<'de> {
+    /// An array: each item's text.
+    Items(Vec<&'de serde_json::value::RawValue>),
+    /// Nothing there, or `null`.
+    Nothing,
+    /// Something else, or a path it does not follow.
+    Other,
+}
+
+/// Follows a path of names through objects, skipping every other member.
+struct Spans<'p>(&'p [&'p str]);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Spans<'_> {
+    type Value = Found<'de>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Spans<'_> {
+    type Value = Found<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Found::Nothing)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Found::Other)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Found::Other)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Found::Other)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Found::Other)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Found::Other)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        if !self.0.is_empty() {
+            // A name step over an array maps over its items (JSONata): not followed here.
+            while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+            return Ok(Found::Other);
+        }
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<&'de serde_json::value::RawValue>()? {
+            items.push(item);
+        }
+        Ok(Found::Items(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let Some((first, rest)) = self.0.split_first() else {
+            // One record rather than an array of them.
+            while map
+                .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                .is_some()
+            {}
+            return Ok(Found::Other);
+        };
+        let mut found = Found::Nothing;
+        while let Some(Key(k)) = map.next_key()? {
+            if *k == **first {
+                found = map.next_value_seed(Spans(rest))?;
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+}
+
 struct Projected<'r>(&'r Reads);
 
 impl<'de> serde::de::DeserializeSeed<'de> for Projected<'_> {
@@ -537,5 +660,72 @@ mod tests {
         );
         let pair = parse_projected(br#"{"a": "\ud83d\ude00", "b": "\ud83d\ude00"}"#, &reads).unwrap();
         assert_eq!(pair, serde_json::json!({"a": "\u{1F600}"}));
+    }
+
+    fn spans(text: &str, path: &[&str]) -> Option<Vec<String>> {
+        record_spans(text.as_bytes(), path).map(|v| v.into_iter().map(|r| text[r].to_string()).collect())
+    }
+
+    #[test]
+    fn record_spans_are_each_items_bytes_at_the_path() {
+        let page =
+            "{\"data\": {\"n\": 2, \"items\": [ {\"id\": 1.50}, \n {\"id\": \"b\",\n \"x\": [1e2]} ]}, \"items\": 7}";
+        assert_eq!(
+            spans(page, &["data", "items"]).unwrap(),
+            ["{\"id\": 1.50}", "{\"id\": \"b\",\n \"x\": [1e2]}"]
+        );
+        assert_eq!(spans(" [{\"a\": 1} ,{}] ", &[]).unwrap(), ["{\"a\": 1}", "{}"]);
+        // An escaped name is the same name; the last of two equal names counts.
+        assert_eq!(
+            spans(r#"{"it\u0065ms": [{"a": 1}], "items": [{"a": 2}]}"#, &["items"]).unwrap(),
+            [r#"{"a": 2}"#]
+        );
+        // No records, as a JSONata path finds none.
+        for none in [
+            r#"{"data": null}"#,
+            r#"{"other": []}"#,
+            r#"{"data": {"items": null}}"#,
+            "[]",
+        ] {
+            assert_eq!(
+                spans(none, &["data", "items"]).or(spans(none, &[])).unwrap(),
+                Vec::<String>::new(),
+                "{none}"
+            );
+        }
+    }
+
+    #[test]
+    fn record_spans_give_up_where_the_records_are_not_an_array_of_objects_along_names() {
+        for (page, path) in [
+            (r#"{"items": [{"a": 1}, 2]}"#, &["items"][..]),
+            (r#"{"items": [[{"a": 1}]]}"#, &["items"]),
+            (r#"{"items": {"a": 1}}"#, &["items"]),
+            (r#"{"items": "x"}"#, &["items"]),
+            (r#"[{"items": [{"a": 1}]}]"#, &["items"]),
+            (r#"{"a": 1}"#, &[]),
+        ] {
+            assert_eq!(spans(page, path), None, "{page}");
+        }
+    }
+
+    #[test]
+    fn a_field_path_is_only_plain_names() {
+        let path = |src: &str| {
+            let ast = jsonata_core::parser::parse(src).unwrap();
+            field_path(&ast).map(|p| p.join("."))
+        };
+        assert_eq!(path("response.data.items").as_deref(), Some("response.data.items"));
+        assert_eq!(path("response").as_deref(), Some("response"));
+        for src in [
+            "response.items[id = 1]",
+            "response.items[]",
+            "response.*",
+            "$.response",
+            "response.items.{ 'a': a }",
+            "$merge(response)",
+        ] {
+            assert_eq!(path(src), None, "{src}");
+        }
     }
 }

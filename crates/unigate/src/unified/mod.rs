@@ -5,6 +5,7 @@ pub mod cursor;
 pub mod format;
 pub mod query;
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -426,10 +427,9 @@ impl Call {
     /// only as far as the mapping reads it (`Parse::For`).
     fn raw_remote_applies(&self, resource: &Resource) -> bool {
         let q = &self.req.query;
-        let touches_remote = |p: &String| p.split('.').find(|s| !s.is_empty()) == Some("remote_data");
         q.format == ResponseFormat::Unified
             && !q.ignore_remote_data
-            && !q.exclude_fields.iter().any(touches_remote)
+            && !q.exclude_fields.iter().any(|p| touches_remote_data(p))
             && resource.response_path.is_none()
             && self.mapping.response_mapping.is_some()
     }
@@ -463,24 +463,80 @@ impl Call {
     /// the provider wrote it (number spellings, escapes, spacing). `None` when the mapping
     /// writes a `remote_data` of its own.
     fn shape_with_raw_remote(&self, record: &Value, body: &[u8], scope: &Value) -> Result<Option<Vec<u8>>, ApiError> {
-        let q = &self.req.query;
-        let mut mapped = self.map_record(record, scope)?;
-        if mapped.get("remote_data").is_some() {
-            return Ok(None);
-        }
-        format::exclude(&mut mapped, &q.exclude_fields);
-        let body = body.trim_ascii();
         let mut out = Vec::with_capacity(body.len() + 256);
-        serde_json::to_writer(&mut out, &mapped).map_err(ApiError::internal)?;
-        // `{...}` becomes `{...,"remote_data":<body>}`.
+        Ok(self
+            .write_with_raw_remote(&mut out, record, body, scope)?
+            .then_some(out))
+    }
+
+    /// Appends to `out` what [`Call::shape_with_raw_remote`] gives, `raw` being the record's
+    /// bytes; `false`, with nothing written, when the mapping writes a `remote_data` of its
+    /// own (or gives no object).
+    fn write_with_raw_remote(
+        &self,
+        out: &mut Vec<u8>,
+        record: &Value,
+        raw: &[u8],
+        scope: &Value,
+    ) -> Result<bool, ApiError> {
+        let mut mapped = self.map_record(record, scope)?;
+        if !mapped.is_object() || mapped.get("remote_data").is_some() {
+            return Ok(false);
+        }
+        format::exclude(&mut mapped, &self.req.query.exclude_fields);
+        let start = out.len();
+        serde_json::to_writer(&mut *out, &mapped).map_err(ApiError::internal)?;
+        // `{...}` becomes `{...,"remote_data":<raw>}`.
         out.pop();
-        if out.len() > 1 {
+        if out.len() - start > 1 {
             out.push(b',');
         }
         out.extend_from_slice(b"\"remote_data\":");
-        out.extend_from_slice(body);
+        out.extend_from_slice(raw.trim_ascii());
         out.push(b'}');
-        Ok(Some(out))
+        Ok(true)
+    }
+
+    /// Appends one record of a list page to `out` as the client gets it, from its parsed
+    /// form and its bytes in the provider's answer ([`Page::spans`]): `raw`, those bytes;
+    /// otherwise the record with those bytes as its `remote_data`.
+    fn write_record(&self, out: &mut Vec<u8>, record: Value, raw: &[u8], scope: &Value) -> Result<(), ApiError> {
+        if self.req.query.format == ResponseFormat::Raw {
+            out.extend_from_slice(raw);
+        } else if !self.write_with_raw_remote(out, &record, raw, scope)? {
+            serde_json::to_writer(&mut *out, &self.shape(record, scope)?).map_err(ApiError::internal)?;
+        }
+        Ok(())
+    }
+
+    /// Where each record of a page is in the provider's answer, when the records go out
+    /// with their own bytes ([`Call::write_record`]), as a `get`'s `remote_data` does: the
+    /// provider's number spellings, escapes and key order, and no serializing of what was
+    /// parsed. That is `raw`, and `unified` or `stream` with `remote_data` neither dropped nor
+    /// cut by `truto_exclude_fields`, when `response_path` is a path of names from `response`
+    /// (or there is none) leading to an array of objects. `None` otherwise: the records are
+    /// then written from their parsed form.
+    fn record_spans(&self, resource: &Resource, body: &[u8], records: &[Value]) -> Option<Vec<Range<usize>>> {
+        let q = &self.req.query;
+        let applies = match q.format {
+            ResponseFormat::Raw => true,
+            ResponseFormat::Unified | ResponseFormat::Stream => {
+                !q.ignore_remote_data && !q.exclude_fields.iter().any(|p| touches_remote_data(p))
+            }
+            ResponseFormat::Normalized => false,
+        };
+        if !applies || records.is_empty() {
+            return None;
+        }
+        let path = match &resource.response_path {
+            None => Vec::new(),
+            Some(expr) => match expr.field_path()?.split_first() {
+                Some((&"response", rest)) => rest.to_vec(),
+                _ => return None,
+            },
+        };
+        let spans = crate::mapping::reads::record_spans(body, &path)?;
+        (spans.len() == records.len() && records.iter().all(Value::is_object)).then_some(spans)
     }
 
     /// One provider record to one client record, in the requested format; the record moves
@@ -828,11 +884,7 @@ impl Call {
     }
 
     /// One provider page: the selected records, and where the next page is.
-    async fn fetch_page(
-        &self,
-        state: Option<&PageState>,
-        scope: &Value,
-    ) -> Result<(Reply, Vec<Value>, Option<PageState>), ApiError> {
+    async fn fetch_page(&self, state: Option<&PageState>, scope: &Value) -> Result<Page, ApiError> {
         let resource = &self.mapping.resource;
         let pagination = &resource.pagination;
         let limit = self.req.query.limit;
@@ -926,7 +978,12 @@ impl Call {
                     ratelimit: Vec::new(),
                     memory: None,
                 };
-                return Ok((reply, Vec::new(), None));
+                return Ok(Page {
+                    reply,
+                    records: Vec::new(),
+                    spans: None,
+                    next: None,
+                });
             }
             Err(e) => return Err(e.into()),
         };
@@ -1093,7 +1150,13 @@ impl Call {
             Value::Null => Vec::new(),
             other => vec![other],
         };
-        Ok((reply, records, next))
+        let spans = self.record_spans(resource, &reply.body, &records);
+        Ok(Page {
+            reply,
+            records,
+            spans,
+            next,
+        })
     }
 
     /// `dynamic` pagination's first values: an object of query parameters, or nothing.
@@ -1125,22 +1188,50 @@ impl Call {
             let first = self.fetch_page(state.as_ref(), &scope).await?;
             return Ok(self.stream_list(first, state, scope));
         }
-        let (reply, records, next) = self.fetch_page(state.as_ref(), &scope).await?;
-        let result: Vec<Value> = if self.req.query.format == ResponseFormat::Raw {
-            records
-        } else {
-            // Each record moves into its `remote_data` rather than being copied there.
-            records
-                .into_iter()
-                .map(|r| self.shape(r, &scope))
-                .collect::<Result<_, _>>()?
-        };
+        let Page {
+            reply,
+            records,
+            spans,
+            next,
+        } = self.fetch_page(state.as_ref(), &scope).await?;
         let next_cursor = next.map(|n| cursor::encode(keyring, &account_id, &n));
-        // Built in place: `json!` would copy every record once more.
-        let mut page = Map::with_capacity(2);
-        page.insert("result".into(), Value::Array(result));
-        page.insert("next_cursor".into(), next_cursor.map_or(Value::Null, Value::String));
-        let mut response = with_ratelimit(axum::Json(Value::Object(page)).into_response(), &reply);
+        let response = match spans {
+            Some(spans) => {
+                let mut out = Vec::with_capacity(reply.body.len() + records.len() * 128 + 64);
+                out.extend_from_slice(b"{\"result\":[");
+                for (i, (record, span)) in records.into_iter().zip(spans).enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    self.write_record(&mut out, record, &reply.body[span], &scope)?;
+                }
+                out.extend_from_slice(b"],\"next_cursor\":");
+                serde_json::to_writer(&mut out, &next_cursor).map_err(ApiError::internal)?;
+                out.push(b'}');
+                let mut response = Response::new(Body::from(out));
+                response
+                    .headers_mut()
+                    .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                response
+            }
+            None => {
+                let result: Vec<Value> = if self.req.query.format == ResponseFormat::Raw {
+                    records
+                } else {
+                    // Each record moves into its `remote_data` rather than being copied there.
+                    records
+                        .into_iter()
+                        .map(|r| self.shape(r, &scope))
+                        .collect::<Result<_, _>>()?
+                };
+                // Built in place: `json!` would copy every record once more.
+                let mut page = Map::with_capacity(2);
+                page.insert("result".into(), Value::Array(result));
+                page.insert("next_cursor".into(), next_cursor.map_or(Value::Null, Value::String));
+                axum::Json(Value::Object(page)).into_response()
+            }
+        };
+        let mut response = with_ratelimit(response, &reply);
         if self.req.query.limit.is_some() && !self.mapping.resource.pagination.honours_limit() {
             // The provider has no page size: its pages are as long as it makes them. Say so
             // rather than let a longer page than asked for pass as honoured.
@@ -1154,12 +1245,7 @@ impl Call {
     /// `stream` for a list: every page in turn (`first` already read, from `state`), one
     /// unified record per NDJSON line. Only one page is held in memory at a time; a failure
     /// after the first page ends the stream with an `{"error": ...}` line.
-    fn stream_list(
-        self,
-        first: (Reply, Vec<Value>, Option<PageState>),
-        state: Option<PageState>,
-        scope: Value,
-    ) -> Response {
+    fn stream_list(self, first: Page, state: Option<PageState>, scope: Value) -> Response {
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(4);
         let max_pages = self.state.upstream.config().max_stream_pages;
         tokio::spawn(async move {
@@ -1176,8 +1262,13 @@ impl Call {
                     Some(page) => Ok(page),
                     None => self.fetch_page(state.as_ref(), &scope).await,
                 };
-                let (records, next) = match page {
-                    Ok((reply, records, next)) => {
+                let (reply, records, spans, next) = match page {
+                    Ok(Page {
+                        reply,
+                        records,
+                        spans,
+                        next,
+                    }) => {
                         // Where this page was read from: its URL (query included), or for
                         // `range` pagination, whose URL never changes, the range.
                         let position = match &state {
@@ -1195,7 +1286,7 @@ impl Call {
                             let _ = tx.send(Ok(error_line(&e))).await;
                             return;
                         }
-                        (records, next)
+                        (reply, records, spans, next)
                     }
                     Err(e) => {
                         let _ = tx.send(Ok(error_line(&e))).await;
@@ -1203,14 +1294,29 @@ impl Call {
                     }
                 };
                 let mut buf = Vec::with_capacity(records.len() * 256);
-                for r in records {
-                    match self.shape(r, &scope) {
-                        Ok(v) => {
-                            if serde_json::to_writer(&mut buf, &v).is_ok() {
-                                buf.push(b'\n');
-                            }
+                for (i, r) in records.into_iter().enumerate() {
+                    let start = buf.len();
+                    let written = match spans.as_ref().and_then(|s| s.get(i)) {
+                        Some(span) => {
+                            let raw = &reply.body[span.clone()];
+                            self.write_record(&mut buf, r, raw, &scope).map(|()| {
+                                // A record's own line breaks (a pretty-printed answer) would
+                                // split its line. Outside strings they are only spacing, and
+                                // JSON strings cannot hold them unescaped.
+                                if memchr::memchr2(b'\n', b'\r', raw).is_some() {
+                                    let line = buf.split_off(start);
+                                    buf.extend(line.into_iter().filter(|b| !matches!(b, b'\n' | b'\r')));
+                                }
+                            })
                         }
+                        None => self
+                            .shape(r, &scope)
+                            .and_then(|v| serde_json::to_writer(&mut buf, &v).map_err(ApiError::internal)),
+                    };
+                    match written {
+                        Ok(()) => buf.push(b'\n'),
                         Err(e) => {
+                            buf.truncate(start);
                             let _ = tx.send(Ok(bytes::Bytes::from(buf))).await;
                             let _ = tx.send(Ok(error_line(&e))).await;
                             return;
@@ -1241,6 +1347,23 @@ impl Call {
             .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
         response
     }
+}
+
+/// One page of a list, as read from the provider.
+struct Page {
+    reply: Reply,
+    /// The page's records, parsed.
+    records: Vec<Value>,
+    /// Where each record is in `reply.body`, when they go out with their own bytes
+    /// ([`Call::record_spans`]).
+    spans: Option<Vec<Range<usize>>>,
+    /// Where the next page is, if there is one.
+    next: Option<PageState>,
+}
+
+/// Whether a `truto_exclude_fields` path reaches into `remote_data`.
+fn touches_remote_data(path: &str) -> bool {
+    path.split('.').find(|s| !s.is_empty()) == Some("remote_data")
 }
 
 /// A page position's fingerprint, for spotting a provider that leads back to it.

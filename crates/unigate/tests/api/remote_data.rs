@@ -1,5 +1,6 @@
-//! `remote_data` of a unified `get`: written from the provider's bytes when the mapping leaves
-//! it alone, the usual shaping when the mapping writes one of its own.
+//! `remote_data` of a unified `get` and of each record of a list: written from the provider's
+//! bytes when the mapping leaves it alone, the usual shaping when the mapping writes one of its
+//! own or the records are not simply an array of objects at a path of names.
 
 use serde_json::json;
 
@@ -82,4 +83,117 @@ async fn an_empty_answer_is_a_502_when_parsing_only_what_the_mapping_reads() {
 
     let msg = crate::helpers::assert_error(&r, 502);
     assert!(msg.contains("empty body where a record was expected"), "{msg}");
+}
+
+/// A provider whose `GET /items` answers `page` as written, listed as organizations through
+/// `response_path`, and the gateway with one account on it; the path of the list, which a
+/// test's query is appended to.
+async fn list_answering(
+    name: &str,
+    response_path: &str,
+    page: &str,
+) -> (crate::custom::CustomProvider, crate::helpers::TestApp, String) {
+    let rest =
+        format!("resources:\n  items:\n    list: {{ method: get, path: /items, response_path: '{response_path}' }}\n");
+    let route = "  - { method: GET, path: /items, op: list, collection: items }\n";
+    let p = custom_provider(
+        name,
+        &integration_yaml(name, "https://api.items.example", &rest),
+        &emulator_yaml(2, route),
+    )
+    .await;
+    let unified = "organizations:\n  list:\n    resource: items.list\n    response_mapping: >-\n      { \"id\": response.id, \"name\": response.name }\n";
+    std::fs::write(
+        p.dir.path().join("integrations").join(name).join("user-directory.yaml"),
+        unified,
+    )
+    .unwrap();
+    p.emulator.inject(
+        unigate_emulator::Fault::respond(200, json!({}))
+            .with_raw_body(page)
+            .on("GET", "/items"),
+    );
+    let app = spawn_with(&p, true, |_| {}).await;
+    let account = crate::custom::connect(&app, &p, json!({})).await;
+    let path = format!("/unified/user-directory/organizations?integrated_account_id={account}");
+    (p, app, path)
+}
+
+/// Two records as a provider may write them: number spellings serde_json would change, an
+/// escape, a key order of its own, one record over two lines; beside them a decoy `items`.
+const PAGE: &str = "{\"data\": {\"total\": 2, \"items\": [\n  {\"id\": \"1\", \"name\": \"one\", \"n\": 1.50, \"big\": 123456789012345678901234567890, \"s\": \"caf\\u00e9\"},\n  {\"name\": \"two\",\n   \"id\": \"2\", \"e\": 1e2}\n]}, \"items\": [{\"id\": \"decoy\"}]}";
+const RECORD_1: &str =
+    "{\"id\": \"1\", \"name\": \"one\", \"n\": 1.50, \"big\": 123456789012345678901234567890, \"s\": \"caf\\u00e9\"}";
+const RECORD_2: &str = "{\"name\": \"two\",\n   \"id\": \"2\", \"e\": 1e2}";
+
+#[tokio::test]
+async fn each_listed_records_remote_data_is_its_bytes_in_the_providers_page() {
+    let (_p, app, path) = list_answering("list-bytes", "response.data.items", PAGE).await;
+
+    let r = app.get(&path).await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.headers["content-type"], "application/json");
+    assert_eq!(
+        r.text,
+        format!(
+            "{{\"result\":[{{\"id\":\"1\",\"name\":\"one\",\"remote_data\":{RECORD_1}}},{{\"id\":\"2\",\"name\":\"two\",\"remote_data\":{RECORD_2}}}],\"next_cursor\":null}}"
+        )
+    );
+
+    // `raw`: the records themselves, as written.
+    let r = app.get(&format!("{path}&truto_response_format=raw")).await;
+    assert_eq!(
+        r.text,
+        format!("{{\"result\":[{RECORD_1},{RECORD_2}],\"next_cursor\":null}}")
+    );
+
+    // `stream`: one line a record, the line breaks inside a record dropped (only spacing).
+    let r = app.get(&format!("{path}&truto_response_format=stream")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let lines: Vec<&str> = r.text.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            format!("{{\"id\":\"1\",\"name\":\"one\",\"remote_data\":{RECORD_1}}}"),
+            format!(
+                "{{\"id\":\"2\",\"name\":\"two\",\"remote_data\":{}}}",
+                RECORD_2.replace('\n', "")
+            ),
+        ]
+    );
+    for line in lines {
+        serde_json::from_str::<serde_json::Value>(line).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_listed_record_is_written_from_its_parsed_form_where_its_bytes_cannot_serve() {
+    let (_p, app, path) = list_answering("list-parsed", "response.data.items", PAGE).await;
+
+    // `remote_data` cut by `truto_exclude_fields`: built from the parsed record.
+    let r = app.get(&format!("{path}&truto_exclude_fields[]=remote_data.big")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.body["result"][0]["remote_data"],
+        json!({"id": "1", "name": "one", "n": 1.5, "s": "café"})
+    );
+    assert!(r.text.contains("\"n\":1.5,"), "{}", r.text);
+
+    // Records picked by a filter rather than a path of names.
+    let (_q, app, path) = list_answering("list-filtered", "response.data.items[id != \"x\"]", PAGE).await;
+    let r = app.get(&path).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let ids: Vec<&str> = r.body["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["1", "2"]);
+    assert_eq!(
+        r.body["result"][1]["remote_data"],
+        json!({"name": "two", "id": "2", "e": 100})
+    );
+    assert!(r.text.contains("\"e\":100}"), "{}", r.text);
 }
