@@ -224,6 +224,14 @@ pub fn assert_error(r: &Reply, status: u16) -> String {
     message
 }
 
+/// The `id` of each record of a unified list answer, in order.
+pub fn result_ids(r: &Reply) -> Vec<&str> {
+    let records = r.body["result"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no result: {}", r.text));
+    records.iter().map(|x| x["id"].as_str().unwrap()).collect()
+}
+
 /// The last request the named emulator received.
 pub fn last_request(app: &TestApp, provider: &str) -> unigate_emulator::RecordedRequest {
     app.emulator(provider).requests().last().cloned().unwrap()

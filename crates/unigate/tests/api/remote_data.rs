@@ -184,13 +184,7 @@ async fn a_listed_record_is_written_from_its_parsed_form_where_its_bytes_cannot_
     let (_q, app, path) = list_answering("list-filtered", "response.data.items[id != \"x\"]", PAGE).await;
     let r = app.get(&path).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let ids: Vec<&str> = r.body["result"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(ids, ["1", "2"]);
+    assert_eq!(crate::helpers::result_ids(&r), ["1", "2"]);
     assert_eq!(
         r.body["result"][1]["remote_data"],
         json!({"name": "two", "id": "2", "e": 100})
