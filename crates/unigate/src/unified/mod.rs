@@ -463,26 +463,19 @@ impl Call {
     /// the provider wrote it (number spellings, escapes, spacing). `None` when the mapping
     /// writes a `remote_data` of its own.
     fn shape_with_raw_remote(&self, record: &Value, body: &[u8], scope: &Value) -> Result<Option<Vec<u8>>, ApiError> {
+        let mapped = self.map_record(record, scope)?;
+        if !takes_raw_remote(&mapped) {
+            return Ok(None);
+        }
         let mut out = Vec::with_capacity(body.len() + 256);
-        Ok(self
-            .write_with_raw_remote(&mut out, record, body, scope)?
-            .then_some(out))
+        self.write_with_raw_remote(&mut out, mapped, body)?;
+        Ok(Some(out))
     }
 
-    /// Appends to `out` what [`Call::shape_with_raw_remote`] gives, `raw` being the record's
-    /// bytes; `false`, with nothing written, when the mapping writes a `remote_data` of its
-    /// own (or gives no object).
-    fn write_with_raw_remote(
-        &self,
-        out: &mut Vec<u8>,
-        record: &Value,
-        raw: &[u8],
-        scope: &Value,
-    ) -> Result<bool, ApiError> {
-        let mut mapped = self.map_record(record, scope)?;
-        if !mapped.is_object() || mapped.get("remote_data").is_some() {
-            return Ok(false);
-        }
+    /// Appends to `out` the mapped record `mapped` with `raw`, the record's bytes, as its
+    /// `remote_data`, as [`Call::shape_with_raw_remote`] gives it; for a `mapped` that
+    /// [`takes_raw_remote`].
+    fn write_with_raw_remote(&self, out: &mut Vec<u8>, mut mapped: Value, raw: &[u8]) -> Result<(), ApiError> {
         format::exclude(&mut mapped, &self.req.query.exclude_fields);
         let start = out.len();
         serde_json::to_writer(&mut *out, &mapped).map_err(ApiError::internal)?;
@@ -494,19 +487,24 @@ impl Call {
         out.extend_from_slice(b"\"remote_data\":");
         out.extend_from_slice(raw.trim_ascii());
         out.push(b'}');
-        Ok(true)
+        Ok(())
     }
 
     /// Appends one record of a list page to `out` as the client gets it, from its parsed
     /// form and its bytes in the provider's answer ([`Page::spans`]): `raw`, those bytes;
-    /// otherwise the record with those bytes as its `remote_data`.
+    /// otherwise the record with those bytes as its `remote_data`, unless the mapping wrote
+    /// a `remote_data` of its own (then the usual shaping, on the record mapped once).
     fn write_record(&self, out: &mut Vec<u8>, record: Value, raw: &[u8], scope: &Value) -> Result<(), ApiError> {
         if self.req.query.format == ResponseFormat::Raw {
             out.extend_from_slice(raw);
-        } else if !self.write_with_raw_remote(out, &record, raw, scope)? {
-            serde_json::to_writer(&mut *out, &self.shape(record, scope)?).map_err(ApiError::internal)?;
+            return Ok(());
         }
-        Ok(())
+        let mapped = self.map_record(&record, scope)?;
+        if takes_raw_remote(&mapped) {
+            self.write_with_raw_remote(out, mapped, raw)
+        } else {
+            serde_json::to_writer(&mut *out, &self.finish(mapped, record)).map_err(ApiError::internal)
+        }
     }
 
     /// Where each record of a page is in the provider's answer, when the records go out
@@ -542,7 +540,12 @@ impl Call {
     /// One provider record to one client record, in the requested format; the record moves
     /// into `remote_data` rather than being copied there.
     fn shape(&self, raw: Value, scope: &Value) -> Result<Value, ApiError> {
-        let mut mapped = self.map_record(&raw, scope)?;
+        let mapped = self.map_record(&raw, scope)?;
+        Ok(self.finish(mapped, raw))
+    }
+
+    /// `mapped`, the record `raw` through the mapping, in the requested format.
+    fn finish(&self, mut mapped: Value, raw: Value) -> Value {
         match self.req.query.format {
             ResponseFormat::Normalized => {
                 // The proxy API has no unified model, hence no schema (the record as it is).
@@ -561,7 +564,7 @@ impl Call {
             }
         }
         format::exclude(&mut mapped, &self.req.query.exclude_fields);
-        Ok(mapped)
+        mapped
     }
 
     async fn run_before(&self) -> Result<Value, ApiError> {
@@ -1359,6 +1362,12 @@ struct Page {
     spans: Option<Vec<Range<usize>>>,
     /// Where the next page is, if there is one.
     next: Option<PageState>,
+}
+
+/// Whether a mapped record can have the provider's bytes appended as its `remote_data`: an
+/// object, with no `remote_data` the mapping wrote itself.
+fn takes_raw_remote(mapped: &Value) -> bool {
+    mapped.is_object() && mapped.get("remote_data").is_none()
 }
 
 /// Whether a `truto_exclude_fields` path reaches into `remote_data`.

@@ -6,24 +6,38 @@ use serde_json::json;
 
 use crate::custom::{custom_provider, emulator_yaml, integration_yaml, spawn_with};
 
-/// A provider whose `GET /items/{id}` is the emulator's `op`, mapped by `mapping`.
-async fn provider(name: &str, op: &str, mapping: &str) -> crate::custom::CustomProvider {
-    let rest = "resources:\n  items:\n    get: { method: get, path: \"/items/{{id}}\" }\n";
-    let route = format!("  - {{ method: GET, path: \"/items/{{id}}\", op: {op}, collection: items }}\n");
+/// A provider `name` whose one resource, `items`, has the method `method` (`get` or `list`)
+/// as `definition` (a YAML map), served by the emulator's `route` and mapped to
+/// organizations by `mapping`.
+async fn items_provider(
+    name: &str,
+    method: &str,
+    definition: &str,
+    route: &str,
+    mapping: &str,
+) -> crate::custom::CustomProvider {
+    let rest = format!("resources:\n  items:\n    {method}: {definition}\n");
     let p = custom_provider(
         name,
-        &integration_yaml(name, "https://api.items.example", rest),
-        &emulator_yaml(2, &route),
+        &integration_yaml(name, "https://api.items.example", &rest),
+        &emulator_yaml(2, route),
     )
     .await;
-    let unified =
-        format!("organizations:\n  get:\n    resource: items.get\n    response_mapping: >-\n      {mapping}\n");
+    let unified = format!(
+        "organizations:\n  {method}:\n    resource: items.{method}\n    response_mapping: >-\n      {mapping}\n"
+    );
     std::fs::write(
         p.dir.path().join("integrations").join(name).join("user-directory.yaml"),
         unified,
     )
     .unwrap();
     p
+}
+
+/// A provider whose `GET /items/{id}` is the emulator's `op`, mapped by `mapping`.
+async fn provider(name: &str, op: &str, mapping: &str) -> crate::custom::CustomProvider {
+    let route = format!("  - {{ method: GET, path: \"/items/{{id}}\", op: {op}, collection: items }}\n");
+    items_provider(name, "get", "{ method: get, path: \"/items/{{id}}\" }", &route, mapping).await
 }
 
 /// The unified `get` of organization `id` through a gateway with one account on `p`;
@@ -86,28 +100,17 @@ async fn an_empty_answer_is_a_502_when_parsing_only_what_the_mapping_reads() {
 }
 
 /// A provider whose `GET /items` answers `page` as written, listed as organizations through
-/// `response_path`, and the gateway with one account on it; the path of the list, which a
-/// test's query is appended to.
+/// `response_path` and `mapping`, and the gateway with one account on it; the path of the
+/// list, which a test's query is appended to.
 async fn list_answering(
     name: &str,
     response_path: &str,
+    mapping: &str,
     page: &str,
 ) -> (crate::custom::CustomProvider, crate::helpers::TestApp, String) {
-    let rest =
-        format!("resources:\n  items:\n    list: {{ method: get, path: /items, response_path: '{response_path}' }}\n");
+    let definition = format!("{{ method: get, path: /items, response_path: '{response_path}' }}");
     let route = "  - { method: GET, path: /items, op: list, collection: items }\n";
-    let p = custom_provider(
-        name,
-        &integration_yaml(name, "https://api.items.example", &rest),
-        &emulator_yaml(2, route),
-    )
-    .await;
-    let unified = "organizations:\n  list:\n    resource: items.list\n    response_mapping: >-\n      { \"id\": response.id, \"name\": response.name }\n";
-    std::fs::write(
-        p.dir.path().join("integrations").join(name).join("user-directory.yaml"),
-        unified,
-    )
-    .unwrap();
+    let p = items_provider(name, "list", &definition, route, mapping).await;
     p.emulator.inject(
         unigate_emulator::Fault::respond(200, json!({}))
             .with_raw_body(page)
@@ -119,6 +122,9 @@ async fn list_answering(
     (p, app, path)
 }
 
+/// The list's mapping in most of these tests.
+const ID_AND_NAME: &str = r#"{ "id": response.id, "name": response.name }"#;
+
 /// Two records as a provider may write them: number spellings serde_json would change, an
 /// escape, a key order of its own, one record over two lines; beside them a decoy `items`.
 const PAGE: &str = "{\"data\": {\"total\": 2, \"items\": [\n  {\"id\": \"1\", \"name\": \"one\", \"n\": 1.50, \"big\": 123456789012345678901234567890, \"s\": \"caf\\u00e9\"},\n  {\"name\": \"two\",\n   \"id\": \"2\", \"e\": 1e2}\n]}, \"items\": [{\"id\": \"decoy\"}]}";
@@ -128,7 +134,7 @@ const RECORD_2: &str = "{\"name\": \"two\",\n   \"id\": \"2\", \"e\": 1e2}";
 
 #[tokio::test]
 async fn each_listed_records_remote_data_is_its_bytes_in_the_providers_page() {
-    let (_p, app, path) = list_answering("list-bytes", "response.data.items", PAGE).await;
+    let (_p, app, path) = list_answering("list-bytes", "response.data.items", ID_AND_NAME, PAGE).await;
 
     let r = app.get(&path).await;
 
@@ -169,7 +175,7 @@ async fn each_listed_records_remote_data_is_its_bytes_in_the_providers_page() {
 
 #[tokio::test]
 async fn a_listed_record_is_written_from_its_parsed_form_where_its_bytes_cannot_serve() {
-    let (_p, app, path) = list_answering("list-parsed", "response.data.items", PAGE).await;
+    let (_p, app, path) = list_answering("list-parsed", "response.data.items", ID_AND_NAME, PAGE).await;
 
     // `remote_data` cut by `truto_exclude_fields`: built from the parsed record.
     let r = app.get(&format!("{path}&truto_exclude_fields[]=remote_data.big")).await;
@@ -181,13 +187,36 @@ async fn a_listed_record_is_written_from_its_parsed_form_where_its_bytes_cannot_
     assert!(r.text.contains("\"n\":1.5,"), "{}", r.text);
 
     // Records picked by a filter rather than a path of names.
-    let (_q, app, path) = list_answering("list-filtered", "response.data.items[id != \"x\"]", PAGE).await;
+    let (_q, app, path) = list_answering("list-filtered", "response.data.items[id != \"x\"]", ID_AND_NAME, PAGE).await;
     let r = app.get(&path).await;
+    assert_written_from_parsed_records(&r);
+    assert!(r.text.contains("\"e\":100}"), "{}", r.text);
+}
+
+#[tokio::test]
+async fn a_list_mapping_that_writes_remote_data_gets_the_parsed_record_there() {
+    let (_p, app, path) = list_answering(
+        "list-own",
+        "response.data.items",
+        r#"{ "remote_data": "mine", "id": response.id }"#,
+        PAGE,
+    )
+    .await;
+
+    let r = app.get(&path).await;
+
+    assert_written_from_parsed_records(&r);
+    assert!(!r.text.contains("mine"), "{}", r.text);
+}
+
+/// Asserts a list answer of [`PAGE`] written from the parsed records: both of them, the
+/// second's `remote_data` its parsed form (`1e2` read as 100), not its bytes.
+fn assert_written_from_parsed_records(r: &crate::helpers::Reply) {
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(crate::helpers::result_ids(&r), ["1", "2"]);
+    assert_eq!(crate::helpers::result_ids(r), ["1", "2"]);
     assert_eq!(
         r.body["result"][1]["remote_data"],
         json!({"name": "two", "id": "2", "e": 100})
     );
-    assert!(r.text.contains("\"e\":100}"), "{}", r.text);
+    assert!(!r.text.contains("1e2"), "{}", r.text);
 }
