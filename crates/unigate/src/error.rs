@@ -226,6 +226,13 @@ impl From<crate::upstream::UpstreamError> for ApiError {
                 e
             }
             U::Template { .. } => ApiError::bad_request(format!("{message}. Check the integrated account's context.")),
+            U::InvalidHeader {
+                account_config: true, ..
+            } => ApiError::bad_request(format!("{message}. Check the integrated account's context.")),
+            U::InvalidHeader { .. } => {
+                tracing::error!(error = %message, "a catalog header is not a valid header value");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("{message}."))
+            }
             U::ForbiddenHost { .. } | U::BadUrl { .. } => ApiError::bad_request(format!("{message}.")),
             U::PrivateAddress { account_config, .. } => {
                 tracing::warn!(error = %message, "refused a private address");
@@ -246,6 +253,19 @@ impl From<crate::upstream::UpstreamError> for ApiError {
                 e
             }
             U::Store { source, .. } => ApiError::from(source),
+        }
+    }
+}
+
+/// A pagination failure outside a unified call (the admin API's own cursors): a cursor the
+/// client sent is a 400; anything else is Unigate's. Unified calls classify these with the
+/// integration's name (`unified::failure`).
+impl From<crate::pagination::PageError> for ApiError {
+    fn from(e: crate::pagination::PageError) -> Self {
+        if e.is_cursor() {
+            ApiError::bad_request(e.to_string())
+        } else {
+            ApiError::internal(e)
         }
     }
 }

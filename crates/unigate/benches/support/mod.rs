@@ -13,7 +13,7 @@ use unigate::accounts::crypto::Keyring;
 use unigate::catalog::types::UnifiedMethod;
 use unigate::catalog::Registry;
 use unigate::mapping::Expr;
-use unigate::unified::cursor::{self, PageState};
+use unigate::pagination::{cursor, PageState};
 use unigate::unified::format;
 use unigate::unified::query::UnifiedQuery;
 

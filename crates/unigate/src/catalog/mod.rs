@@ -13,7 +13,7 @@ pub mod types;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-pub use registry::{CatalogError, Integration, Model, Pagination, Registry, Resource, UnifiedMapping};
+pub use registry::{CatalogError, Integration, Model, Registry, Resource, UnifiedMapping};
 
 static EMBEDDED: include_dir::Dir<'static> = include_dir::include_dir!("$CARGO_MANIFEST_DIR/../../catalog");
 

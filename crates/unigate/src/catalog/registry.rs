@@ -13,6 +13,7 @@ use super::types::*;
 use super::Sources;
 use crate::mapping::template::Template;
 use crate::mapping::Expr;
+use crate::pagination::Pagination;
 
 /// One catalog problem.
 #[derive(Debug, Clone)]
@@ -56,92 +57,6 @@ pub struct Resource {
     pub body_format: BodyFormat,
     pub response_path: Option<Expr>,
     pub pagination: Pagination,
-}
-
-#[derive(Debug, Clone)]
-pub enum Pagination {
-    None,
-    LinkHeader {
-        limit_param: Option<String>,
-    },
-    Page {
-        page_param: String,
-        limit_param: Option<String>,
-        start: u64,
-        has_more: Option<Expr>,
-    },
-    Offset {
-        offset_param: String,
-        limit_param: Option<String>,
-        has_more: Option<Expr>,
-    },
-    Cursor {
-        cursor_param: String,
-        limit_param: Option<String>,
-        next_cursor: Expr,
-    },
-    NextUrl {
-        limit_param: Option<String>,
-        /// A header carrying the page size; its template sees `{limit}`.
-        limit_header: Option<(http::HeaderName, Template)>,
-        next_url: Expr,
-    },
-    Range {
-        unit: String,
-        page_size: u64,
-    },
-    Dynamic {
-        limit_param: Option<String>,
-        initial: Option<Expr>,
-        next: Expr,
-    },
-}
-
-impl Pagination {
-    pub fn limit_param(&self) -> Option<&str> {
-        match self {
-            Pagination::None | Pagination::Range { .. } => None,
-            Pagination::LinkHeader { limit_param }
-            | Pagination::Dynamic { limit_param, .. }
-            | Pagination::Page { limit_param, .. }
-            | Pagination::Offset { limit_param, .. }
-            | Pagination::Cursor { limit_param, .. }
-            | Pagination::NextUrl { limit_param, .. } => limit_param.as_deref(),
-        }
-    }
-
-    /// Whether the client's `limit` reaches the provider as a page size (a size parameter
-    /// or header, or the range's size). Elsewhere pages are as long as the provider makes
-    /// them, and a unified list says so with `x-unigate-limit: ignored`.
-    pub fn honours_limit(&self) -> bool {
-        match self {
-            Pagination::Range { .. } => true,
-            // Its expressions may pass `limit` on themselves.
-            Pagination::Dynamic { initial, next, .. } => {
-                self.limit_param().is_some()
-                    || std::iter::once(next)
-                        .chain(initial)
-                        .any(|e| mentions_word(e.source(), "limit"))
-            }
-            _ => self.limit_param().is_some() || self.limit_header().is_some(),
-        }
-    }
-
-    /// The header carrying the page size, for providers that take it there.
-    pub fn limit_header(&self) -> Option<&(http::HeaderName, Template)> {
-        match self {
-            Pagination::NextUrl { limit_header, .. } => limit_header.as_ref(),
-            _ => None,
-        }
-    }
-}
-
-/// Whether `word` appears in `text` as a whole identifier.
-fn mentions_word(text: &str, word: &str) -> bool {
-    let ident = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
-    text.match_indices(word).any(|(i, _)| {
-        !text[..i].chars().next_back().is_some_and(ident) && !text[i + word.len()..].chars().next().is_some_and(ident)
-    })
 }
 
 /// How one unified method runs on one integration.
@@ -561,7 +476,7 @@ fn compile_pagination(
             }
         }
         PaginationConfig::Range { range_unit, page_size } => {
-            if !crate::upstream::range::is_unit(range_unit) {
+            if !crate::pagination::range::is_unit(range_unit) {
                 errors.push(err(
                     file,
                     find_line(text, "range_unit"),

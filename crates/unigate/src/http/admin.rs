@@ -13,9 +13,9 @@ use super::json_body;
 use crate::accounts;
 use crate::auth::Env;
 use crate::error::ApiError;
+use crate::pagination::{cursor, PageState};
 use crate::startup::AppState;
 use crate::store::{AccountFilter, AccountPosition};
-use crate::unified::cursor::{self, PageState};
 use crate::unified::query::parse_brackets;
 
 const DEFAULT_LIMIT: u32 = 100;

@@ -1020,12 +1020,12 @@ mod tests {
         let strategy = input_for(&reads, &words, 0).prop_filter("an object input", Value::is_object);
         runner
             .run(&strategy, |input| {
-                let want = e.eval_reference(&input).map_err(|err| err.message);
-                let got = e.eval(&input).map_err(|err| err.message);
+                let want = e.eval_reference(&input).map_err(|err| err.to_string());
+                let got = e.eval(&input).map_err(|err| err.to_string());
                 prop_assert_eq!(&got, &want, "{} on {}", e.source(), input);
                 let m = input.as_object().unwrap();
                 let fields: Vec<(&str, &Value)> = m.iter().map(|(k, v)| (k.as_str(), v)).collect();
-                let got = e.eval_fields(fields.iter().copied()).map_err(|err| err.message);
+                let got = e.eval_fields(fields.iter().copied()).map_err(|err| err.to_string());
                 prop_assert_eq!(&got, &want, "{} on fields of {}", e.source(), input);
                 // Each field parsed only as far as the expression reads it, as a `get` parses
                 // the provider's answer (`Expr::parse_input_field`).
@@ -1040,7 +1040,7 @@ mod tests {
                     .collect();
                 let got = e
                     .eval_fields(parsed.iter().map(|(k, v)| (*k, v)))
-                    .map_err(|err| err.message);
+                    .map_err(|err| err.to_string());
                 prop_assert_eq!(&got, &want, "{} on fields parsed for it from {}", e.source(), input);
                 ran.set(ran.get() + 1);
                 answered.set(answered.get() + u32::from(fast.eval(&input).is_ok()));

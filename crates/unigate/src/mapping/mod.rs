@@ -28,9 +28,10 @@ pub mod template;
 use std::cell::Cell;
 use std::sync::Arc;
 
+use http::HeaderMap;
 use indexmap::IndexMap;
 use jsonata_core::ast::AstNode;
-use jsonata_core::evaluator::{Context, Evaluator, EvaluatorOptions};
+use jsonata_core::evaluator::{Context, Evaluator, EvaluatorError, EvaluatorOptions};
 use jsonata_core::value::{JArray, JValue};
 use reads::Reads;
 use serde_json::Value;
@@ -63,11 +64,23 @@ pub struct CompileError {
     pub message: String,
 }
 
+/// An expression that failed to evaluate; `expression` is its source, shortened.
 #[derive(Debug, thiserror::Error)]
-#[error("mapping `{expression}` failed: {message}")]
-pub struct EvalError {
-    pub expression: String,
-    pub message: String,
+pub enum EvalError {
+    /// This thread's evaluator (its limits and helper functions) could not be set up.
+    #[error("mapping `{expression}` failed: {source}")]
+    Setup {
+        expression: String,
+        #[source]
+        source: EvaluatorError,
+    },
+    /// The expression failed on its input (a type error, a limit reached, `$error`).
+    #[error("mapping `{expression}` failed: {source}")]
+    Evaluate {
+        expression: String,
+        #[source]
+        source: EvaluatorError,
+    },
 }
 
 impl Expr {
@@ -188,21 +201,46 @@ impl Expr {
     /// Evaluates against an input already converted to jsonata-core's value type, so a
     /// caller mapping many records can convert the shared parts once.
     pub fn eval_j(&self, input: &JValue) -> Result<Option<Value>, EvalError> {
+        let expression = || truncate(&self.source, 120);
         let out = with_evaluator(|ev| ev.evaluate(&self.ast, input))
-            .map_err(|e| self.error(e))?
-            .map_err(|e| self.error(e.to_string()))?;
+            .map_err(|source| EvalError::Setup {
+                expression: expression(),
+                source,
+            })?
+            .map_err(|source| EvalError::Evaluate {
+                expression: expression(),
+                source,
+            })?;
         if out.is_undefined() {
             return Ok(None);
         }
         Ok(Some(to_value(&out)))
     }
+}
 
-    fn error(&self, message: String) -> EvalError {
-        EvalError {
-            expression: truncate(&self.source, 120),
-            message,
-        }
+/// Header maps as expressions see them (`headers` in rate-limit, error and pagination
+/// expressions): an object of lower-case names.
+/// A header's value; a repeated header's values joined with `, `.
+pub fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
+    let mut values = headers.get_all(name).iter();
+    let mut out = String::from_utf8_lossy(values.next()?.as_bytes()).into_owned();
+    for v in values {
+        out.push_str(", ");
+        out.push_str(&String::from_utf8_lossy(v.as_bytes()));
     }
+    Some(out)
+}
+
+/// Header map as a JSON object (lowercase names; repeated headers joined with `, `).
+pub fn headers_json(headers: &HeaderMap) -> Value {
+    Value::Object(
+        headers
+            .keys()
+            .filter_map(|name| {
+                header_text(headers, name.as_str()).map(|v| (name.as_str().to_string(), Value::String(v)))
+            })
+            .collect(),
+    )
 }
 
 thread_local! {
@@ -214,7 +252,7 @@ thread_local! {
 /// Runs `f` with this thread's evaluator, building it (limits and helper functions) on
 /// first use. Each `evaluate` starts from clean bindings, also after a failed one
 /// (jsonata-core's `evaluator_reuse_test`).
-fn with_evaluator<R>(f: impl FnOnce(&mut Evaluator) -> R) -> Result<R, String> {
+fn with_evaluator<R>(f: impl FnOnce(&mut Evaluator) -> R) -> Result<R, EvaluatorError> {
     let mut ev = match EVALUATOR.take() {
         Some(ev) => ev,
         None => new_evaluator()?,
@@ -224,7 +262,7 @@ fn with_evaluator<R>(f: impl FnOnce(&mut Evaluator) -> R) -> Result<R, String> {
     Ok(out)
 }
 
-fn new_evaluator() -> Result<Box<Evaluator>, String> {
+fn new_evaluator() -> Result<Box<Evaluator>, EvaluatorError> {
     let options = EvaluatorOptions {
         timeout_ms: Some(TIMEOUT_MS),
         max_stack_depth: Some(MAX_STACK_DEPTH),
@@ -232,7 +270,7 @@ fn new_evaluator() -> Result<Box<Evaluator>, String> {
         ..EvaluatorOptions::default()
     };
     let mut ev = Box::new(Evaluator::with_options(Context::new(), options));
-    functions::register(&mut ev).map_err(|e| e.to_string())?;
+    functions::register(&mut ev)?;
     Ok(ev)
 }
 
@@ -362,7 +400,8 @@ mod tests {
     fn runaway_recursion_is_stopped_not_crashed() {
         let e = Expr::compile("($f := function($n) { $f($n + 1) }; $f(0))").unwrap();
         let err = e.eval(&json!({})).unwrap_err();
-        assert!(!err.message.is_empty());
+        assert!(matches!(err, EvalError::Evaluate { .. }), "{err}");
+        assert!(std::error::Error::source(&err).is_some_and(|s| !s.to_string().is_empty()));
     }
 
     #[test]

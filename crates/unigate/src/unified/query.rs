@@ -217,33 +217,6 @@ pub fn passthrough_pairs(raw: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Flattens nested JSON back into bracket-notation pairs for the provider:
-/// `{filter: {name: x}}` becomes `filter[name]=x`; arrays become `k[]=v`.
-pub fn flatten_pairs(map: &Map<String, Value>) -> Vec<(String, String)> {
-    fn walk(prefix: String, v: &Value, out: &mut Vec<(String, String)>) {
-        match v {
-            Value::Object(m) => {
-                for (k, v) in m {
-                    walk(format!("{prefix}[{k}]"), v, out);
-                }
-            }
-            Value::Array(items) => {
-                for v in items {
-                    walk(format!("{prefix}[]"), v, out);
-                }
-            }
-            Value::String(s) => out.push((prefix, s.clone())),
-            Value::Null => out.push((prefix, String::new())),
-            other => out.push((prefix, other.to_string())),
-        }
-    }
-    let mut out = Vec::new();
-    for (k, v) in map {
-        walk(k.clone(), v, &mut out);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -380,20 +353,5 @@ mod tests {
         ] {
             let _ = UnifiedQuery::parse(Some(&format!("integrated_account_id=x&{q}")));
         }
-    }
-
-    #[test]
-    fn nested_remote_query_flattens_back_to_brackets() {
-        let m = json!({"a": "1", "f": {"n": "x"}, "l": ["p", "q"]});
-        let pairs = flatten_pairs(m.as_object().unwrap());
-        assert_eq!(
-            pairs,
-            vec![
-                ("a".into(), "1".into()),
-                ("f[n]".into(), "x".into()),
-                ("l[]".into(), "p".into()),
-                ("l[]".into(), "q".into())
-            ]
-        );
     }
 }

@@ -151,8 +151,10 @@ async fn a_credential_that_cannot_be_a_header_value_is_refused_naming_the_integr
 
     let r = app.get(&app.orgs_path(&account, Some("octo-org"), "")).await;
 
-    let msg = assert_error(&r, 502);
-    assert!(msg.contains("could not reach github"), "{msg}");
+    // The account's credential is at fault, not the provider's reachability.
+    let msg = assert_error(&r, 400);
+    assert!(msg.contains("cannot send github the `authorization` header"), "{msg}");
+    assert!(msg.contains("integrated account's context"), "{msg}");
     assert!(app.emulator("github").requests().is_empty(), "nothing is sent");
 }
 

@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use serde_json::json;
 use unigate::accounts::crypto::Keyring;
 use unigate::mapping::template::{Encoding, Template};
-use unigate::unified::cursor::{self, PageState};
+use unigate::pagination::{cursor, PageState};
 use unigate::unified::query::UnifiedQuery;
 
 fn query_chars() -> impl Strategy<Value = String> {
@@ -91,8 +91,8 @@ mod range_and_networks {
     use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
     use proptest::prelude::*;
+    use unigate::pagination::range::{parse_content_range, request_header};
     use unigate::upstream::net::{is_public, Network};
-    use unigate::upstream::range::{parse_content_range, request_header};
 
     fn header_chars() -> impl Strategy<Value = String> {
         proptest::collection::vec(

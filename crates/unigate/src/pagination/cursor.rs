@@ -6,22 +6,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
+use super::{PageError, PageState};
 use crate::accounts::crypto::Keyring;
-use crate::error::ApiError;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PageState {
-    /// A full provider URL (Link header pagination).
-    Url(String),
-    Page(u64),
-    Offset(u64),
-    Cursor(String),
-    /// `range` pagination: the first position of the next range.
-    Range(u64),
-    /// `dynamic` pagination: the values the expression gave for the next page.
-    Dynamic(serde_json::Value),
-}
 
 #[derive(Serialize, Deserialize)]
 struct Body {
@@ -30,6 +16,7 @@ struct Body {
     s: PageState,
 }
 
+/// The client's `next_cursor` for `state`, bound to `account_id`.
 pub fn encode(keyring: &Keyring, account_id: &str, state: &PageState) -> String {
     let json = serde_json::to_vec(&Body {
         a: account_id.to_string(),
@@ -40,8 +27,9 @@ pub fn encode(keyring: &Keyring, account_id: &str, state: &PageState) -> String 
     format!("{}.{}", URL_SAFE_NO_PAD.encode(&json), URL_SAFE_NO_PAD.encode(tag))
 }
 
-pub fn decode(keyring: &Keyring, account_id: &str, cursor: &str) -> Result<PageState, ApiError> {
-    let bad = || ApiError::bad_request("`next_cursor` is not a cursor this server issued for this integrated account.");
+/// The position a `next_cursor` holds, if this server issued it for `account_id`.
+pub fn decode(keyring: &Keyring, account_id: &str, cursor: &str) -> Result<PageState, PageError> {
+    let bad = || PageError::ForeignCursor;
     let (body, tag) = cursor.split_once('.').ok_or_else(bad)?;
     let body = URL_SAFE_NO_PAD.decode(body).map_err(|_| bad())?;
     let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| bad())?;

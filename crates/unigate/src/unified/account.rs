@@ -1,0 +1,46 @@
+//! Resolving the integrated account of a call, shared by unified and Proxy API calls: the
+//! account's record in the token's environment, its integration in the catalog, what the
+//! call needs of that integration, then the account's state and fresh credentials.
+
+use std::sync::Arc;
+
+use crate::accounts::Account;
+use crate::catalog::Integration;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The account `account_id` of `environment_id` with its integration, ready to call, and
+/// what `pick` takes from the integration (a mapping, a raw resource). The checks run in
+/// this order, so a client learns first what it can fix itself: an unknown account (404),
+/// an integration missing from the catalog (404), `pick`'s refusal (an unsupported
+/// method), an account that needs re-authorization (401); then the credentials are
+/// decrypted and, for OAuth, refreshed when due.
+pub(super) async fn resolve<T>(
+    state: &AppState,
+    environment_id: &str,
+    account_id: &str,
+    pick: impl FnOnce(&Arc<Integration>) -> Result<T, ApiError>,
+) -> Result<(Arc<Integration>, Account, T), ApiError> {
+    let record = state
+        .store
+        .get_account(environment_id, account_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("Integrated account `{account_id}` not found.")))?;
+    let integration = state
+        .registry
+        .integration(&record.integration)
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "The integration `{}` of this integrated account is not in the catalog.",
+                record.integration
+            ))
+        })?;
+    let picked = pick(&integration)?;
+    if record.status == "needs_reauth" {
+        return Err(crate::accounts::oauth::needs_reauth(&record));
+    }
+    let account = Account::load(&state.keyring, &integration, record)?;
+    let account = state.oauth.ensure_fresh(&integration, account).await?;
+    Ok((integration, account, picked))
+}

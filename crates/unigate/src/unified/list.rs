@@ -1,0 +1,305 @@
+//! `list`: one page of the provider's list per call, its position in a signed
+//! `next_cursor` (`pagination`), each record shaped; `stream` reads every page in turn
+//! ([`super::stream`]).
+
+use std::ops::Range;
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Map, Value};
+
+use super::call::Call;
+use super::failure::{page_error, ListFailure};
+use super::query::ResponseFormat;
+use super::shape::{json_bytes, with_ratelimit};
+use crate::catalog::registry::Authorization;
+use crate::error::ApiError;
+use crate::pagination::{cursor, seen, ListCall, PageReply, PageState, Pagination};
+use crate::upstream::{Outgoing, Reply};
+
+/// One page of a list, as read from the provider.
+pub(super) struct Page {
+    pub(super) reply: Reply,
+    /// The page's records, parsed.
+    pub(super) records: Vec<Value>,
+    /// Where each record is in `reply.body`, when they go out with their own bytes
+    /// ([`Call::record_spans`]).
+    pub(super) spans: Option<Vec<Range<usize>>>,
+    /// Where the next page is, if there is one.
+    pub(super) next: Option<PageState>,
+}
+
+impl Call {
+    pub(super) async fn list(self) -> Result<Response, ApiError> {
+        let keyring = &self.state.keyring;
+        let account_id = self.account.record.id.clone();
+        let state = match &self.req.query.next_cursor {
+            Some(c) => Some(cursor::decode(keyring, &account_id, c).map_err(|e| self.page_error(e))?),
+            None => None,
+        };
+        let scope = self.scope(&json!({}));
+        if self.req.query.format == ResponseFormat::Stream {
+            // The first page is read before the answer starts: its failure (a 429 with its
+            // `Retry-After`, a 401, a 502) is the answer's status, not a line under a 200.
+            let first = self.fetch_page(state.as_ref(), &scope).await?;
+            return Ok(self.stream_list(first, state, scope));
+        }
+        let Page {
+            reply,
+            records,
+            spans,
+            next,
+        } = self.fetch_page(state.as_ref(), &scope).await?;
+        let next_cursor = next.map(|n| cursor::encode(keyring, &account_id, &n));
+        let response = match spans {
+            Some(spans) => {
+                let mut out = Vec::with_capacity(reply.body.len() + records.len() * 128 + 64);
+                out.extend_from_slice(b"{\"result\":[");
+                for (i, (record, span)) in records.into_iter().zip(spans).enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    self.write_record(&mut out, record, &reply.body[span], &scope)?;
+                }
+                out.extend_from_slice(b"],\"next_cursor\":");
+                serde_json::to_writer(&mut out, &next_cursor).map_err(ApiError::internal)?;
+                out.push(b'}');
+                json_bytes(out)
+            }
+            None => {
+                let result: Vec<Value> = if self.req.query.format == ResponseFormat::Raw {
+                    records
+                } else {
+                    // Each record moves into its `remote_data` rather than being copied there.
+                    records
+                        .into_iter()
+                        .map(|r| self.shape(r, &scope))
+                        .collect::<Result<_, _>>()?
+                };
+                // Built in place: `json!` would copy every record once more.
+                let mut page = Map::with_capacity(2);
+                page.insert("result".into(), Value::Array(result));
+                page.insert("next_cursor".into(), next_cursor.map_or(Value::Null, Value::String));
+                axum::Json(Value::Object(page)).into_response()
+            }
+        };
+        let mut response = with_ratelimit(response, &reply);
+        if self.req.query.limit.is_some() && !self.mapping.resource.pagination.honours_limit() {
+            // The provider has no page size: its pages are as long as it makes them. Say so
+            // rather than let a longer page than asked for pass as honoured.
+            response
+                .headers_mut()
+                .insert("x-unigate-limit", HeaderValue::from_static("ignored"));
+        }
+        Ok(response)
+    }
+
+    /// One provider page at `position` (`None`: the first): the selected records, and
+    /// where the next page is.
+    pub(super) async fn fetch_page(&self, position: Option<&PageState>, scope: &Value) -> Result<Page, ApiError> {
+        let resource = &self.mapping.resource;
+        let pagination = &resource.pagination;
+        let call = ListCall {
+            position,
+            limit: self.req.query.limit,
+            query: &self.req.query.rest,
+        };
+        let mut ask = pagination
+            .ask(
+                call,
+                || self.base_query(scope).map_err(ListFailure::Api),
+                &self.req.query.remote_pairs,
+            )
+            .map_err(|e| self.list_failure(e))?;
+        let outgoing = Outgoing {
+            url: ask.url.take(),
+            query: std::mem::take(&mut ask.query),
+            headers: std::mem::take(&mut ask.headers),
+            ..Default::default()
+        };
+        let mut reply = match self.exchange(resource, &json!({}), outgoing).await? {
+            Ok(reply) => reply,
+            // Asking past the end of a list of unknown length: the list is over.
+            Err(e) if pagination.is_past_end(e.status()) => {
+                let url = self.state.upstream.base_url(&self.integration, &self.context())?;
+                let reply = Reply {
+                    status: 416,
+                    headers: http::HeaderMap::new(),
+                    body: bytes::Bytes::new(),
+                    json: Value::Null,
+                    url,
+                    ratelimit: Vec::new(),
+                    memory: None,
+                };
+                return Ok(Page {
+                    reply,
+                    records: Vec::new(),
+                    spans: None,
+                    next: None,
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        // No body at all on a 200 is a broken answer, not an empty page: reading it as one
+        // would end a sync early and silently. (`204 No Content` does say "nothing".)
+        if reply.status != 204 && crate::upstream::is_blank(&reply.body) {
+            return Err(self.empty_answer(&reply, "a page of records"));
+        }
+        // When the whole answer is the page (no `response_path`), its records are taken out
+        // of it once the pagination expressions below have read it, rather than copied.
+        let selected = match resource.response_path {
+            Some(_) => Some(self.select(resource, &reply)?),
+            None => None,
+        };
+        let count = match selected.as_ref().unwrap_or(&reply.json) {
+            Value::Array(items) => items.len(),
+            Value::Null => 0,
+            _ => 1,
+        };
+        // The expressions read the page in place: copying it into an input object
+        // (`json!`) cost a deep copy of every page, once or twice.
+        let page = PageReply {
+            headers: &reply.headers,
+            json: &reply.json,
+            url: &reply.url,
+            count,
+        };
+        let next = pagination.next(call, &ask, page).map_err(|e| self.page_error(e))?;
+        // A provider may put the credential in its next-page URL (Graph's `paging.next`
+        // carries `access_token`): it must never reach the client inside a cursor. Unigate
+        // applies the account's authorization to every page anyway.
+        let auth_param = match &self.integration.authorization {
+            Authorization::Query { name, .. } => Some(name.as_str()),
+            _ => None,
+        };
+        let next = next.map(|n| match n {
+            PageState::Url(u) => PageState::Url(scrub_url(&u, &self.context(), auth_param)),
+            other => other,
+        });
+        if seen::repeats(next.as_ref(), position) {
+            return Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                format!(
+                    "{} returned the same page position twice; stopping instead of looping.",
+                    self.integration.name()
+                ),
+            ));
+        }
+        let records = match selected.unwrap_or_else(|| std::mem::take(&mut reply.json)) {
+            Value::Array(items) => items,
+            Value::Null => Vec::new(),
+            other => vec![other],
+        };
+        let spans = self.record_spans(resource, &reply.body, &records);
+        Ok(Page {
+            reply,
+            records,
+            spans,
+            next,
+        })
+    }
+
+    /// The `dynamic` format's first-values expression, whose failure is judged by what it
+    /// reads ([`super::failure`]).
+    fn initial_values_expr(&self) -> Option<&crate::mapping::Expr> {
+        match &self.mapping.resource.pagination {
+            Pagination::Dynamic { initial, .. } => initial.as_ref(),
+            _ => None,
+        }
+    }
+
+    fn page_error(&self, e: crate::pagination::PageError) -> ApiError {
+        page_error(&self.integration, self.initial_values_expr(), e)
+    }
+
+    fn list_failure(&self, e: ListFailure) -> ApiError {
+        e.into_api(&self.integration, self.initial_values_expr())
+    }
+}
+
+/// Query parameter names that carry credentials in providers' own next-page URLs.
+const CREDENTIAL_PARAMS: &[&str] = &[
+    "access_token",
+    "api_key",
+    "apikey",
+    "appsecret_proof",
+    "auth_token",
+    "client_secret",
+    "password",
+    "token",
+];
+
+/// `url` without query parameters that carry a credential: known credential names, the
+/// integration's query-auth parameter, and any value equal to one of the account's secret
+/// context values.
+fn scrub_url(url: &str, context: &Value, auth_param: Option<&str>) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return url.to_string();
+    };
+    if parsed.query().is_none() {
+        return url.to_string();
+    }
+    let secrets: Vec<&str> = context
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter(|(k, _)| crate::accounts::looks_secret(k))
+                .filter_map(|(_, v)| v.as_str())
+                .filter(|s| s.len() >= 8)
+                .collect()
+        })
+        .unwrap_or_default();
+    let pairs: Vec<(String, String)> = parsed.query_pairs().into_owned().collect();
+    let kept: Vec<&(String, String)> = pairs
+        .iter()
+        .filter(|(k, v)| {
+            let name = k.to_ascii_lowercase();
+            !CREDENTIAL_PARAMS.contains(&name.as_str())
+                && auth_param != Some(k.as_str())
+                && !secrets.contains(&v.as_str())
+        })
+        .collect();
+    if kept.len() == pairs.len() {
+        return url.to_string();
+    }
+    if kept.is_empty() {
+        parsed.set_query(None);
+    } else {
+        parsed.query_pairs_mut().clear().extend_pairs(kept);
+    }
+    parsed.to_string()
+}
+
+#[cfg(test)]
+mod scrub_tests {
+    use super::*;
+
+    #[test]
+    fn credentials_are_removed_from_next_urls_and_the_rest_is_kept() {
+        let context = json!({"access_token": "EAAB-very-secret-token", "region": "eu"});
+        assert_eq!(
+            scrub_url(
+                "https://graph.facebook.com/v19.0/me/businesses?access_token=EAAB-very-secret-token&limit=25&after=QVFI",
+                &context,
+                None
+            ),
+            "https://graph.facebook.com/v19.0/me/businesses?limit=25&after=QVFI"
+        );
+        // A secret value under any name, and the integration's own query-auth parameter.
+        assert_eq!(
+            scrub_url(
+                "https://x.test/a?k=EAAB-very-secret-token&key=abc&page=2",
+                &context,
+                Some("key")
+            ),
+            "https://x.test/a?page=2"
+        );
+        assert_eq!(
+            scrub_url("https://x.test/a?token=t", &context, None),
+            "https://x.test/a"
+        );
+        // Nothing to remove: the URL is untouched (page tokens are not credentials).
+        let plain = "https://x.test/a?pageToken=abc&cursor=def";
+        assert_eq!(scrub_url(plain, &context, None), plain);
+    }
+}

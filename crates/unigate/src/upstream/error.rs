@@ -1,0 +1,205 @@
+//! [`UpstreamError`]: every way a provider call can fail, with where the failure came
+//! from ([`Origin`]) and whether sending again may help ([`Retry`]), which drive the retry
+//! loop (`retry.rs`) and the client's answer (`crate::error`).
+
+use http::HeaderMap;
+use serde_json::Value;
+
+use super::client;
+use crate::mapping::template::TemplateError;
+
+/// Where a failure came from and what the client should be told.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("{integration} did not answer within {timeout_ms} ms")]
+    Timeout { integration: String, timeout_ms: u64 },
+    #[error("could not reach {integration}{}", if *through_proxy { " through the outbound proxy (`upstream.proxy` or the environment's HTTPS_PROXY)" } else { "" })]
+    Connect {
+        integration: String,
+        /// The call went to the configured outbound proxy, which is what could not be reached
+        /// or did not pass the call on.
+        through_proxy: bool,
+        #[source]
+        source: client::ClientError,
+    },
+    /// TLS refused the provider's certificate (its host's, or a TLS-inspecting proxy's).
+    #[error("{integration}'s TLS certificate was refused ({reason}); {hint}", hint = client::CERTIFICATE_HINT)]
+    Certificate { integration: String, reason: String },
+    #[error("the connection to {integration} failed mid-answer")]
+    Body {
+        integration: String,
+        #[source]
+        source: client::ClientError,
+    },
+    #[error("{integration} answered more than {limit} bytes")]
+    TooLarge { integration: String, limit: usize },
+    /// The answers being held in memory across all calls reached `max_buffered_bytes`.
+    #[error(
+        "Unigate is holding {limit} bytes of provider answers, its limit, and cannot read {integration}'s answer now"
+    )]
+    MemoryFull { integration: String, limit: usize },
+    #[error("{integration} answered {status} with a body that is not valid JSON{encoding}")]
+    InvalidJson {
+        integration: String,
+        status: u16,
+        snippet: String,
+        /// Empty, or what the body's `Content-Encoding` explains.
+        encoding: String,
+    },
+    #[error("{integration} answered {status}")]
+    Status {
+        integration: String,
+        status: u16,
+        message: Option<String>,
+        body: Box<Value>,
+        headers: Box<HeaderMap>,
+        /// The provider said "rate limited" (whatever its status), and when to retry.
+        rate_limited: Option<Option<u64>>,
+    },
+    #[error("cannot build the request to {integration}: {source}")]
+    Template {
+        integration: String,
+        #[source]
+        source: TemplateError,
+    },
+    /// A rendered header value that HTTP cannot carry (a line break, a control character).
+    /// `account_config`: it was rendered from the account's context, not the catalog.
+    #[error("cannot send {integration} the `{header}` header: its value is not a valid HTTP header value (a line break or a control character)")]
+    InvalidHeader {
+        integration: String,
+        header: String,
+        account_config: bool,
+    },
+    #[error("the URL for {integration} ({url}) is not on one of its allowed hosts")]
+    ForbiddenHost { integration: String, url: String },
+    #[error("the URL for {integration} is invalid: {url}")]
+    BadUrl { integration: String, url: String },
+    /// A next-page URL (a `Link` header, a body's next link, a URL in a client's
+    /// `next_cursor`) on another host than the integration's base URL.
+    #[error("{integration} gave a next-page URL on another host ({url}); Unigate only follows pages on the integration's own host")]
+    ForeignPage { integration: String, url: String },
+    /// An address Unigate will not connect to (SSRF protection). `account_config`: the host
+    /// came from the account's context (a client error), not from the catalog, a provider's
+    /// link or DNS.
+    #[error("refused to call {integration} at {host}: {reason}; Unigate does not connect to private, loopback, link-local or reserved addresses unless the integration lists them in `allowed_private_networks`")]
+    PrivateAddress {
+        integration: String,
+        host: String,
+        reason: String,
+        account_config: bool,
+    },
+    #[error("{integration} answered {status}, a redirect to {location}, which Unigate does not follow")]
+    Redirect {
+        integration: String,
+        status: u16,
+        location: String,
+    },
+    /// The account's proactive request budget has no slot within the longest wait.
+    #[error("this account's request budget for {integration} ({requests} per {per_ms} ms) is used up for the next {retry_after_ms} ms")]
+    BudgetExhausted {
+        integration: String,
+        requests: u32,
+        per_ms: u64,
+        retry_after_ms: u64,
+    },
+    #[error("cannot reserve a request slot for {integration}")]
+    Store {
+        integration: String,
+        #[source]
+        source: crate::store::StoreError,
+    },
+}
+
+/// Where a failure came from: whom an operator or a client should look at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The provider answered, and the answer is the failure (an error status, garbage, too
+    /// much, a redirect, a page on another host).
+    Provider,
+    /// The way to the provider: no connection, a timeout, a refused certificate, an answer
+    /// that broke off.
+    Network,
+    /// The integrated account's own configuration (its context renders a bad URL, host or
+    /// header): the client can fix it.
+    Account,
+    /// Unigate itself: its limits (memory, request budget), its store, or the catalog.
+    Gateway,
+}
+
+/// Whether sending the same request again may succeed, and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// No: the same request would fail the same way, or may already have been applied.
+    No,
+    /// Yes, after a backoff.
+    Backoff,
+    /// Yes, after the seconds the provider asked for (`Retry-After` or its own header).
+    After(u64),
+}
+
+impl Retry {
+    /// For an answer with `status` that the integration reads as `rate_limited` (see
+    /// `Upstream::rate_limited`): a rate-limited answer means "not processed", so any method
+    /// may be sent again, when the provider says (or after a backoff); a 502, 503 or 504
+    /// only for an `idempotent` method, since the provider may have applied it.
+    pub fn for_answer(status: u16, rate_limited: Option<Option<u64>>, idempotent: bool) -> Retry {
+        match rate_limited {
+            Some(Some(secs)) => Retry::After(secs),
+            Some(None) => Retry::Backoff,
+            None if idempotent && matches!(status, 502..=504) => Retry::Backoff,
+            None => Retry::No,
+        }
+    }
+}
+
+impl UpstreamError {
+    /// The provider's status, when the provider answered with an error status.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            UpstreamError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// Where the failure came from.
+    pub fn origin(&self) -> Origin {
+        use UpstreamError as U;
+        match self {
+            U::Status { .. }
+            | U::InvalidJson { .. }
+            | U::TooLarge { .. }
+            | U::Redirect { .. }
+            | U::ForeignPage { .. } => Origin::Provider,
+            U::Timeout { .. } | U::Connect { .. } | U::Certificate { .. } | U::Body { .. } => Origin::Network,
+            U::PrivateAddress { account_config, .. } | U::InvalidHeader { account_config, .. } => {
+                if *account_config {
+                    Origin::Account
+                } else if matches!(self, U::PrivateAddress { .. }) {
+                    // The address came from the provider's DNS or a link it gave.
+                    Origin::Provider
+                } else {
+                    Origin::Gateway
+                }
+            }
+            U::Template { .. } | U::ForbiddenHost { .. } | U::BadUrl { .. } => Origin::Account,
+            U::MemoryFull { .. } | U::BudgetExhausted { .. } | U::Store { .. } => Origin::Gateway,
+        }
+    }
+
+    /// Whether the same request may be sent again after this failure of one attempt:
+    /// a connection that never opened sent nothing (any method); one that failed after
+    /// opening may have delivered the request (only an `idempotent` method); a rate-limited
+    /// or overloaded answer as [`Retry::for_answer`] says. A timeout is not retried (the
+    /// client would wait several timeouts for a 504), nor a refused address or certificate,
+    /// nor anything Unigate or the account's configuration caused.
+    pub fn retry(&self, idempotent: bool) -> Retry {
+        match self {
+            UpstreamError::Connect { source, .. } if source.is_connect() => Retry::Backoff,
+            UpstreamError::Connect { source, .. } if idempotent && source.is_request() => Retry::Backoff,
+            UpstreamError::Status {
+                status, rate_limited, ..
+            } => Retry::for_answer(*status, *rate_limited, idempotent),
+            _ => Retry::No,
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! Reading providers' rate-limit signals: whether an answer means "rate limited" and for
+//! how long (the integration's expressions, `Retry-After`), and the normalized
+//! `ratelimit-*` headers passed on to the client.
+
+use http::HeaderMap;
+use serde_json::Value;
+
+use super::Upstream;
+use crate::catalog::Integration;
+use crate::mapping::{header_text, headers_json};
+
+impl Upstream {
+    /// `Some(retry_after_secs)` when the answer means "rate limited" for this integration.
+    pub fn rate_limited(&self, integration: &Integration, status: u16, headers: &HeaderMap) -> Option<Option<u64>> {
+        let rl = &integration.rate_limit;
+        let limited = match &rl.is_rate_limited {
+            Some(expr) => matches!(
+                expr.eval(&status_and_headers(expr, status, headers)),
+                Ok(Some(Value::Bool(true)))
+            ),
+            None => status == 429,
+        };
+        if !limited {
+            return None;
+        }
+        let number = |expr: &Option<crate::mapping::Expr>| -> Option<f64> {
+            expr.as_ref()
+                .and_then(|e| e.eval(&status_and_headers(e, status, headers)).ok().flatten())
+                .and_then(|v| v.as_f64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())))
+                .filter(|n| n.is_finite() && *n >= 0.0)
+        };
+        let header_retry_after = || {
+            headers
+                .get(http::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(retry_after_secs)
+        };
+        let secs = number(&rl.retry_after)
+            .map(|n| n.ceil() as u64)
+            .filter(|&n| n <= MAX_RETRY_AFTER_SECS)
+            .or_else(header_retry_after)
+            .or_else(|| number(&rl.reset_at).map(|t| (t as i64 - chrono::Utc::now().timestamp()).max(0) as u64));
+        Some(secs)
+    }
+
+    /// The normalized `ratelimit-*` headers for an answer, where the provider tells.
+    pub fn ratelimit_headers(
+        &self,
+        integration: &Integration,
+        status: u16,
+        headers: &HeaderMap,
+    ) -> Vec<(&'static str, String)> {
+        let rl = &integration.rate_limit;
+        let pick = |expr: &Option<crate::mapping::Expr>, fallbacks: &[&str]| -> Option<String> {
+            let v = match expr {
+                Some(e) => e.eval(&status_and_headers(e, status, headers)).ok().flatten(),
+                None => fallbacks
+                    .iter()
+                    .find_map(|h| header_text(headers, h).map(Value::String)),
+            }?;
+            let n = v.as_f64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))?;
+            (n.is_finite() && n >= 0.0).then_some(n as u64).map(|n| n.to_string())
+        };
+        let mut out = Vec::new();
+        if let Some(v) = pick(&rl.limit, &["ratelimit-limit", "x-ratelimit-limit"]) {
+            out.push(("ratelimit-limit", v));
+        }
+        if let Some(v) = pick(&rl.remaining, &["ratelimit-remaining", "x-ratelimit-remaining"]) {
+            out.push(("ratelimit-remaining", v));
+        }
+        if let Some(v) = pick(&rl.reset, &["ratelimit-reset", "x-ratelimit-reset"]) {
+            // Providers send either seconds until reset or a Unix time: normalize to seconds.
+            let n: u64 = v.parse().unwrap_or(0);
+            let now = chrono::Utc::now().timestamp() as u64;
+            let secs = if n > 1_000_000_000 { n.saturating_sub(now) } else { n };
+            out.push(("ratelimit-reset", secs.to_string()));
+        }
+        out
+    }
+}
+
+/// The longest `Retry-After` taken from a provider, in seconds: ten years; a larger
+/// "wait" is garbage, not advice.
+const MAX_RETRY_AFTER_SECS: u64 = 10 * 365 * 24 * 3600;
+
+/// The seconds a provider's `Retry-After` value asks for: delay seconds (within
+/// [`MAX_RETRY_AFTER_SECS`]) or an HTTP date (0 once past); `None` when it is neither.
+fn retry_after_secs(value: &str) -> Option<u64> {
+    let v = value.trim();
+    v.parse::<u64>()
+        .ok()
+        .filter(|&n| n <= MAX_RETRY_AFTER_SECS)
+        .or_else(|| {
+            chrono::DateTime::parse_from_rfc2822(v)
+                .ok()
+                .map(|d| (d.timestamp() - chrono::Utc::now().timestamp()).max(0) as u64)
+        })
+}
+
+/// Whether a provider's `Retry-After` value is one (see [`retry_after_secs`]).
+pub fn is_retry_after(value: &str) -> bool {
+    retry_after_secs(value).is_some()
+}
+
+/// `{status, headers}`: what rate-limit expressions see, with only the headers `expr` reads
+/// (they are evaluated on every provider answer).
+fn status_and_headers(expr: &crate::mapping::Expr, status: u16, headers: &HeaderMap) -> Value {
+    use crate::mapping::reads::Reads;
+    let headers = match expr.reads_of("headers") {
+        None => Value::Object(serde_json::Map::new()),
+        Some(Reads::All) => headers_json(headers),
+        Some(Reads::Fields(names)) => Value::Object(
+            names
+                .keys()
+                // `headers_json` has lower-case names only: another spelling reads nothing.
+                .filter(|name| !name.bytes().any(|b| b.is_ascii_uppercase()))
+                .filter_map(|name| header_text(headers, name).map(|v| (name.clone(), Value::String(v))))
+                .collect(),
+        ),
+    };
+    crate::mapping::object([("status", Value::from(status)), ("headers", headers)])
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn rate_limit_expressions_see_the_headers_they_read_as_in_headers_json() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-ratelimit-remaining", "0".parse().unwrap());
+        headers.append("link", "<a>".parse().unwrap());
+        headers.append("link", "<b>".parse().unwrap());
+        headers.insert("x-other", "1".parse().unwrap());
+        let narrow = crate::mapping::Expr::compile("status = 403 and headers.`x-ratelimit-remaining` = \"0\" and headers.link = \"<a>, <b>\" and $not($exists(headers.`X-Other`))").unwrap();
+        let input = status_and_headers(&narrow, 403, &headers);
+        assert_eq!(
+            input,
+            serde_json::json!({"status": 403, "headers": {"link": "<a>, <b>", "x-ratelimit-remaining": "0"}})
+        );
+        assert_eq!(narrow.eval(&input).unwrap(), Some(Value::Bool(true)));
+        assert_eq!(
+            headers_json(&headers),
+            serde_json::json!({"x-ratelimit-remaining": "0", "link": "<a>, <b>", "x-other": "1"})
+        );
+        // An expression the analysis cannot follow gets every header.
+        let whole = crate::mapping::Expr::compile("$keys(headers)").unwrap();
+        assert_eq!(
+            status_and_headers(&whole, 200, &headers)["headers"],
+            headers_json(&headers)
+        );
+        let none = crate::mapping::Expr::compile("status = 429").unwrap();
+        assert_eq!(
+            status_and_headers(&none, 429, &headers)["headers"],
+            serde_json::json!({})
+        );
+    }
+}
