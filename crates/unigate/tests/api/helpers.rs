@@ -1,7 +1,7 @@
 //! `spawn_app()`: the gateway on port 0 with a temporary data directory, and one emulator
 //! per catalog provider, with the gateway's base URLs pointed at them.
 
-// Shared by several test binaries (api, providers_a, providers_b, conformance), each
+// Shared by several test binaries (api, providers, conformance), each
 // using a subset of these helpers.
 #![allow(dead_code)]
 
