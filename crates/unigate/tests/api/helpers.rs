@@ -36,6 +36,14 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// The gateway with one account of `integration`, imported with the credentials its
+/// emulator accepts ([`TestApp::connect`]): the app, and the account's id.
+pub async fn app_with_account(integration: &str) -> (TestApp, String) {
+    let app = spawn_app().await;
+    let account = app.connect(integration).await;
+    (app, account)
+}
+
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let data_dir = tempfile::tempdir().unwrap();
     let mut config = Config {

@@ -3,14 +3,13 @@
 use serde_json::json;
 
 use crate::common::{assert_remote_error, get_org};
-use crate::helpers::{last_request, spawn_app, walk_list};
+use crate::helpers::{app_with_account, last_request, walk_list};
 
 const ORG: &str = "0a8b1c2d-3e4f-5a6b-7c8d-9e0f1a2b3c4d";
 
 #[tokio::test]
 async fn get_maps_an_atlassian_org_from_its_jsonapi_data() {
-    let app = spawn_app().await;
-    let account = app.connect("atlassian").await;
+    let (app, account) = app_with_account("atlassian").await;
 
     let org = get_org(&app, &account, ORG).await;
 
@@ -31,8 +30,7 @@ async fn get_maps_an_atlassian_org_from_its_jsonapi_data() {
 
 #[tokio::test]
 async fn an_unknown_org_is_a_404_with_atlassians_errors_array() {
-    let app = spawn_app().await;
-    let account = app.connect("atlassian").await;
+    let (app, account) = app_with_account("atlassian").await;
 
     let r = app.get(&app.orgs_path(&account, Some("nope"), "")).await;
 
@@ -46,8 +44,7 @@ async fn an_unknown_org_is_a_404_with_atlassians_errors_array() {
 
 #[tokio::test]
 async fn list_follows_the_links_next_cursor() {
-    let app = spawn_app().await;
-    let account = app.connect("atlassian").await;
+    let (app, account) = app_with_account("atlassian").await;
     for i in 0..20 {
         app.emulator("atlassian").insert_record(
             "orgs",

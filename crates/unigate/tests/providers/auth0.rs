@@ -4,14 +4,13 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::common::{assert_remote_error, get_org, last_with_method, update_org};
-use crate::helpers::{last_request, spawn_app, walk_list};
+use crate::helpers::{app_with_account, last_request, walk_list};
 
 const TOKEN: &str = "Bearer eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.sandbox-management-api.c2lnbmF0dXJl";
 
 #[tokio::test]
 async fn get_prefers_the_display_name() {
-    let app = spawn_app().await;
-    let account = app.connect("auth0").await;
+    let (app, account) = app_with_account("auth0").await;
 
     let org = get_org(&app, &account, "org_4pLhWTV8BmvLbTaX").await;
 
@@ -31,8 +30,7 @@ async fn get_prefers_the_display_name() {
 
 #[tokio::test]
 async fn get_falls_back_to_the_name_without_a_display_name() {
-    let app = spawn_app().await;
-    let account = app.connect("auth0").await;
+    let (app, account) = app_with_account("auth0").await;
 
     let org = get_org(&app, &account, "org_Zx81LqPd0aHuW2eB").await;
 
@@ -41,8 +39,7 @@ async fn get_falls_back_to_the_name_without_a_display_name() {
 
 #[tokio::test]
 async fn update_patches_the_display_name_with_remote_data_merged() {
-    let app = spawn_app().await;
-    let account = app.connect("auth0").await;
+    let (app, account) = app_with_account("auth0").await;
 
     let r = update_org(
         &app,
@@ -71,8 +68,7 @@ async fn update_patches_the_display_name_with_remote_data_merged() {
 
 #[tokio::test]
 async fn delete_removes_the_organization() {
-    let app = spawn_app().await;
-    let account = app.connect("auth0").await;
+    let (app, account) = app_with_account("auth0").await;
 
     let r = app
         .send(
@@ -97,8 +93,7 @@ async fn delete_removes_the_organization() {
 
 #[tokio::test]
 async fn an_unknown_org_is_a_404_in_auth0s_error_shape() {
-    let app = spawn_app().await;
-    let account = app.connect("auth0").await;
+    let (app, account) = app_with_account("auth0").await;
 
     let r = app.get(&app.orgs_path(&account, Some("org_missing"), "")).await;
 
@@ -112,8 +107,7 @@ async fn an_unknown_org_is_a_404_in_auth0s_error_shape() {
 
 #[tokio::test]
 async fn list_walks_checkpoint_pages_with_from_and_take() {
-    let app = spawn_app().await;
-    let account = app.connect("auth0").await;
+    let (app, account) = app_with_account("auth0").await;
     for i in 0..4 {
         app.emulator("auth0").insert_record(
             "organizations",

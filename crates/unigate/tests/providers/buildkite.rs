@@ -3,12 +3,11 @@
 use serde_json::json;
 
 use crate::common::{assert_remote_error, get_org};
-use crate::helpers::{last_request, spawn_app, walk_list};
+use crate::helpers::{app_with_account, last_request, spawn_app, walk_list};
 
 #[tokio::test]
 async fn get_uses_the_slug_as_the_unified_id() {
-    let app = spawn_app().await;
-    let account = app.connect("buildkite").await;
+    let (app, account) = app_with_account("buildkite").await;
 
     let org = get_org(&app, &account, "acme-inc").await;
 
@@ -46,8 +45,7 @@ async fn bad_credentials_are_a_401_with_buildkites_message() {
 
 #[tokio::test]
 async fn list_follows_the_link_header() {
-    let app = spawn_app().await;
-    let account = app.connect("buildkite").await;
+    let (app, account) = app_with_account("buildkite").await;
     for i in 0..3 {
         app.emulator("buildkite").insert_record(
             "organizations",

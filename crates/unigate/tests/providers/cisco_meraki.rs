@@ -4,14 +4,13 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::common::{assert_remote_error, get_org, last_with_method, update_org};
-use crate::helpers::{last_request, spawn_app};
+use crate::helpers::{app_with_account, last_request};
 
 const AUTH: &str = "Bearer 75dd5334bef4d2bc96f26138e8c4a3b0c1d2e3f4";
 
 #[tokio::test]
 async fn get_maps_the_licensing_model_to_the_pricing_plan() {
-    let app = spawn_app().await;
-    let account = app.connect("cisco-meraki").await;
+    let (app, account) = app_with_account("cisco-meraki").await;
 
     let org = get_org(&app, &account, "2930418").await;
 
@@ -40,8 +39,7 @@ async fn get_maps_the_licensing_model_to_the_pricing_plan() {
 
 #[tokio::test]
 async fn update_puts_the_name_and_remote_data() {
-    let app = spawn_app().await;
-    let account = app.connect("cisco-meraki").await;
+    let (app, account) = app_with_account("cisco-meraki").await;
 
     let r = update_org(
         &app,
@@ -68,8 +66,7 @@ async fn update_puts_the_name_and_remote_data() {
 
 #[tokio::test]
 async fn delete_removes_the_organization() {
-    let app = spawn_app().await;
-    let account = app.connect("cisco-meraki").await;
+    let (app, account) = app_with_account("cisco-meraki").await;
 
     let r = app
         .send(Method::DELETE, &app.orgs_path(&account, Some("681155"), ""), None)
@@ -87,8 +84,7 @@ async fn delete_removes_the_organization() {
 
 #[tokio::test]
 async fn an_unknown_org_is_a_404_with_merakis_errors_list() {
-    let app = spawn_app().await;
-    let account = app.connect("cisco-meraki").await;
+    let (app, account) = app_with_account("cisco-meraki").await;
 
     let r = app.get(&app.orgs_path(&account, Some("1"), "")).await;
 
@@ -97,8 +93,7 @@ async fn an_unknown_org_is_a_404_with_merakis_errors_list() {
 
 #[tokio::test]
 async fn list_follows_the_link_header_and_sends_no_page_size_of_its_own() {
-    let app = spawn_app().await;
-    let account = app.connect("cisco-meraki").await;
+    let (app, account) = app_with_account("cisco-meraki").await;
     for i in 0..3 {
         app.emulator("cisco-meraki").insert_record(
             "organizations",
@@ -139,8 +134,7 @@ async fn list_follows_the_link_header_and_sends_no_page_size_of_its_own() {
 
 #[tokio::test]
 async fn licenses_are_absent_not_empty_when_meraki_refuses_the_licenses_endpoint() {
-    let app = spawn_app().await;
-    let account = app.connect("cisco-meraki").await;
+    let (app, account) = app_with_account("cisco-meraki").await;
     app.emulator("cisco-meraki").inject(
         unigate_emulator::Fault::respond(
             400,
@@ -157,8 +151,7 @@ async fn licenses_are_absent_not_empty_when_meraki_refuses_the_licenses_endpoint
 
 #[tokio::test]
 async fn list_without_remote_query_gets_merakis_default_page() {
-    let app = spawn_app().await;
-    let account = app.connect("cisco-meraki").await;
+    let (app, account) = app_with_account("cisco-meraki").await;
 
     let r = app.get(&app.orgs_path(&account, None, "&limit=2")).await;
 

@@ -3,14 +3,13 @@
 use serde_json::json;
 
 use crate::common::{assert_remote_error, get_org};
-use crate::helpers::{last_request, spawn_app};
+use crate::helpers::{app_with_account, last_request, spawn_app};
 
 const TOKEN: &str = "pk_81234567_SANDBOX0CLICKUP0TOKEN0000000001";
 
 #[tokio::test]
 async fn get_picks_the_workspace_from_the_authorized_teams() {
-    let app = spawn_app().await;
-    let account = app.connect("clickup").await;
+    let (app, account) = app_with_account("clickup").await;
 
     let org = get_org(&app, &account, "9015588").await;
 
@@ -43,8 +42,7 @@ async fn get_picks_the_workspace_from_the_authorized_teams() {
 
 #[tokio::test]
 async fn get_of_a_workspace_the_token_cannot_see_is_a_404() {
-    let app = spawn_app().await;
-    let account = app.connect("clickup").await;
+    let (app, account) = app_with_account("clickup").await;
 
     // The record is picked out of the team list: missing is a 404 in every format, never
     // the whole list under a 200.
@@ -74,8 +72,7 @@ async fn a_bad_token_is_a_401_with_clickups_err_and_ecode() {
 
 #[tokio::test]
 async fn list_returns_every_workspace_in_one_page() {
-    let app = spawn_app().await;
-    let account = app.connect("clickup").await;
+    let (app, account) = app_with_account("clickup").await;
     app.emulator("clickup").insert_record(
         "teams",
         json!({"id": "31337", "name": "Extra", "color": "#fff", "members": []}),

@@ -3,12 +3,11 @@
 use serde_json::json;
 
 use crate::common::{assert_remote_error, get_org};
-use crate::helpers::{last_request, spawn_app};
+use crate::helpers::{app_with_account, last_request};
 
 #[tokio::test]
 async fn get_maps_a_concord_org_with_a_string_id() {
-    let app = spawn_app().await;
-    let account = app.connect("concord").await;
+    let (app, account) = app_with_account("concord").await;
 
     let org = get_org(&app, &account, "12345").await;
 
@@ -25,8 +24,7 @@ async fn get_maps_a_concord_org_with_a_string_id() {
 
 #[tokio::test]
 async fn an_unknown_org_is_a_404_with_concords_message() {
-    let app = spawn_app().await;
-    let account = app.connect("concord").await;
+    let (app, account) = app_with_account("concord").await;
 
     let r = app.get(&app.orgs_path(&account, Some("1"), "")).await;
 
@@ -35,8 +33,7 @@ async fn an_unknown_org_is_a_404_with_concords_message() {
 
 #[tokio::test]
 async fn list_returns_the_users_organizations_in_one_page() {
-    let app = spawn_app().await;
-    let account = app.connect("concord").await;
+    let (app, account) = app_with_account("concord").await;
     app.emulator("concord")
         .insert_record("organizations", json!({"id": 99, "name": "Extra"}));
 

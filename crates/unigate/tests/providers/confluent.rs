@@ -4,7 +4,7 @@ use base64::Engine;
 use serde_json::json;
 
 use crate::common::{assert_pages_follow_next_links, assert_remote_error, get_org, last_with_method, update_org};
-use crate::helpers::{last_request, spawn_app, walk_list};
+use crate::helpers::{app_with_account, last_request, walk_list};
 
 fn basic() -> String {
     let creds = "SANDBOXKEY7Q3ZL4XW:sandboxsecret0f8a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a";
@@ -13,8 +13,7 @@ fn basic() -> String {
 
 #[tokio::test]
 async fn get_maps_display_name_and_metadata_dates_in_utc() {
-    let app = spawn_app().await;
-    let account = app.connect("confluent").await;
+    let (app, account) = app_with_account("confluent").await;
 
     let org = get_org(&app, &account, "1111aaaa-11aa-11aa-11aa-111111aaaaaa").await;
 
@@ -36,8 +35,7 @@ async fn get_maps_display_name_and_metadata_dates_in_utc() {
 
 #[tokio::test]
 async fn update_patches_the_display_name() {
-    let app = spawn_app().await;
-    let account = app.connect("confluent").await;
+    let (app, account) = app_with_account("confluent").await;
 
     let r = update_org(
         &app,
@@ -61,8 +59,7 @@ async fn update_patches_the_display_name() {
 
 #[tokio::test]
 async fn an_unknown_org_is_a_404_with_confluents_errors() {
-    let app = spawn_app().await;
-    let account = app.connect("confluent").await;
+    let (app, account) = app_with_account("confluent").await;
 
     let r = app.get(&app.orgs_path(&account, Some("nope"), "")).await;
 
@@ -76,8 +73,7 @@ async fn an_unknown_org_is_a_404_with_confluents_errors() {
 
 #[tokio::test]
 async fn list_follows_the_metadata_next_url() {
-    let app = spawn_app().await;
-    let account = app.connect("confluent").await;
+    let (app, account) = app_with_account("confluent").await;
     for i in 0..3 {
         app.emulator("confluent").insert_record(
             "organizations",
@@ -113,8 +109,7 @@ async fn list_follows_the_metadata_next_url() {
 
 #[tokio::test]
 async fn an_update_moves_metadata_updated_at() {
-    let app = spawn_app().await;
-    let account = app.connect("confluent").await;
+    let (app, account) = app_with_account("confluent").await;
 
     let r = update_org(
         &app,

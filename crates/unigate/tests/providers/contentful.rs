@@ -5,12 +5,11 @@ use serde_json::json;
 use unigate_emulator::Fault;
 
 use crate::common::{assert_remote_error, get_org, update_org};
-use crate::helpers::{last_request, spawn_app, walk_list};
+use crate::helpers::{app_with_account, last_request, spawn_app, walk_list};
 
 #[tokio::test]
 async fn get_picks_the_organization_by_its_sys_id() {
-    let app = spawn_app().await;
-    let account = app.connect("contentful").await;
+    let (app, account) = app_with_account("contentful").await;
 
     let org = get_org(&app, &account, "0SUbYs2vZlXjVR6bH6o83O").await;
 
@@ -33,8 +32,7 @@ async fn get_picks_the_organization_by_its_sys_id() {
 
 #[tokio::test]
 async fn an_organization_not_in_the_users_list_is_a_404() {
-    let app = spawn_app().await;
-    let account = app.connect("contentful").await;
+    let (app, account) = app_with_account("contentful").await;
 
     let r = app.get(&app.orgs_path(&account, Some("missing"), "")).await;
 
@@ -61,8 +59,7 @@ async fn a_bad_token_is_a_401_with_contentfuls_error_sys() {
 
 #[tokio::test]
 async fn list_pages_with_skip_and_limit_until_the_total() {
-    let app = spawn_app().await;
-    let account = app.connect("contentful").await;
+    let (app, account) = app_with_account("contentful").await;
     for i in 0..3 {
         app.emulator("contentful").insert_record(
             "organizations",
@@ -91,8 +88,7 @@ const ACME: &str = "0SUbYs2vZlXjVR6bH6o83O";
 
 #[tokio::test]
 async fn get_side_loads_the_available_licenses() {
-    let app = spawn_app().await;
-    let account = app.connect("contentful").await;
+    let (app, account) = app_with_account("contentful").await;
     app.emulator("contentful").clear_requests();
 
     let org = get_org(&app, &account, ACME).await;
@@ -123,8 +119,7 @@ async fn get_side_loads_the_available_licenses() {
 
 #[tokio::test]
 async fn an_organization_without_licenses_has_an_empty_list() {
-    let app = spawn_app().await;
-    let account = app.connect("contentful").await;
+    let (app, account) = app_with_account("contentful").await;
 
     let org = get_org(&app, &account, "4kQeJmhUWIKtNNmMkketza").await;
 
@@ -133,8 +128,7 @@ async fn an_organization_without_licenses_has_an_empty_list() {
 
 #[tokio::test]
 async fn licenses_the_token_may_not_read_are_left_out() {
-    let app = spawn_app().await;
-    let account = app.connect("contentful").await;
+    let (app, account) = app_with_account("contentful").await;
     app.emulator("contentful").inject(
         Fault::respond(
             403,
@@ -151,8 +145,7 @@ async fn licenses_the_token_may_not_read_are_left_out() {
 
 #[tokio::test]
 async fn update_puts_the_name_with_the_current_version_header() {
-    let app = spawn_app().await;
-    let account = app.connect("contentful").await;
+    let (app, account) = app_with_account("contentful").await;
     app.emulator("contentful").clear_requests();
 
     let r = update_org(&app, &account, ACME, json!({"name": "Acme Content Platform"})).await;
@@ -181,8 +174,7 @@ async fn update_puts_the_name_with_the_current_version_header() {
 
 #[tokio::test]
 async fn a_stale_version_is_reread_and_the_rename_retried() {
-    let app = spawn_app().await;
-    let account = app.connect("contentful").await;
+    let (app, account) = app_with_account("contentful").await;
     // The first read answers an older copy: the PUT names version 3, Contentful refuses it.
     let mut stale = app.emulator("contentful").record("organizations", ACME).unwrap();
     stale["sys"]["version"] = json!(3);
@@ -206,8 +198,7 @@ async fn a_stale_version_is_reread_and_the_rename_retried() {
 
 #[tokio::test]
 async fn a_version_that_keeps_changing_is_contentfuls_409() {
-    let app = spawn_app().await;
-    let account = app.connect("contentful").await;
+    let (app, account) = app_with_account("contentful").await;
     let mut stale = app.emulator("contentful").record("organizations", ACME).unwrap();
     stale["sys"]["version"] = json!(3);
     app.emulator("contentful")
@@ -236,8 +227,7 @@ async fn a_version_that_keeps_changing_is_contentfuls_409() {
 
 #[tokio::test]
 async fn an_empty_name_is_contentfuls_422_validation_error() {
-    let app = spawn_app().await;
-    let account = app.connect("contentful").await;
+    let (app, account) = app_with_account("contentful").await;
 
     let r = update_org(&app, &account, ACME, json!({"name": ""})).await;
 

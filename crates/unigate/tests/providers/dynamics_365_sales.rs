@@ -4,15 +4,14 @@
 use serde_json::json;
 
 use crate::common::{assert_remote_error, get_org, last_with_method, update_org};
-use crate::helpers::{last_request, spawn_app, walk_list};
+use crate::helpers::{app_with_account, last_request, walk_list};
 
 const ORG: &str = "883278f5-07af-45eb-a0bc-3fea67caa544";
 const AUTH: &str = "Bearer eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.sandbox-dataverse.c2lnbmF0dXJl";
 
 #[tokio::test]
 async fn get_addresses_the_row_with_an_odata_key() {
-    let app = spawn_app().await;
-    let account = app.connect("dynamics-365-sales").await;
+    let (app, account) = app_with_account("dynamics-365-sales").await;
 
     let org = get_org(&app, &account, ORG).await;
 
@@ -33,8 +32,7 @@ async fn get_addresses_the_row_with_an_odata_key() {
 
 #[tokio::test]
 async fn update_patches_the_name_and_answers_the_representation() {
-    let app = spawn_app().await;
-    let account = app.connect("dynamics-365-sales").await;
+    let (app, account) = app_with_account("dynamics-365-sales").await;
 
     let r = update_org(&app, &account, ORG, json!({"name": "Contoso EMEA"})).await;
 
@@ -51,8 +49,7 @@ async fn update_patches_the_name_and_answers_the_representation() {
 
 #[tokio::test]
 async fn an_unknown_org_is_a_404_with_the_odata_error() {
-    let app = spawn_app().await;
-    let account = app.connect("dynamics-365-sales").await;
+    let (app, account) = app_with_account("dynamics-365-sales").await;
 
     let r = app
         .get(&app.orgs_path(&account, Some("00000000-0000-0000-0000-000000000001"), ""))
@@ -77,8 +74,7 @@ fn prefer(req: &unigate_emulator::RecordedRequest) -> Vec<String> {
 
 #[tokio::test]
 async fn list_returns_the_environments_single_organization_row() {
-    let app = spawn_app().await;
-    let account = app.connect("dynamics-365-sales").await;
+    let (app, account) = app_with_account("dynamics-365-sales").await;
 
     let r = app.get(&app.orgs_path(&account, None, "")).await;
 
@@ -94,8 +90,7 @@ async fn list_returns_the_environments_single_organization_row() {
 
 #[tokio::test]
 async fn list_pages_with_odata_maxpagesize_and_follows_the_next_link() {
-    let app = spawn_app().await;
-    let account = app.connect("dynamics-365-sales").await;
+    let (app, account) = app_with_account("dynamics-365-sales").await;
     let emulator = app.emulator("dynamics-365-sales");
     for i in 0..3 {
         emulator.insert_record(

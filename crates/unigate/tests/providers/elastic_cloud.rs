@@ -3,14 +3,13 @@
 use serde_json::json;
 
 use crate::common::{assert_remote_error, get_org, last_with_method, update_org};
-use crate::helpers::{last_request, spawn_app, walk_list};
+use crate::helpers::{app_with_account, last_request, walk_list};
 
 const AUTH: &str = "ApiKey essu_U2FuZGJveEVsYXN0aWNDbG91ZEFQSUtleTAwMDAwMDAx";
 
 #[tokio::test]
 async fn get_maps_an_elastic_cloud_org() {
-    let app = spawn_app().await;
-    let account = app.connect("elastic-cloud").await;
+    let (app, account) = app_with_account("elastic-cloud").await;
 
     let org = get_org(&app, &account, "1801364926").await;
 
@@ -30,8 +29,7 @@ async fn get_maps_an_elastic_cloud_org() {
 
 #[tokio::test]
 async fn update_puts_only_the_name() {
-    let app = spawn_app().await;
-    let account = app.connect("elastic-cloud").await;
+    let (app, account) = app_with_account("elastic-cloud").await;
 
     let r = update_org(&app, &account, "2269843017", json!({"name": "Globex Observability"})).await;
 
@@ -45,8 +43,7 @@ async fn update_puts_only_the_name() {
 
 #[tokio::test]
 async fn a_too_short_name_is_rejected_with_elastics_error_code() {
-    let app = spawn_app().await;
-    let account = app.connect("elastic-cloud").await;
+    let (app, account) = app_with_account("elastic-cloud").await;
 
     let r = update_org(&app, &account, "2269843017", json!({"name": "G"})).await;
 
@@ -60,8 +57,7 @@ async fn a_too_short_name_is_rejected_with_elastics_error_code() {
 
 #[tokio::test]
 async fn an_unknown_org_is_a_404_with_elastics_errors() {
-    let app = spawn_app().await;
-    let account = app.connect("elastic-cloud").await;
+    let (app, account) = app_with_account("elastic-cloud").await;
 
     let r = app.get(&app.orgs_path(&account, Some("42"), "")).await;
 
@@ -74,8 +70,7 @@ async fn an_unknown_org_is_a_404_with_elastics_errors() {
 
 #[tokio::test]
 async fn list_follows_the_next_page_cursor() {
-    let app = spawn_app().await;
-    let account = app.connect("elastic-cloud").await;
+    let (app, account) = app_with_account("elastic-cloud").await;
     for i in 0..20 {
         app.emulator("elastic-cloud").insert_record(
             "organizations",

@@ -3,12 +3,11 @@
 use serde_json::json;
 
 use crate::common::{assert_remote_error, get_org};
-use crate::helpers::{last_request, spawn_app, walk_list};
+use crate::helpers::{app_with_account, last_request, walk_list};
 
 #[tokio::test]
 async fn get_strips_the_organizations_prefix_from_the_id() {
-    let app = spawn_app().await;
-    let account = app.connect("google-cloud").await;
+    let (app, account) = app_with_account("google-cloud").await;
 
     let org = get_org(&app, &account, "123456789012").await;
 
@@ -34,8 +33,7 @@ async fn get_strips_the_organizations_prefix_from_the_id() {
 
 #[tokio::test]
 async fn an_unknown_org_is_a_403_permission_denied_as_google_answers() {
-    let app = spawn_app().await;
-    let account = app.connect("google-cloud").await;
+    let (app, account) = app_with_account("google-cloud").await;
 
     let r = app.get(&app.orgs_path(&account, Some("1"), "")).await;
 
@@ -48,8 +46,7 @@ async fn an_unknown_org_is_a_403_permission_denied_as_google_answers() {
 
 #[tokio::test]
 async fn list_searches_with_page_size_and_page_token() {
-    let app = spawn_app().await;
-    let account = app.connect("google-cloud").await;
+    let (app, account) = app_with_account("google-cloud").await;
     for i in 0..3 {
         app.emulator("google-cloud").insert_record(
             "organizations",

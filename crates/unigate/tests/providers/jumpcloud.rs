@@ -4,15 +4,14 @@
 use serde_json::json;
 
 use crate::common::{assert_remote_error, get_org, last_with_method, update_org};
-use crate::helpers::{last_request, spawn_app, walk_list};
+use crate::helpers::{app_with_account, last_request, spawn_app, walk_list};
 
 const ORG: &str = "5c48b4e3c9d7a8163a7b3e1f";
 const KEY: &str = "jca_SandboxJumpCloudApiKey000000000000001";
 
 #[tokio::test]
 async fn get_maps_the_entitlement_to_plan_and_licenses() {
-    let app = spawn_app().await;
-    let account = app.connect("jumpcloud").await;
+    let (app, account) = app_with_account("jumpcloud").await;
 
     let org = get_org(&app, &account, ORG).await;
 
@@ -57,8 +56,7 @@ async fn an_org_id_in_the_context_is_sent_as_x_org_id() {
 
 #[tokio::test]
 async fn a_single_license_is_still_a_list() {
-    let app = spawn_app().await;
-    let account = app.connect("jumpcloud").await;
+    let (app, account) = app_with_account("jumpcloud").await;
 
     let org = get_org(&app, &account, "60a7f2d1e4b0c9a8d7e6f5a4").await;
 
@@ -68,8 +66,7 @@ async fn a_single_license_is_still_a_list() {
 
 #[tokio::test]
 async fn update_writes_settings_name_keeping_the_other_settings() {
-    let app = spawn_app().await;
-    let account = app.connect("jumpcloud").await;
+    let (app, account) = app_with_account("jumpcloud").await;
 
     let r = update_org(&app, &account, ORG, json!({"name": "Acme Corporation"})).await;
 
@@ -87,8 +84,7 @@ async fn update_writes_settings_name_keeping_the_other_settings() {
 
 #[tokio::test]
 async fn an_unknown_org_is_a_404_with_jumpclouds_error() {
-    let app = spawn_app().await;
-    let account = app.connect("jumpcloud").await;
+    let (app, account) = app_with_account("jumpcloud").await;
 
     let r = app
         .get(&app.orgs_path(&account, Some("000000000000000000000000"), ""))
@@ -103,8 +99,7 @@ async fn an_unknown_org_is_a_404_with_jumpclouds_error() {
 
 #[tokio::test]
 async fn list_pages_with_skip_and_limit() {
-    let app = spawn_app().await;
-    let account = app.connect("jumpcloud").await;
+    let (app, account) = app_with_account("jumpcloud").await;
     for i in 0..3 {
         app.emulator("jumpcloud").insert_record(
             "organizations",

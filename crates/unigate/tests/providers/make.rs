@@ -3,14 +3,13 @@
 use serde_json::json;
 
 use crate::common::{assert_remote_error, get_org, last_with_method, update_org};
-use crate::helpers::{last_request, spawn_app, walk_list};
+use crate::helpers::{app_with_account, last_request, spawn_app, walk_list};
 
 const AUTH: &str = "Token 93a4b6f2-5c1d-4e8f-a7b9-0c2d4e6f8a01";
 
 #[tokio::test]
 async fn get_unwraps_the_organization_and_maps_the_product_name() {
-    let app = spawn_app().await;
-    let account = app.connect("make").await;
+    let (app, account) = app_with_account("make").await;
 
     let org = get_org(&app, &account, "11").await;
 
@@ -47,8 +46,7 @@ async fn a_zone_outside_make_com_is_refused() {
 
 #[tokio::test]
 async fn update_patches_the_name_with_remote_data() {
-    let app = spawn_app().await;
-    let account = app.connect("make").await;
+    let (app, account) = app_with_account("make").await;
 
     let r = update_org(
         &app,
@@ -72,8 +70,7 @@ async fn update_patches_the_name_with_remote_data() {
 
 #[tokio::test]
 async fn an_unknown_org_is_a_404_with_makes_detail_and_code() {
-    let app = spawn_app().await;
-    let account = app.connect("make").await;
+    let (app, account) = app_with_account("make").await;
 
     let r = app.get(&app.orgs_path(&account, Some("999"), "")).await;
 
@@ -86,8 +83,7 @@ async fn an_unknown_org_is_a_404_with_makes_detail_and_code() {
 
 #[tokio::test]
 async fn list_pages_with_pg_offset_and_pg_limit() {
-    let app = spawn_app().await;
-    let account = app.connect("make").await;
+    let (app, account) = app_with_account("make").await;
     for i in 0..3 {
         app.emulator("make")
             .insert_record("organizations", json!({"id": 100 + i, "name": format!("Extra {i}")}));

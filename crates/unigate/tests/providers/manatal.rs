@@ -3,14 +3,13 @@
 use serde_json::json;
 
 use crate::common::{assert_remote_error, get_org, last_with_method, update_org};
-use crate::helpers::{last_request, spawn_app, walk_list};
+use crate::helpers::{app_with_account, last_request, walk_list};
 
 const AUTH: &str = "Token 4f7b2c9e1a3d5f6b8c0e2a4c6e8f0a1b3d5f7a9c";
 
 #[tokio::test]
 async fn get_maps_a_manatal_organization() {
-    let app = spawn_app().await;
-    let account = app.connect("manatal").await;
+    let (app, account) = app_with_account("manatal").await;
 
     let org = get_org(&app, &account, "1201").await;
 
@@ -27,8 +26,7 @@ async fn get_maps_a_manatal_organization() {
 
 #[tokio::test]
 async fn update_patches_the_name() {
-    let app = spawn_app().await;
-    let account = app.connect("manatal").await;
+    let (app, account) = app_with_account("manatal").await;
 
     let r = update_org(&app, &account, "1202", json!({"name": "Globex Group"})).await;
 
@@ -42,8 +40,7 @@ async fn update_patches_the_name() {
 
 #[tokio::test]
 async fn an_unknown_org_is_a_404_with_a_detail() {
-    let app = spawn_app().await;
-    let account = app.connect("manatal").await;
+    let (app, account) = app_with_account("manatal").await;
 
     let r = app.get(&app.orgs_path(&account, Some("1"), "")).await;
 
@@ -52,8 +49,7 @@ async fn an_unknown_org_is_a_404_with_a_detail() {
 
 #[tokio::test]
 async fn list_follows_the_next_page() {
-    let app = spawn_app().await;
-    let account = app.connect("manatal").await;
+    let (app, account) = app_with_account("manatal").await;
     for i in 0..3 {
         app.emulator("manatal")
             .insert_record("organizations", json!({"id": 2000 + i, "name": format!("Extra {i}")}));

@@ -4,14 +4,13 @@
 use serde_json::json;
 
 use crate::common::{assert_pages_follow_next_links, assert_remote_error, get_org, last_with_method, update_org};
-use crate::helpers::{last_request, spawn_app, walk_list};
+use crate::helpers::{app_with_account, last_request, walk_list};
 
 const AUTH: &str = "Bearer EAAGsandbox0meta0graph0access0token0ZDZD";
 
 #[tokio::test]
 async fn get_maps_graph_times_to_rfc3339_utc() {
-    let app = spawn_app().await;
-    let account = app.connect("meta-marketing").await;
+    let (app, account) = app_with_account("meta-marketing").await;
 
     let org = get_org(&app, &account, "1010101010101010").await;
 
@@ -38,8 +37,7 @@ async fn get_maps_graph_times_to_rfc3339_utc() {
 
 #[tokio::test]
 async fn update_posts_the_name_and_reads_the_business_back() {
-    let app = spawn_app().await;
-    let account = app.connect("meta-marketing").await;
+    let (app, account) = app_with_account("meta-marketing").await;
 
     let r = update_org(&app, &account, "2020202020202020", json!({"name": "Globex Media"})).await;
 
@@ -60,8 +58,7 @@ async fn update_posts_the_name_and_reads_the_business_back() {
 
 #[tokio::test]
 async fn an_unknown_business_is_graphs_400_graph_method_exception() {
-    let app = spawn_app().await;
-    let account = app.connect("meta-marketing").await;
+    let (app, account) = app_with_account("meta-marketing").await;
 
     let r = app.get(&app.orgs_path(&account, Some("42"), "")).await;
 
@@ -75,8 +72,7 @@ async fn an_unknown_business_is_graphs_400_graph_method_exception() {
 
 #[tokio::test]
 async fn list_follows_the_paging_next_url() {
-    let app = spawn_app().await;
-    let account = app.connect("meta-marketing").await;
+    let (app, account) = app_with_account("meta-marketing").await;
     for i in 0..3 {
         app.emulator("meta-marketing").insert_record(
             "businesses",

@@ -4,7 +4,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::common::unified;
-use crate::helpers::{assert_error, last_request, spawn_app, walk_list};
+use crate::helpers::{app_with_account, assert_error, last_request, spawn_app, walk_list};
 
 const P: &str = "mongodb-atlas";
 
@@ -48,8 +48,7 @@ fn assert_digest_handshake(requests: &[unigate_emulator::RecordedRequest], metho
 
 #[tokio::test]
 async fn get_answers_atlas_digest_challenge_with_the_api_key() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
     app.emulator(P).clear_requests();
 
     let r = app
@@ -119,8 +118,7 @@ async fn the_emulator_challenges_like_atlas() {
 
 #[tokio::test]
 async fn update_patches_the_name_and_remote_data() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app
         .send(
@@ -153,8 +151,7 @@ async fn update_patches_the_name_and_remote_data() {
 
 #[tokio::test]
 async fn an_invalid_name_is_refused_in_atlas_error_shape() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app
         .send(
@@ -171,8 +168,7 @@ async fn an_invalid_name_is_refused_in_atlas_error_shape() {
 
 #[tokio::test]
 async fn a_missing_org_is_a_404_with_atlas_error_body() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app
         .get(&app.orgs_path(&account, Some("000000000000000000000000"), ""))
@@ -188,8 +184,7 @@ async fn a_missing_org_is_a_404_with_atlas_error_body() {
 
 #[tokio::test]
 async fn delete_removes_the_org() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app
         .send(
@@ -207,8 +202,7 @@ async fn delete_removes_the_org() {
 
 #[tokio::test]
 async fn list_walks_page_num_pages() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
     for i in 0..4 {
         app.emulator(P).insert_record(
             "orgs",

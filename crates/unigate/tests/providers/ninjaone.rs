@@ -4,14 +4,13 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::common::unified;
-use crate::helpers::{assert_error, last_request, spawn_app, walk_list};
+use crate::helpers::{app_with_account, assert_error, last_request, walk_list};
 
 const P: &str = "ninjaone";
 
 #[tokio::test]
 async fn get_reads_the_singular_organization_path() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app.get(&app.orgs_path(&account, Some("1"), "")).await;
 
@@ -31,8 +30,7 @@ async fn get_reads_the_singular_organization_path() {
 
 #[tokio::test]
 async fn update_answered_with_204_reads_the_organization_back() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app
         .send(
@@ -63,8 +61,7 @@ async fn update_answered_with_204_reads_the_organization_back() {
 
 #[tokio::test]
 async fn a_missing_organization_is_a_404_in_ninjaone_error_shape() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app.get(&app.orgs_path(&account, Some("404"), "")).await;
 
@@ -77,8 +74,7 @@ async fn a_missing_organization_is_a_404_in_ninjaone_error_shape() {
 
 #[tokio::test]
 async fn list_walks_after_cursors_made_of_the_last_id() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
     for i in 0..3 {
         app.emulator(P)
             .insert_record("organizations", json!({"id": 10 + i, "name": format!("Extra {i}")}));

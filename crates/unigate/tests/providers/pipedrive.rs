@@ -3,14 +3,13 @@
 use serde_json::json;
 
 use crate::common::unified;
-use crate::helpers::{assert_error, last_request, spawn_app};
+use crate::helpers::{app_with_account, assert_error, last_request, spawn_app};
 
 const P: &str = "pipedrive";
 
 #[tokio::test]
 async fn get_answers_the_tokens_company() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app.get(&app.orgs_path(&account, Some("7612345"), "")).await;
 
@@ -27,8 +26,7 @@ async fn get_answers_the_tokens_company() {
 
 #[tokio::test]
 async fn another_company_id_is_not_found() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app.get(&app.orgs_path(&account, Some("1"), "")).await;
 
@@ -37,8 +35,7 @@ async fn another_company_id_is_not_found() {
 
 #[tokio::test]
 async fn list_answers_the_one_company_without_a_cursor() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app.get(&app.orgs_path(&account, None, "&limit=10")).await;
 

@@ -4,14 +4,13 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::common::unified;
-use crate::helpers::{assert_error, last_request, spawn_app, walk_list};
+use crate::helpers::{app_with_account, assert_error, last_request, walk_list};
 
 const P: &str = "platform-sh";
 
 #[tokio::test]
 async fn get_maps_label_type_and_dates() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app
         .get(&app.orgs_path(&account, Some("01H2X6D1M5NQ7P3R8S9T0V1W2X"), ""))
@@ -37,8 +36,7 @@ async fn get_maps_label_type_and_dates() {
 
 #[tokio::test]
 async fn update_patches_the_label() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app
         .send(
@@ -61,8 +59,7 @@ async fn update_patches_the_label() {
 
 #[tokio::test]
 async fn delete_removes_the_organization() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app
         .send(
@@ -79,8 +76,7 @@ async fn delete_removes_the_organization() {
 
 #[tokio::test]
 async fn a_missing_organization_is_a_404_with_the_error_field() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app.get(&app.orgs_path(&account, Some("01NOPE"), "")).await;
 
@@ -90,8 +86,7 @@ async fn a_missing_organization_is_a_404_with_the_error_field() {
 
 #[tokio::test]
 async fn list_follows_links_next_page_after_cursors() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
     for i in 0..3 {
         app.emulator(P).insert_record(
             "organizations",

@@ -4,14 +4,13 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::common::unified;
-use crate::helpers::{assert_error, last_request, spawn_app};
+use crate::helpers::{app_with_account, assert_error, last_request};
 
 const P: &str = "podio";
 
 #[tokio::test]
 async fn get_maps_type_and_created_on() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app.get(&app.orgs_path(&account, Some("1543210"), "")).await;
 
@@ -30,8 +29,7 @@ async fn get_maps_type_and_created_on() {
 
 #[tokio::test]
 async fn update_puts_the_name_and_reads_the_org_back() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app
         .send(
@@ -56,8 +54,7 @@ async fn update_puts_the_name_and_reads_the_org_back() {
 
 #[tokio::test]
 async fn a_missing_org_is_a_404_in_podio_error_shape() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app.get(&app.orgs_path(&account, Some("42"), "")).await;
 
@@ -69,8 +66,7 @@ async fn a_missing_org_is_a_404_in_podio_error_shape() {
 
 #[tokio::test]
 async fn list_answers_every_org_in_one_page() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
     app.emulator(P).insert_record(
         "orgs",
         json!({"org_id": 1700001, "name": "Extra", "type": "free", "created_on": "2020-01-01 00:00:00"}),

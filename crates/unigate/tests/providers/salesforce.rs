@@ -4,15 +4,14 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::common::unified;
-use crate::helpers::{assert_error, last_request, spawn_app};
+use crate::helpers::{app_with_account, assert_error, last_request, spawn_app};
 
 const P: &str = "salesforce";
 const ID: &str = "00D5g000004SbXYEA0";
 
 #[tokio::test]
 async fn get_maps_the_organization_sobject() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app.get(&app.orgs_path(&account, Some(ID), "")).await;
 
@@ -52,8 +51,7 @@ async fn get_maps_the_organization_sobject() {
 
 #[tokio::test]
 async fn list_runs_a_soql_query_over_organization() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app.get(&app.orgs_path(&account, None, "")).await;
 
@@ -73,8 +71,7 @@ async fn list_runs_a_soql_query_over_organization() {
 
 #[tokio::test]
 async fn update_patches_name_and_reads_the_record_back() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app
         .send(
@@ -98,8 +95,7 @@ async fn update_patches_name_and_reads_the_record_back() {
 
 #[tokio::test]
 async fn a_missing_record_is_a_404_with_the_salesforce_error_array() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app.get(&app.orgs_path(&account, Some("00D000000000000AAA"), "")).await;
 
@@ -131,8 +127,7 @@ async fn an_instance_url_off_salesforce_is_refused() {
 /// without `licenses` (absent, not an empty list that would claim there are none).
 #[tokio::test]
 async fn a_failing_user_license_query_leaves_licenses_out() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
     app.emulator(P).inject(
         unigate_emulator::Fault::respond(400, json!([{"message": "nope", "errorCode": "INVALID_TYPE"}]))
             .on("GET", "/services/data/v62.0/query"),

@@ -3,14 +3,13 @@
 use serde_json::json;
 
 use crate::common::unified;
-use crate::helpers::{assert_error, last_request, spawn_app};
+use crate::helpers::{app_with_account, assert_error, last_request};
 
 const P: &str = "supabase";
 
 #[tokio::test]
 async fn get_addresses_the_org_by_slug_and_maps_its_plan() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app
         .get(&app.orgs_path(&account, Some("tsrqponmlkjihgfedcba"), ""))
@@ -34,8 +33,7 @@ async fn get_addresses_the_org_by_slug_and_maps_its_plan() {
 
 #[tokio::test]
 async fn list_answers_every_org_by_slug_in_one_page() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
     app.emulator(P).insert_record(
         "organizations",
         json!({"id": "extra-org", "slug": "extra-org", "name": "Extra", "plan": "free"}),
@@ -55,8 +53,7 @@ async fn list_answers_every_org_by_slug_in_one_page() {
 
 #[tokio::test]
 async fn a_missing_org_is_a_404_with_the_supabase_message() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app.get(&app.orgs_path(&account, Some("nope"), "")).await;
 

@@ -3,14 +3,13 @@
 use serde_json::json;
 
 use crate::common::unified;
-use crate::helpers::{assert_error, last_request, spawn_app};
+use crate::helpers::{app_with_account, assert_error, last_request, spawn_app};
 
 const P: &str = "surveymonkey";
 
 #[tokio::test]
 async fn get_answers_the_account_with_its_type_and_creation_date() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app.get(&app.orgs_path(&account, Some("145236789"), "")).await;
 
@@ -29,8 +28,7 @@ async fn get_answers_the_account_with_its_type_and_creation_date() {
 
 #[tokio::test]
 async fn another_id_is_not_found_and_the_list_has_the_one_account() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app.get(&app.orgs_path(&account, Some("1"), "")).await;
     assert_error(&r, 404);

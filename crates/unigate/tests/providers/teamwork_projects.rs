@@ -4,7 +4,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::common::unified;
-use crate::helpers::{assert_error, last_request, spawn_app, walk_list};
+use crate::helpers::{app_with_account, assert_error, last_request, walk_list};
 
 const P: &str = "teamwork-projects";
 
@@ -18,8 +18,7 @@ fn basic() -> String {
 
 #[tokio::test]
 async fn get_maps_a_company_with_basic_auth_on_the_site() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app.get(&app.orgs_path(&account, Some("999"), "")).await;
 
@@ -46,8 +45,7 @@ async fn get_maps_a_company_with_basic_auth_on_the_site() {
 
 #[tokio::test]
 async fn a_client_company_has_no_site_plan() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app.get(&app.orgs_path(&account, Some("1001"), "")).await;
 
@@ -58,8 +56,7 @@ async fn a_client_company_has_no_site_plan() {
 
 #[tokio::test]
 async fn update_patches_the_wrapped_company() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app
         .send(
@@ -81,8 +78,7 @@ async fn update_patches_the_wrapped_company() {
 
 #[tokio::test]
 async fn a_missing_company_is_a_404_in_teamwork_error_shape() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app.get(&app.orgs_path(&account, Some("5"), "")).await;
 
@@ -93,8 +89,7 @@ async fn a_missing_company_is_a_404_in_teamwork_error_shape() {
 
 #[tokio::test]
 async fn list_walks_pages_until_has_more_is_false() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
     for i in 0..3 {
         app.emulator(P)
             .insert_record("companies", json!({"id": 2000 + i, "name": format!("Client {i}")}));

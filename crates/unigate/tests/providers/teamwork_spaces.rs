@@ -3,14 +3,13 @@
 use serde_json::json;
 
 use crate::common::unified;
-use crate::helpers::{assert_error, last_request, spawn_app};
+use crate::helpers::{app_with_account, assert_error, last_request, spawn_app};
 
 const P: &str = "teamwork-spaces";
 
 #[tokio::test]
 async fn get_answers_the_site_account() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app.get(&app.orgs_path(&account, Some("412"), "")).await;
 
@@ -26,8 +25,7 @@ async fn get_answers_the_site_account() {
 
 #[tokio::test]
 async fn another_id_is_not_found_and_the_list_has_the_one_account() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     assert_error(&app.get(&app.orgs_path(&account, Some("1"), "")).await, 404);
 

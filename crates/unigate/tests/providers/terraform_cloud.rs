@@ -4,12 +4,11 @@
 use serde_json::json;
 
 use crate::common::{assert_remote_error, get_org};
-use crate::helpers::{last_request, spawn_app, walk_list};
+use crate::helpers::{app_with_account, last_request, walk_list};
 
 #[tokio::test]
 async fn get_uses_the_organization_name_as_the_id() {
-    let app = spawn_app().await;
-    let account = app.connect("terraform-cloud").await;
+    let (app, account) = app_with_account("terraform-cloud").await;
     app.emulator("terraform-cloud").clear_requests();
 
     let org = get_org(&app, &account, "hashicorp").await;
@@ -50,8 +49,7 @@ async fn get_uses_the_organization_name_as_the_id() {
 
 #[tokio::test]
 async fn the_pricing_plan_is_the_subscriptions_feature_set_name() {
-    let app = spawn_app().await;
-    let account = app.connect("terraform-cloud").await;
+    let (app, account) = app_with_account("terraform-cloud").await;
 
     let org = get_org(&app, &account, "acme-infra").await;
 
@@ -60,8 +58,7 @@ async fn the_pricing_plan_is_the_subscriptions_feature_set_name() {
 
 #[tokio::test]
 async fn without_a_readable_subscription_the_plan_is_absent_not_an_error() {
-    let app = spawn_app().await;
-    let account = app.connect("terraform-cloud").await;
+    let (app, account) = app_with_account("terraform-cloud").await;
     app.emulator("terraform-cloud").inject(
         unigate_emulator::Fault::respond(403, json!({"errors": [{"status": "403", "title": "forbidden"}]}))
             .on("GET", "/api/v2/organizations/*/subscription"),
@@ -75,8 +72,7 @@ async fn without_a_readable_subscription_the_plan_is_absent_not_an_error() {
 
 #[tokio::test]
 async fn list_records_carry_no_plan_since_subscriptions_are_read_per_organization() {
-    let app = spawn_app().await;
-    let account = app.connect("terraform-cloud").await;
+    let (app, account) = app_with_account("terraform-cloud").await;
 
     let r = app.get(&app.orgs_path(&account, None, "")).await;
 
@@ -92,8 +88,7 @@ async fn list_records_carry_no_plan_since_subscriptions_are_read_per_organizatio
 
 #[tokio::test]
 async fn an_unknown_org_is_a_jsonapi_404() {
-    let app = spawn_app().await;
-    let account = app.connect("terraform-cloud").await;
+    let (app, account) = app_with_account("terraform-cloud").await;
 
     let r = app.get(&app.orgs_path(&account, Some("nope"), "")).await;
 
@@ -102,8 +97,7 @@ async fn an_unknown_org_is_a_jsonapi_404() {
 
 #[tokio::test]
 async fn list_walks_page_numbers_until_next_page_is_null() {
-    let app = spawn_app().await;
-    let account = app.connect("terraform-cloud").await;
+    let (app, account) = app_with_account("terraform-cloud").await;
     for i in 0..3 {
         app.emulator("terraform-cloud").insert_record(
             "organizations",

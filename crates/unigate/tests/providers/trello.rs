@@ -4,14 +4,13 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::common::unified;
-use crate::helpers::{assert_error, last_request, spawn_app};
+use crate::helpers::{app_with_account, assert_error, last_request};
 
 const P: &str = "trello";
 
 #[tokio::test]
 async fn get_maps_display_name_and_the_creation_time_in_the_id() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app
         .get(&app.orgs_path(&account, Some("5abbe4b7ddc1b351ef961414"), ""))
@@ -41,8 +40,7 @@ async fn get_maps_display_name_and_the_creation_time_in_the_id() {
 
 #[tokio::test]
 async fn update_puts_the_display_name() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app
         .send(
@@ -68,8 +66,7 @@ async fn update_puts_the_display_name() {
 
 #[tokio::test]
 async fn a_missing_org_is_a_404_with_trellos_plain_text_error() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app
         .get(&app.orgs_path(&account, Some("000000000000000000000000"), ""))
@@ -81,8 +78,7 @@ async fn a_missing_org_is_a_404_with_trellos_plain_text_error() {
 
 #[tokio::test]
 async fn list_answers_the_members_organizations_in_one_page() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
     app.emulator(P).insert_record(
         "organizations",
         json!({"id": "65000000aaaaaaaaaaaaaaaa", "name": "extra", "displayName": "Extra"}),

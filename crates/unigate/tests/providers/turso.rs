@@ -4,14 +4,13 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::common::unified;
-use crate::helpers::{assert_error, last_request, spawn_app};
+use crate::helpers::{app_with_account, assert_error, last_request};
 
 const P: &str = "turso";
 
 #[tokio::test]
 async fn get_unwraps_the_organization_by_slug() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app.get(&app.orgs_path(&account, Some("acme-edge"), "")).await;
 
@@ -34,8 +33,7 @@ async fn get_unwraps_the_organization_by_slug() {
 
 #[tokio::test]
 async fn update_sends_only_the_writable_remote_data_fields() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app
         .send(
@@ -61,8 +59,7 @@ async fn update_sends_only_the_writable_remote_data_fields() {
 
 #[tokio::test]
 async fn a_rename_is_refused_with_a_422_before_anything_reaches_turso() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
     app.emulator(P).clear_requests();
 
     let r = app
@@ -93,8 +90,7 @@ async fn a_rename_is_refused_with_a_422_before_anything_reaches_turso() {
 
 #[tokio::test]
 async fn a_null_name_is_no_change_and_goes_through() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app
         .send(
@@ -111,8 +107,7 @@ async fn a_null_name_is_no_change_and_goes_through() {
 
 #[tokio::test]
 async fn an_unknown_field_is_refused_in_turso_error_shape() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app
         .send(
@@ -131,8 +126,7 @@ async fn an_unknown_field_is_refused_in_turso_error_shape() {
 
 #[tokio::test]
 async fn a_missing_org_is_a_404_with_the_error_text() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app.get(&app.orgs_path(&account, Some("nope"), "")).await;
 
@@ -142,8 +136,7 @@ async fn a_missing_org_is_a_404_with_the_error_text() {
 
 #[tokio::test]
 async fn list_answers_every_org_in_one_page() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app.get(&app.orgs_path(&account, None, "&limit=1")).await;
 

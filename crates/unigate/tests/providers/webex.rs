@@ -4,15 +4,14 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::common::unified;
-use crate::helpers::{assert_error, last_request, spawn_app};
+use crate::helpers::{app_with_account, assert_error, last_request};
 
 const P: &str = "webex";
 const ACME: &str = "Y2lzY29zcGFyazovL3VzL09SR0FOSVpBVElPTi85NmFiYzJhYS0zZGNjLTExZTUtYTE1Mi1mZTM0ODE5Y2RjOWE";
 
 #[tokio::test]
 async fn get_maps_display_name_and_created() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app.get(&app.orgs_path(&account, Some(ACME), "")).await;
 
@@ -53,8 +52,7 @@ async fn get_maps_display_name_and_created() {
 
 #[tokio::test]
 async fn an_org_without_licenses_gets_an_empty_list() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
     let globex = "Y2lzY29zcGFyazovL3VzL09SR0FOSVpBVElPTi84MmFkYWNmNC00NTNmLTRlMmItYTQwNi0yOTM5ZmRkY2FhZDI";
 
     let r = app.get(&app.orgs_path(&account, Some(globex), "")).await;
@@ -66,8 +64,7 @@ async fn an_org_without_licenses_gets_an_empty_list() {
 
 #[tokio::test]
 async fn update_patches_the_identity_org_by_its_uuid_with_scim_schemas() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app
         .send(
@@ -95,8 +92,7 @@ async fn update_patches_the_identity_org_by_its_uuid_with_scim_schemas() {
 
 #[tokio::test]
 async fn delete_removes_the_org() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app
         .send(Method::DELETE, &app.orgs_path(&account, Some(ACME), ""), None)
@@ -110,8 +106,7 @@ async fn delete_removes_the_org() {
 
 #[tokio::test]
 async fn a_missing_org_is_a_404_in_webex_error_shape() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app.get(&app.orgs_path(&account, Some("bm9wZQ"), "")).await;
 
@@ -129,8 +124,7 @@ async fn a_missing_org_is_a_404_in_webex_error_shape() {
 
 #[tokio::test]
 async fn list_answers_the_items_in_one_page() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app.get(&app.orgs_path(&account, None, "&limit=1")).await;
 
@@ -146,8 +140,7 @@ async fn list_answers_the_items_in_one_page() {
 /// `licenses` (absent, not an empty list that would claim there are none).
 #[tokio::test]
 async fn a_failing_licenses_side_load_leaves_licenses_out() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
     app.emulator(P)
         .inject(unigate_emulator::Fault::respond(500, json!({"message": "boom"})).on("GET", "/v1/licenses"));
 

@@ -3,14 +3,13 @@
 use serde_json::json;
 
 use crate::common::unified;
-use crate::helpers::{assert_error, last_request, spawn_app, walk_list};
+use crate::helpers::{app_with_account, assert_error, last_request, walk_list};
 
 const P: &str = "zeplin";
 
 #[tokio::test]
 async fn get_maps_a_zeplin_organization() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app
         .get(&app.orgs_path(&account, Some("5d9caaecb4a3fa9bc9a2a3a9"), ""))
@@ -34,8 +33,7 @@ async fn get_maps_a_zeplin_organization() {
 
 #[tokio::test]
 async fn a_missing_org_is_a_404_in_zeplin_error_shape() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app
         .get(&app.orgs_path(&account, Some("000000000000000000000000"), ""))
@@ -48,8 +46,7 @@ async fn a_missing_org_is_a_404_in_zeplin_error_shape() {
 
 #[tokio::test]
 async fn list_walks_offset_pages() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
     for i in 0..3 {
         app.emulator(P).insert_record(
             "organizations",

@@ -3,14 +3,13 @@
 use serde_json::json;
 
 use crate::common::unified;
-use crate::helpers::{assert_error, last_request, spawn_app};
+use crate::helpers::{app_with_account, assert_error, last_request};
 
 const P: &str = "zoho-projects";
 
 #[tokio::test]
 async fn get_picks_the_portal_and_maps_its_plan() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app.get(&app.orgs_path(&account, Some("680404658"), "")).await;
 
@@ -32,8 +31,7 @@ async fn get_picks_the_portal_and_maps_its_plan() {
 
 #[tokio::test]
 async fn list_answers_every_portal_in_one_page() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app.get(&app.orgs_path(&account, None, "&limit=1")).await;
 
@@ -50,8 +48,7 @@ async fn list_answers_every_portal_in_one_page() {
 
 #[tokio::test]
 async fn a_missing_portal_is_a_404_in_zoho_error_shape() {
-    let app = spawn_app().await;
-    let account = app.connect(P).await;
+    let (app, account) = app_with_account(P).await;
 
     let r = app.get(&app.orgs_path(&account, Some("1"), "")).await;
 
