@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{app_with_account, assert_error, spawn_app};
+use crate::helpers::{app_with_account, assert_error, assert_request, spawn_app};
 
 #[tokio::test]
 async fn get_maps_a_github_org_to_the_unified_shape() {
@@ -21,8 +21,7 @@ async fn get_maps_a_github_org_to_the_unified_shape() {
     assert!(r.body.get("licenses").is_none(), "GitHub has no licenses: {}", r.text);
     let sent = app.emulator("github").requests();
     let last = sent.last().unwrap();
-    assert_eq!(last.method, "GET");
-    assert_eq!(last.path, "/orgs/octo-org");
+    assert_request(last, "GET", "/orgs/octo-org");
     assert_eq!(last.header("x-github-api-version"), Some("2022-11-28"));
     assert!(last.header("authorization").unwrap().starts_with("Bearer ghp_"));
 }

@@ -12,7 +12,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Map, Value};
 use unigate::config::Config;
 use unigate::startup::{AppState, Application, BuildOptions};
-use unigate_emulator::{EmulatorSpec, RunningEmulator};
+use unigate_emulator::{EmulatorSpec, RecordedRequest, RunningEmulator};
 
 pub struct TestApp {
     pub address: String,
@@ -241,8 +241,28 @@ pub fn result_ids(r: &Reply) -> Vec<&str> {
 }
 
 /// The last request the named emulator received.
-pub fn last_request(app: &TestApp, provider: &str) -> unigate_emulator::RecordedRequest {
+pub fn last_request(app: &TestApp, provider: &str) -> RecordedRequest {
     app.emulator(provider).requests().last().cloned().unwrap()
+}
+
+/// Asserts one request's method and path.
+#[track_caller]
+pub fn assert_request(sent: &RecordedRequest, method: &str, path: &str) {
+    assert_eq!(
+        (sent.method.as_str(), sent.path.as_str()),
+        (method, path),
+        "the provider's request (method, path)"
+    );
+}
+
+/// Asserts that the named emulator received exactly these requests (method, path), in
+/// this order; returns them, for their headers and bodies.
+#[track_caller]
+pub fn assert_saw(app: &TestApp, provider: &str, expected: &[(&str, &str)]) -> Vec<RecordedRequest> {
+    let requests = app.emulator(provider).requests();
+    let seen: Vec<(&str, &str)> = requests.iter().map(|r| (r.method.as_str(), r.path.as_str())).collect();
+    assert_eq!(seen, expected, "the requests {provider} received (method, path)");
+    requests
 }
 
 /// Whether any request for `path` reached the named emulator.

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use crate::common::{assert_remote_error, get_org};
-use crate::helpers::{app_with_account, last_request, walk_list};
+use crate::helpers::{app_with_account, assert_request, last_request, walk_list};
 
 const ORG: &str = "0a8b1c2d-3e4f-5a6b-7c8d-9e0f1a2b3c4d";
 
@@ -20,8 +20,7 @@ async fn get_maps_an_atlassian_org_from_its_jsonapi_data() {
         assert!(org.get(absent).is_none(), "{absent}: {org}");
     }
     let sent = last_request(&app, "atlassian");
-    assert_eq!(sent.method, "GET");
-    assert_eq!(sent.path, format!("/admin/v1/orgs/{ORG}"));
+    assert_request(&sent, "GET", &format!("/admin/v1/orgs/{ORG}"));
     assert_eq!(
         sent.header("authorization"),
         Some("Bearer ATCTT3xFfGN0sandbox0atlassian0admin0key0000001")

@@ -4,7 +4,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::common::{assert_remote_error, get_org, last_with_method, update_org};
-use crate::helpers::{app_with_account, last_request, walk_list};
+use crate::helpers::{app_with_account, assert_request, last_request, walk_list};
 
 const TOKEN: &str = "Bearer eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.sandbox-management-api.c2lnbmF0dXJl";
 
@@ -21,10 +21,7 @@ async fn get_prefers_the_display_name() {
         assert!(org.get(absent).is_none(), "{absent}: {org}");
     }
     let sent = last_request(&app, "auth0");
-    assert_eq!(
-        (sent.method.as_str(), sent.path.as_str()),
-        ("GET", "/api/v2/organizations/org_4pLhWTV8BmvLbTaX")
-    );
+    assert_request(&sent, "GET", "/api/v2/organizations/org_4pLhWTV8BmvLbTaX");
     assert_eq!(sent.header("authorization"), Some(TOKEN));
 }
 
@@ -81,10 +78,7 @@ async fn delete_removes_the_organization() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["id"], "org_Zx81LqPd0aHuW2eB");
     let sent = last_request(&app, "auth0");
-    assert_eq!(
-        (sent.method.as_str(), sent.path.as_str()),
-        ("DELETE", "/api/v2/organizations/org_Zx81LqPd0aHuW2eB")
-    );
+    assert_request(&sent, "DELETE", "/api/v2/organizations/org_Zx81LqPd0aHuW2eB");
     assert!(app
         .emulator("auth0")
         .record("organizations", "org_Zx81LqPd0aHuW2eB")

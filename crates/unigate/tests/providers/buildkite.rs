@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use crate::common::{assert_remote_error, get_org};
-use crate::helpers::{app_with_account, last_request, spawn_app, walk_list};
+use crate::helpers::{app_with_account, assert_request, last_request, spawn_app, walk_list};
 
 #[tokio::test]
 async fn get_uses_the_slug_as_the_unified_id() {
@@ -19,10 +19,7 @@ async fn get_uses_the_slug_as_the_unified_id() {
         assert!(org.get(absent).is_none(), "{absent}: {org}");
     }
     let sent = last_request(&app, "buildkite");
-    assert_eq!(
-        (sent.method.as_str(), sent.path.as_str()),
-        ("GET", "/v2/organizations/acme-inc")
-    );
+    assert_request(&sent, "GET", "/v2/organizations/acme-inc");
     assert_eq!(
         sent.header("authorization"),
         Some("Bearer bkua_sandbox0000000000000000000000000000001")

@@ -4,7 +4,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::common::{assert_remote_error, get_org, last_with_method, update_org};
-use crate::helpers::{app_with_account, last_request};
+use crate::helpers::{app_with_account, assert_request, last_request};
 
 const AUTH: &str = "Bearer 75dd5334bef4d2bc96f26138e8c4a3b0c1d2e3f4";
 
@@ -30,10 +30,7 @@ async fn get_maps_the_licensing_model_to_the_pricing_plan() {
         assert!(org.get(absent).is_none(), "{absent}: {org}");
     }
     let sent = last_request(&app, "cisco-meraki");
-    assert_eq!(
-        (sent.method.as_str(), sent.path.as_str()),
-        ("GET", "/api/v1/organizations/2930418")
-    );
+    assert_request(&sent, "GET", "/api/v1/organizations/2930418");
     assert_eq!(sent.header("authorization"), Some(AUTH));
 }
 
@@ -75,10 +72,7 @@ async fn delete_removes_the_organization() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["id"], "681155");
     let sent = last_request(&app, "cisco-meraki");
-    assert_eq!(
-        (sent.method.as_str(), sent.path.as_str()),
-        ("DELETE", "/api/v1/organizations/681155")
-    );
+    assert_request(&sent, "DELETE", "/api/v1/organizations/681155");
     assert!(app.emulator("cisco-meraki").record("organizations", "681155").is_none());
 }
 

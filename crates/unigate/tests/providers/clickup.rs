@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use crate::common::{assert_remote_error, get_org};
-use crate::helpers::{app_with_account, last_request, spawn_app};
+use crate::helpers::{app_with_account, assert_request, last_request, spawn_app};
 
 const TOKEN: &str = "pk_81234567_SANDBOX0CLICKUP0TOKEN0000000001";
 
@@ -32,7 +32,7 @@ async fn get_picks_the_workspace_from_the_authorized_teams() {
         assert!(org.get(absent).is_none(), "{absent}: {org}");
     }
     let sent = last_request(&app, "clickup");
-    assert_eq!((sent.method.as_str(), sent.path.as_str()), ("GET", "/api/v2/team"));
+    assert_request(&sent, "GET", "/api/v2/team");
     assert_eq!(
         sent.header("authorization"),
         Some(TOKEN),

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use crate::common::{assert_remote_error, get_org};
-use crate::helpers::{app_with_account, last_request};
+use crate::helpers::{app_with_account, assert_request, last_request};
 
 #[tokio::test]
 async fn get_maps_a_concord_org_with_a_string_id() {
@@ -15,10 +15,7 @@ async fn get_maps_a_concord_org_with_a_string_id() {
     assert_eq!(org["name"], "Acme Legal");
     assert_eq!(org["remote_data"]["id"], 12345);
     let sent = last_request(&app, "concord");
-    assert_eq!(
-        (sent.method.as_str(), sent.path.as_str()),
-        ("GET", "/api/rest/1/organizations/12345")
-    );
+    assert_request(&sent, "GET", "/api/rest/1/organizations/12345");
     assert_eq!(sent.header("x-api-key"), Some("concord-sandbox-3f9c2b7a1e5d4c8b9a0f"));
 }
 

@@ -4,7 +4,7 @@ use base64::Engine;
 use serde_json::json;
 
 use crate::common::{assert_pages_follow_next_links, assert_remote_error, get_org, last_with_method, update_org};
-use crate::helpers::{app_with_account, last_request, walk_list};
+use crate::helpers::{app_with_account, assert_request, last_request, walk_list};
 
 fn basic() -> String {
     let creds = "SANDBOXKEY7Q3ZL4XW:sandboxsecret0f8a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a";
@@ -26,9 +26,10 @@ async fn get_maps_display_name_and_metadata_dates_in_utc() {
         assert!(org.get(absent).is_none(), "{absent}: {org}");
     }
     let sent = last_request(&app, "confluent");
-    assert_eq!(
-        (sent.method.as_str(), sent.path.as_str()),
-        ("GET", "/org/v2/organizations/1111aaaa-11aa-11aa-11aa-111111aaaaaa")
+    assert_request(
+        &sent,
+        "GET",
+        "/org/v2/organizations/1111aaaa-11aa-11aa-11aa-111111aaaaaa",
     );
     assert_eq!(sent.header("authorization"), Some(basic().as_str()));
 }

@@ -5,7 +5,7 @@ use serde_json::json;
 use unigate_emulator::Fault;
 
 use crate::common::{assert_remote_error, get_org, update_org};
-use crate::helpers::{app_with_account, last_request, spawn_app, walk_list};
+use crate::helpers::{app_with_account, assert_request, assert_saw, last_request, spawn_app, walk_list};
 
 #[tokio::test]
 async fn get_picks_the_organization_by_its_sys_id() {
@@ -20,10 +20,8 @@ async fn get_picks_the_organization_by_its_sys_id() {
     assert_eq!(org["remote_data"]["sys"]["version"], 4);
     assert!(org.get("pricing_plan").is_none(), "{org}");
     let sent = last_request(&app, "contentful");
-    assert_eq!(
-        (sent.method.as_str(), sent.path.as_str(), sent.query.as_str()),
-        ("GET", "/organizations", "limit=100")
-    );
+    assert_request(&sent, "GET", "/organizations");
+    assert_eq!(sent.query, "limit=100");
     assert_eq!(
         sent.header("authorization"),
         Some("Bearer CFPAT-sandbox0contentful0personal0access0token0000001")
@@ -156,10 +154,8 @@ async fn update_puts_the_name_with_the_current_version_header() {
     assert_eq!(r.body["created_at"], "2015-05-18T11:29:46.809Z");
     assert_ne!(r.body["updated_at"], "2024-02-05T10:12:31.000Z");
     assert_eq!(r.body["remote_data"]["sys"]["version"], 5);
-    let sent = app.emulator("contentful").requests();
-    let calls: Vec<(&str, &str)> = sent.iter().map(|r| (r.method.as_str(), r.path.as_str())).collect();
     let path = format!("/organizations/{ACME}");
-    assert_eq!(calls, [("GET", path.as_str()), ("PUT", path.as_str())]);
+    let sent = assert_saw(&app, "contentful", &[("GET", &path), ("PUT", &path)]);
     let put = &sent[1];
     assert_eq!(put.header("x-contentful-version"), Some("4"));
     assert_eq!(

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::common::{assert_remote_error, get_org, last_with_method, update_org};
-use crate::helpers::{app_with_account, last_request, walk_list};
+use crate::helpers::{app_with_account, assert_request, last_request, walk_list};
 
 const ORG: &str = "883278f5-07af-45eb-a0bc-3fea67caa544";
 const AUTH: &str = "Bearer eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.sandbox-dataverse.c2lnbmF0dXJl";
@@ -24,8 +24,7 @@ async fn get_addresses_the_row_with_an_odata_key() {
         assert!(org.get(absent).is_none(), "{absent}: {org}");
     }
     let sent = last_request(&app, "dynamics-365-sales");
-    assert_eq!(sent.method, "GET");
-    assert_eq!(sent.path, format!("/api/data/v9.2/organizations({ORG})"));
+    assert_request(&sent, "GET", &format!("/api/data/v9.2/organizations({ORG})"));
     assert_eq!(sent.header("authorization"), Some(AUTH));
     assert_eq!(sent.header("odata-version"), Some("4.0"));
 }

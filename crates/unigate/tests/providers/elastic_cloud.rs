@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use crate::common::{assert_remote_error, get_org, last_with_method, update_org};
-use crate::helpers::{app_with_account, last_request, walk_list};
+use crate::helpers::{app_with_account, assert_request, last_request, walk_list};
 
 const AUTH: &str = "ApiKey essu_U2FuZGJveEVsYXN0aWNDbG91ZEFQSUtleTAwMDAwMDAx";
 
@@ -20,10 +20,7 @@ async fn get_maps_an_elastic_cloud_org() {
         assert!(org.get(absent).is_none(), "{absent}: {org}");
     }
     let sent = last_request(&app, "elastic-cloud");
-    assert_eq!(
-        (sent.method.as_str(), sent.path.as_str()),
-        ("GET", "/api/v1/organizations/1801364926")
-    );
+    assert_request(&sent, "GET", "/api/v1/organizations/1801364926");
     assert_eq!(sent.header("authorization"), Some(AUTH));
 }
 

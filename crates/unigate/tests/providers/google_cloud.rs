@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use crate::common::{assert_remote_error, get_org};
-use crate::helpers::{app_with_account, last_request, walk_list};
+use crate::helpers::{app_with_account, assert_request, last_request, walk_list};
 
 #[tokio::test]
 async fn get_strips_the_organizations_prefix_from_the_id() {
@@ -21,10 +21,7 @@ async fn get_strips_the_organizations_prefix_from_the_id() {
         assert!(org.get(absent).is_none(), "{absent}: {org}");
     }
     let sent = last_request(&app, "google-cloud");
-    assert_eq!(
-        (sent.method.as_str(), sent.path.as_str()),
-        ("GET", "/v3/organizations/123456789012")
-    );
+    assert_request(&sent, "GET", "/v3/organizations/123456789012");
     assert_eq!(
         sent.header("authorization"),
         Some("Bearer ya29.a0Sandbox0GoogleCloud0AccessToken0000000001")

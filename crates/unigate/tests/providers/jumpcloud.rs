@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::common::{assert_remote_error, get_org, last_with_method, update_org};
-use crate::helpers::{app_with_account, last_request, spawn_app, walk_list};
+use crate::helpers::{app_with_account, assert_request, last_request, spawn_app, walk_list};
 
 const ORG: &str = "5c48b4e3c9d7a8163a7b3e1f";
 const KEY: &str = "jca_SandboxJumpCloudApiKey000000000000001";
@@ -25,10 +25,7 @@ async fn get_maps_the_entitlement_to_plan_and_licenses() {
     assert_eq!(org["created_at"], "2019-01-23T18:13:29.470Z");
     assert!(org.get("updated_at").is_none());
     let sent = last_request(&app, "jumpcloud");
-    assert_eq!(
-        (sent.method.as_str(), sent.path.as_str()),
-        ("GET", format!("/api/organizations/{ORG}").as_str())
-    );
+    assert_request(&sent, "GET", &format!("/api/organizations/{ORG}"));
     assert_eq!(sent.header("x-api-key"), Some(KEY));
     assert_eq!(sent.header("x-org-id"), None, "no org_id in the context");
 }
@@ -47,10 +44,7 @@ async fn an_org_id_in_the_context_is_sent_as_x_org_id() {
     let r = app.get(&app.orgs_path(&account, None, "")).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let sent = last_request(&app, "jumpcloud");
-    assert_eq!(
-        (sent.method.as_str(), sent.path.as_str()),
-        ("GET", "/api/organizations")
-    );
+    assert_request(&sent, "GET", "/api/organizations");
     assert_eq!(sent.header("x-org-id"), Some(ORG));
 }
 

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use crate::common::{assert_remote_error, get_org, last_with_method, update_org};
-use crate::helpers::{app_with_account, last_request, spawn_app, walk_list};
+use crate::helpers::{app_with_account, assert_request, last_request, spawn_app, walk_list};
 
 const AUTH: &str = "Token 93a4b6f2-5c1d-4e8f-a7b9-0c2d4e6f8a01";
 
@@ -21,10 +21,7 @@ async fn get_unwraps_the_organization_and_maps_the_product_name() {
         assert!(org.get(absent).is_none(), "{absent}: {org}");
     }
     let sent = last_request(&app, "make");
-    assert_eq!(
-        (sent.method.as_str(), sent.path.as_str()),
-        ("GET", "/api/v2/organizations/11")
-    );
+    assert_request(&sent, "GET", "/api/v2/organizations/11");
     assert_eq!(sent.header("authorization"), Some(AUTH));
 }
 

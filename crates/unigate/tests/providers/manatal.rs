@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use crate::common::{assert_remote_error, get_org, last_with_method, update_org};
-use crate::helpers::{app_with_account, last_request, walk_list};
+use crate::helpers::{app_with_account, assert_request, last_request, walk_list};
 
 const AUTH: &str = "Token 4f7b2c9e1a3d5f6b8c0e2a4c6e8f0a1b3d5f7a9c";
 
@@ -17,10 +17,7 @@ async fn get_maps_a_manatal_organization() {
     assert_eq!(org["name"], "Acme Recruiting Client");
     assert_eq!(org["remote_data"]["industry"], "Software");
     let sent = last_request(&app, "manatal");
-    assert_eq!(
-        (sent.method.as_str(), sent.path.as_str()),
-        ("GET", "/open/v3/organizations/1201/")
-    );
+    assert_request(&sent, "GET", "/open/v3/organizations/1201/");
     assert_eq!(sent.header("authorization"), Some(AUTH));
 }
 

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::common::{assert_pages_follow_next_links, assert_remote_error, get_org, last_with_method, update_org};
-use crate::helpers::{app_with_account, last_request, walk_list};
+use crate::helpers::{app_with_account, assert_request, last_request, walk_list};
 
 const AUTH: &str = "Bearer EAAGsandbox0meta0graph0access0token0ZDZD";
 
@@ -23,10 +23,7 @@ async fn get_maps_graph_times_to_rfc3339_utc() {
         assert!(org.get(absent).is_none(), "{absent}: {org}");
     }
     let sent = last_request(&app, "meta-marketing");
-    assert_eq!(
-        (sent.method.as_str(), sent.path.as_str()),
-        ("GET", "/v21.0/1010101010101010")
-    );
+    assert_request(&sent, "GET", "/v21.0/1010101010101010");
     assert!(
         sent.query.starts_with("fields=id%2Cname%2Ccreated_time%2Cupdated_time"),
         "{}",

@@ -4,7 +4,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::common::unified;
-use crate::helpers::{app_with_account, assert_error, last_request, spawn_app, walk_list};
+use crate::helpers::{app_with_account, assert_error, assert_request, last_request, spawn_app, walk_list};
 
 const P: &str = "mongodb-atlas";
 
@@ -139,10 +139,7 @@ async fn update_patches_the_name_and_remote_data() {
     assert_digest_handshake(&patches, "PATCH", "/api/atlas/v2/orgs/5e2211c17a3e5a48f5497de3");
     assert_eq!(patches[0].json, patches[1].json, "the probe carries the same body");
     let sent = last_request(&app, P);
-    assert_eq!(
-        (sent.method.as_str(), sent.path.as_str()),
-        ("PATCH", "/api/atlas/v2/orgs/5e2211c17a3e5a48f5497de3")
-    );
+    assert_request(&sent, "PATCH", "/api/atlas/v2/orgs/5e2211c17a3e5a48f5497de3");
     assert_eq!(
         sent.json.unwrap(),
         json!({"name": "Globex-Data", "skipDefaultAlertsSettings": false})

@@ -4,7 +4,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::common::unified;
-use crate::helpers::{app_with_account, assert_error, last_request, walk_list};
+use crate::helpers::{app_with_account, assert_error, assert_request, last_request, walk_list};
 
 const P: &str = "ninjaone";
 
@@ -18,10 +18,7 @@ async fn get_reads_the_singular_organization_path() {
     assert_eq!(unified(&r.body), json!({"id": "1", "name": "Acme Dental Group"}));
     assert_eq!(r.body["remote_data"]["nodeApprovalMode"], "AUTOMATIC");
     let sent = last_request(&app, P);
-    assert_eq!(
-        (sent.method.as_str(), sent.path.as_str()),
-        ("GET", "/api/v2/organization/1")
-    );
+    assert_request(&sent, "GET", "/api/v2/organization/1");
     assert_eq!(
         sent.header("authorization"),
         Some("Bearer ninja-sandbox-access-token-7f3a9c1e")
@@ -45,18 +42,12 @@ async fn update_answered_with_204_reads_the_organization_back() {
     assert_eq!(r.body["remote_data"]["description"], "Renamed");
     let sent = app.emulator(P).requests();
     let n = sent.len();
-    assert_eq!(
-        (sent[n - 2].method.as_str(), sent[n - 2].path.as_str()),
-        ("PATCH", "/api/v2/organization/2")
-    );
+    assert_request(&sent[n - 2], "PATCH", "/api/v2/organization/2");
     assert_eq!(
         sent[n - 2].json.clone().unwrap(),
         json!({"name": "Globex Freight", "description": "Renamed"})
     );
-    assert_eq!(
-        (sent[n - 1].method.as_str(), sent[n - 1].path.as_str()),
-        ("GET", "/api/v2/organization/2")
-    );
+    assert_request(&sent[n - 1], "GET", "/api/v2/organization/2");
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use crate::common::unified;
-use crate::helpers::{app_with_account, assert_error, last_request, spawn_app};
+use crate::helpers::{app_with_account, assert_error, assert_request, last_request, spawn_app};
 
 const P: &str = "pipedrive";
 
@@ -17,7 +17,7 @@ async fn get_answers_the_tokens_company() {
     assert_eq!(unified(&r.body), json!({"id": "7612345", "name": "Acme Sales Ltd"}));
     assert_eq!(r.body["remote_data"]["company_domain"], "acmesales");
     let sent = last_request(&app, P);
-    assert_eq!((sent.method.as_str(), sent.path.as_str()), ("GET", "/v1/users/me"));
+    assert_request(&sent, "GET", "/v1/users/me");
     assert_eq!(
         sent.header("x-api-token"),
         Some("5f1c0e9d8b7a6c5d4e3f2a1b0c9d8e7f6a5b4c3d")

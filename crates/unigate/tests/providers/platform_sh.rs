@@ -4,7 +4,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::common::unified;
-use crate::helpers::{app_with_account, assert_error, last_request, walk_list};
+use crate::helpers::{app_with_account, assert_error, assert_request, last_request, walk_list};
 
 const P: &str = "platform-sh";
 
@@ -24,10 +24,7 @@ async fn get_maps_label_type_and_dates() {
     );
     assert_eq!(r.body["remote_data"]["name"], "acme-web");
     let sent = last_request(&app, P);
-    assert_eq!(
-        (sent.method.as_str(), sent.path.as_str()),
-        ("GET", "/organizations/01H2X6D1M5NQ7P3R8S9T0V1W2X")
-    );
+    assert_request(&sent, "GET", "/organizations/01H2X6D1M5NQ7P3R8S9T0V1W2X");
     assert_eq!(
         sent.header("authorization"),
         Some("Bearer psh-sandbox-access-token-01HZX8Q5T3")
@@ -50,10 +47,7 @@ async fn update_patches_the_label() {
     assert_eq!(r.body["name"], "Globex Corp.");
     assert_eq!(r.body["remote_data"]["country"], "CA");
     let sent = last_request(&app, P);
-    assert_eq!(
-        (sent.method.as_str(), sent.path.as_str()),
-        ("PATCH", "/organizations/01HB7K2N4P6R8T0V2X4Z6B8D0F")
-    );
+    assert_request(&sent, "PATCH", "/organizations/01HB7K2N4P6R8T0V2X4Z6B8D0F");
     assert_eq!(sent.json.unwrap(), json!({"label": "Globex Corp.", "country": "CA"}));
 }
 

@@ -4,7 +4,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::common::unified;
-use crate::helpers::{app_with_account, assert_error, last_request};
+use crate::helpers::{app_with_account, assert_error, assert_request, last_request};
 
 const P: &str = "podio";
 
@@ -20,7 +20,7 @@ async fn get_maps_type_and_created_on() {
         json!({"id": "1543210", "name": "Acme Events", "pricing_plan": "premium", "created_at": "2012-05-09T14:21:07Z"})
     );
     let sent = last_request(&app, P);
-    assert_eq!((sent.method.as_str(), sent.path.as_str()), ("GET", "/org/1543210"));
+    assert_request(&sent, "GET", "/org/1543210");
     assert_eq!(
         sent.header("authorization"),
         Some("OAuth2 podio-sandbox-9d1c7b5a3e2f4a6b8c0d")

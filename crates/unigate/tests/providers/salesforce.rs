@@ -4,7 +4,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::common::unified;
-use crate::helpers::{app_with_account, assert_error, last_request, spawn_app};
+use crate::helpers::{app_with_account, assert_error, assert_saw, last_request, spawn_app};
 
 const P: &str = "salesforce";
 const ID: &str = "00D5g000004SbXYEA0";
@@ -23,13 +23,16 @@ async fn get_maps_the_organization_sobject() {
                             {"id": "1005g000000AbCeAAK", "name": "Salesforce Platform"}],
                "created_at": "2019-08-14T17:32:05Z", "updated_at": "2024-02-20T09:41:12Z"})
     );
-    let requests = app.emulator(P).requests();
-    assert_eq!(requests.len(), 2, "the UserLicense query, then the sObject");
-    let soql = &requests[0];
-    assert_eq!(
-        (soql.method.as_str(), soql.path.as_str()),
-        ("GET", "/services/data/v62.0/query")
+    // The UserLicense query, then the sObject.
+    let requests = assert_saw(
+        &app,
+        P,
+        &[
+            ("GET", "/services/data/v62.0/query"),
+            ("GET", "/services/data/v62.0/sobjects/Organization/00D5g000004SbXYEA0"),
+        ],
     );
+    let soql = &requests[0];
     let q: Vec<(String, String)> = url::form_urlencoded::parse(soql.query.as_bytes())
         .into_owned()
         .collect();
@@ -38,13 +41,8 @@ async fn get_maps_the_organization_sobject() {
         soql.header("authorization"),
         Some("Bearer 00D5g000004SbXY!AQ0AQSandboxAccessTokenValue")
     );
-    let sent = last_request(&app, P);
     assert_eq!(
-        (sent.method.as_str(), sent.path.as_str()),
-        ("GET", "/services/data/v62.0/sobjects/Organization/00D5g000004SbXYEA0")
-    );
-    assert_eq!(
-        sent.header("authorization"),
+        requests[1].header("authorization"),
         Some("Bearer 00D5g000004SbXY!AQ0AQSandboxAccessTokenValue")
     );
 }

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use crate::common::unified;
-use crate::helpers::{app_with_account, assert_error, last_request};
+use crate::helpers::{app_with_account, assert_error, assert_request, last_request};
 
 const P: &str = "supabase";
 
@@ -21,10 +21,7 @@ async fn get_addresses_the_org_by_slug_and_maps_its_plan() {
         json!({"id": "tsrqponmlkjihgfedcba", "name": "Acme Apps", "pricing_plan": "pro"})
     );
     let sent = last_request(&app, P);
-    assert_eq!(
-        (sent.method.as_str(), sent.path.as_str()),
-        ("GET", "/v1/organizations/tsrqponmlkjihgfedcba")
-    );
+    assert_request(&sent, "GET", "/v1/organizations/tsrqponmlkjihgfedcba");
     assert_eq!(
         sent.header("authorization"),
         Some("Bearer sbp_0123456789abcdef0123456789abcdef01234567")

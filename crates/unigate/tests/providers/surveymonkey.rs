@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use crate::common::unified;
-use crate::helpers::{app_with_account, assert_error, last_request, spawn_app};
+use crate::helpers::{app_with_account, assert_error, assert_request, last_request, spawn_app};
 
 const P: &str = "surveymonkey";
 
@@ -19,7 +19,7 @@ async fn get_answers_the_account_with_its_type_and_creation_date() {
         json!({"id": "145236789", "pricing_plan": "enterprise_platinum", "created_at": "2015-10-06T12:56:55Z"})
     );
     let sent = last_request(&app, P);
-    assert_eq!((sent.method.as_str(), sent.path.as_str()), ("GET", "/v3/users/me"));
+    assert_request(&sent, "GET", "/v3/users/me");
     assert_eq!(
         sent.header("authorization"),
         Some("Bearer sm-sandbox-tK9fQ2xV7pL4mN8rB3cZ")

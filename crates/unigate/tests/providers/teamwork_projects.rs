@@ -4,7 +4,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::common::unified;
-use crate::helpers::{app_with_account, assert_error, last_request, walk_list};
+use crate::helpers::{app_with_account, assert_error, assert_request, assert_saw, last_request, walk_list};
 
 const P: &str = "teamwork-projects";
 
@@ -28,19 +28,14 @@ async fn get_maps_a_company_with_basic_auth_on_the_site() {
         json!({"id": "999", "name": "Acme Digital", "pricing_plan": "Deliver",
                "created_at": "2016-03-02T10:11:12Z", "updated_at": "2024-01-15T08:00:00Z"})
     );
-    let requests = app.emulator(P).requests();
-    assert_eq!(requests.len(), 2, "the site's account, then the company");
-    assert_eq!(
-        (requests[0].method.as_str(), requests[0].path.as_str()),
-        ("GET", "/account.json")
+    // The site's account, then the company.
+    let requests = assert_saw(
+        &app,
+        P,
+        &[("GET", "/account.json"), ("GET", "/projects/api/v3/companies/999.json")],
     );
     assert_eq!(requests[0].header("authorization"), Some(basic().as_str()));
-    let sent = last_request(&app, P);
-    assert_eq!(
-        (sent.method.as_str(), sent.path.as_str()),
-        ("GET", "/projects/api/v3/companies/999.json")
-    );
-    assert_eq!(sent.header("authorization"), Some(basic().as_str()));
+    assert_eq!(requests[1].header("authorization"), Some(basic().as_str()));
 }
 
 #[tokio::test]
@@ -69,10 +64,7 @@ async fn update_patches_the_wrapped_company() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["name"], "Globex CS");
     let sent = last_request(&app, P);
-    assert_eq!(
-        (sent.method.as_str(), sent.path.as_str()),
-        ("PATCH", "/projects/api/v3/companies/1001.json")
-    );
+    assert_request(&sent, "PATCH", "/projects/api/v3/companies/1001.json");
     assert_eq!(sent.json.unwrap(), json!({"company": {"name": "Globex CS"}}));
 }
 

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use crate::common::unified;
-use crate::helpers::{app_with_account, assert_error, last_request, spawn_app};
+use crate::helpers::{app_with_account, assert_error, assert_request, last_request, spawn_app};
 
 const P: &str = "teamwork-spaces";
 
@@ -19,7 +19,7 @@ async fn get_answers_the_site_account() {
         json!({"id": "412", "name": "Acme Digital Ltd", "created_at": "2016-03-02T10:11:12Z"})
     );
     let sent = last_request(&app, P);
-    assert_eq!((sent.method.as_str(), sent.path.as_str()), ("GET", "/account.json"));
+    assert_request(&sent, "GET", "/account.json");
     assert!(sent.header("authorization").unwrap().starts_with("Basic "));
 }
 

@@ -4,7 +4,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::common::unified;
-use crate::helpers::{app_with_account, assert_error, last_request};
+use crate::helpers::{app_with_account, assert_error, assert_request, last_request};
 
 const P: &str = "trello";
 
@@ -26,10 +26,7 @@ async fn get_maps_display_name_and_the_creation_time_in_the_id() {
     assert_eq!(r.body["remote_data"]["name"], "acmeproduct");
     assert_eq!(r.body["remote_data"]["products"], json!([110]));
     let sent = last_request(&app, P);
-    assert_eq!(
-        (sent.method.as_str(), sent.path.as_str()),
-        ("GET", "/1/organizations/5abbe4b7ddc1b351ef961414")
-    );
+    assert_request(&sent, "GET", "/1/organizations/5abbe4b7ddc1b351ef961414");
     assert_eq!(
         sent.header("authorization"),
         Some(
@@ -54,10 +51,7 @@ async fn update_puts_the_display_name() {
     assert_eq!(r.body["name"], "Globex Operations");
     assert_eq!(r.body["pricing_plan"], "trello.free");
     let sent = last_request(&app, P);
-    assert_eq!(
-        (sent.method.as_str(), sent.path.as_str()),
-        ("PUT", "/1/organizations/60d5ecb74f1c2a3b4c5d6e7f")
-    );
+    assert_request(&sent, "PUT", "/1/organizations/60d5ecb74f1c2a3b4c5d6e7f");
     assert_eq!(
         sent.json.unwrap(),
         json!({"displayName": "Globex Operations", "desc": "Ops boards"})

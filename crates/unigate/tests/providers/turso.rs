@@ -4,7 +4,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::common::unified;
-use crate::helpers::{app_with_account, assert_error, last_request};
+use crate::helpers::{app_with_account, assert_error, assert_request, last_request};
 
 const P: &str = "turso";
 
@@ -21,10 +21,7 @@ async fn get_unwraps_the_organization_by_slug() {
     );
     assert_eq!(r.body["remote_data"]["require_mfa"], true);
     let sent = last_request(&app, P);
-    assert_eq!(
-        (sent.method.as_str(), sent.path.as_str()),
-        ("GET", "/v1/organizations/acme-edge")
-    );
+    assert_request(&sent, "GET", "/v1/organizations/acme-edge");
     assert_eq!(
         sent.header("authorization"),
         Some("Bearer turso-sandbox.eyJhIjoicnciLCJpYXQiOjE3MDAwMDAwMDB9.c2lnbmF0dXJl")
@@ -50,10 +47,7 @@ async fn update_sends_only_the_writable_remote_data_fields() {
     );
     assert_eq!(r.body["remote_data"]["overages"], true);
     let sent = last_request(&app, P);
-    assert_eq!(
-        (sent.method.as_str(), sent.path.as_str()),
-        ("PATCH", "/v1/organizations/globex")
-    );
+    assert_request(&sent, "PATCH", "/v1/organizations/globex");
     assert_eq!(sent.json.unwrap(), json!({"overages": true}));
 }
 

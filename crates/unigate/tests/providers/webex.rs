@@ -4,7 +4,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::common::unified;
-use crate::helpers::{app_with_account, assert_error, last_request};
+use crate::helpers::{app_with_account, assert_error, assert_request, assert_saw, last_request};
 
 const P: &str = "webex";
 const ACME: &str = "Y2lzY29zcGFyazovL3VzL09SR0FOSVpBVElPTi85NmFiYzJhYS0zZGNjLTExZTUtYTE1Mi1mZTM0ODE5Y2RjOWE";
@@ -25,27 +25,16 @@ async fn get_maps_display_name_and_created() {
                    {"id": "Y2lzY29zcGFyazovL3VzL0xJQ0VOU0UvOTZhYmMyYWEtM2RjYy0xMWU1LWExNTItZmUzNDgxOWNkYzli",
                     "name": "Messaging"}]})
     );
-    let requests = app.emulator(P).requests();
-    assert_eq!(requests.len(), 2, "the licenses, then the organization");
-    assert_eq!(
-        (
-            requests[0].method.as_str(),
-            requests[0].path.as_str(),
-            requests[0].query.as_str()
-        ),
-        ("GET", "/v1/licenses", format!("orgId={ACME}").as_str())
-    );
+    // The licenses, then the organization.
+    let org = format!("/v1/organizations/{ACME}");
+    let requests = assert_saw(&app, P, &[("GET", "/v1/licenses"), ("GET", &org)]);
+    assert_eq!(requests[0].query, format!("orgId={ACME}"));
     assert_eq!(
         requests[0].header("authorization"),
         Some("Bearer NDk1ZjQ3YjMtY2U1Ni00OGQ3LWI0ZjQtZDhlNjgwNTk2ZjQ4YmE2_PF84_sandbox")
     );
-    let sent = last_request(&app, P);
     assert_eq!(
-        (sent.method.as_str(), sent.path.as_str()),
-        ("GET", format!("/v1/organizations/{ACME}").as_str())
-    );
-    assert_eq!(
-        sent.header("authorization"),
+        requests[1].header("authorization"),
         Some("Bearer NDk1ZjQ3YjMtY2U1Ni00OGQ3LWI0ZjQtZDhlNjgwNTk2ZjQ4YmE2_PF84_sandbox")
     );
 }
@@ -80,9 +69,10 @@ async fn update_patches_the_identity_org_by_its_uuid_with_scim_schemas() {
         json!({"id": ACME, "name": "Acme_New, Inc.", "created_at": "2015-10-18T14:26:16Z", "updated_at": "2024-05-16T12:25:16Z"})
     );
     let sent = last_request(&app, P);
-    assert_eq!(
-        (sent.method.as_str(), sent.path.as_str()),
-        ("PATCH", "/identity/organizations/96abc2aa-3dcc-11e5-a152-fe34819cdc9a")
+    assert_request(
+        &sent,
+        "PATCH",
+        "/identity/organizations/96abc2aa-3dcc-11e5-a152-fe34819cdc9a",
     );
     assert_eq!(
         sent.json.unwrap(),

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use crate::common::unified;
-use crate::helpers::{app_with_account, assert_error, last_request, walk_list};
+use crate::helpers::{app_with_account, assert_error, assert_request, last_request, walk_list};
 
 const P: &str = "zeplin";
 
@@ -21,10 +21,7 @@ async fn get_maps_a_zeplin_organization() {
         json!({"id": "5d9caaecb4a3fa9bc9a2a3a9", "name": "Acme Design"})
     );
     let sent = last_request(&app, P);
-    assert_eq!(
-        (sent.method.as_str(), sent.path.as_str()),
-        ("GET", "/v1/organizations/5d9caaecb4a3fa9bc9a2a3a9")
-    );
+    assert_request(&sent, "GET", "/v1/organizations/5d9caaecb4a3fa9bc9a2a3a9");
     assert_eq!(
         sent.header("authorization"),
         Some("Bearer zpl_sandbox.eyJhdWQiOiJ1bmlnYXRlIn0.c2lnbmF0dXJl")

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use crate::common::unified;
-use crate::helpers::{app_with_account, assert_error, last_request};
+use crate::helpers::{app_with_account, assert_error, assert_request, last_request};
 
 const P: &str = "zoho-projects";
 
@@ -19,10 +19,7 @@ async fn get_picks_the_portal_and_maps_its_plan() {
         json!({"id": "680404658", "name": "acmeconsulting", "pricing_plan": "Enterprise"})
     );
     let sent = last_request(&app, P);
-    assert_eq!(
-        (sent.method.as_str(), sent.path.as_str()),
-        ("GET", "/restapi/portal/680404658/")
-    );
+    assert_request(&sent, "GET", "/restapi/portal/680404658/");
     assert_eq!(
         sent.header("authorization"),
         Some("Zoho-oauthtoken 1000.sandbox8f7e6d5c4b3a2910.0a1b2c3d4e5f60718293a4b5c6d7e8f9")
