@@ -32,6 +32,12 @@ pub fn catalog_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../catalog")
 }
 
+/// The gateway on the test's runtime, with its store and emulators.
+///
+/// Tests of it wait in real time, not on a paused tokio clock: the gateway waits on SQLite's
+/// threads and on sockets, and a paused clock jumps to the next timer whenever the runtime
+/// waits, so timeouts and a provider's injected delays would pass early (tried on the
+/// Retry-After test: under load the clock ran days ahead during one call).
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }

@@ -102,6 +102,7 @@ async fn a_key_still_in_flight_is_a_409() {
     let first = keyed(&app, Method::PATCH, &path, "k-4", json!({"name": "Slow"}));
     let second = async {
         while !gh.requests().iter().any(|r| r.method == "PATCH") {
+            // Real time: paused, the clock races through the provider's hold while SQLite's threads work.
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
         let r = app

@@ -97,6 +97,7 @@ async fn a_write_that_loses_a_race_reads_merges_and_retries() {
     let other_writer = async {
         // The PUT is recorded when it arrives, before its delay.
         while !mb.requests().iter().any(|r| r.method == "PUT") {
+            // Real time: paused, the clock races through the provider's hold while SQLite's threads work.
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
         let mut rec = mb.record("organizations", ACME).unwrap();

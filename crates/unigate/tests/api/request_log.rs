@@ -14,6 +14,7 @@ async fn entries(app: &TestApp, query: &str, at_least: usize) -> Value {
         if r.body["result"].as_array().unwrap().len() >= at_least {
             return r.body;
         }
+        // Real time: the log is written by SQLite threads of its own, which a paused clock cannot hurry.
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
     panic!("the request log never reached {at_least} entries");

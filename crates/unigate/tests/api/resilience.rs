@@ -48,6 +48,7 @@ async fn a_short_retry_after_is_waited_out() {
     let (app, account) = app_with_account("github").await;
     app.emulator("github")
         .inject(Fault::rate_limited(1).on("GET", "/orgs/*").times(1));
+    // Real time, as everywhere with `spawn_app`: see there why not a paused clock.
     let start = Instant::now();
 
     let r = app.get(&app.orgs_path(&account, Some("octo-org"), "")).await;
