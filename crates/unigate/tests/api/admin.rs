@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{assert_error, spawn_app};
+use crate::helpers::{app_with_account, assert_error, spawn_app};
 
 #[tokio::test]
 async fn health_answers_ok() {
@@ -195,8 +195,7 @@ async fn accounts_list_in_pages_and_filter_by_tenant() {
 
 #[tokio::test]
 async fn patch_merges_context_and_keeps_secrets_sealed() {
-    let app = spawn_app().await;
-    let id = app.connect("juniper-mist").await;
+    let (app, id) = app_with_account("juniper-mist").await;
 
     let r = app
         .send(
@@ -225,8 +224,7 @@ async fn patch_merges_context_and_keeps_secrets_sealed() {
 
 #[tokio::test]
 async fn deleting_an_account_makes_it_unknown() {
-    let app = spawn_app().await;
-    let id = app.connect("github").await;
+    let (app, id) = app_with_account("github").await;
 
     let r = app
         .send(Method::DELETE, &format!("/integrated-account/{id}"), None)
@@ -240,8 +238,7 @@ async fn deleting_an_account_makes_it_unknown() {
 
 #[tokio::test]
 async fn a_token_never_sees_another_environments_accounts() {
-    let app = spawn_app().await;
-    let id = app.connect("github").await;
+    let (app, id) = app_with_account("github").await;
     let env = app.state.store.create_environment("other").await.unwrap();
     let other_token = unigate::auth::generate_token();
     app.state

@@ -73,6 +73,7 @@ async fn browser() -> Option<(Client, Driver)> {
         if let Ok(client) = connected {
             return Some((client, guard));
         }
+        // Real time: chromedriver is another process, starting at its own pace.
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("chromedriver did not start");

@@ -4,12 +4,11 @@ use reqwest::Method;
 use serde_json::json;
 use unigate_emulator::{Fault, MalformedStyle};
 
-use crate::helpers::{assert_error, spawn_app, spawn_app_with, TestApp};
+use crate::helpers::{app_with_account, assert_error, spawn_app, spawn_app_with, TestApp};
 
 #[tokio::test]
 async fn unknown_accounts_models_and_resources_are_404() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
 
     let r = app
         .get(&app.orgs_path("00000000-0000-0000-0000-000000000000", Some("x"), ""))
@@ -28,8 +27,7 @@ async fn unknown_accounts_models_and_resources_are_404() {
 
 #[tokio::test]
 async fn an_unsupported_method_names_the_integration_and_method() {
-    let app = spawn_app().await;
-    let account = app.connect("krystal").await;
+    let (app, account) = app_with_account("krystal").await;
 
     let r = app
         .send(Method::DELETE, &app.orgs_path(&account, Some("org_1"), ""), None)
@@ -42,8 +40,7 @@ async fn an_unsupported_method_names_the_integration_and_method() {
 
 #[tokio::test]
 async fn malformed_query_strings_and_bodies_are_400() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
 
     assert!(
         assert_error(&app.get("/unified/user-directory/organizations/x").await, 400).contains("integrated_account_id")
@@ -88,8 +85,7 @@ async fn malformed_query_strings_and_bodies_are_400() {
 /// the JSON error shape.
 #[tokio::test]
 async fn a_path_that_is_not_utf8_is_a_json_400() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
 
     for path in [
         format!("/unified/user-directory/organizations/%FF?integrated_account_id={account}"),
@@ -117,8 +113,7 @@ async fn a_slow_provider_is_a_504_naming_it() {
 
 #[tokio::test]
 async fn a_dropped_connection_is_a_502() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
     app.emulator("github")
         .inject(Fault::drop_connection().on("GET", "/orgs/*"));
 
@@ -160,8 +155,7 @@ async fn a_credential_that_cannot_be_a_header_value_is_refused_naming_the_integr
 
 #[tokio::test]
 async fn garbage_from_the_provider_is_a_502_with_the_raw_text() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
     app.emulator("github")
         .inject(Fault::malformed(MalformedStyle::Html).on("GET", "/orgs/*"));
 
@@ -196,8 +190,7 @@ async fn assert_refused_as_not_json(app: &TestApp, path: &str, answer: &str, con
 /// the other formats.
 #[tokio::test]
 async fn a_raw_get_passes_the_body_on_as_sent_and_refuses_what_is_not_json() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
     let path = app.orgs_path(&account, Some("octo-org"), "&truto_response_format=raw");
     let sent = r#"{ "login" : "octo-org", "id":1.50, "n":1e2, "s":"caf\u00e9 \ud83d\ude00" }"#;
     app.emulator("github").inject(org_answer(sent));
@@ -223,8 +216,7 @@ async fn a_raw_get_passes_the_body_on_as_sent_and_refuses_what_is_not_json() {
 /// answer; the rest is still checked, so a flaw in a field nobody reads is still a 502.
 #[tokio::test]
 async fn a_get_reads_only_the_mapped_fields_but_checks_the_whole_answer() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
     let good = r#"{"login": "octo-org", "name": "Octo", "plan": {"name": "team", "seats": 1e3},
         "created_at": "2020-01-02T03:04:05Z", "unread": [{"deep": ["x", null, 2.5]}, "\ud83d\ude00"]}"#;
     let bad = r#"{"login": "octo-org", "name": "Octo", "unread": [1, 2,]}"#;
@@ -254,8 +246,7 @@ async fn a_get_reads_only_the_mapped_fields_but_checks_the_whole_answer() {
 
 #[tokio::test]
 async fn provider_errors_keep_their_meaning() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
     for (status, ours) in [(403u16, 403u16), (409, 409), (422, 422), (500, 502), (503, 502)] {
         app.emulator("github").clear_faults();
         app.emulator("github").inject(
@@ -271,8 +262,7 @@ async fn provider_errors_keep_their_meaning() {
 
 #[tokio::test]
 async fn a_provider_429_is_a_429_with_retry_after() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
     app.emulator("github")
         .inject(Fault::rate_limited(7).on("GET", "/orgs/*").times(1));
 
@@ -284,8 +274,7 @@ async fn a_provider_429_is_a_429_with_retry_after() {
 
 #[tokio::test]
 async fn a_failed_write_changes_nothing_stored() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
     app.emulator("github")
         .inject(Fault::respond(500, json!({"message": "oops"})).on("PATCH", "/orgs/*"));
 
@@ -311,8 +300,7 @@ async fn a_failed_write_changes_nothing_stored() {
 /// with the bytes, so the client can decode them.
 #[tokio::test]
 async fn a_compressed_provider_body_is_named_or_passed_on_with_its_coding() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
     let compressed = || {
         Fault::respond(200, json!({}))
             .with_header("content-encoding", "gzip")
@@ -339,8 +327,7 @@ async fn a_compressed_provider_body_is_named_or_passed_on_with_its_coding() {
 /// A provider `Retry-After` that is neither seconds nor a date is not passed on.
 #[tokio::test]
 async fn a_retry_after_that_is_not_one_is_not_passed_on() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
     for bad in ["soon", "-5", "18446744073709551615"] {
         app.emulator("github").clear_faults();
         app.emulator("github").inject(
@@ -359,8 +346,7 @@ async fn a_retry_after_that_is_not_one_is_not_passed_on() {
 /// A provider error keeps the provider's message in every format, `stream` included.
 #[tokio::test]
 async fn a_provider_error_message_survives_every_format() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
     app.emulator("github")
         .inject(Fault::respond(500, json!({"message": "boom"})).on("GET", "/orgs/*"));
 
@@ -376,8 +362,7 @@ async fn a_provider_error_message_survives_every_format() {
 /// client the record is gone.
 #[tokio::test]
 async fn an_empty_provider_body_on_a_get_is_a_502_not_a_404() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
     for status in [200, 204] {
         app.emulator("github").clear_faults();
         app.emulator("github")
@@ -394,8 +379,7 @@ async fn an_empty_provider_body_on_a_get_is_a_502_not_a_404() {
 /// not an empty unified record.
 #[tokio::test]
 async fn a_get_answered_with_something_other_than_an_object_is_a_502() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
     for body in [json!([{"login": "octo-org"}]), json!("octo-org")] {
         app.emulator("github").clear_faults();
         app.emulator("github")
@@ -416,8 +400,7 @@ async fn a_get_answered_with_something_other_than_an_object_is_a_502() {
 /// would end a client's sync early and silently); `204 No Content` is an empty page.
 #[tokio::test]
 async fn an_empty_provider_body_on_a_list_is_a_502_not_an_empty_page() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
     app.emulator("github")
         .inject(Fault::respond(200, json!({})).with_raw_body("").on("GET", "/user/orgs"));
 
@@ -439,8 +422,7 @@ async fn an_empty_provider_body_on_a_list_is_a_502_not_an_empty_page() {
 /// sent again.
 #[tokio::test]
 async fn an_answer_cut_off_mid_body_is_read_again_once_for_reads_only() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
     let emulator = app.emulator("github");
     let gets = |app: &TestApp| {
         app.emulator("github")

@@ -3,12 +3,11 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{assert_error, spawn_app};
+use crate::helpers::{app_with_account, assert_error, assert_request, spawn_app};
 
 #[tokio::test]
 async fn get_maps_a_github_org_to_the_unified_shape() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
 
     let r = app.get(&app.orgs_path(&account, Some("octo-org"), "")).await;
 
@@ -22,16 +21,14 @@ async fn get_maps_a_github_org_to_the_unified_shape() {
     assert!(r.body.get("licenses").is_none(), "GitHub has no licenses: {}", r.text);
     let sent = app.emulator("github").requests();
     let last = sent.last().unwrap();
-    assert_eq!(last.method, "GET");
-    assert_eq!(last.path, "/orgs/octo-org");
+    assert_request(last, "GET", "/orgs/octo-org");
     assert_eq!(last.header("x-github-api-version"), Some("2022-11-28"));
     assert!(last.header("authorization").unwrap().starts_with("Bearer ghp_"));
 }
 
 #[tokio::test]
 async fn raw_format_returns_the_provider_body_untouched() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
 
     let r = app
         .get(&app.orgs_path(&account, Some("octo-org"), "&truto_response_format=raw"))
@@ -45,8 +42,7 @@ async fn raw_format_returns_the_provider_body_untouched() {
 
 #[tokio::test]
 async fn remote_data_is_the_provider_body_as_sent_with_the_unified_fields_first() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
     let raw = app
         .get(&app.orgs_path(&account, Some("octo-org"), "&truto_response_format=raw"))
         .await;
@@ -70,8 +66,7 @@ async fn remote_data_is_the_provider_body_as_sent_with_the_unified_fields_first(
 
 #[tokio::test]
 async fn normalized_format_keeps_only_model_fields() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
 
     let r = app
         .get(&app.orgs_path(&account, Some("github"), "&truto_response_format=normalized"))
@@ -87,8 +82,7 @@ async fn normalized_format_keeps_only_model_fields() {
 
 #[tokio::test]
 async fn stream_format_passes_the_provider_body_through() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
 
     let r = app
         .get(&app.orgs_path(&account, Some("octo-org"), "&truto_response_format=stream"))
@@ -100,8 +94,7 @@ async fn stream_format_passes_the_provider_body_through() {
 
 #[tokio::test]
 async fn ignore_remote_data_and_exclude_fields_shape_the_answer() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
 
     let r = app
         .get(&app.orgs_path(
@@ -129,8 +122,7 @@ async fn ignore_remote_data_and_exclude_fields_shape_the_answer() {
 
 #[tokio::test]
 async fn remote_query_reaches_the_provider_untransformed() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
 
     let r = app
         .get(&app.orgs_path(
@@ -159,8 +151,7 @@ async fn remote_query_reaches_the_provider_untransformed() {
 
 #[tokio::test]
 async fn list_walks_link_header_pages_with_signed_cursors() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
     for i in 0..7 {
         app.emulator("github").insert_record(
             "orgs",
@@ -199,8 +190,7 @@ async fn list_walks_link_header_pages_with_signed_cursors() {
 
 #[tokio::test]
 async fn a_cursor_from_another_account_is_refused() {
-    let app = spawn_app().await;
-    let a = app.connect("github").await;
+    let (app, a) = app_with_account("github").await;
     let b = app.connect("github").await;
     let r = app.get(&app.orgs_path(&a, None, "&limit=1")).await;
     let cursor = r.body["next_cursor"].as_str().unwrap().to_string();
@@ -215,8 +205,7 @@ async fn a_cursor_from_another_account_is_refused() {
 
 #[tokio::test]
 async fn list_streams_every_page_as_ndjson() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
     for i in 0..250 {
         app.emulator("github")
             .insert_record("orgs", json!({"login": format!("bulk-{i:03}"), "id": 5000 + i}));
@@ -237,8 +226,7 @@ async fn list_streams_every_page_as_ndjson() {
 
 #[tokio::test]
 async fn patch_sends_the_mapped_body_merged_with_remote_data() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
 
     let r = app
         .send(
@@ -263,8 +251,7 @@ async fn patch_sends_the_mapped_body_merged_with_remote_data() {
 
 #[tokio::test]
 async fn remote_data_wins_over_mapped_fields() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
 
     let r = app
         .send(
@@ -280,8 +267,7 @@ async fn remote_data_wins_over_mapped_fields() {
 
 #[tokio::test]
 async fn put_is_a_unified_update_too() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
 
     let r = app
         .send(
@@ -297,8 +283,7 @@ async fn put_is_a_unified_update_too() {
 
 #[tokio::test]
 async fn delete_removes_the_org_and_answers_its_id() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
 
     let r = app
         .send(
@@ -315,8 +300,7 @@ async fn delete_removes_the_org_and_answers_its_id() {
 
 #[tokio::test]
 async fn a_missing_org_is_a_remote_404_with_the_raw_response() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
 
     let r = app.get(&app.orgs_path(&account, Some("no-such-org"), "")).await;
 
@@ -340,8 +324,7 @@ async fn bad_credentials_are_a_401_asking_for_reauthorization() {
 
 #[tokio::test]
 async fn an_id_cannot_change_the_provider_path() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
 
     let r = app
         .get(&app.orgs_path(&account, Some("octo-org%2F..%2F..%2Fuser%2Forgs"), ""))
@@ -356,8 +339,7 @@ async fn an_id_cannot_change_the_provider_path() {
 
 #[tokio::test]
 async fn a_raw_list_returns_the_provider_records_untouched() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
 
     let r = app
         .get(&app.orgs_path(&account, None, "&truto_response_format=raw"))
@@ -371,8 +353,7 @@ async fn a_raw_list_returns_the_provider_records_untouched() {
 
 #[tokio::test]
 async fn list_records_honour_exclusions_and_ignore_remote_data() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
 
     let r = app
         .get(&app.orgs_path(
@@ -392,8 +373,7 @@ async fn list_records_honour_exclusions_and_ignore_remote_data() {
 /// a 422 naming it, before anything is sent, instead of being dropped.
 #[tokio::test]
 async fn a_write_of_a_field_the_mapping_does_not_send_is_refused() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
 
     let r = app
         .send(

@@ -1,7 +1,7 @@
 //! `spawn_app()`: the gateway on port 0 with a temporary data directory, and one emulator
 //! per catalog provider, with the gateway's base URLs pointed at them.
 
-// Shared by several test binaries (api, providers_a, providers_b, conformance), each
+// Shared by several test binaries (api, providers, conformance), each
 // using a subset of these helpers.
 #![allow(dead_code)]
 
@@ -12,7 +12,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Map, Value};
 use unigate::config::Config;
 use unigate::startup::{AppState, Application, BuildOptions};
-use unigate_emulator::{EmulatorSpec, RunningEmulator};
+use unigate_emulator::{EmulatorSpec, RecordedRequest, RunningEmulator};
 
 pub struct TestApp {
     pub address: String,
@@ -32,8 +32,22 @@ pub fn catalog_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../catalog")
 }
 
+/// The gateway on the test's runtime, with its store and emulators.
+///
+/// Tests of it wait in real time, not on a paused tokio clock: the gateway waits on SQLite's
+/// threads and on sockets, and a paused clock jumps to the next timer whenever the runtime
+/// waits, so timeouts and a provider's injected delays would pass early (tried on the
+/// Retry-After test: under load the clock ran days ahead during one call).
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
+}
+
+/// The gateway with one account of `integration`, imported with the credentials its
+/// emulator accepts ([`TestApp::connect`]): the app, and the account's id.
+pub async fn app_with_account(integration: &str) -> (TestApp, String) {
+    let app = spawn_app().await;
+    let account = app.connect(integration).await;
+    (app, account)
 }
 
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
@@ -233,8 +247,28 @@ pub fn result_ids(r: &Reply) -> Vec<&str> {
 }
 
 /// The last request the named emulator received.
-pub fn last_request(app: &TestApp, provider: &str) -> unigate_emulator::RecordedRequest {
+pub fn last_request(app: &TestApp, provider: &str) -> RecordedRequest {
     app.emulator(provider).requests().last().cloned().unwrap()
+}
+
+/// Asserts one request's method and path.
+#[track_caller]
+pub fn assert_request(sent: &RecordedRequest, method: &str, path: &str) {
+    assert_eq!(
+        (sent.method.as_str(), sent.path.as_str()),
+        (method, path),
+        "the provider's request (method, path)"
+    );
+}
+
+/// Asserts that the named emulator received exactly these requests (method, path), in
+/// this order; returns them, for their headers and bodies.
+#[track_caller]
+pub fn assert_saw(app: &TestApp, provider: &str, expected: &[(&str, &str)]) -> Vec<RecordedRequest> {
+    let requests = app.emulator(provider).requests();
+    let seen: Vec<(&str, &str)> = requests.iter().map(|r| (r.method.as_str(), r.path.as_str())).collect();
+    assert_eq!(seen, expected, "the requests {provider} received (method, path)");
+    requests
 }
 
 /// Whether any request for `path` reached the named emulator.

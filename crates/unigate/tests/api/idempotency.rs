@@ -4,7 +4,7 @@ use reqwest::Method;
 use serde_json::json;
 use unigate_emulator::Fault;
 
-use crate::helpers::{assert_error, spawn_app, TestApp};
+use crate::helpers::{app_with_account, assert_error, TestApp};
 
 async fn keyed(
     app: &TestApp,
@@ -37,8 +37,7 @@ fn patches(app: &TestApp) -> usize {
 
 #[tokio::test]
 async fn the_same_key_and_body_replays_the_first_answer() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
     let path = app.orgs_path(&account, Some("octo-org"), "");
 
     let (s1, b1, replayed1) = keyed(&app, Method::PATCH, &path, "k-1", json!({"name": "Once"})).await;
@@ -52,8 +51,7 @@ async fn the_same_key_and_body_replays_the_first_answer() {
 
 #[tokio::test]
 async fn the_same_key_with_another_body_is_a_422() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
     let path = app.orgs_path(&account, Some("octo-org"), "");
     keyed(&app, Method::PATCH, &path, "k-2", json!({"name": "A"})).await;
 
@@ -73,8 +71,7 @@ async fn the_same_key_with_another_body_is_a_422() {
 
 #[tokio::test]
 async fn a_failed_write_releases_its_key_for_a_retry() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
     let path = app.orgs_path(&account, Some("octo-org"), "");
     app.emulator("github").inject(
         Fault::respond(503, json!({"message": "busy"}))
@@ -93,8 +90,7 @@ async fn a_failed_write_releases_its_key_for_a_retry() {
 
 #[tokio::test]
 async fn a_key_still_in_flight_is_a_409() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
     let path = app.orgs_path(&account, Some("octo-org"), "");
     let gh = app.emulator("github").clone();
     gh.inject(
@@ -106,6 +102,7 @@ async fn a_key_still_in_flight_is_a_409() {
     let first = keyed(&app, Method::PATCH, &path, "k-4", json!({"name": "Slow"}));
     let second = async {
         while !gh.requests().iter().any(|r| r.method == "PATCH") {
+            // Real time: paused, the clock races through the provider's hold while SQLite's threads work.
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
         let r = app
@@ -129,8 +126,7 @@ async fn a_key_still_in_flight_is_a_409() {
 
 #[tokio::test]
 async fn a_rate_limited_create_is_retried_because_nothing_was_applied() {
-    let app = spawn_app().await;
-    let account = app.connect("juniper-mist").await;
+    let (app, account) = app_with_account("juniper-mist").await;
     app.emulator("juniper-mist")
         .inject(Fault::rate_limited(1).on("POST", "/api/v1/orgs").times(1));
 
@@ -161,8 +157,7 @@ async fn a_rate_limited_create_is_retried_because_nothing_was_applied() {
 
 #[tokio::test]
 async fn a_broken_connection_on_a_create_is_not_retried() {
-    let app = spawn_app().await;
-    let account = app.connect("juniper-mist").await;
+    let (app, account) = app_with_account("juniper-mist").await;
     app.emulator("juniper-mist")
         .inject(Fault::drop_connection().on("POST", "/api/v1/orgs").times(1));
 

@@ -3,14 +3,13 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{assert_error, spawn_app};
+use crate::helpers::{app_with_account, assert_error};
 
 const ACME: &str = "org_Ty2vQn8RkP4wLm3x";
 
 #[tokio::test]
 async fn get_unwraps_the_organization() {
-    let app = spawn_app().await;
-    let account = app.connect("krystal").await;
+    let (app, account) = app_with_account("krystal").await;
 
     let r = app.get(&app.orgs_path(&account, Some(ACME), "")).await;
 
@@ -28,8 +27,7 @@ async fn get_unwraps_the_organization() {
 
 #[tokio::test]
 async fn patch_sends_properties_and_maps_the_wrapped_answer() {
-    let app = spawn_app().await;
-    let account = app.connect("krystal").await;
+    let (app, account) = app_with_account("krystal").await;
 
     let r = app
         .send(
@@ -58,8 +56,7 @@ async fn patch_sends_properties_and_maps_the_wrapped_answer() {
 
 #[tokio::test]
 async fn an_empty_name_is_krystals_validation_error() {
-    let app = spawn_app().await;
-    let account = app.connect("krystal").await;
+    let (app, account) = app_with_account("krystal").await;
 
     let r = app
         .send(
@@ -79,8 +76,7 @@ async fn an_empty_name_is_krystals_validation_error() {
 
 #[tokio::test]
 async fn an_unknown_org_is_organization_not_found() {
-    let app = spawn_app().await;
-    let account = app.connect("krystal").await;
+    let (app, account) = app_with_account("krystal").await;
 
     let r = app.get(&app.orgs_path(&account, Some("org_nope"), "")).await;
 
@@ -90,8 +86,7 @@ async fn an_unknown_org_is_organization_not_found() {
 
 #[tokio::test]
 async fn list_returns_every_organization() {
-    let app = spawn_app().await;
-    let account = app.connect("krystal").await;
+    let (app, account) = app_with_account("krystal").await;
 
     let r = app
         .get(&app.orgs_path(&account, None, "&truto_response_format=normalized"))

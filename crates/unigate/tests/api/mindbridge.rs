@@ -4,14 +4,13 @@ use reqwest::Method;
 use serde_json::json;
 use unigate_emulator::Fault;
 
-use crate::helpers::{assert_error, spawn_app};
+use crate::helpers::{app_with_account, assert_error};
 
 const ACME: &str = "695eb7fb4a256d5f26300000";
 
 #[tokio::test]
 async fn get_maps_dates_and_keeps_the_version_in_remote_data() {
-    let app = spawn_app().await;
-    let account = app.connect("mindbridge").await;
+    let (app, account) = app_with_account("mindbridge").await;
 
     let r = app.get(&app.orgs_path(&account, Some(ACME), "")).await;
 
@@ -25,8 +24,7 @@ async fn get_maps_dates_and_keeps_the_version_in_remote_data() {
 
 #[tokio::test]
 async fn patch_reads_merges_and_puts_the_full_object_with_its_version() {
-    let app = spawn_app().await;
-    let account = app.connect("mindbridge").await;
+    let (app, account) = app_with_account("mindbridge").await;
 
     let r = app
         .send(
@@ -59,8 +57,7 @@ async fn patch_reads_merges_and_puts_the_full_object_with_its_version() {
 
 #[tokio::test]
 async fn two_racing_patches_both_land() {
-    let app = spawn_app().await;
-    let account = app.connect("mindbridge").await;
+    let (app, account) = app_with_account("mindbridge").await;
     // Slow reads make the two read-merge-write sequences overlap (how much depends on the
     // machine; the outcome must not).
     app.emulator("mindbridge")
@@ -86,8 +83,7 @@ async fn two_racing_patches_both_land() {
 
 #[tokio::test]
 async fn a_write_that_loses_a_race_reads_merges_and_retries() {
-    let app = spawn_app().await;
-    let account = app.connect("mindbridge").await;
+    let (app, account) = app_with_account("mindbridge").await;
     let mb = app.emulator("mindbridge").clone();
     // Hold the gateway's PUT long enough for another writer to land first.
     mb.inject(
@@ -101,6 +97,7 @@ async fn a_write_that_loses_a_race_reads_merges_and_retries() {
     let other_writer = async {
         // The PUT is recorded when it arrives, before its delay.
         while !mb.requests().iter().any(|r| r.method == "PUT") {
+            // Real time: paused, the clock races through the provider's hold while SQLite's threads work.
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
         let mut rec = mb.record("organizations", ACME).unwrap();
@@ -126,8 +123,7 @@ async fn a_write_that_loses_a_race_reads_merges_and_retries() {
 
 #[tokio::test]
 async fn a_write_that_keeps_conflicting_is_a_clean_409() {
-    let app = spawn_app().await;
-    let account = app.connect("mindbridge").await;
+    let (app, account) = app_with_account("mindbridge").await;
     app.emulator("mindbridge").inject(
         Fault::respond(409, json!({"type": "about:blank", "title": "Conflict", "status": 409,
                                     "problems": [{"problemType": "OPTIMISTIC_LOCK", "identifier": "version", "reason": "stale"}]}))
@@ -160,8 +156,7 @@ async fn a_write_that_keeps_conflicting_is_a_clean_409() {
 
 #[tokio::test]
 async fn an_invalid_name_is_mindbridges_problem_and_nothing_changes() {
-    let app = spawn_app().await;
-    let account = app.connect("mindbridge").await;
+    let (app, account) = app_with_account("mindbridge").await;
     let long = "x".repeat(81);
 
     let r = app
@@ -182,8 +177,7 @@ async fn an_invalid_name_is_mindbridges_problem_and_nothing_changes() {
 
 #[tokio::test]
 async fn unknown_properties_in_remote_data_are_rejected_by_mindbridge() {
-    let app = spawn_app().await;
-    let account = app.connect("mindbridge").await;
+    let (app, account) = app_with_account("mindbridge").await;
 
     let r = app
         .send(
@@ -199,8 +193,7 @@ async fn unknown_properties_in_remote_data_are_rejected_by_mindbridge() {
 
 #[tokio::test]
 async fn list_walks_spring_pages() {
-    let app = spawn_app().await;
-    let account = app.connect("mindbridge").await;
+    let (app, account) = app_with_account("mindbridge").await;
     for i in 0..10 {
         app.emulator("mindbridge").insert_record(
             "organizations",

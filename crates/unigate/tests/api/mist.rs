@@ -3,14 +3,13 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{assert_error, spawn_app};
+use crate::helpers::{app_with_account, assert_error, spawn_app};
 
 const ACME: &str = "6374a757-8d3f-4a8b-9a32-0f5e5e7a1c2b";
 
 #[tokio::test]
 async fn get_turns_epoch_seconds_into_rfc3339() {
-    let app = spawn_app().await;
-    let account = app.connect("juniper-mist").await;
+    let (app, account) = app_with_account("juniper-mist").await;
 
     let r = app.get(&app.orgs_path(&account, Some(ACME), "")).await;
 
@@ -27,8 +26,7 @@ async fn get_turns_epoch_seconds_into_rfc3339() {
 
 #[tokio::test]
 async fn list_reads_org_privileges_from_self() {
-    let app = spawn_app().await;
-    let account = app.connect("juniper-mist").await;
+    let (app, account) = app_with_account("juniper-mist").await;
 
     let r = app.get(&app.orgs_path(&account, None, "")).await;
 
@@ -50,8 +48,7 @@ async fn list_reads_org_privileges_from_self() {
 
 #[tokio::test]
 async fn patch_becomes_a_put_of_the_changed_fields() {
-    let app = spawn_app().await;
-    let account = app.connect("juniper-mist").await;
+    let (app, account) = app_with_account("juniper-mist").await;
 
     let r = app
         .send(
@@ -81,8 +78,7 @@ async fn patch_becomes_a_put_of_the_changed_fields() {
 
 #[tokio::test]
 async fn create_and_delete_round_trip() {
-    let app = spawn_app().await;
-    let account = app.connect("juniper-mist").await;
+    let (app, account) = app_with_account("juniper-mist").await;
 
     let r = app
         .send(
@@ -106,8 +102,7 @@ async fn create_and_delete_round_trip() {
 
 #[tokio::test]
 async fn a_missing_org_is_a_404_in_mists_shape() {
-    let app = spawn_app().await;
-    let account = app.connect("juniper-mist").await;
+    let (app, account) = app_with_account("juniper-mist").await;
 
     let r = app
         .get(&app.orgs_path(&account, Some("00000000-0000-0000-0000-000000000000"), ""))

@@ -377,6 +377,7 @@ impl Shared {
             {
                 return gateway;
             }
+            // Real time: the gateway is a child process, starting at its own pace.
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("the gateway process did not start");
@@ -475,6 +476,7 @@ async fn a_process_killed_mid_refresh_loses_no_refresh_token() {
         if !token_requests(&gh, GITHUB_TOKEN_PATH, "refresh_token").is_empty() {
             break;
         }
+        // Real time: the refresh comes from the child gateway process, which no clock here drives.
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(token_requests(&gh, GITHUB_TOKEN_PATH, "refresh_token").len(), 1);
@@ -583,6 +585,7 @@ async fn an_admin_patch_and_a_refresh_never_undo_each_other() {
         let (client, address, token) = (app.client.clone(), app.address.clone(), app.token.clone());
         tokio::spawn(async move { client.get(format!("{address}{path}")).bearer_auth(token).send().await })
     };
+    // Real time: paused, the clock races through the provider's 800 ms hold while SQLite's threads work.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let patch = app
         .send(

@@ -260,8 +260,7 @@ async fn a_limit_a_provider_takes_is_not_reported() {
         "{}",
         described.text
     );
-    let github = crate::helpers::spawn_app().await;
-    let gh = github.connect("github").await;
+    let (github, gh) = crate::helpers::app_with_account("github").await;
     let listed = github.get(&github.orgs_path(&gh, None, "&limit=1")).await;
     assert_eq!(
         listed.body["result"].as_array().map(Vec::len),

@@ -3,12 +3,11 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{assert_error, spawn_app};
+use crate::helpers::{app_with_account, assert_error};
 
 #[tokio::test]
 async fn proxy_get_returns_the_provider_body_and_passes_query_parameters() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
 
     let r = app
         .get(&format!(
@@ -26,8 +25,7 @@ async fn proxy_get_returns_the_provider_body_and_passes_query_parameters() {
 
 #[tokio::test]
 async fn proxy_list_pages_raw_records_with_a_cursor() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
 
     let r = app
         .get(&format!("/proxy/organizations?integrated_account_id={account}&limit=2"))
@@ -49,8 +47,7 @@ async fn proxy_list_pages_raw_records_with_a_cursor() {
 
 #[tokio::test]
 async fn proxy_patch_sends_the_body_untransformed() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
 
     let r = app
         .send(
@@ -73,8 +70,7 @@ async fn proxy_patch_sends_the_body_untransformed() {
 
 #[tokio::test]
 async fn an_unknown_raw_resource_is_a_404() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
 
     let r = app
         .get(&format!("/proxy/repositories?integrated_account_id={account}"))

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::helpers::{assert_error, spawn_app, spawn_app_with, TestApp};
+use crate::helpers::{app_with_account, assert_error, spawn_app_with, TestApp};
 
 async fn entries(app: &TestApp, query: &str, at_least: usize) -> Value {
     for _ in 0..100 {
@@ -14,6 +14,7 @@ async fn entries(app: &TestApp, query: &str, at_least: usize) -> Value {
         if r.body["result"].as_array().unwrap().len() >= at_least {
             return r.body;
         }
+        // Real time: the log is written by SQLite threads of its own, which a paused clock cannot hurry.
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
     panic!("the request log never reached {at_least} entries");
@@ -21,8 +22,7 @@ async fn entries(app: &TestApp, query: &str, at_least: usize) -> Value {
 
 #[tokio::test]
 async fn each_call_is_logged_without_query_or_credentials() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
     let secret = app.credentials["github"]["access_token"].as_str().unwrap().to_string();
 
     let ok = app
@@ -139,8 +139,7 @@ async fn pruning_deletes_old_entries_a_chunk_at_a_time_and_keeps_newer_ones() {
 /// leaving it behind: the writer would otherwise wait 200 ms for a batch to fill.
 #[tokio::test]
 async fn a_graceful_shutdown_writes_the_queued_entries_first() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
     let env = app.state.store.first_environment().await.unwrap().unwrap();
     for _ in 0..5 {
         let r = app.get(&app.orgs_path(&account, Some("github"), "")).await;

@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::json;
 use unigate_emulator::Fault;
 
-use crate::helpers::{assert_error, spawn_app};
+use crate::helpers::{app_with_account, assert_error};
 
 fn count(app: &crate::helpers::TestApp, method: &str) -> usize {
     app.emulator("github")
@@ -18,8 +18,7 @@ fn count(app: &crate::helpers::TestApp, method: &str) -> usize {
 
 #[tokio::test]
 async fn a_read_that_meets_503s_is_retried_until_it_succeeds() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
     app.emulator("github").inject(
         Fault::respond(503, json!({"message": "busy"}))
             .on("GET", "/orgs/*")
@@ -34,8 +33,7 @@ async fn a_read_that_meets_503s_is_retried_until_it_succeeds() {
 
 #[tokio::test]
 async fn a_read_whose_connection_drops_once_is_retried() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
     app.emulator("github")
         .inject(Fault::drop_connection().on("GET", "/orgs/*").times(1));
 
@@ -47,10 +45,10 @@ async fn a_read_whose_connection_drops_once_is_retried() {
 
 #[tokio::test]
 async fn a_short_retry_after_is_waited_out() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
     app.emulator("github")
         .inject(Fault::rate_limited(1).on("GET", "/orgs/*").times(1));
+    // Real time, as everywhere with `spawn_app`: see there why not a paused clock.
     let start = Instant::now();
 
     let r = app.get(&app.orgs_path(&account, Some("octo-org"), "")).await;
@@ -62,8 +60,7 @@ async fn a_short_retry_after_is_waited_out() {
 
 #[tokio::test]
 async fn a_long_retry_after_is_answered_at_once_as_429() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
     app.emulator("github")
         .inject(Fault::rate_limited(120).on("GET", "/orgs/*"));
 
@@ -76,8 +73,7 @@ async fn a_long_retry_after_is_answered_at_once_as_429() {
 
 #[tokio::test]
 async fn githubs_403_with_no_remaining_quota_is_a_429_with_the_reset_time() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
     let reset = chrono::Utc::now().timestamp() + 60;
     app.emulator("github").inject(
         Fault::respond(403, json!({"message": "API rate limit exceeded for user ID 1."}))
@@ -96,8 +92,7 @@ async fn githubs_403_with_no_remaining_quota_is_a_429_with_the_reset_time() {
 
 #[tokio::test]
 async fn a_failed_patch_is_never_sent_twice() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
     app.emulator("github").inject(
         Fault::respond(503, json!({"message": "busy"}))
             .on("PATCH", "/orgs/*")
@@ -122,8 +117,7 @@ async fn a_failed_patch_is_never_sent_twice() {
 
 #[tokio::test]
 async fn retries_give_up_after_the_configured_attempts() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
     app.emulator("github")
         .inject(Fault::respond(503, json!({"message": "down"})).on("GET", "/orgs/*"));
 
@@ -160,8 +154,7 @@ async fn retries_stop_when_the_next_wait_would_pass_the_total_retry_time() {
 
 #[tokio::test]
 async fn the_total_retry_time_is_generous_enough_by_default_for_short_retry_afters() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
     app.emulator("github")
         .inject(Fault::rate_limited(1).on("GET", "/orgs/*").times(2));
     let before = count(&app, "GET");
@@ -202,8 +195,7 @@ async fn an_integration_can_declare_its_own_retry_limits() {
 /// with its `Retry-After`, not a 200 holding one error line.
 #[tokio::test]
 async fn a_stream_whose_first_page_fails_answers_with_that_status() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
     app.emulator("github")
         .inject(Fault::rate_limited(120).on("GET", "/user/orgs"));
 

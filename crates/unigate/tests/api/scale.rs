@@ -240,6 +240,7 @@ async fn a_database_outage_answers_503_and_the_instance_recovers_by_itself() {
             recovered = true;
             break;
         }
+        // Real time: the PostgreSQL server is another process, coming back at its own pace.
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(recovered, "the instance did not recover after the database came back");

@@ -6,7 +6,7 @@ use serde_json::json;
 use unigate_emulator::Fault;
 
 use crate::custom::{custom_provider, emulator_yaml, integration_yaml, spawn_with, CustomProvider};
-use crate::helpers::{assert_error, spawn_app};
+use crate::helpers::{app_with_account, assert_error};
 
 const GET_ROUTE: &str = "  - { method: GET, path: \"/items/{id}\", op: get, collection: items }\n";
 
@@ -96,8 +96,7 @@ async fn a_per_account_host_that_is_a_private_address_is_a_400_even_when_its_pat
 
 #[tokio::test]
 async fn a_next_page_link_to_another_host_is_never_followed() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
     app.emulator("github").inject(
         Fault::respond(200, json!([]))
             .with_header("link", "<http://169.254.169.254/latest/meta-data/>; rel=\"next\"")
@@ -120,8 +119,7 @@ async fn a_next_page_link_to_another_host_is_never_followed() {
 
 #[tokio::test]
 async fn a_redirect_is_a_502_and_is_not_followed() {
-    let app = spawn_app().await;
-    let account = app.connect("github").await;
+    let (app, account) = app_with_account("github").await;
     app.emulator("github").inject(
         Fault::respond(302, json!({}))
             .with_header("location", "http://169.254.169.254/latest/meta-data/")

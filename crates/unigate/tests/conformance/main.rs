@@ -4,8 +4,9 @@
 //!
 //! The specs are not in this repository: they are read at test time from `../shared/specs`
 //! beside the checkout (or `PROVIDER_SPECS_DIR`). Where that folder is absent, as on a
-//! user's machine, the test prints that it skipped and passes; set
-//! `REQUIRE_PROVIDER_SPECS=1` (CI) to make a missing folder a failure instead.
+//! user's machine, the test prints a warning banner naming the folder and what went
+//! unchecked, and passes; in CI (`CI=true`, or `REQUIRE_PROVIDER_SPECS` set, as
+//! scripts/test.sh does there) a missing folder is a failure instead.
 #![allow(clippy::unwrap_used)]
 
 #[path = "../api/helpers.rs"]
@@ -13,7 +14,7 @@ mod helpers;
 mod openapi;
 
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -138,6 +139,31 @@ fn say(line: &str) {
     let _ = writeln!(std::io::stderr(), "conformance: {line}");
 }
 
+/// Whether a run must fail when the specs are absent: in CI (`CI=true`, as CI services set
+/// it) or when `REQUIRE_PROVIDER_SPECS` is set to anything. `var` reads the environment.
+fn specs_required(var: impl Fn(&str) -> Option<String>) -> bool {
+    var("CI").is_some_and(|v| v.eq_ignore_ascii_case("true")) || var("REQUIRE_PROVIDER_SPECS").is_some()
+}
+
+/// The warning printed when the specs folder is absent: which folder, and which checks
+/// did not run.
+fn missing_specs_banner(dir: &Path) -> String {
+    let files: usize = ENTRIES.iter().map(|e| e.specs.len()).sum();
+    let rule = "=".repeat(88);
+    format!(
+        "\n{rule}\n\
+         WARNING: provider spec conformance was NOT checked.\n\
+         No provider specs at {dir}.\n\
+         Skipped: the conformance checks of all {providers} providers listed ({files} spec files):\n\
+         no request Unigate sends, and no response example of a spec, was checked.\n\
+         Put the specs there, or set PROVIDER_SPECS_DIR to their folder. In CI (CI=true or\n\
+         REQUIRE_PROVIDER_SPECS set) a missing folder fails this test.\n\
+         {rule}",
+        dir = dir.display(),
+        providers = ENTRIES.len(),
+    )
+}
+
 /// `CONFORMANCE_VERBOSE=1` prints every request and mapped example checked.
 fn verbose() -> bool {
     std::env::var_os("CONFORMANCE_VERBOSE").is_some()
@@ -155,12 +181,11 @@ struct Outcome {
 async fn every_request_and_spec_example_conforms_to_the_providers_spec() {
     let dir = specs_dir();
     if !dir.is_dir() {
-        let line = format!(
-            "skipped: no provider specs at {} (set PROVIDER_SPECS_DIR to run these checks)",
-            dir.display()
-        );
-        say(&line);
-        assert!(std::env::var_os("REQUIRE_PROVIDER_SPECS").is_none(), "{line}");
+        let banner = missing_specs_banner(&dir);
+        // Straight to stderr, as `say` does: a passing test's captured output is never shown.
+        let _ = writeln!(std::io::stderr(), "{banner}");
+        let env = |name: &str| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned());
+        assert!(!specs_required(env), "{banner}");
         return;
     }
     let app = spawn_app().await;
@@ -523,6 +548,30 @@ fn scalars(v: &Value, depth: usize, out: &mut Vec<String>) {
         Value::Object(m) => m.values().for_each(|x| scalars(x, depth + 1, out)),
         _ => {}
     }
+}
+
+#[test]
+fn missing_specs_fail_in_ci_or_when_required_and_are_skipped_elsewhere() {
+    let env = |vars: &'static [(&'static str, &'static str)]| {
+        move |name: &str| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string())
+    };
+    assert!(!specs_required(env(&[])), "a developer's machine skips");
+    assert!(!specs_required(env(&[("CI", "false")])));
+    assert!(specs_required(env(&[("CI", "true")])));
+    assert!(specs_required(env(&[("REQUIRE_PROVIDER_SPECS", "1")])));
+    assert!(specs_required(env(&[("REQUIRE_PROVIDER_SPECS", "")])), "set is enough");
+}
+
+#[test]
+fn the_missing_specs_banner_names_the_folder_and_what_was_skipped() {
+    let banner = missing_specs_banner(Path::new("/nowhere/shared/specs"));
+    assert!(banner.contains("WARNING"), "{banner}");
+    assert!(banner.contains("/nowhere/shared/specs"), "{banner}");
+    let files: usize = ENTRIES.iter().map(|e| e.specs.len()).sum();
+    assert!(
+        banner.contains(&format!("all {} providers listed ({files} spec files)", ENTRIES.len())),
+        "{banner}"
+    );
 }
 
 #[test]

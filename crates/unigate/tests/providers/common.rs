@@ -1,0 +1,76 @@
+//! Steps shared by the provider modules.
+
+use reqwest::Method;
+use serde_json::Value;
+use unigate_emulator::RecordedRequest;
+
+use crate::helpers::{Reply, TestApp};
+
+/// Gets one organization and asserts a 200.
+pub async fn get_org(app: &TestApp, account: &str, id: &str) -> Value {
+    let r = app.get(&app.orgs_path(account, Some(id), "")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.body
+}
+
+/// Sends a unified update (PATCH) and returns the reply.
+pub async fn update_org(app: &TestApp, account: &str, id: &str, body: Value) -> Reply {
+    app.send(Method::PATCH, &app.orgs_path(account, Some(id), ""), Some(body))
+        .await
+}
+
+/// The last request with this method.
+pub fn last_with_method(app: &TestApp, provider: &str, method: &str) -> RecordedRequest {
+    app.emulator(provider)
+        .requests()
+        .iter()
+        .rev()
+        .find(|r| r.method == method)
+        .unwrap_or_else(|| panic!("no {method} reached {provider}"))
+        .clone()
+}
+
+/// Asserts a remote error: status, Truto shape, and the provider's raw body.
+pub fn assert_remote_error(r: &Reply, status: u16, raw: &Value) {
+    crate::helpers::assert_error(r, status);
+    assert_eq!(r.body["truto_is_remote_error"], true, "{}", r.text);
+    assert_eq!(&r.body["raw_response"], raw, "{}", r.text);
+}
+
+/// Asserts that every request after the first is the next-page URL the provider gave in
+/// the previous answer (at JSON `pointer`), taken as is: each recorded page request is
+/// replayed against the emulator (with its headers) to read the link it answered.
+pub async fn assert_pages_follow_next_links(app: &TestApp, provider: &str, pages: &[RecordedRequest], pointer: &str) {
+    let emulator = app.emulator(provider);
+    let client = reqwest::Client::new();
+    for pair in pages.windows(2) {
+        let (page, next) = (&pair[0], &pair[1]);
+        let mut replay = client.get(format!("{}{}?{}", emulator.base_url(), page.path, page.query));
+        for (name, value) in &page.headers {
+            if name != "host" {
+                replay = replay.header(name, value);
+            }
+        }
+        let answer: Value = replay.send().await.unwrap().json().await.unwrap();
+        let link = answer
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("no next link at {pointer} in {answer}"));
+        let link = url::Url::parse(link).unwrap();
+        assert_eq!(link.origin().ascii_serialization(), emulator.base_url(), "{link}");
+        assert_eq!(
+            (next.path.as_str(), Some(next.query.as_str())),
+            (link.path(), link.query()),
+            "the next page must be requested at the provider's link"
+        );
+    }
+}
+
+/// The unified record without `remote_data`.
+pub fn unified(body: &Value) -> Value {
+    let mut b = body.clone();
+    if let Some(m) = b.as_object_mut() {
+        m.remove("remote_data");
+    }
+    b
+}

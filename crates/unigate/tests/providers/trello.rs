@@ -1,0 +1,92 @@
+//! Trello API v1: organizations (workspaces).
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::common::unified;
+use crate::helpers::{app_with_account, assert_error, assert_request, last_request};
+
+const P: &str = "trello";
+
+#[tokio::test]
+async fn get_maps_display_name_and_the_creation_time_in_the_id() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app
+        .get(&app.orgs_path(&account, Some("5abbe4b7ddc1b351ef961414"), ""))
+        .await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        unified(&r.body),
+        json!({"id": "5abbe4b7ddc1b351ef961414", "name": "Acme Product Team",
+               "pricing_plan": "trello.business_class", "created_at": "2018-03-28T18:53:43Z"})
+    );
+    assert!(r.body.get("licenses").is_none(), "{}", r.text);
+    assert_eq!(r.body["remote_data"]["name"], "acmeproduct");
+    assert_eq!(r.body["remote_data"]["products"], json!([110]));
+    let sent = last_request(&app, P);
+    assert_request(&sent, "GET", "/1/organizations/5abbe4b7ddc1b351ef961414");
+    assert_eq!(
+        sent.header("authorization"),
+        Some(
+            r#"OAuth oauth_consumer_key="0f1e2d3c4b5a69788796a5b4c3d2e1f0", oauth_token="ATTA5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3f4a5b6c7d8e9f""#
+        )
+    );
+}
+
+#[tokio::test]
+async fn update_puts_the_display_name() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app
+        .send(
+            Method::PATCH,
+            &app.orgs_path(&account, Some("60d5ecb74f1c2a3b4c5d6e7f"), ""),
+            Some(json!({"name": "Globex Operations", "remote_data": {"desc": "Ops boards"}})),
+        )
+        .await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["name"], "Globex Operations");
+    assert_eq!(r.body["pricing_plan"], "trello.free");
+    let sent = last_request(&app, P);
+    assert_request(&sent, "PUT", "/1/organizations/60d5ecb74f1c2a3b4c5d6e7f");
+    assert_eq!(
+        sent.json.unwrap(),
+        json!({"displayName": "Globex Operations", "desc": "Ops boards"})
+    );
+}
+
+#[tokio::test]
+async fn a_missing_org_is_a_404_with_trellos_plain_text_error() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app
+        .get(&app.orgs_path(&account, Some("000000000000000000000000"), ""))
+        .await;
+
+    assert_error(&r, 404);
+    assert_eq!(r.body["raw_response"], "model not found");
+}
+
+#[tokio::test]
+async fn list_answers_the_members_organizations_in_one_page() {
+    let (app, account) = app_with_account(P).await;
+    app.emulator(P).insert_record(
+        "organizations",
+        json!({"id": "65000000aaaaaaaaaaaaaaaa", "name": "extra", "displayName": "Extra"}),
+    );
+
+    let r = app.get(&app.orgs_path(&account, None, "&limit=1")).await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    let result = r.body["result"].as_array().unwrap();
+    assert_eq!(result.len(), 3);
+    assert_eq!(
+        unified(&result[2]),
+        json!({"id": "65000000aaaaaaaaaaaaaaaa", "name": "Extra", "created_at": "2023-09-12T06:06:56Z"})
+    );
+    assert_eq!(r.body["next_cursor"], serde_json::Value::Null);
+    assert_eq!(last_request(&app, P).path, "/1/members/me/organizations");
+}
