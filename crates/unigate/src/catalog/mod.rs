@@ -6,6 +6,7 @@
 //! directory given with `--catalog` overrides or extends it file by file. `coverage`
 //! computes, from a registry, which integration supports which unified method and field.
 
+mod compile;
 pub mod coverage;
 pub mod registry;
 pub mod types;

@@ -1,0 +1,597 @@
+//! Compiling catalog files: each definition parsed (`types`), checked and compiled into
+//! the registry's types (templates and JSONata parsed, pagination formats, OAuth2
+//! endpoints, headers and budgets checked, mappings resolved against resources). Every
+//! problem is collected with its file and line, not just the first.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use serde_json::Value;
+
+use super::registry::*;
+use super::types::*;
+use crate::mapping::template::Template;
+use crate::mapping::Expr;
+use crate::pagination::Pagination;
+
+pub(super) fn err(file: &str, line: Option<usize>, message: String) -> CatalogError {
+    CatalogError {
+        file: file.to_string(),
+        line,
+        message,
+    }
+}
+
+pub(super) fn parse_yaml<T: serde::de::DeserializeOwned>(
+    file: &str,
+    text: &str,
+    errors: &mut Vec<CatalogError>,
+) -> Option<T> {
+    match serde_norway::from_str::<T>(text) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            let line = e.location().map(|l| l.line());
+            errors.push(err(file, line, e.to_string()));
+            None
+        }
+    }
+}
+
+/// The 1-based line where `needle` (its first line) first appears, to point at an
+/// expression or a key that serde gave no position for.
+pub(super) fn find_line(text: &str, needle: &str) -> Option<usize> {
+    let first = needle.lines().map(str::trim).find(|l| !l.is_empty())?;
+    text.lines().position(|l| l.contains(first)).map(|i| i + 1)
+}
+
+pub(super) fn compile_expr(
+    file: &str,
+    text: &str,
+    what: &str,
+    src: &str,
+    errors: &mut Vec<CatalogError>,
+) -> Option<Expr> {
+    match Expr::compile(src) {
+        Ok(e) => Some(e),
+        Err(e) => {
+            errors.push(err(file, find_line(text, src), format!("{what}: {e}")));
+            None
+        }
+    }
+}
+
+pub(super) fn compile_template(
+    file: &str,
+    text: &str,
+    what: &str,
+    src: &str,
+    errors: &mut Vec<CatalogError>,
+) -> Option<Template> {
+    match Template::parse(src) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            errors.push(err(file, find_line(text, src), format!("{what}: {e}")));
+            None
+        }
+    }
+}
+
+pub(super) fn compile_oauth2(
+    file: &str,
+    text: &str,
+    config: &IntegrationConfig,
+    errors: &mut Vec<CatalogError>,
+) -> Option<OAuth2> {
+    let credentials = &config.credentials;
+    let needs = matches!(
+        credentials.format,
+        CredentialFormat::Oauth2 | CredentialFormat::Oauth2ClientCredentials
+    );
+    let Some(oc) = &credentials.oauth2 else {
+        if needs {
+            errors.push(err(
+                file,
+                find_line(text, "credentials:"),
+                format!(
+                    "credentials format `{}` needs an `oauth2` section with the provider's token_url",
+                    serde_json::to_value(credentials.format)
+                        .unwrap_or_default()
+                        .as_str()
+                        .unwrap_or_default()
+                ),
+            ));
+        }
+        return None;
+    };
+    if credentials.format == CredentialFormat::Oauth2 && oc.authorize_url.is_none() {
+        errors.push(err(
+            file,
+            find_line(text, "oauth2:"),
+            "the `oauth2` format needs `oauth2.authorize_url` for the connect flow".into(),
+        ));
+    }
+    let mut url = |what: &str, src: &str| {
+        let t = compile_template(file, text, what, src, errors)?;
+        if t.is_static() && url::Url::parse(src).is_err() {
+            errors.push(err(file, find_line(text, src), format!("{what} is not a URL")));
+            return None;
+        }
+        Some(t)
+    };
+    let token_url = url("oauth2.token_url", &oc.token_url);
+    let authorize_url = match &oc.authorize_url {
+        Some(a) => Some(url("oauth2.authorize_url", a)?),
+        None => None,
+    };
+    let params = |what: &str, map: &IndexMap<String, String>, errors: &mut Vec<CatalogError>| {
+        map.iter()
+            .filter_map(|(k, v)| compile_template(file, text, what, v, errors).map(|t| (k.clone(), t)))
+            .collect::<Vec<_>>()
+    };
+    let authorize_params = params("oauth2.authorize_params", &oc.authorize_params, errors);
+    let token_params = params("oauth2.token_params", &oc.token_params, errors);
+    Some(OAuth2 {
+        authorize_url,
+        token_url: token_url?,
+        authorize_params,
+        token_params,
+    })
+}
+
+pub(super) fn compile_headers(
+    file: &str,
+    text: &str,
+    headers: &IndexMap<String, String>,
+    errors: &mut Vec<CatalogError>,
+) -> Vec<(http::HeaderName, Template)> {
+    let mut out = Vec::new();
+    for (name, value) in headers {
+        match http::HeaderName::from_bytes(name.as_bytes()) {
+            Ok(h) => {
+                if let Some(t) = compile_template(file, text, "header", value, errors) {
+                    out.push((h, t));
+                }
+            }
+            Err(_) => errors.push(err(
+                file,
+                find_line(text, name),
+                format!("`{name}` is not a valid header name"),
+            )),
+        }
+    }
+    out
+}
+
+pub(super) fn compile_pagination(
+    file: &str,
+    text: &str,
+    p: &PaginationConfig,
+    errors: &mut Vec<CatalogError>,
+) -> Option<Pagination> {
+    let opt = |src: &Option<String>, errors: &mut Vec<CatalogError>| -> Result<Option<Expr>, ()> {
+        match src {
+            None => Ok(None),
+            Some(s) => compile_expr(file, text, "pagination.has_more", s, errors)
+                .map(Some)
+                .ok_or(()),
+        }
+    };
+    Some(match p {
+        PaginationConfig::None => Pagination::None,
+        PaginationConfig::LinkHeader { limit_param } => Pagination::LinkHeader {
+            limit_param: limit_param.clone(),
+        },
+        PaginationConfig::Page {
+            page_param,
+            limit_param,
+            start,
+            has_more,
+        } => Pagination::Page {
+            page_param: page_param.clone(),
+            limit_param: limit_param.clone(),
+            start: *start,
+            has_more: opt(has_more, errors).ok()?,
+        },
+        PaginationConfig::Offset {
+            offset_param,
+            limit_param,
+            has_more,
+        } => Pagination::Offset {
+            offset_param: offset_param.clone(),
+            limit_param: limit_param.clone(),
+            has_more: opt(has_more, errors).ok()?,
+        },
+        PaginationConfig::Cursor {
+            cursor_param,
+            limit_param,
+            next_cursor,
+        } => Pagination::Cursor {
+            cursor_param: cursor_param.clone(),
+            limit_param: limit_param.clone(),
+            next_cursor: compile_expr(file, text, "pagination.next_cursor", next_cursor, errors)?,
+        },
+        PaginationConfig::NextUrl {
+            limit_param,
+            limit_header,
+            next_url,
+        } => {
+            let limit_header = match limit_header {
+                None => None,
+                Some(h) => {
+                    let name = http::HeaderName::from_bytes(h.name.as_bytes()).ok();
+                    if name.is_none() {
+                        errors.push(err(
+                            file,
+                            find_line(text, &h.name),
+                            format!("`{}` is not a valid header name", h.name),
+                        ));
+                    }
+                    let value = compile_template(file, text, "pagination.limit_header.value", &h.value, errors);
+                    Some(name.zip(value)?)
+                }
+            };
+            Pagination::NextUrl {
+                limit_param: limit_param.clone(),
+                limit_header,
+                next_url: compile_expr(file, text, "pagination.next_url", next_url, errors)?,
+            }
+        }
+        PaginationConfig::Range { range_unit, page_size } => {
+            if !crate::pagination::range::is_unit(range_unit) {
+                errors.push(err(
+                    file,
+                    find_line(text, "range_unit"),
+                    format!("pagination.range_unit `{range_unit}` is not a range unit (a token such as `items`)"),
+                ));
+                return None;
+            }
+            if *page_size == 0 {
+                errors.push(err(
+                    file,
+                    find_line(text, "page_size"),
+                    "pagination.page_size must be at least 1".into(),
+                ));
+                return None;
+            }
+            Pagination::Range {
+                unit: range_unit.clone(),
+                page_size: *page_size,
+            }
+        }
+        PaginationConfig::Dynamic {
+            limit_param,
+            get_initial_pagination_values_expression,
+            get_pagination_values_expression,
+        } => {
+            let initial = match get_initial_pagination_values_expression {
+                None => None,
+                Some(src) => Some(compile_expr(
+                    file,
+                    text,
+                    "pagination.get_initial_pagination_values_expression",
+                    src,
+                    errors,
+                )?),
+            };
+            Pagination::Dynamic {
+                limit_param: limit_param.clone(),
+                initial,
+                next: compile_expr(
+                    file,
+                    text,
+                    "pagination.get_pagination_values_expression",
+                    get_pagination_values_expression,
+                    errors,
+                )?,
+            }
+        }
+    })
+}
+
+/// The budget, if its numbers make sense.
+pub(super) fn check_budget(
+    file: &str,
+    text: &str,
+    budget: &BudgetConfig,
+    errors: &mut Vec<CatalogError>,
+) -> Option<BudgetConfig> {
+    let line = find_line(text, "budget");
+    if budget.requests == 0 || budget.per_ms == 0 {
+        errors.push(err(
+            file,
+            line,
+            "rate_limit.budget needs `requests` and `per_ms` of at least 1".into(),
+        ));
+        return None;
+    }
+    if budget.per_ms > 31 * 24 * 3_600_000 {
+        errors.push(err(
+            file,
+            line,
+            "rate_limit.budget.per_ms is over 31 days; budget a shorter window".into(),
+        ));
+        return None;
+    }
+    Some(budget.clone())
+}
+
+pub(super) fn compile_integration(
+    file: &str,
+    text: &str,
+    config: IntegrationConfig,
+    errors: &mut Vec<CatalogError>,
+) -> Option<Integration> {
+    let before = errors.len();
+    let base_url = compile_template(file, text, "base_url", &config.base_url, errors);
+    if let Some(t) = &base_url {
+        if t.is_static() {
+            if let Err(e) = url::Url::parse(&config.base_url) {
+                errors.push(err(
+                    file,
+                    find_line(text, "base_url"),
+                    format!("base_url is not a URL: {e}"),
+                ));
+            }
+        } else if config.allowed_hosts.is_empty() {
+            errors.push(err(file, find_line(text, "base_url"), "a base_url with placeholders needs `allowed_hosts`, so an account's context cannot point requests at another host".into()));
+        }
+    }
+    let headers = compile_headers(file, text, &config.headers, errors);
+    let optional_headers = compile_headers(file, text, &config.optional_headers, errors);
+    let authorization = match &config.authorization {
+        AuthorizationConfig::Bearer { value } => {
+            compile_template(file, text, "authorization.value", &format!("Bearer {value}"), errors).map(|value| {
+                Authorization::Header {
+                    name: http::header::AUTHORIZATION,
+                    value,
+                }
+            })
+        }
+        AuthorizationConfig::Header { name, value } => match http::HeaderName::from_bytes(name.as_bytes()) {
+            Ok(name) => compile_template(file, text, "authorization.value", value, errors)
+                .map(|value| Authorization::Header { name, value }),
+            Err(_) => {
+                errors.push(err(
+                    file,
+                    find_line(text, name),
+                    format!("`{name}` is not a valid header name"),
+                ));
+                None
+            }
+        },
+        AuthorizationConfig::Basic { username, password } => {
+            let u = compile_template(file, text, "authorization.username", username, errors);
+            let p = compile_template(file, text, "authorization.password", password, errors);
+            u.zip(p)
+                .map(|(username, password)| Authorization::Basic { username, password })
+        }
+        AuthorizationConfig::Digest { username, password } => {
+            let u = compile_template(file, text, "authorization.username", username, errors);
+            let p = compile_template(file, text, "authorization.password", password, errors);
+            u.zip(p)
+                .map(|(username, password)| Authorization::Digest { username, password })
+        }
+        AuthorizationConfig::Query { name, value } => {
+            compile_template(file, text, "authorization.value", value, errors).map(|value| Authorization::Query {
+                name: name.clone(),
+                value,
+            })
+        }
+    };
+    let oauth2 = compile_oauth2(file, text, &config, errors);
+    let error_message = config
+        .error
+        .as_ref()
+        .and_then(|e| compile_expr(file, text, "error.message", &e.message, errors));
+    let mut rate_limit = RateLimit::default();
+    if let Some(rl) = &config.rate_limit {
+        let mut c = |name: &str, src: &Option<String>| {
+            src.as_ref()
+                .and_then(|s| compile_expr(file, text, &format!("rate_limit.{name}"), s, errors))
+        };
+        rate_limit = RateLimit {
+            is_rate_limited: c("is_rate_limited", &rl.is_rate_limited),
+            retry_after: c("retry_after", &rl.retry_after),
+            reset_at: c("reset_at", &rl.reset_at),
+            limit: c("limit", &rl.limit),
+            remaining: c("remaining", &rl.remaining),
+            reset: c("reset", &rl.reset),
+            budget: rl.budget.as_ref().and_then(|b| check_budget(file, text, b, errors)),
+        };
+    }
+    let mut address_policy = crate::upstream::net::AddressPolicy::default();
+    for n in &config.allowed_private_networks {
+        match n.parse() {
+            Ok(network) => address_policy.allowed_private.push(network),
+            Err(e) => errors.push(err(file, find_line(text, n), format!("allowed_private_networks: {e}"))),
+        }
+    }
+    if let Some(r) = &config.retry {
+        if r.max_attempts == Some(0) {
+            errors.push(err(
+                file,
+                find_line(text, "max_attempts"),
+                "retry.max_attempts must be at least 1".into(),
+            ));
+        }
+    }
+    let default_pagination = match &config.pagination {
+        Some(p) => compile_pagination(file, text, p, errors),
+        None => Some(Pagination::None),
+    };
+
+    let mut resources = HashMap::new();
+    for (resource, methods) in &config.resources {
+        for (method, rc) in methods {
+            let key = format!("{resource}.{method}");
+            let path = compile_template(file, text, &format!("resources.{key}.path"), &rc.path, errors);
+            if !rc.path.starts_with('/') {
+                errors.push(err(
+                    file,
+                    find_line(text, &rc.path),
+                    format!("resources.{key}.path must start with `/`"),
+                ));
+            }
+            let mut query = Vec::new();
+            for (k, v) in &rc.query {
+                if let Some(t) = compile_template(file, text, &format!("resources.{key}.query"), v, errors) {
+                    query.push((k.clone(), t));
+                }
+            }
+            let resource_headers = compile_headers(file, text, &rc.headers, errors);
+            let response_path = rc
+                .response_path
+                .as_ref()
+                .and_then(|s| compile_expr(file, text, &format!("resources.{key}.response_path"), s, errors));
+            let pagination = match &rc.pagination {
+                Some(p) => compile_pagination(file, text, p, errors),
+                None => default_pagination.clone(),
+            };
+            if let (Some(path), Some(pagination)) = (path, pagination) {
+                resources.insert(
+                    key.clone(),
+                    Arc::new(Resource {
+                        key,
+                        method: rc.method,
+                        path,
+                        query,
+                        headers: resource_headers,
+                        body: rc.body.clone(),
+                        body_format: rc.body_format,
+                        response_path,
+                        pagination,
+                    }),
+                );
+            }
+        }
+    }
+    if let Some(v) = &config.credentials.validation {
+        if v != "none" && !resources.contains_key(v) {
+            errors.push(err(
+                file,
+                find_line(text, "validation:"),
+                format!("credentials.validation names `{v}`, which is not in `resources`"),
+            ));
+        }
+    }
+    if errors.len() > before {
+        return None;
+    }
+    let base_url = base_url?;
+    let static_base_url = base_url
+        .is_static()
+        .then(|| {
+            base_url
+                .render(&Value::Null, crate::mapping::template::Encoding::Raw)
+                .ok()
+        })
+        .flatten()
+        .and_then(|u| url::Url::parse(&u).ok());
+    Some(Integration {
+        oauth2,
+        rate_limit,
+        address_policy,
+        base_url,
+        static_base_url,
+        headers,
+        optional_headers,
+        authorization: authorization?,
+        error_message,
+        resources,
+        unified: HashMap::new(),
+        config,
+    })
+}
+
+pub(super) fn compile_mappings(
+    file: &str,
+    text: &str,
+    category: &str,
+    model: &Model,
+    mappings: CategoryMappingsConfig,
+    integration: &mut Integration,
+    errors: &mut Vec<CatalogError>,
+) {
+    for (resource, methods) in mappings {
+        let Some(model_resource) = model.resource(&resource) else {
+            errors.push(err(
+                file,
+                find_line(text, &format!("{resource}:")),
+                format!("the `{category}` model has no resource `{resource}`"),
+            ));
+            continue;
+        };
+        for (method, m) in methods {
+            if !model_resource.methods.contains(&method) {
+                errors.push(err(
+                    file,
+                    find_line(text, &format!("{method}:")),
+                    format!("the `{category}` model does not offer `{method}` on `{resource}`"),
+                ));
+                continue;
+            }
+            let lookup = |key: &str, errors: &mut Vec<CatalogError>| -> Option<Arc<Resource>> {
+                let found = integration.resources.get(key).cloned();
+                if found.is_none() {
+                    errors.push(err(
+                        file,
+                        find_line(text, key),
+                        format!(
+                            "`{key}` is not a resource method of integration `{}`",
+                            integration.config.name
+                        ),
+                    ));
+                }
+                found
+            };
+            let target = lookup(&m.resource, errors);
+            let mut before = Vec::new();
+            for step in &m.before {
+                if let Some(r) = lookup(&step.resource, errors) {
+                    before.push((step.name.clone(), r, step.optional));
+                }
+            }
+            let what = format!("{resource}.{method}");
+            let expr = |name: &str, src: &Option<String>, errors: &mut Vec<CatalogError>| -> Result<Option<Expr>, ()> {
+                match src {
+                    None => Ok(None),
+                    Some(s) => compile_expr(file, text, &format!("{what}.{name}"), s, errors)
+                        .map(Some)
+                        .ok_or(()),
+                }
+            };
+            let query_mapping = expr("query_mapping", &m.query_mapping, errors);
+            let request_body_mapping = expr("request_body_mapping", &m.request_body_mapping, errors);
+            let response_mapping = expr("response_mapping", &m.response_mapping, errors);
+            if let (Some(resource_ref), Ok(query_mapping), Ok(request_body_mapping), Ok(response_mapping)) =
+                (target, query_mapping, request_body_mapping, response_mapping)
+            {
+                if before.len() != m.before.len() {
+                    continue;
+                }
+                if !m.unsupported_fields.is_empty() && !matches!(method, UnifiedMethod::Create | UnifiedMethod::Update)
+                {
+                    errors.push(err(
+                        file,
+                        find_line(text, "unsupported_fields"),
+                        format!("{what}: `unsupported_fields` only applies to `create` and `update`"),
+                    ));
+                    continue;
+                }
+                integration.unified.insert(
+                    (category.to_string(), resource.clone(), method),
+                    Arc::new(UnifiedMapping {
+                        resource: resource_ref,
+                        before,
+                        query_mapping,
+                        request_body_mapping,
+                        response_mapping,
+                        retry_on_conflict: m.retry_on_conflict.clone(),
+                        unsupported_fields: m.unsupported_fields.clone(),
+                    }),
+                );
+            }
+        }
+    }
+}
