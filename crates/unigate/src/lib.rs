@@ -22,6 +22,7 @@ pub mod error;
 pub mod http;
 pub mod mapping;
 pub mod startup;
+pub mod state;
 pub mod store;
 pub mod unified;
 pub mod upstream;

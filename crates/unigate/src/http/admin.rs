@@ -13,7 +13,7 @@ use super::json_body;
 use crate::accounts;
 use crate::auth::Env;
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{AccountFilter, AccountPosition};
 use crate::unified::cursor::{self, PageState};
 use crate::unified::query::parse_brackets;

@@ -32,7 +32,7 @@ use crate::auth::{hash_token, random_hex, Env};
 use crate::catalog::types::CredentialFormat;
 use crate::catalog::Integration;
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{AccountRecord, LinkTokenRecord};
 use crate::upstream::Outgoing;
 

@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 
 use crate::auth::Env;
 use crate::error::{ApiError, ErrorSummary};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{AccountPosition, RequestLogRecord, Store};
 
 /// Entries waiting to be written; past this, new ones are dropped (and counted) rather

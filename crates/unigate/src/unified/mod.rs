@@ -18,7 +18,7 @@ use crate::accounts::Account;
 use crate::catalog::types::UnifiedMethod;
 use crate::catalog::{Integration, Pagination, Resource, UnifiedMapping};
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::upstream::{headers_json, Outgoing, Parse, Reply, UpstreamError};
 use cursor::PageState;
 use query::{flatten_pairs, ResponseFormat, UnifiedQuery};
