@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 
 use crate::accounts::crypto::Keyring;
 use crate::auth;
-use crate::catalog::{Registry, Sources};
+use crate::catalog::{load_registry, Registry};
 use crate::config::Config;
 use crate::state::{AppState, AppStateInner};
 use crate::store::postgres::{PgOptions, PgStore};
@@ -62,20 +62,6 @@ pub fn runtime(workers: usize) -> std::io::Result<tokio::runtime::Runtime> {
             .enable_all()
             .build()
     }
-}
-
-/// Loads the built-in catalog, overlaid with `dir` if given.
-pub fn load_registry(dir: Option<&std::path::Path>) -> anyhow::Result<Registry> {
-    let mut sources = Sources::embedded();
-    if let Some(dir) = dir {
-        let extra =
-            Sources::from_dir(dir).with_context(|| format!("cannot read catalog directory {}", dir.display()))?;
-        sources = sources.overlay(extra);
-    }
-    Registry::build(&sources).map_err(|errors| {
-        let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        anyhow::anyhow!("the catalog is invalid:\n  {}", list.join("\n  "))
-    })
 }
 
 /// The backend named by `database_url`: SQLite (default) or PostgreSQL.
