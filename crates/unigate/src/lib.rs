@@ -21,6 +21,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod mapping;
+pub mod request_log;
 pub mod startup;
 pub mod state;
 pub mod store;

@@ -158,7 +158,7 @@ impl Application {
         let public_url: Arc<str> = config
             .public_url(listener.local_addr().context("cannot read the bound address")?)
             .into();
-        let request_log = Arc::new(crate::http::request_log::RequestLog::start(
+        let request_log = Arc::new(crate::request_log::RequestLog::start(
             store.clone(),
             config.request_log.enabled,
             config.request_log.retention_hours,

@@ -10,7 +10,7 @@ use crate::accounts::oauth::OAuth;
 use crate::auth::TokenCache;
 use crate::catalog::Registry;
 use crate::config::Config;
-use crate::http::request_log::RequestLog;
+use crate::request_log::RequestLog;
 use crate::store::Store;
 use crate::upstream::Upstream;
 

@@ -100,6 +100,11 @@ pub struct LinkTokenRecord {
     pub expires_at: DateTime<Utc>,
 }
 
+/// Entries the request log (`crate::request_log`) keeps waiting to be written; past this,
+/// new ones are dropped (and counted) rather than slowing calls down. Declared with the
+/// store because a backend measures its backlog against it (SQLite's writer threads).
+pub const REQUEST_LOG_QUEUE: usize = 10_000;
+
 /// The row counts of request-log `INSERT` statements (9 parameters a row: well under SQLite's
 /// and PostgreSQL's parameter limits). A batch is cut into chunks of these sizes, largest
 /// first, so that only these few statements exist and each stays in the connection's

@@ -208,7 +208,7 @@ const LOG_CATCH_UP_NICENESS: i32 = 10;
 /// 200 ms the log gathers entries for leaves about 1,800 queued, which the background
 /// thread keeps up with; at saturation it gets too little CPU, entries pile up, and the
 /// catch-up thread takes over well before the queue is full and entries are dropped.
-const LOG_BACKLOG: usize = crate::http::request_log::QUEUE / 5;
+const LOG_BACKLOG: usize = super::REQUEST_LOG_QUEUE / 5;
 
 /// Rows per transaction: one statement of [`super::REQUEST_LOG_ROWS_PER_INSERT`]'s largest
 /// size, about 0.2 ms of CPU. Each commit rewrites the pages at the right edge of each
