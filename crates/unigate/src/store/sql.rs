@@ -604,3 +604,29 @@ where
 
 /// How often a rate-slot reservation is tried again when it lost a race for a lane.
 pub(super) const RESERVE_ATTEMPTS: usize = 8;
+
+/// A reservation's spacing and longest wait, in the 64-bit integers both databases compute
+/// with; a larger value becomes a quarter of their range, so that sums cannot overflow.
+pub(super) fn reserve_bounds(lanes: BudgetLanes, max_wait_ms: u64) -> (i64, i64) {
+    (
+        i64::try_from(lanes.spacing_ms).unwrap_or(i64::MAX / 4),
+        i64::try_from(max_wait_ms).unwrap_or(i64::MAX / 4),
+    )
+}
+
+/// A reservation that got no lane: `Exhausted` when the `earliest` lane frees up more than
+/// `max_wait` after `now`; `None` when one frees up in time (a concurrent reservation took
+/// it first), and the reservation is tried again.
+pub(super) fn exhausted(earliest: Option<i64>, now: i64, spacing: i64, max_wait: i64) -> Option<RateSlot> {
+    let retry_after = earliest.unwrap_or(now).saturating_add(spacing).saturating_sub(now);
+    (retry_after > max_wait).then(|| RateSlot::Exhausted {
+        retry_after_ms: u64::try_from(retry_after).unwrap_or(0),
+    })
+}
+
+/// What a reservation answers after losing the race for a lane [`RESERVE_ATTEMPTS`] times.
+pub(super) fn lost_every_race(lanes: BudgetLanes) -> RateSlot {
+    RateSlot::Exhausted {
+        retry_after_ms: lanes.spacing_ms.min(1000),
+    }
+}

@@ -9,7 +9,7 @@ use sqlx::{Row, SqlitePool};
 
 use super::fast_reads::FastReads;
 use super::log_writer::LogWriter;
-use crate::store::sql::{Dialect, RESERVE_ATTEMPTS};
+use crate::store::sql::{exhausted, lost_every_race, reserve_bounds, Dialect, RESERVE_ATTEMPTS};
 use crate::store::{AccountRecord, BudgetLanes, RateSlot, RequestLogRecord, StoreError};
 
 /// A timestamp as stored (see [`fmt_ts`]).
@@ -89,8 +89,7 @@ impl Dialect for SqliteDialect {
         lanes: BudgetLanes,
         max_wait_ms: u64,
     ) -> Result<RateSlot, StoreError> {
-        let spacing = i64::try_from(lanes.spacing_ms).unwrap_or(i64::MAX / 4);
-        let max_wait = i64::try_from(max_wait_ms).unwrap_or(i64::MAX / 4);
+        let (spacing, max_wait) = reserve_bounds(lanes, max_wait_ms);
         for _ in 0..RESERVE_ATTEMPTS {
             let now = Utc::now().timestamp_millis();
             // One statement, so one writer at a time: the least recently used lane moves on
@@ -132,15 +131,10 @@ impl Dialect for SqliteDialect {
                 .await?;
                 continue;
             }
-            let retry_after = earliest.unwrap_or(now).saturating_add(spacing).saturating_sub(now);
-            if retry_after > max_wait {
-                return Ok(RateSlot::Exhausted {
-                    retry_after_ms: u64::try_from(retry_after).unwrap_or(0),
-                });
+            if let Some(exhausted) = exhausted(earliest, now, spacing, max_wait) {
+                return Ok(exhausted);
             }
         }
-        Ok(RateSlot::Exhausted {
-            retry_after_ms: lanes.spacing_ms.min(1000),
-        })
+        Ok(lost_every_race(lanes))
     }
 }
