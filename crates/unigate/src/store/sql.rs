@@ -58,6 +58,41 @@ pub trait Dialect: Send + Sync + Sized + 'static {
     ) -> impl Future<Output = Result<RateSlot, StoreError>> + Send;
 }
 
+/// An account row as stored (JSON and timestamps in the backend's types), from either read
+/// path: the pool's ([`SqlStore::account_from_row`]) and SQLite's in-thread reads. Both
+/// decode it here, so they cannot disagree on what a row means.
+pub(super) struct AccountRow<D: Dialect> {
+    pub id: String,
+    pub environment_id: String,
+    pub tenant_id: String,
+    pub integration: String,
+    pub context: D::Json,
+    pub secrets: String,
+    pub status: String,
+    pub last_error: Option<String>,
+    pub is_sandbox: bool,
+    pub created_at: D::Time,
+    pub updated_at: D::Time,
+}
+
+impl<D: Dialect> AccountRow<D> {
+    pub fn decode(self) -> Result<AccountRecord, StoreError> {
+        Ok(AccountRecord {
+            id: self.id,
+            environment_id: self.environment_id,
+            tenant_id: self.tenant_id,
+            integration: self.integration,
+            context: D::from_json(self.context)?,
+            secrets: self.secrets,
+            status: self.status,
+            last_error: self.last_error,
+            is_sandbox: self.is_sandbox,
+            created_at: D::from_time(self.created_at)?,
+            updated_at: D::from_time(self.updated_at)?,
+        })
+    }
+}
+
 /// A store on one SQL database: the pool and the backend's [`Dialect`].
 pub struct SqlStore<D: Dialect> {
     pub(super) pool: Pool<D::Db>,
@@ -81,19 +116,20 @@ where
     bool: for<'r> Decode<'r, D::Db> + Type<D::Db>,
 {
     pub(super) fn account_from_row(row: &DbRow<D>) -> Result<AccountRecord, StoreError> {
-        Ok(AccountRecord {
+        AccountRow::<D> {
             id: row.try_get("id")?,
             environment_id: row.try_get("environment_id")?,
             tenant_id: row.try_get("tenant_id")?,
             integration: row.try_get("integration")?,
-            context: D::from_json(row.try_get("context")?)?,
+            context: row.try_get("context")?,
             secrets: row.try_get("secrets")?,
             status: row.try_get("status")?,
             last_error: row.try_get("last_error")?,
             is_sandbox: row.try_get("is_sandbox")?,
-            created_at: D::from_time(row.try_get("created_at")?)?,
-            updated_at: D::from_time(row.try_get("updated_at")?)?,
-        })
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        }
+        .decode()
     }
 
     fn link_token_from_row(row: &DbRow<D>) -> Result<LinkTokenRecord, StoreError> {

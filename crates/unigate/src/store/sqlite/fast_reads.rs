@@ -6,7 +6,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::dialect::ts;
+use super::SqliteDialect;
+use crate::store::sql::AccountRow;
 use crate::store::{AccountRecord, StoreError};
 
 /// Synchronous read-only connections for the one read on every unified call (the account).
@@ -135,13 +136,18 @@ impl FastReads {
     }
 }
 
-fn read_account(conn: &rusqlite::Connection, environment_id: &str, id: &str) -> rusqlite::Result<Option<RawAccount>> {
+/// The account's row as stored; decoded by [`AccountRow::decode`], as the pool's reads are.
+fn read_account(
+    conn: &rusqlite::Connection,
+    environment_id: &str,
+    id: &str,
+) -> rusqlite::Result<Option<AccountRow<SqliteDialect>>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, environment_id, tenant_id, integration, context, secrets, status, last_error, is_sandbox, created_at, updated_at FROM integrated_accounts WHERE environment_id = ?1 AND id = ?2",
     )?;
     let mut rows = stmt.query([environment_id, id])?;
     let Some(row) = rows.next()? else { return Ok(None) };
-    Ok(Some(RawAccount {
+    Ok(Some(AccountRow {
         id: row.get(0)?,
         environment_id: row.get(1)?,
         tenant_id: row.get(2)?,
@@ -154,39 +160,6 @@ fn read_account(conn: &rusqlite::Connection, environment_id: &str, id: &str) -> 
         created_at: row.get(9)?,
         updated_at: row.get(10)?,
     }))
-}
-
-/// An account row as stored (JSON and timestamps still text), from either read path.
-struct RawAccount {
-    id: String,
-    environment_id: String,
-    tenant_id: String,
-    integration: String,
-    context: String,
-    secrets: String,
-    status: String,
-    last_error: Option<String>,
-    is_sandbox: bool,
-    created_at: String,
-    updated_at: String,
-}
-
-impl RawAccount {
-    fn decode(self) -> Result<AccountRecord, StoreError> {
-        Ok(AccountRecord {
-            id: self.id,
-            environment_id: self.environment_id,
-            tenant_id: self.tenant_id,
-            integration: self.integration,
-            context: serde_json::from_str(&self.context).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            secrets: self.secrets,
-            status: self.status,
-            last_error: self.last_error,
-            is_sandbox: self.is_sandbox,
-            created_at: ts(&self.created_at)?,
-            updated_at: ts(&self.updated_at)?,
-        })
-    }
 }
 
 #[cfg(test)]
