@@ -24,7 +24,7 @@ use crate::catalog::types::{ClientAuth, CredentialFormat};
 use crate::catalog::Integration;
 use crate::config::OAuthConfig;
 use crate::error::ApiError;
-use crate::store::{AccountRecord, Store};
+use crate::store::{AccountRecord, AccountStatus, Store};
 use crate::upstream::Upstream;
 
 /// What a token endpoint answered.
@@ -238,7 +238,7 @@ impl OAuth {
         };
         let settled = || async {
             let current = self.reload(integration, record).await?;
-            if current.record.status == "needs_reauth" {
+            if current.record.status == AccountStatus::NeedsReauth {
                 return Err(needs_reauth(&current.record));
             }
             Ok((!force && satisfied(&current)).then_some(current))
@@ -272,7 +272,7 @@ impl OAuth {
             Ok(tokens) => self.store_tokens(integration, account, &tokens).await,
             Err(TokenError::Reauth(reason)) => {
                 let mut record = account.record;
-                record.status = "needs_reauth".into();
+                record.status = AccountStatus::NeedsReauth;
                 record.last_error = Some(format!("Token refresh refused: {reason}"));
                 record.updated_at = Utc::now();
                 self.store.update_account_credentials(&record).await?;
@@ -305,7 +305,7 @@ impl OAuth {
         let mut secrets = open_secrets(&self.keyring, &record)?;
         apply_tokens(&mut secrets, tokens);
         record.secrets = seal_secrets(&self.keyring, &record.id, &secrets);
-        record.status = "active".into();
+        record.status = AccountStatus::Active;
         record.last_error = None;
         record.updated_at = Utc::now();
         if !self.store.update_account_credentials(&record).await? {
@@ -499,5 +499,5 @@ pub fn needs_reauth(record: &AccountRecord) -> ApiError {
         message = format!("{message} ({e})");
     }
     ApiError::unauthorized(message)
-        .with_details(json!({ "integrated_account_id": record.id, "status": "needs_reauth" }))
+        .with_details(json!({ "integrated_account_id": record.id, "status": AccountStatus::NeedsReauth }))
 }

@@ -59,11 +59,70 @@ pub struct AccountRecord {
     pub context: Value,
     /// Sealed secret context values (`accounts::crypto`).
     pub secrets: String,
-    pub status: String,
+    pub status: AccountStatus,
     pub last_error: Option<String>,
     pub is_sandbox: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Where an integrated account stands. Stored and answered as its snake_case name
+/// (`needs_reauth`); a stored name that is none of these is a corrupt row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountStatus {
+    Active,
+    /// Stored by the connect flow before its credentials are validated.
+    Connecting,
+    PostInstallError,
+    /// The connect flow's validation request failed.
+    ValidationError,
+    /// The provider refused the OAuth grant: a person must reconnect the account.
+    NeedsReauth,
+}
+
+impl AccountStatus {
+    /// Every status, in the order the API lists them.
+    pub const ALL: [AccountStatus; 5] = [
+        AccountStatus::Active,
+        AccountStatus::Connecting,
+        AccountStatus::PostInstallError,
+        AccountStatus::ValidationError,
+        AccountStatus::NeedsReauth,
+    ];
+
+    /// The name stored and answered.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountStatus::Active => "active",
+            AccountStatus::Connecting => "connecting",
+            AccountStatus::PostInstallError => "post_install_error",
+            AccountStatus::ValidationError => "validation_error",
+            AccountStatus::NeedsReauth => "needs_reauth",
+        }
+    }
+}
+
+impl std::fmt::Display for AccountStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A name that is no [`AccountStatus`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown account status `{0}`")]
+pub struct UnknownStatus(pub String);
+
+impl std::str::FromStr for AccountStatus {
+    type Err = UnknownStatus;
+
+    fn from_str(s: &str) -> Result<AccountStatus, UnknownStatus> {
+        AccountStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| UnknownStatus(s.to_string()))
+    }
 }
 
 /// Shared by the backends: what a claimed-or-existing row means.
@@ -178,6 +237,8 @@ pub struct RequestLogRecord {
 pub struct AccountFilter {
     pub tenant_id: Option<String>,
     pub integration: Option<String>,
+    /// A status's name as the client gave it: one that is no [`AccountStatus`] matches no
+    /// account.
     pub status: Option<String>,
     pub is_sandbox: Option<bool>,
 }

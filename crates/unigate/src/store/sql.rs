@@ -84,7 +84,10 @@ impl<D: Dialect> AccountRow<D> {
             integration: self.integration,
             context: D::from_json(self.context)?,
             secrets: self.secrets,
-            status: self.status,
+            status: self
+                .status
+                .parse()
+                .map_err(|e: UnknownStatus| StoreError::Corrupt(e.to_string()))?,
             last_error: self.last_error,
             is_sandbox: self.is_sandbox,
             created_at: D::from_time(self.created_at)?,

@@ -99,7 +99,7 @@ pub async fn handle(state: &AppState, environment_id: &str, mut req: UnifiedRequ
                 json!({ "integration": integration.name(), "method": req.method, "supported_methods": supported }),
             )
         })?;
-    if record.status == "needs_reauth" {
+    if record.status == crate::store::AccountStatus::NeedsReauth {
         return Err(crate::accounts::oauth::needs_reauth(&record));
     }
     let account = Account::load(&state.keyring, integration, record)?;
@@ -169,7 +169,7 @@ pub async fn handle_proxy(state: &AppState, environment_id: &str, req: ProxyRequ
             integration.name()
         ))
     })?;
-    if record.status == "needs_reauth" {
+    if record.status == crate::store::AccountStatus::NeedsReauth {
         return Err(crate::accounts::oauth::needs_reauth(&record));
     }
     // Everything but Unigate's own parameters goes to the provider as sent, then

@@ -169,9 +169,9 @@ mod tests {
 
     use super::*;
     use crate::store::sqlite::SqliteStore;
-    use crate::store::Store;
+    use crate::store::{AccountStatus, Store};
 
-    fn account(environment_id: &str, id: &str, status: &str) -> AccountRecord {
+    fn account(environment_id: &str, id: &str, status: AccountStatus) -> AccountRecord {
         let now = Utc::now();
         AccountRecord {
             id: id.into(),
@@ -180,7 +180,7 @@ mod tests {
             integration: "github".into(),
             context: serde_json::json!({"org": "octo", "n": 1}),
             secrets: "sealed".into(),
-            status: status.into(),
+            status,
             last_error: Some("e".into()),
             is_sandbox: true,
             created_at: now,
@@ -197,7 +197,10 @@ mod tests {
         let env = store.create_environment("e").await.unwrap();
         assert!(store.get_account(&env.id, "a1").await.unwrap().is_none());
 
-        store.insert_account(&account(&env.id, "a1", "active")).await.unwrap();
+        store
+            .insert_account(&account(&env.id, "a1", AccountStatus::Active))
+            .await
+            .unwrap();
         let fast = store.get_account(&env.id, "a1").await.unwrap().unwrap();
         let row = sqlx::query("SELECT * FROM integrated_accounts WHERE id = 'a1'")
             .fetch_one(&store.pool)
@@ -207,12 +210,12 @@ mod tests {
         assert_eq!(format!("{fast:?}"), format!("{pooled:?}"));
 
         store
-            .update_account(&account(&env.id, "a1", "needs_reauth"))
+            .update_account(&account(&env.id, "a1", AccountStatus::NeedsReauth))
             .await
             .unwrap();
         assert_eq!(
             store.get_account(&env.id, "a1").await.unwrap().unwrap().status,
-            "needs_reauth"
+            AccountStatus::NeedsReauth
         );
         assert!(store.get_account("other-env", "a1").await.unwrap().is_none());
         store.delete_account(&env.id, "a1").await.unwrap();
@@ -230,33 +233,36 @@ mod tests {
         let store = SqliteStore::connect(&url).await.unwrap();
         let other = SqliteStore::connect(&url).await.unwrap();
         let env = store.create_environment("e").await.unwrap();
-        store.insert_account(&account(&env.id, "a1", "active")).await.unwrap();
+        store
+            .insert_account(&account(&env.id, "a1", AccountStatus::Active))
+            .await
+            .unwrap();
         let hits = || store.dialect.fast.as_ref().unwrap().hits.load(Ordering::Relaxed);
 
         assert_eq!(
             store.get_account(&env.id, "a1").await.unwrap().unwrap().status,
-            "active"
+            AccountStatus::Active
         );
         assert_eq!(hits(), 0);
         assert_eq!(
             store.get_account(&env.id, "a1").await.unwrap().unwrap().status,
-            "active"
+            AccountStatus::Active
         );
         assert_eq!(hits(), 1, "nothing changed: the second read is answered from the cache");
 
         other
-            .update_account(&account(&env.id, "a1", "needs_reauth"))
+            .update_account(&account(&env.id, "a1", AccountStatus::NeedsReauth))
             .await
             .unwrap();
         assert_eq!(
             store.get_account(&env.id, "a1").await.unwrap().unwrap().status,
-            "needs_reauth",
+            AccountStatus::NeedsReauth,
             "another instance's write is seen at once"
         );
         assert_eq!(hits(), 1);
         assert_eq!(
             store.get_account(&env.id, "a1").await.unwrap().unwrap().status,
-            "needs_reauth"
+            AccountStatus::NeedsReauth
         );
         assert_eq!(hits(), 2);
 
@@ -297,7 +303,10 @@ mod tests {
         let err = fast.get_account("e", "a1").err().unwrap();
         assert_eq!(err.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy));
         holder.join().unwrap();
-        assert_eq!(fast.get_account("e", "a1").unwrap().unwrap().unwrap().status, "active");
+        assert_eq!(
+            fast.get_account("e", "a1").unwrap().unwrap().unwrap().status,
+            AccountStatus::Active
+        );
     }
 
     #[tokio::test]
@@ -306,7 +315,10 @@ mod tests {
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
         let mut store = SqliteStore::connect(&url).await.unwrap();
         let env = store.create_environment("e").await.unwrap();
-        store.insert_account(&account(&env.id, "a1", "active")).await.unwrap();
+        store
+            .insert_account(&account(&env.id, "a1", AccountStatus::Active))
+            .await
+            .unwrap();
         // A path that cannot be opened: every in-thread read fails.
         store.dialect.fast = Some(FastReads::new(dir.path().join("missing/none.db")));
         assert_eq!(store.get_account(&env.id, "a1").await.unwrap().unwrap().id, "a1");
