@@ -203,14 +203,13 @@ pub async fn prune(store: &dyn Store, before: chrono::DateTime<Utc>) -> Result<u
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::store::sqlite::SqliteStore;
+    use crate::store::sqlite::{temp_db, SqliteStore};
 
     /// With logging turned off, rows written before still age out: the pruning runs anyway,
     /// at start.
     #[tokio::test]
     async fn pruning_runs_with_logging_turned_off() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let (_dir, url) = temp_db();
         let store = Arc::new(SqliteStore::connect(&url).await.unwrap());
         let env = store.create_environment("e").await.unwrap();
         let entry = |id: &str, age_hours: i64| RequestLogRecord {

@@ -168,7 +168,7 @@ mod tests {
     use chrono::Utc;
 
     use super::*;
-    use crate::store::sqlite::SqliteStore;
+    use crate::store::sqlite::{temp_db, SqliteStore};
     use crate::store::{AccountStatus, Store};
 
     fn account(environment_id: &str, id: &str, status: AccountStatus) -> AccountRecord {
@@ -190,8 +190,7 @@ mod tests {
 
     #[tokio::test]
     async fn in_thread_account_reads_see_every_write_at_once_and_match_the_pool() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let (_dir, url) = temp_db();
         let store = SqliteStore::connect(&url).await.unwrap();
         assert!(store.dialect.fast.is_some());
         let env = store.create_environment("e").await.unwrap();
@@ -228,8 +227,7 @@ mod tests {
     #[tokio::test]
     async fn cached_account_reads_see_writes_from_this_and_other_instances() {
         use std::sync::atomic::Ordering;
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let (_dir, url) = temp_db();
         let store = SqliteStore::connect(&url).await.unwrap();
         let other = SqliteStore::connect(&url).await.unwrap();
         let env = store.create_environment("e").await.unwrap();
@@ -311,8 +309,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failing_in_thread_read_falls_back_to_the_pool() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let (dir, url) = temp_db();
         let mut store = SqliteStore::connect(&url).await.unwrap();
         let env = store.create_environment("e").await.unwrap();
         store

@@ -201,7 +201,7 @@ mod tests {
     use chrono::Utc;
 
     use super::*;
-    use crate::store::sqlite::SqliteStore;
+    use crate::store::sqlite::{temp_db, SqliteStore};
     use crate::store::Store;
 
     fn log(environment_id: &str, i: usize) -> RequestLogRecord {
@@ -238,8 +238,7 @@ mod tests {
 
     #[tokio::test]
     async fn request_log_rows_are_written_by_lower_priority_threads() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let (_dir, url) = temp_db();
         let store = SqliteStore::connect(&url).await.unwrap();
         let env = store.create_environment("e").await.unwrap();
         // More than two transactions' worth.
@@ -361,8 +360,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_request_log_batch_that_fails_in_place_goes_through_the_pool() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let (dir, url) = temp_db();
         let mut store = SqliteStore::connect(&url).await.unwrap();
         let env = store.create_environment("e").await.unwrap();
         // A writer whose database cannot be opened.

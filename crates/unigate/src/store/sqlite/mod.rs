@@ -63,6 +63,16 @@ impl SqliteStore {
     }
 }
 
+/// For tests: a new database file's place, `t.db` in a temporary directory (removed when
+/// the `TempDir` is dropped), and the URL that opens it.
+#[cfg(test)]
+pub(crate) fn temp_db() -> (tempfile::TempDir, String) {
+    #[allow(clippy::unwrap_used)]
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    (dir, url)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -73,8 +83,7 @@ mod tests {
     /// there after it, in the same order.
     #[tokio::test]
     async fn the_keyed_request_log_table_keeps_the_rows_written_before_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let (_dir, url) = temp_db();
         let mut up_to_5 = sqlx::migrate!("./migrations/sqlite");
         up_to_5.migrations =
             std::borrow::Cow::Owned(up_to_5.migrations.iter().filter(|m| m.version <= 5).cloned().collect());
