@@ -169,7 +169,8 @@ mod tests {
 
     use super::*;
     use crate::store::sqlite::{temp_db, SqliteStore};
-    use crate::store::{AccountStatus, Store};
+    use crate::store::AccountStatus::{self, Active, NeedsReauth};
+    use crate::store::Store;
 
     fn account(environment_id: &str, id: &str, status: AccountStatus) -> AccountRecord {
         let now = Utc::now();
@@ -188,6 +189,11 @@ mod tests {
         }
     }
 
+    /// The status `store` reads for account `a1` of `environment_id`.
+    async fn status_of(store: &SqliteStore, environment_id: &str) -> AccountStatus {
+        store.get_account(environment_id, "a1").await.unwrap().unwrap().status
+    }
+
     #[tokio::test]
     async fn in_thread_account_reads_see_every_write_at_once_and_match_the_pool() {
         let (_dir, url) = temp_db();
@@ -196,10 +202,7 @@ mod tests {
         let env = store.create_environment("e").await.unwrap();
         assert!(store.get_account(&env.id, "a1").await.unwrap().is_none());
 
-        store
-            .insert_account(&account(&env.id, "a1", AccountStatus::Active))
-            .await
-            .unwrap();
+        store.insert_account(&account(&env.id, "a1", Active)).await.unwrap();
         let fast = store.get_account(&env.id, "a1").await.unwrap().unwrap();
         let row = sqlx::query("SELECT * FROM integrated_accounts WHERE id = 'a1'")
             .fetch_one(&store.pool)
@@ -209,13 +212,10 @@ mod tests {
         assert_eq!(format!("{fast:?}"), format!("{pooled:?}"));
 
         store
-            .update_account(&account(&env.id, "a1", AccountStatus::NeedsReauth))
+            .update_account(&account(&env.id, "a1", NeedsReauth))
             .await
             .unwrap();
-        assert_eq!(
-            store.get_account(&env.id, "a1").await.unwrap().unwrap().status,
-            AccountStatus::NeedsReauth
-        );
+        assert_eq!(status_of(&store, &env.id).await, NeedsReauth);
         assert!(store.get_account("other-env", "a1").await.unwrap().is_none());
         store.delete_account(&env.id, "a1").await.unwrap();
         assert!(store.get_account(&env.id, "a1").await.unwrap().is_none());
@@ -231,37 +231,25 @@ mod tests {
         let store = SqliteStore::connect(&url).await.unwrap();
         let other = SqliteStore::connect(&url).await.unwrap();
         let env = store.create_environment("e").await.unwrap();
-        store
-            .insert_account(&account(&env.id, "a1", AccountStatus::Active))
-            .await
-            .unwrap();
+        store.insert_account(&account(&env.id, "a1", Active)).await.unwrap();
         let hits = || store.dialect.fast.as_ref().unwrap().hits.load(Ordering::Relaxed);
 
-        assert_eq!(
-            store.get_account(&env.id, "a1").await.unwrap().unwrap().status,
-            AccountStatus::Active
-        );
+        assert_eq!(status_of(&store, &env.id).await, Active);
         assert_eq!(hits(), 0);
-        assert_eq!(
-            store.get_account(&env.id, "a1").await.unwrap().unwrap().status,
-            AccountStatus::Active
-        );
+        assert_eq!(status_of(&store, &env.id).await, Active);
         assert_eq!(hits(), 1, "nothing changed: the second read is answered from the cache");
 
         other
-            .update_account(&account(&env.id, "a1", AccountStatus::NeedsReauth))
+            .update_account(&account(&env.id, "a1", NeedsReauth))
             .await
             .unwrap();
         assert_eq!(
-            store.get_account(&env.id, "a1").await.unwrap().unwrap().status,
-            AccountStatus::NeedsReauth,
+            status_of(&store, &env.id).await,
+            NeedsReauth,
             "another instance's write is seen at once"
         );
         assert_eq!(hits(), 1);
-        assert_eq!(
-            store.get_account(&env.id, "a1").await.unwrap().unwrap().status,
-            AccountStatus::NeedsReauth
-        );
+        assert_eq!(status_of(&store, &env.id).await, NeedsReauth);
         assert_eq!(hits(), 2);
 
         // Any commit counts, even to another table: the cache is dropped, not patched.
@@ -301,10 +289,7 @@ mod tests {
         let err = fast.get_account("e", "a1").err().unwrap();
         assert_eq!(err.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy));
         holder.join().unwrap();
-        assert_eq!(
-            fast.get_account("e", "a1").unwrap().unwrap().unwrap().status,
-            AccountStatus::Active
-        );
+        assert_eq!(fast.get_account("e", "a1").unwrap().unwrap().unwrap().status, Active);
     }
 
     #[tokio::test]
@@ -312,10 +297,7 @@ mod tests {
         let (dir, url) = temp_db();
         let mut store = SqliteStore::connect(&url).await.unwrap();
         let env = store.create_environment("e").await.unwrap();
-        store
-            .insert_account(&account(&env.id, "a1", AccountStatus::Active))
-            .await
-            .unwrap();
+        store.insert_account(&account(&env.id, "a1", Active)).await.unwrap();
         // A path that cannot be opened: every in-thread read fails.
         store.dialect.fast = Some(FastReads::new(dir.path().join("missing/none.db")));
         assert_eq!(store.get_account(&env.id, "a1").await.unwrap().unwrap().id, "a1");
