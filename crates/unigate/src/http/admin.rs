@@ -261,8 +261,8 @@ async fn apply_update(
     }
     if let Some(s) = string_field(&body, "status")? {
         record.status = s.parse().map_err(|_| {
-            let names: Vec<&str> = AccountStatus::ALL.iter().map(|s| s.as_str()).collect();
-            ApiError::bad_request(format!("`status` must be one of {}.", names.join(", ")))
+            let names = AccountStatus::ALL.map(AccountStatus::as_str).join(", ");
+            ApiError::bad_request(format!("`status` must be one of {names}."))
         })?;
     }
     if body.contains_key("last_error") {

@@ -416,6 +416,29 @@ pub enum RateSlot {
 mod tests {
     use super::*;
 
+    /// The names stored and answered are the ones the status column and the API always
+    /// held, in the order the admin API lists them; any other name is refused.
+    #[test]
+    fn account_statuses_keep_their_names_in_the_database_and_on_the_wire() {
+        let names = AccountStatus::ALL.map(AccountStatus::as_str);
+        assert_eq!(
+            names,
+            [
+                "active",
+                "connecting",
+                "post_install_error",
+                "validation_error",
+                "needs_reauth"
+            ]
+        );
+        for status in AccountStatus::ALL {
+            assert_eq!(status.as_str().parse::<AccountStatus>(), Ok(status));
+            assert_eq!(serde_json::json!(status), status.as_str());
+            assert_eq!(status.to_string(), status.as_str());
+        }
+        assert_eq!("Active".parse::<AccountStatus>(), Err(UnknownStatus("Active".into())));
+    }
+
     #[test]
     fn request_log_batches_use_few_statement_shapes_and_keep_every_row_in_order() {
         let rows: Vec<RequestLogRecord> = (0..300)
