@@ -76,6 +76,8 @@ pub(super) struct AccountRow<D: Dialect> {
 }
 
 impl<D: Dialect> AccountRow<D> {
+    /// The record: JSON and timestamps out of the backend's types, the status parsed; a
+    /// value that does not decode makes the row corrupt.
     pub fn decode(self) -> Result<AccountRecord, StoreError> {
         Ok(AccountRecord {
             id: self.id,

@@ -1,7 +1,7 @@
 //! [`SqliteDialect`]: what the shared queries ([`SqlStore`](crate::store::sql::SqlStore)) do
 //! SQLite's way. Timestamps are fixed-width RFC 3339 text, so that text order is time order;
-//! JSON is text; the rate-limit lanes are one `UPDATE ... RETURNING` on this process's clock
-//! (one writer at a time, so no row locks are needed).
+//! JSON is text; a rate-limit lane is taken by one `UPDATE ... RETURNING` on this process's
+//! clock (SQLite runs one writer at a time, so one statement cannot race another).
 
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::SqliteQueryResult;
