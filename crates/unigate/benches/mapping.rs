@@ -10,7 +10,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 mod support;
 
 fn mapping(c: &mut Criterion) {
-    let registry = unigate::startup::load_registry(None).expect("the built-in catalog loads");
+    let registry = unigate::catalog::load_registry(None).expect("the built-in catalog loads");
     let cases = support::mapping_cases(&registry).expect("mapping cases");
     let mut group = c.benchmark_group("organizations_get_response_mapping");
     for case in &cases {

@@ -9,7 +9,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 mod support;
 
 fn pipeline(c: &mut Criterion) {
-    let registry = unigate::startup::load_registry(None).expect("the built-in catalog loads");
+    let registry = unigate::catalog::load_registry(None).expect("the built-in catalog loads");
     let p = support::pipeline(&registry);
     let mut group = c.benchmark_group("pipeline");
     group.bench_function("query_parse", |b| {

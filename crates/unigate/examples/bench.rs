@@ -73,7 +73,7 @@ fn main() -> anyhow::Result<()> {
 
 /// Evaluates each provider's mapping in a loop for `seconds` and prints one JSON line each.
 fn mapping(seconds: f64, dump: Option<String>, only: Option<String>) -> anyhow::Result<()> {
-    let registry = unigate::startup::load_registry(None)?;
+    let registry = unigate::catalog::load_registry(None)?;
     let cases = support::mapping_cases(&registry)?;
     if let Some(path) = dump {
         let out: Vec<Value> = cases
@@ -128,7 +128,7 @@ fn mapping(seconds: f64, dump: Option<String>, only: Option<String>) -> anyhow::
 /// --collect-atstart=no --toggle-collect='*eval_loop*' --dump-after='*eval_loop*'`) has one
 /// profile per provider, in the order printed, with nothing of the set-up in it.
 fn mapping_count(evals: u64, only: Option<String>) -> anyhow::Result<()> {
-    let registry = unigate::startup::load_registry(None)?;
+    let registry = unigate::catalog::load_registry(None)?;
     let cases = support::mapping_cases(&registry)?;
     let mut stdout = std::io::stdout().lock();
     for case in cases.iter().filter(|c| only.as_ref().is_none_or(|o| *o == c.provider)) {

@@ -11,7 +11,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// A new API token: `ug_` and 64 hex characters (256 random bits).
 pub fn generate_token() -> String {

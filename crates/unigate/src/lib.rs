@@ -23,6 +23,7 @@ pub mod http;
 pub mod mapping;
 pub mod pagination;
 pub mod query_pairs;
+pub mod request_log;
 pub mod startup;
 pub mod state;
 pub mod store;

@@ -206,7 +206,7 @@ async fn run(cli: Cli, mut config: Config, workers: usize) -> anyhow::Result<()>
             app.run_until_stopped(shutdown_signal()).await?;
         }
         Command::Validate { dir } => {
-            let registry = startup::load_registry(dir.as_deref())?;
+            let registry = unigate::catalog::load_registry(dir.as_deref())?;
             println!(
                 "catalog OK: {} unified model(s), {} integration(s), {} emulator(s)",
                 registry.models.len(),
@@ -219,7 +219,7 @@ async fn run(cli: Cli, mut config: Config, workers: usize) -> anyhow::Result<()>
             }
         }
         Command::Coverage { format, dir } => {
-            let registry = startup::load_registry(dir.as_deref())?;
+            let registry = unigate::catalog::load_registry(dir.as_deref())?;
             let coverage = unigate::catalog::coverage::Coverage::compute(&registry);
             match format {
                 CoverageFormat::Markdown => print!("{}", coverage.to_markdown()),

@@ -10,41 +10,13 @@ use tokio::net::TcpListener;
 
 use crate::accounts::crypto::Keyring;
 use crate::auth;
-use crate::catalog::{Registry, Sources};
+use crate::catalog::{load_registry, Registry};
 use crate::config::Config;
+use crate::state::{AppState, AppStateInner};
 use crate::store::postgres::{PgOptions, PgStore};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{AccountFilter, Store};
 use crate::upstream::Upstream;
-
-/// Shared, immutable-after-start state of the server: one `Arc`, so the clones axum makes
-/// for every extractor and middleware of a request cost one reference count, not one per
-/// field.
-#[derive(Clone)]
-pub struct AppState(Arc<AppStateInner>);
-
-impl std::ops::Deref for AppState {
-    type Target = AppStateInner;
-
-    fn deref(&self) -> &AppStateInner {
-        &self.0
-    }
-}
-
-pub struct AppStateInner {
-    pub config: Arc<Config>,
-    pub store: Arc<dyn Store>,
-    pub registry: Arc<Registry>,
-    pub keyring: Arc<Keyring>,
-    pub upstream: Upstream,
-    /// API token -> environment, for one second (`auth::TokenCache`).
-    pub tokens: Arc<auth::TokenCache>,
-    /// OAuth token exchange and refresh.
-    pub oauth: Arc<crate::accounts::oauth::OAuth>,
-    /// Where browsers reach this instance (`Config::public_url`), without a trailing `/`.
-    pub public_url: Arc<str>,
-    pub request_log: Arc<crate::http::request_log::RequestLog>,
-}
 
 /// A sandbox account created at start.
 #[derive(Debug, Clone)]
@@ -90,20 +62,6 @@ pub fn runtime(workers: usize) -> std::io::Result<tokio::runtime::Runtime> {
             .enable_all()
             .build()
     }
-}
-
-/// Loads the built-in catalog, overlaid with `dir` if given.
-pub fn load_registry(dir: Option<&std::path::Path>) -> anyhow::Result<Registry> {
-    let mut sources = Sources::embedded();
-    if let Some(dir) = dir {
-        let extra =
-            Sources::from_dir(dir).with_context(|| format!("cannot read catalog directory {}", dir.display()))?;
-        sources = sources.overlay(extra);
-    }
-    Registry::build(&sources).map_err(|errors| {
-        let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        anyhow::anyhow!("the catalog is invalid:\n  {}", list.join("\n  "))
-    })
 }
 
 /// The backend named by `database_url`: SQLite (default) or PostgreSQL.
@@ -200,12 +158,12 @@ impl Application {
         let public_url: Arc<str> = config
             .public_url(listener.local_addr().context("cannot read the bound address")?)
             .into();
-        let request_log = Arc::new(crate::http::request_log::RequestLog::start(
+        let request_log = Arc::new(crate::request_log::RequestLog::start(
             store.clone(),
             config.request_log.enabled,
             config.request_log.retention_hours,
         ));
-        let state = AppState(Arc::new(AppStateInner {
+        let state = AppState::new(AppStateInner {
             request_log,
             public_url,
             config: Arc::new(config),
@@ -215,7 +173,7 @@ impl Application {
             upstream,
             tokens: Arc::default(),
             oauth,
-        }));
+        });
 
         let mut sandbox_token = None;
         let mut sandbox_accounts = Vec::new();

@@ -1,2 +1,50 @@
-//! Shared state of the server (to be replaced by its own module).
-pub use crate::startup::{AppState, AppStateInner};
+//! The state every handler, extractor and middleware works with, built once by `startup`.
+//!
+//! Its own module so that the layers that read it (`auth`, `http`, `unified`) depend on
+//! what it holds, not on the code that builds and runs the server.
+
+use std::sync::Arc;
+
+use crate::accounts::crypto::Keyring;
+use crate::accounts::oauth::OAuth;
+use crate::auth::TokenCache;
+use crate::catalog::Registry;
+use crate::config::Config;
+use crate::request_log::RequestLog;
+use crate::store::Store;
+use crate::upstream::Upstream;
+
+/// Shared, immutable-after-start state of the server: one `Arc`, so the clones axum makes
+/// for every extractor and middleware of a request cost one reference count, not one per
+/// field.
+#[derive(Clone)]
+pub struct AppState(Arc<AppStateInner>);
+
+impl AppState {
+    pub fn new(inner: AppStateInner) -> AppState {
+        AppState(Arc::new(inner))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppStateInner;
+
+    fn deref(&self) -> &AppStateInner {
+        &self.0
+    }
+}
+
+pub struct AppStateInner {
+    pub config: Arc<Config>,
+    pub store: Arc<dyn Store>,
+    pub registry: Arc<Registry>,
+    pub keyring: Arc<Keyring>,
+    pub upstream: Upstream,
+    /// API token -> environment, for one second (`auth::TokenCache`).
+    pub tokens: Arc<TokenCache>,
+    /// OAuth token exchange and refresh.
+    pub oauth: Arc<OAuth>,
+    /// Where browsers reach this instance (`Config::public_url`), without a trailing `/`.
+    pub public_url: Arc<str>,
+    pub request_log: Arc<RequestLog>,
+}

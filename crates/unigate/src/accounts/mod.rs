@@ -13,16 +13,8 @@ use serde_json::{json, Map, Value};
 
 use crate::catalog::Integration;
 use crate::error::ApiError;
-use crate::store::AccountRecord;
+use crate::store::{AccountRecord, AccountStatus};
 use crypto::Keyring;
-
-pub const STATUSES: &[&str] = &[
-    "active",
-    "connecting",
-    "post_install_error",
-    "validation_error",
-    "needs_reauth",
-];
 
 /// A loaded account with its full, decrypted context (integration defaults filled in).
 #[derive(Debug, Clone)]
@@ -233,7 +225,7 @@ pub fn new_record(
         tenant_id: tenant_id.to_string(),
         integration: integration.name().to_string(),
         context: Value::Object(public),
-        status: "active".into(),
+        status: AccountStatus::Active,
         last_error: None,
         is_sandbox,
         created_at: now,

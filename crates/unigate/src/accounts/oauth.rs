@@ -24,7 +24,7 @@ use crate::catalog::types::{ClientAuth, CredentialFormat};
 use crate::catalog::Integration;
 use crate::config::OAuthConfig;
 use crate::error::ApiError;
-use crate::store::{AccountRecord, Store};
+use crate::store::{AccountRecord, AccountStatus, Store};
 use crate::upstream::Upstream;
 
 /// What a token endpoint answered.
@@ -39,22 +39,76 @@ pub struct TokenSet {
 }
 
 /// Why a token request failed.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum TokenError {
     /// The grant is dead (revoked, expired, already used): a person must reconnect.
-    Reauth(String),
-    /// The provider failed or could not be reached; the grant may still be good.
-    Failed(String),
+    #[error("{0}")]
+    Reauth(OAuthError),
+
+    // The provider failed or could not be reached; the grant may still be good.
+    /// An OAuth error that does not kill the grant.
+    #[error("the token endpoint answered {status} ({error})")]
+    Refused { status: u16, error: OAuthError },
+    /// A failure status without an OAuth error.
+    #[error("the token endpoint answered {status}")]
+    Status { status: u16 },
+    #[error("the token endpoint's answer has no access_token")]
+    NoAccessToken,
+    #[error("the token endpoint could not be reached")]
+    Unreachable(#[source] reqwest::Error),
+    #[error("the token endpoint's answer broke off")]
+    BrokeOff(#[source] reqwest::Error),
+    /// `reason`: rustls' words, found down the cause's chain.
+    #[error("the token endpoint's TLS certificate was refused ({reason}); {hint}", hint = crate::upstream::client::CERTIFICATE_HINT)]
+    Certificate {
+        reason: String,
+        #[source]
+        source: reqwest::Error,
+    },
     /// The token endpoint did not answer in time; the grant may still be good.
-    Timeout(String),
-    /// Unigate cannot build the request (no OAuth app configured, ...).
-    Config(String),
+    #[error("the token endpoint did not answer within {timeout_ms} ms")]
+    Timeout {
+        timeout_ms: u64,
+        #[source]
+        source: reqwest::Error,
+    },
+
+    // Unigate cannot build the request.
+    #[error("no OAuth app is configured for integration `{integration}` (set oauth.apps.{}.client_id and client_secret)", integration.replace('-', "_"))]
+    NoApp { integration: String },
+    #[error("integration `{integration}` declares no oauth2 endpoints")]
+    NoEndpoints { integration: String },
+    #[error(transparent)]
+    TokenUrl(crate::upstream::UpstreamError),
+    #[error(transparent)]
+    TokenParam(crate::mapping::template::TemplateError),
 }
 
 impl TokenError {
-    fn message(&self) -> &str {
+    /// What the API answers about it: its own words and, where the HTTP client failed
+    /// without a reason of ours (a refused connection, a reset), the client's words after
+    /// them in parentheses.
+    fn message(&self) -> String {
         match self {
-            TokenError::Reauth(m) | TokenError::Failed(m) | TokenError::Timeout(m) | TokenError::Config(m) => m,
+            TokenError::Unreachable(source) | TokenError::BrokeOff(source) => format!("{self} ({source})"),
+            _ => self.to_string(),
+        }
+    }
+}
+
+/// An OAuth error a token endpoint answered (RFC 6749, section 5.2): `error` and, when
+/// given, `error_description`.
+#[derive(Debug, Clone)]
+pub struct OAuthError {
+    pub code: String,
+    pub description: Option<String>,
+}
+
+impl std::fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.description {
+            Some(d) => write!(f, "{}: {d}", self.code),
+            None => f.write_str(&self.code),
         }
     }
 }
@@ -238,7 +292,7 @@ impl OAuth {
         };
         let settled = || async {
             let current = self.reload(integration, record).await?;
-            if current.record.status == "needs_reauth" {
+            if current.record.status == AccountStatus::NeedsReauth {
                 return Err(needs_reauth(&current.record));
             }
             Ok((!force && satisfied(&current)).then_some(current))
@@ -272,7 +326,7 @@ impl OAuth {
             Ok(tokens) => self.store_tokens(integration, account, &tokens).await,
             Err(TokenError::Reauth(reason)) => {
                 let mut record = account.record;
-                record.status = "needs_reauth".into();
+                record.status = AccountStatus::NeedsReauth;
                 record.last_error = Some(format!("Token refresh refused: {reason}"));
                 record.updated_at = Utc::now();
                 self.store.update_account_credentials(&record).await?;
@@ -281,7 +335,7 @@ impl OAuth {
             }
             Err(e) => Err(ApiError::new(
                 match e {
-                    TokenError::Timeout(_) => http::StatusCode::GATEWAY_TIMEOUT,
+                    TokenError::Timeout { .. } => http::StatusCode::GATEWAY_TIMEOUT,
                     _ => http::StatusCode::BAD_GATEWAY,
                 },
                 format!(
@@ -305,7 +359,7 @@ impl OAuth {
         let mut secrets = open_secrets(&self.keyring, &record)?;
         apply_tokens(&mut secrets, tokens);
         record.secrets = seal_secrets(&self.keyring, &record.id, &secrets);
-        record.status = "active".into();
+        record.status = AccountStatus::Active;
         record.last_error = None;
         record.updated_at = Utc::now();
         if !self.store.update_account_credentials(&record).await? {
@@ -325,11 +379,9 @@ impl OAuth {
         }
         match self.config.app(integration.name()) {
             Some(app) => Ok((app.client_id.clone(), app.client_secret.expose_secret().to_string())),
-            None => Err(TokenError::Config(format!(
-                "no OAuth app is configured for integration `{}` (set oauth.apps.{}.client_id and client_secret)",
-                integration.name(),
-                integration.name().replace('-', "_")
-            ))),
+            None => Err(TokenError::NoApp {
+                integration: integration.name().to_string(),
+            }),
         }
     }
 
@@ -341,22 +393,21 @@ impl OAuth {
         params: &[(&str, String)],
     ) -> Result<TokenSet, TokenError> {
         let Some(oauth2) = &integration.oauth2 else {
-            return Err(TokenError::Config(format!(
-                "integration `{}` declares no oauth2 endpoints",
-                integration.name()
-            )));
+            return Err(TokenError::NoEndpoints {
+                integration: integration.name().to_string(),
+            });
         };
         let (client_id, client_secret) = self.client(integration, context)?;
         let url = self
             .upstream
             .oauth_url(integration, &oauth2.token_url, context)
-            .map_err(|e| TokenError::Config(e.to_string()))?;
+            .map_err(TokenError::TokenUrl)?;
         let scope = json!({ "context": context });
         let mut form: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
         for (k, t) in &oauth2.token_params {
             let v = t
                 .render(&scope, crate::mapping::template::Encoding::Raw)
-                .map_err(|e| TokenError::Config(e.to_string()))?;
+                .map_err(TokenError::TokenParam)?;
             form.push((k.clone(), v));
         }
         let oc = integration.config.credentials.oauth2.as_ref();
@@ -374,30 +425,24 @@ impl OAuth {
             }
         }
         let timeout_ms = self.upstream.config().request_timeout_ms;
-        // A timeout (before the answer or in its body) is its own error; `failure` says what
-        // else went wrong.
-        let failed = |e: reqwest::Error, failure: &str| {
+        // A timeout (before the answer or in its body) and a refused certificate are errors of
+        // their own; `otherwise` says what else went wrong.
+        let failed = |e: reqwest::Error, otherwise: fn(reqwest::Error) -> TokenError| {
             if e.is_timeout() {
-                TokenError::Timeout(format!("the token endpoint did not answer within {timeout_ms} ms"))
+                TokenError::Timeout { timeout_ms, source: e }
             } else if let Some(reason) = crate::upstream::client::certificate_error(&e) {
-                TokenError::Failed(format!(
-                    "the token endpoint's TLS certificate was refused ({reason}); {}",
-                    crate::upstream::client::CERTIFICATE_HINT
-                ))
+                TokenError::Certificate { reason, source: e }
             } else {
-                TokenError::Failed(format!("{failure} ({e})"))
+                otherwise(e)
             }
         };
         let response = req
             .form(&form)
             .send()
             .await
-            .map_err(|e| failed(e, "the token endpoint could not be reached"))?;
+            .map_err(|e| failed(e, TokenError::Unreachable))?;
         let status = response.status();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| failed(e, "the token endpoint's answer broke off"))?;
+        let bytes = response.bytes().await.map_err(|e| failed(e, TokenError::BrokeOff))?;
         let body: Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
             // Some servers answer form-encoded whatever Accept says.
             Value::Object(
@@ -408,37 +453,36 @@ impl OAuth {
             )
         });
         if let Some(code) = body.get("error").and_then(Value::as_str) {
-            let description = body
-                .get("error_description")
-                .and_then(Value::as_str)
-                .map(|d| format!("{code}: {d}"))
-                .unwrap_or_else(|| code.to_string());
+            let error = OAuthError {
+                code: code.to_string(),
+                description: body
+                    .get("error_description")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+            };
             let reauth = oc
                 .map(|o| o.reauth_errors.iter().any(|e| e == code))
                 .unwrap_or(code == "invalid_grant");
             return Err(if reauth {
-                TokenError::Reauth(description)
+                TokenError::Reauth(error)
             } else {
-                TokenError::Failed(format!(
-                    "the token endpoint answered {} ({description})",
-                    status.as_u16()
-                ))
+                TokenError::Refused {
+                    status: status.as_u16(),
+                    error,
+                }
             });
         }
         if !status.is_success() {
-            return Err(TokenError::Failed(format!(
-                "the token endpoint answered {}",
-                status.as_u16()
-            )));
+            return Err(TokenError::Status {
+                status: status.as_u16(),
+            });
         }
         let Some(access) = body
             .get("access_token")
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
         else {
-            return Err(TokenError::Failed(
-                "the token endpoint's answer has no access_token".into(),
-            ));
+            return Err(TokenError::NoAccessToken);
         };
         let expires_in = match body.get("expires_in") {
             Some(Value::Number(n)) => n.as_i64(),
@@ -499,5 +543,79 @@ pub fn needs_reauth(record: &AccountRecord) -> ApiError {
         message = format!("{message} ({e})");
     }
     ApiError::unauthorized(message)
-        .with_details(json!({ "integrated_account_id": record.id, "status": "needs_reauth" }))
+        .with_details(json!({ "integrated_account_id": record.id, "status": AccountStatus::NeedsReauth }))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// What the API answers about a failed token request (after "Refreshing the OAuth token
+    /// of integrated account `…` at … failed: "), in the words it always used.
+    #[tokio::test]
+    async fn token_errors_answer_their_messages_and_keep_their_causes() {
+        let refused = OAuthError {
+            code: "invalid_client".into(),
+            description: Some("bad secret".into()),
+        };
+        let cases = [
+            (
+                TokenError::Reauth(OAuthError {
+                    code: "invalid_grant".into(),
+                    description: None,
+                }),
+                "invalid_grant",
+            ),
+            (
+                TokenError::Refused {
+                    status: 401,
+                    error: refused,
+                },
+                "the token endpoint answered 401 (invalid_client: bad secret)",
+            ),
+            (
+                TokenError::Status { status: 500 },
+                "the token endpoint answered 500",
+            ),
+            (
+                TokenError::NoAccessToken,
+                "the token endpoint's answer has no access_token",
+            ),
+            (
+                TokenError::NoApp {
+                    integration: "google-workspace".into(),
+                },
+                "no OAuth app is configured for integration `google-workspace` (set oauth.apps.google_workspace.client_id and client_secret)",
+            ),
+            (
+                TokenError::NoEndpoints {
+                    integration: "github".into(),
+                },
+                "integration `github` declares no oauth2 endpoints",
+            ),
+        ];
+        for (error, want) in cases {
+            assert_eq!(error.message(), want);
+        }
+
+        // Nothing listens on a port bound and then dropped.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let cause = reqwest::Client::new()
+            .get(format!("http://127.0.0.1:{port}/token"))
+            .send()
+            .await
+            .unwrap_err();
+        let words = cause.to_string();
+        let unreachable = TokenError::Unreachable(cause);
+        assert_eq!(
+            unreachable.message(),
+            format!("the token endpoint could not be reached ({words})")
+        );
+        assert!(std::error::Error::source(&unreachable).is_some());
+    }
 }

@@ -580,7 +580,7 @@ mod tests {
 
     #[test]
     fn the_shipped_catalog_covers_what_its_mappings_build() {
-        let registry = crate::startup::load_registry(None).unwrap();
+        let registry = crate::catalog::load_registry(None).unwrap();
         let coverage = Coverage::compute(&registry);
         let orgs = &coverage.models[0].resources[0];
         let field = |name: &str| orgs.fields.iter().find(|f| f.field == name).unwrap();

@@ -12,11 +12,43 @@ pub mod registry;
 pub mod types;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub use registry::{CatalogError, Integration, Model, Registry, Resource, UnifiedMapping};
 
 static EMBEDDED: include_dir::Dir<'static> = include_dir::include_dir!("$CARGO_MANIFEST_DIR/../../catalog");
+
+/// Why [`load_registry`] found no catalog to serve.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read catalog directory {}", dir.display())]
+    ReadDir {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Every problem found, not just the first.
+    #[error("the catalog is invalid:\n  {}", one_a_line(.0))]
+    Invalid(Vec<CatalogError>),
+}
+
+fn one_a_line(errors: &[CatalogError]) -> String {
+    let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    list.join("\n  ")
+}
+
+/// Loads the built-in catalog, overlaid with `dir` if given.
+pub fn load_registry(dir: Option<&Path>) -> Result<Registry, LoadError> {
+    let mut sources = Sources::embedded();
+    if let Some(dir) = dir {
+        let extra = Sources::from_dir(dir).map_err(|source| LoadError::ReadDir {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
+        sources = sources.overlay(extra);
+    }
+    Registry::build(&sources).map_err(LoadError::Invalid)
+}
 
 /// The catalog's files, by path relative to the catalog root (`models/x.yaml`,
 /// `integrations/github/integration.yaml`).

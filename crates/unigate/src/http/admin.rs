@@ -14,8 +14,8 @@ use crate::accounts;
 use crate::auth::Env;
 use crate::error::ApiError;
 use crate::pagination::{cursor, PageState};
-use crate::startup::AppState;
-use crate::store::{AccountFilter, AccountPosition};
+use crate::state::AppState;
+use crate::store::{AccountFilter, AccountPosition, AccountStatus};
 use crate::unified::query::parse_brackets;
 
 const DEFAULT_LIMIT: u32 = 100;
@@ -260,13 +260,10 @@ async fn apply_update(
         record.tenant_id = t;
     }
     if let Some(s) = string_field(&body, "status")? {
-        if !accounts::STATUSES.contains(&s.as_str()) {
-            return Err(ApiError::bad_request(format!(
-                "`status` must be one of {}.",
-                accounts::STATUSES.join(", ")
-            )));
-        }
-        record.status = s;
+        record.status = s.parse().map_err(|_| {
+            let names = AccountStatus::ALL.map(AccountStatus::as_str).join(", ");
+            ApiError::bad_request(format!("`status` must be one of {names}."))
+        })?;
     }
     if body.contains_key("last_error") {
         record.last_error = body.get("last_error").and_then(Value::as_str).map(str::to_string);

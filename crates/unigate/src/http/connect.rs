@@ -32,8 +32,8 @@ use crate::auth::{hash_token, random_hex, Env};
 use crate::catalog::types::CredentialFormat;
 use crate::catalog::Integration;
 use crate::error::ApiError;
-use crate::startup::AppState;
-use crate::store::{AccountRecord, LinkTokenRecord};
+use crate::state::AppState;
+use crate::store::{AccountRecord, AccountStatus, LinkTokenRecord};
 use crate::upstream::Outgoing;
 
 const LINK_TTL_DAYS: i64 = 7;
@@ -212,7 +212,11 @@ async fn session(State(state): State<AppState>, Query(q): Query<LinkQuery>) -> R
 /// it declares (`credentials.validation`), or by default its organizations list, which every
 /// User Directory integration has, so that credentials the provider refuses are found when
 /// the account is connected rather than on its first call. `validation: none` skips it.
-async fn validate(state: &AppState, integration: &Integration, record: &AccountRecord) -> (String, Option<String>) {
+async fn validate(
+    state: &AppState,
+    integration: &Integration,
+    record: &AccountRecord,
+) -> (AccountStatus, Option<String>) {
     let key = integration
         .config
         .credentials
@@ -221,15 +225,15 @@ async fn validate(state: &AppState, integration: &Integration, record: &AccountR
         .unwrap_or(crate::catalog::types::DEFAULT_VALIDATION);
     let Some(resource) = integration.resources.get(key) else {
         // `none`, or an integration without an organizations list.
-        return ("active".into(), None);
+        return (AccountStatus::Active, None);
     };
     let account = match Account::load(&state.keyring, integration, record.clone()) {
         Ok(a) => a,
-        Err(e) => return ("validation_error".into(), Some(e.message.clone())),
+        Err(e) => return (AccountStatus::ValidationError, Some(e.message.clone())),
     };
     let account = match state.oauth.ensure_fresh(integration, account).await {
         Ok(a) => a,
-        Err(e) => return ("validation_error".into(), Some(e.message.clone())),
+        Err(e) => return (AccountStatus::ValidationError, Some(e.message.clone())),
     };
     let scope = json!({ "id": Value::Null, "context": account.context, "before": {} });
     let request = match state
@@ -237,14 +241,14 @@ async fn validate(state: &AppState, integration: &Integration, record: &AccountR
         .request(integration, resource, &account.context, &scope, Outgoing::default())
     {
         Ok(r) => r,
-        Err(e) => return ("validation_error".into(), Some(ApiError::from(e).message.clone())),
+        Err(e) => return (AccountStatus::ValidationError, Some(ApiError::from(e).message.clone())),
     };
     match state.upstream.call(integration, request).await {
-        Ok(_) => ("active".into(), None),
+        Ok(_) => (AccountStatus::Active, None),
         Err(e) => {
             let e = ApiError::from(e);
             (
-                "validation_error".into(),
+                AccountStatus::ValidationError,
                 Some(format!("The validation request was refused: {}", e.message)),
             )
         }
@@ -266,7 +270,7 @@ async fn store_and_validate(
         context,
         false,
     )?;
-    record.status = "connecting".into();
+    record.status = AccountStatus::Connecting;
     state.store.insert_account(&record).await?;
     let (status, last_error) = validate(state, integration, &record).await;
     // Validation may have minted a token (client credentials): keep what is stored.
@@ -286,7 +290,7 @@ fn redirect_for(link: &LinkTokenRecord, record: &AccountRecord) -> Option<String
     url.query_pairs_mut()
         .append_pair("integrated_account_id", &record.id)
         .append_pair("integration", &record.integration)
-        .append_pair("status", &record.status);
+        .append_pair("status", record.status.as_str());
     Some(url.to_string())
 }
 
@@ -528,7 +532,7 @@ async fn oauth_callback(State(state): State<AppState>, Query(q): Query<Callback>
     if let Some(to) = redirect_for(&link, &record) {
         return Redirect::to(&to).into_response();
     }
-    let (title, text) = if record.status == "active" {
+    let (title, text) = if record.status == AccountStatus::Active {
         (
             "Connected",
             format!(
@@ -546,7 +550,7 @@ async fn oauth_callback(State(state): State<AppState>, Query(q): Query<Callback>
             ),
         )
     };
-    result_page(StatusCode::OK, &record.status, title, &text, Some(&record.id))
+    result_page(StatusCode::OK, record.status.as_str(), title, &text, Some(&record.id))
 }
 
 /// The connect page: plain HTML, CSS and script, all inline.

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::Env;
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::IdempotencyBegin;
 
 const HEADER: &str = "idempotency-key";

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use crate::auth::Env;
 use crate::catalog::{Integration, Model};
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

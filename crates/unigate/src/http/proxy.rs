@@ -11,7 +11,7 @@ use axum::Router;
 use super::parse_call;
 use crate::auth::Env;
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::unified::{handle_proxy, ProxyRequest};
 
 pub fn routes() -> Router<AppState> {

@@ -11,7 +11,7 @@ use super::parse_call;
 use crate::auth::Env;
 use crate::catalog::types::UnifiedMethod;
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::unified::{handle, UnifiedRequest};
 
 pub fn routes() -> Router<AppState> {

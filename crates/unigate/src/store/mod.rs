@@ -59,11 +59,70 @@ pub struct AccountRecord {
     pub context: Value,
     /// Sealed secret context values (`accounts::crypto`).
     pub secrets: String,
-    pub status: String,
+    pub status: AccountStatus,
     pub last_error: Option<String>,
     pub is_sandbox: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Where an integrated account stands. Stored and answered as its snake_case name
+/// (`needs_reauth`); a stored name that is none of these is a corrupt row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountStatus {
+    Active,
+    /// Stored by the connect flow before its credentials are validated.
+    Connecting,
+    PostInstallError,
+    /// The connect flow's validation request failed.
+    ValidationError,
+    /// The provider refused the OAuth grant: a person must reconnect the account.
+    NeedsReauth,
+}
+
+impl AccountStatus {
+    /// Every status, in the order the API lists them.
+    pub const ALL: [AccountStatus; 5] = [
+        AccountStatus::Active,
+        AccountStatus::Connecting,
+        AccountStatus::PostInstallError,
+        AccountStatus::ValidationError,
+        AccountStatus::NeedsReauth,
+    ];
+
+    /// The name stored and answered.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountStatus::Active => "active",
+            AccountStatus::Connecting => "connecting",
+            AccountStatus::PostInstallError => "post_install_error",
+            AccountStatus::ValidationError => "validation_error",
+            AccountStatus::NeedsReauth => "needs_reauth",
+        }
+    }
+}
+
+impl std::fmt::Display for AccountStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A name that is no [`AccountStatus`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown account status `{0}`")]
+pub struct UnknownStatus(pub String);
+
+impl std::str::FromStr for AccountStatus {
+    type Err = UnknownStatus;
+
+    fn from_str(s: &str) -> Result<AccountStatus, UnknownStatus> {
+        AccountStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| UnknownStatus(s.to_string()))
+    }
 }
 
 /// Shared by the backends: what a claimed-or-existing row means.
@@ -99,6 +158,11 @@ pub struct LinkTokenRecord {
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
+
+/// Entries the request log (`crate::request_log`) keeps waiting to be written; past this,
+/// new ones are dropped (and counted) rather than slowing calls down. Declared with the
+/// store because a backend measures its backlog against it (SQLite's writer threads).
+pub const REQUEST_LOG_QUEUE: usize = 10_000;
 
 /// The row counts of request-log `INSERT` statements (9 parameters a row: well under SQLite's
 /// and PostgreSQL's parameter limits). A batch is cut into chunks of these sizes, largest
@@ -173,6 +237,8 @@ pub struct RequestLogRecord {
 pub struct AccountFilter {
     pub tenant_id: Option<String>,
     pub integration: Option<String>,
+    /// A status's name as the client gave it: one that is no [`AccountStatus`] matches no
+    /// account.
     pub status: Option<String>,
     pub is_sandbox: Option<bool>,
 }
@@ -349,6 +415,29 @@ pub enum RateSlot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The names stored and answered are the ones the status column and the API always
+    /// held, in the order the admin API lists them; any other name is refused.
+    #[test]
+    fn account_statuses_keep_their_names_in_the_database_and_on_the_wire() {
+        let names = AccountStatus::ALL.map(AccountStatus::as_str);
+        assert_eq!(
+            names,
+            [
+                "active",
+                "connecting",
+                "post_install_error",
+                "validation_error",
+                "needs_reauth"
+            ]
+        );
+        for status in AccountStatus::ALL {
+            assert_eq!(status.as_str().parse::<AccountStatus>(), Ok(status));
+            assert_eq!(serde_json::json!(status), status.as_str());
+            assert_eq!(status.to_string(), status.as_str());
+        }
+        assert_eq!("Active".parse::<AccountStatus>(), Err(UnknownStatus("Active".into())));
+    }
 
     #[test]
     fn request_log_batches_use_few_statement_shapes_and_keep_every_row_in_order() {

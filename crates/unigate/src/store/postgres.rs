@@ -11,7 +11,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgQueryResult};
 use sqlx::{PgPool, Row};
 
-use super::sql::{Dialect, SqlStore, RESERVE_ATTEMPTS};
+use super::sql::{exhausted, lost_every_race, reserve_bounds, Dialect, SqlStore, RESERVE_ATTEMPTS};
 use super::*;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -93,8 +93,7 @@ impl Dialect for PgDialect {
         lanes: BudgetLanes,
         max_wait_ms: u64,
     ) -> Result<RateSlot, StoreError> {
-        let spacing = i64::try_from(lanes.spacing_ms).unwrap_or(i64::MAX / 4);
-        let max_wait = i64::try_from(max_wait_ms).unwrap_or(i64::MAX / 4);
+        let (spacing, max_wait) = reserve_bounds(lanes, max_wait_ms);
         let count = i32::try_from(lanes.lanes).unwrap_or(i32::MAX);
         for _ in 0..RESERVE_ATTEMPTS {
             // The database's clock, so instances with skewed clocks still share one timeline.
@@ -144,16 +143,11 @@ impl Dialect for PgDialect {
                 .await?;
                 continue;
             }
-            let retry_after = earliest.unwrap_or(now).saturating_add(spacing).saturating_sub(now);
-            if retry_after > max_wait {
-                return Ok(RateSlot::Exhausted {
-                    retry_after_ms: u64::try_from(retry_after).unwrap_or(0),
-                });
+            if let Some(exhausted) = exhausted(earliest, now, spacing, max_wait) {
+                return Ok(exhausted);
             }
             // Every free-enough lane was held by a concurrent reservation: try again.
         }
-        Ok(RateSlot::Exhausted {
-            retry_after_ms: lanes.spacing_ms.min(1000),
-        })
+        Ok(lost_every_race(lanes))
     }
 }

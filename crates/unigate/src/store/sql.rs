@@ -58,6 +58,46 @@ pub trait Dialect: Send + Sync + Sized + 'static {
     ) -> impl Future<Output = Result<RateSlot, StoreError>> + Send;
 }
 
+/// An account row as stored (JSON and timestamps in the backend's types), from either read
+/// path: the pool's ([`SqlStore::account_from_row`]) and SQLite's in-thread reads. Both
+/// decode it here, so they cannot disagree on what a row means.
+pub(super) struct AccountRow<D: Dialect> {
+    pub id: String,
+    pub environment_id: String,
+    pub tenant_id: String,
+    pub integration: String,
+    pub context: D::Json,
+    pub secrets: String,
+    pub status: String,
+    pub last_error: Option<String>,
+    pub is_sandbox: bool,
+    pub created_at: D::Time,
+    pub updated_at: D::Time,
+}
+
+impl<D: Dialect> AccountRow<D> {
+    /// The record: JSON and timestamps out of the backend's types, the status parsed; a
+    /// value that does not decode makes the row corrupt.
+    pub fn decode(self) -> Result<AccountRecord, StoreError> {
+        Ok(AccountRecord {
+            id: self.id,
+            environment_id: self.environment_id,
+            tenant_id: self.tenant_id,
+            integration: self.integration,
+            context: D::from_json(self.context)?,
+            secrets: self.secrets,
+            status: self
+                .status
+                .parse()
+                .map_err(|e: UnknownStatus| StoreError::Corrupt(e.to_string()))?,
+            last_error: self.last_error,
+            is_sandbox: self.is_sandbox,
+            created_at: D::from_time(self.created_at)?,
+            updated_at: D::from_time(self.updated_at)?,
+        })
+    }
+}
+
 /// A store on one SQL database: the pool and the backend's [`Dialect`].
 pub struct SqlStore<D: Dialect> {
     pub(super) pool: Pool<D::Db>,
@@ -81,19 +121,20 @@ where
     bool: for<'r> Decode<'r, D::Db> + Type<D::Db>,
 {
     pub(super) fn account_from_row(row: &DbRow<D>) -> Result<AccountRecord, StoreError> {
-        Ok(AccountRecord {
+        AccountRow::<D> {
             id: row.try_get("id")?,
             environment_id: row.try_get("environment_id")?,
             tenant_id: row.try_get("tenant_id")?,
             integration: row.try_get("integration")?,
-            context: D::from_json(row.try_get("context")?)?,
+            context: row.try_get("context")?,
             secrets: row.try_get("secrets")?,
             status: row.try_get("status")?,
             last_error: row.try_get("last_error")?,
             is_sandbox: row.try_get("is_sandbox")?,
-            created_at: D::from_time(row.try_get("created_at")?)?,
-            updated_at: D::from_time(row.try_get("updated_at")?)?,
-        })
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        }
+        .decode()
     }
 
     fn link_token_from_row(row: &DbRow<D>) -> Result<LinkTokenRecord, StoreError> {
@@ -604,3 +645,29 @@ where
 
 /// How often a rate-slot reservation is tried again when it lost a race for a lane.
 pub(super) const RESERVE_ATTEMPTS: usize = 8;
+
+/// A reservation's spacing and longest wait, in the 64-bit integers both databases compute
+/// with; a larger value becomes a quarter of their range, so that sums cannot overflow.
+pub(super) fn reserve_bounds(lanes: BudgetLanes, max_wait_ms: u64) -> (i64, i64) {
+    (
+        i64::try_from(lanes.spacing_ms).unwrap_or(i64::MAX / 4),
+        i64::try_from(max_wait_ms).unwrap_or(i64::MAX / 4),
+    )
+}
+
+/// A reservation that got no lane: `Exhausted` when the `earliest` lane frees up more than
+/// `max_wait` after `now`; `None` when one frees up in time (a concurrent reservation took
+/// it first), and the reservation is tried again.
+pub(super) fn exhausted(earliest: Option<i64>, now: i64, spacing: i64, max_wait: i64) -> Option<RateSlot> {
+    let retry_after = earliest.unwrap_or(now).saturating_add(spacing).saturating_sub(now);
+    (retry_after > max_wait).then(|| RateSlot::Exhausted {
+        retry_after_ms: u64::try_from(retry_after).unwrap_or(0),
+    })
+}
+
+/// What a reservation answers after losing the race for a lane [`RESERVE_ATTEMPTS`] times.
+pub(super) fn lost_every_race(lanes: BudgetLanes) -> RateSlot {
+    RateSlot::Exhausted {
+        retry_after_ms: lanes.spacing_ms.min(1000),
+    }
+}

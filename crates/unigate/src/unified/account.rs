@@ -8,6 +8,7 @@ use crate::accounts::Account;
 use crate::catalog::Integration;
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::store::AccountStatus;
 
 /// The account `account_id` of `environment_id` with its integration, ready to call, and
 /// what `pick` takes from the integration (a mapping, a raw resource). The checks run in
@@ -37,7 +38,7 @@ pub(super) async fn resolve<T>(
             ))
         })?;
     let picked = pick(&integration)?;
-    if record.status == "needs_reauth" {
+    if record.status == AccountStatus::NeedsReauth {
         return Err(crate::accounts::oauth::needs_reauth(&record));
     }
     let account = Account::load(&state.keyring, &integration, record)?;

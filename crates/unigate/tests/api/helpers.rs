@@ -11,7 +11,8 @@ use std::path::PathBuf;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Map, Value};
 use unigate::config::Config;
-use unigate::startup::{AppState, Application, BuildOptions};
+use unigate::startup::{Application, BuildOptions};
+use unigate::state::AppState;
 use unigate_emulator::{EmulatorSpec, RecordedRequest, RunningEmulator};
 
 pub struct TestApp {

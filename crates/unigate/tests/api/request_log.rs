@@ -92,7 +92,7 @@ async fn each_call_is_logged_without_query_or_credentials() {
 #[tokio::test]
 async fn pruning_deletes_old_entries_a_chunk_at_a_time_and_keeps_newer_ones() {
     use chrono::Utc;
-    use unigate::http::request_log::{prune, PRUNE_CHUNK};
+    use unigate::request_log::{prune, PRUNE_CHUNK};
     use unigate::store::RequestLogRecord;
 
     // The app's own pruning (at start, then hourly) keeps everything here, so that only this

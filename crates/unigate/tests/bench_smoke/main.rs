@@ -16,7 +16,7 @@ fn repo_root() -> PathBuf {
 
 #[test]
 fn every_providers_organization_mapping_evaluates_to_a_record() {
-    let registry = unigate::startup::load_registry(None).unwrap();
+    let registry = unigate::catalog::load_registry(None).unwrap();
     let cases = support::mapping_cases(&registry).unwrap();
 
     assert!(
@@ -43,7 +43,7 @@ fn every_providers_organization_mapping_evaluates_to_a_record() {
 
 #[test]
 fn every_pipeline_workload_runs() {
-    let registry = unigate::startup::load_registry(None).unwrap();
+    let registry = unigate::catalog::load_registry(None).unwrap();
     let p = support::pipeline(&registry);
 
     assert_eq!(support::parse_query(support::QUERY), 2);

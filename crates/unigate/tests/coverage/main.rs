@@ -49,7 +49,7 @@ fn the_committed_coverage_page_is_what_the_command_generates() {
 #[test]
 fn the_command_prints_the_library_coverage_as_json() {
     let printed: serde_json::Value = serde_json::from_str(&run_coverage(&["--format", "json"])).unwrap();
-    let registry = unigate::startup::load_registry(None).unwrap();
+    let registry = unigate::catalog::load_registry(None).unwrap();
     assert_eq!(printed, Coverage::compute(&registry).to_json());
 
     let orgs = &printed["models"][0]["resources"][0];

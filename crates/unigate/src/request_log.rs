@@ -1,0 +1,242 @@
+//! The request log: one row per unified or proxy call (environment, account, method, path,
+//! status, duration, error message), written in batches by a background task so a call
+//! never waits on it; and the hourly pruning of rows past `request_log.retention_hours`.
+//! Never a query string, a body or a credential.
+//!
+//! The service only: the HTTP middleware that reports each call and the `GET /request-log`
+//! route that reads the rows are in `http::request_log`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::mpsc;
+
+use crate::store::{RequestLogRecord, Store, StoreError, REQUEST_LOG_QUEUE};
+
+const BATCH: usize = 500;
+/// How long the writer waits for more entries after the first of a batch arrives.
+const LINGER: Duration = Duration::from_millis(200);
+/// How often entries past `request_log.retention_hours` are deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// Rows deleted per statement, and the pause between statements: a busy instance's hour of
+/// entries is millions of rows, and one `DELETE` of them all would hold SQLite's write lock
+/// (which account writes and rate-limit budgets also take) for seconds or minutes.
+pub const PRUNE_CHUNK: u32 = 1000;
+const PRUNE_PAUSE: Duration = Duration::from_millis(20);
+
+/// One finished unified or proxy call, as the HTTP layer saw it.
+#[derive(Debug)]
+pub struct Call {
+    pub environment_id: String,
+    pub integrated_account_id: Option<String>,
+    pub method: String,
+    /// The path only: never the query string.
+    pub path: String,
+    pub status: u16,
+    pub duration: Duration,
+    /// The error message answered, for failed calls.
+    pub error: Option<String>,
+}
+
+/// The sending side, shared by every request.
+#[derive(Debug)]
+pub struct RequestLog {
+    tx: Option<mpsc::Sender<RequestLogRecord>>,
+    dropped: AtomicU64,
+    /// The writer task, and how to tell it to write what is queued, at once, and stop
+    /// (taken by [`RequestLog::flush_and_stop`]); none when logging is off.
+    writer: std::sync::Mutex<Option<(tokio::task::JoinHandle<()>, Arc<tokio::sync::Notify>)>>,
+}
+
+impl RequestLog {
+    /// Starts the writer when enabled, and the hourly pruning in any case.
+    pub fn start(store: Arc<dyn Store>, enabled: bool, retention_hours: u64) -> RequestLog {
+        // Entries written before logging was turned off still age out.
+        tokio::spawn(prune_hourly(store.clone(), retention_hours));
+        if !enabled {
+            return RequestLog {
+                tx: None,
+                dropped: AtomicU64::new(0),
+                writer: std::sync::Mutex::new(None),
+            };
+        }
+        let (tx, rx) = mpsc::channel(REQUEST_LOG_QUEUE);
+        let closing = Arc::new(tokio::sync::Notify::new());
+        let writer = tokio::spawn(write_batches(store, rx, closing.clone()));
+        RequestLog {
+            tx: Some(tx),
+            dropped: AtomicU64::new(0),
+            writer: std::sync::Mutex::new(Some((writer, closing))),
+        }
+    }
+
+    /// Writes every queued entry now, without waiting for its batch to fill, and stops the
+    /// writer; called once the server has stopped taking calls, so that a graceful shutdown
+    /// (a deploy) loses no entries. Waits at most `within`.
+    pub async fn flush_and_stop(&self, within: Duration) {
+        let writer = self
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        let Some((writer, closing)) = writer else { return };
+        // A stored permit: the writer sees it even if it is not waiting at this moment.
+        closing.notify_one();
+        if tokio::time::timeout(within, writer).await.is_err() {
+            tracing::warn!("request log entries still being written at shutdown were abandoned");
+        }
+    }
+
+    /// Queues the entry of one finished call; never waits (a full queue drops it).
+    pub fn record(&self, call: Call) {
+        self.push(RequestLogRecord {
+            // Time-ordered (UUID v7): rows go in at the right edge of the primary-key index
+            // instead of at random places (fewer page splits per logged call).
+            id: uuid::Uuid::now_v7().to_string(),
+            environment_id: call.environment_id,
+            integrated_account_id: call.integrated_account_id,
+            method: call.method,
+            path: call.path,
+            status: call.status,
+            duration_ms: call.duration.as_millis() as u64,
+            error: call.error,
+            created_at: Utc::now(),
+        });
+    }
+
+    fn push(&self, entry: RequestLogRecord) {
+        if let Some(tx) = &self.tx {
+            if tx.try_send(entry).is_err() {
+                let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                if n.is_power_of_two() {
+                    tracing::warn!(dropped = n, "request log queue full; entries dropped");
+                }
+            }
+        }
+    }
+}
+
+async fn write_batches(
+    store: Arc<dyn Store>,
+    mut rx: mpsc::Receiver<RequestLogRecord>,
+    closing: Arc<tokio::sync::Notify>,
+) {
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut stopping = false;
+    loop {
+        if !stopping {
+            tokio::select! {
+                received = rx.recv_many(&mut batch, BATCH) => if received == 0 { return },
+                () = closing.notified() => stopping = true,
+            }
+            // Let a busy instance's entries gather into one transaction (a few per second
+            // at most) instead of committing each call's row on its own.
+            if !stopping && batch.len() < BATCH {
+                tokio::select! {
+                    () = tokio::time::sleep(LINGER) => {}
+                    () = closing.notified() => stopping = true,
+                }
+            }
+        }
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(entry) => batch.push(entry),
+                Err(_) => break,
+            }
+        }
+        if batch.is_empty() {
+            // Only when stopping: the queue is drained.
+            return;
+        }
+        let entries = batch.len();
+        if let Err(e) = store
+            .insert_request_logs(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)), rx.len())
+            .await
+        {
+            tracing::warn!(error = %e, entries, "request log entries could not be written");
+        }
+    }
+}
+
+/// Prunes at start, then every hour, beside the writer (which goes on meanwhile).
+async fn prune_hourly(store: Arc<dyn Store>, retention_hours: u64) {
+    // A retention beyond what a duration or a date can hold keeps everything.
+    let Some(keep) = i64::try_from(retention_hours)
+        .ok()
+        .and_then(|h| h.checked_mul(3600))
+        .and_then(chrono::Duration::try_seconds)
+    else {
+        return;
+    };
+    let mut every = tokio::time::interval(PRUNE_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let Some(cutoff) = Utc::now().checked_sub_signed(keep) else {
+            return;
+        };
+        match prune(store.as_ref(), cutoff).await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "request log pruned"),
+            Err(e) => tracing::warn!(error = %e, "request log pruning failed"),
+        }
+    }
+}
+
+/// Deletes every entry older than `before`, [`PRUNE_CHUNK`] rows per statement with a pause
+/// between statements, so other writers get the database in between; returns how many.
+pub async fn prune(store: &dyn Store, before: chrono::DateTime<Utc>) -> Result<u64, StoreError> {
+    let mut deleted = 0;
+    loop {
+        let n = store.prune_request_logs(before, PRUNE_CHUNK).await?;
+        deleted += n;
+        if n < u64::from(PRUNE_CHUNK) {
+            return Ok(deleted);
+        }
+        tokio::time::sleep(PRUNE_PAUSE).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::store::sqlite::{temp_db, SqliteStore};
+
+    /// With logging turned off, rows written before still age out: the pruning runs anyway,
+    /// at start.
+    #[tokio::test]
+    async fn pruning_runs_with_logging_turned_off() {
+        let (_dir, url) = temp_db();
+        let store = Arc::new(SqliteStore::connect(&url).await.unwrap());
+        let env = store.create_environment("e").await.unwrap();
+        let entry = |id: &str, age_hours: i64| RequestLogRecord {
+            id: id.into(),
+            environment_id: env.id.clone(),
+            integrated_account_id: None,
+            method: "GET".into(),
+            path: "/proxy/x".into(),
+            status: 200,
+            duration_ms: 1,
+            error: None,
+            created_at: Utc::now() - chrono::Duration::hours(age_hours),
+        };
+        store
+            .insert_request_logs(vec![entry("old", 200), entry("recent", 1)], 0)
+            .await
+            .unwrap();
+
+        let _log = RequestLog::start(store.clone(), false, 168);
+        let mut left = Vec::new();
+        for _ in 0..100 {
+            left = store.list_request_logs(&env.id, None, None, 10).await.unwrap();
+            if left.len() == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(left.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["recent"]);
+    }
+}

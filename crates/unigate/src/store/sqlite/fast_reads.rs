@@ -1,0 +1,305 @@
+//! The account read of every unified call, on the caller's thread: [`FastReads`].
+//!
+//! Its own path beside the pool because sqlx's hand-off to a worker thread cost more than
+//! the read itself; each connection keeps the accounts it read until the database changes.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::SqliteDialect;
+use crate::store::sql::AccountRow;
+use crate::store::{AccountRecord, StoreError};
+
+/// Synchronous read-only connections for the one read on every unified call (the account).
+///
+/// sqlx runs each SQLite statement on a worker thread and hands the rows back over channels:
+/// two context switches per query, which profiling showed to be a fifth of the gateway's CPU
+/// at saturation (bench/ANALYSIS.md). A point read on a primary key of a local WAL-mode file
+/// takes microseconds and never waits for writers, so it is done in place, on the caller's
+/// thread. Any failure here falls back to the sqlx path, which classifies errors as usual.
+/// sqlx offers no in-thread mode, hence rusqlite (built on the same libsqlite3-sys, so the
+/// same SQLite library).
+///
+/// Each connection keeps the accounts it read, valid while SQLite's `PRAGMA data_version`
+/// stays the same: that number changes whenever any other connection, in this process or
+/// another sharing the file, commits anything. So a write by this instance or another is
+/// seen by the next call, exactly as without the cache; asking costs a read transaction,
+/// but not the row's lookup, copying and decoding (bench/ANALYSIS.md, "Eighth pass").
+pub(super) struct FastReads {
+    path: std::path::PathBuf,
+    idle: std::sync::Mutex<Vec<Reader>>,
+    /// Reads answered from a connection's cache (for tests and debugging).
+    hits: std::sync::atomic::AtomicU64,
+}
+
+/// A read connection and the accounts it read since the database last changed.
+struct Reader {
+    conn: rusqlite::Connection,
+    /// The `data_version` the cached accounts were read at (or before).
+    version: i64,
+    /// By environment, then account id.
+    accounts: HashMap<String, HashMap<String, AccountRecord>>,
+}
+
+/// Idle read connections kept (more are opened when calls overlap, then closed).
+const FAST_READS_IDLE: usize = 8;
+/// Accounts one read connection keeps (all are dropped when it would hold more): about
+/// a kilobyte each.
+const FAST_READS_CACHED: usize = 1024;
+
+impl FastReads {
+    pub(super) fn new(path: std::path::PathBuf) -> Self {
+        FastReads {
+            path,
+            idle: std::sync::Mutex::new(Vec::new()),
+            hits: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    fn open(&self) -> rusqlite::Result<Reader> {
+        use rusqlite::OpenFlags;
+        let conn = rusqlite::Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+        )?;
+        // No waiting here: this runs on the async runtime's thread, so a locked database
+        // must not put that thread to sleep. `SQLITE_BUSY` comes back at once and the read
+        // goes through the pool, whose worker thread waits (up to its busy timeout) instead.
+        conn.busy_timeout(Duration::ZERO)?;
+        Ok(Reader {
+            conn,
+            version: -1,
+            accounts: HashMap::new(),
+        })
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Reader) -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+        let reader = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop();
+        let mut reader = match reader {
+            Some(r) => r,
+            None => self.open()?,
+        };
+        let out = f(&mut reader);
+        if out.is_ok() {
+            let mut idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if idle.len() < FAST_READS_IDLE {
+                idle.push(reader);
+            }
+        }
+        out
+    }
+
+    /// The account, or a SQLite error (the caller then reads through the pool); a row that
+    /// does not decode is the inner error.
+    pub(super) fn get_account(
+        &self,
+        environment_id: &str,
+        id: &str,
+    ) -> rusqlite::Result<Option<Result<AccountRecord, StoreError>>> {
+        self.with(|reader| {
+            // Asked before the row is read: a commit in between makes the next call read
+            // again, never keeps a row older than its version.
+            let version: i64 = reader
+                .conn
+                .prepare_cached("PRAGMA data_version")?
+                .query_row([], |row| row.get(0))?;
+            if version != reader.version {
+                reader.accounts.clear();
+                reader.version = version;
+            }
+            if let Some(found) = reader.accounts.get(environment_id).and_then(|m| m.get(id)) {
+                self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return Ok(Some(Ok(found.clone())));
+            }
+            let Some(raw) = read_account(&reader.conn, environment_id, id)? else {
+                return Ok(None);
+            };
+            let account = match raw.decode() {
+                Ok(a) => a,
+                Err(e) => return Ok(Some(Err(e))),
+            };
+            // Counted on misses only, over the few environments.
+            if reader.accounts.values().map(HashMap::len).sum::<usize>() >= FAST_READS_CACHED {
+                reader.accounts.clear();
+            }
+            reader
+                .accounts
+                .entry(environment_id.to_string())
+                .or_default()
+                .insert(id.to_string(), account.clone());
+            Ok(Some(Ok(account)))
+        })
+    }
+}
+
+/// The account's row as stored; decoded by [`AccountRow::decode`], as the pool's reads are.
+fn read_account(
+    conn: &rusqlite::Connection,
+    environment_id: &str,
+    id: &str,
+) -> rusqlite::Result<Option<AccountRow<SqliteDialect>>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, environment_id, tenant_id, integration, context, secrets, status, last_error, is_sandbox, created_at, updated_at FROM integrated_accounts WHERE environment_id = ?1 AND id = ?2",
+    )?;
+    let mut rows = stmt.query([environment_id, id])?;
+    let Some(row) = rows.next()? else { return Ok(None) };
+    Ok(Some(AccountRow {
+        id: row.get(0)?,
+        environment_id: row.get(1)?,
+        tenant_id: row.get(2)?,
+        integration: row.get(3)?,
+        context: row.get(4)?,
+        secrets: row.get(5)?,
+        status: row.get(6)?,
+        last_error: row.get(7)?,
+        is_sandbox: row.get::<_, i64>(8)? != 0,
+        created_at: row.get(9)?,
+        updated_at: row.get(10)?,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use chrono::Utc;
+
+    use super::*;
+    use crate::store::sqlite::{temp_db, SqliteStore};
+    use crate::store::AccountStatus::{self, Active, NeedsReauth};
+    use crate::store::Store;
+
+    fn account(environment_id: &str, id: &str, status: AccountStatus) -> AccountRecord {
+        let now = Utc::now();
+        AccountRecord {
+            id: id.into(),
+            environment_id: environment_id.into(),
+            tenant_id: "t1".into(),
+            integration: "github".into(),
+            context: serde_json::json!({"org": "octo", "n": 1}),
+            secrets: "sealed".into(),
+            status,
+            last_error: Some("e".into()),
+            is_sandbox: true,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// The status `store` reads for account `a1` of `environment_id`.
+    async fn status_of(store: &SqliteStore, environment_id: &str) -> AccountStatus {
+        store.get_account(environment_id, "a1").await.unwrap().unwrap().status
+    }
+
+    #[tokio::test]
+    async fn in_thread_account_reads_see_every_write_at_once_and_match_the_pool() {
+        let (_dir, url) = temp_db();
+        let store = SqliteStore::connect(&url).await.unwrap();
+        assert!(store.dialect.fast.is_some());
+        let env = store.create_environment("e").await.unwrap();
+        assert!(store.get_account(&env.id, "a1").await.unwrap().is_none());
+
+        store.insert_account(&account(&env.id, "a1", Active)).await.unwrap();
+        let fast = store.get_account(&env.id, "a1").await.unwrap().unwrap();
+        let row = sqlx::query("SELECT * FROM integrated_accounts WHERE id = 'a1'")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        let pooled = SqliteStore::account_from_row(&row).unwrap();
+        assert_eq!(format!("{fast:?}"), format!("{pooled:?}"));
+
+        store
+            .update_account(&account(&env.id, "a1", NeedsReauth))
+            .await
+            .unwrap();
+        assert_eq!(status_of(&store, &env.id).await, NeedsReauth);
+        assert!(store.get_account("other-env", "a1").await.unwrap().is_none());
+        store.delete_account(&env.id, "a1").await.unwrap();
+        assert!(store.get_account(&env.id, "a1").await.unwrap().is_none());
+    }
+
+    /// The accounts kept by a read connection are used only while nothing was committed
+    /// since: a write by this store or by another instance on the same file (a second
+    /// gateway process) is seen by the next read.
+    #[tokio::test]
+    async fn cached_account_reads_see_writes_from_this_and_other_instances() {
+        use std::sync::atomic::Ordering;
+        let (_dir, url) = temp_db();
+        let store = SqliteStore::connect(&url).await.unwrap();
+        let other = SqliteStore::connect(&url).await.unwrap();
+        let env = store.create_environment("e").await.unwrap();
+        store.insert_account(&account(&env.id, "a1", Active)).await.unwrap();
+        let hits = || store.dialect.fast.as_ref().unwrap().hits.load(Ordering::Relaxed);
+
+        assert_eq!(status_of(&store, &env.id).await, Active);
+        assert_eq!(hits(), 0);
+        assert_eq!(status_of(&store, &env.id).await, Active);
+        assert_eq!(hits(), 1, "nothing changed: the second read is answered from the cache");
+
+        other
+            .update_account(&account(&env.id, "a1", NeedsReauth))
+            .await
+            .unwrap();
+        assert_eq!(
+            status_of(&store, &env.id).await,
+            NeedsReauth,
+            "another instance's write is seen at once"
+        );
+        assert_eq!(hits(), 1);
+        assert_eq!(status_of(&store, &env.id).await, NeedsReauth);
+        assert_eq!(hits(), 2);
+
+        // Any commit counts, even to another table: the cache is dropped, not patched.
+        other.create_environment("f").await.unwrap();
+        store.get_account(&env.id, "a1").await.unwrap().unwrap();
+        assert_eq!(hits(), 2);
+
+        other.delete_account(&env.id, "a1").await.unwrap();
+        assert!(store.get_account(&env.id, "a1").await.unwrap().is_none());
+        assert!(store.get_account("other-env", "a1").await.unwrap().is_none());
+    }
+
+    /// A locked database: the in-thread read does not wait for the lock (it runs on the
+    /// async runtime's thread) but answers busy at once, so `get_account` takes the pool.
+    #[test]
+    fn an_in_thread_read_does_not_wait_for_a_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        // A rollback-journal database, where an exclusive transaction shuts readers out (a
+        // WAL database's readers are shut out only by rarer states such as recovery).
+        conn.execute_batch(
+            "CREATE TABLE integrated_accounts (id, environment_id, tenant_id, integration, context, secrets, status, last_error, is_sandbox, created_at, updated_at);
+             INSERT INTO integrated_accounts VALUES ('a1', 'e', 't', 'github', '{}', '', 'active', NULL, 0, '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z');",
+        )
+        .unwrap();
+        let fast = FastReads::new(path);
+        let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+        let holder = std::thread::spawn(move || {
+            conn.execute_batch("BEGIN EXCLUSIVE").unwrap();
+            locked_tx.send(()).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            conn.execute_batch("COMMIT").unwrap();
+        });
+        locked_rx.recv().unwrap();
+        // A read that waited for the lock would succeed once it is released.
+        let err = fast.get_account("e", "a1").err().unwrap();
+        assert_eq!(err.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy));
+        holder.join().unwrap();
+        assert_eq!(fast.get_account("e", "a1").unwrap().unwrap().unwrap().status, Active);
+    }
+
+    #[tokio::test]
+    async fn a_failing_in_thread_read_falls_back_to_the_pool() {
+        let (dir, url) = temp_db();
+        let mut store = SqliteStore::connect(&url).await.unwrap();
+        let env = store.create_environment("e").await.unwrap();
+        store.insert_account(&account(&env.id, "a1", Active)).await.unwrap();
+        // A path that cannot be opened: every in-thread read fails.
+        store.dialect.fast = Some(FastReads::new(dir.path().join("missing/none.db")));
+        assert_eq!(store.get_account(&env.id, "a1").await.unwrap().unwrap().id, "a1");
+    }
+}

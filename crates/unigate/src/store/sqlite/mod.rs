@@ -1,0 +1,128 @@
+//! The embedded default backend: one SQLite file in WAL mode.
+//!
+//! The queries are [`SqlStore`]'s, shared with `super::postgres`; what is SQLite's own:
+//!
+//! - `dialect`: [`SqliteDialect`], how SQLite stores a timestamp and a JSON document, and its
+//!   SQL for the rate-limit lanes;
+//! - `fast_reads`: the account read of every unified call, done on the caller's thread
+//!   through rusqlite instead of sqlx's worker thread;
+//! - `log_writer`: the request log's rows, written by threads of their own at a low CPU
+//!   priority.
+
+mod dialect;
+mod fast_reads;
+mod log_writer;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+pub use dialect::SqliteDialect;
+use fast_reads::FastReads;
+use log_writer::LogWriter;
+
+use super::sql::SqlStore;
+use super::StoreError;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// The embedded store: the shared queries ([`SqlStore`]) in SQLite's [`SqliteDialect`].
+pub type SqliteStore = SqlStore<SqliteDialect>;
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database and applies pending migrations.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let path = options.get_filename().to_path_buf();
+        // No ping before each use: a connection to a local file does not go stale, and the
+        // ping is one more round trip to sqlx's worker thread per query (bench/ANALYSIS.md).
+        let pool = SqlitePoolOptions::new()
+            .test_before_acquire(false)
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        // An in-memory database exists only inside sqlx's connections.
+        let in_memory = path.as_os_str().is_empty() || path.to_string_lossy().contains(":memory:");
+        let log = if in_memory {
+            None
+        } else {
+            Some(LogWriter::start(path.clone()).map_err(|e| StoreError::Unavailable(sqlx::Error::Io(e)))?)
+        };
+        let fast = (!in_memory).then(|| FastReads::new(path));
+        Ok(SqlStore {
+            pool,
+            dialect: SqliteDialect { fast, log },
+        })
+    }
+}
+
+/// For tests: a new database file's place, `t.db` in a temporary directory (removed when
+/// the `TempDir` is dropped), and the URL that opens it.
+#[cfg(test)]
+pub(crate) fn temp_db() -> (tempfile::TempDir, String) {
+    #[allow(clippy::unwrap_used)]
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    (dir, url)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::store::Store;
+
+    /// Rows written before migration 6 (the table keyed by environment, time and id) are all
+    /// there after it, in the same order.
+    #[tokio::test]
+    async fn the_keyed_request_log_table_keeps_the_rows_written_before_it() {
+        let (_dir, url) = temp_db();
+        let mut up_to_5 = sqlx::migrate!("./migrations/sqlite");
+        up_to_5.migrations =
+            std::borrow::Cow::Owned(up_to_5.migrations.iter().filter(|m| m.version <= 5).cloned().collect());
+        let options = SqliteConnectOptions::from_str(&url).unwrap().create_if_missing(true);
+        let pool = SqlitePoolOptions::new().connect_with(options).await.unwrap();
+        up_to_5.run(&pool).await.unwrap();
+        sqlx::query(
+            "INSERT INTO environments (id, name, created_at) VALUES ('e1', 'e', '2026-01-01T00:00:00.000000Z')",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        for i in 0..30 {
+            sqlx::query(
+                "INSERT INTO request_logs (id, environment_id, integrated_account_id, method, path, status, duration_ms, error, created_at) \
+                 VALUES (?, 'e1', ?, 'GET', '/unified/x', 200, ?, NULL, ?)",
+            )
+            .bind(format!("r{i:02}"))
+            .bind((i % 3 == 0).then_some("a1"))
+            .bind(i)
+            .bind(format!("2026-01-01T00:00:{:02}.000000Z", i / 2))
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        pool.close().await;
+
+        let store = SqliteStore::connect(&url).await.unwrap();
+        let listed = store.list_request_logs("e1", None, None, 100).await.unwrap();
+        let ids: Vec<&str> = listed.iter().map(|r| r.id.as_str()).collect();
+        let want: Vec<String> = (0..30).rev().map(|i| format!("r{i:02}")).collect();
+        assert_eq!(ids, want.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(
+            store
+                .list_request_logs("e1", Some("a1"), None, 100)
+                .await
+                .unwrap()
+                .len(),
+            10
+        );
+    }
+}
