@@ -234,9 +234,9 @@ async fn run(cli: Cli, mut config: Config, workers: usize) -> anyhow::Result<()>
                 Some(env) => env,
                 None => store.create_environment("default").await?,
             };
-            let token = unigate::auth::generate_token();
+            let token = unigate::tokens::generate_token();
             store
-                .create_api_token(&env.id, &name, &unigate::auth::hash_token(&token))
+                .create_api_token(&env.id, &name, &unigate::tokens::hash_token(&token))
                 .await?;
             println!("{token}");
         }
@@ -267,7 +267,7 @@ async fn run(cli: Cli, mut config: Config, workers: usize) -> anyhow::Result<()>
             command: KeysCommand::Rotate { data_dir },
         } => {
             let store = open_store(&mut config, data_dir).await?;
-            let keyring = unigate::accounts::crypto::Keyring::load(
+            let keyring = unigate::crypto::Keyring::load(
                 config.encryption_key.as_ref(),
                 &config.previous_encryption_keys,
                 &config.data_dir,

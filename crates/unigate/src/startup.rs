@@ -8,14 +8,14 @@ use anyhow::Context as _;
 use serde_json::{Map, Value};
 use tokio::net::TcpListener;
 
-use crate::accounts::crypto::Keyring;
-use crate::auth;
 use crate::catalog::{load_registry, Registry};
 use crate::config::Config;
+use crate::crypto::Keyring;
 use crate::state::{AppState, AppStateInner};
 use crate::store::postgres::{PgOptions, PgStore};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{AccountFilter, Store};
+use crate::tokens;
 use crate::upstream::Upstream;
 
 /// A sandbox account created at start.
@@ -102,9 +102,9 @@ impl Application {
             Some(_) => None,
             None => {
                 let env = store.create_environment("default").await?;
-                let token = auth::generate_token();
+                let token = tokens::generate_token();
                 store
-                    .create_api_token(&env.id, "admin", &auth::hash_token(&token))
+                    .create_api_token(&env.id, "admin", &tokens::hash_token(&token))
                     .await?;
                 Some(token)
             }
@@ -186,10 +186,10 @@ impl Application {
                     state.store.delete_api_token(&env.id, &old.id).await?;
                 }
             }
-            let token = auth::generate_token();
+            let token = tokens::generate_token();
             state
                 .store
-                .create_api_token(&env.id, SANDBOX_TOKEN_NAME, &auth::hash_token(&token))
+                .create_api_token(&env.id, SANDBOX_TOKEN_NAME, &tokens::hash_token(&token))
                 .await?;
             sandbox_token = Some(token);
             for (name, creds, running) in sandbox_specs {

@@ -5,13 +5,13 @@
 
 use std::sync::Arc;
 
-use crate::accounts::crypto::Keyring;
 use crate::accounts::oauth::OAuth;
-use crate::auth::TokenCache;
 use crate::catalog::Registry;
 use crate::config::Config;
+use crate::crypto::Keyring;
 use crate::request_log::RequestLog;
 use crate::store::Store;
+use crate::tokens::TokenCache;
 use crate::upstream::Upstream;
 
 /// Shared, immutable-after-start state of the server: one `Arc`, so the clones axum makes
@@ -40,7 +40,7 @@ pub struct AppStateInner {
     pub registry: Arc<Registry>,
     pub keyring: Arc<Keyring>,
     pub upstream: Upstream,
-    /// API token -> environment, for one second (`auth::TokenCache`).
+    /// API token -> environment, for one second (`tokens::TokenCache`).
     pub tokens: Arc<TokenCache>,
     /// OAuth token exchange and refresh.
     pub oauth: Arc<OAuth>,

@@ -9,9 +9,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use serde_json::{json, Value};
-use unigate::accounts::crypto::Keyring;
 use unigate::catalog::types::UnifiedMethod;
 use unigate::catalog::Registry;
+use unigate::crypto::Keyring;
 use unigate::mapping::Expr;
 use unigate::pagination::{cursor, PageState};
 use unigate::unified::format;

@@ -2,19 +2,18 @@
 //!
 //! An account's context is split on the way in: secret values (the integration's secret
 //! credential fields, anything under `oauth`, and any key whose name looks like a
-//! credential) are sealed with [`crypto::Keyring`]; the rest is stored as plain JSON and
+//! credential) are sealed with [`crate::crypto::Keyring`]; the rest is stored as plain JSON and
 //! is all the admin API ever returns.
 
-pub mod crypto;
 pub mod oauth;
 
 use chrono::Utc;
 use serde_json::{json, Map, Value};
 
 use crate::catalog::Integration;
+use crate::crypto::Keyring;
 use crate::error::ApiError;
 use crate::store::{AccountRecord, AccountStatus};
-use crypto::Keyring;
 
 /// A loaded account with its full, decrypted context (integration defaults filled in).
 #[derive(Debug, Clone)]

@@ -18,11 +18,11 @@ use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 use serde_json::{json, Map, Value};
 
-use super::crypto::Keyring;
 use super::{open_secrets, seal_secrets, Account};
 use crate::catalog::types::{ClientAuth, CredentialFormat};
 use crate::catalog::Integration;
 use crate::config::OAuthConfig;
+use crate::crypto::Keyring;
 use crate::error::ApiError;
 use crate::store::{AccountRecord, AccountStatus, Store};
 use crate::upstream::Upstream;

@@ -11,9 +11,7 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use serde_json::Value;
 
-use super::compile::{compile_integration, compile_mappings, err, find_line, parse_yaml};
 use super::types::*;
-use super::Sources;
 use crate::mapping::template::Template;
 use crate::mapping::Expr;
 use crate::pagination::Pagination;
@@ -133,7 +131,7 @@ pub struct Integration {
     pub authorization: Authorization,
     pub oauth2: Option<OAuth2>,
     /// Which addresses its URLs may reach (public ones, plus `allowed_private_networks`).
-    pub address_policy: crate::upstream::net::AddressPolicy,
+    pub address_policy: crate::address_policy::AddressPolicy,
     pub error_message: Option<Expr>,
     pub resources: HashMap<String, Arc<Resource>>,
     /// `(category, resource, method)` to mapping.
@@ -184,90 +182,5 @@ impl Registry {
 
     pub fn integration(&self, name: &str) -> Option<&Arc<Integration>> {
         self.integrations.get(name)
-    }
-
-    /// Validates and compiles a catalog; returns every problem found if any.
-    pub fn build(sources: &Sources) -> Result<Registry, Vec<CatalogError>> {
-        let mut errors = Vec::new();
-        let mut registry = Registry::default();
-
-        for (path, text) in sources.iter() {
-            if let Some(rest) = path.strip_prefix("models/") {
-                let Some(name) = rest.strip_suffix(".yaml") else {
-                    continue;
-                };
-                if let Some(config) = parse_yaml::<ModelConfig>(path, text, &mut errors) {
-                    if config.name != name {
-                        errors.push(err(
-                            path,
-                            None,
-                            format!("model name `{}` must match the file name `{name}`", config.name),
-                        ));
-                        continue;
-                    }
-                    registry.models.insert(config.name.clone(), Model { config });
-                }
-            }
-        }
-
-        // Group integration files by folder.
-        let mut folders: IndexMap<String, Vec<(&str, &str)>> = IndexMap::new();
-        for (path, text) in sources.iter() {
-            if let Some(rest) = path.strip_prefix("integrations/") {
-                if let Some((folder, file)) = rest.split_once('/') {
-                    folders.entry(folder.to_string()).or_default().push((file, text));
-                }
-            }
-        }
-        for (folder, files) in folders {
-            let dir = format!("integrations/{folder}");
-            let Some((_, text)) = files.iter().find(|(f, _)| *f == "integration.yaml") else {
-                errors.push(err(&dir, None, "missing integration.yaml".into()));
-                continue;
-            };
-            let file = format!("{dir}/integration.yaml");
-            let Some(config) = parse_yaml::<IntegrationConfig>(&file, text, &mut errors) else {
-                continue;
-            };
-            if config.name != folder {
-                errors.push(err(
-                    &file,
-                    find_line(text, "name:"),
-                    format!("integration name `{}` must match its folder `{folder}`", config.name),
-                ));
-                continue;
-            }
-            let Some(mut integration) = compile_integration(&file, text, config, &mut errors) else {
-                continue;
-            };
-            for (name, text) in &files {
-                let path = format!("{dir}/{name}");
-                if *name == "integration.yaml" {
-                    continue;
-                }
-                if *name == "emulator.yaml" {
-                    registry.emulators.insert(folder.clone(), text.to_string());
-                    continue;
-                }
-                let Some(category) = name.strip_suffix(".yaml") else {
-                    continue;
-                };
-                let Some(model) = registry.models.get(category) else {
-                    errors.push(err(&path, None, format!("no unified model named `{category}` (file names other than integration.yaml and emulator.yaml name a model)")));
-                    continue;
-                };
-                let Some(mappings) = parse_yaml::<CategoryMappingsConfig>(&path, text, &mut errors) else {
-                    continue;
-                };
-                compile_mappings(&path, text, category, model, mappings, &mut integration, &mut errors);
-            }
-            registry.integrations.insert(folder, Arc::new(integration));
-        }
-
-        if errors.is_empty() {
-            Ok(registry)
-        } else {
-            Err(errors)
-        }
     }
 }

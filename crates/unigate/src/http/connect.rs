@@ -28,12 +28,13 @@ use sha2::{Digest, Sha256};
 
 use super::json_body;
 use crate::accounts::{self, Account};
-use crate::auth::{hash_token, random_hex, Env};
+use crate::auth::Env;
 use crate::catalog::types::CredentialFormat;
 use crate::catalog::Integration;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::{AccountRecord, AccountStatus, LinkTokenRecord};
+use crate::tokens::{hash_token, random_hex};
 use crate::upstream::Outgoing;
 
 const LINK_TTL_DAYS: i64 = 7;

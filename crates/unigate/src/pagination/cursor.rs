@@ -7,7 +7,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use super::{PageError, PageState};
-use crate::accounts::crypto::Keyring;
+use crate::crypto::Keyring;
 
 #[derive(Serialize, Deserialize)]
 struct Body {

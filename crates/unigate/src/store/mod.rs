@@ -57,7 +57,7 @@ pub struct AccountRecord {
     pub integration: String,
     /// Non-secret context values.
     pub context: Value,
-    /// Sealed secret context values (`accounts::crypto`).
+    /// Sealed secret context values (`crate::crypto`).
     pub secrets: String,
     pub status: AccountStatus,
     pub last_error: Option<String>,

@@ -23,7 +23,7 @@ use tokio::time::Instant;
 
 use super::net;
 
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub use super::net::BoxError;
 
 /// Why a request got no (complete) answer.
 #[derive(Debug, thiserror::Error)]

@@ -240,10 +240,10 @@ async fn deleting_an_account_makes_it_unknown() {
 async fn a_token_never_sees_another_environments_accounts() {
     let (app, id) = app_with_account("github").await;
     let env = app.state.store.create_environment("other").await.unwrap();
-    let other_token = unigate::auth::generate_token();
+    let other_token = unigate::tokens::generate_token();
     app.state
         .store
-        .create_api_token(&env.id, "t", &unigate::auth::hash_token(&other_token))
+        .create_api_token(&env.id, "t", &unigate::tokens::hash_token(&other_token))
         .await
         .unwrap();
 

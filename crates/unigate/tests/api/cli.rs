@@ -107,7 +107,7 @@ async fn a_token_minted_by_the_cli_opens_the_api() {
         String::from_utf8_lossy(&out.stderr)
     );
     // Real time: the token cache's expiry reads std::time::Instant, which a paused clock does not move.
-    tokio::time::sleep(unigate::auth::TOKEN_CACHE_TTL).await;
+    tokio::time::sleep(unigate::tokens::TOKEN_CACHE_TTL).await;
     assert_eq!(list_accounts().await, 401);
 }
 

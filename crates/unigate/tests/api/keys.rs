@@ -1,7 +1,7 @@
 //! Key rotation: every account re-sealed under the new key, readable without the old one.
 
-use unigate::accounts::crypto::Keyring;
 use unigate::config::Config;
+use unigate::crypto::Keyring;
 use unigate::startup::{Application, BuildOptions};
 
 use crate::helpers::{spawn_app_with, TestApp};

@@ -7,7 +7,7 @@
 
 use proptest::prelude::*;
 use serde_json::json;
-use unigate::accounts::crypto::Keyring;
+use unigate::crypto::Keyring;
 use unigate::mapping::template::{Encoding, Template};
 use unigate::pagination::{cursor, PageState};
 use unigate::unified::query::UnifiedQuery;

@@ -9,21 +9,9 @@ use sqlx::{Row, SqlitePool};
 
 use super::fast_reads::FastReads;
 use super::log_writer::LogWriter;
+use super::time::{fmt_ts, ts};
 use crate::store::sql::{exhausted, lost_every_race, reserve_bounds, Dialect, RESERVE_ATTEMPTS};
 use crate::store::{AccountRecord, BudgetLanes, RateSlot, RequestLogRecord, StoreError};
-
-/// A timestamp as stored (see [`fmt_ts`]).
-pub(super) fn ts(s: &str) -> Result<DateTime<Utc>, StoreError> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|d| d.with_timezone(&Utc))
-        .map_err(|e| StoreError::Corrupt(format!("bad timestamp `{s}`: {e}")))
-}
-
-/// A timestamp as stored: RFC 3339 text at microseconds, in UTC.
-pub(super) fn fmt_ts(t: &DateTime<Utc>) -> String {
-    // Fixed width so that text order is time order (keyset pagination relies on it).
-    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-}
 
 /// SQLite's ways: timestamps as fixed-width RFC 3339 text, JSON as text, the account read
 /// in place ([`FastReads`]), the request log on threads of its own ([`LogWriter`]), and the

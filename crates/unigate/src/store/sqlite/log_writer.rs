@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::dialect::fmt_ts;
+use super::time::fmt_ts;
 use crate::store::{request_log_chunks, RequestLogRecord, REQUEST_LOG_QUEUE};
 
 /// Request-log rows written by threads of their own at a low CPU priority, through a rusqlite

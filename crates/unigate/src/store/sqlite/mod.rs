@@ -12,6 +12,7 @@
 mod dialect;
 mod fast_reads;
 mod log_writer;
+mod time;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -1,4 +1,6 @@
-//! Encryption of secrets at rest: AES-256-GCM with a fresh 96-bit nonce per value.
+//! The keyring: encryption of secrets at rest (AES-256-GCM with a fresh 96-bit nonce per
+//! value) and the HMAC key that signs what Unigate hands out and must get back unchanged
+//! (list cursors). A leaf: accounts seal with it, pagination signs with it.
 //!
 //! A sealed value is `v1.<key id>.<nonce>.<ciphertext>` (base64url), so each value names
 //! the key that sealed it and keys can be rotated without a flag day. The account id is
