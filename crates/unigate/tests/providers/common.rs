@@ -81,3 +81,37 @@ pub fn assert_remote_error(r: &Reply, status: u16, raw: &Value) {
     assert_eq!(r.body["truto_is_remote_error"], true, "{}", r.text);
     assert_eq!(&r.body["raw_response"], raw, "{}", r.text);
 }
+
+/// Asserts that every request after the first is the next-page URL the provider gave in
+/// the previous answer (at JSON `pointer`), taken as is: each recorded page request is
+/// replayed against the emulator (with its headers) to read the link it answered.
+pub async fn assert_pages_follow_next_links(app: &TestApp, provider: &str, pages: &[RecordedRequest], pointer: &str) {
+    let emulator = app.emulator(provider);
+    let client = reqwest::Client::new();
+    for pair in pages.windows(2) {
+        let (page, next) = (&pair[0], &pair[1]);
+        let mut replay = client.get(format!("{}{}?{}", emulator_origin(emulator), page.path, page.query));
+        for (name, value) in &page.headers {
+            if name != "host" {
+                replay = replay.header(name, value);
+            }
+        }
+        let answer: Value = replay.send().await.unwrap().json().await.unwrap();
+        let link = answer
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("no next link at {pointer} in {answer}"));
+        let link = url::Url::parse(link).unwrap();
+        assert_eq!(
+            (next.path.as_str(), Some(next.query.as_str())),
+            (link.path(), link.query()),
+            "the next page must be requested at the provider's link"
+        );
+    }
+}
+
+/// `http://host:port` of an emulator (its base URL without the base path).
+fn emulator_origin(emulator: &unigate_emulator::RunningEmulator) -> String {
+    let url = url::Url::parse(&emulator.base_url()).unwrap();
+    url.origin().ascii_serialization()
+}

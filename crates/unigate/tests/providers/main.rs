@@ -9,4 +9,5 @@ mod helpers;
 
 mod common;
 
+mod microsoft_entra_id;
 mod okta;
