@@ -130,6 +130,11 @@ async fn statuses_follow_account_enabled_and_the_guests_invitation_state() {
         "an accepted guest"
     );
     assert_eq!(by_id(ALLAN)["status"], "active");
+    assert_eq!(
+        by_id("87d349ed-44d7-43e1-9a83-5f2406dee5bd")["licenses"],
+        json!([{"id": "c42b9cae-ea4f-4ab7-9717-81576235ccac"}]),
+        "one licence is still a list"
+    );
 }
 
 #[tokio::test]
