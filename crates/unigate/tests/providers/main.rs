@@ -9,5 +9,6 @@ mod helpers;
 
 mod common;
 
+mod google_workspace;
 mod microsoft_entra_id;
 mod okta;
