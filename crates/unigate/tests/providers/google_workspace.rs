@@ -155,7 +155,10 @@ async fn create_inserts_the_user_with_its_name_and_password() {
         })
     );
     let id = r.body["id"].as_str().unwrap();
-    assert_eq!(app.emulator(PROVIDER).record("users", id).unwrap()["primaryEmail"], "hana.sato@example.com");
+    assert_eq!(
+        app.emulator(PROVIDER).record("users", id).unwrap()["primaryEmail"],
+        "hana.sato@example.com"
+    );
     assert_eq!(r.body["name"], "Hana Sato", "Google's fullName");
     assert_eq!(r.body["status"], "active");
     assert_eq!(r.body["user_type"], "user");

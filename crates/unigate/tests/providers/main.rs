@@ -9,6 +9,7 @@ mod helpers;
 
 mod common;
 
+mod auth0;
 mod google_workspace;
 mod microsoft_entra_id;
 mod okta;
