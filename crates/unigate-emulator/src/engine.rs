@@ -217,6 +217,16 @@ fn run(shared: &Shared, ctx: &mut Ctx<'_>) -> Result<Reply, Failure> {
     })?;
     ctx.route = Some(route);
     ctx.params = params;
+    if let Some(missing) = route
+        .required_query
+        .iter()
+        .find(|q| ctx.query.get(q.as_str()).is_none_or(|v| v.is_empty()))
+    {
+        return Err(Failure::new(
+            ErrorKind::BadRequest,
+            format!("Missing required query parameter: {missing}"),
+        ));
+    }
 
     let mut state = shared.lock();
     match route.op {
@@ -451,7 +461,7 @@ fn op_list(ctx: &Ctx<'_>, route: &RouteSpec, state: &State) -> Result<Reply, Fai
                 .iter()
                 .all(|(field, want)| r.get(field.as_str()).is_some_and(|v| value_to_text(v) == *want))
         })
-        .map(|r| project(r, &route.response))
+        .map(|r| project(r, &route.response, &ctx.query))
         .collect();
     let response = &route.response;
     let Some(paginate) = &route.paginate else {
@@ -536,7 +546,7 @@ fn op_list(ctx: &Ctx<'_>, route: &RouteSpec, state: &State) -> Result<Reply, Fai
     };
     let mut reply = Reply::json(response.status.unwrap_or(200), &body);
     if paginate.link_header {
-        if let Some(link) = link_header(ctx, paginate, &page) {
+        if let Some(link) = link_header(ctx, paginate, &page, next_cursor.as_deref()) {
             reply.headers.push(("link".into(), link));
         }
     }
@@ -714,7 +724,7 @@ fn next_page_url(ctx: &Ctx<'_>, p: &PaginateSpec, page: &Page, next_cursor: Opti
 }
 
 /// RFC 8288 `Link` header with absolute URLs built from the request's `Host`.
-fn link_header(ctx: &Ctx<'_>, p: &PaginateSpec, page: &Page) -> Option<String> {
+fn link_header(ctx: &Ctx<'_>, p: &PaginateSpec, page: &Page, next_cursor: Option<&str>) -> Option<String> {
     let host = ctx.req.header("host")?;
     let url = |param: &str, value: String| -> String {
         let mut pairs: Vec<(String, String)> = url::form_urlencoded::parse(ctx.req.query.as_bytes())
@@ -762,9 +772,10 @@ fn link_header(ctx: &Ctx<'_>, p: &PaginateSpec, page: &Page) -> Option<String> {
             }
         }
         PageStyle::Cursor => {
-            if page.has_more() {
-                let next = encode_cursor(page.offset + page.size);
-                links.push(format!("<{}>; rel=\"next\"", url(&p.cursor_param, next)));
+            // The page's own cursor: an opaque offset, or with `cursor_field` the last
+            // record's key (Okta's `after`).
+            if let Some(next) = next_cursor.filter(|_| page.has_more()) {
+                links.push(format!("<{}>; rel=\"next\"", url(&p.cursor_param, next.to_owned())));
             }
         }
         PageStyle::Range => {}
@@ -776,7 +787,30 @@ fn op_delete(ctx: &Ctx<'_>, route: &RouteSpec, state: &mut State) -> Result<Repl
     let coll = collection_mut(route, state)?;
     let id = path_id(ctx, route);
     let key = coll.find(&id).ok_or_else(|| not_found(&id))?;
+    if let Some(soft) = &route.soft_delete {
+        if let Some(Value::Object(current)) = coll.records.get(&key).cloned() {
+            let done = soft
+                .unless
+                .iter()
+                .all(|(field, want)| get_path(&current, field) == Some(want));
+            if !done {
+                let mut record = current;
+                let vars = ctx.vars(vec![("record", Value::Object(record.clone()))]);
+                for (field, template) in &soft.set {
+                    set_path(&mut record, field, template.render(&vars));
+                }
+                coll.records.insert(key, Value::Object(record.clone()));
+                return Ok(delete_reply(ctx, route, Value::Object(record)));
+            }
+        }
+    }
     let removed = coll.records.shift_remove(&key).unwrap_or(Value::Null);
+    Ok(delete_reply(ctx, route, removed))
+}
+
+/// The answer to a delete (or soft delete) of `record`.
+fn delete_reply(ctx: &Ctx<'_>, route: &RouteSpec, record: Value) -> Reply {
+    let removed = record;
     let response = &route.response;
     let vars = ctx.vars(vec![("record", removed)]);
     let mut reply = match &response.body {
@@ -785,7 +819,7 @@ fn op_delete(ctx: &Ctx<'_>, route: &RouteSpec, state: &mut State) -> Result<Repl
     };
     add_headers(&mut reply, &response.headers, &vars);
     set_content_type(&mut reply, response);
-    Ok(reply)
+    reply
 }
 
 fn op_create(ctx: &Ctx<'_>, route: &RouteSpec, state: &mut State) -> Result<Reply, Failure> {
@@ -884,8 +918,14 @@ fn op_update(ctx: &Ctx<'_>, route: &RouteSpec, state: &mut State) -> Result<Repl
         record.retain(|field, _| body.contains_key(field) || protected.contains(field));
     }
     for (field, value) in &body {
-        if !protected.contains(field) {
-            record.insert(field.clone(), value.clone());
+        if protected.contains(field) {
+            continue;
+        }
+        match record.get_mut(field) {
+            Some(stored) if write.deep_merge && route.op == Op::Merge => merge_into(stored, value),
+            _ => {
+                record.insert(field.clone(), value.clone());
+            }
         }
     }
     if let Some(field) = &coll.spec.version_field {
@@ -900,6 +940,23 @@ fn op_update(ctx: &Ctx<'_>, route: &RouteSpec, state: &mut State) -> Result<Repl
     let record = Value::Object(record);
     coll.records.insert(key, record.clone());
     Ok(record_reply(ctx, &route.response, 200, record))
+}
+
+/// Merges `patch` into `stored`: objects key by key, recursively; anything else replaces.
+fn merge_into(stored: &mut Value, patch: &Value) {
+    match (stored, patch) {
+        (Value::Object(stored), Value::Object(patch)) => {
+            for (k, v) in patch {
+                match stored.get_mut(k) {
+                    Some(inner) => merge_into(inner, v),
+                    None => {
+                        stored.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (stored, patch) => *stored = patch.clone(),
+    }
 }
 
 /// Fields a write never takes from the body: the id, version, timestamps and `read_only`.
@@ -994,8 +1051,8 @@ fn parse_body(req: &Incoming) -> Result<Option<Map<String, Value>>, Failure> {
 fn validate(write: &WriteSpec, version_field: &Option<String>, body: &Map<String, Value>) -> Result<(), Failure> {
     if write.reject_unknown_fields {
         let known = |f: &String| {
-            write.fields.contains_key(f)
-                || write.required.contains(f)
+            write.fields.keys().any(|k| top_field(k) == f)
+                || write.required.iter().any(|k| top_field(k) == f)
                 || write.read_only.contains(f)
                 || (write.optimistic_version && version_field.as_ref() == Some(f))
         };
@@ -1020,12 +1077,12 @@ fn validate(write: &WriteSpec, version_field: &Option<String>, body: &Map<String
     }
     let mut errors = Vec::new();
     for field in &write.required {
-        if body.get(field).is_none_or(Value::is_null) {
+        if get_path(body, field).is_none_or(Value::is_null) {
             errors.push(FieldError::new(field, "missing", format!("{field} is required"), None));
         }
     }
     for (field, rule) in &write.fields {
-        if let Some(value) = body.get(field) {
+        if let Some(value) = get_path(body, field) {
             if let Some(error) = check_field(field, rule, value) {
                 errors.push(error);
             }
@@ -1111,16 +1168,23 @@ fn check_field(field: &str, rule: &FieldRule, value: &Value) -> Option<FieldErro
 }
 
 /// Keeps `fields` / drops `omit` at the top level of a record.
-fn project(record: &Value, response: &ResponseSpec) -> Value {
+fn project(record: &Value, response: &ResponseSpec, query: &IndexMap<String, String>) -> Value {
     let Value::Object(map) = record else {
         return record.clone();
     };
-    if response.fields.is_empty() && response.omit.is_empty() {
+    let selected: Option<Vec<String>> = response.select_param.as_ref().and_then(|p| query.get(p)).map(|v| {
+        v.split(',')
+            .map(|f| f.trim().to_owned())
+            .filter(|f| !f.is_empty())
+            .collect()
+    });
+    let fields = selected.as_ref().unwrap_or(&response.fields);
+    if fields.is_empty() && response.omit.is_empty() {
         return record.clone();
     }
     let kept = map
         .iter()
-        .filter(|(k, _)| response.fields.is_empty() || response.fields.contains(k))
+        .filter(|(k, _)| fields.is_empty() || fields.contains(k))
         .filter(|(k, _)| !response.omit.contains(k))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
@@ -1128,7 +1192,7 @@ fn project(record: &Value, response: &ResponseSpec) -> Value {
 }
 
 fn record_reply(ctx: &Ctx<'_>, response: &ResponseSpec, default_status: u16, record: Value) -> Reply {
-    let record = project(&record, response);
+    let record = project(&record, response, &ctx.query);
     let vars = ctx.vars(vec![("record", record.clone())]);
     let body = match (&response.body, &response.wrap) {
         (Some(template), _) => template.render(&vars),

@@ -198,6 +198,9 @@ impl EmulatorSpec {
                     return Err(here(format!("id_param `{param}` is not a parameter of the path")));
                 }
             }
+            if route.soft_delete.is_some() && route.op != Op::Delete {
+                return Err(here("`soft_delete` only applies to op `delete`".into()));
+            }
             if route.paginate.is_some() && route.op != Op::List {
                 return Err(here("`paginate` only applies to op `list`".into()));
             }
@@ -508,6 +511,10 @@ pub(crate) struct CollectionSpec {
     /// Other fields a path id may match (e.g. a slug besides the id).
     #[serde(default)]
     pub lookup_fields: Vec<String>,
+    /// Fixed path ids that stand for one record: alias -> that record's id (Google's
+    /// `my_customer`, the caller's own customer).
+    #[serde(default)]
+    pub aliases: IndexMap<String, String>,
     /// How `create` (and seeding without an id) makes an id.
     #[serde(default)]
     pub generate_id: IdGenerator,
@@ -634,6 +641,15 @@ pub(crate) struct RouteSpec {
     /// `list` only: keep records whose field equals the rendered template (`params`, `query`).
     #[serde(default)]
     pub filter: IndexMap<String, StrTemplate>,
+    /// Query parameters the request must carry (non-empty), else a `bad_request` naming
+    /// the first one missing (Google's `customer` or `domain` on a users list).
+    #[serde(default)]
+    pub required_query: Vec<String>,
+    /// `delete` only: a record that does not yet have every `unless` value is not
+    /// removed but has `set` written (a soft delete: Okta deactivates a user on the first
+    /// DELETE and deletes it on the second).
+    #[serde(default)]
+    pub soft_delete: Option<SoftDeleteSpec>,
     /// `list` only: how the list is paged.
     #[serde(default)]
     pub paginate: Option<PaginateSpec>,
@@ -776,6 +792,16 @@ impl<'de> Deserialize<'de> for PathPattern {
     }
 }
 
+/// A soft delete: see [`RouteSpec::soft_delete`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SoftDeleteSpec {
+    /// Field values (dotted paths allowed) that mark a record as already soft-deleted.
+    pub unless: IndexMap<String, Value>,
+    /// Field templates written by a soft delete (`record`, `now`, ... available).
+    pub set: IndexMap<String, Template>,
+}
+
 /// Rules applied to the body of `create`, `merge` and `replace`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -783,12 +809,19 @@ pub(crate) struct WriteSpec {
     /// The body is `{KEY: {...fields}}` (e.g. Krystal's `properties`); missing KEY → validation error.
     #[serde(default)]
     pub unwrap: Option<String>,
-    /// Fields that must be present (and not null).
+    /// Fields that must be present (and not null); dotted paths reach nested fields
+    /// (`profile.login`).
     #[serde(default)]
     pub required: Vec<String>,
-    /// Per-field checks; with `reject_unknown_fields`, also the list of accepted fields.
+    /// Per-field checks (dotted paths reach nested fields); with `reject_unknown_fields`,
+    /// also the list of accepted fields (a dotted entry accepts its top-level field).
     #[serde(default)]
     pub fields: IndexMap<String, FieldRule>,
+    /// `merge`: objects in the body are merged into the stored ones recursively (JSON Merge
+    /// Patch, RFC 7396, without its `null` deletes) instead of replacing them: Okta's partial
+    /// user update of `profile`, Google's `PATCH`. Arrays and other values are replaced.
+    #[serde(default)]
+    pub deep_merge: bool,
     /// Fields not in `fields`, `required` or `read_only` → `unknown_field` error.
     #[serde(default)]
     pub reject_unknown_fields: bool,
@@ -1006,6 +1039,10 @@ pub(crate) struct ResponseSpec {
     /// Drop these top-level fields of each record.
     #[serde(default)]
     pub omit: Vec<String>,
+    /// A query parameter naming the top-level fields to answer, comma-separated (OData's
+    /// `$select`); when the request carries it, it replaces `fields`.
+    #[serde(default)]
+    pub select_param: Option<String>,
     /// A fixed or derived body (template; `record`, `params`, `query`, `credentials`,
     /// `collections.NAME`, `now`); replaces the record.
     #[serde(default)]

@@ -134,6 +134,7 @@ impl Collection {
 
     /// Finds a record by id, then by `lookup_fields`; returns its key.
     pub fn find(&self, id: &str) -> Option<String> {
+        let id = self.spec.aliases.get(id).map_or(id, String::as_str);
         let key = self.key(id);
         if self.records.contains_key(&key) {
             return Some(key);
@@ -211,6 +212,7 @@ impl State {
             Collection::new(CollectionSpec {
                 id_field: "id".into(),
                 id_case_insensitive: false,
+                aliases: IndexMap::new(),
                 lookup_fields: Vec::new(),
                 generate_id: IdGenerator::Uuid,
                 timestamps: None,

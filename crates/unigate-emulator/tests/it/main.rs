@@ -2,6 +2,7 @@
 //! exercised over real HTTP.
 #![allow(clippy::unwrap_used)]
 
+mod directory_features;
 mod faults;
 mod github;
 mod helpers;

@@ -123,3 +123,169 @@ async fn list_walks_checkpoint_pages_with_from_and_take() {
     assert!(queries[0].contains("take=2"), "{queries:?}");
     assert!(queries[1].contains("from="), "{queries:?}");
 }
+
+/// Auth0 users: get, list over `page`/`per_page`, create into the default database
+/// connection, update (names, `blocked`), delete, and a payload error in Auth0's shape.
+mod users {
+    use reqwest::Method;
+    use serde_json::{json, Value};
+
+    use crate::common::{
+        assert_remote_error, get_user, last_with_method, request_lines, users_path, walk_users, write_user,
+    };
+    use crate::helpers::{app_with_account, last_request};
+
+    const TOKEN: &str = "Bearer eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.sandbox-management-api.c2lnbmF0dXJl";
+    const JANE: &str = "auth0|5f7c8ec7c33c6c004bbafe82";
+
+    fn unified(mut record: Value) -> Value {
+        record.as_object_mut().unwrap().remove("remote_data");
+        record
+    }
+
+    #[tokio::test]
+    async fn get_maps_every_field_auth0_has() {
+        let (app, account) = app_with_account("auth0").await;
+
+        let user = get_user(&app, &account, JANE).await;
+
+        assert_eq!(
+            unified(user),
+            json!({
+                "id": JANE, "username": "jdoe", "name": "Jane Doe", "first_name": "Jane", "last_name": "Doe",
+                "emails": [{"email": "jane.doe@example.com", "is_primary": true}],
+                "is_email_verified": true, "status": "active", "is_2fa_enabled": true,
+                "avatar": "https://s.gravatar.com/avatar/sandbox-bafe82.png",
+                "identifiers": {"connection": "Username-Password-Authentication", "provider": "auth0", "nickname": "jane"},
+                "last_login_at": "2024-05-02T09:12:43.998Z",
+                "created_at": "2020-10-06T15:28:39.561Z", "updated_at": "2024-05-02T09:12:44.002Z"
+            })
+        );
+        let sent = last_request(&app, "auth0");
+        assert_eq!(
+            (sent.method.as_str(), sent.path.as_str()),
+            ("GET", "/api/v2/users/auth0%7C5f7c8ec7c33c6c004bbafe82")
+        );
+        assert_eq!(sent.header("authorization"), Some(TOKEN));
+    }
+
+    #[tokio::test]
+    async fn list_walks_pages_from_zero_and_maps_blocked_users_as_inactive() {
+        let (app, account) = app_with_account("auth0").await;
+
+        let (users, pages) = walk_users(&app, &account, 2).await;
+
+        assert_eq!((users.len(), pages), (5, 3));
+        let blocked = users
+            .iter()
+            .find(|u| u["id"] == "auth0|61b2c3d4e5f6071829304b5c")
+            .unwrap();
+        assert_eq!(
+            (&blocked["status"], &blocked["is_email_verified"]),
+            (&json!("inactive"), &json!(false))
+        );
+        let social = users
+            .iter()
+            .find(|u| u["id"] == "google-oauth2|101234567890123456789")
+            .unwrap();
+        assert_eq!(social["identifiers"]["provider"], "google-oauth2");
+        assert_eq!(
+            request_lines(&app, "auth0"),
+            [
+                "GET /api/v2/users?per_page=2&page=0",
+                "GET /api/v2/users?per_page=2&page=1",
+                "GET /api/v2/users?per_page=2&page=2",
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn create_posts_into_the_default_database_connection() {
+        let (app, account) = app_with_account("auth0").await;
+
+        let r = write_user(
+            &app,
+            Method::POST,
+            &account,
+            None,
+            json!({"first_name": "Ada", "last_name": "Byron", "name": "Ada Byron", "username": "ada",
+                   "emails": [{"email": "ada@example.com", "is_primary": true}], "password": "Analytical-Engine-1843"}),
+        )
+        .await;
+
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!(
+            last_with_method(&app, "auth0", "POST").json.unwrap(),
+            json!({"connection": "Username-Password-Authentication", "email": "ada@example.com",
+                   "password": "Analytical-Engine-1843", "username": "ada", "name": "Ada Byron",
+                   "given_name": "Ada", "family_name": "Byron"})
+        );
+        assert_eq!(r.body["username"], "ada");
+        assert_eq!(r.body["status"], "active");
+        assert!(r.body["remote_data"].get("password").is_none(), "{}", r.text);
+    }
+
+    #[tokio::test]
+    async fn a_short_password_is_auth0s_payload_error() {
+        let (app, account) = app_with_account("auth0").await;
+
+        let r = write_user(
+            &app,
+            Method::POST,
+            &account,
+            None,
+            json!({"emails": [{"email": "short@example.com"}], "password": "short"}),
+        )
+        .await;
+
+        assert_remote_error(
+            &r,
+            400,
+            &json!({"statusCode": 400, "error": "Bad Request",
+                    "message": "Payload validation error: password length must be between 8 and ∞",
+                    "errorCode": "invalid_body"}),
+        );
+    }
+
+    #[tokio::test]
+    async fn update_patches_names_and_blocks() {
+        let (app, account) = app_with_account("auth0").await;
+
+        let r = write_user(
+            &app,
+            Method::PATCH,
+            &account,
+            Some(JANE),
+            json!({"last_name": "Smith", "status": "inactive"}),
+        )
+        .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            last_with_method(&app, "auth0", "PATCH").json.unwrap(),
+            json!({"family_name": "Smith", "blocked": true})
+        );
+        assert_eq!(
+            (&r.body["last_name"], &r.body["status"]),
+            (&json!("Smith"), &json!("inactive"))
+        );
+        assert_eq!(r.body["first_name"], "Jane");
+    }
+
+    #[tokio::test]
+    async fn delete_deletes_the_user() {
+        let (app, account) = app_with_account("auth0").await;
+
+        let r = app
+            .send(Method::DELETE, &users_path(&account, Some(JANE), ""), None)
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["id"], JANE);
+        assert_eq!(
+            request_lines(&app, "auth0"),
+            ["DELETE /api/v2/users/auth0%7C5f7c8ec7c33c6c004bbafe82"]
+        );
+        assert!(app.emulator("auth0").record("users", JANE).is_none());
+    }
+}

@@ -74,3 +74,61 @@ pub fn unified(body: &Value) -> Value {
     }
     b
 }
+
+/// `/unified/user-directory/users[/{id}]?integrated_account_id=...{extra}`.
+pub fn users_path(account: &str, id: Option<&str>, extra: &str) -> String {
+    match id {
+        Some(id) => format!("/unified/user-directory/users/{id}?integrated_account_id={account}{extra}"),
+        None => format!("/unified/user-directory/users?integrated_account_id={account}{extra}"),
+    }
+}
+
+/// Gets one user and asserts a 200.
+pub async fn get_user(app: &TestApp, account: &str, id: &str) -> Value {
+    let r = app.get(&users_path(account, Some(id), "")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.body
+}
+
+/// Sends a unified write and returns the reply.
+pub async fn write_user(app: &TestApp, method: Method, account: &str, id: Option<&str>, body: Value) -> Reply {
+    app.send(method, &users_path(account, id, ""), Some(body)).await
+}
+
+/// Walks the unified users list with `limit`, following `next_cursor`; returns the
+/// records in order and how many unified pages were fetched.
+pub async fn walk_users(app: &TestApp, account: &str, limit: u32) -> (Vec<Value>, usize) {
+    let mut records = Vec::new();
+    let mut pages = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        pages += 1;
+        assert!(pages < 50, "pagination does not end");
+        let extra = match &cursor {
+            Some(c) => format!("&limit={limit}&next_cursor={c}"),
+            None => format!("&limit={limit}"),
+        };
+        let r = app.get(&users_path(account, None, &extra)).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        records.extend(r.body["result"].as_array().unwrap().iter().cloned());
+        match r.body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => return (records, pages),
+        }
+    }
+}
+
+/// The requests the named emulator received, as `METHOD path?query` lines.
+pub fn request_lines(app: &TestApp, provider: &str) -> Vec<String> {
+    app.emulator(provider)
+        .requests()
+        .iter()
+        .map(|r| {
+            if r.query.is_empty() {
+                format!("{} {}", r.method, r.path)
+            } else {
+                format!("{} {}?{}", r.method, r.path, r.query)
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,494 @@
+//! Spec conformance of the User Directory users calls (and the organizations calls of the
+//! same providers): each unified method a provider maps is driven against its
+//! emulator, and every request that reached the provider is checked against the
+//! provider's own specification; the users `get` operation's response examples go through
+//! the catalog's mapping. OpenAPI files go through [`crate::openapi`]; Google's discovery
+//! document through [`Discovery`] (method, path, query parameters and their enums,
+//! required parameters, request body properties).
+//!
+//! OAuth token requests (a form body with `grant_type`) go to the authorization server,
+//! not to the API the spec describes, and are left out.
+
+use std::path::Path;
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use unigate::catalog::types::UnifiedMethod;
+use unigate_emulator::RecordedRequest;
+
+use crate::helpers::{spawn_app, TestApp};
+use crate::openapi::{self, LoadError, Spec};
+use crate::{describe, say, specs_dir, verbose};
+
+struct UsersEntry {
+    provider: &'static str,
+    integration: &'static str,
+    spec: &'static str,
+    /// Path prefix of the base URL the spec's paths leave out.
+    prefix: &'static str,
+    /// A unified user to create (the provider's required fields).
+    create: fn() -> Value,
+    /// A unified change the provider can write.
+    update: fn() -> Value,
+    /// Check with [`LightOpenApi`] instead of [`Spec`]: Microsoft Graph's schemas (every
+    /// entity with its navigation properties) are too large to inline whole.
+    light: bool,
+}
+
+const USERS: &[UsersEntry] = &[
+    UsersEntry {
+        provider: "Auth0",
+        integration: "auth0",
+        spec: "auth0-management-v2.json",
+        prefix: "/api/v2",
+        create: || {
+            json!({"first_name": "Conformance", "last_name": "Check", "username": "conformance",
+                   "emails": [{"email": "conformance.check@example.com", "is_primary": true}],
+                   "password": "Conf0rmance!Check"})
+        },
+        update: || json!({"last_name": "Checked"}),
+        light: false,
+    },
+    UsersEntry {
+        provider: "Okta",
+        integration: "okta",
+        spec: "okta-management.yaml",
+        prefix: "",
+        create: || {
+            json!({"first_name": "Conformance", "last_name": "Check",
+                   "emails": [{"email": "conformance.check@example.com", "is_primary": true}],
+                   "phones": [{"number": "+1 555 0199", "type": "mobile"}], "password": "Conf0rmance!Check"})
+        },
+        update: || json!({"title": "Conformance Analyst"}),
+        light: false,
+    },
+    UsersEntry {
+        provider: "Microsoft Entra ID",
+        integration: "microsoft-entra-id",
+        spec: "msgraph-v1-directory.yaml",
+        prefix: "/v1.0",
+        create: || {
+            json!({"first_name": "Conformance", "last_name": "Check", "username": "ConformanceC@contoso.com",
+                   "emails": [{"email": "ConformanceC@contoso.com", "is_primary": true}],
+                   "password": "Conf0rmance!Check"})
+        },
+        update: || json!({"title": "Conformance Analyst"}),
+        light: true,
+    },
+    UsersEntry {
+        provider: "Google Workspace",
+        integration: "google-workspace",
+        spec: "google-admin-directory-v1.json",
+        prefix: "",
+        create: || {
+            json!({"first_name": "Conformance", "last_name": "Check",
+                   "emails": [{"email": "conformance.check@example.com", "is_primary": true}],
+                   "password": "Conf0rmance!Check"})
+        },
+        update: || json!({"title": "Conformance Analyst"}),
+        light: false,
+    },
+];
+
+/// A spec of either kind.
+enum AnySpec {
+    OpenApi(Spec),
+    Light(LightOpenApi),
+    Discovery(Discovery),
+}
+
+impl AnySpec {
+    fn load(path: &Path, prefix: &str, light: bool) -> Result<AnySpec, String> {
+        if light {
+            return LightOpenApi::load(path, prefix).map(AnySpec::Light);
+        }
+        match Spec::load(path, prefix) {
+            Ok(s) => Ok(AnySpec::OpenApi(s)),
+            Err(LoadError::NotOpenApi(reason)) => Discovery::load(path)
+                .map(AnySpec::Discovery)
+                .map_err(|e| format!("{reason}; {e}")),
+            Err(LoadError::Broken(e)) => Err(e),
+        }
+    }
+
+    /// The operation's name and the problems of `req`, or `None` when no operation has it.
+    fn check(&self, req: &RecordedRequest) -> Option<(String, Vec<String>)> {
+        match self {
+            AnySpec::OpenApi(spec) => {
+                let op = spec.find(req)?;
+                let m = openapi::Matched { spec, op };
+                Some((m.describe(), spec.check(op, req)))
+            }
+            AnySpec::Light(l) => l.check(req),
+            AnySpec::Discovery(d) => d.check(req),
+        }
+    }
+
+    fn get_examples(&self, req: &RecordedRequest) -> Vec<(String, Value)> {
+        match self {
+            AnySpec::OpenApi(spec) => spec.find(req).map(|op| spec.response_examples(op)).unwrap_or_default(),
+            AnySpec::Light(_) | AnySpec::Discovery(_) => Vec::new(),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_users_request_conforms_to_the_providers_spec() {
+    let dir = specs_dir();
+    if !dir.is_dir() {
+        let line = format!("users: skipped: no provider specs at {}", dir.display());
+        say(&line);
+        assert!(std::env::var_os("REQUIRE_PROVIDER_SPECS").is_none(), "{line}");
+        return;
+    }
+    let app = spawn_app().await;
+    let mut failed = Vec::new();
+    for entry in USERS {
+        if app.state.registry.integration(entry.integration).is_none() {
+            say(&format!("users: {}: skipped: no integration folder", entry.provider));
+            continue;
+        }
+        let spec = match AnySpec::load(&dir.join(entry.spec), entry.prefix, entry.light) {
+            Ok(s) => s,
+            Err(e) => {
+                failed.push(format!("{}: cannot read its spec: {e}", entry.provider));
+                continue;
+            }
+        };
+        let (requests, mut problems) = drive(&app, entry).await;
+        let mut checked = 0;
+        let mut examples = 0;
+        for (call, req) in &requests {
+            if is_token_request(req) {
+                continue;
+            }
+            checked += 1;
+            match spec.check(req) {
+                None => problems.push(format!("{call}: {}: no such operation in the spec", describe(req))),
+                Some((op, found)) => {
+                    if verbose() {
+                        say(&format!("  {} {call}: {} -> {op}", entry.integration, describe(req)));
+                    }
+                    problems.extend(
+                        found
+                            .into_iter()
+                            .map(|p| format!("{call}: {} ({op}): {p}", describe(req))),
+                    );
+                }
+            }
+        }
+        let integration = app.state.registry.integration(entry.integration).unwrap();
+        if let (Some(mapping), Some((_, get))) = (
+            integration.unified("user-directory", "users", UnifiedMethod::Get),
+            requests.iter().find(|(call, r)| call == "get" && !is_token_request(r)),
+        ) {
+            for (label, example) in spec.get_examples(get) {
+                examples += 1;
+                for p in crate::map_example(mapping, "00ub0oNGTSWTBKOLGLNR", &example) {
+                    problems.push(format!("users get response {label}: {p}"));
+                }
+            }
+        }
+        say(&format!(
+            "users: {} ({}): checked {checked} request(s) against {}, {examples} response example(s); {}",
+            entry.provider,
+            entry.integration,
+            entry.spec,
+            if problems.is_empty() {
+                "conforms".to_string()
+            } else {
+                format!("{} problem(s)", problems.len())
+            }
+        ));
+        failed.extend(
+            problems
+                .into_iter()
+                .map(|p| format!("{} ({}): {p}", entry.provider, entry.integration)),
+        );
+    }
+    assert!(
+        failed.is_empty(),
+        "{} users conformance problem(s):\n  - {}",
+        failed.len(),
+        failed.join("\n  - ")
+    );
+}
+
+/// Runs every users method the integration maps (and its organizations list and get);
+/// the requests each reached the provider with, and the unified calls that failed.
+async fn drive(app: &TestApp, entry: &UsersEntry) -> (Vec<(String, RecordedRequest)>, Vec<String>) {
+    let name = entry.integration;
+    let emulator = app.emulator(name);
+    let account = app.connect(name).await;
+    let users = |id: Option<&str>, extra: &str| match id {
+        Some(id) => format!("/unified/user-directory/users/{id}?integrated_account_id={account}{extra}"),
+        None => format!("/unified/user-directory/users?integrated_account_id={account}{extra}"),
+    };
+    let mut out = Vec::new();
+    let mut problems = Vec::new();
+    let mut run = |call: &str, r: crate::helpers::Reply, out: &mut Vec<(String, RecordedRequest)>| {
+        if !r.status.is_success() {
+            problems.push(format!(
+                "unified {call} answered {}: {}",
+                r.status,
+                openapi::truncate(&r.text, 300)
+            ));
+        }
+        out.extend(emulator.requests().into_iter().map(|q| (call.to_string(), q)));
+        emulator.clear_requests();
+        r
+    };
+    emulator.clear_requests();
+    let listed = run("list", app.get(&users(None, "&limit=2")).await, &mut out);
+    let id = listed.body["result"][0]["id"].as_str().unwrap_or_default().to_string();
+    run("get", app.get(&users(Some(&id), "")).await, &mut out);
+    run(
+        "update",
+        app.send(Method::PATCH, &users(Some(&id), ""), Some((entry.update)()))
+            .await,
+        &mut out,
+    );
+    let created = run(
+        "create",
+        app.send(Method::POST, &users(None, ""), Some((entry.create)())).await,
+        &mut out,
+    );
+    if let Some(new_id) = created.body["id"].as_str() {
+        run(
+            "delete",
+            app.send(Method::DELETE, &users(Some(new_id), ""), None).await,
+            &mut out,
+        );
+    }
+    let orgs = run(
+        "organizations list",
+        app.get(&app.orgs_path(&account, None, "")).await,
+        &mut out,
+    );
+    if let Some(org) = orgs.body["result"][0]["id"].as_str() {
+        run(
+            "organizations get",
+            app.get(&app.orgs_path(&account, Some(org), "")).await,
+            &mut out,
+        );
+    }
+    (out, problems)
+}
+
+/// A request to an OAuth token endpoint.
+fn is_token_request(req: &RecordedRequest) -> bool {
+    req.method == "POST" && url::form_urlencoded::parse(&req.body).any(|(k, _)| k == "grant_type")
+}
+
+/// Just enough of a Google discovery document to check a request against a method.
+struct Discovery {
+    file: String,
+    doc: Value,
+    /// (HTTP method, path template split in segments, method JSON).
+    methods: Vec<(String, Vec<String>, Value)>,
+}
+
+impl Discovery {
+    fn load(path: &Path) -> Result<Discovery, String> {
+        let file = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+        if doc["kind"] != "discovery#restDescription" {
+            return Err(format!("{file} is not a Google discovery document either"));
+        }
+        let mut methods = Vec::new();
+        fn walk(resources: &Value, out: &mut Vec<(String, Vec<String>, Value)>) {
+            for resource in resources.as_object().into_iter().flat_map(|m| m.values()) {
+                for method in resource["methods"].as_object().into_iter().flat_map(|m| m.values()) {
+                    let path = method["path"].as_str().unwrap_or_default();
+                    let segments = path.split('/').filter(|s| !s.is_empty()).map(str::to_string).collect();
+                    out.push((
+                        method["httpMethod"].as_str().unwrap_or_default().to_string(),
+                        segments,
+                        method.clone(),
+                    ));
+                }
+                walk(&resource["resources"], out);
+            }
+        }
+        walk(&doc["resources"], &mut methods);
+        Ok(Discovery { file, doc, methods })
+    }
+
+    fn check(&self, req: &RecordedRequest) -> Option<(String, Vec<String>)> {
+        let base = self.doc["servicePath"].as_str().unwrap_or_default();
+        let path = req.path.trim_start_matches('/').strip_prefix(base)?;
+        let segs: Vec<String> = path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
+            .collect();
+        let (_, _, method) = self
+            .methods
+            .iter()
+            .filter(|(m, t, _)| *m == req.method && t.len() == segs.len())
+            .filter(|(_, t, _)| t.iter().zip(&segs).all(|(t, s)| t.starts_with('{') || t == s))
+            .max_by_key(|(_, t, _)| t.iter().filter(|s| !s.starts_with('{')).count())?;
+        let name = format!(
+            "{} {} ({})",
+            req.method,
+            method["id"].as_str().unwrap_or_default(),
+            self.file
+        );
+        let mut problems = Vec::new();
+        let params = method["parameters"].as_object().cloned().unwrap_or_default();
+        let query: Vec<(String, String)> = url::form_urlencoded::parse(req.query.as_bytes()).into_owned().collect();
+        for (k, v) in &query {
+            match params.get(k).filter(|p| p["location"] == "query") {
+                None if self.doc["parameters"].get(k).is_some() => {}
+                None => problems.push(format!("query parameter `{k}` is not a parameter of the method")),
+                Some(p) => {
+                    if let Some(values) = p["enum"].as_array() {
+                        if !values.iter().any(|e| e == v) {
+                            problems.push(format!("`{k}={v}` is not one of {}", Value::Array(values.clone())));
+                        }
+                    }
+                    if p["type"] == "integer" && v.parse::<i64>().is_err() {
+                        problems.push(format!("`{k}={v}` is not an integer"));
+                    }
+                }
+            }
+        }
+        for (k, p) in &params {
+            if p["required"] == true && p["location"] == "query" && !query.iter().any(|(q, _)| q == k) {
+                problems.push(format!("required query parameter `{k}` is missing"));
+            }
+        }
+        match (method["request"]["$ref"].as_str(), &req.json) {
+            (Some(schema), Some(Value::Object(body))) => {
+                let props = &self.doc["schemas"][schema]["properties"];
+                for k in body.keys() {
+                    if props.get(k).is_none() {
+                        problems.push(format!("body field `{k}` is not a property of `{schema}`"));
+                    }
+                }
+            }
+            (Some(schema), _) => problems.push(format!("a `{schema}` body is required")),
+            (None, Some(_)) => problems.push("the method takes no body".into()),
+            (None, None) => {}
+        }
+        match req.header("authorization") {
+            Some(a) if a.starts_with("Bearer ") => {}
+            other => problems.push(format!("no OAuth Bearer credentials (Authorization: {other:?})")),
+        }
+        Some((name, problems))
+    }
+}
+
+/// An OpenAPI 3 document checked without inlining its schemas: method and path, query
+/// parameters (declared, enums of each comma-separated item, integers), required query
+/// parameters, the body's top-level properties (through `allOf`), and Bearer credentials.
+struct LightOpenApi {
+    file: String,
+    doc: Value,
+    prefix: String,
+}
+
+impl LightOpenApi {
+    fn load(path: &Path, prefix: &str) -> Result<LightOpenApi, String> {
+        let file = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let doc: Value = serde_norway::from_str(&std::fs::read_to_string(path).map_err(|e| e.to_string())?)
+            .map_err(|e| format!("{file}: {e}"))?;
+        Ok(LightOpenApi {
+            file,
+            doc,
+            prefix: prefix.to_string(),
+        })
+    }
+
+    fn resolve<'a>(&'a self, v: &'a Value) -> &'a Value {
+        match v["$ref"].as_str().and_then(|r| r.strip_prefix('#')) {
+            Some(pointer) => self.doc.pointer(pointer).unwrap_or(&Value::Null),
+            None => v,
+        }
+    }
+
+    /// Property names of a schema, through `$ref` and `allOf`.
+    fn properties(&self, schema: &Value, depth: usize, out: &mut Vec<String>) {
+        if depth > 8 {
+            return;
+        }
+        let schema = self.resolve(schema);
+        if let Some(props) = schema["properties"].as_object() {
+            out.extend(props.keys().cloned());
+        }
+        for part in schema["allOf"].as_array().into_iter().flatten() {
+            self.properties(part, depth + 1, out);
+        }
+    }
+
+    fn check(&self, req: &RecordedRequest) -> Option<(String, Vec<String>)> {
+        let path = req.path.strip_prefix(&self.prefix)?;
+        let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        let (template, item) = self.doc["paths"]
+            .as_object()?
+            .iter()
+            .filter(|(t, item)| {
+                let parts: Vec<&str> = t.split('/').filter(|s| !s.is_empty()).collect();
+                item.get(req.method.to_ascii_lowercase()).is_some()
+                    && parts.len() == segs.len()
+                    && parts.iter().zip(&segs).all(|(p, s)| p.starts_with('{') || p == s)
+            })
+            .max_by_key(|(t, _)| t.split('/').filter(|s| !s.is_empty() && !s.starts_with('{')).count())?;
+        let op = &item[req.method.to_ascii_lowercase()];
+        let name = format!("{} {template} ({})", req.method, self.file);
+        let mut problems = Vec::new();
+        let params: Vec<&Value> = item["parameters"]
+            .as_array()
+            .into_iter()
+            .chain(op["parameters"].as_array())
+            .flatten()
+            .map(|p| self.resolve(p))
+            .collect();
+        let query: Vec<(String, String)> = url::form_urlencoded::parse(req.query.as_bytes()).into_owned().collect();
+        for (k, v) in &query {
+            let Some(p) = params.iter().find(|p| p["in"] == "query" && p["name"] == k.as_str()) else {
+                problems.push(format!("query parameter `{k}` is not declared"));
+                continue;
+            };
+            let schema = self.resolve(&p["schema"]);
+            if let Some(values) = schema["items"]["enum"].as_array() {
+                for item in v.split(',') {
+                    if !values.iter().any(|e| e == item) {
+                        problems.push(format!("`{k}` item `{item}` is not one of the declared values"));
+                    }
+                }
+            }
+            if schema["type"] == "integer" && v.parse::<i64>().is_err() {
+                problems.push(format!("`{k}={v}` is not an integer"));
+            }
+        }
+        for p in &params {
+            if p["in"] == "query" && p["required"] == true && !query.iter().any(|(q, _)| p["name"] == q.as_str()) {
+                problems.push(format!("required query parameter `{}` is missing", p["name"]));
+            }
+        }
+        let body_schema = &self.resolve(&op["requestBody"])["content"]["application/json"]["schema"];
+        match (body_schema.is_null(), &req.json) {
+            (false, Some(Value::Object(body))) => {
+                let mut known = Vec::new();
+                self.properties(body_schema, 0, &mut known);
+                for k in body.keys() {
+                    if !known.contains(k) {
+                        problems.push(format!("body field `{k}` is not a property of the schema"));
+                    }
+                }
+            }
+            (false, _) if self.resolve(&op["requestBody"])["required"] == true => {
+                problems.push("a JSON body is required".into())
+            }
+            (true, Some(_)) => problems.push("the operation takes no body".into()),
+            _ => {}
+        }
+        match req.header("authorization") {
+            Some(a) if a.starts_with("Bearer ") => {}
+            other => problems.push(format!("no OAuth Bearer credentials (Authorization: {other:?})")),
+        }
+        Some((name, problems))
+    }
+}

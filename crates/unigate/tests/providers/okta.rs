@@ -1,0 +1,391 @@
+//! Okta: users (get, list over `Link` pages, create, partial update, two-step delete),
+//! statuses, rate-limit headers, errors in Okta's shape, API-token and OAuth accounts, and
+//! the org as the one organization.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use unigate_emulator::Fault;
+
+use crate::common::{
+    assert_remote_error, get_user, last_with_method, request_lines, users_path, walk_users, write_user,
+};
+use crate::helpers::{app_with_account, last_request, spawn_app};
+
+const SSWS: &str = "SSWS 00Tz_SandboxSSWSApiToken0000000000000000001";
+const ISAAC: &str = "00ub0oNGTSWTBKOLGLNR";
+
+/// A unified record without `remote_data`.
+fn unified(mut record: Value) -> Value {
+    record.as_object_mut().unwrap().remove("remote_data");
+    record
+}
+
+#[tokio::test]
+async fn get_maps_every_field_okta_has() {
+    let (app, account) = app_with_account("okta").await;
+
+    let user = get_user(&app, &account, ISAAC).await;
+
+    assert_eq!(
+        unified(user.clone()),
+        json!({
+            "id": ISAAC,
+            "username": "isaac.brock@example.com",
+            "first_name": "Isaac",
+            "last_name": "Brock",
+            "name": "Isaac Brock",
+            "title": "Director",
+            "emails": [
+                {"email": "isaac.brock@example.com", "type": "primary", "is_primary": true},
+                {"email": "isaac@example.org", "type": "secondary", "is_primary": false}
+            ],
+            "phones": [
+                {"number": "+1-555-415-1337", "type": "mobile"},
+                {"number": "+1-555-514-1337", "type": "work"}
+            ],
+            "status": "active",
+            "user_type": "Employee",
+            "timezone": "America/Los_Angeles",
+            "languages": ["en-US"],
+            "identifiers": {"login": "isaac.brock@example.com", "employee_number": "187"},
+            "last_login_at": "2013-06-24T17:39:19.000Z",
+            "created_at": "2013-06-24T16:39:18.000Z",
+            "updated_at": "2013-07-02T21:36:25.344Z"
+        })
+    );
+    assert_eq!(user["remote_data"]["profile"]["department"], "Engineering");
+    let sent = last_request(&app, "okta");
+    assert_eq!(
+        (sent.method.as_str(), sent.path.as_str(), sent.query.as_str()),
+        ("GET", "/api/v1/users/00ub0oNGTSWTBKOLGLNR", "")
+    );
+    assert_eq!(sent.header("authorization"), Some(SSWS));
+}
+
+#[tokio::test]
+async fn get_leaves_out_what_the_user_does_not_have_and_joins_the_name() {
+    let (app, account) = app_with_account("okta").await;
+
+    let user = get_user(&app, &account, "00u118oQYT4TBTemp0g4").await;
+
+    assert_eq!(user["name"], "Alice Smith");
+    assert_eq!(
+        user["emails"],
+        json!([{"email": "alice.smith@example.com", "type": "primary", "is_primary": true}])
+    );
+    for absent in ["phones", "title", "languages", "timezone", "user_type"] {
+        assert!(user.get(absent).is_none(), "{absent}: {user}");
+    }
+}
+
+#[tokio::test]
+async fn list_walks_link_header_pages_with_after_and_limit() {
+    let (app, account) = app_with_account("okta").await;
+
+    let (users, pages) = walk_users(&app, &account, 5).await;
+
+    assert_eq!((users.len(), pages), (12, 3));
+    assert_eq!(users[0]["id"], ISAAC);
+    assert_eq!(users[11]["id"], "00ua5sy7lFgH1TuV8p5");
+    assert_eq!(
+        request_lines(&app, "okta"),
+        [
+            "GET /api/v1/users?limit=5",
+            "GET /api/v1/users?limit=5&after=00u3b8lr0eYzA4MnO1i8",
+            "GET /api/v1/users?limit=5&after=00u8g3qw5jDeF9RsT6n3",
+        ]
+    );
+    assert!(app
+        .emulator("okta")
+        .requests()
+        .iter()
+        .all(|r| r.header("authorization") == Some(SSWS)));
+}
+
+#[tokio::test]
+async fn statuses_are_normalized_to_the_four_unified_values() {
+    let (app, account) = app_with_account("okta").await;
+
+    let (users, _) = walk_users(&app, &account, 200).await;
+
+    let status = |id: &str| {
+        users
+            .iter()
+            .find(|u| u["id"] == id)
+            .map(|u| u["status"].clone())
+            .unwrap()
+    };
+    assert_eq!(status("00u1f96ECLNVOKVMUSEA"), "invited", "STAGED");
+    assert_eq!(status("00u2a7kq9dXyZ3LmN0h7"), "invited", "PROVISIONED");
+    assert_eq!(status("00u3b8lr0eYzA4MnO1i8"), "inactive", "SUSPENDED");
+    assert_eq!(status("00u4c9ms1fZaB5NoP2j9"), "inactive", "LOCKED_OUT");
+    assert_eq!(status("00u5d0nt2gAbC6OpQ3k0"), "active", "PASSWORD_EXPIRED");
+    assert_eq!(status("00u6e1ou3hBcD7PqR4l1"), "active", "RECOVERY");
+    assert_eq!(status(ISAAC), "active", "ACTIVE");
+}
+
+#[tokio::test]
+async fn a_list_passes_oktas_rate_limit_headers_on() {
+    let (app, account) = app_with_account("okta").await;
+
+    let r = app.get(&users_path(&account, None, "&limit=2")).await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.headers["ratelimit-limit"], "600");
+    assert_eq!(r.headers["ratelimit-remaining"], "599");
+}
+
+#[tokio::test]
+async fn create_posts_the_profile_and_password_and_activates_the_user() {
+    let (app, account) = app_with_account("okta").await;
+
+    let r = write_user(
+        &app,
+        Method::POST,
+        &account,
+        None,
+        json!({
+            "first_name": "Dana", "last_name": "Kim", "title": "Engineer",
+            "emails": [{"email": "dana.kim@example.com", "type": "work", "is_primary": true}],
+            "phones": [{"number": "+1 555 0100", "type": "mobile"}],
+            "password": "Tr0ub4dor&3"
+        }),
+    )
+    .await;
+
+    assert_eq!(r.status, 201, "{}", r.text);
+    let sent = last_with_method(&app, "okta", "POST");
+    assert_eq!(
+        (sent.path.as_str(), sent.query.as_str()),
+        ("/api/v1/users", "activate=true")
+    );
+    assert_eq!(sent.header("authorization"), Some(SSWS));
+    assert_eq!(
+        sent.json.unwrap(),
+        json!({
+            "profile": {
+                "login": "dana.kim@example.com", "email": "dana.kim@example.com",
+                "firstName": "Dana", "lastName": "Kim", "title": "Engineer", "mobilePhone": "+1 555 0100"
+            },
+            "credentials": {"password": {"value": "Tr0ub4dor&3"}}
+        })
+    );
+    let id = r.body["id"].as_str().unwrap();
+    assert_eq!(r.body["status"], "active");
+    assert_eq!(r.body["username"], "dana.kim@example.com");
+    assert_eq!(r.body["name"], "Dana Kim");
+    assert!(r.body["created_at"].is_string(), "{}", r.text);
+    assert!(r.body.get("password").is_none() && r.body["remote_data"]["credentials"].get("password").is_none());
+    assert_eq!(app.emulator("okta").record("users", id).unwrap()["status"], "ACTIVE");
+}
+
+#[tokio::test]
+async fn create_with_status_invited_stages_the_user_without_activating_it() {
+    let (app, account) = app_with_account("okta").await;
+
+    let r = write_user(
+        &app,
+        Method::POST,
+        &account,
+        None,
+        json!({"first_name": "Eve", "last_name": "Ng", "username": "eve@corp.example.com", "status": "invited",
+               "emails": [{"email": "eve.ng@example.com"}]}),
+    )
+    .await;
+
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["status"], "invited");
+    let sent = last_with_method(&app, "okta", "POST");
+    assert_eq!(sent.query, "activate=false");
+    assert_eq!(sent.json.unwrap()["profile"]["login"], "eve@corp.example.com");
+}
+
+#[tokio::test]
+async fn create_without_a_last_name_is_oktas_400_with_its_causes() {
+    let (app, account) = app_with_account("okta").await;
+
+    let r = write_user(
+        &app,
+        Method::POST,
+        &account,
+        None,
+        json!({"first_name": "Nolast", "emails": [{"email": "nolast@example.com"}]}),
+    )
+    .await;
+
+    assert_remote_error(
+        &r,
+        400,
+        &json!({
+            "errorCode": "E0000001", "errorSummary": "Api validation failed: profile.lastName",
+            "errorLink": "E0000001", "errorId": "oaeSandbox0000000000000001",
+            "errorCauses": [{"errorSummary": "profile.lastName: profile.lastName is required"}]
+        }),
+    );
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("profile.lastName is required"),
+        "the causes are in the message: {}",
+        r.text
+    );
+}
+
+#[tokio::test]
+async fn update_posts_only_the_changed_profile_fields() {
+    let (app, account) = app_with_account("okta").await;
+
+    let r = write_user(
+        &app,
+        Method::PATCH,
+        &account,
+        Some(ISAAC),
+        json!({"title": "Managing Director", "name": "Isaac B. Brock"}),
+    )
+    .await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    let sent = last_with_method(&app, "okta", "POST");
+    assert_eq!(sent.path, "/api/v1/users/00ub0oNGTSWTBKOLGLNR");
+    assert_eq!(
+        sent.json.unwrap(),
+        json!({"profile": {"title": "Managing Director", "displayName": "Isaac B. Brock"}})
+    );
+    assert_eq!(r.body["title"], "Managing Director");
+    assert_eq!(r.body["name"], "Isaac B. Brock");
+    assert_eq!(r.body["first_name"], "Isaac", "the rest of the profile is kept");
+    assert_eq!(r.body["remote_data"]["profile"]["department"], "Engineering");
+}
+
+#[tokio::test]
+async fn update_refuses_a_status_change_without_calling_okta() {
+    let (app, account) = app_with_account("okta").await;
+
+    let r = write_user(
+        &app,
+        Method::PATCH,
+        &account,
+        Some(ISAAC),
+        json!({"status": "inactive"}),
+    )
+    .await;
+
+    crate::helpers::assert_error(&r, 422);
+    assert!(app.emulator("okta").requests().is_empty());
+}
+
+#[tokio::test]
+async fn delete_deactivates_then_deletes() {
+    let (app, account) = app_with_account("okta").await;
+
+    let r = app
+        .send(
+            Method::DELETE,
+            &users_path(&account, Some("00u7f2pv4iCdE8QrS5m2"), ""),
+            None,
+        )
+        .await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["id"], "00u7f2pv4iCdE8QrS5m2");
+    assert_eq!(
+        request_lines(&app, "okta"),
+        [
+            "POST /api/v1/users/00u7f2pv4iCdE8QrS5m2/lifecycle/deactivate",
+            "DELETE /api/v1/users/00u7f2pv4iCdE8QrS5m2",
+        ]
+    );
+    assert!(app.emulator("okta").record("users", "00u7f2pv4iCdE8QrS5m2").is_none());
+}
+
+#[tokio::test]
+async fn an_unknown_user_is_a_404_in_oktas_error_shape() {
+    let (app, account) = app_with_account("okta").await;
+
+    let r = app.get(&users_path(&account, Some("00uMissing0000000000"), "")).await;
+
+    assert_remote_error(
+        &r,
+        404,
+        &json!({
+            "errorCode": "E0000007", "errorSummary": "Not found: Resource not found: 00uMissing0000000000 (User)",
+            "errorLink": "E0000007", "errorId": "oaeSandbox0000000000000007", "errorCauses": []
+        }),
+    );
+}
+
+#[tokio::test]
+async fn a_429_until_a_distant_reset_is_answered_at_once_with_retry_after() {
+    let (app, account) = app_with_account("okta").await;
+    let reset = chrono::Utc::now().timestamp() + 120;
+    let body = json!({"errorCode": "E0000047", "errorSummary": "API call exceeded rate limit due to too many requests.",
+                      "errorLink": "E0000047", "errorId": "oaeSandbox0000000000000047", "errorCauses": []});
+    app.emulator("okta").inject(
+        Fault::respond(429, body.clone())
+            .with_header("x-rate-limit-limit", "600")
+            .with_header("x-rate-limit-remaining", "0")
+            .with_header("x-rate-limit-reset", &reset.to_string())
+            .on("GET", "/api/v1/users/*")
+            .times(1),
+    );
+
+    let r = app.get(&users_path(&account, Some(ISAAC), "")).await;
+
+    assert_remote_error(&r, 429, &body);
+    let retry_after: i64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((100..=120).contains(&retry_after), "Retry-After {retry_after}");
+    assert_eq!(app.emulator("okta").requests().len(), 1, "not retried");
+}
+
+#[tokio::test]
+async fn an_oauth_account_sends_a_bearer_token_and_refreshes_it_at_the_orgs_token_endpoint() {
+    let app = spawn_app().await;
+    let okta = app.emulator("okta");
+    let tokens = okta.oauth_issue().unwrap();
+    let account = app
+        .connect_with(
+            "okta",
+            json!({
+                "okta_domain": "sandbox.okta.com", "token_type": "Bearer",
+                "access_token": tokens.access_token, "refresh_token": tokens.refresh_token,
+                "expires_at": "2020-01-01T00:00:00Z"
+            }),
+        )
+        .await;
+
+    let user = get_user(&app, &account, ISAAC).await;
+
+    assert_eq!(user["id"], ISAAC);
+    let lines = request_lines(&app, "okta");
+    assert_eq!(lines[0], "POST /oauth2/v1/token", "{lines:?}");
+    let sent = last_request(&app, "okta");
+    let auth = sent.header("authorization").unwrap();
+    assert!(auth.starts_with("Bearer eyJraWQiOiJzYW5kYm94In0.okta."), "{auth}");
+    assert_ne!(
+        auth,
+        format!("Bearer {}", tokens.access_token),
+        "the refreshed token is used"
+    );
+}
+
+#[tokio::test]
+async fn the_org_is_the_one_organization() {
+    let (app, account) = app_with_account("okta").await;
+
+    let list = app.get(&app.orgs_path(&account, None, "")).await;
+    let got = app
+        .get(&app.orgs_path(&account, Some("00o3qqiw0vSCIwu8I0g7"), ""))
+        .await;
+    let other = app.get(&app.orgs_path(&account, Some("00oSomeoneElse"), "")).await;
+
+    assert_eq!(list.status, 200, "{}", list.text);
+    let expected = json!({"id": "00o3qqiw0vSCIwu8I0g7", "name": "Sandbox Corp",
+                          "created_at": "2024-01-24T14:15:22Z", "updated_at": "2024-07-21T14:15:22Z"});
+    assert_eq!(list.body["result"].as_array().unwrap().len(), 1);
+    assert_eq!(unified(list.body["result"][0].clone()), expected);
+    assert_eq!(list.body["next_cursor"], Value::Null);
+    assert_eq!(unified(got.body.clone()), expected, "{}", got.text);
+    assert_eq!(other.status, 404, "{}", other.text);
+    assert!(request_lines(&app, "okta").iter().all(|l| l == "GET /api/v1/org"));
+}
