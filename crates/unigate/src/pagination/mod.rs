@@ -326,6 +326,13 @@ impl Pagination {
             count,
         } = reply;
         let follow = |u: String| PageState::Url(url.join(&u).map(|u| u.to_string()).unwrap_or(u));
+        // `next_url` and `next_cursor` read `{response, headers}`.
+        let read_reply = |expr: &Expr, key: &'static str| -> Result<Option<Value>, PageError> {
+            let headers = headers_json(headers);
+            let input = [("response", json), ("headers", &headers)];
+            expr.eval_fields(input)
+                .map_err(|source| PageError::ReplyExpression { key, source })
+        };
         let more = |has_more: &Option<Expr>| -> Result<bool, PageError> {
             match has_more {
                 Some(expr) => {
@@ -365,35 +372,15 @@ impl Pagination {
                 };
                 (more(has_more)? && count > 0).then_some(PageState::Offset(current + count as u64))
             }
-            Pagination::NextUrl { next_url, .. } => {
-                let headers = headers_json(headers);
-                let input = [("response", json), ("headers", &headers)];
-                let out = next_url
-                    .eval_fields(input)
-                    .map_err(|source| PageError::ReplyExpression {
-                        key: "pagination.next_url",
-                        source,
-                    })?;
-                match out {
-                    Some(Value::String(u)) if !u.is_empty() => Some(follow(u)),
-                    _ => None,
-                }
-            }
-            Pagination::Cursor { next_cursor, .. } => {
-                let headers = headers_json(headers);
-                let input = [("response", json), ("headers", &headers)];
-                let out = next_cursor
-                    .eval_fields(input)
-                    .map_err(|source| PageError::ReplyExpression {
-                        key: "pagination.next_cursor",
-                        source,
-                    })?;
-                match out {
-                    Some(Value::String(s)) if !s.is_empty() => Some(PageState::Cursor(s)),
-                    Some(Value::Number(n)) => Some(PageState::Cursor(n.to_string())),
-                    _ => None,
-                }
-            }
+            Pagination::NextUrl { next_url, .. } => match read_reply(next_url, "pagination.next_url")? {
+                Some(Value::String(u)) if !u.is_empty() => Some(follow(u)),
+                _ => None,
+            },
+            Pagination::Cursor { next_cursor, .. } => match read_reply(next_cursor, "pagination.next_cursor")? {
+                Some(Value::String(s)) if !s.is_empty() => Some(PageState::Cursor(s)),
+                Some(Value::Number(n)) => Some(PageState::Cursor(n.to_string())),
+                _ => None,
+            },
             Pagination::Range { unit, page_size } => {
                 let size = call.limit.map(u64::from).unwrap_or(*page_size);
                 let sent = headers
