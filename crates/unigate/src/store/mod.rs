@@ -3,6 +3,7 @@
 //! Every account query takes the environment id first: a token can only ever reach its
 //! own environment's rows, whatever id a client sends.
 
+pub mod dialect;
 pub mod postgres;
 pub mod sql;
 pub mod sqlite;

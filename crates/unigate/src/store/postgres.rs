@@ -11,7 +11,8 @@ use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgQueryResult};
 use sqlx::{PgPool, Row};
 
-use super::sql::{exhausted, lost_every_race, reserve_bounds, Dialect, SqlStore, RESERVE_ATTEMPTS};
+use super::dialect::Dialect;
+use super::sql::{exhausted, lost_every_race, reserve_bounds, SqlStore, RESERVE_ATTEMPTS};
 use super::*;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");

@@ -10,7 +10,8 @@ use sqlx::{Row, SqlitePool};
 use super::fast_reads::FastReads;
 use super::log_writer::LogWriter;
 use super::time::{fmt_ts, ts};
-use crate::store::sql::{exhausted, lost_every_race, reserve_bounds, Dialect, RESERVE_ATTEMPTS};
+use crate::store::dialect::Dialect;
+use crate::store::sql::{exhausted, lost_every_race, reserve_bounds, RESERVE_ATTEMPTS};
 use crate::store::{AccountRecord, BudgetLanes, RateSlot, RequestLogRecord, StoreError};
 
 /// SQLite's ways: timestamps as fixed-width RFC 3339 text, JSON as text, the account read

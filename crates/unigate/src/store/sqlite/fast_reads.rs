@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::SqliteDialect;
-use crate::store::sql::AccountRow;
+use crate::store::dialect::AccountRow;
 use crate::store::{AccountRecord, StoreError};
 
 /// Synchronous read-only connections for the one read on every unified call (the account).

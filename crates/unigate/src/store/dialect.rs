@@ -1,0 +1,99 @@
+//! What each SQL backend does its own way ([`Dialect`]: timestamps, JSON, booleans, the
+//! rate-limit lanes' SQL), and the one decoding of an account row for every read path
+//! ([`AccountRow`]), which depends on it. The queries themselves are written once in
+//! `sql.rs`.
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::{Database, Decode, Encode, Pool, Type};
+
+use super::*;
+
+/// A row of the backend's database.
+pub(super) type DbRow<D> = <<D as Dialect>::Db as Database>::Row;
+
+/// What one SQL backend does its own way.
+pub trait Dialect: Send + Sync + Sized + 'static {
+    type Db: Database;
+    /// A timestamp as stored.
+    type Time: for<'q> Encode<'q, Self::Db> + for<'r> Decode<'r, Self::Db> + Type<Self::Db> + Send + Sync + 'static;
+    /// A JSON document as stored.
+    type Json: for<'q> Encode<'q, Self::Db> + for<'r> Decode<'r, Self::Db> + Type<Self::Db> + Send + Sync + 'static;
+
+    fn time(t: &DateTime<Utc>) -> Self::Time;
+    fn from_time(stored: Self::Time) -> Result<DateTime<Utc>, StoreError>;
+    fn json(v: &Value) -> Self::Json;
+    fn from_json(stored: Self::Json) -> Result<Value, StoreError>;
+    /// sqlx has no trait method for it.
+    fn rows_affected(done: &<Self::Db as Database>::QueryResult) -> u64;
+    /// Whether large statements (the request-log insert) number their placeholders (`$1`)
+    /// rather than write `?`; see [`request_log_chunks`].
+    const NUMBERED_PLACEHOLDERS: bool;
+
+    /// The account read of every unified call, when the backend has a path faster than the
+    /// pool; `None` sends it through the pool.
+    fn fast_account(&self, _environment_id: &str, _id: &str) -> Option<Result<Option<AccountRecord>, StoreError>> {
+        None
+    }
+
+    /// [`Store::insert_request_logs`] off the pool, when the backend has such a path. The rows
+    /// come back (`Err`) when they were not written there, and then go through the pool.
+    fn write_request_logs(
+        &self,
+        entries: Vec<RequestLogRecord>,
+        _backlog: usize,
+    ) -> impl Future<Output = Result<(), Vec<RequestLogRecord>>> + Send {
+        std::future::ready(Err(entries))
+    }
+
+    /// [`Store::reserve_rate_slot`]: one atomic statement per attempt, in each backend's SQL.
+    fn reserve_rate_slot(
+        &self,
+        pool: &Pool<Self::Db>,
+        key: &str,
+        lanes: BudgetLanes,
+        max_wait_ms: u64,
+    ) -> impl Future<Output = Result<RateSlot, StoreError>> + Send;
+}
+
+/// An account row as stored (JSON and timestamps in the backend's types), from either read
+/// path: the pool's ([`SqlStore::account_from_row`]) and SQLite's in-thread reads. Both
+/// decode it here, so they cannot disagree on what a row means.
+pub(super) struct AccountRow<D: Dialect> {
+    pub id: String,
+    pub environment_id: String,
+    pub tenant_id: String,
+    pub integration: String,
+    pub context: D::Json,
+    pub secrets: String,
+    pub status: String,
+    pub last_error: Option<String>,
+    pub is_sandbox: bool,
+    pub created_at: D::Time,
+    pub updated_at: D::Time,
+}
+
+impl<D: Dialect> AccountRow<D> {
+    /// The record: JSON and timestamps out of the backend's types, the status parsed; a
+    /// value that does not decode makes the row corrupt.
+    pub fn decode(self) -> Result<AccountRecord, StoreError> {
+        Ok(AccountRecord {
+            id: self.id,
+            environment_id: self.environment_id,
+            tenant_id: self.tenant_id,
+            integration: self.integration,
+            context: D::from_json(self.context)?,
+            secrets: self.secrets,
+            status: self
+                .status
+                .parse()
+                .map_err(|e: UnknownStatus| StoreError::Corrupt(e.to_string()))?,
+            last_error: self.last_error,
+            is_sandbox: self.is_sandbox,
+            created_at: D::from_time(self.created_at)?,
+            updated_at: D::from_time(self.updated_at)?,
+        })
+    }
+}
