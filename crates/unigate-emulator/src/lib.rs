@@ -28,7 +28,9 @@
 //! ```
 
 mod digest;
+mod dotted;
 mod engine;
+mod exchange;
 pub mod fault;
 mod oauth;
 mod server;

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::engine::{Incoming, Reply};
+use crate::exchange::{Incoming, Reply};
 use crate::state::Shared;
 use crate::template::StrTemplate;
 

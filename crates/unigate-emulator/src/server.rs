@@ -26,7 +26,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::engine::{self, Incoming, Reply, JSON};
+use crate::engine;
+use crate::exchange::{Incoming, Reply, JSON};
 use crate::fault::{self, Fault, FaultAction, MalformedStyle};
 use crate::spec::EmulatorSpec;
 use crate::state::{RecordedRequest, Shared};

@@ -154,7 +154,7 @@ impl EmulatorSpec {
                         Some(name.clone()),
                     ));
                 };
-                let has_id = crate::state::get_path(object, &collection.id_field).is_some_and(|v| !v.is_null());
+                let has_id = crate::dotted::get_path(object, &collection.id_field).is_some_and(|v| !v.is_null());
                 if !has_id && collection.generate_id == IdGenerator::None {
                     return Err((
                         format!(
