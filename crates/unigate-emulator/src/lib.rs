@@ -37,12 +37,13 @@ mod server;
 pub mod spec;
 mod state;
 mod template;
+mod tokens;
 
 pub use fault::{Fault, FaultAction, MalformedStyle};
-pub use oauth::OAuthTokens;
 pub use server::{start, start_on, RunningEmulator};
 pub use spec::{EmulatorSpec, ErrorKind, SpecError};
 pub use state::RecordedRequest;
+pub use tokens::OAuthTokens;
 
 /// Namespace alias for the free functions, for callers who prefer `Emulator::start(spec)`.
 #[derive(Debug, Clone, Copy)]

@@ -17,6 +17,7 @@ use crate::dotted::set_path;
 use crate::fault::ActiveFault;
 use crate::spec::{CollectionSpec, EmulatorSpec, IdGenerator};
 use crate::template::lookup;
+use crate::tokens::OAuthState;
 
 /// One request the emulator received (admin requests under `/__emulator/` excluded).
 #[derive(Debug, Clone, Serialize)]
@@ -153,7 +154,7 @@ pub(crate) struct State {
     pub collections: IndexMap<String, Collection>,
     pub faults: Vec<ActiveFault>,
     pub requests: Vec<RecordedRequest>,
-    pub oauth: crate::oauth::OAuthState,
+    pub oauth: OAuthState,
     /// Nonces issued in HTTP Digest challenges.
     pub digest_nonces: crate::digest::Nonces,
 }

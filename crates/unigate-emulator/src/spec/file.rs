@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use super::auth::{AuthScheme, HeaderRule};
 use super::collection::{CollectionSpec, IdGenerator};
 use super::errors::ErrorsSpec;
+use super::oauth::OAuthSpec;
 use super::route::{Op, RouteSpec};
 use crate::dotted::get_path;
 
@@ -255,7 +256,7 @@ pub(crate) struct SpecFile {
     pub routes: Vec<RouteSpec>,
     /// An OAuth2 authorization server (authorize, token, revoke) beside the API.
     #[serde(default)]
-    pub oauth: Option<crate::oauth::OAuthSpec>,
+    pub oauth: Option<OAuthSpec>,
 }
 
 #[cfg(test)]

@@ -16,11 +16,13 @@
 //!   `write`: write rules and field checks; `path`: path patterns.
 //! - `collection`: collections, ids, timestamps and versions.
 //! - `errors`: error kinds and the provider's error templates.
+//! - `oauth`: the OAuth2 authorization server's settings.
 
 mod auth;
 mod collection;
 mod errors;
 mod file;
+mod oauth;
 mod paginate;
 mod path;
 mod route;
@@ -30,6 +32,7 @@ pub use errors::ErrorKind;
 pub use file::{EmulatorSpec, SpecError};
 
 pub(crate) use collection::{CollectionSpec, IdGenerator, TimeFormat};
+pub(crate) use oauth::{Grant, OAuthSpec, Pkce};
 pub(crate) use paginate::{PageStyle, PaginateSpec, ParamsIn};
 pub(crate) use route::{Op, ResponseSpec, RouteSpec};
 pub(crate) use write::{FieldRule, FieldType, ReadOnlyMode, WriteSpec};
