@@ -4,7 +4,8 @@
 //! Values that can be checked alone (regexes, path patterns, methods, templates) are checked
 //! inside their `Deserialize` impls, so `serde_norway` reports them with line and column.
 //! Cross-references (a route naming an unknown collection, ...) are checked afterwards in
-//! [`EmulatorSpec::validate`]; their line is found by locating the offending text in the file.
+//! `EmulatorSpec::validate` (`file.rs`); their line is found by locating the offending text in
+//! the file.
 //!
 //! `crates/unigate-emulator/README.md` documents every key with examples.
 //!
