@@ -5,198 +5,21 @@
 //! Access tokens it issues are accepted by auth schemes with `oauth: "Bearer "`; they expire
 //! after `access_token_ttl_s`. Tests steer it through [`crate::RunningEmulator`]: mint tokens
 //! without a browser, expire every access token, revoke every refresh token.
+//!
+//! Only the endpoints live here: the section of `emulator.yaml` that configures them is
+//! [`OAuthSpec`], what they have issued is `crate::tokens::OAuthState` in the state lock.
 
-use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use indexmap::IndexMap;
-use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::engine::{Incoming, Reply};
+use crate::exchange::{Incoming, Reply};
+use crate::spec::{Grant, OAuthSpec, Pkce};
 use crate::state::Shared;
-use crate::template::StrTemplate;
-
-/// The `oauth` section of `emulator.yaml`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct OAuthSpec {
-    /// The consent page (GET shows it, POST answers it). Absent: no authorization-code flow.
-    #[serde(default)]
-    pub authorize_path: Option<String>,
-    pub token_path: String,
-    #[serde(default)]
-    pub revoke_path: Option<String>,
-    /// The registered client, templates over `credentials`.
-    pub client_id: StrTemplate,
-    pub client_secret: StrTemplate,
-    /// Grant types the token endpoint accepts.
-    #[serde(default = "default_grants")]
-    pub grants: Vec<Grant>,
-    /// Access token lifetime; absent: tokens never expire (GitHub OAuth apps).
-    #[serde(default)]
-    pub access_token_ttl_s: Option<u64>,
-    /// Whether the authorization-code grant also issues a refresh token.
-    #[serde(default = "yes")]
-    pub refresh_tokens: bool,
-    /// Whether a refresh invalidates the refresh token it used and issues a new one.
-    #[serde(default)]
-    pub rotate_refresh_tokens: bool,
-    #[serde(default)]
-    pub pkce: Pkce,
-    /// Prefix of issued access tokens (`ghu_`, `ya29.`), for realism.
-    #[serde(default)]
-    pub token_prefix: String,
-    /// Prefix of issued refresh tokens (`ghr_`, `1//`).
-    #[serde(default)]
-    pub refresh_token_prefix: Option<String>,
-    /// Status of token-endpoint errors: 400 per RFC 6749; GitHub answers 200.
-    #[serde(default = "default_error_status")]
-    pub error_status: u16,
-    /// The error code of a refused code or refresh token (`invalid_grant`; GitHub says
-    /// `bad_refresh_token`).
-    #[serde(default = "default_invalid_grant")]
-    pub invalid_grant_error: String,
-    /// Token-request parameters that must be present with these values (Auth0's `audience`).
-    #[serde(default)]
-    pub required_params: IndexMap<String, StrTemplate>,
-    /// Shown on the consent page.
-    #[serde(default)]
-    pub app_name: Option<String>,
-}
-
-fn default_grants() -> Vec<Grant> {
-    vec![Grant::AuthorizationCode, Grant::RefreshToken]
-}
-
-fn yes() -> bool {
-    true
-}
-
-fn default_error_status() -> u16 {
-    400
-}
-
-fn default_invalid_grant() -> String {
-    "invalid_grant".into()
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum Grant {
-    AuthorizationCode,
-    RefreshToken,
-    ClientCredentials,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum Pkce {
-    Required,
-    #[default]
-    Optional,
-}
-
-impl OAuthSpec {
-    pub fn check(&self) -> Result<(), String> {
-        let paths = [
-            Some(&self.token_path),
-            self.authorize_path.as_ref(),
-            self.revoke_path.as_ref(),
-        ];
-        if paths.iter().flatten().any(|p| !p.starts_with('/')) {
-            return Err("oauth paths must start with `/`".into());
-        }
-        if self.grants.contains(&Grant::AuthorizationCode) && self.authorize_path.is_none() {
-            return Err("the authorization_code grant needs an `authorize_path`".into());
-        }
-        Ok(())
-    }
-
-    fn ttl(&self) -> Option<Duration> {
-        self.access_token_ttl_s.map(Duration::from_secs)
-    }
-}
-
-/// Tokens minted by the server.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OAuthTokens {
-    pub access_token: String,
-    pub refresh_token: Option<String>,
-    pub expires_in: Option<u64>,
-}
-
-#[derive(Debug)]
-struct Code {
-    client_id: String,
-    redirect_uri: String,
-    challenge: Option<(String, String)>,
-    scope: String,
-    expires: Instant,
-}
-
-/// Issued codes and tokens; lives in the emulator's one state lock.
-#[derive(Debug, Default)]
-pub(crate) struct OAuthState {
-    codes: HashMap<String, Code>,
-    /// Access token → expiry (`None`: never).
-    access: HashMap<String, Option<Instant>>,
-    refresh: HashSet<String>,
-}
-
-impl OAuthState {
-    pub fn access_live(&self, token: &str) -> bool {
-        match self.access.get(token) {
-            Some(Some(expiry)) => Instant::now() < *expiry,
-            Some(None) => true,
-            None => false,
-        }
-    }
-
-    fn token(prefix: &str) -> String {
-        format!("{prefix}{}", uuid::Uuid::new_v4().simple())
-    }
-
-    pub fn issue(&mut self, spec: &OAuthSpec, with_refresh: bool) -> OAuthTokens {
-        let access_token = Self::token(&spec.token_prefix);
-        let ttl = spec.ttl();
-        self.access
-            .insert(access_token.clone(), ttl.map(|t| Instant::now() + t));
-        let refresh_token = with_refresh.then(|| {
-            let prefix = spec
-                .refresh_token_prefix
-                .clone()
-                .unwrap_or_else(|| format!("{}r_", spec.token_prefix));
-            let r = Self::token(&prefix);
-            self.refresh.insert(r.clone());
-            r
-        });
-        OAuthTokens {
-            access_token,
-            refresh_token,
-            expires_in: spec.access_token_ttl_s,
-        }
-    }
-
-    pub fn expire_access_tokens(&mut self) {
-        let past = Instant::now()
-            .checked_sub(Duration::from_secs(1))
-            .unwrap_or_else(Instant::now);
-        for expiry in self.access.values_mut() {
-            *expiry = Some(past);
-        }
-    }
-
-    pub fn revoke_refresh_tokens(&mut self) {
-        self.refresh.clear();
-    }
-
-    pub fn refresh_live(&self, token: &str) -> bool {
-        self.refresh.contains(token)
-    }
-}
+use crate::tokens::Code;
 
 /// Answers the request when it is for one of the OAuth endpoints.
 pub(crate) fn handle(shared: &Shared, req: &Incoming) -> Option<Reply> {
@@ -220,9 +43,7 @@ pub(crate) fn handle(shared: &Shared, req: &Incoming) -> Option<Reply> {
     if spec.revoke_path.as_deref() == Some(req.path.as_str()) {
         let params = body_params(req);
         if let Some(t) = params.get("token") {
-            let mut state = shared.lock();
-            state.oauth.refresh.remove(t);
-            state.oauth.access.remove(t);
+            shared.lock().oauth.revoke(t);
         }
         return Some(Reply::json(200, &json!({})));
     }
@@ -339,17 +160,13 @@ fn authorize(
     {
         let mut pairs = back.query_pairs_mut();
         if get("decision") == "allow" {
-            let code = OAuthState::token("code_");
-            shared.lock().oauth.codes.insert(
-                code.clone(),
-                Code {
-                    client_id: get("client_id").to_string(),
-                    redirect_uri: get("redirect_uri").to_string(),
-                    challenge,
-                    scope: get("scope").to_string(),
-                    expires: Instant::now() + Duration::from_secs(600),
-                },
-            );
+            let code = shared.lock().oauth.grant_code(Code {
+                client_id: get("client_id").to_string(),
+                redirect_uri: get("redirect_uri").to_string(),
+                challenge,
+                scope: get("scope").to_string(),
+                expires: Instant::now() + Duration::from_secs(600),
+            });
             pairs.append_pair("code", &code);
         } else {
             pairs.append_pair("error", "access_denied");
@@ -407,7 +224,7 @@ fn token(shared: &Shared, spec: &OAuthSpec, credentials: &Value, req: &Incoming)
     let (tokens, scope) = match grant {
         Grant::AuthorizationCode => {
             let code = params.get("code").map(String::as_str).unwrap_or_default();
-            let Some(c) = oauth.codes.remove(code) else {
+            let Some(c) = oauth.take_code(code) else {
                 return token_error(spec, 400, &spec.invalid_grant_error, "The code is invalid or was used.");
             };
             let redirect_ok = params.get("redirect_uri").is_none_or(|r| *r == c.redirect_uri);
@@ -425,7 +242,7 @@ fn token(shared: &Shared, spec: &OAuthSpec, credentials: &Value, req: &Incoming)
         }
         Grant::RefreshToken => {
             let presented = params.get("refresh_token").map(String::as_str).unwrap_or_default();
-            if !oauth.refresh.contains(presented) {
+            if !oauth.refresh_live(presented) {
                 return token_error(
                     spec,
                     400,
@@ -434,7 +251,7 @@ fn token(shared: &Shared, spec: &OAuthSpec, credentials: &Value, req: &Incoming)
                 );
             }
             if spec.rotate_refresh_tokens {
-                oauth.refresh.remove(presented);
+                oauth.retire_refresh_token(presented);
                 (oauth.issue(spec, true), String::new())
             } else {
                 let mut t = oauth.issue(spec, false);

@@ -26,10 +26,12 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::engine::{self, Incoming, Reply, JSON};
+use crate::engine;
+use crate::exchange::{Incoming, Reply, JSON};
 use crate::fault::{self, Fault, FaultAction, MalformedStyle};
 use crate::spec::EmulatorSpec;
 use crate::state::{RecordedRequest, Shared};
+use crate::tokens::OAuthTokens;
 
 /// Largest request body the emulator reads.
 const MAX_BODY: usize = 16 * 1024 * 1024;
@@ -171,7 +173,7 @@ impl RunningEmulator {
 
     /// Mints OAuth tokens as a completed consent would (for tests that seed an account
     /// without a browser). `None` when the spec has no `oauth` section.
-    pub fn oauth_issue(&self) -> Option<crate::oauth::OAuthTokens> {
+    pub fn oauth_issue(&self) -> Option<OAuthTokens> {
         let spec = self.inner.shared.spec.file.oauth.as_ref()?;
         let with_refresh = spec.refresh_tokens;
         Some(self.inner.shared.lock().oauth.issue(spec, with_refresh))

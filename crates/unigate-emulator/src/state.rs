@@ -13,45 +13,11 @@ use indexmap::IndexMap;
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
+use crate::dotted::set_path;
 use crate::fault::ActiveFault;
 use crate::spec::{CollectionSpec, EmulatorSpec, IdGenerator};
 use crate::template::lookup;
-
-/// Sets a dotted field (`sys.version`) of a record, creating the objects on the way (a
-/// non-object in the way is replaced). Record fields named in a collection's `id_field`,
-/// `version_field`, `timestamps` and `lookup_fields` may be such paths (Contentful keeps
-/// them in `sys`).
-pub(crate) fn set_path(record: &mut serde_json::Map<String, Value>, path: &str, value: Value) {
-    match path.split_once('.') {
-        None => {
-            record.insert(path.to_owned(), value);
-        }
-        Some((head, rest)) => {
-            let child = record
-                .entry(head.to_owned())
-                .or_insert_with(|| Value::Object(serde_json::Map::new()));
-            if !child.is_object() {
-                *child = Value::Object(serde_json::Map::new());
-            }
-            if let Value::Object(map) = child {
-                set_path(map, rest, value);
-            }
-        }
-    }
-}
-
-/// Reads a dotted field of a record (see [`set_path`]).
-pub(crate) fn get_path<'a>(record: &'a serde_json::Map<String, Value>, path: &str) -> Option<&'a Value> {
-    match path.split_once('.') {
-        None => record.get(path),
-        Some((head, rest)) => record.get(head)?.as_object().and_then(|m| get_path(m, rest)),
-    }
-}
-
-/// The top-level field a dotted path lives in (`sys` for `sys.id`).
-pub(crate) fn top_field(path: &str) -> &str {
-    path.split('.').next().unwrap_or(path)
-}
+use crate::tokens::OAuthState;
 
 /// One request the emulator received (admin requests under `/__emulator/` excluded).
 #[derive(Debug, Clone, Serialize)]
@@ -188,7 +154,7 @@ pub(crate) struct State {
     pub collections: IndexMap<String, Collection>,
     pub faults: Vec<ActiveFault>,
     pub requests: Vec<RecordedRequest>,
-    pub oauth: crate::oauth::OAuthState,
+    pub oauth: OAuthState,
     /// Nonces issued in HTTP Digest challenges.
     pub digest_nonces: crate::digest::Nonces,
 }

@@ -1,0 +1,464 @@
+//! The engine against small specs: auth schemes, routing, errors, paging, writes, versions,
+//! nested fields and Digest challenges, through [`process`] as the server calls it.
+
+use axum::http::{HeaderMap, Method};
+use base64::Engine as _;
+use bytes::Bytes;
+use serde_json::{json, Value};
+
+use super::process;
+use super::routing::percent_decode;
+use crate::exchange::Incoming;
+use crate::spec::EmulatorSpec;
+use crate::state::Shared;
+
+const SPEC: &str = r#"
+base_path: /api
+credentials: { api_token: secret }
+auth:
+  - { header: Authorization, value: "Bearer {{credentials.api_token}}" }
+  - { query: key, value: "{{credentials.api_token}}" }
+  - { basic: { username: "{{credentials.api_token}}", password: x } }
+errors:
+  default: { body: { error: "{{message}}", status: "{{status}}" } }
+  validation: { status: 400, body: { error: invalid, problems: "{{errors}}" } }
+  field_error: { body: { name: "{{field}}", why: "{{code}}" }, codes: { too_long: length } }
+collections:
+  things:
+    generate_id: sequence
+    version_field: version
+    timestamps: { created: created, updated: updated, format: unix }
+    records:
+      - { id: 1, version: 1, name: one, note: keep }
+      - { id: 2, version: 1, name: two }
+      - { id: 3, version: 1, name: three }
+routes:
+  - { method: GET, path: "/things/{id}", op: get, collection: things }
+  - method: GET
+    path: /things
+    op: list
+    collection: things
+    paginate: { style: cursor, size_param: limit, default_size: 2, envelope: { data: "{{items}}", next: "{{next_cursor}}" } }
+  - method: POST
+    path: /things
+    op: create
+    collection: things
+    write: { required: [name], fields: { name: { type: string, max_length: 5 } } }
+  - method: PUT
+    path: /things/{id}
+    op: replace
+    collection: things
+    write: { optimistic_version: true, reject_unknown_fields: true, required: [name], fields: { name: { max_length: 5 } }, read_only: [created] }
+  - method: PATCH
+    path: /things/{id}
+    op: merge
+    collection: things
+    response: { wrap: thing }
+  - { method: DELETE, path: "/things/{id}", op: delete, collection: things }
+  - method: GET
+    path: /query
+    op: render
+    when_query: { q: "SELECT Name FROM Thing" }
+    response: { body: { answer: things } }
+  - method: GET
+    path: /query
+    op: render
+    response: { body: { answer: other } }
+"#;
+
+fn shared() -> Shared {
+    Shared::new(EmulatorSpec::from_yaml("demo", SPEC).expect("spec"))
+}
+
+fn req(method: Method, path_and_query: &str, body: &str, auth: Option<&str>) -> Incoming {
+    let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+    let mut headers = HeaderMap::new();
+    if let Some(a) = auth {
+        headers.insert("authorization", a.parse().expect("header"));
+    }
+    Incoming {
+        method,
+        path: path.into(),
+        query: query.into(),
+        headers,
+        body: Bytes::from(body.to_owned()),
+    }
+}
+
+fn call(s: &Shared, method: Method, path: &str, body: &str) -> (u16, Value) {
+    let reply = process(s, &req(method, path, body, Some("Bearer secret")));
+    let body = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
+    (reply.status, body)
+}
+
+#[test]
+fn auth_is_checked_in_every_accepted_scheme() {
+    let s = shared();
+    assert_eq!(process(&s, &req(Method::GET, "/api/things/1", "", None)).status, 401);
+    assert_eq!(
+        process(&s, &req(Method::GET, "/api/things/1", "", Some("Bearer nope"))).status,
+        401
+    );
+    assert_eq!(
+        process(&s, &req(Method::GET, "/api/things/1?key=secret", "", None)).status,
+        200
+    );
+    let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("secret:x"));
+    assert_eq!(
+        process(&s, &req(Method::GET, "/api/things/1", "", Some(&basic))).status,
+        200
+    );
+}
+
+#[test]
+fn when_query_picks_the_route_by_query_parameter() {
+    let s = shared();
+    let (status, body) = call(&s, Method::GET, "/api/query?q=SELECT+Name+FROM+Thing", "");
+    assert_eq!((status, body), (200, json!({"answer": "things"})));
+    let (_, body) = call(&s, Method::GET, "/api/query?q=SELECT%20Name%20FROM%20Thing&x=1", "");
+    assert_eq!(body, json!({"answer": "things"}));
+    let (_, body) = call(&s, Method::GET, "/api/query?q=SELECT+Id+FROM+Thing", "");
+    assert_eq!(body, json!({"answer": "other"}));
+    let (_, body) = call(&s, Method::GET, "/api/query", "");
+    assert_eq!(body, json!({"answer": "other"}));
+}
+
+#[test]
+fn errors_use_the_default_template_with_the_kind_status() {
+    let (status, body) = call(&shared(), Method::GET, "/api/things/9", "");
+    assert_eq!(status, 404);
+    assert_eq!(body, json!({"error": "Not Found", "status": 404}));
+    let (status, _) = call(&shared(), Method::PATCH, "/api/things", "");
+    assert_eq!(status, 405);
+    let (status, _) = call(&shared(), Method::GET, "/elsewhere", "");
+    assert_eq!(status, 404);
+}
+
+#[test]
+fn a_cursor_list_walks_every_record_once() {
+    let s = shared();
+    let (_, first) = call(&s, Method::GET, "/api/things", "");
+    assert_eq!(first["data"].as_array().map(Vec::len), Some(2));
+    let cursor = first["next"].as_str().expect("cursor").to_owned();
+    let (_, second) = call(&s, Method::GET, &format!("/api/things?cursor={cursor}"), "");
+    assert_eq!(second["data"], json!([{"id": 3, "version": 1, "name": "three"}]));
+    assert_eq!(second["next"], Value::Null);
+    let (status, _) = call(&s, Method::GET, "/api/things?cursor=garbage", "");
+    assert_eq!(status, 400);
+}
+
+#[test]
+fn create_generates_the_next_id_and_stamps_times() {
+    let s = shared();
+    let (status, body) = call(&s, Method::POST, "/api/things", r#"{"name":"four","id":77}"#);
+    assert_eq!(status, 201);
+    assert_eq!(body["id"], 77, "a client id is used when given");
+    let (_, body) = call(&s, Method::POST, "/api/things", r#"{"name":"five"}"#);
+    assert_eq!(body["id"], 78);
+    assert_eq!(body["version"], 0);
+    assert!(body["created"].is_i64() && body["updated"].is_i64());
+}
+
+#[test]
+fn validation_errors_are_rendered_per_field_with_renamed_codes() {
+    let (status, body) = call(&shared(), Method::POST, "/api/things", r#"{"name":"toolong"}"#);
+    assert_eq!(status, 400);
+    assert_eq!(
+        body,
+        json!({"error": "invalid", "problems": [{"name": "name", "why": "length"}]})
+    );
+    let (status, _) = call(&shared(), Method::POST, "/api/things", "{not json");
+    assert_eq!(status, 400);
+}
+
+#[test]
+fn replace_checks_the_version_drops_missing_fields_and_bumps_the_version() {
+    let s = shared();
+    let (status, _) = call(&s, Method::PUT, "/api/things/1", r#"{"version":0,"name":"x"}"#);
+    assert_eq!(status, 409);
+    let (status, _) = call(
+        &s,
+        Method::PUT,
+        "/api/things/1",
+        r#"{"version":1,"name":"x","extra":1}"#,
+    );
+    assert_eq!(status, 400, "unknown fields fall back to the validation template");
+    let (status, body) = call(
+        &s,
+        Method::PUT,
+        "/api/things/1",
+        r#"{"version":1,"name":"x","created":5}"#,
+    );
+    assert_eq!(status, 200);
+    assert_eq!(body["version"], 2);
+    assert_eq!(body["note"], Value::Null, "PUT drops fields left out");
+    assert_ne!(body["created"], 5, "read-only fields keep the stored value");
+}
+
+#[test]
+fn merge_keeps_other_fields_and_wraps_the_answer() {
+    let s = shared();
+    let (status, body) = call(&s, Method::PATCH, "/api/things/1", r#"{"name":"uno"}"#);
+    assert_eq!(status, 200);
+    assert_eq!(body["thing"]["name"], "uno");
+    assert_eq!(body["thing"]["note"], "keep");
+}
+
+#[test]
+fn delete_removes_the_record() {
+    let s = shared();
+    assert_eq!(call(&s, Method::DELETE, "/api/things/2", "").0, 204);
+    assert_eq!(call(&s, Method::GET, "/api/things/2", "").0, 404);
+}
+
+#[test]
+fn percent_escapes_in_paths_are_decoded() {
+    assert_eq!(percent_decode("a%20b%2"), "a b%2");
+}
+
+const KEYSET_SPEC: &str = r#"
+credentials: { api_token: secret }
+auth: [{ header: Authorization, value: "Bearer {{credentials.api_token}}" }]
+errors:
+  not_found: { content_type: text/plain; charset=utf-8, body: "model not found" }
+collections:
+  orgs:
+    records: [{ id: 10, name: a }, { id: 20, name: b }, { id: 30, name: c }]
+routes:
+  - { method: GET, path: "/orgs/{id}", op: get, collection: orgs }
+  - method: GET
+    path: /orgs
+    op: list
+    collection: orgs
+    paginate: { style: cursor, cursor_param: after, cursor_field: id, size_param: pageSize, default_size: 2 }
+  - method: GET
+    path: /linked
+    op: list
+    collection: orgs
+    paginate: { style: cursor, cursor_param: "page[after]", cursor_field: id, size_param: "page[size]", default_size: 2, envelope: { items: "{{items}}", next: "{{next_url}}" } }
+"#;
+
+#[test]
+fn a_keyset_cursor_continues_after_the_named_record() {
+    let s = Shared::new(EmulatorSpec::from_yaml("keyset", KEYSET_SPEC).expect("spec"));
+    let (_, first) = call(&s, Method::GET, "/orgs", "");
+    assert_eq!(first, json!([{"id": 10, "name": "a"}, {"id": 20, "name": "b"}]));
+    let (_, second) = call(&s, Method::GET, "/orgs?after=20", "");
+    assert_eq!(second, json!([{"id": 30, "name": "c"}]));
+    assert_eq!(call(&s, Method::GET, "/orgs?after=99", "").0, 400);
+}
+
+#[test]
+fn next_url_links_the_next_page_in_the_body_and_is_null_on_the_last() {
+    let s = Shared::new(EmulatorSpec::from_yaml("keyset", KEYSET_SPEC).expect("spec"));
+    let mut incoming = req(Method::GET, "/linked", "", Some("Bearer secret"));
+    incoming.headers.insert("host", "emu.test".parse().expect("host"));
+    let first: Value = serde_json::from_slice(&process(&s, &incoming).body).expect("json");
+    assert_eq!(first["next"], "http://emu.test/linked?page%5Bafter%5D=20");
+    let (_, last) = call(&s, Method::GET, "/linked?page%5Bafter%5D=20", "");
+    assert_eq!(last["next"], Value::Null);
+}
+
+#[test]
+fn a_text_error_template_sends_its_body_unquoted() {
+    let s = Shared::new(EmulatorSpec::from_yaml("keyset", KEYSET_SPEC).expect("spec"));
+    let reply = process(&s, &req(Method::GET, "/orgs/99", "", Some("Bearer secret")));
+    assert_eq!(reply.status, 404);
+    assert_eq!(reply.body, b"model not found".to_vec());
+    assert_eq!(reply.content_type.as_deref(), Some("text/plain; charset=utf-8"));
+}
+
+/// Contentful-like: ids, versions and dates nested in `sys`, the version in a header,
+/// the page size in a `Prefer` header, links built from the emulator's own URL.
+const NESTED_SPEC: &str = r#"
+base_path: /v2
+collections:
+  orgs:
+    id_field: sys.id
+    generate_id: none
+    version_field: sys.version
+    timestamps: { updated: sys.updatedAt, format: unix }
+    records:
+      - { name: Acme, sys: { id: a1, version: 4, updatedAt: 1 } }
+      - { name: Globex, sys: { id: g2, version: 1, updatedAt: 1 } }
+      - { name: Initech, sys: { id: i3, version: 1, updatedAt: 1 } }
+routes:
+  - { method: GET, path: "/orgs/{id}", op: get, collection: orgs }
+  - method: PUT
+    path: /orgs/{id}
+    op: replace
+    collection: orgs
+    write: { required: [name], read_only: [sys], optimistic_version: true, version_header: X-Version }
+  - method: GET
+    path: /orgs
+    op: list
+    collection: orgs
+    paginate:
+      style: cursor
+      cursor_param: $skiptoken
+      size_param: top
+      size_header: { name: Prefer, key: odata.maxpagesize }
+      default_size: 50
+      envelope: { context: "{{base_url}}/$metadata", value: "{{items}}", next: "{{next_url}}" }
+"#;
+
+fn with_headers(mut incoming: Incoming, headers: &[(&'static str, &str)]) -> Incoming {
+    for (name, value) in headers {
+        incoming.headers.append(*name, value.parse().expect("header"));
+    }
+    incoming
+}
+
+fn answer(s: &Shared, incoming: &Incoming) -> (u16, Value) {
+    let reply = process(s, incoming);
+    (reply.status, serde_json::from_slice(&reply.body).unwrap_or(Value::Null))
+}
+
+#[test]
+fn dotted_id_version_and_timestamp_fields_address_and_update_nested_values() {
+    let s = Shared::new(EmulatorSpec::from_yaml("nested", NESTED_SPEC).expect("spec"));
+    assert_eq!(call(&s, Method::GET, "/v2/orgs/g2", "").1["name"], "Globex");
+
+    let put = with_headers(
+        req(
+            Method::PUT,
+            "/v2/orgs/a1",
+            r#"{"name": "Acme 2", "sys": {"id": "hijack", "version": 99}}"#,
+            None,
+        ),
+        &[("x-version", "4")],
+    );
+    let (status, body) = answer(&s, &put);
+
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["name"], "Acme 2");
+    assert_eq!(body["sys"]["id"], "a1", "the client cannot touch `sys`");
+    assert_eq!(body["sys"]["version"], 5);
+    assert!(body["sys"]["updatedAt"].as_i64().expect("stamped") > 1);
+    assert_eq!(call(&s, Method::GET, "/v2/orgs/a1", "").1["sys"]["version"], 5);
+}
+
+#[test]
+fn a_version_header_must_name_the_current_version() {
+    let s = Shared::new(EmulatorSpec::from_yaml("nested", NESTED_SPEC).expect("spec"));
+    let body = r#"{"name": "Acme 2"}"#;
+    let stale = with_headers(req(Method::PUT, "/v2/orgs/a1", body, None), &[("x-version", "3")]);
+    assert_eq!(answer(&s, &stale).0, 409);
+    assert_eq!(
+        answer(&s, &req(Method::PUT, "/v2/orgs/a1", body, None)).0,
+        409,
+        "missing header"
+    );
+    let current = with_headers(req(Method::PUT, "/v2/orgs/a1", body, None), &[("x-version", "4")]);
+    assert_eq!(answer(&s, &current).0, 200);
+    assert_eq!(answer(&s, &current).0, 409, "the version moved on");
+}
+
+#[test]
+fn the_page_size_can_come_from_a_prefer_header_and_links_use_the_emulators_url() {
+    let s = Shared::new(EmulatorSpec::from_yaml("nested", NESTED_SPEC).expect("spec"));
+    let first = with_headers(
+        req(Method::GET, "/v2/orgs", "", None),
+        &[
+            ("host", "emu.test:8080"),
+            ("prefer", "return=representation"),
+            ("prefer", "odata.include-annotations=\"*\", odata.maxpagesize=2"),
+        ],
+    );
+    let (_, page) = answer(&s, &first);
+    assert_eq!(page["context"], "http://emu.test:8080/v2/$metadata");
+    assert_eq!(page["value"].as_array().expect("items").len(), 2);
+    let next = page["next"].as_str().expect("a next link");
+    let (path, query) = next
+        .strip_prefix("http://emu.test:8080")
+        .expect("back to this emulator")
+        .split_once('?')
+        .expect("query");
+    assert_eq!(path, "/v2/orgs");
+    assert!(query.starts_with("%24skiptoken="), "{query}");
+
+    let second = with_headers(
+        req(Method::GET, &format!("{path}?{query}"), "", None),
+        &[("prefer", "odata.maxpagesize=2")],
+    );
+    let (_, page) = answer(&s, &second);
+    assert_eq!(
+        page["value"],
+        json!([{"name": "Initech", "sys": {"id": "i3", "version": 1, "updatedAt": 1}}])
+    );
+    assert_eq!(page["next"], Value::Null);
+    // Without the preference, the size parameter or the default applies.
+    assert_eq!(
+        call(&s, Method::GET, "/v2/orgs?top=1", "").1["value"]
+            .as_array()
+            .expect("items")
+            .len(),
+        1
+    );
+    assert_eq!(
+        call(&s, Method::GET, "/v2/orgs", "").1["value"]
+            .as_array()
+            .expect("items")
+            .len(),
+        3
+    );
+}
+
+const DIGEST_SPEC: &str = r#"
+credentials: { public: pubkey, private: privkey }
+auth:
+  - digest: { username: "{{credentials.public}}", password: "{{credentials.private}}", realm: Test Realm, algorithm: SHA-256 }
+collections:
+  things:
+    records: [{ id: "1" }]
+routes:
+  - { method: GET, path: "/things/{id}", op: get, collection: things }
+"#;
+
+#[test]
+fn a_digest_scheme_challenges_and_accepts_only_a_fresh_valid_answer() {
+    let s = Shared::new(EmulatorSpec::from_yaml("digest", DIGEST_SPEC).expect("spec"));
+    let bare = process(&s, &req(Method::GET, "/things/1", "", None));
+    assert_eq!(bare.status, 401);
+    let challenge = bare
+        .headers
+        .iter()
+        .find(|(n, _)| n == "www-authenticate")
+        .map(|(_, v)| v.clone())
+        .expect("a challenge");
+    assert!(
+        challenge.contains("algorithm=SHA-256") && challenge.contains("stale=false"),
+        "{challenge}"
+    );
+
+    let respond = |password: &str, uri: &str| {
+        let mut prompt = digest_auth::parse(&challenge).expect("parses");
+        prompt
+            .respond(&digest_auth::AuthContext::new("pubkey", password, uri))
+            .expect("answer")
+            .to_string()
+    };
+    let good = respond("privkey", "/things/1");
+    assert_eq!(process(&s, &req(Method::GET, "/things/1", "", Some(&good))).status, 200);
+    let wrong = respond("nope", "/things/1");
+    let refused = process(&s, &req(Method::GET, "/things/1", "", Some(&wrong)));
+    assert_eq!(refused.status, 401);
+    assert!(refused
+        .headers
+        .iter()
+        .any(|(n, v)| n == "www-authenticate" && v.contains("stale=false")));
+
+    // A right answer to a nonce the emulator forgot (or never issued) is stale.
+    let nonce = digest_auth::parse(&challenge).expect("parses").nonce;
+    let mut prompt = digest_auth::parse(&challenge.replace(&nonce, "0000")).expect("parses");
+    let unknown_nonce = prompt
+        .respond(&digest_auth::AuthContext::new("pubkey", "privkey", "/things/1"))
+        .expect("answer")
+        .to_string();
+    let stale = process(&s, &req(Method::GET, "/things/1", "", Some(&unknown_nonce)));
+    assert_eq!(stale.status, 401);
+    assert!(stale
+        .headers
+        .iter()
+        .any(|(n, v)| n == "www-authenticate" && v.contains("stale=true")));
+}

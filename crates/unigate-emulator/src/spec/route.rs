@@ -1,0 +1,151 @@
+//! Routes: method, path and op, what a route reads (collection, query conditions, filters),
+//! soft deletes, and the shape of a successful answer ([`ResponseSpec`]). Paging and write
+//! rules have their own files.
+
+use axum::http::Method;
+use indexmap::IndexMap;
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+
+use super::paginate::PaginateSpec;
+use super::path::PathPattern;
+use super::write::WriteSpec;
+use crate::template::{StrTemplate, Template};
+
+/// What a route does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Op {
+    Get,
+    List,
+    Create,
+    Merge,
+    Replace,
+    Delete,
+    /// Answers `response.body` rendered (derived documents such as `/self`).
+    Render,
+}
+
+impl Op {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Op::Get => "get",
+            Op::List => "list",
+            Op::Create => "create",
+            Op::Merge => "merge",
+            Op::Replace => "replace",
+            Op::Delete => "delete",
+            Op::Render => "render",
+        }
+    }
+
+    pub(crate) fn needs_id(self) -> bool {
+        matches!(self, Op::Get | Op::Merge | Op::Replace | Op::Delete)
+    }
+}
+
+/// One route.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RouteSpec {
+    #[serde(deserialize_with = "de_method")]
+    pub method: Method,
+    /// Path after `base_path`, with `{param}` segments.
+    pub path: PathPattern,
+    pub op: Op,
+    #[serde(default)]
+    pub collection: Option<String>,
+    /// The route matches only when each of these query parameters (first value, decoded)
+    /// equals the given text exactly: one path serving several answers (Salesforce's SOQL
+    /// `/query?q=...`).
+    #[serde(default)]
+    pub when_query: IndexMap<String, String>,
+    /// The path parameter holding the record id (default: the last parameter).
+    #[serde(default)]
+    pub id_param: Option<String>,
+    /// Whether the auth schemes apply (default true).
+    #[serde(default = "yes")]
+    pub auth: bool,
+    /// `list` only: keep records whose field equals the rendered template (`params`, `query`).
+    #[serde(default)]
+    pub filter: IndexMap<String, StrTemplate>,
+    /// Query parameters the request must carry (non-empty), else a `bad_request` naming
+    /// the first one missing (Google's `customer` or `domain` on a users list).
+    #[serde(default)]
+    pub required_query: Vec<String>,
+    /// `delete` only: a record that does not yet have every `unless` value is not
+    /// removed but has `set` written (a soft delete: Okta deactivates a user on the first
+    /// DELETE and deletes it on the second).
+    #[serde(default)]
+    pub soft_delete: Option<SoftDeleteSpec>,
+    /// `list` only: how the list is paged.
+    #[serde(default)]
+    pub paginate: Option<PaginateSpec>,
+    /// Rules for `create`, `merge`, `replace`.
+    #[serde(default)]
+    pub write: WriteSpec,
+    /// Shape of the answer.
+    #[serde(default)]
+    pub response: ResponseSpec,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl RouteSpec {
+    pub(crate) fn id_param(&self) -> Option<&str> {
+        self.id_param.as_deref().or_else(|| self.path.params().last())
+    }
+}
+
+fn de_method<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Method, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    let upper = text.to_ascii_uppercase();
+    if !upper.chars().all(|c| c.is_ascii_uppercase()) || upper.is_empty() {
+        return Err(serde::de::Error::custom(format!("invalid HTTP method `{text}`")));
+    }
+    Method::from_bytes(upper.as_bytes()).map_err(serde::de::Error::custom)
+}
+
+/// A soft delete: see [`RouteSpec::soft_delete`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SoftDeleteSpec {
+    /// Field values (dotted paths allowed) that mark a record as already soft-deleted.
+    pub unless: IndexMap<String, Value>,
+    /// Field templates written by a soft delete (`record`, `now`, ... available).
+    pub set: IndexMap<String, Template>,
+}
+
+/// Shape of a successful answer.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ResponseSpec {
+    /// Status code (defaults: 200; `create` 201; `delete` 204).
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// Wrap the record (or the list) as `{KEY: ...}`.
+    #[serde(default)]
+    pub wrap: Option<String>,
+    /// Keep only these top-level fields of each record (e.g. GitHub's simple org in lists).
+    #[serde(default)]
+    pub fields: Vec<String>,
+    /// Drop these top-level fields of each record.
+    #[serde(default)]
+    pub omit: Vec<String>,
+    /// A query parameter naming the top-level fields to answer, comma-separated (OData's
+    /// `$select`); when the request carries it, it replaces `fields`.
+    #[serde(default)]
+    pub select_param: Option<String>,
+    /// A fixed or derived body (template; `record`, `params`, `query`, `credentials`,
+    /// `collections.NAME`, `now`); replaces the record.
+    #[serde(default)]
+    pub body: Option<Template>,
+    /// Extra headers (templates).
+    #[serde(default)]
+    pub headers: IndexMap<String, StrTemplate>,
+    /// Content type (default `application/json; charset=utf-8`).
+    #[serde(default)]
+    pub content_type: Option<String>,
+}

@@ -1,0 +1,116 @@
+//! Write rules for `create`, `merge` and `replace`: required and accepted fields, per-field
+//! checks ([`FieldRule`]), read-only fields, optimistic versions and fields set on write.
+
+use indexmap::IndexMap;
+use regex::Regex;
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+
+use crate::template::Template;
+
+/// Rules applied to the body of `create`, `merge` and `replace`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WriteSpec {
+    /// The body is `{KEY: {...fields}}` (e.g. Krystal's `properties`); missing KEY → validation error.
+    #[serde(default)]
+    pub unwrap: Option<String>,
+    /// Fields that must be present (and not null); dotted paths reach nested fields
+    /// (`profile.login`).
+    #[serde(default)]
+    pub required: Vec<String>,
+    /// Per-field checks (dotted paths reach nested fields); with `reject_unknown_fields`,
+    /// also the list of accepted fields (a dotted entry accepts its top-level field).
+    #[serde(default)]
+    pub fields: IndexMap<String, FieldRule>,
+    /// `merge`: objects in the body are merged into the stored ones recursively (JSON Merge
+    /// Patch, RFC 7396, without its `null` deletes) instead of replacing them: Okta's partial
+    /// user update of `profile`, Google's `PATCH`. Arrays and other values are replaced.
+    #[serde(default)]
+    pub deep_merge: bool,
+    /// Fields not in `fields`, `required` or `read_only` → `unknown_field` error.
+    #[serde(default)]
+    pub reject_unknown_fields: bool,
+    /// Fields the client cannot change; they keep their stored value.
+    #[serde(default)]
+    pub read_only: Vec<String>,
+    /// What to do with a read-only field in the body.
+    #[serde(default)]
+    pub read_only_mode: ReadOnlyMode,
+    /// The body must carry the collection's current `version_field` value, else `conflict`.
+    #[serde(default)]
+    pub optimistic_version: bool,
+    /// With `optimistic_version`: the expected version is this request header's value
+    /// instead of the body's (Contentful's `X-Contentful-Version`); a missing header is a
+    /// `conflict` too.
+    #[serde(default)]
+    pub version_header: Option<String>,
+    /// Fields set on every write through this route (templates; `record`, `body`, `now`, `credentials`).
+    #[serde(default)]
+    pub set: IndexMap<String, Template>,
+}
+
+/// Handling of read-only fields sent by the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ReadOnlyMode {
+    /// Silently keep the stored value.
+    #[default]
+    Ignore,
+    /// Answer a `read_only_field` error.
+    Reject,
+}
+
+/// Checks on one field (all optional).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FieldRule {
+    #[serde(default, rename = "type")]
+    pub kind: Option<FieldType>,
+    /// Whether `null` is accepted (default false when `type` is set).
+    #[serde(default)]
+    pub nullable: bool,
+    /// Minimum length in characters (strings) or items (arrays).
+    #[serde(default)]
+    pub min_length: Option<usize>,
+    /// Maximum length in characters (strings) or items (arrays).
+    #[serde(default)]
+    pub max_length: Option<usize>,
+    /// Regex the whole string must match (anchored, as Java's `@Pattern`).
+    #[serde(default)]
+    pub pattern: Option<Pattern>,
+    #[serde(default)]
+    pub minimum: Option<f64>,
+    #[serde(default)]
+    pub maximum: Option<f64>,
+    /// Accepted values.
+    #[serde(default, rename = "enum")]
+    pub one_of: Vec<Value>,
+}
+
+/// JSON type of a field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum FieldType {
+    String,
+    Integer,
+    Number,
+    Boolean,
+    Array,
+    Object,
+}
+
+/// A regex anchored at both ends, compiled at load.
+#[derive(Debug, Clone)]
+pub(crate) struct Pattern {
+    pub source: String,
+    pub regex: Regex,
+}
+
+impl<'de> Deserialize<'de> for Pattern {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let source = String::deserialize(deserializer)?;
+        let regex = Regex::new(&format!("^(?:{source})$")).map_err(serde::de::Error::custom)?;
+        Ok(Pattern { source, regex })
+    }
+}
