@@ -11,7 +11,7 @@ use axum::response::Response;
 use serde_json::{Map, Value};
 
 use super::failure::{reply_mapping_error, request_mapping_error, request_mapping_shape};
-use super::UnifiedRequest;
+use super::request::UnifiedRequest;
 use crate::accounts::Account;
 use crate::catalog::types::UnifiedMethod;
 use crate::catalog::{Integration, Resource, UnifiedMapping};

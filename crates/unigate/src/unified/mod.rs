@@ -23,6 +23,7 @@ pub mod format;
 mod get;
 mod list;
 pub mod query;
+mod request;
 mod shape;
 mod stream;
 mod write;
@@ -35,18 +36,8 @@ use crate::catalog::UnifiedMapping;
 use crate::error::ApiError;
 use crate::state::AppState;
 use call::Call;
-use query::{ResponseFormat, UnifiedQuery};
-
-/// A unified request after routing.
-#[derive(Debug)]
-pub struct UnifiedRequest {
-    pub category: String,
-    pub resource: String,
-    pub method: UnifiedMethod,
-    pub id: Option<String>,
-    pub query: UnifiedQuery,
-    pub body: Option<Value>,
-}
+use query::ResponseFormat;
+pub use request::{ProxyRequest, UnifiedRequest};
 
 pub async fn handle(state: &AppState, environment_id: &str, req: UnifiedRequest) -> Result<Response, ApiError> {
     let model = state
@@ -86,18 +77,6 @@ pub async fn handle(state: &AppState, environment_id: &str, req: UnifiedRequest)
         })
         .await?;
     Call::new(state, integration, mapping, account, req)?.run().await
-}
-
-/// A Proxy API request: a raw resource method of the account's integration, run with its
-/// auth, pagination, retries and rate limits, but no mapping.
-#[derive(Debug)]
-pub struct ProxyRequest {
-    pub resource: String,
-    /// `list`, `get`, `create`, `update`, `delete`, or a custom method name.
-    pub method: String,
-    pub id: Option<String>,
-    pub query: UnifiedQuery,
-    pub body: Option<Value>,
 }
 
 pub async fn handle_proxy(state: &AppState, environment_id: &str, req: ProxyRequest) -> Result<Response, ApiError> {
