@@ -128,3 +128,199 @@ async fn an_update_moves_metadata_updated_at() {
         "crn://confluent.cloud/organization=1111aaaa-11aa-11aa-11aa-111111aaaaaa"
     );
 }
+
+/// Confluent IAM v2 users: get, list over `metadata.next`, create as an invitation, update
+/// `full_name`, delete, and a refused invitation in Confluent's error shape.
+mod users {
+    use reqwest::Method;
+    use serde_json::json;
+
+    use super::basic;
+    use crate::common::{
+        assert_pages_follow_next_links, get_user, last_with_method, request_lines, unified, users_path, walk_users,
+        write_user,
+    };
+    use crate::helpers::{app_with_account, assert_request, last_request};
+
+    const P: &str = "confluent";
+
+    #[tokio::test]
+    async fn get_maps_the_iam_user() {
+        let (app, account) = app_with_account(P).await;
+
+        let user = get_user(&app, &account, "u-l6xn83").await;
+
+        assert_eq!(
+            unified(&user),
+            json!({
+                "id": "u-l6xn83", "name": "Marty McFly",
+                "emails": [{"email": "marty.mcfly@example.com", "is_primary": true}],
+                "status": "active", "identifiers": {"auth_type": "AUTH_TYPE_LOCAL"},
+                "created_at": "2021-03-08T10:15:42Z", "updated_at": "2024-02-19T16:02:11Z"
+            })
+        );
+        assert_eq!(user["remote_data"]["kind"], "User");
+        let sent = last_request(&app, P);
+        assert_request(&sent, "GET", "/iam/v2/users/u-l6xn83");
+        assert_eq!(sent.header("authorization"), Some(basic().as_str()));
+    }
+
+    #[tokio::test]
+    async fn list_follows_metadata_next_and_marks_deleted_users() {
+        let (app, account) = app_with_account(P).await;
+
+        let (users, pages) = walk_users(&app, &account, 2).await;
+
+        let ids: Vec<&str> = users.iter().map(|u| u["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, ["u-l6xn83", "u-9zq2wd", "u-4r7pk1", "u-0gm5ex", "u-7ye3jv"]);
+        assert_eq!(pages, 3);
+        let statuses: Vec<&str> = users.iter().map(|u| u["status"].as_str().unwrap()).collect();
+        assert_eq!(statuses, ["active", "active", "active", "deleted", "active"]);
+        assert_eq!(users[1]["identifiers"]["auth_type"], "AUTH_TYPE_SSO");
+        let sent = app.emulator(P).requests();
+        assert_eq!(sent.len(), 3);
+        assert_eq!(sent[0].query, "page_size=2");
+        for req in &sent {
+            assert_eq!((req.method.as_str(), req.path.as_str()), ("GET", "/iam/v2/users"));
+            assert_eq!(req.header("authorization"), Some(basic().as_str()));
+        }
+        assert_pages_follow_next_links(&app, P, &sent, "/metadata/next").await;
+    }
+
+    #[tokio::test]
+    async fn create_invites_the_primary_email() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = write_user(
+            &app,
+            Method::POST,
+            &account,
+            None,
+            json!({"emails": [{"email": "george.mcfly@example.com", "is_primary": true}]}),
+        )
+        .await;
+
+        assert_eq!(r.status, 201, "{}", r.text);
+        let sent = last_with_method(&app, P, "POST");
+        assert_request(&sent, "POST", "/iam/v2/invitations");
+        assert_eq!(sent.header("authorization"), Some(basic().as_str()));
+        assert_eq!(
+            sent.json.unwrap(),
+            json!({"email": "george.mcfly@example.com", "auth_type": "AUTH_TYPE_LOCAL"})
+        );
+        let invitation = &r.body["remote_data"];
+        assert_eq!(invitation["status"], "INVITE_STATUS_SENT");
+        assert_eq!(
+            unified(&r.body),
+            json!({
+                "id": invitation["user"]["id"],
+                "emails": [{"email": "george.mcfly@example.com", "is_primary": true}],
+                "status": "invited",
+                "identifiers": {"auth_type": "AUTH_TYPE_LOCAL", "invitation_id": invitation["id"]}
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn create_with_sso_from_remote_data() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = write_user(
+            &app,
+            Method::POST,
+            &account,
+            None,
+            json!({"emails": [{"email": "sso.user@example.com"}], "remote_data": {"auth_type": "AUTH_TYPE_SSO"}}),
+        )
+        .await;
+
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!(
+            last_with_method(&app, P, "POST").json.unwrap(),
+            json!({"email": "sso.user@example.com", "auth_type": "AUTH_TYPE_SSO"})
+        );
+        assert_eq!(r.body["identifiers"]["auth_type"], "AUTH_TYPE_SSO");
+    }
+
+    #[tokio::test]
+    async fn an_invalid_email_is_confluents_invalid_input_error() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = write_user(
+            &app,
+            Method::POST,
+            &account,
+            None,
+            json!({"emails": [{"email": "not-an-email"}]}),
+        )
+        .await;
+
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert_eq!(r.body["truto_is_remote_error"], true, "{}", r.text);
+        let errors = &r.body["raw_response"]["errors"];
+        assert_eq!(
+            (&errors[0]["status"], &errors[0]["code"], &errors[0]["title"]),
+            (&json!("400"), &json!("invalid_input"), &json!("Bad Request"))
+        );
+        assert!(errors[0]["detail"].as_str().unwrap().contains("email"), "{}", r.text);
+    }
+
+    #[tokio::test]
+    async fn update_patches_the_full_name() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = write_user(
+            &app,
+            Method::PATCH,
+            &account,
+            Some("u-9zq2wd"),
+            json!({"name": "Lorraine McFly"}),
+        )
+        .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        let sent = last_with_method(&app, P, "PATCH");
+        assert_request(&sent, "PATCH", "/iam/v2/users/u-9zq2wd");
+        assert_eq!(sent.header("authorization"), Some(basic().as_str()));
+        assert_eq!(sent.json.unwrap(), json!({"full_name": "Lorraine McFly"}));
+        assert_eq!(
+            (&r.body["id"], &r.body["name"]),
+            (&json!("u-9zq2wd"), &json!("Lorraine McFly"))
+        );
+        assert_eq!(r.body["created_at"], "2022-01-17T08:30:00Z");
+        assert_ne!(r.body["updated_at"], "2023-11-02T12:45:09Z");
+    }
+
+    #[tokio::test]
+    async fn an_email_change_is_refused_before_any_call() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = write_user(
+            &app,
+            Method::PATCH,
+            &account,
+            Some("u-9zq2wd"),
+            json!({"emails": [{"email": "new@example.com"}]}),
+        )
+        .await;
+
+        assert_eq!(r.status, 422, "{}", r.text);
+        assert!(request_lines(&app, P).is_empty());
+    }
+
+    #[tokio::test]
+    async fn delete_removes_the_user() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(Method::DELETE, &users_path(&account, Some("u-4r7pk1"), ""), None)
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body, json!({"id": "u-4r7pk1"}));
+        let sent = last_request(&app, P);
+        assert_request(&sent, "DELETE", "/iam/v2/users/u-4r7pk1");
+        assert_eq!(sent.header("authorization"), Some(basic().as_str()));
+        assert!(app.emulator(P).record("users", "u-4r7pk1").is_none());
+    }
+}

@@ -138,3 +138,209 @@ async fn list_pages_with_odata_maxpagesize_and_follows_the_next_link() {
     assert_eq!(Some(sent[1].query.as_str()), next_link.query());
     assert!(next_link.query().unwrap().contains("%24skiptoken="), "{next_link}");
 }
+
+/// Dataverse system users: get, list (`odata.maxpagesize` pages), create with the business
+/// unit from `remote_data`, update (names, `isdisabled`), no delete.
+mod users {
+    use reqwest::Method;
+    use serde_json::json;
+
+    use super::{prefer, AUTH};
+    use crate::common::{get_user, last_with_method, request_lines, unified, users_path, walk_users, write_user};
+    use crate::helpers::{app_with_account, assert_request, last_request};
+
+    const P: &str = "dynamics-365-sales";
+    const NANCY: &str = "c5f1e2a4-7b3d-4e8f-9a1b-2c3d4e5f6a7b";
+    const BU: &str = "4b1c2d3e-5f60-4a7b-8c9d-0e1f2a3b4c5d";
+
+    #[tokio::test]
+    async fn get_maps_the_systemuser_row() {
+        let (app, account) = app_with_account(P).await;
+
+        let user = get_user(&app, &account, NANCY).await;
+
+        assert_eq!(
+            unified(&user),
+            json!({
+                "id": NANCY, "external_id": "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b",
+                "name": "Nancy Anderson", "first_name": "Nancy", "last_name": "Anderson",
+                "username": "nancy@contoso.onmicrosoft.com",
+                "emails": [{"email": "nancy.anderson@contoso.com", "type": "work", "is_primary": true}],
+                "title": "Sales Manager",
+                "phones": [{"number": "+1 425 555 0101", "type": "mobile"}, {"number": "+1 425 555 0100", "type": "work"}],
+                "status": "active", "user_type": "Read-Write",
+                "organizations": [{"id": BU}],
+                "created_at": "2021-04-22T18:20:31Z", "updated_at": "2024-05-30T11:04:52Z"
+            })
+        );
+        let sent = last_request(&app, P);
+        assert_request(&sent, "GET", &format!("/api/data/v9.2/systemusers({NANCY})"));
+        assert_eq!(sent.header("authorization"), Some(AUTH));
+        assert_eq!(sent.header("odata-version"), Some("4.0"));
+    }
+
+    #[tokio::test]
+    async fn list_pages_with_maxpagesize_and_maps_disabled_and_application_users() {
+        let (app, account) = app_with_account(P).await;
+
+        let (users, pages) = walk_users(&app, &account, 2).await;
+
+        assert_eq!(pages, 3);
+        let rows: Vec<(&str, &str, &str)> = users
+            .iter()
+            .map(|u| {
+                (
+                    u["id"].as_str().unwrap(),
+                    u["status"].as_str().unwrap(),
+                    u["user_type"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (NANCY, "active", "Read-Write"),
+                ("d2a3b4c5-6d7e-4f80-9a1b-3c4d5e6f7a8b", "active", "Read-Write"),
+                ("e7f8a9b0-1c2d-4e3f-8a4b-5c6d7e8f9a0b", "inactive", "Read-Write"),
+                ("f1a2b3c4-d5e6-4f70-8192-a3b4c5d6e7f8", "active", "Read"),
+                ("0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "active", "Non-interactive"),
+            ]
+        );
+        assert_eq!(
+            users[4]["identifiers"],
+            json!({"application_id": "7d6c5b4a-3928-4170-8a9b-0c1d2e3f4a5b"})
+        );
+        assert!(users[4].get("first_name").is_none(), "{}", users[4]);
+        let sent = app.emulator(P).requests();
+        assert_eq!(sent.len(), 3);
+        assert!(sent[0].query.contains("select=systemuserid"), "{}", sent[0].query);
+        for req in &sent {
+            assert_eq!(
+                (req.method.as_str(), req.path.as_str()),
+                ("GET", "/api/data/v9.2/systemusers")
+            );
+            assert_eq!(req.header("authorization"), Some(AUTH));
+            assert!(
+                prefer(req).contains(&"odata.maxpagesize=2".to_string()),
+                "{:?}",
+                prefer(req)
+            );
+        }
+        assert!(sent[1].query.contains("skiptoken"), "{}", sent[1].query);
+        // `$select` keeps the rows to the selected columns.
+        assert!(users[0]["remote_data"].get("caltype").is_none(), "{}", users[0]);
+    }
+
+    #[tokio::test]
+    async fn create_posts_the_row_with_the_business_unit_from_remote_data() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = write_user(
+            &app,
+            Method::POST,
+            &account,
+            None,
+            json!({"first_name": "Dan", "last_name": "Park", "title": "Sales Intern",
+                   "emails": [{"email": "dan.park@contoso.com", "is_primary": true}],
+                   "phones": [{"number": "+1 425 555 0199", "type": "mobile"}],
+                   "remote_data": {"businessunitid@odata.bind": format!("/businessunits({BU})")}}),
+        )
+        .await;
+
+        assert_eq!(r.status, 201, "{}", r.text);
+        let sent = last_with_method(&app, P, "POST");
+        assert_request(&sent, "POST", "/api/data/v9.2/systemusers");
+        assert_eq!(sent.header("authorization"), Some(AUTH));
+        assert_eq!(sent.header("prefer"), Some("return=representation"));
+        assert_eq!(
+            sent.json.unwrap(),
+            json!({"firstname": "Dan", "lastname": "Park", "domainname": "dan.park@contoso.com",
+                   "internalemailaddress": "dan.park@contoso.com", "title": "Sales Intern",
+                   "mobilephone": "+1 425 555 0199",
+                   "businessunitid@odata.bind": format!("/businessunits({BU})")})
+        );
+        let id = r.body["id"].as_str().unwrap();
+        assert_eq!(id.len(), 36, "a GUID: {id}");
+        assert_eq!(
+            (
+                &r.body["name"],
+                &r.body["username"],
+                &r.body["status"],
+                &r.body["user_type"]
+            ),
+            (
+                &json!("Dan Park"),
+                &json!("dan.park@contoso.com"),
+                &json!("active"),
+                &json!("Read-Write")
+            )
+        );
+        assert!(
+            r.body["remote_data"].get("businessunitid@odata.bind").is_none(),
+            "{}",
+            r.text
+        );
+    }
+
+    #[tokio::test]
+    async fn create_without_a_last_name_is_dataverses_error() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = write_user(
+            &app,
+            Method::POST,
+            &account,
+            None,
+            json!({"first_name": "Dan", "emails": [{"email": "dan.park@contoso.com"}],
+                   "remote_data": {"businessunitid@odata.bind": format!("/businessunits({BU})")}}),
+        )
+        .await;
+
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert_eq!(r.body["truto_is_remote_error"], true, "{}", r.text);
+        let error = &r.body["raw_response"]["error"];
+        assert_eq!(error["code"], "0x80048d19", "{}", r.text);
+        assert!(error["message"].as_str().unwrap().contains("lastname"), "{}", r.text);
+    }
+
+    #[tokio::test]
+    async fn update_patches_names_and_disables() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = write_user(
+            &app,
+            Method::PATCH,
+            &account,
+            Some(NANCY),
+            json!({"last_name": "Davolio", "title": "Sales Director", "status": "inactive"}),
+        )
+        .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        let sent = last_with_method(&app, P, "PATCH");
+        assert_request(&sent, "PATCH", &format!("/api/data/v9.2/systemusers({NANCY})"));
+        assert_eq!(sent.header("authorization"), Some(AUTH));
+        assert_eq!(
+            sent.json.unwrap(),
+            json!({"lastname": "Davolio", "title": "Sales Director", "isdisabled": true})
+        );
+        assert_eq!(
+            (&r.body["name"], &r.body["title"], &r.body["status"]),
+            (&json!("Nancy Davolio"), &json!("Sales Director"), &json!("inactive"))
+        );
+        assert_eq!(r.body["created_at"], "2021-04-22T18:20:31Z");
+        assert_ne!(r.body["updated_at"], "2024-05-30T11:04:52Z");
+    }
+
+    #[tokio::test]
+    async fn delete_is_not_supported() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(Method::DELETE, &users_path(&account, Some(NANCY), ""), None)
+            .await;
+
+        assert_eq!(r.status, 405, "{}", r.text);
+        assert!(request_lines(&app, P).is_empty());
+    }
+}

@@ -93,3 +93,190 @@ async fn list_walks_pages_until_has_more_is_false() {
     assert_eq!(pages, 3);
     assert!(last_request(&app, P).query.contains("page=3"));
 }
+
+/// Teamwork people: get and list through API v3 (`page`/`pageSize`, `meta.page.hasMore`),
+/// create, update and delete through API v1 (`{"person": {...}}` with kebab-case keys).
+mod users {
+    use reqwest::Method;
+    use serde_json::json;
+
+    use super::{basic, P};
+    use crate::common::{get_user, last_with_method, request_lines, unified, users_path, walk_users, write_user};
+    use crate::helpers::{app_with_account, assert_request, assert_saw, last_request};
+
+    #[tokio::test]
+    async fn get_maps_the_v3_person() {
+        let (app, account) = app_with_account(P).await;
+
+        let user = get_user(&app, &account, "238045").await;
+
+        assert_eq!(
+            unified(&user),
+            json!({
+                "id": "238045", "first_name": "Aoife", "last_name": "Murphy", "name": "Aoife Murphy",
+                "emails": [{"email": "aoife.murphy@acme.example", "is_primary": true}],
+                "title": "Project Director", "status": "active", "user_type": "account",
+                "organizations": [{"id": "999"}], "identifiers": {"is_admin": true},
+                "created_at": "2016-03-02T10:15:00Z", "updated_at": "2024-05-14T09:30:12Z"
+            })
+        );
+        assert!(user["remote_data"].get("first-name").is_none(), "{user}");
+        let sent = last_request(&app, P);
+        assert_request(&sent, "GET", "/projects/api/v3/people/238045.json");
+        assert_eq!(sent.header("authorization"), Some(basic().as_str()));
+    }
+
+    #[tokio::test]
+    async fn list_walks_pages_and_maps_deleted_people_and_their_types() {
+        let (app, account) = app_with_account(P).await;
+
+        let (users, pages) = walk_users(&app, &account, 2).await;
+
+        assert_eq!(pages, 3);
+        let rows: Vec<(&str, &str, &str)> = users
+            .iter()
+            .map(|u| {
+                (
+                    u["id"].as_str().unwrap(),
+                    u["status"].as_str().unwrap(),
+                    u["user_type"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("238045", "active", "account"),
+                ("238046", "active", "account"),
+                ("238101", "deleted", "account"),
+                ("240510", "active", "collaborator"),
+                ("240611", "active", "contact"),
+            ]
+        );
+        assert!(
+            users[4].get("title").is_none(),
+            "an empty title is left out: {}",
+            users[4]
+        );
+        assert_eq!(users[3]["organizations"], json!([{"id": "1001"}]));
+        assert_eq!(
+            request_lines(&app, P),
+            [
+                "GET /projects/api/v3/people.json?pageSize=2&page=1",
+                "GET /projects/api/v3/people.json?pageSize=2&page=2",
+                "GET /projects/api/v3/people.json?pageSize=2&page=3",
+            ]
+        );
+        for sent in app.emulator(P).requests() {
+            assert_eq!(sent.header("authorization"), Some(basic().as_str()));
+        }
+    }
+
+    #[tokio::test]
+    async fn create_posts_a_v1_person_and_answers_the_new_id() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = write_user(
+            &app,
+            Method::POST,
+            &account,
+            None,
+            json!({"first_name": "Niamh", "last_name": "Kelly", "title": "QA Engineer",
+                   "emails": [{"email": "niamh.kelly@acme.example", "is_primary": true}]}),
+        )
+        .await;
+
+        assert_eq!(r.status, 201, "{}", r.text);
+        let sent = last_with_method(&app, P, "POST");
+        assert_request(&sent, "POST", "/people.json");
+        assert_eq!(sent.header("authorization"), Some(basic().as_str()));
+        assert_eq!(
+            sent.json.unwrap(),
+            json!({"person": {"first-name": "Niamh", "last-name": "Kelly",
+                              "email-address": "niamh.kelly@acme.example", "title": "QA Engineer"}})
+        );
+        assert_eq!(unified(&r.body), json!({"id": "240612"}));
+        assert_eq!(r.body["remote_data"]["STATUS"], "OK");
+        let created = get_user(&app, &account, "240612").await;
+        assert_eq!(
+            (&created["name"], &created["emails"], &created["status"]),
+            (
+                &json!("Niamh Kelly"),
+                &json!([{"email": "niamh.kelly@acme.example", "is_primary": true}]),
+                &json!("active")
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn a_person_without_a_last_name_is_teamworks_error() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = write_user(
+            &app,
+            Method::POST,
+            &account,
+            None,
+            json!({"first_name": "Niamh", "emails": [{"email": "niamh.kelly@acme.example"}]}),
+        )
+        .await;
+
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert_eq!(r.body["truto_is_remote_error"], true, "{}", r.text);
+        assert_eq!(
+            r.body["raw_response"],
+            json!({"errors": [{"title": "Bad Request", "detail": "Invalid value for last-name", "id": ""}]})
+        );
+    }
+
+    #[tokio::test]
+    async fn update_puts_the_v1_person_and_reads_it_back() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = write_user(
+            &app,
+            Method::PATCH,
+            &account,
+            Some("238046"),
+            json!({"last_name": "Walsh-Brennan", "title": "Lead Designer"}),
+        )
+        .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        let sent = assert_saw(
+            &app,
+            P,
+            &[
+                ("PUT", "/people/238046.json"),
+                ("GET", "/projects/api/v3/people/238046.json"),
+            ],
+        );
+        assert_eq!(sent[0].header("authorization"), Some(basic().as_str()));
+        assert_eq!(
+            sent[0].json.clone().unwrap(),
+            json!({"person": {"last-name": "Walsh-Brennan", "title": "Lead Designer"}})
+        );
+        assert_eq!(
+            (&r.body["first_name"], &r.body["name"], &r.body["title"]),
+            (&json!("Conor"), &json!("Conor Walsh-Brennan"), &json!("Lead Designer"))
+        );
+        assert_eq!(r.body["created_at"], "2018-09-11T08:00:00Z");
+        assert_ne!(r.body["updated_at"], "2024-02-27T16:45:03Z");
+    }
+
+    #[tokio::test]
+    async fn delete_removes_the_person() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(Method::DELETE, &users_path(&account, Some("240611"), ""), None)
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body, json!({"id": "240611", "remote_data": {"STATUS": "OK"}}));
+        let sent = last_request(&app, P);
+        assert_request(&sent, "DELETE", "/people/240611.json");
+        assert_eq!(sent.header("authorization"), Some(basic().as_str()));
+        assert!(app.emulator(P).record("people", "240611").is_none());
+    }
+}
