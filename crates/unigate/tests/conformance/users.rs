@@ -88,6 +88,32 @@ const USERS: &[UsersEntry] = &[
         update: || json!({"title": "Conformance Analyst"}),
         light: false,
     },
+    UsersEntry {
+        provider: "JumpCloud",
+        integration: "jumpcloud",
+        spec: "jumpcloud-v1.json",
+        prefix: "/api",
+        create: || {
+            json!({"first_name": "Conformance", "last_name": "Check", "username": "conformance.check",
+                   "emails": [{"email": "conformance.check@example.com", "is_primary": true}],
+                   "phones": [{"number": "+1 555 0199", "type": "mobile"}], "password": "Conf0rmance!Check"})
+        },
+        update: || json!({"title": "Conformance Analyst", "status": "inactive"}),
+        light: false,
+    },
+    UsersEntry {
+        provider: "Webex",
+        integration: "webex",
+        spec: "webex-admin.json",
+        prefix: "/v1",
+        create: || {
+            json!({"first_name": "Conformance", "last_name": "Check",
+                   "emails": [{"email": "conformance.check@example.com", "is_primary": true}],
+                   "phones": [{"number": "+1 555 0199", "type": "mobile"}]})
+        },
+        update: || json!({"title": "Conformance Analyst", "status": "inactive"}),
+        light: false,
+    },
 ];
 
 /// A spec of either kind.

@@ -108,3 +108,197 @@ async fn list_pages_with_skip_and_limit() {
     assert_eq!(pages, 3);
     assert!(last_request(&app, "jumpcloud").query.contains("skip=4"));
 }
+
+/// JumpCloud system users: get, list over `skip`/`limit`, create, update (partial `PUT`),
+/// delete, and a refused write in JumpCloud's error shape.
+mod users {
+    use reqwest::Method;
+    use serde_json::json;
+
+    use crate::common::{get_user, last_with_method, request_lines, unified, users_path, walk_users, write_user};
+    use crate::helpers::{app_with_account, assert_request, last_request};
+
+    const KEY: &str = "jca_SandboxJumpCloudApiKey000000000000001";
+    const ADA: &str = "5f3d2a1b9c8e7d6f5a4b3c21";
+
+    #[tokio::test]
+    async fn get_maps_a_system_user() {
+        let (app, account) = app_with_account("jumpcloud").await;
+
+        let user = get_user(&app, &account, ADA).await;
+
+        assert_eq!(
+            unified(&user),
+            json!({
+                "id": ADA, "username": "ada.lovelace", "first_name": "Ada", "last_name": "Lovelace",
+                "name": "Ada Lovelace", "title": "Head of Engineering",
+                "emails": [{"email": "ada.lovelace@acme.example", "type": "work", "is_primary": true},
+                           {"email": "ada@personal.example", "type": "alternate", "is_primary": false}],
+                "phones": [{"number": "+44 20 7946 0101", "type": "work"}, {"number": "+44 7700 900101", "type": "mobile"}],
+                "status": "active", "is_2fa_enabled": true, "user_type": "Full-time",
+                "roles": [{"id": "Administrator", "name": "Administrator"}],
+                "identifiers": {"employee_identifier": "E-1001"},
+                "created_at": "2020-08-19T14:22:03.114Z"
+            })
+        );
+        assert_eq!(user["remote_data"]["unix_uid"], 5101);
+        let sent = last_request(&app, "jumpcloud");
+        assert_request(&sent, "GET", &format!("/api/systemusers/{ADA}"));
+        assert_eq!(sent.header("x-api-key"), Some(KEY));
+    }
+
+    #[tokio::test]
+    async fn list_walks_skip_and_limit_and_maps_each_state() {
+        let (app, account) = app_with_account("jumpcloud").await;
+
+        let (users, pages) = walk_users(&app, &account, 2).await;
+
+        assert_eq!((users.len(), pages), (5, 3));
+        let status: Vec<(&str, &str)> = users
+            .iter()
+            .map(|u| (u["username"].as_str().unwrap(), u["status"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            status,
+            [
+                ("ada.lovelace", "active"),
+                ("grace.hopper", "inactive"),
+                ("alan.turing", "inactive"),
+                ("katherine.johnson", "invited"),
+                ("margaret.hamilton", "active"),
+            ]
+        );
+        assert_eq!(
+            users[1]["name"], "Grace Hopper",
+            "first and last name without a displayname"
+        );
+        assert_eq!(
+            request_lines(&app, "jumpcloud"),
+            [
+                "GET /api/systemusers?limit=2",
+                "GET /api/systemusers?limit=2&skip=2",
+                "GET /api/systemusers?limit=2&skip=4",
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn create_posts_a_staged_user_for_an_invitation() {
+        let (app, account) = app_with_account("jumpcloud").await;
+
+        let r = write_user(
+            &app,
+            Method::POST,
+            &account,
+            None,
+            json!({"first_name": "Hedy", "last_name": "Lamarr", "title": "Inventor", "status": "invited",
+                   "emails": [{"email": "hedy.lamarr@acme.example", "is_primary": true}],
+                   "phones": [{"number": "+1 310 555 0142", "type": "mobile"}]}),
+        )
+        .await;
+
+        assert_eq!(r.status, 201, "{}", r.text);
+        let sent = last_with_method(&app, "jumpcloud", "POST");
+        assert_eq!(sent.path, "/api/systemusers");
+        assert_eq!(sent.header("x-api-key"), Some(KEY));
+        assert_eq!(
+            sent.json.unwrap(),
+            json!({"email": "hedy.lamarr@acme.example", "username": "hedy.lamarr", "firstname": "Hedy",
+                   "lastname": "Lamarr", "jobTitle": "Inventor", "state": "STAGED",
+                   "phoneNumbers": [{"number": "+1 310 555 0142", "type": "mobile"}]})
+        );
+        let id = r.body["id"].as_str().unwrap();
+        assert_eq!(id.len(), 24, "{id}");
+        assert_eq!(
+            (&r.body["username"], &r.body["status"], &r.body["name"]),
+            (&json!("hedy.lamarr"), &json!("invited"), &json!("Hedy Lamarr"))
+        );
+        assert!(app.emulator("jumpcloud").record("systemusers", id).is_some());
+    }
+
+    #[tokio::test]
+    async fn a_create_without_email_is_jumpclouds_400() {
+        let (app, account) = app_with_account("jumpcloud").await;
+
+        let r = write_user(&app, Method::POST, &account, None, json!({"first_name": "Nobody"})).await;
+
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert_eq!(r.body["truto_is_remote_error"], true, "{}", r.text);
+        let raw = &r.body["raw_response"];
+        assert_eq!((&raw["code"], &raw["status"]), (&json!(400), &json!("Bad Request")));
+        assert!(raw["message"].as_str().unwrap().contains("email"), "{raw}");
+    }
+
+    #[tokio::test]
+    async fn update_puts_only_the_changed_fields_and_suspends() {
+        let (app, account) = app_with_account("jumpcloud").await;
+
+        let r = write_user(
+            &app,
+            Method::PATCH,
+            &account,
+            Some(ADA),
+            json!({"title": "CTO", "status": "inactive"}),
+        )
+        .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        let sent = last_with_method(&app, "jumpcloud", "PUT");
+        assert_eq!(sent.path, format!("/api/systemusers/{ADA}"));
+        assert_eq!(sent.header("x-api-key"), Some(KEY));
+        assert_eq!(sent.json.unwrap(), json!({"jobTitle": "CTO", "state": "SUSPENDED"}));
+        assert_eq!(
+            (&r.body["title"], &r.body["status"], &r.body["first_name"]),
+            (&json!("CTO"), &json!("inactive"), &json!("Ada"))
+        );
+    }
+
+    #[tokio::test]
+    async fn update_cannot_put_a_user_back_to_staged() {
+        let (app, account) = app_with_account("jumpcloud").await;
+
+        let r = write_user(&app, Method::PATCH, &account, Some(ADA), json!({"status": "invited"})).await;
+
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert_eq!(r.body["raw_response"]["code"], 400, "{}", r.text);
+    }
+
+    #[tokio::test]
+    async fn delete_deletes_the_system_user() {
+        let (app, account) = app_with_account("jumpcloud").await;
+
+        let r = app
+            .send(Method::DELETE, &users_path(&account, Some(ADA), ""), None)
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["id"], ADA);
+        assert_eq!(
+            r.body["remote_data"]["username"], "ada.lovelace",
+            "JumpCloud answers the deleted user"
+        );
+        assert_eq!(
+            request_lines(&app, "jumpcloud"),
+            [format!("DELETE /api/systemusers/{ADA}")]
+        );
+        assert!(app.emulator("jumpcloud").record("systemusers", ADA).is_none());
+    }
+
+    #[tokio::test]
+    async fn an_unknown_user_is_jumpclouds_404() {
+        let (app, account) = app_with_account("jumpcloud").await;
+
+        let r = app
+            .get(&users_path(&account, Some("000000000000000000000000"), ""))
+            .await;
+
+        // The emulator's 404 message is the organizations one; the shape is JumpCloud's.
+        assert_eq!(r.status, 404, "{}", r.text);
+        let raw = &r.body["raw_response"];
+        assert_eq!(
+            (&raw["code"], &raw["status"]),
+            (&json!(404), &json!("Not Found")),
+            "{raw}"
+        );
+    }
+}

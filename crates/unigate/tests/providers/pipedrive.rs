@@ -57,3 +57,167 @@ async fn a_bad_token_is_a_401_in_pipedrive_error_shape() {
     assert_eq!(r.body["raw_response"]["error"], "unauthorized access");
     assert_eq!(r.body["raw_response"]["errorCode"], 401);
 }
+
+/// Pipedrive users: list (one unpaged answer), get, create (an invitation), update
+/// (`active_flag` only), no delete, and a refused create in Pipedrive's error shape.
+mod users {
+    use reqwest::Method;
+    use serde_json::json;
+
+    use crate::common::{get_user, last_with_method, request_lines, unified, users_path, write_user};
+    use crate::helpers::{app_with_account, assert_error, assert_request, last_request};
+
+    const P: &str = "pipedrive";
+    const TOKEN: &str = "5f1c0e9d8b7a6c5d4e3f2a1b0c9d8e7f6a5b4c3d";
+
+    #[tokio::test]
+    async fn get_maps_a_user() {
+        let (app, account) = app_with_account(P).await;
+
+        let user = get_user(&app, &account, "8877").await;
+
+        assert_eq!(
+            unified(&user),
+            json!({
+                "id": "8877", "name": "Pat Seller",
+                "emails": [{"email": "pat.seller@acme.example", "type": "work", "is_primary": true}],
+                "phones": [{"number": "+44 20 7946 0000", "type": "work"}],
+                "status": "active", "user_type": "admin", "roles": [{"id": "1"}],
+                "avatar": "https://secure.gravatar.com/avatar/sandbox-8877.png",
+                "timezone": "Europe/London", "languages": ["en_US"],
+                "last_login_at": "2024-05-02T08:14:55Z",
+                "created_at": "2019-03-11T10:22:41Z", "updated_at": "2024-04-30T16:03:12Z"
+            })
+        );
+        let sent = last_request(&app, P);
+        assert_request(&sent, "GET", "/v1/users/8877");
+        assert_eq!(sent.header("x-api-token"), Some(TOKEN));
+    }
+
+    #[tokio::test]
+    async fn list_answers_every_user_in_one_page_with_their_states() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app.get(&users_path(&account, None, "&limit=2")).await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        let status: Vec<(&str, &str)> = r.body["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| (u["id"].as_str().unwrap(), u["status"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            status,
+            [
+                ("8877", "active"),
+                ("8878", "active"),
+                ("8879", "inactive"),
+                ("8880", "invited")
+            ]
+        );
+        assert_eq!(
+            r.body["next_cursor"],
+            serde_json::Value::Null,
+            "Pipedrive does not page users"
+        );
+        assert_eq!(request_lines(&app, P), ["GET /v1/users"]);
+    }
+
+    #[tokio::test]
+    async fn create_invites_with_sales_access() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = write_user(
+            &app,
+            Method::POST,
+            &account,
+            None,
+            json!({"emails": [{"email": "lee.prospect@acme.example", "is_primary": true}]}),
+        )
+        .await;
+
+        assert_eq!(r.status, 201, "{}", r.text);
+        let sent = last_with_method(&app, P, "POST");
+        assert_eq!(sent.path, "/v1/users");
+        assert_eq!(sent.header("x-api-token"), Some(TOKEN));
+        assert_eq!(
+            sent.json.unwrap(),
+            json!({"email": "lee.prospect@acme.example", "access": [{"app": "sales"}]})
+        );
+        assert_eq!(r.body["id"], "8881");
+        assert_eq!(r.body["status"], "invited");
+        assert_eq!(r.body["emails"][0]["email"], "lee.prospect@acme.example");
+    }
+
+    #[tokio::test]
+    async fn a_create_without_email_is_pipedrives_400() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = write_user(
+            &app,
+            Method::POST,
+            &account,
+            None,
+            json!({"status": "active", "emails": []}),
+        )
+        .await;
+
+        assert_eq!(r.status, 400, "{}", r.text);
+        let raw = &r.body["raw_response"];
+        assert_eq!(
+            (&raw["success"], &raw["errorCode"]),
+            (&json!(false), &json!(400)),
+            "{raw}"
+        );
+        assert!(raw["error"].as_str().unwrap().contains("email"), "{raw}");
+    }
+
+    #[tokio::test]
+    async fn update_deactivates_through_active_flag() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = write_user(
+            &app,
+            Method::PATCH,
+            &account,
+            Some("8878"),
+            json!({"status": "inactive"}),
+        )
+        .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        let sent = last_with_method(&app, P, "PUT");
+        assert_eq!(sent.path, "/v1/users/8878");
+        assert_eq!(sent.header("x-api-token"), Some(TOKEN));
+        assert_eq!(sent.json.unwrap(), json!({"active_flag": false}));
+        assert_eq!((&r.body["id"], &r.body["status"]), (&json!("8878"), &json!("inactive")));
+    }
+
+    #[tokio::test]
+    async fn update_refuses_what_pipedrive_cannot_change_and_there_is_no_delete() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = write_user(&app, Method::PATCH, &account, Some("8878"), json!({"name": "Sam C."})).await;
+        assert_error(&r, 422);
+        let r = app
+            .send(Method::DELETE, &users_path(&account, Some("8878"), ""), None)
+            .await;
+        assert_error(&r, 405);
+        assert!(request_lines(&app, P).is_empty(), "nothing reached Pipedrive");
+    }
+
+    #[tokio::test]
+    async fn an_unknown_user_is_pipedrives_404() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app.get(&users_path(&account, Some("1"), "")).await;
+
+        assert_error(&r, 404);
+        let raw = &r.body["raw_response"];
+        assert_eq!(
+            (&raw["success"], &raw["error"], &raw["errorCode"]),
+            (&json!(false), &json!("User not found"), &json!(404))
+        );
+    }
+}

@@ -140,3 +140,175 @@ async fn a_failing_licenses_side_load_leaves_licenses_out() {
     assert_eq!(r.body["name"], "Acme, Inc.");
     assert!(r.body.get("licenses").is_none(), "{}", r.text);
 }
+
+/// Webex people: get, list over `max` and the `Link` header, create, update (read, then
+/// the whole person `PUT` back), delete, and an unknown person in Webex's error shape.
+mod users {
+    use reqwest::Method;
+    use serde_json::json;
+
+    use crate::common::{get_user, last_with_method, request_lines, unified, users_path, walk_users, write_user};
+    use crate::helpers::{app_with_account, assert_request, last_request};
+
+    const P: &str = "webex";
+    const TOKEN: &str = "Bearer NDk1ZjQ3YjMtY2U1Ni00OGQ3LWI0ZjQtZDhlNjgwNTk2ZjQ4YmE2_PF84_sandbox";
+    const JOHN: &str = "Y2lzY29zcGFyazovL3VzL1BFT1BMRS9mNWIzNjE4Ny1jOGRkLTQ3MjctOGIyZi1mOWM0NDdmMjkwNDY";
+    const MARIA: &str = "Y2lzY29zcGFyazovL3VzL1BFT1BMRS8yYjNjNGQ1ZS02ZjdhLTRiOGMtOWQwZS0xZjJhM2I0YzVkNmU";
+
+    #[tokio::test]
+    async fn get_maps_a_person() {
+        let (app, account) = app_with_account(P).await;
+
+        let user = get_user(&app, &account, JOHN).await;
+
+        assert_eq!(
+            unified(&user),
+            json!({
+                "id": JOHN, "name": "John Andersen", "first_name": "John", "last_name": "Andersen", "title": "GM",
+                "emails": [{"email": "john.andersen@example.com", "type": "work", "is_primary": true}],
+                "phones": [{"number": "+1 408 526 7209", "type": "work"}, {"number": "+1 408 555 0101", "type": "mobile"}],
+                "status": "active", "user_type": "person",
+                "roles": [{"id": "Y2lzY29zcGFyazovL3VzL1JPTEUvOTZhYmMyYWEtM2RjYy0xMWU1LWExNTItZmUzNDgxOWNkYzlh"}],
+                "licenses": [{"id": "Y2lzY29zcGFyazovL3VzL0xJQ0VOU0UvOTZhYmMyYWEtM2RjYy0xMWU1LWExNTItZmUzNDgxOWNkYzlh"}],
+                "avatar": "https://1efa7a94ed21783e352-c62266528714497a17239ececf39e9e2.ssl.cf1.rackcdn.com/V1~54c844c89e678e5a7b16a306bc2897b9~wx29yGtlTpilEFlYzqPKag==~1600",
+                "timezone": "America/Denver", "last_active_at": "2024-05-02T09:26:16.028Z",
+                "created_at": "2015-10-18T14:26:16.000Z", "updated_at": "2015-10-18T14:26:16.000Z"
+            })
+        );
+        let sent = last_request(&app, P);
+        assert_request(&sent, "GET", &format!("/v1/people/{JOHN}"));
+        assert_eq!(sent.header("authorization"), Some(TOKEN));
+    }
+
+    #[tokio::test]
+    async fn list_follows_the_link_header_and_maps_login_and_invitation_states() {
+        let (app, account) = app_with_account(P).await;
+
+        let (users, pages) = walk_users(&app, &account, 2).await;
+
+        assert_eq!((users.len(), pages), (5, 3));
+        let status: Vec<(&str, &str)> = users
+            .iter()
+            .map(|u| (u["name"].as_str().unwrap(), u["status"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            status,
+            [
+                ("John Andersen", "active"),
+                ("Maria Rossi", "active"),
+                ("Kenji Sato", "inactive"),
+                ("New Starter", "invited"),
+                ("Helpdesk Bot", "active"),
+            ]
+        );
+        assert_eq!(users[4]["user_type"], "bot");
+        let lines = request_lines(&app, P);
+        assert_eq!(lines[0], "GET /v1/people?max=2");
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        let pages = app.emulator(P).requests();
+        assert!(pages.iter().all(|r| r.header("authorization") == Some(TOKEN)));
+        for next in &pages[1..] {
+            assert!(
+                next.query.contains("cursor=") && next.query.contains("max=2"),
+                "a next page is the Link header's URL: {}",
+                next.query
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn create_posts_the_person() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = write_user(
+            &app,
+            Method::POST,
+            &account,
+            None,
+            json!({"first_name": "Ada", "last_name": "Byron", "title": "Analyst",
+                   "emails": [{"email": "ada.byron@example.com", "is_primary": true}],
+                   "phones": [{"number": "+44 20 7946 0199", "type": "work"}, {"number": "+44 7700 900199", "type": "mobile"}]}),
+        )
+        .await;
+
+        assert_eq!(r.status, 201, "{}", r.text);
+        let sent = last_with_method(&app, P, "POST");
+        assert_eq!(sent.path, "/v1/people");
+        assert_eq!(sent.header("authorization"), Some(TOKEN));
+        assert_eq!(
+            sent.json.unwrap(),
+            json!({"emails": ["ada.byron@example.com"], "displayName": "Ada Byron", "firstName": "Ada",
+                   "lastName": "Byron", "title": "Analyst",
+                   "phoneNumbers": [{"type": "work", "value": "+44 20 7946 0199"}]})
+        );
+        assert_eq!(
+            (&r.body["name"], &r.body["status"], &r.body["emails"][0]["email"]),
+            (&json!("Ada Byron"), &json!("invited"), &json!("ada.byron@example.com"))
+        );
+    }
+
+    #[tokio::test]
+    async fn update_puts_the_whole_person_back_with_the_changes() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = write_user(
+            &app,
+            Method::PATCH,
+            &account,
+            Some(MARIA),
+            json!({"title": "Sales Director", "status": "inactive"}),
+        )
+        .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            request_lines(&app, P),
+            [format!("GET /v1/people/{MARIA}"), format!("PUT /v1/people/{MARIA}")]
+        );
+        let sent = last_with_method(&app, P, "PUT");
+        assert_eq!(sent.header("authorization"), Some(TOKEN));
+        assert_eq!(
+            sent.json.unwrap(),
+            json!({"emails": ["maria.rossi@example.com"], "displayName": "Maria Rossi",
+                   "firstName": "Maria", "lastName": "Rossi",
+                   "orgId": "Y2lzY29zcGFyazovL3VzL09SR0FOSVpBVElPTi85NmFiYzJhYS0zZGNjLTExZTUtYTE1Mi1mZTM0ODE5Y2RjOWE",
+                   "roles": [], "licenses": ["Y2lzY29zcGFyazovL3VzL0xJQ0VOU0UvOTZhYmMyYWEtM2RjYy0xMWU1LWExNTItZmUzNDgxOWNkYzli"],
+                   "title": "Sales Director", "loginEnabled": false})
+        );
+        assert_eq!(
+            (&r.body["title"], &r.body["status"], &r.body["first_name"]),
+            (&json!("Sales Director"), &json!("inactive"), &json!("Maria"))
+        );
+    }
+
+    #[tokio::test]
+    async fn delete_removes_the_person() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(Method::DELETE, &users_path(&account, Some(MARIA), ""), None)
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["id"], MARIA);
+        assert_eq!(request_lines(&app, P), [format!("DELETE /v1/people/{MARIA}")]);
+        assert!(app.emulator(P).record("people", MARIA).is_none());
+    }
+
+    #[tokio::test]
+    async fn an_unknown_person_is_webexs_404() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .get(&users_path(&account, Some("Y2lzY29zcGFyazovL3VzL1BFT1BMRS9ub25l"), ""))
+            .await;
+
+        assert_eq!(r.status, 404, "{}", r.text);
+        assert_eq!(
+            r.body["raw_response"],
+            json!({"message": "The requested resource could not be found.",
+                   "errors": [{"description": "The requested resource could not be found."}],
+                   "trackingId": "ROUTER_6650A3F1-6D4B-01BB-00A1-0A2B3C4D5E6F"})
+        );
+    }
+}
