@@ -199,6 +199,12 @@ async fn run(cli: Cli, mut config: Config, workers: usize) -> anyhow::Result<()>
                             a.account_id
                         );
                     }
+                    if a.can_list_users {
+                        println!(
+                            "curl -s -H \"Authorization: Bearer $UNIGATE_TOKEN\" '{base}/unified/user-directory/users?integrated_account_id={}'",
+                            a.account_id
+                        );
+                    }
                     println!();
                 }
             }

@@ -26,6 +26,8 @@ pub struct SandboxAccount {
     pub example_id: Option<String>,
     /// Whether the integration supports the unified `list` of organizations.
     pub can_list: bool,
+    /// Whether the integration supports the unified `list` of users.
+    pub can_list_users: bool,
 }
 
 pub struct Application {
@@ -199,16 +201,16 @@ impl Application {
                     .first()
                     .and_then(|c| running.records(c).into_iter().next())
                     .and_then(|r| example_id(&state.registry, &name, &r));
-                let can_list = state.registry.integration(&name).is_some_and(|i| {
-                    i.unified(
-                        "user-directory",
-                        "organizations",
-                        crate::catalog::types::UnifiedMethod::List,
-                    )
-                    .is_some()
-                });
+                let lists = |resource: &str| {
+                    state.registry.integration(&name).is_some_and(|i| {
+                        i.unified("user-directory", resource, crate::catalog::types::UnifiedMethod::List)
+                            .is_some()
+                    })
+                };
+                let (can_list, can_list_users) = (lists("organizations"), lists("users"));
                 sandbox_accounts.push(SandboxAccount {
                     can_list,
+                    can_list_users,
                     integration: name,
                     account_id,
                     example_id,

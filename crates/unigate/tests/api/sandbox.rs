@@ -21,6 +21,14 @@ async fn every_sandbox_account_answers_list_and_get() {
     let client = reqwest::Client::new();
 
     assert!(accounts.len() >= 4, "{accounts:?}");
+    let with_users: Vec<&str> = accounts
+        .iter()
+        .filter(|a| a.can_list_users)
+        .map(|a| a.integration.as_str())
+        .collect();
+    for expected in ["okta", "microsoft-entra-id", "google-workspace", "auth0"] {
+        assert!(with_users.contains(&expected), "{expected} lists users: {with_users:?}");
+    }
     for a in &accounts {
         let r = client
             .get(format!(
@@ -45,6 +53,27 @@ async fn every_sandbox_account_answers_list_and_get() {
             assert!(
                 !body["result"].as_array().unwrap().is_empty(),
                 "{}: {body}",
+                a.integration
+            );
+        }
+
+        // The users line the sandbox prints for integrations that list users answers too.
+        if a.can_list_users {
+            let r = client
+                .get(format!(
+                    "{base}/unified/user-directory/users?integrated_account_id={}",
+                    a.account_id
+                ))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status();
+            let body: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(status, 200, "{} users: {body}", a.integration);
+            assert!(
+                !body["result"].as_array().unwrap().is_empty(),
+                "{} users: {body}",
                 a.integration
             );
         }
