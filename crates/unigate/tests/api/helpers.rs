@@ -277,10 +277,11 @@ pub fn provider_saw(app: &TestApp, provider: &str, path: &str) -> bool {
     app.emulator(provider).requests().iter().any(|q| q.path == path)
 }
 
-/// Walks the unified organizations list with `limit`, following `next_cursor`; returns the
-/// ids in order and how many unified pages were fetched. Fails if paging does not end.
-pub async fn walk_list(app: &TestApp, account: &str, limit: u32) -> (Vec<String>, usize) {
-    let mut ids = Vec::new();
+/// Walks a unified list from `path` (a list path with its `?integrated_account_id=...`)
+/// with `limit`, following `next_cursor`; returns the records in order and how many unified
+/// pages were fetched. Fails if paging does not end.
+pub async fn walk_records(app: &TestApp, path: &str, limit: u32) -> (Vec<Value>, usize) {
+    let mut records = Vec::new();
     let mut pages = 0;
     let mut cursor: Option<String> = None;
     loop {
@@ -290,14 +291,19 @@ pub async fn walk_list(app: &TestApp, account: &str, limit: u32) -> (Vec<String>
             Some(c) => format!("&limit={limit}&next_cursor={c}"),
             None => format!("&limit={limit}"),
         };
-        let r = app.get(&app.orgs_path(account, None, &extra)).await;
+        let r = app.get(&format!("{path}{extra}")).await;
         assert_eq!(r.status, 200, "{}", r.text);
-        for o in r.body["result"].as_array().unwrap() {
-            ids.push(o["id"].as_str().unwrap().to_string());
-        }
+        records.extend(r.body["result"].as_array().unwrap().iter().cloned());
         match r.body["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_string()),
-            None => return (ids, pages),
+            None => return (records, pages),
         }
     }
+}
+
+/// Walks the unified organizations list with `limit` ([`walk_records`]); returns the ids.
+pub async fn walk_list(app: &TestApp, account: &str, limit: u32) -> (Vec<String>, usize) {
+    let (records, pages) = walk_records(app, &app.orgs_path(account, None, ""), limit).await;
+    let ids = records.iter().map(|o| o["id"].as_str().unwrap().to_string()).collect();
+    (ids, pages)
 }

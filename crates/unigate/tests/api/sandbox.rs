@@ -19,6 +19,15 @@ async fn every_sandbox_account_answers_list_and_get() {
     let accounts = app.sandbox_accounts.clone();
     tokio::spawn(app.run_until_stopped(std::future::pending()));
     let client = reqwest::Client::new();
+    // What the sandbox's curl line for `path` answers: its status and JSON body.
+    let fetch = |path: String| {
+        let request = client.get(format!("{base}{path}")).bearer_auth(&token);
+        async move {
+            let r = request.send().await.unwrap();
+            let status = r.status();
+            (status, r.json::<serde_json::Value>().await.unwrap())
+        }
+    };
 
     assert!(accounts.len() >= 4, "{accounts:?}");
     let with_users: Vec<&str> = accounts
@@ -30,17 +39,11 @@ async fn every_sandbox_account_answers_list_and_get() {
         assert!(with_users.contains(&expected), "{expected} lists users: {with_users:?}");
     }
     for a in &accounts {
-        let r = client
-            .get(format!(
-                "{base}/unified/user-directory/organizations?integrated_account_id={}",
-                a.account_id
-            ))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status();
-        let body: serde_json::Value = r.json().await.unwrap();
+        let (status, body) = fetch(format!(
+            "/unified/user-directory/organizations?integrated_account_id={}",
+            a.account_id
+        ))
+        .await;
         if status == 405 {
             // One-per-token providers (a "me" endpoint) cannot list.
             assert!(
@@ -59,17 +62,11 @@ async fn every_sandbox_account_answers_list_and_get() {
 
         // The users line the sandbox prints for integrations that list users answers too.
         if a.can_list_users {
-            let r = client
-                .get(format!(
-                    "{base}/unified/user-directory/users?integrated_account_id={}",
-                    a.account_id
-                ))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap();
-            let status = r.status();
-            let body: serde_json::Value = r.json().await.unwrap();
+            let (status, body) = fetch(format!(
+                "/unified/user-directory/users?integrated_account_id={}",
+                a.account_id
+            ))
+            .await;
             assert_eq!(status, 200, "{} users: {body}", a.integration);
             assert!(
                 !body["result"].as_array().unwrap().is_empty(),
@@ -88,17 +85,11 @@ async fn every_sandbox_account_answers_list_and_get() {
             );
             continue;
         };
-        let r = client
-            .get(format!(
-                "{base}/unified/user-directory/organizations/{id}?integrated_account_id={}",
-                a.account_id
-            ))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status();
-        let body: serde_json::Value = r.json().await.unwrap();
+        let (status, body) = fetch(format!(
+            "/unified/user-directory/organizations/{id}?integrated_account_id={}",
+            a.account_id
+        ))
+        .await;
         assert_eq!(status, 200, "{}: {body}", a.integration);
         assert_eq!(body["id"], id, "{}", a.integration);
     }

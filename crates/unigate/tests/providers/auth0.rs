@@ -133,7 +133,7 @@ mod users {
     use crate::common::{
         assert_remote_error, get_user, last_with_method, request_lines, users_path, walk_users, write_user,
     };
-    use crate::helpers::{app_with_account, last_request};
+    use crate::helpers::{app_with_account, assert_request, last_request};
 
     const TOKEN: &str = "Bearer eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.sandbox-management-api.c2lnbmF0dXJl";
     const JANE: &str = "auth0|5f7c8ec7c33c6c004bbafe82";
@@ -162,10 +162,7 @@ mod users {
             })
         );
         let sent = last_request(&app, "auth0");
-        assert_eq!(
-            (sent.method.as_str(), sent.path.as_str()),
-            ("GET", "/api/v2/users/auth0%7C5f7c8ec7c33c6c004bbafe82")
-        );
+        assert_request(&sent, "GET", "/api/v2/users/auth0%7C5f7c8ec7c33c6c004bbafe82");
         assert_eq!(sent.header("authorization"), Some(TOKEN));
     }
 

@@ -98,24 +98,7 @@ pub async fn write_user(app: &TestApp, method: Method, account: &str, id: Option
 /// Walks the unified users list with `limit`, following `next_cursor`; returns the
 /// records in order and how many unified pages were fetched.
 pub async fn walk_users(app: &TestApp, account: &str, limit: u32) -> (Vec<Value>, usize) {
-    let mut records = Vec::new();
-    let mut pages = 0;
-    let mut cursor: Option<String> = None;
-    loop {
-        pages += 1;
-        assert!(pages < 50, "pagination does not end");
-        let extra = match &cursor {
-            Some(c) => format!("&limit={limit}&next_cursor={c}"),
-            None => format!("&limit={limit}"),
-        };
-        let r = app.get(&users_path(account, None, &extra)).await;
-        assert_eq!(r.status, 200, "{}", r.text);
-        records.extend(r.body["result"].as_array().unwrap().iter().cloned());
-        match r.body["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_string()),
-            None => return (records, pages),
-        }
-    }
+    crate::helpers::walk_records(app, &users_path(account, None, ""), limit).await
 }
 
 /// The requests the named emulator received, as `METHOD path?query` lines.

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use unigate_emulator::RecordedRequest;
 
 use crate::common::{assert_remote_error, get_user, last_with_method, users_path, walk_users, write_user};
-use crate::helpers::{app_with_account, last_request};
+use crate::helpers::{app_with_account, assert_request, last_request};
 
 const PROVIDER: &str = "google-workspace";
 const TOKEN: &str = "Bearer ya29.a0Sandbox0Workspace0Admin0AccessToken00001";
@@ -235,10 +235,7 @@ async fn delete_deletes_the_user() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["id"], "113847562910293847566");
     let sent = last_request(&app, PROVIDER);
-    assert_eq!(
-        (sent.method.as_str(), sent.path.as_str()),
-        ("DELETE", "/admin/directory/v1/users/113847562910293847566")
-    );
+    assert_request(&sent, "DELETE", "/admin/directory/v1/users/113847562910293847566");
     assert!(app
         .emulator(PROVIDER)
         .record("users", "113847562910293847566")

@@ -12,7 +12,7 @@ use unigate_emulator::{Fault, RecordedRequest};
 use crate::common::{
     assert_remote_error, get_user, last_with_method, request_lines, users_path, walk_users, write_user,
 };
-use crate::helpers::{app_with_account, last_request, spawn_app, TestApp};
+use crate::helpers::{app_with_account, assert_request, last_request, spawn_app, TestApp};
 
 const PROVIDER: &str = "microsoft-entra-id";
 const TENANT: &str = "3d9f1c2e-7b4a-4f5e-9c8d-1a2b3c4d5e6f";
@@ -74,10 +74,7 @@ async fn get_mints_a_client_credentials_token_at_the_tenant_and_maps_every_field
     assert_eq!(form["scope"], "https://graph.microsoft.com/.default");
     assert_eq!(form["client_id"], "5e3ce6c0-2b1f-4285-8d4b-75ee78787346");
     let sent = last_request(&app, PROVIDER);
-    assert_eq!(
-        (sent.method.as_str(), sent.path.as_str()),
-        ("GET", "/v1.0/users/074e56ea-0b50-4461-89e5-c67ae14a2c0b")
-    );
+    assert_request(&sent, "GET", "/v1.0/users/074e56ea-0b50-4461-89e5-c67ae14a2c0b");
     assert_eq!(
         query(&sent),
         HashMap::from([("$select".to_string(), SELECT.to_string())])
@@ -274,10 +271,7 @@ async fn delete_deletes_the_user() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["id"], "e8a02cc7-df4d-4778-956d-784cc9506e5a");
     let sent = last_request(&app, PROVIDER);
-    assert_eq!(
-        (sent.method.as_str(), sent.path.as_str()),
-        ("DELETE", "/v1.0/users/e8a02cc7-df4d-4778-956d-784cc9506e5a")
-    );
+    assert_request(&sent, "DELETE", "/v1.0/users/e8a02cc7-df4d-4778-956d-784cc9506e5a");
     assert!(app
         .emulator(PROVIDER)
         .record("users", "e8a02cc7-df4d-4778-956d-784cc9506e5a")
