@@ -203,3 +203,79 @@ impl UpstreamError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn connect(source: client::ClientError) -> UpstreamError {
+        UpstreamError::Connect {
+            integration: "x".into(),
+            through_proxy: false,
+            source,
+        }
+    }
+
+    fn status(status: u16, rate_limited: Option<Option<u64>>) -> UpstreamError {
+        UpstreamError::Status {
+            integration: "x".into(),
+            status,
+            message: None,
+            body: Box::new(Value::Null),
+            headers: Box::default(),
+            rate_limited,
+        }
+    }
+
+    #[test]
+    fn a_connection_that_never_opened_is_retried_for_any_method_one_that_broke_only_when_idempotent() {
+        let never_opened = connect(client::ClientError::Connect("refused".into()));
+        assert_eq!(never_opened.retry(false), Retry::Backoff);
+        let broke = connect(client::ClientError::Request("reset".into()));
+        assert_eq!(broke.retry(true), Retry::Backoff);
+        assert_eq!(broke.retry(false), Retry::No);
+        let bad_request = connect(client::ClientError::Build("header".into()));
+        assert_eq!(bad_request.retry(true), Retry::No);
+        let timeout = UpstreamError::Timeout {
+            integration: "x".into(),
+            timeout_ms: 1,
+        };
+        assert_eq!(timeout.retry(true), Retry::No);
+        assert_eq!(timeout.origin(), Origin::Network);
+    }
+
+    #[test]
+    fn provider_answers_retry_as_their_rate_limit_and_status_say() {
+        assert_eq!(status(429, Some(Some(3))).retry(false), Retry::After(3));
+        assert_eq!(status(403, Some(None)).retry(false), Retry::Backoff);
+        assert_eq!(status(503, None).retry(true), Retry::Backoff);
+        assert_eq!(status(503, None).retry(false), Retry::No);
+        assert_eq!(status(404, None).retry(true), Retry::No);
+        assert_eq!(status(404, None).origin(), Origin::Provider);
+    }
+
+    #[test]
+    fn the_origin_tells_the_account_from_the_provider_and_the_gateway() {
+        let address = |account_config| UpstreamError::PrivateAddress {
+            integration: "x".into(),
+            host: "10.0.0.1".into(),
+            reason: "private".into(),
+            account_config,
+        };
+        assert_eq!(address(true).origin(), Origin::Account);
+        assert_eq!(address(false).origin(), Origin::Provider);
+        let header = |account_config| UpstreamError::InvalidHeader {
+            integration: "x".into(),
+            header: "authorization".into(),
+            account_config,
+        };
+        assert_eq!(header(true).origin(), Origin::Account);
+        assert_eq!(header(false).origin(), Origin::Gateway);
+        let full = UpstreamError::MemoryFull {
+            integration: "x".into(),
+            limit: 1,
+        };
+        assert_eq!(full.origin(), Origin::Gateway);
+        assert_eq!(full.retry(true), Retry::No);
+    }
+}
