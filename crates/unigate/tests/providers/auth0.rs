@@ -131,7 +131,7 @@ mod users {
     use serde_json::{json, Value};
 
     use crate::common::{
-        assert_remote_error, get_user, last_with_method, request_lines, users_path, walk_users, write_user,
+        assert_remote_error, delete_user, get_user, last_with_method, request_lines, walk_users, write_user,
     };
     use crate::helpers::{app_with_account, assert_request, last_request};
 
@@ -273,9 +273,7 @@ mod users {
     async fn delete_deletes_the_user() {
         let (app, account) = app_with_account("auth0").await;
 
-        let r = app
-            .send(Method::DELETE, &users_path(&account, Some(JANE), ""), None)
-            .await;
+        let r = delete_user(&app, &account, JANE).await;
 
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(r.body["id"], JANE);

@@ -95,6 +95,11 @@ pub async fn write_user(app: &TestApp, method: Method, account: &str, id: Option
     app.send(method, &users_path(account, id, ""), Some(body)).await
 }
 
+/// Sends a unified delete of one user and returns the reply.
+pub async fn delete_user(app: &TestApp, account: &str, id: &str) -> Reply {
+    app.send(Method::DELETE, &users_path(account, Some(id), ""), None).await
+}
+
 /// Walks the unified users list with `limit`, following `next_cursor`; returns the
 /// records in order and how many unified pages were fetched.
 pub async fn walk_users(app: &TestApp, account: &str, limit: u32) -> (Vec<Value>, usize) {

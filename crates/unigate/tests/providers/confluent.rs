@@ -137,7 +137,7 @@ mod users {
 
     use super::basic;
     use crate::common::{
-        assert_pages_follow_next_links, get_user, last_with_method, request_lines, unified, users_path, walk_users,
+        assert_pages_follow_next_links, delete_user, get_user, last_with_method, request_lines, unified, walk_users,
         write_user,
     };
     use crate::helpers::{app_with_account, assert_request, last_request};
@@ -312,9 +312,7 @@ mod users {
     async fn delete_removes_the_user() {
         let (app, account) = app_with_account(P).await;
 
-        let r = app
-            .send(Method::DELETE, &users_path(&account, Some("u-4r7pk1"), ""), None)
-            .await;
+        let r = delete_user(&app, &account, "u-4r7pk1").await;
 
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(r.body, json!({"id": "u-4r7pk1"}));

@@ -146,7 +146,7 @@ mod users {
     use serde_json::json;
 
     use super::{prefer, AUTH};
-    use crate::common::{get_user, last_with_method, request_lines, unified, users_path, walk_users, write_user};
+    use crate::common::{delete_user, get_user, last_with_method, request_lines, unified, walk_users, write_user};
     use crate::helpers::{app_with_account, assert_request, last_request};
 
     const P: &str = "dynamics-365-sales";
@@ -336,9 +336,7 @@ mod users {
     async fn delete_is_not_supported() {
         let (app, account) = app_with_account(P).await;
 
-        let r = app
-            .send(Method::DELETE, &users_path(&account, Some(NANCY), ""), None)
-            .await;
+        let r = delete_user(&app, &account, NANCY).await;
 
         assert_eq!(r.status, 405, "{}", r.text);
         assert!(request_lines(&app, P).is_empty());

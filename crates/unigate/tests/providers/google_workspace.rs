@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use unigate_emulator::RecordedRequest;
 
-use crate::common::{assert_remote_error, get_user, last_with_method, users_path, walk_users, write_user};
+use crate::common::{assert_remote_error, delete_user, get_user, last_with_method, users_path, walk_users, write_user};
 use crate::helpers::{app_with_account, assert_request, last_request};
 
 const PROVIDER: &str = "google-workspace";
@@ -224,13 +224,7 @@ async fn update_patches_the_given_fields_and_suspends() {
 async fn delete_deletes_the_user() {
     let (app, account) = app_with_account(PROVIDER).await;
 
-    let r = app
-        .send(
-            Method::DELETE,
-            &users_path(&account, Some("113847562910293847566"), ""),
-            None,
-        )
-        .await;
+    let r = delete_user(&app, &account, "113847562910293847566").await;
 
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["id"], "113847562910293847566");

@@ -115,7 +115,9 @@ mod users {
     use reqwest::Method;
     use serde_json::json;
 
-    use crate::common::{get_user, last_with_method, request_lines, unified, users_path, walk_users, write_user};
+    use crate::common::{
+        delete_user, get_user, last_with_method, request_lines, unified, users_path, walk_users, write_user,
+    };
     use crate::helpers::{app_with_account, assert_request, last_request};
 
     const KEY: &str = "jca_SandboxJumpCloudApiKey000000000000001";
@@ -267,9 +269,7 @@ mod users {
     async fn delete_deletes_the_system_user() {
         let (app, account) = app_with_account("jumpcloud").await;
 
-        let r = app
-            .send(Method::DELETE, &users_path(&account, Some(ADA), ""), None)
-            .await;
+        let r = delete_user(&app, &account, ADA).await;
 
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(r.body["id"], ADA);

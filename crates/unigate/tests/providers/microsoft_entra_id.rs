@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use unigate_emulator::{Fault, RecordedRequest};
 
 use crate::common::{
-    assert_remote_error, get_user, last_with_method, request_lines, users_path, walk_users, write_user,
+    assert_remote_error, delete_user, get_user, last_with_method, request_lines, users_path, walk_users, write_user,
 };
 use crate::helpers::{app_with_account, assert_request, last_request, spawn_app, TestApp};
 
@@ -260,13 +260,7 @@ async fn a_status_graph_cannot_set_is_graphs_400() {
 async fn delete_deletes_the_user() {
     let (app, account) = app_with_account(PROVIDER).await;
 
-    let r = app
-        .send(
-            Method::DELETE,
-            &users_path(&account, Some("e8a02cc7-df4d-4778-956d-784cc9506e5a"), ""),
-            None,
-        )
-        .await;
+    let r = delete_user(&app, &account, "e8a02cc7-df4d-4778-956d-784cc9506e5a").await;
 
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["id"], "e8a02cc7-df4d-4778-956d-784cc9506e5a");

@@ -89,7 +89,7 @@ mod users {
     use reqwest::Method;
     use serde_json::json;
 
-    use crate::common::{get_user, last_with_method, request_lines, unified, users_path, write_user};
+    use crate::common::{delete_user, get_user, last_with_method, request_lines, unified, users_path, write_user};
     use crate::helpers::{app_with_account, assert_request, last_request};
 
     const P: &str = "ninjaone";
@@ -265,9 +265,7 @@ mod users {
     async fn delete_removes_the_end_user() {
         let (app, account) = app_with_account(P).await;
 
-        let r = app
-            .send(Method::DELETE, &users_path(&account, Some("33"), ""), None)
-            .await;
+        let r = delete_user(&app, &account, "33").await;
 
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(r.body, json!({"id": "33"}));

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use unigate_emulator::Fault;
 
 use crate::common::{
-    assert_remote_error, get_user, last_with_method, request_lines, users_path, walk_users, write_user,
+    assert_remote_error, delete_user, get_user, last_with_method, request_lines, users_path, walk_users, write_user,
 };
 use crate::helpers::{app_with_account, last_request, spawn_app};
 
@@ -279,13 +279,7 @@ async fn update_refuses_a_status_change_without_calling_okta() {
 async fn delete_deactivates_then_deletes() {
     let (app, account) = app_with_account("okta").await;
 
-    let r = app
-        .send(
-            Method::DELETE,
-            &users_path(&account, Some("00u7f2pv4iCdE8QrS5m2"), ""),
-            None,
-        )
-        .await;
+    let r = delete_user(&app, &account, "00u7f2pv4iCdE8QrS5m2").await;
 
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["id"], "00u7f2pv4iCdE8QrS5m2");

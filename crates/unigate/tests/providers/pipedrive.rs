@@ -64,7 +64,7 @@ mod users {
     use reqwest::Method;
     use serde_json::json;
 
-    use crate::common::{get_user, last_with_method, request_lines, unified, users_path, write_user};
+    use crate::common::{delete_user, get_user, last_with_method, request_lines, unified, users_path, write_user};
     use crate::helpers::{app_with_account, assert_error, assert_request, last_request};
 
     const P: &str = "pipedrive";
@@ -200,9 +200,7 @@ mod users {
 
         let r = write_user(&app, Method::PATCH, &account, Some("8878"), json!({"name": "Sam C."})).await;
         assert_error(&r, 422);
-        let r = app
-            .send(Method::DELETE, &users_path(&account, Some("8878"), ""), None)
-            .await;
+        let r = delete_user(&app, &account, "8878").await;
         assert_error(&r, 405);
         assert!(request_lines(&app, P).is_empty(), "nothing reached Pipedrive");
     }

@@ -101,7 +101,7 @@ mod users {
     use serde_json::json;
 
     use super::{basic, P};
-    use crate::common::{get_user, last_with_method, request_lines, unified, users_path, walk_users, write_user};
+    use crate::common::{delete_user, get_user, last_with_method, request_lines, unified, walk_users, write_user};
     use crate::helpers::{app_with_account, assert_request, assert_saw, last_request};
 
     #[tokio::test]
@@ -268,9 +268,7 @@ mod users {
     async fn delete_removes_the_person() {
         let (app, account) = app_with_account(P).await;
 
-        let r = app
-            .send(Method::DELETE, &users_path(&account, Some("240611"), ""), None)
-            .await;
+        let r = delete_user(&app, &account, "240611").await;
 
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(r.body, json!({"id": "240611", "remote_data": {"STATUS": "OK"}}));

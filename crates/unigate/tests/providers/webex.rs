@@ -147,7 +147,9 @@ mod users {
     use reqwest::Method;
     use serde_json::json;
 
-    use crate::common::{get_user, last_with_method, request_lines, unified, users_path, walk_users, write_user};
+    use crate::common::{
+        delete_user, get_user, last_with_method, request_lines, unified, users_path, walk_users, write_user,
+    };
     use crate::helpers::{app_with_account, assert_request, last_request};
 
     const P: &str = "webex";
@@ -285,9 +287,7 @@ mod users {
     async fn delete_removes_the_person() {
         let (app, account) = app_with_account(P).await;
 
-        let r = app
-            .send(Method::DELETE, &users_path(&account, Some(MARIA), ""), None)
-            .await;
+        let r = delete_user(&app, &account, MARIA).await;
 
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(r.body["id"], MARIA);
