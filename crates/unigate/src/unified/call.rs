@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Map, Value};
 
-use super::failure::{reply_mapping_error, request_mapping_error, request_mapping_shape};
+use super::failure::{definition_fault, reply_mapping_error, request_mapping_error};
 use super::request::UnifiedRequest;
 use crate::accounts::Account;
 use crate::catalog::types::UnifiedMethod;
@@ -173,7 +173,7 @@ impl Call {
                 }
                 None | Some(Value::Null) => {}
                 Some(_) => {
-                    return Err(request_mapping_shape(
+                    return Err(definition_fault(
                         &self.integration,
                         "query_mapping",
                         "must give an object of query parameters",

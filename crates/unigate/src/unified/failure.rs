@@ -51,13 +51,10 @@ pub(super) fn request_mapping_error(integration: &Integration, key: &str, expr: 
     }
 }
 
-/// A request-side mapping, `key` of `integration`, that gave something other than what it
-/// must (`what`): the definition's fault (500).
-pub(super) fn request_mapping_shape(integration: &Integration, key: &str, what: &str) -> ApiError {
-    definition_fault(integration, key, what)
-}
-
-fn definition_fault(integration: &Integration, key: &str, what: &str) -> ApiError {
+/// A request-side mapping, `key` of `integration`, at fault whatever the input (it failed
+/// without reading the client's input, or gave something other than what it must, `what`):
+/// the definition's fault (500).
+pub(super) fn definition_fault(integration: &Integration, key: &str, what: &str) -> ApiError {
     tracing::error!(
         integration = integration.name(),
         mapping = key,
