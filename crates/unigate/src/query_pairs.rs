@@ -5,6 +5,25 @@
 
 use serde_json::{Map, Value};
 
+/// The unified API's own query parameters, by their name before any bracket: never a
+/// filter, never passed to a provider.
+const OWN_PARAMETERS: &[&str] = &[
+    "integrated_account_id",
+    "truto_response_format",
+    "truto_ignore_remote_data",
+    "truto_exclude_fields",
+    "truto_key_by",
+    "truto_ignore_limit",
+    "remote_query",
+    "limit",
+    "next_cursor",
+];
+
+/// Whether `name` (before any bracket) is one of the unified API's own parameters.
+pub fn is_own_parameter(name: &str) -> bool {
+    OWN_PARAMETERS.contains(&name)
+}
+
 /// `{"a": 1, "f": {"n": "x"}, "l": ["p", "q"]}` as `a=1`, `f[n]=x`, `l[]=p`, `l[]=q`.
 pub fn flatten_pairs(map: &Map<String, Value>) -> Vec<(String, String)> {
     fn walk(prefix: String, v: &Value, out: &mut Vec<(String, String)>) {

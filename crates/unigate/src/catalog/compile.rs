@@ -666,6 +666,9 @@ pub(super) fn compile_mappings(
                     ));
                     continue;
                 }
+                if !check_list_params(file, text, &what, method, model_resource, &m, errors) {
+                    continue;
+                }
                 integration.unified.insert(
                     (category.to_string(), resource.clone(), method),
                     Arc::new(UnifiedMapping {
@@ -676,9 +679,54 @@ pub(super) fn compile_mappings(
                         response_mapping,
                         retry_on_conflict: m.retry_on_conflict.clone(),
                         unsupported_fields: m.unsupported_fields.clone(),
+                        query_params: m.query_params.clone(),
+                        provider_filters: m.filters.clone(),
+                        partial: m.partial,
                     }),
                 );
             }
         }
     }
+}
+
+/// Whether a mapping's `query_params`, `filters` and `partial` make sense: filters the model
+/// declares, on a `list`; parameters that do not shadow a filter or one of Unigate's own.
+fn check_list_params(
+    file: &str,
+    text: &str,
+    what: &str,
+    method: UnifiedMethod,
+    model_resource: &ModelResourceConfig,
+    m: &UnifiedMappingConfig,
+    errors: &mut Vec<CatalogError>,
+) -> bool {
+    let before = errors.len();
+    let is_list = method == UnifiedMethod::List;
+    if !is_list && (!m.filters.is_empty() || m.partial) {
+        errors.push(err(
+            file,
+            find_line(text, "filters").or_else(|| find_line(text, "partial")),
+            format!("{what}: `filters` and `partial` only apply to `list`"),
+        ));
+    }
+    for f in &m.filters {
+        if !model_resource.filters.contains_key(f) {
+            let known: Vec<&str> = model_resource.filters.keys().map(String::as_str).collect();
+            errors.push(err(
+                file,
+                find_line(text, f),
+                format!("{what}: the model has no filter `{f}` (it has: {})", known.join(", ")),
+            ));
+        }
+    }
+    for name in m.query_params.keys() {
+        if model_resource.filters.contains_key(name) || crate::query_pairs::is_own_parameter(name) {
+            errors.push(err(
+                file,
+                find_line(text, name),
+                format!("{what}: query parameter `{name}` is already a filter or one of Unigate's own"),
+            ));
+        }
+    }
+    errors.len() == before
 }

@@ -72,6 +72,30 @@ pub struct UnifiedMapping {
     pub retry_on_conflict: Option<ConflictRetryConfig>,
     /// Unified body fields the provider cannot write (refused with a 422).
     pub unsupported_fields: Vec<String>,
+    /// Integration-specific query parameters ([`UnifiedMappingConfig::query_params`]).
+    pub query_params: IndexMap<String, QueryParamConfig>,
+    /// The model's filters the provider applies ([`UnifiedMappingConfig::filters`]).
+    pub provider_filters: Vec<String>,
+    /// The list gives fewer fields than `get` (`is_partial_response`).
+    pub partial: bool,
+}
+
+impl UnifiedMapping {
+    /// A mapping of the raw resource alone (the Proxy API's).
+    pub fn raw(resource: Arc<Resource>) -> UnifiedMapping {
+        UnifiedMapping {
+            resource,
+            before: Vec::new(),
+            query_mapping: None,
+            request_body_mapping: None,
+            response_mapping: None,
+            retry_on_conflict: None,
+            unsupported_fields: Vec::new(),
+            query_params: IndexMap::new(),
+            provider_filters: Vec::new(),
+            partial: false,
+        }
+    }
 }
 
 /// How credentials are put on the wire.

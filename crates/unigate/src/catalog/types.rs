@@ -28,6 +28,35 @@ pub struct ModelResourceConfig {
     pub methods: Vec<UnifiedMethod>,
     /// JSON Schema of one unified record.
     pub schema: Value,
+    /// The `list` filters every integration takes for this resource, by query parameter
+    /// name ([`FilterConfig`]).
+    #[serde(default)]
+    pub filters: IndexMap<String, FilterConfig>,
+}
+
+/// A unified list filter: a query parameter that narrows a list to the records whose
+/// field matches. Integrations map it to the provider's own filter where they can
+/// (`filters` of a mapping); Unigate applies it to the mapped records otherwise.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilterConfig {
+    #[serde(rename = "type")]
+    pub kind: FilterKind,
+    /// The record's field it reads, dotted through objects and arrays (`emails.email`:
+    /// any of the user's email addresses); the filter's own name when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FilterKind {
+    /// `name=value`: the field equals the value, ignoring case.
+    String,
+    /// `name[gt]=`, `[gte]`, `[lt]`, `[lte]` with an RFC 3339 time or a date
+    /// (`2024-05-01`, midnight UTC): the field's time compares so.
+    DateTime,
 }
 
 /// A unified method, the verb of the unified API.
@@ -498,6 +527,34 @@ pub struct UnifiedMappingConfig {
     /// (Turso cannot rename an organization).
     #[serde(default)]
     pub unsupported_fields: Vec<String>,
+    /// Query parameters of this integration's method beyond the model's filters: what the
+    /// provider needs to scope the call (GitHub's members are per organization:
+    /// `organization_id`). Mappings read them as `query.<name>`, and so do the raw
+    /// resource's path templates (`/orgs/{{query.organization_id}}/members`). A required
+    /// one that is missing is a 400 naming it; `GET /integration/{name}` lists them.
+    #[serde(default)]
+    pub query_params: IndexMap<String, QueryParamConfig>,
+    /// The model's list filters this provider applies itself: `query_mapping` turns them
+    /// into the provider's own filter parameters. Every other filter of the model is
+    /// applied by Unigate to each page's mapped records. Unigate checks these too on the
+    /// mapped records, so a provider's looser match (a prefix search) never widens the
+    /// answer.
+    #[serde(default)]
+    pub filters: Vec<String>,
+    /// `list` only: the provider's list gives fewer fields than its `get` (Truto's
+    /// `is_partial_response`: call `get` for the whole record).
+    #[serde(default)]
+    pub partial: bool,
+}
+
+/// An integration-specific query parameter of a unified method.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryParamConfig {
+    /// What the parameter is and where its value comes from.
+    pub description: String,
+    #[serde(default)]
+    pub required: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -6,6 +6,9 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use crate::auth::Env;
+use indexmap::IndexMap;
+
+use crate::catalog::types::UnifiedMethod;
 use crate::catalog::{Integration, Model};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -33,6 +36,7 @@ fn model_view(m: &Model) -> Value {
             "description": r.description,
             "methods": r.methods,
             "schema": r.schema,
+            "filters": r.filters,
         }))).collect::<serde_json::Map<_, _>>(),
     })
 }
@@ -50,11 +54,42 @@ async fn model(_env: Env, State(state): State<AppState>, Path(name): Path<String
         .ok_or_else(|| ApiError::not_found(format!("There is no unified model named `{name}`.")))
 }
 
-pub fn integration_view(i: &Integration) -> Value {
+pub fn integration_view(i: &Integration, models: &IndexMap<String, Model>) -> Value {
     let mut unified = serde_json::Map::new();
-    for (category, resource, _) in i.unified.keys() {
+    let mut query_params = serde_json::Map::new();
+    let mut filters = serde_json::Map::new();
+    let mut keys: Vec<_> = i.unified.keys().collect();
+    keys.sort_by_key(|(c, r, m)| (c.as_str(), r.as_str(), *m as u8));
+    for key @ (category, resource, method) in keys {
         let entry = unified.entry(category.clone()).or_insert_with(|| json!({}));
         entry[resource.as_str()] = json!(i.unified_methods(category, resource));
+        let mapping = &i.unified[key];
+        if !mapping.query_params.is_empty() {
+            let entry = query_params.entry(category.clone()).or_insert_with(|| json!({}));
+            entry[resource.as_str()][method.as_str()] = json!(mapping.query_params);
+        }
+        // Who applies each of the model's filters to this integration's list.
+        let model_filters = models
+            .get(category)
+            .and_then(|m| m.resource(resource))
+            .map(|r| &r.filters);
+        if let (UnifiedMethod::List, Some(model_filters)) = (method, model_filters) {
+            if !model_filters.is_empty() {
+                let by: serde_json::Map<String, Value> = model_filters
+                    .keys()
+                    .map(|f| {
+                        let who = if mapping.provider_filters.contains(f) {
+                            "provider"
+                        } else {
+                            "gateway"
+                        };
+                        (f.clone(), json!(who))
+                    })
+                    .collect();
+                let entry = filters.entry(category.clone()).or_insert_with(|| json!({}));
+                entry[resource.as_str()] = Value::Object(by);
+            }
+        }
     }
     let mut limit_honoured: Vec<(&str, bool)> = i
         .resources
@@ -77,6 +112,10 @@ pub fn integration_view(i: &Integration) -> Value {
             "fields": i.config.credentials.fields,
         },
         "unified": unified,
+        // Integration-specific query parameters per unified method (`required` ones must be
+        // given), and for each list filter whether the provider or Unigate applies it.
+        "query_params": query_params,
+        "filters": filters,
         // What a client should know before paging: whether `limit` reaches the provider
         // per raw `list` method, and the per-account request budget.
         "limit_honoured": limit_honoured,
@@ -89,7 +128,7 @@ async fn integrations(_env: Env, State(state): State<AppState>) -> Json<Value> {
         .registry
         .integrations
         .values()
-        .map(|i| integration_view(i))
+        .map(|i| integration_view(i, &state.registry.models))
         .collect();
     Json(json!({ "result": result, "next_cursor": null }))
 }
@@ -102,6 +141,6 @@ async fn integration(
     state
         .registry
         .integration(&name)
-        .map(|i| Json(integration_view(i)))
+        .map(|i| Json(integration_view(i, &state.registry.models)))
         .ok_or_else(|| ApiError::not_found(format!("There is no integration named `{name}`.")))
 }

@@ -11,6 +11,7 @@ use axum::response::Response;
 use serde_json::{Map, Value};
 
 use super::failure::{definition_fault, reply_mapping_error, request_mapping_error};
+use super::filter::Filters;
 use super::request::UnifiedRequest;
 use crate::accounts::Account;
 use crate::catalog::types::UnifiedMethod;
@@ -32,6 +33,8 @@ pub(super) struct Call {
     pub(super) body: Value,
     pub(super) remote_data: Option<Value>,
     pub(super) public_context: Value,
+    /// The list filters given (empty for any other method).
+    pub(super) filters: Filters,
     /// The account's full context; replaced when a provider 401 leads to a token refresh.
     context: Mutex<Arc<Value>>,
     /// Whether this call already refreshed after a 401 (at most once per call).
@@ -46,6 +49,10 @@ impl Call {
         account: Account,
         mut req: UnifiedRequest,
     ) -> Result<Call, ApiError> {
+        let model_resource = (req.method == UnifiedMethod::List)
+            .then(|| state.registry.model(&req.category)?.resource(&req.resource))
+            .flatten();
+        let filters = Filters::read(&integration, &mapping, model_resource, req.method, &req.query.rest)?;
         let (body, remote_data) = split_body(req.method, req.body.take())?;
         let public_context = account.public_context(&integration);
         let context = Mutex::new(Arc::new(account.context.clone()));
@@ -58,6 +65,7 @@ impl Call {
             body,
             remote_data,
             public_context,
+            filters,
             context,
             refreshed_after_401: AtomicBool::new(false),
         })
@@ -92,10 +100,12 @@ impl Call {
     }
 
     /// What path templates see: the full context, since some providers put account
-    /// values in the path.
+    /// values in the path, and the query's parameters (an integration's own, such as the
+    /// organization whose members are listed: `/orgs/{{query.organization_id}}/members`).
     fn path_scope(&self, before: &Value) -> Value {
         crate::mapping::object([
             ("id", self.id()),
+            ("query", Value::Object(self.req.query.rest.clone())),
             ("context", (*self.context()).clone()),
             ("before", before.clone()),
         ])

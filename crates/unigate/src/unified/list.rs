@@ -5,8 +5,8 @@
 use std::ops::Range;
 
 use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use serde_json::{json, Map, Value};
+use axum::response::Response;
+use serde_json::{json, Value};
 
 use super::call::Call;
 use super::failure::{page_error, ListFailure};
@@ -39,6 +39,11 @@ impl Call {
         };
         let scope = self.scope(&json!({}));
         if self.req.query.format == ResponseFormat::Stream {
+            if self.req.query.key_by.is_some() {
+                return Err(ApiError::bad_request(
+                    "`truto_key_by` keys one page's `result`; a `stream` has no `result` to key.",
+                ));
+            }
             // The first page is read before the answer starts: its failure (a 429 with its
             // `Retry-After`, a 401, a 502) is the answer's status, not a line under a 200.
             let first = self.fetch_page(state.as_ref(), &scope).await?;
@@ -51,40 +56,63 @@ impl Call {
             next,
         } = self.fetch_page(state.as_ref(), &scope).await?;
         let next_cursor = next.map(|n| cursor::encode(keyring, &account_id, &n));
-        let response = match spans {
-            Some(spans) => {
-                let mut out = Vec::with_capacity(reply.body.len() + records.len() * 128 + 64);
-                out.extend_from_slice(b"{\"result\":[");
-                for (i, (record, span)) in records.into_iter().zip(spans).enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    self.write_record(&mut out, record, &reply.body[span], &scope)?;
-                }
-                out.extend_from_slice(b"],\"next_cursor\":");
-                serde_json::to_writer(&mut out, &next_cursor).map_err(ApiError::internal)?;
-                out.push(b'}');
-                json_bytes(out)
+        let mut out = Vec::with_capacity(reply.body.len() + records.len() * 128 + 128);
+        out.extend_from_slice(if self.req.query.key_by.is_some() {
+            b"{\"result\":{"
+        } else {
+            b"{\"result\":["
+        });
+        let mut keys = KeyBy::default();
+        let mut count = 0usize;
+        for (i, record) in records.into_iter().enumerate() {
+            let raw = spans.as_ref().and_then(|s| s.get(i)).map(|s| &reply.body[s.clone()]);
+            let mapped = match self.kept(&record, &scope)? {
+                Some(mapped) => mapped,
+                None => continue,
+            };
+            if count > 0 {
+                out.push(b',');
             }
-            None => {
-                let result: Vec<Value> = if self.req.query.format == ResponseFormat::Raw {
-                    records
+            if let Some(field) = &self.req.query.key_by {
+                let keyed = if self.req.query.format == ResponseFormat::Raw {
+                    &record
                 } else {
-                    // Each record moves into its `remote_data` rather than being copied there.
-                    records
-                        .into_iter()
-                        .map(|r| self.shape(r, &scope))
-                        .collect::<Result<_, _>>()?
+                    &mapped
                 };
-                // Built in place: `json!` would copy every record once more.
-                let mut page = Map::with_capacity(2);
-                page.insert("result".into(), Value::Array(result));
-                page.insert("next_cursor".into(), next_cursor.map_or(Value::Null, Value::String));
-                axum::Json(Value::Object(page)).into_response()
+                keys.write_key(&mut out, field, keyed)?;
             }
-        };
+            count += 1;
+            match (mapped, raw) {
+                (Value::Null, Some(raw)) => self.write_record(&mut out, record, raw, &scope)?,
+                (Value::Null, None) => {
+                    let mapped = if self.req.query.format == ResponseFormat::Raw {
+                        Value::Null
+                    } else {
+                        self.map_record(&record, &scope)?
+                    };
+                    self.write_mapped(&mut out, mapped, record, None)?
+                }
+                (mapped, raw) => self.write_mapped(&mut out, mapped, record, raw)?,
+            }
+        }
+        out.push(if self.req.query.key_by.is_some() { b'}' } else { b']' });
+        out.extend_from_slice(b",\"next_cursor\":");
+        serde_json::to_writer(&mut out, &next_cursor).map_err(ApiError::internal)?;
+        // Unigate's cursors go forward only: no provider here can be asked for the page
+        // before, and a cursor does not keep the way back (README, "The list envelope").
+        out.extend_from_slice(b",\"prev_cursor\":null,\"result_count\":");
+        out.extend_from_slice(count.to_string().as_bytes());
+        out.extend_from_slice(if self.mapping.partial {
+            b",\"is_partial_response\":true}"
+        } else {
+            b",\"is_partial_response\":false}"
+        });
+        let response = json_bytes(out);
         let mut response = with_ratelimit(response, &reply);
-        if self.req.query.limit.is_some() && !self.mapping.resource.pagination.honours_limit() {
+        if self.req.query.limit.is_some()
+            && !self.req.query.ignore_limit
+            && !self.mapping.resource.pagination.honours_limit()
+        {
             // The provider has no page size: its pages are as long as it makes them. Say so
             // rather than let a longer page than asked for pass as honoured.
             response
@@ -101,7 +129,11 @@ impl Call {
         let pagination = &resource.pagination;
         let call = ListCall {
             position,
-            limit: self.req.query.limit,
+            limit: if self.req.query.ignore_limit {
+                None
+            } else {
+                self.req.query.limit
+            },
             query: &self.req.query.rest,
         };
         let mut ask = pagination
@@ -197,6 +229,18 @@ impl Call {
             spans,
             next,
         })
+    }
+
+    /// Whether a page's record stays in the answer, under the call's filters: `Some` with
+    /// the record mapped when it had to be mapped to tell (filters given, or a `truto_key_by`
+    /// to read), `Some(Null)` when nothing needed it mapped yet, `None` when filtered out.
+    pub(super) fn kept(&self, record: &Value, scope: &Value) -> Result<Option<Value>, ApiError> {
+        let keyed_on_mapped = self.req.query.key_by.is_some() && self.req.query.format != ResponseFormat::Raw;
+        if self.filters.is_empty() && !keyed_on_mapped {
+            return Ok(Some(Value::Null));
+        }
+        let mapped = self.map_record(record, scope)?;
+        Ok(self.filters.matches(&mapped).then_some(mapped))
     }
 
     /// The `dynamic` format's first-values expression, whose failure is judged by what it
@@ -301,5 +345,41 @@ mod scrub_tests {
         // Nothing to remove: the URL is untouched (page tokens are not credentials).
         let plain = "https://x.test/a?pageToken=abc&cursor=def";
         assert_eq!(scrub_url(plain, &context, None), plain);
+    }
+}
+
+/// `truto_key_by`: the keys written so far, so that two records under one key (which would
+/// hide one of them) are an error, not a silent loss.
+#[derive(Default)]
+struct KeyBy {
+    seen: std::collections::HashSet<String>,
+}
+
+impl KeyBy {
+    /// Writes `"<key>":` for `record`, keyed by its `field` (dotted through objects).
+    fn write_key(&mut self, out: &mut Vec<u8>, field: &str, record: &Value) -> Result<(), ApiError> {
+        let value = field.split('.').try_fold(record, |v, name| v.get(name));
+        let key = match value {
+            Some(Value::String(s)) if !s.is_empty() => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            Some(Value::Bool(b)) => b.to_string(),
+            _ => {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("`truto_key_by={field}`: a record has no `{field}` (a string or a number) to key it by."),
+                ))
+            }
+        };
+        serde_json::to_writer(&mut *out, &key).map_err(ApiError::internal)?;
+        out.push(b':');
+        if !self.seen.insert(key.clone()) {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "`truto_key_by={field}`: two records have `{field}` = `{key}`; key by a field that is unique, such as `id`."
+                ),
+            ));
+        }
+        Ok(())
     }
 }

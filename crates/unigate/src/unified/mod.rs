@@ -19,6 +19,7 @@ mod account;
 mod call;
 mod delete;
 mod failure;
+mod filter;
 pub mod format;
 mod get;
 mod list;
@@ -117,15 +118,7 @@ pub async fn handle_proxy(state: &AppState, environment_id: &str, req: ProxyRequ
         None if writes => Some(Value::Object(serde_json::Map::new())),
         other => other,
     };
-    let mapping = std::sync::Arc::new(UnifiedMapping {
-        resource: raw,
-        before: Vec::new(),
-        query_mapping: None,
-        request_body_mapping: None,
-        response_mapping: None,
-        retry_on_conflict: None,
-        unsupported_fields: Vec::new(),
-    });
+    let mapping = std::sync::Arc::new(UnifiedMapping::raw(raw));
     let req = UnifiedRequest {
         category: "proxy".into(),
         resource,

@@ -23,6 +23,10 @@ pub struct UnifiedQuery {
     /// sent and with every bracket after the name kept as written ([`remote_pair`]).
     pub remote_pairs: Vec<(String, String)>,
     pub limit: Option<u32>,
+    /// `truto_ignore_limit`: `limit` does not reach the provider (its own page size).
+    pub ignore_limit: bool,
+    /// `truto_key_by`: a list's `result` as an object keyed by this field of each record.
+    pub key_by: Option<String>,
     pub next_cursor: Option<String>,
     /// Every other parameter, for `query_mapping` (as `query`).
     pub rest: Map<String, Value>,
@@ -141,6 +145,19 @@ impl UnifiedQuery {
                 }
             },
         };
+        let ignore_limit = match map.remove("truto_ignore_limit") {
+            None => false,
+            Some(v) => parse_bool("truto_ignore_limit", &v)?,
+        };
+        let key_by = match map.remove("truto_key_by") {
+            None => None,
+            Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    "`truto_key_by` must be one field name, e.g. `truto_key_by=id`.",
+                ))
+            }
+        };
         let next_cursor = match map.remove("next_cursor") {
             None => None,
             Some(Value::String(s)) if s.is_empty() => None,
@@ -154,6 +171,8 @@ impl UnifiedQuery {
             exclude_fields,
             remote_pairs,
             limit,
+            ignore_limit,
+            key_by,
             next_cursor,
             rest: map,
             raw: raw.to_string(),
@@ -183,17 +202,6 @@ fn plain_pairs(raw: &str) -> Option<Map<String, Value>> {
     Some(map)
 }
 
-/// Unigate's own query parameters, by their name before any bracket.
-const OWN_PARAMETERS: &[&str] = &[
-    "integrated_account_id",
-    "truto_response_format",
-    "truto_ignore_remote_data",
-    "truto_exclude_fields",
-    "remote_query",
-    "limit",
-    "next_cursor",
-];
-
 /// A decoded `remote_query[...]` pair as the provider gets it: the name in the first
 /// brackets, then whatever follows it untouched (`remote_query[f][0][x]=1` is `f[0][x]=1`);
 /// `None` for any other pair. Read from the text itself, pair by pair in the order sent, not
@@ -211,7 +219,7 @@ pub fn passthrough_pairs(raw: &str) -> Vec<(String, String)> {
     url::form_urlencoded::parse(raw.as_bytes())
         .filter(|(k, _)| {
             let base = k.split('[').next().unwrap_or_default();
-            !OWN_PARAMETERS.contains(&base)
+            !crate::query_pairs::is_own_parameter(base)
         })
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()

@@ -123,10 +123,28 @@ impl Call {
             return Ok(());
         }
         let mapped = self.map_record(&record, scope)?;
-        if takes_raw_remote(&mapped) {
-            self.write_with_raw_remote(out, mapped, raw)
-        } else {
-            serde_json::to_writer(&mut *out, &self.finish(mapped, record)).map_err(ApiError::internal)
+        self.write_mapped(out, mapped, record, Some(raw))
+    }
+
+    /// Appends the record `record`, already mapped as `mapped`, as the client gets it; `raw`,
+    /// its bytes in the provider's answer where known ([`Call::record_spans`]).
+    pub(super) fn write_mapped(
+        &self,
+        out: &mut Vec<u8>,
+        mapped: Value,
+        record: Value,
+        raw: Option<&[u8]>,
+    ) -> Result<(), ApiError> {
+        match raw {
+            Some(raw) if self.req.query.format == ResponseFormat::Raw => {
+                out.extend_from_slice(raw);
+                Ok(())
+            }
+            Some(raw) if takes_raw_remote(&mapped) => self.write_with_raw_remote(out, mapped, raw),
+            _ if self.req.query.format == ResponseFormat::Raw => {
+                serde_json::to_writer(&mut *out, &record).map_err(ApiError::internal)
+            }
+            _ => serde_json::to_writer(&mut *out, &self.finish(mapped, record)).map_err(ApiError::internal),
         }
     }
 

@@ -58,23 +58,25 @@ impl Call {
                 let mut buf = Vec::with_capacity(records.len() * 256);
                 for (i, r) in records.into_iter().enumerate() {
                     let start = buf.len();
-                    let written = match spans.as_ref().and_then(|s| s.get(i)) {
-                        Some(span) => {
-                            let raw = &reply.body[span.clone()];
-                            self.write_record(&mut buf, r, raw, &scope).map(|()| {
-                                // A record's own line breaks (a pretty-printed answer) would
-                                // split its line. Outside strings they are only spacing, and
-                                // JSON strings cannot hold them unescaped.
-                                if memchr::memchr2(b'\n', b'\r', raw).is_some() {
-                                    let line = buf.split_off(start);
-                                    buf.extend(line.into_iter().filter(|b| !matches!(b, b'\n' | b'\r')));
-                                }
-                            })
-                        }
-                        None => self
-                            .shape(r, &scope)
-                            .and_then(|v| serde_json::to_writer(&mut buf, &v).map_err(ApiError::internal)),
+                    let raw = spans.as_ref().and_then(|s| s.get(i)).map(|s| &reply.body[s.clone()]);
+                    let written = match self.kept(&r, &scope) {
+                        Ok(None) => continue,
+                        Err(e) => Err(e),
+                        Ok(Some(Value::Null)) => match raw {
+                            Some(raw) => self.write_record(&mut buf, r, raw, &scope),
+                            None => self
+                                .shape(r, &scope)
+                                .and_then(|v| serde_json::to_writer(&mut buf, &v).map_err(ApiError::internal)),
+                        },
+                        Ok(Some(mapped)) => self.write_mapped(&mut buf, mapped, r, raw),
                     };
+                    // A record's own line breaks (a pretty-printed answer) would split its
+                    // line. Outside strings they are only spacing, and JSON strings cannot
+                    // hold them unescaped.
+                    if written.is_ok() && raw.is_some_and(|raw| memchr::memchr2(b'\n', b'\r', raw).is_some()) {
+                        let line = buf.split_off(start);
+                        buf.extend(line.into_iter().filter(|b| !matches!(b, b'\n' | b'\r')));
+                    }
                     match written {
                         Ok(()) => buf.push(b'\n'),
                         Err(e) => {

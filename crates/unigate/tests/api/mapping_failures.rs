@@ -19,7 +19,7 @@ async fn with_query_mappings(name: &str, list_query: &str, get_query: &str) -> C
     )
     .await;
     let mappings = format!(
-        "organizations:\n  list:\n    resource: organizations.list\n    query_mapping: '{list_query}'\n    response_mapping: '{{ \"id\": response.id }}'\n  get:\n    resource: organizations.get\n    query_mapping: '{get_query}'\n    response_mapping: '{{ \"id\": response.id }}'\n"
+        "organizations:\n  list:\n    resource: organizations.list\n    query_params: {{ since: {{ description: Only items since this many seconds. }} }}\n    query_mapping: '{list_query}'\n    response_mapping: '{{ \"id\": response.id }}'\n  get:\n    resource: organizations.get\n    query_mapping: '{get_query}'\n    response_mapping: '{{ \"id\": response.id }}'\n"
     );
     std::fs::write(
         provider

@@ -143,7 +143,7 @@ async fn each_listed_records_remote_data_is_its_bytes_in_the_providers_page() {
     assert_eq!(
         r.text,
         format!(
-            "{{\"result\":[{{\"id\":\"1\",\"name\":\"one\",\"remote_data\":{RECORD_1}}},{{\"id\":\"2\",\"name\":\"two\",\"remote_data\":{RECORD_2}}}],\"next_cursor\":null}}"
+            "{{\"result\":[{{\"id\":\"1\",\"name\":\"one\",\"remote_data\":{RECORD_1}}},{{\"id\":\"2\",\"name\":\"two\",\"remote_data\":{RECORD_2}}}],\"next_cursor\":null,\"prev_cursor\":null,\"result_count\":2,\"is_partial_response\":false}}"
         )
     );
 
@@ -151,7 +151,7 @@ async fn each_listed_records_remote_data_is_its_bytes_in_the_providers_page() {
     let r = app.get(&format!("{path}&truto_response_format=raw")).await;
     assert_eq!(
         r.text,
-        format!("{{\"result\":[{RECORD_1},{RECORD_2}],\"next_cursor\":null}}")
+        format!("{{\"result\":[{RECORD_1},{RECORD_2}],\"next_cursor\":null,\"prev_cursor\":null,\"result_count\":2,\"is_partial_response\":false}}")
     );
 
     // `stream`: one line a record, the line breaks inside a record dropped (only spacing).
