@@ -199,9 +199,9 @@ async fn run(cli: Cli, mut config: Config, workers: usize) -> anyhow::Result<()>
                             a.account_id
                         );
                     }
-                    if a.can_list_users {
+                    if let Some(extra) = &a.users_query {
                         println!(
-                            "curl -s -H \"Authorization: Bearer $UNIGATE_TOKEN\" '{base}/unified/user-directory/users?integrated_account_id={}'",
+                            "curl -s -H \"Authorization: Bearer $UNIGATE_TOKEN\" '{base}/unified/user-directory/users?integrated_account_id={}{extra}'",
                             a.account_id
                         );
                     }

@@ -26,8 +26,9 @@ pub struct SandboxAccount {
     pub example_id: Option<String>,
     /// Whether the integration supports the unified `list` of organizations.
     pub can_list: bool,
-    /// Whether the integration supports the unified `list` of users.
-    pub can_list_users: bool,
+    /// The unified `list` of users, when the integration supports it: the query it needs
+    /// beyond the account (`&organization_id=...`, from each required parameter's `example`).
+    pub users_query: Option<String>,
 }
 
 pub struct Application {
@@ -207,10 +208,21 @@ impl Application {
                             .is_some()
                     })
                 };
-                let (can_list, can_list_users) = (lists("organizations"), lists("users"));
+                let can_list = lists("organizations");
+                let users_query = state.registry.integration(&name).and_then(|i| {
+                    let mapping = i.unified("user-directory", "users", crate::catalog::types::UnifiedMethod::List)?;
+                    Some(
+                        mapping
+                            .query_params
+                            .iter()
+                            .filter(|(_, p)| p.required)
+                            .map(|(k, p)| format!("&{k}={}", p.example.as_deref().unwrap_or_default()))
+                            .collect::<String>(),
+                    )
+                });
                 sandbox_accounts.push(SandboxAccount {
                     can_list,
-                    can_list_users,
+                    users_query,
                     integration: name,
                     account_id,
                     example_id,

@@ -719,7 +719,16 @@ fn check_list_params(
             ));
         }
     }
-    for name in m.query_params.keys() {
+    for (name, param) in &m.query_params {
+        if param.required && param.example.is_none() {
+            errors.push(err(
+                file,
+                find_line(text, name),
+                format!(
+                    "{what}: the required query parameter `{name}` needs an `example` (the sandbox's calls use it)"
+                ),
+            ));
+        }
         if model_resource.filters.contains_key(name) || crate::query_pairs::is_own_parameter(name) {
             errors.push(err(
                 file,

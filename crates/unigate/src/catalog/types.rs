@@ -555,6 +555,10 @@ pub struct QueryParamConfig {
     pub description: String,
     #[serde(default)]
     pub required: bool,
+    /// A value that works against the integration's emulator: the sandbox's example calls
+    /// use it. Required parameters must have one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub example: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

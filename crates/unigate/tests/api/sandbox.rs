@@ -32,7 +32,7 @@ async fn every_sandbox_account_answers_list_and_get() {
     assert!(accounts.len() >= 4, "{accounts:?}");
     let with_users: Vec<&str> = accounts
         .iter()
-        .filter(|a| a.can_list_users)
+        .filter(|a| a.users_query.is_some())
         .map(|a| a.integration.as_str())
         .collect();
     for expected in ["okta", "microsoft-entra-id", "google-workspace", "auth0"] {
@@ -61,9 +61,9 @@ async fn every_sandbox_account_answers_list_and_get() {
         }
 
         // The users line the sandbox prints for integrations that list users answers too.
-        if a.can_list_users {
+        if let Some(extra) = &a.users_query {
             let (status, body) = fetch(format!(
-                "/unified/user-directory/users?integrated_account_id={}",
+                "/unified/user-directory/users?integrated_account_id={}{extra}",
                 a.account_id
             ))
             .await;
