@@ -293,7 +293,11 @@ pub async fn walk_records(app: &TestApp, path: &str, limit: u32) -> (Vec<Value>,
         };
         let r = app.get(&format!("{path}{extra}")).await;
         assert_eq!(r.status, 200, "{}", r.text);
-        records.extend(r.body["result"].as_array().unwrap().iter().cloned());
+        let page = r.body["result"].as_array().unwrap();
+        // Truto's envelope on every page: the count of this page's records, no way back.
+        assert_eq!(r.body["result_count"], page.len(), "{}", r.text);
+        assert!(r.body["prev_cursor"].is_null(), "{}", r.text);
+        records.extend(page.iter().cloned());
         match r.body["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_string()),
             None => return (records, pages),

@@ -13,6 +13,7 @@ mod helpers;
 mod idempotency;
 mod keys;
 mod krystal;
+mod lists;
 mod mapping_failures;
 mod mindbridge;
 mod mist;
