@@ -18,6 +18,14 @@ pub(super) fn op_list(ctx: &Ctx<'_>, route: &RouteSpec, state: &State) -> Result
     let coll = collection(route, state)?;
     let vars = ctx.vars(Vec::new());
     let filters: Vec<(&String, String)> = route.filter.iter().map(|(f, t)| (f, t.render(&vars))).collect();
+    let searches: Vec<(&String, String)> = route
+        .query_filter
+        .iter()
+        .filter_map(|(param, field)| {
+            let want = ctx.query.get(param).filter(|v| !v.is_empty())?;
+            Some((field, want.to_lowercase()))
+        })
+        .collect();
     let items: Vec<Value> = coll
         .records
         .values()
@@ -25,6 +33,13 @@ pub(super) fn op_list(ctx: &Ctx<'_>, route: &RouteSpec, state: &State) -> Result
             filters
                 .iter()
                 .all(|(field, want)| r.get(field.as_str()).is_some_and(|v| value_to_text(v) == *want))
+        })
+        .filter(|r| {
+            searches.iter().all(|(field, want)| match r.get(field.as_str()) {
+                Some(Value::Array(items)) => items.iter().any(|v| value_to_text(v).to_lowercase() == *want),
+                Some(v) => value_to_text(v).to_lowercase() == *want,
+                None => false,
+            })
         })
         .map(|r| project(r, &route.response, &ctx.query))
         .collect();

@@ -69,6 +69,11 @@ pub(crate) struct RouteSpec {
     /// `list` only: keep records whose field equals the rendered template (`params`, `query`).
     #[serde(default)]
     pub filter: IndexMap<String, StrTemplate>,
+    /// `list` only: provider-side search parameters, `param: field`. When the request
+    /// carries `param` (non-empty), only records whose `field` equals it, or holds it in an
+    /// array, are listed, ignoring case (Webex's `GET /v1/people?email=`); without it, all.
+    #[serde(default)]
+    pub query_filter: IndexMap<String, String>,
     /// Query parameters the request must carry (non-empty), else a `bad_request` naming
     /// the first one missing (Google's `customer` or `domain` on a users list).
     #[serde(default)]

@@ -219,6 +219,34 @@ mod users {
     }
 
     #[tokio::test]
+    async fn the_email_filter_is_webexs_own_people_search() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .get(&users_path(&account, None, "&email=Maria.Rossi@example.com"))
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["result_count"], 1, "{}", r.text);
+        assert_eq!(r.body["result"][0]["id"], MARIA);
+        // Webex was asked for that person, not for the whole list.
+        assert_eq!(
+            request_lines(&app, P),
+            ["GET /v1/people?email=Maria.Rossi%40example.com"]
+        );
+        // ... and `GET /integration/webex` says so; the other filters are the gateway's.
+        let r = app.get("/integration/webex").await;
+        let filters = &r.body["filters"]["user-directory"]["users"];
+        assert_eq!(filters["email"], "provider", "{filters}");
+        assert_eq!(filters["status"], "gateway", "{filters}");
+
+        // A filter Webex cannot apply is applied to the mapped people.
+        let (users, _) = crate::helpers::walk_records(&app, &users_path(&account, None, "&status=inactive"), 2).await;
+        let names: Vec<&str> = users.iter().map(|u| u["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["Kenji Sato"]);
+    }
+
+    #[tokio::test]
     async fn create_posts_the_person() {
         let (app, account) = app_with_account(P).await;
 
