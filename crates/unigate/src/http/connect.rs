@@ -133,6 +133,9 @@ struct LinkQuery {
     link_token: String,
     #[serde(default)]
     integration: Option<String>,
+    /// `oauth/start`: the values the consent needs first ([`consent_fields`]).
+    #[serde(flatten)]
+    fields: std::collections::HashMap<String, String>,
 }
 
 /// The integration `name`, if the link allows it.
@@ -170,20 +173,43 @@ fn oauth_ready(state: &AppState, integration: &Integration) -> bool {
         && state.config.oauth.app(integration.name()).is_some()
 }
 
+/// The account values an OAuth consent needs before it can start: the non-secret
+/// credential fields its authorization or token URL is built from (Okta's `okta_domain`:
+/// the consent page is on the customer's own domain). The page asks for them first.
+fn consent_fields(integration: &Integration) -> Vec<&str> {
+    let Some(oauth2) = &integration.config.credentials.oauth2 else {
+        return Vec::new();
+    };
+    let urls = [
+        oauth2.authorize_url.as_deref().unwrap_or_default(),
+        oauth2.token_url.as_str(),
+    ];
+    integration
+        .config
+        .credentials
+        .fields
+        .iter()
+        .filter(|f| !f.secret)
+        .map(|f| f.name.as_str())
+        .filter(|name| {
+            let placeholder = format!("context.{name}");
+            urls.iter().any(|u| u.contains(&placeholder))
+        })
+        .collect()
+}
+
 /// What the page shows for one integration: labels and field names, nothing secret.
 fn describe(state: &AppState, integration: &Integration) -> Value {
     let format = integration.config.credentials.format;
-    let fields: Vec<Value> = if format == CredentialFormat::Oauth2 {
-        Vec::new()
-    } else {
-        integration
-            .config
-            .credentials
-            .fields
-            .iter()
-            .map(|f| json!({ "name": f.name, "label": f.label.clone().unwrap_or_else(|| f.name.clone()), "help": f.help, "secret": f.secret, "required": f.required }))
-            .collect()
-    };
+    let oauth_fields = consent_fields(integration);
+    let fields: Vec<Value> = integration
+        .config
+        .credentials
+        .fields
+        .iter()
+        .filter(|f| format != CredentialFormat::Oauth2 || oauth_fields.contains(&f.name.as_str()))
+        .map(|f| json!({ "name": f.name, "label": f.label.clone().unwrap_or_else(|| f.name.clone()), "help": f.help, "secret": f.secret, "required": f.required }))
+        .collect();
     json!({
         "name": integration.name(),
         "label": integration.config.label,
@@ -342,6 +368,10 @@ struct OAuthState {
     v: String,
     /// Expiry, Unix seconds.
     e: i64,
+    /// The account values given before the consent ([`consent_fields`]), kept for the
+    /// token exchange and the account.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    c: Map<String, Value>,
 }
 
 fn redirect_uri(state: &AppState) -> String {
@@ -371,8 +401,29 @@ async fn oauth_start(State(state): State<AppState>, Query(q): Query<LinkQuery>) 
             name.replace('-', "_")
         ))
     })?;
-    let context = Value::Object(integration.config.context_defaults.clone());
-    let mut url = state.upstream.oauth_url(&integration, authorize, &context)?;
+    let mut given = Map::new();
+    for name in consent_fields(&integration) {
+        match q.fields.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+            Some(v) => {
+                given.insert(name.to_string(), Value::String(v.to_string()));
+            }
+            None => {
+                return Err(ApiError::bad_request(format!(
+                    "`{name}` is required to sign in to {}.",
+                    integration.config.label
+                )))
+            }
+        }
+    }
+    let mut context = integration.config.context_defaults.clone();
+    context.extend(given.clone());
+    let context = Value::Object(context);
+    // A value that puts the consent page on a host the integration does not allow is the
+    // person's typo or an attack: refused here, before anyone is sent there.
+    let mut url = state
+        .upstream
+        .oauth_url(&integration, authorize, &context)
+        .map_err(|e| ApiError::bad_request(format!("{e}")))?;
     let verifier = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_hex(32));
     let sealed = state.keyring.seal(
         &serde_json::to_vec(&OAuthState {
@@ -380,6 +431,7 @@ async fn oauth_start(State(state): State<AppState>, Query(q): Query<LinkQuery>) 
             i: name.to_string(),
             v: verifier.clone(),
             e: (Utc::now() + chrono::Duration::seconds(STATE_TTL_SECS)).timestamp(),
+            c: given,
         })
         .map_err(ApiError::internal)?,
         STATE_AAD,
@@ -489,7 +541,9 @@ async fn oauth_callback(State(state): State<AppState>, Query(q): Query<Callback>
         );
     };
     let code = q.code.clone().unwrap_or_default();
-    let defaults = Value::Object(integration.config.context_defaults.clone());
+    let mut defaults = integration.config.context_defaults.clone();
+    defaults.extend(flow.c.clone());
+    let defaults = Value::Object(defaults);
     let params = [
         ("grant_type", "authorization_code".to_string()),
         ("code", code),
@@ -521,7 +575,7 @@ async fn oauth_callback(State(state): State<AppState>, Query(q): Query<Callback>
             None,
         );
     };
-    let mut context = Map::new();
+    let mut context = flow.c.clone();
     for (k, v) in &tokens.extra {
         context.insert(k.clone(), v.clone());
     }

@@ -244,3 +244,109 @@ async fn link_token(app: &TestApp) -> String {
     assert_eq!(r.status, 201, "{}", r.text);
     r.body["link_token"].as_str().unwrap().to_string()
 }
+
+/// Okta's consent page is on the customer's own domain: the link page asks for it first,
+/// the sign-in goes there (only to an Okta host), and the account keeps it.
+#[tokio::test]
+async fn okta_oauth_connect_asks_for_the_domain_first_and_keeps_it() {
+    let app = spawn_app().await;
+    let r = app
+        .send(
+            Method::POST,
+            "/link-token",
+            Some(json!({"tenant_id": "acme-okta", "integration": "okta"})),
+        )
+        .await;
+    let token = r.body["link_token"].as_str().unwrap().to_string();
+    let session = app
+        .client
+        .get(format!("{}/connect/api/session?link_token={token}", app.address))
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    let okta = &session["integrations"][0];
+    assert_eq!(okta["oauth"], true, "{session}");
+    let asked: Vec<&str> = okta["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(asked, ["okta_domain"], "only what the sign-in needs, nothing secret");
+
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let start = |extra: &str| {
+        no_redirects
+            .get(format!(
+                "{}/connect/oauth/start?link_token={token}&integration=okta{extra}",
+                app.address
+            ))
+            .send()
+    };
+    // Without the domain, or with one that is not Okta's: refused, nobody sent anywhere.
+    let r = start("").await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("okta_domain"));
+    let r = start("&okta_domain=login.evil.example").await.unwrap();
+    assert_eq!(r.status(), 400);
+
+    let r = start("&okta_domain=acme.okta.com").await.unwrap();
+    assert_eq!(r.status(), 303);
+    let to = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    assert_eq!(to.path(), "/oauth2/v1/authorize");
+    let q: Vec<(String, String)> = to.query_pairs().into_owned().collect();
+    let scope = &q.iter().find(|(k, _)| k == "scope").unwrap().1;
+    assert!(
+        scope.contains("okta.users.manage") && scope.contains("offline_access"),
+        "{scope}"
+    );
+
+    // The person allows on Okta's consent page (the emulator's), and is sent back.
+    let mut form = q.clone();
+    form.push(("decision".into(), "allow".into()));
+    let back = no_redirects
+        .post(
+            format!(
+                "{}://{}{}",
+                to.scheme(),
+                to.host_str().unwrap(),
+                to.port().map(|p| format!(":{p}")).unwrap_or_default()
+            ) + to.path(),
+        )
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let callback = back.headers()["location"].to_str().unwrap().to_string();
+    assert!(callback.contains("code="), "{callback}");
+    let done = app.client.get(&callback).send().await.unwrap();
+    let page = done.text().await.unwrap();
+    assert!(page.contains("data-status=\"active\""), "{page}");
+    let account = page.split("data-account=\"").nth(1).unwrap().split('"').next().unwrap();
+
+    // The account has the domain and a Bearer token from Okta's token endpoint, and works.
+    let view = app.get(&format!("/integrated-account/{account}")).await;
+    assert_eq!(view.body["context"]["okta_domain"], "acme.okta.com", "{}", view.text);
+    let users = app
+        .get(&format!(
+            "/unified/user-directory/users?integrated_account_id={account}"
+        ))
+        .await;
+    assert_eq!(users.status, 200, "{}", users.text);
+    let okta = app.emulator("okta");
+    let sent = okta.requests();
+    let exchange = sent.iter().find(|r| r.path == "/oauth2/v1/token").unwrap();
+    assert!(exchange.body_text().contains("grant_type=authorization_code"));
+    assert!(sent
+        .last()
+        .unwrap()
+        .header("authorization")
+        .unwrap()
+        .starts_with("Bearer "));
+}
