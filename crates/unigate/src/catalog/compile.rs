@@ -587,6 +587,7 @@ pub(super) fn compile_integration(
         error_message,
         resources,
         unified: HashMap::new(),
+        custom: HashMap::new(),
         config,
     })
 }
@@ -609,15 +610,22 @@ pub(super) fn compile_mappings(
             ));
             continue;
         };
-        for (method, m) in methods {
-            if !model_resource.methods.contains(&method) {
+        for (method_name, m) in methods {
+            let standard = UnifiedMethod::parse(&method_name);
+            let offered = match standard {
+                Some(method) => model_resource.methods.contains(&method),
+                None => model_resource.custom_methods.contains_key(&method_name),
+            };
+            if !offered {
                 errors.push(err(
                     file,
-                    find_line(text, &format!("{method}:")),
-                    format!("the `{category}` model does not offer `{method}` on `{resource}`"),
+                    find_line(text, &format!("{method_name}:")),
+                    format!("the `{category}` model does not offer `{method_name}` on `{resource}`"),
                 ));
                 continue;
             }
+            // A custom method runs as a `create` does (a POST with a body).
+            let method = standard.unwrap_or(UnifiedMethod::Create);
             let lookup = |key: &str, errors: &mut Vec<CatalogError>| -> Option<Arc<Resource>> {
                 let found = integration.resources.get(key).cloned();
                 if found.is_none() {
@@ -639,7 +647,20 @@ pub(super) fn compile_mappings(
                     before.push((step.name.clone(), r, step.optional));
                 }
             }
-            let what = format!("{resource}.{method}");
+            let mut resource_when = Vec::new();
+            for (param, key) in &m.resource_when {
+                if !m.query_params.contains_key(param) {
+                    errors.push(err(
+                        file,
+                        find_line(text, param),
+                        format!("{resource}.{method_name}: `resource_when` names `{param}`, which is not one of its `query_params`"),
+                    ));
+                }
+                if let Some(r) = lookup(key, errors) {
+                    resource_when.push((param.clone(), r));
+                }
+            }
+            let what = format!("{resource}.{method_name}");
             let expr = |name: &str, src: &Option<String>, errors: &mut Vec<CatalogError>| -> Result<Option<Expr>, ()> {
                 match src {
                     None => Ok(None),
@@ -654,7 +675,7 @@ pub(super) fn compile_mappings(
             if let (Some(resource_ref), Ok(query_mapping), Ok(request_body_mapping), Ok(response_mapping)) =
                 (target, query_mapping, request_body_mapping, response_mapping)
             {
-                if before.len() != m.before.len() {
+                if before.len() != m.before.len() || resource_when.len() != m.resource_when.len() {
                     continue;
                 }
                 if !m.unsupported_fields.is_empty() && !matches!(method, UnifiedMethod::Create | UnifiedMethod::Update)
@@ -669,21 +690,27 @@ pub(super) fn compile_mappings(
                 if !check_list_params(file, text, &what, method, model_resource, &m, errors) {
                     continue;
                 }
-                integration.unified.insert(
-                    (category.to_string(), resource.clone(), method),
-                    Arc::new(UnifiedMapping {
-                        resource: resource_ref,
-                        before,
-                        query_mapping,
-                        request_body_mapping,
-                        response_mapping,
-                        retry_on_conflict: m.retry_on_conflict.clone(),
-                        unsupported_fields: m.unsupported_fields.clone(),
-                        query_params: m.query_params.clone(),
-                        provider_filters: m.filters.clone(),
-                        partial: m.partial,
-                    }),
-                );
+                let mapping = Arc::new(UnifiedMapping {
+                    resource: resource_ref,
+                    before,
+                    query_mapping,
+                    request_body_mapping,
+                    response_mapping,
+                    retry_on_conflict: m.retry_on_conflict.clone(),
+                    unsupported_fields: m.unsupported_fields.clone(),
+                    query_params: m.query_params.clone(),
+                    provider_filters: m.filters.clone(),
+                    partial: m.partial,
+                    resource_when,
+                });
+                match standard {
+                    Some(method) => integration
+                        .unified
+                        .insert((category.to_string(), resource.clone(), method), mapping),
+                    None => integration
+                        .custom
+                        .insert((category.to_string(), resource.clone(), method_name.clone()), mapping),
+                };
             }
         }
     }

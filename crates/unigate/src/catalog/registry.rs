@@ -78,6 +78,9 @@ pub struct UnifiedMapping {
     pub provider_filters: Vec<String>,
     /// The list gives fewer fields than `get` (`is_partial_response`).
     pub partial: bool,
+    /// `(query parameter, resource)`: the resource to call instead when the parameter is
+    /// given ([`UnifiedMappingConfig::resource_when`]).
+    pub resource_when: Vec<(String, Arc<Resource>)>,
 }
 
 impl UnifiedMapping {
@@ -94,6 +97,7 @@ impl UnifiedMapping {
             query_params: IndexMap::new(),
             provider_filters: Vec::new(),
             partial: false,
+            resource_when: Vec::new(),
         }
     }
 }
@@ -160,6 +164,8 @@ pub struct Integration {
     pub resources: HashMap<String, Arc<Resource>>,
     /// `(category, resource, method)` to mapping.
     pub unified: HashMap<(String, String, UnifiedMethod), Arc<UnifiedMapping>>,
+    /// `(category, resource, custom method)` to mapping.
+    pub custom: HashMap<(String, String, String), Arc<UnifiedMapping>>,
 }
 
 impl Integration {
@@ -177,6 +183,23 @@ impl Integration {
             .into_iter()
             .filter(|m| self.unified(category, resource, *m).is_some())
             .collect()
+    }
+
+    pub fn custom(&self, category: &str, resource: &str, method: &str) -> Option<&Arc<UnifiedMapping>> {
+        self.custom
+            .get(&(category.to_string(), resource.to_string(), method.to_string()))
+    }
+
+    /// The custom methods this integration supports for a resource, sorted.
+    pub fn custom_methods(&self, category: &str, resource: &str) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .custom
+            .keys()
+            .filter(|(c, r, _)| c == category && r == resource)
+            .map(|(_, _, m)| m.as_str())
+            .collect();
+        names.sort_unstable();
+        names
     }
 
     /// Names of the credential fields that are secret.

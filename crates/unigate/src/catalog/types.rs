@@ -32,6 +32,21 @@ pub struct ModelResourceConfig {
     /// name ([`FilterConfig`]).
     #[serde(default)]
     pub filters: IndexMap<String, FilterConfig>,
+    /// Methods beyond the five, `POST /unified/<model>/<resource>/<name>` (Truto's custom
+    /// unified methods, e.g. a group's `add-user`), by name.
+    #[serde(default)]
+    pub custom_methods: IndexMap<String, CustomMethodConfig>,
+}
+
+/// A custom unified method: a `POST` with a JSON body, mapped per integration like a
+/// `create` (its mapping sits beside the standard methods under its name).
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomMethodConfig {
+    pub description: String,
+    /// JSON Schema of the body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Value>,
 }
 
 /// A unified list filter: a query parameter that narrows a list to the records whose
@@ -71,6 +86,11 @@ pub enum UnifiedMethod {
 }
 
 impl UnifiedMethod {
+    /// The standard method of this name.
+    pub fn parse(name: &str) -> Option<UnifiedMethod> {
+        UnifiedMethod::ALL.into_iter().find(|m| m.as_str() == name)
+    }
+
     pub const ALL: [UnifiedMethod; 5] = [
         UnifiedMethod::List,
         UnifiedMethod::Get,
@@ -495,7 +515,8 @@ pub struct ErrorConfig {
 }
 
 /// `catalog/integrations/<name>/<category>.yaml`: `resource -> method -> mapping`.
-pub type CategoryMappingsConfig = IndexMap<String, IndexMap<UnifiedMethod, UnifiedMappingConfig>>;
+/// A method's key is one of the five standard methods or a custom method of the model.
+pub type CategoryMappingsConfig = IndexMap<String, IndexMap<String, UnifiedMappingConfig>>;
 
 /// How one unified method maps onto the provider, as JSONata expressions.
 #[derive(Debug, Clone, Deserialize)]
@@ -545,6 +566,12 @@ pub struct UnifiedMappingConfig {
     /// `is_partial_response`: call `get` for the whole record).
     #[serde(default)]
     pub partial: bool,
+    /// Another raw resource to call when the query carries a parameter, by parameter name:
+    /// a users list with `group_id` reads the group's members
+    /// (`resource_when: { group_id: group_members.list }`). The parameter must be one of
+    /// `query_params`; the first one given wins, in the order written.
+    #[serde(default)]
+    pub resource_when: IndexMap<String, String>,
 }
 
 /// An integration-specific query parameter of a unified method.

@@ -37,6 +37,7 @@ fn model_view(m: &Model) -> Value {
             "methods": r.methods,
             "schema": r.schema,
             "filters": r.filters,
+            "custom_methods": r.custom_methods,
         }))).collect::<serde_json::Map<_, _>>(),
     })
 }
@@ -62,7 +63,14 @@ pub fn integration_view(i: &Integration, models: &IndexMap<String, Model>) -> Va
     keys.sort_by_key(|(c, r, m)| (c.as_str(), r.as_str(), *m as u8));
     for key @ (category, resource, method) in keys {
         let entry = unified.entry(category.clone()).or_insert_with(|| json!({}));
-        entry[resource.as_str()] = json!(i.unified_methods(category, resource));
+        // The standard methods, then the custom ones (`add-user`).
+        let mut methods: Vec<Value> = i
+            .unified_methods(category, resource)
+            .into_iter()
+            .map(|m| json!(m))
+            .collect();
+        methods.extend(i.custom_methods(category, resource).into_iter().map(|m| json!(m)));
+        entry[resource.as_str()] = Value::Array(methods);
         let mapping = &i.unified[key];
         if !mapping.query_params.is_empty() {
             let entry = query_params.entry(category.clone()).or_insert_with(|| json!({}));

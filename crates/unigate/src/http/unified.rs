@@ -19,7 +19,7 @@ pub fn routes() -> Router<AppState> {
         .route("/unified/{category}/{resource}", get(list).post(create))
         .route(
             "/unified/{category}/{resource}/{id}",
-            get(get_one).patch(update).put(update).delete(delete),
+            get(get_one).patch(update).put(update).delete(delete).post(custom),
         )
 }
 
@@ -36,6 +36,7 @@ async fn run(
         category,
         resource,
         method,
+        custom: None,
         id,
         query,
         body,
@@ -88,4 +89,25 @@ async fn delete(
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     run(s, env, (c, r, Some(id)), UnifiedMethod::Delete, q, None).await
+}
+
+/// `POST /unified/{category}/{resource}/{method}`: a custom method (a group's `add-user`).
+async fn custom(
+    State(s): State<AppState>,
+    env: Env,
+    Path((category, resource, name)): Path<(String, String, String)>,
+    RawQuery(q): RawQuery,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let (query, body) = parse_call(q, Some(body))?;
+    let req = UnifiedRequest {
+        category,
+        resource,
+        method: UnifiedMethod::Create,
+        custom: Some(name),
+        id: None,
+        query,
+        body,
+    };
+    handle(&s, &env.id, req).await
 }

@@ -27,6 +27,9 @@ pub(super) struct Call {
     pub(super) state: AppState,
     pub(super) integration: Arc<Integration>,
     pub(super) mapping: Arc<UnifiedMapping>,
+    /// The raw resource this call uses: the mapping's, or the one its `resource_when`
+    /// picks for a parameter given.
+    pub(super) resource: Arc<Resource>,
     pub(super) account: Account,
     pub(super) req: UnifiedRequest,
     /// The unified body without `remote_data`.
@@ -54,12 +57,24 @@ impl Call {
             .flatten();
         let filters = Filters::read(&integration, &mapping, model_resource, req.method, &req.query.rest)?;
         let (body, remote_data) = split_body(req.method, req.body.take())?;
+        let resource = mapping
+            .resource_when
+            .iter()
+            .find(|(param, _)| {
+                req.query
+                    .rest
+                    .get(param)
+                    .and_then(Value::as_str)
+                    .is_some_and(|v| !v.trim().is_empty())
+            })
+            .map_or_else(|| mapping.resource.clone(), |(_, r)| r.clone());
         let public_context = account.public_context(&integration);
         let context = Mutex::new(Arc::new(account.context.clone()));
         Ok(Call {
             state: state.clone(),
             integration,
             mapping,
+            resource,
             account,
             req,
             body,
@@ -100,12 +115,14 @@ impl Call {
     }
 
     /// What path templates see: the full context, since some providers put account
-    /// values in the path, and the query's parameters (an integration's own, such as the
-    /// organization whose members are listed: `/orgs/{{query.organization_id}}/members`).
+    /// values in the path, the query's parameters (an integration's own, such as the
+    /// organization whose members are listed: `/orgs/{{query.organization_id}}/members`)
+    /// and the unified body (a custom method's ids: `/groups/{{body.group_id}}/users`).
     fn path_scope(&self, before: &Value) -> Value {
         crate::mapping::object([
             ("id", self.id()),
             ("query", Value::Object(self.req.query.rest.clone())),
+            ("body", self.body.clone()),
             ("context", (*self.context()).clone()),
             ("before", before.clone()),
         ])

@@ -12,7 +12,7 @@ use crate::upstream::Outgoing;
 
 impl Call {
     pub(super) async fn delete(self) -> Result<Response, ApiError> {
-        let resource = &self.mapping.resource;
+        let resource = &self.resource;
         let before = self.run_before().await?;
         let scope = self.scope(&before);
         let outgoing = Outgoing {

@@ -15,7 +15,7 @@ use crate::upstream::{Outgoing, Parse, UpstreamError, UpstreamRequest};
 
 impl Call {
     pub(super) async fn get(self) -> Result<Response, ApiError> {
-        let resource = &self.mapping.resource;
+        let resource = &self.resource;
         let before = self.run_before().await?;
         let scope = self.scope(&before);
         let raw_remote = self.raw_remote_applies(resource);

@@ -109,10 +109,7 @@ impl Call {
         });
         let response = json_bytes(out);
         let mut response = with_ratelimit(response, &reply);
-        if self.req.query.limit.is_some()
-            && !self.req.query.ignore_limit
-            && !self.mapping.resource.pagination.honours_limit()
-        {
+        if self.req.query.limit.is_some() && !self.req.query.ignore_limit && !self.resource.pagination.honours_limit() {
             // The provider has no page size: its pages are as long as it makes them. Say so
             // rather than let a longer page than asked for pass as honoured.
             response
@@ -125,7 +122,7 @@ impl Call {
     /// One provider page at `position` (`None`: the first): the selected records, and
     /// where the next page is.
     pub(super) async fn fetch_page(&self, position: Option<&PageState>, scope: &Value) -> Result<Page, ApiError> {
-        let resource = &self.mapping.resource;
+        let resource = &self.resource;
         let pagination = &resource.pagination;
         let call = ListCall {
             position,
@@ -246,7 +243,7 @@ impl Call {
     /// The `dynamic` format's first-values expression, whose failure is judged by what it
     /// reads ([`super::failure`]).
     fn initial_values_expr(&self) -> Option<&crate::mapping::Expr> {
-        match &self.mapping.resource.pagination {
+        match &self.resource.pagination {
             Pagination::Dynamic { initial, .. } => initial.as_ref(),
             _ => None,
         }

@@ -51,14 +51,64 @@ pub async fn handle(state: &AppState, environment_id: &str, req: UnifiedRequest)
             req.category, req.resource
         ))
     })?;
-    if !resource.methods.contains(&req.method) {
-        return Err(ApiError::method_not_allowed(format!(
-            "`{}` is not a method of {}/{}.",
-            req.method, req.category, req.resource
-        )));
+    match &req.custom {
+        Some(name) if !resource.custom_methods.contains_key(name) => {
+            let offered: Vec<&String> = resource.custom_methods.keys().collect();
+            return Err(ApiError::method_not_allowed(format!(
+                "`{name}` is not a method of {}/{}{}.",
+                req.category,
+                req.resource,
+                if offered.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " (its custom methods: {})",
+                        offered.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
+                    )
+                }
+            ))
+            .with_details(json!({ "custom_methods": offered })));
+        }
+        Some(_) => {}
+        None if !resource.methods.contains(&req.method) => {
+            return Err(ApiError::method_not_allowed(format!(
+                "`{}` is not a method of {}/{}.",
+                req.method, req.category, req.resource
+            )));
+        }
+        None => {}
     }
     let (integration, account, mapping) =
         account::resolve(state, environment_id, &req.query.integrated_account_id, |integration| {
+            if let Some(name) = &req.custom {
+                return integration
+                    .custom(&req.category, &req.resource, name)
+                    .cloned()
+                    .ok_or_else(|| {
+                        let supported = integration.custom_methods(&req.category, &req.resource);
+                        ApiError::method_not_allowed(format!(
+                            "The integration `{}` does not support `{name}` on {}/{}{}.",
+                            integration.name(),
+                            req.category,
+                            req.resource,
+                            if supported.is_empty() {
+                                String::new()
+                            } else {
+                                format!(
+                                    " (it supports: {})",
+                                    supported
+                                        .iter()
+                                        .map(|m| format!("`{m}`"))
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                )
+                            }
+                        ))
+                        .with_details(json!({
+                            "integration": integration.name(), "method": name, "supported_methods": supported
+                        }))
+                    });
+            }
             integration
                 .unified(&req.category, &req.resource, req.method)
                 .cloned()
@@ -123,6 +173,7 @@ pub async fn handle_proxy(state: &AppState, environment_id: &str, req: ProxyRequ
         category: "proxy".into(),
         resource,
         method: unified_method,
+        custom: None,
         id,
         query,
         body,

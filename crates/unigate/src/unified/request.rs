@@ -10,7 +10,10 @@ use crate::catalog::types::UnifiedMethod;
 pub struct UnifiedRequest {
     pub category: String,
     pub resource: String,
+    /// A custom method runs as `Create` (a POST with a body), with its name in `custom`.
     pub method: UnifiedMethod,
+    /// The custom method's name (`add-user`), for `POST /unified/{model}/{resource}/{name}`.
+    pub custom: Option<String>,
     pub id: Option<String>,
     pub query: UnifiedQuery,
     pub body: Option<Value>,

@@ -17,7 +17,7 @@ use crate::upstream::Outgoing;
 
 impl Call {
     pub(super) async fn write(self) -> Result<Response, ApiError> {
-        let resource = &self.mapping.resource;
+        let resource = &self.resource;
         self.refuse_unwritable_fields()?;
         let max_attempts = self
             .mapping
@@ -88,7 +88,7 @@ impl Call {
                 record = self.take_record(&get.resource, &mut reply)?;
             }
         }
-        let status = if self.req.method == UnifiedMethod::Create {
+        let status = if self.req.method == UnifiedMethod::Create && self.req.custom.is_none() {
             StatusCode::CREATED
         } else {
             StatusCode::OK
@@ -121,7 +121,7 @@ impl Call {
         Err(ApiError::unprocessable(format!(
             "{} cannot {} {} of {}: the provider's API does not allow it. Leave {} out of the request; `GET /integration/{}` documents what can be written.",
             self.integration.config.label,
-            self.req.method,
+            self.req.custom.as_deref().unwrap_or(self.req.method.as_str()),
             names.join(", "),
             self.req.resource,
             if names.len() == 1 { "it" } else { "them" },
@@ -144,6 +144,14 @@ impl Call {
             match reads {
                 Reads::All => return Vec::new(),
                 Reads::Fields(fields) => read.extend(fields.keys()),
+            }
+        }
+        // The raw resource's path may place body values too (a custom method's ids).
+        for path in self.resource.path.variables() {
+            if let [first, field, ..] = path {
+                if first == "body" {
+                    read.insert(field);
+                }
             }
         }
         let Value::Object(given) = &self.body else {

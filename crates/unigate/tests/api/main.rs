@@ -7,6 +7,7 @@ mod budget;
 mod cli;
 mod connect;
 mod custom;
+mod custom_methods;
 mod errors;
 mod github;
 mod helpers;
