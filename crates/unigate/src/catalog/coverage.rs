@@ -19,7 +19,7 @@ use jsonata_core::ast::{AstNode, BinaryOp};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::types::UnifiedMethod;
+use super::types::{ModelResourceConfig, UnifiedMethod};
 use super::{Integration, Registry};
 
 /// The command that regenerates `docs/coverage.md`, for messages and the file's header.
@@ -71,7 +71,8 @@ pub struct IntegrationRef {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct MethodCoverage {
-    pub method: UnifiedMethod,
+    /// A standard method (`list`...) or a custom one (`add-user`).
+    pub method: String,
     /// Whether the model offers this method on the resource at all.
     pub offered: bool,
     /// Integration names supporting it.
@@ -106,9 +107,7 @@ impl Coverage {
                     .config
                     .resources
                     .iter()
-                    .map(|(resource, config)| {
-                        resource_coverage(registry, category, resource, &config.methods, &config.schema)
-                    })
+                    .map(|(resource, config)| resource_coverage(registry, category, resource, config))
                     .collect(),
             })
             .collect();
@@ -145,19 +144,21 @@ fn resource_coverage(
     registry: &Registry,
     category: &str,
     resource: &str,
-    offered: &[UnifiedMethod],
-    schema: &Value,
+    config: &ModelResourceConfig,
 ) -> ResourceCoverage {
+    let (offered, schema) = (&config.methods, &config.schema);
     let integrations: Vec<&Integration> = registry
         .integrations
         .values()
         .map(AsRef::as_ref)
-        .filter(|i| !i.unified_methods(category, resource).is_empty())
+        .filter(|i| {
+            !i.unified_methods(category, resource).is_empty() || !i.custom_methods(category, resource).is_empty()
+        })
         .collect();
-    let methods = UnifiedMethod::ALL
+    let mut methods: Vec<MethodCoverage> = UnifiedMethod::ALL
         .into_iter()
         .map(|method| MethodCoverage {
-            method,
+            method: method.as_str().to_string(),
             offered: offered.contains(&method),
             integrations: integrations
                 .iter()
@@ -166,6 +167,17 @@ fn resource_coverage(
                 .collect(),
         })
         .collect();
+    methods.extend(config.custom_methods.keys().map(|name| {
+        MethodCoverage {
+            method: name.clone(),
+            offered: true,
+            integrations: integrations
+                .iter()
+                .filter(|i| i.custom(category, resource, name).is_some())
+                .map(|i| i.name().to_string())
+                .collect(),
+        }
+    }));
 
     // The fields each integration's read mapping produces.
     let produced: Vec<(&Integration, Vec<String>)> = integrations
@@ -588,7 +600,7 @@ mod tests {
         assert!(field("pricing_plan").integrations.contains(&"github".to_string()));
         assert!(!field("pricing_plan").integrations.contains(&"krystal".to_string()));
         assert_eq!(field("remote_data").integrations.len(), orgs.integrations.len());
-        let create = orgs.methods.iter().find(|m| m.method == UnifiedMethod::Create).unwrap();
+        let create = orgs.methods.iter().find(|m| m.method == "create").unwrap();
         assert!(create.integrations.contains(&"juniper-mist".to_string()));
         assert!(!create.integrations.contains(&"github".to_string()));
         let md = coverage.to_markdown();
