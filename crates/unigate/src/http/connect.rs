@@ -167,9 +167,15 @@ async fn live_link(state: &AppState, token: &str) -> Result<LinkTokenRecord, Api
         .ok_or_else(link_gone)
 }
 
+/// Whether the link page connects this integration by the provider's consent page: an
+/// authorization-code flow and an OAuth app configured. A client-credentials integration
+/// may have one too (Entra ID: a person consents; the account then holds delegated tokens,
+/// refreshed with their refresh token).
 fn oauth_ready(state: &AppState, integration: &Integration) -> bool {
-    integration.config.credentials.format == CredentialFormat::Oauth2
-        && integration.oauth2.as_ref().is_some_and(|o| o.authorize_url.is_some())
+    matches!(
+        integration.config.credentials.format,
+        CredentialFormat::Oauth2 | CredentialFormat::Oauth2ClientCredentials
+    ) && integration.oauth2.as_ref().is_some_and(|o| o.authorize_url.is_some())
         && state.config.oauth.app(integration.name()).is_some()
 }
 
@@ -201,20 +207,21 @@ fn consent_fields(integration: &Integration) -> Vec<&str> {
 /// What the page shows for one integration: labels and field names, nothing secret.
 fn describe(state: &AppState, integration: &Integration) -> Value {
     let format = integration.config.credentials.format;
+    let oauth = oauth_ready(state, integration);
     let oauth_fields = consent_fields(integration);
     let fields: Vec<Value> = integration
         .config
         .credentials
         .fields
         .iter()
-        .filter(|f| format != CredentialFormat::Oauth2 || oauth_fields.contains(&f.name.as_str()))
+        .filter(|f| (format != CredentialFormat::Oauth2 && !oauth) || oauth_fields.contains(&f.name.as_str()))
         .map(|f| json!({ "name": f.name, "label": f.label.clone().unwrap_or_else(|| f.name.clone()), "help": f.help, "secret": f.secret, "required": f.required }))
         .collect();
     json!({
         "name": integration.name(),
         "label": integration.config.label,
         "format": format,
-        "oauth": oauth_ready(state, integration),
+        "oauth": oauth,
         "fields": fields,
     })
 }

@@ -296,39 +296,13 @@ async fn okta_oauth_connect_asks_for_the_domain_first_and_keeps_it() {
     let r = start("&okta_domain=login.evil.example").await.unwrap();
     assert_eq!(r.status(), 400);
 
-    let r = start("&okta_domain=acme.okta.com").await.unwrap();
-    assert_eq!(r.status(), 303);
-    let to = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    let (account, to) = consent(&app, &token, "okta", "&okta_domain=acme.okta.com").await;
     assert_eq!(to.path(), "/oauth2/v1/authorize");
-    let q: Vec<(String, String)> = to.query_pairs().into_owned().collect();
-    let scope = &q.iter().find(|(k, _)| k == "scope").unwrap().1;
+    let scope = to.query_pairs().find(|(k, _)| k == "scope").unwrap().1.into_owned();
     assert!(
         scope.contains("okta.users.manage") && scope.contains("offline_access"),
         "{scope}"
     );
-
-    // The person allows on Okta's consent page (the emulator's), and is sent back.
-    let mut form = q.clone();
-    form.push(("decision".into(), "allow".into()));
-    let back = no_redirects
-        .post(
-            format!(
-                "{}://{}{}",
-                to.scheme(),
-                to.host_str().unwrap(),
-                to.port().map(|p| format!(":{p}")).unwrap_or_default()
-            ) + to.path(),
-        )
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    let callback = back.headers()["location"].to_str().unwrap().to_string();
-    assert!(callback.contains("code="), "{callback}");
-    let done = app.client.get(&callback).send().await.unwrap();
-    let page = done.text().await.unwrap();
-    assert!(page.contains("data-status=\"active\""), "{page}");
-    let account = page.split("data-account=\"").nth(1).unwrap().split('"').next().unwrap();
 
     // The account has the domain and a Bearer token from Okta's token endpoint, and works.
     let view = app.get(&format!("/integrated-account/{account}")).await;
@@ -349,4 +323,100 @@ async fn okta_oauth_connect_asks_for_the_domain_first_and_keeps_it() {
         .header("authorization")
         .unwrap()
         .starts_with("Bearer "));
+}
+
+/// The consent path of a link: `oauth/start` with `extra`, the person allows on the
+/// provider's consent page (the emulator's), and the callback stores the account. Returns
+/// the account id and the consent page's URL.
+async fn consent(app: &TestApp, token: &str, integration: &str, extra: &str) -> (String, url::Url) {
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = no_redirects
+        .get(format!(
+            "{}/connect/oauth/start?link_token={token}&integration={integration}{extra}",
+            app.address
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let to = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    let mut form: Vec<(String, String)> = to.query_pairs().into_owned().collect();
+    form.push(("decision".into(), "allow".into()));
+    let mut consent_page = to.clone();
+    consent_page.set_query(None);
+    let back = no_redirects.post(consent_page).form(&form).send().await.unwrap();
+    let callback = back.headers()["location"].to_str().unwrap().to_string();
+    assert!(callback.contains("code="), "{callback}");
+    let page = app.client.get(&callback).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("data-status=\"active\""), "{page}");
+    let account = page.split("data-account=\"").nth(1).unwrap().split('"').next().unwrap();
+    (account.to_string(), to)
+}
+
+/// Entra ID is a client-credentials integration, but with the operator's app configured the
+/// link page connects it by an administrator's consent on the tenant's own authorize page.
+#[tokio::test]
+async fn entra_id_connects_by_consent_on_the_tenants_page() {
+    const TENANT: &str = "3d9f1c2e-7b4a-4f5e-9c8d-1a2b3c4d5e6f";
+    let app = spawn_app().await;
+    let r = app
+        .send(
+            Method::POST,
+            "/link-token",
+            Some(json!({"tenant_id": "acme-entra", "integration": "microsoft-entra-id"})),
+        )
+        .await;
+    let token = r.body["link_token"].as_str().unwrap().to_string();
+    let session: serde_json::Value = app
+        .client
+        .get(format!("{}/connect/api/session?link_token={token}", app.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let entra = &session["integrations"][0];
+    assert_eq!(entra["oauth"], true, "{session}");
+    assert_eq!(
+        entra["fields"].as_array().unwrap().len(),
+        1,
+        "only the tenant: {session}"
+    );
+    assert_eq!(entra["fields"][0]["name"], "tenant_id");
+
+    let (account, to) = consent(&app, &token, "microsoft-entra-id", &format!("&tenant_id={TENANT}")).await;
+
+    assert_eq!(to.path(), format!("/{TENANT}/oauth2/v2.0/authorize"));
+    let q: std::collections::HashMap<_, _> = to.query_pairs().into_owned().collect();
+    assert!(
+        q["scope"].contains("offline_access") && q["scope"].contains("User.ReadWrite.All"),
+        "{}",
+        q["scope"]
+    );
+    assert_eq!(q["code_challenge_method"], "S256");
+    let view = app.get(&format!("/integrated-account/{account}")).await;
+    assert_eq!(view.body["context"]["tenant_id"], TENANT, "{}", view.text);
+    let users = app
+        .get(&format!(
+            "/unified/user-directory/users?integrated_account_id={account}"
+        ))
+        .await;
+    assert_eq!(users.status, 200, "{}", users.text);
+    let sent = app.emulator("microsoft-entra-id").requests();
+    let exchange = sent.iter().find(|r| r.path.ends_with("/oauth2/v2.0/token")).unwrap();
+    assert!(
+        exchange.body_text().contains("grant_type=authorization_code"),
+        "{}",
+        exchange.body_text()
+    );
+    assert!(sent
+        .last()
+        .unwrap()
+        .header("authorization")
+        .unwrap()
+        .starts_with("Bearer eyJ0eXAi"));
 }
