@@ -114,10 +114,13 @@ impl Call {
             let status = response.status.as_u16();
             let headers = response.headers.clone();
             let bytes = response.bytes().await.unwrap_or_default();
-            let rate_limited = self.state.upstream.rate_limited(&self.integration, status, &headers);
             let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
                 Value::String(String::from_utf8_lossy(&bytes[..bytes.len().min(4096)]).into_owned())
             });
+            let rate_limited = self
+                .state
+                .upstream
+                .rate_limited(&self.integration, status, &headers, Some(&body));
             return Err(UpstreamError::Status {
                 integration: self.integration.name().to_string(),
                 status,

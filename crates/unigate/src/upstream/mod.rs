@@ -263,7 +263,7 @@ impl Upstream {
             let json = parsed
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body[..body.len().min(4096)]).into_owned()));
             let message = error_message(integration, status, &headers, &json);
-            let rate_limited = self.rate_limited(integration, status, &headers);
+            let rate_limited = self.rate_limited(integration, status, &headers, Some(&json));
             return Err(UpstreamError::Status {
                 integration: name,
                 status,

@@ -11,13 +11,25 @@ use crate::mapping::{header_text, headers_json};
 
 impl Upstream {
     /// `Some(retry_after_secs)` when the answer means "rate limited" for this integration.
-    pub fn rate_limited(&self, integration: &Integration, status: u16, headers: &HeaderMap) -> Option<Option<u64>> {
+    /// `body` is the answer's parsed body where it has been read: an integration's rule may
+    /// read it as `response` (Google says "rate limited" in a 403's body). Where it has not
+    /// been read yet (deciding on a retry), such a rule sees no `response`.
+    pub fn rate_limited(
+        &self,
+        integration: &Integration,
+        status: u16,
+        headers: &HeaderMap,
+        body: Option<&Value>,
+    ) -> Option<Option<u64>> {
         let rl = &integration.rate_limit;
         let limited = match &rl.is_rate_limited {
-            Some(expr) => matches!(
-                expr.eval(&status_and_headers(expr, status, headers)),
-                Ok(Some(Value::Bool(true)))
-            ),
+            Some(expr) => {
+                let mut input = status_and_headers(expr, status, headers);
+                if let (Some(body), Some(_)) = (body, expr.reads_of("response")) {
+                    input["response"] = body.clone();
+                }
+                matches!(expr.eval(&input), Ok(Some(Value::Bool(true))))
+            }
             None => status == 429,
         };
         if !limited {

@@ -89,7 +89,7 @@ impl Upstream {
                     let status = resp.status.as_u16();
                     Retry::for_answer(
                         status,
-                        self.rate_limited(integration, status, &resp.headers),
+                        self.rate_limited(integration, status, &resp.headers, None),
                         idempotent,
                     )
                 }

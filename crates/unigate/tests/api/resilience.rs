@@ -206,3 +206,41 @@ async fn a_stream_whose_first_page_fails_answers_with_that_status() {
     assert_error(&r, 429);
     assert_eq!(r.headers["retry-after"], "120");
 }
+
+/// A provider that says "rate limited" in a 403's body (Google's quota errors): the
+/// integration's rule reads the body, and the client gets a 429, not a 403 that reads
+/// like a permission problem. A 403 that is a permission problem stays a 403.
+#[tokio::test]
+async fn a_rate_limit_said_in_the_body_of_a_403_is_answered_429() {
+    let (app, account) = app_with_account("google-workspace").await;
+    let quota = json!({"error": {"code": 403, "message": "Quota exceeded for quota metric 'Queries'.",
+        "errors": [{"message": "Quota exceeded", "domain": "usageLimits", "reason": "userRateLimitExceeded"}]}});
+    app.emulator("google-workspace").inject(
+        Fault::respond(403, quota)
+            .on("GET", "/admin/directory/v1/users")
+            .times(1),
+    );
+
+    let r = app
+        .get(&format!(
+            "/unified/user-directory/users?integrated_account_id={account}"
+        ))
+        .await;
+
+    let msg = assert_error(&r, 429);
+    assert!(msg.contains("Quota exceeded"), "{msg}");
+
+    let denied = json!({"error": {"code": 403, "message": "Not Authorized to access this resource/api",
+        "errors": [{"message": "Not Authorized to access this resource/api", "domain": "global", "reason": "forbidden"}]}});
+    app.emulator("google-workspace").inject(
+        Fault::respond(403, denied)
+            .on("GET", "/admin/directory/v1/users")
+            .times(1),
+    );
+    let r = app
+        .get(&format!(
+            "/unified/user-directory/users?integrated_account_id={account}"
+        ))
+        .await;
+    assert_error(&r, 403);
+}
