@@ -250,6 +250,20 @@ async fn drive(app: &TestApp, entry: &UsersEntry) -> (Vec<(String, RecordedReque
         Some(id) => format!("/unified/user-directory/users/{id}?integrated_account_id={account}{extra}"),
         None => format!("/unified/user-directory/users?integrated_account_id={account}{extra}"),
     };
+    // Only the methods the integration maps, each with its required parameters (the
+    // `example` each declares: the emulator's data).
+    let integration = app.state.registry.integration(name).unwrap().clone();
+    let params = |method: UnifiedMethod| -> Option<String> {
+        let mapping = integration.unified("user-directory", "users", method)?;
+        Some(
+            mapping
+                .query_params
+                .iter()
+                .filter(|(_, p)| p.required)
+                .map(|(k, p)| format!("&{k}={}", p.example.as_deref().unwrap_or_default()))
+                .collect(),
+        )
+    };
     let mut out = Vec::new();
     let mut problems = Vec::new();
     let mut run = |call: &str, r: crate::helpers::Reply, out: &mut Vec<(String, RecordedRequest)>| {
@@ -265,26 +279,38 @@ async fn drive(app: &TestApp, entry: &UsersEntry) -> (Vec<(String, RecordedReque
         r
     };
     emulator.clear_requests();
-    let listed = run("list", app.get(&users(None, "&limit=2")).await, &mut out);
+    let list_params = params(UnifiedMethod::List).unwrap_or_default();
+    let listed = run(
+        "list",
+        app.get(&users(None, &format!("&limit=2{list_params}"))).await,
+        &mut out,
+    );
     let id = listed.body["result"][0]["id"].as_str().unwrap_or_default().to_string();
-    run("get", app.get(&users(Some(&id), "")).await, &mut out);
-    run(
-        "update",
-        app.send(Method::PATCH, &users(Some(&id), ""), Some((entry.update)()))
-            .await,
-        &mut out,
-    );
-    let created = run(
-        "create",
-        app.send(Method::POST, &users(None, ""), Some((entry.create)())).await,
-        &mut out,
-    );
-    if let Some(new_id) = created.body["id"].as_str() {
+    if let Some(extra) = params(UnifiedMethod::Get) {
+        run("get", app.get(&users(Some(&id), &extra)).await, &mut out);
+    }
+    if let Some(extra) = params(UnifiedMethod::Update) {
         run(
-            "delete",
-            app.send(Method::DELETE, &users(Some(new_id), ""), None).await,
+            "update",
+            app.send(Method::PATCH, &users(Some(&id), &extra), Some((entry.update)()))
+                .await,
             &mut out,
         );
+    }
+    if let Some(extra) = params(UnifiedMethod::Create) {
+        let created = run(
+            "create",
+            app.send(Method::POST, &users(None, &extra), Some((entry.create)()))
+                .await,
+            &mut out,
+        );
+        if let (Some(new_id), Some(extra)) = (created.body["id"].as_str(), params(UnifiedMethod::Delete)) {
+            run(
+                "delete",
+                app.send(Method::DELETE, &users(Some(new_id), &extra), None).await,
+                &mut out,
+            );
+        }
     }
     let orgs = run(
         "organizations list",
