@@ -6,12 +6,26 @@ use axum::http::request::Parts;
 
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::store::TokenScope;
 use crate::tokens::hash_token;
 
-/// The environment of the request's bearer token.
+/// The environment of the request's bearer token, and what the token may do.
 #[derive(Debug, Clone)]
 pub struct Env {
     pub id: String,
+    pub scope: TokenScope,
+}
+
+impl Env {
+    /// A 403 unless the token has the `admin` scope (managing API tokens).
+    pub fn require_admin(&self, what: &str) -> Result<(), ApiError> {
+        match self.scope {
+            TokenScope::Admin => Ok(()),
+            TokenScope::Api => Err(ApiError::forbidden(format!(
+                "{what} needs a token with the `admin` scope; this token's scope is `api`."
+            ))),
+        }
+    }
 }
 
 impl FromRequestParts<AppState> for Env {
@@ -33,12 +47,11 @@ impl FromRequestParts<AppState> for Env {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| ApiError::unauthorized("The Authorization header must be `Bearer <api token>`."))?;
-        match state
-            .tokens
-            .environment(state.store.as_ref(), hash_token(token))
-            .await?
-        {
-            Some(id) => Ok(Env { id }),
+        match state.tokens.identity(state.store.as_ref(), hash_token(token)).await? {
+            Some(t) => Ok(Env {
+                id: t.environment_id,
+                scope: t.scope,
+            }),
             None => Err(ApiError::unauthorized("Invalid API token.")),
         }
     }

@@ -6,6 +6,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use unigate::config::{Config, LogFormat};
 use unigate::startup::{self, Application, BuildOptions};
+use unigate::store::TokenScope;
 
 /// mimalloc instead of glibc's malloc: a unified call makes hundreds of small allocations
 /// (JSON values, headers, mapping inputs), and glibc's were a third of its instructions
@@ -63,6 +64,11 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Environments: each has its own accounts, tokens and request log.
+    Environment {
+        #[command(subcommand)]
+        command: EnvironmentCommand,
+    },
     /// Encryption keys.
     Keys {
         #[command(subcommand)]
@@ -93,15 +99,24 @@ enum KeysCommand {
 
 #[derive(Subcommand)]
 enum TokenCommand {
-    /// Mint a new API token for the default environment and print it once.
+    /// Mint a new API token and print it once.
     Create {
         #[arg(long, default_value = "cli")]
         name: String,
+        /// The environment, by name or id (default: the first one, created if none exists).
+        #[arg(long)]
+        environment: Option<String>,
+        /// `admin` (may also manage API tokens) or `api`. Default: `admin` for an
+        /// environment's first token, `api` after that.
+        #[arg(long)]
+        scope: Option<String>,
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
-    /// List the default environment's API tokens: id, name, creation time (never a token).
+    /// List an environment's API tokens: id, name, scope, creation time (never a token).
     List {
+        #[arg(long)]
+        environment: Option<String>,
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
@@ -109,8 +124,57 @@ enum TokenCommand {
     Revoke {
         id: String,
         #[arg(long)]
+        environment: Option<String>,
+        #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum EnvironmentCommand {
+    /// Create an environment (names are unique) and print its id.
+    Create {
+        name: String,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// List environments: id, name, creation time.
+    List {
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Delete an environment with its tokens and request log. One that still has
+    /// integrated accounts is refused unless `--force` (which deletes them too).
+    Delete {
+        /// Name or id.
+        environment: String,
+        #[arg(long)]
+        force: bool,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+/// The environment named (by name or id), or without a name the first one (created as
+/// `default` when `create_default` and there is none).
+async fn find_environment(
+    store: &dyn unigate::store::Store,
+    name: Option<&str>,
+    create_default: bool,
+) -> anyhow::Result<unigate::store::Environment> {
+    match name {
+        Some(name) => store
+            .list_environments()
+            .await?
+            .into_iter()
+            .find(|e| e.name == name || e.id == name)
+            .with_context(|| format!("no environment named `{name}` (see `unigate environment list`)")),
+        None => match store.first_environment().await? {
+            Some(env) => Ok(env),
+            None if create_default => Ok(store.create_environment("default").await?),
+            None => anyhow::bail!("no environment yet"),
+        },
+    }
 }
 
 /// The store of `config`, in `data_dir` when the command was given one.
@@ -233,41 +297,100 @@ async fn run(cli: Cli, mut config: Config, workers: usize) -> anyhow::Result<()>
             }
         }
         Command::Token {
-            command: TokenCommand::Create { name, data_dir },
+            command:
+                TokenCommand::Create {
+                    name,
+                    environment,
+                    scope,
+                    data_dir,
+                },
         } => {
             let store = open_store(&mut config, data_dir).await?;
-            let env = match store.first_environment().await? {
-                Some(env) => env,
-                None => store.create_environment("default").await?,
+            let env = find_environment(store.as_ref(), environment.as_deref(), true).await?;
+            let scope = match scope.as_deref() {
+                Some(s) => TokenScope::parse(s).with_context(|| format!("`--scope` is `admin` or `api`, not `{s}`"))?,
+                None if store.list_api_tokens(&env.id).await?.is_empty() => TokenScope::Admin,
+                None => TokenScope::Api,
             };
             let token = unigate::tokens::generate_token();
             store
-                .create_api_token(&env.id, &name, &unigate::tokens::hash_token(&token))
+                .create_api_token(&env.id, &name, &unigate::tokens::hash_token(&token), scope)
                 .await?;
             println!("{token}");
         }
         Command::Token {
-            command: TokenCommand::List { data_dir },
+            command: TokenCommand::List { environment, data_dir },
         } => {
             let store = open_store(&mut config, data_dir).await?;
-            if let Some(env) = store.first_environment().await? {
+            if let Ok(env) = find_environment(store.as_ref(), environment.as_deref(), false).await {
                 for t in store.list_api_tokens(&env.id).await? {
-                    println!("{}\t{}\t{}", t.id, t.name, t.created_at.to_rfc3339());
+                    println!(
+                        "{}\t{}\t{}\t{}",
+                        t.id,
+                        t.name,
+                        t.scope.as_str(),
+                        t.created_at.to_rfc3339()
+                    );
                 }
             }
         }
         Command::Token {
-            command: TokenCommand::Revoke { id, data_dir },
+            command:
+                TokenCommand::Revoke {
+                    id,
+                    environment,
+                    data_dir,
+                },
         } => {
             let store = open_store(&mut config, data_dir).await?;
-            let env = store
-                .first_environment()
-                .await?
-                .context("no environment: nothing to revoke")?;
+            let env = find_environment(store.as_ref(), environment.as_deref(), false)
+                .await
+                .context("nothing to revoke")?;
             if !store.delete_api_token(&env.id, &id).await? {
-                anyhow::bail!("no API token with id `{id}` (see `unigate token list`)");
+                anyhow::bail!(
+                    "no API token with id `{id}` in `{}` (see `unigate token list`)",
+                    env.name
+                );
             }
             println!("revoked {id}");
+        }
+        Command::Environment {
+            command: EnvironmentCommand::Create { name, data_dir },
+        } => {
+            let store = open_store(&mut config, data_dir).await?;
+            if store.list_environments().await?.iter().any(|e| e.name == name) {
+                anyhow::bail!("an environment named `{name}` exists already");
+            }
+            let env = store.create_environment(&name).await?;
+            println!("{}", env.id);
+        }
+        Command::Environment {
+            command: EnvironmentCommand::List { data_dir },
+        } => {
+            let store = open_store(&mut config, data_dir).await?;
+            for e in store.list_environments().await? {
+                println!("{}\t{}\t{}", e.id, e.name, e.created_at.to_rfc3339());
+            }
+        }
+        Command::Environment {
+            command:
+                EnvironmentCommand::Delete {
+                    environment,
+                    force,
+                    data_dir,
+                },
+        } => {
+            let store = open_store(&mut config, data_dir).await?;
+            let env = find_environment(store.as_ref(), Some(&environment), false).await?;
+            let accounts = store.count_accounts(&env.id).await?;
+            if accounts > 0 && !force {
+                anyhow::bail!(
+                    "`{}` still has {accounts} integrated account(s); delete them first, or pass `--force` to delete them with it",
+                    env.name
+                );
+            }
+            store.delete_environment(&env.id).await?;
+            println!("deleted {} ({})", env.name, env.id);
         }
         Command::Keys {
             command: KeysCommand::Rotate { data_dir },

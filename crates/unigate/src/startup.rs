@@ -14,7 +14,7 @@ use crate::crypto::Keyring;
 use crate::state::{AppState, AppStateInner};
 use crate::store::postgres::{PgOptions, PgStore};
 use crate::store::sqlite::SqliteStore;
-use crate::store::{AccountFilter, Store};
+use crate::store::{AccountFilter, Store, TokenScope};
 use crate::tokens;
 use crate::upstream::Upstream;
 
@@ -107,7 +107,7 @@ impl Application {
                 let env = store.create_environment("default").await?;
                 let token = tokens::generate_token();
                 store
-                    .create_api_token(&env.id, "admin", &tokens::hash_token(&token))
+                    .create_api_token(&env.id, "admin", &tokens::hash_token(&token), TokenScope::Admin)
                     .await?;
                 Some(token)
             }
@@ -192,7 +192,12 @@ impl Application {
             let token = tokens::generate_token();
             state
                 .store
-                .create_api_token(&env.id, SANDBOX_TOKEN_NAME, &tokens::hash_token(&token))
+                .create_api_token(
+                    &env.id,
+                    SANDBOX_TOKEN_NAME,
+                    &tokens::hash_token(&token),
+                    TokenScope::Admin,
+                )
                 .await?;
             sandbox_token = Some(token);
             for (name, creds, running) in sandbox_specs {

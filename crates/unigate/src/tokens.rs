@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+use crate::store::TokenIdentity;
+
 /// A new API token: `ug_` and 64 hex characters (256 random bits).
 pub fn generate_token() -> String {
     format!("ug_{}", random_hex(32))
@@ -46,7 +48,7 @@ pub const TOKEN_CACHE_TTL: Duration = Duration::from_secs(1);
 /// Entries kept at most; past that, expired ones are dropped, then all if none had expired.
 const TOKEN_CACHE_MAX: usize = 10_000;
 
-/// `token hash -> environment id` for [`TOKEN_CACHE_TTL`], so that a burst of calls with the
+/// `token hash -> (environment id, scope)` for [`TOKEN_CACHE_TTL`], so that a burst of calls with the
 /// same token makes one store query a second instead of one each (on SQLite each query is a
 /// round trip to sqlx's worker thread). Only tokens that exist are remembered: an invalid
 /// one is looked up every time, and a new token works at once.
@@ -55,11 +57,11 @@ const TOKEN_CACHE_MAX: usize = 10_000;
 /// `.await`. Accounts are deliberately not cached (their credentials must be read fresh).
 #[derive(Debug, Default)]
 pub struct TokenCache {
-    entries: Mutex<HashMap<String, (String, Instant)>>,
+    entries: Mutex<HashMap<String, (TokenIdentity, Instant)>>,
 }
 
 impl TokenCache {
-    fn get(&self, token_hash: &str, now: Instant) -> Option<String> {
+    fn get(&self, token_hash: &str, now: Instant) -> Option<TokenIdentity> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         match entries.get(token_hash) {
             Some((env, expires)) if *expires > now => Some(env.clone()),
@@ -67,7 +69,7 @@ impl TokenCache {
         }
     }
 
-    fn insert(&self, token_hash: String, environment_id: String, now: Instant) {
+    fn insert(&self, token_hash: String, identity: TokenIdentity, now: Instant) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= TOKEN_CACHE_MAX {
             entries.retain(|_, (_, expires)| *expires > now);
@@ -75,19 +77,19 @@ impl TokenCache {
                 entries.clear();
             }
         }
-        entries.insert(token_hash, (environment_id, now + TOKEN_CACHE_TTL));
+        entries.insert(token_hash, (identity, now + TOKEN_CACHE_TTL));
     }
 
-    /// The environment of a token, from the cache or the store.
-    pub async fn environment(
+    /// The environment and scope of a token, from the cache or the store.
+    pub async fn identity(
         &self,
         store: &dyn crate::store::Store,
         token_hash: String,
-    ) -> Result<Option<String>, crate::store::StoreError> {
+    ) -> Result<Option<TokenIdentity>, crate::store::StoreError> {
         if let Some(env) = self.get(&token_hash, Instant::now()) {
             return Ok(Some(env));
         }
-        let found = store.environment_for_token(&token_hash).await?;
+        let found = store.token_identity(&token_hash).await?;
         if let Some(env) = &found {
             self.insert(token_hash, env.clone(), Instant::now());
         }
@@ -113,12 +115,19 @@ mod tests {
         );
     }
 
+    fn env(id: &str) -> TokenIdentity {
+        TokenIdentity {
+            environment_id: id.into(),
+            scope: crate::store::TokenScope::Api,
+        }
+    }
+
     #[test]
     fn a_cached_environment_expires_after_the_ttl() {
         let cache = TokenCache::default();
         let t0 = Instant::now();
-        cache.insert("h".into(), "env_1".into(), t0);
-        assert_eq!(cache.get("h", t0 + Duration::from_millis(999)), Some("env_1".into()));
+        cache.insert("h".into(), env("env_1"), t0);
+        assert_eq!(cache.get("h", t0 + Duration::from_millis(999)), Some(env("env_1")));
         assert_eq!(cache.get("h", t0 + TOKEN_CACHE_TTL), None);
         assert_eq!(cache.get("other", t0), None);
     }
@@ -128,9 +137,9 @@ mod tests {
         let cache = TokenCache::default();
         let t0 = Instant::now();
         for i in 0..TOKEN_CACHE_MAX {
-            cache.insert(format!("h{i}"), "env".into(), t0);
+            cache.insert(format!("h{i}"), env("env"), t0);
         }
-        cache.insert("new".into(), "env".into(), t0 + TOKEN_CACHE_TTL);
+        cache.insert("new".into(), env("env"), t0 + TOKEN_CACHE_TTL);
         assert_eq!(cache.entries.lock().unwrap().len(), 1);
         assert!(cache.get("new", t0 + TOKEN_CACHE_TTL).is_some());
     }

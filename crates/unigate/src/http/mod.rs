@@ -7,6 +7,7 @@ pub mod idempotency;
 pub mod meta;
 pub mod proxy;
 pub mod request_log;
+pub mod tokens;
 pub mod unified;
 
 use axum::body::Bytes;
@@ -33,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(request_log::routes())
         .merge(admin::routes())
+        .merge(tokens::routes())
         .merge(connect::routes())
         .merge(meta::routes())
         .fallback(|| async { ApiError::not_found("No such route.") })

@@ -46,7 +46,40 @@ pub struct ApiTokenRecord {
     pub id: String,
     pub environment_id: String,
     pub name: String,
+    pub scope: TokenScope,
     pub created_at: DateTime<Utc>,
+}
+
+/// What an API token may do. `admin` may do everything `api` may, and manage API tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenScope {
+    Admin,
+    Api,
+}
+
+impl TokenScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenScope::Admin => "admin",
+            TokenScope::Api => "api",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TokenScope> {
+        match s {
+            "admin" => Some(TokenScope::Admin),
+            "api" => Some(TokenScope::Api),
+            _ => None,
+        }
+    }
+}
+
+/// The environment and scope of a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenIdentity {
+    pub environment_id: String,
+    pub scope: TokenScope,
 }
 
 /// An integrated account as stored: secrets still sealed.
@@ -292,16 +325,26 @@ pub trait Store: Send + Sync + 'static {
 
     async fn first_environment(&self) -> Result<Option<Environment>, StoreError>;
     async fn create_environment(&self, name: &str) -> Result<Environment, StoreError>;
+    /// Every environment, oldest first.
+    async fn list_environments(&self) -> Result<Vec<Environment>, StoreError>;
+    async fn get_environment(&self, id: &str) -> Result<Option<Environment>, StoreError>;
+    /// Deletes an environment with everything in it (accounts, tokens, logs, keys); false
+    /// when there is no such environment.
+    async fn delete_environment(&self, id: &str) -> Result<bool, StoreError>;
+    /// How many integrated accounts an environment has.
+    async fn count_accounts(&self, environment_id: &str) -> Result<u64, StoreError>;
     async fn create_api_token(
         &self,
         environment_id: &str,
         name: &str,
         token_hash: &str,
+        scope: TokenScope,
     ) -> Result<ApiTokenRecord, StoreError>;
-    /// The environment a token hash belongs to.
-    async fn environment_for_token(&self, token_hash: &str) -> Result<Option<String>, StoreError>;
+    /// The environment and scope of a token hash.
+    async fn token_identity(&self, token_hash: &str) -> Result<Option<TokenIdentity>, StoreError>;
     /// An environment's API tokens (never their hashes), oldest first.
     async fn list_api_tokens(&self, environment_id: &str) -> Result<Vec<ApiTokenRecord>, StoreError>;
+    async fn get_api_token(&self, environment_id: &str, id: &str) -> Result<Option<ApiTokenRecord>, StoreError>;
     /// Deletes one API token; false when there is no such token.
     async fn delete_api_token(&self, environment_id: &str, id: &str) -> Result<bool, StoreError>;
 

@@ -32,6 +32,24 @@ where
     i64: for<'r> Decode<'r, D::Db> + Type<D::Db>,
     bool: for<'r> Decode<'r, D::Db> + Type<D::Db>,
 {
+    fn environment_from_row(r: &DbRow<D>) -> Result<Environment, StoreError> {
+        Ok(Environment {
+            id: r.try_get("id")?,
+            name: r.try_get("name")?,
+            created_at: D::from_time(r.try_get("created_at")?)?,
+        })
+    }
+
+    fn api_token_from_row(r: &DbRow<D>) -> Result<ApiTokenRecord, StoreError> {
+        Ok(ApiTokenRecord {
+            id: r.try_get("id")?,
+            environment_id: r.try_get("environment_id")?,
+            name: r.try_get("name")?,
+            scope: scope_from(&r.try_get::<String, _>("scope")?)?,
+            created_at: D::from_time(r.try_get("created_at")?)?,
+        })
+    }
+
     pub(super) fn account_from_row(row: &DbRow<D>) -> Result<AccountRecord, StoreError> {
         AccountRow::<D> {
             id: row.try_get("id")?,
@@ -200,55 +218,114 @@ where
         Ok(env)
     }
 
+    async fn list_environments(&self) -> Result<Vec<Environment>, StoreError> {
+        let rows = sqlx::query("SELECT id, name, created_at FROM environments ORDER BY created_at, id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(Self::environment_from_row).collect()
+    }
+
+    async fn get_environment(&self, id: &str) -> Result<Option<Environment>, StoreError> {
+        let row = sqlx::query("SELECT id, name, created_at FROM environments WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(Self::environment_from_row).transpose()
+    }
+
+    async fn delete_environment(&self, id: &str) -> Result<bool, StoreError> {
+        // Rows that name the environment without a foreign key go first, in one transaction.
+        let mut tx = self.pool.begin().await?;
+        for table in ["request_logs", "idempotency_keys", "link_tokens"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE environment_id = $1"))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for table in ["api_tokens", "integrated_accounts"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE environment_id = $1"))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let done = sqlx::query("DELETE FROM environments WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(D::rows_affected(&done) == 1)
+    }
+
+    async fn count_accounts(&self, environment_id: &str) -> Result<u64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM integrated_accounts WHERE environment_id = $1")
+            .bind(environment_id)
+            .fetch_one(&self.pool)
+            .await?;
+        let n: i64 = row.try_get("n")?;
+        Ok(n.max(0) as u64)
+    }
+
     async fn create_api_token(
         &self,
         environment_id: &str,
         name: &str,
         token_hash: &str,
+        scope: TokenScope,
     ) -> Result<ApiTokenRecord, StoreError> {
         let rec = ApiTokenRecord {
             id: uuid::Uuid::new_v4().to_string(),
             environment_id: environment_id.to_string(),
             name: name.to_string(),
+            scope,
             created_at: now(),
         };
         sqlx::query(
-            "INSERT INTO api_tokens (id, environment_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO api_tokens (id, environment_id, name, token_hash, scope, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(rec.id.as_str())
         .bind(environment_id)
         .bind(name)
         .bind(token_hash)
+        .bind(scope.as_str())
         .bind(D::time(&rec.created_at))
         .execute(&self.pool)
         .await?;
         Ok(rec)
     }
 
-    async fn environment_for_token(&self, token_hash: &str) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query("SELECT environment_id FROM api_tokens WHERE token_hash = $1")
+    async fn token_identity(&self, token_hash: &str) -> Result<Option<TokenIdentity>, StoreError> {
+        let row = sqlx::query("SELECT environment_id, scope FROM api_tokens WHERE token_hash = $1")
             .bind(token_hash)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.map(|r| r.try_get("environment_id")).transpose()?)
+        row.map(|r| {
+            Ok(TokenIdentity {
+                environment_id: r.try_get("environment_id")?,
+                scope: scope_from(&r.try_get::<String, _>("scope")?)?,
+            })
+        })
+        .transpose()
     }
 
     async fn list_api_tokens(&self, environment_id: &str) -> Result<Vec<ApiTokenRecord>, StoreError> {
-        let rows =
-            sqlx::query("SELECT id, environment_id, name, created_at FROM api_tokens WHERE environment_id = $1 ORDER BY created_at, id")
-                .bind(environment_id)
-                .fetch_all(&self.pool)
-                .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ApiTokenRecord {
-                    id: r.try_get("id")?,
-                    environment_id: r.try_get("environment_id")?,
-                    name: r.try_get("name")?,
-                    created_at: D::from_time(r.try_get("created_at")?)?,
-                })
-            })
-            .collect()
+        let rows = sqlx::query(
+            "SELECT id, environment_id, name, scope, created_at FROM api_tokens WHERE environment_id = $1 ORDER BY created_at, id",
+        )
+        .bind(environment_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(Self::api_token_from_row).collect()
+    }
+
+    async fn get_api_token(&self, environment_id: &str, id: &str) -> Result<Option<ApiTokenRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, environment_id, name, scope, created_at FROM api_tokens WHERE environment_id = $1 AND id = $2",
+        )
+        .bind(environment_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(Self::api_token_from_row).transpose()
     }
 
     async fn delete_api_token(&self, environment_id: &str, id: &str) -> Result<bool, StoreError> {
@@ -582,4 +659,8 @@ pub(super) fn lost_every_race(lanes: BudgetLanes) -> RateSlot {
     RateSlot::Exhausted {
         retry_after_ms: lanes.spacing_ms.min(1000),
     }
+}
+
+fn scope_from(s: &str) -> Result<TokenScope, StoreError> {
+    TokenScope::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown token scope `{s}`")))
 }

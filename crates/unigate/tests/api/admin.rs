@@ -243,7 +243,12 @@ async fn a_token_never_sees_another_environments_accounts() {
     let other_token = unigate::tokens::generate_token();
     app.state
         .store
-        .create_api_token(&env.id, "t", &unigate::tokens::hash_token(&other_token))
+        .create_api_token(
+            &env.id,
+            "t",
+            &unigate::tokens::hash_token(&other_token),
+            unigate::store::TokenScope::Api,
+        )
         .await
         .unwrap();
 

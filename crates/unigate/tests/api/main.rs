@@ -8,6 +8,7 @@ mod cli;
 mod connect;
 mod custom;
 mod custom_methods;
+mod environments;
 mod errors;
 mod github;
 mod helpers;

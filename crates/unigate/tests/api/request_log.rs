@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::helpers::{app_with_account, assert_error, spawn_app_with, TestApp};
 
-async fn entries(app: &TestApp, query: &str, at_least: usize) -> Value {
+pub(crate) async fn entries(app: &TestApp, query: &str, at_least: usize) -> Value {
     for _ in 0..100 {
         let r = app.get(&format!("/request-log?{query}")).await;
         assert_eq!(r.status, 200, "{}", r.text);

@@ -12,7 +12,7 @@ use unigate::startup::{Application, BuildOptions};
 
 use crate::helpers::{fresh_postgres_database, TEST_KEY};
 
-async fn instance(database_url: &str, configure: impl FnOnce(&mut Config)) -> (String, Option<String>) {
+pub(crate) async fn instance(database_url: &str, configure: impl FnOnce(&mut Config)) -> (String, Option<String>) {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
