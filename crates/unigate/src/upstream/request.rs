@@ -295,6 +295,20 @@ impl Upstream {
                 add(h, v, !t.is_static())?;
             }
         }
+        // A resource's header replaces the integration's of the same name (MongoDB Atlas's
+        // users endpoints need another versioned `Accept` than the rest of its API).
+        for (h, _) in &resource.headers {
+            headers.remove(h);
+        }
+        let mut add = |name: &http::HeaderName, value: String, account_config: bool| -> Result<(), UpstreamError> {
+            let value = http::HeaderValue::try_from(value).map_err(|_| UpstreamError::InvalidHeader {
+                integration: integration.name().to_string(),
+                header: name.to_string(),
+                account_config,
+            })?;
+            headers.append(name.clone(), value);
+            Ok(())
+        };
         for (h, t) in &resource.headers {
             add(h, t.render(scope, Encoding::Raw).map_err(template_err)?, !t.is_static())?;
         }
