@@ -91,13 +91,13 @@ async fn list_answers_the_members_organizations_in_one_page() {
     assert_eq!(last_request(&app, P).path, "/1/members/me/organizations");
 }
 
-/// Workspace members as users: list (memberships, not paged), get (picked from them),
-/// removal, each scoped by `organization_id`.
+/// Workspace members as users: list (memberships, not paged), get (picked from them), role
+/// change, removal, each scoped by `organization_id`.
 mod users {
     use reqwest::Method;
     use serde_json::json;
 
-    use crate::common::{request_lines, unified, users_path};
+    use crate::common::{last_with_method, request_lines, unified, users_path};
     use crate::helpers::{app_with_account, assert_request, last_request};
 
     const P: &str = "trello";
@@ -190,6 +190,55 @@ mod users {
         assert_eq!(r.status, 400, "{}", r.text);
         assert!(r.text.contains("organization_id"), "{}", r.text);
         assert!(request_lines(&app, P).is_empty());
+    }
+
+    #[tokio::test]
+    async fn update_sends_the_role_as_trellos_type_parameter() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                Method::PATCH,
+                &users_path(&account, Some("5b0c1d2e3f4a5b6c7d8e9f01"), ORG),
+                Some(json!({"roles": [{"id": "admin"}]})),
+            )
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        let sent = last_with_method(&app, P, "PUT");
+        assert_request(
+            &sent,
+            "PUT",
+            &format!("/1/organizations/{WS}/members/5b0c1d2e3f4a5b6c7d8e9f01"),
+        );
+        assert_eq!(sent.query, "type=admin");
+        assert_eq!(sent.header("authorization"), Some(AUTH));
+        assert_eq!(sent.json.unwrap(), json!({}));
+        assert_eq!(
+            (&r.body["id"], &r.body["user_type"], &r.body["roles"]),
+            (
+                &json!("5b0c1d2e3f4a5b6c7d8e9f01"),
+                &json!("admin"),
+                &json!([{"id": "admin", "name": "admin", "organization": WS}])
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn a_role_trello_does_not_have_is_its_plain_text_400() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                Method::PATCH,
+                &users_path(&account, Some("5b0c1d2e3f4a5b6c7d8e9f01"), ORG),
+                Some(json!({"roles": [{"id": "owner"}]})),
+            )
+            .await;
+
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert_eq!(r.body["raw_response"], "invalid value for type", "{}", r.text);
+        assert_eq!(last_with_method(&app, P, "PUT").query, "type=owner");
     }
 
     #[tokio::test]
