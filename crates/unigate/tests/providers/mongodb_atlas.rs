@@ -377,6 +377,21 @@ mod users {
     }
 
     #[tokio::test]
+    async fn a_status_no_atlas_user_has_is_not_sent_and_gives_nothing() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).clear_requests();
+
+        let r = app
+            .get(&users_path(&account, None, &format!("{ORG}&status=inactive")))
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["result"], json!([]));
+        let sent = last_request(&app, P);
+        assert!(!sent.query.contains("orgMembershipStatuses"), "{}", sent.query);
+    }
+
+    #[tokio::test]
     async fn a_list_without_organization_id_is_a_400_naming_it() {
         let (app, account) = app_with_account(P).await;
         app.emulator(P).clear_requests();
