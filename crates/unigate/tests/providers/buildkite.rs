@@ -57,3 +57,186 @@ async fn list_follows_the_link_header() {
     assert_eq!(pages, 3);
     assert!(last_request(&app, "buildkite").query.contains("page=3"));
 }
+
+/// Organization members as users: list over `Link` pages, get, invitation, role change,
+/// removal, each scoped by `organization_id` (the slug).
+mod users {
+    use reqwest::Method;
+    use serde_json::json;
+
+    use crate::common::{assert_remote_error, last_with_method, request_lines, unified, users_path};
+    use crate::helpers::{app_with_account, assert_request, last_request, walk_records};
+
+    const P: &str = "buildkite";
+    const BEARER: &str = "Bearer bkua_sandbox0000000000000000000000000000001";
+    const ORG: &str = "&organization_id=acme-inc";
+    const HUCK: &str = "0185dbbf-8447-4f72-ac7e-4ea3c2ec8381";
+
+    #[tokio::test]
+    async fn get_maps_the_member() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app.get(&users_path(&account, Some(HUCK), ORG)).await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            unified(&r.body),
+            json!({
+                "id": HUCK, "name": "Huck Finn",
+                "emails": [{"email": "huck@example.com", "is_primary": true}],
+                "status": "active", "user_type": "user",
+                "roles": [{"id": "member", "name": "member", "organization": "acme-inc"}],
+                "organizations": [{"id": "acme-inc"}]
+            })
+        );
+        assert_eq!(
+            r.body["remote_data"],
+            json!({"id": HUCK, "name": "Huck Finn", "email": "huck@example.com", "role": "member", "sso_mode": "required"})
+        );
+        let sent = last_request(&app, P);
+        assert_request(&sent, "GET", &format!("/v2/organizations/acme-inc/members/{HUCK}"));
+        assert_eq!(sent.header("authorization"), Some(BEARER));
+    }
+
+    #[tokio::test]
+    async fn an_unknown_member_is_buildkites_404() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app.get(&users_path(&account, Some("no-such-uuid"), ORG)).await;
+
+        assert_remote_error(&r, 404, &json!({"message": "No organization found"}));
+    }
+
+    #[tokio::test]
+    async fn list_walks_link_pages_of_one_organization() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).clear_requests();
+
+        let (users, pages) = walk_records(&app, &users_path(&account, None, ORG), 2).await;
+
+        let names: Vec<&str> = users.iter().map(|u| u["name"].as_str().unwrap()).collect();
+        assert_eq!(
+            names,
+            ["Scout Finch", "Huck Finn", "Atticus Finch", "Jem Finch", "Boo Radley"]
+        );
+        let types: Vec<&str> = users.iter().map(|u| u["user_type"].as_str().unwrap()).collect();
+        assert_eq!(types, ["admin", "user", "admin", "user", "user"]);
+        assert_eq!(pages, 3);
+        assert_eq!(
+            request_lines(&app, P),
+            [
+                "GET /v2/organizations/acme-inc/members?per_page=2",
+                "GET /v2/organizations/acme-inc/members?per_page=2&page=2",
+                "GET /v2/organizations/acme-inc/members?per_page=2&page=3"
+            ]
+        );
+        assert_eq!(last_request(&app, P).header("authorization"), Some(BEARER));
+    }
+
+    #[tokio::test]
+    async fn a_list_without_organization_id_is_a_400_naming_it() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).clear_requests();
+
+        let r = app.get(&users_path(&account, None, "")).await;
+
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert!(r.text.contains("organization_id"), "{}", r.text);
+        assert!(request_lines(&app, P).is_empty());
+    }
+
+    #[tokio::test]
+    async fn create_sends_an_invitation() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                Method::POST,
+                &users_path(&account, None, ORG),
+                Some(
+                    json!({"emails": [{"email": "scout.jr@example.com", "is_primary": true}],
+                            "remote_data": {"sso_mode": "optional"}}),
+                ),
+            )
+            .await;
+
+        assert_eq!(r.status, 201, "{}", r.text);
+        let sent = last_with_method(&app, P, "POST");
+        assert_request(&sent, "POST", "/v2/organizations/acme-inc/invitations");
+        assert_eq!(sent.header("authorization"), Some(BEARER));
+        assert_eq!(
+            sent.json.unwrap(),
+            json!({"emails": ["scout.jr@example.com"], "role": "member", "sso_mode": "optional"})
+        );
+        let invitation = &r.body["remote_data"];
+        assert_eq!(invitation["state"], "pending");
+        assert_eq!(
+            unified(&r.body),
+            json!({
+                "id": invitation["id"],
+                "emails": [{"email": "scout.jr@example.com", "is_primary": true}],
+                "status": "invited", "user_type": "user",
+                "roles": [{"id": "member", "name": "member", "organization": "acme-inc"}],
+                "organizations": [{"id": "acme-inc"}],
+                "identifiers": {"invitation_id": invitation["id"], "graphql_id": invitation["graphql_id"]},
+                "created_at": invitation["created_at"]
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn update_patches_the_role() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                Method::PATCH,
+                &users_path(&account, Some(HUCK), ORG),
+                Some(json!({"roles": [{"name": "admin"}]})),
+            )
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        let sent = last_with_method(&app, P, "PATCH");
+        assert_request(&sent, "PATCH", &format!("/v2/organizations/acme-inc/members/{HUCK}"));
+        assert_eq!(sent.header("authorization"), Some(BEARER));
+        assert_eq!(sent.json.unwrap(), json!({"role": "admin"}));
+        assert_eq!(
+            (&r.body["user_type"], &r.body["roles"][0]["id"]),
+            (&json!("admin"), &json!("admin"))
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unknown_role_is_buildkites_validation_error() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                Method::PATCH,
+                &users_path(&account, Some(HUCK), ORG),
+                Some(json!({"roles": [{"name": "owner"}]})),
+            )
+            .await;
+
+        assert_eq!(r.status, 422, "{}", r.text);
+        assert_eq!(r.body["truto_is_remote_error"], true, "{}", r.text);
+        assert_eq!(r.body["raw_response"]["message"], "Validation Failed");
+        assert_eq!(r.body["raw_response"]["errors"][0]["field"], "role");
+    }
+
+    #[tokio::test]
+    async fn delete_removes_the_member() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(Method::DELETE, &users_path(&account, Some(HUCK), ORG), None)
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        let sent = last_request(&app, P);
+        assert_request(&sent, "DELETE", &format!("/v2/organizations/acme-inc/members/{HUCK}"));
+        assert_eq!(sent.header("authorization"), Some(BEARER));
+        assert!(app.emulator(P).record("members", HUCK).is_none());
+    }
+}

@@ -232,3 +232,149 @@ async fn an_empty_name_is_contentfuls_422_validation_error() {
     assert_eq!(r.body["raw_response"]["sys"]["id"], "ValidationFailed");
     assert_eq!(r.body["raw_response"]["details"]["errors"][0]["path"], json!(["name"]));
 }
+
+/// Users of one organization (`GET /organizations/{id}/users[/{user_id}]`): get, list over
+/// `skip`/`limit`, each scoped by `organization_id`; writes are not offered.
+mod users {
+    use reqwest::Method;
+    use serde_json::json;
+
+    use super::ACME;
+    use crate::common::{request_lines, unified, users_path};
+    use crate::helpers::{app_with_account, assert_request, last_request, walk_records};
+
+    const P: &str = "contentful";
+    const BEARER: &str = "Bearer CFPAT-sandbox0contentful0personal0access0token0000001";
+    const ORG: &str = "&organization_id=0SUbYs2vZlXjVR6bH6o83O";
+
+    #[tokio::test]
+    async fn get_maps_the_user() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .get(&users_path(&account, Some("3kTz8N9f2Q7bXw1YcLmR0p"), ORG))
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            unified(&r.body),
+            json!({
+                "id": "3kTz8N9f2Q7bXw1YcLmR0p", "first_name": "Carlos", "last_name": "Mendes",
+                "name": "Carlos Mendes",
+                "emails": [{"email": "carlos.mendes@acme-digital.example", "is_primary": true}],
+                "is_email_verified": true, "status": "active",
+                "organizations": [{"id": ACME}],
+                "avatar": "https://www.gravatar.com/avatar/3ktz8n9f2q7bxw1yclmr0p?s=50&d=https%3A%2F%2Fstatic.contentful.com%2Fgatekeeper%2Fusers%2Fdefault.png",
+                "created_at": "2019-03-04T10:00:00.000Z", "updated_at": "2024-04-11T12:30:00.000Z"
+            })
+        );
+        assert_eq!(r.body["remote_data"]["signInCount"], 87);
+        let sent = last_request(&app, P);
+        assert_request(
+            &sent,
+            "GET",
+            &format!("/organizations/{ACME}/users/3kTz8N9f2Q7bXw1YcLmR0p"),
+        );
+        assert_eq!(sent.header("authorization"), Some(BEARER));
+    }
+
+    #[tokio::test]
+    async fn an_unknown_user_is_contentfuls_not_found() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app.get(&users_path(&account, Some("nobody"), ORG)).await;
+
+        assert_eq!(r.status, 404, "{}", r.text);
+        assert_eq!(r.body["truto_is_remote_error"], true, "{}", r.text);
+        assert_eq!(
+            r.body["raw_response"]["sys"],
+            json!({"type": "Error", "id": "NotFound"})
+        );
+        assert_eq!(r.body["raw_response"]["message"], "The resource could not be found.");
+    }
+
+    #[tokio::test]
+    async fn list_pages_with_skip_and_limit() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).clear_requests();
+
+        let (users, pages) = walk_records(&app, &users_path(&account, None, ORG), 2).await;
+
+        let rows: Vec<(&str, &str)> = users
+            .iter()
+            .map(|u| (u["name"].as_str().unwrap(), u["status"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("Jane Doe", "active"),
+                ("Carlos Mendes", "active"),
+                ("Aiko Tanaka", "active"),
+                ("Pending Invitee", "invited"),
+                ("Noor Haddad", "active")
+            ]
+        );
+        assert_eq!(users[2]["is_email_verified"], false);
+        assert_eq!(pages, 3);
+        assert_eq!(
+            request_lines(&app, P),
+            [
+                format!("GET /organizations/{ACME}/users?limit=2"),
+                format!("GET /organizations/{ACME}/users?limit=2&skip=2"),
+                format!("GET /organizations/{ACME}/users?limit=2&skip=4")
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_list_without_organization_id_is_a_400_naming_it() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).clear_requests();
+
+        let r = app.get(&users_path(&account, None, "")).await;
+
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert!(r.text.contains("organization_id"), "{}", r.text);
+        assert!(request_lines(&app, P).is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_email_filter_is_applied_by_unigate() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .get(&users_path(
+                &account,
+                None,
+                &format!("{ORG}&email=NOOR.HADDAD@acme-digital.example"),
+            ))
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        let ids: Vec<&str> = r.body["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["1aB2cD3eF4gH5iJ6kL7mN8"]);
+    }
+
+    #[tokio::test]
+    async fn writes_are_not_offered() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).clear_requests();
+
+        let r = app
+            .send(
+                Method::DELETE,
+                &users_path(&account, Some("3kTz8N9f2Q7bXw1YcLmR0p"), ORG),
+                None,
+            )
+            .await;
+
+        assert_eq!(r.status, 405, "{}", r.text);
+        assert!(r.text.contains("does not support"), "{}", r.text);
+        assert!(request_lines(&app, P).is_empty());
+    }
+}

@@ -81,3 +81,159 @@ async fn list_follows_the_next_page_cursor() {
     assert_eq!(pages, 2, "Elastic pages hold 20 organizations");
     assert!(last_request(&app, "elastic-cloud").query.starts_with("next_page="));
 }
+
+/// Organization members as users: list (one unpaged call), get (picked from it),
+/// invitation and removal, each scoped by `organization_id`.
+mod users {
+    use reqwest::Method;
+    use serde_json::json;
+
+    use super::AUTH;
+    use crate::common::{assert_remote_error, last_with_method, request_lines, unified, users_path};
+    use crate::helpers::{app_with_account, assert_request, last_request};
+
+    const P: &str = "elastic-cloud";
+    const ORG: &str = "&organization_id=1801364926";
+
+    #[tokio::test]
+    async fn get_picks_the_member_and_maps_its_role_assignments() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app.get(&users_path(&account, Some("2894455012"), ORG)).await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            unified(&r.body),
+            json!({
+                "id": "2894455012", "name": "Luis Romero",
+                "emails": [{"email": "luis.romero@acme.example", "is_primary": true}],
+                "status": "active", "user_type": "user",
+                "roles": [
+                    {"id": "billing-admin", "name": "billing-admin", "organization": "1801364926"},
+                    {"id": "deployment-viewer", "name": "deployment-viewer", "organization": "1801364926"}
+                ],
+                "organizations": [{"id": "1801364926"}],
+                "created_at": "2020-02-14T09:00:00Z"
+            })
+        );
+        assert_eq!(r.body["remote_data"]["role_assignments"]["deployment"][0]["all"], true);
+        let sent = last_request(&app, P);
+        assert_request(&sent, "GET", "/api/v1/organizations/1801364926/members");
+        assert_eq!(sent.header("authorization"), Some(AUTH));
+    }
+
+    #[tokio::test]
+    async fn a_member_of_another_organization_is_not_found_here() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app.get(&users_path(&account, Some("5170023498"), ORG)).await;
+
+        assert_eq!(r.status, 404, "{}", r.text);
+    }
+
+    #[tokio::test]
+    async fn list_returns_the_organizations_members_in_one_call() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).clear_requests();
+
+        let r = app.get(&users_path(&account, None, ORG)).await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        let users = r.body["result"].as_array().unwrap();
+        let rows: Vec<(&str, &str)> = users
+            .iter()
+            .map(|u| (u["id"].as_str().unwrap(), u["user_type"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("1559401683", "admin"),
+                ("2894455012", "user"),
+                ("3312087745", "user"),
+                ("4021937766", "user")
+            ]
+        );
+        assert!(r.body["next_cursor"].is_null());
+        assert_eq!(request_lines(&app, P), ["GET /api/v1/organizations/1801364926/members"]);
+    }
+
+    #[tokio::test]
+    async fn a_list_without_organization_id_is_a_400_naming_it() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).clear_requests();
+
+        let r = app.get(&users_path(&account, None, "")).await;
+
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert!(r.text.contains("organization_id"), "{}", r.text);
+        assert!(request_lines(&app, P).is_empty());
+    }
+
+    #[tokio::test]
+    async fn removing_an_unknown_member_is_elastics_404() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(Method::DELETE, &users_path(&account, Some("999"), ORG), None)
+            .await;
+
+        assert_remote_error(
+            &r,
+            404,
+            &json!({"errors": [{"code": "organization.not_found", "message": "Organization not found."}]}),
+        );
+    }
+
+    #[tokio::test]
+    async fn create_sends_an_invitation() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                Method::POST,
+                &users_path(&account, None, ORG),
+                Some(json!({
+                    "emails": [{"email": "new.sre@acme.example", "is_primary": true}],
+                    "remote_data": {"role_assignments": {"organization": [{"role_id": "billing-admin", "organization_id": "1801364926"}]}}
+                })),
+            )
+            .await;
+
+        assert_eq!(r.status, 201, "{}", r.text);
+        let sent = last_with_method(&app, P, "POST");
+        assert_request(&sent, "POST", "/api/v1/organizations/1801364926/invitations");
+        assert_eq!(sent.header("authorization"), Some(AUTH));
+        assert_eq!(
+            sent.json.unwrap(),
+            json!({"emails": ["new.sre@acme.example"],
+                   "role_assignments": {"organization": [{"role_id": "billing-admin", "organization_id": "1801364926"}]}})
+        );
+        let token = r.body["remote_data"]["token"].clone();
+        assert_eq!(
+            unified(&r.body),
+            json!({
+                "id": token, "emails": [{"email": "new.sre@acme.example", "is_primary": true}],
+                "status": "invited",
+                "roles": [{"id": "billing-admin", "name": "billing-admin", "organization": "1801364926"}],
+                "organizations": [{"id": "1801364926"}],
+                "identifiers": {"invitation_token": token},
+                "created_at": r.body["remote_data"]["created_at"]
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn delete_removes_the_member() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(Method::DELETE, &users_path(&account, Some("4021937766"), ORG), None)
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        let sent = last_request(&app, P);
+        assert_request(&sent, "DELETE", "/api/v1/organizations/1801364926/members/4021937766");
+        assert_eq!(sent.header("authorization"), Some(AUTH));
+        assert!(app.emulator(P).record("members", "4021937766").is_none());
+    }
+}

@@ -19,6 +19,7 @@ mod confluent;
 mod contentful;
 mod dynamics_365_sales;
 mod elastic_cloud;
+mod github;
 mod google_cloud;
 mod google_workspace;
 mod jumpcloud;

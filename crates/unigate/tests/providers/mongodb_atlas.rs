@@ -220,3 +220,295 @@ async fn list_walks_page_num_pages() {
         .unwrap()
         .contains(&format!("uri=\"/api/atlas/v2/orgs?{}\"", last.query)));
 }
+
+/// Organization users (2025-02-19 media type): get, list over `pageNum` pages with the
+/// `email` and `status` filters applied by Atlas, invitation, role change, removal, each
+/// scoped by `organization_id`; every call a Digest handshake.
+mod users {
+    use reqwest::Method;
+    use serde_json::json;
+
+    use super::P;
+    use crate::common::{assert_remote_error, last_with_method, unified, users_path};
+    use crate::helpers::{app_with_account, assert_request, last_request, walk_records};
+
+    const ORG_ID: &str = "5f4d3c2b1a0e9d8c7b6a5f4e";
+    const ORG: &str = "&organization_id=5f4d3c2b1a0e9d8c7b6a5f4e";
+    const MEDIA: &str = "application/vnd.atlas.2025-02-19+json";
+
+    /// The answered (second) request of each handshake, as `METHOD path?query`.
+    fn answered_lines(app: &crate::helpers::TestApp) -> Vec<String> {
+        app.emulator(P)
+            .requests()
+            .iter()
+            .filter(|r| r.header("authorization").is_some())
+            .map(|r| {
+                if r.query.is_empty() {
+                    format!("{} {}", r.method, r.path)
+                } else {
+                    format!("{} {}?{}", r.method, r.path, r.query)
+                }
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn get_maps_the_org_user() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .get(&users_path(&account, Some("5b7e2a1f9c3d4e5f6a7b8c90"), ORG))
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            unified(&r.body),
+            json!({
+                "id": "5b7e2a1f9c3d4e5f6a7b8c90", "username": "ana.costa@acme-data.example",
+                "first_name": "Ana", "last_name": "Costa", "name": "Ana Costa",
+                "emails": [{"email": "ana.costa@acme-data.example", "is_primary": true}],
+                "phones": [{"number": "+351912345678", "type": "mobile"}],
+                "status": "active", "user_type": "admin",
+                "roles": [
+                    {"id": "ORG_OWNER", "name": "ORG_OWNER", "organization": ORG_ID},
+                    {"id": "GROUP_OWNER", "name": "GROUP_OWNER", "organization": ORG_ID, "workspace": "60d1a2b3c4d5e6f7a8b9c0d1"}
+                ],
+                "groups": [{"id": "61a0b1c2d3e4f5a6b7c8d9e0", "organization": ORG_ID}],
+                "organizations": [{"id": ORG_ID}],
+                "last_login_at": "2024-06-01T08:15:00Z",
+                "created_at": "2018-05-02T10:20:30Z"
+            })
+        );
+        let sent = last_request(&app, P);
+        assert_request(
+            &sent,
+            "GET",
+            &format!("/api/atlas/v2/orgs/{ORG_ID}/users/5b7e2a1f9c3d4e5f6a7b8c90"),
+        );
+        assert_eq!(sent.header("accept"), Some(MEDIA));
+        assert!(sent.header("authorization").unwrap().starts_with("Digest "));
+    }
+
+    #[tokio::test]
+    async fn a_pending_user_is_invited() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .get(&users_path(&account, Some("5e0b5d4c2f6a7b8c9d0e1f23"), ORG))
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            unified(&r.body),
+            json!({
+                "id": "5e0b5d4c2f6a7b8c9d0e1f23", "username": "dev.intern@acme-data.example",
+                "emails": [{"email": "dev.intern@acme-data.example", "is_primary": true}],
+                "status": "invited", "user_type": "user",
+                "roles": [{"id": "ORG_READ_ONLY", "name": "ORG_READ_ONLY", "organization": ORG_ID}],
+                "organizations": [{"id": ORG_ID}],
+                "created_at": "2024-05-30T11:00:00Z"
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn list_walks_page_num_pages() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).clear_requests();
+
+        let (users, pages) = walk_records(&app, &users_path(&account, None, ORG), 2).await;
+
+        let ids: Vec<&str> = users.iter().map(|u| u["id"].as_str().unwrap()).collect();
+        assert_eq!(
+            ids,
+            [
+                "5b7e2a1f9c3d4e5f6a7b8c90",
+                "5c8f3b2a0d4e5f6a7b8c9d01",
+                "5d9a4c3b1e5f6a7b8c9d0e12",
+                "5e0b5d4c2f6a7b8c9d0e1f23",
+                "5f1c6e5d3a7b8c9d0e1f2a34"
+            ]
+        );
+        assert_eq!(users[2]["name"], "Chloé Martin");
+        assert_eq!(pages, 3);
+        assert_eq!(
+            answered_lines(&app),
+            [
+                format!("GET /api/atlas/v2/orgs/{ORG_ID}/users?itemsPerPage=2&pageNum=1"),
+                format!("GET /api/atlas/v2/orgs/{ORG_ID}/users?itemsPerPage=2&pageNum=2"),
+                format!("GET /api/atlas/v2/orgs/{ORG_ID}/users?itemsPerPage=2&pageNum=3")
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn email_and_status_filters_are_sent_to_atlas() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).clear_requests();
+
+        let r = app
+            .get(&users_path(
+                &account,
+                None,
+                &format!("{ORG}&email=ben.oyelaran@acme-data.example&status=active"),
+            ))
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        let ids: Vec<&str> = r.body["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["5c8f3b2a0d4e5f6a7b8c9d01"]);
+        let sent = last_request(&app, P);
+        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(sent.query.as_bytes())
+            .into_owned()
+            .collect();
+        assert!(
+            pairs.contains(&("username".into(), "ben.oyelaran@acme-data.example".into())),
+            "{pairs:?}"
+        );
+        assert!(
+            pairs.contains(&("orgMembershipStatuses".into(), "ACTIVE".into())),
+            "{pairs:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_status_no_atlas_user_has_is_not_sent_and_gives_nothing() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).clear_requests();
+
+        let r = app
+            .get(&users_path(&account, None, &format!("{ORG}&status=inactive")))
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["result"], json!([]));
+        let sent = last_request(&app, P);
+        assert!(!sent.query.contains("orgMembershipStatuses"), "{}", sent.query);
+    }
+
+    #[tokio::test]
+    async fn a_list_without_organization_id_is_a_400_naming_it() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).clear_requests();
+
+        let r = app.get(&users_path(&account, None, "")).await;
+
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert!(r.text.contains("organization_id"), "{}", r.text);
+        assert!(app.emulator(P).requests().is_empty());
+    }
+
+    #[tokio::test]
+    async fn create_invites_with_org_roles() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                Method::POST,
+                &users_path(&account, None, ORG),
+                Some(
+                    json!({"emails": [{"email": "fatou.diallo@acme-data.example", "is_primary": true}],
+                            "roles": [{"id": "ORG_GROUP_CREATOR"}]}),
+                ),
+            )
+            .await;
+
+        assert_eq!(r.status, 201, "{}", r.text);
+        let sent = last_with_method(&app, P, "POST");
+        assert_request(&sent, "POST", &format!("/api/atlas/v2/orgs/{ORG_ID}/users"));
+        assert_eq!(sent.header("content-type"), Some(MEDIA));
+        assert_eq!(
+            sent.json.unwrap(),
+            json!({"username": "fatou.diallo@acme-data.example", "roles": {"orgRoles": ["ORG_GROUP_CREATOR"]}})
+        );
+        let id = r.body["remote_data"]["id"].clone();
+        assert_eq!(
+            unified(&r.body),
+            json!({
+                "id": id, "username": "fatou.diallo@acme-data.example",
+                "emails": [{"email": "fatou.diallo@acme-data.example", "is_primary": true}],
+                "status": "invited", "user_type": "user",
+                "roles": [{"id": "ORG_GROUP_CREATOR", "name": "ORG_GROUP_CREATOR", "organization": ORG_ID}],
+                "organizations": [{"id": ORG_ID}],
+                "created_at": r.body["remote_data"]["invitationCreatedAt"]
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn an_invalid_username_is_atlas_invalid_attribute() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                Method::POST,
+                &users_path(&account, None, ORG),
+                Some(json!({"emails": [{"email": "not-an-email"}]})),
+            )
+            .await;
+
+        assert_remote_error(
+            &r,
+            400,
+            &json!({"detail": "Invalid attribute username specified.", "error": 400, "errorCode": "INVALID_ATTRIBUTE",
+                    "parameters": ["username"], "reason": "Bad Request"}),
+        );
+    }
+
+    #[tokio::test]
+    async fn update_replaces_the_org_roles() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                Method::PATCH,
+                &users_path(&account, Some("5f1c6e5d3a7b8c9d0e1f2a34"), ORG),
+                Some(json!({"roles": [{"id": "ORG_OWNER"}]})),
+            )
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        let sent = last_with_method(&app, P, "PATCH");
+        assert_request(
+            &sent,
+            "PATCH",
+            &format!("/api/atlas/v2/orgs/{ORG_ID}/users/5f1c6e5d3a7b8c9d0e1f2a34"),
+        );
+        assert_eq!(sent.header("content-type"), Some(MEDIA));
+        assert_eq!(sent.json.unwrap(), json!({"roles": {"orgRoles": ["ORG_OWNER"]}}));
+        assert_eq!(
+            (&r.body["user_type"], &r.body["roles"]),
+            (
+                &json!("admin"),
+                &json!([{"id": "ORG_OWNER", "name": "ORG_OWNER", "organization": ORG_ID}])
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn delete_removes_the_user_from_the_organization() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                Method::DELETE,
+                &users_path(&account, Some("5e0b5d4c2f6a7b8c9d0e1f23"), ORG),
+                None,
+            )
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        let sent = last_request(&app, P);
+        assert_request(
+            &sent,
+            "DELETE",
+            &format!("/api/atlas/v2/orgs/{ORG_ID}/users/5e0b5d4c2f6a7b8c9d0e1f23"),
+        );
+        assert!(app.emulator(P).record("users", "5e0b5d4c2f6a7b8c9d0e1f23").is_none());
+    }
+}

@@ -90,3 +90,197 @@ async fn list_answers_the_members_organizations_in_one_page() {
     assert_eq!(r.body["next_cursor"], serde_json::Value::Null);
     assert_eq!(last_request(&app, P).path, "/1/members/me/organizations");
 }
+
+/// Workspace members as users: list (memberships, not paged), get (picked from them), role
+/// change, removal, each scoped by `organization_id`.
+mod users {
+    use reqwest::Method;
+    use serde_json::json;
+
+    use crate::common::{last_with_method, request_lines, unified, users_path};
+    use crate::helpers::{app_with_account, assert_request, last_request};
+
+    const P: &str = "trello";
+    const AUTH: &str = r#"OAuth oauth_consumer_key="0f1e2d3c4b5a69788796a5b4c3d2e1f0", oauth_token="ATTA5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3f4a5b6c7d8e9f""#;
+    const WS: &str = "5abbe4b7ddc1b351ef961414";
+    const ORG: &str = "&organization_id=5abbe4b7ddc1b351ef961414";
+
+    #[tokio::test]
+    async fn get_picks_the_membership_of_the_member() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .get(&users_path(&account, Some("5b0c1d2e3f4a5b6c7d8e9f01"), ORG))
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            unified(&r.body),
+            json!({
+                "id": "5b0c1d2e3f4a5b6c7d8e9f01", "username": "priyas", "name": "Priya Shah",
+                "status": "active", "user_type": "user",
+                "roles": [{"id": "normal", "name": "normal", "organization": WS}],
+                "organizations": [{"id": WS}],
+                "avatar": "https://trello-members.s3.amazonaws.com/5b0c1d2e3f4a5b6c7d8e9f01/0a1b2c3d4e5f60718293a4b5c6d7e8f9",
+                "created_at": "2018-05-28T15:15:58Z"
+            })
+        );
+        assert_eq!(r.body["remote_data"]["id"], "5b0c1d2e3f4a5b6c7d8e9f91");
+        let sent = last_request(&app, P);
+        assert_request(&sent, "GET", &format!("/1/organizations/{WS}/memberships"));
+        assert_eq!(sent.query, "filter=all&member=true");
+        assert_eq!(sent.header("authorization"), Some(AUTH));
+    }
+
+    #[tokio::test]
+    async fn a_member_not_in_the_workspace_is_a_404() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .get(&users_path(&account, Some("000000000000000000000000"), ORG))
+            .await;
+
+        assert_eq!(r.status, 404, "{}", r.text);
+    }
+
+    #[tokio::test]
+    async fn list_gives_every_membership_in_one_call_with_its_status() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).clear_requests();
+
+        let r = app.get(&users_path(&account, None, ORG)).await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        let rows: Vec<(&str, &str, &str)> = r.body["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| {
+                (
+                    u["username"].as_str().unwrap(),
+                    u["status"].as_str().unwrap(),
+                    u["user_type"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("acmelead", "active", "admin"),
+                ("priyas", "active", "user"),
+                ("tomasz_k", "inactive", "user"),
+                ("newhire42", "invited", "user"),
+                ("mariagomez", "active", "admin")
+            ]
+        );
+        assert!(r.body["next_cursor"].is_null());
+        assert_eq!(
+            request_lines(&app, P),
+            [format!("GET /1/organizations/{WS}/memberships?filter=all&member=true")]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_list_without_organization_id_is_a_400_naming_it() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).clear_requests();
+
+        let r = app.get(&users_path(&account, None, "")).await;
+
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert!(r.text.contains("organization_id"), "{}", r.text);
+        assert!(request_lines(&app, P).is_empty());
+    }
+
+    #[tokio::test]
+    async fn update_sends_the_role_as_trellos_type_parameter() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                Method::PATCH,
+                &users_path(&account, Some("5b0c1d2e3f4a5b6c7d8e9f01"), ORG),
+                Some(json!({"roles": [{"id": "admin"}]})),
+            )
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        let sent = last_with_method(&app, P, "PUT");
+        assert_request(
+            &sent,
+            "PUT",
+            &format!("/1/organizations/{WS}/members/5b0c1d2e3f4a5b6c7d8e9f01"),
+        );
+        assert_eq!(sent.query, "type=admin");
+        assert_eq!(sent.header("authorization"), Some(AUTH));
+        assert_eq!(sent.json.unwrap(), json!({}));
+        assert_eq!(
+            (&r.body["id"], &r.body["user_type"], &r.body["roles"]),
+            (
+                &json!("5b0c1d2e3f4a5b6c7d8e9f01"),
+                &json!("admin"),
+                &json!([{"id": "admin", "name": "admin", "organization": WS}])
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn a_role_trello_does_not_have_is_its_plain_text_400() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                Method::PATCH,
+                &users_path(&account, Some("5b0c1d2e3f4a5b6c7d8e9f01"), ORG),
+                Some(json!({"roles": [{"id": "owner"}]})),
+            )
+            .await;
+
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert_eq!(r.body["raw_response"], "invalid value for type", "{}", r.text);
+        assert_eq!(last_with_method(&app, P, "PUT").query, "type=owner");
+    }
+
+    #[tokio::test]
+    async fn delete_removes_the_member_from_the_workspace() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                Method::DELETE,
+                &users_path(&account, Some("5c1d2e3f4a5b6c7d8e9f0a12"), ORG),
+                None,
+            )
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        let sent = last_request(&app, P);
+        assert_request(
+            &sent,
+            "DELETE",
+            &format!("/1/organizations/{WS}/members/5c1d2e3f4a5b6c7d8e9f0a12"),
+        );
+        assert_eq!(sent.header("authorization"), Some(AUTH));
+        assert!(app
+            .emulator(P)
+            .record("memberships", "5c1d2e3f4a5b6c7d8e9f0a12")
+            .is_none());
+    }
+
+    #[tokio::test]
+    async fn removing_an_unknown_member_is_trellos_plain_text_error() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                Method::DELETE,
+                &users_path(&account, Some("000000000000000000000000"), ORG),
+                None,
+            )
+            .await;
+
+        assert_eq!(r.status, 404, "{}", r.text);
+        assert_eq!(r.body["truto_is_remote_error"], true, "{}", r.text);
+        assert_eq!(r.body["raw_response"], "model not found", "{}", r.text);
+    }
+}

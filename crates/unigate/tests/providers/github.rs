@@ -1,0 +1,237 @@
+//! GitHub: organization members as users (list over `Link` pages, get of the membership,
+//! invitation, role change, removal), each scoped by `organization_id`, and GitHub's errors.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::common::{assert_remote_error, last_with_method, request_lines, unified, users_path};
+use crate::helpers::{app_with_account, assert_request, last_request, walk_records};
+
+const P: &str = "github";
+const BEARER: &str = "Bearer ghp_SandboxToken0000000000000000000001";
+const ORG: &str = "&organization_id=octo-org";
+
+fn user_path(account: &str, id: &str) -> String {
+    users_path(account, Some(id), ORG)
+}
+
+#[tokio::test]
+async fn get_maps_the_membership_and_its_user() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app.get(&user_path(&account, "octocat")).await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        unified(&r.body),
+        json!({
+            "id": "octocat", "username": "octocat", "name": "The Octocat",
+            "emails": [{"email": "octocat@github.com", "is_primary": true}],
+            "status": "active", "user_type": "User",
+            "roles": [{"id": "admin", "name": "admin", "organization": "octo-org"}],
+            "organizations": [{"id": "octo-org"}],
+            "avatar": "https://avatars.githubusercontent.com/u/583231?v=4",
+            "identifiers": {"id": "583231", "node_id": "MDQ6VXNlcjU4MzIzMQ=="}
+        })
+    );
+    assert_eq!(r.body["remote_data"]["state"], "active");
+    let sent = last_request(&app, P);
+    assert_request(&sent, "GET", "/orgs/octo-org/memberships/octocat");
+    assert_eq!(sent.query, "");
+    assert_eq!(sent.header("authorization"), Some(BEARER));
+    assert_eq!(sent.header("x-github-api-version"), Some("2022-11-28"));
+}
+
+#[tokio::test]
+async fn a_pending_membership_is_invited() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app.get(&user_path(&account, "sam-newhire")).await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        (&r.body["status"], &r.body["roles"]),
+        (
+            &json!("invited"),
+            &json!([{"id": "member", "name": "member", "organization": "octo-org"}])
+        )
+    );
+    assert!(r.body.get("emails").is_none(), "{}", r.text);
+}
+
+#[tokio::test]
+async fn list_walks_the_members_over_link_pages() {
+    let (app, account) = app_with_account(P).await;
+    app.emulator(P).clear_requests();
+
+    let (users, pages) = walk_records(&app, &users_path(&account, None, ORG), 2).await;
+
+    let ids: Vec<&str> = users.iter().map(|u| u["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        [
+            "octocat",
+            "hubot",
+            "mona-lisa",
+            "defunkt",
+            "priya-dev",
+            "octo-deploy-bot"
+        ],
+        "active members of octo-org only"
+    );
+    assert_eq!(pages, 3);
+    assert_eq!(
+        unified(&users[5]),
+        json!({
+            "id": "octo-deploy-bot", "username": "octo-deploy-bot", "status": "active", "user_type": "Bot",
+            "avatar": "https://avatars.githubusercontent.com/u/91827364?v=4",
+            "organizations": [{"id": "octo-org"}],
+            "identifiers": {"id": "91827364", "node_id": "BOT_kgDOBXk2dA"}
+        })
+    );
+    assert!(users[0]["remote_data"].get("role").is_none());
+    assert_eq!(
+        request_lines(&app, P),
+        [
+            "GET /orgs/octo-org/members?per_page=2",
+            "GET /orgs/octo-org/members?per_page=2&page=2",
+            "GET /orgs/octo-org/members?per_page=2&page=3"
+        ]
+    );
+    assert_eq!(last_request(&app, P).header("authorization"), Some(BEARER));
+}
+
+#[tokio::test]
+async fn a_list_without_organization_id_is_a_400_naming_it() {
+    let (app, account) = app_with_account(P).await;
+    app.emulator(P).clear_requests();
+
+    let r = app.get(&users_path(&account, None, "")).await;
+
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.text.contains("organization_id"), "{}", r.text);
+    assert!(request_lines(&app, P).is_empty());
+}
+
+#[tokio::test]
+async fn create_invites_the_primary_email() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app
+        .send(
+            Method::POST,
+            &users_path(&account, None, ORG),
+            Some(
+                json!({"emails": [{"email": "new.dev@octo.example.com", "is_primary": true}],
+                        "roles": [{"name": "member"}]}),
+            ),
+        )
+        .await;
+
+    assert_eq!(r.status, 201, "{}", r.text);
+    let sent = last_with_method(&app, P, "POST");
+    assert_request(&sent, "POST", "/orgs/octo-org/invitations");
+    assert_eq!(sent.header("authorization"), Some(BEARER));
+    assert_eq!(
+        sent.json.unwrap(),
+        json!({"email": "new.dev@octo.example.com", "role": "direct_member"})
+    );
+    let invitation = &r.body["remote_data"];
+    let id = invitation["id"].to_string();
+    assert_eq!(
+        unified(&r.body),
+        json!({
+            "id": id, "emails": [{"email": "new.dev@octo.example.com", "is_primary": true}],
+            "status": "invited",
+            "roles": [{"id": "direct_member", "name": "direct_member", "organization": "octo-org"}],
+            "organizations": [{"id": "octo-org"}],
+            "identifiers": {"invitation_id": id, "node_id": "OI_kwDOBn0UiM4A5bWs"},
+            "created_at": invitation["created_at"]
+        })
+    );
+}
+
+#[tokio::test]
+async fn a_username_cannot_be_invited_and_nothing_is_sent() {
+    let (app, account) = app_with_account(P).await;
+    app.emulator(P).clear_requests();
+
+    let r = app
+        .send(
+            Method::POST,
+            &users_path(&account, None, ORG),
+            Some(json!({"username": "someone"})),
+        )
+        .await;
+
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert!(request_lines(&app, P).is_empty());
+}
+
+#[tokio::test]
+async fn update_changes_the_membership_role() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app
+        .send(
+            Method::PATCH,
+            &user_path(&account, "hubot"),
+            Some(json!({"roles": [{"id": "admin"}]})),
+        )
+        .await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    let sent = last_with_method(&app, P, "PUT");
+    assert_request(&sent, "PUT", "/orgs/octo-org/memberships/hubot");
+    assert_eq!(sent.header("authorization"), Some(BEARER));
+    assert_eq!(sent.json.unwrap(), json!({"role": "admin"}));
+    assert_eq!(
+        r.body["roles"],
+        json!([{"id": "admin", "name": "admin", "organization": "octo-org"}])
+    );
+    assert_eq!(r.body["status"], "active");
+}
+
+#[tokio::test]
+async fn a_role_github_does_not_have_is_githubs_validation_error() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app
+        .send(
+            Method::PATCH,
+            &user_path(&account, "hubot"),
+            Some(json!({"roles": [{"id": "owner"}]})),
+        )
+        .await;
+
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(r.body["truto_is_remote_error"], true, "{}", r.text);
+    assert_eq!(r.body["raw_response"]["message"], "Validation Failed", "{}", r.text);
+}
+
+#[tokio::test]
+async fn delete_removes_the_membership() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app.send(Method::DELETE, &user_path(&account, "mona-lisa"), None).await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body, json!({"id": "mona-lisa"}));
+    let sent = last_request(&app, P);
+    assert_request(&sent, "DELETE", "/orgs/octo-org/memberships/mona-lisa");
+    assert_eq!(sent.header("authorization"), Some(BEARER));
+    assert!(app.emulator(P).record("members", "mona-lisa").is_none());
+}
+
+#[tokio::test]
+async fn an_unknown_member_is_githubs_404() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app.get(&user_path(&account, "no-such-user")).await;
+
+    assert_remote_error(
+        &r,
+        404,
+        &json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}),
+    );
+}
