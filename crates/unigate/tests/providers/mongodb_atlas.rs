@@ -286,6 +286,8 @@ mod users {
             &format!("/api/atlas/v2/orgs/{ORG_ID}/users/5b7e2a1f9c3d4e5f6a7b8c90"),
         );
         assert_eq!(sent.header("accept"), Some(MEDIA));
+        // The users resource's `Accept` replaces the integration's, not beside it.
+        assert_eq!(sent.headers.iter().filter(|(n, _)| n == "accept").count(), 1);
         assert!(sent.header("authorization").unwrap().starts_with("Digest "));
     }
 
