@@ -27,6 +27,7 @@ mod make;
 mod manatal;
 mod meta_marketing;
 mod microsoft_entra_id;
+mod mindbridge;
 mod mongodb_atlas;
 mod ninjaone;
 mod okta;
