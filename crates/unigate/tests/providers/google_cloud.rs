@@ -64,3 +64,240 @@ async fn list_searches_with_page_size_and_page_token() {
         sent.query
     );
 }
+
+/// Google Cloud users: the user and service-account members of an organization's IAM
+/// policy (`organization_id`: the number); create grants roles and update sets them, both
+/// a read-modify-write of the policy with its etag.
+mod users {
+    use reqwest::Method;
+    use serde_json::json;
+
+    use crate::common::{assert_remote_error, request_lines, unified, users_path};
+    use crate::helpers::{app_with_account, assert_request, walk_records};
+
+    const P: &str = "google-cloud";
+    const ORG: &str = "&organization_id=123456789012";
+    const AUTH: &str = "Bearer ya29.a0Sandbox0GoogleCloud0AccessToken0000000001";
+
+    fn roles(names: &[&str]) -> serde_json::Value {
+        names
+            .iter()
+            .map(|n| json!({"name": n, "organization": "123456789012"}))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn get_collects_the_members_roles_from_the_policy() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app.get(&users_path(&account, Some("user:ada@acme.example"), ORG)).await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            unified(&r.body),
+            json!({
+                "id": "user:ada@acme.example",
+                "emails": [{"email": "ada@acme.example", "is_primary": true}],
+                "user_type": "user", "status": "active",
+                "roles": roles(&["roles/resourcemanager.organizationAdmin", "roles/billing.admin"])
+            })
+        );
+        let sent = app.emulator(P).requests();
+        assert_eq!(sent.len(), 1);
+        assert_request(&sent[0], "POST", "/v3/organizations/123456789012:getIamPolicy");
+        assert_eq!(sent[0].header("authorization"), Some(AUTH));
+        assert_eq!(
+            sent[0].json.clone().unwrap(),
+            json!({"options": {"requestedPolicyVersion": 3}})
+        );
+    }
+
+    #[tokio::test]
+    async fn get_of_a_group_member_is_a_404() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .get(&users_path(&account, Some("group:cloud-admins@acme.example"), ORG))
+            .await;
+
+        assert_eq!(r.status, 404, "{}", r.text);
+    }
+
+    #[tokio::test]
+    async fn list_answers_every_user_and_service_account_member_once() {
+        let (app, account) = app_with_account(P).await;
+
+        let (users, _pages) = walk_records(&app, &users_path(&account, None, ORG), 2).await;
+
+        let ids: Vec<&str> = users.iter().map(|u| u["id"].as_str().unwrap()).collect();
+        assert_eq!(
+            ids,
+            [
+                "user:ada@acme.example",
+                "user:grace@acme.example",
+                "user:linus@acme.example",
+                "serviceAccount:ci-deployer@acme-ci.iam.gserviceaccount.com",
+                "deleted:user:old.timer@acme.example?uid=112233445566778899001",
+                "user:temp.contractor@partner.example",
+            ]
+        );
+        assert_eq!(users[2]["roles"], roles(&["roles/viewer", "roles/browser"]));
+        assert_eq!(
+            unified(&users[3]),
+            json!({
+                "id": "serviceAccount:ci-deployer@acme-ci.iam.gserviceaccount.com",
+                "emails": [{"email": "ci-deployer@acme-ci.iam.gserviceaccount.com", "is_primary": true}],
+                "user_type": "service-account", "status": "active", "roles": roles(&["roles/viewer"])
+            })
+        );
+        assert_eq!(
+            unified(&users[4]),
+            json!({
+                "id": "deleted:user:old.timer@acme.example?uid=112233445566778899001",
+                "emails": [{"email": "old.timer@acme.example", "is_primary": true}],
+                "user_type": "user", "status": "deleted", "roles": roles(&["roles/viewer"])
+            })
+        );
+        assert!(request_lines(&app, P)
+            .iter()
+            .all(|l| l == "POST /v3/organizations/123456789012:getIamPolicy"));
+    }
+
+    #[tokio::test]
+    async fn a_list_without_the_organization_is_a_400_naming_it() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app.get(&users_path(&account, None, "")).await;
+
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert!(r.text.contains("organization_id"), "{}", r.text);
+        assert!(request_lines(&app, P).is_empty());
+    }
+
+    #[tokio::test]
+    async fn create_adds_the_member_to_each_roles_binding_with_the_etag() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                Method::POST,
+                &users_path(&account, None, ORG),
+                Some(json!({"emails": [{"email": "new.analyst@acme.example"}],
+                            "roles": [{"name": "roles/viewer"}, {"name": "roles/logging.viewer"}]})),
+            )
+            .await;
+
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!(
+            request_lines(&app, P),
+            [
+                "POST /v3/organizations/123456789012:getIamPolicy",
+                "POST /v3/organizations/123456789012:setIamPolicy"
+            ]
+        );
+        let sent = app.emulator(P).requests()[1].json.clone().unwrap();
+        assert_eq!(sent["policy"]["etag"], "BwYMd8vA3aQ=");
+        assert_eq!(sent["policy"]["version"], 3);
+        let bindings = sent["policy"]["bindings"].as_array().unwrap();
+        assert_eq!(bindings.len(), 5);
+        assert_eq!(
+            bindings[2]["members"],
+            json!([
+                "user:linus@acme.example",
+                "serviceAccount:ci-deployer@acme-ci.iam.gserviceaccount.com",
+                "deleted:user:old.timer@acme.example?uid=112233445566778899001",
+                "domain:acme.example",
+                "user:new.analyst@acme.example"
+            ])
+        );
+        assert_eq!(bindings[3]["condition"]["title"], "expires-2025");
+        assert_eq!(
+            bindings[4],
+            json!({"role": "roles/logging.viewer", "members": ["user:new.analyst@acme.example"]})
+        );
+        assert_eq!(
+            unified(&r.body),
+            json!({
+                "id": "user:new.analyst@acme.example",
+                "emails": [{"email": "new.analyst@acme.example", "is_primary": true}],
+                "user_type": "user", "status": "active",
+                "roles": roles(&["roles/viewer", "roles/logging.viewer"])
+            })
+        );
+        let stored = app.emulator(P).record("policies", "123456789012").unwrap();
+        assert_ne!(stored["etag"], "BwYMd8vA3aQ=");
+    }
+
+    #[tokio::test]
+    async fn update_sets_exactly_the_roles_given_and_drops_emptied_bindings() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                Method::PATCH,
+                &users_path(&account, Some("user:grace@acme.example"), ORG),
+                Some(json!({"roles": [{"name": "roles/viewer"}]})),
+            )
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        let sent = app.emulator(P).requests().last().unwrap().clone();
+        assert_request(&sent, "POST", "/v3/organizations/123456789012:setIamPolicy");
+        let bindings = sent.json.unwrap()["policy"]["bindings"].clone();
+        assert_eq!(
+            bindings[1],
+            json!({"role": "roles/billing.admin", "members": ["user:ada@acme.example"]})
+        );
+        assert_eq!(
+            bindings[2]["members"].as_array().unwrap().last().unwrap(),
+            "user:grace@acme.example"
+        );
+        assert_eq!(unified(&r.body)["roles"], roles(&["roles/viewer"]));
+    }
+
+    #[tokio::test]
+    async fn update_with_no_roles_removes_the_member_from_the_policy() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                Method::PATCH,
+                &users_path(
+                    &account,
+                    Some("user:hank@globex.example"),
+                    "&organization_id=987654321098",
+                ),
+                Some(json!({"roles": []})),
+            )
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        let sent = app.emulator(P).requests().last().unwrap().clone();
+        assert_eq!(sent.json.unwrap()["policy"]["bindings"], json!([]));
+        let stored = app.emulator(P).record("policies", "987654321098").unwrap();
+        assert_eq!(stored["bindings"], json!([]));
+    }
+
+    #[tokio::test]
+    async fn an_unknown_organization_is_googles_403() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app.get(&users_path(&account, None, "&organization_id=555")).await;
+
+        assert_remote_error(
+            &r,
+            403,
+            &json!({"error": {"code": 403, "message": "The caller does not have permission", "status": "PERMISSION_DENIED"}}),
+        );
+    }
+
+    #[tokio::test]
+    async fn a_get_without_the_organization_is_a_400_too() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app.get(&users_path(&account, Some("user:ada@acme.example"), "")).await;
+
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert!(r.text.contains("organization_id"), "{}", r.text);
+    }
+}

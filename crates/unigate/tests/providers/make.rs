@@ -97,3 +97,205 @@ async fn list_pages_with_pg_offset_and_pg_limit() {
     assert!(pairs.contains(&("pg[offset]".into(), "4".into())), "{pairs:?}");
     assert!(pairs.contains(&("pg[limit]".into(), "2".into())), "{pairs:?}");
 }
+
+/// Make users: the members of one organization (`organization_id` required): list over
+/// `pg[offset]`, invite, role change, removal from the organization.
+mod users {
+    use reqwest::Method;
+    use serde_json::json;
+
+    use super::AUTH;
+    use crate::common::{last_with_method, request_lines, unified, users_path};
+    use crate::helpers::{app_with_account, assert_request, walk_records};
+
+    const P: &str = "make";
+    const ORG: &str = "&organization_id=11";
+
+    #[tokio::test]
+    async fn list_walks_one_organizations_users_over_pg_offset() {
+        let (app, account) = app_with_account(P).await;
+
+        let (users, pages) = walk_records(&app, &users_path(&account, None, ORG), 2).await;
+
+        let ids: Vec<&str> = users.iter().map(|u| u["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, ["318", "305", "287", "164", "12"]);
+        assert_eq!(pages, 3);
+        assert_eq!(
+            unified(&users[0]),
+            json!({
+                "id": "318", "name": "Wojtek Kowalski",
+                "emails": [{"email": "wojtek.kowalski@acme-automations.example", "is_primary": true}],
+                "avatar": "https://secure.gravatar.com/avatar/4c1b7c0a3e2f4d5e6a7b8c9d0e1f2a3b",
+                "languages": ["pl"]
+            })
+        );
+        assert_eq!(
+            unified(&users[3]),
+            json!({
+                "id": "164", "name": "Jonas Berg",
+                "emails": [{"email": "jonas.berg@acme-automations.example", "is_primary": true}],
+                "languages": ["de"]
+            })
+        );
+        assert_eq!(users[0]["remote_data"]["timezoneId"], 244);
+        assert!(users[0]["remote_data"].get("organizationId").is_none());
+        assert_eq!(
+            request_lines(&app, P),
+            [
+                "GET /api/v2/users?organizationId=11&pg%5Blimit%5D=2",
+                "GET /api/v2/users?organizationId=11&pg%5Blimit%5D=2&pg%5Boffset%5D=2",
+                "GET /api/v2/users?organizationId=11&pg%5Blimit%5D=2&pg%5Boffset%5D=4",
+            ]
+        );
+        for req in app.emulator(P).requests() {
+            assert_eq!(req.header("authorization"), Some(AUTH));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_list_without_the_organization_is_a_400_naming_it() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app.get(&users_path(&account, None, "")).await;
+
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert!(r.text.contains("organization_id"), "{}", r.text);
+        assert!(request_lines(&app, P).is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_email_filter_is_applied_by_unigate() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .get(&users_path(
+                &account,
+                None,
+                &format!("{ORG}&email=LUCIE.dubois@acme-automations.example"),
+            ))
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        let ids: Vec<&str> = r.body["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["287"]);
+        assert!(!request_lines(&app, P)[0].contains("email"));
+    }
+
+    #[tokio::test]
+    async fn create_invites_the_primary_email_with_the_role() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                Method::POST,
+                &users_path(&account, None, ORG),
+                Some(
+                    json!({"name": "Ines Ortega", "emails": [{"email": "ines.ortega@acme-automations.example"}],
+                            "roles": [{"id": "14"}]}),
+                ),
+            )
+            .await;
+
+        assert_eq!(r.status, 201, "{}", r.text);
+        let sent = last_with_method(&app, P, "POST");
+        assert_request(&sent, "POST", "/api/v2/organizations/11/invite");
+        assert_eq!(sent.header("authorization"), Some(AUTH));
+        assert_eq!(
+            sent.json.unwrap(),
+            json!({"email": "ines.ortega@acme-automations.example", "name": "Ines Ortega", "usersRoleId": 14})
+        );
+        assert_eq!(
+            unified(&r.body),
+            json!({
+                "id": "402", "name": "Ines Ortega",
+                "emails": [{"email": "ines.ortega@acme-automations.example", "is_primary": true}],
+                "languages": ["en"]
+            })
+        );
+        let ids: Vec<String> = app
+            .emulator(P)
+            .records("users")
+            .iter()
+            .filter(|u| u["organizationId"] == "11")
+            .map(|u| u["id"].to_string())
+            .collect();
+        assert!(ids.contains(&"402".to_string()), "{ids:?}");
+    }
+
+    #[tokio::test]
+    async fn an_invite_without_a_role_is_makes_invalid_input_error() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                Method::POST,
+                &users_path(&account, None, ORG),
+                Some(json!({"emails": [{"email": "no.role@acme-automations.example"}]})),
+            )
+            .await;
+
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert_eq!(r.body["truto_is_remote_error"], true, "{}", r.text);
+        assert_eq!(r.body["raw_response"]["code"], "IM003", "{}", r.text);
+        assert_eq!(r.body["raw_response"]["message"], "Invalid input", "{}", r.text);
+    }
+
+    #[tokio::test]
+    async fn update_changes_the_organization_role() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                Method::PATCH,
+                &users_path(&account, Some("164"), ORG),
+                Some(json!({"roles": [{"id": "13"}]})),
+            )
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        let sent = last_with_method(&app, P, "POST");
+        assert_request(&sent, "POST", "/api/v2/users/164/user-organization-roles/11");
+        assert_eq!(sent.json.unwrap(), json!({"usersRoleId": 13}));
+        assert_eq!(
+            unified(&r.body),
+            json!({"id": "164", "roles": [{"id": "13", "organization": "11"}]})
+        );
+        assert_eq!(app.emulator(P).record("users", "164").unwrap()["usersRoleId"], 13);
+    }
+
+    #[tokio::test]
+    async fn a_name_change_is_refused_before_any_call() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                Method::PATCH,
+                &users_path(&account, Some("164"), ORG),
+                Some(json!({"name": "J. Berg"})),
+            )
+            .await;
+
+        assert_eq!(r.status, 422, "{}", r.text);
+        assert!(request_lines(&app, P).is_empty());
+    }
+
+    #[tokio::test]
+    async fn delete_removes_the_user_from_the_organization_with_an_empty_body() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(Method::DELETE, &users_path(&account, Some("287"), ORG), None)
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        let sent = last_with_method(&app, P, "POST");
+        assert_request(&sent, "POST", "/api/v2/users/287/user-organization-roles/11");
+        assert_eq!(sent.header("authorization"), Some(AUTH));
+        assert_eq!(sent.json.unwrap(), json!({}));
+    }
+}

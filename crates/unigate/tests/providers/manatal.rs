@@ -64,3 +64,60 @@ async fn list_follows_the_next_page() {
         sent.query
     );
 }
+
+/// Manatal users (⚠ read only): get, list over DRF pages, Manatal's `detail` error.
+mod users {
+    use serde_json::json;
+
+    use super::AUTH;
+    use crate::common::{assert_remote_error, get_user, request_lines, unified, users_path, walk_users};
+    use crate::helpers::{app_with_account, assert_request, last_request};
+
+    const P: &str = "manatal";
+
+    #[tokio::test]
+    async fn get_maps_the_full_name_and_email() {
+        let (app, account) = app_with_account(P).await;
+
+        let user = get_user(&app, &account, "88").await;
+
+        assert_eq!(
+            unified(&user),
+            json!({"id": "88", "name": "Arjun Mehta",
+                   "emails": [{"email": "arjun.mehta@talentbridge.example", "is_primary": true}]})
+        );
+        assert_eq!(user["remote_data"]["display_name"], "Arjun");
+        let sent = last_request(&app, P);
+        assert_request(&sent, "GET", "/open/v3/users/88/");
+        assert_eq!(sent.header("authorization"), Some(AUTH));
+    }
+
+    #[tokio::test]
+    async fn list_walks_the_pages_and_falls_back_to_the_display_name() {
+        let (app, account) = app_with_account(P).await;
+
+        let (users, pages) = walk_users(&app, &account, 2).await;
+
+        let ids: Vec<&str> = users.iter().map(|u| u["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, ["87", "88", "91", "104", "117"]);
+        assert_eq!(pages, 3);
+        assert_eq!(users[3]["name"], "Kwame");
+        assert_eq!(
+            request_lines(&app, P),
+            [
+                "GET /open/v3/users/?page_size=2&page=1",
+                "GET /open/v3/users/?page_size=2&page=2",
+                "GET /open/v3/users/?page_size=2&page=3",
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unknown_user_is_a_404_with_manatals_detail() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app.get(&users_path(&account, Some("999"), "")).await;
+
+        assert_remote_error(&r, 404, &json!({"detail": "Not found."}));
+    }
+}
