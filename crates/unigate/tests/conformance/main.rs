@@ -408,7 +408,7 @@ fn describe(req: &RecordedRequest) -> String {
 /// Imports an account with the emulator's credentials (required context values it does
 /// not name set to `acme`), as `TestApp::connect` does, but reporting instead of panicking.
 /// A request without credentials followed by the same request answering a Digest challenge.
-fn is_digest_probe(req: &RecordedRequest, next: Option<&RecordedRequest>) -> bool {
+pub(crate) fn is_digest_probe(req: &RecordedRequest, next: Option<&RecordedRequest>) -> bool {
     req.header("authorization").is_none()
         && next.is_some_and(|n| {
             (&n.method, &n.path, &n.query, &n.body) == (&req.method, &req.path, &req.query, &req.body)
@@ -539,7 +539,8 @@ fn unified_problems(mapped: &Value) -> Vec<String> {
 /// Scalar values in an example (to depth 4), as candidate ids for a `response_path` that
 /// picks a record by id.
 fn scalars(v: &Value, depth: usize, out: &mut Vec<String>) {
-    if depth > 4 {
+    // Deep enough for ids inside lists of lists (ClickUp's `teams[].members[].user.id`).
+    if depth > 8 {
         return;
     }
     match v {

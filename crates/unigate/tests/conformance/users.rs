@@ -33,6 +33,8 @@ struct UsersEntry {
     /// Check with [`LightOpenApi`] instead of [`Spec`]: Microsoft Graph's schemas (every
     /// entity with its navigation properties) are too large to inline whole.
     light: bool,
+    /// Calls not driven, each for a reason written beside the entry.
+    skip: &'static [&'static str],
 }
 
 const USERS: &[UsersEntry] = &[
@@ -48,6 +50,7 @@ const USERS: &[UsersEntry] = &[
         },
         update: || json!({"last_name": "Checked"}),
         light: false,
+        skip: &[],
     },
     UsersEntry {
         provider: "Okta",
@@ -61,6 +64,7 @@ const USERS: &[UsersEntry] = &[
         },
         update: || json!({"title": "Conformance Analyst"}),
         light: false,
+        skip: &[],
     },
     UsersEntry {
         provider: "Microsoft Entra ID",
@@ -74,6 +78,7 @@ const USERS: &[UsersEntry] = &[
         },
         update: || json!({"title": "Conformance Analyst"}),
         light: true,
+        skip: &[],
     },
     UsersEntry {
         provider: "Google Workspace",
@@ -87,6 +92,7 @@ const USERS: &[UsersEntry] = &[
         },
         update: || json!({"title": "Conformance Analyst"}),
         light: false,
+        skip: &[],
     },
     UsersEntry {
         provider: "JumpCloud",
@@ -100,6 +106,7 @@ const USERS: &[UsersEntry] = &[
         },
         update: || json!({"title": "Conformance Analyst", "status": "inactive"}),
         light: false,
+        skip: &[],
     },
     UsersEntry {
         provider: "Webex",
@@ -113,6 +120,74 @@ const USERS: &[UsersEntry] = &[
         },
         update: || json!({"title": "Conformance Analyst", "status": "inactive"}),
         light: false,
+        skip: &[],
+    },
+    UsersEntry {
+        provider: "GitHub",
+        integration: "github",
+        spec: "github-rest.json",
+        prefix: "",
+        create: || json!({"emails": [{"email": "conformance.check@example.com", "is_primary": true}]}),
+        update: || json!({"roles": [{"id": "admin"}]}),
+        light: false,
+        // A create is an invitation; its id is not a member's until the person accepts.
+        skip: &["delete"],
+    },
+    UsersEntry {
+        provider: "ClickUp",
+        integration: "clickup",
+        spec: "clickup-v2.json",
+        prefix: "/api",
+        create: || json!({}),
+        update: || json!({}),
+        light: false,
+        skip: &[],
+    },
+    UsersEntry {
+        provider: "Elastic Cloud",
+        integration: "elastic-cloud",
+        spec: "elastic-cloud-user.json",
+        prefix: "/api/v1",
+        create: || json!({"emails": [{"email": "conformance.check@example.com", "is_primary": true}]}),
+        update: || json!({}),
+        light: false,
+        // A create is an invitation (its id is the invitation token, not a member's).
+        skip: &["delete"],
+    },
+    UsersEntry {
+        provider: "MongoDB Atlas",
+        integration: "mongodb-atlas",
+        spec: "mongodb-atlas-v2.yaml",
+        prefix: "",
+        create: || {
+            json!({"emails": [{"email": "conformance.check@example.com", "is_primary": true}],
+                   "roles": [{"id": "ORG_MEMBER"}]})
+        },
+        update: || json!({"roles": [{"id": "ORG_BILLING_ADMIN"}]}),
+        light: false,
+        skip: &[],
+    },
+    UsersEntry {
+        provider: "Supabase",
+        integration: "supabase",
+        spec: "supabase-management.json",
+        prefix: "",
+        create: || json!({}),
+        update: || json!({}),
+        light: false,
+        skip: &[],
+    },
+    UsersEntry {
+        provider: "Turso",
+        integration: "turso",
+        spec: "turso-platform.json",
+        prefix: "",
+        create: || json!({"username": "conformance", "roles": [{"name": "member"}]}),
+        update: || json!({"roles": [{"name": "admin"}]}),
+        light: false,
+        // turso-platform.json's add-member body declares `username` and `role` but requires
+        // `email`, which it does not declare: a defect of the spec, not of the request.
+        skip: &["create"],
     },
 ];
 
@@ -184,8 +259,9 @@ async fn every_users_request_conforms_to_the_providers_spec() {
         let (requests, mut problems) = drive(&app, entry).await;
         let mut checked = 0;
         let mut examples = 0;
-        for (call, req) in &requests {
-            if is_token_request(req) {
+        for (i, (call, req)) in requests.iter().enumerate() {
+            // The bare probe that draws an HTTP Digest challenge carries no credentials.
+            if is_token_request(req) || crate::is_digest_probe(req, requests.get(i + 1).map(|(_, r)| r)) {
                 continue;
             }
             checked += 1;
@@ -297,14 +373,15 @@ async fn drive(app: &TestApp, entry: &UsersEntry) -> (Vec<(String, RecordedReque
             &mut out,
         );
     }
-    if let Some(extra) = params(UnifiedMethod::Create) {
+    if let Some(extra) = params(UnifiedMethod::Create).filter(|_| !entry.skip.contains(&"create")) {
         let created = run(
             "create",
             app.send(Method::POST, &users(None, &extra), Some((entry.create)()))
                 .await,
             &mut out,
         );
-        if let (Some(new_id), Some(extra)) = (created.body["id"].as_str(), params(UnifiedMethod::Delete)) {
+        let delete = params(UnifiedMethod::Delete).filter(|_| !entry.skip.contains(&"delete"));
+        if let (Some(new_id), Some(extra)) = (created.body["id"].as_str(), delete) {
             run(
                 "delete",
                 app.send(Method::DELETE, &users(Some(new_id), &extra), None).await,
