@@ -1,9 +1,11 @@
 //! `delete`: answered `{id}`, with the provider's answer as `remote_data` when it sent one.
+//! A delete sends no body unless its mapping has a `request_body_mapping`.
 
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::call::Call;
+use super::failure::request_mapping_error;
 use super::format;
 use super::query::ResponseFormat;
 use super::shape::raw_response;
@@ -15,8 +17,19 @@ impl Call {
         let resource = &self.resource;
         let before = self.run_before().await?;
         let scope = self.scope(&before);
+        // A provider whose removal is a write of what remains (Google Cloud's IAM policy
+        // without the member) gets the body its mapping computes.
+        let body = match &self.mapping.request_body_mapping {
+            None => None,
+            Some(expr) => Some(
+                expr.eval(&scope)
+                    .map_err(|e| request_mapping_error(&self.integration, "request_body_mapping", expr, e))?
+                    .unwrap_or_else(|| json!({})),
+            ),
+        };
         let outgoing = Outgoing {
             query: self.provider_query(&scope)?,
+            body,
             ..Default::default()
         };
         let reply = self.exchange(resource, &before, outgoing).await??;

@@ -279,6 +279,41 @@ mod users {
     }
 
     #[tokio::test]
+    async fn delete_writes_the_policy_back_without_the_member() {
+        let (app, account) = app_with_account(P).await;
+        let before = app.emulator(P).record("policies", "123456789012").unwrap();
+
+        let r = app
+            .send(
+                Method::DELETE,
+                &users_path(&account, Some("user:ada@acme.example"), ORG),
+                None,
+            )
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["id"], "user:ada@acme.example");
+        let sent = app.emulator(P).requests().last().unwrap().clone();
+        assert_request(&sent, "POST", "/v3/organizations/123456789012:setIamPolicy");
+        let body = sent.json.unwrap();
+        assert_eq!(
+            body["policy"]["etag"], before["etag"],
+            "the etag read, so a concurrent change is refused"
+        );
+        let stored = app.emulator(P).record("policies", "123456789012").unwrap();
+        let members: Vec<&serde_json::Value> = stored["bindings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|b| b["members"].as_array().unwrap())
+            .collect();
+        assert!(!members.iter().any(|m| *m == "user:ada@acme.example"), "{stored}");
+        assert!(!members.is_empty(), "the other members stay: {stored}");
+        let r = app.get(&users_path(&account, Some("user:ada@acme.example"), ORG)).await;
+        assert_eq!(r.status, 404, "{}", r.text);
+    }
+
+    #[tokio::test]
     async fn an_unknown_organization_is_googles_403() {
         let (app, account) = app_with_account(P).await;
 
