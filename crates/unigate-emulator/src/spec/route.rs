@@ -67,8 +67,15 @@ pub(crate) struct RouteSpec {
     #[serde(default = "yes")]
     pub auth: bool,
     /// `list` only: keep records whose field equals the rendered template (`params`, `query`).
+    /// A field may be a dotted path (`relationships.organization.data.id`).
     #[serde(default)]
     pub filter: IndexMap<String, StrTemplate>,
+    /// `list` only: a provider's optional list filters, query parameter → record field
+    /// (dotted allowed). Applied only when the parameter is sent: records whose field equals
+    /// the value ignoring case, or any of its comma-separated values (`filter[email]=a,b`);
+    /// an array field matches when any element does.
+    #[serde(default)]
+    pub query_filter: IndexMap<String, String>,
     /// Query parameters the request must carry (non-empty), else a `bad_request` naming
     /// the first one missing (Google's `customer` or `domain` on a users list).
     #[serde(default)]
