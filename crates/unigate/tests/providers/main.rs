@@ -22,6 +22,7 @@ mod elastic_cloud;
 mod google_cloud;
 mod google_workspace;
 mod jumpcloud;
+mod juniper_mist;
 mod make;
 mod manatal;
 mod meta_marketing;
