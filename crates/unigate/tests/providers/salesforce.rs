@@ -248,6 +248,21 @@ mod users {
     }
 
     #[tokio::test]
+    async fn filter_values_are_quoted_the_soql_way() {
+        let (app, account) = app_with_account(P).await;
+
+        // The emulator knows no such query (a 404 here); what matters is the text sent.
+        let _ = app
+            .get(&users_path(&account, None, "&last_name=O%27Connor&status=inactive"))
+            .await;
+
+        assert_eq!(
+            soql(&last_request(&app, P).query),
+            format!("SELECT {FIELDS} FROM User WHERE LastName = 'O\\'Connor' AND IsActive = false ORDER BY Id")
+        );
+    }
+
+    #[tokio::test]
     async fn create_fills_salesforces_required_fields() {
         let (app, account) = app_with_account(P).await;
 
