@@ -9,21 +9,29 @@ use serde_json::{json, Map, Value};
 use super::ctx::{collection, parse_body, Ctx};
 use super::failure::Failure;
 use super::respond::{add_headers, project, set_content_type};
+use crate::dotted::get_path;
 use crate::exchange::Reply;
 use crate::spec::{ErrorKind, PageStyle, PaginateSpec, ParamsIn, ResponseSpec, RouteSpec};
 use crate::state::State;
 use crate::template::value_to_text;
 
+/// A record's field: a top-level key as named, else a dotted path into it.
+fn field_of<'a>(record: &'a Value, field: &str) -> Option<&'a Value> {
+    record
+        .get(field)
+        .or_else(|| record.as_object().and_then(|m| get_path(m, field)))
+}
+
 pub(super) fn op_list(ctx: &Ctx<'_>, route: &RouteSpec, state: &State) -> Result<Reply, Failure> {
     let coll = collection(route, state)?;
     let vars = ctx.vars(Vec::new());
     let filters: Vec<(&String, String)> = route.filter.iter().map(|(f, t)| (f, t.render(&vars))).collect();
-    let searches: Vec<(&String, String)> = route
+    let query_filters: Vec<(&String, Vec<String>)> = route
         .query_filter
         .iter()
         .filter_map(|(param, field)| {
-            let want = ctx.query.get(param).filter(|v| !v.is_empty())?;
-            Some((field, want.to_lowercase()))
+            let value = ctx.query.get(param)?;
+            Some((field, value.split(',').map(|v| v.trim().to_lowercase()).collect()))
         })
         .collect();
     let items: Vec<Value> = coll
@@ -32,14 +40,13 @@ pub(super) fn op_list(ctx: &Ctx<'_>, route: &RouteSpec, state: &State) -> Result
         .filter(|r| {
             filters
                 .iter()
-                .all(|(field, want)| r.get(field.as_str()).is_some_and(|v| value_to_text(v) == *want))
-        })
-        .filter(|r| {
-            searches.iter().all(|(field, want)| match r.get(field.as_str()) {
-                Some(Value::Array(items)) => items.iter().any(|v| value_to_text(v).to_lowercase() == *want),
-                Some(v) => value_to_text(v).to_lowercase() == *want,
-                None => false,
-            })
+                .all(|(field, want)| field_of(r, field).is_some_and(|v| value_to_text(v) == *want))
+                && query_filters.iter().all(|(field, wanted)| {
+                    field_of(r, field).is_some_and(|v| match v {
+                        Value::Array(items) => items.iter().any(|i| wanted.contains(&value_to_text(i).to_lowercase())),
+                        v => wanted.contains(&value_to_text(v).to_lowercase()),
+                    })
+                })
         })
         .map(|r| project(r, &route.response, &ctx.query))
         .collect();

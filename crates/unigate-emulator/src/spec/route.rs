@@ -67,11 +67,13 @@ pub(crate) struct RouteSpec {
     #[serde(default = "yes")]
     pub auth: bool,
     /// `list` only: keep records whose field equals the rendered template (`params`, `query`).
+    /// A field may be a dotted path (`relationships.organization.data.id`).
     #[serde(default)]
     pub filter: IndexMap<String, StrTemplate>,
-    /// `list` only: provider-side search parameters, `param: field`. When the request
-    /// carries `param` (non-empty), only records whose `field` equals it, or holds it in an
-    /// array, are listed, ignoring case (Webex's `GET /v1/people?email=`); without it, all.
+    /// `list` only: a provider's optional list filters, query parameter → record field
+    /// (dotted allowed). Applied only when the parameter is sent: records whose field equals
+    /// the value ignoring case, or any of its comma-separated values (`filter[email]=a,b`);
+    /// an array field matches when any element does.
     #[serde(default)]
     pub query_filter: IndexMap<String, String>,
     /// Query parameters the request must carry (non-empty), else a `bad_request` naming

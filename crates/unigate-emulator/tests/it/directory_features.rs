@@ -199,3 +199,47 @@ async fn a_keyset_cursor_list_links_the_next_page_by_the_last_records_key() {
     assert_eq!(page, json!([e.record("users", "u3").unwrap()]));
     assert_eq!(link, "", "no next link on the last page");
 }
+
+const FILTERS: &str = r#"
+collections:
+  members:
+    records:
+      - { id: m1, org: { id: acme }, email: Ann@Example.com, tags: [a, b] }
+      - { id: m2, org: { id: acme }, email: bob@example.com, tags: [c] }
+      - { id: m3, org: { id: other }, email: cy@example.com, tags: [a] }
+routes:
+  - method: GET
+    path: "/orgs/{org}/members"
+    op: list
+    collection: members
+    filter: { org.id: "{{params.org}}" }
+    query_filter: { "filter[email]": email, tag: tags }
+"#;
+
+#[tokio::test]
+async fn dotted_filters_scope_a_list_and_query_filters_apply_only_when_sent() {
+    let e = start(EmulatorSpec::from_yaml("filters", FILTERS).unwrap())
+        .await
+        .unwrap();
+    let ids = |body: Value| -> Vec<String> {
+        body.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    let (_, all, _) = call(&e, reqwest::Method::GET, "/orgs/acme/members", None).await;
+    let (_, by_email, _) = call(
+        &e,
+        reqwest::Method::GET,
+        "/orgs/acme/members?filter%5Bemail%5D=ann%40example.com,x%40y.z",
+        None,
+    )
+    .await;
+    let (_, by_tag, _) = call(&e, reqwest::Method::GET, "/orgs/acme/members?tag=A", None).await;
+
+    assert_eq!(ids(all), ["m1", "m2"]);
+    assert_eq!(ids(by_email), ["m1"]);
+    assert_eq!(ids(by_tag), ["m1"]);
+}

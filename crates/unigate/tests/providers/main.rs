@@ -23,6 +23,7 @@ mod github;
 mod google_cloud;
 mod google_workspace;
 mod jumpcloud;
+mod juniper_mist;
 mod krystal;
 mod make;
 mod manatal;

@@ -99,3 +99,214 @@ async fn list_follows_links_next_page_after_cursors() {
         "{q}"
     );
 }
+
+/// Organization members as users: get (with the account), list per organization over
+/// `_links.next`, invite, permission change, removal, and Platform.sh's error shape.
+mod users {
+    use reqwest::Method;
+    use serde_json::json;
+
+    use crate::common::{assert_pages_follow_next_links, assert_remote_error, request_lines, unified, users_path};
+    use crate::helpers::{app_with_account, assert_error, assert_request, last_request, walk_records};
+
+    const P: &str = "platform-sh";
+    const ORG: &str = "01H2X6D1M5NQ7P3R8S9T0V1W2X";
+    const AUTH: &str = "Bearer psh-sandbox-access-token-01HZX8Q5T3";
+
+    /// The unified users path within the sandbox organization.
+    fn on(account: &str, id: Option<&str>) -> String {
+        users_path(account, id, &format!("&organization_id={ORG}"))
+    }
+
+    #[tokio::test]
+    async fn get_joins_the_member_and_its_account() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .get(&on(&account, Some("2d4f6a8c-0e1a-4c3e-9f5a-7b9d1f3a5c7e")))
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            unified(&r.body),
+            json!({
+                "id": "2d4f6a8c-0e1a-4c3e-9f5a-7b9d1f3a5c7e",
+                "username": "rkumar", "first_name": "Ravi", "last_name": "Kumar", "name": "Ravi Kumar",
+                "emails": [{"email": "ravi.kumar@acme.example", "is_primary": true}],
+                "is_email_verified": true,
+                "avatar": "https://accounts.platform.sh/profiles/rkumar/picture.png",
+                "status": "active", "user_type": "admin",
+                "roles": [{"id": "members", "name": "members"}, {"id": "projects:list", "name": "projects:list"}],
+                "organizations": [{"id": ORG}],
+                "created_at": "2023-07-03T11:20:00Z", "updated_at": "2024-01-15T08:30:12Z"
+            })
+        );
+        let lines = request_lines(&app, P);
+        assert_eq!(
+            lines,
+            [
+                "GET /users/2d4f6a8c-0e1a-4c3e-9f5a-7b9d1f3a5c7e",
+                "GET /organizations/01H2X6D1M5NQ7P3R8S9T0V1W2X/members/2d4f6a8c-0e1a-4c3e-9f5a-7b9d1f3a5c7e"
+            ]
+        );
+        assert_eq!(last_request(&app, P).header("authorization"), Some(AUTH));
+    }
+
+    #[tokio::test]
+    async fn a_deactivated_account_is_inactive_and_the_owner_is_the_owner() {
+        let (app, account) = app_with_account(P).await;
+
+        let kevin = app
+            .get(&on(&account, Some("4f6b8d0f-2a3c-4e5a-9b7c-9d1f3b5c7e9a")))
+            .await;
+        let jane = app
+            .get(&on(&account, Some("8c5e2f1a-3b4d-4e6f-8a9b-0c1d2e3f4a5b")))
+            .await;
+
+        assert_eq!(kevin.body["status"], "inactive", "{}", kevin.text);
+        assert_eq!(jane.body["user_type"], "owner", "{}", jane.text);
+    }
+
+    #[tokio::test]
+    async fn list_follows_links_next_within_the_organization() {
+        let (app, account) = app_with_account(P).await;
+
+        let (users, pages) = walk_records(&app, &on(&account, None), 2).await;
+
+        let ids: Vec<&str> = users.iter().map(|u| u["id"].as_str().unwrap()).collect();
+        assert_eq!(
+            ids,
+            [
+                "8c5e2f1a-3b4d-4e6f-8a9b-0c1d2e3f4a5b",
+                "2d4f6a8c-0e1a-4c3e-9f5a-7b9d1f3a5c7e",
+                "3e5a7c9e-1f2b-4d4f-8a6b-8c0e2a4b6d8f",
+                "4f6b8d0f-2a3c-4e5a-9b7c-9d1f3b5c7e9a",
+                "5a7c9e1a-3b4d-4f6b-8c8d-0e2a4c6d8f0b"
+            ]
+        );
+        assert_eq!(pages, 3);
+        assert_eq!(
+            unified(&users[2]),
+            json!({"id": "3e5a7c9e-1f2b-4d4f-8a6b-8c0e2a4b6d8f", "status": "active", "user_type": "viewer",
+                   "roles": [{"id": "projects:list", "name": "projects:list"}], "organizations": [{"id": ORG}],
+                   "created_at": "2023-09-18T14:05:44Z", "updated_at": "2023-09-18T14:05:44Z"})
+        );
+        let sent = app.emulator(P).requests();
+        assert_eq!(sent.len(), 3);
+        assert_eq!(sent[0].query, "page%5Bsize%5D=2");
+        for req in &sent {
+            assert_eq!(req.path, "/organizations/01H2X6D1M5NQ7P3R8S9T0V1W2X/members");
+            assert_eq!(req.header("authorization"), Some(AUTH));
+        }
+        assert_pages_follow_next_links(&app, P, &sent, "/_links/next/href").await;
+    }
+
+    #[tokio::test]
+    async fn a_list_without_the_organization_is_a_400_naming_it() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app.get(&users_path(&account, None, "")).await;
+
+        let message = assert_error(&r, 400);
+        assert!(message.contains("organization_id"), "{message}");
+        assert!(request_lines(&app, P).is_empty());
+    }
+
+    #[tokio::test]
+    async fn create_sends_an_invitation() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                Method::POST,
+                &on(&account, None),
+                Some(json!({"emails": [{"email": "new.dev@acme.example"}], "roles": [{"id": "projects:list"}]})),
+            )
+            .await;
+
+        assert_eq!(r.status, 201, "{}", r.text);
+        let sent = last_request(&app, P);
+        assert_request(&sent, "POST", "/organizations/01H2X6D1M5NQ7P3R8S9T0V1W2X/invitations");
+        assert_eq!(
+            sent.json.unwrap(),
+            json!({"email": "new.dev@acme.example", "permissions": ["projects:list"]})
+        );
+        let id = r.body["id"].as_str().unwrap();
+        assert_eq!(r.body["status"], "invited");
+        assert_eq!(r.body["identifiers"], json!({"invitation_id": id}));
+        assert_eq!(
+            r.body["emails"],
+            json!([{"email": "new.dev@acme.example", "is_primary": true}])
+        );
+        assert_eq!(r.body["organizations"], json!([{"id": ORG}]));
+    }
+
+    #[tokio::test]
+    async fn update_changes_the_members_permissions() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                Method::PATCH,
+                &on(&account, Some("3e5a7c9e-1f2b-4d4f-8a6b-8c0e2a4b6d8f")),
+                Some(json!({"roles": [{"id": "projects:create"}, {"id": "projects:list"}]})),
+            )
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        let sent = app
+            .emulator(P)
+            .requests()
+            .into_iter()
+            .find(|q| q.method == "PATCH")
+            .unwrap();
+        assert_request(
+            &sent,
+            "PATCH",
+            "/organizations/01H2X6D1M5NQ7P3R8S9T0V1W2X/members/3e5a7c9e-1f2b-4d4f-8a6b-8c0e2a4b6d8f",
+        );
+        assert_eq!(
+            sent.json.unwrap(),
+            json!({"permissions": ["projects:create", "projects:list"]})
+        );
+        assert_eq!(
+            r.body["roles"],
+            json!([{"id": "projects:create", "name": "projects:create"}, {"id": "projects:list", "name": "projects:list"}])
+        );
+    }
+
+    #[tokio::test]
+    async fn delete_removes_the_member_from_the_organization() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                Method::DELETE,
+                &on(&account, Some("5a7c9e1a-3b4d-4f6b-8c8d-0e2a4c6d8f0b")),
+                None,
+            )
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_request(
+            &last_request(&app, P),
+            "DELETE",
+            "/organizations/01H2X6D1M5NQ7P3R8S9T0V1W2X/members/5a7c9e1a-3b4d-4f6b-8c8d-0e2a4c6d8f0b",
+        );
+        assert!(app
+            .emulator(P)
+            .record("members", "5a7c9e1a-3b4d-4f6b-8c8d-0e2a4c6d8f0b")
+            .is_none());
+    }
+
+    #[tokio::test]
+    async fn an_unknown_member_is_platform_shs_404() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .get(&on(&account, Some("00000000-0000-4000-8000-000000000000")))
+            .await;
+
+        assert_remote_error(&r, 404, &json!({"error": "Not Found"}));
+    }
+}

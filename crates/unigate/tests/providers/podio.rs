@@ -85,3 +85,112 @@ async fn list_answers_every_org_in_one_page() {
     assert_eq!(r.body["next_cursor"], serde_json::Value::Null);
     assert_eq!(last_request(&app, P).path, "/org/");
 }
+
+/// Organization members as users: get, list per organization (limit/offset), removal,
+/// and Podio's error shape.
+mod users {
+    use reqwest::Method;
+    use serde_json::json;
+
+    use crate::common::{request_lines, unified, users_path};
+    use crate::helpers::{app_with_account, assert_error, assert_request, last_request, walk_records};
+
+    const P: &str = "podio";
+    const ORG: &str = "&organization_id=1543210";
+
+    #[tokio::test]
+    async fn get_maps_the_member_its_user_and_profile() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app.get(&users_path(&account, Some("1001"), ORG)).await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            unified(&r.body),
+            json!({
+                "id": "1001", "name": "Sara Lindqvist", "title": "Head of Events",
+                "emails": [{"email": "sara@acme-events.example", "is_primary": true}],
+                "status": "active", "user_type": "admin", "roles": [{"id": "admin", "name": "admin"}],
+                "avatar": "https://d2cmuesa4snpwn.cloudfront.net/public/31001",
+                "timezone": "Europe/Stockholm", "languages": ["sv_SE"],
+                "last_active_at": "2024-06-02T15:03:11Z", "created_at": "2016-04-11T09:12:40Z",
+                "organizations": [{"id": "1543210"}], "identifiers": {"profile_id": "2001"}
+            })
+        );
+        assert!(r.body["remote_data"].get("_org").is_none(), "{}", r.text);
+        let sent = last_request(&app, P);
+        assert_request(&sent, "GET", "/org/1543210/member/1001");
+        assert_eq!(
+            sent.header("authorization"),
+            Some("OAuth2 podio-sandbox-9d1c7b5a3e2f4a6b8c0d")
+        );
+    }
+
+    #[tokio::test]
+    async fn list_walks_limit_and_offset_within_the_organization() {
+        let (app, account) = app_with_account(P).await;
+
+        let (users, pages) = walk_records(&app, &users_path(&account, None, ORG), 2).await;
+
+        let ids: Vec<&str> = users.iter().map(|u| u["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, ["1001", "1002", "1003", "1004", "1005"]);
+        assert_eq!(pages, 3);
+        let kinds: Vec<(&str, &str)> = users
+            .iter()
+            .map(|u| (u["status"].as_str().unwrap(), u["user_type"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("active", "admin"),
+                ("active", "employee"),
+                ("active", "external"),
+                ("inactive", "employee"),
+                ("inactive", "employee")
+            ]
+        );
+        let lines = request_lines(&app, P);
+        assert_eq!(lines[0], "GET /org/1543210/member/?limit=2");
+        assert_eq!(lines[1], "GET /org/1543210/member/?limit=2&offset=2");
+        assert_eq!(lines[2], "GET /org/1543210/member/?limit=2&offset=4");
+    }
+
+    #[tokio::test]
+    async fn a_list_without_the_organization_is_a_400_naming_it() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app.get(&users_path(&account, None, "")).await;
+
+        let message = assert_error(&r, 400);
+        assert!(message.contains("organization_id"), "{message}");
+        assert!(request_lines(&app, P).is_empty());
+    }
+
+    #[tokio::test]
+    async fn delete_ends_the_membership() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(Method::DELETE, &users_path(&account, Some("1003"), ORG), None)
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_request(&last_request(&app, P), "DELETE", "/org/1543210/member/1003");
+        assert!(app.emulator(P).record("members", "1003").is_none());
+    }
+
+    #[tokio::test]
+    async fn an_unknown_member_is_a_404_in_podio_error_shape() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app.get(&users_path(&account, Some("42"), ORG)).await;
+
+        assert_error(&r, 404);
+        assert_eq!(r.body["raw_response"]["error"], "not_found");
+        assert_eq!(r.body["raw_response"]["error_description"], "Object not found");
+        assert_eq!(
+            r.body["raw_response"]["request"]["url"],
+            "http://api.podio.com/org/1543210/member/42"
+        );
+    }
+}

@@ -55,3 +55,155 @@ async fn a_missing_portal_is_a_404_in_zoho_error_shape() {
         json!({"error": {"code": 6404, "message": "Given portal does not exist."}})
     );
 }
+
+/// Portal users: list per portal (`user_type`), get by picking from the list, delete, and
+/// Zoho's error shape.
+mod users {
+    use reqwest::Method;
+    use serde_json::json;
+
+    use crate::common::{request_lines, unified, users_path};
+    use crate::helpers::{app_with_account, assert_error, assert_request, last_request};
+
+    const P: &str = "zoho-projects";
+    const PORTAL: &str = "&organization_id=647154632";
+
+    fn ids(body: &serde_json::Value) -> Vec<&str> {
+        body["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["id"].as_str().unwrap())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn get_picks_the_user_from_the_portals_users() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app.get(&users_path(&account, Some("2060761"), PORTAL)).await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            unified(&r.body),
+            json!({"id": "2060761", "name": "Einhard Klein",
+                   "emails": [{"email": "dieterk@zillum.com", "is_primary": true}],
+                   "status": "inactive", "roles": [{"id": "manager", "name": "manager"}],
+                   "organizations": [{"id": "647154632"}]})
+        );
+        assert_eq!(
+            r.body["remote_data"],
+            json!({"id": "2060761", "name": "Einhard Klein", "active": false,
+                                                 "email": "dieterk@zillum.com", "role": "manager"})
+        );
+        let sent = last_request(&app, P);
+        assert_request(&sent, "GET", "/restapi/portal/647154632/users/");
+        assert_eq!(sent.query, "user_type=all");
+        assert_eq!(
+            sent.header("authorization"),
+            Some("Zoho-oauthtoken 1000.sandbox8f7e6d5c4b3a2910.0a1b2c3d4e5f60718293a4b5c6d7e8f9")
+        );
+    }
+
+    #[tokio::test]
+    async fn list_asks_for_every_user_of_the_portal_in_one_answer() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app.get(&users_path(&account, None, PORTAL)).await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(ids(&r.body), ["2060758", "2060761", "2063348", "2063354", "2071102"]);
+        assert!(r.body["next_cursor"].is_null(), "{}", r.text);
+        assert_eq!(
+            request_lines(&app, P),
+            ["GET /restapi/portal/647154632/users/?user_type=all"]
+        );
+    }
+
+    #[tokio::test]
+    async fn the_status_filter_is_zohos_user_type() {
+        let (app, account) = app_with_account(P).await;
+
+        let inactive = app
+            .get(&users_path(&account, None, &format!("{PORTAL}&status=inactive")))
+            .await;
+        let active = app
+            .get(&users_path(&account, None, &format!("{PORTAL}&status=active")))
+            .await;
+
+        assert_eq!(ids(&inactive.body), ["2060761"]);
+        assert_eq!(ids(&active.body), ["2060758", "2063348", "2063354", "2071102"]);
+        assert_eq!(
+            request_lines(&app, P),
+            [
+                "GET /restapi/portal/647154632/users/?user_type=inactive",
+                "GET /restapi/portal/647154632/users/?user_type=active"
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_list_without_the_portal_is_a_400_naming_it() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app.get(&users_path(&account, None, "")).await;
+
+        let message = assert_error(&r, 400);
+        assert!(message.contains("organization_id"), "{message}");
+        assert!(request_lines(&app, P).is_empty());
+    }
+
+    #[tokio::test]
+    async fn delete_removes_the_user_from_the_portal() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(Method::DELETE, &users_path(&account, Some("2071102"), PORTAL), None)
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_request(
+            &last_request(&app, P),
+            "DELETE",
+            "/restapi/portal/647154632/users/2071102/",
+        );
+        assert!(app.emulator(P).record("portal_users", "2071102").is_none());
+    }
+
+    #[tokio::test]
+    async fn a_user_not_in_the_portal_is_a_404() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app.get(&users_path(&account, Some("3104470"), PORTAL)).await;
+
+        assert_error(&r, 404);
+    }
+
+    #[tokio::test]
+    async fn an_unknown_portal_is_zohos_error() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).inject(
+            unigate_emulator::Fault::respond(
+                404,
+                json!({"error": {"code": 6404, "message": "Given portal does not exist."}}),
+            )
+            .on("GET", "/restapi/portal/*/users/"),
+        );
+
+        let r = app.get(&users_path(&account, None, "&organization_id=1")).await;
+
+        crate::common::assert_remote_error(
+            &r,
+            404,
+            &json!({"error": {"code": 6404, "message": "Given portal does not exist."}}),
+        );
+        assert!(
+            r.body["message"]
+                .as_str()
+                .unwrap()
+                .ends_with("Given portal does not exist."),
+            "{}",
+            r.text
+        );
+    }
+}
