@@ -11,9 +11,93 @@ use super::failure::Failure;
 use super::respond::{add_headers, project, set_content_type};
 use crate::dotted::get_path;
 use crate::exchange::Reply;
-use crate::spec::{ErrorKind, PageStyle, PaginateSpec, ParamsIn, ResponseSpec, RouteSpec};
+use crate::spec::{ErrorKind, FilterExpressionSpec, PageStyle, PaginateSpec, ParamsIn, ResponseSpec, RouteSpec};
 use crate::state::State;
 use crate::template::value_to_text;
+
+/// One clause of a filter expression ([`RouteSpec::filter_expression`]).
+#[derive(Debug)]
+struct Clause {
+    field: String,
+    op: String,
+    value: String,
+}
+
+impl Clause {
+    fn matches(&self, record: &Value) -> bool {
+        let Some(v) = field_of(record, &self.field) else {
+            return false;
+        };
+        let have = value_to_text(v);
+        if self.op == "eq" {
+            return have.eq_ignore_ascii_case(&self.value);
+        }
+        let ordering = match (
+            chrono::DateTime::parse_from_rfc3339(&have),
+            chrono::DateTime::parse_from_rfc3339(&self.value),
+        ) {
+            (Ok(a), Ok(b)) => a.cmp(&b),
+            _ => have.as_str().cmp(self.value.as_str()),
+        };
+        match self.op.as_str() {
+            "gt" => ordering.is_gt(),
+            "ge" => ordering.is_ge(),
+            "lt" => ordering.is_lt(),
+            _ => ordering.is_le(),
+        }
+    }
+}
+
+/// `attr op value [and attr op value]...`, as [`RouteSpec::filter_expression`] says.
+fn parse_filter_expression(text: &str, spec: &FilterExpressionSpec) -> Result<Vec<Clause>, Failure> {
+    let bad = |why: String| Failure::new(ErrorKind::BadRequest, format!("Invalid filter expression: {why}"));
+    let mut clauses = Vec::new();
+    let mut rest = text.trim();
+    loop {
+        let (attr, after) = rest
+            .split_once(char::is_whitespace)
+            .ok_or_else(|| bad(text.to_string()))?;
+        let (op, after) = after
+            .trim_start()
+            .split_once(char::is_whitespace)
+            .ok_or_else(|| bad(text.to_string()))?;
+        let op = op.to_ascii_lowercase();
+        if !matches!(op.as_str(), "eq" | "gt" | "ge" | "lt" | "le") {
+            return Err(bad(format!("unsupported operator `{op}`")));
+        }
+        let after = after.trim_start();
+        let (value, after) = match after.chars().next() {
+            Some(q @ ('"' | '\'')) => {
+                let end = after[1..]
+                    .find(q)
+                    .ok_or_else(|| bad(format!("unclosed quote in `{after}`")))?;
+                (after[1..1 + end].to_string(), &after[end + 2..])
+            }
+            Some(_) => {
+                let end = after.find(char::is_whitespace).unwrap_or(after.len());
+                (after[..end].to_string(), &after[end..])
+            }
+            None => return Err(bad(format!("no value after `{attr} {op}`"))),
+        };
+        let field = spec
+            .attributes
+            .get(attr)
+            .ok_or_else(|| bad(format!("unsupported attribute `{attr}`")))?;
+        clauses.push(Clause {
+            field: field.clone(),
+            op,
+            value,
+        });
+        let after = after.trim_start();
+        if after.is_empty() {
+            return Ok(clauses);
+        }
+        rest = match after.split_once(char::is_whitespace) {
+            Some((and, more)) if and.eq_ignore_ascii_case("and") => more.trim_start(),
+            _ => return Err(bad(format!("expected `and` before `{after}`"))),
+        };
+    }
+}
 
 /// A record's field: a top-level key as named, else a dotted path into it.
 fn field_of<'a>(record: &'a Value, field: &str) -> Option<&'a Value> {
@@ -34,9 +118,21 @@ pub(super) fn op_list(ctx: &Ctx<'_>, route: &RouteSpec, state: &State) -> Result
             Some((field, value.split(',').map(|v| v.trim().to_lowercase()).collect()))
         })
         .collect();
+    let expression = match &route.filter_expression {
+        Some(spec) => match ctx.query.get(&spec.param).filter(|v| !v.trim().is_empty()) {
+            Some(text) => Some(parse_filter_expression(text, spec)?),
+            None => None,
+        },
+        None => None,
+    };
     let items: Vec<Value> = coll
         .records
         .values()
+        .filter(|r| {
+            expression
+                .as_ref()
+                .is_none_or(|clauses| clauses.iter().all(|c| c.matches(r)))
+        })
         .filter(|r| {
             filters
                 .iter()

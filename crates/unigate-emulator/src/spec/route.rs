@@ -76,6 +76,16 @@ pub(crate) struct RouteSpec {
     /// an array field matches when any element does.
     #[serde(default)]
     pub query_filter: IndexMap<String, String>,
+    /// `list` only: a provider's filter expression in one query parameter, SCIM-like
+    /// (Okta's `filter=profile.email eq "a@b.c" and lastUpdated gt "2024-01-01T00:00:00Z"`)
+    /// or OData-like (Graph's `$filter=mail eq 'a@b.c'`): clauses `attribute op value`
+    /// joined by `and`, `op` one of `eq`, `gt`, `ge`, `lt`, `le`; the value quoted with `"`
+    /// or `'`, or bare (`true`, a number, a time). `eq` ignores case; the others compare
+    /// times as instants and other values as text. An attribute not in `attributes` (its
+    /// name in the expression → the record's dotted field) or a clause that cannot be read
+    /// is a `bad_request`, as providers refuse them.
+    #[serde(default)]
+    pub filter_expression: Option<FilterExpressionSpec>,
     /// Query parameters the request must carry (non-empty), else a `bad_request` naming
     /// the first one missing (Google's `customer` or `domain` on a users list).
     #[serde(default)]
@@ -155,4 +165,14 @@ pub(crate) struct ResponseSpec {
     /// Content type (default `application/json; charset=utf-8`).
     #[serde(default)]
     pub content_type: Option<String>,
+}
+
+/// See [`RouteSpec::filter_expression`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FilterExpressionSpec {
+    /// The query parameter holding the expression (`filter`, `$filter`).
+    pub param: String,
+    /// Attribute name in the expression → the record's field (dotted allowed).
+    pub attributes: IndexMap<String, String>,
 }

@@ -243,3 +243,62 @@ async fn dotted_filters_scope_a_list_and_query_filters_apply_only_when_sent() {
     assert_eq!(ids(by_email), ["m1"]);
     assert_eq!(ids(by_tag), ["m1"]);
 }
+
+#[tokio::test]
+async fn a_filter_expression_keeps_the_records_its_clauses_match() {
+    let spec = r#"
+collections:
+  users:
+    records:
+      - { id: u1, status: ACTIVE, lastUpdated: "2024-01-05T10:00:00.000Z", profile: { email: Ann@Example.com } }
+      - { id: u2, status: ACTIVE, lastUpdated: "2024-03-01T00:00:00.000Z", profile: { email: bob@example.com } }
+      - { id: u3, status: SUSPENDED, lastUpdated: "2024-06-01T00:00:00.000Z", profile: { email: cy@example.com } }
+routes:
+  - method: GET
+    path: /users
+    op: list
+    collection: users
+    filter_expression:
+      param: filter
+      attributes: { status: status, lastUpdated: lastUpdated, profile.email: profile.email }
+"#;
+    let e = start(EmulatorSpec::from_yaml("expr", spec).unwrap()).await.unwrap();
+    let ids = |body: &Value| -> Vec<String> {
+        body.as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let get = |filter: &str| {
+        let url = format!("{}/users?filter={}", e.base_url(), urlencode(filter));
+        async move {
+            let r = client().get(url).send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+
+    let (s, body) = get(r#"profile.email eq "ann@example.com""#).await;
+    assert_eq!((s, ids(&body)), (200, vec!["u1".to_string()]));
+    let (_, body) = get(r#"status eq "ACTIVE" and lastUpdated gt "2024-02-01T00:00:00Z""#).await;
+    assert_eq!(ids(&body), ["u2"]);
+    // OData's single quotes and bare values read the same.
+    let (_, body) = get("lastUpdated ge 2024-03-01T00:00:00Z and status eq 'active'").await;
+    assert_eq!(ids(&body), ["u2"]);
+    let (_, body) = get(r#"lastUpdated lt "2024-03-01T00:00:00Z""#).await;
+    assert_eq!(ids(&body), ["u1"]);
+    // Refused as providers refuse them.
+    for bad in [
+        r#"department eq "x""#,
+        r#"status sw "A""#,
+        r#"status eq "ACTIVE" or status eq "X""#,
+        "status eq",
+    ] {
+        let (s, _) = get(bad).await;
+        assert_eq!(s, 400, "{bad}");
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
