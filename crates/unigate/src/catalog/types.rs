@@ -533,7 +533,8 @@ pub struct UnifiedMappingConfig {
     /// JSONata giving an object of provider query parameters.
     #[serde(default)]
     pub query_mapping: Option<String>,
-    /// JSONata giving the provider request body.
+    /// JSONata giving the provider request body; `null` sends none (a custom method whose
+    /// ids are all in the path). On a `delete`, a body is sent only with this mapping.
     #[serde(default)]
     pub request_body_mapping: Option<String>,
     /// JSONata giving one unified record from `response` (one provider record).

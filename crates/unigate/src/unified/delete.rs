@@ -29,7 +29,7 @@ impl Call {
         };
         let outgoing = Outgoing {
             query: self.provider_query(&scope)?,
-            body,
+            body: body.filter(|b| !b.is_null()),
             ..Default::default()
         };
         let reply = self.exchange(resource, &before, outgoing).await??;

@@ -42,7 +42,9 @@ impl Call {
             }
             let outgoing = Outgoing {
                 query: self.provider_query(&scope)?,
-                body: Some(body),
+                // A body mapping that gives `null` sends no body (Okta's
+                // `PUT /groups/{id}/users/{userId}` for a group's `add-user`).
+                body: (!body.is_null()).then_some(body),
                 ..Default::default()
             };
             match self.exchange(resource, &before, outgoing).await? {
