@@ -706,3 +706,171 @@ async fn a_system_log_call_without_the_scope_is_oktas_403() {
 
     assert_remote_error(&r, 403, &body);
 }
+
+// Roles (custom admin roles) and role assignments (a user's admin roles).
+
+#[tokio::test]
+async fn roles_are_the_custom_admin_roles_over_next_links() {
+    let (app, account) = app_with_account("okta").await;
+
+    let (roles, pages) = crate::helpers::walk_records(&app, &path("roles", &account, None, ""), 2).await;
+
+    assert_eq!(pages, 2);
+    assert_eq!(
+        ids(&roles),
+        ["cr0Yq6IJxGIr0ouum0g3", "cr0Fw7HKcWIroo88m3r1", "cr0Xq1JKdZPtuu33r4m5"]
+    );
+    assert_eq!(
+        unified(roles[2].clone()),
+        json!({"id": "cr0Xq1JKdZPtuu33r4m5", "name": "HelpdeskLite", "label": "HelpdeskLite",
+               "description": "Resets passwords and unlocks users", "type": "custom",
+               "created_at": "2022-08-01T10:00:00.000Z", "updated_at": "2023-03-15T09:30:00.000Z"})
+    );
+    assert_eq!(
+        request_lines(&app, "okta"),
+        [
+            "GET /api/v1/iam/roles?limit=2",
+            "GET /api/v1/iam/roles?limit=2&after=cr0Fw7HKcWIroo88m3r1"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn role_writes_take_the_permissions_from_remote_data_and_put_label_and_description() {
+    let (app, account) = app_with_account("okta").await;
+
+    let r = app
+        .send(
+            Method::POST,
+            &path("roles", &account, None, ""),
+            Some(json!({"name": "GroupReader", "description": "Reads groups",
+                        "remote_data": {"permissions": ["okta.groups.read"]}})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let sent = last_request(&app, "okta");
+    assert_eq!(
+        (sent.method.as_str(), sent.path.as_str()),
+        ("POST", "/api/v1/iam/roles")
+    );
+    assert_eq!(
+        sent.json.unwrap(),
+        json!({"label": "GroupReader", "description": "Reads groups", "permissions": ["okta.groups.read"]})
+    );
+    let id = r.body["id"].as_str().unwrap().to_string();
+
+    let r = app
+        .send(
+            Method::PATCH,
+            &path("roles", &account, Some(&id), ""),
+            Some(json!({"description": "Reads every group"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let sent = last_request(&app, "okta");
+    assert_eq!(
+        (sent.method.as_str(), sent.path.clone()),
+        ("PUT", format!("/api/v1/iam/roles/{id}"))
+    );
+    assert_eq!(
+        sent.json.unwrap(),
+        json!({"label": "GroupReader", "description": "Reads every group"})
+    );
+
+    let r = app
+        .send(Method::DELETE, &path("roles", &account, Some(&id), ""), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        request_lines(&app, "okta").last().unwrap(),
+        &format!("DELETE /api/v1/iam/roles/{id}")
+    );
+
+    // Without permissions Okta refuses the role.
+    let r = app
+        .send(
+            Method::POST,
+            &path("roles", &account, None, ""),
+            Some(json!({"name": "Empty", "description": "x"})),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.body["raw_response"]["errorCode"], "E0000001", "{}", r.text);
+}
+
+#[tokio::test]
+async fn role_assignments_are_a_users_admin_roles() {
+    let (app, account) = app_with_account("okta").await;
+    const SEUN: &str = "00u9h4rx6kEfG0StU7o4";
+
+    let r = app
+        .get(&path("role_assignments", &account, None, &format!("&user_id={SEUN}")))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let records: Vec<Value> = r.body["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .cloned()
+        .map(unified)
+        .collect();
+    assert_eq!(
+        records,
+        [
+            json!({"id": "ra1b7aguRQgFhbQNK0g4", "user_id": SEUN, "role_id": "HELP_DESK_ADMIN",
+                   "created_at": "2023-01-10T12:00:00.000Z", "updated_at": "2023-01-10T12:00:00.000Z"}),
+            json!({"id": "irb1qe6PGuMc7Oh8N0g4", "user_id": SEUN, "role_id": "cr0Xq1JKdZPtuu33r4m5",
+                   "created_at": "2023-03-15T09:31:00.000Z", "updated_at": "2023-03-15T09:31:00.000Z"}),
+        ]
+    );
+    assert_eq!(request_lines(&app, "okta"), [format!("GET /api/v1/users/{SEUN}/roles")]);
+
+    let r = app
+        .get(&path(
+            "role_assignments",
+            &account,
+            Some("ra1b8aahBZuGJRRa30g4"),
+            &format!("&user_id={ISAAC}"),
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["role_id"], "SUPER_ADMIN");
+    assert_eq!(r.body["remote_data"]["label"], "Super Organization Administrator");
+
+    let r = app
+        .send(
+            Method::POST,
+            &path("role_assignments", &account, None, ""),
+            Some(json!({"user_id": SEUN, "role_id": "READ_ONLY_ADMIN"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let sent = last_request(&app, "okta");
+    assert_eq!(
+        (sent.method.as_str(), sent.path.clone()),
+        ("POST", format!("/api/v1/users/{SEUN}/roles"))
+    );
+    assert_eq!(sent.json.unwrap(), json!({"type": "READ_ONLY_ADMIN"}));
+    assert_eq!(
+        (r.body["user_id"].as_str(), r.body["role_id"].as_str()),
+        (Some(SEUN), Some("READ_ONLY_ADMIN"))
+    );
+    let id = r.body["id"].as_str().unwrap().to_string();
+
+    let r = app
+        .send(
+            Method::DELETE,
+            &path("role_assignments", &account, Some(&id), &format!("&user_id={SEUN}")),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        request_lines(&app, "okta").last().unwrap(),
+        &format!("DELETE /api/v1/users/{SEUN}/roles/{id}")
+    );
+
+    // The list needs the user.
+    let r = app.get(&path("role_assignments", &account, None, "")).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+}
