@@ -637,3 +637,149 @@ async fn licenses_are_the_subscribed_skus() {
     assert_request(&requests[0], "GET", "/v1.0/subscribedSkus");
     assert_request(&requests[1], "GET", &format!("/v1.0/subscribedSkus/{e3}"));
 }
+
+// Roles (RBAC role definitions) and role assignments.
+
+const GLOBAL_ADMIN: &str = "62e90394-69f5-4237-9190-012177145e10";
+
+#[tokio::test]
+async fn roles_are_the_role_definitions() {
+    let (app, account) = app_with_account(PROVIDER).await;
+
+    let list = app.get(&path("roles", &account, None, "")).await;
+    let one = app.get(&path("roles", &account, Some(GLOBAL_ADMIN), "")).await;
+
+    assert_eq!(list.status, 200, "{}", list.text);
+    assert_eq!(list.body["result_count"], 5);
+    assert_eq!(list.body["result"][4]["type"], "custom");
+    assert_eq!(one.status, 200, "{}", one.text);
+    assert_eq!(
+        unified(one.body.clone()),
+        json!({"id": GLOBAL_ADMIN, "name": "Global Administrator", "label": "Global Administrator",
+               "description": "Can manage all aspects of Microsoft Entra ID and Microsoft services that use Microsoft Entra identities.",
+               "type": "built-in"})
+    );
+    let requests = graph_requests(&app);
+    assert_request(&requests[0], "GET", "/v1.0/roleManagement/directory/roleDefinitions");
+    assert!(!query(&requests[0]).contains_key("$top"));
+    assert_request(
+        &requests[1],
+        "GET",
+        &format!("/v1.0/roleManagement/directory/roleDefinitions/{GLOBAL_ADMIN}"),
+    );
+}
+
+#[tokio::test]
+async fn role_writes_take_the_permissions_from_remote_data() {
+    let (app, account) = app_with_account(PROVIDER).await;
+    let permissions = json!([{"allowedResourceActions": ["microsoft.directory/groups/members/update"]}]);
+
+    let r = app
+        .send(
+            Method::POST,
+            &path("roles", &account, None, ""),
+            Some(
+                json!({"name": "Group Member Editor", "description": "Edits group members",
+                        "remote_data": {"rolePermissions": permissions}}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let sent = last_with_method(&app, PROVIDER, "POST");
+    assert_request(&sent, "POST", "/v1.0/roleManagement/directory/roleDefinitions");
+    assert_eq!(
+        sent.json.unwrap(),
+        json!({"displayName": "Group Member Editor", "description": "Edits group members", "isEnabled": true,
+               "rolePermissions": permissions})
+    );
+    let id = r.body["id"].as_str().unwrap().to_string();
+    assert_eq!(r.body["type"], "custom");
+
+    let r = app
+        .send(
+            Method::PATCH,
+            &path("roles", &account, Some(&id), ""),
+            Some(json!({"description": "Edits members"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let sent = last_with_method(&app, PROVIDER, "PATCH");
+    assert_eq!(sent.json.unwrap(), json!({"description": "Edits members"}));
+    assert_eq!(r.body["description"], "Edits members");
+
+    let r = app
+        .send(Method::DELETE, &path("roles", &account, Some(&id), ""), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_request(
+        &last_request(&app, PROVIDER),
+        "DELETE",
+        &format!("/v1.0/roleManagement/directory/roleDefinitions/{id}"),
+    );
+
+    // Without permissions Graph refuses the role.
+    let r = app
+        .send(
+            Method::POST,
+            &path("roles", &account, None, ""),
+            Some(json!({"name": "Empty"})),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(
+        r.body["raw_response"]["error"]["code"], "Request_BadRequest",
+        "{}",
+        r.text
+    );
+}
+
+#[tokio::test]
+async fn role_assignments_list_get_create_and_delete() {
+    let (app, account) = app_with_account(PROVIDER).await;
+
+    let list = app.get(&path("role_assignments", &account, None, "")).await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    assert_eq!(
+        unified(list.body["result"][0].clone()),
+        json!({"id": "lAPpYvVpN0KRkAEhdxReEJC2sEqbR_9Hr48lds9SGHI-1", "user_id": ALLAN, "role_id": GLOBAL_ADMIN})
+    );
+    assert_eq!(list.body["result_count"], 3);
+    let one = app
+        .get(&path(
+            "role_assignments",
+            &account,
+            Some("lAPpYvVpN0KRkAEhdxReEJC2sEqbR_9Hr48lds9SGHI-1"),
+            "",
+        ))
+        .await;
+    assert_eq!(one.status, 200, "{}", one.text);
+    assert_eq!(one.body["remote_data"]["directoryScopeId"], "/");
+
+    let r = app
+        .send(
+            Method::POST,
+            &path("role_assignments", &account, None, ""),
+            Some(json!({"user_id": "626cbf8c-5dde-46b0-8385-9e40d64736fe", "role_id": "f2ef992c-3afb-46b9-b7cf-a126ee74c451"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let sent = last_with_method(&app, PROVIDER, "POST");
+    assert_request(&sent, "POST", "/v1.0/roleManagement/directory/roleAssignments");
+    assert_eq!(
+        sent.json.unwrap(),
+        json!({"@odata.type": "#microsoft.graph.unifiedRoleAssignment",
+               "principalId": "626cbf8c-5dde-46b0-8385-9e40d64736fe",
+               "roleDefinitionId": "f2ef992c-3afb-46b9-b7cf-a126ee74c451", "directoryScopeId": "/"})
+    );
+    let id = r.body["id"].as_str().unwrap().to_string();
+
+    let r = app
+        .send(Method::DELETE, &path("role_assignments", &account, Some(&id), ""), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_request(
+        &last_request(&app, PROVIDER),
+        "DELETE",
+        &format!("/v1.0/roleManagement/directory/roleAssignments/{id}"),
+    );
+}
