@@ -687,3 +687,30 @@ async fn role_assignments_list_by_user_get_create_and_delete() {
 fn unified_ref(record: &Value) -> Value {
     unified(record.clone())
 }
+
+#[tokio::test]
+async fn activities_without_the_reports_scope_are_googles_403() {
+    let (app, account) = app_with_account(PROVIDER).await;
+    let body = json!({"error": {"code": 403, "message": "Request had insufficient authentication scopes.",
+                                "errors": [{"message": "Insufficient Permission", "domain": "global", "reason": "insufficientPermissions"}],
+                                "status": "PERMISSION_DENIED"}});
+    app.emulator(PROVIDER).inject(
+        unigate_emulator::Fault::respond(403, body.clone())
+            .on("GET", "/admin/reports/v1/activity/**")
+            .times(1),
+    );
+
+    let r = app.get(&path("activities", &account, None, "")).await;
+
+    assert_remote_error(&r, 403, &body);
+}
+
+#[tokio::test]
+async fn an_unknown_role_assignment_is_googles_404() {
+    let (app, account) = app_with_account(PROVIDER).await;
+
+    let r = app.get(&path("role_assignments", &account, Some("1234"), "")).await;
+
+    assert_eq!(r.status, 404, "{}", r.text);
+    assert_eq!(r.body["raw_response"]["error"]["status"], "NOT_FOUND", "{}", r.text);
+}

@@ -783,3 +783,17 @@ async fn role_assignments_list_get_create_and_delete() {
         &format!("/v1.0/roleManagement/directory/roleAssignments/{id}"),
     );
 }
+
+#[tokio::test]
+async fn an_unknown_license_is_graphs_404() {
+    let (app, account) = app_with_account(PROVIDER).await;
+
+    let r = app.get(&path("licenses", &account, Some("no-such-sku"), "")).await;
+
+    assert_eq!(r.status, 404, "{}", r.text);
+    assert_eq!(
+        r.body["raw_response"]["error"]["code"], "Request_ResourceNotFound",
+        "{}",
+        r.text
+    );
+}
