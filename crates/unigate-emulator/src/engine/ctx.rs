@@ -68,6 +68,9 @@ pub(super) fn collection_mut<'s>(route: &RouteSpec, state: &'s mut State) -> Res
 }
 
 pub(super) fn path_id(ctx: &Ctx<'_>, route: &RouteSpec) -> String {
+    if let Some(template) = &route.id_template {
+        return template.render(&ctx.vars(Vec::new()));
+    }
     route
         .id_param()
         .and_then(|p| ctx.params.get(p))

@@ -462,3 +462,56 @@ fn a_digest_scheme_challenges_and_accepts_only_a_fresh_valid_answer() {
         .iter()
         .any(|(n, v)| n == "www-authenticate" && v.contains("stale=true")));
 }
+
+const MEMBERS: &str = r#"
+collections:
+  people:
+    records: [{ id: p1, name: Ada }, { id: p2, name: Alan }]
+  members:
+    id_field: key
+    records: [{ key: "g1:p1", group: g1, id: p1, name: Ada }]
+routes:
+  - { method: GET, path: "/groups/{g}/members", op: list, collection: members, filter: { group: "{{params.g}}" }, response: { omit: [key, group, "@odata.id"] } }
+  - method: PUT
+    path: "/groups/{g}/members/{p}"
+    op: create
+    collection: members
+    write:
+      copy_from: { collection: people, id: "{{params.p}}" }
+      set: { key: "{{params.g}}:{{record.id}}", group: "{{params.g}}" }
+    response: { status: 204 }
+  - method: POST
+    path: "/groups/{g}/refs"
+    op: create
+    collection: members
+    write:
+      copy_from: { collection: people, id_body_field: "@odata.id" }
+      set: { key: "{{params.g}}:{{record.id}}", group: "{{params.g}}" }
+    response: { status: 204 }
+  - { method: DELETE, path: "/groups/{g}/members/{p}", op: delete, collection: members, id_template: "{{params.g}}:{{params.p}}" }
+"#;
+
+#[test]
+fn memberships_copy_the_member_and_are_addressed_by_two_path_parameters() {
+    let s = Shared::new(EmulatorSpec::from_yaml("members", MEMBERS).expect("spec"));
+    let list = |g: &str| call(&s, Method::GET, &format!("/groups/{g}/members"), "").1;
+
+    assert_eq!(call(&s, Method::PUT, "/groups/g2/members/p2", "").0, 204);
+    assert_eq!(list("g2"), json!([{"id": "p2", "name": "Alan"}]));
+    let body = r#"{"@odata.id": "https://graph.example/v1.0/directoryObjects/p2"}"#;
+    assert_eq!(call(&s, Method::POST, "/groups/g1/refs", body).0, 204);
+    assert_eq!(
+        list("g1"),
+        json!([{"id": "p1", "name": "Ada"}, {"id": "p2", "name": "Alan"}])
+    );
+    assert_eq!(call(&s, Method::PUT, "/groups/g1/members/nobody", "").0, 404);
+
+    assert_eq!(call(&s, Method::DELETE, "/groups/g1/members/p1", "").0, 204);
+    assert_eq!(list("g1"), json!([{"id": "p2", "name": "Alan"}]));
+    assert_eq!(
+        list("g2"),
+        json!([{"id": "p2", "name": "Alan"}]),
+        "the other group keeps its member"
+    );
+    assert_eq!(call(&s, Method::DELETE, "/groups/g1/members/p1", "").0, 404);
+}

@@ -19,6 +19,7 @@ use crate::template::{value_to_text, Template};
 pub(super) fn op_create(ctx: &Ctx<'_>, route: &RouteSpec, state: &mut State) -> Result<Reply, Failure> {
     let write = &route.write;
     let body = write_body(ctx.req, write)?;
+    let copied = copy_source(ctx, write, state, &body)?;
     let coll = collection_mut(route, state)?;
     validate(write, &coll.spec.version_field, &body)?;
     let id_field = coll.spec.id_field.clone();
@@ -46,6 +47,11 @@ pub(super) fn op_create(ctx: &Ctx<'_>, route: &RouteSpec, state: &mut State) -> 
     let mut record = Map::new();
     set_path(&mut record, &id_field, id.clone());
     let vars = ctx.vars(vec![("id", id.clone()), ("body", Value::Object(body.clone()))]);
+    for (field, value) in copied {
+        if field != id_field {
+            record.insert(field, value);
+        }
+    }
     for (field, value) in &body {
         if !protected.contains(field) {
             record.insert(field.clone(), value.clone());
@@ -134,6 +140,32 @@ pub(super) fn op_update(ctx: &Ctx<'_>, route: &RouteSpec, state: &mut State) -> 
     let record = Value::Object(record);
     coll.records.insert(key, record.clone());
     Ok(record_reply(ctx, &route.response, 200, record))
+}
+
+/// The fields of the record `write.copy_from` names (none without it).
+fn copy_source(
+    ctx: &Ctx<'_>,
+    write: &WriteSpec,
+    state: &State,
+    body: &Map<String, Value>,
+) -> Result<Map<String, Value>, Failure> {
+    let Some(copy) = &write.copy_from else {
+        return Ok(Map::new());
+    };
+    let reference = match (&copy.id, &copy.id_body_field) {
+        (Some(template), _) => template.render(&ctx.vars(vec![("body", Value::Object(body.clone()))])),
+        (None, Some(field)) => body.get(field).map(value_to_text).unwrap_or_default(),
+        (None, None) => String::new(),
+    };
+    let id = reference.rsplit('/').next().unwrap_or_default();
+    let source = state
+        .collections
+        .get(&copy.collection)
+        .and_then(|c| c.find(id).and_then(|key| c.records.get(&key)));
+    match source {
+        Some(Value::Object(record)) => Ok(record.clone()),
+        _ => Err(not_found(id)),
+    }
 }
 
 /// Merges `patch` into `stored`: objects key by key, recursively; anything else replaces.

@@ -184,7 +184,7 @@ impl EmulatorSpec {
                 }
                 _ => {}
             }
-            if route.op.needs_id() && route.id_param().is_none() {
+            if route.op.needs_id() && route.id_param().is_none() && route.id_template.is_none() {
                 return Err(here(format!(
                     "op `{}` needs a `{{param}}` in the path for the record id",
                     route.op.as_str()
@@ -193,6 +193,20 @@ impl EmulatorSpec {
             if let Some(param) = &route.id_param {
                 if !route.path.params().any(|p| p == param) {
                     return Err(here(format!("id_param `{param}` is not a parameter of the path")));
+                }
+                if route.id_template.is_some() {
+                    return Err(here("give `id_param` or `id_template`, not both".into()));
+                }
+            }
+            if let Some(copy) = &route.write.copy_from {
+                if route.op != Op::Create {
+                    return Err(here("`write.copy_from` only applies to op `create`".into()));
+                }
+                if !f.collections.contains_key(&copy.collection) {
+                    return Err(here(format!(
+                        "write.copy_from: unknown collection `{}`",
+                        copy.collection
+                    )));
                 }
             }
             if route.soft_delete.is_some() && route.op != Op::Delete {

@@ -63,6 +63,11 @@ pub(crate) struct RouteSpec {
     /// The path parameter holding the record id (default: the last parameter).
     #[serde(default)]
     pub id_param: Option<String>,
+    /// The addressed record's id rendered from a template over `params` and `query`,
+    /// instead of one path parameter: a membership addressed by two of them
+    /// (`"{{params.groupId}}:{{params.userId}}"` for `/groups/{groupId}/users/{userId}`).
+    #[serde(default)]
+    pub id_template: Option<StrTemplate>,
     /// Whether the auth schemes apply (default true).
     #[serde(default = "yes")]
     pub auth: bool,
@@ -112,6 +117,9 @@ fn yes() -> bool {
 
 impl RouteSpec {
     pub(crate) fn id_param(&self) -> Option<&str> {
+        if self.id_template.is_some() {
+            return None;
+        }
         self.id_param.as_deref().or_else(|| self.path.params().last())
     }
 }

@@ -6,7 +6,7 @@ use regex::Regex;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use crate::template::Template;
+use crate::template::{StrTemplate, Template};
 
 /// Rules applied to the body of `create`, `merge` and `replace`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -48,6 +48,27 @@ pub(crate) struct WriteSpec {
     /// Fields set on every write through this route (templates; `record`, `body`, `now`, `credentials`).
     #[serde(default)]
     pub set: IndexMap<String, Template>,
+    /// `create` only: the new record starts as a copy of a record of another collection
+    /// (the body's fields over it): a group membership that answers the member user.
+    #[serde(default)]
+    pub copy_from: Option<CopyFromSpec>,
+}
+
+/// See [`WriteSpec::copy_from`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CopyFromSpec {
+    /// The collection holding the record.
+    pub collection: String,
+    /// The record's id, a template over `params`, `query` and `body`. A rendered value
+    /// with a `/` is a URL ending in the id (OData's `@odata.id` reference), and its last
+    /// segment is taken. No such record: `not_found`.
+    #[serde(default)]
+    pub id: Option<StrTemplate>,
+    /// Instead of `id`: the top-level body field holding the id or the URL, for names a
+    /// dotted template cannot reach (`@odata.id`).
+    #[serde(default)]
+    pub id_body_field: Option<String>,
 }
 
 /// Handling of read-only fields sent by the client.

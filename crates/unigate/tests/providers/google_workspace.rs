@@ -280,3 +280,437 @@ async fn the_customer_is_the_one_organization() {
         ]
     );
 }
+
+// Groups and membership.
+
+const ENGINEERING: &str = "01ci93xb3u1lhbx";
+
+/// `/unified/user-directory/{resource}[/{id}]?integrated_account_id=...{extra}`.
+fn path(resource: &str, account: &str, id: Option<&str>, extra: &str) -> String {
+    let id = id.map(|i| format!("/{i}")).unwrap_or_default();
+    format!("/unified/user-directory/{resource}{id}?integrated_account_id={account}{extra}")
+}
+
+fn ids(records: &[Value]) -> Vec<&str> {
+    records.iter().map(|r| r["id"].as_str().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn a_group_is_mapped_from_googles_group() {
+    let (app, account) = app_with_account(PROVIDER).await;
+
+    let r = app.get(&path("groups", &account, Some("03ep43zb3k4vu1a"), "")).await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        unified(r.body.clone()),
+        json!({"id": "03ep43zb3k4vu1a", "name": "Sales",
+               "description": "Sales team: quotes, deals and renewals.", "group_type": "group"})
+    );
+    assert_eq!(r.body["remote_data"]["email"], "sales@example.com");
+    let sent = last_request(&app, PROVIDER);
+    assert_request(&sent, "GET", "/admin/directory/v1/groups/03ep43zb3k4vu1a");
+    assert_eq!(sent.header("authorization"), Some(TOKEN));
+}
+
+#[tokio::test]
+async fn the_groups_list_pages_with_max_results_and_page_token() {
+    let (app, account) = app_with_account(PROVIDER).await;
+
+    let (groups, pages) = crate::helpers::walk_records(&app, &path("groups", &account, None, ""), 2).await;
+
+    assert_eq!(pages, 3);
+    assert_eq!(
+        ids(&groups),
+        [
+            "03ep43zb3k4vu1a",
+            ENGINEERING,
+            "02grqrue2tcn5d6",
+            "04d34og821hk3rp",
+            "00meukdy0whdw7r"
+        ]
+    );
+    let requests = app.emulator(PROVIDER).requests();
+    assert_eq!(requests.len(), 3);
+    for (i, sent) in requests.iter().enumerate() {
+        assert_request(sent, "GET", "/admin/directory/v1/groups");
+        let q = query(sent);
+        assert_eq!((q["customer"].as_str(), q["maxResults"].as_str()), ("my_customer", "2"));
+        assert_eq!(q.contains_key("pageToken"), i > 0, "{q:?}");
+    }
+}
+
+#[tokio::test]
+async fn group_writes_insert_with_the_email_from_remote_data_patch_and_delete() {
+    let (app, account) = app_with_account(PROVIDER).await;
+
+    let r = app
+        .send(
+            Method::POST,
+            &path("groups", &account, None, ""),
+            Some(json!({"name": "Design", "description": "Product design",
+                        "remote_data": {"email": "design@example.com"}})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let sent = last_with_method(&app, PROVIDER, "POST");
+    assert_request(&sent, "POST", "/admin/directory/v1/groups");
+    assert_eq!(
+        sent.json.unwrap(),
+        json!({"name": "Design", "description": "Product design", "email": "design@example.com"})
+    );
+    let id = r.body["id"].as_str().unwrap().to_string();
+
+    let r = app
+        .send(
+            Method::PATCH,
+            &path("groups", &account, Some(&id), ""),
+            Some(json!({"description": "Product and brand design"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let sent = last_with_method(&app, PROVIDER, "PATCH");
+    assert_request(&sent, "PATCH", &format!("/admin/directory/v1/groups/{id}"));
+    assert_eq!(sent.json.unwrap(), json!({"description": "Product and brand design"}));
+    assert_eq!(
+        (r.body["name"].as_str(), r.body["description"].as_str()),
+        (Some("Design"), Some("Product and brand design"))
+    );
+
+    let r = app
+        .send(Method::DELETE, &path("groups", &account, Some(&id), ""), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_request(
+        &last_request(&app, PROVIDER),
+        "DELETE",
+        &format!("/admin/directory/v1/groups/{id}"),
+    );
+}
+
+#[tokio::test]
+async fn a_group_without_an_email_is_googles_400() {
+    let (app, account) = app_with_account(PROVIDER).await;
+
+    let r = app
+        .send(
+            Method::POST,
+            &path("groups", &account, None, ""),
+            Some(json!({"name": "No mail"})),
+        )
+        .await;
+
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(
+        r.body["raw_response"]["error"]["status"], "INVALID_ARGUMENT",
+        "{}",
+        r.text
+    );
+}
+
+async fn members(app: &crate::helpers::TestApp, account: &str, group: &str) -> Vec<Value> {
+    let r = app
+        .get(&path("users", account, None, &format!("&group_id={group}")))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.body["result"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn add_user_and_remove_user_change_the_group_id_users_list() {
+    let (app, account) = app_with_account(PROVIDER).await;
+    const RAJ: &str = "117392017465829103746";
+
+    // Members are Google's Member records: id, email, role, status.
+    let before = members(&app, &account, ENGINEERING).await;
+    assert_eq!(ids(&before), [RAJ, "112938475610293847562", "106473829102938475665"]);
+    assert_eq!(
+        unified(before[0].clone()),
+        json!({"id": RAJ, "username": "raj.patel@example.com",
+               "emails": [{"email": "raj.patel@example.com", "type": "primary", "is_primary": true}],
+               "status": "inactive", "roles": [{"id": "MANAGER", "name": "MANAGER", "group": ENGINEERING}]}),
+        "Raj is suspended: his membership's status is SUSPENDED"
+    );
+    assert_request(
+        &last_request(&app, PROVIDER),
+        "GET",
+        &format!("/admin/directory/v1/groups/{ENGINEERING}/members"),
+    );
+
+    // members.insert needs the email: the user is read first.
+    let r = app
+        .send(
+            Method::POST,
+            &path("groups/add-user", &account, None, ""),
+            Some(json!({"group_id": ENGINEERING, "user_id": LIZ})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        unified(r.body.clone()),
+        json!({"group_id": ENGINEERING, "user_id": LIZ})
+    );
+    let sent = last_with_method(&app, PROVIDER, "POST");
+    assert_request(
+        &sent,
+        "POST",
+        &format!("/admin/directory/v1/groups/{ENGINEERING}/members"),
+    );
+    assert_eq!(
+        sent.json.unwrap(),
+        json!({"email": "liz@example.com", "role": "MEMBER"})
+    );
+    let after = members(&app, &account, ENGINEERING).await;
+    assert_eq!(ids(&after).len(), 4);
+    assert_eq!(after[3]["id"], LIZ);
+    assert_eq!(after[3]["username"], "liz@example.com");
+
+    let r = app
+        .send(
+            Method::POST,
+            &path("groups/remove-user", &account, None, ""),
+            Some(json!({"group_id": ENGINEERING, "user_id": RAJ})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_request(
+        &last_with_method(&app, PROVIDER, "DELETE"),
+        "DELETE",
+        &format!("/admin/directory/v1/groups/{ENGINEERING}/members/{RAJ}"),
+    );
+    assert!(!ids(&members(&app, &account, ENGINEERING).await).contains(&RAJ));
+}
+
+// Activities (the Reports API's admin audit log).
+
+#[tokio::test]
+async fn activities_page_through_the_admin_audit_log_and_map_an_event() {
+    let (app, account) = app_with_account(PROVIDER).await;
+
+    let (events, pages) = crate::helpers::walk_records(&app, &path("activities", &account, None, ""), 2).await;
+
+    assert_eq!((events.len(), pages), (5, 3));
+    assert_eq!(
+        unified(events[1].clone()),
+        json!({
+            "id": "4218712901822384710",
+            "actor": {"id": LIZ, "email": "liz@example.com", "type": "USER"},
+            "organization": {"id": "C03az79cb"},
+            "description": "ADD_GROUP_MEMBER: USER_EMAIL=grace.kim@example.com, GROUP_EMAIL=engineering@example.com",
+            "action": "ADD_GROUP_MEMBER",
+            "entity": {"id": "grace.kim@example.com", "name": "grace.kim@example.com"},
+            "entity_type": "GROUP_SETTINGS",
+            "context": {
+                "ip_address": "203.0.113.10", "application": "admin",
+                "parameters": [{"name": "USER_EMAIL", "value": "grace.kim@example.com"},
+                               {"name": "GROUP_EMAIL", "value": "engineering@example.com"}]
+            },
+            "created_at": "2024-06-01T08:05:12.000Z"
+        })
+    );
+    let requests = app.emulator(PROVIDER).requests();
+    assert_eq!(requests.len(), 3);
+    for (i, sent) in requests.iter().enumerate() {
+        assert_request(sent, "GET", "/admin/reports/v1/activity/users/all/applications/admin");
+        let q = query(sent);
+        assert_eq!(q["maxResults"], "2");
+        assert_eq!(q.contains_key("pageToken"), i > 0, "{q:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_created_at_filter_is_sent_as_start_and_end_time() {
+    let (app, account) = app_with_account(PROVIDER).await;
+
+    let r = app
+        .get(&path(
+            "activities",
+            &account,
+            None,
+            "&created_at[gt]=2024-06-01T08:00:00.000Z&created_at[lte]=2024-06-03T14:45:30Z",
+        ))
+        .await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        crate::helpers::result_ids(&r),
+        ["4218712901822384710", "-2271394827162534981", "8837261550918273645"]
+    );
+    let q = query(&last_request(&app, PROVIDER));
+    assert_eq!(q["startTime"], "2024-06-01T08:00:00.000Z");
+    assert_eq!(q["endTime"], "2024-06-03T14:45:30Z");
+}
+
+// Roles and role assignments.
+
+#[tokio::test]
+async fn roles_are_the_admin_roles_and_page_with_page_token() {
+    let (app, account) = app_with_account(PROVIDER).await;
+
+    let (roles, pages) = crate::helpers::walk_records(&app, &path("roles", &account, None, ""), 2).await;
+    let one = app.get(&path("roles", &account, Some("20394857610293847"), "")).await;
+
+    assert_eq!((roles.len(), pages), (5, 3));
+    assert_eq!(
+        unified(roles[0].clone()),
+        json!({"id": "13801188331880449", "name": "_SEED_ADMIN_ROLE", "label": "_SEED_ADMIN_ROLE",
+               "description": "Google Apps Administrator Seed Role", "type": "system"})
+    );
+    assert_eq!(one.status, 200, "{}", one.text);
+    assert_eq!(
+        unified(one.body.clone()),
+        json!({"id": "20394857610293847", "name": "Contractor Onboarding", "label": "Contractor Onboarding",
+               "description": "Creates and suspends contractor accounts", "type": "custom"})
+    );
+    assert_request(
+        &last_request(&app, PROVIDER),
+        "GET",
+        "/admin/directory/v1/customer/my_customer/roles/20394857610293847",
+    );
+}
+
+#[tokio::test]
+async fn role_writes_take_the_privileges_from_remote_data() {
+    let (app, account) = app_with_account(PROVIDER).await;
+    let privileges = json!([{"privilegeName": "GROUPS_RETRIEVE", "serviceId": "01ci93xb3tmzyin"}]);
+
+    let r = app
+        .send(
+            Method::POST,
+            &path("roles", &account, None, ""),
+            Some(json!({"name": "Group Auditor", "description": "Reads groups",
+                        "remote_data": {"rolePrivileges": privileges}})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let sent = last_with_method(&app, PROVIDER, "POST");
+    assert_request(&sent, "POST", "/admin/directory/v1/customer/my_customer/roles");
+    assert_eq!(
+        sent.json.unwrap(),
+        json!({"roleName": "Group Auditor", "roleDescription": "Reads groups", "rolePrivileges": privileges})
+    );
+    let id = r.body["id"].as_str().unwrap().to_string();
+    assert_eq!(r.body["type"], "custom");
+
+    let r = app
+        .send(
+            Method::PATCH,
+            &path("roles", &account, Some(&id), ""),
+            Some(json!({"description": "Reads every group"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let sent = last_with_method(&app, PROVIDER, "PATCH");
+    assert_eq!(sent.json.unwrap(), json!({"roleDescription": "Reads every group"}));
+    assert_eq!(r.body["name"], "Group Auditor");
+
+    let r = app
+        .send(Method::DELETE, &path("roles", &account, Some(&id), ""), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_request(
+        &last_request(&app, PROVIDER),
+        "DELETE",
+        &format!("/admin/directory/v1/customer/my_customer/roles/{id}"),
+    );
+
+    // Without privileges Google refuses the role.
+    let r = app
+        .send(
+            Method::POST,
+            &path("roles", &account, None, ""),
+            Some(json!({"name": "Empty"})),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.body["raw_response"]["error"]["code"], 400, "{}", r.text);
+}
+
+#[tokio::test]
+async fn role_assignments_list_by_user_get_create_and_delete() {
+    let (app, account) = app_with_account(PROVIDER).await;
+
+    let r = app
+        .get(&path("role_assignments", &account, None, &format!("&user_id={LIZ}")))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.body["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(unified_ref)
+            .collect::<Vec<_>>(),
+        [json!({"id": "9191482342768644", "user_id": LIZ, "role_id": "13801188331880449"})]
+    );
+    let q = query(&last_request(&app, PROVIDER));
+    assert_eq!(q["userKey"], LIZ);
+
+    let r = app
+        .get(&path("role_assignments", &account, Some("9191482342768647"), ""))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["remote_data"]["orgUnitId"], "03ph8a2z1enx4lx");
+
+    let r = app
+        .send(
+            Method::POST,
+            &path("role_assignments", &account, None, ""),
+            Some(json!({"user_id": "108274650918273645091", "role_id": "13801188331880451"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let sent = last_with_method(&app, PROVIDER, "POST");
+    assert_request(
+        &sent,
+        "POST",
+        "/admin/directory/v1/customer/my_customer/roleassignments",
+    );
+    assert_eq!(
+        sent.json.unwrap(),
+        json!({"roleId": "13801188331880451", "assignedTo": "108274650918273645091", "scopeType": "CUSTOMER"})
+    );
+    let id = r.body["id"].as_str().unwrap().to_string();
+    assert_eq!(r.body["user_id"], "108274650918273645091");
+
+    let r = app
+        .send(Method::DELETE, &path("role_assignments", &account, Some(&id), ""), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_request(
+        &last_request(&app, PROVIDER),
+        "DELETE",
+        &format!("/admin/directory/v1/customer/my_customer/roleassignments/{id}"),
+    );
+}
+
+fn unified_ref(record: &Value) -> Value {
+    unified(record.clone())
+}
+
+#[tokio::test]
+async fn activities_without_the_reports_scope_are_googles_403() {
+    let (app, account) = app_with_account(PROVIDER).await;
+    let body = json!({"error": {"code": 403, "message": "Request had insufficient authentication scopes.",
+                                "errors": [{"message": "Insufficient Permission", "domain": "global", "reason": "insufficientPermissions"}],
+                                "status": "PERMISSION_DENIED"}});
+    app.emulator(PROVIDER).inject(
+        unigate_emulator::Fault::respond(403, body.clone())
+            .on("GET", "/admin/reports/v1/activity/**")
+            .times(1),
+    );
+
+    let r = app.get(&path("activities", &account, None, "")).await;
+
+    assert_remote_error(&r, 403, &body);
+}
+
+#[tokio::test]
+async fn an_unknown_role_assignment_is_googles_404() {
+    let (app, account) = app_with_account(PROVIDER).await;
+
+    let r = app.get(&path("role_assignments", &account, Some("1234"), "")).await;
+
+    assert_eq!(r.status, 404, "{}", r.text);
+    assert_eq!(r.body["raw_response"]["error"]["status"], "NOT_FOUND", "{}", r.text);
+}

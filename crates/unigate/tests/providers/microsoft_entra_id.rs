@@ -338,3 +338,462 @@ async fn the_tenant_is_the_one_organization() {
     let sent = last_request(&app, PROVIDER);
     assert_eq!(sent.path, format!("/v1.0/organization/{TENANT}"));
 }
+
+// Groups and membership.
+
+const MARKETING: &str = "0a53828f-36c9-44c3-be3d-99a7fce977ac";
+const GROUP_SELECT: &str = "id,displayName,description,groupTypes,mail,mailEnabled,mailNickname,securityEnabled,visibility,createdDateTime,renewedDateTime,resourceProvisioningOptions";
+
+/// `/unified/user-directory/{resource}[/{id}]?integrated_account_id=...{extra}`.
+fn path(resource: &str, account: &str, id: Option<&str>, extra: &str) -> String {
+    let id = id.map(|i| format!("/{i}")).unwrap_or_default();
+    format!("/unified/user-directory/{resource}{id}?integrated_account_id={account}{extra}")
+}
+
+fn ids(records: &[Value]) -> Vec<&str> {
+    records.iter().map(|r| r["id"].as_str().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn a_group_is_mapped_and_a_team_is_a_team() {
+    let (app, account) = app_with_account(PROVIDER).await;
+
+    let r = app
+        .get(&path(
+            "groups",
+            &account,
+            Some("02bd9fd6-8f93-4758-87c3-1fb73740a315"),
+            "",
+        ))
+        .await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        unified(r.body.clone()),
+        json!({
+            "id": "02bd9fd6-8f93-4758-87c3-1fb73740a315", "name": "HR Taskforce",
+            "description": "Welcome to the HR Taskforce team.", "group_type": "team",
+            "created_at": "2017-07-31T18:56:16Z"
+        })
+    );
+    let sent = graph_requests(&app).pop().unwrap();
+    assert_request(&sent, "GET", "/v1.0/groups/02bd9fd6-8f93-4758-87c3-1fb73740a315");
+    assert_eq!(query(&sent)["$select"], GROUP_SELECT);
+    let r = app.get(&path("groups", &account, Some(MARKETING), "")).await;
+    assert_eq!(r.body["group_type"], "group", "{}", r.text);
+}
+
+#[tokio::test]
+async fn the_groups_list_follows_each_odata_next_link() {
+    let (app, account) = app_with_account(PROVIDER).await;
+
+    let (groups, pages) = crate::helpers::walk_records(&app, &path("groups", &account, None, ""), 2).await;
+
+    assert_eq!(pages, 3);
+    assert_eq!(
+        ids(&groups),
+        [
+            "02bd9fd6-8f93-4758-87c3-1fb73740a315",
+            MARKETING,
+            "1d6c3f2b-5e4a-4b7c-8d9e-0f1a2b3c4d5e",
+            "4e5f6a7b-8c9d-4e0f-a1b2-c3d4e5f6a7b8",
+            "9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d"
+        ]
+    );
+    let requests = graph_requests(&app);
+    assert!(requests.iter().all(|p| p.path == "/v1.0/groups"));
+    assert!(query(&requests[1]).contains_key("$skiptoken"));
+    crate::common::assert_pages_follow_next_links(&app, PROVIDER, &requests, "/@odata.nextLink").await;
+}
+
+#[tokio::test]
+async fn group_writes_post_a_security_group_patch_and_delete() {
+    let (app, account) = app_with_account(PROVIDER).await;
+
+    let r = app
+        .send(
+            Method::POST,
+            &path("groups", &account, None, ""),
+            Some(json!({"name": "Field Sales", "description": "Sales reps on the road"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let sent = last_with_method(&app, PROVIDER, "POST");
+    assert_request(&sent, "POST", "/v1.0/groups");
+    assert_eq!(
+        sent.json.unwrap(),
+        json!({"displayName": "Field Sales", "description": "Sales reps on the road",
+               "mailEnabled": false, "mailNickname": "fieldsales", "securityEnabled": true})
+    );
+    let id = r.body["id"].as_str().unwrap().to_string();
+    assert_eq!(r.body["name"], "Field Sales");
+
+    // Graph answers the PATCH with 204: the group is read back.
+    let r = app
+        .send(
+            Method::PATCH,
+            &path("groups", &account, Some(&id), ""),
+            Some(json!({"name": "Road Sales"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let sent = last_with_method(&app, PROVIDER, "PATCH");
+    assert_request(&sent, "PATCH", &format!("/v1.0/groups/{id}"));
+    assert_eq!(sent.json.unwrap(), json!({"displayName": "Road Sales"}));
+    assert_eq!(r.body["name"], "Road Sales");
+    assert_eq!(r.body["description"], "Sales reps on the road");
+
+    let r = app
+        .send(Method::DELETE, &path("groups", &account, Some(&id), ""), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_request(&last_request(&app, PROVIDER), "DELETE", &format!("/v1.0/groups/{id}"));
+    assert!(app.emulator(PROVIDER).record("groups", &id).is_none());
+}
+
+#[tokio::test]
+async fn an_unknown_group_is_graphs_404() {
+    let (app, account) = app_with_account(PROVIDER).await;
+
+    let r = app
+        .get(&path(
+            "groups",
+            &account,
+            Some("00000000-0000-0000-0000-000000000000"),
+            "",
+        ))
+        .await;
+
+    assert_eq!(r.status, 404, "{}", r.text);
+    assert_eq!(
+        r.body["raw_response"]["error"]["code"], "Request_ResourceNotFound",
+        "{}",
+        r.text
+    );
+}
+
+async fn members(app: &TestApp, account: &str, group: &str) -> Vec<Value> {
+    let r = app
+        .get(&path("users", account, None, &format!("&group_id={group}")))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.body["result"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn add_user_and_remove_user_change_the_group_id_users_list() {
+    let (app, account) = app_with_account(PROVIDER).await;
+    const ADELE: &str = "87d349ed-44d7-43e1-9a83-5f2406dee5bd";
+    const ALEX: &str = "626cbf8c-5dde-46b0-8385-9e40d64736fe";
+
+    let before = members(&app, &account, MARKETING).await;
+    assert_eq!(ids(&before), [ADELE, ALEX]);
+    assert_eq!(before[0]["username"], "AdeleV@contoso.com");
+    let sent = graph_requests(&app).pop().unwrap();
+    assert_request(&sent, "GET", &format!("/v1.0/groups/{MARKETING}/members"));
+    assert_eq!(query(&sent)["$select"], SELECT);
+
+    let r = app
+        .send(
+            Method::POST,
+            &path("groups/add-user", &account, None, ""),
+            Some(json!({"group_id": MARKETING, "user_id": ALLAN})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        unified(r.body.clone()),
+        json!({"group_id": MARKETING, "user_id": ALLAN})
+    );
+    let sent = last_with_method(&app, PROVIDER, "POST");
+    assert_request(&sent, "POST", &format!("/v1.0/groups/{MARKETING}/members/$ref"));
+    assert_eq!(
+        sent.json.unwrap(),
+        json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{ALLAN}")})
+    );
+    assert_eq!(ids(&members(&app, &account, MARKETING).await), [ADELE, ALEX, ALLAN]);
+
+    let r = app
+        .send(
+            Method::POST,
+            &path("groups/remove-user", &account, None, ""),
+            Some(json!({"group_id": MARKETING, "user_id": ADELE})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_request(
+        &last_with_method(&app, PROVIDER, "DELETE"),
+        "DELETE",
+        &format!("/v1.0/groups/{MARKETING}/members/{ADELE}/$ref"),
+    );
+    assert_eq!(ids(&members(&app, &account, MARKETING).await), [ALEX, ALLAN]);
+}
+
+// Activities (the directory audit log).
+
+#[tokio::test]
+async fn activities_follow_the_audit_logs_next_links_and_map_an_event() {
+    let (app, account) = app_with_account(PROVIDER).await;
+
+    let (events, pages) = crate::helpers::walk_records(&app, &path("activities", &account, None, ""), 2).await;
+
+    assert_eq!((events.len(), pages), (5, 3));
+    assert_eq!(
+        unified(events[2].clone()),
+        json!({
+            "id": "Directory_2b6e4c3a-1d9f-4a5b-8c8e-7f4d3a2b1c0e_6SRVY_336425079",
+            "actor": {"id": "9c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e5f",
+                      "name": "Unigate Sandbox (Entra ID app registration)", "type": "app"},
+            "description": "UserManagement: Disable account (success)",
+            "action": "Disable account",
+            "entity": {"id": "16cfe710-1625-4806-9990-91b8f0afee35", "name": "ChristieC@contoso.com"},
+            "entity_type": "User",
+            "context": {
+                "category": "UserManagement", "operation_type": "Update", "result": "success",
+                "logged_by_service": "Core Directory", "correlation_id": "d5f3a9e2-f4d3-4c1b-9e8f-0a1b2c3d4e5f",
+                "modified_properties": [{"displayName": "AccountEnabled", "oldValue": "[true]", "newValue": "[false]"}]
+            },
+            "created_at": "2024-06-02T10:30:00.0000000Z"
+        })
+    );
+    assert_eq!(events[0]["actor"]["email"], "AllanD@contoso.com");
+    assert_eq!(events[0]["context"]["ip_address"], "203.0.113.7");
+    let requests = graph_requests(&app);
+    assert!(requests.iter().all(|p| p.path == "/v1.0/auditLogs/directoryAudits"));
+    crate::common::assert_pages_follow_next_links(&app, PROVIDER, &requests, "/@odata.nextLink").await;
+}
+
+#[tokio::test]
+async fn the_created_at_filter_is_sent_as_an_activity_date_time_filter() {
+    let (app, account) = app_with_account(PROVIDER).await;
+
+    let r = app
+        .get(&path(
+            "activities",
+            &account,
+            None,
+            "&created_at[gte]=2024-06-01T08:05:12Z&created_at[lt]=2024-06-04",
+        ))
+        .await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["result_count"], 3, "{}", r.text);
+    let sent = graph_requests(&app).pop().unwrap();
+    assert_eq!(
+        query(&sent)["$filter"],
+        "activityDateTime ge 2024-06-01T08:05:12Z and activityDateTime le 2024-06-04T00:00:00Z"
+    );
+}
+
+#[tokio::test]
+async fn an_audit_log_call_without_a_premium_licence_is_graphs_403() {
+    let (app, account) = app_with_account(PROVIDER).await;
+    let body = json!({"error": {"code": "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+                                "message": "Neither tenant is B2C or tenant doesn't have premium license",
+                                "innerError": {"date": "2024-06-05T10:00:00", "request-id": "1b2c", "client-request-id": "1b2c"}}});
+    app.emulator(PROVIDER).inject(
+        Fault::respond(403, body.clone())
+            .on("GET", "/v1.0/auditLogs/directoryAudits")
+            .times(1),
+    );
+
+    let r = app.get(&path("activities", &account, None, "")).await;
+
+    assert_remote_error(&r, 403, &body);
+}
+
+// Licenses (the tenant's subscribed SKUs).
+
+#[tokio::test]
+async fn licenses_are_the_subscribed_skus() {
+    let (app, account) = app_with_account(PROVIDER).await;
+    let e3 = format!("{TENANT}_6fd2c87f-b296-42f0-b197-1e91e994b900");
+
+    let list = app.get(&path("licenses", &account, None, "")).await;
+    let one = app.get(&path("licenses", &account, Some(&e3), "")).await;
+
+    assert_eq!(list.status, 200, "{}", list.text);
+    assert_eq!(list.body["result_count"], 3);
+    assert_eq!(list.body["next_cursor"], Value::Null);
+    assert_eq!(
+        unified(list.body["result"][0].clone()),
+        json!({
+            "id": format!("{TENANT}_c42b9cae-ea4f-4ab7-9717-81576235ccac"), "name": "DEVELOPERPACK_E5",
+            "available_quantity": 25, "assigned_quantity": 10, "status": "active",
+            "products": [
+                {"id": "efb87545-963c-4e0d-99df-69c6916d9eb0", "name": "EXCHANGE_S_ENTERPRISE"},
+                {"id": "57ff2da0-773e-42df-b2af-ffb7a2317929", "name": "TEAMS1"},
+                {"id": "5dbe027f-2339-4123-9542-606e4d348a72", "name": "SHAREPOINTENTERPRISE"}
+            ]
+        })
+    );
+    assert_eq!(one.status, 200, "{}", one.text);
+    assert_eq!(
+        unified(one.body.clone()),
+        json!({"id": e3, "name": "ENTERPRISEPACK", "available_quantity": 0, "assigned_quantity": 0, "status": "suspended",
+               "products": [{"id": "efb87545-963c-4e0d-99df-69c6916d9eb0", "name": "EXCHANGE_S_ENTERPRISE"}]})
+    );
+    let requests = graph_requests(&app);
+    assert_request(&requests[0], "GET", "/v1.0/subscribedSkus");
+    assert_request(&requests[1], "GET", &format!("/v1.0/subscribedSkus/{e3}"));
+}
+
+// Roles (RBAC role definitions) and role assignments.
+
+const GLOBAL_ADMIN: &str = "62e90394-69f5-4237-9190-012177145e10";
+
+#[tokio::test]
+async fn roles_are_the_role_definitions() {
+    let (app, account) = app_with_account(PROVIDER).await;
+
+    let list = app.get(&path("roles", &account, None, "")).await;
+    let one = app.get(&path("roles", &account, Some(GLOBAL_ADMIN), "")).await;
+
+    assert_eq!(list.status, 200, "{}", list.text);
+    assert_eq!(list.body["result_count"], 5);
+    assert_eq!(list.body["result"][4]["type"], "custom");
+    assert_eq!(one.status, 200, "{}", one.text);
+    assert_eq!(
+        unified(one.body.clone()),
+        json!({"id": GLOBAL_ADMIN, "name": "Global Administrator", "label": "Global Administrator",
+               "description": "Can manage all aspects of Microsoft Entra ID and Microsoft services that use Microsoft Entra identities.",
+               "type": "built-in"})
+    );
+    let requests = graph_requests(&app);
+    assert_request(&requests[0], "GET", "/v1.0/roleManagement/directory/roleDefinitions");
+    assert!(!query(&requests[0]).contains_key("$top"));
+    assert_request(
+        &requests[1],
+        "GET",
+        &format!("/v1.0/roleManagement/directory/roleDefinitions/{GLOBAL_ADMIN}"),
+    );
+}
+
+#[tokio::test]
+async fn role_writes_take_the_permissions_from_remote_data() {
+    let (app, account) = app_with_account(PROVIDER).await;
+    let permissions = json!([{"allowedResourceActions": ["microsoft.directory/groups/members/update"]}]);
+
+    let r = app
+        .send(
+            Method::POST,
+            &path("roles", &account, None, ""),
+            Some(
+                json!({"name": "Group Member Editor", "description": "Edits group members",
+                        "remote_data": {"rolePermissions": permissions}}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let sent = last_with_method(&app, PROVIDER, "POST");
+    assert_request(&sent, "POST", "/v1.0/roleManagement/directory/roleDefinitions");
+    assert_eq!(
+        sent.json.unwrap(),
+        json!({"displayName": "Group Member Editor", "description": "Edits group members", "isEnabled": true,
+               "rolePermissions": permissions})
+    );
+    let id = r.body["id"].as_str().unwrap().to_string();
+    assert_eq!(r.body["type"], "custom");
+
+    let r = app
+        .send(
+            Method::PATCH,
+            &path("roles", &account, Some(&id), ""),
+            Some(json!({"description": "Edits members"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let sent = last_with_method(&app, PROVIDER, "PATCH");
+    assert_eq!(sent.json.unwrap(), json!({"description": "Edits members"}));
+    assert_eq!(r.body["description"], "Edits members");
+
+    let r = app
+        .send(Method::DELETE, &path("roles", &account, Some(&id), ""), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_request(
+        &last_request(&app, PROVIDER),
+        "DELETE",
+        &format!("/v1.0/roleManagement/directory/roleDefinitions/{id}"),
+    );
+
+    // Without permissions Graph refuses the role.
+    let r = app
+        .send(
+            Method::POST,
+            &path("roles", &account, None, ""),
+            Some(json!({"name": "Empty"})),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(
+        r.body["raw_response"]["error"]["code"], "Request_BadRequest",
+        "{}",
+        r.text
+    );
+}
+
+#[tokio::test]
+async fn role_assignments_list_get_create_and_delete() {
+    let (app, account) = app_with_account(PROVIDER).await;
+
+    let list = app.get(&path("role_assignments", &account, None, "")).await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    assert_eq!(
+        unified(list.body["result"][0].clone()),
+        json!({"id": "lAPpYvVpN0KRkAEhdxReEJC2sEqbR_9Hr48lds9SGHI-1", "user_id": ALLAN, "role_id": GLOBAL_ADMIN})
+    );
+    assert_eq!(list.body["result_count"], 3);
+    let one = app
+        .get(&path(
+            "role_assignments",
+            &account,
+            Some("lAPpYvVpN0KRkAEhdxReEJC2sEqbR_9Hr48lds9SGHI-1"),
+            "",
+        ))
+        .await;
+    assert_eq!(one.status, 200, "{}", one.text);
+    assert_eq!(one.body["remote_data"]["directoryScopeId"], "/");
+
+    let r = app
+        .send(
+            Method::POST,
+            &path("role_assignments", &account, None, ""),
+            Some(json!({"user_id": "626cbf8c-5dde-46b0-8385-9e40d64736fe", "role_id": "f2ef992c-3afb-46b9-b7cf-a126ee74c451"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let sent = last_with_method(&app, PROVIDER, "POST");
+    assert_request(&sent, "POST", "/v1.0/roleManagement/directory/roleAssignments");
+    assert_eq!(
+        sent.json.unwrap(),
+        json!({"@odata.type": "#microsoft.graph.unifiedRoleAssignment",
+               "principalId": "626cbf8c-5dde-46b0-8385-9e40d64736fe",
+               "roleDefinitionId": "f2ef992c-3afb-46b9-b7cf-a126ee74c451", "directoryScopeId": "/"})
+    );
+    let id = r.body["id"].as_str().unwrap().to_string();
+
+    let r = app
+        .send(Method::DELETE, &path("role_assignments", &account, Some(&id), ""), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_request(
+        &last_request(&app, PROVIDER),
+        "DELETE",
+        &format!("/v1.0/roleManagement/directory/roleAssignments/{id}"),
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_license_is_graphs_404() {
+    let (app, account) = app_with_account(PROVIDER).await;
+
+    let r = app.get(&path("licenses", &account, Some("no-such-sku"), "")).await;
+
+    assert_eq!(r.status, 404, "{}", r.text);
+    assert_eq!(
+        r.body["raw_response"]["error"]["code"], "Request_ResourceNotFound",
+        "{}",
+        r.text
+    );
+}

@@ -383,3 +383,494 @@ async fn the_org_is_the_one_organization() {
     assert_eq!(other.status, 404, "{}", other.text);
     assert!(request_lines(&app, "okta").iter().all(|l| l == "GET /api/v1/org"));
 }
+
+// Groups and membership.
+
+const ENGINEERING: &str = "00g3cTsK8YaRf5Vc02e8";
+
+/// `/unified/user-directory/{resource}[/{id}]?integrated_account_id=...{extra}`.
+fn path(resource: &str, account: &str, id: Option<&str>, extra: &str) -> String {
+    let id = id.map(|i| format!("/{i}")).unwrap_or_default();
+    format!("/unified/user-directory/{resource}{id}?integrated_account_id={account}{extra}")
+}
+
+fn ids(records: &[Value]) -> Vec<&str> {
+    records.iter().map(|r| r["id"].as_str().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn a_group_is_mapped_from_its_profile() {
+    let (app, account) = app_with_account("okta").await;
+
+    let r = app
+        .get(&path("groups", &account, Some("00g1emaKYZTWRYYRRTSK"), ""))
+        .await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        unified(r.body.clone()),
+        json!({
+            "id": "00g1emaKYZTWRYYRRTSK", "name": "West Coast Users",
+            "description": "All Users West of The Rockies", "group_type": "group",
+            "created_at": "2015-02-06T10:11:28.000Z", "updated_at": "2015-10-05T19:16:43.000Z"
+        })
+    );
+    assert_eq!(r.body["remote_data"]["type"], "OKTA_GROUP");
+    assert_eq!(request_lines(&app, "okta"), ["GET /api/v1/groups/00g1emaKYZTWRYYRRTSK"]);
+}
+
+#[tokio::test]
+async fn the_groups_list_walks_link_header_pages() {
+    let (app, account) = app_with_account("okta").await;
+
+    let (groups, pages) = crate::helpers::walk_records(&app, &path("groups", &account, None, ""), 2).await;
+
+    assert_eq!(
+        ids(&groups),
+        [
+            "00g1emaKYZTWRYYRRTSK",
+            "00g2bsrJ7XzQe4Ub91d7",
+            ENGINEERING,
+            "00g4dUtL9ZbSg6Wd13f9",
+            "00g5eVuM0AcTh7Xe24g0"
+        ]
+    );
+    assert_eq!(pages, 3);
+    assert_eq!(groups[3]["name"], "Sales");
+    assert!(groups[3].get("description").is_none(), "a null description is left out");
+    assert_eq!(
+        request_lines(&app, "okta"),
+        [
+            "GET /api/v1/groups?limit=2",
+            "GET /api/v1/groups?limit=2&after=00g2bsrJ7XzQe4Ub91d7",
+            "GET /api/v1/groups?limit=2&after=00g4dUtL9ZbSg6Wd13f9",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn group_writes_post_put_the_whole_profile_and_delete() {
+    let (app, account) = app_with_account("okta").await;
+
+    let r = app
+        .send(
+            Method::POST,
+            &path("groups", &account, None, ""),
+            Some(json!({"name": "Support", "description": "Tier 1 and 2"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let sent = last_request(&app, "okta");
+    assert_eq!((sent.method.as_str(), sent.path.as_str()), ("POST", "/api/v1/groups"));
+    assert_eq!(
+        sent.json.unwrap(),
+        json!({"profile": {"name": "Support", "description": "Tier 1 and 2"}})
+    );
+    let id = r.body["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        (r.body["name"].as_str(), r.body["group_type"].as_str()),
+        (Some("Support"), Some("group"))
+    );
+    assert_eq!(r.body["remote_data"]["type"], "OKTA_GROUP");
+
+    // Okta's PUT replaces the profile: the name not given is read first and sent again.
+    let r = app
+        .send(
+            Method::PATCH,
+            &path("groups", &account, Some(&id), ""),
+            Some(json!({"description": "Every support tier"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let sent = last_request(&app, "okta");
+    assert_eq!(
+        (sent.method.as_str(), sent.path.clone()),
+        ("PUT", format!("/api/v1/groups/{id}"))
+    );
+    assert_eq!(
+        sent.json.unwrap(),
+        json!({"profile": {"name": "Support", "description": "Every support tier"}})
+    );
+    assert_eq!(r.body["description"], "Every support tier");
+
+    let r = app
+        .send(Method::DELETE, &path("groups", &account, Some(&id), ""), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let sent = last_request(&app, "okta");
+    assert_eq!(
+        (sent.method.as_str(), sent.path.clone()),
+        ("DELETE", format!("/api/v1/groups/{id}"))
+    );
+    assert!(app.emulator("okta").record("groups", &id).is_none());
+}
+
+#[tokio::test]
+async fn an_unknown_group_is_oktas_404() {
+    let (app, account) = app_with_account("okta").await;
+
+    let r = app
+        .get(&path("groups", &account, Some("00gMissing0000000000"), ""))
+        .await;
+
+    assert_eq!(r.status, 404, "{}", r.text);
+    assert_eq!(r.body["truto_is_remote_error"], true, "{}", r.text);
+    assert_eq!(r.body["raw_response"]["errorCode"], "E0000007");
+}
+
+/// The unified users list with `group_id`.
+async fn members(app: &crate::helpers::TestApp, account: &str, group: &str) -> Vec<Value> {
+    let r = app
+        .get(&path("users", account, None, &format!("&group_id={group}")))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.body["result"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn add_user_and_remove_user_change_the_group_id_users_list() {
+    let (app, account) = app_with_account("okta").await;
+
+    // The members are users, mapped like any user.
+    let before = members(&app, &account, ENGINEERING).await;
+    assert_eq!(ids(&before), [ISAAC, "00u2a7kq9dXyZ3LmN0h7", "00u7f2pv4iCdE8QrS5m2"]);
+    assert_eq!(before[0]["emails"][0]["email"], "isaac.brock@example.com");
+    assert_eq!(
+        last_request(&app, "okta").path,
+        format!("/api/v1/groups/{ENGINEERING}/users")
+    );
+
+    let add = path("groups/add-user", &account, None, "");
+    let r = app
+        .send(
+            Method::POST,
+            &add,
+            Some(json!({"group_id": ENGINEERING, "user_id": "00u1f96ECLNVOKVMUSEA"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        unified(r.body.clone()),
+        json!({"group_id": ENGINEERING, "user_id": "00u1f96ECLNVOKVMUSEA"})
+    );
+    let sent = last_request(&app, "okta");
+    assert_eq!(
+        (sent.method.as_str(), sent.path.clone()),
+        (
+            "PUT",
+            format!("/api/v1/groups/{ENGINEERING}/users/00u1f96ECLNVOKVMUSEA")
+        )
+    );
+    let after_add = members(&app, &account, ENGINEERING).await;
+    assert_eq!(after_add.len(), 4);
+    assert_eq!(after_add[3]["id"], "00u1f96ECLNVOKVMUSEA");
+    assert_eq!(after_add[3]["first_name"], "Maria");
+
+    let remove = path("groups/remove-user", &account, None, "");
+    let r = app
+        .send(
+            Method::POST,
+            &remove,
+            Some(json!({"group_id": ENGINEERING, "user_id": ISAAC})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let sent = last_request(&app, "okta");
+    assert_eq!(
+        (sent.method.as_str(), sent.path.clone()),
+        ("DELETE", format!("/api/v1/groups/{ENGINEERING}/users/{ISAAC}"))
+    );
+    let after_remove = members(&app, &account, ENGINEERING).await;
+    assert!(!ids(&after_remove).contains(&ISAAC), "{after_remove:?}");
+    assert_eq!(after_remove.len(), 3);
+
+    // Isaac is still in his other group.
+    let r = app
+        .get(&path("users", &account, None, "&group_id=00g1emaKYZTWRYYRRTSK"))
+        .await;
+    assert_eq!(crate::helpers::result_ids(&r), [ISAAC]);
+}
+
+#[tokio::test]
+async fn adding_an_unknown_user_to_a_group_is_oktas_404() {
+    let (app, account) = app_with_account("okta").await;
+
+    let r = app
+        .send(
+            Method::POST,
+            &path("groups/add-user", &account, None, ""),
+            Some(json!({"group_id": ENGINEERING, "user_id": "00uNobody00000000000"})),
+        )
+        .await;
+
+    assert_eq!(r.status, 404, "{}", r.text);
+    assert_eq!(r.body["raw_response"]["errorCode"], "E0000007", "{}", r.text);
+}
+
+// Me and the System Log.
+
+#[tokio::test]
+async fn me_is_the_user_the_api_token_belongs_to() {
+    let (app, account) = app_with_account("okta").await;
+
+    let r = app.get(&path("me", &account, None, "")).await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    let records = r.body["result"].as_array().unwrap();
+    assert_eq!(records.len(), 1, "{}", r.text);
+    assert_eq!(
+        unified(records[0].clone()),
+        json!({"id": ISAAC, "name": "Isaac Brock", "email": "isaac.brock@example.com"})
+    );
+    assert_eq!(request_lines(&app, "okta"), ["GET /api/v1/users/me"]);
+}
+
+#[tokio::test]
+async fn activities_walk_the_system_log_and_map_an_event() {
+    let (app, account) = app_with_account("okta").await;
+
+    let (events, pages) = crate::helpers::walk_records(&app, &path("activities", &account, None, ""), 2).await;
+
+    assert_eq!((events.len(), pages), (5, 3));
+    assert_eq!(
+        unified(events[2].clone()),
+        json!({
+            "id": "2c3d4e5f-6071-11ef-8b8c-0242ac120002",
+            "actor": {"id": ISAAC, "name": "Isaac Brock", "email": "isaac.brock@example.com", "type": "User"},
+            "description": "Add user to group membership",
+            "action": "group.user_membership.add",
+            "entity": {"id": "00u2a7kq9dXyZ3LmN0h7", "name": "Kenji Watanabe"},
+            "entity_type": "User",
+            "context": {
+                "ip_address": "203.0.113.7",
+                "user_agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/127.0.0.0 Safari/537.36",
+                "location": {"city": "San Francisco", "country": "United States"},
+                "outcome": "SUCCESS", "severity": "INFO"
+            },
+            "created_at": "2024-06-02T09:16:30.500Z"
+        })
+    );
+    assert!(
+        events[4]["actor"].get("email").is_none(),
+        "an app's alternateId is no email"
+    );
+    assert_eq!(
+        request_lines(&app, "okta"),
+        [
+            "GET /api/v1/logs?limit=2",
+            "GET /api/v1/logs?limit=2&after=1b2c3d4e-5f60-11ef-9a7b-0242ac120002",
+            "GET /api/v1/logs?limit=2&after=3d4e5f60-7182-11ef-9c9d-0242ac120002",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_created_at_filter_is_sent_as_since_and_until() {
+    let (app, account) = app_with_account("okta").await;
+
+    let r = app
+        .get(&path(
+            "activities",
+            &account,
+            None,
+            "&created_at[gte]=2024-06-02T09:15:00.000Z&created_at[lt]=2024-06-04T00:00:00Z",
+        ))
+        .await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        crate::helpers::result_ids(&r),
+        [
+            "1b2c3d4e-5f60-11ef-9a7b-0242ac120002",
+            "2c3d4e5f-6071-11ef-8b8c-0242ac120002",
+            "3d4e5f60-7182-11ef-9c9d-0242ac120002"
+        ]
+    );
+    let sent = last_request(&app, "okta");
+    let q: std::collections::HashMap<String, String> = url::form_urlencoded::parse(sent.query.as_bytes())
+        .into_owned()
+        .collect();
+    assert_eq!(q["since"], "2024-06-02T09:15:00.000Z");
+    assert_eq!(q["until"], "2024-06-04T00:00:00Z");
+}
+
+#[tokio::test]
+async fn a_system_log_call_without_the_scope_is_oktas_403() {
+    let (app, account) = app_with_account("okta").await;
+    let body = json!({"errorCode": "E0000006", "errorSummary": "You do not have permission to perform the requested action",
+                      "errorLink": "E0000006", "errorId": "oaeSandbox0000000000000006", "errorCauses": []});
+    app.emulator("okta")
+        .inject(Fault::respond(403, body.clone()).on("GET", "/api/v1/logs").times(1));
+
+    let r = app.get(&path("activities", &account, None, "")).await;
+
+    assert_remote_error(&r, 403, &body);
+}
+
+// Roles (custom admin roles) and role assignments (a user's admin roles).
+
+#[tokio::test]
+async fn roles_are_the_custom_admin_roles_over_next_links() {
+    let (app, account) = app_with_account("okta").await;
+
+    let (roles, pages) = crate::helpers::walk_records(&app, &path("roles", &account, None, ""), 2).await;
+
+    assert_eq!(pages, 2);
+    assert_eq!(
+        ids(&roles),
+        ["cr0Yq6IJxGIr0ouum0g3", "cr0Fw7HKcWIroo88m3r1", "cr0Xq1JKdZPtuu33r4m5"]
+    );
+    assert_eq!(
+        unified(roles[2].clone()),
+        json!({"id": "cr0Xq1JKdZPtuu33r4m5", "name": "HelpdeskLite", "label": "HelpdeskLite",
+               "description": "Resets passwords and unlocks users", "type": "custom",
+               "created_at": "2022-08-01T10:00:00.000Z", "updated_at": "2023-03-15T09:30:00.000Z"})
+    );
+    assert_eq!(
+        request_lines(&app, "okta"),
+        [
+            "GET /api/v1/iam/roles?limit=2",
+            "GET /api/v1/iam/roles?limit=2&after=cr0Fw7HKcWIroo88m3r1"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn role_writes_take_the_permissions_from_remote_data_and_put_label_and_description() {
+    let (app, account) = app_with_account("okta").await;
+
+    let r = app
+        .send(
+            Method::POST,
+            &path("roles", &account, None, ""),
+            Some(json!({"name": "GroupReader", "description": "Reads groups",
+                        "remote_data": {"permissions": ["okta.groups.read"]}})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let sent = last_request(&app, "okta");
+    assert_eq!(
+        (sent.method.as_str(), sent.path.as_str()),
+        ("POST", "/api/v1/iam/roles")
+    );
+    assert_eq!(
+        sent.json.unwrap(),
+        json!({"label": "GroupReader", "description": "Reads groups", "permissions": ["okta.groups.read"]})
+    );
+    let id = r.body["id"].as_str().unwrap().to_string();
+
+    let r = app
+        .send(
+            Method::PATCH,
+            &path("roles", &account, Some(&id), ""),
+            Some(json!({"description": "Reads every group"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let sent = last_request(&app, "okta");
+    assert_eq!(
+        (sent.method.as_str(), sent.path.clone()),
+        ("PUT", format!("/api/v1/iam/roles/{id}"))
+    );
+    assert_eq!(
+        sent.json.unwrap(),
+        json!({"label": "GroupReader", "description": "Reads every group"})
+    );
+
+    let r = app
+        .send(Method::DELETE, &path("roles", &account, Some(&id), ""), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        request_lines(&app, "okta").last().unwrap(),
+        &format!("DELETE /api/v1/iam/roles/{id}")
+    );
+
+    // Without permissions Okta refuses the role.
+    let r = app
+        .send(
+            Method::POST,
+            &path("roles", &account, None, ""),
+            Some(json!({"name": "Empty", "description": "x"})),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.body["raw_response"]["errorCode"], "E0000001", "{}", r.text);
+}
+
+#[tokio::test]
+async fn role_assignments_are_a_users_admin_roles() {
+    let (app, account) = app_with_account("okta").await;
+    const SEUN: &str = "00u9h4rx6kEfG0StU7o4";
+
+    let r = app
+        .get(&path("role_assignments", &account, None, &format!("&user_id={SEUN}")))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let records: Vec<Value> = r.body["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .cloned()
+        .map(unified)
+        .collect();
+    assert_eq!(
+        records,
+        [
+            json!({"id": "ra1b7aguRQgFhbQNK0g4", "user_id": SEUN, "role_id": "HELP_DESK_ADMIN",
+                   "created_at": "2023-01-10T12:00:00.000Z", "updated_at": "2023-01-10T12:00:00.000Z"}),
+            json!({"id": "irb1qe6PGuMc7Oh8N0g4", "user_id": SEUN, "role_id": "cr0Xq1JKdZPtuu33r4m5",
+                   "created_at": "2023-03-15T09:31:00.000Z", "updated_at": "2023-03-15T09:31:00.000Z"}),
+        ]
+    );
+    assert_eq!(request_lines(&app, "okta"), [format!("GET /api/v1/users/{SEUN}/roles")]);
+
+    let r = app
+        .get(&path(
+            "role_assignments",
+            &account,
+            Some("ra1b8aahBZuGJRRa30g4"),
+            &format!("&user_id={ISAAC}"),
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["role_id"], "SUPER_ADMIN");
+    assert_eq!(r.body["remote_data"]["label"], "Super Organization Administrator");
+
+    let r = app
+        .send(
+            Method::POST,
+            &path("role_assignments", &account, None, ""),
+            Some(json!({"user_id": SEUN, "role_id": "READ_ONLY_ADMIN"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let sent = last_request(&app, "okta");
+    assert_eq!(
+        (sent.method.as_str(), sent.path.clone()),
+        ("POST", format!("/api/v1/users/{SEUN}/roles"))
+    );
+    assert_eq!(sent.json.unwrap(), json!({"type": "READ_ONLY_ADMIN"}));
+    assert_eq!(
+        (r.body["user_id"].as_str(), r.body["role_id"].as_str()),
+        (Some(SEUN), Some("READ_ONLY_ADMIN"))
+    );
+    let id = r.body["id"].as_str().unwrap().to_string();
+
+    let r = app
+        .send(
+            Method::DELETE,
+            &path("role_assignments", &account, Some(&id), &format!("&user_id={SEUN}")),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        request_lines(&app, "okta").last().unwrap(),
+        &format!("DELETE /api/v1/users/{SEUN}/roles/{id}")
+    );
+
+    // The list needs the user.
+    let r = app.get(&path("role_assignments", &account, None, "")).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+}
