@@ -60,7 +60,8 @@ impl Call {
                 mapped = format::normalize(&mapped, schema).unwrap_or_else(|| Value::Object(Map::new()));
             }
             ResponseFormat::Unified | ResponseFormat::Stream | ResponseFormat::Raw => {
-                if !self.req.query.ignore_remote_data {
+                // A write answered with no body (a custom method's 204) has no `remote_data`.
+                if !self.req.query.ignore_remote_data && !raw.is_null() {
                     mapped["remote_data"] = raw;
                 }
             }

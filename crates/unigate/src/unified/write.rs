@@ -148,8 +148,10 @@ impl Call {
                 Reads::Fields(fields) => read.extend(fields.keys()),
             }
         }
-        // The raw resource's path may place body values too (a custom method's ids).
-        for path in self.resource.path.variables() {
+        // The raw resource's path, and its side loads' paths, may place body values too (a
+        // custom method's ids).
+        let paths = std::iter::once(&self.resource).chain(self.mapping.before.iter().map(|(_, r, _)| r));
+        for path in paths.flat_map(|r| r.path.variables()) {
             if let [first, field, ..] = path {
                 if first == "body" {
                     read.insert(field);

@@ -43,7 +43,7 @@ groups:
     response_mapping: '{ "group_id": response.group, "user_id": response.user }'
   remove-user:
     resource: group_members.delete
-    request_body_mapping: '{}'
+    request_body_mapping: 'null'
     response_mapping: '{ "group_id": body.group_id, "user_id": body.user_id }'
 "#;
     std::fs::write(
@@ -120,6 +120,16 @@ async fn add_user_and_remove_user_change_what_the_group_id_list_shows() {
     assert_eq!(
         (sent.method.as_str(), sent.path.as_str()),
         ("DELETE", "/groups/g1/members/g1:u1")
+    );
+    assert!(
+        sent.body.is_empty(),
+        "a body mapping of null sends no body: {}",
+        sent.body_text()
+    );
+    assert!(
+        r.body.get("remote_data").is_none(),
+        "a 204 has no remote_data: {}",
+        r.text
     );
     let r = app.get(&users("&group_id=g1")).await;
     let ids: Vec<&str> = r.body["result"]

@@ -467,11 +467,9 @@ async fn drive(app: &TestApp, entry: &UsersEntry) -> (Vec<(String, RecordedReque
 struct GroupsEntry {
     integration: &'static str,
     create: fn() -> Value,
-    /// Calls not driven. `add-user`/`remove-user` on a `PUT`/`DELETE`: Unigate sends every
-    /// custom method's body, `{}` where the mapping has nothing, and these operations take
-    /// none (a core limitation). Graph's members list: its `$select` names user
-    /// properties, which the spec's `directoryObject` enum does not list (Graph answers
-    /// them for user members).
+    /// Calls not driven. Graph's members list: its `$select` names user properties, which
+    /// the spec's `directoryObject` enum does not list (Graph answers them for user
+    /// members).
     skip: &'static [&'static str],
 }
 
@@ -479,12 +477,12 @@ const GROUPS: &[GroupsEntry] = &[
     GroupsEntry {
         integration: "okta",
         create: || json!({"name": "Conformance Group", "description": "Checks"}),
-        skip: &["groups add-user", "groups remove-user"],
+        skip: &[],
     },
     GroupsEntry {
         integration: "microsoft-entra-id",
         create: || json!({"name": "Conformance Group", "description": "Checks"}),
-        skip: &["users list with group_id", "groups remove-user"],
+        skip: &["users list with group_id"],
     },
     GroupsEntry {
         integration: "google-workspace",
@@ -492,7 +490,7 @@ const GROUPS: &[GroupsEntry] = &[
             json!({"name": "Conformance Group", "description": "Checks",
                    "remote_data": {"email": "conformance.group@example.com"}})
         },
-        skip: &["groups remove-user"],
+        skip: &[],
     },
 ];
 
