@@ -874,3 +874,94 @@ async fn role_assignments_are_a_users_admin_roles() {
     let r = app.get(&path("role_assignments", &account, None, "")).await;
     assert_eq!(r.status, 400, "{}", r.text);
 }
+
+/// Okta applies the name, email and last-updated filters in its own `filter` expression;
+/// `status` is left to Unigate, which checks every filter again on the mapped users.
+#[tokio::test]
+async fn filters_go_into_oktas_filter_expression_and_status_is_applied_by_the_gateway() {
+    let (app, account) = app_with_account("okta").await;
+
+    let (users, pages) = crate::helpers::walk_records(
+        &app,
+        &users_path(&account, None, "&updated_at[gte]=2024-04-01&status=active"),
+        2,
+    )
+    .await;
+
+    let ids: Vec<&str> = users.iter().map(|u| u["id"].as_str().unwrap()).collect();
+    // Updated since April: Tom (locked out, so not active), Fatima, Liam, Sofia, Seun.
+    assert_eq!(
+        ids,
+        [
+            "00u5d0nt2gAbC6OpQ3k0",
+            "00u6e1ou3hBcD7PqR4l1",
+            "00u8g3qw5jDeF9RsT6n3",
+            "00u9h4rx6kEfG0StU7o4"
+        ]
+    );
+    assert_eq!(
+        pages, 3,
+        "Okta's pages of two, the first one short after the status check"
+    );
+    let first = &app.emulator("okta").requests()[0];
+    let sent: Vec<(String, String)> = url::form_urlencoded::parse(first.query.as_bytes())
+        .into_owned()
+        .collect();
+    assert!(
+        sent.contains(&("filter".into(), r#"lastUpdated ge "2024-04-01T00:00:00.000Z""#.into())),
+        "{sent:?}"
+    );
+    assert!(
+        !first.query.contains("status"),
+        "status is not Okta's to apply here: {}",
+        first.query
+    );
+
+    // Several clauses joined with `and`; Okta matches the email ignoring case.
+    app.emulator("okta").clear_requests();
+    let r = app
+        .get(&users_path(
+            &account,
+            None,
+            "&email=Alice.Smith@Example.com&last_name=smith",
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["result_count"], 1, "{}", r.text);
+    assert_eq!(r.body["result"][0]["id"], "00u118oQYT4TBTemp0g4");
+    let sent = &app.emulator("okta").requests()[0];
+    let filter: String = url::form_urlencoded::parse(sent.query.as_bytes())
+        .find(|(k, _)| k == "filter")
+        .unwrap()
+        .1
+        .into_owned();
+    assert_eq!(
+        filter,
+        r#"profile.email eq "Alice.Smith@Example.com" and profile.lastName eq "smith""#
+    );
+
+    // A group's member list takes no filter: Unigate applies it there.
+    app.emulator("okta").clear_requests();
+    let r = app
+        .get(&users_path(
+            &account,
+            None,
+            &format!("&group_id={ENGINEERING}&first_name=chen"),
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let names: Vec<&str> = r.body["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["first_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Chen"]);
+    assert!(!app.emulator("okta").requests()[0].query.contains("filter"));
+
+    // `GET /integration/okta` says who applies which.
+    let r = app.get("/integration/okta").await;
+    let who = &r.body["filters"]["user-directory"]["users"];
+    assert_eq!(who["email"], "provider");
+    assert_eq!(who["status"], "gateway");
+}
