@@ -190,6 +190,45 @@ const USERS: &[UsersEntry] = &[
         // `email`, which it does not declare: a defect of the spec, not of the request.
         skip: &["create"],
     },
+    UsersEntry {
+        provider: "Cisco Meraki",
+        integration: "cisco-meraki",
+        spec: "meraki-dashboard-v1.json",
+        prefix: "/api/v1",
+        create: || {
+            json!({"name": "Conformance Check", "emails": [{"email": "conformance.check@example.com", "is_primary": true}],
+                   "roles": [{"id": "read-only"}]})
+        },
+        update: || json!({"roles": [{"id": "full"}]}),
+        light: false,
+        skip: &[],
+    },
+    UsersEntry {
+        provider: "Juniper Mist",
+        integration: "juniper-mist",
+        spec: "juniper-mist.json",
+        prefix: "",
+        create: || {
+            json!({"first_name": "Conformance", "last_name": "Check",
+                   "emails": [{"email": "conformance.check@example.com", "is_primary": true}],
+                   "roles": [{"id": "read"}]})
+        },
+        update: || json!({"roles": [{"id": "admin"}]}),
+        light: false,
+        // An invite's id is the invitation's, not an admin's.
+        skip: &["delete"],
+    },
+    UsersEntry {
+        provider: "Platform.sh",
+        integration: "platform-sh",
+        spec: "upsun-platformsh.json",
+        prefix: "",
+        create: || json!({"emails": [{"email": "conformance.check@example.com", "is_primary": true}], "roles": [{"id": "billing"}]}),
+        update: || json!({"roles": [{"id": "members"}]}),
+        light: false,
+        // A create is an invitation (its id is the invitation's).
+        skip: &["delete"],
+    },
 ];
 
 /// A spec of either kind.
