@@ -68,10 +68,31 @@ fn parse_filter_expression(text: &str, spec: &FilterExpressionSpec) -> Result<Ve
         let after = after.trim_start();
         let (value, after) = match after.chars().next() {
             Some(q @ ('"' | '\'')) => {
-                let end = after[1..]
-                    .find(q)
-                    .ok_or_else(|| bad(format!("unclosed quote in `{after}`")))?;
-                (after[1..1 + end].to_string(), &after[end + 2..])
+                // Inside quotes, `\x` is `x` (Okta's `\"`) and a doubled quote is one
+                // (OData's `''`).
+                let mut value = String::new();
+                let mut chars = after.char_indices().skip(1).peekable();
+                let mut end = None;
+                while let Some((i, c)) = chars.next() {
+                    match c {
+                        '\\' => {
+                            if let Some((_, next)) = chars.next() {
+                                value.push(next);
+                            }
+                        }
+                        c if c == q && chars.peek().is_some_and(|(_, n)| *n == q) => {
+                            value.push(q);
+                            chars.next();
+                        }
+                        c if c == q => {
+                            end = Some(i);
+                            break;
+                        }
+                        c => value.push(c),
+                    }
+                }
+                let end = end.ok_or_else(|| bad(format!("unclosed quote in `{after}`")))?;
+                (value, &after[end + 1..])
             }
             Some(_) => {
                 let end = after.find(char::is_whitespace).unwrap_or(after.len());

@@ -287,6 +287,11 @@ routes:
     assert_eq!(ids(&body), ["u2"]);
     let (_, body) = get(r#"lastUpdated lt "2024-03-01T00:00:00Z""#).await;
     assert_eq!(ids(&body), ["u1"]);
+    // Quotes inside values: OData doubles them, Okta escapes them with a backslash.
+    let (s, body) = get("profile.email eq 'o''neil@example.com'").await;
+    assert_eq!((s, ids(&body).len()), (200, 0));
+    let (s, body) = get(r#"profile.email eq "a\"b@example.com" and status eq "ACTIVE""#).await;
+    assert_eq!((s, ids(&body).len()), (200, 0));
     // Refused as providers refuse them.
     for bad in [
         r#"department eq "x""#,

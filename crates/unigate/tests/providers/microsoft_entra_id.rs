@@ -797,3 +797,39 @@ async fn an_unknown_license_is_graphs_404() {
         r.text
     );
 }
+
+/// Graph applies the email and name filters in its `$filter`; `status` is Unigate's.
+#[tokio::test]
+async fn email_and_name_filters_go_into_graphs_filter_and_status_is_the_gateways() {
+    let (app, account) = crate::helpers::app_with_account("microsoft-entra-id").await;
+    let path = |extra: &str| crate::common::users_path(&account, None, extra);
+
+    let r = app.get(&path("&email=adelev@contoso.com&last_name=VANCE")).await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["result_count"], 1, "{}", r.text);
+    assert_eq!(r.body["result"][0]["id"], "87d349ed-44d7-43e1-9a83-5f2406dee5bd");
+    let sent = app.emulator("microsoft-entra-id").requests().last().unwrap().clone();
+    let filter: String = url::form_urlencoded::parse(sent.query.as_bytes())
+        .find(|(k, _)| k == "$filter")
+        .unwrap()
+        .1
+        .into_owned();
+    assert_eq!(filter, "mail eq 'adelev@contoso.com' and surname eq 'VANCE'");
+
+    // A quote inside a value is doubled, as OData wants; nobody matches.
+    let r = app.get(&path("&last_name=O'Neil")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["result_count"], 0);
+    let sent = app.emulator("microsoft-entra-id").requests().last().unwrap().clone();
+    assert!(sent.query.contains("O%27%27Neil"), "{}", sent.query);
+
+    // Status is read from two properties: the gateway applies it.
+    let (users, _) = crate::helpers::walk_records(&app, &path("&status=inactive"), 3).await;
+    let names: Vec<&str> = users.iter().map(|u| u["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"Christie Cline"), "{names:?}");
+    assert!(users.iter().all(|u| u["status"] == "inactive"));
+    let r = app.get("/integration/microsoft-entra-id").await;
+    assert_eq!(r.body["filters"]["user-directory"]["users"]["email"], "provider");
+    assert_eq!(r.body["filters"]["user-directory"]["users"]["status"], "gateway");
+}
