@@ -340,3 +340,77 @@ mod users {
         );
     }
 }
+
+const SALES_GROUP: &str = "Y2lzY29zcGFyazovL3VzL1NDSU1fR1JPVVAvMjUxMDRiZTAtZjg3NC00MzQzLTk2MDctZGYwMmRmMzdiNWMxOjM0OGFkYjgxLTI4ZjktNGFiNS1iMmQ2LWU5YjQ5NGU3MmEwNg";
+
+fn dir_path(resource: &str, account: &str, id: Option<&str>) -> String {
+    let id = id.map(|i| format!("/{i}")).unwrap_or_default();
+    format!("/unified/user-directory/{resource}{id}?integrated_account_id={account}")
+}
+
+#[tokio::test]
+async fn a_group_maps_display_name_org_and_dates() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app.get(&dir_path("groups", &account, Some(SALES_GROUP))).await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        unified(&r.body),
+        json!({
+            "id": SALES_GROUP, "name": "Sales Group", "organization": ACME, "group_type": "group",
+            "created_at": "2022-02-17T02:13:29.706Z", "updated_at": "2022-02-17T02:13:29.706Z"
+        })
+    );
+    assert_request(&last_request(&app, P), "GET", &format!("/v1/groups/{SALES_GROUP}"));
+}
+
+#[tokio::test]
+async fn the_groups_list_reads_the_groups_array() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app.get(&dir_path("groups", &account, None)).await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    let names: Vec<&str> = r.body["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Sales Group", "Support Engineers"]);
+    assert_eq!(r.body["next_cursor"], serde_json::Value::Null);
+    assert_request(&last_request(&app, P), "GET", "/v1/groups");
+}
+
+#[tokio::test]
+async fn an_unknown_group_is_webexs_404() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app.get(&dir_path("groups", &account, Some("nope"))).await;
+
+    assert_error(&r, 404);
+    assert_eq!(r.body["truto_is_remote_error"], true, "{}", r.text);
+    assert_eq!(
+        r.body["raw_response"]["message"],
+        "The requested resource could not be found."
+    );
+}
+
+#[tokio::test]
+async fn me_is_the_tokens_person() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app.get(&dir_path("me", &account, None)).await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        unified(&r.body["result"][0]),
+        json!({
+            "id": "Y2lzY29zcGFyazovL3VzL1BFT1BMRS9mNWIzNjE4Ny1jOGRkLTQ3MjctOGIyZi1mOWM0NDdmMjkwNDY",
+            "name": "John Andersen", "email": "john.andersen@example.com",
+            "organization": {"id": ACME}
+        })
+    );
+    assert_request(&last_request(&app, P), "GET", "/v1/people/me");
+}
