@@ -414,3 +414,43 @@ async fn me_is_the_tokens_person() {
     );
     assert_request(&last_request(&app, P), "GET", "/v1/people/me");
 }
+
+#[tokio::test]
+async fn a_group_is_created_with_scim_schemas_and_deleted() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app
+        .send(
+            Method::POST,
+            &dir_path("groups", &account, None),
+            Some(json!({"name": "Field Sales"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let sent = last_request(&app, P);
+    assert_request(&sent, "POST", "/v1/groups");
+    assert_eq!(
+        sent.json.unwrap(),
+        json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group",
+                        "urn:scim:schemas:extension:cisco:webexidentity:2.0:Group"],
+            "displayName": "Field Sales"
+        })
+    );
+    let id = r.body["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        unified(&r.body),
+        json!({
+            "id": id, "name": "Field Sales", "organization": ACME, "group_type": "group",
+            "created_at": r.body["remote_data"]["created"],
+            "updated_at": r.body["remote_data"]["lastModified"]
+        })
+    );
+
+    let r = app
+        .send(Method::DELETE, &dir_path("groups", &account, Some(&id)), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_request(&last_request(&app, P), "DELETE", &format!("/v1/groups/{id}"));
+    assert!(app.emulator(P).record("groups", &id).is_none());
+}
