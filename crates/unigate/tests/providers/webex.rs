@@ -454,3 +454,42 @@ async fn a_group_is_created_with_scim_schemas_and_deleted() {
     assert_request(&last_request(&app, P), "DELETE", &format!("/v1/groups/{id}"));
     assert!(app.emulator(P).record("groups", &id).is_none());
 }
+
+#[tokio::test]
+async fn roles_list_and_get_map_id_and_name() {
+    let (app, account) = app_with_account(P).await;
+    let full = "Y2lzY29zcGFyazovL3VzL1JPTEUvOTZhYmMyYWEtM2RjYy0xMWU1LWExNTItZmUzNDgxOWNkYzlh";
+
+    let r = app.get(&dir_path("roles", &account, None)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["result_count"], 3, "{}", r.text);
+    assert_request(&last_request(&app, P), "GET", "/v1/roles");
+
+    let r = app.get(&dir_path("roles", &account, Some(full))).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(unified(&r.body), json!({"id": full, "name": "Full Administrator"}));
+    assert_request(&last_request(&app, P), "GET", &format!("/v1/roles/{full}"));
+}
+
+#[tokio::test]
+async fn a_license_maps_total_and_consumed_units() {
+    let (app, account) = app_with_account(P).await;
+    let meeting = "Y2lzY29zcGFyazovL3VzL0xJQ0VOU0UvOTZhYmMyYWEtM2RjYy0xMWU1LWExNTItZmUzNDgxOWNkYzlh";
+
+    let r = app.get(&dir_path("licenses", &account, Some(meeting))).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        unified(&r.body),
+        json!({"id": meeting, "name": "Meeting - Webex Meeting Center",
+               "available_quantity": 50, "assigned_quantity": 5})
+    );
+    assert_request(&last_request(&app, P), "GET", &format!("/v1/licenses/{meeting}"));
+
+    let r = app.get(&dir_path("licenses", &account, None)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["result_count"], 2, "{}", r.text);
+    assert_eq!(r.body["result"][1]["assigned_quantity"], 12);
+    let sent = last_request(&app, P);
+    assert_request(&sent, "GET", "/v1/licenses");
+    assert_eq!(sent.query, "");
+}
