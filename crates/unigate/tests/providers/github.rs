@@ -235,3 +235,251 @@ async fn an_unknown_member_is_githubs_404() {
         &json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}),
     );
 }
+
+/// `/unified/user-directory/{resource}[/{id}]?integrated_account_id=...&organization_id=octo-org`.
+fn dir_path(resource: &str, account: &str, id: Option<&str>) -> String {
+    let id = id.map(|i| format!("/{i}")).unwrap_or_default();
+    format!("/unified/user-directory/{resource}{id}?integrated_account_id={account}{ORG}")
+}
+
+fn ids(records: &[serde_json::Value]) -> Vec<&str> {
+    records.iter().map(|r| r["id"].as_str().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn a_team_is_a_group_addressed_by_its_slug() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app.get(&dir_path("groups", &account, Some("platform"))).await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        unified(&r.body),
+        json!({
+            "id": "platform", "name": "Platform",
+            "description": "Runs the build and deploy platform",
+            "organization": "octo-org", "group_type": "team",
+            "created_at": "2019-04-02T08:30:00Z", "updated_at": "2024-02-19T10:05:00Z"
+        })
+    );
+    assert_eq!(r.body["remote_data"]["id"], 2);
+    let sent = last_request(&app, P);
+    assert_request(&sent, "GET", "/orgs/octo-org/teams/platform");
+    assert_eq!(sent.header("authorization"), Some(BEARER));
+}
+
+#[tokio::test]
+async fn the_teams_list_walks_link_pages_of_one_organization() {
+    let (app, account) = app_with_account(P).await;
+    app.emulator(P).clear_requests();
+
+    let (teams, pages) = walk_records(&app, &dir_path("groups", &account, None), 2).await;
+
+    assert_eq!(
+        ids(&teams),
+        ["platform", "design-systems", "security", "release-managers"],
+        "the teams of octo-org only"
+    );
+    assert_eq!(pages, 2);
+    assert_eq!(
+        unified(&teams[1]),
+        json!({"id": "design-systems", "name": "Design Systems", "organization": "octo-org", "group_type": "team"}),
+        "a list item has no dates and a null description is left out"
+    );
+    assert_eq!(
+        request_lines(&app, P),
+        [
+            "GET /orgs/octo-org/teams?per_page=2",
+            "GET /orgs/octo-org/teams?per_page=2&page=2"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_teams_list_without_organization_id_is_a_400_naming_it() {
+    let (app, account) = app_with_account(P).await;
+    app.emulator(P).clear_requests();
+
+    let r = app
+        .get(&format!(
+            "/unified/user-directory/groups?integrated_account_id={account}"
+        ))
+        .await;
+
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.text.contains("organization_id"), "{}", r.text);
+    assert!(request_lines(&app, P).is_empty());
+}
+
+#[tokio::test]
+async fn team_writes_post_patch_and_delete_by_slug() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app
+        .send(
+            Method::POST,
+            &dir_path("groups", &account, None),
+            Some(json!({"name": "support", "description": "Tier 1 and 2"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let sent = last_request(&app, P);
+    assert_request(&sent, "POST", "/orgs/octo-org/teams");
+    assert_eq!(
+        sent.json.unwrap(),
+        json!({"name": "support", "description": "Tier 1 and 2"})
+    );
+    let created = &r.body["remote_data"]["created_at"];
+    assert_eq!(
+        unified(&r.body),
+        json!({
+            "id": "support", "name": "support", "description": "Tier 1 and 2",
+            "organization": "octo-org", "group_type": "team",
+            "created_at": created, "updated_at": r.body["remote_data"]["updated_at"]
+        })
+    );
+    assert_eq!(r.body["remote_data"]["id"], 6);
+
+    let r = app
+        .send(
+            Method::PATCH,
+            &dir_path("groups", &account, Some("support")),
+            Some(json!({"description": "Every support tier"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let sent = last_request(&app, P);
+    assert_request(&sent, "PATCH", "/orgs/octo-org/teams/support");
+    assert_eq!(sent.json.unwrap(), json!({"description": "Every support tier"}));
+    assert_eq!(
+        (&r.body["id"], &r.body["name"], &r.body["description"]),
+        (&json!("support"), &json!("support"), &json!("Every support tier"))
+    );
+
+    let r = app
+        .send(Method::DELETE, &dir_path("groups", &account, Some("support")), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let sent = last_request(&app, P);
+    assert_request(&sent, "DELETE", "/orgs/octo-org/teams/support");
+    assert!(sent.body.is_empty(), "{}", sent.body_text());
+    assert!(app.emulator(P).record("teams", "support").is_none());
+}
+
+#[tokio::test]
+async fn a_team_without_a_name_is_githubs_validation_error() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app
+        .send(
+            Method::POST,
+            &dir_path("groups", &account, None),
+            Some(json!({"description": "No name"})),
+        )
+        .await;
+
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(r.body["truto_is_remote_error"], true, "{}", r.text);
+    assert_eq!(r.body["raw_response"]["message"], "Validation Failed", "{}", r.text);
+}
+
+#[tokio::test]
+async fn an_unknown_team_is_githubs_404() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app.get(&dir_path("groups", &account, Some("no-such-team"))).await;
+
+    assert_remote_error(
+        &r,
+        404,
+        &json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}),
+    );
+}
+
+/// The unified users list with `group_id` (a team slug).
+async fn team_members(app: &crate::helpers::TestApp, account: &str, team: &str) -> Vec<serde_json::Value> {
+    let r = app
+        .get(&users_path(account, None, &format!("{ORG}&group_id={team}")))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.body["result"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn add_user_and_remove_user_change_the_team_members_list() {
+    let (app, account) = app_with_account(P).await;
+
+    let before = team_members(&app, &account, "platform").await;
+    assert_eq!(ids(&before), ["octocat", "hubot"]);
+    assert_eq!(
+        unified(&before[1]),
+        json!({
+            "id": "hubot", "username": "hubot", "status": "active", "user_type": "User",
+            "avatar": "https://avatars.githubusercontent.com/u/480938?v=4",
+            "organizations": [{"id": "octo-org"}],
+            "identifiers": {"id": "480938", "node_id": "MDQ6VXNlcjQ4MDkzOA=="}
+        })
+    );
+    assert_request(&last_request(&app, P), "GET", "/orgs/octo-org/teams/platform/members");
+
+    let add = dir_path("groups/add-user", &account, None);
+    let r = app
+        .send(
+            Method::POST,
+            &add,
+            Some(json!({"group_id": "platform", "user_id": "mona-lisa"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        unified(&r.body),
+        json!({"group_id": "platform", "user_id": "mona-lisa"})
+    );
+    assert_eq!(r.body["remote_data"]["state"], "active", "{}", r.text);
+    let sent = last_request(&app, P);
+    assert_request(&sent, "PUT", "/orgs/octo-org/teams/platform/memberships/mona-lisa");
+    assert_eq!(sent.json.unwrap(), json!({"role": "member"}));
+    assert_eq!(
+        ids(&team_members(&app, &account, "platform").await),
+        ["octocat", "hubot", "mona-lisa"]
+    );
+
+    let remove = dir_path("groups/remove-user", &account, None);
+    let r = app
+        .send(
+            Method::POST,
+            &remove,
+            Some(json!({"group_id": "platform", "user_id": "octocat"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body, json!({"group_id": "platform", "user_id": "octocat"}));
+    let sent = last_request(&app, P);
+    assert_request(&sent, "DELETE", "/orgs/octo-org/teams/platform/memberships/octocat");
+    assert!(sent.body.is_empty(), "no body: {}", sent.body_text());
+    assert_eq!(
+        ids(&team_members(&app, &account, "platform").await),
+        ["hubot", "mona-lisa"]
+    );
+    // Still a member of the organization.
+    assert!(app.emulator(P).record("members", "octocat").is_some());
+}
+
+#[tokio::test]
+async fn adding_a_login_that_is_no_member_is_githubs_404() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app
+        .send(
+            Method::POST,
+            &dir_path("groups/add-user", &account, None),
+            Some(json!({"group_id": "platform", "user_id": "no-such-user"})),
+        )
+        .await;
+
+    assert_remote_error(
+        &r,
+        404,
+        &json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}),
+    );
+}

@@ -340,3 +340,156 @@ mod users {
         );
     }
 }
+
+const SALES_GROUP: &str = "Y2lzY29zcGFyazovL3VzL1NDSU1fR1JPVVAvMjUxMDRiZTAtZjg3NC00MzQzLTk2MDctZGYwMmRmMzdiNWMxOjM0OGFkYjgxLTI4ZjktNGFiNS1iMmQ2LWU5YjQ5NGU3MmEwNg";
+
+fn dir_path(resource: &str, account: &str, id: Option<&str>) -> String {
+    let id = id.map(|i| format!("/{i}")).unwrap_or_default();
+    format!("/unified/user-directory/{resource}{id}?integrated_account_id={account}")
+}
+
+#[tokio::test]
+async fn a_group_maps_display_name_org_and_dates() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app.get(&dir_path("groups", &account, Some(SALES_GROUP))).await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        unified(&r.body),
+        json!({
+            "id": SALES_GROUP, "name": "Sales Group", "organization": ACME, "group_type": "group",
+            "created_at": "2022-02-17T02:13:29.706Z", "updated_at": "2022-02-17T02:13:29.706Z"
+        })
+    );
+    assert_request(&last_request(&app, P), "GET", &format!("/v1/groups/{SALES_GROUP}"));
+}
+
+#[tokio::test]
+async fn the_groups_list_reads_the_groups_array() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app.get(&dir_path("groups", &account, None)).await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    let names: Vec<&str> = r.body["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Sales Group", "Support Engineers"]);
+    assert_eq!(r.body["next_cursor"], serde_json::Value::Null);
+    assert_request(&last_request(&app, P), "GET", "/v1/groups");
+}
+
+#[tokio::test]
+async fn an_unknown_group_is_webexs_404() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app.get(&dir_path("groups", &account, Some("nope"))).await;
+
+    assert_error(&r, 404);
+    assert_eq!(r.body["truto_is_remote_error"], true, "{}", r.text);
+    assert_eq!(
+        r.body["raw_response"]["message"],
+        "The requested resource could not be found."
+    );
+}
+
+#[tokio::test]
+async fn me_is_the_tokens_person() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app.get(&dir_path("me", &account, None)).await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        unified(&r.body["result"][0]),
+        json!({
+            "id": "Y2lzY29zcGFyazovL3VzL1BFT1BMRS9mNWIzNjE4Ny1jOGRkLTQ3MjctOGIyZi1mOWM0NDdmMjkwNDY",
+            "name": "John Andersen", "email": "john.andersen@example.com",
+            "organization": {"id": ACME}
+        })
+    );
+    assert_request(&last_request(&app, P), "GET", "/v1/people/me");
+}
+
+#[tokio::test]
+async fn a_group_is_created_with_scim_schemas_and_deleted() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app
+        .send(
+            Method::POST,
+            &dir_path("groups", &account, None),
+            Some(json!({"name": "Field Sales"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let sent = last_request(&app, P);
+    assert_request(&sent, "POST", "/v1/groups");
+    assert_eq!(
+        sent.json.unwrap(),
+        json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group",
+                        "urn:scim:schemas:extension:cisco:webexidentity:2.0:Group"],
+            "displayName": "Field Sales"
+        })
+    );
+    let id = r.body["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        unified(&r.body),
+        json!({
+            "id": id, "name": "Field Sales", "organization": ACME, "group_type": "group",
+            "created_at": r.body["remote_data"]["created"],
+            "updated_at": r.body["remote_data"]["lastModified"]
+        })
+    );
+
+    let r = app
+        .send(Method::DELETE, &dir_path("groups", &account, Some(&id)), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_request(&last_request(&app, P), "DELETE", &format!("/v1/groups/{id}"));
+    assert!(app.emulator(P).record("groups", &id).is_none());
+}
+
+#[tokio::test]
+async fn roles_list_and_get_map_id_and_name() {
+    let (app, account) = app_with_account(P).await;
+    let full = "Y2lzY29zcGFyazovL3VzL1JPTEUvOTZhYmMyYWEtM2RjYy0xMWU1LWExNTItZmUzNDgxOWNkYzlh";
+
+    let r = app.get(&dir_path("roles", &account, None)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["result_count"], 3, "{}", r.text);
+    assert_request(&last_request(&app, P), "GET", "/v1/roles");
+
+    let r = app.get(&dir_path("roles", &account, Some(full))).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(unified(&r.body), json!({"id": full, "name": "Full Administrator"}));
+    assert_request(&last_request(&app, P), "GET", &format!("/v1/roles/{full}"));
+}
+
+#[tokio::test]
+async fn a_license_maps_total_and_consumed_units() {
+    let (app, account) = app_with_account(P).await;
+    let meeting = "Y2lzY29zcGFyazovL3VzL0xJQ0VOU0UvOTZhYmMyYWEtM2RjYy0xMWU1LWExNTItZmUzNDgxOWNkYzlh";
+
+    let r = app.get(&dir_path("licenses", &account, Some(meeting))).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        unified(&r.body),
+        json!({"id": meeting, "name": "Meeting - Webex Meeting Center",
+               "available_quantity": 50, "assigned_quantity": 5})
+    );
+    assert_request(&last_request(&app, P), "GET", &format!("/v1/licenses/{meeting}"));
+
+    let r = app.get(&dir_path("licenses", &account, None)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["result_count"], 2, "{}", r.text);
+    assert_eq!(r.body["result"][1]["assigned_quantity"], 12);
+    let sent = last_request(&app, P);
+    assert_request(&sent, "GET", "/v1/licenses");
+    assert_eq!(sent.query, "");
+}
