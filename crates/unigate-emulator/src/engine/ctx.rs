@@ -69,7 +69,8 @@ pub(super) fn collection_mut<'s>(route: &RouteSpec, state: &'s mut State) -> Res
 
 pub(super) fn path_id(ctx: &Ctx<'_>, route: &RouteSpec) -> String {
     if let Some(template) = &route.id_template {
-        return template.render(&ctx.vars(Vec::new()));
+        let body = serde_json::from_slice::<Value>(&ctx.req.body).unwrap_or(Value::Null);
+        return template.render(&ctx.vars(vec![("body", body)]));
     }
     route
         .id_param()

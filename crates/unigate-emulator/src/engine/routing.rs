@@ -1,5 +1,5 @@
 //! Which route answers a request: the path after `base_path`, split and percent-decoded,
-//! matched against each route's pattern, method and `when_query` in order; a path that
+//! matched against each route's pattern, method, `when_query` and `when_body` in order; a path that
 //! matches with another method is a 405, none a 404. Also the query string as a map.
 
 use indexmap::IndexMap;
@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::exchange::Incoming;
 use crate::spec::{EmulatorSpec, RouteSpec};
+use crate::template::value_to_text;
 
 pub(super) enum RouteMiss {
     MethodNotAllowed,
@@ -25,12 +26,20 @@ pub(super) fn match_route<'a>(
     let parts: Vec<String> = rest.split('/').skip(1).map(percent_decode).collect();
     let mut path_matched = false;
     let query = parse_query(&req.query);
+    let body = serde_json::from_slice::<Value>(&req.body).ok();
     for route in &spec.file.routes {
         if !route
             .when_query
             .iter()
             .all(|(k, v)| query.get(k).is_some_and(|q| q == v))
         {
+            continue;
+        }
+        if !route.when_body.iter().all(|(k, v)| {
+            body.as_ref()
+                .and_then(|b| b.get(k))
+                .is_some_and(|b| value_to_text(b) == *v)
+        }) {
             continue;
         }
         if let Some(params) = route.path.matches(&parts) {

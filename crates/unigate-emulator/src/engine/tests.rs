@@ -471,7 +471,7 @@ collections:
     id_field: key
     records: [{ key: "g1:p1", group: g1, id: p1, name: Ada }]
 routes:
-  - { method: GET, path: "/groups/{g}/members", op: list, collection: members, filter: { group: "{{params.g}}" }, response: { omit: [key, group, "@odata.id"] } }
+  - { method: GET, path: "/groups/{g}/members", op: list, collection: members, filter: { group: "{{params.g}}" }, response: { omit: [key, group, "@odata.id", op, type] } }
   - method: PUT
     path: "/groups/{g}/members/{p}"
     op: create
@@ -489,6 +489,16 @@ routes:
       set: { key: "{{params.g}}:{{record.id}}", group: "{{params.g}}" }
     response: { status: 204 }
   - { method: DELETE, path: "/groups/{g}/members/{p}", op: delete, collection: members, id_template: "{{params.g}}:{{params.p}}" }
+  - method: POST
+    path: "/groups/{g}/edges"
+    when_body: { op: add }
+    op: create
+    collection: members
+    write:
+      copy_from: { collection: people, id: "{{body.id}}" }
+      set: { key: "{{params.g}}:{{record.id}}", group: "{{params.g}}" }
+    response: { status: 204 }
+  - { method: POST, path: "/groups/{g}/edges", when_body: { op: remove }, op: delete, collection: members, id_template: "{{params.g}}:{{body.id}}" }
 "#;
 
 #[test]
@@ -514,4 +524,24 @@ fn memberships_copy_the_member_and_are_addressed_by_two_path_parameters() {
         "the other group keeps its member"
     );
     assert_eq!(call(&s, Method::DELETE, "/groups/g1/members/p1", "").0, 404);
+}
+
+#[test]
+fn when_body_picks_the_route_by_a_body_field_and_id_templates_read_the_body() {
+    let s = Shared::new(EmulatorSpec::from_yaml("members", MEMBERS).expect("spec"));
+    let list = |g: &str| call(&s, Method::GET, &format!("/groups/{g}/members"), "").1;
+
+    let add = r#"{"op": "add", "type": "user", "id": "p2"}"#;
+    assert_eq!(call(&s, Method::POST, "/groups/g3/edges", add).0, 204);
+    assert_eq!(list("g3"), json!([{"id": "p2", "name": "Alan"}]));
+    let remove = r#"{"op": "remove", "type": "user", "id": "p2"}"#;
+    assert_eq!(call(&s, Method::POST, "/groups/g3/edges", remove).0, 204);
+    assert_eq!(list("g3"), json!([]));
+    assert_eq!(call(&s, Method::POST, "/groups/g3/edges", remove).0, 404);
+    let other = r#"{"op": "update", "id": "p2"}"#;
+    assert_eq!(
+        call(&s, Method::POST, "/groups/g3/edges", other).0,
+        404,
+        "no route takes another op"
+    );
 }

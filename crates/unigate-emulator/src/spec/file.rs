@@ -172,7 +172,7 @@ impl EmulatorSpec {
                     needle.clone(),
                 )
             };
-            let when = format!("{:?}", route.when_query);
+            let when = format!("{:?} {:?}", route.when_query, route.when_body);
             if !seen.insert((route.method.clone(), route.path.source.clone(), when)) {
                 return Err(here("the same method and path appear twice".into()));
             }

@@ -60,10 +60,16 @@ pub(crate) struct RouteSpec {
     /// `/query?q=...`).
     #[serde(default)]
     pub when_query: IndexMap<String, String>,
+    /// The route matches only when each of these top-level fields of the JSON body equals
+    /// the given text exactly: one path whose body says what to do (JumpCloud's
+    /// `POST /usergroups/{id}/members` with `{"op": "add" | "remove", ...}`).
+    #[serde(default)]
+    pub when_body: IndexMap<String, String>,
     /// The path parameter holding the record id (default: the last parameter).
     #[serde(default)]
     pub id_param: Option<String>,
-    /// The addressed record's id rendered from a template over `params` and `query`,
+    /// The addressed record's id rendered from a template over `params`, `query` and `body`
+    /// (the JSON body, `null` when none),
     /// instead of one path parameter: a membership addressed by two of them
     /// (`"{{params.groupId}}:{{params.userId}}"` for `/groups/{groupId}/users/{userId}`).
     #[serde(default)]

@@ -284,3 +284,171 @@ mod users {
         assert!(app.emulator("auth0").record("users", JANE).is_none());
     }
 }
+
+/// Auth0 roles (`/api/v2/roles`) and a user's roles (`/api/v2/users/{id}/roles`).
+mod roles {
+    use reqwest::Method;
+    use serde_json::{json, Value};
+
+    use crate::common::{request_lines, unified};
+    use crate::helpers::{app_with_account, last_request, result_ids, walk_records};
+
+    const JANE: &str = "auth0|5f7c8ec7c33c6c004bbafe82";
+    const ADMIN: &str = "rol_4LHxvgeQxWSSUw4s";
+    const SUPPORT: &str = "rol_8Qz2RkWmB1nYpT6c";
+
+    fn path(resource: &str, account: &str, id: Option<&str>, extra: &str) -> String {
+        let id = id.map(|i| format!("/{i}")).unwrap_or_default();
+        format!("/unified/user-directory/{resource}{id}?integrated_account_id={account}{extra}")
+    }
+
+    #[tokio::test]
+    async fn a_role_is_mapped() {
+        let (app, account) = app_with_account("auth0").await;
+
+        let r = app.get(&path("roles", &account, Some(SUPPORT), "")).await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            unified(&r.body),
+            json!({"id": SUPPORT, "name": "Support", "description": "Reads users and resets passwords"})
+        );
+        assert_eq!(request_lines(&app, "auth0"), [format!("GET /api/v2/roles/{SUPPORT}")]);
+    }
+
+    #[tokio::test]
+    async fn the_roles_list_walks_pages() {
+        let (app, account) = app_with_account("auth0").await;
+
+        let (roles, pages) = walk_records(&app, &path("roles", &account, None, ""), 2).await;
+
+        let ids: Vec<&str> = roles.iter().map(|g| g["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, [ADMIN, SUPPORT, "rol_Vb3Jx9LpQe7sHk2d"]);
+        assert_eq!(pages, 2);
+        assert!(roles[2].get("description").is_none());
+    }
+
+    #[tokio::test]
+    async fn role_writes_post_patch_and_delete() {
+        let (app, account) = app_with_account("auth0").await;
+
+        let r = app
+            .send(
+                Method::POST,
+                &path("roles", &account, None, ""),
+                Some(json!({"name": "Auditor", "description": "Reads logs"})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let sent = last_request(&app, "auth0");
+        assert_eq!((sent.method.as_str(), sent.path.as_str()), ("POST", "/api/v2/roles"));
+        assert_eq!(
+            sent.json.unwrap(),
+            json!({"name": "Auditor", "description": "Reads logs"})
+        );
+        let id = r.body["id"].as_str().unwrap().to_string();
+        assert_eq!(
+            unified(&r.body),
+            json!({"id": id, "name": "Auditor", "description": "Reads logs"})
+        );
+
+        let r = app
+            .send(
+                Method::PATCH,
+                &path("roles", &account, Some(&id), ""),
+                Some(json!({"description": "Reads every log"})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let sent = last_request(&app, "auth0");
+        assert_eq!(
+            (sent.method.as_str(), sent.path.clone()),
+            ("PATCH", format!("/api/v2/roles/{id}"))
+        );
+        assert_eq!(sent.json.unwrap(), json!({"description": "Reads every log"}));
+        assert_eq!(r.body["name"], "Auditor");
+
+        let r = app
+            .send(Method::DELETE, &path("roles", &account, Some(&id), ""), None)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let sent = last_request(&app, "auth0");
+        assert_eq!(
+            (sent.method.as_str(), sent.path.clone()),
+            ("DELETE", format!("/api/v2/roles/{id}"))
+        );
+        assert!(app.emulator("auth0").record("roles", &id).is_none());
+    }
+
+    #[tokio::test]
+    async fn an_unknown_role_is_auth0s_404() {
+        let (app, account) = app_with_account("auth0").await;
+
+        let r = app.get(&path("roles", &account, Some("rol_missing"), "")).await;
+
+        assert_eq!(r.status, 404, "{}", r.text);
+        assert_eq!(r.body["truto_is_remote_error"], true, "{}", r.text);
+        assert_eq!(r.body["raw_response"]["statusCode"], 404, "{}", r.text);
+    }
+
+    #[tokio::test]
+    async fn role_assignments_are_listed_assigned_and_removed_with_a_delete_body() {
+        let (app, account) = app_with_account("auth0").await;
+        let list = path(
+            "role_assignments",
+            &account,
+            None,
+            "&user_id=auth0%7C5f7c8ec7c33c6c004bbafe82",
+        );
+
+        let r = app.get(&list).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let first: Vec<Value> = r.body["result"].as_array().unwrap().iter().map(unified).collect();
+        assert_eq!(first, [json!({"id": ADMIN, "user_id": JANE, "role_id": ADMIN})]);
+        assert_eq!(
+            last_request(&app, "auth0").path,
+            "/api/v2/users/auth0%7C5f7c8ec7c33c6c004bbafe82/roles"
+        );
+
+        let r = app
+            .send(
+                Method::POST,
+                &path("role_assignments", &account, None, ""),
+                Some(json!({"user_id": JANE, "role_id": SUPPORT})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!(
+            unified(&r.body),
+            json!({"id": SUPPORT, "user_id": JANE, "role_id": SUPPORT})
+        );
+        let sent = last_request(&app, "auth0");
+        assert_eq!(
+            (sent.method.as_str(), sent.path.as_str()),
+            ("POST", "/api/v2/users/auth0%7C5f7c8ec7c33c6c004bbafe82/roles")
+        );
+        assert_eq!(sent.json.unwrap(), json!({"roles": [SUPPORT]}));
+        assert_eq!(result_ids(&app.get(&list).await), [ADMIN, SUPPORT]);
+
+        let r = app
+            .send(
+                Method::DELETE,
+                &path(
+                    "role_assignments",
+                    &account,
+                    Some(ADMIN),
+                    "&user_id=auth0%7C5f7c8ec7c33c6c004bbafe82",
+                ),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let sent = last_request(&app, "auth0");
+        assert_eq!(
+            (sent.method.as_str(), sent.path.as_str()),
+            ("DELETE", "/api/v2/users/auth0%7C5f7c8ec7c33c6c004bbafe82/roles")
+        );
+        assert_eq!(sent.json.unwrap(), json!({"roles": [ADMIN]}));
+        assert_eq!(result_ids(&app.get(&list).await), [SUPPORT]);
+    }
+}

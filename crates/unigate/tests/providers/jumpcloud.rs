@@ -302,3 +302,230 @@ mod users {
         );
     }
 }
+
+/// JumpCloud user groups (API v2): get, list over `skip`/`limit`, create, update (full
+/// `PUT` after a read), delete, membership through `add-user`, `remove-user` and the users
+/// list's `group_id`, and a 404 in JumpCloud's shape.
+mod groups {
+    use reqwest::Method;
+    use serde_json::{json, Value};
+
+    use crate::common::{request_lines, unified};
+    use crate::helpers::{app_with_account, last_request, result_ids, walk_records, TestApp};
+
+    const ENGINEERING: &str = "64a1b2c3d4e5f60718293a01";
+    const ORG: &str = "5c48b4e3c9d7a8163a7b3e1f";
+    const ADA: &str = "5f3d2a1b9c8e7d6f5a4b3c21";
+    const GRACE: &str = "5f3d2a1b9c8e7d6f5a4b3c22";
+    const MARGARET: &str = "5f3d2a1b9c8e7d6f5a4b3c25";
+
+    fn path(resource: &str, account: &str, id: Option<&str>, extra: &str) -> String {
+        let id = id.map(|i| format!("/{i}")).unwrap_or_default();
+        format!("/unified/user-directory/{resource}{id}?integrated_account_id={account}{extra}")
+    }
+
+    async fn members(app: &TestApp, account: &str, group: &str) -> Vec<Value> {
+        let r = app
+            .get(&path("users", account, None, &format!("&group_id={group}")))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.body["result"].as_array().unwrap().clone()
+    }
+
+    #[tokio::test]
+    async fn a_user_group_is_mapped() {
+        let (app, account) = app_with_account("jumpcloud").await;
+
+        let r = app.get(&path("groups", &account, Some(ENGINEERING), "")).await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            unified(&r.body),
+            json!({
+                "id": ENGINEERING, "name": "Engineering", "description": "Everyone who ships code",
+                "organization": ORG, "group_type": "group"
+            })
+        );
+        assert_eq!(r.body["remote_data"]["membershipMethod"], "STATIC");
+        assert_eq!(
+            request_lines(&app, "jumpcloud"),
+            [format!("GET /api/v2/usergroups/{ENGINEERING}")]
+        );
+    }
+
+    #[tokio::test]
+    async fn the_groups_list_walks_skip_and_limit() {
+        let (app, account) = app_with_account("jumpcloud").await;
+
+        let (groups, pages) = walk_records(&app, &path("groups", &account, None, ""), 2).await;
+
+        let ids: Vec<&str> = groups.iter().map(|g| g["id"].as_str().unwrap()).collect();
+        assert_eq!(
+            ids,
+            [ENGINEERING, "64a1b2c3d4e5f60718293a02", "64a1b2c3d4e5f60718293a03"]
+        );
+        assert_eq!(pages, 2);
+        assert!(
+            groups[1].get("description").is_none(),
+            "an empty description is left out"
+        );
+        assert_eq!(
+            request_lines(&app, "jumpcloud"),
+            [
+                "GET /api/v2/usergroups?limit=2",
+                "GET /api/v2/usergroups?limit=2&skip=2"
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn group_writes_post_put_the_whole_group_and_delete() {
+        let (app, account) = app_with_account("jumpcloud").await;
+
+        let r = app
+            .send(
+                Method::POST,
+                &path("groups", &account, None, ""),
+                Some(json!({"name": "Support", "description": "Tier 1 and 2"})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let sent = last_request(&app, "jumpcloud");
+        assert_eq!(
+            (sent.method.as_str(), sent.path.as_str()),
+            ("POST", "/api/v2/usergroups")
+        );
+        assert_eq!(
+            sent.json.unwrap(),
+            json!({"name": "Support", "description": "Tier 1 and 2"})
+        );
+        let id = r.body["id"].as_str().unwrap().to_string();
+        assert_eq!(
+            unified(&r.body),
+            json!({"id": id, "name": "Support", "description": "Tier 1 and 2", "organization": ORG, "group_type": "group"})
+        );
+
+        // A full update: the group is read, what is not given is sent as it was.
+        let r = app
+            .send(
+                Method::PATCH,
+                &path("groups", &account, Some(ENGINEERING), ""),
+                Some(json!({"name": "Platform Engineering"})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let sent = last_request(&app, "jumpcloud");
+        assert_eq!(
+            (sent.method.as_str(), sent.path.clone()),
+            ("PUT", format!("/api/v2/usergroups/{ENGINEERING}"))
+        );
+        assert_eq!(
+            sent.json.unwrap(),
+            json!({
+                "name": "Platform Engineering", "description": "Everyone who ships code",
+                "email": "engineering@acme.example", "membershipMethod": "STATIC",
+                "attributes": {"sudo": {"enabled": false, "withoutPassword": false}, "posixGroups": [{"id": 5201, "name": "engineering"}]}
+            })
+        );
+        assert_eq!(r.body["name"], "Platform Engineering");
+        assert_eq!(r.body["description"], "Everyone who ships code");
+
+        let r = app
+            .send(Method::DELETE, &path("groups", &account, Some(&id), ""), None)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let sent = last_request(&app, "jumpcloud");
+        assert_eq!(
+            (sent.method.as_str(), sent.path.clone()),
+            ("DELETE", format!("/api/v2/usergroups/{id}"))
+        );
+        assert!(app.emulator("jumpcloud").record("usergroups", &id).is_none());
+    }
+
+    #[tokio::test]
+    async fn an_unknown_group_is_jumpclouds_404() {
+        let (app, account) = app_with_account("jumpcloud").await;
+
+        let r = app
+            .get(&path("groups", &account, Some("000000000000000000000000"), ""))
+            .await;
+
+        assert_eq!(r.status, 404, "{}", r.text);
+        assert_eq!(r.body["truto_is_remote_error"], true, "{}", r.text);
+        let raw = &r.body["raw_response"];
+        assert_eq!(
+            (&raw["code"], &raw["status"]),
+            (&json!(404), &json!("Not Found")),
+            "{raw}"
+        );
+    }
+
+    #[tokio::test]
+    async fn add_user_and_remove_user_change_the_group_id_users_list() {
+        let (app, account) = app_with_account("jumpcloud").await;
+
+        // The membership gives ids only.
+        let before = members(&app, &account, ENGINEERING).await;
+        let before: Vec<Value> = before.iter().map(unified).collect();
+        assert_eq!(before, [json!({"id": ADA}), json!({"id": GRACE})]);
+        assert_eq!(
+            last_request(&app, "jumpcloud").path,
+            format!("/api/v2/usergroups/{ENGINEERING}/membership")
+        );
+
+        let r = app
+            .send(
+                Method::POST,
+                &path("groups/add-user", &account, None, ""),
+                Some(json!({"group_id": ENGINEERING, "user_id": MARGARET})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(unified(&r.body), json!({"group_id": ENGINEERING, "user_id": MARGARET}));
+        let sent = last_request(&app, "jumpcloud");
+        assert_eq!(
+            (sent.method.as_str(), sent.path.clone()),
+            ("POST", format!("/api/v2/usergroups/{ENGINEERING}/members"))
+        );
+        assert_eq!(sent.json.unwrap(), json!({"op": "add", "type": "user", "id": MARGARET}));
+        let r = app
+            .get(&path("users", &account, None, &format!("&group_id={ENGINEERING}")))
+            .await;
+        assert_eq!(result_ids(&r), [ADA, GRACE, MARGARET]);
+
+        let r = app
+            .send(
+                Method::POST,
+                &path("groups/remove-user", &account, None, ""),
+                Some(json!({"group_id": ENGINEERING, "user_id": ADA})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let sent = last_request(&app, "jumpcloud");
+        assert_eq!(
+            (sent.method.as_str(), sent.path.clone()),
+            ("POST", format!("/api/v2/usergroups/{ENGINEERING}/members"))
+        );
+        assert_eq!(sent.json.unwrap(), json!({"op": "remove", "type": "user", "id": ADA}));
+        let r = app
+            .get(&path("users", &account, None, &format!("&group_id={ENGINEERING}")))
+            .await;
+        assert_eq!(result_ids(&r), [GRACE, MARGARET]);
+    }
+
+    #[tokio::test]
+    async fn adding_an_unknown_user_to_a_group_is_jumpclouds_404() {
+        let (app, account) = app_with_account("jumpcloud").await;
+
+        let r = app
+            .send(
+                Method::POST,
+                &path("groups/add-user", &account, None, ""),
+                Some(json!({"group_id": ENGINEERING, "user_id": "000000000000000000000000"})),
+            )
+            .await;
+
+        assert_eq!(r.status, 404, "{}", r.text);
+        assert_eq!(r.body["raw_response"]["code"], 404, "{}", r.text);
+    }
+}
