@@ -215,15 +215,8 @@ impl Application {
                 };
                 let can_list = lists("organizations");
                 let users_query = state.registry.integration(&name).and_then(|i| {
-                    let mapping = i.unified("user-directory", "users", crate::catalog::types::UnifiedMethod::List)?;
-                    Some(
-                        mapping
-                            .query_params
-                            .iter()
-                            .filter(|(_, p)| p.required)
-                            .map(|(k, p)| format!("&{k}={}", p.example.as_deref().unwrap_or_default()))
-                            .collect::<String>(),
-                    )
+                    i.unified("user-directory", "users", crate::catalog::types::UnifiedMethod::List)
+                        .map(|m| m.required_query_example())
                 });
                 sandbox_accounts.push(SandboxAccount {
                     can_list,

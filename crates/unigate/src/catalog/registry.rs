@@ -84,6 +84,16 @@ pub struct UnifiedMapping {
 }
 
 impl UnifiedMapping {
+    /// `&name=example` for each required query parameter: what a call needs beyond the
+    /// account against the integration's emulator (the sandbox's curl lines, tests).
+    pub fn required_query_example(&self) -> String {
+        self.query_params
+            .iter()
+            .filter(|(_, p)| p.required)
+            .map(|(k, p)| format!("&{k}={}", p.example.as_deref().unwrap_or_default()))
+            .collect()
+    }
+
     /// A mapping of the raw resource alone (the Proxy API's).
     pub fn raw(resource: Arc<Resource>) -> UnifiedMapping {
         UnifiedMapping {

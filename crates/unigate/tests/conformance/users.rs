@@ -370,15 +370,9 @@ async fn drive(app: &TestApp, entry: &UsersEntry) -> (Vec<(String, RecordedReque
     // `example` each declares: the emulator's data).
     let integration = app.state.registry.integration(name).unwrap().clone();
     let params = |method: UnifiedMethod| -> Option<String> {
-        let mapping = integration.unified("user-directory", "users", method)?;
-        Some(
-            mapping
-                .query_params
-                .iter()
-                .filter(|(_, p)| p.required)
-                .map(|(k, p)| format!("&{k}={}", p.example.as_deref().unwrap_or_default()))
-                .collect(),
-        )
+        integration
+            .unified("user-directory", "users", method)
+            .map(|m| m.required_query_example())
     };
     let mut out = Vec::new();
     let mut problems = Vec::new();
