@@ -17,6 +17,16 @@ use crate::error::ApiError;
 use crate::pagination::{cursor, seen, ListCall, PageReply, PageState, Pagination};
 use crate::upstream::{Outgoing, Reply};
 
+/// What the call's filters make of one record of a page ([`Call::kept`]).
+pub(super) enum Kept {
+    /// Filtered out.
+    Out,
+    /// In the answer; nothing needed it mapped yet.
+    Unmapped,
+    /// In the answer, already mapped.
+    Mapped(Value),
+}
+
 /// One page of a list, as read from the provider.
 pub(super) struct Page {
     pub(super) reply: Reply,
@@ -66,34 +76,23 @@ impl Call {
         let mut count = 0usize;
         for (i, record) in records.into_iter().enumerate() {
             let raw = spans.as_ref().and_then(|s| s.get(i)).map(|s| &reply.body[s.clone()]);
-            let mapped = match self.kept(&record, &scope)? {
-                Some(mapped) => mapped,
-                None => continue,
-            };
+            let kept = self.kept(&record, &scope)?;
+            if let Kept::Out = kept {
+                continue;
+            }
             if count > 0 {
                 out.push(b',');
             }
             if let Some(field) = &self.req.query.key_by {
-                let keyed = if self.req.query.format == ResponseFormat::Raw {
-                    &record
-                } else {
-                    &mapped
+                // `raw` keys by the provider's field, the other formats by the unified one.
+                let keyed = match &kept {
+                    Kept::Mapped(mapped) if self.req.query.format != ResponseFormat::Raw => mapped,
+                    _ => &record,
                 };
                 keys.write_key(&mut out, field, keyed)?;
             }
             count += 1;
-            match (mapped, raw) {
-                (Value::Null, Some(raw)) => self.write_record(&mut out, record, raw, &scope)?,
-                (Value::Null, None) => {
-                    let mapped = if self.req.query.format == ResponseFormat::Raw {
-                        Value::Null
-                    } else {
-                        self.map_record(&record, &scope)?
-                    };
-                    self.write_mapped(&mut out, mapped, record, None)?
-                }
-                (mapped, raw) => self.write_mapped(&mut out, mapped, record, raw)?,
-            }
+            self.write_kept(&mut out, kept, record, raw, &scope)?;
         }
         out.push(if self.req.query.key_by.is_some() { b'}' } else { b']' });
         out.extend_from_slice(b",\"next_cursor\":");
@@ -228,16 +227,43 @@ impl Call {
         })
     }
 
-    /// Whether a page's record stays in the answer, under the call's filters: `Some` with
-    /// the record mapped when it had to be mapped to tell (filters given, or a `truto_key_by`
-    /// to read), `Some(Null)` when nothing needed it mapped yet, `None` when filtered out.
-    pub(super) fn kept(&self, record: &Value, scope: &Value) -> Result<Option<Value>, ApiError> {
+    /// Whether a page's record stays in the answer, under the call's filters; mapped when it
+    /// had to be mapped to tell (filters given, or a `truto_key_by` to read).
+    pub(super) fn kept(&self, record: &Value, scope: &Value) -> Result<Kept, ApiError> {
         let keyed_on_mapped = self.req.query.key_by.is_some() && self.req.query.format != ResponseFormat::Raw;
         if self.filters.is_empty() && !keyed_on_mapped {
-            return Ok(Some(Value::Null));
+            return Ok(Kept::Unmapped);
         }
         let mapped = self.map_record(record, scope)?;
-        Ok(self.filters.matches(&mapped).then_some(mapped))
+        Ok(if self.filters.matches(&mapped) {
+            Kept::Mapped(mapped)
+        } else {
+            Kept::Out
+        })
+    }
+
+    /// Appends a record that [`Call::kept`] kept, as the client gets it: from its bytes in
+    /// the provider's answer (`raw`) where known, mapped once at most.
+    pub(super) fn write_kept(
+        &self,
+        out: &mut Vec<u8>,
+        kept: Kept,
+        record: Value,
+        raw: Option<&[u8]>,
+        scope: &Value,
+    ) -> Result<(), ApiError> {
+        match (kept, raw) {
+            (Kept::Mapped(mapped), raw) => self.write_mapped(out, mapped, record, raw),
+            (_, Some(raw)) => self.write_record(out, record, raw, scope),
+            (_, None) => {
+                let mapped = if self.req.query.format == ResponseFormat::Raw {
+                    Value::Null
+                } else {
+                    self.map_record(&record, scope)?
+                };
+                self.write_mapped(out, mapped, record, None)
+            }
+        }
     }
 
     /// The `dynamic` format's first-values expression, whose failure is judged by what it

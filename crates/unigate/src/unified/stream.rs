@@ -8,7 +8,7 @@ use axum::response::Response;
 use serde_json::{json, Value};
 
 use super::call::Call;
-use super::list::Page;
+use super::list::{Kept, Page};
 use crate::error::ApiError;
 use crate::pagination::seen::SeenPages;
 use crate::pagination::PageState;
@@ -60,15 +60,9 @@ impl Call {
                     let start = buf.len();
                     let raw = spans.as_ref().and_then(|s| s.get(i)).map(|s| &reply.body[s.clone()]);
                     let written = match self.kept(&r, &scope) {
-                        Ok(None) => continue,
+                        Ok(Kept::Out) => continue,
                         Err(e) => Err(e),
-                        Ok(Some(Value::Null)) => match raw {
-                            Some(raw) => self.write_record(&mut buf, r, raw, &scope),
-                            None => self
-                                .shape(r, &scope)
-                                .and_then(|v| serde_json::to_writer(&mut buf, &v).map_err(ApiError::internal)),
-                        },
-                        Ok(Some(mapped)) => self.write_mapped(&mut buf, mapped, r, raw),
+                        Ok(kept) => self.write_kept(&mut buf, kept, r, raw, &scope),
                     };
                     // A record's own line breaks (a pretty-printed answer) would split its
                     // line. Outside strings they are only spacing, and JSON strings cannot
