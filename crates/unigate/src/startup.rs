@@ -176,6 +176,7 @@ impl Application {
             upstream,
             tokens: Arc::default(),
             oauth,
+            overrides: Arc::default(),
         });
 
         let mut sandbox_token = None;

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use crate::accounts::oauth::OAuth;
+use crate::catalog::overrides::OverrideCache;
 use crate::catalog::Registry;
 use crate::config::Config;
 use crate::crypto::Keyring;
@@ -47,4 +48,7 @@ pub struct AppStateInner {
     /// Where browsers reach this instance (`Config::public_url`), without a trailing `/`.
     pub public_url: Arc<str>,
     pub request_log: Arc<RequestLog>,
+    /// Environments' mapping overrides and the effective mappings compiled from them, by
+    /// version (`catalog::overrides`).
+    pub overrides: Arc<OverrideCache>,
 }

@@ -8,6 +8,7 @@
 
 mod compile;
 pub mod coverage;
+pub mod overrides;
 pub mod registry;
 pub mod types;
 

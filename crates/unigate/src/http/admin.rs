@@ -12,6 +12,7 @@ use serde_json::{json, Map, Value};
 use super::json_body;
 use crate::accounts;
 use crate::auth::Env;
+use crate::catalog::overrides;
 use crate::error::ApiError;
 use crate::pagination::{cursor, PageState};
 use crate::state::AppState;
@@ -294,11 +295,43 @@ async fn apply_update(
         }
         Some(_) => return Err(ApiError::bad_request("`context` must be a JSON object.")),
     }
+    // Checked whole before anything is written: a bad expression stores nothing.
+    let override_change = match body.get("unified_model_override") {
+        None => None,
+        Some(patch) => {
+            let mut doc = record.unified_model_override.clone().unwrap_or_else(|| json!({}));
+            if patch.is_null() {
+                doc = json!({});
+            } else {
+                overrides::merge_patch(&mut doc, patch);
+            }
+            let empty = overrides::prune_empty(&mut doc);
+            let errors = overrides::check_account_document(&state.registry, integration, &doc);
+            if !errors.is_empty() {
+                return Err(invalid_override(&errors));
+            }
+            Some((!empty).then_some(doc))
+        }
+    };
     record.updated_at = Utc::now();
     if !state.store.update_account(&record).await? {
         return Err(ApiError::not_found(format!("Integrated account `{id}` not found.")));
     }
+    if let Some(doc) = override_change {
+        if !state.store.set_account_override(&env.id, id, doc.as_ref()).await? {
+            return Err(ApiError::not_found(format!("Integrated account `{id}` not found.")));
+        }
+        tracing::info!(account_id = %id, "integrated account mapping overrides changed");
+        record.unified_model_override = doc;
+    }
     Ok(Json(accounts::view(&state.keyring, &record, Some(integration))))
+}
+
+/// The 422 for an override that does not check: every problem, each at its key.
+pub(super) fn invalid_override(errors: &[overrides::OverrideError]) -> ApiError {
+    let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    ApiError::unprocessable(format!("The mapping override is invalid: {}.", list.join("; ")))
+        .with_details(json!({ "errors": errors }))
 }
 
 async fn delete(State(state): State<AppState>, env: Env, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {

@@ -21,6 +21,7 @@ mod mindbridge;
 mod mist;
 mod oauth;
 mod outbound_proxy;
+mod overrides;
 mod pagination;
 mod proxy;
 mod remote_data;
