@@ -25,6 +25,28 @@ impl AppState {
     pub fn new(inner: AppStateInner) -> AppState {
         AppState(Arc::new(inner))
     }
+
+    /// A reference that does not keep the state alive (a background task's).
+    pub fn downgrade(&self) -> std::sync::Weak<AppStateInner> {
+        Arc::downgrade(&self.0)
+    }
+}
+
+impl AppStateInner {
+    /// The catalog now (one atomic load and a reference count).
+    pub fn registry(&self) -> Arc<Registry> {
+        self.catalog.load_full()
+    }
+
+    /// Builds the catalog again from its sources (the built-in one, overlaid with
+    /// `catalog_dir`) and swaps it in whole; on any error the running catalog stays and every
+    /// error comes back. Compiled overrides are dropped with the catalog they were built on.
+    pub fn reload_catalog(&self) -> Result<Arc<Registry>, crate::catalog::LoadError> {
+        let fresh = Arc::new(crate::catalog::load_registry(self.config.catalog_dir.as_deref())?);
+        self.catalog.store(fresh.clone());
+        self.overrides.clear();
+        Ok(fresh)
+    }
 }
 
 impl std::ops::Deref for AppState {
@@ -38,7 +60,9 @@ impl std::ops::Deref for AppState {
 pub struct AppStateInner {
     pub config: Arc<Config>,
     pub store: Arc<dyn Store>,
-    pub registry: Arc<Registry>,
+    /// The catalog in use; [`AppStateInner::registry`] gives the current one. A reload
+    /// swaps it whole: a call keeps the version it took.
+    pub catalog: arc_swap::ArcSwap<Registry>,
     pub keyring: Arc<Keyring>,
     pub upstream: Upstream,
     /// API token -> environment, for one second (`tokens::TokenCache`).

@@ -119,3 +119,24 @@ fn collect_dir(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) -> s
     }
     Ok(())
 }
+
+/// What a catalog directory holds now, cheaply: every file's path, size and modification
+/// time. Two equal fingerprints mean nothing was written in between (as far as the file
+/// system's timestamps tell), so a watcher reloads only on a change.
+pub fn fingerprint(dir: &Path) -> std::io::Result<Vec<(PathBuf, u64, Option<std::time::SystemTime>)>> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for entry in std::fs::read_dir(&d)? {
+            let entry = entry?;
+            let meta = entry.metadata()?;
+            if meta.is_dir() {
+                pending.push(entry.path());
+            } else {
+                out.push((entry.path(), meta.len(), meta.modified().ok()));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}

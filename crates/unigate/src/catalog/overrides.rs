@@ -316,6 +316,11 @@ pub struct OverrideCache {
 const CACHED_MAPPINGS: usize = 10_000;
 
 impl OverrideCache {
+    /// Forgets every compiled mapping (the catalog they were built on was replaced).
+    pub fn clear(&self) {
+        self.mappings.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
     /// The environment's rows at `version`, if cached.
     pub fn environment(&self, environment_id: &str, version: i64) -> Option<Arc<Vec<MappingOverrideRecord>>> {
         let cache = self.environments.lock().unwrap_or_else(|e| e.into_inner());

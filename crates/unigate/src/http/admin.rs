@@ -44,7 +44,8 @@ async fn refresh_credentials(
         }
     };
     let record = find(&state, &env, &id).await?;
-    let integration = state.registry.integration(&record.integration).ok_or_else(|| {
+    let registry = state.registry();
+    let integration = registry.integration(&record.integration).ok_or_else(|| {
         ApiError::bad_request(format!(
             "The integration `{}` of this account is no longer in the catalog.",
             record.integration
@@ -110,8 +111,8 @@ async fn create(
     let tenant_id =
         string_field(&body, "tenant_id")?.ok_or_else(|| ApiError::bad_request("`tenant_id` is required."))?;
     let name = integration_name(&body)?;
-    let integration = state
-        .registry
+    let registry = state.registry();
+    let integration = registry
         .integration(&name)
         .ok_or_else(|| ApiError::bad_request(format!("There is no integration named `{name}`.")))?;
     let context = match body.get("context") {
@@ -203,7 +204,7 @@ async fn list(State(state): State<AppState>, env: Env, RawQuery(q): RawQuery) ->
             accounts::view(
                 &state.keyring,
                 r,
-                state.registry.integration(&r.integration).map(|i| &**i),
+                state.registry().integration(&r.integration).map(|i| &**i),
             )
         })
         .collect();
@@ -225,7 +226,7 @@ async fn get_one(State(state): State<AppState>, env: Env, Path(id): Path<String>
     Ok(Json(accounts::view(
         &state.keyring,
         &record,
-        state.registry.integration(&record.integration).map(|i| &**i),
+        state.registry().integration(&record.integration).map(|i| &**i),
     )))
 }
 
@@ -251,7 +252,8 @@ async fn apply_update(
     body: Map<String, Value>,
 ) -> Result<Json<Value>, ApiError> {
     let mut record = find(state, env, id).await?;
-    let integration = state.registry.integration(&record.integration).ok_or_else(|| {
+    let registry = state.registry();
+    let integration = registry.integration(&record.integration).ok_or_else(|| {
         ApiError::bad_request(format!(
             "The integration `{}` of this account is no longer in the catalog.",
             record.integration
@@ -306,7 +308,7 @@ async fn apply_update(
                 overrides::merge_patch(&mut doc, patch);
             }
             let empty = overrides::prune_empty(&mut doc);
-            let errors = overrides::check_account_document(&state.registry, integration, &doc);
+            let errors = overrides::check_account_document(&state.registry(), integration, &doc);
             if !errors.is_empty() {
                 return Err(invalid_override(&errors));
             }

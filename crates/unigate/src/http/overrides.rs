@@ -18,7 +18,7 @@ use super::admin::invalid_override;
 use super::json_body;
 use crate::auth::Env;
 use crate::catalog::overrides::{self, AccountOverrides, Layer};
-use crate::catalog::{Integration, Model};
+use crate::catalog::{Integration, Model, Registry};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::MappingOverrideRecord;
@@ -71,28 +71,23 @@ fn required(body: &Map<String, Value>, key: &str) -> Result<String, ApiError> {
     }
 }
 
-fn integration<'a>(state: &'a AppState, name: &str) -> Result<&'a std::sync::Arc<Integration>, ApiError> {
-    state
-        .registry
+fn integration<'a>(registry: &'a Registry, name: &str) -> Result<&'a std::sync::Arc<Integration>, ApiError> {
+    registry
         .integration(name)
         .ok_or_else(|| ApiError::unprocessable(format!("There is no integration named `{name}`.")))
 }
 
 /// The model a row belongs to: named by `environment_unified_model_id` or
 /// `unified_model_name`, or else the one model that has the resource.
-fn model_of<'a>(state: &'a AppState, body: &Map<String, Value>, resource: &str) -> Result<&'a Model, ApiError> {
+fn model_of<'a>(registry: &'a Registry, body: &Map<String, Value>, resource: &str) -> Result<&'a Model, ApiError> {
     for key in ["environment_unified_model_id", "unified_model_name"] {
         if let Some(name) = body.get(key).and_then(Value::as_str) {
-            return state.registry.model(name).ok_or_else(|| {
+            return registry.model(name).ok_or_else(|| {
                 ApiError::unprocessable(format!("There is no unified model named `{name}` (`{key}`)."))
             });
         }
     }
-    let mut having = state
-        .registry
-        .models
-        .values()
-        .filter(|m| m.resource(resource).is_some());
+    let mut having = registry.models.values().filter(|m| m.resource(resource).is_some());
     match (having.next(), having.next()) {
         (Some(m), None) => Ok(m),
         (None, _) => Err(ApiError::unprocessable(format!(
@@ -135,8 +130,9 @@ async fn create(
         None => return Err(ApiError::bad_request("`config` is required.")),
         Some(_) => return Err(ApiError::bad_request("`config` must be a JSON object.")),
     };
-    let model = model_of(&state, &body, &resource)?;
-    let integration = integration(&state, &integration_name)?;
+    let registry = state.registry();
+    let model = model_of(&registry, &body, &resource)?;
+    let integration = integration(&registry, &integration_name)?;
     check(integration, model, &resource, &method, &config)?;
     let now = Utc::now();
     let record = MappingOverrideRecord {
@@ -239,12 +235,12 @@ async fn update(
         Some(_) => return Err(ApiError::bad_request("`config` must be a JSON object.")),
     };
     overrides::merge_patch(&mut record.config, patch);
-    let model = state
-        .registry
+    let registry = state.registry();
+    let model = registry
         .model(&record.model)
         .ok_or_else(|| ApiError::unprocessable(format!("There is no unified model named `{}`.", record.model)))?;
     check(
-        integration(&state, &record.integration)?,
+        integration(&registry, &record.integration)?,
         model,
         &record.resource,
         &record.method,
@@ -307,7 +303,7 @@ fn model_view(env: &Env, model: &Model, rows: &[MappingOverrideRecord]) -> Value
 async fn list_models(State(state): State<AppState>, env: Env) -> Result<Json<Value>, ApiError> {
     let rows = state.store.list_mapping_overrides(&env.id).await?;
     let result: Vec<Value> = state
-        .registry
+        .registry()
         .models
         .values()
         .map(|m| model_view(&env, m, &rows))
@@ -316,8 +312,8 @@ async fn list_models(State(state): State<AppState>, env: Env) -> Result<Json<Val
 }
 
 async fn get_model(State(state): State<AppState>, env: Env, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let model = state
-        .registry
+    let registry = state.registry();
+    let model = registry
         .model(&id)
         .ok_or_else(|| ApiError::not_found(format!("Environment unified model `{id}` not found.")))?;
     let rows = state.store.list_mapping_overrides(&env.id).await?;
@@ -335,8 +331,8 @@ async fn update_model(
 ) -> Result<Json<Value>, ApiError> {
     env.require_admin("Changing an environment's mapping overrides")?;
     let body = object_body(body)?;
-    let model = state
-        .registry
+    let registry = state.registry();
+    let model = registry
         .model(&id)
         .ok_or_else(|| ApiError::not_found(format!("Environment unified model `{id}` not found.")))?;
     let resources = match body.get("override").map(|o| o.get("resources")) {
@@ -361,7 +357,7 @@ async fn update_model(
                     "`override.resources.{resource}.integration_mapping.{integration_name}` must be a JSON object."
                 )));
             };
-            let integration = integration(&state, integration_name)?;
+            let integration = integration(&registry, integration_name)?;
             for (method, patch) in methods {
                 let existing = rows.iter().find(|x| {
                     x.model == model.config.name
@@ -434,8 +430,8 @@ async fn meta(
     Path((model_name, resource, integration_name, method)): Path<(String, String, String, String)>,
     Query(q): Query<MetaQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let model = state
-        .registry
+    let registry = state.registry();
+    let model = registry
         .model(&model_name)
         .ok_or_else(|| ApiError::not_found(format!("There is no unified model named `{model_name}`.")))?;
     let model_resource = model.resource(&resource).ok_or_else(|| {
@@ -443,8 +439,8 @@ async fn meta(
             "The `{model_name}` unified model has no resource `{resource}`."
         ))
     })?;
-    let integration = state
-        .registry
+    let registry = state.registry();
+    let integration = registry
         .integration(&integration_name)
         .ok_or_else(|| ApiError::not_found(format!("There is no integration named `{integration_name}`.")))?;
     let rows = state.store.list_mapping_overrides(&env.id).await?;

@@ -30,7 +30,7 @@ pub(super) async fn resolve<T>(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("Integrated account `{account_id}` not found.")))?;
     let integration = state
-        .registry
+        .registry()
         .integration(&record.integration)
         .cloned()
         .ok_or_else(|| {

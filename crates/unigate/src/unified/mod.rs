@@ -41,8 +41,8 @@ use query::ResponseFormat;
 pub use request::{ProxyRequest, UnifiedRequest};
 
 pub async fn handle(state: &AppState, environment_id: &str, req: UnifiedRequest) -> Result<Response, ApiError> {
-    let model = state
-        .registry
+    let registry = state.registry();
+    let model = registry
         .model(&req.category)
         .ok_or_else(|| ApiError::not_found(format!("There is no unified model named `{}`.", req.category)))?;
     let resource = model.resource(&req.resource).ok_or_else(|| {
