@@ -8,6 +8,7 @@
 
 mod compile;
 pub mod coverage;
+pub mod lint;
 pub mod overrides;
 pub mod registry;
 pub mod types;
@@ -40,6 +41,11 @@ fn one_a_line(errors: &[CatalogError]) -> String {
 
 /// Loads the built-in catalog, overlaid with `dir` if given.
 pub fn load_registry(dir: Option<&Path>) -> Result<Registry, LoadError> {
+    Registry::build(&sources(dir)?).map_err(LoadError::Invalid)
+}
+
+/// The built-in catalog's files, overlaid with `dir`'s.
+fn sources(dir: Option<&Path>) -> Result<Sources, LoadError> {
     let mut sources = Sources::embedded();
     if let Some(dir) = dir {
         let extra = Sources::from_dir(dir).map_err(|source| LoadError::ReadDir {
@@ -48,7 +54,15 @@ pub fn load_registry(dir: Option<&Path>) -> Result<Registry, LoadError> {
         })?;
         sources = sources.overlay(extra);
     }
-    Registry::build(&sources).map_err(LoadError::Invalid)
+    Ok(sources)
+}
+
+/// As [`load_registry`], with the warnings of [`lint::lint`] (`unigate validate`).
+pub fn load_and_lint(dir: Option<&Path>) -> Result<(Registry, Vec<CatalogError>), LoadError> {
+    let sources = sources(dir)?;
+    let registry = Registry::build(&sources).map_err(LoadError::Invalid)?;
+    let warnings = lint::lint(&registry, &sources.files);
+    Ok((registry, warnings))
 }
 
 /// The catalog's files, by path relative to the catalog root (`models/x.yaml`,
