@@ -488,14 +488,23 @@ pub struct RateLimitConfig {
     /// True when the answer means "rate limited". Default: `status = 429`.
     #[serde(default)]
     pub is_rate_limited: Option<String>,
-    /// Seconds to wait before retrying. Default: the `Retry-After` header.
+    /// Seconds to wait before retrying (a number, or a numeric string). Default: the
+    /// `Retry-After` header (delay seconds or an HTTP date). A value over ten years is
+    /// ignored as garbage.
     #[serde(default)]
     pub retry_after: Option<String>,
-    /// Unix time (seconds) when the window resets; used when `retry_after` gives nothing.
+    /// When the window resets; used when `retry_after` gives nothing. The unit is told by
+    /// size: a Unix time in milliseconds (above 10^11), a Unix time in seconds (above
+    /// 10^9), else seconds until the reset. When nothing gives a wait, a rate-limited
+    /// answer is retried after the exponential backoff of `upstream.retry`
+    /// (`base_delay_ms`, doubling up to `max_delay_ms`, within `max_total_ms`), then
+    /// answered 429.
     #[serde(default)]
     pub reset_at: Option<String>,
     /// Sources of the normalized `ratelimit-limit`, `ratelimit-remaining` and
-    /// `ratelimit-reset` (seconds until reset) response headers.
+    /// `ratelimit-reset` (seconds until reset; the provider's value in any of the units of
+    /// `reset_at`) response headers. Defaults: the `ratelimit-*`, then `x-ratelimit-*`
+    /// headers.
     #[serde(default)]
     pub limit: Option<String>,
     #[serde(default)]

@@ -51,7 +51,7 @@ impl Upstream {
             .map(|n| n.ceil() as u64)
             .filter(|&n| n <= MAX_RETRY_AFTER_SECS)
             .or_else(header_retry_after)
-            .or_else(|| number(&rl.reset_at).map(|t| (t as i64 - chrono::Utc::now().timestamp()).max(0) as u64));
+            .or_else(|| number(&rl.reset_at).map(|t| reset_secs(t, chrono::Utc::now().timestamp())));
         Some(secs)
     }
 
@@ -81,14 +81,29 @@ impl Upstream {
             out.push(("ratelimit-remaining", v));
         }
         if let Some(v) = pick(&rl.reset, &["ratelimit-reset", "x-ratelimit-reset"]) {
-            // Providers send either seconds until reset or a Unix time: normalize to seconds.
-            let n: u64 = v.parse().unwrap_or(0);
-            let now = chrono::Utc::now().timestamp() as u64;
-            let secs = if n > 1_000_000_000 { n.saturating_sub(now) } else { n };
-            out.push(("ratelimit-reset", secs.to_string()));
+            let n: f64 = v.parse().unwrap_or(0.0);
+            out.push((
+                "ratelimit-reset",
+                reset_secs(n, chrono::Utc::now().timestamp()).to_string(),
+            ));
         }
         out
     }
+}
+
+/// Seconds until a rate-limit window resets, from a provider's reset value in whichever unit
+/// it uses, told apart by size: a Unix time in milliseconds (above 10^11, which as seconds
+/// would be past the year 5000), a Unix time in seconds (above 10^9: 2001 on), or else
+/// seconds until the reset. A time already past is 0.
+pub fn reset_secs(n: f64, now_secs: i64) -> u64 {
+    let left = if n > 1e11 {
+        n / 1000.0 - now_secs as f64
+    } else if n > 1e9 {
+        n - now_secs as f64
+    } else {
+        n
+    };
+    left.max(0.0).ceil() as u64
 }
 
 /// The longest `Retry-After` taken from a provider, in seconds: ten years; a larger
@@ -131,6 +146,21 @@ fn status_and_headers(expr: &crate::mapping::Expr, status: u16, headers: &Header
         ),
     };
     crate::mapping::object([("status", Value::from(status)), ("headers", headers)])
+}
+
+#[cfg(test)]
+mod unit_tests {
+    use super::reset_secs;
+
+    #[test]
+    fn a_reset_is_read_in_its_unit() {
+        let now = 1_794_742_300;
+        assert_eq!(reset_secs(30.0, now), 30, "seconds until the reset");
+        assert_eq!(reset_secs(1_794_742_321.0, now), 21, "a Unix time in seconds");
+        assert_eq!(reset_secs(1_794_742_321_240.0, now), 22, "a Unix time in milliseconds");
+        assert_eq!(reset_secs(1_794_742_000.0, now), 0, "already past");
+        assert_eq!(reset_secs(0.0, now), 0);
+    }
 }
 
 #[cfg(test)]
