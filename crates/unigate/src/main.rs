@@ -77,6 +77,21 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Print a curl line for each unified list of each sandbox account (those `serve
+    /// --sandbox` made), for every resource; the token is `$UNIGATE_TOKEN`.
+    SandboxCurls {
+        /// Only this integration's account.
+        #[arg(long)]
+        integration: Option<String>,
+        /// Where the gateway listens (default: `listen`).
+        #[arg(long)]
+        base_url: Option<String>,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// The catalog directory the gateway runs with, if any.
+        #[arg(long)]
+        catalog: Option<PathBuf>,
+    },
     /// Create the database if needed and apply pending migrations.
     Migrate {
         #[arg(long)]
@@ -272,11 +287,57 @@ async fn run(cli: Cli, mut config: Config, workers: usize) -> anyhow::Result<()>
                             a.account_id
                         );
                     }
+                    let more: Vec<&str> = a
+                        .lists
+                        .iter()
+                        .map(|l| l.resource.as_str())
+                        .filter(|r| !["organizations", "users"].contains(r))
+                        .collect();
+                    if !more.is_empty() {
+                        println!(
+                            "# also {}: unigate sandbox-curls --integration {}",
+                            more.join(", "),
+                            a.integration
+                        );
+                    }
                     println!();
                 }
             }
             tracing::info!(address = %base, worker_threads = workers, "unigate is listening");
             app.run_until_stopped(shutdown_signal()).await?;
+        }
+        Command::SandboxCurls {
+            integration,
+            base_url,
+            data_dir,
+            catalog,
+        } => {
+            let registry = unigate::catalog::load_registry(catalog.as_deref())?;
+            let store = open_store(&mut config, data_dir).await?;
+            let env = store
+                .first_environment()
+                .await?
+                .context("no environment yet: run `unigate serve --sandbox` first")?;
+            let filter = unigate::store::AccountFilter {
+                integration: integration.clone(),
+                is_sandbox: Some(true),
+                ..Default::default()
+            };
+            let accounts = store.list_accounts(&env.id, &filter, None, 1000).await?;
+            if accounts.is_empty() {
+                anyhow::bail!(
+                    "no sandbox account{}: run `unigate serve --sandbox` with this data directory first",
+                    integration.map(|i| format!(" of `{i}`")).unwrap_or_default()
+                );
+            }
+            let base = base_url.unwrap_or_else(|| format!("http://{}", config.listen));
+            for a in accounts {
+                println!("# {}", a.integration);
+                for list in startup::sandbox_lists(&registry, &a.integration) {
+                    println!("{}", list.curl(&base, &a.id));
+                }
+                println!();
+            }
         }
         Command::Validate { dir, strict } => {
             let (registry, warnings) = unigate::catalog::load_and_lint(dir.as_deref())?;

@@ -29,6 +29,47 @@ pub struct SandboxAccount {
     /// The unified `list` of users, when the integration supports it: the query it needs
     /// beyond the account (`&organization_id=...`, from each required parameter's `example`).
     pub users_query: Option<String>,
+    /// Every resource the integration lists ([`sandbox_lists`]).
+    pub lists: Vec<SandboxList>,
+}
+
+/// A unified `list` an integration supports, and the query it needs beyond the account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxList {
+    pub model: String,
+    pub resource: String,
+    /// `&name=example` for each required parameter.
+    pub query: String,
+}
+
+impl SandboxList {
+    /// The curl line of this list on `account`, the token in `$UNIGATE_TOKEN`.
+    pub fn curl(&self, base: &str, account: &str) -> String {
+        format!(
+            "curl -s -H \"Authorization: Bearer $UNIGATE_TOKEN\" '{base}/unified/{}/{}?integrated_account_id={account}{}'",
+            self.model, self.resource, self.query
+        )
+    }
+}
+
+/// Every unified `list` an integration supports, in the models' resource order.
+pub fn sandbox_lists(registry: &Registry, integration: &str) -> Vec<SandboxList> {
+    let Some(i) = registry.integration(integration) else {
+        return Vec::new();
+    };
+    registry
+        .models
+        .values()
+        .flat_map(|m| m.config.resources.keys().map(move |r| (m, r)))
+        .filter_map(|(m, r)| {
+            let mapping = i.unified(&m.config.name, r, crate::catalog::types::UnifiedMethod::List)?;
+            Some(SandboxList {
+                model: m.config.name.clone(),
+                resource: r.clone(),
+                query: mapping.required_query_example(),
+            })
+        })
+        .collect()
 }
 
 pub struct Application {
@@ -227,6 +268,7 @@ impl Application {
                         .map(|m| m.required_query_example())
                 });
                 sandbox_accounts.push(SandboxAccount {
+                    lists: sandbox_lists(&state.registry(), &name),
                     can_list,
                     users_query,
                     integration: name,

@@ -40,6 +40,8 @@ const MAX_DEPTH: usize = 64;
 #[derive(Debug, Clone, Serialize)]
 pub struct Coverage {
     pub models: Vec<ModelCoverage>,
+    /// Every integration of the catalog, in catalog order.
+    pub integrations: Vec<IntegrationRef>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -111,7 +113,25 @@ impl Coverage {
                     .collect(),
             })
             .collect();
-        Coverage { models }
+        let integrations = registry
+            .integrations
+            .values()
+            .map(|i| IntegrationRef {
+                name: i.name().to_string(),
+                label: i.config.label.clone(),
+            })
+            .collect();
+        Coverage { models, integrations }
+    }
+
+    /// How many (integration, resource) pairs exist: an integration with at least one
+    /// method on a resource.
+    pub fn pairs(&self) -> usize {
+        self.models
+            .iter()
+            .flat_map(|m| &m.resources)
+            .map(|r| r.integrations.len())
+            .sum()
     }
 
     pub fn to_json(&self) -> Value {
@@ -131,12 +151,61 @@ impl Coverage {
              response mapping (its `list` mapping when it has no `get`) builds that key. `remote_data`\n\
              (the provider's raw record) is added by the gateway for every integration.\n",
         );
+        self.markdown_summary(&mut out);
         for model in &self.models {
             for resource in &model.resources {
                 markdown_resource(&mut out, model, resource);
             }
         }
         out
+    }
+}
+
+impl Coverage {
+    /// Resources by integration: which methods each integration maps on each resource.
+    fn markdown_summary(&self, out: &mut String) {
+        out.push_str(&format!(
+            "\n## Resources by integration\n\n{} (integration, resource) pairs over {} integrations. A cell lists the methods \
+             mapped: `l`ist, `g`et, `c`reate, `u`pdate, `d`elete, and `+n` custom methods (a group's `add-user`); \
+             empty when the integration has no such resource (its docs say why).\n",
+            self.pairs(),
+            self.integrations.len()
+        ));
+        for model in &self.models {
+            out.push_str(&format!("\n### {}\n\n| Integration |", model.label));
+            for r in &model.resources {
+                out.push_str(&format!(" {} |", r.name));
+            }
+            out.push_str("\n|---|");
+            out.push_str(&":-:|".repeat(model.resources.len()));
+            out.push('\n');
+            for i in &self.integrations {
+                out.push_str(&format!("| {} (`{}`) |", i.label, i.name));
+                for r in &model.resources {
+                    let mut cell = String::new();
+                    let mut custom = 0;
+                    for m in &r.methods {
+                        if !m.integrations.contains(&i.name) {
+                            continue;
+                        }
+                        match UnifiedMethod::parse(&m.method) {
+                            Some(std) => cell.push_str(&std.as_str()[..1]),
+                            None => custom += 1,
+                        }
+                    }
+                    if custom > 0 {
+                        cell.push_str(&format!("+{custom}"));
+                    }
+                    out.push_str(&format!(" {cell} |"));
+                }
+                out.push('\n');
+            }
+            out.push_str("| **Integrations** |");
+            for r in &model.resources {
+                out.push_str(&format!(" **{}** |", r.integrations.len()));
+            }
+            out.push('\n');
+        }
     }
 }
 

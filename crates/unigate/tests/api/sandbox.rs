@@ -128,3 +128,76 @@ async fn a_restart_reuses_the_sandbox_accounts() {
         .collect();
     assert_eq!(names.iter().filter(|n| *n == "sandbox").count(), 1, "{names:?}");
 }
+
+/// `unigate sandbox-curls` prints a line for every unified list of every sandbox account,
+/// and every line answers 200 with records against the running sandbox.
+#[tokio::test]
+async fn every_curl_line_of_sandbox_curls_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().to_path_buf(),
+        ..Config::default()
+    };
+    let app = Application::build(config, BuildOptions { sandbox: true })
+        .await
+        .unwrap();
+    let base = format!("http://{}", app.local_addr());
+    let token = app.sandbox_token.clone().unwrap();
+    let expected: usize = app.sandbox_accounts.iter().map(|a| a.lists.len()).sum();
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_unigate"))
+        .args(["sandbox-curls", "--base-url", &base, "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let urls: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("curl "))
+        .map(|l| l.split('\'').nth(1).unwrap())
+        .collect();
+    assert_eq!(urls.len(), expected, "one line per list of each account:\n{text}");
+    for resource in [
+        "organizations",
+        "users",
+        "groups",
+        "roles",
+        "me",
+        "activities",
+        "licenses",
+    ] {
+        assert!(
+            urls.iter().any(|u| u.contains(&format!("/user-directory/{resource}?"))),
+            "{resource}:\n{text}"
+        );
+    }
+    let client = reqwest::Client::new();
+    for url in urls {
+        let r = client.get(url).bearer_auth(&token).send().await.unwrap();
+        let status = r.status();
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(status, 200, "{url}: {body}");
+        assert!(body["result"].is_array(), "{url}: {body}");
+    }
+
+    let one = std::process::Command::new(env!("CARGO_BIN_EXE_unigate"))
+        .args([
+            "sandbox-curls",
+            "--integration",
+            "okta",
+            "--base-url",
+            &base,
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&one.stdout);
+    assert!(
+        text.starts_with("# okta\n") && text.matches("# ").count() == 1,
+        "{text}"
+    );
+}

@@ -47,6 +47,18 @@ fn the_committed_coverage_page_is_what_the_command_generates() {
 }
 
 #[test]
+fn the_readme_states_the_number_of_integration_resource_pairs() {
+    let registry = unigate::catalog::load_registry(None).unwrap();
+    let pairs = Coverage::compute(&registry).pairs();
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let stated = format!("**{pairs}** (integration, resource) pairs");
+    assert!(
+        readme.contains(&stated),
+        "README.md's Coverage section must say {stated} (the catalog has {pairs})"
+    );
+}
+
+#[test]
 fn the_command_prints_the_library_coverage_as_json() {
     let printed: serde_json::Value = serde_json::from_str(&run_coverage(&["--format", "json"])).unwrap();
     let registry = unigate::catalog::load_registry(None).unwrap();
