@@ -111,9 +111,10 @@ impl RunningEmulator {
         self.inner.shared.spec.name()
     }
 
-    /// Every request received so far, in order (control endpoints excluded).
+    /// The requests received so far, in order (control endpoints excluded): the last
+    /// [`crate::state::MAX_RECORDED`].
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.inner.shared.lock().requests.clone()
+        self.inner.shared.lock().requests.iter().cloned().collect()
     }
 
     /// Forgets the recorded requests.
@@ -246,7 +247,7 @@ async fn clear_faults(State(shared): State<Arc<Shared>>) -> StatusCode {
 }
 
 async fn list_requests(State(shared): State<Arc<Shared>>) -> Json<Vec<RecordedRequest>> {
-    Json(shared.lock().requests.clone())
+    Json(shared.lock().requests.iter().cloned().collect())
 }
 
 async fn clear_requests(State(shared): State<Arc<Shared>>) -> StatusCode {
@@ -282,7 +283,7 @@ async fn dispatch(
     };
     let decision = {
         let mut state = shared.lock();
-        state.requests.push(record_of(&incoming));
+        state.record(record_of(&incoming));
         fault::decide(&mut state.faults, incoming.method.as_str(), &incoming.path)
     };
     if !decision.delay.is_zero() {

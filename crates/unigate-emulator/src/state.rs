@@ -148,18 +148,32 @@ impl Collection {
     }
 }
 
+/// How many requests an emulator keeps: the last ones. A sandbox under load would otherwise
+/// grow without bound (one record per request, with its headers and body); tests look at a
+/// few hundred at most.
+pub const MAX_RECORDED: usize = 10_000;
+
 /// Everything that changes while the emulator runs.
 #[derive(Debug, Default)]
 pub(crate) struct State {
     pub collections: IndexMap<String, Collection>,
     pub faults: Vec<ActiveFault>,
-    pub requests: Vec<RecordedRequest>,
+    /// The last [`MAX_RECORDED`] requests received, oldest first.
+    pub requests: std::collections::VecDeque<RecordedRequest>,
     pub oauth: OAuthState,
     /// Nonces issued in HTTP Digest challenges.
     pub digest_nonces: crate::digest::Nonces,
 }
 
 impl State {
+    /// Records a request, forgetting the oldest beyond [`MAX_RECORDED`].
+    pub fn record(&mut self, request: RecordedRequest) {
+        if self.requests.len() >= MAX_RECORDED {
+            self.requests.pop_front();
+        }
+        self.requests.push_back(request);
+    }
+
     pub fn seeded(spec: &EmulatorSpec) -> Self {
         State {
             collections: spec
@@ -211,5 +225,32 @@ impl Shared {
     /// (every update is a single map insert), so a poisoned lock is safe to keep using.
     pub fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_last_requests_are_kept() {
+        let mut state = State::default();
+        for i in 0..MAX_RECORDED + 5 {
+            state.record(RecordedRequest {
+                method: "GET".into(),
+                path: format!("/r/{i}"),
+                query: String::new(),
+                headers: Vec::new(),
+                body: Bytes::new(),
+                json: None,
+                received_at: chrono::Utc::now(),
+            });
+        }
+        assert_eq!(state.requests.len(), MAX_RECORDED);
+        assert_eq!(state.requests.front().map(|r| r.path.as_str()), Some("/r/5"));
+        assert_eq!(
+            state.requests.back().map(|r| r.path.clone()),
+            Some(format!("/r/{}", MAX_RECORDED + 4))
+        );
     }
 }

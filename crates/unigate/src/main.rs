@@ -230,7 +230,11 @@ async fn shutdown_signal() {
     };
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    let signal = tokio::select! { _ = ctrl_c => "interrupt", _ = term => "SIGTERM" };
+    tracing::info!(
+        signal,
+        "shutting down: no new connections; waiting for the calls under way"
+    );
 }
 
 fn main() -> anyhow::Result<()> {

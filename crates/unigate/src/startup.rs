@@ -306,10 +306,15 @@ impl Application {
         let app = crate::http::router(self.state.clone());
         let result = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
         // No call is running any more: what the request log still queues is written now.
+        let started = std::time::Instant::now();
         self.state
             .request_log
             .flush_and_stop(std::time::Duration::from_secs(10))
             .await;
+        tracing::info!(
+            flush_ms = started.elapsed().as_millis() as u64,
+            "stopped: every call under way finished and the request log was flushed"
+        );
         drop(self._emulators);
         result
     }
