@@ -4,7 +4,9 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::common::{assert_remote_error, last_with_method, request_lines, unified, users_path};
+use crate::common::{
+    assert_remote_error, directory_path, ids, last_with_method, me, request_lines, unified, users_path,
+};
 use crate::helpers::{app_with_account, assert_request, last_request, result_ids, walk_records};
 
 const P: &str = "github";
@@ -238,12 +240,7 @@ async fn an_unknown_member_is_githubs_404() {
 
 /// `/unified/user-directory/{resource}[/{id}]?integrated_account_id=...&organization_id=octo-org`.
 fn dir_path(resource: &str, account: &str, id: Option<&str>) -> String {
-    let id = id.map(|i| format!("/{i}")).unwrap_or_default();
-    format!("/unified/user-directory/{resource}{id}?integrated_account_id={account}{ORG}")
-}
-
-fn ids(records: &[serde_json::Value]) -> Vec<&str> {
-    records.iter().map(|r| r["id"].as_str().unwrap()).collect()
+    directory_path(resource, account, id, ORG)
 }
 
 #[tokio::test]
@@ -488,18 +485,13 @@ async fn adding_a_login_that_is_no_member_is_githubs_404() {
 async fn me_is_the_user_the_token_belongs_to() {
     let (app, account) = app_with_account(P).await;
 
-    let r = app
-        .get(&format!("/unified/user-directory/me?integrated_account_id={account}"))
-        .await;
+    let me = me(&app, &account, "").await;
 
-    assert_eq!(r.status, 200, "{}", r.text);
-    let result = r.body["result"].as_array().unwrap();
-    assert_eq!(result.len(), 1, "{}", r.text);
     assert_eq!(
-        unified(&result[0]),
+        unified(&me),
         json!({"id": "octocat", "name": "The Octocat", "email": "octocat@github.com"})
     );
-    assert_eq!(result[0]["remote_data"]["id"], 583231);
+    assert_eq!(me["remote_data"]["id"], 583231);
     let sent = last_request(&app, P);
     assert_request(&sent, "GET", "/user");
     assert_eq!(sent.header("authorization"), Some(BEARER));
