@@ -153,3 +153,10 @@ pub async fn group_member_ids(app: &TestApp, account: &str, group: &str, extra: 
         .map(str::to_string)
         .collect()
 }
+
+/// The decoded query parameters of a recorded request, in order.
+pub fn query_pairs(sent: &RecordedRequest) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(sent.query.as_bytes())
+        .into_owned()
+        .collect()
+}
