@@ -759,3 +759,56 @@ async fn me_is_the_chatter_user_of_the_token() {
     assert_request(&sent, "GET", &format!("{DATA}/chatter/users/me"));
     assert_eq!(sent.header("authorization"), Some(BEARER));
 }
+
+#[tokio::test]
+async fn activities_are_the_setup_audit_trail_over_soql_batches() {
+    let (app, account) = app_with_account(P).await;
+    app.emulator(P).clear_requests();
+
+    let (events, pages) = walk_records(&app, &directory_path("activities", &account, None, ""), 2).await;
+
+    assert_eq!(
+        ids(&events),
+        ["0Ym5g00000AbC3CAK", "0Ym5g00000AbC2CAK", "0Ym5g00000AbC1CAK"]
+    );
+    assert_eq!(pages, 2);
+    assert_eq!(
+        unified(&events[2]),
+        json!({
+            "id": "0Ym5g00000AbC1CAK",
+            "actor": {"id": "0055g00000AbCdEAAV", "name": "Dana Admin", "type": "user"},
+            "description": "Created role Sales Manager",
+            "action": "createduserrole",
+            "entity_type": "Roles",
+            "context": {"section": "Roles", "delegate_user": "support@salesforce.example"},
+            "created_at": "2021-11-30T16:45:00Z"
+        })
+    );
+    let first = &app.emulator(P).requests()[0];
+    assert_eq!(
+        soql(first),
+        "SELECT Id, Action, Section, Display, CreatedDate, CreatedById, CreatedBy.Name, DelegateUser FROM SetupAuditTrail ORDER BY CreatedDate DESC"
+    );
+    assert_eq!(first.header("sforce-query-options"), Some("batchSize=2"));
+}
+
+#[tokio::test]
+async fn created_at_filters_become_soql_datetime_literals() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app
+        .get(&directory_path(
+            "activities",
+            &account,
+            None,
+            "&created_at[gte]=2024-01-01&created_at[lt]=2024-05-14T11:12:44%2B02:00",
+        ))
+        .await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(ids(r.body["result"].as_array().unwrap()), ["0Ym5g00000AbC2CAK"]);
+    assert_eq!(
+        soql(&last_request(&app, P)),
+        "SELECT Id, Action, Section, Display, CreatedDate, CreatedById, CreatedBy.Name, DelegateUser FROM SetupAuditTrail WHERE CreatedDate >= 2024-01-01T00:00:00Z AND CreatedDate < 2024-05-14T09:12:44Z ORDER BY CreatedDate DESC"
+    );
+}
