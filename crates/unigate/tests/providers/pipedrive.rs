@@ -326,3 +326,101 @@ async fn an_unknown_role_is_pipedrives_error() {
                 "data": null, "additional_data": null}),
     );
 }
+
+#[tokio::test]
+async fn role_assignments_are_the_users_of_a_role_over_pages() {
+    let (app, account) = app_with_account(P).await;
+    app.emulator(P).clear_requests();
+
+    let (assignments, pages) = walk_records(
+        &app,
+        &directory_path("role_assignments", &account, None, "&role_id=2"),
+        1,
+    )
+    .await;
+
+    assert_eq!(
+        assignments.iter().map(unified).collect::<Vec<_>>(),
+        [
+            json!({"id": "8878", "user_id": "8878", "role_id": "2"}),
+            json!({"id": "8879", "user_id": "8879", "role_id": "2"})
+        ]
+    );
+    assert_eq!(pages, 2);
+    assert_eq!(
+        request_lines(&app, P),
+        [
+            "GET /v1/roles/2/assignments?limit=1",
+            "GET /v1/roles/2/assignments?limit=1&start=1"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn assigning_and_taking_back_a_role() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app
+        .send(
+            Method::POST,
+            &directory_path("role_assignments", &account, None, ""),
+            Some(json!({"user_id": "8880", "role_id": "3"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(
+        unified(&r.body),
+        json!({"id": "8880", "user_id": "8880", "role_id": "3"})
+    );
+    let sent = last_request(&app, P);
+    assert_request(&sent, "POST", "/v1/roles/3/assignments");
+    assert_eq!(sent.header("x-api-token"), Some(TOKEN));
+    assert_eq!(sent.json.unwrap(), json!({"user_id": 8880}));
+
+    let r = app
+        .get(&directory_path(
+            "role_assignments",
+            &account,
+            Some("8880"),
+            "&role_id=3",
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        unified(&r.body),
+        json!({"id": "8880", "user_id": "8880", "role_id": "3"})
+    );
+
+    let r = app
+        .send(
+            Method::DELETE,
+            &directory_path("role_assignments", &account, Some("8880"), "&role_id=3"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let sent = last_request(&app, P);
+    assert_request(&sent, "DELETE", "/v1/roles/3/assignments");
+    assert_eq!(sent.json.unwrap(), json!({"user_id": 8880}));
+    let r = app
+        .get(&directory_path(
+            "role_assignments",
+            &account,
+            Some("8880"),
+            "&role_id=3",
+        ))
+        .await;
+    assert_eq!(r.status, 404, "{}", r.text);
+}
+
+#[tokio::test]
+async fn role_assignments_without_role_id_are_a_400_naming_it() {
+    let (app, account) = app_with_account(P).await;
+    app.emulator(P).clear_requests();
+
+    let r = app.get(&directory_path("role_assignments", &account, None, "")).await;
+
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.text.contains("role_id"), "{}", r.text);
+    assert!(request_lines(&app, P).is_empty());
+}
