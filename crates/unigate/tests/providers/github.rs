@@ -734,3 +734,53 @@ async fn assigning_a_role_to_a_login_that_is_no_member_is_githubs_404() {
         &json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}),
     );
 }
+
+#[tokio::test]
+async fn licenses_are_the_organizations_plan_seats() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app.get(&dir_path("licenses", &account, None)).await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    let result = r.body["result"].as_array().unwrap();
+    assert_eq!(
+        result.iter().map(unified).collect::<Vec<_>>(),
+        [json!({"id": "team", "name": "team", "available_quantity": 50, "assigned_quantity": 42, "is_paid": true})]
+    );
+    let sent = last_request(&app, P);
+    assert_request(&sent, "GET", "/orgs/octo-org");
+    assert_eq!(sent.header("authorization"), Some(BEARER));
+
+    let r = app
+        .get(&directory_path(
+            "licenses",
+            &account,
+            None,
+            "&organization_id=acme-robotics",
+        ))
+        .await;
+    assert_eq!(
+        unified(&r.body["result"][0]),
+        json!({"id": "free", "name": "free", "available_quantity": 0, "assigned_quantity": 3, "is_paid": false})
+    );
+}
+
+#[tokio::test]
+async fn the_licenses_of_an_unknown_organization_are_githubs_404() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app
+        .get(&directory_path(
+            "licenses",
+            &account,
+            None,
+            "&organization_id=no-such-org",
+        ))
+        .await;
+
+    assert_remote_error(
+        &r,
+        404,
+        &json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}),
+    );
+}
