@@ -545,7 +545,7 @@ const OTHERS: &[OtherResources] = &[
     // GitHub's organization roles are not in the bundled spec (docs.github.com only).
     OtherResources {
         integration: "github",
-        resources: &["me", "activities"],
+        resources: &["me", "activities", "licenses"],
     },
     OtherResources {
         integration: "clickup",
