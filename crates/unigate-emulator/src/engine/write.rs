@@ -20,10 +20,12 @@ pub(super) fn op_create(ctx: &Ctx<'_>, route: &RouteSpec, state: &mut State) -> 
     let write = &route.write;
     let body = write_body(ctx.req, write)?;
     let copied = copy_source(ctx, write, state, &body)?;
+    let additions = array_additions(write, state, &body)?;
     let coll = collection_mut(route, state)?;
     validate(write, &coll.spec.version_field, &body)?;
     let id_field = coll.spec.id_field.clone();
-    let protected = protected_fields(coll, write);
+    let mut protected = protected_fields(coll, write);
+    protected.extend(array_op_body_fields(write));
 
     let id = match get_path(&body, &id_field).filter(|v| !v.is_null() && !write.read_only.contains(&id_field)) {
         Some(given) => {
@@ -65,6 +67,7 @@ pub(super) fn op_create(ctx: &Ctx<'_>, route: &RouteSpec, state: &mut State) -> 
     if let Some(version) = &coll.spec.version_field {
         set_path(&mut record, version, Value::from(coll.spec.version_start));
     }
+    apply_array_ops(write, &mut record, &body, &additions);
     stamp(coll, &mut record, ctx.now, true);
     apply_set(&write.set, &mut record, ctx, &body);
     let record = Value::Object(record);
@@ -75,6 +78,7 @@ pub(super) fn op_create(ctx: &Ctx<'_>, route: &RouteSpec, state: &mut State) -> 
 pub(super) fn op_update(ctx: &Ctx<'_>, route: &RouteSpec, state: &mut State) -> Result<Reply, Failure> {
     let write = &route.write;
     let body = write_body(ctx.req, write)?;
+    let additions = array_additions(write, state, &body)?;
     let coll = collection_mut(route, state)?;
     let id = path_id(ctx, route);
     let key = coll.find(&id).ok_or_else(|| not_found(&id))?;
@@ -111,7 +115,8 @@ pub(super) fn op_update(ctx: &Ctx<'_>, route: &RouteSpec, state: &mut State) -> 
         }
     }
 
-    let protected = protected_fields(coll, write);
+    let mut protected = protected_fields(coll, write);
+    protected.extend(array_op_body_fields(write));
     let mut record = current.clone();
     if route.op == Op::Replace {
         // PUT: fields the client left out are gone, except those it cannot write.
@@ -135,6 +140,7 @@ pub(super) fn op_update(ctx: &Ctx<'_>, route: &RouteSpec, state: &mut State) -> 
             + 1;
         set_path(&mut record, field, Value::from(next));
     }
+    apply_array_ops(write, &mut record, &body, &additions);
     stamp(coll, &mut record, ctx.now, false);
     apply_set(&write.set, &mut record, ctx, &body);
     let record = Value::Object(record);
@@ -165,6 +171,81 @@ fn copy_source(
     match source {
         Some(Value::Object(record)) => Ok(record.clone()),
         _ => Err(not_found(id)),
+    }
+}
+
+/// The ids at a body path of an array op, as text (none when the path is absent).
+fn op_ids(body: &Map<String, Value>, path: Option<&String>) -> Vec<String> {
+    path.and_then(|p| get_path(body, p))
+        .and_then(Value::as_array)
+        .map(|ids| ids.iter().map(value_to_text).collect())
+        .unwrap_or_default()
+}
+
+/// For each of `write.array_ops`, the elements its `add` ids bring: the `from` records,
+/// projected on `fields`, read before the written collection is borrowed.
+fn array_additions(
+    write: &WriteSpec,
+    state: &State,
+    body: &Map<String, Value>,
+) -> Result<Vec<Vec<(String, Value)>>, Failure> {
+    write
+        .array_ops
+        .iter()
+        .map(|op| {
+            let from = state.collections.get(&op.from);
+            op_ids(body, op.add.as_ref())
+                .into_iter()
+                .map(|id| {
+                    let record = from
+                        .and_then(|c| c.find(&id).and_then(|key| c.records.get(&key)))
+                        .and_then(Value::as_object)
+                        .ok_or_else(|| not_found(&id))?;
+                    let element: Map<String, Value> = record
+                        .iter()
+                        .filter(|(k, _)| op.fields.is_empty() || op.fields.contains(k))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
+                    Ok((id, Value::Object(element)))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The top-level body fields the array ops read their ids from: never written as sent.
+fn array_op_body_fields(write: &WriteSpec) -> Vec<String> {
+    write
+        .array_ops
+        .iter()
+        .flat_map(|op| [op.add.as_deref(), op.remove.as_deref()])
+        .flatten()
+        .map(|path| top_field(path).to_owned())
+        .collect()
+}
+
+/// Applies each array op to the record: removals, then additions not there yet.
+fn apply_array_ops(
+    write: &WriteSpec,
+    record: &mut Map<String, Value>,
+    body: &Map<String, Value>,
+    additions: &[Vec<(String, Value)>],
+) {
+    for (op, added) in write.array_ops.iter().zip(additions) {
+        let key_of = |v: &Value| v.get(&op.key).map(value_to_text).unwrap_or_default();
+        let removed = op_ids(body, op.remove.as_ref());
+        let mut elements: Vec<Value> = record
+            .get(&op.field)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        elements.retain(|e| !removed.contains(&key_of(e)));
+        for (id, element) in added {
+            if !elements.iter().any(|e| key_of(e) == *id) {
+                elements.push(element.clone());
+            }
+        }
+        record.insert(op.field.clone(), Value::Array(elements));
     }
 }
 

@@ -209,6 +209,14 @@ impl EmulatorSpec {
                     )));
                 }
             }
+            for op in &route.write.array_ops {
+                if !matches!(route.op, Op::Create | Op::Merge | Op::Replace) {
+                    return Err(here("`write.array_ops` only applies to write ops".into()));
+                }
+                if !f.collections.contains_key(&op.from) {
+                    return Err(here(format!("write.array_ops: unknown collection `{}`", op.from)));
+                }
+            }
             if route.soft_delete.is_some() && route.op != Op::Delete {
                 return Err(here("`soft_delete` only applies to op `delete`".into()));
             }

@@ -52,6 +52,40 @@ pub(crate) struct WriteSpec {
     /// (the body's fields over it): a group membership that answers the member user.
     #[serde(default)]
     pub copy_from: Option<CopyFromSpec>,
+    /// Arrays of records kept inside the record, changed by lists of ids in the body
+    /// (ClickUp's user group `members`, written as `members: [ids]` on create and
+    /// `members: {add: [ids], rem: [ids]}` on update).
+    #[serde(default)]
+    pub array_ops: Vec<ArrayOpSpec>,
+}
+
+/// See [`WriteSpec::array_ops`]. The body fields that `add` and `remove` live in are not
+/// written as they are; the record's `field` becomes its current elements, minus those
+/// whose `key` is one of the `remove` ids, plus a copy of the `from` record of each `add`
+/// id not there yet (an id with no such record: `not_found`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ArrayOpSpec {
+    /// The record's array field.
+    pub field: String,
+    /// Dotted body path of the array of ids to add.
+    #[serde(default)]
+    pub add: Option<String>,
+    /// Dotted body path of the array of ids to remove.
+    #[serde(default)]
+    pub remove: Option<String>,
+    /// The element field an id is compared with (as text). Default `id`.
+    #[serde(default = "default_key")]
+    pub key: String,
+    /// The collection an added id is looked up in.
+    pub from: String,
+    /// The fields of the looked-up record an element keeps; all when empty.
+    #[serde(default)]
+    pub fields: Vec<String>,
+}
+
+fn default_key() -> String {
+    "id".to_string()
 }
 
 /// See [`WriteSpec::copy_from`].

@@ -307,3 +307,84 @@ routes:
 fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
+
+const ARRAY_OPS: &str = r#"
+collections:
+  people:
+    records:
+      - { id: 1, name: Ann, secret: x }
+      - { id: 2, name: Bob, secret: y }
+      - { id: 3, name: Cy, secret: z }
+  groups:
+    generate_id: sequence
+    records:
+      - { id: 10, name: Core, members: [{ id: 1, name: Ann }] }
+routes:
+  - method: POST
+    path: /groups
+    op: create
+    collection: groups
+    write:
+      array_ops: [{ field: members, add: members, from: people, fields: [id, name] }]
+  - method: PUT
+    path: "/groups/{id}"
+    op: merge
+    collection: groups
+    write:
+      array_ops: [{ field: members, add: members.add, remove: members.rem, from: people, fields: [id, name] }]
+"#;
+
+#[tokio::test]
+async fn array_ops_turn_ids_into_the_looked_up_records_and_add_or_remove_them() {
+    let e = start(EmulatorSpec::from_yaml("array_ops", ARRAY_OPS).unwrap())
+        .await
+        .unwrap();
+
+    let (status, body, _) = call(
+        &e,
+        reqwest::Method::POST,
+        "/groups",
+        Some(json!({"name": "New", "members": [2, 3]})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        body["members"],
+        json!([{"id": 2, "name": "Bob"}, {"id": 3, "name": "Cy"}])
+    );
+
+    let (status, body, _) = call(
+        &e,
+        reqwest::Method::PUT,
+        "/groups/10",
+        Some(json!({"name": "Core team", "members": {"add": [2, 1], "rem": [1]}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["name"], "Core team");
+    assert_eq!(
+        body["members"],
+        json!([{"id": 2, "name": "Bob"}, {"id": 1, "name": "Ann"}]),
+        "removed first, then added back once"
+    );
+
+    let (status, body, _) = call(
+        &e,
+        reqwest::Method::PUT,
+        "/groups/10",
+        Some(json!({"members": {"add": [], "rem": [2]}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["members"], json!([{"id": 1, "name": "Ann"}]));
+
+    let (status, _, _) = call(
+        &e,
+        reqwest::Method::PUT,
+        "/groups/10",
+        Some(json!({"members": {"add": [99], "rem": []}})),
+    )
+    .await;
+    assert_eq!(status, 404, "an id with no record to add");
+    assert_eq!(e.records("groups")[0]["members"], json!([{"id": 1, "name": "Ann"}]));
+}

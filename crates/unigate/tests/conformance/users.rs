@@ -1,6 +1,7 @@
 //! Spec conformance of the User Directory users calls (and the organizations calls, and
-//! the groups and membership calls where [`GROUPS`] names the integration, of the same
-//! providers): each unified method a provider maps is driven against its
+//! the groups and membership calls where [`GROUPS`] names the integration, and the other
+//! User Directory resources [`OTHERS`] names, of the same providers): each unified method a
+//! provider maps is driven against its
 //! emulator, and every request that reached the provider is checked against the
 //! provider's own specification; the users `get` operation's response examples go through
 //! the catalog's mapping. OpenAPI files go through [`crate::openapi`]; Google's discovery
@@ -496,8 +497,62 @@ async fn drive(app: &TestApp, entry: &UsersEntry) -> (Vec<(String, RecordedReque
             );
         }
     }
+    // The other User Directory resources named for the integration in [`OTHERS`]: a list
+    // (with the parameters the method requires, from their examples), then a get of the
+    // first record where the integration maps one.
+    for resource in OTHERS
+        .iter()
+        .filter(|o| o.integration == name)
+        .flat_map(|o| o.resources)
+    {
+        let method_params = |method: UnifiedMethod| {
+            integration
+                .unified("user-directory", resource, method)
+                .map(|m| m.required_query_example())
+        };
+        let list_params = method_params(UnifiedMethod::List)
+            .unwrap_or_else(|| panic!("{name} has no {resource} list to drive (see OTHERS)"));
+        let path = |id: Option<&str>, extra: &str| {
+            let id = id.map(|i| format!("/{i}")).unwrap_or_default();
+            format!("/unified/user-directory/{resource}{id}?integrated_account_id={account}{extra}")
+        };
+        let listed = run(
+            &format!("{resource} list"),
+            app.get(&path(None, &format!("&limit=2{list_params}"))).await,
+            &mut out,
+        );
+        if let (Some(first), Some(get_params)) = (
+            listed.body["result"][0]["id"].as_str(),
+            method_params(UnifiedMethod::Get),
+        ) {
+            run(
+                &format!("{resource} get"),
+                app.get(&path(Some(first), &get_params)).await,
+                &mut out,
+            );
+        }
+    }
     (out, problems)
 }
+
+/// Other User Directory resources driven for these integrations (beyond users, their
+/// organizations and groups): `list`, then `get` where mapped.
+struct OtherResources {
+    integration: &'static str,
+    resources: &'static [&'static str],
+}
+
+const OTHERS: &[OtherResources] = &[
+    // GitHub's organization roles are not in the bundled spec (docs.github.com only).
+    OtherResources {
+        integration: "github",
+        resources: &["me", "activities", "licenses"],
+    },
+    OtherResources {
+        integration: "clickup",
+        resources: &["me", "workspaces", "roles", "licenses"],
+    },
+];
 
 /// The integrations whose groups are driven too: a unified group to create (the
 /// provider's required fields), and the calls left out, each for a known deviation.
@@ -539,6 +594,13 @@ const GROUPS: &[GroupsEntry] = &[
         integration: "github",
         create: || json!({"name": "conformance", "description": "Checks"}),
         skip: &[],
+    },
+    GroupsEntry {
+        query: "&organization_id=1234",
+        integration: "clickup",
+        create: || json!({"name": "conformance"}),
+        // The drive's update writes a description, which ClickUp's user groups lack.
+        skip: &["groups update"],
     },
     GroupsEntry {
         query: "",

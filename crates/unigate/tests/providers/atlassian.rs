@@ -1,9 +1,11 @@
-//! Atlassian: get and list (JSON:API, cursor in `links.next`).
+//! Atlassian: organizations get and list (JSON:API, cursor in `links.next`); directory
+//! groups and their membership; the organization's audit log.
 
+use reqwest::Method;
 use serde_json::json;
 
-use crate::common::{assert_remote_error, get_org};
-use crate::helpers::{app_with_account, assert_request, last_request, walk_list};
+use crate::common::{assert_remote_error, directory_path, get_org, group_member_ids, ids, request_lines, unified};
+use crate::helpers::{app_with_account, assert_request, last_request, walk_list, walk_records};
 
 const ORG: &str = "0a8b1c2d-3e4f-5a6b-7c8d-9e0f1a2b3c4d";
 
@@ -215,4 +217,287 @@ mod users {
         assert!(r.text.contains("does not support"), "{}", r.text);
         assert!(request_lines(&app, P).is_empty());
     }
+}
+
+const P: &str = "atlassian";
+const BEARER: &str = "Bearer ATCTT3xFfGN0sandbox0atlassian0admin0key0000001";
+const SCOPE: &str = "&organization_id=0a8b1c2d-3e4f-5a6b-7c8d-9e0f1a2b3c4d";
+const ENGINEERING: &str = "9a1b2c3d-0001-4e5f-8a6b-000000000001";
+const JIRA_USERS: &str = "9a1b2c3d-0002-4e5f-8a6b-000000000002";
+const OMAR: &str = "5b10a2844c20165700ede21g";
+const LENA: &str = "60f1c2d3e4a5b6c7d8e9f0a1";
+
+fn dir_path(resource: &str, account: &str, id: Option<&str>) -> String {
+    directory_path(resource, account, id, SCOPE)
+}
+
+#[tokio::test]
+async fn a_directory_group_is_got_by_id() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app.get(&dir_path("groups", &account, Some(ENGINEERING))).await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        unified(&r.body),
+        json!({"id": ENGINEERING, "name": "engineering", "description": "Everyone who ships code",
+               "organization": ORG, "group_type": "group"})
+    );
+    assert_eq!(r.body["remote_data"]["managedBy"], "admins");
+    let sent = last_request(&app, P);
+    assert_request(
+        &sent,
+        "GET",
+        &format!("/admin/v2/orgs/{ORG}/directories/-/groups/{ENGINEERING}"),
+    );
+    assert_eq!(sent.header("authorization"), Some(BEARER));
+}
+
+#[tokio::test]
+async fn the_groups_list_follows_links_next_within_one_organization() {
+    let (app, account) = app_with_account(P).await;
+    app.emulator(P).clear_requests();
+
+    let (groups, pages) = walk_records(&app, &dir_path("groups", &account, None), 2).await;
+
+    assert_eq!(
+        ids(&groups),
+        [ENGINEERING, JIRA_USERS, "9a1b2c3d-0003-4e5f-8a6b-000000000003"],
+        "Acme's groups only"
+    );
+    assert_eq!(pages, 2);
+    assert_eq!(
+        unified(&groups[2]),
+        json!({"id": "9a1b2c3d-0003-4e5f-8a6b-000000000003", "name": "design", "organization": ORG, "group_type": "group"})
+    );
+    let lines = request_lines(&app, P);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(
+        lines[0],
+        format!("GET /admin/v2/orgs/{ORG}/directories/-/groups?limit=2")
+    );
+    assert!(
+        lines[1].starts_with(&format!(
+            "GET /admin/v2/orgs/{ORG}/directories/-/groups?limit=2&cursor="
+        )),
+        "{lines:?}"
+    );
+}
+
+#[tokio::test]
+async fn deleting_a_group_deletes_it_in_the_directory() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app
+        .send(Method::DELETE, &dir_path("groups", &account, Some(ENGINEERING)), None)
+        .await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    let sent = last_request(&app, P);
+    assert_request(
+        &sent,
+        "DELETE",
+        &format!("/admin/v2/orgs/{ORG}/directories/-/groups/{ENGINEERING}"),
+    );
+    assert!(sent.body.is_empty(), "{}", sent.body_text());
+    assert!(app.emulator(P).record("groups", ENGINEERING).is_none());
+}
+
+#[tokio::test]
+async fn an_unknown_group_is_atlassians_404() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app.get(&dir_path("groups", &account, Some("nope"))).await;
+
+    assert_remote_error(
+        &r,
+        404,
+        &json!({"errors": [{"id": "3b9a1f0e-2c4d-4e5f-8a6b-7c8d9e0f1a2d", "status": "404", "code": "NOT_FOUND",
+            "title": "Not Found", "detail": "Resource nope was not found or the key has no access to it."}]}),
+    );
+}
+
+#[tokio::test]
+async fn add_user_and_remove_user_change_the_groups_users_list() {
+    let (app, account) = app_with_account(P).await;
+
+    assert_eq!(group_member_ids(&app, &account, JIRA_USERS, SCOPE).await, [OMAR]);
+    let sent = last_request(&app, P);
+    assert_request(&sent, "GET", &format!("/admin/v2/orgs/{ORG}/directories/-/users"));
+    assert_eq!(sent.query, format!("groupIds={JIRA_USERS}"));
+
+    let r = app
+        .send(
+            Method::POST,
+            &dir_path("groups/add-user", &account, None),
+            Some(json!({"group_id": JIRA_USERS, "user_id": LENA})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body, json!({"group_id": JIRA_USERS, "user_id": LENA}));
+    let sent = last_request(&app, P);
+    assert_request(
+        &sent,
+        "POST",
+        &format!("/admin/v2/orgs/{ORG}/directories/-/groups/{JIRA_USERS}/memberships"),
+    );
+    assert_eq!(sent.header("authorization"), Some(BEARER));
+    assert_eq!(sent.json.unwrap(), json!({"accountId": LENA}));
+    assert_eq!(group_member_ids(&app, &account, JIRA_USERS, SCOPE).await, [OMAR, LENA]);
+
+    let r = app
+        .send(
+            Method::POST,
+            &dir_path("groups/remove-user", &account, None),
+            Some(json!({"group_id": JIRA_USERS, "user_id": OMAR})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body, json!({"group_id": JIRA_USERS, "user_id": OMAR}));
+    let sent = last_request(&app, P);
+    assert_request(
+        &sent,
+        "DELETE",
+        &format!("/admin/v2/orgs/{ORG}/directories/-/groups/{JIRA_USERS}/memberships/{OMAR}"),
+    );
+    assert!(sent.body.is_empty(), "no body: {}", sent.body_text());
+    assert_eq!(group_member_ids(&app, &account, JIRA_USERS, SCOPE).await, [LENA]);
+}
+
+#[tokio::test]
+async fn a_group_member_list_maps_users_like_the_users_list() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app
+        .get(&crate::common::users_path(
+            &account,
+            None,
+            &format!("{SCOPE}&group_id={ENGINEERING}"),
+        ))
+        .await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        unified(&r.body["result"][1]),
+        json!({
+            "id": OMAR, "name": "Omar Haddad", "username": "omar", "title": "Software Engineer",
+            "emails": [{"email": "omar.haddad@acme-software.example", "is_primary": true}],
+            "is_email_verified": true, "status": "active", "user_type": "atlassian",
+            "roles": [{"id": "atlassian/user", "name": "atlassian/user", "organization": ORG}],
+            "organizations": [{"id": ORG}],
+            "avatar": "https://avatar-management--avatars.us-west-2.prod.public.atl-paas.net/5b10a2844c20165700ede21g/48",
+            "identifiers": {"claim_status": "managed"},
+            "created_at": "2020-08-17T13:40:00Z"
+        })
+    );
+}
+
+#[tokio::test]
+async fn adding_an_account_that_is_no_user_is_atlassians_404() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app
+        .send(
+            Method::POST,
+            &dir_path("groups/add-user", &account, None),
+            Some(json!({"group_id": JIRA_USERS, "user_id": "nobody"})),
+        )
+        .await;
+
+    assert_eq!(r.status, 404, "{}", r.text);
+    assert_eq!(r.body["truto_is_remote_error"], true, "{}", r.text);
+    assert_eq!(r.body["raw_response"]["errors"][0]["code"], "NOT_FOUND", "{}", r.text);
+}
+
+#[tokio::test]
+async fn the_audit_log_walks_meta_next_cursors_of_one_organization() {
+    let (app, account) = app_with_account(P).await;
+    app.emulator(P).clear_requests();
+
+    let (events, pages) = walk_records(&app, &dir_path("activities", &account, None), 2).await;
+
+    assert_eq!(
+        ids(&events),
+        [
+            "b1c2d3e4-0005-4f00-9a00-000000000005",
+            "b1c2d3e4-0004-4f00-9a00-000000000004",
+            "b1c2d3e4-0003-4f00-9a00-000000000003",
+            "b1c2d3e4-0002-4f00-9a00-000000000002"
+        ]
+    );
+    assert_eq!(pages, 2);
+    assert_eq!(
+        unified(&events[0]),
+        json!({
+            "id": "b1c2d3e4-0005-4f00-9a00-000000000005",
+            "actor": {"id": "5b10ac8d82e05b22cc7d4ef5", "name": "Mia Krystof",
+                      "email": "mia.krystof@acme-software.example", "type": "user"},
+            "organization": {"id": ORG},
+            "group": {"id": JIRA_USERS, "name": "jira-software-users"},
+            "description": "Mia Krystof user_added_to_group Omar Haddad",
+            "action": "user_added_to_group",
+            "entity": {"id": OMAR, "name": "Omar Haddad"},
+            "entity_type": "users",
+            "context": {
+                "ip_address": "203.0.113.24", "location": "Berlin, Berlin, Germany",
+                "containers": [{"id": ORG, "type": "orgs", "name": "Acme Software"}]
+            },
+            "created_at": "2024-05-21T14:03:27.512Z"
+        })
+    );
+    assert_eq!(
+        unified(&events[2]),
+        json!({
+            "id": "b1c2d3e4-0003-4f00-9a00-000000000003",
+            "actor": {"id": "557058:f5b1c2d3-user-sync", "name": "Okta SCIM", "type": "app"},
+            "organization": {"id": ORG},
+            "group": {"id": "9a1b2c3d-0003-4e5f-8a6b-000000000003", "name": "design"},
+            "description": "Okta SCIM group_created design",
+            "action": "group_created",
+            "entity": {"id": "9a1b2c3d-0003-4e5f-8a6b-000000000003", "name": "design"},
+            "entity_type": "groups",
+            "created_at": "2024-05-02T17:22:09.000Z"
+        })
+    );
+    let lines = request_lines(&app, P);
+    assert_eq!(lines[0], format!("GET /admin/v1/orgs/{ORG}/events?limit=2"));
+    assert!(
+        lines[1].starts_with(&format!("GET /admin/v1/orgs/{ORG}/events?limit=2&cursor=")),
+        "{lines:?}"
+    );
+    assert_eq!(last_request(&app, P).header("authorization"), Some(BEARER));
+}
+
+#[tokio::test]
+async fn created_at_filters_are_sent_as_from_and_to_milliseconds() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app
+        .get(&format!(
+            "{}&created_at[gt]=2024-05-02T17:22:09Z&created_at[lte]=2024-05-20",
+            dir_path("activities", &account, None)
+        ))
+        .await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        ids(r.body["result"].as_array().unwrap()),
+        ["b1c2d3e4-0004-4f00-9a00-000000000004"],
+        "the exact bounds are kept by Unigate"
+    );
+    let sent = last_request(&app, P);
+    assert_request(&sent, "GET", &format!("/admin/v1/orgs/{ORG}/events"));
+    assert_eq!(sent.query, "from=1714670529000&to=1716163200000");
+}
+
+#[tokio::test]
+async fn the_audit_log_without_organization_id_is_a_400_naming_it() {
+    let (app, account) = app_with_account(P).await;
+    app.emulator(P).clear_requests();
+
+    let r = app.get(&directory_path("activities", &account, None, "")).await;
+
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.text.contains("organization_id"), "{}", r.text);
+    assert!(request_lines(&app, P).is_empty());
 }

@@ -1,8 +1,12 @@
-//! ClickUp: get (list and pick a Workspace), list (unpaged).
+//! ClickUp: organizations get (list and pick a Workspace) and list (unpaged); `me`,
+//! workspaces, user groups with their membership, custom roles and seats.
 
+use reqwest::Method;
 use serde_json::json;
 
-use crate::common::{assert_remote_error, get_org};
+use crate::common::{
+    assert_remote_error, directory_path, get_org, group_member_ids, ids, me, query_pairs, request_lines, unified,
+};
 use crate::helpers::{app_with_account, assert_request, last_request, spawn_app};
 
 const TOKEN: &str = "pk_81234567_SANDBOX0CLICKUP0TOKEN0000000001";
@@ -210,4 +214,273 @@ mod users {
 
         assert_remote_error(&r, 401, &json!({"err": "Token invalid", "ECODE": "OAUTH_025"}));
     }
+}
+
+const P: &str = "clickup";
+const WS: &str = "&organization_id=1234";
+const PRODUCT: &str = "4bfdfcec-6f4f-40a7-b0d6-22660d51870d";
+
+fn dir_path(resource: &str, account: &str, id: Option<&str>) -> String {
+    directory_path(resource, account, id, WS)
+}
+
+#[tokio::test]
+async fn me_is_the_tokens_user() {
+    let (app, account) = app_with_account(P).await;
+
+    let me = me(&app, &account, "").await;
+
+    assert_eq!(
+        unified(&me),
+        json!({"id": "123", "name": "John Doe", "email": "john.doe@example.com"})
+    );
+    let sent = last_request(&app, P);
+    assert_request(&sent, "GET", "/api/v2/user");
+    assert_eq!(sent.header("authorization"), Some(TOKEN));
+}
+
+#[tokio::test]
+async fn workspaces_are_the_authorized_teams_in_one_page() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app.get(&directory_path("workspaces", &account, None, "")).await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    let result = r.body["result"].as_array().unwrap();
+    assert_eq!(
+        result.iter().map(unified).collect::<Vec<_>>(),
+        [
+            json!({"id": "1234", "name": "My ClickUp Workspace"}),
+            json!({"id": "9015588", "name": "Globex Marketing"})
+        ]
+    );
+    assert!(r.body["next_cursor"].is_null());
+    assert_request(&last_request(&app, P), "GET", "/api/v2/team");
+
+    let r = app
+        .get(&directory_path("workspaces", &account, Some("9015588"), ""))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(unified(&r.body), json!({"id": "9015588", "name": "Globex Marketing"}));
+    let r = app.get(&directory_path("workspaces", &account, Some("777"), "")).await;
+    assert_eq!(r.status, 404, "{}", r.text);
+}
+
+#[tokio::test]
+async fn user_groups_of_one_workspace_are_listed_and_got() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app.get(&dir_path("groups", &account, None)).await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    let result = r.body["result"].as_array().unwrap();
+    assert_eq!(
+        ids(result),
+        [PRODUCT, "7a1c2e3f-0b4d-4e5f-8a6b-7c8d9e0f1a2b"],
+        "Workspace 1234's groups"
+    );
+    let sent = last_request(&app, P);
+    assert_request(&sent, "GET", "/api/v2/group");
+    assert_eq!(query_pairs(&sent), [("team_id".to_string(), "1234".to_string())]);
+
+    let r = app.get(&dir_path("groups", &account, Some(PRODUCT))).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        unified(&r.body),
+        json!({"id": PRODUCT, "name": "product team", "organization": "1234", "group_type": "group",
+               "created_at": "2021-12-21T21:37:19.829Z"})
+    );
+    assert_eq!(
+        query_pairs(&last_request(&app, P)),
+        [
+            ("team_id".to_string(), "1234".to_string()),
+            ("group_ids".to_string(), PRODUCT.to_string())
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_groups_list_without_organization_id_is_a_400_naming_it() {
+    let (app, account) = app_with_account(P).await;
+    app.emulator(P).clear_requests();
+
+    let r = app.get(&directory_path("groups", &account, None, "")).await;
+
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.text.contains("organization_id"), "{}", r.text);
+    assert!(request_lines(&app, P).is_empty());
+}
+
+#[tokio::test]
+async fn a_user_group_is_created_renamed_and_deleted() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app
+        .send(
+            Method::POST,
+            &dir_path("groups", &account, None),
+            Some(json!({"name": "support"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let sent = last_request(&app, P);
+    assert_request(&sent, "POST", "/api/v2/team/1234/group");
+    assert_eq!(sent.json.unwrap(), json!({"name": "support", "members": []}));
+    let id = r.body["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        unified(&r.body),
+        json!({"id": id, "name": "support", "organization": "1234", "group_type": "group"})
+    );
+
+    let r = app
+        .send(
+            Method::PATCH,
+            &dir_path("groups", &account, Some(&id)),
+            Some(json!({"name": "support tier 1"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let sent = last_request(&app, P);
+    assert_request(&sent, "PUT", &format!("/api/v2/group/{id}"));
+    assert_eq!(sent.json.unwrap(), json!({"name": "support tier 1"}));
+    assert_eq!(r.body["name"], "support tier 1");
+
+    let r = app
+        .send(Method::DELETE, &dir_path("groups", &account, Some(&id)), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_request(&last_request(&app, P), "DELETE", &format!("/api/v2/group/{id}"));
+    assert!(app.emulator(P).record("groups", &id).is_none());
+}
+
+#[tokio::test]
+async fn add_user_and_remove_user_change_the_groups_members() {
+    let (app, account) = app_with_account(P).await;
+
+    assert_eq!(group_member_ids(&app, &account, PRODUCT, WS).await, ["123", "456"]);
+    let sent = last_request(&app, P);
+    assert_request(&sent, "GET", "/api/v2/group");
+    assert_eq!(
+        query_pairs(&sent),
+        [
+            ("team_id".to_string(), "1234".to_string()),
+            ("group_ids".to_string(), PRODUCT.to_string())
+        ]
+    );
+
+    let r = app
+        .send(
+            Method::POST,
+            &dir_path("groups/add-user", &account, None),
+            Some(json!({"group_id": PRODUCT, "user_id": "812"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(unified(&r.body), json!({"group_id": PRODUCT, "user_id": "812"}));
+    let sent = last_request(&app, P);
+    assert_request(&sent, "PUT", &format!("/api/v2/group/{PRODUCT}"));
+    assert_eq!(sent.header("authorization"), Some(TOKEN));
+    assert_eq!(sent.json.unwrap(), json!({"members": {"add": [812], "rem": []}}));
+    assert_eq!(
+        group_member_ids(&app, &account, PRODUCT, WS).await,
+        ["123", "456", "812"]
+    );
+
+    let r = app
+        .send(
+            Method::POST,
+            &dir_path("groups/remove-user", &account, None),
+            Some(json!({"group_id": PRODUCT, "user_id": "456"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let sent = last_request(&app, P);
+    assert_request(&sent, "PUT", &format!("/api/v2/group/{PRODUCT}"));
+    assert_eq!(sent.json.unwrap(), json!({"members": {"add": [], "rem": [456]}}));
+    assert_eq!(group_member_ids(&app, &account, PRODUCT, WS).await, ["123", "812"]);
+}
+
+#[tokio::test]
+async fn a_group_member_is_mapped_like_a_user() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app
+        .get(&crate::common::users_path(
+            &account,
+            None,
+            &format!("{WS}&group_id={PRODUCT}"),
+        ))
+        .await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        unified(&r.body["result"][0]),
+        json!({"id": "123", "name": "John Doe", "emails": [{"email": "john.doe@example.com", "is_primary": true}],
+               "avatar": "https://clickup.com/avatar.jpg", "user_type": "user"})
+    );
+}
+
+#[tokio::test]
+async fn adding_a_user_clickup_does_not_know_is_clickups_error() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app
+        .send(
+            Method::POST,
+            &dir_path("groups/add-user", &account, None),
+            Some(json!({"group_id": PRODUCT, "user_id": "999"})),
+        )
+        .await;
+
+    assert_remote_error(&r, 401, &json!({"err": "Team not authorized", "ECODE": "OAUTH_027"}));
+}
+
+#[tokio::test]
+async fn roles_are_the_workspaces_custom_roles() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app.get(&dir_path("roles", &account, None)).await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    let result = r.body["result"].as_array().unwrap();
+    assert_eq!(ids(result), ["4547089", "998877"]);
+    assert_eq!(
+        unified(&result[1]),
+        json!({"id": "998877", "name": "member custom", "label": "member custom",
+               "description": "Custom role based on member", "type": "custom",
+               "applicable_in": ["workspace"], "created_at": "2022-04-28T23:51:41.020Z"})
+    );
+    assert_request(&last_request(&app, P), "GET", "/api/v2/team/1234/customroles");
+
+    let r = app.get(&dir_path("roles", &account, Some("4547089"))).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["name"], "guest custom");
+    let r = app.get(&dir_path("roles", &account, Some("2957195"))).await;
+    assert_eq!(r.status, 404, "another Workspace's role: {}", r.text);
+}
+
+#[tokio::test]
+async fn licenses_are_the_workspaces_member_and_guest_seats() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app.get(&dir_path("licenses", &account, None)).await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.body["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(unified)
+            .collect::<Vec<_>>(),
+        [
+            json!({"id": "member_seats", "name": "Member seats", "available_quantity": 5, "assigned_quantity": 3}),
+            json!({"id": "guest_seats", "name": "Guest seats", "available_quantity": 10, "assigned_quantity": 1})
+        ]
+    );
+    assert_request(&last_request(&app, P), "GET", "/api/v2/team/1234/seats");
+
+    let r = app.get(&dir_path("licenses", &account, Some("guest_seats"))).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["assigned_quantity"], 1);
 }

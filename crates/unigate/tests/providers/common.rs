@@ -120,3 +120,43 @@ pub fn request_lines(app: &TestApp, provider: &str) -> Vec<String> {
         })
         .collect()
 }
+
+/// `/unified/user-directory/{resource}[/{id}]?integrated_account_id=...{extra}`, for any
+/// resource of the User Directory (`groups/add-user` for a custom method).
+pub fn directory_path(resource: &str, account: &str, id: Option<&str>, extra: &str) -> String {
+    let id = id.map(|i| format!("/{i}")).unwrap_or_default();
+    format!("/unified/user-directory/{resource}{id}?integrated_account_id={account}{extra}")
+}
+
+/// The `id` of each record, in order.
+pub fn ids(records: &[Value]) -> Vec<&str> {
+    records.iter().map(|r| r["id"].as_str().unwrap()).collect()
+}
+
+/// Lists `me` and asserts a 200 with exactly one record, which it returns.
+pub async fn me(app: &TestApp, account: &str, extra: &str) -> Value {
+    let r = app.get(&directory_path("me", account, None, extra)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let result = r.body["result"].as_array().unwrap();
+    assert_eq!(result.len(), 1, "one connected identity: {}", r.text);
+    result[0].clone()
+}
+
+/// The ids of the users list with `group_id` (one page), asserting a 200.
+pub async fn group_member_ids(app: &TestApp, account: &str, group: &str, extra: &str) -> Vec<String> {
+    let r = app
+        .get(&users_path(account, None, &format!("{extra}&group_id={group}")))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    ids(r.body["result"].as_array().unwrap())
+        .into_iter()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The decoded query parameters of a recorded request, in order.
+pub fn query_pairs(sent: &RecordedRequest) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(sent.query.as_bytes())
+        .into_owned()
+        .collect()
+}

@@ -4,8 +4,10 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::common::{assert_remote_error, last_with_method, request_lines, unified, users_path};
-use crate::helpers::{app_with_account, assert_request, last_request, walk_records};
+use crate::common::{
+    assert_remote_error, directory_path, ids, last_with_method, me, query_pairs, request_lines, unified, users_path,
+};
+use crate::helpers::{app_with_account, assert_request, last_request, result_ids, walk_records};
 
 const P: &str = "github";
 const BEARER: &str = "Bearer ghp_SandboxToken0000000000000000000001";
@@ -238,12 +240,7 @@ async fn an_unknown_member_is_githubs_404() {
 
 /// `/unified/user-directory/{resource}[/{id}]?integrated_account_id=...&organization_id=octo-org`.
 fn dir_path(resource: &str, account: &str, id: Option<&str>) -> String {
-    let id = id.map(|i| format!("/{i}")).unwrap_or_default();
-    format!("/unified/user-directory/{resource}{id}?integrated_account_id={account}{ORG}")
-}
-
-fn ids(records: &[serde_json::Value]) -> Vec<&str> {
-    records.iter().map(|r| r["id"].as_str().unwrap()).collect()
+    directory_path(resource, account, id, ORG)
 }
 
 #[tokio::test]
@@ -475,6 +472,310 @@ async fn adding_a_login_that_is_no_member_is_githubs_404() {
             &dir_path("groups/add-user", &account, None),
             Some(json!({"group_id": "platform", "user_id": "no-such-user"})),
         )
+        .await;
+
+    assert_remote_error(
+        &r,
+        404,
+        &json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}),
+    );
+}
+
+#[tokio::test]
+async fn me_is_the_user_the_token_belongs_to() {
+    let (app, account) = app_with_account(P).await;
+
+    let me = me(&app, &account, "").await;
+
+    assert_eq!(
+        unified(&me),
+        json!({"id": "octocat", "name": "The Octocat", "email": "octocat@github.com"})
+    );
+    assert_eq!(me["remote_data"]["id"], 583231);
+    let sent = last_request(&app, P);
+    assert_request(&sent, "GET", "/user");
+    assert_eq!(sent.header("authorization"), Some(BEARER));
+}
+
+#[tokio::test]
+async fn the_audit_log_walks_after_cursor_pages_of_one_organization() {
+    let (app, account) = app_with_account(P).await;
+    app.emulator(P).clear_requests();
+
+    let (events, pages) = walk_records(&app, &dir_path("activities", &account, None), 2).await;
+
+    assert_eq!(
+        ids(&events),
+        [
+            "pJ5Vq2GZRn6m0kqS1cYV3w",
+            "Qm9lT0dBLXVwZGF0ZS0x",
+            "cmVwby5jcmVhdGUtMTcxNQ",
+            "aW52aXRlLXNhbS1uZXdoaXJl",
+            "dGVhbS5jcmVhdGUtcmVsZWFz"
+        ],
+        "octo-org's events, newest first"
+    );
+    assert_eq!(pages, 3);
+    assert_eq!(
+        unified(&events[0]),
+        json!({
+            "id": "pJ5Vq2GZRn6m0kqS1cYV3w",
+            "actor": {"id": "583231", "name": "octocat", "type": "user"},
+            "organization": {"id": "octo-org", "name": "octo-org"},
+            "group": {"id": "platform", "name": "octo-org/platform"},
+            "description": "octocat team.add_member hubot",
+            "action": "team.add_member",
+            "entity": {"id": "hubot", "name": "hubot"},
+            "entity_type": "user",
+            "context": {"country": "Germany", "operation_type": "create"},
+            "created_at": "2024-05-20T09:15:42Z"
+        })
+    );
+    assert_eq!(
+        unified(&events[2]),
+        json!({
+            "id": "cmVwby5jcmVhdGUtMTcxNQ",
+            "actor": {"id": "583231", "name": "octocat", "type": "user"},
+            "organization": {"id": "octo-org", "name": "octo-org"},
+            "description": "octocat repo.create octo-org/release-tools",
+            "action": "repo.create",
+            "entity": {"id": "octo-org/release-tools", "name": "octo-org/release-tools"},
+            "entity_type": "repository",
+            "context": {"country": "Germany", "operation_type": "create", "visibility": "private"},
+            "created_at": "2024-05-17T13:20:11Z"
+        })
+    );
+    assert_eq!(
+        request_lines(&app, P),
+        [
+            "GET /orgs/octo-org/audit-log?per_page=2",
+            "GET /orgs/octo-org/audit-log?per_page=2&after=Qm9lT0dBLXVwZGF0ZS0x",
+            "GET /orgs/octo-org/audit-log?per_page=2&after=aW52aXRlLXNhbS1uZXdoaXJl"
+        ]
+    );
+    assert_eq!(last_request(&app, P).header("authorization"), Some(BEARER));
+}
+
+#[tokio::test]
+async fn created_at_filters_become_a_created_phrase_of_whole_days() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app
+        .get(&format!(
+            "{}&created_at[gte]=2024-05-02T12:00:00Z&created_at[lt]=2024-05-19",
+            dir_path("activities", &account, None)
+        ))
+        .await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    let events = r.body["result"].as_array().unwrap();
+    assert_eq!(
+        ids(events),
+        ["Qm9lT0dBLXVwZGF0ZS0x", "cmVwby5jcmVhdGUtMTcxNQ"],
+        "the exact bounds are kept by Unigate"
+    );
+    let sent = last_request(&app, P);
+    assert_request(&sent, "GET", "/orgs/octo-org/audit-log");
+    assert_eq!(
+        query_pairs(&sent),
+        [("phrase".to_string(), "created:2024-05-02..2024-05-19".to_string())]
+    );
+}
+
+#[tokio::test]
+async fn organization_roles_list_and_get() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app.get(&dir_path("roles", &account, None)).await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(result_ids(&r), ["8132", "8136", "138"], "predefined and custom roles");
+    assert_request(&last_request(&app, P), "GET", "/orgs/octo-org/organization-roles");
+
+    let r = app.get(&dir_path("roles", &account, Some("138"))).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        unified(&r.body),
+        json!({
+            "id": "138", "name": "Audit Reader", "label": "Audit Reader", "type": "custom",
+            "created_at": "2024-02-12T09:00:00Z", "updated_at": "2024-03-04T17:45:10Z"
+        })
+    );
+    let sent = last_request(&app, P);
+    assert_request(&sent, "GET", "/orgs/octo-org/organization-roles/138");
+    assert_eq!(sent.header("authorization"), Some(BEARER));
+
+    let r = app.get(&dir_path("roles", &account, Some("8132"))).await;
+    assert_eq!(
+        unified(&r.body),
+        json!({
+            "id": "8132", "name": "all_repo_read", "label": "all_repo_read",
+            "description": "Grants read access to all repositories in the organization.",
+            "type": "built-in",
+            "created_at": "2023-11-21T15:05:22Z", "updated_at": "2023-11-21T15:05:22Z"
+        })
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_role_is_githubs_404() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app.get(&dir_path("roles", &account, Some("999"))).await;
+
+    assert_remote_error(
+        &r,
+        404,
+        &json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}),
+    );
+}
+
+/// The role assignments of one organization role.
+fn assignments_path(account: &str, role: &str, id: Option<&str>) -> String {
+    format!("{}&role_id={role}", dir_path("role_assignments", account, id))
+}
+
+#[tokio::test]
+async fn role_assignments_list_walks_the_roles_users_over_link_pages() {
+    let (app, account) = app_with_account(P).await;
+    app.emulator(P).clear_requests();
+
+    let (assignments, pages) = walk_records(&app, &assignments_path(&account, "8132", None), 2).await;
+
+    assert_eq!(pages, 2);
+    assert_eq!(
+        assignments.iter().map(unified).collect::<Vec<_>>(),
+        [
+            json!({"id": "octocat", "user_id": "octocat", "role_id": "8132"}),
+            json!({"id": "hubot", "user_id": "hubot", "role_id": "8132", "group_id": "platform", "group_type": "team"}),
+            json!({"id": "mona-lisa", "user_id": "mona-lisa", "role_id": "8132"})
+        ]
+    );
+    assert_eq!(
+        request_lines(&app, P),
+        [
+            "GET /orgs/octo-org/organization-roles/8132/users?per_page=2",
+            "GET /orgs/octo-org/organization-roles/8132/users?per_page=2&page=2"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_role_assignment_is_got_from_the_roles_users() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app.get(&assignments_path(&account, "138", Some("defunkt"))).await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        unified(&r.body),
+        json!({"id": "defunkt", "user_id": "defunkt", "role_id": "138"})
+    );
+    let sent = last_request(&app, P);
+    assert_request(&sent, "GET", "/orgs/octo-org/organization-roles/138/users");
+    assert_eq!(sent.query, "per_page=100");
+
+    let r = app.get(&assignments_path(&account, "138", Some("hubot"))).await;
+    assert_eq!(r.status, 404, "{}", r.text);
+}
+
+#[tokio::test]
+async fn assigning_and_revoking_a_role_put_and_delete_it_by_login() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app
+        .send(
+            Method::POST,
+            &dir_path("role_assignments", &account, None),
+            Some(json!({"user_id": "priya-dev", "role_id": "138"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(
+        unified(&r.body),
+        json!({"id": "priya-dev", "user_id": "priya-dev", "role_id": "138"})
+    );
+    let sent = last_request(&app, P);
+    assert_request(&sent, "PUT", "/orgs/octo-org/organization-roles/users/priya-dev/138");
+    assert!(sent.body.is_empty(), "no body: {}", sent.body_text());
+    assert_eq!(sent.header("authorization"), Some(BEARER));
+    let holders = app.get(&assignments_path(&account, "138", None)).await;
+    assert_eq!(result_ids(&holders), ["defunkt", "priya-dev"]);
+
+    let r = app
+        .send(
+            Method::DELETE,
+            &assignments_path(&account, "138", Some("defunkt")),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let sent = last_request(&app, P);
+    assert_request(&sent, "DELETE", "/orgs/octo-org/organization-roles/users/defunkt/138");
+    let holders = app.get(&assignments_path(&account, "138", None)).await;
+    assert_eq!(result_ids(&holders), ["priya-dev"]);
+}
+
+#[tokio::test]
+async fn assigning_a_role_to_a_login_that_is_no_member_is_githubs_404() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app
+        .send(
+            Method::POST,
+            &dir_path("role_assignments", &account, None),
+            Some(json!({"user_id": "no-such-user", "role_id": "138"})),
+        )
+        .await;
+
+    assert_remote_error(
+        &r,
+        404,
+        &json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}),
+    );
+}
+
+#[tokio::test]
+async fn licenses_are_the_organizations_plan_seats() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app.get(&dir_path("licenses", &account, None)).await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    let result = r.body["result"].as_array().unwrap();
+    assert_eq!(
+        result.iter().map(unified).collect::<Vec<_>>(),
+        [json!({"id": "team", "name": "team", "available_quantity": 50, "assigned_quantity": 42, "is_paid": true})]
+    );
+    let sent = last_request(&app, P);
+    assert_request(&sent, "GET", "/orgs/octo-org");
+    assert_eq!(sent.header("authorization"), Some(BEARER));
+
+    let r = app
+        .get(&directory_path(
+            "licenses",
+            &account,
+            None,
+            "&organization_id=acme-robotics",
+        ))
+        .await;
+    assert_eq!(
+        unified(&r.body["result"][0]),
+        json!({"id": "free", "name": "free", "available_quantity": 0, "assigned_quantity": 3, "is_paid": false})
+    );
+}
+
+#[tokio::test]
+async fn the_licenses_of_an_unknown_organization_are_githubs_404() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app
+        .get(&directory_path(
+            "licenses",
+            &account,
+            None,
+            "&organization_id=no-such-org",
+        ))
         .await;
 
     assert_remote_error(

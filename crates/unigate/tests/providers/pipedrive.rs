@@ -1,9 +1,10 @@
-//! Pipedrive API v1: the token's company through /users/me.
+//! Pipedrive API v1: the token's company through /users/me; `me`; roles.
 
+use reqwest::Method;
 use serde_json::json;
 
-use crate::common::unified;
-use crate::helpers::{app_with_account, assert_error, assert_request, last_request, spawn_app};
+use crate::common::{assert_remote_error, directory_path, ids, me, request_lines, unified};
+use crate::helpers::{app_with_account, assert_error, assert_request, last_request, spawn_app, walk_records};
 
 const P: &str = "pipedrive";
 
@@ -218,4 +219,208 @@ mod users {
             (&json!(false), &json!("User not found"), &json!(404))
         );
     }
+}
+
+const TOKEN: &str = "5f1c0e9d8b7a6c5d4e3f2a1b0c9d8e7f6a5b4c3d";
+
+#[tokio::test]
+async fn me_is_the_tokens_user_in_its_company() {
+    let (app, account) = app_with_account(P).await;
+
+    let me = me(&app, &account, "").await;
+
+    assert_eq!(
+        unified(&me),
+        json!({"id": "8877", "name": "Pat Seller", "email": "pat.seller@acme.example",
+               "organization": {"id": "7612345", "name": "Acme Sales Ltd"}})
+    );
+    let sent = last_request(&app, P);
+    assert_request(&sent, "GET", "/v1/users/me");
+    assert_eq!(sent.header("x-api-token"), Some(TOKEN));
+}
+
+#[tokio::test]
+async fn roles_walk_start_and_limit_pages() {
+    let (app, account) = app_with_account(P).await;
+    app.emulator(P).clear_requests();
+
+    let (roles, pages) = walk_records(&app, &directory_path("roles", &account, None, ""), 2).await;
+
+    assert_eq!(ids(&roles), ["1", "2", "3"]);
+    assert_eq!(pages, 2);
+    assert_eq!(
+        unified(&roles[1]),
+        json!({"id": "2", "name": "Account Executive", "label": "Account Executive"})
+    );
+    assert_eq!(roles[1]["remote_data"]["parent_role_id"], 1);
+    assert_eq!(
+        request_lines(&app, P),
+        ["GET /v1/roles?limit=2", "GET /v1/roles?limit=2&start=2"]
+    );
+}
+
+#[tokio::test]
+async fn a_role_is_got_created_renamed_and_deleted() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app.get(&directory_path("roles", &account, Some("1"), "")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        unified(&r.body),
+        json!({"id": "1", "name": "Sales Director", "label": "Sales Director"})
+    );
+    assert_request(&last_request(&app, P), "GET", "/v1/roles/1");
+
+    let r = app
+        .send(
+            Method::POST,
+            &directory_path("roles", &account, None, ""),
+            Some(json!({"name": "Partner Manager"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let sent = last_request(&app, P);
+    assert_request(&sent, "POST", "/v1/roles");
+    assert_eq!(sent.json.unwrap(), json!({"name": "Partner Manager"}));
+    assert_eq!(
+        unified(&r.body),
+        json!({"id": "4", "name": "Partner Manager", "label": "Partner Manager"})
+    );
+
+    let r = app
+        .send(
+            Method::PATCH,
+            &directory_path("roles", &account, Some("4"), ""),
+            Some(json!({"name": "Partner Lead"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let sent = last_request(&app, P);
+    assert_request(&sent, "PUT", "/v1/roles/4");
+    assert_eq!(sent.json.unwrap(), json!({"name": "Partner Lead"}));
+    assert_eq!(
+        unified(&r.body),
+        json!({"id": "4", "name": "Partner Lead", "label": "Partner Lead"})
+    );
+    assert_eq!(app.emulator(P).record("roles", "4").unwrap()["name"], "Partner Lead");
+
+    let r = app
+        .send(Method::DELETE, &directory_path("roles", &account, Some("4"), ""), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_request(&last_request(&app, P), "DELETE", "/v1/roles/4");
+    assert!(app.emulator(P).record("roles", "4").is_none());
+}
+
+#[tokio::test]
+async fn an_unknown_role_is_pipedrives_error() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app.get(&directory_path("roles", &account, Some("99"), "")).await;
+
+    assert_remote_error(
+        &r,
+        404,
+        &json!({"success": false, "error": "User not found", "errorCode": 404,
+                "error_info": "Please check developers.pipedrive.com for more information about Pipedrive API.",
+                "data": null, "additional_data": null}),
+    );
+}
+
+#[tokio::test]
+async fn role_assignments_are_the_users_of_a_role_over_pages() {
+    let (app, account) = app_with_account(P).await;
+    app.emulator(P).clear_requests();
+
+    let (assignments, pages) = walk_records(
+        &app,
+        &directory_path("role_assignments", &account, None, "&role_id=2"),
+        1,
+    )
+    .await;
+
+    assert_eq!(
+        assignments.iter().map(unified).collect::<Vec<_>>(),
+        [
+            json!({"id": "8878", "user_id": "8878", "role_id": "2"}),
+            json!({"id": "8879", "user_id": "8879", "role_id": "2"})
+        ]
+    );
+    assert_eq!(pages, 2);
+    assert_eq!(
+        request_lines(&app, P),
+        [
+            "GET /v1/roles/2/assignments?limit=1",
+            "GET /v1/roles/2/assignments?limit=1&start=1"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn assigning_and_taking_back_a_role() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app
+        .send(
+            Method::POST,
+            &directory_path("role_assignments", &account, None, ""),
+            Some(json!({"user_id": "8880", "role_id": "3"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(
+        unified(&r.body),
+        json!({"id": "8880", "user_id": "8880", "role_id": "3"})
+    );
+    let sent = last_request(&app, P);
+    assert_request(&sent, "POST", "/v1/roles/3/assignments");
+    assert_eq!(sent.header("x-api-token"), Some(TOKEN));
+    assert_eq!(sent.json.unwrap(), json!({"user_id": 8880}));
+
+    let r = app
+        .get(&directory_path(
+            "role_assignments",
+            &account,
+            Some("8880"),
+            "&role_id=3",
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        unified(&r.body),
+        json!({"id": "8880", "user_id": "8880", "role_id": "3"})
+    );
+
+    let r = app
+        .send(
+            Method::DELETE,
+            &directory_path("role_assignments", &account, Some("8880"), "&role_id=3"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let sent = last_request(&app, P);
+    assert_request(&sent, "DELETE", "/v1/roles/3/assignments");
+    assert_eq!(sent.json.unwrap(), json!({"user_id": 8880}));
+    let r = app
+        .get(&directory_path(
+            "role_assignments",
+            &account,
+            Some("8880"),
+            "&role_id=3",
+        ))
+        .await;
+    assert_eq!(r.status, 404, "{}", r.text);
+}
+
+#[tokio::test]
+async fn role_assignments_without_role_id_are_a_400_naming_it() {
+    let (app, account) = app_with_account(P).await;
+    app.emulator(P).clear_requests();
+
+    let r = app.get(&directory_path("role_assignments", &account, None, "")).await;
+
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.text.contains("role_id"), "{}", r.text);
+    assert!(request_lines(&app, P).is_empty());
 }

@@ -1,10 +1,12 @@
-//! Teamwork Projects API v3: companies.
+//! Teamwork Projects API v3: companies; `me`; teams (API v1) as groups.
 
 use reqwest::Method;
 use serde_json::json;
 
-use crate::common::unified;
-use crate::helpers::{app_with_account, assert_error, assert_request, assert_saw, last_request, walk_list};
+use crate::common::{directory_path, ids, me, request_lines, unified};
+use crate::helpers::{
+    app_with_account, assert_error, assert_request, assert_saw, last_request, walk_list, walk_records,
+};
 
 const P: &str = "teamwork-projects";
 
@@ -277,4 +279,103 @@ mod users {
         assert_eq!(sent.header("authorization"), Some(basic().as_str()));
         assert!(app.emulator(P).record("people", "240611").is_none());
     }
+}
+
+#[tokio::test]
+async fn me_is_the_api_keys_person() {
+    let (app, account) = app_with_account(P).await;
+
+    let me = me(&app, &account, "").await;
+
+    assert_eq!(
+        unified(&me),
+        json!({"id": "238112", "name": "Dana Owner", "email": "dana.owner@acme-digital.example",
+               "organization": {"id": "999"}})
+    );
+    let sent = last_request(&app, P);
+    assert_request(&sent, "GET", "/projects/api/v3/me.json");
+    assert_eq!(sent.header("authorization"), Some(basic().as_str()));
+}
+
+#[tokio::test]
+async fn teams_are_groups_over_x_pages() {
+    let (app, account) = app_with_account(P).await;
+    app.emulator(P).clear_requests();
+
+    let (teams, pages) = walk_records(&app, &directory_path("groups", &account, None, ""), 2).await;
+
+    assert_eq!(ids(&teams), ["101", "102", "103"]);
+    assert_eq!(pages, 2);
+    assert_eq!(
+        unified(&teams[0]),
+        json!({"id": "101", "name": "Design", "description": "Product and brand design", "organization": "999",
+               "group_type": "team", "created_at": "2021-03-04T10:00:00Z", "updated_at": "2024-01-12T08:15:00Z"})
+    );
+    assert_eq!(
+        request_lines(&app, P),
+        ["GET /teams.json?pageSize=2&page=1", "GET /teams.json?pageSize=2&page=2"]
+    );
+}
+
+#[tokio::test]
+async fn a_team_is_created_renamed_and_deleted_with_api_v1() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app
+        .send(
+            Method::POST,
+            &directory_path("groups", &account, None, ""),
+            Some(json!({"name": "Support", "description": "First line"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let sent = last_request(&app, P);
+    assert_request(&sent, "POST", "/teams.json");
+    assert_eq!(
+        sent.json.unwrap(),
+        json!({"team": {"name": "Support", "description": "First line"}})
+    );
+    let id = r.body["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        unified(&r.body),
+        json!({"id": id, "name": "Support", "description": "First line", "group_type": "team"})
+    );
+
+    let r = app
+        .send(
+            Method::PATCH,
+            &directory_path("groups", &account, Some(&id), ""),
+            Some(json!({"name": "Customer Support"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_saw(
+        &app,
+        P,
+        &[
+            ("POST", "/teams.json"),
+            ("PUT", &format!("/teams/{id}.json")),
+            ("GET", &format!("/teams/{id}.json")),
+        ],
+    );
+    assert_eq!(r.body["name"], "Customer Support", "read back: {}", r.text);
+    assert_eq!(r.body["description"], "First line");
+
+    let r = app
+        .send(Method::DELETE, &directory_path("groups", &account, Some(&id), ""), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_request(&last_request(&app, P), "DELETE", &format!("/teams/{id}.json"));
+    assert!(app.emulator(P).record("teams", &id).is_none());
+}
+
+#[tokio::test]
+async fn an_unknown_team_is_teamworks_error() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app.get(&directory_path("groups", &account, Some("998"), "")).await;
+
+    assert_error(&r, 404);
+    assert_eq!(r.body["truto_is_remote_error"], true, "{}", r.text);
+    assert_eq!(r.body["raw_response"]["errors"][0]["title"], "Not Found", "{}", r.text);
 }

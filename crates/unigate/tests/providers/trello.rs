@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::common::unified;
+use crate::common::{directory_path, ids, me, unified};
 use crate::helpers::{app_with_account, assert_error, assert_request, last_request};
 
 const P: &str = "trello";
@@ -283,4 +283,88 @@ mod users {
         assert_eq!(r.body["truto_is_remote_error"], true, "{}", r.text);
         assert_eq!(r.body["raw_response"], "model not found", "{}", r.text);
     }
+}
+
+const AUTH: &str = r#"OAuth oauth_consumer_key="0f1e2d3c4b5a69788796a5b4c3d2e1f0", oauth_token="ATTA5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3f4a5b6c7d8e9f""#;
+
+#[tokio::test]
+async fn me_is_the_tokens_member() {
+    let (app, account) = app_with_account(P).await;
+
+    let me = me(&app, &account, "").await;
+
+    assert_eq!(
+        unified(&me),
+        json!({"id": "5abbe4b7ddc1b351ef961400", "name": "Avery Lead", "email": "avery.lead@acme.example"})
+    );
+    assert_eq!(me["remote_data"]["username"], "acmelead");
+    let sent = last_request(&app, P);
+    assert_request(&sent, "GET", "/1/members/me");
+    assert_eq!(sent.header("authorization"), Some(AUTH));
+}
+
+#[tokio::test]
+async fn workspaces_are_the_members_organizations_in_one_page() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app.get(&directory_path("workspaces", &account, None, "")).await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    let result = r.body["result"].as_array().unwrap();
+    assert_eq!(ids(result), ["5abbe4b7ddc1b351ef961414", "60d5ecb74f1c2a3b4c5d6e7f"]);
+    assert!(r.body["next_cursor"].is_null(), "{}", r.text);
+    assert_eq!(
+        unified(&result[1]),
+        json!({"id": "60d5ecb74f1c2a3b4c5d6e7f", "name": "Globex Ops", "created_at": "2021-06-25T14:48:23Z"}),
+        "an empty description is left out"
+    );
+    let sent = last_request(&app, P);
+    assert_request(&sent, "GET", "/1/members/me/organizations");
+    assert_eq!(sent.header("authorization"), Some(AUTH));
+}
+
+#[tokio::test]
+async fn a_workspace_is_got_with_its_enterprise() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app
+        .get(&directory_path(
+            "workspaces",
+            &account,
+            Some("5abbe4b7ddc1b351ef961414"),
+            "",
+        ))
+        .await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        unified(&r.body),
+        json!({"id": "5abbe4b7ddc1b351ef961414", "name": "Acme Product Team",
+               "description": "Roadmaps and sprint boards",
+               "organization": {"id": "5a1b2c3d4e5f60718293a4b5"},
+               "created_at": "2018-03-28T18:53:43Z"})
+    );
+    assert_request(
+        &last_request(&app, P),
+        "GET",
+        "/1/organizations/5abbe4b7ddc1b351ef961414",
+    );
+}
+
+#[tokio::test]
+async fn a_missing_workspace_is_trellos_plain_text_404() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app
+        .get(&directory_path(
+            "workspaces",
+            &account,
+            Some("5abbe4b7ddc1b351ef969999"),
+            "",
+        ))
+        .await;
+
+    assert_error(&r, 404);
+    assert_eq!(r.body["truto_is_remote_error"], true, "{}", r.text);
+    assert_eq!(r.body["raw_response"], "model not found", "{}", r.text);
 }

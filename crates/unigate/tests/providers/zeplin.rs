@@ -1,9 +1,10 @@
-//! Zeplin API v1.
+//! Zeplin API v1: organizations and their members; `me`, projects as workspaces and the
+//! organization's seats as a licence.
 
 use serde_json::json;
 
-use crate::common::unified;
-use crate::helpers::{app_with_account, assert_error, assert_request, last_request, walk_list};
+use crate::common::{directory_path, ids, me, request_lines, unified};
+use crate::helpers::{app_with_account, assert_error, assert_request, last_request, walk_list, walk_records};
 
 const P: &str = "zeplin";
 
@@ -259,4 +260,116 @@ mod users {
         assert_eq!(sent.header("authorization"), Some(BEARER));
         assert!(app.emulator(P).record("members", "60a1b2c3d4e5f6a7b8c9d0e2").is_none());
     }
+}
+
+const ACME: &str = "&organization_id=5d9caaecb4a3fa9bc9a2a3a9";
+const ZEPLIN_BEARER: &str = "Bearer zpl_sandbox.eyJhdWQiOiJ1bmlnYXRlIn0.c2lnbmF0dXJl";
+
+#[tokio::test]
+async fn me_is_the_tokens_user() {
+    let (app, account) = app_with_account(P).await;
+
+    let me = me(&app, &account, "").await;
+
+    assert_eq!(
+        unified(&me),
+        json!({"id": "5d9caaecb4a3fa9bc9a2a3b0", "name": "acme-lead", "email": "lead@acme.example"})
+    );
+    let sent = last_request(&app, P);
+    assert_request(&sent, "GET", "/v1/users/me");
+    assert_eq!(sent.header("authorization"), Some(ZEPLIN_BEARER));
+}
+
+#[tokio::test]
+async fn workspaces_are_the_organizations_projects_over_offset_pages() {
+    let (app, account) = app_with_account(P).await;
+    app.emulator(P).clear_requests();
+
+    let (projects, pages) = walk_records(&app, &directory_path("workspaces", &account, None, ACME), 2).await;
+
+    assert_eq!(
+        ids(&projects),
+        [
+            "5db81e73e1e36ee19f138c1a",
+            "5e2f3a4b5c6d7e8f9a0b1c2d",
+            "5f3a4b5c6d7e8f9a0b1c2d3e"
+        ],
+        "Acme's projects only"
+    );
+    assert_eq!(pages, 2);
+    assert_eq!(
+        unified(&projects[2]),
+        json!({"id": "5f3a4b5c6d7e8f9a0b1c2d3e", "name": "Legacy Site", "description": "The 2019 website",
+               "status": "archived", "organization": {"id": "5d9caaecb4a3fa9bc9a2a3a9", "name": "Acme Design"},
+               "created_at": "2019-06-08T13:20:00Z"})
+    );
+    assert_eq!(
+        request_lines(&app, P),
+        [
+            "GET /v1/organizations/5d9caaecb4a3fa9bc9a2a3a9/projects?limit=2",
+            "GET /v1/organizations/5d9caaecb4a3fa9bc9a2a3a9/projects?limit=2&offset=2"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_project_is_got_by_id() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app
+        .get(&directory_path(
+            "workspaces",
+            &account,
+            Some("5db81e73e1e36ee19f138c1a"),
+            "",
+        ))
+        .await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        unified(&r.body),
+        json!({"id": "5db81e73e1e36ee19f138c1a", "name": "Acme Mobile App", "description": "iOS and Android apps",
+               "status": "active", "organization": {"id": "5d9caaecb4a3fa9bc9a2a3a9", "name": "Acme Design"},
+               "created_at": "2019-10-29T11:11:47Z", "updated_at": "2024-05-20T10:40:00Z"})
+    );
+    let sent = last_request(&app, P);
+    assert_request(&sent, "GET", "/v1/projects/5db81e73e1e36ee19f138c1a");
+    assert_eq!(sent.header("authorization"), Some(ZEPLIN_BEARER));
+}
+
+#[tokio::test]
+async fn licenses_are_the_organizations_seats() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app.get(&directory_path("licenses", &account, None, ACME)).await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    let result = r.body["result"].as_array().unwrap();
+    assert_eq!(
+        result.iter().map(unified).collect::<Vec<_>>(),
+        [json!({"id": "seats", "name": "Zeplin seats", "available_quantity": 10, "assigned_quantity": 4})]
+    );
+    assert_request(
+        &last_request(&app, P),
+        "GET",
+        "/v1/organizations/5d9caaecb4a3fa9bc9a2a3a9/billing",
+    );
+}
+
+#[tokio::test]
+async fn the_seats_of_an_unknown_organization_are_zeplins_404() {
+    let (app, account) = app_with_account(P).await;
+
+    let r = app
+        .get(&directory_path(
+            "licenses",
+            &account,
+            None,
+            "&organization_id=5d9caaecb4a3fa9bc9a2ffff",
+        ))
+        .await;
+
+    assert_error(&r, 404);
+    assert_eq!(r.body["truto_is_remote_error"], true, "{}", r.text);
+    assert_eq!(r.body["raw_response"]["code"], "organization_not_found", "{}", r.text);
 }
