@@ -1,0 +1,641 @@
+//! Text formats: HTML ⇄ Markdown, XML ⇄ objects (xml-js's compact form), CSV, and the
+//! similarity of strings (`$diceCoefficient`, `$mostSimilar`).
+
+use jsonata_core::evaluator::EvaluatorError;
+use jsonata_core::value::JValue;
+use quick_xml::events::Event;
+use serde_json::{Map, Value};
+
+use super::{arg, err, js_number, js_string, out, truthy};
+
+// ── Similarity ───────────────────────────────────────────────────────────────
+
+/// Truto's normalisation: lower case, letters and digits only.
+fn normalise(s: &str) -> String {
+    s.to_lowercase()
+        .chars()
+        .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        .collect()
+}
+
+/// The npm package `dice-coefficient`: Sørensen–Dice over bigrams (a one-character text is
+/// its own bigram); two empty texts give `NaN`.
+fn dice(a: &str, b: &str) -> f64 {
+    let pairs = |s: &str| -> Vec<String> {
+        let chars: Vec<char> = s.chars().collect();
+        if chars.len() == 1 {
+            return vec![s.to_string()];
+        }
+        chars.windows(2).map(|w| w.iter().collect()).collect()
+    };
+    let left = pairs(a);
+    let mut right: Vec<Option<String>> = pairs(b).into_iter().map(Some).collect();
+    let mut hits = 0;
+    for l in &left {
+        if let Some(slot) = right.iter_mut().find(|r| r.as_deref() == Some(l.as_str())) {
+            *slot = None;
+            hits += 1;
+        }
+    }
+    2.0 * f64::from(hits) / (left.len() + right.len()) as f64
+}
+
+fn text_arg(args: &[JValue], i: usize, name: &str) -> Result<String, EvaluatorError> {
+    match arg(args, i) {
+        Some(Value::String(s)) => Ok(s),
+        _ => Err(err(format!("${name}: argument {} must be a string", i + 1))),
+    }
+}
+
+fn number_or_null(n: f64) -> JValue {
+    if n.is_finite() {
+        JValue::Number(n)
+    } else {
+        JValue::Null
+    }
+}
+
+/// `$diceCoefficient(a, b)`: 1 for the same text, else the coefficient of the normalised
+/// texts.
+pub(super) fn dice_coefficient(args: &[JValue]) -> Result<JValue, EvaluatorError> {
+    if let (Some(a), Some(b)) = (arg(args, 0), arg(args, 1)) {
+        if a == b {
+            return Ok(JValue::Number(1.0));
+        }
+    }
+    let (a, b) = (
+        text_arg(args, 0, "diceCoefficient")?,
+        text_arg(args, 1, "diceCoefficient")?,
+    );
+    Ok(number_or_null(dice(&normalise(&a), &normalise(&b))))
+}
+
+/// `$mostSimilar(value, candidates, threshold = 0.8)`: the most similar candidate when its
+/// coefficient reaches the threshold, else the value.
+pub(super) fn most_similar(args: &[JValue]) -> Result<JValue, EvaluatorError> {
+    let value = text_arg(args, 0, "mostSimilar")?;
+    let threshold = arg(args, 2).and_then(|t| t.as_f64()).unwrap_or(0.8);
+    let candidates: Vec<Value> = match arg(args, 1) {
+        Some(Value::Array(items)) => items,
+        Some(Value::Object(m)) => m.into_iter().map(|(_, v)| v).collect(),
+        _ => Vec::new(),
+    };
+    let norm = normalise(&value);
+    let (mut best, mut best_value) = (0.0, Value::String(String::new()));
+    for c in candidates {
+        let Value::String(s) = &c else {
+            return Err(err("$mostSimilar: candidates must be strings".into()));
+        };
+        let sim = dice(&norm, &normalise(s));
+        if sim > best {
+            best = sim;
+            best_value = c;
+        }
+    }
+    Ok(if best >= threshold {
+        out(best_value)
+    } else {
+        JValue::string(value)
+    })
+}
+
+// ── HTML and Markdown ────────────────────────────────────────────────────────
+
+/// `$convertHtmlToMarkdown(html)`: htmd, a port of turndown (Truto's converter), with
+/// turndown's defaults (setext headings, indented code blocks, `*` bullets).
+pub(super) fn html_to_markdown(args: &[JValue]) -> Result<JValue, EvaluatorError> {
+    let html = arg(args, 0)
+        .map(|v| if let Value::String(s) = v { s } else { js_string(&v) })
+        .unwrap_or_default();
+    use htmd::options::{
+        BrStyle, BulletListMarker, CodeBlockFence, CodeBlockStyle, HeadingStyle, HrStyle, LinkReferenceStyle,
+        LinkStyle, Options,
+    };
+    let converter = htmd::HtmlToMarkdown::builder()
+        .options(Options {
+            heading_style: HeadingStyle::Setex,
+            hr_style: HrStyle::Asterisks,
+            br_style: BrStyle::TwoSpaces,
+            link_style: LinkStyle::Inlined,
+            link_reference_style: LinkReferenceStyle::Full,
+            code_block_style: CodeBlockStyle::Indented,
+            code_block_fence: CodeBlockFence::Backticks,
+            bullet_list_marker: BulletListMarker::Asterisk,
+            preformatted_code: false,
+        })
+        .skip_tags(vec!["script", "style", "head"])
+        .build();
+    converter
+        .convert(&html)
+        .map(JValue::string)
+        .map_err(|e| err(format!("$convertHtmlToMarkdown: {e}")))
+}
+
+/// `$convertMarkdownToHtml(markdown)`: CommonMark with GitHub's tables, strikethrough and
+/// task lists (Truto's uses `marked`, GitHub-flavoured by default).
+pub(super) fn markdown_to_html(args: &[JValue]) -> Result<JValue, EvaluatorError> {
+    let md = arg(args, 0)
+        .map(|v| if let Value::String(s) = v { s } else { js_string(&v) })
+        .unwrap_or_default();
+    let mut options = pulldown_cmark::Options::empty();
+    options.insert(pulldown_cmark::Options::ENABLE_TABLES);
+    options.insert(pulldown_cmark::Options::ENABLE_STRIKETHROUGH);
+    options.insert(pulldown_cmark::Options::ENABLE_TASKLISTS);
+    let parser = pulldown_cmark::Parser::new_ext(&md, options);
+    let mut html = String::with_capacity(md.len() * 3 / 2);
+    pulldown_cmark::html::push_html(&mut html, parser);
+    Ok(JValue::string(html))
+}
+
+// ── XML (xml-js) ─────────────────────────────────────────────────────────────
+
+struct XmlOptions {
+    trim: bool,
+    native_type: bool,
+    ignore_declaration: bool,
+    ignore_attributes: bool,
+    ignore_comment: bool,
+    ignore_cdata: bool,
+    ignore_text: bool,
+    ignore_doctype: bool,
+    ignore_instruction: bool,
+    always_array: bool,
+}
+
+/// xml-js's `nativeType`: numeric text as a number, `true`/`false` as booleans.
+fn native(text: String) -> Value {
+    let t = text.trim();
+    let n = if t.is_empty() {
+        Some(0.0)
+    } else {
+        super::js_to_number(Some(&Value::String(text.clone()))).into()
+    }
+    .filter(|n: &f64| !n.is_nan());
+    if let Some(n) = n {
+        return serde_json::Number::from_f64(n).map_or(Value::String(text.clone()), |_| super::number_value(n));
+    }
+    match text.to_lowercase().as_str() {
+        "true" => Value::Bool(true),
+        "false" => Value::Bool(false),
+        _ => Value::String(text),
+    }
+}
+
+/// Adds `value` under `key`, turning a repeated key into an array (xml-js's `addField`).
+fn add_field(target: &mut Map<String, Value>, key: &str, value: Value, always_array: bool) {
+    match target.get_mut(key) {
+        Some(Value::Array(items)) => items.push(value),
+        Some(existing) => {
+            let prev = std::mem::take(existing);
+            *existing = Value::Array(vec![prev, value]);
+        }
+        None => {
+            target.insert(
+                key.to_string(),
+                if always_array { Value::Array(vec![value]) } else { value },
+            );
+        }
+    }
+}
+
+/// `$xmlToJs(xml, options = {"compact": true})`: xml-js's compact form: an element is a
+/// key, repeated elements an array, text `_text`, attributes `_attributes`, the
+/// declaration `_declaration`, and `_cdata`, `_comment`, `_doctype`, `_instruction`.
+/// Only the compact form is supported.
+pub(super) fn xml_to_js(args: &[JValue]) -> Result<JValue, EvaluatorError> {
+    let xml = arg(args, 0)
+        .map(|v| if let Value::String(s) = v { s } else { js_string(&v) })
+        .unwrap_or_default();
+    let options = arg(args, 1);
+    let o = options.as_ref();
+    let flag = |k: &str| o.and_then(|o| o.get(k)).is_some_and(truthy);
+    if o.is_some() && !flag("compact") {
+        return Err(err(
+            "$xmlToJs: only the compact form ({\"compact\": true}) is supported by Unigate".into(),
+        ));
+    }
+    let opts = XmlOptions {
+        trim: flag("trim"),
+        native_type: flag("nativeType"),
+        ignore_declaration: flag("ignoreDeclaration"),
+        ignore_attributes: flag("ignoreAttributes"),
+        ignore_comment: flag("ignoreComment"),
+        ignore_cdata: flag("ignoreCdata"),
+        ignore_text: flag("ignoreText"),
+        ignore_doctype: flag("ignoreDoctype"),
+        ignore_instruction: flag("ignoreInstruction"),
+        always_array: o.and_then(|o| o.get("alwaysArray")) == Some(&Value::Bool(true)),
+    };
+    let mut reader = quick_xml::Reader::from_str(&xml);
+    reader.config_mut().trim_text(false);
+    // The open elements, innermost last, each with its name.
+    let mut stack: Vec<(String, Map<String, Value>)> = vec![(String::new(), Map::new())];
+    let text_value = |t: String| -> Option<Value> {
+        if t.trim().is_empty() {
+            return None;
+        }
+        let t = if opts.trim { t.trim().to_string() } else { t };
+        Some(if opts.native_type { native(t) } else { Value::String(t) })
+    };
+    // xml-js's parser (sax) reports an error and keeps what it read: so does this.
+    while let Ok(event) = reader.read_event() {
+        let top = stack.len() - 1;
+        match event {
+            Event::Eof => break,
+            Event::Decl(d) => {
+                if opts.ignore_declaration {
+                    continue;
+                }
+                let mut attrs = Map::new();
+                let body = String::from_utf8_lossy(&d).into_owned();
+                for c in decl_attrs(&body) {
+                    attrs.insert(c.0, Value::String(c.1));
+                }
+                let mut decl = Map::new();
+                if !attrs.is_empty() {
+                    decl.insert("_attributes".into(), Value::Object(attrs));
+                }
+                stack[top].1.insert("_declaration".into(), Value::Object(decl));
+            }
+            Event::Start(e) => stack.push(open(&e, &opts)),
+            Event::Empty(e) => {
+                stack.push(open(&e, &opts));
+                close(&mut stack, opts.always_array);
+            }
+            Event::End(_) => {
+                if stack.len() > 1 {
+                    close(&mut stack, opts.always_array);
+                }
+            }
+            Event::Text(t) => {
+                if opts.ignore_text {
+                    continue;
+                }
+                let Ok(t) = t.unescape() else { break };
+                if let Some(v) = text_value(t.into_owned()) {
+                    add_field(&mut stack[top].1, "_text", v, false);
+                }
+            }
+            Event::CData(c) => {
+                if !opts.ignore_cdata {
+                    let t = String::from_utf8_lossy(&c).into_owned();
+                    let t = if opts.trim { t.trim().to_string() } else { t };
+                    add_field(&mut stack[top].1, "_cdata", Value::String(t), false);
+                }
+            }
+            Event::Comment(c) => {
+                if !opts.ignore_comment {
+                    let t = String::from_utf8_lossy(&c).into_owned();
+                    let t = if opts.trim { t.trim().to_string() } else { t };
+                    add_field(&mut stack[top].1, "_comment", Value::String(t), false);
+                }
+            }
+            Event::DocType(d) => {
+                if !opts.ignore_doctype {
+                    let t = String::from_utf8_lossy(&d).into_owned();
+                    let t = t.strip_prefix(' ').unwrap_or(&t).to_string();
+                    add_field(&mut stack[top].1, "_doctype", Value::String(t), false);
+                }
+            }
+            Event::PI(p) => {
+                if !opts.ignore_instruction {
+                    let body = String::from_utf8_lossy(&p).into_owned();
+                    let (name, rest) = body.split_once(char::is_whitespace).unwrap_or((&body, ""));
+                    let mut m = Map::new();
+                    let rest = if opts.trim { rest.trim() } else { rest.trim_start() };
+                    m.insert(name.to_string(), Value::String(rest.to_string()));
+                    add_field(&mut stack[top].1, "_instruction", Value::Object(m), false);
+                }
+            }
+        }
+    }
+    while stack.len() > 1 {
+        close(&mut stack, opts.always_array);
+    }
+    Ok(out(Value::Object(stack.pop().map(|(_, m)| m).unwrap_or_default())))
+}
+
+fn open(e: &quick_xml::events::BytesStart<'_>, opts: &XmlOptions) -> (String, Map<String, Value>) {
+    let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+    let mut element = Map::new();
+    if !opts.ignore_attributes {
+        let mut attrs = Map::new();
+        for a in e.attributes().flatten() {
+            let key = String::from_utf8_lossy(a.key.as_ref()).into_owned();
+            let value = a.unescape_value().map(|v| v.into_owned()).unwrap_or_default();
+            let value = if opts.trim { value.trim().to_string() } else { value };
+            attrs.insert(key, Value::String(value));
+        }
+        if !attrs.is_empty() {
+            element.insert("_attributes".into(), Value::Object(attrs));
+        }
+    }
+    (name, element)
+}
+
+/// Ends the innermost element: it becomes a field of its parent.
+fn close(stack: &mut Vec<(String, Map<String, Value>)>, always_array: bool) {
+    if let Some((name, element)) = stack.pop() {
+        if let Some((_, parent)) = stack.last_mut() {
+            add_field(parent, &name, Value::Object(element), always_array);
+        }
+    }
+}
+
+/// The `name="value"` pairs of an XML declaration.
+fn decl_attrs(body: &str) -> Vec<(String, String)> {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    #[allow(clippy::unwrap_used)] // A constant pattern.
+    let re = RE.get_or_init(|| regex::Regex::new(r#"([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|(\w+))\s*"#).unwrap());
+    re.captures_iter(body)
+        .map(|c| {
+            let v = c.get(2).or(c.get(3)).or(c.get(4)).map_or("", |m| m.as_str());
+            (c[1].to_string(), v.to_string())
+        })
+        .collect()
+}
+
+struct ToXml {
+    spaces: String,
+    full_tag_empty: bool,
+}
+
+impl ToXml {
+    fn indentation(&self, depth: usize, first_line: bool) -> String {
+        let newline = if !first_line && !self.spaces.is_empty() {
+            "\n"
+        } else {
+            ""
+        };
+        format!("{newline}{}", self.spaces.repeat(depth))
+    }
+
+    fn attributes(&self, attrs: &Value) -> String {
+        let Value::Object(m) = attrs else { return String::new() };
+        let mut out = String::new();
+        for (k, v) in m {
+            if v.is_null() {
+                continue;
+            }
+            out.push_str(&format!(" {k}=\"{}\"", js_string(v).replace('"', "&quot;")));
+        }
+        out
+    }
+
+    fn text(v: &Value) -> String {
+        js_string(v)
+            .replace("&amp;", "&")
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    }
+
+    /// xml-js's `hasContentCompact`: whether the element holds more than attributes (and,
+    /// unless `any`, more than text).
+    fn has_content(v: &Value, any: bool) -> bool {
+        let Value::Object(m) = v else { return false };
+        m.keys().any(|k| match k.as_str() {
+            "_attributes" | "_parent" => false,
+            "_text" | "_cdata" | "_instruction" => any,
+            _ => true,
+        })
+    }
+
+    fn element(&self, v: &Value, name: &str, depth: usize, indent: bool) -> String {
+        if v.is_null() || v == "" {
+            return if self.full_tag_empty {
+                format!("<{name}></{name}>")
+            } else {
+                format!("<{name}/>")
+            };
+        }
+        let mut xml = format!("<{name}");
+        if !v.is_object() {
+            xml.push_str(&format!(">{}</{name}>", Self::text(v)));
+            return xml;
+        }
+        if let Some(a) = v.get("_attributes") {
+            xml.push_str(&self.attributes(a));
+        }
+        let preserve = v
+            .get("_attributes")
+            .and_then(|a| a.get("xml:space"))
+            .is_some_and(|s| s == "preserve");
+        if !(Self::has_content(v, true) || preserve || self.full_tag_empty) {
+            xml.push_str("/>");
+            return xml;
+        }
+        xml.push('>');
+        xml.push_str(&self.elements(v, depth + 1, false));
+        if indent {
+            xml.push_str(&self.indentation(depth, false));
+        }
+        xml.push_str(&format!("</{name}>"));
+        xml
+    }
+
+    fn elements(&self, v: &Value, depth: usize, mut first_line: bool) -> String {
+        let Value::Object(m) = v else { return String::new() };
+        let mut parts: Vec<String> = Vec::new();
+        for (key, value) in m {
+            let nodes: Vec<&Value> = match value {
+                Value::Array(items) => items.iter().collect(),
+                other => vec![other],
+            };
+            for node in nodes {
+                match key.as_str() {
+                    "_declaration" => {
+                        let attrs = node.get("_attributes").map(|a| self.attributes(a)).unwrap_or_default();
+                        parts.push(format!("<?xml{attrs}?>"));
+                    }
+                    "_instruction" => {
+                        if let Value::Object(i) = node {
+                            if let Some((name, body)) = i.iter().next() {
+                                let body = if body.is_null() { String::new() } else { js_string(body) };
+                                parts.push(if body.is_empty() {
+                                    format!("<?{name}?>")
+                                } else {
+                                    format!("<?{name} {body}?>")
+                                });
+                            }
+                        }
+                    }
+                    "_attributes" | "_parent" => {}
+                    "_text" => parts.push(Self::text(node)),
+                    "_cdata" => parts.push(format!(
+                        "<![CDATA[{}]]>",
+                        js_string(node).replacen("]]>", "]]]]><![CDATA[>", 1)
+                    )),
+                    "_doctype" => parts.push(format!(
+                        "{}<!DOCTYPE {}>",
+                        self.indentation(depth, first_line),
+                        js_string(node)
+                    )),
+                    "_comment" => parts.push(format!(
+                        "{}<!--{}-->",
+                        self.indentation(depth, first_line),
+                        js_string(node)
+                    )),
+                    name => parts.push(format!(
+                        "{}{}",
+                        self.indentation(depth, first_line),
+                        self.element(node, name, depth, Self::has_content(node, false))
+                    )),
+                }
+                first_line = first_line && parts.is_empty();
+            }
+        }
+        parts.concat()
+    }
+}
+
+/// `$jsToXml(object, options = {"compact": true, "spaces": 4})`: xml-js's writer for the
+/// compact form (`spaces` and `fullTagEmptyElement` are read).
+pub(super) fn js_to_xml(args: &[JValue]) -> Result<JValue, EvaluatorError> {
+    let value = arg(args, 0).unwrap_or(Value::Null);
+    let options = arg(args, 1);
+    let o = options.as_ref();
+    if o.is_some() && !o.and_then(|o| o.get("compact")).is_some_and(truthy) {
+        return Err(err(
+            "$jsToXml: only the compact form ({\"compact\": true}) is supported by Unigate".into(),
+        ));
+    }
+    let spaces = match o.map_or(Some(&Value::from(4)), |o| o.get("spaces")) {
+        Some(Value::Number(n)) => " ".repeat(n.as_u64().unwrap_or(0).min(16) as usize),
+        Some(Value::String(s)) => s.clone(),
+        _ => String::new(),
+    };
+    let writer = ToXml {
+        spaces,
+        full_tag_empty: o.and_then(|o| o.get("fullTagEmptyElement")).is_some_and(truthy),
+    };
+    Ok(JValue::string(writer.elements(&value, 0, true)))
+}
+
+// ── CSV (json2csv) ───────────────────────────────────────────────────────────
+
+/// A CSV cell as json2csv writes it: text quoted (quotes doubled), numbers and booleans
+/// bare, objects as quoted JSON, null and missing values empty.
+fn csv_cell(v: Option<&Value>) -> String {
+    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    match v {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => quote(s),
+        Some(Value::Number(n)) => js_number(n.as_f64().unwrap_or(0.0)),
+        Some(Value::Bool(b)) => b.to_string(),
+        Some(other) => {
+            let json = other.to_string();
+            quote(&json)
+        }
+    }
+}
+
+/// `$jsonToCsv(records[, options])`: json2csv's `Parser` (options `fields` (names, paths
+/// or `{label, value, default}`), `delimiter`, `eol`, `header`, `includeEmptyRows`,
+/// `withBOM`, `defaultValue`).
+pub(super) fn json_to_csv(args: &[JValue]) -> Result<JValue, EvaluatorError> {
+    let rows: Vec<Value> = match arg(args, 0) {
+        Some(Value::Array(items)) => items.into_iter().filter(truthy).collect(),
+        Some(v) if truthy(&v) => vec![v],
+        _ => Vec::new(),
+    };
+    if rows.is_empty() {
+        return Ok(JValue::string(String::new()));
+    }
+    let options = arg(args, 1);
+    let o = options.as_ref();
+    let get_str = |k: &str, d: &str| {
+        o.and_then(|o| o.get(k))
+            .filter(|v| truthy(v))
+            .map_or(d.to_string(), js_string)
+    };
+    let delimiter = get_str("delimiter", ",");
+    let eol = get_str("eol", "\n");
+    let header = o.and_then(|o| o.get("header")) != Some(&Value::Bool(false));
+    let include_empty = o.and_then(|o| o.get("includeEmptyRows")).is_some_and(truthy);
+    let with_bom = o.and_then(|o| o.get("withBOM")).is_some_and(truthy);
+    let default_value = o.and_then(|o| o.get("defaultValue")).cloned();
+    // (label, path, default)
+    let fields: Vec<(String, String, Option<Value>)> = match o.and_then(|o| o.get("fields")) {
+        Some(Value::Array(fields)) => fields
+            .iter()
+            .map(|f| match f {
+                Value::Object(m) => {
+                    let value = m.get("value").map(js_string).unwrap_or_default();
+                    let label = m.get("label").map_or_else(|| value.clone(), js_string);
+                    (
+                        label,
+                        value,
+                        m.get("default").cloned().or_else(|| default_value.clone()),
+                    )
+                }
+                other => (js_string(other), js_string(other), default_value.clone()),
+            })
+            .collect(),
+        _ => {
+            if !rows[0].is_object() && !rows[0].is_array() {
+                return Err(err(
+                    "$jsonToCsv: Data items should be objects or the \"fields\" option should be included".into(),
+                ));
+            }
+            let mut names: Vec<String> = Vec::new();
+            for r in &rows {
+                if let Value::Object(m) = r {
+                    for k in m.keys() {
+                        if !names.contains(k) {
+                            names.push(k.clone());
+                        }
+                    }
+                }
+            }
+            names
+                .into_iter()
+                .map(|n| (n.clone(), n, default_value.clone()))
+                .collect()
+        }
+    };
+    let mut lines = Vec::new();
+    for row in &rows {
+        let cells: Vec<String> = fields
+            .iter()
+            .map(|(_, path, default)| {
+                let v = if path.contains('.') || path.contains('[') {
+                    let parts: Vec<&str> = path.split(['.', '[', ']']).filter(|p| !p.is_empty()).collect();
+                    parts.iter().try_fold(row, |v, k| match v {
+                        Value::Object(m) => m.get(*k),
+                        Value::Array(a) => k.parse::<usize>().ok().and_then(|i| a.get(i)),
+                        _ => None,
+                    })
+                } else {
+                    row.get(path.as_str())
+                };
+                // json2csv's default is for a missing value, not a null one.
+                let v = v.or(default.as_ref());
+                csv_cell(v)
+            })
+            .collect();
+        if !include_empty && cells.iter().all(String::is_empty) {
+            continue;
+        }
+        lines.push(cells.join(&delimiter));
+    }
+    let head = if header {
+        fields
+            .iter()
+            .map(|(l, _, _)| format!("\"{}\"", l.replace('"', "\"\"")))
+            .collect::<Vec<_>>()
+            .join(&delimiter)
+    } else {
+        String::new()
+    };
+    let body = lines.join(&eol);
+    let sep = if !head.is_empty() && !body.is_empty() {
+        eol.as_str()
+    } else {
+        ""
+    };
+    Ok(JValue::string(format!(
+        "{}{head}{sep}{body}",
+        if with_bom { "\u{feff}" } else { "" }
+    )))
+}
