@@ -701,3 +701,82 @@ fn parse_format(s: &str, format: &str) -> Result<Parsed, (String, String)> {
         offset_secs: offset,
     })
 }
+
+/// Luxon's `DateTime.fromISO(text).toFormat(format)` (or `.toISO()` without a format) in
+/// the default zone, for `$convertQueryToSql`'s date types: `Invalid DateTime` (or `null`)
+/// when the text is not a date.
+pub(super) fn format_iso(text: &str, format: Option<&str>) -> String {
+    let Ok(parsed) = parse_iso(text) else {
+        return if format.is_some() {
+            "Invalid DateTime".into()
+        } else {
+            "null".into()
+        };
+    };
+    let local = instant(&parsed, &Zone::System);
+    let Some(format) = format else {
+        return local.format("%Y-%m-%dT%H:%M:%S%.3f+00:00").to_string();
+    };
+    let chars: Vec<char> = format.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\'' {
+            i += 1;
+            while i < chars.len() && chars[i] != '\'' {
+                out.push(chars[i]);
+                i += 1;
+            }
+            i += 1;
+            continue;
+        }
+        let mut j = i;
+        while j < chars.len() && chars[j] == c {
+            j += 1;
+        }
+        let n = j - i;
+        let (date, time) = (local.date(), local.time());
+        let month = MONTHS[date.month0() as usize];
+        let weekday = WEEKDAYS[date.weekday().num_days_from_monday() as usize];
+        let hour12 = match time.hour() % 12 {
+            0 => 12,
+            h => h,
+        };
+        let pad = |v: u32, w: usize| format!("{v:0w$}");
+        out.push_str(&match (c, n) {
+            ('y', 2) => pad(date.year().rem_euclid(100) as u32, 2),
+            ('y', 1) => date.year().to_string(),
+            ('y', n) => format!("{:0n$}", date.year()),
+            ('M' | 'L', 1) => date.month().to_string(),
+            ('M' | 'L', 2) => pad(date.month(), 2),
+            ('M' | 'L', 3) => month[..3].to_string(),
+            ('M' | 'L', 4) => month.to_string(),
+            ('d', 1) => date.day().to_string(),
+            ('d', 2) => pad(date.day(), 2),
+            ('o', 1) => date.ordinal().to_string(),
+            ('o', 3) => pad(date.ordinal(), 3),
+            ('H', 1) => time.hour().to_string(),
+            ('H', 2) => pad(time.hour(), 2),
+            ('h', 1) => hour12.to_string(),
+            ('h', 2) => pad(hour12, 2),
+            ('m', 1) => time.minute().to_string(),
+            ('m', 2) => pad(time.minute(), 2),
+            ('s', 1) => time.second().to_string(),
+            ('s', 2) => pad(time.second(), 2),
+            ('S', 1) => (time.nanosecond() / 1_000_000).to_string(),
+            ('S', 3) => pad(time.nanosecond() / 1_000_000, 3),
+            ('a', 1) => if time.hour() < 12 { "AM" } else { "PM" }.to_string(),
+            ('E' | 'c', 1) => date.weekday().number_from_monday().to_string(),
+            ('E' | 'c', 3) => weekday[..3].to_string(),
+            ('E' | 'c', 4) => weekday.to_string(),
+            ('Z', 1) => "+0".to_string(),
+            ('Z', 2) => "+00:00".to_string(),
+            ('Z', 3) => "+0000".to_string(),
+            ('z', 1) => "UTC".to_string(),
+            (c, n) => c.to_string().repeat(n),
+        });
+        i = j;
+    }
+    out
+}

@@ -57,6 +57,8 @@ pub const HOST: &[(&str, HostFn)] = &[
     ("convertCurrencyToSubunit", records::currency_to_subunit),
     ("convertCurrencyFromSubunit", records::currency_from_subunit),
     ("sortNodes", records::sort_nodes),
+    ("zipSqlResponse", records::zip_sql_response),
+    ("convertQueryToSql", records::convert_query_to_sql),
     // Dates (Luxon)
     ("dtFromIso", dates::dt_from_iso),
     ("dtFromFormat", dates::dt_from_format),

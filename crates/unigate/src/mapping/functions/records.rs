@@ -758,3 +758,261 @@ pub(super) fn sort_nodes(args: &[JValue]) -> Result<JValue, EvaluatorError> {
     walk(&roots, &children, &nodes, &seq, &mut out_nodes, 0);
     Ok(out(Value::Array(out_nodes)))
 }
+
+/// Truto's `$zipSqlResponse(columns, rows, key)`: each row of values as an object, named
+/// by each column's `key`.
+pub(super) fn zip_sql_response(args: &[JValue]) -> Result<JValue, EvaluatorError> {
+    let (Some(Value::Array(columns)), Some(Value::Array(rows))) = (arg(args, 0), arg(args, 1)) else {
+        return Err(err("$zipSqlResponse: columns and rows must be arrays".into()));
+    };
+    let key = arg(args, 2);
+    let names: Vec<String> = columns
+        .iter()
+        .map(|c| {
+            key.as_ref()
+                .and_then(|k| get_step(c, &js_string(k)))
+                .map_or_else(|| "undefined".to_string(), js_string)
+        })
+        .collect();
+    let objects = rows
+        .iter()
+        .map(|row| {
+            let mut m = Map::new();
+            for (i, name) in names.iter().enumerate() {
+                match get_step(row, &i.to_string()) {
+                    Some(v) => {
+                        m.insert(name.clone(), v.clone());
+                    }
+                    // JavaScript's `undefined` member, which JSON leaves out.
+                    None => {
+                        m.shift_remove(name);
+                    }
+                }
+            }
+            Value::Object(m)
+        })
+        .collect();
+    Ok(out(Value::Array(objects)))
+}
+
+// ── $convertQueryToSql ───────────────────────────────────────────────────────
+
+struct SqlOptions {
+    conjunction: String,
+    use_double_quotes: bool,
+    no_quotes: bool,
+    no_quotes_for_date: bool,
+    escape_single_quotes: bool,
+    use_or_for_in: bool,
+    no_space: bool,
+    group_in_brackets: bool,
+}
+
+/// Truto's `convertToDataType`: a value as the clause writes it, `None` for null/missing.
+fn sql_value(
+    value: Option<&Value>,
+    key: &str,
+    data_types: &Value,
+    o: &SqlOptions,
+) -> Result<Option<String>, EvaluatorError> {
+    let Some(value) = value.filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let quoted = |s: String| {
+        if o.no_quotes {
+            s
+        } else if o.use_double_quotes {
+            format!("\"{s}\"")
+        } else {
+            format!("'{s}'")
+        }
+    };
+    Ok(Some(match data_types.get(key) {
+        Some(Value::String(t)) if t == "string" => {
+            if o.no_quotes {
+                js_string(value)
+            } else if o.use_double_quotes {
+                format!("\"{}\"", js_string(value))
+            } else if o.escape_single_quotes {
+                let Value::String(s) = value else {
+                    return Err(err("$convertQueryToSql: escapeSingleQuotes needs a text value".into()));
+                };
+                format!("'{}'", s.replace('\'', "\\'"))
+            } else {
+                format!("'{}'", js_string(value))
+            }
+        }
+        Some(Value::String(t)) if t == "dotnetdate" => {
+            format!(
+                "DateTime({})",
+                super::dates::format_iso(&js_string(value), Some("yyyy,MM,dd"))
+            )
+        }
+        Some(mapping @ (Value::Object(_) | Value::Array(_) | Value::Null)) => {
+            let mapped = map_values(&[out(value.clone()), out(mapping.clone())])?;
+            match super::super::to_value(&mapped) {
+                Value::String(s) => quoted(s),
+                other => js_string(&other),
+            }
+        }
+        Some(Value::String(t)) if t.starts_with("date") => {
+            let date = super::dates::format_iso(&js_string(value), t.split('|').nth(1));
+            if o.no_quotes_for_date {
+                date
+            } else {
+                quoted(date)
+            }
+        }
+        _ => js_string(value),
+    }))
+}
+
+fn sql_clause(
+    query: Option<&Value>,
+    keys_to_map: &[String],
+    mapping: &Value,
+    data_types: &Value,
+    operators: &Value,
+    o: &SqlOptions,
+    depth: usize,
+) -> Result<String, EvaluatorError> {
+    let type_error = || err("$convertQueryToSql: cannot read a property of undefined or null".into());
+    if depth > 32 {
+        return Err(err("$convertQueryToSql: `or` nested too deep".into()));
+    }
+    let keys: Vec<String> = if keys_to_map.is_empty() {
+        match query {
+            Some(Value::Object(m)) => m.keys().cloned().collect(),
+            Some(Value::Array(a)) => (0..a.len()).map(|i| i.to_string()).collect(),
+            Some(Value::Null) | None => return Err(type_error()),
+            Some(_) => Vec::new(),
+        }
+    } else {
+        keys_to_map.to_vec()
+    };
+    let get = |key: &str| -> Result<Option<&Value>, EvaluatorError> {
+        match query {
+            None | Some(Value::Null) => Err(type_error()),
+            Some(q) => Ok(get_step(q, key)),
+        }
+    };
+    let space = if o.no_space { "" } else { " " };
+    let mut statement: Vec<String> = Vec::new();
+    for key in &keys {
+        if key == "or" {
+            let part = sql_clause(get(key)?, &keys, mapping, data_types, operators, o, depth + 1)?;
+            statement.push(format!("({part})"));
+            continue;
+        }
+        let comparison = get(key)?;
+        let ops: Vec<String> = match comparison {
+            Some(Value::Array(_)) => vec!["in".into()],
+            Some(Value::Object(m)) => m.keys().cloned().collect(),
+            Some(Value::Null) => return Err(type_error()),
+            _ => vec!["eq".into()],
+        };
+        let sql_key = mapping
+            .get(key)
+            .filter(|v| truthy(v))
+            .map_or_else(|| key.clone(), js_string);
+        for op in ops {
+            let builtin = match op.as_str() {
+                "eq" => Some("="),
+                "ne" => Some("<>"),
+                "gt" => Some(">"),
+                "gte" => Some(">="),
+                "lt" => Some("<"),
+                "lte" => Some("<="),
+                "in" => Some("in"),
+                "nin" => Some("not in"),
+                "like" => Some("like"),
+                _ => None,
+            };
+            let comparator = operators
+                .get(&op)
+                .filter(|v| truthy(v))
+                .map(js_string)
+                .or_else(|| builtin.map(str::to_string));
+            if op != "in" && op != "nin" {
+                let Some(comparator) = comparator else {
+                    return Err(err(format!("$convertQueryToSql: Unknown operator: {op}")));
+                };
+                let value = match comparison {
+                    Some(Value::Object(m)) => m.get(&op),
+                    other => other,
+                };
+                if let Some(v) = sql_value(value, key, data_types, o)? {
+                    statement.push(format!("{sql_key}{space}{comparator}{space}{v}"));
+                }
+                continue;
+            }
+            let values = match comparison {
+                Some(Value::Array(a)) => Some(a),
+                Some(Value::Object(m)) => match m.get(&op) {
+                    Some(Value::Array(a)) => Some(a),
+                    _ => None,
+                },
+                _ => None,
+            }
+            .ok_or_else(|| err(format!("$convertQueryToSql: `{op}` needs an array")))?;
+            if o.use_or_for_in {
+                let eq = operators
+                    .get("eq")
+                    .filter(|v| truthy(v))
+                    .map_or_else(|| "=".to_string(), js_string);
+                let mut parts = Vec::new();
+                for v in values {
+                    if let Some(v) = sql_value(Some(v), key, data_types, o)? {
+                        parts.push(format!("{sql_key}{space}{eq}{space}{v}"));
+                    }
+                }
+                statement.push(format!("({})", parts.join(" OR ")));
+                continue;
+            }
+            let mut parts = Vec::new();
+            for v in values {
+                parts.push(sql_value(Some(v), key, data_types, o)?.unwrap_or_default());
+            }
+            let comparator = comparator.unwrap_or_else(|| op.clone());
+            statement.push(format!("{sql_key}{space}{comparator}{space}({})", parts.join(",")));
+        }
+    }
+    if o.group_in_brackets && !statement.is_empty() {
+        let mut it = statement.into_iter();
+        let first = it.next().unwrap_or_default();
+        return Ok(it.fold(first, |acc, c| format!("({acc} {} {c})", o.conjunction)));
+    }
+    Ok(statement.join(&format!(" {} ", o.conjunction)))
+}
+
+/// Truto's `$convertQueryToSql(query, keysToMap = [], mapping = {}, dataTypes = {},
+/// customOperatorMapping = {}, options = {})`: a SQL-style condition from a query of
+/// `{field: {operator: value}}`.
+pub(super) fn convert_query_to_sql(args: &[JValue]) -> Result<JValue, EvaluatorError> {
+    let query = arg(args, 0);
+    let keys: Vec<String> = match arg(args, 1) {
+        Some(Value::Array(k)) => k.iter().map(js_string).collect(),
+        Some(Value::String(s)) if !s.is_empty() => s.chars().map(String::from).collect(),
+        _ => Vec::new(),
+    };
+    let empty = || Value::Object(Map::new());
+    let mapping = arg(args, 2).unwrap_or_else(empty);
+    let data_types = arg(args, 3).unwrap_or_else(empty);
+    let operators = arg(args, 4).unwrap_or_else(empty);
+    let options = arg(args, 5).unwrap_or_else(empty);
+    let flag = |k: &str| options.get(k).is_some_and(truthy);
+    let o = SqlOptions {
+        conjunction: options
+            .get("conjunction")
+            .filter(|v| truthy(v))
+            .map_or_else(|| "AND".to_string(), js_string),
+        use_double_quotes: flag("useDoubleQuotes"),
+        no_quotes: flag("noQuotes"),
+        no_quotes_for_date: flag("noQuotesForDate"),
+        escape_single_quotes: flag("escapeSingleQuotes"),
+        use_or_for_in: flag("useOrForIn"),
+        no_space: flag("noSpaceBetweenOperator"),
+        group_in_brackets: flag("groupComparisonInBrackets"),
+    };
+    sql_clause(query.as_ref(), &keys, &mapping, &data_types, &operators, &o, 0).map(JValue::string)
+}
