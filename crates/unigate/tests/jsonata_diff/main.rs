@@ -391,9 +391,21 @@ fn cases() -> Vec<Case> {
         case(r#"$convertHtmlToMarkdown("<ul><li>one</li><li>two</li></ul><h2>Sub</h2><p>a<br>b</p>")"#, r()),
         case(r#"$convertHtmlToMarkdown("<p>x</p><hr><h3>Deep</h3><code>c</code>")"#, r()),
         case(r#"$convertHtmlToMarkdown("")"#, r()),
+        case(r#"$convertHtmlToMarkdown(h)"#, json!({"h": "<blockquote><p>quoted</p></blockquote><pre><code>let x = 1;\nx + 1</code></pre><p><img src=\"a.png\" alt=\"A\"> &amp; &lt;tag&gt;</p>"})),
+        case(r#"$convertHtmlToMarkdown(h)"#, json!({"h": "<ol><li>one</li><li>two<ul><li>nested</li></ul></li></ol>"})),
+        case(r#"$convertHtmlToMarkdown(h)"#, json!({"h": "<div>Hi <b>there</b>,<br/>second line</div><p>1. not a list</p><p>*stars* and _under_</p>"})),
+        case(r#"$convertHtmlToMarkdown(h)"#, json!({"h": "<table><thead><tr><th>A</th><th>B</th></tr></thead><tbody><tr><td>1</td><td>2</td></tr></tbody></table>"})),
+        case(r#"$convertHtmlToMarkdown(h)"#, json!({"h": "<p>Text with <del>strike</del> and <code>code</code></p><script>alert(1)</script>"})),
+        case(r#"$convertHtmlToMarkdown("plain text")"#, r()),
+        case(r#"$convertHtmlToMarkdown(h)"#, json!({"h": "<table><tr><th>Name</th><th>Role</th></tr><tr><td>Ada <b>L</b></td><td>a|b</td></tr><tr><td>Bo</td></tr></table>"})),
         case(r##"$convertMarkdownToHtml("# Hello\n\nSome **bold** and _em_ and [link](https://x.io).\n\n* a\n* b\n")"##, r()),
         case(r#"$convertMarkdownToHtml("1. one\n2. two\n\n> quote\n\n`code`")"#, r()),
         case(r#"$convertMarkdownToHtml("")"#, r()),
+        case(r#"$convertMarkdownToHtml(m)"#, json!({"m": "| a | b |\n|---|---|\n| 1 | 2 |\n"})),
+        case(r#"$convertMarkdownToHtml(m)"#, json!({"m": "```js\nlet x = 1;\n```\n\n~~gone~~ and <b>html</b>\n\n- [ ] todo\n- [x] done\n"})),
+        case(r#"$convertMarkdownToHtml(m)"#, json!({"m": "Line one\nline two\n\n---\n\n## Title ##\n\n![img](a.png \"t\")"})),
+        case(r#"$convertMarkdownToHtml(m)"#, json!({"m": "a & b < c \"q\" 'x'"})),
+        case(r#"$convertMarkdownToHtml(m)"#, json!({"m": "Visit https://example.com now"})),
     ];
     // Each lodash-style helper called with no data at all, and on the empty array.
     for expr in [

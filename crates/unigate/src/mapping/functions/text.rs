@@ -102,7 +102,8 @@ pub(super) fn most_similar(args: &[JValue]) -> Result<JValue, EvaluatorError> {
 // ── HTML and Markdown ────────────────────────────────────────────────────────
 
 /// `$convertHtmlToMarkdown(html)`: htmd, a port of turndown (Truto's converter), with
-/// turndown's defaults (setext headings, indented code blocks, `*` bullets).
+/// turndown's defaults (setext headings, indented code blocks, `*` bullets) and its
+/// `gfm` plugin's strikethrough; GitHub tables are not converted (docs/jsonata-functions.md).
 pub(super) fn html_to_markdown(args: &[JValue]) -> Result<JValue, EvaluatorError> {
     let html = arg(args, 0)
         .map(|v| if let Value::String(s) = v { s } else { js_string(&v) })
@@ -123,7 +124,23 @@ pub(super) fn html_to_markdown(args: &[JValue]) -> Result<JValue, EvaluatorError
             bullet_list_marker: BulletListMarker::Asterisk,
             preformatted_code: false,
         })
-        .skip_tags(vec!["script", "style", "head"])
+        // turndown's `gfm` plugin: strikethrough and tables. Cells and rows are marked with
+        // separator characters, and the table lays them out once it has them all.
+        .add_handler(vec!["del", "s", "strike"], |e: htmd::Element| {
+            Some(format!("~~{}~~", e.content))
+        })
+        .add_handler(vec!["th", "td"], |e: htmd::Element| {
+            let head = if e.tag == "th" { HEAD } else { "" };
+            Some(format!(
+                "{CELL}{head}{}",
+                e.content.trim().replace('\n', " ").replace('|', "\\\\|")
+            ))
+        })
+        .add_handler(vec!["tr"], |e: htmd::Element| Some(format!("{ROW}{}", e.content)))
+        .add_handler(vec!["thead", "tbody", "tfoot"], |e: htmd::Element| {
+            Some(e.content.to_string())
+        })
+        .add_handler(vec!["table"], |e: htmd::Element| Some(markdown_table(e.content)))
         .build();
     converter
         .convert(&html)
@@ -131,9 +148,44 @@ pub(super) fn html_to_markdown(args: &[JValue]) -> Result<JValue, EvaluatorError
         .map_err(|e| err(format!("$convertHtmlToMarkdown: {e}")))
 }
 
-/// `$convertMarkdownToHtml(markdown)`: CommonMark with GitHub's tables, strikethrough and
-/// task lists (Truto's uses `marked`, GitHub-flavoured by default).
+const CELL: char = '\u{1f}';
+const ROW: char = '\u{1e}';
+const HEAD: &str = "\u{1d}";
+
+/// A GitHub table from the marked rows and cells, as Truto's `gfm` plugin writes it: each
+/// cell padded to 3 characters, the first row as the header, `---` under each header cell.
+fn markdown_table(content: &str) -> String {
+    let rows: Vec<Vec<String>> = content
+        .split(ROW)
+        .skip(1)
+        .map(|row| {
+            row.split(CELL)
+                .skip(1)
+                .map(|c| c.trim().trim_start_matches(HEAD).trim().to_string())
+                .collect()
+        })
+        .filter(|cells: &Vec<String>| !cells.is_empty())
+        .collect();
+    let line = |cells: Vec<String>| format!("| {} |", cells.join(" | "));
+    let mut lines = Vec::new();
+    for (r, row) in rows.iter().enumerate() {
+        lines.push(line(row.iter().map(|c| format!("{c:<3}")).collect()));
+        if r == 0 {
+            lines.push(line(row.iter().map(|_| "---".to_string()).collect()));
+        }
+    }
+    if lines.is_empty() {
+        return String::new();
+    }
+    format!("\n\n{}\n\n", lines.join("\n"))
+}
+
+/// `$convertMarkdownToHtml(markdown)`: GitHub-flavoured Markdown (tables, strikethrough,
+/// task lists, bare URLs as links) to HTML as `marked` (Truto's converter) writes it: HTML5
+/// void tags (`<hr>`), quotes escaped in text, tables and task lists in its layout.
+/// pulldown-cmark parses; the events are rewritten where `marked` writes differently.
 pub(super) fn markdown_to_html(args: &[JValue]) -> Result<JValue, EvaluatorError> {
+    use pulldown_cmark::{Alignment, CowStr, Event, Tag, TagEnd};
     let md = arg(args, 0)
         .map(|v| if let Value::String(s) = v { s } else { js_string(&v) })
         .unwrap_or_default();
@@ -141,10 +193,147 @@ pub(super) fn markdown_to_html(args: &[JValue]) -> Result<JValue, EvaluatorError
     options.insert(pulldown_cmark::Options::ENABLE_TABLES);
     options.insert(pulldown_cmark::Options::ENABLE_STRIKETHROUGH);
     options.insert(pulldown_cmark::Options::ENABLE_TASKLISTS);
-    let parser = pulldown_cmark::Parser::new_ext(&md, options);
-    let mut html = String::with_capacity(md.len() * 3 / 2);
-    pulldown_cmark::html::push_html(&mut html, parser);
-    Ok(JValue::string(html))
+    let html = |s: String| Event::Html(CowStr::from(s));
+    let mut events = Vec::new();
+    let (mut in_image, mut in_link, mut in_code_block) = (0usize, 0usize, false);
+    let mut alignments: Vec<Alignment> = Vec::new();
+    let (mut in_head, mut cell, mut body_open) = (false, 0usize, false);
+    for event in pulldown_cmark::Parser::new_ext(&md, options) {
+        match event {
+            Event::Start(Tag::Image { .. }) => {
+                in_image += 1;
+                events.push(event);
+            }
+            Event::End(TagEnd::Image) => {
+                in_image -= 1;
+                events.push(event);
+            }
+            Event::Start(Tag::Link { .. }) => {
+                in_link += 1;
+                events.push(event);
+            }
+            Event::End(TagEnd::Link) => {
+                in_link = in_link.saturating_sub(1);
+                events.push(event);
+            }
+            Event::Start(Tag::CodeBlock(_)) => {
+                in_code_block = true;
+                events.push(event);
+            }
+            Event::End(TagEnd::CodeBlock) => {
+                in_code_block = false;
+                events.push(event);
+            }
+            Event::Text(t) if in_image == 0 => {
+                if in_link == 0 && !in_code_block {
+                    events.push(html(autolink(&t)));
+                } else {
+                    events.push(html(escape_marked(&t)));
+                }
+            }
+            Event::Code(t) if in_image == 0 => events.push(html(format!("<code>{}</code>", escape_marked(&t)))),
+            Event::TaskListMarker(done) => events.push(html(if done {
+                r#"<input checked="" disabled="" type="checkbox"> "#.to_string()
+            } else {
+                r#"<input disabled="" type="checkbox"> "#.to_string()
+            })),
+            Event::Start(Tag::Table(a)) => {
+                alignments = a;
+                body_open = false;
+                events.push(html("<table>\n".into()));
+            }
+            Event::End(TagEnd::Table) => {
+                events.push(html(if body_open { "</tbody></table>\n" } else { "</table>\n" }.into()))
+            }
+            Event::Start(Tag::TableHead) => {
+                in_head = true;
+                cell = 0;
+                events.push(html("<thead>\n<tr>\n".into()));
+            }
+            Event::End(TagEnd::TableHead) => {
+                in_head = false;
+                events.push(html("</tr>\n</thead>\n".into()));
+            }
+            Event::Start(Tag::TableRow) => {
+                cell = 0;
+                let open = if body_open { "" } else { "<tbody>" };
+                body_open = true;
+                events.push(html(format!("{open}<tr>\n")));
+            }
+            Event::End(TagEnd::TableRow) => events.push(html("</tr>\n".into())),
+            Event::Start(Tag::TableCell) => {
+                let tag = if in_head { "th" } else { "td" };
+                let align = match alignments.get(cell) {
+                    Some(Alignment::Left) => r#" align="left""#,
+                    Some(Alignment::Center) => r#" align="center""#,
+                    Some(Alignment::Right) => r#" align="right""#,
+                    _ => "",
+                };
+                events.push(html(format!("<{tag}{align}>")));
+            }
+            Event::End(TagEnd::TableCell) => {
+                events.push(html(if in_head { "</th>\n" } else { "</td>\n" }.into()));
+                cell += 1;
+            }
+            other => events.push(other),
+        }
+    }
+    let mut out = String::with_capacity(md.len() * 3 / 2);
+    pulldown_cmark::html::push_html(&mut out, events.into_iter());
+    let out = void_tags().replace_all(&out, |c: &regex::Captures<'_>| {
+        format!("<{}{}>", &c[1], c.get(2).map_or("", |m| m.as_str().trim_end()))
+    });
+    Ok(JValue::string(out.into_owned()))
+}
+
+/// `<hr />`, `<br />`, `<img ... />` written as HTML5's `<hr>`, as `marked` writes them.
+fn void_tags() -> &'static regex::Regex {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    #[allow(clippy::unwrap_used)] // A constant pattern.
+    RE.get_or_init(|| regex::Regex::new(r"<(hr|br|img)((?:\s[^<>]*?)?)\s*/>").unwrap())
+}
+
+/// `marked`'s escaping of text: `&`, `<`, `>`, `"` and `'`.
+fn escape_marked(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Text with its bare `http(s)://` and `www.` addresses as links (GFM's autolink
+/// literals; trailing punctuation stays outside the link).
+fn autolink(text: &str) -> String {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    #[allow(clippy::unwrap_used)] // A constant pattern.
+    let re = RE.get_or_init(|| regex::Regex::new(r"(?:https?://|www\.)[^\s<]*[^\s<?!.,:*_~'\x22)]").unwrap());
+    let mut out = String::new();
+    let mut last = 0;
+    for m in re.find_iter(text) {
+        out.push_str(&escape_marked(&text[last..m.start()]));
+        let url = m.as_str();
+        let href = if url.starts_with("www.") {
+            format!("http://{url}")
+        } else {
+            url.to_string()
+        };
+        out.push_str(&format!(
+            "<a href=\"{}\">{}</a>",
+            escape_marked(&href),
+            escape_marked(url)
+        ));
+        last = m.end();
+    }
+    out.push_str(&escape_marked(&text[last..]));
+    out
 }
 
 // ── XML (xml-js) ─────────────────────────────────────────────────────────────
