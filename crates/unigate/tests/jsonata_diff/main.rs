@@ -57,6 +57,7 @@ fn records() -> Value {
         "user": {"id": 7, "name": "Eve", "email": "", "address": {"city": "Paris", "zip": null}, "roles": [1, 2]},
         "nested": [1, [2, [3, [4]]], 5],
         "empty": [],
+        "obj": {},
         "nothing": null,
         "str": "text",
         "num": 12.5
@@ -373,6 +374,13 @@ fn cases() -> Vec<Case> {
         case(r#"$xmlToJs("<a x='1'><b/></a>", o)"#, json!({"o": {"compact": true, "ignoreAttributes": true, "alwaysArray": true}})),
         differs(r#"$xmlToJs("<a/>", {"compact": true})"#, r(), BUILT_OBJECTS),
         case(r#"$xmlToJs("")"#, r()),
+        case(r#"$xmlToJs("<a><b></a>")"#, r()),
+        case(r#"$xmlToJs("text only")"#, r()),
+        case(r#"$xmlToJs("<a>x</a>trailing")"#, r()),
+        case(r#"$xmlToJs("<a>x</a><b/>")"#, r()),
+        case(r#"$xmlToJs("<a>&nbsp;</a>")"#, r()),
+        case(r#"$xmlToJs("<a x=1/>")"#, r()),
+        case(r#"$xmlToJs(5)"#, r()),
         case(r#"$jsToXml(d)"#, json!({"d": {"a": {"_attributes": {"x": "1"}, "b": {"_text": "hi & <bye>"}, "c": [{"_text": "1"}, {"_text": "2"}], "d": {}}}})),
         case(r#"$jsToXml(d)"#, json!({"d": {"_declaration": {"_attributes": {"version": "1.0"}}, "root": {"child": {"leaf": "v"}}}})),
         case(r#"$jsToXml(d, o)"#, json!({"d": {"a": {"b": "x"}}, "o": {"compact": true, "spaces": 0}})),
@@ -428,8 +436,89 @@ fn cases() -> Vec<Case> {
     ] {
         c.push(case(expr, records()));
     }
+    // Every helper on a missing value, null, an empty array and an empty object.
+    for name in SWEEP {
+        for arg in ["missing", "nothing", "empty", "obj"] {
+            let expr: &'static str = Box::leak(format!("${name}({arg})").into_boxed_str());
+            let why = SWEEP_DIFFERS.iter().find(|(e, _)| *e == expr).map(|(_, why)| *why);
+            c.push(Case {
+                expr,
+                input: records(),
+                differs: why,
+            });
+        }
+    }
     c
 }
+
+/// The sweep's intended differences.
+const SWEEP_DIFFERS: &[(&str, &str)] = &[
+    (
+        "$removeEmpty(missing)",
+        "Truto's throws on undefined (reads `.length`); Unigate's gives undefined",
+    ),
+    (
+        "$removeEmpty(nothing)",
+        "Truto's throws on null (reads `.length`); Unigate's gives undefined",
+    ),
+    (
+        "$removeEmpty(obj)",
+        "Truto's returns undefined for any object; Unigate's returns the object without its empty members",
+    ),
+    (
+        "$firstNonEmpty(empty)",
+        "Unigate's skips [] as empty (the shipped catalog relies on it)",
+    ),
+    (
+        "$firstNonEmpty(obj)",
+        "Unigate's skips {} as empty (the shipped catalog relies on it)",
+    ),
+];
+
+/// The helpers the edge sweep calls (the date functions, whose JSON form differs by design,
+/// are swept through `.isValid` above; `$uuid` takes no argument).
+const SWEEP: &[&str] = &[
+    "pick",
+    "omit",
+    "groupBy",
+    "keyBy",
+    "orderBy",
+    "compact",
+    "chunk",
+    "flatten",
+    "flattenDeep",
+    "flattenDepth",
+    "difference",
+    "values",
+    "find",
+    "lofilter",
+    "wrap",
+    "mapValues",
+    "removeEmpty",
+    "removeEmptyItems",
+    "firstNonEmpty",
+    "toNumber",
+    "jsonParse",
+    "convertCurrencyToSubunit",
+    "convertCurrencyFromSubunit",
+    "sortNodes",
+    "zipSqlResponse",
+    "convertQueryToSql",
+    "base64encode",
+    "base64decode",
+    "digest",
+    "sign",
+    "parseUrl",
+    "parseQuery",
+    "stringifyQuery",
+    "convertHtmlToMarkdown",
+    "convertMarkdownToHtml",
+    "xmlToJs",
+    "jsToXml",
+    "jsonToCsv",
+    "diceCoefficient",
+    "mostSimilar",
+];
 
 fn node_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/jsonata_diff/node")

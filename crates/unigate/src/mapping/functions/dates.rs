@@ -403,6 +403,19 @@ fn build(
         .ok_or_else(|| out_of_range(millis, "millisecond"))
 }
 
+/// Years a date may have: within chrono's range with a day to spare, so moving a time by
+/// any offset cannot overflow (Luxon's own limit is ±275760).
+const YEARS: std::ops::RangeInclusive<i32> = -200_000..=200_000;
+
+/// Parts within `YEARS`, or Luxon's "unit out of range".
+fn in_range(p: Parsed) -> Result<Parsed, (String, String)> {
+    if YEARS.contains(&p.local.year()) {
+        Ok(p)
+    } else {
+        Err(out_of_range(i64::from(p.local.year()), "year"))
+    }
+}
+
 /// The instant of parsed parts: their own offset, else a wall-clock time in `zone`.
 fn instant(p: &Parsed, zone: &Zone) -> NaiveDateTime {
     match p.offset_secs {
@@ -418,7 +431,7 @@ pub(super) fn dt_from_iso(args: &[JValue]) -> Result<JValue, EvaluatorError> {
         Some(v) => js_string(&v),
         None => "undefined".to_string(),
     };
-    let parsed = match parse_iso(&s) {
+    let parsed = match parse_iso(&s).and_then(in_range) {
         Ok(p) => p,
         Err((r, e)) => return Ok(invalid(&r, e)),
     };
@@ -506,7 +519,7 @@ pub(super) fn dt_from_format(args: &[JValue]) -> Result<JValue, EvaluatorError> 
         }
         f => parse_format(&s, f),
     };
-    let parsed = match parsed {
+    let parsed = match parsed.and_then(in_range) {
         Ok(p) => p,
         Err((r, e)) => return Ok(invalid(&r, e)),
     };
@@ -706,7 +719,7 @@ fn parse_format(s: &str, format: &str) -> Result<Parsed, (String, String)> {
 /// the default zone, for `$convertQueryToSql`'s date types: `Invalid DateTime` (or `null`)
 /// when the text is not a date.
 pub(super) fn format_iso(text: &str, format: Option<&str>) -> String {
-    let Ok(parsed) = parse_iso(text) else {
+    let Ok(parsed) = parse_iso(text).and_then(in_range) else {
         return if format.is_some() {
             "Invalid DateTime".into()
         } else {

@@ -34,7 +34,8 @@ pub(super) fn base64_encode(args: &[JValue]) -> Result<JValue, EvaluatorError> {
 /// `$base64decode(text[, urlSafe])`: as the browser's `atob` (whitespace ignored, padding
 /// optional), the bytes read as UTF-8 with a replacement character for invalid sequences.
 pub(super) fn base64_decode(args: &[JValue]) -> Result<JValue, EvaluatorError> {
-    let mut text = text_of(arg(args, 0));
+    // `atob(undefined)` decodes the text "undefined" (and fails).
+    let mut text = arg(args, 0).map_or_else(|| "undefined".to_string(), |v| js_string(&v));
     if arg(args, 1).as_ref().is_some_and(truthy) {
         text = text.replace('-', "+").replace('_', "/");
     }

@@ -58,10 +58,9 @@ fn number_or_null(n: f64) -> JValue {
 /// `$diceCoefficient(a, b)`: 1 for the same text, else the coefficient of the normalised
 /// texts.
 pub(super) fn dice_coefficient(args: &[JValue]) -> Result<JValue, EvaluatorError> {
-    if let (Some(a), Some(b)) = (arg(args, 0), arg(args, 1)) {
-        if a == b {
-            return Ok(JValue::Number(1.0));
-        }
+    // `value === value2` first: also two missing values.
+    if arg(args, 0) == arg(args, 1) && !matches!(arg(args, 0), Some(Value::Object(_) | Value::Array(_))) {
+        return Ok(JValue::Number(1.0));
     }
     let (a, b) = (
         text_arg(args, 0, "diceCoefficient")?,
@@ -105,9 +104,11 @@ pub(super) fn most_similar(args: &[JValue]) -> Result<JValue, EvaluatorError> {
 /// turndown's defaults (setext headings, indented code blocks, `*` bullets) and its
 /// `gfm` plugin's strikethrough; GitHub tables are not converted (docs/jsonata-functions.md).
 pub(super) fn html_to_markdown(args: &[JValue]) -> Result<JValue, EvaluatorError> {
-    let html = arg(args, 0)
-        .map(|v| if let Value::String(s) = v { s } else { js_string(&v) })
-        .unwrap_or_default();
+    let html = match arg(args, 0) {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s,
+        Some(v) => js_string(&v),
+    };
     use htmd::options::{
         BrStyle, BulletListMarker, CodeBlockFence, CodeBlockStyle, HeadingStyle, HrStyle, LinkReferenceStyle,
         LinkStyle, Options,
@@ -186,9 +187,9 @@ fn markdown_table(content: &str) -> String {
 /// pulldown-cmark parses; the events are rewritten where `marked` writes differently.
 pub(super) fn markdown_to_html(args: &[JValue]) -> Result<JValue, EvaluatorError> {
     use pulldown_cmark::{Alignment, CowStr, Event, Tag, TagEnd};
-    let md = arg(args, 0)
-        .map(|v| if let Value::String(s) = v { s } else { js_string(&v) })
-        .unwrap_or_default();
+    let Some(Value::String(md)) = arg(args, 0) else {
+        return Err(err("$convertMarkdownToHtml: the argument must be a string".into()));
+    };
     let mut options = pulldown_cmark::Options::empty();
     options.insert(pulldown_cmark::Options::ENABLE_TABLES);
     options.insert(pulldown_cmark::Options::ENABLE_STRIKETHROUGH);
@@ -205,7 +206,7 @@ pub(super) fn markdown_to_html(args: &[JValue]) -> Result<JValue, EvaluatorError
                 events.push(event);
             }
             Event::End(TagEnd::Image) => {
-                in_image -= 1;
+                in_image = in_image.saturating_sub(1);
                 events.push(event);
             }
             Event::Start(Tag::Link { .. }) => {
@@ -392,9 +393,14 @@ fn add_field(target: &mut Map<String, Value>, key: &str, value: Value, always_ar
 /// declaration `_declaration`, and `_cdata`, `_comment`, `_doctype`, `_instruction`.
 /// Only the compact form is supported.
 pub(super) fn xml_to_js(args: &[JValue]) -> Result<JValue, EvaluatorError> {
-    let xml = arg(args, 0)
-        .map(|v| if let Value::String(s) = v { s } else { js_string(&v) })
-        .unwrap_or_default();
+    let xml = match arg(args, 0) {
+        Some(Value::String(s)) => s,
+        // xml-js reads null (and a number) as an empty document.
+        Some(Value::Null | Value::Number(_) | Value::Bool(_)) => String::new(),
+        // An array or object as JavaScript writes it as text (`""`, `[object Object]`).
+        Some(v) => js_string(&v),
+        None => return Err(err("$xmlToJs: the argument must be a string".into())),
+    };
     let options = arg(args, 1);
     let o = options.as_ref();
     let flag = |k: &str| o.and_then(|o| o.get(k)).is_some_and(truthy);
@@ -426,8 +432,8 @@ pub(super) fn xml_to_js(args: &[JValue]) -> Result<JValue, EvaluatorError> {
         let t = if opts.trim { t.trim().to_string() } else { t };
         Some(if opts.native_type { native(t) } else { Value::String(t) })
     };
-    // xml-js's parser (sax) reports an error and keeps what it read: so does this.
-    while let Ok(event) = reader.read_event() {
+    loop {
+        let event = reader.read_event().map_err(|e| err(format!("$xmlToJs: {e}")))?;
         let top = stack.len() - 1;
         match event {
             Event::Eof => break,
@@ -446,9 +452,9 @@ pub(super) fn xml_to_js(args: &[JValue]) -> Result<JValue, EvaluatorError> {
                 }
                 stack[top].1.insert("_declaration".into(), Value::Object(decl));
             }
-            Event::Start(e) => stack.push(open(&e, &opts)),
+            Event::Start(e) => stack.push(open(&e, &opts)?),
             Event::Empty(e) => {
-                stack.push(open(&e, &opts));
+                stack.push(open(&e, &opts)?);
                 close(&mut stack, opts.always_array);
             }
             Event::End(_) => {
@@ -460,7 +466,11 @@ pub(super) fn xml_to_js(args: &[JValue]) -> Result<JValue, EvaluatorError> {
                 if opts.ignore_text {
                     continue;
                 }
-                let Ok(t) = t.unescape() else { break };
+                // An unknown entity (`&nbsp;`): xml-js's parser drops the text.
+                let Ok(t) = t.unescape() else { continue };
+                if top == 0 && !t.trim().is_empty() {
+                    return Err(err("$xmlToJs: Text data outside of root node.".into()));
+                }
                 if let Some(v) = text_value(t.into_owned()) {
                     add_field(&mut stack[top].1, "_text", v, false);
                 }
@@ -504,12 +514,16 @@ pub(super) fn xml_to_js(args: &[JValue]) -> Result<JValue, EvaluatorError> {
     Ok(out(Value::Object(stack.pop().map(|(_, m)| m).unwrap_or_default())))
 }
 
-fn open(e: &quick_xml::events::BytesStart<'_>, opts: &XmlOptions) -> (String, Map<String, Value>) {
+fn open(
+    e: &quick_xml::events::BytesStart<'_>,
+    opts: &XmlOptions,
+) -> Result<(String, Map<String, Value>), EvaluatorError> {
     let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
     let mut element = Map::new();
     if !opts.ignore_attributes {
         let mut attrs = Map::new();
-        for a in e.attributes().flatten() {
+        for a in e.attributes() {
+            let a = a.map_err(|e| err(format!("$xmlToJs: {e}")))?;
             let key = String::from_utf8_lossy(a.key.as_ref()).into_owned();
             let value = a.unescape_value().map(|v| v.into_owned()).unwrap_or_default();
             let value = if opts.trim { value.trim().to_string() } else { value };
@@ -519,7 +533,7 @@ fn open(e: &quick_xml::events::BytesStart<'_>, opts: &XmlOptions) -> (String, Ma
             element.insert("_attributes".into(), Value::Object(attrs));
         }
     }
-    (name, element)
+    Ok((name, element))
 }
 
 /// Ends the innermost element: it becomes a field of its parent.
