@@ -317,6 +317,16 @@ fn cases() -> Vec<Case> {
         case(r#"$sign("payload", "RS256", "not a key")"#, r()),
         case(r#"$contains($uuid(), /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)"#, r()),
         case(r#"$uuid() = $uuid()"#, r()),
+        // ── $getMimeType
+        case(r#"$getMimeType("report.PDF")"#, r()),
+        case(r#"$getMimeType("dir/sub/photo.jpeg")"#, r()),
+        case(r#"$getMimeType("json")"#, r()),
+        case(r#"$getMimeType(".md")"#, r()),
+        case(r#"$getMimeType("archive.tar.gz")"#, r()),
+        case(r#"$getMimeType("dir/README")"#, r()),
+        case(r#"$getMimeType(p)"#, json!({"p": "C:\\docs\\a.docx"})),
+        case(r#"$getMimeType("file.unknownext")"#, r()),
+        case(r#"$getMimeType("")"#, r()),
         // ── URLs and query strings
         case(r#"$parseUrl("https://u:p@ex.com:8080/a/b?x=1&y=2#h").[href, origin, protocol, username, password, host, hostname, port, pathname, search, hash]"#, r()),
         case(r#"$parseUrl("https://example.com").[host, port, pathname, search, hash]"#, r()),

@@ -572,3 +572,25 @@ fn stringify_value(prefix: &str, v: &Value, opts: &StringifyOptions, out: &mut V
         other => out.push(format!("{}={}", key(prefix), val(&js_string(other)))),
     }
 }
+
+/// Extensions and their MIME types, from the npm package `mime` (Truto's `$getMimeType`).
+const MIME_TYPES: &[(&str, &str)] = include!("mime_types.in");
+
+/// `$getMimeType(fileName)`: the MIME type of a file name, path or bare extension (`mime`'s
+/// `getType`); `null` when unknown.
+pub(super) fn get_mime_type(args: &[JValue]) -> Result<JValue, EvaluatorError> {
+    let Some(Value::String(path)) = arg(args, 0) else {
+        return Ok(JValue::Null);
+    };
+    let last = path.rsplit(['/', '\\']).next().unwrap_or_default().to_lowercase();
+    let ext = last.rsplit('.').next().unwrap_or_default();
+    let has_path = last.len() < path.len();
+    let has_dot = ext.len() + 1 < last.len();
+    if !has_dot && has_path {
+        return Ok(JValue::Null);
+    }
+    Ok(MIME_TYPES
+        .iter()
+        .find(|(e, _)| *e == ext)
+        .map_or(JValue::Null, |(_, t)| JValue::string(*t)))
+}

@@ -68,6 +68,7 @@ pub const HOST: &[(&str, HostFn)] = &[
     ("digest", encoding::digest),
     ("sign", encoding::sign),
     ("uuid", encoding::uuid),
+    ("getMimeType", encoding::get_mime_type),
     ("parseUrl", encoding::parse_url),
     ("parseQuery", encoding::parse_query),
     ("stringifyQuery", encoding::stringify_query),
