@@ -398,6 +398,10 @@ fn cases() -> Vec<Case> {
         case(r#"$jsToXml(d)"#, json!({"d": {"a": {"_comment": "note", "_cdata": "x]]>y", "n": 5, "e": null}}})),
         case(r#"$jsToXml($xmlToJs(x))"#, json!({"x": "<?xml version=\"1.0\"?><r><i k=\"v\">1</i><i>2</i><j><k/></j></r>"})),
         differs(r#"$jsToXml({"a": {"b": "x"}})"#, r(), BUILT_OBJECTS),
+        case(r#"$xmlToJs(x, o)"#, json!({"x": "<?xml version=\"1.0\"?><!DOCTYPE html><r a=\"1\"><i>t<!--c--><![CDATA[d]]></i><j/><?pi body?></r>", "o": {"compact": false}})),
+        case(r#"$jsToXml($xmlToJs(x, o), o)"#, json!({"x": "<?xml version=\"1.0\"?><r a=\"1\"><i>t<!--c--></i><j/><k><l>x</l></k></r>", "o": {"compact": false, "spaces": 2}})),
+        case(r#"$jsToXml($xmlToJs(x, o), o)"#, json!({"x": "<r><i>t</i><j/></r>", "o": {"compact": false, "fullTagEmptyElement": true}})),
+        case(r#"$jsToXml(d, nothing)"#, json!({"d": {"elements": [{"type": "element", "name": "a", "elements": [{"type": "text", "text": "x"}]}]}, "nothing": null})),
         case(r#"$jsonToCsv(users)"#, r()),
         case(r#"$jsonToCsv(users, {"fields": ["name", "manager.id", {"label": "Age", "value": "age", "default": "?"}]})"#, r()),
         case(r#"$jsonToCsv(users, {"delimiter": ";", "eol": "\r\n", "header": false})"#, r()),
@@ -458,8 +462,56 @@ fn cases() -> Vec<Case> {
             });
         }
     }
+    // The second argument missing, null, an empty array or an empty object.
+    for first in SWEEP_SECOND {
+        for arg in ["missing", "nothing", "empty", "obj"] {
+            let expr: &'static str = Box::leak(first.replace("{}", arg).into_boxed_str());
+            let why = SWEEP_DIFFERS.iter().find(|(e, _)| *e == expr).map(|(_, why)| *why);
+            c.push(Case {
+                expr,
+                input: records(),
+                differs: why,
+            });
+        }
+    }
     c
 }
+
+/// Calls whose `{}` the second-argument sweep fills.
+const SWEEP_SECOND: &[&str] = &[
+    "$pick(user, {})",
+    "$omit(user, {})",
+    "$groupBy(users, {})",
+    "$keyBy(users, {})",
+    "$orderBy(users, {}).id",
+    "$orderBy(users, \"age\", {}).id",
+    "$find(users, {})",
+    "$lofilter(users, {})",
+    "$chunk([1, 2, 3], {})",
+    "$flattenDepth(nested, {})",
+    "$difference([1, 2, 3], {})",
+    "$wrap(\"x\", {})",
+    "$mapValues(\"1\", {})",
+    "$mapValues(\"1\", {\"1\": \"a\"}, {})",
+    "$convertCurrencyToSubunit(550, {})",
+    "$convertCurrencyFromSubunit(550, {})",
+    "$sortNodes(users, {}).id",
+    "$zipSqlResponse([{\"name\": \"id\"}], {}, \"name\")",
+    "$convertQueryToSql({\"a\": {\"eq\": 1}}, {})",
+    "$base64encode(\"hi?>\", {})",
+    "$base64decode(\"aGk_Pg\", {})",
+    "$digest(\"hello\", {})",
+    "$sign(\"hello\", \"SHA-256\", {})",
+    "$parseQuery(\"a=1&b[]=2\", {})",
+    "$stringifyQuery({\"a\": [1]}, {})",
+    "$xmlToJs(\"<a x='1'>t</a>\", {})",
+    "$jsonToCsv(users, {})",
+    "$diceCoefficient(\"abc\", {})",
+    "$mostSimilar(\"abc\", {})",
+    "$dtFromIso(\"2024-11-05T12:00:00Z\", {}).[isValid, zoneName]",
+    "$dtFromFormat(\"05/11/2024\", {}).[isValid, invalidReason]",
+    "$dtFromFormat(\"05/11/2024\", \"dd/MM/yyyy\", {}).[isValid, month, zoneName]",
+];
 
 /// The sweep's intended differences.
 const SWEEP_DIFFERS: &[(&str, &str)] = &[

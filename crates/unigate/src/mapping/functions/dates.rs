@@ -459,8 +459,24 @@ pub(super) fn dt_from_format(args: &[JValue]) -> Result<JValue, EvaluatorError> 
         Some(v) => js_string(v),
         None => "undefined".to_string(),
     };
-    let format = arg(args, 1).map(|f| js_string(&f)).unwrap_or_default();
-    let options = arg(args, 2);
+    let (format, options) = match (arg(args, 1), arg(args, 2)) {
+        (None | Some(Value::Null), _) => {
+            return Err(EvaluatorError::EvaluationError(
+                "$dtFromFormat: fromFormat requires an input string and a format".into(),
+            ))
+        }
+        (_, Some(Value::Null)) => {
+            return Err(EvaluatorError::EvaluationError(
+                "$dtFromFormat: the options must not be null".into(),
+            ))
+        }
+        (Some(f), options) => (js_string(&f), options),
+    };
+    if text_arg.is_none() {
+        return Err(EvaluatorError::EvaluationError(
+            "$dtFromFormat: fromFormat requires an input string and a format".into(),
+        ));
+    }
     let zone = match options
         .as_ref()
         .and_then(|o| o.get("zone"))

@@ -478,6 +478,9 @@ struct StringifyOptions {
 /// `$stringifyQuery(object[, options])`: `{"a": {"b": [1, 2]}}` → `a%5Bb%5D%5B0%5D=1&a%5Bb%5D%5B1%5D=2`.
 pub(super) fn stringify_query(args: &[JValue]) -> Result<JValue, EvaluatorError> {
     let options = arg(args, 1);
+    if options.as_ref().is_some_and(Value::is_array) {
+        return Err(err("$stringifyQuery: the options must be an object".into()));
+    }
     let o = options.as_ref();
     let opts = StringifyOptions {
         encode: opt_bool(o, "encode", true),

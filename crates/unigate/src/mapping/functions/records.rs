@@ -92,13 +92,19 @@ fn get_step<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
     }
 }
 
+/// lodash's `get`: an empty path reads nothing.
 fn get_path<'a>(v: &'a Value, path: &[String]) -> Option<&'a Value> {
+    if path.is_empty() {
+        return None;
+    }
     path.iter().try_fold(v, |v, k| get_step(v, k))
 }
 
 /// What lodash makes of an "iteratee" argument that is not a function.
 enum Iteratee {
     Identity,
+    /// `matchesProperty` of an undefined value (`[]` or `[path]`): matches no JSON record.
+    Never,
     Property(Value),
     Matches(Value),
     MatchesProperty(Value, Value),
@@ -113,6 +119,7 @@ impl Iteratee {
                 let value = pair.swap_remove(1);
                 Iteratee::MatchesProperty(pair.swap_remove(0), value)
             }
+            Some(Value::Array(_)) => Iteratee::Never,
             Some(key) => Iteratee::Property(key),
         }
     }
@@ -120,6 +127,7 @@ impl Iteratee {
     fn apply(&self, item: &Value) -> Option<Value> {
         match self {
             Iteratee::Identity => Some(item.clone()),
+            Iteratee::Never => Some(Value::Bool(false)),
             Iteratee::Property(key) => get_path(item, &path_of(key, Some(item))).cloned(),
             Iteratee::Matches(src) => Some(Value::Bool(is_match(Some(item), src))),
             Iteratee::MatchesProperty(key, src) => {
@@ -724,15 +732,17 @@ pub(super) fn sort_nodes(args: &[JValue]) -> Result<JValue, EvaluatorError> {
     let (id_key, parent_key, seq_key) = (key(1, "id"), key(2, "parent_id"), key(3, "sequence"));
     let get = |n: &Value, k: &Value| get_path(n, &path_of(k, Some(n))).cloned();
     let ids: Vec<Option<Value>> = nodes.iter().map(|n| get(n, &id_key)).collect();
+    // Truto's keeps nodes in a Map by id: every node of an id stands for the last of them.
+    let last_of = |id: &Option<Value>| ids.iter().rposition(|x| x == id).unwrap_or(0);
     // Children by parent index; a node whose parent is absent (or falsy) is a root.
     let mut children: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
     let mut roots = Vec::new();
     for (i, n) in nodes.iter().enumerate() {
+        let me = last_of(&ids[i]);
         let parent = get(n, &parent_key).filter(truthy);
-        // The last node of an id is the one a Map keeps.
         match parent.and_then(|p| ids.iter().rposition(|id| id.as_ref() == Some(&p))) {
-            Some(p) => children[p].push(i),
-            None => roots.push(i),
+            Some(p) => children[p].push(me),
+            None => roots.push(me),
         }
     }
     let seq = |i: &usize| get(&nodes[*i], &seq_key);
@@ -989,6 +999,10 @@ fn sql_clause(
 /// customOperatorMapping = {}, options = {})`: a SQL-style condition from a query of
 /// `{field: {operator: value}}`.
 pub(super) fn convert_query_to_sql(args: &[JValue]) -> Result<JValue, EvaluatorError> {
+    // A null argument is not its default: Truto's reads a property of it and fails.
+    if (1..=5).any(|i| arg(args, i) == Some(Value::Null)) {
+        return Err(err("$convertQueryToSql: cannot read properties of null".into()));
+    }
     let query = arg(args, 0);
     let keys: Vec<String> = match arg(args, 1) {
         Some(Value::Array(k)) => k.iter().map(js_string).collect(),

@@ -340,6 +340,7 @@ fn autolink(text: &str) -> String {
 // ── XML (xml-js) ─────────────────────────────────────────────────────────────
 
 struct XmlOptions {
+    compact: bool,
     trim: bool,
     native_type: bool,
     ignore_declaration: bool,
@@ -388,10 +389,10 @@ fn add_field(target: &mut Map<String, Value>, key: &str, value: Value, always_ar
     }
 }
 
-/// `$xmlToJs(xml, options = {"compact": true})`: xml-js's compact form: an element is a
-/// key, repeated elements an array, text `_text`, attributes `_attributes`, the
-/// declaration `_declaration`, and `_cdata`, `_comment`, `_doctype`, `_instruction`.
-/// Only the compact form is supported.
+/// `$xmlToJs(xml, options = {"compact": true})`: xml-js's compact form (an element is a
+/// key, repeated elements an array, text `_text`, attributes `_attributes`, and
+/// `_declaration`, `_cdata`, `_comment`, `_doctype`, `_instruction`), or with options that do
+/// not say `compact: true`, its full form (`{"elements": [{"type": "element", "name", ...}]}`).
 pub(super) fn xml_to_js(args: &[JValue]) -> Result<JValue, EvaluatorError> {
     let xml = match arg(args, 0) {
         Some(Value::String(s)) => s,
@@ -404,12 +405,8 @@ pub(super) fn xml_to_js(args: &[JValue]) -> Result<JValue, EvaluatorError> {
     let options = arg(args, 1);
     let o = options.as_ref();
     let flag = |k: &str| o.and_then(|o| o.get(k)).is_some_and(truthy);
-    if o.is_some() && !flag("compact") {
-        return Err(err(
-            "$xmlToJs: only the compact form ({\"compact\": true}) is supported by Unigate".into(),
-        ));
-    }
     let opts = XmlOptions {
+        compact: o.is_none() || flag("compact"),
         trim: flag("trim"),
         native_type: flag("nativeType"),
         ignore_declaration: flag("ignoreDeclaration"),
@@ -432,6 +429,7 @@ pub(super) fn xml_to_js(args: &[JValue]) -> Result<JValue, EvaluatorError> {
         let t = if opts.trim { t.trim().to_string() } else { t };
         Some(if opts.native_type { native(t) } else { Value::String(t) })
     };
+    let trimmed = |t: String| if opts.trim { t.trim().to_string() } else { t };
     loop {
         let event = reader.read_event().map_err(|e| err(format!("$xmlToJs: {e}")))?;
         let top = stack.len() - 1;
@@ -441,25 +439,25 @@ pub(super) fn xml_to_js(args: &[JValue]) -> Result<JValue, EvaluatorError> {
                 if opts.ignore_declaration {
                     continue;
                 }
-                let mut attrs = Map::new();
                 let body = String::from_utf8_lossy(&d).into_owned();
-                for c in decl_attrs(&body) {
-                    attrs.insert(c.0, Value::String(c.1));
-                }
+                let attrs: Map<String, Value> = decl_attrs(&body)
+                    .into_iter()
+                    .map(|(k, v)| (k, Value::String(v)))
+                    .collect();
                 let mut decl = Map::new();
                 if !attrs.is_empty() {
-                    decl.insert("_attributes".into(), Value::Object(attrs));
+                    decl.insert(opts.key("attributes"), Value::Object(attrs));
                 }
-                stack[top].1.insert("_declaration".into(), Value::Object(decl));
+                stack[top].1.insert(opts.key("declaration"), Value::Object(decl));
             }
             Event::Start(e) => stack.push(open(&e, &opts)?),
             Event::Empty(e) => {
                 stack.push(open(&e, &opts)?);
-                close(&mut stack, opts.always_array);
+                close(&mut stack, &opts);
             }
             Event::End(_) => {
                 if stack.len() > 1 {
-                    close(&mut stack, opts.always_array);
+                    close(&mut stack, &opts);
                 }
             }
             Event::Text(t) => {
@@ -472,46 +470,83 @@ pub(super) fn xml_to_js(args: &[JValue]) -> Result<JValue, EvaluatorError> {
                     return Err(err("$xmlToJs: Text data outside of root node.".into()));
                 }
                 if let Some(v) = text_value(t.into_owned()) {
-                    add_field(&mut stack[top].1, "_text", v, false);
+                    opts.add(&mut stack[top].1, "text", v);
                 }
             }
             Event::CData(c) => {
                 if !opts.ignore_cdata {
-                    let t = String::from_utf8_lossy(&c).into_owned();
-                    let t = if opts.trim { t.trim().to_string() } else { t };
-                    add_field(&mut stack[top].1, "_cdata", Value::String(t), false);
+                    let t = trimmed(String::from_utf8_lossy(&c).into_owned());
+                    opts.add(&mut stack[top].1, "cdata", Value::String(t));
                 }
             }
             Event::Comment(c) => {
                 if !opts.ignore_comment {
-                    let t = String::from_utf8_lossy(&c).into_owned();
-                    let t = if opts.trim { t.trim().to_string() } else { t };
-                    add_field(&mut stack[top].1, "_comment", Value::String(t), false);
+                    let t = trimmed(String::from_utf8_lossy(&c).into_owned());
+                    opts.add(&mut stack[top].1, "comment", Value::String(t));
                 }
             }
             Event::DocType(d) => {
                 if !opts.ignore_doctype {
                     let t = String::from_utf8_lossy(&d).into_owned();
-                    let t = t.strip_prefix(' ').unwrap_or(&t).to_string();
-                    add_field(&mut stack[top].1, "_doctype", Value::String(t), false);
+                    let t = trimmed(t.strip_prefix(' ').unwrap_or(&t).to_string());
+                    opts.add(&mut stack[top].1, "doctype", Value::String(t));
                 }
             }
             Event::PI(p) => {
                 if !opts.ignore_instruction {
                     let body = String::from_utf8_lossy(&p).into_owned();
                     let (name, rest) = body.split_once(char::is_whitespace).unwrap_or((&body, ""));
-                    let mut m = Map::new();
                     let rest = if opts.trim { rest.trim() } else { rest.trim_start() };
-                    m.insert(name.to_string(), Value::String(rest.to_string()));
-                    add_field(&mut stack[top].1, "_instruction", Value::Object(m), false);
+                    if opts.compact {
+                        let mut m = Map::new();
+                        m.insert(name.to_string(), Value::String(rest.to_string()));
+                        opts.add(&mut stack[top].1, "instruction", Value::Object(m));
+                    } else {
+                        let mut m = Map::new();
+                        m.insert("type".into(), Value::String("instruction".into()));
+                        m.insert("name".into(), Value::String(name.to_string()));
+                        m.insert("instruction".into(), Value::String(rest.to_string()));
+                        push_element(&mut stack[top].1, Value::Object(m));
+                    }
                 }
             }
         }
     }
     while stack.len() > 1 {
-        close(&mut stack, opts.always_array);
+        close(&mut stack, &opts);
     }
     Ok(out(Value::Object(stack.pop().map(|(_, m)| m).unwrap_or_default())))
+}
+
+impl XmlOptions {
+    /// The key of a node kind: `_text` in the compact form, `text` in the full one.
+    fn key(&self, kind: &str) -> String {
+        if self.compact {
+            format!("_{kind}")
+        } else {
+            kind.to_string()
+        }
+    }
+
+    /// Adds a text, CDATA, comment, doctype or instruction node to an element.
+    fn add(&self, target: &mut Map<String, Value>, kind: &str, value: Value) {
+        if self.compact {
+            add_field(target, &self.key(kind), value, false);
+        } else {
+            let mut m = Map::new();
+            m.insert("type".into(), Value::String(kind.to_string()));
+            m.insert(kind.to_string(), value);
+            push_element(target, Value::Object(m));
+        }
+    }
+}
+
+/// Appends a node to an element's `elements` (the full form).
+fn push_element(target: &mut Map<String, Value>, node: Value) {
+    match target.entry("elements").or_insert_with(|| Value::Array(Vec::new())) {
+        Value::Array(items) => items.push(node),
+        other => *other = Value::Array(vec![node]),
+    }
 }
 
 fn open(
@@ -520,27 +555,34 @@ fn open(
 ) -> Result<(String, Map<String, Value>), EvaluatorError> {
     let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
     let mut element = Map::new();
-    if !opts.ignore_attributes {
-        let mut attrs = Map::new();
-        for a in e.attributes() {
-            let a = a.map_err(|e| err(format!("$xmlToJs: {e}")))?;
-            let key = String::from_utf8_lossy(a.key.as_ref()).into_owned();
-            let value = a.unescape_value().map(|v| v.into_owned()).unwrap_or_default();
-            let value = if opts.trim { value.trim().to_string() } else { value };
-            attrs.insert(key, Value::String(value));
-        }
-        if !attrs.is_empty() {
-            element.insert("_attributes".into(), Value::Object(attrs));
-        }
+    if !opts.compact {
+        element.insert("type".into(), Value::String("element".into()));
+        element.insert("name".into(), Value::String(name.clone()));
+    }
+    let mut attrs = Map::new();
+    for a in e.attributes() {
+        let a = a.map_err(|e| err(format!("$xmlToJs: {e}")))?;
+        let key = String::from_utf8_lossy(a.key.as_ref()).into_owned();
+        let value = a.unescape_value().map(|v| v.into_owned()).unwrap_or_default();
+        let value = if opts.trim { value.trim().to_string() } else { value };
+        attrs.insert(key, Value::String(value));
+    }
+    if !opts.ignore_attributes && !attrs.is_empty() {
+        element.insert(opts.key("attributes"), Value::Object(attrs));
     }
     Ok((name, element))
 }
 
-/// Ends the innermost element: it becomes a field of its parent.
-fn close(stack: &mut Vec<(String, Map<String, Value>)>, always_array: bool) {
+/// Ends the innermost element: it becomes a field of its parent (compact) or one of its
+/// `elements` (full).
+fn close(stack: &mut Vec<(String, Map<String, Value>)>, opts: &XmlOptions) {
     if let Some((name, element)) = stack.pop() {
         if let Some((_, parent)) = stack.last_mut() {
-            add_field(parent, &name, Value::Object(element), always_array);
+            if opts.compact {
+                add_field(parent, &name, Value::Object(element), opts.always_array);
+            } else {
+                push_element(parent, Value::Object(element));
+            }
         }
     }
 }
@@ -564,6 +606,75 @@ struct ToXml {
 }
 
 impl ToXml {
+    /// xml-js's `writeElements` for the full form.
+    fn full_elements(&self, elements: &[Value], depth: usize, first_line: bool) -> String {
+        let mut xml = String::new();
+        for e in elements {
+            let indent = self.indentation(depth, first_line && xml.is_empty());
+            let field = |k: &str| e.get(k).map(js_string).unwrap_or_default();
+            match e.get("type").and_then(Value::as_str) {
+                Some("element") => {
+                    xml.push_str(&indent);
+                    xml.push_str(&self.full_element(e, depth));
+                }
+                Some("comment") => xml.push_str(&format!("{indent}<!--{}-->", field("comment"))),
+                Some("doctype") => xml.push_str(&format!("{indent}<!DOCTYPE {}>", field("doctype"))),
+                Some("cdata") => xml.push_str(&format!(
+                    "<![CDATA[{}]]>",
+                    field("cdata").replacen("]]>", "]]]]><![CDATA[>", 1)
+                )),
+                Some("text") => xml.push_str(&Self::text(e.get("text").unwrap_or(&Value::Null))),
+                Some("instruction") => {
+                    let body = field("instruction");
+                    let name = field("name");
+                    xml.push_str(&if body.is_empty() {
+                        format!("<?{name}?>")
+                    } else {
+                        format!("<?{name} {body}?>")
+                    });
+                }
+                _ => {}
+            }
+        }
+        xml
+    }
+
+    fn full_element(&self, e: &Value, depth: usize) -> String {
+        let name = e.get("name").map(js_string).unwrap_or_default();
+        let mut xml = format!("<{name}");
+        if let Some(a) = e.get("attributes") {
+            xml.push_str(&self.attributes(a));
+        }
+        let children = match e.get("elements") {
+            Some(Value::Array(c)) if !c.is_empty() => Some(c),
+            _ => None,
+        };
+        let preserve = e
+            .get("attributes")
+            .and_then(|a| a.get("xml:space"))
+            .is_some_and(|s| s == "preserve");
+        if children.is_none() && !preserve && !self.full_tag_empty {
+            xml.push_str("/>");
+            return xml;
+        }
+        xml.push('>');
+        if let Some(children) = children {
+            xml.push_str(&self.full_elements(children, depth + 1, false));
+            let content = children.iter().any(|c| {
+                !matches!(
+                    c.get("type").and_then(Value::as_str),
+                    Some("text" | "cdata" | "instruction")
+                )
+            });
+            if content && !self.spaces.is_empty() {
+                xml.push('\n');
+                xml.push_str(&self.spaces.repeat(depth));
+            }
+        }
+        xml.push_str(&format!("</{name}>"));
+        xml
+    }
+
     fn indentation(&self, depth: usize, first_line: bool) -> String {
         let newline = if !first_line && !self.spaces.is_empty() {
             "\n"
@@ -692,17 +803,14 @@ impl ToXml {
     }
 }
 
-/// `$jsToXml(object, options = {"compact": true, "spaces": 4})`: xml-js's writer for the
-/// compact form (`spaces` and `fullTagEmptyElement` are read).
+/// `$jsToXml(object, options = {"compact": true, "spaces": 4})`: xml-js's writer, for the
+/// compact form or (options without `compact: true`) the full one; `spaces` and
+/// `fullTagEmptyElement` are read.
 pub(super) fn js_to_xml(args: &[JValue]) -> Result<JValue, EvaluatorError> {
     let value = arg(args, 0).unwrap_or(Value::Null);
     let options = arg(args, 1);
     let o = options.as_ref();
-    if o.is_some() && !o.and_then(|o| o.get("compact")).is_some_and(truthy) {
-        return Err(err(
-            "$jsToXml: only the compact form ({\"compact\": true}) is supported by Unigate".into(),
-        ));
-    }
+    let compact = o.is_none() || o.and_then(|o| o.get("compact")).is_some_and(truthy);
     let spaces = match o.map_or(Some(&Value::from(4)), |o| o.get("spaces")) {
         Some(Value::Number(n)) => " ".repeat(n.as_u64().unwrap_or(0).min(16) as usize),
         Some(Value::String(s)) => s.clone(),
@@ -712,7 +820,19 @@ pub(super) fn js_to_xml(args: &[JValue]) -> Result<JValue, EvaluatorError> {
         spaces,
         full_tag_empty: o.and_then(|o| o.get("fullTagEmptyElement")).is_some_and(truthy),
     };
-    Ok(JValue::string(writer.elements(&value, 0, true)))
+    if compact {
+        return Ok(JValue::string(writer.elements(&value, 0, true)));
+    }
+    let mut xml = String::new();
+    if let Some(decl) = value.get("declaration") {
+        let attrs = decl.get("attributes").map(|a| writer.attributes(a)).unwrap_or_default();
+        xml.push_str(&format!("<?xml{attrs}?>"));
+    }
+    if let Some(Value::Array(elements)) = value.get("elements") {
+        let first = xml.is_empty();
+        xml.push_str(&writer.full_elements(elements, 0, first));
+    }
+    Ok(JValue::string(xml))
 }
 
 // ── CSV (json2csv) ───────────────────────────────────────────────────────────
