@@ -331,9 +331,12 @@ fn iso_regex() -> &'static Regex {
 }
 
 /// Luxon's `fromISO` for the calendar forms (`2024-11-05`, `2024-11-05T12:00:00.5+05:30`,
-/// `20241105T120000Z`, `2024-11`, `2024`); week and ordinal dates and bare times are not
-/// read (docs/jsonata-functions.md).
+/// `20241105T120000Z`, `2024-11`, `2024`), week dates (`2024-W45-2`) and ordinal dates
+/// (`2024-310`); bare times are not read (docs/jsonata-functions.md).
 fn parse_iso(s: &str) -> Result<Parsed, (String, String)> {
+    if let Some(calendar) = calendar_of_week_or_ordinal(s)? {
+        return parse_iso(&calendar);
+    }
     let unparsable = || {
         (
             "unparsable".to_string(),
@@ -357,6 +360,40 @@ fn parse_iso(s: &str) -> Result<Parsed, (String, String)> {
     };
     let local = build(year, month, day, hour, minute, second, millis)?;
     Ok(Parsed { local, offset_secs })
+}
+
+/// A week date (`2024-W45-2`, `2024W452`) or an ordinal date (`2024-310`, `2024310`),
+/// with what follows it, rewritten as a calendar date; `None` for any other text.
+fn calendar_of_week_or_ordinal(s: &str) -> Result<Option<String>, (String, String)> {
+    static RE: std::sync::OnceLock<(Regex, Regex)> = std::sync::OnceLock::new();
+    #[allow(clippy::unwrap_used)] // Constant patterns.
+    let (week, ordinal) = RE.get_or_init(|| {
+        (
+            Regex::new(r"^(\d{4})-?W(\d{2})-?(\d)(T.*)?$").unwrap(),
+            Regex::new(r"^(\d{4})-?(\d{3})(T.*)?$").unwrap(),
+        )
+    });
+    let int = |m: Option<regex::Match<'_>>| m.map_or(0, |m| m.as_str().parse::<i64>().unwrap_or(0));
+    let (date, rest) = if let Some(c) = week.captures(s) {
+        let (y, w, d) = (int(c.get(1)), int(c.get(2)), int(c.get(3)));
+        if !(1..=7).contains(&d) {
+            return Err(out_of_range(d, "weekday"));
+        }
+        let weekday = chrono::Weekday::try_from((d - 1) as u8).map_err(|_| out_of_range(d, "weekday"))?;
+        let date = NaiveDate::from_isoywd_opt(y as i32, w as u32, weekday).ok_or_else(|| out_of_range(w, "week"))?;
+        (date, c.get(4))
+    } else if let Some(c) = ordinal.captures(s) {
+        let (y, o) = (int(c.get(1)), int(c.get(2)));
+        let date = NaiveDate::from_yo_opt(y as i32, o as u32).ok_or_else(|| out_of_range(o, "ordinal"))?;
+        (date, c.get(3))
+    } else {
+        return Ok(None);
+    };
+    Ok(Some(format!(
+        "{}{}",
+        date.format("%Y-%m-%d"),
+        rest.map_or("", |m| m.as_str())
+    )))
 }
 
 fn out_of_range(value: i64, unit: &str) -> (String, String) {
