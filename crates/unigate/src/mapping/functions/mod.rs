@@ -609,6 +609,65 @@ mod tests {
         assert_eq!(out.unwrap()["by"]["b"], json!({"id": "b"}));
     }
 
+    /// A few of Truto's helpers on known answers, so a machine without Node (where
+    /// `tests/jsonata_diff` is skipped) still checks them.
+    #[test]
+    fn trutos_helpers_give_known_answers() {
+        let input = json!({"users": [{"id": 2, "team": "a"}, {"id": 1, "team": "b"}, {"id": 3, "team": "a"}]});
+        for (src, want) in [
+            (
+                r#"$pick({"a": 1, "b": {"c": 2, "d": 3}}, ["a", "b.c"])"#,
+                json!({"a": 1, "b": {"c": 2}}),
+            ),
+            (r#"$omit({"a": 1, "b": 2}, "a")"#, json!({"b": 2})),
+            (r#"$groupBy(users, "team").a.id"#, json!([2, 3])),
+            (r#"$keyBy(users, "id")."1".team"#, json!("b")),
+            (r#"$orderBy(users, "id", "desc").id"#, json!([3, 2, 1])),
+            (r#"$find(users, {"team": "b"}).id"#, json!(1)),
+            (r#"$chunk([1, 2, 3], 2)"#, json!([[1, 2], [3]])),
+            (
+                r#"$mapValues("ADMIN", {"admin": "Administrator"})"#,
+                json!("Administrator"),
+            ),
+            (r#"$convertCurrencyFromSubunit(125, "USD")"#, json!("1.25")),
+            (r#"$convertCurrencyToSubunit("19.999", "USD")"#, json!(1999)),
+            (
+                r#"$dtFromIso("2024-03-10T12:00:00Z", "America/New_York").[hour, offset]"#,
+                json!([8, -240]),
+            ),
+            (
+                r#"$dtFromFormat("05/11/24 3:04 PM", "dd/MM/yy h:mm a").[year, month, hour]"#,
+                json!([2024, 11, 15]),
+            ),
+            (r#"$base64encode("hi?>", true)"#, json!("aGk_Pg")),
+            (
+                r#"$digest("abc")"#,
+                json!("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+            ),
+            // RFC 4231, test case 2.
+            (
+                r#"$sign("what do ya want for nothing?", "SHA-256", "Jefe")"#,
+                json!("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"),
+            ),
+            (
+                r#"$parseQuery("a[b][]=1&a[b][]=2&c=x+y")"#,
+                json!({"a": {"b": ["1", "2"]}, "c": "x y"}),
+            ),
+            (r#"$stringifyQuery({"a": [1, 2]})"#, json!("a%5B0%5D=1&a%5B1%5D=2")),
+            (
+                r#"$xmlToJs("<a x='1'><b>t</b><b/></a>")"#,
+                json!({"a": {"_attributes": {"x": "1"}, "b": [{"_text": "t"}, {}]}}),
+            ),
+            (r#"$jsonToCsv([{"a": 1, "b": "x"}])"#, json!("\"a\",\"b\"\n1,\"x\"")),
+            (
+                r#"$mostSimilar("Enginering", ["Engineering", "Sales"])"#,
+                json!("Engineering"),
+            ),
+        ] {
+            assert_eq!(eval(src, input.clone()), Some(want), "{src}");
+        }
+    }
+
     #[test]
     fn every_helper_registers() {
         // Registration fails on a name that shadows a builtin without being an override.

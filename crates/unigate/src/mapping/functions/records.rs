@@ -231,16 +231,12 @@ pub(super) fn group_by(args: &[JValue]) -> Result<JValue, EvaluatorError> {
         } else {
             it.apply(&item)
         });
-        match groups.entry(key).or_insert_with(|| Value::Array(Vec::new())) {
-            Value::Array(items) => items.push(item),
-            _ => unreachable_group(),
+        if let Value::Array(items) = groups.entry(key).or_insert_with(|| Value::Array(Vec::new())) {
+            items.push(item);
         }
     }
     Ok(out(Value::Object(groups)))
 }
-
-#[cold]
-fn unreachable_group() {}
 
 pub(super) fn key_by(args: &[JValue]) -> Result<JValue, EvaluatorError> {
     deny_function(args, "keyBy")?;
