@@ -251,7 +251,7 @@ pub(super) fn parse_query(args: &[JValue]) -> Result<JValue, EvaluatorError> {
         text
     };
     // Duplicate keys gather into arrays first, as qs does.
-    let mut flat: Vec<(String, Value)> = Vec::new();
+    let mut flat: IndexMap<String, Value> = IndexMap::new();
     let delimiter = if opts.delimiter.is_empty() {
         "&".to_string()
     } else {
@@ -276,8 +276,8 @@ pub(super) fn parse_query(args: &[JValue]) -> Result<JValue, EvaluatorError> {
         if key.is_empty() {
             continue;
         }
-        match flat.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, existing)) => {
+        match flat.get_mut(&key) {
+            Some(existing) => {
                 let prev = std::mem::take(existing);
                 *existing = match (prev, value) {
                     (Value::Array(mut a), Value::Array(b)) => {
@@ -292,7 +292,9 @@ pub(super) fn parse_query(args: &[JValue]) -> Result<JValue, EvaluatorError> {
                     (a, b) => Value::Array(vec![a, b]),
                 };
             }
-            None => flat.push((key, value)),
+            None => {
+                flat.insert(key, value);
+            }
         }
     }
     let mut result = Value::Object(Map::new());

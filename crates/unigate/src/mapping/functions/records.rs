@@ -497,8 +497,23 @@ pub(super) fn difference(args: &[JValue]) -> Result<JValue, EvaluatorError> {
         Some(Value::Array(r)) => r,
         _ => Vec::new(),
     };
+    // Plain values by their JSON text (one hash lookup each, so large arrays stay linear);
+    // objects and arrays, rare here, compared one by one.
+    let composite = |v: &Value| v.is_object() || v.is_array();
+    let plain: std::collections::HashSet<String> =
+        remove.iter().filter(|v| !composite(v)).map(Value::to_string).collect();
+    let complex: Vec<&Value> = remove.iter().filter(|v| composite(v)).collect();
     Ok(out(Value::Array(
-        items.into_iter().filter(|x| !remove.contains(x)).collect(),
+        items
+            .into_iter()
+            .filter(|x| {
+                if composite(x) {
+                    !complex.contains(&x)
+                } else {
+                    !plain.contains(&x.to_string())
+                }
+            })
+            .collect(),
     )))
 }
 
@@ -727,16 +742,18 @@ pub(super) fn sort_nodes(args: &[JValue]) -> Result<JValue, EvaluatorError> {
     let key = |i: usize, default: &str| arg(args, i).unwrap_or_else(|| Value::String(default.into()));
     let (id_key, parent_key, seq_key) = (key(1, "id"), key(2, "parent_id"), key(3, "sequence"));
     let get = |n: &Value, k: &Value| get_path(n, &path_of(k, Some(n))).cloned();
-    let ids: Vec<Option<Value>> = nodes.iter().map(|n| get(n, &id_key)).collect();
-    // Truto's keeps nodes in a Map by id: every node of an id stands for the last of them.
-    let last_of = |id: &Option<Value>| ids.iter().rposition(|x| x == id).unwrap_or(0);
+    // Ids by their JSON text. Truto's keeps nodes in a Map by id: every node of an id
+    // stands for the last of them.
+    let ids: Vec<Option<String>> = nodes.iter().map(|n| get(n, &id_key).map(|v| v.to_string())).collect();
+    let last: std::collections::HashMap<&Option<String>, usize> =
+        ids.iter().enumerate().map(|(i, id)| (id, i)).collect();
     // Children by parent index; a node whose parent is absent (or falsy) is a root.
     let mut children: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
     let mut roots = Vec::new();
     for (i, n) in nodes.iter().enumerate() {
-        let me = last_of(&ids[i]);
-        let parent = get(n, &parent_key).filter(truthy);
-        match parent.and_then(|p| ids.iter().rposition(|id| id.as_ref() == Some(&p))) {
+        let me = last.get(&ids[i]).copied().unwrap_or(i);
+        let parent = get(n, &parent_key).filter(truthy).map(|p| Some(p.to_string()));
+        match parent.and_then(|p| last.get(&p).copied()) {
             Some(p) => children[p].push(me),
             None => roots.push(me),
         }

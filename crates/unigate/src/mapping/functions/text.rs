@@ -19,8 +19,11 @@ fn normalise(s: &str) -> String {
 }
 
 /// The npm package `dice-coefficient`: Sørensen–Dice over bigrams (a one-character text is
-/// its own bigram); two empty texts give `NaN`.
+/// its own bigram); two empty texts give `NaN`. The package pairs each bigram with an equal
+/// one not yet paired, which counts, per bigram, the smaller of its two numbers of
+/// occurrences: counted so here, in linear time.
 fn dice(a: &str, b: &str) -> f64 {
+    use std::collections::HashMap;
     let pairs = |s: &str| -> Vec<String> {
         let chars: Vec<char> = s.chars().collect();
         if chars.len() == 1 {
@@ -28,12 +31,15 @@ fn dice(a: &str, b: &str) -> f64 {
         }
         chars.windows(2).map(|w| w.iter().collect()).collect()
     };
-    let left = pairs(a);
-    let mut right: Vec<Option<String>> = pairs(b).into_iter().map(Some).collect();
-    let mut hits = 0;
+    let (left, right) = (pairs(a), pairs(b));
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for r in &right {
+        *counts.entry(r.as_str()).or_default() += 1;
+    }
+    let mut hits = 0u32;
     for l in &left {
-        if let Some(slot) = right.iter_mut().find(|r| r.as_deref() == Some(l.as_str())) {
-            *slot = None;
+        if let Some(n) = counts.get_mut(l.as_str()).filter(|n| **n > 0) {
+            *n -= 1;
             hits += 1;
         }
     }
@@ -902,10 +908,11 @@ pub(super) fn json_to_csv(args: &[JValue]) -> Result<JValue, EvaluatorError> {
                 ));
             }
             let mut names: Vec<String> = Vec::new();
+            let mut seen = std::collections::HashSet::new();
             for r in &rows {
                 if let Value::Object(m) = r {
                     for k in m.keys() {
-                        if !names.contains(k) {
+                        if seen.insert(k.as_str()) {
                             names.push(k.clone());
                         }
                     }
