@@ -215,6 +215,17 @@ fn cases() -> Vec<Case> {
             r#"$sortNodes(nodes, "key", "parent", "pos").key"#,
             json!({"nodes": [{"key": 2, "parent": 1, "pos": 1}, {"key": 1, "pos": 1}, {"key": 3, "pos": 0}]}),
         ),
+        // ── Builtins Truto's library re-registers (JSONata's own in Unigate)
+        case(r#"$keys({"a": 1})"#, r()),
+        case(r#"$keys(users)"#, r()),
+        case(r#"$keys(nothing)"#, r()),
+        case(r#"$string(user)"#, r()),
+        case(r#"$string(0.1 + 0.2)"#, r()),
+        case(r#"$string(missing)"#, r()),
+        case(r#"$join(["a", "b"], "-")"#, r()),
+        differs(r#"$join([1, "b"], "-")"#, r(), "JSONata's $join takes text only (an error); Truto's re-registers it through lodash, which writes any item as text"),
+        case(r#"$each(user.address, function($v, $k) { $k })"#, r()),
+        case(r#"$sift(user, function($v) { $v = "" })"#, r()),
         // ── $zipSqlResponse
         case(r#"$zipSqlResponse([{"name": "id"}, {"name": "email"}], [[1, "a@x.io"], [2, null], [3]], "name")"#, r()),
         case(r#"$zipSqlResponse([{"name": "id"}], empty, "name")"#, r()),
