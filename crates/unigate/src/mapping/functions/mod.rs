@@ -1,7 +1,17 @@
-//! Helper functions available to every mapping, named after Truto's so mappings port.
+//! Helper functions available to every mapping, named after Truto's so mappings port:
+//! the functions of Truto's extension library `@truto/truto-jsonata` that apply to
+//! mapping records (docs/jsonata-functions.md lists them, what differs and what is left
+//! out), and Unigate's own (`$epochToIso`, `$hexToNumber`).
 //!
 //! Keep this list in one place with its tests: a mapping that uses a function not listed
-//! here fails at evaluation with a reference error naming it.
+//! here fails at evaluation with a reference error naming it. Each thread registers them
+//! once, on its evaluator (`mapping::with_evaluator`), so their number costs nothing per
+//! evaluation. `tests/jsonata_diff` compares them with Truto's library under Node.
+
+mod dates;
+mod encoding;
+mod records;
+mod text;
 
 use std::collections::HashMap;
 
@@ -9,6 +19,7 @@ use chrono::{Datelike, Timelike};
 use jsonata_core::ast::{AstNode, Stage};
 use jsonata_core::evaluator::{Evaluator, EvaluatorError};
 use jsonata_core::value::JValue;
+use serde_json::Value;
 
 /// A helper function: jsonata-core's host-function shape.
 pub type HostFn = fn(&[JValue]) -> Result<JValue, EvaluatorError>;
@@ -17,23 +28,74 @@ pub type HostFn = fn(&[JValue]) -> Result<JValue, EvaluatorError>;
 /// functions `specialise` sends calls to. The fast evaluator (`mapping::fast`) calls the
 /// same functions, so a helper behaves the same on either path.
 pub const HOST: &[(&str, HostFn)] = &[
-    ("removeEmpty", |args| {
-        Ok(args.first().map(remove_empty).unwrap_or(JValue::Undefined))
-    }),
+    ("removeEmpty", remove_empty_fn),
     ("firstNonEmpty", |args| {
         Ok(args.iter().find(|v| !is_empty(v)).cloned().unwrap_or(JValue::Undefined))
     }),
-    ("toNumber", to_number),
+    ("toNumber", records::to_number),
     ("epochToIso", epoch_to_iso),
     ("hexToNumber", hex_to_number),
+    // Records (lodash)
+    ("pick", records::pick),
+    ("omit", records::omit),
+    ("groupBy", records::group_by),
+    ("keyBy", records::key_by),
+    ("orderBy", records::order_by),
+    ("compact", records::compact),
+    ("chunk", records::chunk),
+    ("flatten", records::flatten),
+    ("flattenDeep", records::flatten_deep),
+    ("flattenDepth", records::flatten_depth),
+    ("difference", records::difference),
+    ("values", records::values),
+    ("find", records::find),
+    ("lofilter", records::lofilter),
+    ("wrap", records::wrap),
+    ("mapValues", records::map_values),
+    ("removeEmptyItems", records::remove_empty_items),
+    ("jsonParse", records::json_parse),
+    ("convertCurrencyToSubunit", records::currency_to_subunit),
+    ("convertCurrencyFromSubunit", records::currency_from_subunit),
+    ("sortNodes", records::sort_nodes),
+    ("zipSqlResponse", records::zip_sql_response),
+    ("convertQueryToSql", records::convert_query_to_sql),
+    // Dates (Luxon)
+    ("dtFromIso", dates::dt_from_iso),
+    ("dtFromFormat", dates::dt_from_format),
+    // Encodings, hashes, URLs
+    ("base64encode", encoding::base64_encode),
+    ("base64decode", encoding::base64_decode),
+    ("digest", encoding::digest),
+    ("sign", encoding::sign),
+    ("uuid", encoding::uuid),
+    ("getMimeType", encoding::get_mime_type),
+    ("parseUrl", encoding::parse_url),
+    ("parseQuery", encoding::parse_query),
+    ("stringifyQuery", encoding::stringify_query),
+    // Text formats
+    ("convertHtmlToMarkdown", text::html_to_markdown),
+    ("convertMarkdownToHtml", text::markdown_to_html),
+    ("xmlToJs", text::xml_to_js),
+    ("jsToXml", text::js_to_xml),
+    ("jsonToCsv", text::json_to_csv),
+    ("diceCoefficient", text::dice_coefficient),
+    ("mostSimilar", text::most_similar),
     (FAST_FROM_MILLIS, from_millis_iso_seconds),
     (FAST_TO_MILLIS, to_millis_iso_offset),
     (FAST_TO_MILLIS_ISO, to_millis_iso),
 ];
 
+/// Helpers that replace a JSONata builtin of the same name, as Truto's library does:
+/// its `$base64encode`/`$base64decode` take a second, URL-safe argument.
+const OVERRIDES: &[&str] = &["base64encode", "base64decode"];
+
 pub fn register(ev: &mut Evaluator) -> Result<(), EvaluatorError> {
     for (name, f) in HOST {
-        ev.register_fn(*name, *f)?;
+        if OVERRIDES.contains(name) {
+            ev.register_fn_override(*name, *f)?;
+        } else {
+            ev.register_fn(*name, *f)?;
+        }
     }
     Ok(())
 }
@@ -43,13 +105,113 @@ pub fn host(name: &str) -> Option<HostFn> {
     HOST.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
 }
 
-fn to_number(args: &[JValue]) -> Result<JValue, EvaluatorError> {
-    Ok(match args.first() {
-        Some(JValue::Number(n)) => JValue::Number(*n),
-        Some(JValue::String(s)) => s.trim().parse::<f64>().map(JValue::Number).unwrap_or(JValue::Undefined),
-        Some(JValue::Bool(b)) => JValue::Number(if *b { 1.0 } else { 0.0 }),
-        _ => JValue::Undefined,
-    })
+// ── JavaScript's rules, for the helpers written after Truto's ────────────────
+
+/// Argument `i` as JSON; `None` when absent or `undefined`.
+fn arg(args: &[JValue], i: usize) -> Option<Value> {
+    args.get(i).filter(|v| !v.is_undefined()).map(super::to_value)
+}
+
+fn out(v: Value) -> JValue {
+    super::to_jvalue(&v)
+}
+
+fn err(message: String) -> EvaluatorError {
+    EvaluatorError::EvaluationError(message)
+}
+
+/// A number as JavaScript's `String(n)` writes it.
+fn js_number(n: f64) -> String {
+    if n.is_nan() {
+        return "NaN".into();
+    }
+    if n.is_infinite() {
+        return if n > 0.0 { "Infinity".into() } else { "-Infinity".into() };
+    }
+    if n == 0.0 {
+        return "0".into();
+    }
+    if n.fract() == 0.0 && n.abs() < 1e21 {
+        return format!("{n:.0}");
+    }
+    let abs = n.abs();
+    if (1e-7..1e21).contains(&abs) {
+        return format!("{n}");
+    }
+    // Exponent form: shortest digits, `1e+21`, `1.5e-7`.
+    let s = format!("{n:e}");
+    match s.split_once('e') {
+        Some((m, e)) if !e.starts_with('-') => format!("{m}e+{e}"),
+        _ => s,
+    }
+}
+
+/// A JSON number of this value: whole numbers as integers.
+fn number_value(n: f64) -> Value {
+    super::to_value(&JValue::Number(n))
+}
+
+/// JavaScript's `String(v)`.
+fn js_string(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => js_number(n.as_f64().unwrap_or(0.0)),
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items
+            .iter()
+            .map(|x| if x.is_null() { String::new() } else { js_string(x) })
+            .collect::<Vec<_>>()
+            .join(","),
+        Value::Object(_) => "[object Object]".into(),
+    }
+}
+
+/// JavaScript's truthiness.
+fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|n| n != 0.0 && !n.is_nan()),
+        Value::String(s) => !s.is_empty(),
+        _ => true,
+    }
+}
+
+/// lodash's `toNumber` of a primitive (`undefined` as `None`): numeric text, also
+/// `0b`/`0o`/`0x`, after trimming; `null` and `""` are 0.
+fn js_to_number(v: Option<&Value>) -> f64 {
+    match v {
+        None => f64::NAN,
+        Some(Value::Null) => 0.0,
+        Some(Value::Bool(b)) => f64::from(u8::from(*b)),
+        Some(Value::Number(n)) => n.as_f64().unwrap_or(f64::NAN),
+        Some(Value::String(s)) => {
+            let t = s.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+            if t.is_empty() {
+                return 0.0;
+            }
+            let radix = |p: &str, r: u32| -> Option<f64> {
+                let rest = t.get(..2).filter(|x| x.eq_ignore_ascii_case(p)).map(|_| &t[2..])?;
+                Some(u64::from_str_radix(rest, r).map_or(f64::NAN, |n| n as f64))
+            };
+            if let Some(n) = radix("0b", 2).or_else(|| radix("0o", 8)).or_else(|| radix("0x", 16)) {
+                return n;
+            }
+            match t {
+                "Infinity" | "+Infinity" => f64::INFINITY,
+                "-Infinity" => f64::NEG_INFINITY,
+                _ if t
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-')) =>
+                {
+                    t.parse::<f64>().unwrap_or(f64::NAN)
+                }
+                _ => f64::NAN,
+            }
+        }
+        Some(other) => js_to_number(Some(&Value::String(js_string(other)))),
+    }
 }
 
 /// Unix seconds (number or numeric string) to RFC 3339 UTC; anything else is undefined,
@@ -363,6 +525,18 @@ fn is_empty(v: &JValue) -> bool {
     }
 }
 
+/// `$removeEmpty(value)`: an object without its empty members (null, `""`, `[]`, `{}`,
+/// recursively); as Truto's, an empty array or text is `undefined` and a non-empty one is
+/// returned as it is, and a number or boolean is `undefined`.
+fn remove_empty_fn(args: &[JValue]) -> Result<JValue, EvaluatorError> {
+    Ok(match args.first() {
+        Some(v @ JValue::Object(_)) => remove_empty(v),
+        Some(JValue::Array(a)) if !a.is_empty() => args[0].clone(),
+        Some(JValue::String(s)) if !s.is_empty() => args[0].clone(),
+        _ => JValue::Undefined,
+    })
+}
+
 /// Drops null, empty-string, empty-array and empty-object members, recursively.
 fn remove_empty(v: &JValue) -> JValue {
     match v {
@@ -411,7 +585,97 @@ mod tests {
     #[test]
     fn to_number_parses_strings() {
         assert_eq!(eval("$toNumber(\"12.5\")", json!({})), Some(json!(12.5)));
-        assert_eq!(eval("$toNumber(\"x\")", json!({})), None);
+        // lodash's NaN, which JSON writes as null.
+        assert_eq!(eval("$toNumber(\"x\")", json!({})), Some(json!(null)));
+        assert_eq!(eval("$toNumber(\"\")", json!({})), Some(json!(0)));
+    }
+
+    #[test]
+    fn a_function_where_lodash_takes_one_is_a_clear_error() {
+        let e = Expr::compile("$find(xs, function($x) { $x > 1 })").unwrap();
+        let err = e.eval(&json!({"xs": [1, 2]})).unwrap_err();
+        let source = std::error::Error::source(&err).unwrap().to_string();
+        assert!(source.contains("$find") && source.contains("property name"), "{source}");
+    }
+
+    #[test]
+    fn helpers_run_the_same_on_the_direct_path() {
+        // A path the direct evaluator (`mapping::fast`) takes, and the same on jsonata-core.
+        let e = Expr::compile(r#"{ "by": $keyBy(response.items, "id"), "n": $chunk(response.items, 1) }"#).unwrap();
+        assert!(e.is_fast());
+        let input = json!({"response": {"items": [{"id": "a"}, {"id": "b"}]}});
+        let out = e.eval(&input).unwrap();
+        assert_eq!(out, e.eval_reference(&input).unwrap());
+        assert_eq!(out.unwrap()["by"]["b"], json!({"id": "b"}));
+    }
+
+    /// A few of Truto's helpers on known answers, so a machine without Node (where
+    /// `tests/jsonata_diff` is skipped) still checks them.
+    #[test]
+    fn trutos_helpers_give_known_answers() {
+        let input = json!({"users": [{"id": 2, "team": "a"}, {"id": 1, "team": "b"}, {"id": 3, "team": "a"}]});
+        for (src, want) in [
+            (
+                r#"$pick({"a": 1, "b": {"c": 2, "d": 3}}, ["a", "b.c"])"#,
+                json!({"a": 1, "b": {"c": 2}}),
+            ),
+            (r#"$omit({"a": 1, "b": 2}, "a")"#, json!({"b": 2})),
+            (r#"$groupBy(users, "team").a.id"#, json!([2, 3])),
+            (r#"$keyBy(users, "id")."1".team"#, json!("b")),
+            (r#"$orderBy(users, "id", "desc").id"#, json!([3, 2, 1])),
+            (r#"$find(users, {"team": "b"}).id"#, json!(1)),
+            (r#"$chunk([1, 2, 3], 2)"#, json!([[1, 2], [3]])),
+            (
+                r#"$mapValues("ADMIN", {"admin": "Administrator"})"#,
+                json!("Administrator"),
+            ),
+            (r#"$convertCurrencyFromSubunit(125, "USD")"#, json!("1.25")),
+            (r#"$convertCurrencyToSubunit("19.999", "USD")"#, json!(1999)),
+            (
+                r#"$dtFromIso("2024-03-10T12:00:00Z", "America/New_York").[hour, offset]"#,
+                json!([8, -240]),
+            ),
+            (
+                r#"$dtFromFormat("05/11/24 3:04 PM", "dd/MM/yy h:mm a").[year, month, hour]"#,
+                json!([2024, 11, 15]),
+            ),
+            (r#"$base64encode("hi?>", true)"#, json!("aGk_Pg")),
+            (
+                r#"$digest("abc")"#,
+                json!("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+            ),
+            // RFC 4231, test case 2.
+            (
+                r#"$sign("what do ya want for nothing?", "SHA-256", "Jefe")"#,
+                json!("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"),
+            ),
+            (
+                r#"$parseQuery("a[b][]=1&a[b][]=2&c=x+y")"#,
+                json!({"a": {"b": ["1", "2"]}, "c": "x y"}),
+            ),
+            (r#"$stringifyQuery({"a": [1, 2]})"#, json!("a%5B0%5D=1&a%5B1%5D=2")),
+            (
+                r#"$xmlToJs("<a x='1'><b>t</b><b/></a>")"#,
+                json!({"a": {"_attributes": {"x": "1"}, "b": [{"_text": "t"}, {}]}}),
+            ),
+            (r#"$jsonToCsv([{"a": 1, "b": "x"}])"#, json!("\"a\",\"b\"\n1,\"x\"")),
+            (
+                r#"$mostSimilar("Enginering", ["Engineering", "Sales"])"#,
+                json!("Engineering"),
+            ),
+        ] {
+            assert_eq!(eval(src, input.clone()), Some(want), "{src}");
+        }
+    }
+
+    #[test]
+    fn every_helper_registers() {
+        // Registration fails on a name that shadows a builtin without being an override.
+        let mut ev = jsonata_core::evaluator::Evaluator::new();
+        super::register(&mut ev).unwrap();
+        for (name, _) in super::HOST {
+            assert!(super::host(name).is_some(), "{name}");
+        }
     }
 
     #[test]
