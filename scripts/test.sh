@@ -24,6 +24,14 @@ if [ ! -x /usr/bin/chromedriver ] && { [ "${CI:-}" = "true" ] || [ "$(id -u)" = 
 fi
 if [ "${CI:-}" = "true" ]; then export REQUIRE_BROWSER=1; fi
 
+# The JSONata differential test runs Truto's function library under Node (npm ci from the
+# registry); in CI (or as root elsewhere) Node is installed when missing, otherwise that
+# test skips itself.
+if ! command -v npm >/dev/null && { [ "${CI:-}" = "true" ] || [ "$(id -u)" = "0" ]; }; then
+  echo "== installing nodejs and npm (JSONata differential test)"
+  apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+fi
+
 echo "== tests on SQLite"
 cargo test --workspace --locked
 
