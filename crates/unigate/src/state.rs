@@ -13,6 +13,7 @@ use crate::request_log::RequestLog;
 use crate::store::Store;
 use crate::tokens::TokenCache;
 use crate::upstream::Upstream;
+use crate::webhooks::{TargetPolicy, Worker};
 
 /// Shared, immutable-after-start state of the server: one `Arc`, so the clones axum makes
 /// for every extractor and middleware of a request cost one reference count, not one per
@@ -47,4 +48,8 @@ pub struct AppStateInner {
     /// Where browsers reach this instance (`Config::public_url`), without a trailing `/`.
     pub public_url: Arc<str>,
     pub request_log: Arc<RequestLog>,
+    /// The webhook delivery worker of this instance.
+    pub webhooks: Arc<Worker>,
+    /// Which webhook target URLs are accepted (`webhooks.allowed_private_networks`, `allow_http`).
+    pub webhook_targets: TargetPolicy,
 }

@@ -9,6 +9,7 @@ pub mod proxy;
 pub mod request_log;
 pub mod tokens;
 pub mod unified;
+pub mod webhooks;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -35,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .merge(request_log::routes())
         .merge(admin::routes())
         .merge(tokens::routes())
+        .merge(webhooks::routes())
         .merge(connect::routes())
         .merge(meta::routes())
         .fallback(|| async { ApiError::not_found("No such route.") })

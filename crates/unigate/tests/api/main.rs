@@ -30,3 +30,4 @@ mod sandbox;
 mod scale;
 mod ssrf;
 mod tls;
+mod webhooks;
