@@ -745,3 +745,183 @@ async fn two_gateways_on_one_store_deliver_each_event_once() {
         .collect();
     assert_eq!(ids.len(), 200, "200 distinct events");
 }
+
+/// The consent path of a link, as the connect page and a person allowing access on the
+/// provider's (emulated) consent page take it; returns the account's id.
+async fn connect_by_consent(app: &TestApp, integration: &str) -> String {
+    let r = app
+        .send(Method::POST, "/link-token", Some(json!({"tenant_id": "acme"})))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let token = r.body["link_token"].as_str().unwrap().to_string();
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = no_redirects
+        .get(format!(
+            "{}/connect/oauth/start?link_token={token}&integration={integration}",
+            app.address
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let to = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    let mut form: Vec<(String, String)> = to.query_pairs().into_owned().collect();
+    form.push(("decision".into(), "allow".into()));
+    let mut consent_page = to.clone();
+    consent_page.set_query(None);
+    let back = no_redirects.post(consent_page).form(&form).send().await.unwrap();
+    let callback = back.headers()["location"].to_str().unwrap().to_string();
+    let page = app.client.get(&callback).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("data-status=\"active\""), "{page}");
+    page.split("data-account=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn the_oauth_connect_flow_and_a_refused_refresh_send_their_events() {
+    let app = app().await;
+    let receiver = Receiver::start().await;
+    let (_, secret) = webhook(&app, &receiver.url, None).await;
+
+    let account = connect_by_consent(&app, "github").await;
+    let got = receiver.wait_for(2).await;
+    assert_eq!(got[0].event(), "integrated_account:created");
+    assert_eq!(got[0].json()["payload"]["status"], "connecting");
+    assert_eq!(got[1].event(), "integrated_account:active");
+    assert_eq!(got[1].json()["payload"]["status"], "active");
+
+    // The provider refuses the refresh token: the account needs re-authorization.
+    app.emulator("github").oauth_revoke_refresh_tokens();
+    let r = app
+        .send(
+            Method::POST,
+            "/integrated-account/refresh-credentials",
+            Some(json!({ "id": account })),
+        )
+        .await;
+    assert_error(&r, 401);
+    let got = receiver.wait_for(3).await;
+    assert_eq!(got[2].event(), "integrated_account:authentication_error");
+    assert_eq!(got[2].json()["payload"]["status"], "needs_reauth");
+    for r in &got {
+        assert_signed(&secret, r);
+        assert_eq!(r.json()["payload"]["id"], account.as_str());
+        let context = r.json()["payload"]["context"].clone();
+        for secret in ["access_token", "refresh_token", "oauth"] {
+            assert!(context.get(secret).is_none(), "{context}");
+        }
+    }
+}
+
+/// A `unigate serve` process on `data_dir` (and `database_url`, if any); SIGKILLed when
+/// dropped.
+struct Process(std::process::Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn unigate(data_dir: &std::path::Path, database_url: Option<&str>, delivery: bool) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_unigate"));
+    c.env("UNIGATE_ENCRYPTION_KEY", TEST_KEY)
+        .env("UNIGATE_DATA_DIR", data_dir)
+        .env("UNIGATE_WEBHOOKS__DELIVERY", delivery.to_string())
+        .env("UNIGATE_WEBHOOKS__ALLOW_HTTP", "true")
+        .env("UNIGATE_WEBHOOKS__ALLOWED_PRIVATE_NETWORKS", "[\"127.0.0.1\"]")
+        .env("UNIGATE_WEBHOOKS__POLL_INTERVAL_MS", "50")
+        .env("UNIGATE_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    if let Some(db) = database_url {
+        c.env("UNIGATE_DATABASE_URL", db);
+    }
+    c
+}
+
+async fn serve(data_dir: &std::path::Path, database_url: Option<&str>, delivery: bool) -> (Process, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = unigate(data_dir, database_url, delivery)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .spawn()
+        .unwrap();
+    let process = Process(child);
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..400 {
+        if reqwest::Client::new()
+            .get(format!("{base}/health"))
+            .send()
+            .await
+            .is_ok()
+        {
+            return (process, base);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the gateway process did not start");
+}
+
+#[tokio::test]
+async fn a_gateway_killed_after_committing_a_change_still_delivers_its_event_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_postgres_database().await;
+    let out = unigate(dir.path(), db.as_deref(), false)
+        .args(["token", "create", "--name", "t"])
+        .stdout(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let receiver = Receiver::start().await;
+    let client = reqwest::Client::new();
+
+    // A process whose worker never runs: every change it commits is still to be sent when
+    // it is SIGKILLed.
+    let (mut first, base) = serve(dir.path(), db.as_deref(), false).await;
+    let created: Value = client
+        .post(format!("{base}/webhook"))
+        .bearer_auth(&token)
+        .json(&json!({"target_url": receiver.url}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let secret = created["secret"].as_str().unwrap().to_string();
+    let r = client
+        .post(format!("{base}/integrated-account"))
+        .bearer_auth(&token)
+        .json(&json!({"tenant_id": "t", "integration_name": "github", "context": {"access_token": "x"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let account: Value = r.json().await.unwrap();
+    first.0.kill().unwrap();
+    first.0.wait().unwrap();
+    assert!(receiver.received().is_empty());
+
+    let (_second, _) = serve(dir.path(), db.as_deref(), true).await;
+    let got = receiver.wait_for(2).await;
+    assert_eq!(got[0].event(), "integrated_account:created");
+    assert_eq!(got[1].event(), "integrated_account:active");
+    for r in &got {
+        assert_eq!(r.json()["payload"]["id"], account["id"]);
+        assert_signed(&secret, r);
+    }
+}
