@@ -100,6 +100,9 @@ async fn run(shared: Arc<Shared>, stopping: Arc<Notify>) {
     let poll = Duration::from_millis(shared.config.poll_interval_ms);
     let lease = chrono::Duration::from_std(Duration::from_millis(shared.config.timeout_ms) + LEASE_MARGIN)
         .unwrap_or(chrono::Duration::seconds(60));
+    // A finished send wakes the loop: the next delivery of the same account may be due now
+    // (deliveries of one account go one at a time), and a slot is free.
+    let finished = Arc::new(Notify::new());
     let mut last_prune: Option<Instant> = None;
     let stop = stopping.notified();
     tokio::pin!(stop);
@@ -120,10 +123,11 @@ async fn run(shared: Arc<Shared>, stopping: Arc<Notify>) {
                         let Ok(permit) = slots.clone().acquire_owned().await else {
                             break;
                         };
-                        let shared = shared.clone();
+                        let (shared, finished) = (shared.clone(), finished.clone());
                         tokio::spawn(async move {
                             send(&shared, delivery).await;
                             drop(permit);
+                            finished.notify_one();
                         });
                     }
                 }
@@ -135,6 +139,7 @@ async fn run(shared: Arc<Shared>, stopping: Arc<Notify>) {
         }
         tokio::select! {
             _ = &mut stop => break,
+            _ = finished.notified() => {}
             _ = tokio::time::sleep(poll) => {}
         }
     }
