@@ -495,6 +495,16 @@ pub trait Store: Send + Sync + 'static {
         webhook_id: &str,
         delivery_id: &str,
     ) -> Result<bool, StoreError>;
+    /// Every webhook of every environment, by id, for maintenance (key rotation).
+    async fn list_all_webhooks(&self, after_id: Option<&str>, limit: u32) -> Result<Vec<WebhookRecord>, StoreError>;
+    /// Replaces a webhook's sealed secrets only if they are still `expected` (key rotation):
+    /// false when the webhook changed meanwhile (a secret rotation) or is gone.
+    async fn reseal_webhook_secrets(
+        &self,
+        id: &str,
+        expected: (&str, Option<&str>),
+        sealed: (&str, Option<&str>),
+    ) -> Result<bool, StoreError>;
     /// Deletes at most `limit` events older than `before` whose deliveries are all finished;
     /// returns how many.
     async fn prune_webhook_events(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError>;

@@ -778,6 +778,19 @@ where
         self.webhooks_prune(before, limit).await
     }
 
+    async fn list_all_webhooks(&self, after_id: Option<&str>, limit: u32) -> Result<Vec<WebhookRecord>, StoreError> {
+        self.webhooks_all(after_id, limit).await
+    }
+
+    async fn reseal_webhook_secrets(
+        &self,
+        id: &str,
+        expected: (&str, Option<&str>),
+        sealed: (&str, Option<&str>),
+    ) -> Result<bool, StoreError> {
+        self.webhooks_reseal(id, expected, sealed).await
+    }
+
     async fn reserve_rate_slot(&self, key: &str, lanes: BudgetLanes, max_wait_ms: u64) -> Result<RateSlot, StoreError> {
         self.dialect
             .reserve_rate_slot(&self.pool, key, lanes, max_wait_ms)

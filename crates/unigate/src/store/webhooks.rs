@@ -578,6 +578,39 @@ where
         Ok(D::rows_affected(&done) == 1)
     }
 
+    pub(super) async fn webhooks_all(
+        &self,
+        after_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<WebhookRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM webhooks WHERE id > $1 ORDER BY id LIMIT $2")
+            .bind(after_id.unwrap_or(""))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(Self::webhook_from_row).collect()
+    }
+
+    pub(super) async fn webhooks_reseal(
+        &self,
+        id: &str,
+        expected: (&str, Option<&str>),
+        sealed: (&str, Option<&str>),
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE webhooks SET secret = $1, previous_secret = $2 \
+             WHERE id = $3 AND secret = $4 AND previous_secret IS NOT DISTINCT FROM $5",
+        )
+        .bind(sealed.0)
+        .bind(sealed.1)
+        .bind(id)
+        .bind(expected.0)
+        .bind(expected.1)
+        .execute(&self.pool)
+        .await?;
+        Ok(D::rows_affected(&done) == 1)
+    }
+
     pub(super) async fn webhooks_prune(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError> {
         // Events whose every delivery is finished (delivered or failed), older than
         // `before`; their deliveries and attempts go with them (ON DELETE CASCADE).

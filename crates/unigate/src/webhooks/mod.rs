@@ -175,6 +175,54 @@ fn open_secret(keyring: &Keyring, webhook_id: &str, sealed: &str) -> Result<Stri
     String::from_utf8(plain).map_err(|_| anyhow::anyhow!("the secret of webhook {webhook_id} is not text"))
 }
 
+/// What [`reseal_all`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resealed {
+    pub webhooks: u64,
+    pub resealed: u64,
+}
+
+/// Re-seals every webhook's secrets under the keyring's primary key (`unigate keys
+/// rotate`, after the accounts), as `accounts::rotate_all` does for accounts: values already
+/// under it are left alone, and a webhook whose secret was rotated meanwhile is read again.
+pub async fn reseal_all(store: &dyn crate::store::Store, keyring: &Keyring) -> Result<Resealed, anyhow::Error> {
+    let mut report = Resealed::default();
+    let mut after: Option<String> = None;
+    loop {
+        let batch = store.list_all_webhooks(after.as_deref(), 500).await?;
+        let Some(last) = batch.last() else { break };
+        after = Some(last.id.clone());
+        for mut w in batch {
+            report.webhooks += 1;
+            for _ in 0..5 {
+                let current = |sealed: &str| Keyring::key_id_of(sealed) == Some(keyring.primary_key_id());
+                if current(&w.secret) && w.previous_secret.as_deref().is_none_or(current) {
+                    break;
+                }
+                let secret = seal_secret(keyring, &w.id, &open_secret(keyring, &w.id, &w.secret)?);
+                let previous = match &w.previous_secret {
+                    Some(p) => Some(seal_secret(keyring, &w.id, &open_secret(keyring, &w.id, p)?)),
+                    None => None,
+                };
+                let expected = (w.secret.as_str(), w.previous_secret.as_deref());
+                if store
+                    .reseal_webhook_secrets(&w.id, expected, (&secret, previous.as_deref()))
+                    .await?
+                {
+                    report.resealed += 1;
+                    break;
+                }
+                // Rotated (or deleted) meanwhile: read it again.
+                match store.get_webhook(&w.environment_id, &w.id).await? {
+                    Some(fresh) => w = fresh,
+                    None => break,
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
 /// The secrets that sign a webhook's bodies at `now`: the current one, then the one before
 /// a rotation while it is still valid.
 pub fn signing_secrets(keyring: &Keyring, w: &WebhookRecord, now: DateTime<Utc>) -> Result<Vec<String>, anyhow::Error> {

@@ -28,6 +28,8 @@ const ERROR_BODY_BYTES: usize = 512;
 /// releases its deliveries after this.
 const LEASE_MARGIN: Duration = Duration::from_secs(30);
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// The first pruning waits this long after start, out of the way of a starting instance.
+const FIRST_PRUNE: Duration = Duration::from_secs(60);
 const PRUNE_CHUNK: u32 = 1000;
 
 struct Shared {
@@ -103,12 +105,28 @@ async fn run(shared: Arc<Shared>, stopping: Arc<Notify>) {
     // A finished send wakes the loop: the next delivery of the same account may be due now
     // (deliveries of one account go one at a time), and a slot is free.
     let finished = Arc::new(Notify::new());
-    let mut last_prune: Option<Instant> = None;
+    let mut next_prune = Instant::now() + FIRST_PRUNE;
     let stop = stopping.notified();
     tokio::pin!(stop);
+    // The first look waits one poll interval, out of the way of a starting instance.
+    let mut look_now = false;
     loop {
-        if last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
-            last_prune = Some(Instant::now());
+        if look_now {
+            // Still stop when there is always more to claim.
+            tokio::select! {
+                biased;
+                _ = &mut stop => break,
+                _ = std::future::ready(()) => {}
+            }
+        } else {
+            tokio::select! {
+                _ = &mut stop => break,
+                _ = finished.notified() => {}
+                _ = tokio::time::sleep(poll) => {}
+            }
+        }
+        if Instant::now() >= next_prune {
+            next_prune = Instant::now() + PRUNE_EVERY;
             tokio::spawn(prune(shared.clone()));
         }
         let free = slots.available_permits();
@@ -134,14 +152,7 @@ async fn run(shared: Arc<Shared>, stopping: Arc<Notify>) {
                 Err(e) => tracing::warn!(error = %e, "claiming webhook deliveries failed; trying again"),
             }
         }
-        if full_batch {
-            continue;
-        }
-        tokio::select! {
-            _ = &mut stop => break,
-            _ = finished.notified() => {}
-            _ = tokio::time::sleep(poll) => {}
-        }
+        look_now = full_batch;
     }
     // Wait for the sends under way (every permit back).
     let _ = slots.acquire_many(shared.config.concurrency).await;

@@ -925,3 +925,38 @@ async fn a_gateway_killed_after_committing_a_change_still_delivers_its_event_aft
         assert_signed(&secret, r);
     }
 }
+
+#[tokio::test]
+async fn a_master_key_rotation_reseals_webhook_secrets_too() {
+    use unigate::crypto::Keyring;
+    const KEY_B: &str = "Ym9iLWJvYi1ib2ItYm9iLWJvYi1ib2ItYm9iLWJvYiE=";
+    let app = spawn_app_with(|c| {
+        test_config(c);
+        c.encryption_key = Some(TEST_KEY.into());
+    })
+    .await;
+    let receiver = Receiver::start().await;
+    let (id, secret) = webhook(&app, &receiver.url, None).await;
+    let r = app
+        .send(Method::POST, &format!("/webhook/{id}/rotate-secret"), None)
+        .await;
+    let rotated_secret = r.body["secret"].as_str().unwrap().to_string();
+    let env = app.state.store.first_environment().await.unwrap().unwrap();
+
+    let both =
+        Keyring::from_key(Keyring::decode_key(KEY_B).unwrap()).with_previous(Keyring::decode_key(TEST_KEY).unwrap());
+    let report = unigate::webhooks::reseal_all(app.state.store.as_ref(), &both)
+        .await
+        .unwrap();
+    assert_eq!((report.webhooks, report.resealed), (1, 1));
+    let again = unigate::webhooks::reseal_all(app.state.store.as_ref(), &both)
+        .await
+        .unwrap();
+    assert_eq!(again.resealed, 0, "re-running is a no-op");
+
+    // Only the new key is needed to sign, with both secrets.
+    let only_b = Keyring::from_key(Keyring::decode_key(KEY_B).unwrap());
+    let stored = app.state.store.get_webhook(&env.id, &id).await.unwrap().unwrap();
+    let secrets = unigate::webhooks::signing_secrets(&only_b, &stored, chrono::Utc::now()).unwrap();
+    assert_eq!(secrets, [rotated_secret, secret]);
+}
