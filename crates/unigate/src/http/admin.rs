@@ -124,6 +124,7 @@ async fn create(
     let view = accounts::view(&state.keyring, &record, Some(integration));
     let events = webhooks::account_events(&record, AccountChange::Created, &view);
     state.store.insert_account_emitting(&record, &events).await?;
+    state.webhooks.poke();
     tracing::info!(account_id = %record.id, integration = %record.integration, "integrated account created");
     Ok((StatusCode::CREATED, Json(view)))
 }
@@ -301,6 +302,7 @@ async fn apply_update(
     if !state.store.update_account_emitting(&record, &events).await? {
         return Err(ApiError::not_found(format!("Integrated account `{id}` not found.")));
     }
+    state.webhooks.poke();
     Ok(Json(view))
 }
 
@@ -315,6 +317,7 @@ async fn delete(State(state): State<AppState>, env: Env, Path(id): Path<String>)
     if !state.store.delete_account_emitting(&env.id, &id, &events).await? {
         return Err(ApiError::not_found(format!("Integrated account `{id}` not found.")));
     }
+    state.webhooks.poke();
     tracing::info!(account_id = %id, "integrated account deleted");
     Ok(Json(json!({ "id": id })))
 }

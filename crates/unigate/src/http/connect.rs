@@ -330,6 +330,7 @@ async fn store_and_validate(
         .store
         .update_account_credentials_emitting(&record, &events)
         .await?;
+    state.webhooks.poke();
     tracing::info!(account_id = %record.id, integration = %record.integration, status = %record.status, "account connected through a link");
     Ok(record)
 }

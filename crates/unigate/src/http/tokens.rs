@@ -156,6 +156,7 @@ async fn create_token(
         .store
         .create_api_token_emitting(&env.id, &name, &hash_token(&token), scope, &emit)
         .await?;
+    state.webhooks.poke();
     tracing::info!(token_id = %record.id, scope = scope.as_str(), "API token created");
     let mut view = token_view(&record);
     view["token"] = Value::String(token);
@@ -184,6 +185,7 @@ async fn delete_token(
     if !state.store.delete_api_token_emitting(&env.id, &id, &events).await? {
         return Err(ApiError::not_found(format!("There is no API token with id `{id}`.")));
     }
+    state.webhooks.poke();
     tracing::info!(token_id = %id, "API token deleted");
     Ok(Json(token_view(&token)))
 }

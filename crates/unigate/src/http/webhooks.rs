@@ -291,6 +291,7 @@ async fn test(
     let view = webhooks::view(&record);
     let event = webhooks::event(&env.id, TEST_EVENT, json!({ "webhook": view }), &record.id);
     let delivery_id = state.store.enqueue_event_for(&event, &record.id).await?;
+    state.webhooks.poke();
     Ok(Json(json!({
         "id": event.id,
         "event": TEST_EVENT,
@@ -374,6 +375,7 @@ async fn retry(
             "Webhook `{id}` has no delivery with id `{delivery_id}`."
         )));
     }
+    state.webhooks.poke();
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({ "id": delivery_id, "webhook_id": id, "status": "pending" })),

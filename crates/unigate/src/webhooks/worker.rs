@@ -43,6 +43,8 @@ struct Shared {
 /// The running worker; [`Worker::stop`] ends it.
 pub struct Worker {
     stopping: Arc<Notify>,
+    /// Wakes the loop: a finished send, or an event this instance just committed.
+    wake: Arc<Notify>,
     task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -65,6 +67,7 @@ impl Worker {
             extra_roots,
         })?;
         let stopping = Arc::new(Notify::new());
+        let wake = Arc::new(Notify::new());
         let task = config.delivery.then(|| {
             let shared = Arc::new(Shared {
                 store,
@@ -73,12 +76,19 @@ impl Worker {
                 http,
                 policy,
             });
-            tokio::spawn(run(shared, stopping.clone()))
+            tokio::spawn(run(shared, stopping.clone(), wake.clone()))
         });
         Ok(Worker {
             stopping,
+            wake,
             task: std::sync::Mutex::new(task),
         })
+    }
+
+    /// Looks for due deliveries now rather than at the next poll: called after this instance
+    /// committed events, so they go out at once. Other instances find them at their next poll.
+    pub fn poke(&self) {
+        self.wake.notify_one();
     }
 
     /// Stops claiming, and waits at most `within` for the sends under way; a send still
@@ -97,14 +107,13 @@ impl Worker {
     }
 }
 
-async fn run(shared: Arc<Shared>, stopping: Arc<Notify>) {
+async fn run(shared: Arc<Shared>, stopping: Arc<Notify>, finished: Arc<Notify>) {
     let slots = Arc::new(Semaphore::new(shared.config.concurrency as usize));
     let poll = Duration::from_millis(shared.config.poll_interval_ms);
     let lease = chrono::Duration::from_std(Duration::from_millis(shared.config.timeout_ms) + LEASE_MARGIN)
         .unwrap_or(chrono::Duration::seconds(60));
     // A finished send wakes the loop: the next delivery of the same account may be due now
     // (deliveries of one account go one at a time), and a slot is free.
-    let finished = Arc::new(Notify::new());
     let mut next_prune = Instant::now() + FIRST_PRUNE;
     let stop = stopping.notified();
     tokio::pin!(stop);
