@@ -456,6 +456,9 @@ pub trait Store: Send + Sync + 'static {
     async fn get_webhook(&self, environment_id: &str, id: &str) -> Result<Option<WebhookRecord>, StoreError>;
     /// Writes every mutable column; false when there is no such webhook.
     async fn update_webhook(&self, webhook: &WebhookRecord) -> Result<bool, StoreError>;
+    /// Sets an active webhook inactive, writing `events` in the same transaction; false when
+    /// it is not active (or gone).
+    async fn disable_webhook(&self, environment_id: &str, id: &str, events: &[NewEvent]) -> Result<bool, StoreError>;
     /// Deletes a webhook with its deliveries; false when there is no such webhook.
     async fn delete_webhook(&self, environment_id: &str, id: &str) -> Result<bool, StoreError>;
     /// Writes `event` with one delivery, to `webhook_id` only (the `test` event); returns

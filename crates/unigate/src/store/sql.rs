@@ -724,6 +724,26 @@ where
         self.webhooks_update(webhook).await
     }
 
+    async fn disable_webhook(&self, environment_id: &str, id: &str, events: &[NewEvent]) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE webhooks SET is_active = $1, updated_at = $2 WHERE environment_id = $3 AND id = $4 AND is_active = $5",
+        )
+        .bind(false)
+        .bind(D::time(&now()))
+        .bind(environment_id)
+        .bind(id)
+        .bind(true)
+        .execute(&mut *tx)
+        .await?;
+        let disabled = D::rows_affected(&done) == 1;
+        if disabled {
+            Self::emit(&mut tx, events).await?;
+        }
+        tx.commit().await?;
+        Ok(disabled)
+    }
+
     async fn delete_webhook(&self, environment_id: &str, id: &str) -> Result<bool, StoreError> {
         self.webhooks_delete(environment_id, id).await
     }

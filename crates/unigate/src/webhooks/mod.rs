@@ -44,6 +44,7 @@ pub const EMITTED: &[&str] = &[
     "integrated_account:validation_error",
     "api_token:created",
     "api_token:deleted",
+    "webhook:disabled",
 ];
 
 /// Every event type Truto's `POST /webhook` accepts: a webhook may subscribe to any of
@@ -87,6 +88,8 @@ pub const ACCEPTED: &[&str] = &[
     "batch_job:completed",
     "batch_job:dry_run_failed",
     "batch_job:failed",
+    // Unigate's own: a webhook set inactive after failing repeatedly.
+    "webhook:disabled",
 ];
 
 /// The name of the event `POST /webhook/test` sends.

@@ -251,20 +251,23 @@ async fn send(shared: &Shared, d: ClaimedDelivery) {
     }
 }
 
-/// Sets a webhook that keeps failing inactive.
+/// Sets a webhook that keeps failing inactive, with a `webhook:disabled` event for the
+/// environment's other webhooks.
 async fn disable(shared: &Shared, d: &ClaimedDelivery, failures: u32) {
-    let Ok(Some(mut w)) = shared.store.get_webhook(&d.webhook.environment_id, &d.webhook.id).await else {
-        return;
-    };
-    if !w.is_active {
-        return;
-    }
+    let mut w = d.webhook.clone();
     w.is_active = false;
     w.updated_at = Utc::now();
-    match shared.store.update_webhook(&w).await {
-        Ok(_) => {
+    let events = [super::event(
+        &w.environment_id,
+        "webhook:disabled",
+        super::view(&w),
+        &w.id,
+    )];
+    match shared.store.disable_webhook(&w.environment_id, &w.id, &events).await {
+        Ok(true) => {
             tracing::warn!(webhook_id = %w.id, failures, "webhook set inactive after failing repeatedly; PATCH is_active to true to resume")
         }
+        Ok(false) => {}
         Err(e) => tracing::warn!(error = %e, webhook_id = %w.id, "could not set a failing webhook inactive"),
     }
 }

@@ -518,8 +518,16 @@ async fn a_delivery_that_keeps_failing_is_marked_failed_after_the_schedule() {
     let receiver = Receiver::start().await;
     receiver.answer_next(&[500, 500, 500]);
     let (webhook_id, _) = webhook(&app, &receiver.url, Some(&["integrated_account:created"])).await;
+    let watcher = Receiver::start().await;
+    let (_, watcher_secret) = webhook(&app, &watcher.url, Some(&["webhook:disabled"])).await;
     create_account(&app, "acme").await;
     receiver.wait_for(2).await;
+    // The other webhook hears of it.
+    let told = watcher.wait_for(1).await;
+    assert_eq!(told[0].event(), "webhook:disabled");
+    assert_eq!(told[0].json()["payload"]["id"], webhook_id.as_str());
+    assert_eq!(told[0].json()["payload"]["is_active"], false);
+    assert_signed(&watcher_secret, &told[0]);
     let mut last = app.get(&format!("/webhook/{webhook_id}")).await;
     for _ in 0..500 {
         if last.body["is_active"] == false {
