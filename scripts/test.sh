@@ -11,7 +11,7 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== catalog"
-cargo run --quiet --locked -p unigate -- validate
+cargo run --quiet --locked -p unigate -- validate --strict
 
 # In CI the providers' specs sit in ../shared/specs: the conformance tests must find them.
 if [ "${CI:-}" = "true" ]; then export REQUIRE_PROVIDER_SPECS=1; fi

@@ -23,8 +23,12 @@ pub struct Config {
     /// With PostgreSQL, any number of instances can share one database.
     pub database_url: Option<String>,
     pub database: DatabaseConfig,
-    /// A catalog directory overriding or extending the built-in catalog.
+    /// A catalog directory overriding or extending the built-in catalog. It is watched:
+    /// a change is validated and swapped in whole, an invalid one logged and left out.
     pub catalog_dir: Option<PathBuf>,
+    /// How often `catalog_dir` is checked for changes, in milliseconds; 0 turns the watch
+    /// off (`POST /integration/reload` still reloads on demand). Default 1000.
+    pub catalog_watch_interval_ms: u64,
     /// The master key (32 bytes, base64) that encrypts credentials at rest. When unset, a
     /// key is generated into `<data_dir>/master.key` (mode 0600) on first start.
     #[serde(skip_serializing)]
@@ -241,6 +245,7 @@ impl Default for Config {
             database_url: None,
             database: DatabaseConfig::default(),
             catalog_dir: None,
+            catalog_watch_interval_ms: 1000,
             encryption_key: None,
             previous_encryption_keys: Vec::new(),
             max_request_body_bytes: 1024 * 1024,

@@ -49,6 +49,9 @@ enum Command {
     Validate {
         /// The catalog directory (default: the built-in catalog).
         dir: Option<PathBuf>,
+        /// Fail on warnings too (mapping keys the model does not have).
+        #[arg(long)]
+        strict: bool,
     },
     /// Print which integrations support each unified method and field, computed from the
     /// catalog (`docs/coverage.md` is its Markdown output).
@@ -275,8 +278,14 @@ async fn run(cli: Cli, mut config: Config, workers: usize) -> anyhow::Result<()>
             tracing::info!(address = %base, worker_threads = workers, "unigate is listening");
             app.run_until_stopped(shutdown_signal()).await?;
         }
-        Command::Validate { dir } => {
-            let registry = unigate::catalog::load_registry(dir.as_deref())?;
+        Command::Validate { dir, strict } => {
+            let (registry, warnings) = unigate::catalog::load_and_lint(dir.as_deref())?;
+            for w in &warnings {
+                eprintln!("warning: {w}");
+            }
+            if strict && !warnings.is_empty() {
+                anyhow::bail!("{} warning(s), refused with --strict", warnings.len());
+            }
             println!(
                 "catalog OK: {} unified model(s), {} integration(s), {} emulator(s)",
                 registry.models.len(),

@@ -190,12 +190,20 @@ impl Application {
             public_url,
             config: Arc::new(config),
             store,
-            registry: Arc::new(registry),
+            catalog: arc_swap::ArcSwap::from_pointee(registry),
             keyring,
             upstream,
             tokens: Arc::default(),
             oauth,
+            overrides: Arc::default(),
         });
+        if let (Some(dir), interval @ 1..) = (&state.config.catalog_dir, state.config.catalog_watch_interval_ms) {
+            tokio::spawn(watch_catalog(
+                state.downgrade(),
+                dir.clone(),
+                std::time::Duration::from_millis(interval),
+            ));
+        }
 
         let mut sandbox_token = None;
         let mut sandbox_accounts = Vec::new();
@@ -225,15 +233,15 @@ impl Application {
                     .collections()
                     .first()
                     .and_then(|c| running.records(c).into_iter().next())
-                    .and_then(|r| example_id(&state.registry, &name, &r));
+                    .and_then(|r| example_id(&state.registry(), &name, &r));
                 let lists = |resource: &str| {
-                    state.registry.integration(&name).is_some_and(|i| {
+                    state.registry().integration(&name).is_some_and(|i| {
                         i.unified("user-directory", resource, crate::catalog::types::UnifiedMethod::List)
                             .is_some()
                     })
                 };
                 let can_list = lists("organizations");
-                let users_query = state.registry.integration(&name).and_then(|i| {
+                let users_query = state.registry().integration(&name).and_then(|i| {
                     i.unified("user-directory", "users", crate::catalog::types::UnifiedMethod::List)
                         .map(|m| m.required_query_example())
                 });
@@ -286,6 +294,53 @@ impl Application {
     }
 }
 
+/// Reloads the catalog when a file under `dir` changes, until the server is gone. Polling
+/// file times instead of OS notifications (the `notify` crate): one code path on every
+/// platform and file system (containers' bind mounts, network shares), editors' save-by-rename
+/// seen like any write, and a burst of writes read as one change after it settles.
+async fn watch_catalog(state: std::sync::Weak<AppStateInner>, dir: std::path::PathBuf, every: std::time::Duration) {
+    let look = |dir: std::path::PathBuf| async move {
+        tokio::task::spawn_blocking(move || crate::catalog::fingerprint(&dir).ok())
+            .await
+            .ok()
+            .flatten()
+    };
+    let mut seen = look(dir.clone()).await;
+    loop {
+        tokio::time::sleep(every).await;
+        let now = look(dir.clone()).await;
+        if now == seen {
+            continue;
+        }
+        // Still being written: wait until two looks agree.
+        tokio::time::sleep(every).await;
+        let settled = look(dir.clone()).await;
+        if settled != now {
+            seen = None;
+            continue;
+        }
+        seen = settled;
+        let Some(state) = state.upgrade() else { return };
+        match tokio::task::spawn_blocking(move || state.reload_catalog()).await {
+            Ok(Ok(registry)) => tracing::info!(
+                dir = %dir.display(),
+                integrations = registry.integrations.len(),
+                "catalog changed on disk: reloaded"
+            ),
+            Ok(Err(crate::catalog::LoadError::Invalid(errors))) => {
+                for e in &errors {
+                    tracing::error!(error = %e, "catalog change refused");
+                }
+                tracing::error!(dir = %dir.display(), errors = errors.len(), "catalog changed on disk but is invalid: the running catalog stays");
+            }
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "catalog changed on disk but cannot be read: the running catalog stays")
+            }
+            Err(e) => tracing::error!(error = %e, "catalog reload failed"),
+        }
+    }
+}
+
 /// The unified id of an emulator's first organization, found by running the
 /// integration's own `get` mapping over the record (so no provider is special-cased).
 fn example_id(registry: &Registry, integration: &str, record: &Value) -> Option<String> {
@@ -310,8 +365,8 @@ async fn ensure_sandbox_account(
     integration_name: &str,
     creds: Map<String, Value>,
 ) -> anyhow::Result<String> {
-    let integration = state
-        .registry
+    let registry = state.registry();
+    let integration = registry
         .integration(integration_name)
         .with_context(|| format!("emulator {integration_name} has no integration"))?;
     let filter = AccountFilter {

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use crate::accounts::oauth::OAuth;
+use crate::catalog::overrides::OverrideCache;
 use crate::catalog::Registry;
 use crate::config::Config;
 use crate::crypto::Keyring;
@@ -25,6 +26,28 @@ impl AppState {
     pub fn new(inner: AppStateInner) -> AppState {
         AppState(Arc::new(inner))
     }
+
+    /// A reference that does not keep the state alive (a background task's).
+    pub fn downgrade(&self) -> std::sync::Weak<AppStateInner> {
+        Arc::downgrade(&self.0)
+    }
+}
+
+impl AppStateInner {
+    /// The catalog now (one atomic load and a reference count).
+    pub fn registry(&self) -> Arc<Registry> {
+        self.catalog.load_full()
+    }
+
+    /// Builds the catalog again from its sources (the built-in one, overlaid with
+    /// `catalog_dir`) and swaps it in whole; on any error the running catalog stays and every
+    /// error comes back. Compiled overrides are dropped with the catalog they were built on.
+    pub fn reload_catalog(&self) -> Result<Arc<Registry>, crate::catalog::LoadError> {
+        let fresh = Arc::new(crate::catalog::load_registry(self.config.catalog_dir.as_deref())?);
+        self.catalog.store(fresh.clone());
+        self.overrides.clear();
+        Ok(fresh)
+    }
 }
 
 impl std::ops::Deref for AppState {
@@ -38,7 +61,9 @@ impl std::ops::Deref for AppState {
 pub struct AppStateInner {
     pub config: Arc<Config>,
     pub store: Arc<dyn Store>,
-    pub registry: Arc<Registry>,
+    /// The catalog in use; [`AppStateInner::registry`] gives the current one. A reload
+    /// swaps it whole: a call keeps the version it took.
+    pub catalog: arc_swap::ArcSwap<Registry>,
     pub keyring: Arc<Keyring>,
     pub upstream: Upstream,
     /// API token -> environment, for one second (`tokens::TokenCache`).
@@ -52,4 +77,7 @@ pub struct AppStateInner {
     pub webhooks: Arc<Worker>,
     /// Which webhook target URLs are accepted (`webhooks.allowed_private_networks`, `allow_http`).
     pub webhook_targets: TargetPolicy,
+    /// Environments' mapping overrides and the effective mappings compiled from them, by
+    /// version (`catalog::overrides`).
+    pub overrides: Arc<OverrideCache>,
 }

@@ -199,6 +199,7 @@ pub fn view(keyring: &Keyring, record: &AccountRecord, integration: Option<&Inte
         "status": record.status,
         "last_error": record.last_error,
         "is_sandbox": record.is_sandbox,
+        "unified_model_override": record.unified_model_override,
         "created_at": record.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         "updated_at": record.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
     })
@@ -229,6 +230,8 @@ pub fn new_record(
         is_sandbox,
         created_at: now,
         updated_at: now,
+        unified_model_override: None,
+        overrides_version: 0,
     })
 }
 

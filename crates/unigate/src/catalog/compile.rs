@@ -118,11 +118,62 @@ pub(super) fn parse_yaml<T: serde::de::DeserializeOwned>(
     match serde_norway::from_str::<T>(text) {
         Ok(v) => Some(v),
         Err(e) => {
-            let line = e.location().map(|l| l.line());
-            errors.push(err(file, line, e.to_string()));
+            let message = e.to_string();
+            let mut line = e.location().map(|l| l.line());
+            // Inside a tagged enum (`pagination`, `credentials`) serde reports no useful
+            // position: point at the unknown key itself.
+            if let Some(key) = message
+                .split_once("unknown field `")
+                .and_then(|(_, rest)| rest.split_once('`'))
+                .map(|(key, _)| key)
+            {
+                let at = line.and_then(|l| text.lines().nth(l.saturating_sub(1)));
+                if at.is_none_or(|l| !l.contains(key)) {
+                    line = find_key_line(text, key).or(line);
+                }
+            }
+            errors.push(err(file, line, message));
             None
         }
     }
+}
+
+/// The 1-based line of the first `key:` written as a YAML key.
+fn find_key_line(text: &str, key: &str) -> Option<usize> {
+    let wanted = format!("{key}:");
+    text.lines()
+        .position(|l| l.trim_start().trim_start_matches("- ").starts_with(&wanted))
+        .map(|i| i + 1)
+}
+
+/// The 1-based line of the YAML key at `path` (`["resources", "users", "list",
+/// "response_path"]`): each key searched after its parent's line, deeper than it, so two
+/// equal expressions under different keys get their own lines.
+pub(super) fn find_path_line(text: &str, path: &[&str]) -> Option<usize> {
+    let lines: Vec<&str> = text.lines().collect();
+    let depth = |l: &str| l.len() - l.trim_start().len();
+    // The block searched: the lines after the parent key, deeper than it.
+    let (mut from, mut parent) = (0usize, None::<usize>);
+    for key in path {
+        let wanted = format!("{key}:");
+        let mut found = None;
+        for (i, l) in lines.iter().enumerate().skip(from) {
+            if l.trim().is_empty() || l.trim_start().starts_with('#') {
+                continue;
+            }
+            if parent.is_some_and(|p| depth(l) <= p) {
+                break;
+            }
+            if l.trim_start().starts_with(&wanted) {
+                found = Some(i);
+                break;
+            }
+        }
+        let i = found?;
+        parent = Some(depth(lines[i]));
+        from = i + 1;
+    }
+    Some(from)
 }
 
 /// The 1-based line where `needle` (its first line) first appears, to point at an
@@ -142,7 +193,9 @@ pub(super) fn compile_expr(
     match Expr::compile(src) {
         Ok(e) => Some(e),
         Err(e) => {
-            errors.push(err(file, find_line(text, src), format!("{what}: {e}")));
+            let path: Vec<&str> = what.split('.').collect();
+            let line = find_path_line(text, &path).or_else(|| find_line(text, src));
+            errors.push(err(file, line, format!("{what}: {e}")));
             None
         }
     }

@@ -377,7 +377,11 @@ fn push_properties(schema: &Value, prefix: &str, out: &mut Vec<DeclaredField>, d
         .map(|r| r.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
     let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
-    for (name, prop) in props {
+    // A write-only field (a password) is never in an answer: no integration "fills" it.
+    for (name, prop) in props
+        .iter()
+        .filter(|(_, p)| p.get("writeOnly") != Some(&Value::Bool(true)))
+    {
         let path = format!("{prefix}{name}");
         out.push(DeclaredField {
             path: path.clone(),

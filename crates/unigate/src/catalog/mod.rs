@@ -8,6 +8,8 @@
 
 mod compile;
 pub mod coverage;
+pub mod lint;
+pub mod overrides;
 pub mod registry;
 pub mod types;
 
@@ -39,6 +41,11 @@ fn one_a_line(errors: &[CatalogError]) -> String {
 
 /// Loads the built-in catalog, overlaid with `dir` if given.
 pub fn load_registry(dir: Option<&Path>) -> Result<Registry, LoadError> {
+    Registry::build(&sources(dir)?).map_err(LoadError::Invalid)
+}
+
+/// The built-in catalog's files, overlaid with `dir`'s.
+fn sources(dir: Option<&Path>) -> Result<Sources, LoadError> {
     let mut sources = Sources::embedded();
     if let Some(dir) = dir {
         let extra = Sources::from_dir(dir).map_err(|source| LoadError::ReadDir {
@@ -47,7 +54,15 @@ pub fn load_registry(dir: Option<&Path>) -> Result<Registry, LoadError> {
         })?;
         sources = sources.overlay(extra);
     }
-    Registry::build(&sources).map_err(LoadError::Invalid)
+    Ok(sources)
+}
+
+/// As [`load_registry`], with the warnings of [`lint::lint`] (`unigate validate`).
+pub fn load_and_lint(dir: Option<&Path>) -> Result<(Registry, Vec<CatalogError>), LoadError> {
+    let sources = sources(dir)?;
+    let registry = Registry::build(&sources).map_err(LoadError::Invalid)?;
+    let warnings = lint::lint(&registry, &sources.files);
+    Ok((registry, warnings))
 }
 
 /// The catalog's files, by path relative to the catalog root (`models/x.yaml`,
@@ -117,4 +132,25 @@ fn collect_dir(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) -> s
         }
     }
     Ok(())
+}
+
+/// What a catalog directory holds now, cheaply: every file's path, size and modification
+/// time. Two equal fingerprints mean nothing was written in between (as far as the file
+/// system's timestamps tell), so a watcher reloads only on a change.
+pub fn fingerprint(dir: &Path) -> std::io::Result<Vec<(PathBuf, u64, Option<std::time::SystemTime>)>> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for entry in std::fs::read_dir(&d)? {
+            let entry = entry?;
+            let meta = entry.metadata()?;
+            if meta.is_dir() {
+                pending.push(entry.path());
+            } else {
+                out.push((entry.path(), meta.len(), meta.modified().ok()));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
 }

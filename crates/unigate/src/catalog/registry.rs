@@ -61,7 +61,7 @@ pub struct Resource {
 }
 
 /// How one unified method runs on one integration.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct UnifiedMapping {
     pub resource: Arc<Resource>,
     /// `(name, resource, optional)`.
@@ -193,6 +193,14 @@ impl Integration {
             .into_iter()
             .filter(|m| self.unified(category, resource, *m).is_some())
             .collect()
+    }
+
+    /// The mapping of a standard method (`get`) or a custom one (`add-user`), by name.
+    pub fn unified_or_custom(&self, category: &str, resource: &str, method: &str) -> Option<&Arc<UnifiedMapping>> {
+        match UnifiedMethod::parse(method) {
+            Some(m) => self.unified(category, resource, m),
+            None => self.custom(category, resource, method),
+        }
     }
 
     pub fn custom(&self, category: &str, resource: &str, method: &str) -> Option<&Arc<UnifiedMapping>> {

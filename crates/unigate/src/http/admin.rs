@@ -12,6 +12,7 @@ use serde_json::{json, Map, Value};
 use super::json_body;
 use crate::accounts;
 use crate::auth::Env;
+use crate::catalog::overrides;
 use crate::error::ApiError;
 use crate::pagination::{cursor, PageState};
 use crate::state::AppState;
@@ -44,7 +45,8 @@ async fn refresh_credentials(
         }
     };
     let record = find(&state, &env, &id).await?;
-    let integration = state.registry.integration(&record.integration).ok_or_else(|| {
+    let registry = state.registry();
+    let integration = registry.integration(&record.integration).ok_or_else(|| {
         ApiError::bad_request(format!(
             "The integration `{}` of this account is no longer in the catalog.",
             record.integration
@@ -110,8 +112,8 @@ async fn create(
     let tenant_id =
         string_field(&body, "tenant_id")?.ok_or_else(|| ApiError::bad_request("`tenant_id` is required."))?;
     let name = integration_name(&body)?;
-    let integration = state
-        .registry
+    let registry = state.registry();
+    let integration = registry
         .integration(&name)
         .ok_or_else(|| ApiError::bad_request(format!("There is no integration named `{name}`.")))?;
     let context = match body.get("context") {
@@ -203,7 +205,7 @@ async fn list(State(state): State<AppState>, env: Env, RawQuery(q): RawQuery) ->
             accounts::view(
                 &state.keyring,
                 r,
-                state.registry.integration(&r.integration).map(|i| &**i),
+                state.registry().integration(&r.integration).map(|i| &**i),
             )
         })
         .collect();
@@ -225,7 +227,7 @@ async fn get_one(State(state): State<AppState>, env: Env, Path(id): Path<String>
     Ok(Json(accounts::view(
         &state.keyring,
         &record,
-        state.registry.integration(&record.integration).map(|i| &**i),
+        state.registry().integration(&record.integration).map(|i| &**i),
     )))
 }
 
@@ -252,7 +254,8 @@ async fn apply_update(
 ) -> Result<Json<Value>, ApiError> {
     let mut record = find(state, env, id).await?;
     let before = record.status;
-    let integration = state.registry.integration(&record.integration).ok_or_else(|| {
+    let registry = state.registry();
+    let integration = registry.integration(&record.integration).ok_or_else(|| {
         ApiError::bad_request(format!(
             "The integration `{}` of this account is no longer in the catalog.",
             record.integration
@@ -296,14 +299,49 @@ async fn apply_update(
         }
         Some(_) => return Err(ApiError::bad_request("`context` must be a JSON object.")),
     }
+    // Checked whole before anything is written: a bad expression stores nothing.
+    let override_change = match body.get("unified_model_override") {
+        None => None,
+        Some(patch) => {
+            let mut doc = record.unified_model_override.clone().unwrap_or_else(|| json!({}));
+            if patch.is_null() {
+                doc = json!({});
+            } else {
+                overrides::merge_patch(&mut doc, patch);
+            }
+            let empty = overrides::prune_empty(&mut doc);
+            let errors = overrides::check_account_document(&state.registry(), integration, &doc);
+            if !errors.is_empty() {
+                return Err(invalid_override(&errors));
+            }
+            Some((!empty).then_some(doc))
+        }
+    };
     record.updated_at = Utc::now();
+    // The event shows the account as this request leaves it, override included.
+    if let Some(doc) = &override_change {
+        record.unified_model_override = doc.clone();
+    }
     let view = accounts::view(&state.keyring, &record, Some(integration));
     let events = webhooks::account_events(&record, AccountChange::Updated { before }, &view);
     if !state.store.update_account_emitting(&record, &events).await? {
         return Err(ApiError::not_found(format!("Integrated account `{id}` not found.")));
     }
     state.webhooks.poke();
+    if let Some(doc) = override_change {
+        if !state.store.set_account_override(&env.id, id, doc.as_ref()).await? {
+            return Err(ApiError::not_found(format!("Integrated account `{id}` not found.")));
+        }
+        tracing::info!(account_id = %id, "integrated account mapping overrides changed");
+    }
     Ok(Json(view))
+}
+
+/// The 422 for an override that does not check: every problem, each at its key.
+pub(super) fn invalid_override(errors: &[overrides::OverrideError]) -> ApiError {
+    let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    ApiError::unprocessable(format!("The mapping override is invalid: {}.", list.join("; ")))
+        .with_details(json!({ "errors": errors }))
 }
 
 async fn delete(State(state): State<AppState>, env: Env, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
@@ -311,7 +349,7 @@ async fn delete(State(state): State<AppState>, env: Env, Path(id): Path<String>)
     let view = accounts::view(
         &state.keyring,
         &record,
-        state.registry.integration(&record.integration).map(|i| &**i),
+        state.registry().integration(&record.integration).map(|i| &**i),
     );
     let events = webhooks::account_events(&record, AccountChange::Deleted, &view);
     if !state.store.delete_account_emitting(&env.id, &id, &events).await? {

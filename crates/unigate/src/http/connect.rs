@@ -71,7 +71,7 @@ async fn create_link_token(
     };
     let tenant_id = text("tenant_id")?.ok_or_else(|| ApiError::bad_request("`tenant_id` is required."))?;
     let integration = match text("integration")?.or(text("integration_name")?) {
-        Some(name) if state.registry.integration(&name).is_none() => {
+        Some(name) if state.registry().integration(&name).is_none() => {
             return Err(ApiError::bad_request(format!(
                 "There is no integration named `{name}`."
             )))
@@ -147,7 +147,7 @@ fn link_integration(state: &AppState, link: &LinkTokenRecord, name: &str) -> Res
         )));
     }
     state
-        .registry
+        .registry()
         .integration(name)
         .cloned()
         .ok_or_else(|| ApiError::bad_request(format!("There is no integration named `{name}`.")))
@@ -231,7 +231,7 @@ fn describe(state: &AppState, integration: &Integration) -> Value {
 async fn session(State(state): State<AppState>, Query(q): Query<LinkQuery>) -> Result<Json<Value>, ApiError> {
     let link = live_link(&state, &q.link_token).await?;
     let integrations: Vec<Value> = state
-        .registry
+        .registry()
         .integrations
         .values()
         .filter(|i| link.integration.as_deref().is_none_or(|only| only == i.name()))
@@ -545,7 +545,7 @@ async fn oauth_callback(State(state): State<AppState>, Query(q): Query<Callback>
             None,
         );
     }
-    let Some(integration) = state.registry.integration(&flow.i).cloned() else {
+    let Some(integration) = state.registry().integration(&flow.i).cloned() else {
         return result_page(
             StatusCode::BAD_REQUEST,
             "error",

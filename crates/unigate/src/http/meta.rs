@@ -20,6 +20,7 @@ pub fn routes() -> Router<AppState> {
         .route("/unified-model/{name}", get(model))
         .route("/integration", get(integrations))
         .route("/integration/{name}", get(integration))
+        .route("/integration/reload", axum::routing::post(reload))
 }
 
 async fn health(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
@@ -43,13 +44,13 @@ fn model_view(m: &Model) -> Value {
 }
 
 async fn models(_env: Env, State(state): State<AppState>) -> Json<Value> {
-    let result: Vec<Value> = state.registry.models.values().map(model_view).collect();
+    let result: Vec<Value> = state.registry().models.values().map(model_view).collect();
     Json(json!({ "result": result, "next_cursor": null }))
 }
 
 async fn model(_env: Env, State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
     state
-        .registry
+        .registry()
         .model(&name)
         .map(|m| Json(model_view(m)))
         .ok_or_else(|| ApiError::not_found(format!("There is no unified model named `{name}`.")))
@@ -133,10 +134,10 @@ pub fn integration_view(i: &Integration, models: &IndexMap<String, Model>) -> Va
 
 async fn integrations(_env: Env, State(state): State<AppState>) -> Json<Value> {
     let result: Vec<Value> = state
-        .registry
+        .registry()
         .integrations
         .values()
-        .map(|i| integration_view(i, &state.registry.models))
+        .map(|i| integration_view(i, &state.registry().models))
         .collect();
     Json(json!({ "result": result, "next_cursor": null }))
 }
@@ -147,8 +148,43 @@ async fn integration(
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     state
-        .registry
+        .registry()
         .integration(&name)
-        .map(|i| Json(integration_view(i, &state.registry.models)))
+        .map(|i| Json(integration_view(i, &state.registry().models)))
         .ok_or_else(|| ApiError::not_found(format!("There is no integration named `{name}`.")))
+}
+
+/// `POST /integration/reload`: builds the catalog again from its files (the built-in one and
+/// `--catalog`) and swaps it in; an invalid catalog is a 422 listing every error, and the
+/// running one stays.
+async fn reload(env: Env, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    env.require_admin("Reloading the catalog")?;
+    let worker = state.clone();
+    let reloaded = tokio::task::spawn_blocking(move || worker.reload_catalog())
+        .await
+        .map_err(ApiError::internal)?;
+    match reloaded {
+        Ok(registry) => {
+            tracing::info!(
+                integrations = registry.integrations.len(),
+                "catalog reloaded on request"
+            );
+            Ok(Json(json!({
+                "reloaded": true,
+                "integrations": registry.integrations.len(),
+                "unified_models": registry.models.len(),
+            })))
+        }
+        Err(crate::catalog::LoadError::Invalid(errors)) => {
+            let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            Err(ApiError::unprocessable(format!(
+                "The catalog is invalid; the running one stays. {}",
+                list.join("; ")
+            ))
+            .with_details(json!({ "errors": list })))
+        }
+        Err(e) => Err(ApiError::unprocessable(format!(
+            "The catalog cannot be read; the running one stays: {e}."
+        ))),
+    }
 }

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod connect;
 pub mod idempotency;
 pub mod meta;
+pub mod overrides;
 pub mod proxy;
 pub mod request_log;
 pub mod tokens;
@@ -39,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .merge(webhooks::routes())
         .merge(connect::routes())
         .merge(meta::routes())
+        .merge(overrides::routes())
         .fallback(|| async { ApiError::not_found("No such route.") })
         .method_not_allowed_fallback(|| async {
             ApiError::method_not_allowed("This route does not accept that HTTP method.")

@@ -77,6 +77,9 @@ pub(super) struct AccountRow<D: Dialect> {
     pub is_sandbox: bool,
     pub created_at: D::Time,
     pub updated_at: D::Time,
+    /// JSON text.
+    pub unified_model_override: Option<String>,
+    pub overrides_version: i64,
 }
 
 impl<D: Dialect> AccountRow<D> {
@@ -98,6 +101,12 @@ impl<D: Dialect> AccountRow<D> {
             is_sandbox: self.is_sandbox,
             created_at: D::from_time(self.created_at)?,
             updated_at: D::from_time(self.updated_at)?,
+            unified_model_override: self
+                .unified_model_override
+                .map(|text| serde_json::from_str(&text))
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(format!("unified_model_override: {e}")))?,
+            overrides_version: self.overrides_version,
         })
     }
 }

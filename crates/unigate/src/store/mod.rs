@@ -104,6 +104,28 @@ pub struct AccountRecord {
     pub is_sandbox: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The account's mapping overrides (`unified_model_override`), as written; written
+    /// only by [`Store::set_account_override`].
+    pub unified_model_override: Option<Value>,
+    /// The version of its environment's mapping overrides (0: none ever written), read with
+    /// the account so that every instance sees a change from the next call on. Never
+    /// written through the account.
+    pub overrides_version: i64,
+}
+
+/// An environment's override of one integration's mapping of one unified method.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MappingOverrideRecord {
+    pub id: String,
+    pub environment_id: String,
+    pub model: String,
+    pub resource: String,
+    pub integration: String,
+    pub method: String,
+    /// The override's keys (`response_mapping`, ...), as written.
+    pub config: Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 /// Where an integrated account stands. Stored and answered as its snake_case name
@@ -372,6 +394,27 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces an account's sealed secrets with `sealed` only if they are still `expected`
     /// (key rotation): false when the account changed meanwhile or is gone, so a concurrent
     /// token refresh or edit is never undone.
+    /// Replaces an account's mapping overrides (`None` removes them); false if no such account.
+    async fn set_account_override(
+        &self,
+        environment_id: &str,
+        id: &str,
+        overrides: Option<&Value>,
+    ) -> Result<bool, StoreError>;
+    /// An environment's mapping overrides, oldest first.
+    async fn list_mapping_overrides(&self, environment_id: &str) -> Result<Vec<MappingOverrideRecord>, StoreError>;
+    async fn get_mapping_override(
+        &self,
+        environment_id: &str,
+        id: &str,
+    ) -> Result<Option<MappingOverrideRecord>, StoreError>;
+    /// Inserts it and moves the environment's overrides version on, in one transaction;
+    /// false (and nothing written) if the environment already overrides that method.
+    async fn insert_mapping_override(&self, record: &MappingOverrideRecord) -> Result<bool, StoreError>;
+    /// Replaces its config (and `updated_at`) and moves the version on; false if gone.
+    async fn update_mapping_override(&self, record: &MappingOverrideRecord) -> Result<bool, StoreError>;
+    /// Deletes it and moves the version on; false if there was none.
+    async fn delete_mapping_override(&self, environment_id: &str, id: &str) -> Result<bool, StoreError>;
     async fn reseal_secrets(
         &self,
         environment_id: &str,

@@ -18,6 +18,10 @@ pub struct SqlStore<D: Dialect> {
     pub(super) dialect: D,
 }
 
+/// An account row's columns, with its environment's overrides version.
+const ACCOUNT_COLUMNS: &str = "*, (SELECT e.overrides_version FROM environments e \
+     WHERE e.id = integrated_accounts.environment_id) AS overrides_version";
+
 /// Now, at the precision both backends keep (PostgreSQL's microseconds), so a record
 /// returned by a write is equal to the same record read back.
 fn now() -> DateTime<Utc> {
@@ -63,6 +67,8 @@ where
             is_sandbox: row.try_get("is_sandbox")?,
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,
+            unified_model_override: row.try_get("unified_model_override")?,
+            overrides_version: row.try_get("overrides_version")?,
         }
         .decode()
     }
@@ -76,6 +82,22 @@ where
             redirect_uri: row.try_get("redirect_uri")?,
             created_at: D::from_time(row.try_get("created_at")?)?,
             expires_at: D::from_time(row.try_get("expires_at")?)?,
+        })
+    }
+
+    fn mapping_override_from_row(row: &DbRow<D>) -> Result<MappingOverrideRecord, StoreError> {
+        let config: String = row.try_get("config")?;
+        Ok(MappingOverrideRecord {
+            id: row.try_get("id")?,
+            environment_id: row.try_get("environment_id")?,
+            model: row.try_get("model")?,
+            resource: row.try_get("resource")?,
+            integration: row.try_get("integration")?,
+            method: row.try_get("method")?,
+            config: serde_json::from_str(&config)
+                .map_err(|e| StoreError::Corrupt(format!("mapping override config: {e}")))?,
+            created_at: D::from_time(row.try_get("created_at")?)?,
+            updated_at: D::from_time(row.try_get("updated_at")?)?,
         })
     }
 
@@ -238,7 +260,7 @@ where
     async fn delete_environment(&self, id: &str) -> Result<bool, StoreError> {
         // Rows that name the environment without a foreign key go first, in one transaction.
         let mut tx = self.pool.begin().await?;
-        for table in ["request_logs", "idempotency_keys", "link_tokens"] {
+        for table in ["request_logs", "idempotency_keys", "link_tokens", "mapping_overrides"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE environment_id = $1"))
                 .bind(id)
                 .execute(&mut *tx)
@@ -401,7 +423,8 @@ where
         if let Some(found) = self.dialect.fast_account(environment_id, id) {
             return found;
         }
-        let row = sqlx::query("SELECT * FROM integrated_accounts WHERE environment_id = $1 AND id = $2")
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM integrated_accounts WHERE environment_id = $1 AND id = $2");
+        let row = sqlx::query(&sql)
             .bind(environment_id)
             .bind(id)
             .fetch_optional(&self.pool)
@@ -417,7 +440,7 @@ where
         limit: u32,
     ) -> Result<Vec<AccountRecord>, StoreError> {
         // The filters given, as `$n` placeholders, then bound in the same order.
-        let mut sql = String::from("SELECT * FROM integrated_accounts WHERE environment_id = $1");
+        let mut sql = format!("SELECT {ACCOUNT_COLUMNS} FROM integrated_accounts WHERE environment_id = $1");
         let mut n = 1;
         let filters = [
             ("tenant_id", filter.tenant_id.is_some()),
@@ -530,6 +553,105 @@ where
         }
         tx.commit().await?;
         Ok(updated)
+    }
+
+    async fn set_account_override(
+        &self,
+        environment_id: &str,
+        id: &str,
+        overrides: Option<&Value>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE integrated_accounts SET unified_model_override = $1, updated_at = $2 WHERE environment_id = $3 AND id = $4",
+        )
+        .bind(overrides.map(Value::to_string))
+        .bind(D::time(&now()))
+        .bind(environment_id)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(D::rows_affected(&done) == 1)
+    }
+
+    async fn list_mapping_overrides(&self, environment_id: &str) -> Result<Vec<MappingOverrideRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM mapping_overrides WHERE environment_id = $1 ORDER BY created_at, id")
+            .bind(environment_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(Self::mapping_override_from_row).collect()
+    }
+
+    async fn get_mapping_override(
+        &self,
+        environment_id: &str,
+        id: &str,
+    ) -> Result<Option<MappingOverrideRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM mapping_overrides WHERE environment_id = $1 AND id = $2")
+            .bind(environment_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(Self::mapping_override_from_row).transpose()
+    }
+
+    async fn insert_mapping_override(&self, r: &MappingOverrideRecord) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "INSERT INTO mapping_overrides (id, environment_id, model, resource, integration, method, config, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (environment_id, model, resource, integration, method) DO NOTHING",
+        )
+        .bind(r.id.as_str())
+        .bind(r.environment_id.as_str())
+        .bind(r.model.as_str())
+        .bind(r.resource.as_str())
+        .bind(r.integration.as_str())
+        .bind(r.method.as_str())
+        .bind(r.config.to_string())
+        .bind(D::time(&r.created_at))
+        .bind(D::time(&r.updated_at))
+        .execute(&mut *tx)
+        .await?;
+        if D::rows_affected(&done) != 1 {
+            return Ok(false);
+        }
+        bump_overrides_version::<D>(&mut tx, &r.environment_id).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn update_mapping_override(&self, r: &MappingOverrideRecord) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE mapping_overrides SET config = $1, updated_at = $2 WHERE environment_id = $3 AND id = $4",
+        )
+        .bind(r.config.to_string())
+        .bind(D::time(&r.updated_at))
+        .bind(r.environment_id.as_str())
+        .bind(r.id.as_str())
+        .execute(&mut *tx)
+        .await?;
+        if D::rows_affected(&done) != 1 {
+            return Ok(false);
+        }
+        bump_overrides_version::<D>(&mut tx, &r.environment_id).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn delete_mapping_override(&self, environment_id: &str, id: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("DELETE FROM mapping_overrides WHERE environment_id = $1 AND id = $2")
+            .bind(environment_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if D::rows_affected(&done) != 1 {
+            return Ok(false);
+        }
+        bump_overrides_version::<D>(&mut tx, environment_id).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn reseal_secrets(
@@ -695,7 +817,8 @@ where
     }
 
     async fn list_all_accounts(&self, after_id: Option<&str>, limit: u32) -> Result<Vec<AccountRecord>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM integrated_accounts WHERE id > $1 ORDER BY id LIMIT $2")
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM integrated_accounts WHERE id > $1 ORDER BY id LIMIT $2");
+        let rows = sqlx::query(&sql)
             .bind(after_id.unwrap_or(""))
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
@@ -849,4 +972,22 @@ pub(super) fn lost_every_race(lanes: BudgetLanes) -> RateSlot {
 
 fn scope_from(s: &str) -> Result<TokenScope, StoreError> {
     TokenScope::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown token scope `{s}`")))
+}
+
+/// Moves an environment's overrides version on, inside the transaction of the write that
+/// changes its overrides.
+async fn bump_overrides_version<D: Dialect>(
+    tx: &mut sqlx::Transaction<'_, D::Db>,
+    environment_id: &str,
+) -> Result<(), StoreError>
+where
+    for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
+    for<'q> <D::Db as Database>::Arguments<'q>: IntoArguments<'q, D::Db>,
+    for<'a> &'a str: Encode<'a, D::Db> + Type<D::Db>,
+{
+    sqlx::query("UPDATE environments SET overrides_version = overrides_version + 1 WHERE id = $1")
+        .bind(environment_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }

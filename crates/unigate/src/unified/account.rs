@@ -5,13 +5,15 @@
 use std::sync::Arc;
 
 use crate::accounts::Account;
+use crate::catalog::overrides::AccountOverrides;
 use crate::catalog::Integration;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::AccountStatus;
+use crate::store::{AccountRecord, AccountStatus};
 
 /// The account `account_id` of `environment_id` with its integration, ready to call, and
-/// what `pick` takes from the integration (a mapping, a raw resource). The checks run in
+/// what `pick` takes from the integration (a mapping, a raw resource) given the mapping
+/// overrides of the account and its environment, if there are any. The checks run in
 /// this order, so a client learns first what it can fix itself: an unknown account (404),
 /// an integration missing from the catalog (404), `pick`'s refusal (an unsupported
 /// method), an account that needs re-authorization (401); then the credentials are
@@ -20,7 +22,7 @@ pub(super) async fn resolve<T>(
     state: &AppState,
     environment_id: &str,
     account_id: &str,
-    pick: impl FnOnce(&Arc<Integration>) -> Result<T, ApiError>,
+    pick: impl FnOnce(&Arc<Integration>, Option<&AccountOverrides>) -> Result<T, ApiError>,
 ) -> Result<(Arc<Integration>, Account, T), ApiError> {
     let record = state
         .store
@@ -28,7 +30,7 @@ pub(super) async fn resolve<T>(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("Integrated account `{account_id}` not found.")))?;
     let integration = state
-        .registry
+        .registry()
         .integration(&record.integration)
         .cloned()
         .ok_or_else(|| {
@@ -37,11 +39,43 @@ pub(super) async fn resolve<T>(
                 record.integration
             ))
         })?;
-    let picked = pick(&integration)?;
+    let overrides = overrides(state, &record).await?;
+    let picked = pick(&integration, overrides.as_ref())?;
     if record.status == AccountStatus::NeedsReauth {
         return Err(crate::accounts::oauth::needs_reauth(&record));
     }
     let account = Account::load(&state.keyring, &integration, record)?;
     let account = state.oauth.ensure_fresh(&integration, account).await?;
     Ok((integration, account, picked))
+}
+
+/// The overrides that may apply to a call on this account: `None`, without touching the
+/// store, when neither the account nor its environment has any (the common case). The
+/// environment's rows are read once per version of them.
+async fn overrides(state: &AppState, record: &AccountRecord) -> Result<Option<AccountOverrides>, ApiError> {
+    if record.overrides_version == 0 && record.unified_model_override.is_none() {
+        return Ok(None);
+    }
+    let environment = match state
+        .overrides
+        .environment(&record.environment_id, record.overrides_version)
+    {
+        Some(rows) => rows,
+        None if record.overrides_version == 0 => Arc::default(),
+        None => {
+            let rows = Arc::new(state.store.list_mapping_overrides(&record.environment_id).await?);
+            state
+                .overrides
+                .put_environment(&record.environment_id, record.overrides_version, rows.clone());
+            rows
+        }
+    };
+    Ok(Some(AccountOverrides {
+        environment_id: record.environment_id.clone(),
+        environment_version: record.overrides_version,
+        environment,
+        account_id: record.id.clone(),
+        account_version: record.updated_at,
+        account: record.unified_model_override.clone(),
+    }))
 }

@@ -52,8 +52,9 @@ impl Call {
         account: Account,
         mut req: UnifiedRequest,
     ) -> Result<Call, ApiError> {
+        let registry = state.registry();
         let model_resource = (req.method == UnifiedMethod::List)
-            .then(|| state.registry.model(&req.category)?.resource(&req.resource))
+            .then(|| registry.model(&req.category)?.resource(&req.resource))
             .flatten();
         let filters = Filters::read(&integration, &mapping, model_resource, req.method, &req.query.rest)?;
         let (body, remote_data) = split_body(req.method, req.body.take())?;

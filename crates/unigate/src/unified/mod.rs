@@ -33,7 +33,7 @@ use axum::response::Response;
 use serde_json::{json, Value};
 
 use crate::catalog::types::UnifiedMethod;
-use crate::catalog::UnifiedMapping;
+use crate::catalog::{Integration, UnifiedMapping};
 use crate::error::ApiError;
 use crate::state::AppState;
 use call::Call;
@@ -41,8 +41,8 @@ use query::ResponseFormat;
 pub use request::{ProxyRequest, UnifiedRequest};
 
 pub async fn handle(state: &AppState, environment_id: &str, req: UnifiedRequest) -> Result<Response, ApiError> {
-    let model = state
-        .registry
+    let registry = state.registry();
+    let model = registry
         .model(&req.category)
         .ok_or_else(|| ApiError::not_found(format!("There is no unified model named `{}`.", req.category)))?;
     let resource = model.resource(&req.resource).ok_or_else(|| {
@@ -78,56 +78,72 @@ pub async fn handle(state: &AppState, environment_id: &str, req: UnifiedRequest)
         }
         None => {}
     }
-    let (integration, account, mapping) =
-        account::resolve(state, environment_id, &req.query.integrated_account_id, |integration| {
-            if let Some(name) = &req.custom {
-                return integration
-                    .custom(&req.category, &req.resource, name)
-                    .cloned()
-                    .ok_or_else(|| {
-                        let supported = integration.custom_methods(&req.category, &req.resource);
-                        ApiError::method_not_allowed(format!(
-                            "The integration `{}` does not support `{name}` on {}/{}{}.",
-                            integration.name(),
+    let (integration, account, mapping) = account::resolve(
+        state,
+        environment_id,
+        &req.query.integrated_account_id,
+        |integration, overrides| {
+            let method_name = req.custom.as_deref().unwrap_or(req.method.as_str());
+            let mapping = match overrides {
+                None => integration
+                    .unified_or_custom(&req.category, &req.resource, method_name)
+                    .cloned(),
+                Some(o) => state
+                    .overrides
+                    .mapping(o, integration, &req.category, &req.resource, method_name)
+                    .map_err(|e| {
+                        ApiError::unprocessable(format!(
+                            "The mapping override of `{method_name}` on {}/{} for `{}` cannot be applied: {e}.",
                             req.category,
                             req.resource,
-                            if supported.is_empty() {
-                                String::new()
-                            } else {
-                                format!(
-                                    " (it supports: {})",
-                                    supported
-                                        .iter()
-                                        .map(|m| format!("`{m}`"))
-                                        .collect::<Vec<_>>()
-                                        .join(", ")
-                                )
-                            }
+                            integration.name()
                         ))
-                        .with_details(json!({
-                            "integration": integration.name(), "method": name, "supported_methods": supported
-                        }))
-                    });
-            }
-            integration
-                .unified(&req.category, &req.resource, req.method)
-                .cloned()
-                .ok_or_else(|| {
-                    let supported = integration.unified_methods(&req.category, &req.resource);
-                    ApiError::method_not_allowed(format!(
-                        "The integration `{}` does not support `{}` on {}/{}.",
-                        integration.name(),
-                        req.method,
-                        req.category,
-                        req.resource
-                    ))
-                    .with_details(json!({
-                        "integration": integration.name(), "method": req.method, "supported_methods": supported
-                    }))
-                })
-        })
-        .await?;
+                    })?,
+            };
+            mapping.ok_or_else(|| unsupported(integration, &req, method_name))
+        },
+    )
+    .await?;
     Call::new(state, integration, mapping, account, req)?.run().await
+}
+
+/// The 405 for a method the integration does not map, naming the ones it does.
+fn unsupported(integration: &Integration, req: &UnifiedRequest, method_name: &str) -> ApiError {
+    if req.custom.is_some() {
+        let supported = integration.custom_methods(&req.category, &req.resource);
+        return ApiError::method_not_allowed(format!(
+            "The integration `{}` does not support `{method_name}` on {}/{}{}.",
+            integration.name(),
+            req.category,
+            req.resource,
+            if supported.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " (it supports: {})",
+                    supported
+                        .iter()
+                        .map(|m| format!("`{m}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+        ))
+        .with_details(json!({
+            "integration": integration.name(), "method": method_name, "supported_methods": supported
+        }));
+    }
+    let supported = integration.unified_methods(&req.category, &req.resource);
+    ApiError::method_not_allowed(format!(
+        "The integration `{}` does not support `{}` on {}/{}.",
+        integration.name(),
+        req.method,
+        req.category,
+        req.resource
+    ))
+    .with_details(json!({
+        "integration": integration.name(), "method": req.method, "supported_methods": supported
+    }))
 }
 
 pub async fn handle_proxy(state: &AppState, environment_id: &str, req: ProxyRequest) -> Result<Response, ApiError> {
@@ -140,7 +156,7 @@ pub async fn handle_proxy(state: &AppState, environment_id: &str, req: ProxyRequ
     } = req;
     let key = format!("{resource}.{method}");
     let (integration, account, raw) =
-        account::resolve(state, environment_id, &query.integrated_account_id, |integration| {
+        account::resolve(state, environment_id, &query.integrated_account_id, |integration, _| {
             integration.resources.get(&key).cloned().ok_or_else(|| {
                 ApiError::not_found(format!(
                     "The integration `{}` has no resource method `{key}`.",

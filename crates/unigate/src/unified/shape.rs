@@ -51,9 +51,8 @@ impl Call {
         match self.req.query.format {
             ResponseFormat::Normalized => {
                 // The proxy API has no unified model, hence no schema (the record as it is).
-                let schema = self
-                    .state
-                    .registry
+                let registry = self.state.registry();
+                let schema = registry
                     .model(&self.req.category)
                     .and_then(|m| m.resource(&self.req.resource))
                     .map_or(&Value::Null, |r| &r.schema);

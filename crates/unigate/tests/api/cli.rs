@@ -8,10 +8,107 @@ fn unigate() -> Command {
 }
 
 #[test]
-fn the_shipped_catalog_validates() {
-    let out = unigate().arg("validate").output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+fn the_shipped_catalog_validates_strictly() {
+    let out = unigate().args(["validate", "--strict"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("warning"), "{err}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("catalog OK"));
+}
+
+/// A copy of a shipped integration under another name, changed by `edit` (file name and its
+/// text), in a fresh catalog overlay.
+fn copy_integration(dir: &std::path::Path, from: &str, to: &str, edit: impl Fn(&str, String) -> String) {
+    let src = crate::helpers::catalog_dir().join("integrations").join(from);
+    let dst = dir.join("integrations").join(to);
+    std::fs::create_dir_all(&dst).unwrap();
+    for entry in std::fs::read_dir(src).unwrap() {
+        let path = entry.unwrap().path();
+        let file = path.file_name().unwrap().to_string_lossy().into_owned();
+        let text =
+            std::fs::read_to_string(&path)
+                .unwrap()
+                .replacen(&format!("name: {from}\n"), &format!("name: {to}\n"), 1);
+        std::fs::write(dst.join(&file), edit(&file, text)).unwrap();
+    }
+}
+
+/// The 1-based line of the first line of `file` containing `needle`.
+fn line_of(dir: &std::path::Path, file: &str, needle: &str) -> usize {
+    let text = std::fs::read_to_string(dir.join(file)).unwrap();
+    text.lines().position(|l| l.contains(needle)).unwrap() + 1
+}
+
+#[test]
+fn a_mapping_key_the_model_lacks_is_a_warning_and_an_error_with_strict() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_integration(dir.path(), "github", "gh-typo", |file, text| {
+        if file == "user-directory.yaml" {
+            text.replacen("\"name\": response.name ?", "\"nam\": response.name ?", 1)
+        } else {
+            text
+        }
+    });
+    let file = "integrations/gh-typo/user-directory.yaml";
+    let out = unigate().arg("validate").arg(dir.path()).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "a warning only: {err}");
+    let line = line_of(dir.path(), file, "get:") + 2;
+    assert!(
+        err.contains(&format!(
+            "warning: {file}:{line}: organizations.get.response_mapping builds `nam`"
+        )),
+        "{err}"
+    );
+    let out = unigate()
+        .args(["validate", "--strict"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--strict"));
+}
+
+#[test]
+fn errors_point_at_their_own_lines_and_one_broken_file_hides_no_other() {
+    let dir = tempfile::tempdir().unwrap();
+    // An unknown key inside `pagination` (a tagged enum, where serde gives no position).
+    copy_integration(dir.path(), "github", "gh-pages", |file, text| {
+        if file == "integration.yaml" {
+            text.replacen("pagination:\n", "pagination:\n  bogus_key: 1\n", 1)
+        } else {
+            text
+        }
+    });
+    // The same bad `response_path` on two resources.
+    let paths_dir = dir.path().join("integrations/two-paths");
+    std::fs::create_dir_all(&paths_dir).unwrap();
+    std::fs::write(
+        paths_dir.join("integration.yaml"),
+        "name: two-paths\nlabel: Two paths\nbase_url: https://api.example.com\ncredentials:\n  format: api_key\n  fields:\n    - name: token\nauthorization:\n  format: bearer\n  value: \"{{context.token}}\"\nresources:\n  users:\n    list:\n      method: get\n      path: /users\n      response_path: \"items[\"\n  groups:\n    list:\n      method: get\n      path: /groups\n      response_path: \"items[\"\n",
+    )
+    .unwrap();
+    let out = unigate().arg("validate").arg(dir.path()).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let pages = "integrations/gh-pages/integration.yaml";
+    let bogus = line_of(dir.path(), pages, "bogus_key");
+    assert!(
+        err.contains(&format!("{pages}:{bogus}: unknown field `bogus_key`")),
+        "{err}"
+    );
+    let paths = "integrations/two-paths/integration.yaml";
+    let text = std::fs::read_to_string(dir.path().join(paths)).unwrap();
+    let lines: Vec<usize> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains("response_path: \"items[\""))
+        .map(|(i, _)| i + 1)
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    for line in &lines {
+        assert!(err.contains(&format!("{paths}:{line}:")), "line {line} reported: {err}");
+    }
 }
 
 #[test]

@@ -179,7 +179,7 @@ async fn without_a_declared_validation_the_organizations_list_checks_the_credent
     let app = spawn_app().await;
     let names: Vec<String> = app
         .state
-        .registry
+        .registry()
         .integrations
         .values()
         .filter(|i| i.config.credentials.validation.is_none())
@@ -189,7 +189,7 @@ async fn without_a_declared_validation_the_organizations_list_checks_the_credent
     assert!(names.len() >= 20, "{names:?}");
     let mut refused_checked = 0;
     for name in &names {
-        let integration = app.state.registry.integration(name).unwrap().clone();
+        let integration = app.state.registry().integration(name).unwrap().clone();
         let mut context = app.sandbox_context(name, json!({}));
         for f in &integration.config.credentials.fields {
             if f.required && !context.contains_key(&f.name) {

@@ -328,6 +328,8 @@ async fn deleting_an_environment_with_accounts_needs_force() {
         is_sandbox: false,
         created_at: chrono::Utc::now(),
         updated_at: chrono::Utc::now(),
+        unified_model_override: None,
+        overrides_version: 0,
     };
     store.insert_account(&record).await.unwrap();
     drop(store);

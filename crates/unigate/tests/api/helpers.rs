@@ -199,7 +199,8 @@ impl TestApp {
     /// context values the emulator does not name (a tenant host, say) are set to `acme`.
     pub async fn connect(&self, integration: &str) -> String {
         let mut context = self.sandbox_context(integration, json!({}));
-        let def = self.state.registry.integration(integration).unwrap();
+        let registry = self.state.registry();
+        let def = registry.integration(integration).unwrap();
         for f in &def.config.credentials.fields {
             if f.required && !context.contains_key(&f.name) {
                 context.insert(f.name.clone(), json!("acme"));

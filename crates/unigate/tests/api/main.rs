@@ -4,6 +4,7 @@
 mod admin;
 mod browser;
 mod budget;
+mod catalog_reload;
 mod cli;
 mod connect;
 mod custom;
@@ -21,6 +22,7 @@ mod mindbridge;
 mod mist;
 mod oauth;
 mod outbound_proxy;
+mod overrides;
 mod pagination;
 mod proxy;
 mod remote_data;

@@ -196,7 +196,7 @@ async fn every_request_and_spec_example_conforms_to_the_providers_spec() {
         let Some(name) = entry
             .integrations
             .iter()
-            .find(|n| app.state.registry.integration(n).is_some() && app.emulators.contains_key(**n))
+            .find(|n| app.state.registry().integration(n).is_some() && app.emulators.contains_key(**n))
         else {
             say(&format!(
                 "{}: skipped: no integration folder yet (looked for {})",
@@ -251,7 +251,7 @@ async fn every_request_and_spec_example_conforms_to_the_providers_spec() {
 /// Drives the unified calls `name` supports and checks what reached the provider.
 async fn check_provider(app: &TestApp, name: &str, specs: &[Spec], update_name: &str) -> Outcome {
     let mut outcome = Outcome::default();
-    let integration = app.state.registry.integration(name).unwrap().clone();
+    let integration = app.state.registry().integration(name).unwrap().clone();
     let emulator = app.emulator(name);
     let account = match connect(app, name).await {
         Ok(a) => a,
@@ -418,7 +418,8 @@ pub(crate) fn is_digest_probe(req: &RecordedRequest, next: Option<&RecordedReque
 
 async fn connect(app: &TestApp, name: &str) -> Result<String, String> {
     let mut context = app.sandbox_context(name, json!({}));
-    let def = app.state.registry.integration(name).unwrap();
+    let registry = app.state.registry();
+    let def = registry.integration(name).unwrap();
     for f in &def.config.credentials.fields {
         if f.required && !context.contains_key(&f.name) {
             context.insert(f.name.clone(), json!("acme"));

@@ -285,7 +285,7 @@ async fn every_users_request_conforms_to_the_providers_spec() {
     let app = spawn_app().await;
     let mut failed = Vec::new();
     for entry in USERS {
-        if app.state.registry.integration(entry.integration).is_none() {
+        if app.state.registry().integration(entry.integration).is_none() {
             say(&format!("users: {}: skipped: no integration folder", entry.provider));
             continue;
         }
@@ -319,7 +319,8 @@ async fn every_users_request_conforms_to_the_providers_spec() {
                 }
             }
         }
-        let integration = app.state.registry.integration(entry.integration).unwrap();
+        let registry = app.state.registry();
+        let integration = registry.integration(entry.integration).unwrap();
         if let (Some(mapping), Some((_, get))) = (
             integration.unified("user-directory", "users", UnifiedMethod::Get),
             requests.iter().find(|(call, r)| call == "get" && !is_token_request(r)),
@@ -368,7 +369,7 @@ async fn drive(app: &TestApp, entry: &UsersEntry) -> (Vec<(String, RecordedReque
     };
     // Only the methods the integration maps, each with its required parameters (the
     // `example` each declares: the emulator's data).
-    let integration = app.state.registry.integration(name).unwrap().clone();
+    let integration = app.state.registry().integration(name).unwrap().clone();
     let params = |method: UnifiedMethod| -> Option<String> {
         integration
             .unified("user-directory", "users", method)

@@ -143,7 +143,9 @@ fn read_account(
     id: &str,
 ) -> rusqlite::Result<Option<AccountRow<SqliteDialect>>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, environment_id, tenant_id, integration, context, secrets, status, last_error, is_sandbox, created_at, updated_at FROM integrated_accounts WHERE environment_id = ?1 AND id = ?2",
+        "SELECT a.id, a.environment_id, a.tenant_id, a.integration, a.context, a.secrets, a.status, a.last_error, a.is_sandbox, \
+         a.created_at, a.updated_at, a.unified_model_override, e.overrides_version \
+         FROM integrated_accounts a JOIN environments e ON e.id = a.environment_id WHERE a.environment_id = ?1 AND a.id = ?2",
     )?;
     let mut rows = stmt.query([environment_id, id])?;
     let Some(row) = rows.next()? else { return Ok(None) };
@@ -159,6 +161,8 @@ fn read_account(
         is_sandbox: row.get::<_, i64>(8)? != 0,
         created_at: row.get(9)?,
         updated_at: row.get(10)?,
+        unified_model_override: row.get(11)?,
+        overrides_version: row.get(12)?,
     }))
 }
 
@@ -186,6 +190,8 @@ mod tests {
             is_sandbox: true,
             created_at: now,
             updated_at: now,
+            unified_model_override: None,
+            overrides_version: 0,
         }
     }
 
@@ -204,7 +210,10 @@ mod tests {
 
         store.insert_account(&account(&env.id, "a1", Active)).await.unwrap();
         let fast = store.get_account(&env.id, "a1").await.unwrap().unwrap();
-        let row = sqlx::query("SELECT * FROM integrated_accounts WHERE id = 'a1'")
+        let row = sqlx::query(
+            "SELECT *, (SELECT overrides_version FROM environments e WHERE e.id = environment_id) AS overrides_version \
+             FROM integrated_accounts WHERE id = 'a1'",
+        )
             .fetch_one(&store.pool)
             .await
             .unwrap();
@@ -272,8 +281,10 @@ mod tests {
         // A rollback-journal database, where an exclusive transaction shuts readers out (a
         // WAL database's readers are shut out only by rarer states such as recovery).
         conn.execute_batch(
-            "CREATE TABLE integrated_accounts (id, environment_id, tenant_id, integration, context, secrets, status, last_error, is_sandbox, created_at, updated_at);
-             INSERT INTO integrated_accounts VALUES ('a1', 'e', 't', 'github', '{}', '', 'active', NULL, 0, '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z');",
+            "CREATE TABLE integrated_accounts (id, environment_id, tenant_id, integration, context, secrets, status, last_error, is_sandbox, created_at, updated_at, unified_model_override);
+             INSERT INTO integrated_accounts VALUES ('a1', 'e', 't', 'github', '{}', '', 'active', NULL, 0, '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z', NULL);
+             CREATE TABLE environments (id, overrides_version);
+             INSERT INTO environments VALUES ('e', 0);",
         )
         .unwrap();
         let fast = FastReads::new(path);
