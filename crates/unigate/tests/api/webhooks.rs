@@ -43,20 +43,30 @@ struct Receiver {
     url: String,
     got: Arc<Mutex<Vec<Received>>>,
     answers: Arc<Mutex<VecDeque<u16>>>,
+    /// Each answer waits for a permit; [`Receiver::start`]'s has plenty.
+    gate: Arc<tokio::sync::Semaphore>,
 }
 
 impl Receiver {
     async fn start() -> Receiver {
+        Receiver::gated(tokio::sync::Semaphore::MAX_PERMITS).await
+    }
+
+    /// A receiver that records each request at once but answers only when given a permit
+    /// ([`Receiver::release`]).
+    async fn gated(permits: usize) -> Receiver {
         let got: Arc<Mutex<Vec<Received>>> = Arc::default();
         let answers: Arc<Mutex<VecDeque<u16>>> = Arc::default();
-        let (g, a) = (got.clone(), answers.clone());
+        let gate = Arc::new(tokio::sync::Semaphore::new(permits));
+        let (g, a, w) = (got.clone(), answers.clone(), gate.clone());
         let app = axum::Router::new().route(
             "/hook",
             axum::routing::post(move |headers: HeaderMap, body: Bytes| {
-                let (g, a) = (g.clone(), a.clone());
+                let (g, a, w) = (g.clone(), a.clone(), w.clone());
                 async move {
-                    let status = a.lock().unwrap().pop_front().unwrap_or(200);
                     g.lock().unwrap().push(Received { headers, body });
+                    let _permit = w.acquire().await.unwrap();
+                    let status = a.lock().unwrap().pop_front().unwrap_or(200);
                     (StatusCode::from_u16(status).unwrap(), "receiver says so")
                 }
             }),
@@ -64,7 +74,16 @@ impl Receiver {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Receiver { url, got, answers }
+        Receiver {
+            url,
+            got,
+            answers,
+            gate,
+        }
+    }
+
+    fn release(&self, n: usize) {
+        self.gate.add_permits(n);
     }
 
     fn answer_next(&self, statuses: &[u16]) {
@@ -972,4 +991,61 @@ async fn a_master_key_rotation_reseals_webhook_secrets_too() {
     let stored = app.state.store.get_webhook(&env.id, &id).await.unwrap().unwrap();
     let secrets = unigate::webhooks::signing_secrets(&only_b, &stored, chrono::Utc::now()).unwrap();
     assert_eq!(secrets, [rotated_secret, secret]);
+}
+
+#[tokio::test]
+async fn a_target_that_does_not_answer_does_not_hold_up_other_targets() {
+    // Longer than any wait of this test: a worker that sent one delivery at a time would
+    // keep the second target waiting past it.
+    let app = spawn_app_with(|c| {
+        test_config(c);
+        c.webhooks.timeout_ms = 120_000;
+    })
+    .await;
+    let stuck = Receiver::gated(0).await;
+    let fine = Receiver::start().await;
+    webhook(&app, &stuck.url, Some(&["integrated_account:created"])).await;
+    let (_, secret) = webhook(&app, &fine.url, Some(&["api_token:created"])).await;
+    create_account(&app, "acme").await;
+    stuck.wait_for(1).await;
+
+    // While the first target holds its request, the second gets its event.
+    let r = app.send(Method::POST, "/api-token", Some(json!({"name": "ci"}))).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let got = fine.wait_for(1).await;
+    assert_signed(&secret, &got[0]);
+    assert_eq!(
+        stuck.gate.available_permits(),
+        0,
+        "the first request is still unanswered"
+    );
+    stuck.release(10);
+}
+
+#[tokio::test]
+async fn an_unanswered_attempt_times_out_and_is_retried_later() {
+    let app = spawn_app_with(|c| {
+        test_config(c);
+        c.webhooks.timeout_ms = 300;
+        c.webhooks.retry_schedule_secs = vec![3600];
+    })
+    .await;
+    let stuck = Receiver::gated(0).await;
+    let (stuck_id, _) = webhook(&app, &stuck.url, Some(&["integrated_account:created"])).await;
+    create_account(&app, "acme").await;
+    stuck.wait_for(1).await;
+    let mut delivery = Value::Null;
+    for _ in 0..500 {
+        let r = app.get(&format!("/webhook/{stuck_id}/deliveries")).await;
+        delivery = r.body["result"][0].clone();
+        if delivery["attempt_log"].as_array().is_some_and(|l| !l.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(delivery["status"], "pending", "{delivery}");
+    assert_eq!(delivery["attempt_log"][0]["status_code"], Value::Null);
+    assert_eq!(delivery["attempt_log"][0]["error"], "No answer within 300 ms.");
+    assert!(delivery["next_attempt_at"].is_string());
+    stuck.release(10);
 }
