@@ -47,6 +47,7 @@ pub struct Config {
     pub public_url: Option<String>,
     pub oauth: OAuthConfig,
     pub request_log: RequestLogConfig,
+    pub webhooks: WebhooksConfig,
     /// `text` (default) or `json` log lines.
     pub log_format: LogFormat,
     /// Threads running requests. Default: one per CPU this process may use (CPU affinity
@@ -144,6 +145,51 @@ impl Default for RequestLogConfig {
     }
 }
 
+/// Outbound webhooks (`docs/webhooks.md`): how events are delivered.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// Whether this instance runs a delivery worker. Default true. Events are written to
+    /// the outbox either way; any instance with a worker on the same database sends them.
+    pub delivery: bool,
+    /// How long one attempt may take, connecting included. Default 10000.
+    pub timeout_ms: u64,
+    /// The waits before each retry, in seconds: one more attempt than waits in all, then
+    /// the delivery is marked failed. Each wait varies by up to a fifth either way
+    /// (jitter). Default Svix's: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+    pub retry_schedule_secs: Vec<u64>,
+    /// After this many failed attempts in a row (across deliveries), the webhook is set
+    /// inactive. Default 50; 0 never.
+    pub disable_after_failures: u32,
+    /// Private, loopback or link-local networks webhook targets may be in (CIDR, e.g.
+    /// `10.0.0.0/8`, `127.0.0.1`). Default none: such targets are refused.
+    pub allowed_private_networks: Vec<String>,
+    /// Accept `http://` targets (development and tests). Default false: HTTPS only.
+    pub allow_http: bool,
+    /// How often the worker looks for due deliveries. Default 500.
+    pub poll_interval_ms: u64,
+    /// Deliveries one instance sends at once. Default 16.
+    pub concurrency: u32,
+    /// Events whose deliveries are all finished are deleted after this. Default 72.
+    pub retention_hours: u64,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        WebhooksConfig {
+            delivery: true,
+            timeout_ms: 10_000,
+            retry_schedule_secs: vec![5, 300, 1800, 7200, 18_000, 36_000, 36_000],
+            disable_after_failures: 50,
+            allowed_private_networks: Vec::new(),
+            allow_http: false,
+            poll_interval_ms: 500,
+            concurrency: 16,
+            retention_hours: 72,
+        }
+    }
+}
+
 /// OAuth2 token handling and the OAuth apps of the connect flow.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -207,6 +253,7 @@ impl Default for Config {
             public_url: None,
             oauth: OAuthConfig::default(),
             request_log: RequestLogConfig::default(),
+            webhooks: WebhooksConfig::default(),
             log_format: LogFormat::Text,
             worker_threads: None,
         }
@@ -365,6 +412,11 @@ impl Config {
                     "upstream.proxy must be an http:// or https:// URL with a host".into(),
                 ));
             }
+        }
+        if self.webhooks.timeout_ms == 0 || self.webhooks.poll_interval_ms == 0 || self.webhooks.concurrency == 0 {
+            return Err(ConfigError::Invalid(
+                "webhooks.timeout_ms, webhooks.poll_interval_ms and webhooks.concurrency must be above 0".into(),
+            ));
         }
         for (name, url) in &self.upstream.base_url_overrides {
             url::Url::parse(url)

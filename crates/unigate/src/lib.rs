@@ -15,7 +15,7 @@
 //! ```
 //!
 //! Layers, top to bottom; a module imports only from layers below it:
-//! `main`/`startup` → `http` → `unified`, `auth` → `state` → `accounts` → `error` →
+//! `main`/`startup` → `http` → `unified`, `auth` → `state` → `accounts` → `webhooks` → `error` →
 //! `upstream` → `catalog` → `pagination`, `tokens`, `request_log` → `mapping`, `store`,
 //! `crypto`, `address_policy`, `query_pairs`, `config`.
 
@@ -37,3 +37,4 @@ pub mod store;
 pub mod tokens;
 pub mod unified;
 pub mod upstream;
+pub mod webhooks;

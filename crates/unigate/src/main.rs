@@ -482,6 +482,13 @@ async fn run(cli: Cli, mut config: Config, workers: usize) -> anyhow::Result<()>
                 report.accounts,
                 keyring.primary_key_id()
             );
+            let hooks = unigate::webhooks::reseal_all(store.as_ref(), &keyring).await?;
+            println!(
+                "re-sealed {} of {} webhook secret(s) under key {}",
+                hooks.resealed,
+                hooks.webhooks,
+                keyring.primary_key_id()
+            );
         }
         Command::Migrate { data_dir } => {
             if let Some(d) = data_dir {

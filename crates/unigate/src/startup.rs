@@ -207,7 +207,26 @@ impl Application {
             config.request_log.enabled,
             config.request_log.retention_hours,
         ));
+        let webhook_targets = crate::webhooks::TargetPolicy::from_config(&config.webhooks)
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        let webhook_roots = match &config.upstream.ca_certificates {
+            Some(path) => crate::upstream::client::load_ca_certificates(path).map_err(anyhow::Error::msg)?,
+            None => Arc::from([]),
+        };
+        let webhooks = Arc::new(
+            crate::webhooks::Worker::start(
+                store.clone(),
+                keyring.clone(),
+                config.webhooks.clone(),
+                webhook_targets.clone(),
+                webhook_roots,
+            )
+            .map_err(anyhow::Error::from_boxed)
+            .context("cannot build the webhook HTTP client")?,
+        );
         let state = AppState::new(AppStateInner {
+            webhooks,
+            webhook_targets,
             request_log,
             public_url,
             config: Arc::new(config),
@@ -311,9 +330,11 @@ impl Application {
             .request_log
             .flush_and_stop(std::time::Duration::from_secs(10))
             .await;
+        // Sends under way finish (or are sent again later by any instance: the outbox).
+        self.state.webhooks.stop(std::time::Duration::from_secs(5)).await;
         tracing::info!(
             flush_ms = started.elapsed().as_millis() as u64,
-            "stopped: every call under way finished and the request log was flushed"
+            "stopped: every call under way finished, the request log was flushed and webhook sends ended"
         );
         drop(self._emulators);
         result

@@ -14,6 +14,7 @@ use crate::request_log::RequestLog;
 use crate::store::Store;
 use crate::tokens::TokenCache;
 use crate::upstream::Upstream;
+use crate::webhooks::{TargetPolicy, Worker};
 
 /// Shared, immutable-after-start state of the server: one `Arc`, so the clones axum makes
 /// for every extractor and middleware of a request cost one reference count, not one per
@@ -72,6 +73,10 @@ pub struct AppStateInner {
     /// Where browsers reach this instance (`Config::public_url`), without a trailing `/`.
     pub public_url: Arc<str>,
     pub request_log: Arc<RequestLog>,
+    /// The webhook delivery worker of this instance.
+    pub webhooks: Arc<Worker>,
+    /// Which webhook target URLs are accepted (`webhooks.allowed_private_networks`, `allow_http`).
+    pub webhook_targets: TargetPolicy,
     /// Environments' mapping overrides and the effective mappings compiled from them, by
     /// version (`catalog::overrides`).
     pub overrides: Arc<OverrideCache>,

@@ -26,6 +26,7 @@ use crate::crypto::Keyring;
 use crate::error::ApiError;
 use crate::store::{AccountRecord, AccountStatus, Store};
 use crate::upstream::Upstream;
+use crate::webhooks::{self, AccountChange};
 
 /// What a token endpoint answered.
 #[derive(Debug, Clone)]
@@ -326,10 +327,16 @@ impl OAuth {
             Ok(tokens) => self.store_tokens(integration, account, &tokens).await,
             Err(TokenError::Reauth(reason)) => {
                 let mut record = account.record;
+                let before = record.status;
                 record.status = AccountStatus::NeedsReauth;
                 record.last_error = Some(format!("Token refresh refused: {reason}"));
                 record.updated_at = Utc::now();
-                self.store.update_account_credentials(&record).await?;
+                let events = webhooks::account_events(
+                    &record,
+                    AccountChange::Status { before },
+                    &super::view(&self.keyring, &record, Some(integration)),
+                );
+                self.store.update_account_credentials_emitting(&record, &events).await?;
                 tracing::warn!(account = %record.id, integration = integration.name(), "OAuth grant refused; account needs re-authorization");
                 Err(needs_reauth(&record))
             }
@@ -359,10 +366,16 @@ impl OAuth {
         let mut secrets = open_secrets(&self.keyring, &record)?;
         apply_tokens(&mut secrets, tokens);
         record.secrets = seal_secrets(&self.keyring, &record.id, &secrets);
+        let before = record.status;
         record.status = AccountStatus::Active;
         record.last_error = None;
         record.updated_at = Utc::now();
-        if !self.store.update_account_credentials(&record).await? {
+        let events = webhooks::account_events(
+            &record,
+            AccountChange::Status { before },
+            &super::view(&self.keyring, &record, Some(integration)),
+        );
+        if !self.store.update_account_credentials_emitting(&record, &events).await? {
             return Err(ApiError::not_found(format!(
                 "Integrated account `{}` was deleted during the token refresh.",
                 record.id

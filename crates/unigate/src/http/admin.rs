@@ -18,6 +18,7 @@ use crate::pagination::{cursor, PageState};
 use crate::state::AppState;
 use crate::store::{AccountFilter, AccountPosition, AccountStatus};
 use crate::unified::query::parse_brackets;
+use crate::webhooks::{self, AccountChange};
 
 const DEFAULT_LIMIT: u32 = 100;
 const MAX_LIMIT: u32 = 1000;
@@ -122,12 +123,12 @@ async fn create(
     };
     let is_sandbox = body.get("is_sandbox").and_then(Value::as_bool).unwrap_or(false);
     let record = accounts::new_record(&state.keyring, integration, &env.id, &tenant_id, context, is_sandbox)?;
-    state.store.insert_account(&record).await?;
+    let view = accounts::view(&state.keyring, &record, Some(integration));
+    let events = webhooks::account_events(&record, AccountChange::Created, &view);
+    state.store.insert_account_emitting(&record, &events).await?;
+    state.webhooks.poke();
     tracing::info!(account_id = %record.id, integration = %record.integration, "integrated account created");
-    Ok((
-        StatusCode::CREATED,
-        Json(accounts::view(&state.keyring, &record, Some(integration))),
-    ))
+    Ok((StatusCode::CREATED, Json(view)))
 }
 
 async fn list(State(state): State<AppState>, env: Env, RawQuery(q): RawQuery) -> Result<Json<Value>, ApiError> {
@@ -252,6 +253,7 @@ async fn apply_update(
     body: Map<String, Value>,
 ) -> Result<Json<Value>, ApiError> {
     let mut record = find(state, env, id).await?;
+    let before = record.status;
     let registry = state.registry();
     let integration = registry.integration(&record.integration).ok_or_else(|| {
         ApiError::bad_request(format!(
@@ -316,17 +318,23 @@ async fn apply_update(
         }
     };
     record.updated_at = Utc::now();
-    if !state.store.update_account(&record).await? {
+    // The event shows the account as this request leaves it, override included.
+    if let Some(doc) = &override_change {
+        record.unified_model_override = doc.clone();
+    }
+    let view = accounts::view(&state.keyring, &record, Some(integration));
+    let events = webhooks::account_events(&record, AccountChange::Updated { before }, &view);
+    if !state.store.update_account_emitting(&record, &events).await? {
         return Err(ApiError::not_found(format!("Integrated account `{id}` not found.")));
     }
+    state.webhooks.poke();
     if let Some(doc) = override_change {
         if !state.store.set_account_override(&env.id, id, doc.as_ref()).await? {
             return Err(ApiError::not_found(format!("Integrated account `{id}` not found.")));
         }
         tracing::info!(account_id = %id, "integrated account mapping overrides changed");
-        record.unified_model_override = doc;
     }
-    Ok(Json(accounts::view(&state.keyring, &record, Some(integration))))
+    Ok(Json(view))
 }
 
 /// The 422 for an override that does not check: every problem, each at its key.
@@ -337,9 +345,17 @@ pub(super) fn invalid_override(errors: &[overrides::OverrideError]) -> ApiError 
 }
 
 async fn delete(State(state): State<AppState>, env: Env, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    if !state.store.delete_account(&env.id, &id).await? {
+    let record = find(&state, &env, &id).await?;
+    let view = accounts::view(
+        &state.keyring,
+        &record,
+        state.registry().integration(&record.integration).map(|i| &**i),
+    );
+    let events = webhooks::account_events(&record, AccountChange::Deleted, &view);
+    if !state.store.delete_account_emitting(&env.id, &id, &events).await? {
         return Err(ApiError::not_found(format!("Integrated account `{id}` not found.")));
     }
+    state.webhooks.poke();
     tracing::info!(account_id = %id, "integrated account deleted");
     Ok(Json(json!({ "id": id })))
 }

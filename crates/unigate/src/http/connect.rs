@@ -36,6 +36,7 @@ use crate::state::AppState;
 use crate::store::{AccountRecord, AccountStatus, LinkTokenRecord};
 use crate::tokens::{hash_token, random_hex};
 use crate::upstream::Outgoing;
+use crate::webhooks::{self, AccountChange};
 
 const LINK_TTL_DAYS: i64 = 7;
 /// How long a person may take on the provider's consent page.
@@ -305,16 +306,31 @@ async fn store_and_validate(
         false,
     )?;
     record.status = AccountStatus::Connecting;
-    state.store.insert_account(&record).await?;
+    let events = webhooks::account_events(
+        &record,
+        AccountChange::Created,
+        &accounts::view(&state.keyring, &record, Some(integration)),
+    );
+    state.store.insert_account_emitting(&record, &events).await?;
     let (status, last_error) = validate(state, integration, &record).await;
     // Validation may have minted a token (client credentials): keep what is stored.
     if let Some(fresh) = state.store.get_account(&record.environment_id, &record.id).await? {
         record = fresh;
     }
+    let before = record.status;
     record.status = status;
     record.last_error = last_error;
     record.updated_at = Utc::now();
-    state.store.update_account_credentials(&record).await?;
+    let events = webhooks::account_events(
+        &record,
+        AccountChange::Status { before },
+        &accounts::view(&state.keyring, &record, Some(integration)),
+    );
+    state
+        .store
+        .update_account_credentials_emitting(&record, &events)
+        .await?;
+    state.webhooks.poke();
     tracing::info!(account_id = %record.id, integration = %record.integration, status = %record.status, "account connected through a link");
     Ok(record)
 }

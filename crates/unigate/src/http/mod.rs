@@ -10,6 +10,7 @@ pub mod proxy;
 pub mod request_log;
 pub mod tokens;
 pub mod unified;
+pub mod webhooks;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -36,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .merge(request_log::routes())
         .merge(admin::routes())
         .merge(tokens::routes())
+        .merge(webhooks::routes())
         .merge(connect::routes())
         .merge(meta::routes())
         .merge(overrides::routes())

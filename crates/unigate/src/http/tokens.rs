@@ -20,6 +20,7 @@ use crate::state::AppState;
 use crate::store::{ApiTokenRecord, Environment, TokenScope};
 use crate::tokens::{generate_token, hash_token};
 use crate::unified::query::parse_brackets;
+use crate::webhooks;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -143,10 +144,19 @@ async fn create_token(
         )));
     }
     let token = generate_token();
+    let emit = |t: &ApiTokenRecord| {
+        vec![webhooks::event(
+            &t.environment_id,
+            "api_token:created",
+            token_view(t),
+            &t.id,
+        )]
+    };
     let record = state
         .store
-        .create_api_token(&env.id, &name, &hash_token(&token), scope)
+        .create_api_token_emitting(&env.id, &name, &hash_token(&token), scope, &emit)
         .await?;
+    state.webhooks.poke();
     tracing::info!(token_id = %record.id, scope = scope.as_str(), "API token created");
     let mut view = token_view(&record);
     view["token"] = Value::String(token);
@@ -166,9 +176,16 @@ async fn delete_token(
         .get_api_token(&env.id, &id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("There is no API token with id `{id}`.")))?;
-    if !state.store.delete_api_token(&env.id, &id).await? {
+    let events = [webhooks::event(
+        &env.id,
+        "api_token:deleted",
+        token_view(&token),
+        &token.id,
+    )];
+    if !state.store.delete_api_token_emitting(&env.id, &id, &events).await? {
         return Err(ApiError::not_found(format!("There is no API token with id `{id}`.")));
     }
+    state.webhooks.poke();
     tracing::info!(token_id = %id, "API token deleted");
     Ok(Json(token_view(&token)))
 }

@@ -31,6 +31,10 @@ pub trait Dialect: Send + Sync + Sized + 'static {
     /// Whether large statements (the request-log insert) number their placeholders (`$1`)
     /// rather than write `?`; see [`request_log_chunks`].
     const NUMBERED_PLACEHOLDERS: bool;
+    /// What ends the subquery that picks webhook deliveries to claim: PostgreSQL's
+    /// `FOR UPDATE SKIP LOCKED`, so concurrent instances pick different rows; nothing for
+    /// SQLite, which runs one writer at a time.
+    const SKIP_LOCKED: &'static str = "";
 
     /// The account read of every unified call, when the backend has a path faster than the
     /// pool; `None` sends it through the pool.

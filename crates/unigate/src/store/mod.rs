@@ -7,6 +7,12 @@ pub mod dialect;
 pub mod postgres;
 pub mod sql;
 pub mod sqlite;
+pub mod webhooks;
+
+pub use webhooks::{
+    AttemptRecord, ClaimedDelivery, DeliveryOutcome, DeliveryRecord, DeliveryStatus, EventRecord, NewEvent,
+    WebhookRecord,
+};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -447,6 +453,107 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every account of every environment, by id, for maintenance (key rotation).
     async fn list_all_accounts(&self, after_id: Option<&str>, limit: u32) -> Result<Vec<AccountRecord>, StoreError>;
+
+    /// The outbox variants of the account and token writes: `events` are written in the
+    /// same transaction as the change (`store::webhooks`), so a change is never committed
+    /// without its events, nor an event without its change. The plain methods above are
+    /// these with no event.
+    async fn insert_account_emitting(&self, account: &AccountRecord, events: &[NewEvent]) -> Result<(), StoreError>;
+    /// `events` are written only when the account exists.
+    async fn update_account_emitting(&self, account: &AccountRecord, events: &[NewEvent]) -> Result<bool, StoreError>;
+    async fn update_account_credentials_emitting(
+        &self,
+        account: &AccountRecord,
+        events: &[NewEvent],
+    ) -> Result<bool, StoreError>;
+    async fn delete_account_emitting(
+        &self,
+        environment_id: &str,
+        id: &str,
+        events: &[NewEvent],
+    ) -> Result<bool, StoreError>;
+    /// `events` is given the new token (its id is made here).
+    async fn create_api_token_emitting(
+        &self,
+        environment_id: &str,
+        name: &str,
+        token_hash: &str,
+        scope: TokenScope,
+        events: &(dyn for<'r> Fn(&'r ApiTokenRecord) -> Vec<NewEvent> + Send + Sync),
+    ) -> Result<ApiTokenRecord, StoreError>;
+    async fn delete_api_token_emitting(
+        &self,
+        environment_id: &str,
+        id: &str,
+        events: &[NewEvent],
+    ) -> Result<bool, StoreError>;
+
+    async fn insert_webhook(&self, webhook: &WebhookRecord) -> Result<(), StoreError>;
+    /// Oldest first; `after` is the last row of the previous page.
+    async fn list_webhooks(
+        &self,
+        environment_id: &str,
+        after: Option<&AccountPosition>,
+        limit: u32,
+    ) -> Result<Vec<WebhookRecord>, StoreError>;
+    async fn get_webhook(&self, environment_id: &str, id: &str) -> Result<Option<WebhookRecord>, StoreError>;
+    /// Writes every mutable column; false when there is no such webhook.
+    async fn update_webhook(&self, webhook: &WebhookRecord) -> Result<bool, StoreError>;
+    /// Sets an active webhook inactive, writing `events` in the same transaction; false when
+    /// it is not active (or gone).
+    async fn disable_webhook(&self, environment_id: &str, id: &str, events: &[NewEvent]) -> Result<bool, StoreError>;
+    /// Deletes a webhook with its deliveries; false when there is no such webhook.
+    async fn delete_webhook(&self, environment_id: &str, id: &str) -> Result<bool, StoreError>;
+    /// Writes `event` with one delivery, to `webhook_id` only (the `test` event); returns
+    /// the delivery's id.
+    async fn enqueue_event_for(&self, event: &NewEvent, webhook_id: &str) -> Result<String, StoreError>;
+    /// Claims at most `limit` due deliveries until `lease_until`, counting an attempt for
+    /// each; no other worker (of any instance) claims them before the lease expires.
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError>;
+    /// Records an attempt and what it leaves its delivery as, releasing the lease; returns
+    /// the webhook's failed attempts since its last success.
+    async fn record_attempt(
+        &self,
+        webhook_id: &str,
+        attempt: &AttemptRecord,
+        outcome: DeliveryOutcome,
+    ) -> Result<u32, StoreError>;
+    /// A webhook's deliveries, newest first; `before` is the last row of the previous page.
+    async fn list_deliveries(
+        &self,
+        environment_id: &str,
+        webhook_id: &str,
+        before: Option<&AccountPosition>,
+        limit: u32,
+    ) -> Result<Vec<DeliveryRecord>, StoreError>;
+    /// The attempts of these deliveries, in order.
+    async fn list_attempts(&self, delivery_ids: &[String]) -> Result<Vec<AttemptRecord>, StoreError>;
+    /// Makes a delivery due now (pending again if it had failed); false when there is no
+    /// such delivery.
+    async fn retry_delivery(
+        &self,
+        environment_id: &str,
+        webhook_id: &str,
+        delivery_id: &str,
+    ) -> Result<bool, StoreError>;
+    /// Every webhook of every environment, by id, for maintenance (key rotation).
+    async fn list_all_webhooks(&self, after_id: Option<&str>, limit: u32) -> Result<Vec<WebhookRecord>, StoreError>;
+    /// Replaces a webhook's sealed secrets only if they are still `expected` (key rotation):
+    /// false when the webhook changed meanwhile (a secret rotation) or is gone.
+    async fn reseal_webhook_secrets(
+        &self,
+        id: &str,
+        expected: (&str, Option<&str>),
+        sealed: (&str, Option<&str>),
+    ) -> Result<bool, StoreError>;
+    /// Deletes at most `limit` events older than `before` whose deliveries are all finished;
+    /// returns how many.
+    async fn prune_webhook_events(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError>;
 
     /// Reserves the start of one call under the request budget `key` (one per account):
     /// the earliest moment, at most `max_wait_ms` away, that keeps every window of

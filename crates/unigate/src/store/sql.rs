@@ -124,7 +124,9 @@ where
     for<'a> &'a str: ColumnIndex<DbRow<D>> + Encode<'a, D::Db> + Type<D::Db>,
     for<'a> &'a [u8]: Encode<'a, D::Db> + Type<D::Db>,
     for<'a> Option<&'a str>: Encode<'a, D::Db> + Type<D::Db>,
-    Option<String>: for<'q> Encode<'q, D::Db> + Type<D::Db>,
+    Option<String>: for<'q> Encode<'q, D::Db> + for<'r> Decode<'r, D::Db> + Type<D::Db>,
+    Option<D::Time>: for<'q> Encode<'q, D::Db> + for<'r> Decode<'r, D::Db> + Type<D::Db>,
+    Option<i64>: for<'q> Encode<'q, D::Db> + for<'r> Decode<'r, D::Db> + Type<D::Db>,
     String: for<'q> Encode<'q, D::Db> + for<'r> Decode<'r, D::Db> + Type<D::Db>,
     i64: for<'q> Encode<'q, D::Db> + for<'r> Decode<'r, D::Db> + Type<D::Db>,
     bool: for<'q> Encode<'q, D::Db> + for<'r> Decode<'r, D::Db> + Type<D::Db>,
@@ -294,6 +296,19 @@ where
         token_hash: &str,
         scope: TokenScope,
     ) -> Result<ApiTokenRecord, StoreError> {
+        self.create_api_token_emitting(environment_id, name, token_hash, scope, &|_| Vec::new())
+            .await
+    }
+
+    async fn create_api_token_emitting(
+        &self,
+        environment_id: &str,
+        name: &str,
+        token_hash: &str,
+        scope: TokenScope,
+        events: &(dyn for<'r> Fn(&'r ApiTokenRecord) -> Vec<NewEvent> + Send + Sync),
+    ) -> Result<ApiTokenRecord, StoreError> {
+        let mut tx = self.pool.begin().await?;
         let rec = ApiTokenRecord {
             id: uuid::Uuid::new_v4().to_string(),
             environment_id: environment_id.to_string(),
@@ -310,8 +325,10 @@ where
         .bind(token_hash)
         .bind(scope.as_str())
         .bind(D::time(&rec.created_at))
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        Self::emit(&mut tx, &events(&rec)).await?;
+        tx.commit().await?;
         Ok(rec)
     }
 
@@ -351,15 +368,35 @@ where
     }
 
     async fn delete_api_token(&self, environment_id: &str, id: &str) -> Result<bool, StoreError> {
+        self.delete_api_token_emitting(environment_id, id, &[]).await
+    }
+
+    async fn delete_api_token_emitting(
+        &self,
+        environment_id: &str,
+        id: &str,
+        events: &[NewEvent],
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query("DELETE FROM api_tokens WHERE environment_id = $1 AND id = $2")
             .bind(environment_id)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(D::rows_affected(&done) == 1)
+        let deleted = D::rows_affected(&done) == 1;
+        if deleted {
+            Self::emit(&mut tx, events).await?;
+        }
+        tx.commit().await?;
+        Ok(deleted)
     }
 
     async fn insert_account(&self, a: &AccountRecord) -> Result<(), StoreError> {
+        self.insert_account_emitting(a, &[]).await
+    }
+
+    async fn insert_account_emitting(&self, a: &AccountRecord, events: &[NewEvent]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO integrated_accounts (id, environment_id, tenant_id, integration, context, secrets, status, last_error, is_sandbox, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
@@ -375,8 +412,10 @@ where
         .bind(a.is_sandbox)
         .bind(D::time(&a.created_at))
         .bind(D::time(&a.updated_at))
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        Self::emit(&mut tx, events).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -436,6 +475,11 @@ where
     }
 
     async fn update_account(&self, a: &AccountRecord) -> Result<bool, StoreError> {
+        self.update_account_emitting(a, &[]).await
+    }
+
+    async fn update_account_emitting(&self, a: &AccountRecord, events: &[NewEvent]) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE integrated_accounts SET tenant_id = $1, context = $2, secrets = $3, status = $4, last_error = $5, updated_at = $6 \
              WHERE environment_id = $7 AND id = $8",
@@ -448,21 +492,50 @@ where
         .bind(D::time(&a.updated_at))
         .bind(a.environment_id.as_str())
         .bind(a.id.as_str())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(D::rows_affected(&done) == 1)
+        let updated = D::rows_affected(&done) == 1;
+        if updated {
+            Self::emit(&mut tx, events).await?;
+        }
+        tx.commit().await?;
+        Ok(updated)
     }
 
     async fn delete_account(&self, environment_id: &str, id: &str) -> Result<bool, StoreError> {
+        self.delete_account_emitting(environment_id, id, &[]).await
+    }
+
+    async fn delete_account_emitting(
+        &self,
+        environment_id: &str,
+        id: &str,
+        events: &[NewEvent],
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query("DELETE FROM integrated_accounts WHERE environment_id = $1 AND id = $2")
             .bind(environment_id)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(D::rows_affected(&done) == 1)
+        let deleted = D::rows_affected(&done) == 1;
+        if deleted {
+            Self::emit(&mut tx, events).await?;
+        }
+        tx.commit().await?;
+        Ok(deleted)
     }
 
     async fn update_account_credentials(&self, a: &AccountRecord) -> Result<bool, StoreError> {
+        self.update_account_credentials_emitting(a, &[]).await
+    }
+
+    async fn update_account_credentials_emitting(
+        &self,
+        a: &AccountRecord,
+        events: &[NewEvent],
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE integrated_accounts SET secrets = $1, status = $2, last_error = $3, updated_at = $4 WHERE environment_id = $5 AND id = $6",
         )
@@ -472,9 +545,14 @@ where
         .bind(D::time(&a.updated_at))
         .bind(a.environment_id.as_str())
         .bind(a.id.as_str())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(D::rows_affected(&done) == 1)
+        let updated = D::rows_affected(&done) == 1;
+        if updated {
+            Self::emit(&mut tx, events).await?;
+        }
+        tx.commit().await?;
+        Ok(updated)
     }
 
     async fn set_account_override(
@@ -746,6 +824,114 @@ where
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(Self::account_from_row).collect()
+    }
+
+    async fn insert_webhook(&self, webhook: &WebhookRecord) -> Result<(), StoreError> {
+        self.webhooks_insert(webhook).await
+    }
+
+    async fn list_webhooks(
+        &self,
+        environment_id: &str,
+        after: Option<&AccountPosition>,
+        limit: u32,
+    ) -> Result<Vec<WebhookRecord>, StoreError> {
+        self.webhooks_list(environment_id, after, limit).await
+    }
+
+    async fn get_webhook(&self, environment_id: &str, id: &str) -> Result<Option<WebhookRecord>, StoreError> {
+        self.webhooks_get(environment_id, id).await
+    }
+
+    async fn update_webhook(&self, webhook: &WebhookRecord) -> Result<bool, StoreError> {
+        self.webhooks_update(webhook).await
+    }
+
+    async fn disable_webhook(&self, environment_id: &str, id: &str, events: &[NewEvent]) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE webhooks SET is_active = $1, updated_at = $2 WHERE environment_id = $3 AND id = $4 AND is_active = $5",
+        )
+        .bind(false)
+        .bind(D::time(&now()))
+        .bind(environment_id)
+        .bind(id)
+        .bind(true)
+        .execute(&mut *tx)
+        .await?;
+        let disabled = D::rows_affected(&done) == 1;
+        if disabled {
+            Self::emit(&mut tx, events).await?;
+        }
+        tx.commit().await?;
+        Ok(disabled)
+    }
+
+    async fn delete_webhook(&self, environment_id: &str, id: &str) -> Result<bool, StoreError> {
+        self.webhooks_delete(environment_id, id).await
+    }
+
+    async fn enqueue_event_for(&self, event: &NewEvent, webhook_id: &str) -> Result<String, StoreError> {
+        self.webhooks_enqueue_for(event, webhook_id).await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        self.webhooks_claim(now, lease_until, limit).await
+    }
+
+    async fn record_attempt(
+        &self,
+        webhook_id: &str,
+        attempt: &AttemptRecord,
+        outcome: DeliveryOutcome,
+    ) -> Result<u32, StoreError> {
+        self.webhooks_record_attempt(webhook_id, attempt, outcome).await
+    }
+
+    async fn list_deliveries(
+        &self,
+        environment_id: &str,
+        webhook_id: &str,
+        before: Option<&AccountPosition>,
+        limit: u32,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        self.webhooks_deliveries(environment_id, webhook_id, before, limit)
+            .await
+    }
+
+    async fn list_attempts(&self, delivery_ids: &[String]) -> Result<Vec<AttemptRecord>, StoreError> {
+        self.webhooks_attempts(delivery_ids).await
+    }
+
+    async fn retry_delivery(
+        &self,
+        environment_id: &str,
+        webhook_id: &str,
+        delivery_id: &str,
+    ) -> Result<bool, StoreError> {
+        self.webhooks_retry(environment_id, webhook_id, delivery_id).await
+    }
+
+    async fn prune_webhook_events(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError> {
+        self.webhooks_prune(before, limit).await
+    }
+
+    async fn list_all_webhooks(&self, after_id: Option<&str>, limit: u32) -> Result<Vec<WebhookRecord>, StoreError> {
+        self.webhooks_all(after_id, limit).await
+    }
+
+    async fn reseal_webhook_secrets(
+        &self,
+        id: &str,
+        expected: (&str, Option<&str>),
+        sealed: (&str, Option<&str>),
+    ) -> Result<bool, StoreError> {
+        self.webhooks_reseal(id, expected, sealed).await
     }
 
     async fn reserve_rate_slot(&self, key: &str, lanes: BudgetLanes, max_wait_ms: u64) -> Result<RateSlot, StoreError> {

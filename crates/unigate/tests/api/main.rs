@@ -32,3 +32,4 @@ mod sandbox;
 mod scale;
 mod ssrf;
 mod tls;
+mod webhooks;

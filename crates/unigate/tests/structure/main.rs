@@ -13,6 +13,7 @@ const LAYERS: &[&[&str]] = &[
     &["unified", "auth"],
     &["state"],
     &["accounts"],
+    &["webhooks"],
     &["error"],
     &["upstream"],
     &["catalog"],
