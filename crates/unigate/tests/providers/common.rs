@@ -120,3 +120,42 @@ pub fn request_lines(app: &TestApp, provider: &str) -> Vec<String> {
         })
         .collect()
 }
+
+/// `/unified/user-directory/{resource}[/{id}]?integrated_account_id=...{extra}`, for any
+/// resource of the User Directory (`groups`, `groups/add-user`, `me`, ...).
+pub fn dir_path(resource: &str, account: &str, id: Option<&str>, extra: &str) -> String {
+    let id = id.map(|i| format!("/{i}")).unwrap_or_default();
+    format!("/unified/user-directory/{resource}{id}?integrated_account_id={account}{extra}")
+}
+
+/// The `id`s of unified records, in order.
+pub fn record_ids(records: &[Value]) -> Vec<&str> {
+    records.iter().map(|r| r["id"].as_str().unwrap()).collect()
+}
+
+/// The unified users list filtered by `group_id` (one page), asserting a 200.
+pub async fn group_members(app: &TestApp, account: &str, group: &str, extra: &str) -> Vec<Value> {
+    let r = app
+        .get(&users_path(account, None, &format!("{extra}&group_id={group}")))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.body["result"].as_array().unwrap().clone()
+}
+
+/// `POST /unified/user-directory/groups/{method}` (`add-user`, `remove-user`) with
+/// `{group_id, user_id}`.
+pub async fn change_membership(
+    app: &TestApp,
+    method: &str,
+    account: &str,
+    extra: &str,
+    group: &str,
+    user: &str,
+) -> Reply {
+    app.send(
+        Method::POST,
+        &dir_path(&format!("groups/{method}"), account, None, extra),
+        Some(serde_json::json!({"group_id": group, "user_id": user})),
+    )
+    .await
+}
