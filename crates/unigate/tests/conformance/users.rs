@@ -531,17 +531,26 @@ async fn drive(app: &TestApp, entry: &UsersEntry) -> (Vec<(String, RecordedReque
 
 /// User Directory lists driven besides users and groups, by integration: the resource and
 /// query parameters of its own (a date filter the integration sends to the provider).
-const LISTS: &[(&str, &[(&str, &str)])] = &[(
-    "mongodb-atlas",
-    &[
-        ("workspaces", ""),
-        ("workspaces", "&organization_id=5f4d3c2b1a0e9d8c7b6a5f4e"),
-        (
+const LISTS: &[(&str, &[(&str, &str)])] = &[
+    (
+        "mongodb-atlas",
+        &[
+            ("workspaces", ""),
+            ("workspaces", "&organization_id=5f4d3c2b1a0e9d8c7b6a5f4e"),
+            (
+                "activities",
+                "&created_at[gte]=2024-06-01T00:00:00Z&created_at[lte]=2024-06-30T00:00:00Z",
+            ),
+        ],
+    ),
+    (
+        "webex",
+        &[(
             "activities",
             "&created_at[gte]=2024-06-01T00:00:00Z&created_at[lte]=2024-06-30T00:00:00Z",
-        ),
-    ],
-)];
+        )],
+    ),
+];
 
 /// The integrations whose groups are driven too: a unified group to create (the
 /// provider's required fields), and the calls left out, each for a known deviation.
