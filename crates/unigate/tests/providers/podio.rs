@@ -194,3 +194,51 @@ mod users {
         );
     }
 }
+
+/// `me`: the token's user from `GET /user/status`.
+mod me {
+    use serde_json::json;
+
+    use crate::common::{dir_path, unified};
+    use crate::helpers::{app_with_account, assert_request, last_request, spawn_app};
+
+    const P: &str = "podio";
+
+    #[tokio::test]
+    async fn me_is_the_user_of_the_token() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app.get(&dir_path("me", &account, None, "")).await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        let records = r.body["result"].as_array().unwrap();
+        assert_eq!(records.len(), 1, "{}", r.text);
+        assert_eq!(
+            unified(&records[0]),
+            json!({"id": "1001", "name": "Sara Lindqvist", "email": "sara@acme-events.example"})
+        );
+        let sent = last_request(&app, P);
+        assert_request(&sent, "GET", "/user/status");
+        assert_eq!(
+            sent.header("authorization"),
+            Some("OAuth2 podio-sandbox-9d1c7b5a3e2f4a6b8c0d")
+        );
+    }
+
+    #[tokio::test]
+    async fn an_invalid_token_is_podios_401() {
+        let app = spawn_app().await;
+        let account = app.connect_with(P, json!({"access_token": "wrong"})).await;
+
+        let r = app.get(&dir_path("me", &account, None, "")).await;
+
+        assert_eq!(r.status, 401, "{}", r.text);
+        assert_eq!(r.body["truto_is_remote_error"], true, "{}", r.text);
+        assert_eq!(r.body["raw_response"]["error"], "invalid_grant", "{}", r.text);
+        assert_eq!(
+            r.body["raw_response"]["error_description"], "invalid_token",
+            "{}",
+            r.text
+        );
+    }
+}
