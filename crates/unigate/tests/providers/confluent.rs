@@ -486,3 +486,67 @@ mod role_assignments {
         );
     }
 }
+
+/// Environments as workspaces: list over `metadata.next` links, get, Confluent's 404.
+mod workspaces {
+    use serde_json::json;
+
+    use super::basic;
+    use crate::common::{assert_pages_follow_next_links, dir_path, record_ids, unified};
+    use crate::helpers::{app_with_account, assert_request, last_request, walk_records};
+
+    const P: &str = "confluent";
+    const ORG: &str = "1111aaaa-11aa-11aa-11aa-111111aaaaaa";
+
+    #[tokio::test]
+    async fn environments_walk_next_links_and_map_their_organization() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).clear_requests();
+
+        let (envs, pages) = walk_records(&app, &dir_path("workspaces", &account, None, ""), 2).await;
+
+        assert_eq!(record_ids(&envs), ["env-x9y8z7", "env-a1b2c3", "env-d4e5f6"]);
+        assert_eq!(pages, 2);
+        assert_eq!(
+            unified(&envs[0]),
+            json!({
+                "id": "env-x9y8z7", "name": "production", "organization": {"id": ORG},
+                "created_at": "2022-05-10T07:00:00Z", "updated_at": "2024-01-15T10:20:30Z"
+            })
+        );
+        let sent = app.emulator(P).requests();
+        assert_eq!(sent.len(), 2);
+        assert_eq!(sent[0].path, "/org/v2/environments");
+        assert_pages_follow_next_links(&app, P, &sent, "/metadata/next").await;
+        assert_eq!(sent[1].header("authorization"), Some(basic().as_str()));
+    }
+
+    #[tokio::test]
+    async fn an_environment_is_read_by_id() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app.get(&dir_path("workspaces", &account, Some("env-d4e5f6"), "")).await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            unified(&r.body),
+            json!({
+                "id": "env-d4e5f6", "name": "sandbox", "organization": {"id": ORG},
+                "created_at": "2023-11-30T16:00:00Z", "updated_at": "2024-03-03T03:03:03Z"
+            })
+        );
+        assert_eq!(
+            r.body["remote_data"]["stream_governance_config"]["package"],
+            "ESSENTIALS"
+        );
+        assert_request(&last_request(&app, P), "GET", "/org/v2/environments/env-d4e5f6");
+
+        let r = app.get(&dir_path("workspaces", &account, Some("env-nope"), "")).await;
+        assert_eq!(r.status, 404, "{}", r.text);
+        assert_eq!(
+            r.body["raw_response"]["errors"][0]["code"], "resource_not_found",
+            "{}",
+            r.text
+        );
+    }
+}
