@@ -642,3 +642,53 @@ mod activities {
         );
     }
 }
+
+/// A group's members through the users list's `group_id`.
+mod group_members {
+    use serde_json::json;
+
+    use crate::common::{assert_remote_error, group_members, record_ids, unified, users_path};
+    use crate::helpers::{app_with_account, assert_request, last_request};
+
+    const P: &str = "webex";
+    const SALES: &str = "Y2lzY29zcGFyazovL3VzL1NDSU1fR1JPVVAvMjUxMDRiZTAtZjg3NC00MzQzLTk2MDctZGYwMmRmMzdiNWMxOjM0OGFkYjgxLTI4ZjktNGFiNS1iMmQ2LWU5YjQ5NGU3MmEwNg";
+    const SUPPORT: &str = "Y2lzY29zcGFyazovL3VzL1NDSU1fR1JPVVAvOWExYjJjM2QtNGU1Zi00YTZiLThjN2QtOWUwZjFhMmIzYzRkOjk2YWJjMmFhLTNkY2MtMTFlNS1hMTUyLWZlMzQ4MTljZGM5YQ";
+    const MARIA: &str = "Y2lzY29zcGFyazovL3VzL1BFT1BMRS8yYjNjNGQ1ZS02ZjdhLTRiOGMtOWQwZS0xZjJhM2I0YzVkNmU";
+
+    #[tokio::test]
+    async fn the_users_list_with_group_id_maps_the_groups_members() {
+        let (app, account) = app_with_account(P).await;
+
+        let members = group_members(&app, &account, SALES, "").await;
+
+        assert_eq!(record_ids(&members), [MARIA]);
+        assert_eq!(
+            unified(&members[0]),
+            json!({"id": MARIA, "name": "Maria Rossi", "user_type": "user", "groups": [{"id": SALES}]})
+        );
+        let sent = last_request(&app, P);
+        assert_request(&sent, "GET", &format!("/v1/groups/{SALES}/members"));
+        assert_eq!(
+            sent.header("authorization"),
+            Some("Bearer NDk1ZjQ3YjMtY2U1Ni00OGQ3LWI0ZjQtZDhlNjgwNTk2ZjQ4YmE2_PF84_sandbox")
+        );
+        assert!(group_members(&app, &account, SUPPORT, "").await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_unknown_group_is_webexs_404() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app.get(&users_path(&account, None, "&group_id=nope")).await;
+
+        assert_remote_error(
+            &r,
+            404,
+            &json!({
+                "message": "The requested resource could not be found.",
+                "errors": [{"description": "The requested resource could not be found."}],
+                "trackingId": "ROUTER_6650A3F1-6D4B-01BB-00A1-0A2B3C4D5E6F"
+            }),
+        );
+    }
+}
