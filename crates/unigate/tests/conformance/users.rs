@@ -532,6 +532,7 @@ async fn drive(app: &TestApp, entry: &UsersEntry) -> (Vec<(String, RecordedReque
 /// User Directory lists driven besides users and groups, by integration: the resource and
 /// query parameters of its own (a date filter the integration sends to the provider).
 const LISTS: &[(&str, &[(&str, &str)])] = &[
+    ("auth0", &[("activities", "")]),
     ("jumpcloud", &[("licenses", "")]),
     (
         "mongodb-atlas",
