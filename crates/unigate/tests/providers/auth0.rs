@@ -452,3 +452,104 @@ mod roles {
         assert_eq!(result_ids(&app.get(&list).await), [SUPPORT]);
     }
 }
+
+/// The tenant's logs as activities: newest first over `page` pages, the `created_at`
+/// filter applied by Unigate, and Auth0's 403 for a token without `read:logs`.
+mod activities {
+    use serde_json::json;
+    use unigate_emulator::Fault;
+
+    use crate::common::{assert_remote_error, directory_path, ids, request_lines, unified};
+    use crate::helpers::{app_with_account, walk_records};
+
+    const P: &str = "auth0";
+
+    #[tokio::test]
+    async fn the_logs_walk_page_numbers_newest_first() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).clear_requests();
+
+        let (events, pages) = walk_records(&app, &directory_path("activities", &account, None, ""), 3).await;
+
+        assert_eq!(events.len(), 4);
+        assert_eq!(pages, 2);
+        assert_eq!(
+            unified(&events[0]),
+            json!({
+                "id": "90020240615120000000000000000000000000000000000000000003",
+                "actor": {"id": "SandboxM2MClient0000000000000001", "name": "Unigate Sandbox", "type": "client"},
+                "description": "Create a role",
+                "action": "sapi",
+                "context": {
+                    "ip_address": "203.0.113.7", "user_agent": "node-fetch/1.0",
+                    "hostname": "sandbox.us.auth0.com",
+                    "client": {"id": "SandboxM2MClient0000000000000001", "name": "Unigate Sandbox"}
+                },
+                "created_at": "2024-06-15T12:00:00.000Z"
+            })
+        );
+        assert_eq!(
+            unified(&events[1]),
+            json!({
+                "id": "90020240614090000000000000000000000000000000000000000002",
+                "actor": {"id": "auth0|65f1a2b3c4d5e6f7a8b9c0d1", "name": "jane.doe@acme.example", "type": "user"},
+                "description": "Successful login",
+                "action": "s",
+                "context": {
+                    "ip_address": "198.51.100.23", "user_agent": "Chrome 125.0.0 / Mac OS X 14.5.0",
+                    "hostname": "sandbox.us.auth0.com", "connection": "Username-Password-Authentication",
+                    "client": {"id": "Ab3cD4eF5gH6iJ7kL8mN9oP0qR1sT2uV", "name": "Acme Portal"},
+                    "location": {"country_code": "DE", "city_name": "Berlin", "time_zone": "Europe/Berlin"}
+                },
+                "created_at": "2024-06-14T09:00:00.000Z"
+            })
+        );
+        assert_eq!(
+            request_lines(&app, P)
+                .into_iter()
+                .filter(|l| l.starts_with("GET /api/v2/logs"))
+                .collect::<Vec<_>>(),
+            [
+                "GET /api/v2/logs?sort=date%3A-1&per_page=3&page=0",
+                "GET /api/v2/logs?sort=date%3A-1&per_page=3&page=1"
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn the_created_at_filter_keeps_the_events_inside_its_bounds() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .get(&directory_path(
+                "activities",
+                &account,
+                None,
+                "&created_at[gte]=2024-06-10&created_at[lt]=2024-06-15",
+            ))
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            ids(r.body["result"].as_array().unwrap()),
+            [
+                "90020240614090000000000000000000000000000000000000000002",
+                "90020240610070000000000000000000000000000000000000000001"
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_token_without_read_logs_is_auth0s_403() {
+        let (app, account) = app_with_account(P).await;
+        let body = json!({"statusCode": 403, "error": "Forbidden",
+                          "message": "Insufficient scope, expected any of: read:logs",
+                          "errorCode": "insufficient_scope"});
+        app.emulator(P)
+            .inject(Fault::respond(403, body.clone()).on("GET", "/api/v2/logs"));
+
+        let r = app.get(&directory_path("activities", &account, None, "")).await;
+
+        assert_remote_error(&r, 403, &body);
+    }
+}

@@ -122,7 +122,7 @@ pub fn request_lines(app: &TestApp, provider: &str) -> Vec<String> {
 }
 
 /// `/unified/user-directory/{resource}[/{id}]?integrated_account_id=...{extra}`, for any
-/// resource of the User Directory (`groups/add-user` for a custom method).
+/// resource of the User Directory (`groups`, `groups/add-user`, `me`, ...).
 pub fn directory_path(resource: &str, account: &str, id: Option<&str>, extra: &str) -> String {
     let id = id.map(|i| format!("/{i}")).unwrap_or_default();
     format!("/unified/user-directory/{resource}{id}?integrated_account_id={account}{extra}")
@@ -142,13 +142,18 @@ pub async fn me(app: &TestApp, account: &str, extra: &str) -> Value {
     result[0].clone()
 }
 
-/// The ids of the users list with `group_id` (one page), asserting a 200.
-pub async fn group_member_ids(app: &TestApp, account: &str, group: &str, extra: &str) -> Vec<String> {
+/// The unified users list filtered by `group_id` (one page), asserting a 200.
+pub async fn group_members(app: &TestApp, account: &str, group: &str, extra: &str) -> Vec<Value> {
     let r = app
         .get(&users_path(account, None, &format!("{extra}&group_id={group}")))
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    ids(r.body["result"].as_array().unwrap())
+    r.body["result"].as_array().unwrap().clone()
+}
+
+/// The ids of the users list with `group_id` (one page), asserting a 200.
+pub async fn group_member_ids(app: &TestApp, account: &str, group: &str, extra: &str) -> Vec<String> {
+    ids(&group_members(app, account, group, extra).await)
         .into_iter()
         .map(str::to_string)
         .collect()
@@ -159,4 +164,22 @@ pub fn query_pairs(sent: &RecordedRequest) -> Vec<(String, String)> {
     url::form_urlencoded::parse(sent.query.as_bytes())
         .into_owned()
         .collect()
+}
+
+/// `POST /unified/user-directory/groups/{method}` (`add-user`, `remove-user`) with
+/// `{group_id, user_id}`.
+pub async fn change_membership(
+    app: &TestApp,
+    method: &str,
+    account: &str,
+    extra: &str,
+    group: &str,
+    user: &str,
+) -> Reply {
+    app.send(
+        Method::POST,
+        &directory_path(&format!("groups/{method}"), account, None, extra),
+        Some(serde_json::json!({"group_id": group, "user_id": user})),
+    )
+    .await
 }

@@ -322,3 +322,231 @@ mod users {
         assert!(app.emulator(P).record("users", "u-4r7pk1").is_none());
     }
 }
+
+/// Role bindings as role assignments: list per organization (`crn_pattern`, optionally one
+/// user's), get, create (organization or environment scope), delete.
+mod role_assignments {
+    use reqwest::Method;
+    use serde_json::json;
+
+    use super::basic;
+    use crate::common::{directory_path, ids, unified};
+    use crate::helpers::{app_with_account, assert_request, last_request, walk_records};
+
+    const P: &str = "confluent";
+    const ORG: &str = "1111aaaa-11aa-11aa-11aa-111111aaaaaa";
+
+    fn in_org() -> String {
+        format!("&organization_id={ORG}")
+    }
+
+    #[tokio::test]
+    async fn a_binding_maps_its_principal_role_and_environment() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .get(&directory_path("role_assignments", &account, Some("rb-7g8h9i"), ""))
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            unified(&r.body),
+            json!({
+                "id": "rb-7g8h9i", "user_id": "u-9zq2wd", "role_id": "CloudClusterAdmin",
+                "workspace": [{"id": "env-x9y8z7"}],
+                "created_at": "2022-06-01T12:00:00Z", "updated_at": "2022-06-01T12:00:00Z"
+            })
+        );
+        assert_eq!(
+            r.body["remote_data"]["crn_pattern"],
+            format!("crn://confluent.cloud/organization={ORG}/environment=env-x9y8z7/cloud-cluster=lkc-abc123")
+        );
+        let sent = last_request(&app, P);
+        assert_request(&sent, "GET", "/iam/v2/role-bindings/rb-7g8h9i");
+        assert_eq!(sent.header("authorization"), Some(basic().as_str()));
+    }
+
+    #[tokio::test]
+    async fn the_list_walks_the_organizations_bindings_over_next_links() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).clear_requests();
+
+        let (bindings, pages) = walk_records(&app, &directory_path("role_assignments", &account, None, &in_org()), 2).await;
+
+        assert_eq!(
+            ids(&bindings),
+            ["rb-1a2b3c", "rb-4d5e6f", "rb-7g8h9i", "rb-0j1k2l", "rb-3m4n5o"],
+            "this organization's bindings only"
+        );
+        assert_eq!(pages, 3);
+        assert_eq!(
+            unified(&bindings[3]),
+            json!({
+                "id": "rb-0j1k2l", "group_id": "group-a1b2", "group_type": "group",
+                "role_id": "MetricsViewer",
+                "created_at": "2023-09-19T15:45:00Z", "updated_at": "2023-09-19T15:45:00Z"
+            })
+        );
+        let first = &app.emulator(P).requests()[0];
+        assert_eq!(
+            url::form_urlencoded::parse(first.query.as_bytes())
+                .find(|(k, _)| k == "crn_pattern")
+                .map(|(_, v)| v.into_owned()),
+            Some(format!("crn://confluent.cloud/organization={ORG}"))
+        );
+    }
+
+    #[tokio::test]
+    async fn one_users_bindings_are_asked_for_by_principal() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .get(&directory_path(
+                "role_assignments",
+                &account,
+                None,
+                &format!("{}&user_id=u-9zq2wd", in_org()),
+            ))
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            ids(r.body["result"].as_array().unwrap()),
+            ["rb-4d5e6f", "rb-7g8h9i"]
+        );
+        let sent = last_request(&app, P);
+        assert!(sent.query.contains("principal=User%3Au-9zq2wd"), "{}", sent.query);
+    }
+
+    #[tokio::test]
+    async fn create_binds_a_role_in_an_environment_and_delete_removes_it() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                Method::POST,
+                &directory_path("role_assignments", &account, None, &in_org()),
+                Some(
+                    json!({"user_id": "u-4r7pk1", "role_id": "EnvironmentAdmin", "workspace": [{"id": "env-x9y8z7"}]}),
+                ),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let sent = last_request(&app, P);
+        assert_request(&sent, "POST", "/iam/v2/role-bindings");
+        assert_eq!(sent.header("authorization"), Some(basic().as_str()));
+        assert_eq!(
+            sent.json.unwrap(),
+            json!({
+                "principal": "User:u-4r7pk1", "role_name": "EnvironmentAdmin",
+                "crn_pattern": format!("crn://confluent.cloud/organization={ORG}/environment=env-x9y8z7")
+            })
+        );
+        let id = r.body["id"].as_str().unwrap().to_string();
+        assert_eq!(
+            unified(&r.body),
+            json!({
+                "id": id, "user_id": "u-4r7pk1", "role_id": "EnvironmentAdmin",
+                "workspace": [{"id": "env-x9y8z7"}],
+                "created_at": r.body["created_at"], "updated_at": r.body["updated_at"]
+            })
+        );
+        assert!(r.body["created_at"].is_string(), "{}", r.text);
+
+        let r = app
+            .send(
+                Method::DELETE,
+                &directory_path("role_assignments", &account, Some(&id), ""),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_request(&last_request(&app, P), "DELETE", &format!("/iam/v2/role-bindings/{id}"));
+        assert!(app.emulator(P).record("role_bindings", &id).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_binding_without_a_principal_is_confluents_400() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                Method::POST,
+                &directory_path("role_assignments", &account, None, &in_org()),
+                Some(json!({"role_id": "OrganizationAdmin"})),
+            )
+            .await;
+
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert_eq!(r.body["truto_is_remote_error"], true, "{}", r.text);
+        assert_eq!(
+            r.body["raw_response"]["errors"][0]["code"], "invalid_input",
+            "{}",
+            r.text
+        );
+    }
+}
+
+/// Environments as workspaces: list over `metadata.next` links, get, Confluent's 404.
+mod workspaces {
+    use serde_json::json;
+
+    use super::basic;
+    use crate::common::{assert_pages_follow_next_links, directory_path, ids, unified};
+    use crate::helpers::{app_with_account, assert_request, last_request, walk_records};
+
+    const P: &str = "confluent";
+    const ORG: &str = "1111aaaa-11aa-11aa-11aa-111111aaaaaa";
+
+    #[tokio::test]
+    async fn environments_walk_next_links_and_map_their_organization() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).clear_requests();
+
+        let (envs, pages) = walk_records(&app, &directory_path("workspaces", &account, None, ""), 2).await;
+
+        assert_eq!(ids(&envs), ["env-x9y8z7", "env-a1b2c3", "env-d4e5f6"]);
+        assert_eq!(pages, 2);
+        assert_eq!(
+            unified(&envs[0]),
+            json!({
+                "id": "env-x9y8z7", "name": "production", "organization": {"id": ORG},
+                "created_at": "2022-05-10T07:00:00Z", "updated_at": "2024-01-15T10:20:30Z"
+            })
+        );
+        let sent = app.emulator(P).requests();
+        assert_eq!(sent.len(), 2);
+        assert_eq!(sent[0].path, "/org/v2/environments");
+        assert_pages_follow_next_links(&app, P, &sent, "/metadata/next").await;
+        assert_eq!(sent[1].header("authorization"), Some(basic().as_str()));
+    }
+
+    #[tokio::test]
+    async fn an_environment_is_read_by_id() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app.get(&directory_path("workspaces", &account, Some("env-d4e5f6"), "")).await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            unified(&r.body),
+            json!({
+                "id": "env-d4e5f6", "name": "sandbox", "organization": {"id": ORG},
+                "created_at": "2023-11-30T16:00:00Z", "updated_at": "2024-03-03T03:03:03Z"
+            })
+        );
+        assert_eq!(
+            r.body["remote_data"]["stream_governance_config"]["package"],
+            "ESSENTIALS"
+        );
+        assert_request(&last_request(&app, P), "GET", "/org/v2/environments/env-d4e5f6");
+
+        let r = app.get(&directory_path("workspaces", &account, Some("env-nope"), "")).await;
+        assert_eq!(r.status, 404, "{}", r.text);
+        assert_eq!(
+            r.body["raw_response"]["errors"][0]["code"], "resource_not_found",
+            "{}",
+            r.text
+        );
+    }
+}

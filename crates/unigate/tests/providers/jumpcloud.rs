@@ -529,3 +529,75 @@ mod groups {
         assert_eq!(r.body["raw_response"]["code"], 404, "{}", r.text);
     }
 }
+
+/// The organization's entitlement products as licenses.
+mod licenses {
+    use serde_json::json;
+
+    use crate::common::{directory_path, ids, unified};
+    use crate::helpers::{app_with_account, assert_request, last_request};
+
+    const KEY: &str = "jca_SandboxJumpCloudApiKey000000000000001";
+    const ACME: &str = "&organization_id=5c48b4e3c9d7a8163a7b3e1f";
+
+    #[tokio::test]
+    async fn the_entitlement_products_are_the_licenses() {
+        let (app, account) = app_with_account("jumpcloud").await;
+
+        let r = app.get(&directory_path("licenses", &account, None, ACME)).await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        let licenses = r.body["result"].as_array().unwrap();
+        assert_eq!(ids(licenses), ["platform", "di-premium"]);
+        assert_eq!(
+            unified(&licenses[0]),
+            json!({"id": "platform", "name": "JumpCloud Platform", "available_quantity": 500,
+                   "unit_amount": 15, "is_paid": true})
+        );
+        assert_eq!(licenses[0]["remote_data"]["committedUsers"], 100);
+        let sent = last_request(&app, "jumpcloud");
+        assert_request(&sent, "GET", "/api/organizations/5c48b4e3c9d7a8163a7b3e1f");
+        assert_eq!(sent.header("x-api-key"), Some(KEY));
+    }
+
+    #[tokio::test]
+    async fn a_license_is_picked_by_its_product_code() {
+        let (app, account) = app_with_account("jumpcloud").await;
+
+        let r = app.get(&directory_path("licenses", &account, Some("di-premium"), ACME)).await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            unified(&r.body),
+            json!({"id": "di-premium", "name": "Directory Insights Premium", "available_quantity": 500,
+                   "unit_amount": 2, "is_paid": true})
+        );
+
+        let r = app
+            .get(&directory_path("licenses", &account, Some("no-such-product"), ACME))
+            .await;
+        assert_eq!(r.status, 404, "{}", r.text);
+    }
+
+    #[tokio::test]
+    async fn an_unknown_organization_is_jumpclouds_404() {
+        let (app, account) = app_with_account("jumpcloud").await;
+
+        let r = app
+            .get(&directory_path(
+                "licenses",
+                &account,
+                None,
+                "&organization_id=000000000000000000000000",
+            ))
+            .await;
+
+        assert_eq!(r.status, 404, "{}", r.text);
+        assert_eq!(r.body["truto_is_remote_error"], true, "{}", r.text);
+        assert_eq!(
+            r.body["raw_response"]["message"], "Organization not found",
+            "{}",
+            r.text
+        );
+    }
+}

@@ -299,3 +299,145 @@ mod users {
         assert_eq!(sent.json.unwrap(), json!({}));
     }
 }
+
+/// Teams as groups (list by organization, get, create, delete), a team's users through
+/// the users list's `group_id`, and `me`.
+mod directory {
+    use reqwest::Method;
+    use serde_json::json;
+
+    use crate::common::{directory_path, group_members, ids, request_lines, unified};
+    use crate::helpers::{app_with_account, assert_request, last_request, walk_records};
+
+    const P: &str = "make";
+    const AUTH: &str = "Token 93a4b6f2-5c1d-4e8f-a7b9-0c2d4e6f8a01";
+    const ORG: &str = "&organization_id=11";
+
+    #[tokio::test]
+    async fn a_team_is_a_group_of_its_organization() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app.get(&directory_path("groups", &account, Some("123"), "")).await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            unified(&r.body),
+            json!({"id": "123", "name": "Platform Team", "organization": "11", "group_type": "team"})
+        );
+        assert_eq!(r.body["remote_data"]["operationsLimit"], 100000);
+        let sent = last_request(&app, P);
+        assert_request(&sent, "GET", "/api/v2/teams/123");
+        assert_eq!(sent.header("authorization"), Some(AUTH));
+    }
+
+    #[tokio::test]
+    async fn the_teams_list_walks_offset_pages_of_one_organization() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).clear_requests();
+
+        let (teams, pages) = walk_records(&app, &directory_path("groups", &account, None, ORG), 2).await;
+
+        assert_eq!(
+            ids(&teams),
+            ["123", "124", "125"],
+            "organization 11's teams only"
+        );
+        assert_eq!(pages, 2);
+        assert_eq!(
+            request_lines(&app, P),
+            [
+                "GET /api/v2/teams?organizationId=11&pg%5Blimit%5D=2",
+                "GET /api/v2/teams?organizationId=11&pg%5Blimit%5D=2&pg%5Boffset%5D=2"
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn team_writes_post_and_delete() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                Method::POST,
+                &directory_path("groups", &account, None, ORG),
+                Some(json!({"name": "Finance Automations"})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let sent = last_request(&app, P);
+        assert_request(&sent, "POST", "/api/v2/teams");
+        assert_eq!(sent.header("authorization"), Some(AUTH));
+        assert_eq!(
+            sent.json.unwrap(),
+            json!({"name": "Finance Automations", "organizationId": 11})
+        );
+        let id = r.body["id"].as_str().unwrap().to_string();
+        assert_eq!(
+            unified(&r.body),
+            json!({"id": id, "name": "Finance Automations", "organization": "11", "group_type": "team"})
+        );
+
+        let r = app
+            .send(Method::DELETE, &directory_path("groups", &account, Some(&id), ""), None)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_request(&last_request(&app, P), "DELETE", &format!("/api/v2/teams/{id}"));
+        assert!(app.emulator(P).record("teams", &id).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_team_without_an_organization_is_makes_400() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                Method::POST,
+                &directory_path("groups", &account, None, ""),
+                Some(json!({"name": "Orphans"})),
+            )
+            .await;
+
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert_eq!(r.body["truto_is_remote_error"], true, "{}", r.text);
+        assert_eq!(r.body["raw_response"]["code"], "IM003", "{}", r.text);
+    }
+
+    #[tokio::test]
+    async fn the_users_of_a_team_are_read_with_team_id() {
+        let (app, account) = app_with_account(P).await;
+
+        let members = group_members(&app, &account, "123", ORG).await;
+
+        assert_eq!(ids(&members), ["318", "305"]);
+        assert_eq!(
+            unified(&members[1]),
+            json!({
+                "id": "305", "name": "Amara Nwosu",
+                "emails": [{"email": "amara.nwosu@acme-automations.example", "is_primary": true}],
+                "avatar": "https://secure.gravatar.com/avatar/9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d",
+                "languages": ["en"]
+            })
+        );
+        let sent = last_request(&app, P);
+        assert_request(&sent, "GET", "/api/v2/users");
+        assert_eq!(sent.query, "teamId=123");
+    }
+
+    #[tokio::test]
+    async fn me_is_the_tokens_user() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app.get(&directory_path("me", &account, None, "")).await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        let records = r.body["result"].as_array().unwrap();
+        assert_eq!(records.len(), 1, "{}", r.text);
+        assert_eq!(
+            unified(&records[0]),
+            json!({"id": "318", "name": "Wojtek Kowalski", "email": "wojtek.kowalski@acme-automations.example"})
+        );
+        let sent = last_request(&app, P);
+        assert_request(&sent, "GET", "/api/v2/users/me");
+        assert_eq!(sent.header("authorization"), Some(AUTH));
+    }
+}

@@ -237,7 +237,7 @@ mod users {
     const MEDIA: &str = "application/vnd.atlas.2025-02-19+json";
 
     /// The answered (second) request of each handshake, as `METHOD path?query`.
-    fn answered_lines(app: &crate::helpers::TestApp) -> Vec<String> {
+    pub(super) fn answered_lines(app: &crate::helpers::TestApp) -> Vec<String> {
         app.emulator(P)
             .requests()
             .iter()
@@ -512,5 +512,346 @@ mod users {
             &format!("/api/atlas/v2/orgs/{ORG_ID}/users/5e0b5d4c2f6a7b8c9d0e1f23"),
         );
         assert!(app.emulator(P).record("users", "5e0b5d4c2f6a7b8c9d0e1f23").is_none());
+    }
+}
+
+/// Teams as groups (each scoped by `organization_id`), team membership (`:addUser`,
+/// `:removeUser`), projects as workspaces and organization events as activities; every
+/// call a Digest handshake.
+mod directory {
+    use reqwest::Method;
+    use serde_json::json;
+
+    use super::users::answered_lines;
+    use super::P;
+    use crate::common::{change_membership, directory_path, group_members, ids, unified};
+    use crate::helpers::{app_with_account, assert_request, last_request, walk_records};
+
+    const ORG_ID: &str = "5f4d3c2b1a0e9d8c7b6a5f4e";
+    const ORG: &str = "&organization_id=5f4d3c2b1a0e9d8c7b6a5f4e";
+    const V2023: &str = "application/vnd.atlas.2023-01-01+json";
+    const V2025: &str = "application/vnd.atlas.2025-02-19+json";
+    const ANALYSTS: &str = "619f0a1b2c3d4e5f6a7b8c9d";
+    const ADMINS: &str = "61a0b1c2d3e4f5a6b7c8d9e0";
+    const ONCALL: &str = "61a1c2d3e4f5a6b7c8d9e0f1";
+    const ANA: &str = "5b7e2a1f9c3d4e5f6a7b8c90";
+    const BEN: &str = "5c8f3b2a0d4e5f6a7b8c9d01";
+    const ERIK: &str = "5f1c6e5d3a7b8c9d0e1f2a34";
+
+    #[tokio::test]
+    async fn a_team_is_a_group_of_the_organization() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app.get(&directory_path("groups", &account, Some(ADMINS), ORG)).await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            unified(&r.body),
+            json!({"id": ADMINS, "name": "Data-Platform-Admins", "organization": ORG_ID, "group_type": "team"})
+        );
+        let sent = last_request(&app, P);
+        assert_request(&sent, "GET", &format!("/api/atlas/v2/orgs/{ORG_ID}/teams/{ADMINS}"));
+        assert_eq!(sent.header("accept"), Some(V2023));
+        assert!(sent.header("authorization").unwrap().starts_with("Digest "));
+    }
+
+    #[tokio::test]
+    async fn the_teams_list_walks_page_num_pages() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).clear_requests();
+
+        let (teams, pages) = walk_records(&app, &directory_path("groups", &account, None, ORG), 2).await;
+
+        assert_eq!(
+            ids(&teams),
+            [ANALYSTS, ADMINS, ONCALL],
+            "this organization's teams only"
+        );
+        assert_eq!(pages, 2);
+        assert_eq!(
+            answered_lines(&app),
+            [
+                format!("GET /api/atlas/v2/orgs/{ORG_ID}/teams?itemsPerPage=2&pageNum=1"),
+                format!("GET /api/atlas/v2/orgs/{ORG_ID}/teams?itemsPerPage=2&pageNum=2")
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn team_writes_post_patch_and_delete() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                Method::POST,
+                &directory_path("groups", &account, None, ORG),
+                Some(json!({"name": "Schema-Reviewers"})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let sent = last_request(&app, P);
+        assert_request(&sent, "POST", &format!("/api/atlas/v2/orgs/{ORG_ID}/teams"));
+        assert_eq!(sent.header("content-type"), Some(V2023));
+        assert_eq!(sent.json.unwrap(), json!({"name": "Schema-Reviewers", "usernames": []}));
+        let id = r.body["id"].as_str().unwrap().to_string();
+        assert_eq!(id.len(), 24, "{id}");
+        assert_eq!(
+            unified(&r.body),
+            json!({"id": id, "name": "Schema-Reviewers", "organization": ORG_ID, "group_type": "team"})
+        );
+
+        let r = app
+            .send(
+                Method::PATCH,
+                &directory_path("groups", &account, Some(&id), ORG),
+                Some(json!({"name": "Schema-Council"})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let sent = last_request(&app, P);
+        assert_request(&sent, "PATCH", &format!("/api/atlas/v2/orgs/{ORG_ID}/teams/{id}"));
+        assert_eq!(sent.header("content-type"), Some(V2023));
+        assert_eq!(sent.json.unwrap(), json!({"name": "Schema-Council"}));
+        assert_eq!(r.body["name"], "Schema-Council");
+
+        let r = app
+            .send(Method::DELETE, &directory_path("groups", &account, Some(&id), ORG), None)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_request(
+            &last_request(&app, P),
+            "DELETE",
+            &format!("/api/atlas/v2/orgs/{ORG_ID}/teams/{id}"),
+        );
+        assert!(app.emulator(P).record("teams", &id).is_none());
+    }
+
+    #[tokio::test]
+    async fn an_unknown_team_is_atlas_404() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .get(&directory_path("groups", &account, Some("000000000000000000000000"), ORG))
+            .await;
+
+        assert_eq!(r.status, 404, "{}", r.text);
+        assert_eq!(r.body["truto_is_remote_error"], true, "{}", r.text);
+        assert_eq!(r.body["raw_response"]["error"], 404, "{}", r.text);
+        assert_eq!(r.body["raw_response"]["reason"], "Not Found", "{}", r.text);
+    }
+
+    #[tokio::test]
+    async fn add_user_and_remove_user_change_the_team_members_list() {
+        let (app, account) = app_with_account(P).await;
+
+        let before = group_members(&app, &account, ADMINS, ORG).await;
+        assert_eq!(ids(&before), [ANA, ERIK]);
+        assert_eq!(
+            unified(&before[1]),
+            json!({
+                "id": ERIK, "username": "erik.lund@acme-data.example",
+                "first_name": "Erik", "last_name": "Lund", "name": "Erik Lund",
+                "emails": [{"email": "erik.lund@acme-data.example", "is_primary": true}],
+                "status": "active", "user_type": "user",
+                "roles": [{"id": "ORG_MEMBER", "name": "ORG_MEMBER", "organization": ORG_ID}],
+                "groups": [{"id": ADMINS, "organization": ORG_ID}],
+                "organizations": [{"id": ORG_ID}],
+                "last_login_at": "2024-06-02T06:00:00Z",
+                "created_at": "2022-09-19T07:30:00Z"
+            })
+        );
+        let sent = last_request(&app, P);
+        assert_request(
+            &sent,
+            "GET",
+            &format!("/api/atlas/v2/orgs/{ORG_ID}/teams/{ADMINS}/users"),
+        );
+        assert_eq!(sent.header("accept"), Some(V2025));
+
+        let r = change_membership(&app, "add-user", &account, ORG, ADMINS, BEN).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(unified(&r.body), json!({"group_id": ADMINS, "user_id": BEN}));
+        assert_eq!(r.body["remote_data"]["username"], "ben.oyelaran@acme-data.example");
+        let sent = last_request(&app, P);
+        assert_request(
+            &sent,
+            "POST",
+            &format!("/api/atlas/v2/orgs/{ORG_ID}/teams/{ADMINS}:addUser"),
+        );
+        assert_eq!(
+            (sent.header("accept"), sent.header("content-type")),
+            (Some(V2025), Some(V2025))
+        );
+        assert_eq!(sent.json.unwrap(), json!({"id": BEN}));
+        assert_eq!(
+            ids(&group_members(&app, &account, ADMINS, ORG).await),
+            [ANA, ERIK, BEN]
+        );
+
+        let r = change_membership(&app, "remove-user", &account, ORG, ADMINS, ANA).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(unified(&r.body), json!({"group_id": ADMINS, "user_id": ANA}));
+        let sent = last_request(&app, P);
+        assert_request(
+            &sent,
+            "POST",
+            &format!("/api/atlas/v2/orgs/{ORG_ID}/teams/{ADMINS}:removeUser"),
+        );
+        assert_eq!(sent.json.unwrap(), json!({"id": ANA}));
+        assert_eq!(
+            ids(&group_members(&app, &account, ADMINS, ORG).await),
+            [ERIK, BEN]
+        );
+        // Still a user of the organization.
+        assert!(app.emulator(P).record("users", ANA).is_some());
+    }
+
+    #[tokio::test]
+    async fn adding_an_unknown_user_is_atlas_404() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = change_membership(&app, "add-user", &account, ORG, ADMINS, "000000000000000000000000").await;
+
+        assert_eq!(r.status, 404, "{}", r.text);
+        assert_eq!(r.body["truto_is_remote_error"], true, "{}", r.text);
+        assert_eq!(
+            r.body["raw_response"]["parameters"],
+            json!(["000000000000000000000000"])
+        );
+    }
+
+    #[tokio::test]
+    async fn projects_are_workspaces_of_the_key_or_of_one_organization() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).clear_requests();
+
+        let (all, pages) = walk_records(&app, &directory_path("workspaces", &account, None, ""), 3).await;
+        assert_eq!(
+            ids(&all),
+            [
+                "60d1a2b3c4d5e6f7a8b9c0d1",
+                "60d2b3c4d5e6f7a8b9c0d1e2",
+                "60d3c4d5e6f7a8b9c0d1e2f3",
+                "60e4d5e6f7a8b9c0d1e2f3a4"
+            ]
+        );
+        assert_eq!(pages, 2);
+        assert_eq!(
+            answered_lines(&app),
+            [
+                "GET /api/atlas/v2/groups?itemsPerPage=3&pageNum=1",
+                "GET /api/atlas/v2/groups?itemsPerPage=3&pageNum=2"
+            ]
+        );
+
+        let r = app.get(&directory_path("workspaces", &account, None, ORG)).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let in_org = r.body["result"].as_array().unwrap();
+        assert_eq!(in_org.len(), 3, "{}", r.text);
+        assert_request(
+            &last_request(&app, P),
+            "GET",
+            &format!("/api/atlas/v2/orgs/{ORG_ID}/groups"),
+        );
+
+        let r = app
+            .get(&directory_path("workspaces", &account, Some("60d1a2b3c4d5e6f7a8b9c0d1"), ""))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            unified(&r.body),
+            json!({
+                "id": "60d1a2b3c4d5e6f7a8b9c0d1", "name": "Production",
+                "organization": {"id": ORG_ID}, "created_at": "2021-06-22T09:00:00Z"
+            })
+        );
+        assert_eq!(r.body["remote_data"]["clusterCount"], 4);
+        assert_request(
+            &last_request(&app, P),
+            "GET",
+            "/api/atlas/v2/groups/60d1a2b3c4d5e6f7a8b9c0d1",
+        );
+    }
+
+    #[tokio::test]
+    async fn activities_send_min_and_max_date_and_map_the_events() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).clear_requests();
+
+        let r = app
+            .get(&directory_path(
+                "activities",
+                &account,
+                None,
+                &format!("{ORG}&created_at[gte]=2024-06-01T00:00:00Z&created_at[lt]=2024-06-05T00:00:00Z"),
+            ))
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        let events = r.body["result"].as_array().unwrap();
+        assert_eq!(
+            ids(events),
+            ["665f9e8d7c6b5a4f3e2d1c0b", "665e1a2b3c4d5e6f7a8b9c0d"],
+            "Unigate keeps the bounds Atlas was sent"
+        );
+        assert_eq!(
+            unified(&events[0]),
+            json!({
+                "id": "665f9e8d7c6b5a4f3e2d1c0b",
+                "actor": {"id": ANA, "email": "ana.costa@acme-data.example", "type": "user"},
+                "organization": {"id": ORG_ID},
+                "action": "INVITED_TO_ORG",
+                "entity": {"name": "dev.intern@acme-data.example"},
+                "entity_type": "user",
+                "context": {"ip_address": "198.51.100.23"},
+                "created_at": "2024-06-04T08:01:00Z"
+            })
+        );
+        assert_eq!(
+            unified(&events[1]),
+            json!({
+                "id": "665e1a2b3c4d5e6f7a8b9c0d",
+                "actor": {"id": "6650f0e1d2c3b4a5f6e7d8c9", "name": "sbxqkvne", "type": "api_key"},
+                "organization": {"id": ORG_ID},
+                "action": "ORG_API_KEY_ADDED",
+                "context": {"ip_address": "203.0.113.40"},
+                "created_at": "2024-06-03T22:45:31Z"
+            })
+        );
+        let sent = last_request(&app, P);
+        assert_request(&sent, "GET", &format!("/api/atlas/v2/orgs/{ORG_ID}/events"));
+        assert_eq!(
+            sent.query,
+            "minDate=2024-06-01T00%3A00%3A00Z&maxDate=2024-06-05T00%3A00%3A00Z&pageNum=1"
+        );
+        assert_eq!(sent.header("accept"), Some(V2023));
+    }
+
+    #[tokio::test]
+    async fn a_team_event_names_its_team_and_the_events_walk_pages() {
+        let (app, account) = app_with_account(P).await;
+
+        let (events, pages) = walk_records(&app, &directory_path("activities", &account, None, ORG), 3).await;
+
+        assert_eq!(events.len(), 4, "this organization's events only");
+        assert_eq!(pages, 2);
+        assert_eq!(
+            unified(&events[0]),
+            json!({
+                "id": "6660a1b2c3d4e5f6a7b8c9d0",
+                "actor": {"id": ANA, "email": "ana.costa@acme-data.example", "type": "user"},
+                "organization": {"id": ORG_ID},
+                "group": {"id": ADMINS},
+                "action": "JOINED_TEAM",
+                "entity": {"name": "erik.lund@acme-data.example"},
+                "entity_type": "user",
+                "context": {"ip_address": "198.51.100.23"},
+                "created_at": "2024-06-05T14:22:10Z"
+            })
+        );
+        assert_eq!(
+            events[3]["context"],
+            json!({"ip_address": "192.0.2.10", "project_id": "60d3c4d5e6f7a8b9c0d1e2f3"})
+        );
     }
 }

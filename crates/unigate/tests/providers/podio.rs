@@ -194,3 +194,114 @@ mod users {
         );
     }
 }
+
+/// `me`: the token's user from `GET /user/status`.
+mod me {
+    use serde_json::json;
+
+    use crate::common::{directory_path, unified};
+    use crate::helpers::{app_with_account, assert_request, last_request, spawn_app};
+
+    const P: &str = "podio";
+
+    #[tokio::test]
+    async fn me_is_the_user_of_the_token() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app.get(&directory_path("me", &account, None, "")).await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        let records = r.body["result"].as_array().unwrap();
+        assert_eq!(records.len(), 1, "{}", r.text);
+        assert_eq!(
+            unified(&records[0]),
+            json!({"id": "1001", "name": "Sara Lindqvist", "email": "sara@acme-events.example"})
+        );
+        let sent = last_request(&app, P);
+        assert_request(&sent, "GET", "/user/status");
+        assert_eq!(
+            sent.header("authorization"),
+            Some("OAuth2 podio-sandbox-9d1c7b5a3e2f4a6b8c0d")
+        );
+    }
+
+    #[tokio::test]
+    async fn an_invalid_token_is_podios_401() {
+        let app = spawn_app().await;
+        let account = app.connect_with(P, json!({"access_token": "wrong"})).await;
+
+        let r = app.get(&directory_path("me", &account, None, "")).await;
+
+        assert_eq!(r.status, 401, "{}", r.text);
+        assert_eq!(r.body["truto_is_remote_error"], true, "{}", r.text);
+        assert_eq!(r.body["raw_response"]["error"], "invalid_grant", "{}", r.text);
+        assert_eq!(
+            r.body["raw_response"]["error_description"], "invalid_token",
+            "{}",
+            r.text
+        );
+    }
+}
+
+/// Spaces as workspaces: an organization's spaces, one space by id, Podio's 404.
+mod workspaces {
+    use serde_json::json;
+
+    use crate::common::{directory_path, ids, unified};
+    use crate::helpers::{app_with_account, assert_request, last_request};
+
+    const P: &str = "podio";
+
+    #[tokio::test]
+    async fn an_organizations_spaces_are_its_workspaces() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .get(&directory_path("workspaces", &account, None, "&organization_id=1543210"))
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        let spaces = r.body["result"].as_array().unwrap();
+        assert_eq!(
+            ids(spaces),
+            ["4001", "4002", "4003"],
+            "this organization's spaces only"
+        );
+        assert_eq!(
+            unified(&spaces[2]),
+            json!({"id": "4003", "name": "Employee Network", "organization": {"id": "1543210"},
+                   "created_at": "2016-04-11T09:15:00Z"})
+        );
+        assert_eq!(spaces[2]["remote_data"]["type"], "emp_network");
+        let sent = last_request(&app, P);
+        assert_request(&sent, "GET", "/org/1543210/space/");
+        assert_eq!(
+            sent.header("authorization"),
+            Some("OAuth2 podio-sandbox-9d1c7b5a3e2f4a6b8c0d")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_space_is_read_by_id() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app.get(&directory_path("workspaces", &account, Some("4002"), "")).await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            unified(&r.body),
+            json!({"id": "4002", "name": "Venues", "organization": {"id": "1543210"},
+                   "created_at": "2018-02-11T13:30:00Z"})
+        );
+        assert_request(&last_request(&app, P), "GET", "/space/4002");
+
+        let r = app.get(&directory_path("workspaces", &account, Some("999"), "")).await;
+        assert_eq!(r.status, 404, "{}", r.text);
+        assert_eq!(r.body["truto_is_remote_error"], true, "{}", r.text);
+        assert_eq!(
+            r.body["raw_response"]["error_description"], "Object not found",
+            "{}",
+            r.text
+        );
+    }
+}

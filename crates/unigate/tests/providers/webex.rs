@@ -343,7 +343,7 @@ mod users {
 
 const SALES_GROUP: &str = "Y2lzY29zcGFyazovL3VzL1NDSU1fR1JPVVAvMjUxMDRiZTAtZjg3NC00MzQzLTk2MDctZGYwMmRmMzdiNWMxOjM0OGFkYjgxLTI4ZjktNGFiNS1iMmQ2LWU5YjQ5NGU3MmEwNg";
 
-fn dir_path(resource: &str, account: &str, id: Option<&str>) -> String {
+fn directory_path(resource: &str, account: &str, id: Option<&str>) -> String {
     let id = id.map(|i| format!("/{i}")).unwrap_or_default();
     format!("/unified/user-directory/{resource}{id}?integrated_account_id={account}")
 }
@@ -352,7 +352,7 @@ fn dir_path(resource: &str, account: &str, id: Option<&str>) -> String {
 async fn a_group_maps_display_name_org_and_dates() {
     let (app, account) = app_with_account(P).await;
 
-    let r = app.get(&dir_path("groups", &account, Some(SALES_GROUP))).await;
+    let r = app.get(&directory_path("groups", &account, Some(SALES_GROUP))).await;
 
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(
@@ -369,7 +369,7 @@ async fn a_group_maps_display_name_org_and_dates() {
 async fn the_groups_list_reads_the_groups_array() {
     let (app, account) = app_with_account(P).await;
 
-    let r = app.get(&dir_path("groups", &account, None)).await;
+    let r = app.get(&directory_path("groups", &account, None)).await;
 
     assert_eq!(r.status, 200, "{}", r.text);
     let names: Vec<&str> = r.body["result"]
@@ -387,7 +387,7 @@ async fn the_groups_list_reads_the_groups_array() {
 async fn an_unknown_group_is_webexs_404() {
     let (app, account) = app_with_account(P).await;
 
-    let r = app.get(&dir_path("groups", &account, Some("nope"))).await;
+    let r = app.get(&directory_path("groups", &account, Some("nope"))).await;
 
     assert_error(&r, 404);
     assert_eq!(r.body["truto_is_remote_error"], true, "{}", r.text);
@@ -401,7 +401,7 @@ async fn an_unknown_group_is_webexs_404() {
 async fn me_is_the_tokens_person() {
     let (app, account) = app_with_account(P).await;
 
-    let r = app.get(&dir_path("me", &account, None)).await;
+    let r = app.get(&directory_path("me", &account, None)).await;
 
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(
@@ -422,7 +422,7 @@ async fn a_group_is_created_with_scim_schemas_and_deleted() {
     let r = app
         .send(
             Method::POST,
-            &dir_path("groups", &account, None),
+            &directory_path("groups", &account, None),
             Some(json!({"name": "Field Sales"})),
         )
         .await;
@@ -448,7 +448,7 @@ async fn a_group_is_created_with_scim_schemas_and_deleted() {
     );
 
     let r = app
-        .send(Method::DELETE, &dir_path("groups", &account, Some(&id)), None)
+        .send(Method::DELETE, &directory_path("groups", &account, Some(&id)), None)
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_request(&last_request(&app, P), "DELETE", &format!("/v1/groups/{id}"));
@@ -460,12 +460,12 @@ async fn roles_list_and_get_map_id_and_name() {
     let (app, account) = app_with_account(P).await;
     let full = "Y2lzY29zcGFyazovL3VzL1JPTEUvOTZhYmMyYWEtM2RjYy0xMWU1LWExNTItZmUzNDgxOWNkYzlh";
 
-    let r = app.get(&dir_path("roles", &account, None)).await;
+    let r = app.get(&directory_path("roles", &account, None)).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["result_count"], 3, "{}", r.text);
     assert_request(&last_request(&app, P), "GET", "/v1/roles");
 
-    let r = app.get(&dir_path("roles", &account, Some(full))).await;
+    let r = app.get(&directory_path("roles", &account, Some(full))).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(unified(&r.body), json!({"id": full, "name": "Full Administrator"}));
     assert_request(&last_request(&app, P), "GET", &format!("/v1/roles/{full}"));
@@ -476,7 +476,7 @@ async fn a_license_maps_total_and_consumed_units() {
     let (app, account) = app_with_account(P).await;
     let meeting = "Y2lzY29zcGFyazovL3VzL0xJQ0VOU0UvOTZhYmMyYWEtM2RjYy0xMWU1LWExNTItZmUzNDgxOWNkYzlh";
 
-    let r = app.get(&dir_path("licenses", &account, Some(meeting))).await;
+    let r = app.get(&directory_path("licenses", &account, Some(meeting))).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(
         unified(&r.body),
@@ -485,11 +485,210 @@ async fn a_license_maps_total_and_consumed_units() {
     );
     assert_request(&last_request(&app, P), "GET", &format!("/v1/licenses/{meeting}"));
 
-    let r = app.get(&dir_path("licenses", &account, None)).await;
+    let r = app.get(&directory_path("licenses", &account, None)).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["result_count"], 2, "{}", r.text);
     assert_eq!(r.body["result"][1]["assigned_quantity"], 12);
     let sent = last_request(&app, P);
     assert_request(&sent, "GET", "/v1/licenses");
     assert_eq!(sent.query, "");
+}
+
+/// The admin audit log as activities: the required time window from the `created_at`
+/// filters (or the last 30 days), `max`/`offset` pages, and Webex's 401.
+mod activities {
+    use serde_json::json;
+
+    use crate::common::{assert_remote_error, directory_path, ids, request_lines, unified};
+    use crate::helpers::{app_with_account, assert_request, last_request, spawn_app, walk_records};
+
+    const P: &str = "webex";
+    const TOKEN: &str = "Bearer NDk1ZjQ3YjMtY2U1Ni00OGQ3LWI0ZjQtZDhlNjgwNTk2ZjQ4YmE2_PF84_sandbox";
+    const ACME: &str = "Y2lzY29zcGFyazovL3VzL09SR0FOSVpBVElPTi85NmFiYzJhYS0zZGNjLTExZTUtYTE1Mi1mZTM0ODE5Y2RjOWE";
+    const JOHN: &str = "Y2lzY29zcGFyazovL3VzL1BFT1BMRS9mNWIzNjE4Ny1jOGRkLTQ3MjctOGIyZi1mOWM0NDdmMjkwNDY";
+    const MARIA: &str = "Y2lzY29zcGFyazovL3VzL1BFT1BMRS8yYjNjNGQ1ZS02ZjdhLTRiOGMtOWQwZS0xZjJhM2I0YzVkNmU";
+
+    fn org() -> String {
+        format!("&organization_id={ACME}")
+    }
+
+    /// The query parameters of a recorded request, decoded.
+    fn params(query: &str) -> Vec<(String, String)> {
+        url::form_urlencoded::parse(query.as_bytes()).into_owned().collect()
+    }
+
+    #[tokio::test]
+    async fn the_created_at_bounds_are_the_required_from_and_to() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .get(&directory_path(
+                "activities",
+                &account,
+                None,
+                &format!(
+                    "{}&created_at[gte]=2024-06-01T00:00:00Z&created_at[lt]=2024-06-11T00:00:00Z",
+                    org()
+                ),
+            ))
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        let events = r.body["result"].as_array().unwrap();
+        assert_eq!(
+            ids(events),
+            [
+                "N2E0YjJjMWQtM2U0Zi00YTViLTljNmQtN2U4ZjlhMGIxYzJk",
+                "OGI1YzNkMmUtNGY1YS00YjZjLThkN2UtOWYwYTFiMmMzZDRl"
+            ],
+            "Acme's events inside the bounds"
+        );
+        assert_eq!(
+            unified(&events[0]),
+            json!({
+                "id": "N2E0YjJjMWQtM2U0Zi00YTViLTljNmQtN2U4ZjlhMGIxYzJk",
+                "actor": {"id": JOHN, "name": "John Andersen", "email": "john.andersen@example.com"},
+                "organization": {"id": ACME, "name": "Acme, Inc."},
+                "description": "John Andersen modified user Maria Rossi",
+                "action": "EventCategory.USERS",
+                "entity": {"id": MARIA, "name": "Maria Rossi"},
+                "entity_type": "TargetResourceType.USER",
+                "context": {
+                    "ip_address": "128.107.241.191",
+                    "user_agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_14_0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/71.0.3578.98 Safari/537.36",
+                    "admin_roles": ["Full_Admin"],
+                    "event_description": "A user was modified",
+                    "tracking_id": "ATLAS_6f23a878-bcd4-c204-a4db-e701b42b0e5c_0"
+                },
+                "created_at": "2024-06-10T09:12:03.120Z"
+            })
+        );
+        let sent = last_request(&app, P);
+        assert_request(&sent, "GET", "/v1/adminAudit/events");
+        assert_eq!(sent.header("authorization"), Some(TOKEN));
+        let sent = params(&sent.query);
+        for (name, value) in [
+            ("orgId", ACME),
+            ("from", "2024-06-01T00:00:00Z"),
+            ("to", "2024-06-11T00:00:00Z"),
+        ] {
+            assert!(
+                sent.contains(&(name.to_string(), value.to_string())),
+                "{name}={value} in {sent:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn without_bounds_the_window_is_the_last_30_days() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app.get(&directory_path("activities", &account, None, &org())).await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        let sent = params(&last_request(&app, P).query);
+        let time = |name: &str| {
+            let value = &sent.iter().find(|(k, _)| k == name).unwrap().1;
+            chrono::DateTime::parse_from_rfc3339(value).unwrap_or_else(|e| panic!("{name}={value}: {e}"))
+        };
+        assert_eq!(time("to") - time("from"), chrono::Duration::days(30));
+    }
+
+    #[tokio::test]
+    async fn the_audit_log_walks_max_and_offset_pages() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).clear_requests();
+
+        let (events, pages) = walk_records(
+            &app,
+            &directory_path(
+                "activities",
+                &account,
+                None,
+                &format!(
+                    "{}&created_at[gte]=2024-01-01T00:00:00Z&created_at[lte]=2024-12-31T00:00:00Z",
+                    org()
+                ),
+            ),
+            3,
+        )
+        .await;
+
+        assert_eq!(events.len(), 4, "Acme's four events");
+        assert_eq!(events[3]["action"], "EventCategory.GROUPS");
+        assert_eq!(pages, 2);
+        let lines = request_lines(&app, P);
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        let second = params(lines[1].split_once('?').unwrap().1);
+        assert!(second.contains(&("offset".into(), "3".into())), "{second:?}");
+        assert!(second.contains(&("max".into(), "3".into())), "{second:?}");
+    }
+
+    #[tokio::test]
+    async fn an_invalid_token_is_webexs_401() {
+        let app = spawn_app().await;
+        let account = app.connect_with(P, json!({"access_token": "wrong"})).await;
+
+        let r = app.get(&directory_path("activities", &account, None, &org())).await;
+
+        assert_remote_error(
+            &r,
+            401,
+            &json!({
+                "message": "The request requires a valid access token set in the Authorization request header.",
+                "errors": [{"description": "The request requires a valid access token set in the Authorization request header."}],
+                "trackingId": "ROUTER_6650A3F1-6D4B-01BB-00A1-0A2B3C4D5E6F"
+            }),
+        );
+    }
+}
+
+/// A group's members through the users list's `group_id`.
+mod group_members {
+    use serde_json::json;
+
+    use crate::common::{assert_remote_error, group_members, ids, unified, users_path};
+    use crate::helpers::{app_with_account, assert_request, last_request};
+
+    const P: &str = "webex";
+    const SALES: &str = "Y2lzY29zcGFyazovL3VzL1NDSU1fR1JPVVAvMjUxMDRiZTAtZjg3NC00MzQzLTk2MDctZGYwMmRmMzdiNWMxOjM0OGFkYjgxLTI4ZjktNGFiNS1iMmQ2LWU5YjQ5NGU3MmEwNg";
+    const SUPPORT: &str = "Y2lzY29zcGFyazovL3VzL1NDSU1fR1JPVVAvOWExYjJjM2QtNGU1Zi00YTZiLThjN2QtOWUwZjFhMmIzYzRkOjk2YWJjMmFhLTNkY2MtMTFlNS1hMTUyLWZlMzQ4MTljZGM5YQ";
+    const MARIA: &str = "Y2lzY29zcGFyazovL3VzL1BFT1BMRS8yYjNjNGQ1ZS02ZjdhLTRiOGMtOWQwZS0xZjJhM2I0YzVkNmU";
+
+    #[tokio::test]
+    async fn the_users_list_with_group_id_maps_the_groups_members() {
+        let (app, account) = app_with_account(P).await;
+
+        let members = group_members(&app, &account, SALES, "").await;
+
+        assert_eq!(ids(&members), [MARIA]);
+        assert_eq!(
+            unified(&members[0]),
+            json!({"id": MARIA, "name": "Maria Rossi", "user_type": "user", "groups": [{"id": SALES}]})
+        );
+        let sent = last_request(&app, P);
+        assert_request(&sent, "GET", &format!("/v1/groups/{SALES}/members"));
+        assert_eq!(
+            sent.header("authorization"),
+            Some("Bearer NDk1ZjQ3YjMtY2U1Ni00OGQ3LWI0ZjQtZDhlNjgwNTk2ZjQ4YmE2_PF84_sandbox")
+        );
+        assert!(group_members(&app, &account, SUPPORT, "").await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_unknown_group_is_webexs_404() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app.get(&users_path(&account, None, "&group_id=nope")).await;
+
+        assert_remote_error(
+            &r,
+            404,
+            &json!({
+                "message": "The requested resource could not be found.",
+                "errors": [{"description": "The requested resource could not be found."}],
+                "trackingId": "ROUTER_6650A3F1-6D4B-01BB-00A1-0A2B3C4D5E6F"
+            }),
+        );
+    }
 }
