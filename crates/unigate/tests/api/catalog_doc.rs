@@ -126,6 +126,11 @@ async fn the_walkthrough_provider_answers_users_list_and_get_as_documented() {
             "/unified/user-directory/users/1?integrated_account_id={account}"
         ))
         .await;
+    let missing = app
+        .get(&format!(
+            "/unified/user-directory/users/9?integrated_account_id={account}"
+        ))
+        .await;
 
     // Assert
     let bearer = format!("Bearer {}", key.as_str().unwrap());
@@ -155,6 +160,11 @@ async fn the_walkthrough_provider_answers_users_list_and_get_as_documented() {
     );
     assert_eq!(one.body["created_at"], "2024-01-02T10:00:00Z");
     assert_eq!(one.body["remote_data"]["given_name"], "Ada");
+    assert_eq!(
+        crate::helpers::assert_error(&missing, 404),
+        "tinyhr answered 404: Not Found"
+    );
+    assert_eq!(missing.body["raw_response"]["error"]["message"], "Not Found");
 }
 
 /// Every key (and tag value) of the catalog's serde types, read from `catalog/types.rs`'s
