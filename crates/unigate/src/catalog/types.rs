@@ -3,6 +3,11 @@
 //! Every struct denies unknown keys, so a typo in a definition is an error at load time
 //! rather than a silently ignored setting. Nothing here is compiled or checked across
 //! files: that is [`super::registry`]'s job.
+//!
+//! `docs/catalog.md` is the reference of this format for people writing catalog files; a
+//! test (`tests/api/catalog_doc.rs`) fails when a key here is missing from it. Units are in
+//! the key names (`_ms`: milliseconds), except the provider's own rate-limit values
+//! ([`RateLimitConfig`]).
 
 use indexmap::IndexMap;
 use serde::Deserialize;
@@ -12,21 +17,26 @@ use serde_json::Value;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
-    /// The category as it appears in the URL, e.g. `user-directory`.
+    /// The category as it appears in the URL, e.g. `user-directory`; equals the file name.
     pub name: String,
+    /// Display name.
     pub label: String,
+    /// Free text.
     #[serde(default)]
     pub description: Option<String>,
+    /// The unified resources, by the name in the URL (`users`).
     pub resources: IndexMap<String, ModelResourceConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelResourceConfig {
+    /// Free text.
     pub description: String,
     /// The unified methods this resource may offer (`list`, `get`, `create`, `update`, `delete`).
     pub methods: Vec<UnifiedMethod>,
-    /// JSON Schema of one unified record.
+    /// JSON Schema of one unified record: what `normalized` keeps, and what `unigate
+    /// validate` checks mappings against.
     pub schema: Value,
     /// The `list` filters every integration takes for this resource, by query parameter
     /// name ([`FilterConfig`]).
@@ -43,6 +53,7 @@ pub struct ModelResourceConfig {
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CustomMethodConfig {
+    /// Free text.
     pub description: String,
     /// JSON Schema of the body.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -55,12 +66,14 @@ pub struct CustomMethodConfig {
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FilterConfig {
+    /// `type` in YAML: `string` or `date_time`.
     #[serde(rename = "type")]
     pub kind: FilterKind,
     /// The record's field it reads, dotted through objects and arrays (`emails.email`:
     /// any of the user's email addresses); the filter's own name when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Free text, shown by `GET /integration/{name}`.
     pub description: String,
 }
 
@@ -120,7 +133,9 @@ impl std::fmt::Display for UnifiedMethod {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IntegrationConfig {
+    /// The integration's name in URLs and APIs; equals its folder's name.
     pub name: String,
+    /// Display name.
     pub label: String,
     /// Free text shown by `GET /integration/{name}`: quirks, what the unified id means, ...
     #[serde(default)]
@@ -137,7 +152,7 @@ pub struct IntegrationConfig {
     /// provider declares its network here).
     #[serde(default)]
     pub allowed_private_networks: Vec<String>,
-    /// Headers sent on every request; values are templates.
+    /// Headers sent on every request; values are templates over `context`.
     #[serde(default)]
     pub headers: IndexMap<String, String>,
     /// Headers sent only when every value their template names is present in the account
@@ -146,22 +161,24 @@ pub struct IntegrationConfig {
     pub optional_headers: IndexMap<String, String>,
     pub credentials: CredentialsConfig,
     pub authorization: AuthorizationConfig,
-    /// Default pagination for `list` resources; a resource may override it.
+    /// Default pagination for `list` resources (absent: `none`); a resource may override it.
     #[serde(default)]
     pub pagination: Option<PaginationConfig>,
-    /// How to read a provider error.
+    /// How to read a provider error (an answer of status 400 or more).
     #[serde(default)]
     pub error: Option<ErrorConfig>,
     /// How the provider signals rate limiting (Truto's field names).
     #[serde(default)]
     pub rate_limit: Option<RateLimitConfig>,
-    /// Per-request timeout for this provider, overriding `upstream.request_timeout_ms`.
+    /// Per-request timeout for this provider in milliseconds, overriding
+    /// `upstream.request_timeout_ms`.
     #[serde(default)]
     pub timeout_ms: Option<u64>,
     /// Retries for this provider, overriding `upstream.retry`.
     #[serde(default)]
     pub retry: Option<IntegrationRetryConfig>,
-    /// Values an account's context falls back to (e.g. a default region host).
+    /// Values an account's context falls back to (e.g. a default region host); mappings and
+    /// templates see them in `context`.
     #[serde(default)]
     pub context_defaults: serde_json::Map<String, Value>,
     /// Raw provider resources: `resources.<resource>.<method>`.
@@ -171,6 +188,7 @@ pub struct IntegrationConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CredentialsConfig {
+    /// `api_key`, `oauth2`, `oauth2_client_credentials` or `basic`.
     pub format: CredentialFormat,
     /// The fields an account's context must carry for this format. For `oauth2` these are
     /// what an imported account supplies (`access_token`, optionally `refresh_token` and
@@ -180,9 +198,11 @@ pub struct CredentialsConfig {
     /// The provider's OAuth2 endpoints, for `oauth2` and `oauth2_client_credentials`.
     #[serde(default)]
     pub oauth2: Option<OAuth2Config>,
-    /// A raw resource method (`organizations.list`) run after connecting an account to check
-    /// its credentials: success marks the account `active`, failure `validation_error`.
-    /// Absent: [`DEFAULT_VALIDATION`]; `none`: no check.
+    /// A raw resource method (`organizations.list`) run after connecting an account through
+    /// the connect flow, to check its credentials (an imported account is not checked):
+    /// success marks the account `active`, failure `validation_error`.
+    /// Absent: [`DEFAULT_VALIDATION`] (no check when the integration has no such resource);
+    /// `none`: no check.
     #[serde(default)]
     pub validation: Option<String>,
 }
@@ -199,9 +219,12 @@ pub struct OAuth2Config {
     /// The consent page (authorization-code flow).
     #[serde(default)]
     pub authorize_url: Option<String>,
+    /// The token endpoint.
     pub token_url: String,
+    /// Scopes asked for.
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// How scopes are joined; default one space.
     #[serde(default = "space")]
     pub scope_separator: String,
     /// Send a PKCE `code_challenge` (S256) with the authorization request.
@@ -255,14 +278,19 @@ pub enum CredentialFormat {
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CredentialField {
+    /// The context key, read by templates as `context.<name>`.
     pub name: String,
+    /// Shown on the connect page and by `GET /integration/{name}`.
     #[serde(default)]
     pub label: Option<String>,
+    /// Where to find the value.
     #[serde(default)]
     pub help: Option<String>,
-    /// Secret fields are encrypted at rest and never returned.
+    /// Secret fields (the default) are encrypted at rest, never returned, and not in the
+    /// `context` mappings see (templates do see them).
     #[serde(default = "yes")]
     pub secret: bool,
+    /// An account without it (or with it empty) is refused; default true.
     #[serde(default = "yes")]
     pub required: bool,
 }
@@ -315,14 +343,17 @@ impl HttpMethod {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceMethodConfig {
+    /// `get`, `post`, `put`, `patch` or `delete`.
     pub method: HttpMethod,
-    /// Path template below `base_url`; `{{id}}` and `{{context.x}}` are rendered and
-    /// percent-encoded as one path segment each, so an id can never change the path.
+    /// Path template below `base_url`, over `{id, query, body, context, before}`; each
+    /// placeholder is rendered and percent-encoded as one path segment, so an id can never
+    /// change the path.
     pub path: String,
-    /// Fixed query parameters (templates).
+    /// Fixed query parameters (templates, over the same scope as `path`).
     #[serde(default)]
     pub query: IndexMap<String, String>,
-    /// Headers for this call only; templates over `{id, context, before}` (e.g. a
+    /// Headers for this call only, replacing the integration's of the same name; templates
+    /// over the same scope as `path` (e.g. a
     /// version header read by a `before` step: `"{{before.current.sys.version}}"`).
     #[serde(default)]
     pub headers: IndexMap<String, String>,
@@ -361,27 +392,33 @@ pub enum PaginationConfig {
     None,
     /// Follow the RFC 8288 `Link` header's `rel="next"` URL.
     LinkHeader {
+        /// The provider's page-size parameter: the client's `limit` is sent in it (in every
+        /// format that has one; without it, `limit` does not reach the provider).
         #[serde(default)]
         limit_param: Option<String>,
     },
     /// Page numbers.
     Page {
+        /// The page-number parameter.
         page_param: String,
         #[serde(default)]
         limit_param: Option<String>,
         /// The first page's number (0 or 1).
         #[serde(default = "one")]
         start: u64,
-        /// JSONata over `{response, headers, records}`; true when another page exists.
-        /// Without it, a page as long as the limit is taken to have a successor.
+        /// JSONata over `{response, headers, records}` (`records`: how many records this
+        /// page held); true when another page exists. Without it, a page as long as the
+        /// client's limit (without a limit: any page not empty) is taken to have a successor.
         #[serde(default)]
         has_more: Option<String>,
     },
     /// Offset and limit.
     Offset {
+        /// The offset parameter; the next offset is this one plus the page's records.
         offset_param: String,
         #[serde(default)]
         limit_param: Option<String>,
+        /// As `page`'s `has_more`.
         #[serde(default)]
         has_more: Option<String>,
     },
@@ -400,10 +437,12 @@ pub enum PaginationConfig {
     },
     /// An opaque provider cursor read from the answer.
     Cursor {
+        /// The parameter the cursor is sent in.
         cursor_param: String,
         #[serde(default)]
         limit_param: Option<String>,
-        /// JSONata over `{response, headers}` giving the next cursor (empty/null = end).
+        /// JSONata over `{response, headers}` giving the next cursor, a string or a number
+        /// (empty/null = end).
         next_cursor: String,
     },
     /// The HTTP `Range` header (Truto's `range`): each page is asked for as
@@ -454,7 +493,7 @@ pub struct IntegrationRetryConfig {
     /// Attempts in all, the first included (1 disables retries).
     #[serde(default)]
     pub max_attempts: Option<u32>,
-    /// Total time for a call's retries, from its first attempt.
+    /// Total time for a call's retries, from its first attempt, in milliseconds.
     #[serde(default)]
     pub max_total_ms: Option<u64>,
 }
@@ -465,10 +504,12 @@ pub struct IntegrationRetryConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BudgetConfig {
+    /// Calls per window, at least 1.
     pub requests: u32,
+    /// The window in milliseconds, at least 1 and at most 31 days.
     pub per_ms: u64,
-    /// The longest a call waits for the budget before a 429; default
-    /// `upstream.budget_max_wait_ms`.
+    /// The longest a call waits for the budget before a 429 (never sent), in milliseconds;
+    /// default `upstream.budget_max_wait_ms`.
     #[serde(default)]
     pub max_wait_ms: Option<u64>,
 }
@@ -477,7 +518,9 @@ pub struct BudgetConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitHeaderConfig {
+    /// The header's name (`Prefer`).
     pub name: String,
+    /// Template over `{limit}`: `"odata.maxpagesize={{limit}}"`.
     pub value: String,
 }
 
@@ -485,7 +528,9 @@ pub struct LimitHeaderConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitConfig {
-    /// True when the answer means "rate limited". Default: `status = 429`.
+    /// True when the answer means "rate limited". Default: `status = 429`. May also read the
+    /// error body as `response` where it has been read (Google's 403); the automatic retry
+    /// decides before reading it, so there such a rule sees no `response`.
     #[serde(default)]
     pub is_rate_limited: Option<String>,
     /// Seconds to wait before retrying (a number, or a numeric string). Default: the
@@ -539,14 +584,20 @@ pub struct UnifiedMappingConfig {
     /// on a second endpoint).
     #[serde(default)]
     pub before: Vec<BeforeStepConfig>,
-    /// JSONata giving an object of provider query parameters.
+    /// JSONata over `{id, query, rawQuery, body, context, before}` giving an object of
+    /// provider query parameters (undefined values left out, objects and arrays in bracket
+    /// notation); the client's `remote_query` wins over it.
     #[serde(default)]
     pub query_mapping: Option<String>,
-    /// JSONata giving the provider request body; `null` sends none (a custom method whose
-    /// ids are all in the path). On a `delete`, a body is sent only with this mapping.
+    /// JSONata over the same scope as `query_mapping` giving the provider request body;
+    /// `null` sends none (a custom method whose ids are all in the path), undefined sends
+    /// `{}`. Absent: the unified body as is. On a `delete`, a body is sent only with this
+    /// mapping.
     #[serde(default)]
     pub request_body_mapping: Option<String>,
-    /// JSONata giving one unified record from `response` (one provider record).
+    /// JSONata giving one unified record from `response` (one provider record, as selected
+    /// by the resource's `response_path`), beside the scope of `query_mapping`. Absent: the
+    /// provider record as is.
     #[serde(default)]
     pub response_mapping: Option<String>,
     /// Re-run `before` and the write when the provider answers one of these statuses
@@ -590,6 +641,7 @@ pub struct UnifiedMappingConfig {
 pub struct QueryParamConfig {
     /// What the parameter is and where its value comes from.
     pub description: String,
+    /// A call without it is a 400 naming it.
     #[serde(default)]
     pub required: bool,
     /// A value that works against the integration's emulator: the sandbox's example calls
@@ -615,6 +667,8 @@ pub struct BeforeStepConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConflictRetryConfig {
+    /// The provider's statuses meaning a version conflict (409, 412).
     pub statuses: Vec<u16>,
+    /// Attempts in all, the first included.
     pub max_attempts: u32,
 }

@@ -4,6 +4,7 @@
 mod admin;
 mod browser;
 mod budget;
+mod catalog_doc;
 mod catalog_reload;
 mod cli;
 mod connect;

@@ -1,6 +1,6 @@
 //! Spec conformance of the User Directory users calls (and the organizations calls, and
 //! the groups and membership calls where [`GROUPS`] names the integration, and the other
-//! User Directory resources [`OTHERS`] names, of the same providers): each unified method a
+//! User Directory resources [`LISTS`] names, of the same providers): each unified method a
 //! provider maps is driven against its
 //! emulator, and every request that reached the provider is checked against the
 //! provider's own specification; the users `get` operation's response examples go through
