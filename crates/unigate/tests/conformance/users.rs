@@ -536,7 +536,10 @@ async fn drive(app: &TestApp, entry: &UsersEntry) -> (Vec<(String, RecordedReque
 const LISTS: &[(&str, &[(&str, &str)])] = &[
     // GitHub's organization roles are not in the bundled spec (docs.github.com only).
     ("github", &[("me", ""), ("activities", ""), ("licenses", "")]),
-    ("clickup", &[("me", ""), ("workspaces", ""), ("roles", ""), ("licenses", "")]),
+    (
+        "clickup",
+        &[("me", ""), ("workspaces", ""), ("roles", ""), ("licenses", "")],
+    ),
     ("auth0", &[("activities", "")]),
     ("jumpcloud", &[("licenses", "")]),
     (

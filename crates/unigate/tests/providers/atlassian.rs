@@ -227,7 +227,7 @@ const JIRA_USERS: &str = "9a1b2c3d-0002-4e5f-8a6b-000000000002";
 const OMAR: &str = "5b10a2844c20165700ede21g";
 const LENA: &str = "60f1c2d3e4a5b6c7d8e9f0a1";
 
-fn directory_path(resource: &str, account: &str, id: Option<&str>) -> String {
+fn dir_path(resource: &str, account: &str, id: Option<&str>) -> String {
     directory_path(resource, account, id, SCOPE)
 }
 
@@ -235,7 +235,7 @@ fn directory_path(resource: &str, account: &str, id: Option<&str>) -> String {
 async fn a_directory_group_is_got_by_id() {
     let (app, account) = app_with_account(P).await;
 
-    let r = app.get(&directory_path("groups", &account, Some(ENGINEERING))).await;
+    let r = app.get(&dir_path("groups", &account, Some(ENGINEERING))).await;
 
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(
@@ -258,7 +258,7 @@ async fn the_groups_list_follows_links_next_within_one_organization() {
     let (app, account) = app_with_account(P).await;
     app.emulator(P).clear_requests();
 
-    let (groups, pages) = walk_records(&app, &directory_path("groups", &account, None), 2).await;
+    let (groups, pages) = walk_records(&app, &dir_path("groups", &account, None), 2).await;
 
     assert_eq!(
         ids(&groups),
@@ -289,7 +289,11 @@ async fn deleting_a_group_deletes_it_in_the_directory() {
     let (app, account) = app_with_account(P).await;
 
     let r = app
-        .send(Method::DELETE, &directory_path("groups", &account, Some(ENGINEERING)), None)
+        .send(
+            Method::DELETE,
+            &dir_path("groups", &account, Some(ENGINEERING)),
+            None,
+        )
         .await;
 
     assert_eq!(r.status, 200, "{}", r.text);
@@ -307,7 +311,7 @@ async fn deleting_a_group_deletes_it_in_the_directory() {
 async fn an_unknown_group_is_atlassians_404() {
     let (app, account) = app_with_account(P).await;
 
-    let r = app.get(&directory_path("groups", &account, Some("nope"))).await;
+    let r = app.get(&dir_path("groups", &account, Some("nope"))).await;
 
     assert_remote_error(
         &r,
@@ -329,7 +333,7 @@ async fn add_user_and_remove_user_change_the_groups_users_list() {
     let r = app
         .send(
             Method::POST,
-            &directory_path("groups/add-user", &account, None),
+            &dir_path("groups/add-user", &account, None),
             Some(json!({"group_id": JIRA_USERS, "user_id": LENA})),
         )
         .await;
@@ -348,7 +352,7 @@ async fn add_user_and_remove_user_change_the_groups_users_list() {
     let r = app
         .send(
             Method::POST,
-            &directory_path("groups/remove-user", &account, None),
+            &dir_path("groups/remove-user", &account, None),
             Some(json!({"group_id": JIRA_USERS, "user_id": OMAR})),
         )
         .await;
@@ -399,7 +403,7 @@ async fn adding_an_account_that_is_no_user_is_atlassians_404() {
     let r = app
         .send(
             Method::POST,
-            &directory_path("groups/add-user", &account, None),
+            &dir_path("groups/add-user", &account, None),
             Some(json!({"group_id": JIRA_USERS, "user_id": "nobody"})),
         )
         .await;
@@ -414,7 +418,7 @@ async fn the_audit_log_walks_meta_next_cursors_of_one_organization() {
     let (app, account) = app_with_account(P).await;
     app.emulator(P).clear_requests();
 
-    let (events, pages) = walk_records(&app, &directory_path("activities", &account, None), 2).await;
+    let (events, pages) = walk_records(&app, &dir_path("activities", &account, None), 2).await;
 
     assert_eq!(
         ids(&events),
@@ -475,7 +479,7 @@ async fn created_at_filters_are_sent_as_from_and_to_milliseconds() {
     let r = app
         .get(&format!(
             "{}&created_at[gt]=2024-05-02T17:22:09Z&created_at[lte]=2024-05-20",
-            directory_path("activities", &account, None)
+            dir_path("activities", &account, None)
         ))
         .await;
 

@@ -292,11 +292,7 @@ mod directory {
 
         let (teams, pages) = walk_records(&app, &directory_path("groups", &account, None, ORG), 2).await;
 
-        assert_eq!(
-            ids(&teams),
-            [FRONTEND, BACKEND, RELEASE],
-            "acme-inc's teams only"
-        );
+        assert_eq!(ids(&teams), [FRONTEND, BACKEND, RELEASE], "acme-inc's teams only");
         assert_eq!(pages, 2);
         assert_eq!(
             unified(&teams[0]),
@@ -364,7 +360,11 @@ mod directory {
         );
 
         let r = app
-            .send(Method::DELETE, &directory_path("groups", &account, Some(&id), ORG), None)
+            .send(
+                Method::DELETE,
+                &directory_path("groups", &account, Some(&id), ORG),
+                None,
+            )
             .await;
         assert_eq!(r.status, 200, "{}", r.text);
         let sent = last_request(&app, P);
@@ -395,7 +395,9 @@ mod directory {
     async fn an_unknown_team_is_buildkites_404() {
         let (app, account) = app_with_account(P).await;
 
-        let r = app.get(&directory_path("groups", &account, Some("no-such-team"), ORG)).await;
+        let r = app
+            .get(&directory_path("groups", &account, Some("no-such-team"), ORG))
+            .await;
 
         assert_remote_error(&r, 404, &json!({"message": "No organization found"}));
     }
@@ -448,10 +450,7 @@ mod directory {
             &format!("/v2/organizations/acme-inc/teams/{FRONTEND}/members/{SCOUT}"),
         );
         assert!(sent.body.is_empty(), "no body: {}", sent.body_text());
-        assert_eq!(
-            ids(&group_members(&app, &account, FRONTEND, ORG).await),
-            [JEM, HUCK]
-        );
+        assert_eq!(ids(&group_members(&app, &account, FRONTEND, ORG).await), [JEM, HUCK]);
         // Still a member of the organization.
         assert!(app.emulator(P).record("members", SCOUT).is_some());
     }

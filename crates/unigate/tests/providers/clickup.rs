@@ -220,7 +220,7 @@ const P: &str = "clickup";
 const WS: &str = "&organization_id=1234";
 const PRODUCT: &str = "4bfdfcec-6f4f-40a7-b0d6-22660d51870d";
 
-fn directory_path(resource: &str, account: &str, id: Option<&str>) -> String {
+fn dir_path(resource: &str, account: &str, id: Option<&str>) -> String {
     directory_path(resource, account, id, WS)
 }
 
@@ -270,7 +270,7 @@ async fn workspaces_are_the_authorized_teams_in_one_page() {
 async fn user_groups_of_one_workspace_are_listed_and_got() {
     let (app, account) = app_with_account(P).await;
 
-    let r = app.get(&directory_path("groups", &account, None)).await;
+    let r = app.get(&dir_path("groups", &account, None)).await;
 
     assert_eq!(r.status, 200, "{}", r.text);
     let result = r.body["result"].as_array().unwrap();
@@ -283,7 +283,7 @@ async fn user_groups_of_one_workspace_are_listed_and_got() {
     assert_request(&sent, "GET", "/api/v2/group");
     assert_eq!(query_pairs(&sent), [("team_id".to_string(), "1234".to_string())]);
 
-    let r = app.get(&directory_path("groups", &account, Some(PRODUCT))).await;
+    let r = app.get(&dir_path("groups", &account, Some(PRODUCT))).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(
         unified(&r.body),
@@ -318,7 +318,7 @@ async fn a_user_group_is_created_renamed_and_deleted() {
     let r = app
         .send(
             Method::POST,
-            &directory_path("groups", &account, None),
+            &dir_path("groups", &account, None),
             Some(json!({"name": "support"})),
         )
         .await;
@@ -335,7 +335,7 @@ async fn a_user_group_is_created_renamed_and_deleted() {
     let r = app
         .send(
             Method::PATCH,
-            &directory_path("groups", &account, Some(&id)),
+            &dir_path("groups", &account, Some(&id)),
             Some(json!({"name": "support tier 1"})),
         )
         .await;
@@ -346,7 +346,7 @@ async fn a_user_group_is_created_renamed_and_deleted() {
     assert_eq!(r.body["name"], "support tier 1");
 
     let r = app
-        .send(Method::DELETE, &directory_path("groups", &account, Some(&id)), None)
+        .send(Method::DELETE, &dir_path("groups", &account, Some(&id)), None)
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_request(&last_request(&app, P), "DELETE", &format!("/api/v2/group/{id}"));
@@ -371,7 +371,7 @@ async fn add_user_and_remove_user_change_the_groups_members() {
     let r = app
         .send(
             Method::POST,
-            &directory_path("groups/add-user", &account, None),
+            &dir_path("groups/add-user", &account, None),
             Some(json!({"group_id": PRODUCT, "user_id": "812"})),
         )
         .await;
@@ -389,7 +389,7 @@ async fn add_user_and_remove_user_change_the_groups_members() {
     let r = app
         .send(
             Method::POST,
-            &directory_path("groups/remove-user", &account, None),
+            &dir_path("groups/remove-user", &account, None),
             Some(json!({"group_id": PRODUCT, "user_id": "456"})),
         )
         .await;
@@ -427,7 +427,7 @@ async fn adding_a_user_clickup_does_not_know_is_clickups_error() {
     let r = app
         .send(
             Method::POST,
-            &directory_path("groups/add-user", &account, None),
+            &dir_path("groups/add-user", &account, None),
             Some(json!({"group_id": PRODUCT, "user_id": "999"})),
         )
         .await;
@@ -439,7 +439,7 @@ async fn adding_a_user_clickup_does_not_know_is_clickups_error() {
 async fn roles_are_the_workspaces_custom_roles() {
     let (app, account) = app_with_account(P).await;
 
-    let r = app.get(&directory_path("roles", &account, None)).await;
+    let r = app.get(&dir_path("roles", &account, None)).await;
 
     assert_eq!(r.status, 200, "{}", r.text);
     let result = r.body["result"].as_array().unwrap();
@@ -452,10 +452,10 @@ async fn roles_are_the_workspaces_custom_roles() {
     );
     assert_request(&last_request(&app, P), "GET", "/api/v2/team/1234/customroles");
 
-    let r = app.get(&directory_path("roles", &account, Some("4547089"))).await;
+    let r = app.get(&dir_path("roles", &account, Some("4547089"))).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["name"], "guest custom");
-    let r = app.get(&directory_path("roles", &account, Some("2957195"))).await;
+    let r = app.get(&dir_path("roles", &account, Some("2957195"))).await;
     assert_eq!(r.status, 404, "another Workspace's role: {}", r.text);
 }
 
@@ -463,7 +463,7 @@ async fn roles_are_the_workspaces_custom_roles() {
 async fn licenses_are_the_workspaces_member_and_guest_seats() {
     let (app, account) = app_with_account(P).await;
 
-    let r = app.get(&directory_path("licenses", &account, None)).await;
+    let r = app.get(&dir_path("licenses", &account, None)).await;
 
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(
@@ -480,7 +480,9 @@ async fn licenses_are_the_workspaces_member_and_guest_seats() {
     );
     assert_request(&last_request(&app, P), "GET", "/api/v2/team/1234/seats");
 
-    let r = app.get(&directory_path("licenses", &account, Some("guest_seats"))).await;
+    let r = app
+        .get(&dir_path("licenses", &account, Some("guest_seats")))
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["assigned_quantity"], 1);
 }

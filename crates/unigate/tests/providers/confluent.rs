@@ -371,7 +371,8 @@ mod role_assignments {
         let (app, account) = app_with_account(P).await;
         app.emulator(P).clear_requests();
 
-        let (bindings, pages) = walk_records(&app, &directory_path("role_assignments", &account, None, &in_org()), 2).await;
+        let (bindings, pages) =
+            walk_records(&app, &directory_path("role_assignments", &account, None, &in_org()), 2).await;
 
         assert_eq!(
             ids(&bindings),
@@ -410,10 +411,7 @@ mod role_assignments {
             .await;
 
         assert_eq!(r.status, 200, "{}", r.text);
-        assert_eq!(
-            ids(r.body["result"].as_array().unwrap()),
-            ["rb-4d5e6f", "rb-7g8h9i"]
-        );
+        assert_eq!(ids(r.body["result"].as_array().unwrap()), ["rb-4d5e6f", "rb-7g8h9i"]);
         let sent = last_request(&app, P);
         assert!(sent.query.contains("principal=User%3Au-9zq2wd"), "{}", sent.query);
     }
@@ -525,7 +523,9 @@ mod workspaces {
     async fn an_environment_is_read_by_id() {
         let (app, account) = app_with_account(P).await;
 
-        let r = app.get(&directory_path("workspaces", &account, Some("env-d4e5f6"), "")).await;
+        let r = app
+            .get(&directory_path("workspaces", &account, Some("env-d4e5f6"), ""))
+            .await;
 
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(
@@ -541,7 +541,9 @@ mod workspaces {
         );
         assert_request(&last_request(&app, P), "GET", "/org/v2/environments/env-d4e5f6");
 
-        let r = app.get(&directory_path("workspaces", &account, Some("env-nope"), "")).await;
+        let r = app
+            .get(&directory_path("workspaces", &account, Some("env-nope"), ""))
+            .await;
         assert_eq!(r.status, 404, "{}", r.text);
         assert_eq!(
             r.body["raw_response"]["errors"][0]["code"], "resource_not_found",

@@ -239,7 +239,7 @@ async fn an_unknown_member_is_githubs_404() {
 }
 
 /// `/unified/user-directory/{resource}[/{id}]?integrated_account_id=...&organization_id=octo-org`.
-fn directory_path(resource: &str, account: &str, id: Option<&str>) -> String {
+fn dir_path(resource: &str, account: &str, id: Option<&str>) -> String {
     directory_path(resource, account, id, ORG)
 }
 
@@ -247,7 +247,7 @@ fn directory_path(resource: &str, account: &str, id: Option<&str>) -> String {
 async fn a_team_is_a_group_addressed_by_its_slug() {
     let (app, account) = app_with_account(P).await;
 
-    let r = app.get(&directory_path("groups", &account, Some("platform"))).await;
+    let r = app.get(&dir_path("groups", &account, Some("platform"))).await;
 
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(
@@ -270,7 +270,7 @@ async fn the_teams_list_walks_link_pages_of_one_organization() {
     let (app, account) = app_with_account(P).await;
     app.emulator(P).clear_requests();
 
-    let (teams, pages) = walk_records(&app, &directory_path("groups", &account, None), 2).await;
+    let (teams, pages) = walk_records(&app, &dir_path("groups", &account, None), 2).await;
 
     assert_eq!(
         ids(&teams),
@@ -315,7 +315,7 @@ async fn team_writes_post_patch_and_delete_by_slug() {
     let r = app
         .send(
             Method::POST,
-            &directory_path("groups", &account, None),
+            &dir_path("groups", &account, None),
             Some(json!({"name": "support", "description": "Tier 1 and 2"})),
         )
         .await;
@@ -340,7 +340,7 @@ async fn team_writes_post_patch_and_delete_by_slug() {
     let r = app
         .send(
             Method::PATCH,
-            &directory_path("groups", &account, Some("support")),
+            &dir_path("groups", &account, Some("support")),
             Some(json!({"description": "Every support tier"})),
         )
         .await;
@@ -354,7 +354,11 @@ async fn team_writes_post_patch_and_delete_by_slug() {
     );
 
     let r = app
-        .send(Method::DELETE, &directory_path("groups", &account, Some("support")), None)
+        .send(
+            Method::DELETE,
+            &dir_path("groups", &account, Some("support")),
+            None,
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let sent = last_request(&app, P);
@@ -370,7 +374,7 @@ async fn a_team_without_a_name_is_githubs_validation_error() {
     let r = app
         .send(
             Method::POST,
-            &directory_path("groups", &account, None),
+            &dir_path("groups", &account, None),
             Some(json!({"description": "No name"})),
         )
         .await;
@@ -384,7 +388,7 @@ async fn a_team_without_a_name_is_githubs_validation_error() {
 async fn an_unknown_team_is_githubs_404() {
     let (app, account) = app_with_account(P).await;
 
-    let r = app.get(&directory_path("groups", &account, Some("no-such-team"))).await;
+    let r = app.get(&dir_path("groups", &account, Some("no-such-team"))).await;
 
     assert_remote_error(
         &r,
@@ -419,7 +423,7 @@ async fn add_user_and_remove_user_change_the_team_members_list() {
     );
     assert_request(&last_request(&app, P), "GET", "/orgs/octo-org/teams/platform/members");
 
-    let add = directory_path("groups/add-user", &account, None);
+    let add = dir_path("groups/add-user", &account, None);
     let r = app
         .send(
             Method::POST,
@@ -441,7 +445,7 @@ async fn add_user_and_remove_user_change_the_team_members_list() {
         ["octocat", "hubot", "mona-lisa"]
     );
 
-    let remove = directory_path("groups/remove-user", &account, None);
+    let remove = dir_path("groups/remove-user", &account, None);
     let r = app
         .send(
             Method::POST,
@@ -469,7 +473,7 @@ async fn adding_a_login_that_is_no_member_is_githubs_404() {
     let r = app
         .send(
             Method::POST,
-            &directory_path("groups/add-user", &account, None),
+            &dir_path("groups/add-user", &account, None),
             Some(json!({"group_id": "platform", "user_id": "no-such-user"})),
         )
         .await;
@@ -502,7 +506,7 @@ async fn the_audit_log_walks_after_cursor_pages_of_one_organization() {
     let (app, account) = app_with_account(P).await;
     app.emulator(P).clear_requests();
 
-    let (events, pages) = walk_records(&app, &directory_path("activities", &account, None), 2).await;
+    let (events, pages) = walk_records(&app, &dir_path("activities", &account, None), 2).await;
 
     assert_eq!(
         ids(&events),
@@ -563,7 +567,7 @@ async fn created_at_filters_become_a_created_phrase_of_whole_days() {
     let r = app
         .get(&format!(
             "{}&created_at[gte]=2024-05-02T12:00:00Z&created_at[lt]=2024-05-19",
-            directory_path("activities", &account, None)
+            dir_path("activities", &account, None)
         ))
         .await;
 
@@ -586,13 +590,13 @@ async fn created_at_filters_become_a_created_phrase_of_whole_days() {
 async fn organization_roles_list_and_get() {
     let (app, account) = app_with_account(P).await;
 
-    let r = app.get(&directory_path("roles", &account, None)).await;
+    let r = app.get(&dir_path("roles", &account, None)).await;
 
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(result_ids(&r), ["8132", "8136", "138"], "predefined and custom roles");
     assert_request(&last_request(&app, P), "GET", "/orgs/octo-org/organization-roles");
 
-    let r = app.get(&directory_path("roles", &account, Some("138"))).await;
+    let r = app.get(&dir_path("roles", &account, Some("138"))).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(
         unified(&r.body),
@@ -605,7 +609,7 @@ async fn organization_roles_list_and_get() {
     assert_request(&sent, "GET", "/orgs/octo-org/organization-roles/138");
     assert_eq!(sent.header("authorization"), Some(BEARER));
 
-    let r = app.get(&directory_path("roles", &account, Some("8132"))).await;
+    let r = app.get(&dir_path("roles", &account, Some("8132"))).await;
     assert_eq!(
         unified(&r.body),
         json!({
@@ -621,7 +625,7 @@ async fn organization_roles_list_and_get() {
 async fn an_unknown_role_is_githubs_404() {
     let (app, account) = app_with_account(P).await;
 
-    let r = app.get(&directory_path("roles", &account, Some("999"))).await;
+    let r = app.get(&dir_path("roles", &account, Some("999"))).await;
 
     assert_remote_error(
         &r,
@@ -632,7 +636,7 @@ async fn an_unknown_role_is_githubs_404() {
 
 /// The role assignments of one organization role.
 fn assignments_path(account: &str, role: &str, id: Option<&str>) -> String {
-    format!("{}&role_id={role}", directory_path("role_assignments", account, id))
+    format!("{}&role_id={role}", dir_path("role_assignments", account, id))
 }
 
 #[tokio::test]
@@ -686,7 +690,7 @@ async fn assigning_and_revoking_a_role_put_and_delete_it_by_login() {
     let r = app
         .send(
             Method::POST,
-            &directory_path("role_assignments", &account, None),
+            &dir_path("role_assignments", &account, None),
             Some(json!({"user_id": "priya-dev", "role_id": "138"})),
         )
         .await;
@@ -723,7 +727,7 @@ async fn assigning_a_role_to_a_login_that_is_no_member_is_githubs_404() {
     let r = app
         .send(
             Method::POST,
-            &directory_path("role_assignments", &account, None),
+            &dir_path("role_assignments", &account, None),
             Some(json!({"user_id": "no-such-user", "role_id": "138"})),
         )
         .await;
@@ -739,7 +743,7 @@ async fn assigning_a_role_to_a_login_that_is_no_member_is_githubs_404() {
 async fn licenses_are_the_organizations_plan_seats() {
     let (app, account) = app_with_account(P).await;
 
-    let r = app.get(&directory_path("licenses", &account, None)).await;
+    let r = app.get(&dir_path("licenses", &account, None)).await;
 
     assert_eq!(r.status, 200, "{}", r.text);
     let result = r.body["result"].as_array().unwrap();

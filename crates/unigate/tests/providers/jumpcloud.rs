@@ -564,7 +564,9 @@ mod licenses {
     async fn a_license_is_picked_by_its_product_code() {
         let (app, account) = app_with_account("jumpcloud").await;
 
-        let r = app.get(&directory_path("licenses", &account, Some("di-premium"), ACME)).await;
+        let r = app
+            .get(&directory_path("licenses", &account, Some("di-premium"), ACME))
+            .await;
 
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(

@@ -337,11 +337,7 @@ mod directory {
 
         let (teams, pages) = walk_records(&app, &directory_path("groups", &account, None, ORG), 2).await;
 
-        assert_eq!(
-            ids(&teams),
-            ["123", "124", "125"],
-            "organization 11's teams only"
-        );
+        assert_eq!(ids(&teams), ["123", "124", "125"], "organization 11's teams only");
         assert_eq!(pages, 2);
         assert_eq!(
             request_lines(&app, P),

@@ -615,7 +615,11 @@ mod directory {
         assert_eq!(r.body["name"], "Schema-Council");
 
         let r = app
-            .send(Method::DELETE, &directory_path("groups", &account, Some(&id), ORG), None)
+            .send(
+                Method::DELETE,
+                &directory_path("groups", &account, Some(&id), ORG),
+                None,
+            )
             .await;
         assert_eq!(r.status, 200, "{}", r.text);
         assert_request(
@@ -631,7 +635,12 @@ mod directory {
         let (app, account) = app_with_account(P).await;
 
         let r = app
-            .get(&directory_path("groups", &account, Some("000000000000000000000000"), ORG))
+            .get(&directory_path(
+                "groups",
+                &account,
+                Some("000000000000000000000000"),
+                ORG,
+            ))
             .await;
 
         assert_eq!(r.status, 404, "{}", r.text);
@@ -683,10 +692,7 @@ mod directory {
             (Some(V2025), Some(V2025))
         );
         assert_eq!(sent.json.unwrap(), json!({"id": BEN}));
-        assert_eq!(
-            ids(&group_members(&app, &account, ADMINS, ORG).await),
-            [ANA, ERIK, BEN]
-        );
+        assert_eq!(ids(&group_members(&app, &account, ADMINS, ORG).await), [ANA, ERIK, BEN]);
 
         let r = change_membership(&app, "remove-user", &account, ORG, ADMINS, ANA).await;
         assert_eq!(r.status, 200, "{}", r.text);
@@ -698,10 +704,7 @@ mod directory {
             &format!("/api/atlas/v2/orgs/{ORG_ID}/teams/{ADMINS}:removeUser"),
         );
         assert_eq!(sent.json.unwrap(), json!({"id": ANA}));
-        assert_eq!(
-            ids(&group_members(&app, &account, ADMINS, ORG).await),
-            [ERIK, BEN]
-        );
+        assert_eq!(ids(&group_members(&app, &account, ADMINS, ORG).await), [ERIK, BEN]);
         // Still a user of the organization.
         assert!(app.emulator(P).record("users", ANA).is_some());
     }
@@ -755,7 +758,12 @@ mod directory {
         );
 
         let r = app
-            .get(&directory_path("workspaces", &account, Some("60d1a2b3c4d5e6f7a8b9c0d1"), ""))
+            .get(&directory_path(
+                "workspaces",
+                &account,
+                Some("60d1a2b3c4d5e6f7a8b9c0d1"),
+                "",
+            ))
             .await;
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(

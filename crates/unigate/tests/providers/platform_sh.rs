@@ -502,10 +502,7 @@ mod directory {
 
         let (projects, pages) = walk_records(&app, &directory_path("workspaces", &account, None, &in_org()), 2).await;
 
-        assert_eq!(
-            ids(&projects),
-            ["abcdef1234567", "bcdefa2345678", "cdefab3456789"]
-        );
+        assert_eq!(ids(&projects), ["abcdef1234567", "bcdefa2345678", "cdefab3456789"]);
         assert_eq!(pages, 2);
         assert_eq!(
             unified(&projects[2]),
@@ -524,7 +521,12 @@ mod directory {
         );
 
         let r = app
-            .get(&directory_path("workspaces", &account, Some("abcdef1234567"), &in_org()))
+            .get(&directory_path(
+                "workspaces",
+                &account,
+                Some("abcdef1234567"),
+                &in_org(),
+            ))
             .await;
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(r.body["name"], "Acme Storefront");

@@ -257,16 +257,17 @@ mod workspaces {
         let (app, account) = app_with_account(P).await;
 
         let r = app
-            .get(&directory_path("workspaces", &account, None, "&organization_id=1543210"))
+            .get(&directory_path(
+                "workspaces",
+                &account,
+                None,
+                "&organization_id=1543210",
+            ))
             .await;
 
         assert_eq!(r.status, 200, "{}", r.text);
         let spaces = r.body["result"].as_array().unwrap();
-        assert_eq!(
-            ids(spaces),
-            ["4001", "4002", "4003"],
-            "this organization's spaces only"
-        );
+        assert_eq!(ids(spaces), ["4001", "4002", "4003"], "this organization's spaces only");
         assert_eq!(
             unified(&spaces[2]),
             json!({"id": "4003", "name": "Employee Network", "organization": {"id": "1543210"},

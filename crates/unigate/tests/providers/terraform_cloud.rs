@@ -365,11 +365,7 @@ mod directory {
 
         let (teams, pages) = walk_records(&app, &directory_path("groups", &account, None, ORG), 2).await;
 
-        assert_eq!(
-            ids(&teams),
-            [OWNERS, CREATION, SECURITY],
-            "hashicorp's teams only"
-        );
+        assert_eq!(ids(&teams), [OWNERS, CREATION, SECURITY], "hashicorp's teams only");
         assert_eq!(pages, 2);
         assert_eq!(
             unified(&teams[2]),
@@ -486,7 +482,9 @@ mod directory {
     async fn an_unknown_team_is_a_jsonapi_404() {
         let (app, account) = app_with_account(P).await;
 
-        let r = app.get(&directory_path("groups", &account, Some("team-nope"), "")).await;
+        let r = app
+            .get(&directory_path("groups", &account, Some("team-nope"), ""))
+            .await;
 
         assert_remote_error(&r, 404, &not_found());
     }
@@ -526,10 +524,7 @@ mod directory {
             sent.json.unwrap(),
             json!({"data": [{"type": "organization-memberships", "id": TOM}]})
         );
-        assert_eq!(
-            ids(&group_members(&app, &account, CREATION, ORG).await),
-            [MIGUEL, TOM]
-        );
+        assert_eq!(ids(&group_members(&app, &account, CREATION, ORG).await), [MIGUEL, TOM]);
 
         let r = change_membership(&app, "remove-user", &account, "", CREATION, MIGUEL).await;
         assert_eq!(r.status, 200, "{}", r.text);
@@ -619,7 +614,9 @@ mod directory {
         assert_request(&sent, "GET", "/api/v2/workspaces/ws-4q8Fz2RjT7mYwXpL");
         assert_eq!(sent.header("authorization"), Some(AUTH));
 
-        let r = app.get(&directory_path("workspaces", &account, Some("ws-nope"), "")).await;
+        let r = app
+            .get(&directory_path("workspaces", &account, Some("ws-nope"), ""))
+            .await;
         assert_remote_error(&r, 404, &not_found());
     }
 

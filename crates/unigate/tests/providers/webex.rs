@@ -343,7 +343,7 @@ mod users {
 
 const SALES_GROUP: &str = "Y2lzY29zcGFyazovL3VzL1NDSU1fR1JPVVAvMjUxMDRiZTAtZjg3NC00MzQzLTk2MDctZGYwMmRmMzdiNWMxOjM0OGFkYjgxLTI4ZjktNGFiNS1iMmQ2LWU5YjQ5NGU3MmEwNg";
 
-fn directory_path(resource: &str, account: &str, id: Option<&str>) -> String {
+fn dir_path(resource: &str, account: &str, id: Option<&str>) -> String {
     let id = id.map(|i| format!("/{i}")).unwrap_or_default();
     format!("/unified/user-directory/{resource}{id}?integrated_account_id={account}")
 }
@@ -352,7 +352,7 @@ fn directory_path(resource: &str, account: &str, id: Option<&str>) -> String {
 async fn a_group_maps_display_name_org_and_dates() {
     let (app, account) = app_with_account(P).await;
 
-    let r = app.get(&directory_path("groups", &account, Some(SALES_GROUP))).await;
+    let r = app.get(&dir_path("groups", &account, Some(SALES_GROUP))).await;
 
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(
@@ -369,7 +369,7 @@ async fn a_group_maps_display_name_org_and_dates() {
 async fn the_groups_list_reads_the_groups_array() {
     let (app, account) = app_with_account(P).await;
 
-    let r = app.get(&directory_path("groups", &account, None)).await;
+    let r = app.get(&dir_path("groups", &account, None)).await;
 
     assert_eq!(r.status, 200, "{}", r.text);
     let names: Vec<&str> = r.body["result"]
@@ -387,7 +387,7 @@ async fn the_groups_list_reads_the_groups_array() {
 async fn an_unknown_group_is_webexs_404() {
     let (app, account) = app_with_account(P).await;
 
-    let r = app.get(&directory_path("groups", &account, Some("nope"))).await;
+    let r = app.get(&dir_path("groups", &account, Some("nope"))).await;
 
     assert_error(&r, 404);
     assert_eq!(r.body["truto_is_remote_error"], true, "{}", r.text);
@@ -401,7 +401,7 @@ async fn an_unknown_group_is_webexs_404() {
 async fn me_is_the_tokens_person() {
     let (app, account) = app_with_account(P).await;
 
-    let r = app.get(&directory_path("me", &account, None)).await;
+    let r = app.get(&dir_path("me", &account, None)).await;
 
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(
@@ -422,7 +422,7 @@ async fn a_group_is_created_with_scim_schemas_and_deleted() {
     let r = app
         .send(
             Method::POST,
-            &directory_path("groups", &account, None),
+            &dir_path("groups", &account, None),
             Some(json!({"name": "Field Sales"})),
         )
         .await;
@@ -448,7 +448,7 @@ async fn a_group_is_created_with_scim_schemas_and_deleted() {
     );
 
     let r = app
-        .send(Method::DELETE, &directory_path("groups", &account, Some(&id)), None)
+        .send(Method::DELETE, &dir_path("groups", &account, Some(&id)), None)
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_request(&last_request(&app, P), "DELETE", &format!("/v1/groups/{id}"));
@@ -460,12 +460,12 @@ async fn roles_list_and_get_map_id_and_name() {
     let (app, account) = app_with_account(P).await;
     let full = "Y2lzY29zcGFyazovL3VzL1JPTEUvOTZhYmMyYWEtM2RjYy0xMWU1LWExNTItZmUzNDgxOWNkYzlh";
 
-    let r = app.get(&directory_path("roles", &account, None)).await;
+    let r = app.get(&dir_path("roles", &account, None)).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["result_count"], 3, "{}", r.text);
     assert_request(&last_request(&app, P), "GET", "/v1/roles");
 
-    let r = app.get(&directory_path("roles", &account, Some(full))).await;
+    let r = app.get(&dir_path("roles", &account, Some(full))).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(unified(&r.body), json!({"id": full, "name": "Full Administrator"}));
     assert_request(&last_request(&app, P), "GET", &format!("/v1/roles/{full}"));
@@ -476,7 +476,7 @@ async fn a_license_maps_total_and_consumed_units() {
     let (app, account) = app_with_account(P).await;
     let meeting = "Y2lzY29zcGFyazovL3VzL0xJQ0VOU0UvOTZhYmMyYWEtM2RjYy0xMWU1LWExNTItZmUzNDgxOWNkYzlh";
 
-    let r = app.get(&directory_path("licenses", &account, Some(meeting))).await;
+    let r = app.get(&dir_path("licenses", &account, Some(meeting))).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(
         unified(&r.body),
@@ -485,7 +485,7 @@ async fn a_license_maps_total_and_consumed_units() {
     );
     assert_request(&last_request(&app, P), "GET", &format!("/v1/licenses/{meeting}"));
 
-    let r = app.get(&directory_path("licenses", &account, None)).await;
+    let r = app.get(&dir_path("licenses", &account, None)).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["result_count"], 2, "{}", r.text);
     assert_eq!(r.body["result"][1]["assigned_quantity"], 12);
