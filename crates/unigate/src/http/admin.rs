@@ -318,7 +318,8 @@ async fn apply_update(
         }
     };
     record.updated_at = Utc::now();
-    // The event shows the account as this request leaves it, override included.
+    // Written with the rest of the account, in the transaction of its event, which shows
+    // the account as this request leaves it, override included.
     if let Some(doc) = &override_change {
         record.unified_model_override = doc.clone();
     }
@@ -328,10 +329,7 @@ async fn apply_update(
         return Err(ApiError::not_found(format!("Integrated account `{id}` not found.")));
     }
     state.webhooks.poke();
-    if let Some(doc) = override_change {
-        if !state.store.set_account_override(&env.id, id, doc.as_ref()).await? {
-            return Err(ApiError::not_found(format!("Integrated account `{id}` not found.")));
-        }
+    if override_change.is_some() {
         tracing::info!(account_id = %id, "integrated account mapping overrides changed");
     }
     Ok(Json(view))

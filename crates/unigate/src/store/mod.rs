@@ -104,8 +104,8 @@ pub struct AccountRecord {
     pub is_sandbox: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    /// The account's mapping overrides (`unified_model_override`), as written; written
-    /// only by [`Store::set_account_override`].
+    /// The account's mapping overrides (`unified_model_override`), as written; an update
+    /// of the account writes them with the rest, in its transaction.
     pub unified_model_override: Option<Value>,
     /// The version of its environment's mapping overrides (0: none ever written), read with
     /// the account so that every instance sees a change from the next call on. Never
@@ -394,13 +394,6 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces an account's sealed secrets with `sealed` only if they are still `expected`
     /// (key rotation): false when the account changed meanwhile or is gone, so a concurrent
     /// token refresh or edit is never undone.
-    /// Replaces an account's mapping overrides (`None` removes them); false if no such account.
-    async fn set_account_override(
-        &self,
-        environment_id: &str,
-        id: &str,
-        overrides: Option<&Value>,
-    ) -> Result<bool, StoreError>;
     /// An environment's mapping overrides, oldest first.
     async fn list_mapping_overrides(&self, environment_id: &str) -> Result<Vec<MappingOverrideRecord>, StoreError>;
     async fn get_mapping_override(

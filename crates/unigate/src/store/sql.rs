@@ -383,12 +383,7 @@ where
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        let deleted = D::rows_affected(&done) == 1;
-        if deleted {
-            Self::emit(&mut tx, events).await?;
-        }
-        tx.commit().await?;
-        Ok(deleted)
+        Self::emit_if_changed(tx, &done, events).await
     }
 
     async fn insert_account(&self, a: &AccountRecord) -> Result<(), StoreError> {
@@ -481,8 +476,8 @@ where
     async fn update_account_emitting(&self, a: &AccountRecord, events: &[NewEvent]) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
-            "UPDATE integrated_accounts SET tenant_id = $1, context = $2, secrets = $3, status = $4, last_error = $5, updated_at = $6 \
-             WHERE environment_id = $7 AND id = $8",
+            "UPDATE integrated_accounts SET tenant_id = $1, context = $2, secrets = $3, status = $4, last_error = $5, updated_at = $6, \
+             unified_model_override = $7 WHERE environment_id = $8 AND id = $9",
         )
         .bind(a.tenant_id.as_str())
         .bind(D::json(&a.context))
@@ -490,16 +485,12 @@ where
         .bind(a.status.as_str())
         .bind(a.last_error.as_deref())
         .bind(D::time(&a.updated_at))
+        .bind(a.unified_model_override.as_ref().map(Value::to_string))
         .bind(a.environment_id.as_str())
         .bind(a.id.as_str())
         .execute(&mut *tx)
         .await?;
-        let updated = D::rows_affected(&done) == 1;
-        if updated {
-            Self::emit(&mut tx, events).await?;
-        }
-        tx.commit().await?;
-        Ok(updated)
+        Self::emit_if_changed(tx, &done, events).await
     }
 
     async fn delete_account(&self, environment_id: &str, id: &str) -> Result<bool, StoreError> {
@@ -518,12 +509,7 @@ where
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        let deleted = D::rows_affected(&done) == 1;
-        if deleted {
-            Self::emit(&mut tx, events).await?;
-        }
-        tx.commit().await?;
-        Ok(deleted)
+        Self::emit_if_changed(tx, &done, events).await
     }
 
     async fn update_account_credentials(&self, a: &AccountRecord) -> Result<bool, StoreError> {
@@ -547,30 +533,7 @@ where
         .bind(a.id.as_str())
         .execute(&mut *tx)
         .await?;
-        let updated = D::rows_affected(&done) == 1;
-        if updated {
-            Self::emit(&mut tx, events).await?;
-        }
-        tx.commit().await?;
-        Ok(updated)
-    }
-
-    async fn set_account_override(
-        &self,
-        environment_id: &str,
-        id: &str,
-        overrides: Option<&Value>,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE integrated_accounts SET unified_model_override = $1, updated_at = $2 WHERE environment_id = $3 AND id = $4",
-        )
-        .bind(overrides.map(Value::to_string))
-        .bind(D::time(&now()))
-        .bind(environment_id)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(D::rows_affected(&done) == 1)
+        Self::emit_if_changed(tx, &done, events).await
     }
 
     async fn list_mapping_overrides(&self, environment_id: &str) -> Result<Vec<MappingOverrideRecord>, StoreError> {
@@ -859,12 +822,7 @@ where
         .bind(true)
         .execute(&mut *tx)
         .await?;
-        let disabled = D::rows_affected(&done) == 1;
-        if disabled {
-            Self::emit(&mut tx, events).await?;
-        }
-        tx.commit().await?;
-        Ok(disabled)
+        Self::emit_if_changed(tx, &done, events).await
     }
 
     async fn delete_webhook(&self, environment_id: &str, id: &str) -> Result<bool, StoreError> {

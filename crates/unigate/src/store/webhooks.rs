@@ -197,6 +197,21 @@ where
         Ok(())
     }
 
+    /// Ends a change of one row: its `events` written and the transaction committed when the
+    /// statement (`done`) changed the row; when there was no such row, nothing is emitted.
+    pub(super) async fn emit_if_changed(
+        mut tx: sqlx::Transaction<'_, D::Db>,
+        done: &<D::Db as Database>::QueryResult,
+        events: &[NewEvent],
+    ) -> Result<bool, StoreError> {
+        let changed = D::rows_affected(done) == 1;
+        if changed {
+            Self::emit(&mut tx, events).await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
+
     async fn insert_event(conn: &mut <D::Db as Database>::Connection, e: &NewEvent) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO webhook_events (id, environment_id, event, payload, created_at) VALUES ($1, $2, $3, $4, $5)",

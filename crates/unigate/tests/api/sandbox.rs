@@ -3,8 +3,8 @@
 use unigate::config::Config;
 use unigate::startup::{Application, BuildOptions};
 
-#[tokio::test]
-async fn every_sandbox_account_answers_list_and_get() {
+/// `serve --sandbox` on a fresh data directory (kept for as long as the caller holds it).
+async fn sandbox() -> (tempfile::TempDir, Application) {
     let dir = tempfile::tempdir().unwrap();
     let config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
@@ -14,6 +14,12 @@ async fn every_sandbox_account_answers_list_and_get() {
     let app = Application::build(config, BuildOptions { sandbox: true })
         .await
         .unwrap();
+    (dir, app)
+}
+
+#[tokio::test]
+async fn every_sandbox_account_answers_list_and_get() {
+    let (_dir, app) = sandbox().await;
     let base = format!("http://{}", app.local_addr());
     let token = app.sandbox_token.clone().unwrap();
     let accounts = app.sandbox_accounts.clone();
@@ -133,15 +139,7 @@ async fn a_restart_reuses_the_sandbox_accounts() {
 /// and every line answers 200 with records against the running sandbox.
 #[tokio::test]
 async fn every_curl_line_of_sandbox_curls_answers() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().to_path_buf(),
-        ..Config::default()
-    };
-    let app = Application::build(config, BuildOptions { sandbox: true })
-        .await
-        .unwrap();
+    let (dir, app) = sandbox().await;
     let base = format!("http://{}", app.local_addr());
     let token = app.sandbox_token.clone().unwrap();
     let expected: usize = app.sandbox_accounts.iter().map(|a| a.lists.len()).sum();

@@ -289,11 +289,7 @@ async fn deleting_a_group_deletes_it_in_the_directory() {
     let (app, account) = app_with_account(P).await;
 
     let r = app
-        .send(
-            Method::DELETE,
-            &dir_path("groups", &account, Some(ENGINEERING)),
-            None,
-        )
+        .send(Method::DELETE, &dir_path("groups", &account, Some(ENGINEERING)), None)
         .await;
 
     assert_eq!(r.status, 200, "{}", r.text);

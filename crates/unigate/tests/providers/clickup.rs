@@ -480,9 +480,7 @@ async fn licenses_are_the_workspaces_member_and_guest_seats() {
     );
     assert_request(&last_request(&app, P), "GET", "/api/v2/team/1234/seats");
 
-    let r = app
-        .get(&dir_path("licenses", &account, Some("guest_seats")))
-        .await;
+    let r = app.get(&dir_path("licenses", &account, Some("guest_seats"))).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["assigned_quantity"], 1);
 }

@@ -354,11 +354,7 @@ async fn team_writes_post_patch_and_delete_by_slug() {
     );
 
     let r = app
-        .send(
-            Method::DELETE,
-            &dir_path("groups", &account, Some("support")),
-            None,
-        )
+        .send(Method::DELETE, &dir_path("groups", &account, Some("support")), None)
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let sent = last_request(&app, P);
