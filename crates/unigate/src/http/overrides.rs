@@ -146,7 +146,8 @@ async fn create(
         created_at: now,
         updated_at: now,
     };
-    if !state.store.insert_mapping_override(&record).await? {
+    let events = model_event(&state, &env, model, &record.id, Some(&record)).await?;
+    if !state.store.insert_mapping_override(&record, &events).await? {
         let existing = state
             .store
             .list_mapping_overrides(&env.id)
@@ -167,6 +168,7 @@ async fn create(
     }
     tracing::info!(override_id = %record.id, integration = %record.integration, resource = %record.resource,
         method = %record.method, "environment mapping override created");
+    state.webhooks.poke();
     Ok((StatusCode::CREATED, Json(view(&record))))
 }
 
@@ -247,12 +249,14 @@ async fn update(
         &record.config,
     )?;
     record.updated_at = Utc::now();
-    if !state.store.update_mapping_override(&record).await? {
+    let events = model_event(&state, &env, model, &record.id, Some(&record)).await?;
+    if !state.store.update_mapping_override(&record, &events).await? {
         return Err(ApiError::not_found(format!(
             "Environment unified model resource method `{id}` not found."
         )));
     }
     tracing::info!(override_id = %id, "environment mapping override changed");
+    state.webhooks.poke();
     Ok(Json(view(&record)))
 }
 
@@ -267,13 +271,46 @@ fn field<'a>(r: &'a MappingOverrideRecord, key: &str) -> &'a str {
 
 async fn delete(State(state): State<AppState>, env: Env, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     env.require_admin("Changing an environment's mapping overrides")?;
-    if !state.store.delete_mapping_override(&env.id, &id).await? {
+    let Some(existing) = state.store.get_mapping_override(&env.id, &id).await? else {
+        return Err(ApiError::not_found(format!(
+            "Environment unified model resource method `{id}` not found."
+        )));
+    };
+    let registry = state.registry();
+    let events = match registry.model(&existing.model) {
+        Some(model) => model_event(&state, &env, model, &id, None).await?,
+        None => Vec::new(),
+    };
+    if !state.store.delete_mapping_override(&env.id, &id, &events).await? {
         return Err(ApiError::not_found(format!(
             "Environment unified model resource method `{id}` not found."
         )));
     }
     tracing::info!(override_id = %id, "environment mapping override deleted");
+    state.webhooks.poke();
     Ok(Json(json!({ "id": id })))
+}
+
+/// `environment_unified_model:updated` with the model as it is once `rows` (the
+/// environment's override rows) are changed by `change`: `Some(row)` written, `None` for the
+/// row `id` removed.
+async fn model_event(
+    state: &AppState,
+    env: &Env,
+    model: &Model,
+    id: &str,
+    change: Option<&MappingOverrideRecord>,
+) -> Result<Vec<crate::store::NewEvent>, ApiError> {
+    let mut rows = state.store.list_mapping_overrides(&env.id).await?;
+    rows.retain(|r| r.id != id);
+    rows.extend(change.cloned());
+    let view = model_view(env, model, &rows);
+    Ok(vec![crate::webhooks::event(
+        &env.id,
+        "environment_unified_model:updated",
+        view,
+        &model.config.name,
+    )])
 }
 
 /// A model as installed in the environment, Truto's shape: its overrides grouped as
@@ -402,18 +439,25 @@ async fn update_model(
     for (existing, record, config) in planned {
         match (existing, config) {
             (Some(_), None) => {
-                state.store.delete_mapping_override(&env.id, &record.id).await?;
+                let events = model_event(&state, &env, model, &record.id, None).await?;
+                state
+                    .store
+                    .delete_mapping_override(&env.id, &record.id, &events)
+                    .await?;
             }
             (None, None) => {}
             (Some(_), Some(_)) => {
-                state.store.update_mapping_override(&record).await?;
+                let events = model_event(&state, &env, model, &record.id, Some(&record)).await?;
+                state.store.update_mapping_override(&record, &events).await?;
             }
             (None, Some(_)) => {
-                state.store.insert_mapping_override(&record).await?;
+                let events = model_event(&state, &env, model, &record.id, Some(&record)).await?;
+                state.store.insert_mapping_override(&record, &events).await?;
             }
         }
     }
     tracing::info!(model = %id, "environment unified model overrides changed");
+    state.webhooks.poke();
     get_model(State(state), env, Path(id)).await
 }
 

@@ -401,13 +401,27 @@ pub trait Store: Send + Sync + 'static {
         environment_id: &str,
         id: &str,
     ) -> Result<Option<MappingOverrideRecord>, StoreError>;
-    /// Inserts it and moves the environment's overrides version on, in one transaction;
-    /// false (and nothing written) if the environment already overrides that method.
-    async fn insert_mapping_override(&self, record: &MappingOverrideRecord) -> Result<bool, StoreError>;
+    /// Inserts it, moves the environment's overrides version on and writes `events` (the
+    /// webhook outbox), in one transaction; false (and nothing written) if the environment
+    /// already overrides that method.
+    async fn insert_mapping_override(
+        &self,
+        record: &MappingOverrideRecord,
+        events: &[NewEvent],
+    ) -> Result<bool, StoreError>;
     /// Replaces its config (and `updated_at`) and moves the version on; false if gone.
-    async fn update_mapping_override(&self, record: &MappingOverrideRecord) -> Result<bool, StoreError>;
+    async fn update_mapping_override(
+        &self,
+        record: &MappingOverrideRecord,
+        events: &[NewEvent],
+    ) -> Result<bool, StoreError>;
     /// Deletes it and moves the version on; false if there was none.
-    async fn delete_mapping_override(&self, environment_id: &str, id: &str) -> Result<bool, StoreError>;
+    async fn delete_mapping_override(
+        &self,
+        environment_id: &str,
+        id: &str,
+        events: &[NewEvent],
+    ) -> Result<bool, StoreError>;
     async fn reseal_secrets(
         &self,
         environment_id: &str,

@@ -557,7 +557,11 @@ where
         row.as_ref().map(Self::mapping_override_from_row).transpose()
     }
 
-    async fn insert_mapping_override(&self, r: &MappingOverrideRecord) -> Result<bool, StoreError> {
+    async fn insert_mapping_override(
+        &self,
+        r: &MappingOverrideRecord,
+        events: &[NewEvent],
+    ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "INSERT INTO mapping_overrides (id, environment_id, model, resource, integration, method, config, created_at, updated_at) \
@@ -579,11 +583,16 @@ where
             return Ok(false);
         }
         bump_overrides_version::<D>(&mut tx, &r.environment_id).await?;
+        Self::emit(&mut tx, events).await?;
         tx.commit().await?;
         Ok(true)
     }
 
-    async fn update_mapping_override(&self, r: &MappingOverrideRecord) -> Result<bool, StoreError> {
+    async fn update_mapping_override(
+        &self,
+        r: &MappingOverrideRecord,
+        events: &[NewEvent],
+    ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE mapping_overrides SET config = $1, updated_at = $2 WHERE environment_id = $3 AND id = $4",
@@ -598,11 +607,17 @@ where
             return Ok(false);
         }
         bump_overrides_version::<D>(&mut tx, &r.environment_id).await?;
+        Self::emit(&mut tx, events).await?;
         tx.commit().await?;
         Ok(true)
     }
 
-    async fn delete_mapping_override(&self, environment_id: &str, id: &str) -> Result<bool, StoreError> {
+    async fn delete_mapping_override(
+        &self,
+        environment_id: &str,
+        id: &str,
+        events: &[NewEvent],
+    ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query("DELETE FROM mapping_overrides WHERE environment_id = $1 AND id = $2")
             .bind(environment_id)
@@ -613,6 +628,7 @@ where
             return Ok(false);
         }
         bump_overrides_version::<D>(&mut tx, environment_id).await?;
+        Self::emit(&mut tx, events).await?;
         tx.commit().await?;
         Ok(true)
     }

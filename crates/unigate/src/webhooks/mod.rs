@@ -44,6 +44,7 @@ pub const EMITTED: &[&str] = &[
     "integrated_account:validation_error",
     "api_token:created",
     "api_token:deleted",
+    "environment_unified_model:updated",
     "webhook:disabled",
 ];
 

@@ -1049,3 +1049,73 @@ async fn an_unanswered_attempt_times_out_and_is_retried_later() {
     assert!(delivery["next_attempt_at"].is_string());
     stuck.release(10);
 }
+
+/// A change of the environment's mapping overrides sends `environment_unified_model:updated`
+/// with the model as it now is (Truto's environment unified model shape); an account's
+/// override change is an `integrated_account:updated`.
+#[tokio::test]
+async fn mapping_override_changes_send_their_events() {
+    let app = app().await;
+    let receiver = Receiver::start().await;
+    let (_, secret) = webhook(
+        &app,
+        &receiver.url,
+        Some(&["environment_unified_model:updated", "integrated_account:updated"]),
+    )
+    .await;
+    let rows = "/environment-unified-model-resource-method";
+    let r = app
+        .send(
+            Method::POST,
+            rows,
+            Some(
+                json!({"resource_name": "organizations", "integration_name": "github", "method_name": "get",
+                        "config": {"response_mapping": "{ \"blog\": response.blog }"}}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let got = receiver.wait_for(1).await;
+    assert_eq!(got[0].event(), "environment_unified_model:updated");
+    assert_signed(&secret, &got[0]);
+    let payload = &got[0].json()["payload"];
+    assert_eq!(payload["id"], "user-directory");
+    assert_eq!(
+        payload["override"]["resources"]["organizations"]["integration_mapping"]["github"]["get"]["response_mapping"],
+        "{ \"blog\": response.blog }"
+    );
+
+    let r = app.send(Method::DELETE, &format!("{rows}/{id}"), None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let got = receiver.wait_for(2).await;
+    assert_eq!(got[1].event(), "environment_unified_model:updated");
+    assert_eq!(got[1].json()["payload"]["override"]["resources"], json!({}));
+
+    let account = create_account(&app, "acme").await;
+    let r = app
+        .send(
+            Method::PATCH,
+            &format!("/integrated-account/{account}"),
+            Some(
+                json!({"unified_model_override": {"user-directory": {"organizations": {"get": {
+                "response_mapping": "{ \"blog\": response.blog }"}}}}}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let got = receiver.wait_for(3).await;
+    assert_eq!(got[2].event(), "integrated_account:updated");
+    assert!(
+        got[2].json()["payload"]["unified_model_override"]["user-directory"].is_object(),
+        "{}",
+        got[2].json()
+    );
+    // Stored with the event: the account reads back its override.
+    let r = app.get(&format!("/integrated-account/{account}")).await;
+    assert!(
+        r.body["unified_model_override"]["user-directory"].is_object(),
+        "{}",
+        r.text
+    );
+}
