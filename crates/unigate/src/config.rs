@@ -134,6 +134,11 @@ pub struct RequestLogConfig {
     pub enabled: bool,
     /// Entries older than this are deleted (hourly). Default 168 (7 days).
     pub retention_hours: u64,
+    /// At most this many entries are kept per environment: the oldest beyond it are
+    /// deleted every minute, whatever their age, so a busy gateway's log cannot outgrow its
+    /// disk within the retention (a row is about 380 bytes in SQLite: the default keeps
+    /// about 380 MB per environment). 0: no cap. Default 1,000,000.
+    pub max_rows_per_environment: u64,
 }
 
 impl Default for RequestLogConfig {
@@ -141,6 +146,7 @@ impl Default for RequestLogConfig {
         RequestLogConfig {
             enabled: true,
             retention_hours: 168,
+            max_rows_per_environment: 1_000_000,
         }
     }
 }

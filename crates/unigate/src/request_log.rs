@@ -25,6 +25,9 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// (which account writes and rate-limit budgets also take) for seconds or minutes.
 pub const PRUNE_CHUNK: u32 = 1000;
 const PRUNE_PAUSE: Duration = Duration::from_millis(20);
+/// How often each environment's entries beyond `request_log.max_rows_per_environment` are
+/// deleted.
+const TRIM_EVERY: Duration = Duration::from_secs(60);
 
 /// One finished unified or proxy call, as the HTTP layer saw it.
 #[derive(Debug)]
@@ -51,10 +54,13 @@ pub struct RequestLog {
 }
 
 impl RequestLog {
-    /// Starts the writer when enabled, and the hourly pruning in any case.
-    pub fn start(store: Arc<dyn Store>, enabled: bool, retention_hours: u64) -> RequestLog {
+    /// Starts the writer when enabled, and the hourly pruning and the cap in any case.
+    pub fn start(store: Arc<dyn Store>, enabled: bool, retention_hours: u64, max_rows: u64) -> RequestLog {
         // Entries written before logging was turned off still age out.
         tokio::spawn(prune_hourly(store.clone(), retention_hours));
+        if max_rows > 0 {
+            tokio::spawn(trim_every_minute(store.clone(), max_rows));
+        }
         if !enabled {
             return RequestLog {
                 tx: None,
@@ -185,6 +191,41 @@ async fn prune_hourly(store: Arc<dyn Store>, retention_hours: u64) {
     }
 }
 
+/// Keeps each environment's log within `max_rows`, every minute.
+async fn trim_every_minute(store: Arc<dyn Store>, max_rows: u64) {
+    let mut every = tokio::time::interval(TRIM_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        match trim(store.as_ref(), max_rows).await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, max_rows, "request log over its cap: oldest entries deleted"),
+            Err(e) => tracing::warn!(error = %e, "request log trimming failed"),
+        }
+    }
+}
+
+/// Deletes, in every environment, the oldest entries beyond its `max_rows` newest (entries
+/// written in the same microsecond as the last one kept may go with it), in chunks like
+/// [`prune`]; returns how many.
+pub async fn trim(store: &dyn Store, max_rows: u64) -> Result<u64, StoreError> {
+    let mut deleted = 0;
+    for env in store.list_environments().await? {
+        let Some(until) = store.request_log_cap_time(&env.id, max_rows).await? else {
+            continue;
+        };
+        loop {
+            let n = store.trim_request_logs(&env.id, until, PRUNE_CHUNK).await?;
+            deleted += n;
+            if n < u64::from(PRUNE_CHUNK) {
+                break;
+            }
+            tokio::time::sleep(PRUNE_PAUSE).await;
+        }
+    }
+    Ok(deleted)
+}
+
 /// Deletes every entry older than `before`, [`PRUNE_CHUNK`] rows per statement with a pause
 /// between statements, so other writers get the database in between; returns how many.
 pub async fn prune(store: &dyn Store, before: chrono::DateTime<Utc>) -> Result<u64, StoreError> {
@@ -228,7 +269,7 @@ mod tests {
             .await
             .unwrap();
 
-        let _log = RequestLog::start(store.clone(), false, 168);
+        let _log = RequestLog::start(store.clone(), false, 168, 0);
         let mut left = Vec::new();
         for _ in 0..100 {
             left = store.list_request_logs(&env.id, None, None, 10).await.unwrap();
@@ -238,5 +279,43 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         assert_eq!(left.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["recent"]);
+    }
+
+    /// Each environment keeps its newest `max_rows` entries; another environment's are
+    /// counted apart.
+    #[tokio::test]
+    async fn the_cap_keeps_each_environments_newest_entries() {
+        let (_dir, url) = temp_db();
+        let store = Arc::new(SqliteStore::connect(&url).await.unwrap());
+        let (busy, quiet) = (
+            store.create_environment("busy").await.unwrap(),
+            store.create_environment("quiet").await.unwrap(),
+        );
+        let entry = |env: &str, i: i64| RequestLogRecord {
+            id: format!("{env}-{i:02}"),
+            environment_id: env.to_string(),
+            integrated_account_id: None,
+            method: "GET".into(),
+            path: "/proxy/x".into(),
+            status: 200,
+            duration_ms: 1,
+            error: None,
+            created_at: Utc::now() - chrono::Duration::seconds(100 - i),
+        };
+        let mut rows: Vec<RequestLogRecord> = (0..12).map(|i| entry(&busy.id, i)).collect();
+        rows.extend((0..3).map(|i| entry(&quiet.id, i)));
+        store.insert_request_logs(rows, 0).await.unwrap();
+
+        assert_eq!(trim(store.as_ref(), 5).await.unwrap(), 7);
+        let kept = store.list_request_logs(&busy.id, None, None, 100).await.unwrap();
+        let mut ids: Vec<String> = kept.iter().map(|r| r.id.clone()).collect();
+        ids.sort();
+        let newest: Vec<String> = (7..12).map(|i| format!("{}-{i:02}", busy.id)).collect();
+        assert_eq!(ids, newest);
+        assert_eq!(
+            store.list_request_logs(&quiet.id, None, None, 100).await.unwrap().len(),
+            3
+        );
+        assert_eq!(trim(store.as_ref(), 5).await.unwrap(), 0, "nothing more over the cap");
     }
 }

@@ -206,6 +206,7 @@ impl Application {
             store.clone(),
             config.request_log.enabled,
             config.request_log.retention_hours,
+            config.request_log.max_rows_per_environment,
         ));
         let webhook_targets = crate::webhooks::TargetPolicy::from_config(&config.webhooks)
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;

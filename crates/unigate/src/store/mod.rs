@@ -457,6 +457,17 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes at most `limit` entries older than `before`, in one short transaction;
     /// returns how many. Fewer than `limit` means none older is left.
     async fn prune_request_logs(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError>;
+    /// The time of an environment's newest entry beyond its `keep` newest ones: every entry
+    /// at or before it is over the cap. `None` when it has `keep` entries or fewer.
+    async fn request_log_cap_time(&self, environment_id: &str, keep: u64) -> Result<Option<DateTime<Utc>>, StoreError>;
+    /// Deletes at most `limit` of an environment's entries at or before `until`; returns
+    /// how many.
+    async fn trim_request_logs(
+        &self,
+        environment_id: &str,
+        until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<u64, StoreError>;
 
     /// Every account of every environment, by id, for maintenance (key rotation).
     async fn list_all_accounts(&self, after_id: Option<&str>, limit: u32) -> Result<Vec<AccountRecord>, StoreError>;

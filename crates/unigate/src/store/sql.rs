@@ -795,6 +795,38 @@ where
         Ok(D::rows_affected(&done))
     }
 
+    async fn request_log_cap_time(&self, environment_id: &str, keep: u64) -> Result<Option<DateTime<Utc>>, StoreError> {
+        // Walks the (environment_id, created_at, id) key from the newest end.
+        let row = sqlx::query(
+            "SELECT created_at FROM request_logs WHERE environment_id = $1 \
+             ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET $2",
+        )
+        .bind(environment_id)
+        .bind(i64::try_from(keep).unwrap_or(i64::MAX))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| D::from_time(r.try_get("created_at")?)).transpose()
+    }
+
+    async fn trim_request_logs(
+        &self,
+        environment_id: &str,
+        until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM request_logs WHERE (environment_id, created_at, id) IN \
+             (SELECT environment_id, created_at, id FROM request_logs \
+              WHERE environment_id = $1 AND created_at <= $2 LIMIT $3)",
+        )
+        .bind(environment_id)
+        .bind(D::time(&until))
+        .bind(i64::from(limit))
+        .execute(&self.pool)
+        .await?;
+        Ok(D::rows_affected(&done))
+    }
+
     async fn list_all_accounts(&self, after_id: Option<&str>, limit: u32) -> Result<Vec<AccountRecord>, StoreError> {
         let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM integrated_accounts WHERE id > $1 ORDER BY id LIMIT $2");
         let rows = sqlx::query(&sql)

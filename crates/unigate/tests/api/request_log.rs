@@ -135,6 +135,42 @@ async fn pruning_deletes_old_entries_a_chunk_at_a_time_and_keeps_newer_ones() {
     assert_eq!(ids, ["new-00000", "new-00001", "new-00002"]);
 }
 
+/// The cap keeps an environment's newest entries, a chunk at a time, on either store.
+#[tokio::test]
+async fn the_cap_deletes_the_oldest_entries_beyond_it() {
+    use chrono::Utc;
+    use unigate::request_log::{trim, PRUNE_CHUNK};
+    use unigate::store::RequestLogRecord;
+
+    let app = spawn_app_with(|c| c.request_log.max_rows_per_environment = 0).await;
+    let store = app.state.store.clone();
+    let env = store.first_environment().await.unwrap().unwrap();
+    let now = Utc::now();
+    let total = PRUNE_CHUNK as usize + 250;
+    let rows: Vec<RequestLogRecord> = (0..total)
+        .map(|i| RequestLogRecord {
+            id: format!("r-{i:05}"),
+            environment_id: env.id.clone(),
+            integrated_account_id: None,
+            method: "GET".into(),
+            path: "/unified/user-directory/users".into(),
+            status: 200,
+            duration_ms: 1,
+            error: None,
+            created_at: now - chrono::Duration::milliseconds((total - i) as i64),
+        })
+        .collect();
+    store.insert_request_logs(rows, 0).await.unwrap();
+
+    assert_eq!(trim(store.as_ref(), 100).await.unwrap(), total as u64 - 100);
+    let left = store.list_request_logs(&env.id, None, None, 1000).await.unwrap();
+    let mut ids: Vec<&str> = left.iter().map(|r| r.id.as_str()).collect();
+    ids.sort();
+    assert_eq!(ids.len(), 100);
+    assert_eq!(ids[0], format!("r-{:05}", total - 100), "the newest are kept");
+    assert_eq!(trim(store.as_ref(), 100).await.unwrap(), 0);
+}
+
 /// A graceful shutdown (a deploy's SIGTERM) writes what the log still queues instead of
 /// leaving it behind: the writer would otherwise wait 200 ms for a batch to fill.
 #[tokio::test]
