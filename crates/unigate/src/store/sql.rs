@@ -579,13 +579,7 @@ where
         .bind(D::time(&r.updated_at))
         .execute(&mut *tx)
         .await?;
-        if D::rows_affected(&done) != 1 {
-            return Ok(false);
-        }
-        bump_overrides_version::<D>(&mut tx, &r.environment_id).await?;
-        Self::emit(&mut tx, events).await?;
-        tx.commit().await?;
-        Ok(true)
+        Self::finish_override_write(tx, &done, &r.environment_id, events).await
     }
 
     async fn update_mapping_override(
@@ -603,13 +597,7 @@ where
         .bind(r.id.as_str())
         .execute(&mut *tx)
         .await?;
-        if D::rows_affected(&done) != 1 {
-            return Ok(false);
-        }
-        bump_overrides_version::<D>(&mut tx, &r.environment_id).await?;
-        Self::emit(&mut tx, events).await?;
-        tx.commit().await?;
-        Ok(true)
+        Self::finish_override_write(tx, &done, &r.environment_id, events).await
     }
 
     async fn delete_mapping_override(
@@ -624,13 +612,7 @@ where
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        if D::rows_affected(&done) != 1 {
-            return Ok(false);
-        }
-        bump_overrides_version::<D>(&mut tx, environment_id).await?;
-        Self::emit(&mut tx, events).await?;
-        tx.commit().await?;
-        Ok(true)
+        Self::finish_override_write(tx, &done, environment_id, events).await
     }
 
     async fn reseal_secrets(
@@ -978,22 +960,4 @@ pub(super) fn lost_every_race(lanes: BudgetLanes) -> RateSlot {
 
 fn scope_from(s: &str) -> Result<TokenScope, StoreError> {
     TokenScope::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown token scope `{s}`")))
-}
-
-/// Moves an environment's overrides version on, inside the transaction of the write that
-/// changes its overrides.
-async fn bump_overrides_version<D: Dialect>(
-    tx: &mut sqlx::Transaction<'_, D::Db>,
-    environment_id: &str,
-) -> Result<(), StoreError>
-where
-    for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
-    for<'q> <D::Db as Database>::Arguments<'q>: IntoArguments<'q, D::Db>,
-    for<'a> &'a str: Encode<'a, D::Db> + Type<D::Db>,
-{
-    sqlx::query("UPDATE environments SET overrides_version = overrides_version + 1 WHERE id = $1")
-        .bind(environment_id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
 }

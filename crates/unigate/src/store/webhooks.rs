@@ -212,6 +212,25 @@ where
         Ok(changed)
     }
 
+    /// Ends a write of one environment's mapping override: when the statement (`done`)
+    /// changed its row, the environment's overrides version moves on and `events` are
+    /// written, in the same transaction; otherwise nothing is (the transaction rolls back).
+    pub(super) async fn finish_override_write(
+        mut tx: sqlx::Transaction<'_, D::Db>,
+        done: &<D::Db as Database>::QueryResult,
+        environment_id: &str,
+        events: &[NewEvent],
+    ) -> Result<bool, StoreError> {
+        if D::rows_affected(done) != 1 {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE environments SET overrides_version = overrides_version + 1 WHERE id = $1")
+            .bind(environment_id)
+            .execute(&mut *tx)
+            .await?;
+        Self::emit_if_changed(tx, done, events).await
+    }
+
     async fn insert_event(conn: &mut <D::Db as Database>::Connection, e: &NewEvent) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO webhook_events (id, environment_id, event, payload, created_at) VALUES ($1, $2, $3, $4, $5)",
