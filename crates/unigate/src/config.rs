@@ -29,6 +29,10 @@ pub struct Config {
     /// How often `catalog_dir` is checked for changes, in milliseconds; 0 turns the watch
     /// off (`POST /integration/reload` still reloads on demand). Default 1000.
     pub catalog_watch_interval_ms: u64,
+    /// On SIGTERM, how long `GET /ready` answers 503 while calls are still served, before
+    /// the listener closes: the time a load balancer needs to stop sending new calls here.
+    /// Default 0.
+    pub shutdown_delay_ms: u64,
     /// The master key (32 bytes, base64) that encrypts credentials at rest. When unset, a
     /// key is generated into `<data_dir>/master.key` (mode 0600) on first start.
     #[serde(skip_serializing)]
@@ -252,6 +256,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             catalog_dir: None,
             catalog_watch_interval_ms: 1000,
+            shutdown_delay_ms: 0,
             encryption_key: None,
             previous_encryption_keys: Vec::new(),
             max_request_body_bytes: 1024 * 1024,

@@ -238,6 +238,7 @@ impl Application {
             tokens: Arc::default(),
             oauth,
             overrides: Arc::default(),
+            draining: std::sync::atomic::AtomicBool::new(false),
         });
         if let (Some(dir), interval @ 1..) = (&state.config.catalog_dir, state.config.catalog_watch_interval_ms) {
             tokio::spawn(watch_catalog(
@@ -324,6 +325,20 @@ impl Application {
 
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let app = crate::http::router(self.state.clone());
+        // First not ready (load balancers stop sending), then no new connections.
+        let state = self.state.clone();
+        let shutdown = async move {
+            shutdown.await;
+            state.draining.store(true, std::sync::atomic::Ordering::SeqCst);
+            let delay = state.config.shutdown_delay_ms;
+            if delay > 0 {
+                tracing::info!(
+                    delay_ms = delay,
+                    "not ready any more; still serving until the delay ends"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+            }
+        };
         let result = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
         // No call is running any more: what the request log still queues is written now.
         let started = std::time::Instant::now();

@@ -80,4 +80,6 @@ pub struct AppStateInner {
     /// Environments' mapping overrides and the effective mappings compiled from them, by
     /// version (`catalog::overrides`).
     pub overrides: Arc<OverrideCache>,
+    /// Set when a shutdown begins: `GET /ready` answers 503 from then on.
+    pub draining: std::sync::atomic::AtomicBool,
 }

@@ -16,6 +16,7 @@ use crate::state::AppState;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/health", get(health))
+        .route("/ready", get(ready))
         .route("/unified-model", get(models))
         .route("/unified-model/{name}", get(model))
         .route("/integration", get(integrations))
@@ -26,6 +27,29 @@ pub fn routes() -> Router<AppState> {
 async fn health(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     state.store.first_environment().await?;
     Ok(Json(json!({ "status": "ok" })))
+}
+
+/// Readiness, for load balancers and orchestrators (no token): 200 when the store answers and
+/// a catalog is loaded; 503 once a shutdown has begun (see `shutdown_delay_ms`) or when the
+/// store does not answer.
+async fn ready(State(state): State<AppState>) -> (axum::http::StatusCode, Json<Value>) {
+    use axum::http::StatusCode;
+    if state.draining.load(std::sync::atomic::Ordering::SeqCst) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "draining", "message": "This instance is shutting down." })),
+        );
+    }
+    match state.store.first_environment().await {
+        Ok(_) => (
+            StatusCode::OK,
+            Json(json!({ "status": "ready", "integrations": state.registry().integrations.len() })),
+        ),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "unavailable", "message": format!("The store does not answer: {e}.") })),
+        ),
+    }
 }
 
 fn model_view(m: &Model) -> Value {

@@ -26,6 +26,7 @@ mod outbound_proxy;
 mod overrides;
 mod pagination;
 mod proxy;
+mod readiness;
 mod remote_data;
 mod request_log;
 mod resilience;
