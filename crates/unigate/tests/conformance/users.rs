@@ -140,8 +140,9 @@ const USERS: &[UsersEntry] = &[
         integration: "clickup",
         spec: "clickup-v2.json",
         prefix: "/api",
-        create: || json!({}),
-        update: || json!({}),
+        create: || json!({"emails": [{"email": "conformance.check@example.com", "is_primary": true}]}),
+        // ClickUp's edit requires `custom_role_id` beside `username` and `admin`.
+        update: || json!({"roles": [{"id": "998877"}]}),
         light: false,
         skip: &[],
     },

@@ -1,5 +1,6 @@
 //! ClickUp: organizations get (list and pick a Workspace) and list (unpaged); `me`,
-//! workspaces, user groups with their membership, custom roles and seats.
+//! workspaces, user groups with their membership, custom roles and seats; users invited to,
+//! edited on and removed from a Workspace (Enterprise only).
 
 use reqwest::Method;
 use serde_json::json;
@@ -213,6 +214,213 @@ mod users {
         let r = app.get(&users_path(&account, None, "")).await;
 
         assert_remote_error(&r, 401, &json!({"err": "Token invalid", "ECODE": "OAUTH_025"}));
+    }
+}
+
+/// Enterprise-only user writes on one Workspace: invite, edit, remove.
+mod user_writes {
+    use reqwest::Method;
+    use serde_json::json;
+
+    use crate::common::{assert_remote_error, request_lines, unified, users_path};
+    use crate::helpers::{app_with_account, assert_error, assert_request, last_request};
+
+    const P: &str = "clickup";
+    const WS: &str = "&organization_id=1234";
+
+    #[tokio::test]
+    async fn create_invites_an_admin_to_the_workspace() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                Method::POST,
+                &users_path(&account, None, WS),
+                Some(json!({"emails": [{"email": "new.hire@example.com", "is_primary": true}], "user_type": "admin"})),
+            )
+            .await;
+
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!(
+            unified(&r.body),
+            json!({
+                "id": "813",
+                "emails": [{"email": "new.hire@example.com", "is_primary": true}],
+                "status": "invited", "user_type": "admin",
+                "roles": [{"id": "2", "name": "admin", "organization": "1234"}],
+                "organizations": [{"id": "1234", "name": "My ClickUp Workspace"}]
+            })
+        );
+        let sent = last_request(&app, P);
+        assert_request(&sent, "POST", "/api/v2/team/1234/user");
+        assert_eq!(
+            sent.json.unwrap(),
+            json!({"email": "new.hire@example.com", "admin": true})
+        );
+        let stored = app.emulator(P).record("workspace_members", "813").unwrap();
+        assert_eq!(stored["role"], 2);
+    }
+
+    #[tokio::test]
+    async fn create_of_a_member_sends_a_custom_role_as_custom_role_id() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                Method::POST,
+                &users_path(&account, None, WS),
+                Some(json!({"emails": [{"email": "sam@example.com"}], "roles": [{"id": "998877"}]})),
+            )
+            .await;
+
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!(r.body["user_type"], "user");
+        assert_eq!(
+            r.body["roles"],
+            json!([{"id": "3", "name": "member", "organization": "1234"}])
+        );
+        assert_eq!(
+            last_request(&app, P).json.unwrap(),
+            json!({"email": "sam@example.com", "admin": false, "custom_role_id": 998877})
+        );
+    }
+
+    #[tokio::test]
+    async fn create_with_a_password_is_a_422_and_nothing_is_sent() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).clear_requests();
+
+        let r = app
+            .send(
+                Method::POST,
+                &users_path(&account, None, WS),
+                Some(json!({"emails": [{"email": "sam@example.com"}], "password": "hunter2hunter2"})),
+            )
+            .await;
+
+        let message = assert_error(&r, 422);
+        assert!(message.contains("password"), "{message}");
+        assert!(request_lines(&app, P).is_empty());
+    }
+
+    #[tokio::test]
+    async fn create_without_the_workspace_is_a_400_naming_it() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).clear_requests();
+
+        let r = app
+            .send(
+                Method::POST,
+                &users_path(&account, None, ""),
+                Some(json!({"emails": [{"email": "sam@example.com"}]})),
+            )
+            .await;
+
+        let message = assert_error(&r, 400);
+        assert!(message.contains("organization_id"), "{message}");
+        assert!(request_lines(&app, P).is_empty());
+    }
+
+    #[tokio::test]
+    async fn update_changes_the_role_and_keeps_what_is_not_given() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).clear_requests();
+
+        let r = app
+            .send(
+                Method::PATCH,
+                &users_path(&account, Some("456"), WS),
+                Some(json!({"user_type": "admin"})),
+            )
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            request_lines(&app, P),
+            ["GET /api/v2/team", "PUT /api/v2/team/1234/user/456"]
+        );
+        assert_eq!(
+            last_request(&app, P).json.unwrap(),
+            json!({"username": "Jane Roe", "admin": true, "custom_role_id": 998877})
+        );
+        assert_eq!(
+            unified(&r.body),
+            json!({
+                "id": "456", "name": "Jane Roe",
+                "emails": [{"email": "jane.roe@example.com", "is_primary": true}],
+                "status": "active", "user_type": "admin",
+                "roles": [
+                    {"id": "2", "name": "admin", "organization": "1234"},
+                    {"id": "998877", "name": "member custom", "organization": "1234"}
+                ],
+                "organizations": [{"id": "1234"}],
+                "last_active_at": "2024-06-02T08:00:00.000Z"
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn renaming_an_admin_keeps_the_admin() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                Method::PATCH,
+                &users_path(&account, Some("812"), WS),
+                Some(json!({"name": "Ada Park-Lee"})),
+            )
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            last_request(&app, P).json.unwrap(),
+            json!({"username": "Ada Park-Lee", "admin": true})
+        );
+        assert_eq!(r.body["name"], "Ada Park-Lee");
+        assert_eq!(r.body["user_type"], "admin");
+    }
+
+    #[tokio::test]
+    async fn an_email_cannot_be_changed() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).clear_requests();
+
+        let r = app
+            .send(
+                Method::PATCH,
+                &users_path(&account, Some("456"), WS),
+                Some(json!({"emails": [{"email": "jane@example.org"}]})),
+            )
+            .await;
+
+        let message = assert_error(&r, 422);
+        assert!(message.contains("emails"), "{message}");
+        assert!(request_lines(&app, P).is_empty());
+    }
+
+    #[tokio::test]
+    async fn delete_removes_the_user_from_the_workspace() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(Method::DELETE, &users_path(&account, Some("184"), WS), None)
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_request(&last_request(&app, P), "DELETE", "/api/v2/team/1234/user/184");
+        assert!(app.emulator(P).record("workspace_members", "184").is_none());
+    }
+
+    #[tokio::test]
+    async fn removing_a_user_clickup_does_not_know_is_clickups_error() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(Method::DELETE, &users_path(&account, Some("999"), WS), None)
+            .await;
+
+        assert_remote_error(&r, 401, &json!({"err": "Team not authorized", "ECODE": "OAUTH_027"}));
+        assert_request(&last_request(&app, P), "DELETE", "/api/v2/team/1234/user/999");
     }
 }
 

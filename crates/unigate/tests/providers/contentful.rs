@@ -361,7 +361,90 @@ mod users {
     }
 
     #[tokio::test]
-    async fn writes_are_not_offered() {
+    async fn update_puts_the_role_on_the_users_organization_membership() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).clear_requests();
+
+        let r = app
+            .send(
+                Method::PATCH,
+                &users_path(&account, Some("5qW2eR4tY6uI8oP0aS1dF3"), ORG),
+                Some(json!({"roles": [{"id": "admin"}]})),
+            )
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            unified(&r.body),
+            json!({
+                "id": "5qW2eR4tY6uI8oP0aS1dF3", "first_name": "Aiko", "last_name": "Tanaka",
+                "name": "Aiko Tanaka",
+                "emails": [{"email": "aiko.tanaka@acme-digital.example", "is_primary": true}],
+                "is_email_verified": false, "status": "active", "user_type": "admin",
+                "roles": [{"id": "admin", "name": "admin", "organization": ACME}],
+                "organizations": [{"id": ACME}],
+                "avatar": "https://www.gravatar.com/avatar/5qw2er4ty6ui8op0as1df3?s=50&d=https%3A%2F%2Fstatic.contentful.com%2Fgatekeeper%2Fusers%2Fdefault.png",
+                "created_at": "2022-07-21T14:15:00.000Z", "updated_at": "2023-01-09T08:45:00.000Z"
+            })
+        );
+        assert_eq!(
+            request_lines(&app, P),
+            [
+                format!("GET /organizations/{ACME}/users/5qW2eR4tY6uI8oP0aS1dF3"),
+                format!("GET /organizations/{ACME}/organization_memberships?limit=100"),
+                format!("PUT /organizations/{ACME}/organization_memberships/4jK5lZ6xC7vB8nM9qW0eR1"),
+            ]
+        );
+        let sent = last_request(&app, P);
+        assert_eq!(sent.header("x-contentful-version"), Some("1"));
+        assert_eq!(sent.header("authorization"), Some(BEARER));
+        assert_eq!(sent.json.unwrap(), json!({"role": "admin"}));
+        let stored = app
+            .emulator(P)
+            .record("organization_memberships", "4jK5lZ6xC7vB8nM9qW0eR1")
+            .unwrap();
+        assert_eq!(stored["role"], "admin");
+        assert_eq!(stored["sys"]["version"], 2);
+    }
+
+    #[tokio::test]
+    async fn a_role_contentful_does_not_have_is_its_422_validation_error() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                Method::PATCH,
+                &users_path(&account, Some("5qW2eR4tY6uI8oP0aS1dF3"), ORG),
+                Some(json!({"roles": [{"id": "editor"}]})),
+            )
+            .await;
+
+        assert_eq!(r.status, 422, "{}", r.text);
+        let raw = &r.body["raw_response"];
+        assert_eq!(raw["sys"]["id"], "ValidationFailed", "{}", r.text);
+        assert_eq!(raw["details"]["errors"][0]["path"], json!(["role"]), "{}", r.text);
+    }
+
+    #[tokio::test]
+    async fn a_name_cannot_be_written_and_nothing_is_sent() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).clear_requests();
+
+        let r = app
+            .send(
+                Method::PATCH,
+                &users_path(&account, Some("5qW2eR4tY6uI8oP0aS1dF3"), ORG),
+                Some(json!({"first_name": "Aiko-Mai"})),
+            )
+            .await;
+
+        let message = crate::helpers::assert_error(&r, 422);
+        assert!(message.contains("first_name"), "{message}");
+        assert!(request_lines(&app, P).is_empty());
+    }
+
+    #[tokio::test]
+    async fn delete_removes_the_users_organization_membership() {
         let (app, account) = app_with_account(P).await;
         app.emulator(P).clear_requests();
 
@@ -370,6 +453,61 @@ mod users {
                 Method::DELETE,
                 &users_path(&account, Some("3kTz8N9f2Q7bXw1YcLmR0p"), ORG),
                 None,
+            )
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            request_lines(&app, P),
+            [
+                format!("GET /organizations/{ACME}/users/3kTz8N9f2Q7bXw1YcLmR0p"),
+                format!("GET /organizations/{ACME}/organization_memberships?limit=100"),
+                format!("DELETE /organizations/{ACME}/organization_memberships/2mR4tY6uI8oP0aS1dF3gH5"),
+            ]
+        );
+        assert_request(
+            &last_request(&app, P),
+            "DELETE",
+            &format!("/organizations/{ACME}/organization_memberships/2mR4tY6uI8oP0aS1dF3gH5"),
+        );
+        assert!(app
+            .emulator(P)
+            .record("organization_memberships", "2mR4tY6uI8oP0aS1dF3gH5")
+            .is_none());
+    }
+
+    #[tokio::test]
+    async fn deleting_a_user_not_in_the_organization_is_contentfuls_404_and_deletes_nothing() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).clear_requests();
+
+        let r = app
+            .send(Method::DELETE, &users_path(&account, Some("nobody"), ORG), None)
+            .await;
+
+        assert_eq!(r.status, 404, "{}", r.text);
+        assert_eq!(r.body["raw_response"]["sys"]["id"], "NotFound", "{}", r.text);
+        assert_eq!(
+            request_lines(&app, P),
+            [format!("GET /organizations/{ACME}/users/nobody")]
+        );
+        assert_eq!(
+            app.emulator(P).records("organization_memberships").len(),
+            5,
+            "no membership was deleted"
+        );
+    }
+
+    #[tokio::test]
+    async fn create_is_not_offered() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).clear_requests();
+
+        let r = app
+            .send(
+                Method::POST,
+                &users_path(&account, None, ORG),
+                Some(json!({"emails": [{"email": "someone@example.com"}]})),
             )
             .await;
 

@@ -242,6 +242,118 @@ mod users {
     }
 
     #[tokio::test]
+    async fn create_invites_by_email_with_trellos_query_parameters() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                Method::POST,
+                &users_path(&account, None, ORG),
+                Some(json!({"first_name": "Robin", "last_name": "Vega",
+                            "emails": [{"email": "robin.vega@example.com", "is_primary": true}]})),
+            )
+            .await;
+
+        assert_eq!(r.status, 201, "{}", r.text);
+        let sent = last_request(&app, P);
+        assert_request(&sent, "PUT", &format!("/1/organizations/{WS}/members"));
+        assert_eq!(
+            crate::common::query_pairs(&sent),
+            [
+                ("email".to_string(), "robin.vega@example.com".to_string()),
+                ("fullName".to_string(), "Robin Vega".to_string()),
+                ("type".to_string(), "normal".to_string())
+            ]
+        );
+        assert_eq!(sent.header("authorization"), Some(AUTH));
+        let id = r.body["id"].as_str().unwrap().to_string();
+        assert_eq!(id.len(), 24, "{}", r.text);
+        let mut expected = json!({
+            "id": id, "name": "Robin Vega", "status": "invited", "user_type": "user",
+            "roles": [{"id": "normal", "name": "normal", "organization": WS}],
+            "organizations": [{"id": WS}]
+        });
+        expected["created_at"] = r.body["created_at"].clone();
+        assert_eq!(unified(&r.body), expected);
+        let stored = app.emulator(P).record("memberships", &id).unwrap();
+        assert_eq!((&stored["org"], &stored["unconfirmed"]), (&json!(WS), &json!(true)));
+    }
+
+    #[tokio::test]
+    async fn create_of_an_admin_without_a_name_uses_the_email() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                Method::POST,
+                &users_path(&account, None, ORG),
+                Some(json!({"emails": [{"email": "ops@example.com"}], "user_type": "admin"})),
+            )
+            .await;
+
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!(
+            last_request(&app, P).query,
+            "email=ops%40example.com&fullName=ops&type=admin"
+        );
+        assert_eq!(r.body["user_type"], "admin");
+    }
+
+    #[tokio::test]
+    async fn create_with_a_password_is_a_422_and_nothing_is_sent() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).clear_requests();
+
+        let r = app
+            .send(
+                Method::POST,
+                &users_path(&account, None, ORG),
+                Some(json!({"emails": [{"email": "ops@example.com"}], "password": "s3cret-s3cret"})),
+            )
+            .await;
+
+        assert_eq!(r.status, 422, "{}", r.text);
+        assert!(r.text.contains("password"), "{}", r.text);
+        assert!(request_lines(&app, P).is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_invite_with_a_role_trello_does_not_have_is_its_plain_text_400() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                Method::POST,
+                &users_path(&account, None, ORG),
+                Some(json!({"emails": [{"email": "ops@example.com"}], "roles": [{"id": "owner"}]})),
+            )
+            .await;
+
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert_eq!(r.body["raw_response"], "invalid value for type", "{}", r.text);
+    }
+
+    #[tokio::test]
+    async fn an_invite_answer_that_is_not_a_membership_is_a_502() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).inject(
+            unigate_emulator::Fault::respond(200, json!({"id": WS, "name": "acmeworkspace"}))
+                .on("PUT", &format!("/1/organizations/{WS}/members")),
+        );
+
+        let r = app
+            .send(
+                Method::POST,
+                &users_path(&account, None, ORG),
+                Some(json!({"emails": [{"email": "ops@example.com"}]})),
+            )
+            .await;
+
+        assert_eq!(r.status, 502, "{}", r.text);
+        assert!(r.text.contains("not a membership"), "{}", r.text);
+    }
+
+    #[tokio::test]
     async fn delete_removes_the_member_from_the_workspace() {
         let (app, account) = app_with_account(P).await;
 
