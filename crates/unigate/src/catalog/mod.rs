@@ -9,6 +9,7 @@
 mod compile;
 pub mod coverage;
 pub mod lint;
+pub mod openapi;
 pub mod overrides;
 pub mod registry;
 pub mod types;

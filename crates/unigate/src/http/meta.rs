@@ -21,6 +21,14 @@ pub fn routes() -> Router<AppState> {
         .route("/integration", get(integrations))
         .route("/integration/{name}", get(integration))
         .route("/integration/reload", axum::routing::post(reload))
+        .route("/openapi.json", get(openapi))
+}
+
+/// `GET /openapi.json`: the OpenAPI 3.1 document of the running catalog. Public, like
+/// the API description of most services: it holds only what the catalog (itself public,
+/// shipped in the binary) says, never an account, token or environment.
+async fn openapi(State(state): State<AppState>) -> Json<Value> {
+    Json(crate::catalog::openapi::document(&state.registry(), None))
 }
 
 async fn health(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
