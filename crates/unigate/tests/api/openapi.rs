@@ -260,3 +260,53 @@ async fn real_answers_match_the_schemas_the_document_declares() {
         std::panic::catch_unwind(|| assert_matches(&doc, "/unified/user-directory/users", "get", "200", &user.body));
     assert!(not_list.is_err());
 }
+
+async fn served(app: &crate::helpers::TestApp) -> Value {
+    let r = app
+        .client
+        .get(format!("{}/openapi.json", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    r.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_served_document_follows_a_catalog_reload() {
+    // Arrange: a provider whose organizations `get` is not mapped yet.
+    use crate::custom::{custom_provider, emulator_yaml, integration_yaml, spawn_with};
+    let name = "openapiy";
+    let rest = "resources:\n  organizations:\n    get: { method: get, path: \"/items/{{id}}\" }\n";
+    let routes = "  - { method: GET, path: \"/items/{id}\", op: get, collection: items }\n";
+    let p = custom_provider(
+        name,
+        &integration_yaml(name, "https://api.openapiy.example", rest),
+        &emulator_yaml(2, routes),
+    )
+    .await;
+    let app = spawn_with(&p, true, |c| c.catalog_watch_interval_ms = 0).await;
+    let org = |doc: &Value| {
+        doc["paths"]["/unified/user-directory/organizations/{id}"]["get"]["x-unigate-integrations"].clone()
+    };
+    let before = served(&app).await;
+
+    // Act: map it and reload.
+    std::fs::write(
+        p.dir.path().join("integrations").join(name).join("user-directory.yaml"),
+        "organizations:\n  get:\n    resource: organizations.get\n    response_mapping: '{ \"id\": response.id }'\n",
+    )
+    .unwrap();
+    let r = app.send(reqwest::Method::POST, "/integration/reload", None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let after = served(&app).await;
+
+    // Assert
+    assert!(!org(&before).as_array().unwrap().contains(&json!(name)));
+    assert!(
+        org(&after).as_array().unwrap().contains(&json!(name)),
+        "{}",
+        org(&after)
+    );
+}
