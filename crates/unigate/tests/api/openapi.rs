@@ -310,3 +310,45 @@ async fn the_served_document_follows_a_catalog_reload() {
         org(&after)
     );
 }
+
+#[tokio::test]
+async fn every_list_an_account_offers_and_the_admin_lists_match_their_declared_schemas() {
+    // Arrange
+    let (app, okta) = app_with_account("okta").await;
+    let doc = served(&app).await;
+    // The unified lists okta maps that need no parameter of okta's own.
+    let lists: Vec<String> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(path, item)| {
+            let op = &item["get"];
+            path.starts_with("/unified/")
+                && !path.ends_with('}')
+                && op["x-unigate-integrations"]
+                    .as_array()
+                    .is_some_and(|i| i.contains(&json!("okta")))
+                && !op["parameters"].as_array().unwrap().iter().any(|p| {
+                    p["description"].as_str().unwrap_or_default().contains("Required by")
+                        && p["description"].as_str().unwrap_or_default().contains("okta")
+                })
+        })
+        .map(|(path, _)| path.clone())
+        .collect();
+    assert!(lists.len() >= 3, "{lists:?}");
+
+    for path in &lists {
+        // Act
+        let r = app.get(&format!("{path}?integrated_account_id={okta}")).await;
+        // Assert
+        assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text);
+        assert_matches(&doc, path, "get", "200", &r.body);
+    }
+    for path in ["/integrated-account", "/webhook", "/api-token"] {
+        let r = app.get(path).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text);
+        assert_matches(&doc, path, "get", "200", &r.body);
+    }
+    let r = app.get("/integrated-account/no-such-account").await;
+    assert_matches(&doc, "/integrated-account/{id}", "get", "404", &r.body);
+}
