@@ -386,7 +386,10 @@ async fn run(cli: Cli, mut config: Config, workers: usize) -> anyhow::Result<()>
                 }
             }
             let doc = unigate::catalog::openapi::document(&registry, integration.as_deref());
-            println!("{}", serde_json::to_string_pretty(&doc)?);
+            // Written, not `println!`ed: a closed pipe (`| head`) is an error, not a panic.
+            let mut out = std::io::stdout().lock();
+            serde_json::to_writer_pretty(&mut out, &doc)?;
+            std::io::Write::write_all(&mut out, b"\n")?;
         }
         Command::Token {
             command:

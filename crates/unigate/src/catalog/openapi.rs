@@ -73,7 +73,7 @@ pub fn document(registry: &Registry, only: Option<&str>) -> Value {
                 if matches!(method, UnifiedMethod::Create | UnifiedMethod::Update) {
                     op["requestBody"] = json!({
                         "required": true,
-                        "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{record}") } } },
+                        "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{record}Write") } } },
                     });
                 }
                 paths
@@ -108,6 +108,13 @@ pub fn document(registry: &Registry, only: Option<&str>) -> Value {
             }
             if any || only.is_none() {
                 schemas.insert(format!("{record}List"), list_envelope(&record));
+                // A create or update body: the record's fields, none required (the
+                // provider assigns the id; an update sends what changes).
+                let mut write = schema.clone();
+                if let Some(obj) = write.as_object_mut() {
+                    obj.remove("required");
+                }
+                schemas.insert(format!("{record}Write"), write);
                 schemas.insert(record, schema);
             }
         }

@@ -154,6 +154,15 @@ fn the_document_describes_each_unified_method_with_its_parameters_and_integratio
         assert!(doc["paths"][path].is_object(), "{path}");
     }
     assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    // A create's body needs no id (the provider assigns it); the answer has one.
+    let mut body = doc["paths"]["/unified/user-directory/users"]["post"]["requestBody"]["content"]["application/json"]
+        ["schema"]
+        .clone();
+    body["components"] = doc["components"].clone();
+    let new_user = json!({ "first_name": "Ada", "emails": [{ "email": "ada@example.test" }] });
+    assert!(jsonschema::options().build(&body).unwrap().is_valid(&new_user));
+    let answer = declared(&doc, "/unified/user-directory/users", "post", "200");
+    assert!(!jsonschema::options().build(&answer).unwrap().is_valid(&new_user));
 }
 
 #[test]
