@@ -17,12 +17,34 @@ pub fn document(registry: &Registry, only: Option<&str>) -> Value {
     let mut paths = Map::new();
     let mut schemas = Map::new();
     base_schemas(&mut schemas);
+    // Which integrations fill each field: the same computation as `unigate coverage`.
+    let coverage = super::coverage::Coverage::compute(registry);
     for (category, model) in &registry.models {
         for (resource, config) in &model.config.resources {
             let record = schema_name(category, resource);
             let mut schema = config.schema.clone();
             if let Some(obj) = schema.as_object_mut() {
                 obj.entry("description").or_insert(json!(config.description));
+            }
+            let fields = coverage
+                .models
+                .iter()
+                .filter(|m| &m.name == category)
+                .flat_map(|m| &m.resources)
+                .find(|r| &r.name == resource)
+                .map(|r| r.fields.as_slice())
+                .unwrap_or_default();
+            if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+                for f in fields.iter().filter(|f| !f.field.contains('.')) {
+                    if let Some(p) = props.get_mut(&f.field).and_then(Value::as_object_mut) {
+                        let names: Vec<&String> = f
+                            .integrations
+                            .iter()
+                            .filter(|i| only.is_none_or(|o| o == i.as_str()))
+                            .collect();
+                        p.insert("x-unigate-integrations".into(), json!(names));
+                    }
+                }
             }
             let mut any = false;
             let base = format!("/unified/{category}/{resource}");
@@ -71,6 +93,18 @@ pub fn document(registry: &Registry, only: Option<&str>) -> Value {
                     "x-unigate-integrations": supporters,
                 });
                 if matches!(method, UnifiedMethod::Create | UnifiedMethod::Update) {
+                    let unsupported: Map<String, Value> = registry
+                        .integrations
+                        .iter()
+                        .filter(|(name, _)| supporters.contains(name))
+                        .filter_map(|(name, i)| {
+                            let m = i.unified(category, resource, method)?;
+                            (!m.unsupported_fields.is_empty()).then(|| (name.clone(), json!(m.unsupported_fields)))
+                        })
+                        .collect();
+                    if !unsupported.is_empty() {
+                        op["x-unigate-unsupported-fields"] = Value::Object(unsupported);
+                    }
                     op["requestBody"] = json!({
                         "required": true,
                         "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{record}Write") } } },

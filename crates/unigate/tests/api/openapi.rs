@@ -187,6 +187,33 @@ fn the_document_for_one_integration_keeps_only_what_it_supports() {
     }
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-thing"));
+    // What okta cannot write, and which fields it fills, as the catalog says.
+    let registry = unigate::catalog::load_registry(None).unwrap();
+    let update = registry.integrations["okta"]
+        .unified(
+            "user-directory",
+            "users",
+            unigate::catalog::types::UnifiedMethod::Update,
+        )
+        .unwrap();
+    assert!(!update.unsupported_fields.is_empty());
+    assert_eq!(
+        okta["paths"]["/unified/user-directory/users/{id}"]["patch"]["x-unigate-unsupported-fields"]["okta"],
+        json!(update.unsupported_fields)
+    );
+    let coverage = unigate::catalog::coverage::Coverage::compute(&registry);
+    let users = coverage.models[0].resources.iter().find(|r| r.name == "users").unwrap();
+    let properties = &okta["components"]["schemas"]["UserDirectoryUsers"]["properties"];
+    for field in users.fields.iter().filter(|f| !f.field.contains('.')) {
+        let fills = field.integrations.iter().any(|i| i == "okta");
+        let said = &properties[&field.field]["x-unigate-integrations"];
+        assert_eq!(
+            said,
+            &json!(if fills { vec!["okta"] } else { vec![] }),
+            "{}",
+            field.field
+        );
+    }
 }
 
 /// The schema the document declares for `verb path` answering `status`, with the
