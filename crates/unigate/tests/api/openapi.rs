@@ -271,6 +271,18 @@ async fn real_answers_match_the_schemas_the_document_declares() {
         ))
         .await;
     let org = app.get(&app.orgs_path(&github, Some("octo-org"), "")).await;
+    // A field the document says okta cannot write.
+    let field = doc["paths"]["/unified/user-directory/users/{id}"]["patch"]["x-unigate-unsupported-fields"]["okta"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let refused = app
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/unified/user-directory/users/{id}?integrated_account_id={okta}"),
+            Some(json!({ field.clone(): "inactive" })),
+        )
+        .await;
 
     // Assert
     assert_eq!(users.status, StatusCode::OK, "{}", users.text);
@@ -286,6 +298,15 @@ async fn real_answers_match_the_schemas_the_document_declares() {
         "get",
         "200",
         &org.body,
+    );
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.text);
+    assert!(refused.text.contains(&field), "{}", refused.text);
+    assert_matches(
+        &doc,
+        "/unified/user-directory/users/{id}",
+        "patch",
+        "422",
+        &refused.body,
     );
     // The schemas do say something: a user is not an error, nor a list.
     let not_error = std::panic::catch_unwind(|| {
