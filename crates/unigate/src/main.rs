@@ -62,6 +62,14 @@ enum Command {
         /// A catalog directory overlaid on the built-in catalog, as for `validate`.
         dir: Option<PathBuf>,
     },
+    /// Print the OpenAPI 3.1 document that `GET /openapi.json` serves.
+    Openapi {
+        /// Keep only the unified operations this integration supports.
+        #[arg(long)]
+        integration: Option<String>,
+        /// A catalog directory overlaid on the built-in catalog, as for `validate`.
+        dir: Option<PathBuf>,
+    },
     /// API tokens.
     Token {
         #[command(subcommand)]
@@ -369,6 +377,19 @@ async fn run(cli: Cli, mut config: Config, workers: usize) -> anyhow::Result<()>
                 CoverageFormat::Markdown => print!("{}", coverage.to_markdown()),
                 CoverageFormat::Json => println!("{}", serde_json::to_string_pretty(&coverage.to_json())?),
             }
+        }
+        Command::Openapi { integration, dir } => {
+            let registry = unigate::catalog::load_registry(dir.as_deref())?;
+            if let Some(name) = integration.as_deref() {
+                if registry.integration(name).is_none() {
+                    anyhow::bail!("there is no integration named `{name}` in the catalog");
+                }
+            }
+            let doc = unigate::catalog::openapi::document(&registry, integration.as_deref());
+            // Written, not `println!`ed: a closed pipe (`| head`) is an error, not a panic.
+            let mut out = std::io::stdout().lock();
+            serde_json::to_writer_pretty(&mut out, &doc)?;
+            std::io::Write::write_all(&mut out, b"\n")?;
         }
         Command::Token {
             command:

@@ -5,10 +5,12 @@
 //! [`Registry`] shared by `Arc`. The shipped catalog is embedded in the binary; a
 //! directory given with `--catalog` overrides or extends it file by file. `coverage`
 //! computes, from a registry, which integration supports which unified method and field.
+//! `openapi` builds the OpenAPI 3.1 document of the API a registry describes.
 
 mod compile;
 pub mod coverage;
 pub mod lint;
+pub mod openapi;
 pub mod overrides;
 pub mod registry;
 pub mod types;

@@ -1,6 +1,11 @@
 //! Health, the unified model and the integration catalog.
 
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
 use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
@@ -9,7 +14,7 @@ use crate::auth::Env;
 use indexmap::IndexMap;
 
 use crate::catalog::types::UnifiedMethod;
-use crate::catalog::{Integration, Model};
+use crate::catalog::{Integration, Model, Registry};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -22,6 +27,37 @@ pub fn routes() -> Router<AppState> {
         .route("/integration", get(integrations))
         .route("/integration/{name}", get(integration))
         .route("/integration/reload", axum::routing::post(reload))
+        .route("/openapi.json", get(openapi))
+}
+
+/// `GET /openapi.json`: the OpenAPI 3.1 document of the running catalog. Public, like
+/// the API description of most services: it holds only what the catalog (itself public,
+/// shipped in the binary) says, never an account, token or environment.
+///
+/// Built once per catalog: the document is kept beside the registry it was built from
+/// and built again when a reload swaps the registry (compared by pointer; holding the
+/// `Arc` keeps the address from being reused).
+async fn openapi(State(state): State<AppState>) -> Response {
+    type Cached = Option<(Arc<Registry>, Bytes)>;
+    static CACHE: Mutex<Cached> = Mutex::new(None);
+    let registry = state.registry();
+    let cached = {
+        let cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .as_ref()
+            .filter(|(r, _)| Arc::ptr_eq(r, &registry))
+            .map(|(_, b)| b.clone())
+    };
+    let body = match cached {
+        Some(body) => body,
+        None => {
+            let doc = crate::catalog::openapi::document(&registry, None);
+            let body = Bytes::from(serde_json::to_vec(&doc).unwrap_or_default());
+            *CACHE.lock().unwrap_or_else(|e| e.into_inner()) = Some((registry, body.clone()));
+            body
+        }
+    };
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 async fn health(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {

@@ -22,6 +22,7 @@ mod mapping_failures;
 mod mindbridge;
 mod mist;
 mod oauth;
+mod openapi;
 mod outbound_proxy;
 mod overrides;
 mod pagination;
