@@ -24,6 +24,13 @@ if [ ! -x /usr/bin/chromedriver ] && { [ "${CI:-}" = "true" ] || [ "$(id -u)" = 
 fi
 if [ "${CI:-}" = "true" ]; then export REQUIRE_BROWSER=1; fi
 
+# The OpenAPI test installs openapi-spec-validator from PyPI into a venv: Debian's python3
+# needs its venv module for that. In CI (or as root elsewhere) it is installed when missing.
+if ! python3 -c "import ensurepip, venv" 2>/dev/null && { [ "${CI:-}" = "true" ] || [ "$(id -u)" = "0" ]; }; then
+  echo "== installing python3-venv (OpenAPI validation test)"
+  apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
+fi
+
 # The JSONata differential test runs Truto's function library under Node (npm ci from the
 # registry); in CI (or as root elsewhere) Node is installed when missing, otherwise that
 # test skips itself.
