@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use chrono::Utc;
 use serde_json::{json, Map, Value};
 
-use super::json_body;
+use super::{object_body, string_field};
 use crate::accounts;
 use crate::auth::Env;
 use crate::catalog::overrides;
@@ -63,22 +63,6 @@ async fn refresh_credentials(
     let fresh = state.oauth.refresh(integration, &account.record, None, true).await?;
     tracing::info!(account_id = %id, "credentials refreshed on request");
     Ok(Json(accounts::view(&state.keyring, &fresh.record, Some(integration))))
-}
-
-fn object_body(body: Result<Bytes, BytesRejection>) -> Result<Map<String, Value>, ApiError> {
-    match json_body(body)? {
-        Some(Value::Object(m)) => Ok(m),
-        Some(_) => Err(ApiError::bad_request("The request body must be a JSON object.")),
-        None => Err(ApiError::bad_request("This endpoint needs a JSON object body.")),
-    }
-}
-
-fn string_field(body: &Map<String, Value>, key: &str) -> Result<Option<String>, ApiError> {
-    match body.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.clone())),
-        Some(_) => Err(ApiError::bad_request(format!("`{key}` must be a non-empty string."))),
-    }
 }
 
 /// Truto names the integration by `environment_integration_id`; Unigate also takes

@@ -106,6 +106,24 @@ pub fn parse_call(
 }
 
 /// Reads an optional JSON body with clear errors (empty body = `None`).
+/// The request body as a JSON object: a 400 when it is missing or anything else.
+pub fn object_body(body: Result<Bytes, BytesRejection>) -> Result<serde_json::Map<String, Value>, ApiError> {
+    match json_body(body)? {
+        Some(Value::Object(m)) => Ok(m),
+        Some(_) => Err(ApiError::bad_request("The request body must be a JSON object.")),
+        None => Err(ApiError::bad_request("This endpoint needs a JSON object body.")),
+    }
+}
+
+/// A string field of a body: `None` when absent or null, a 400 when empty or not a string.
+pub fn string_field(body: &serde_json::Map<String, Value>, key: &str) -> Result<Option<String>, ApiError> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.clone())),
+        Some(_) => Err(ApiError::bad_request(format!("`{key}` must be a non-empty string."))),
+    }
+}
+
 pub fn json_body(body: Result<Bytes, BytesRejection>) -> Result<Option<Value>, ApiError> {
     let bytes = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {

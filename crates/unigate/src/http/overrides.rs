@@ -15,7 +15,7 @@ use chrono::{SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
 
 use super::admin::invalid_override;
-use super::json_body;
+use super::{object_body, string_field};
 use crate::auth::Env;
 use crate::catalog::overrides::{self, AccountOverrides, Layer};
 use crate::catalog::{Integration, Model, Registry};
@@ -55,20 +55,8 @@ fn view(r: &MappingOverrideRecord) -> Value {
     })
 }
 
-fn object_body(body: Result<Bytes, BytesRejection>) -> Result<Map<String, Value>, ApiError> {
-    match json_body(body)? {
-        Some(Value::Object(m)) => Ok(m),
-        Some(_) => Err(ApiError::bad_request("The request body must be a JSON object.")),
-        None => Err(ApiError::bad_request("This endpoint needs a JSON object body.")),
-    }
-}
-
 fn required(body: &Map<String, Value>, key: &str) -> Result<String, ApiError> {
-    match body.get(key) {
-        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
-        None | Some(Value::Null) => Err(ApiError::bad_request(format!("`{key}` is required."))),
-        Some(_) => Err(ApiError::bad_request(format!("`{key}` must be a non-empty string."))),
-    }
+    string_field(body, key)?.ok_or_else(|| ApiError::bad_request(format!("`{key}` is required.")))
 }
 
 fn integration<'a>(registry: &'a Registry, name: &str) -> Result<&'a std::sync::Arc<Integration>, ApiError> {

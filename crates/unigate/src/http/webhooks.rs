@@ -15,7 +15,6 @@ use axum::{Json, Router};
 use chrono::Utc;
 use serde_json::{json, Map, Value};
 
-use super::json_body;
 use crate::auth::Env;
 use crate::error::ApiError;
 use crate::pagination::{cursor, PageState};
@@ -37,12 +36,9 @@ pub fn routes() -> Router<AppState> {
         .route("/webhook/{id}/deliveries/{delivery_id}/retry", post(retry))
 }
 
+/// [`super::object_body`], refusing fields other than `fields`.
 fn object_body(body: Result<Bytes, BytesRejection>, fields: &[&str]) -> Result<Map<String, Value>, ApiError> {
-    let body = match json_body(body)? {
-        Some(Value::Object(m)) => m,
-        Some(_) => return Err(ApiError::bad_request("The request body must be a JSON object.")),
-        None => return Err(ApiError::bad_request("This endpoint needs a JSON object body.")),
-    };
+    let body = super::object_body(body)?;
     if let Some(other) = body.keys().find(|k| !fields.contains(&k.as_str())) {
         return Err(ApiError::bad_request(format!(
             "Unknown field `{other}`: this endpoint takes {}.",
