@@ -281,29 +281,39 @@ impl AccountOverrides {
         resource: &str,
         method: &str,
     ) -> Vec<(Layer, &Map<String, Value>)> {
-        let mut out = Vec::new();
-        if let Some(row) = self
-            .environment
-            .iter()
-            .find(|r| r.integration == integration && r.model == model && r.resource == resource && r.method == method)
-        {
-            if let Some(m) = row.config.as_object() {
-                out.push((Layer::Environment, m));
-            }
-        }
-        if let Some(m) = self
-            .account
-            .as_ref()
-            .and_then(|a| a.get(model)?.get(resource)?.get(method)?.as_object())
-        {
-            out.push((Layer::Account, m));
-        }
-        out
+        layers(
+            &self.environment,
+            self.account.as_ref(),
+            integration,
+            model,
+            resource,
+            method,
+        )
     }
 }
 
 /// An environment's override rows, as read at one version.
 type EnvironmentRows = Arc<Vec<MappingOverrideRecord>>;
+
+/// The configs that override one method, bottom first: the environment's row for it, then
+/// the account's document's entry.
+pub fn layers<'a>(
+    environment: &'a [MappingOverrideRecord],
+    account: Option<&'a Value>,
+    integration: &str,
+    model: &str,
+    resource: &str,
+    method: &str,
+) -> Vec<(Layer, &'a Map<String, Value>)> {
+    let row = environment
+        .iter()
+        .find(|r| r.integration == integration && r.model == model && r.resource == resource && r.method == method);
+    let environment = row.and_then(|r| r.config.as_object()).map(|m| (Layer::Environment, m));
+    let account = account
+        .and_then(|a| a.get(model)?.get(resource)?.get(method)?.as_object())
+        .map(|m| (Layer::Account, m));
+    environment.into_iter().chain(account).collect()
+}
 
 /// Compiled effective mappings, by environment version and account version, so an
 /// override is compiled once per change, never per call. Bounded: cleared when full.

@@ -17,7 +17,7 @@ use serde_json::{json, Map, Value};
 use super::admin::invalid_override;
 use super::{object_body, string_field};
 use crate::auth::Env;
-use crate::catalog::overrides::{self, AccountOverrides, Layer};
+use crate::catalog::overrides::{self, Layer};
 use crate::catalog::{Integration, Model, Registry};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -493,15 +493,15 @@ async fn meta(
             Some(record)
         }
     };
-    let layers_of = AccountOverrides {
-        environment_id: env.id.clone(),
-        environment_version: 0,
-        environment: std::sync::Arc::new(rows),
-        account_id: account.as_ref().map(|a| a.id.clone()).unwrap_or_default(),
-        account_version: Utc::now(),
-        account: account.and_then(|a| a.unified_model_override),
-    };
-    let layers = layers_of.layers(&integration_name, &model_name, &resource, &method);
+    let account_doc = account.and_then(|a| a.unified_model_override);
+    let layers = overrides::layers(
+        &rows,
+        account_doc.as_ref(),
+        &integration_name,
+        &model_name,
+        &resource,
+        &method,
+    );
     let base = integration.unified_or_custom(&model_name, &resource, &method);
     let built = overrides::effective(integration, base.map(AsRef::as_ref), &layers)
         .map_err(|e| invalid_override(std::slice::from_ref(&e)))?;
