@@ -394,8 +394,19 @@ async fn every_account_change_sends_its_event_once_signed_both_ways() {
     assert!(!truto_signed_with("another-secret", &got[0]));
     assert!(!standard_signed_with("another-secret", &got[0]));
 
-    // Every delivery is recorded, delivered at the first attempt.
-    let r = app.get(&format!("/webhook/{webhook_id}/deliveries")).await;
+    // Every delivery is recorded, delivered at the first attempt. The receiver has the
+    // requests before the worker records their answers: wait (bounded) for the records.
+    let mut r = app.get(&format!("/webhook/{webhook_id}/deliveries")).await;
+    for _ in 0..250 {
+        let done = r.body["result"]
+            .as_array()
+            .is_some_and(|d| d.len() == 8 && d.iter().all(|x| x["status"] != "pending"));
+        if done {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        r = app.get(&format!("/webhook/{webhook_id}/deliveries")).await;
+    }
     assert_eq!(r.status, 200, "{}", r.text);
     let deliveries = r.body["result"].as_array().unwrap();
     assert_eq!(deliveries.len(), 8);
