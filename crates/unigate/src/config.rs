@@ -49,6 +49,10 @@ pub struct Config {
     /// redirect URI (`<public_url>/connect/oauth/callback`) are built on it. Default
     /// `http://<listen>`. Behind a load balancer, set it to the balancer's URL.
     pub public_url: Option<String>,
+    /// The origins allowed to show the connect page (`/connect`) in a frame, as CSP
+    /// `frame-ancestors` sources: `https://app.example.com`, `https://*.example.com` or
+    /// `'self'`. Default none: no site can frame the page where customers type credentials.
+    pub connect_frame_ancestors: Vec<String>,
     pub oauth: OAuthConfig,
     pub request_log: RequestLogConfig,
     pub webhooks: WebhooksConfig,
@@ -247,6 +251,26 @@ impl OAuthConfig {
     }
 }
 
+/// A CSP source that names an origin: `'self'`, or `http(s)://host[:port]` where the host may
+/// start with `*.`. Nothing that could end the directive or add another.
+fn is_frame_ancestor(origin: &str) -> bool {
+    if origin == "'self'" {
+        return true;
+    }
+    let Some(rest) = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let (host, port) = rest.split_once(':').unwrap_or((rest, "80"));
+    let host = host.strip_prefix("*.").unwrap_or(host);
+    !host.is_empty()
+        && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        && !port.is_empty()
+        && port.chars().all(|c| c.is_ascii_digit())
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -262,6 +286,7 @@ impl Default for Config {
             max_request_body_bytes: 1024 * 1024,
             upstream: UpstreamConfig::default(),
             public_url: None,
+            connect_frame_ancestors: Vec::new(),
             oauth: OAuthConfig::default(),
             request_log: RequestLogConfig::default(),
             webhooks: WebhooksConfig::default(),
@@ -408,6 +433,13 @@ impl Config {
         }
         if let Some(url) = &self.public_url {
             url::Url::parse(url).map_err(|e| ConfigError::Invalid(format!("public_url: {e}")))?;
+        }
+        for origin in &self.connect_frame_ancestors {
+            if !is_frame_ancestor(origin) {
+                return Err(ConfigError::Invalid(format!(
+                    "connect_frame_ancestors: `{origin}` is not an origin such as https://app.example.com, https://*.example.com or 'self'"
+                )));
+            }
         }
         if self.oauth.refresh_lock_ms < 1000 {
             return Err(ConfigError::Invalid(

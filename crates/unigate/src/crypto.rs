@@ -15,6 +15,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 #[derive(Debug, thiserror::Error)]
@@ -209,6 +210,45 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut f = opts.open(path)?;
     f.write_all(bytes)?;
     f.sync_all()
+}
+
+// What is sealed: the one rule for every account context, the catalog check and the
+// request-log redaction.
+
+/// Whether a context key's name looks like a credential's: compared without case and without
+/// `-`, `_`, `.` and spaces, so `x-api-key`, `Private-Key` and `client_secret` all match.
+pub fn looks_secret(key: &str) -> bool {
+    let k: String = key
+        .chars()
+        .filter(|c| !matches!(c, '-' | '_' | '.' | ' '))
+        .flat_map(char::to_lowercase)
+        .collect();
+    [
+        "token",
+        "secret",
+        "password",
+        "passwd",
+        "passphrase",
+        "apikey",
+        "accesskey",
+        "privatekey",
+        "oauth",
+        "credential",
+        "authorization",
+        "cookie",
+    ]
+    .iter()
+    .any(|s| k.contains(s))
+}
+
+/// Whether a value holds, at any depth, a key that [`looks_secret`]: such a value is sealed
+/// whole (`{"credentials": {"password": ...}}`, `{"auth": {"api-key": ...}}`).
+pub fn holds_secret(value: &Value) -> bool {
+    match value {
+        Value::Object(m) => m.iter().any(|(k, v)| looks_secret(k) || holds_secret(v)),
+        Value::Array(items) => items.iter().any(holds_secret),
+        _ => false,
+    }
 }
 
 #[cfg(test)]

@@ -339,7 +339,9 @@ impl Application {
                 tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
             }
         };
-        let result = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
+        let result = axum::serve(crate::http::EdgeListener(self.listener), app)
+            .with_graceful_shutdown(shutdown)
+            .await;
         // No call is running any more: what the request log still queues is written now.
         let started = std::time::Instant::now();
         self.state

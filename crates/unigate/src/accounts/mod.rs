@@ -11,7 +11,7 @@ use chrono::Utc;
 use serde_json::{json, Map, Value};
 
 use crate::catalog::Integration;
-use crate::crypto::Keyring;
+use crate::crypto::{holds_secret, looks_secret, Keyring};
 use crate::error::ApiError;
 use crate::store::{AccountRecord, AccountStatus};
 
@@ -23,61 +23,18 @@ pub struct Account {
     pub context: Value,
 }
 
-/// Whether a context key's name looks like a credential's: compared without case and without
-/// `-`, `_`, `.` and spaces, so `x-api-key`, `Private-Key` and `client_secret` all match.
-pub(crate) fn looks_secret(key: &str) -> bool {
-    let k: String = key
-        .chars()
-        .filter(|c| !matches!(c, '-' | '_' | '.' | ' '))
-        .flat_map(char::to_lowercase)
-        .collect();
-    [
-        "token",
-        "secret",
-        "password",
-        "passwd",
-        "passphrase",
-        "apikey",
-        "accesskey",
-        "privatekey",
-        "oauth",
-        "credential",
-        "authorization",
-        "cookie",
-    ]
-    .iter()
-    .any(|s| k.contains(s))
-}
-
-/// Whether a value holds, at any depth, a key that [`looks_secret`]: such a value is sealed
-/// whole (`{"credentials": {"password": ...}}`, `{"auth": {"api-key": ...}}`).
-fn holds_secret(value: &Value) -> bool {
-    match value {
-        Value::Object(m) => m.iter().any(|(k, v)| looks_secret(k) || holds_secret(v)),
-        Value::Array(items) => items.iter().any(holds_secret),
-        _ => false,
-    }
-}
-
 /// Splits a context into (public, secret) parts for this integration.
 pub fn split_context(
     integration: &Integration,
     context: Map<String, Value>,
 ) -> (Map<String, Value>, Map<String, Value>) {
     let secret_fields: Vec<&str> = integration.secret_fields().collect();
-    let public_fields: Vec<&str> = integration
-        .config
-        .credentials
-        .fields
-        .iter()
-        .filter(|f| !f.secret)
-        .map(|f| f.name.as_str())
-        .collect();
     let mut public = Map::new();
     let mut secret = Map::new();
     for (k, v) in context {
-        let is_secret = secret_fields.contains(&k.as_str())
-            || (!public_fields.contains(&k.as_str()) && (looks_secret(&k) || holds_secret(&v)));
+        // The integration's secret fields, and anything named like a credential whatever the
+        // catalog says (`unigate validate` refuses `secret: false` on such a name).
+        let is_secret = secret_fields.contains(&k.as_str()) || looks_secret(&k) || holds_secret(&v);
         if is_secret {
             secret.insert(k, v);
         } else {

@@ -520,6 +520,18 @@ pub(super) fn compile_integration(
         }
     };
     let oauth2 = compile_oauth2(file, text, &config, errors);
+    for field in &config.credentials.fields {
+        if !field.secret && crate::crypto::looks_secret(&field.name) {
+            errors.push(err(
+                file,
+                find_line(text, &format!("name: {}", field.name)),
+                format!(
+                    "credential field `{}` is named like a credential, so it is always sealed and never returned: remove `secret: false`",
+                    field.name
+                ),
+            ));
+        }
+    }
     let error_message = config
         .error
         .as_ref()

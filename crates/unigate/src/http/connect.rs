@@ -113,19 +113,36 @@ async fn create_link_token(
     ))
 }
 
-async fn page() -> Response {
-    (
+async fn page(State(state): State<AppState>) -> Response {
+    // Customers type credentials here: only the configured origins may frame the page
+    // (checked at startup by `Config::validate`), none by default.
+    let ancestors = &state.config.connect_frame_ancestors;
+    let frame_ancestors = if ancestors.is_empty() {
+        "'none'".to_string()
+    } else {
+        ancestors.join(" ")
+    };
+    let csp = format!(
+        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; form-action 'self'; frame-ancestors {frame_ancestors}"
+    );
+    let mut response = (
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (
-                header::CONTENT_SECURITY_POLICY,
-                "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; form-action 'self'",
-            ),
             (header::REFERRER_POLICY, "no-referrer"),
         ],
         PAGE,
     )
-        .into_response()
+        .into_response();
+    if let Ok(value) = header::HeaderValue::from_str(&csp) {
+        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    if ancestors.is_empty() {
+        // For browsers that predate frame-ancestors.
+        response
+            .headers_mut()
+            .insert(header::X_FRAME_OPTIONS, header::HeaderValue::from_static("DENY"));
+    }
+    response
 }
 
 #[derive(Deserialize)]

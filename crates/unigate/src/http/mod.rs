@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod connect;
+pub mod edge;
 pub mod idempotency;
 pub mod meta;
 pub mod overrides;
@@ -21,6 +22,8 @@ use axum::Router;
 use serde_json::Value;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
+
+pub use edge::EdgeListener;
 
 use crate::error::ApiError;
 use crate::state::AppState;

@@ -310,7 +310,7 @@ fn scrub_url(url: &str, context: &Value, auth_param: Option<&str>) -> String {
         .as_object()
         .map(|m| {
             m.iter()
-                .filter(|(k, _)| crate::accounts::looks_secret(k))
+                .filter(|(k, _)| crate::crypto::looks_secret(k))
                 .filter_map(|(_, v)| v.as_str())
                 .filter(|s| s.len() >= 8)
                 .collect()

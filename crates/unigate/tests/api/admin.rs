@@ -74,6 +74,35 @@ async fn nested_and_dashed_credential_keys_are_never_returned() {
     }
 }
 
+/// Confluent's API key is the Basic-auth user name: named like a credential, it is sealed
+/// and never returned like its secret.
+#[tokio::test]
+async fn an_api_key_user_name_is_sealed_too() {
+    let app = spawn_app().await;
+    let r = app
+        .send(
+            Method::POST,
+            "/integrated-account",
+            Some(json!({"tenant_id": "acme-1", "integration_name": "confluent",
+                        "context": {"api_key": "CFKEY-PLAIN-42", "api_secret": "cf-secret-43"}})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["context"], json!({}));
+    let id = r.body["id"].as_str().unwrap();
+    let got = app.get(&format!("/integrated-account/{id}")).await;
+    for text in [&r.text, &got.text] {
+        assert!(
+            !text.contains("CFKEY-PLAIN-42") && !text.contains("cf-secret-43"),
+            "{text}"
+        );
+    }
+    // The integration's field list says both are secret.
+    let integration = app.get("/integration/confluent").await;
+    let fields = integration.body["credentials"]["fields"].as_array().unwrap();
+    assert!(fields.iter().all(|f| f["secret"] == true), "{}", integration.text);
+}
+
 #[tokio::test]
 async fn secrets_are_encrypted_in_the_database() {
     let app = spawn_app().await;

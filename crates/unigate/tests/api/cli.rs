@@ -280,3 +280,32 @@ fn serve_runs_one_worker_on_the_current_thread_and_more_on_worker_threads() {
     assert_eq!(serve_threads_named("1", "tokio-rt-worker"), 0);
     assert_eq!(serve_threads_named("2", "tokio-rt-worker"), 2);
 }
+
+/// The secrets rule has no catalog exception: a field named like a credential cannot be
+/// declared public.
+#[test]
+fn a_credential_named_field_cannot_be_public() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_integration(dir.path(), "confluent", "cf-public-key", |file, text| {
+        if file == "integration.yaml" {
+            text.replacen(
+                "label: Cloud API key\n",
+                "label: Cloud API key\n      secret: false\n",
+                1,
+            )
+        } else {
+            text
+        }
+    });
+    let file = "integrations/cf-public-key/integration.yaml";
+    let out = unigate().arg("validate").arg(dir.path()).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    let line = line_of(dir.path(), file, "- name: api_key");
+    assert!(
+        err.contains(&format!(
+            "{file}:{line}: credential field `api_key` is named like a credential"
+        )),
+        "{err}"
+    );
+}

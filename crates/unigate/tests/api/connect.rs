@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{assert_error, spawn_app, TestApp};
+use crate::helpers::{assert_error, spawn_app, spawn_app_with, TestApp};
 
 #[tokio::test]
 async fn a_link_token_is_single_use_and_checks_its_input() {
@@ -419,4 +419,41 @@ async fn entra_id_connects_by_consent_on_the_tenants_page() {
         .header("authorization")
         .unwrap()
         .starts_with("Bearer eyJ0eXAi"));
+}
+
+#[tokio::test]
+async fn the_page_may_be_framed_only_by_the_configured_origins() {
+    let csp = |r: &reqwest::Response| r.headers()["content-security-policy"].to_str().unwrap().to_string();
+    let app = spawn_app().await;
+    let r = app.client.get(format!("{}/connect", app.address)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(csp(&r).ends_with("; frame-ancestors 'none'"), "{}", csp(&r));
+    assert_eq!(r.headers()["x-frame-options"], "DENY");
+
+    let app = spawn_app_with(|c| {
+        c.connect_frame_ancestors = vec!["https://app.example.com".into(), "https://*.example.org:8443".into()];
+    })
+    .await;
+    let r = app.client.get(format!("{}/connect", app.address)).send().await.unwrap();
+    assert!(
+        csp(&r).ends_with("; frame-ancestors https://app.example.com https://*.example.org:8443"),
+        "{}",
+        csp(&r)
+    );
+    assert!(r.headers().get("x-frame-options").is_none());
+
+    // Anything that could end the directive is refused when the configuration is read.
+    for bad in [
+        "https://a.example.com; script-src *",
+        "app.example.com",
+        "*",
+        "https://",
+    ] {
+        let config = unigate::config::Config {
+            connect_frame_ancestors: vec![bad.into()],
+            ..Default::default()
+        };
+        let error = config.validate().unwrap_err().to_string();
+        assert!(error.contains("connect_frame_ancestors"), "{bad}: {error}");
+    }
 }

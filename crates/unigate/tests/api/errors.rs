@@ -517,3 +517,75 @@ async fn answers_in_memory_are_bounded_across_calls_and_the_budget_comes_back() 
     let err = config.validate().unwrap_err().to_string();
     assert!(err.contains("max_buffered_bytes"), "{err}");
 }
+
+/// Sends `request` as raw bytes and reads the whole answer (the server closes after it).
+async fn raw_exchange(app: &TestApp, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = app.address.trim_start_matches("http://");
+    let mut conn = tokio::net::TcpStream::connect(address).await.unwrap();
+    conn.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(10), conn.read_to_end(&mut answer))
+        .await
+        .expect("the server closes the connection after its answer")
+        .unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// The head's status and content type, and the body as JSON.
+fn parse_raw(answer: &str) -> (u16, String, serde_json::Value) {
+    let (head, body) = answer.split_once("\r\n\r\n").expect("a whole response");
+    let status = head[9..12].parse().unwrap();
+    let content_type = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-type: ")
+                .map(str::to_string)
+        })
+        .unwrap_or_default();
+    let json = serde_json::from_str(body).unwrap_or(serde_json::Value::Null);
+    (status, content_type, json)
+}
+
+#[tokio::test]
+async fn requests_hyper_cannot_parse_answer_in_the_error_shape() {
+    let app = spawn_app().await;
+    let long = format!(
+        "GET /unified/user-directory/users?x={} HTTP/1.1\r\nhost: x\r\n\r\n",
+        "a".repeat(70_000)
+    );
+    let too_many_headers = format!(
+        "GET /health HTTP/1.1\r\nhost: x\r\n{}\r\n",
+        (0..2_000)
+            .map(|i| format!("x-filler-{i}: {}\r\n", "b".repeat(200)))
+            .collect::<String>()
+    );
+    let cases: [(&[u8], u16, &str); 4] = [
+        (long.as_bytes(), 414, "URL is too long"),
+        (too_many_headers.as_bytes(), 431, "headers are too large"),
+        (
+            b"GET /health HTTP/1.1\r\nbad header line\r\n\r\n",
+            400,
+            "not valid HTTP/1.1",
+        ),
+        (b"G@T /health HTTP/1.1\r\nhost: x\r\n\r\n", 400, "not valid HTTP/1.1"),
+    ];
+    for (request, status, message) in cases {
+        let answer = raw_exchange(&app, request).await;
+        let (got, content_type, json) = parse_raw(&answer);
+        assert_eq!(got, status, "{answer:.300}");
+        assert_eq!(content_type, "application/json", "{answer:.300}");
+        assert_eq!(json["statusCode"], status);
+        assert!(json["message"].as_str().unwrap_or_default().contains(message), "{json}");
+    }
+    // A well-formed request on the same listener is untouched, and so is the gateway's own 400.
+    let answer = raw_exchange(&app, b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").await;
+    assert_eq!(parse_raw(&answer).0, 200, "{answer}");
+    let r = app.get("/unified/user-directory/users?integrated_account_id=%zz").await;
+    assert!(r.status.is_client_error());
+    assert!(r.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
+}
