@@ -125,6 +125,11 @@ const REFRESHED_PUBLIC: &[&str] = &["expires_at"];
 pub fn view(keyring: &Keyring, record: &AccountRecord, integration: Option<&Integration>) -> Value {
     use crate::catalog::types::CredentialFormat;
     let mut context = record.context.clone();
+    // An account stored before a rule sealed one of its keys (Confluent's `api_key` was
+    // public once) still never shows it; a PATCH of its context seals it in the store.
+    if let Value::Object(public) = &mut context {
+        public.retain(|k, v| !looks_secret(k) && !holds_secret(v));
+    }
     // Only OAuth accounts are refreshed, so only theirs are opened (a list of API-key
     // accounts decrypts nothing); a key the integration declares secret is never shown.
     let refreshed = integration.filter(|i| {
