@@ -445,6 +445,11 @@ fn admin_paths(paths: &mut Map<String, Value>) {
         ("/unified-model/{name}", &["get"], "One unified model with its schemas."),
         ("/link-token", &["post"], "A link token for the connect page."),
         ("/request-log", &["get"], "The environment's request log."),
+        (
+            "/log",
+            &["get"],
+            "The request log in Truto's logs shape (`log_type=unified_proxy_api`).",
+        ),
         ("/environment", &["get"], "Environments."),
         ("/environment/{id}", &["get"], "One environment."),
         (

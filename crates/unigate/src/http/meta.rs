@@ -21,6 +21,7 @@ use crate::state::AppState;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/health", get(health))
+        .route("/ping", get(ping))
         .route("/ready", get(ready))
         .route("/unified-model", get(models))
         .route("/unified-model/{name}", get(model))
@@ -68,6 +69,12 @@ async fn health(State(state): State<AppState>) -> Result<Json<Value>, ApiError> 
 /// Readiness, for load balancers and orchestrators (no token): 200 when the store answers and
 /// a catalog is loaded; 503 once a shutdown has begun (see `shutdown_delay_ms`) or when the
 /// store does not answer.
+/// `GET /ping`: Truto's, `{"message": "pong"}`; no token needed, nothing checked (see
+/// `/health` and `/ready` for that).
+async fn ping() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "message": "pong" }))
+}
+
 async fn ready(State(state): State<AppState>) -> (axum::http::StatusCode, Json<Value>) {
     use axum::http::StatusCode;
     if state.draining.load(std::sync::atomic::Ordering::SeqCst) {

@@ -1,6 +1,6 @@
 //! The request log's HTTP side: the middleware that reports each unified or proxy call to
-//! the service ([`crate::request_log`]), and `GET /request-log`, which reads its rows,
-//! newest first.
+//! the service ([`crate::request_log`]), and `GET /request-log` and Truto's `GET /log`, which
+//! read its rows, newest first.
 
 use std::time::Instant;
 
@@ -51,7 +51,9 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
 }
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/request-log", get(list))
+    Router::new()
+        .route("/request-log", get(list))
+        .route("/log", get(truto_log))
 }
 
 fn encode(p: &RequestLogRecord) -> String {
@@ -113,6 +115,154 @@ async fn list(State(state): State<AppState>, env: Env, RawQuery(q): RawQuery) ->
                 "error": r.error,
                 "created_at": r.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             })
+        })
+        .collect();
+    Ok(Json(json!({ "result": result, "next_cursor": next_cursor })))
+}
+
+/// What a logged path says in Truto's terms: the request type (`unified` or `proxy`), the
+/// resource and the unified method. Custom methods (`POST /unified/m/r/{method}`) are named
+/// by their last segment.
+fn describe(http_method: &str, path: &str) -> (Option<&'static str>, Option<String>, Option<String>) {
+    let mut segments = path.trim_start_matches('/').split('/');
+    let (kind, resource, rest) = match segments.next() {
+        Some("unified") => {
+            let _model = segments.next();
+            ("unified", segments.next(), segments.next())
+        }
+        Some("proxy") => ("proxy", segments.next(), segments.next()),
+        _ => return (None, None, None),
+    };
+    let method = match (http_method, rest) {
+        ("GET", None) => "list".to_string(),
+        ("GET", Some(_)) => "get".to_string(),
+        ("POST", None) => "create".to_string(),
+        ("POST", Some(custom)) => custom.to_string(),
+        ("PATCH" | "PUT", _) => "update".to_string(),
+        ("DELETE", _) => "delete".to_string(),
+        (other, _) => other.to_ascii_lowercase(),
+    };
+    (Some(kind), resource.map(str::to_string), Some(method))
+}
+
+/// `GET /log?log_type=unified_proxy_api`: Truto's logs list over the same rows as
+/// `/request-log`. Takes `limit` (default 100, at most 1000), `next_cursor`,
+/// `created_at[gt]` / `created_at[lt]` (RFC 3339), `log_type_filter[request_type]`
+/// (`unified` or `proxy`) and `log_type_filter[integrated_account_id]`. Unigate records
+/// only unified and proxy calls: the other log types Truto has are a 400 saying so.
+async fn truto_log(State(state): State<AppState>, env: Env, RawQuery(q): RawQuery) -> Result<Json<Value>, ApiError> {
+    let mut log_type = None;
+    let mut limit = 100u32;
+    let mut before = None;
+    let mut after = None;
+    let mut request_type = None;
+    let mut account = None;
+    let time = |name: &str, v: &str| {
+        chrono::DateTime::parse_from_rfc3339(v)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|_| ApiError::bad_request(format!("`{name}` must be an ISO 8601 date-time, got `{v}`.")))
+    };
+    for (k, v) in url::form_urlencoded::parse(q.unwrap_or_default().as_bytes()) {
+        match k.as_ref() {
+            "log_type" => log_type = Some(v.into_owned()),
+            "limit" => {
+                limit = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=1000).contains(n))
+                    .ok_or_else(|| ApiError::bad_request("`limit` must be between 1 and 1000."))?
+            }
+            "next_cursor" => {
+                before = Some(decode(&v).ok_or_else(|| ApiError::bad_request("`next_cursor` is not valid."))?)
+            }
+            "created_at[lt]" => {
+                // Rows strictly before the time: the keyset position (lt, "") excludes it.
+                let lt = time("created_at[lt]", &v)?;
+                if before.is_none() {
+                    before = Some(AccountPosition {
+                        created_at: lt,
+                        id: String::new(),
+                    });
+                }
+            }
+            "created_at[gt]" => after = Some(time("created_at[gt]", &v)?),
+            "log_type_filter[request_type]" => match v.as_ref() {
+                "unified" | "proxy" => request_type = Some(v.into_owned()),
+                other => {
+                    return Err(ApiError::bad_request(format!(
+                        "`log_type_filter[request_type]` must be `unified` or `proxy`, got `{other}`."
+                    )))
+                }
+            },
+            "log_type_filter[integrated_account_id]" => account = Some(v.into_owned()),
+            other => return Err(ApiError::bad_request(format!("Unknown query parameter `{other}`."))),
+        }
+    }
+    match log_type.as_deref() {
+        Some("unified_proxy_api") => {}
+        None => {
+            return Err(ApiError::bad_request(
+                "`log_type` is required: Unigate records `unified_proxy_api`.",
+            ))
+        }
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "`log_type` `{other}` is not recorded by Unigate: only `unified_proxy_api` is (webhook sends are listed by `GET /webhook/{{id}}/deliveries`)."
+            )))
+        }
+    }
+    let rows = state
+        .store
+        .list_request_logs(&env.id, account.as_deref(), before.as_ref(), limit + 1)
+        .await?;
+    let mut more = rows.len() > limit as usize;
+    let mut page = &rows[..rows.len().min(limit as usize)];
+    if let Some(gt) = after {
+        // Newest first: the first row at or before `gt` ends the range.
+        if let Some(end) = page.iter().position(|r| r.created_at <= gt) {
+            page = &page[..end];
+            more = false;
+        }
+    }
+    let next_cursor = if more { page.last().map(encode) } else { None };
+    // The integration is the account's; a deleted account's calls have none.
+    let mut integrations = std::collections::HashMap::new();
+    for id in page.iter().filter_map(|r| r.integrated_account_id.as_deref()) {
+        if !integrations.contains_key(id) {
+            let found = state.store.get_account(&env.id, id).await?.map(|a| a.integration);
+            integrations.insert(id.to_string(), found);
+        }
+    }
+    let result: Vec<Value> = page
+        .iter()
+        .filter_map(|r| {
+            let (kind, resource, method) = describe(&r.method, &r.path);
+            if request_type.as_deref().is_some_and(|t| Some(t) != kind) {
+                return None;
+            }
+            let integration = r
+                .integrated_account_id
+                .as_deref()
+                .and_then(|id| integrations.get(id).cloned().flatten());
+            Some(json!({
+                "_id": r.id,
+                "log_type": "unified_proxy_api",
+                "timestamp": r.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                "metadata": {
+                    "duration": r.duration_ms,
+                    "fetch_duration": null,
+                    "message": r.error.clone().unwrap_or_else(|| format!("{} {} answered {}", r.method, r.path, r.status)),
+                    "method": method,
+                    "resource": resource,
+                    "request_type": kind,
+                    "environment_id": r.environment_id,
+                    "integrated_account_id": r.integrated_account_id,
+                    "integration": integration,
+                    "status_code": r.status,
+                    "http_method": r.method,
+                    "path": r.path,
+                },
+            }))
         })
         .collect();
     Ok(Json(json!({ "result": result, "next_cursor": next_cursor })))

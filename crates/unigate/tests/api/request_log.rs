@@ -86,6 +86,72 @@ async fn each_call_is_logged_without_query_or_credentials() {
     assert_eq!(anonymous.status(), 401);
 }
 
+/// Truto's `GET /log` over the same rows: its envelope, the request type, resource and
+/// method read from the path, the account's integration, its filters and clear refusals.
+#[tokio::test]
+async fn the_truto_logs_list_reads_the_same_rows() {
+    let (app, account) = app_with_account("github").await;
+    let before_any = chrono::Utc::now() - chrono::Duration::seconds(1);
+    assert_eq!(app.get(&app.orgs_path(&account, Some("github"), "")).await.status, 200);
+    let proxied = app
+        .get(&format!("/proxy/organizations/github?integrated_account_id={account}"))
+        .await;
+    assert_eq!(proxied.status, 200);
+    entries(&app, &format!("integrated_account_id={account}"), 2).await;
+
+    let r = app.get("/log?log_type=unified_proxy_api").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let rows = r.body["result"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{}", r.text);
+    assert_eq!(rows[0]["log_type"], "unified_proxy_api");
+    assert_eq!(rows[0]["metadata"]["request_type"], "proxy");
+    assert_eq!(rows[1]["metadata"]["request_type"], "unified");
+    assert_eq!(rows[1]["metadata"]["resource"], "organizations");
+    assert_eq!(rows[1]["metadata"]["method"], "get");
+    assert_eq!(rows[1]["metadata"]["integration"], "github");
+    assert_eq!(rows[1]["metadata"]["integrated_account_id"], account.as_str());
+    assert_eq!(rows[1]["metadata"]["status_code"], 200);
+    assert!(rows[1]["metadata"]["duration"].is_u64());
+    assert!(rows[1]["_id"].is_string() && rows[1]["timestamp"].is_string());
+    assert!(r.body["next_cursor"].is_null());
+
+    let unified = app
+        .get("/log?log_type=unified_proxy_api&log_type_filter[request_type]=unified")
+        .await;
+    let rows = unified.body["result"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{}", unified.text);
+    assert_eq!(rows[0]["metadata"]["request_type"], "unified");
+    let first = app.get("/log?log_type=unified_proxy_api&limit=1").await;
+    let cursor = first.body["next_cursor"].as_str().expect("a second page");
+    let second = app
+        .get(&format!("/log?log_type=unified_proxy_api&limit=1&next_cursor={cursor}"))
+        .await;
+    assert_eq!(second.body["result"][0]["metadata"]["request_type"], "unified");
+    // A time range: nothing before the calls, both after.
+    let gt = before_any.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let lt = (before_any + chrono::Duration::seconds(0)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let r = app
+        .get(&format!("/log?log_type=unified_proxy_api&created_at[gt]={gt}"))
+        .await;
+    assert_eq!(r.body["result"].as_array().unwrap().len(), 2, "{}", r.text);
+    let r = app
+        .get(&format!("/log?log_type=unified_proxy_api&created_at[lt]={lt}"))
+        .await;
+    assert_eq!(r.body["result"].as_array().unwrap().len(), 0, "{}", r.text);
+
+    assert!(assert_error(&app.get("/log").await, 400).contains("log_type"));
+    assert!(assert_error(&app.get("/log?log_type=rapid_bridge").await, 400).contains("not recorded"));
+    assert!(assert_error(
+        &app.get("/log?log_type=unified_proxy_api&created_at[gt]=yesterday")
+            .await,
+        400
+    )
+    .contains("ISO 8601"));
+    let ping = app.client.get(format!("{}/ping", app.address)).send().await.unwrap();
+    assert_eq!(ping.status(), 200);
+    assert_eq!(ping.json::<Value>().await.unwrap()["message"], "pong");
+}
+
 /// Entries past the retention are deleted a bounded number per statement (short write
 /// transactions, so account writes and rate-limit budgets are not locked out meanwhile),
 /// until none is left; newer ones stay. On whichever backend the tests run.
