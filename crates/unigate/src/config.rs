@@ -147,6 +147,9 @@ pub struct RequestLogConfig {
     /// disk within the retention (a row is about 380 bytes in SQLite: the default keeps
     /// about 380 MB per environment). 0: no cap. Default 1,000,000.
     pub max_rows_per_environment: u64,
+    /// The share of successful calls (status below 400) logged, from 0 to 1: 0.1 logs one
+    /// in ten, evenly spread. Failed calls are always logged. Default 1 (all).
+    pub success_sample_rate: f64,
 }
 
 impl Default for RequestLogConfig {
@@ -155,6 +158,7 @@ impl Default for RequestLogConfig {
             enabled: true,
             retention_hours: 168,
             max_rows_per_environment: 1_000_000,
+            success_sample_rate: 1.0,
         }
     }
 }
@@ -433,6 +437,11 @@ impl Config {
         }
         if let Some(url) = &self.public_url {
             url::Url::parse(url).map_err(|e| ConfigError::Invalid(format!("public_url: {e}")))?;
+        }
+        if !(0.0..=1.0).contains(&self.request_log.success_sample_rate) {
+            return Err(ConfigError::Invalid(
+                "request_log.success_sample_rate must be between 0 and 1".into(),
+            ));
         }
         for origin in &self.connect_frame_ancestors {
             if !is_frame_ancestor(origin) {

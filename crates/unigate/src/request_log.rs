@@ -51,6 +51,9 @@ pub struct RequestLog {
     /// The writer task, and how to tell it to write what is queued, at once, and stop
     /// (taken by [`RequestLog::flush_and_stop`]); none when logging is off.
     writer: std::sync::Mutex<Option<(tokio::task::JoinHandle<()>, Arc<tokio::sync::Notify>)>>,
+    /// The share of successful calls (status below 400) kept, in (0, 1); `None`: all.
+    /// Failed calls are always kept.
+    success_sample: Option<(f64, AtomicU64)>,
 }
 
 impl RequestLog {
@@ -66,6 +69,7 @@ impl RequestLog {
                 tx: None,
                 dropped: AtomicU64::new(0),
                 writer: std::sync::Mutex::new(None),
+                success_sample: None,
             };
         }
         let (tx, rx) = mpsc::channel(REQUEST_LOG_QUEUE);
@@ -75,6 +79,26 @@ impl RequestLog {
             tx: Some(tx),
             dropped: AtomicU64::new(0),
             writer: std::sync::Mutex::new(Some((writer, closing))),
+            success_sample: None,
+        }
+    }
+
+    /// Keeps only `rate` (0 to 1) of the successful calls, evenly spread: of every
+    /// `1 / rate` successful calls, one is logged. Failed calls are always logged.
+    pub fn with_success_sampling(mut self, rate: f64) -> RequestLog {
+        self.success_sample = (rate < 1.0).then(|| (rate.max(0.0), AtomicU64::new(0)));
+        self
+    }
+
+    /// Whether a successful call is sampled in: the n-th call is kept when `n * rate`
+    /// crosses an integer, which keeps exactly `rate` of them with no randomness.
+    fn keep_success(&self) -> bool {
+        match &self.success_sample {
+            None => true,
+            Some((rate, seen)) => {
+                let n = seen.fetch_add(1, Ordering::Relaxed) as f64;
+                ((n + 1.0) * rate).floor() > (n * rate).floor()
+            }
         }
     }
 
@@ -97,6 +121,9 @@ impl RequestLog {
 
     /// Queues the entry of one finished call; never waits (a full queue drops it).
     pub fn record(&self, call: Call) {
+        if call.status < 400 && !self.keep_success() {
+            return;
+        }
         self.push(RequestLogRecord {
             // Time-ordered (UUID v7): rows go in at the right edge of the primary-key index
             // instead of at random places (fewer page splits per logged call).

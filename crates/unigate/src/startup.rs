@@ -202,12 +202,15 @@ impl Application {
         let public_url: Arc<str> = config
             .public_url(listener.local_addr().context("cannot read the bound address")?)
             .into();
-        let request_log = Arc::new(crate::request_log::RequestLog::start(
-            store.clone(),
-            config.request_log.enabled,
-            config.request_log.retention_hours,
-            config.request_log.max_rows_per_environment,
-        ));
+        let request_log = Arc::new(
+            crate::request_log::RequestLog::start(
+                store.clone(),
+                config.request_log.enabled,
+                config.request_log.retention_hours,
+                config.request_log.max_rows_per_environment,
+            )
+            .with_success_sampling(config.request_log.success_sample_rate),
+        );
         let webhook_targets = crate::webhooks::TargetPolicy::from_config(&config.webhooks)
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
         let webhook_roots = match &config.upstream.ca_certificates {

@@ -152,6 +152,36 @@ async fn the_truto_logs_list_reads_the_same_rows() {
     assert_eq!(ping.json::<Value>().await.unwrap()["message"], "pong");
 }
 
+/// With sampling, one successful call in four is logged, evenly; every failure is.
+#[tokio::test]
+async fn sampling_keeps_a_share_of_successes_and_every_failure() {
+    let app = spawn_app_with(|c| c.request_log.success_sample_rate = 0.25).await;
+    let account = app.connect("github").await;
+    for _ in 0..8 {
+        assert_eq!(app.get(&app.orgs_path(&account, Some("github"), "")).await.status, 200);
+    }
+    for _ in 0..3 {
+        assert_error(&app.get(&app.orgs_path(&account, Some("no-such-org"), "")).await, 404);
+    }
+    // Five rows are expected; after they show, a wait longer than a batch's (0.2 s) lets
+    // any wrongly kept sixth one show too.
+    entries(&app, &format!("integrated_account_id={account}"), 5).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let log = entries(&app, &format!("integrated_account_id={account}"), 5).await;
+    let rows = log["result"].as_array().unwrap();
+    let ok = rows.iter().filter(|r| r["status"] == 200).count();
+    let failed = rows.iter().filter(|r| r["status"] == 404).count();
+    assert_eq!((ok, failed), (2, 3), "{log}");
+    let bad = unigate::config::Config {
+        request_log: unigate::config::RequestLogConfig {
+            success_sample_rate: 1.5,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    assert!(bad.validate().unwrap_err().to_string().contains("success_sample_rate"));
+}
+
 /// Entries past the retention are deleted a bounded number per statement (short write
 /// transactions, so account writes and rate-limit budgets are not locked out meanwhile),
 /// until none is left; newer ones stay. On whichever backend the tests run.
