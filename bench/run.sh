@@ -9,13 +9,30 @@
 #                                # and draw bench/flamegraph.svg (cargo install inferno)
 #   bench/run.sh --smoke         # seconds: tiny runs, installs nothing, skips missing tools;
 #                                # writes target/bench-smoke/BENCHMARKS.md
+#   bench/run.sh --soak [--minutes 10]
+#                                # the soak instead: half of saturation for 10 minutes, RSS,
+#                                # open files and database size every 30 s; writes bench/SOAK.md,
+#                                # bench/soak.svg and its section of BENCHMARKS.md (bench/soak.py)
 #
 # Other flags go to bench/suite.py (--help lists them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 smoke=0
-for arg in "$@"; do [ "$arg" = "--smoke" ] && smoke=1; done
+soak=0
+for arg in "$@"; do
+  [ "$arg" = "--smoke" ] && smoke=1
+  [ "$arg" = "--soak" ] && soak=1
+done
+if [ "$soak" = 1 ]; then
+  echo "== building (release)"
+  cargo build --release --locked -p unigate -p unigate-emulator --bins
+  cargo build --release --locked -p unigate --example bench
+  command -v oha >/dev/null || [ -x "$HOME/.cargo/bin/oha" ] || cargo install oha --locked --quiet
+  args=()
+  for arg in "$@"; do [ "$arg" != "--soak" ] && args+=("$arg"); done
+  exec python3 bench/soak.py "${args[@]}"
+fi
 
 if [ "$smoke" = 0 ]; then
   missing=()

@@ -115,6 +115,29 @@ def proc_status(pid: int) -> dict[str, int]:
     return out
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and of its direct children (nginx's workers), in seconds."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def own(p: int) -> int:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0
+        return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+
+    total = own(pid)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(stat[1]) == pid:
+                total += own(int(entry.name))
+    return total / tick
+
+
 def mib(kb: int | None) -> str:
     return "n/a" if kb is None else f"{kb / 1024:.1f} MiB"
 
@@ -142,6 +165,8 @@ class Gateway:
         self.account: str | None = None
         # `worker_threads`; None leaves it to the gateway (one per CPU it may use).
         self.workers: int | None = None
+        # More TOML appended to the configuration (the soak's request-log cap).
+        self.extra_config = ""
 
     def start(self, github_url: str) -> float:
         """Starts (or restarts) the gateway; returns seconds from spawn to first 200 on /health."""
@@ -153,6 +178,7 @@ class Gateway:
             + (f"worker_threads = {self.workers}\n" if self.workers else "")
             + "\n[upstream]\nmax_stream_pages = 100000\n\n"
             f'[upstream.base_url_overrides]\ngithub = "{github_url}"\n'
+            + self.extra_config
         )
         env = dict(os.environ, UNIGATE_CONFIG=str(config), UNIGATE_LOG="warn")
         env.pop("UNIGATE_DATABASE_URL", None)
@@ -423,20 +449,27 @@ def perf_top(data: Path, n: int = 25) -> str:
     return "\n".join(re.sub(r"(\s+-)*\s*$", "", line).strip() for line in out.splitlines())
 
 
-def overhead(args, gw: Gateway, emu_url: str, emu_port: int, github_token: str, tmp: Path, res: dict) -> None:
+def overhead(args, gw: Gateway, emu_url: str, emu_port: int, github_token: str, tmp: Path, res: dict,
+             emu_pid: int | None = None) -> None:
     gw_path = f"/unified/user-directory/organizations/octo-org?integrated_account_id={gw.account}"
     direct_h = {"Authorization": f"Bearer {github_token}"}
     targets = {"direct": (emu_port, "/orgs/octo-org", direct_h)}
+    # Whose CPU a call of each target costs: the process serving it (the emulator for the
+    # direct call; nginx's master with its workers).
+    pids: dict[str, int | None] = {"direct": emu_pid}
     ng = nginx_start(tmp, emu_port, args.proxy_cpu)
     if ng:
         targets["nginx"] = (ng[1], "/orgs/octo-org", direct_h)
+        pids["nginx"] = ng[0].pid
     else:
         res["notes"].append("nginx is not installed: the reverse-proxy comparison was skipped.")
     # The floor of Unigate's HTTP stack: the same crates (axum, hyper-util, tokio, mimalloc) doing
     # nothing but forwarding, so what Unigate adds beyond its stack shows on its own.
     fwd = start_forwarder(args.driver_bin, emu_url, args.proxy_cpu)
     targets["axum+hyper"] = (fwd[1], "/orgs/octo-org", direct_h)
+    pids["axum+hyper"] = fwd[0].pid
     targets["unigate"] = (gw.port, gw_path, gw.auth())
+    pids["unigate"] = gw.pid
     try:
         for name, (port, path, h) in targets.items():
             status, body, _ = request(port, "GET", path, h)
@@ -485,14 +518,23 @@ def overhead(args, gw: Gateway, emu_url: str, emu_port: int, github_token: str, 
         lat_runs: dict[str, list[dict]] = {name: [] for name in targets}
         for rep in range(args.latency_reps):
             for name, (port, path, h) in targets.items():
+                pid = pids.get(name)
+                cpu0 = cpu_seconds(pid) if pid else 0.0
                 r = fixed_rate(f"http://127.0.0.1:{port}{path}", h, args.latency_seconds, rate,
                                args.client_cpu, tmp)
+                if pid:
+                    # CPU per call at the same offered load: what sizing depends on.
+                    served = max(r["rps"] * args.latency_seconds, 1)
+                    r["cpu_us"] = (cpu_seconds(pid) - cpu0) / served * 1e6
                 lat_runs[name].append(r)
                 log(f"latency {name} run {rep + 1} at {rate:.0f}/s: p50 {r['p50_us']:.0f} us, "
                     f"p99 {r['p99_us']:.0f} us, p999 {r['p999_us']:.0f} us ({r['tool']})")
         lat = {}
         for name, rs in lat_runs.items():
-            lat[name] = {k: statistics.median(r[k] for r in rs) for k in rs[0] if k != "tool"}
+            lat[name] = {k: statistics.median(r[k] for r in rs) for k in rs[0] if k not in ("tool", "cpu_us")}
+            cpu = [r["cpu_us"] for r in rs if "cpu_us" in r]
+            if cpu:
+                lat[name]["cpu_us"] = statistics.median(cpu)
             lat[name]["tool"] = rs[0]["tool"]
         res["overhead"]["latency"] = lat
         res["overhead"]["latency_p99_runs"] = {name: [r["p99_us"] for r in rs] for name, rs in lat_runs.items()}
@@ -674,14 +716,28 @@ def report(args, res: dict) -> str:
               + ("`oha -q RATE --latency-correction` (open loop, coordinated omission corrected)" if tool == "oha"
                  else f"`wrk` and a Lua `delay()` script ({tool}: closed loop per connection, latency from send)")
               + ".", "",
-              "| Target | achieved req/s | p50 | p90 | p99 | p99.9 | max | p99 of each run |",
-              "|---|---:|---:|---:|---:|---:|---:|---|"]
+              "| Target | CPU per call | achieved req/s | p50 | p90 | p99 | p99.9 | max | p99 of each run |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
         p99_runs = o.get("latency_p99_runs", {})
         for k, r in lat.items():
             runs = ", ".join(fmt_us(x) for x in p99_runs.get(k, []))
-            L.append(f"| {k} | {r['rps']:.0f} | {fmt_us(r['p50_us'])} | {fmt_us(r['p90_us'])} | "
+            cpu = f"{r['cpu_us']:.1f} µs" if "cpu_us" in r else "n/a"
+            L.append(f"| {k} | **{cpu}** | {r['rps']:.0f} | {fmt_us(r['p50_us'])} | {fmt_us(r['p90_us'])} | "
                      f"{fmt_us(r['p99_us'])} | {fmt_us(r['p999_us'])} | {fmt_us(r['max_us'])} | {runs} |")
         L.append("")
+        if "cpu_us" in lat["unigate"]:
+            cpu_u = lat["unigate"]["cpu_us"]
+            per_core = 1e6 / cpu_u if cpu_u else 0
+            L += ["**CPU per call** is the serving process's user + system CPU time (with its child "
+                  "processes: nginx's workers) over the calls it served in the fixed-rate runs, median over "
+                  "the runs: the same offered load for every target, so it does not depend on who saturates "
+                  "first. The direct row is the emulator's own cost. "
+                  + (f"Unigate: {lat['unigate']['cpu_us'] / lat['nginx']['cpu_us']:.2f} × nginx's CPU per call"
+                     if lat.get("nginx", {}).get("cpu_us") else "Unigate")
+                  + (f", {lat['unigate']['cpu_us'] / lat['axum+hyper']['cpu_us']:.2f} × the axum+hyper floor's"
+                     if lat.get("axum+hyper", {}).get("cpu_us") else "")
+                  + f"; one core of it serves about {per_core:,.0f} unified `get`s per second at most.", ""]
+            res["overhead"]["cpu_per_call"] = {k: r.get("cpu_us") for k, r in lat.items()}
         added = {q: lat["unigate"][f"{q}_us"] - lat["direct"][f"{q}_us"] for q in ("p50", "p99", "p999")}
         L += ["Added by Unigate over the direct call: "
               + ", ".join(f"{q} {fmt_us(v)}" for q, v in added.items())
@@ -696,6 +752,10 @@ def report(args, res: dict) -> str:
         else:
             targets.append(("Unigate throughput ≥ 0.8 × nginx", "nginx missing", None))
         targets.append(("Added p99 < 1 ms at half saturation", fmt_us(added["p99"]), added["p99"] < 1000))
+        cpu_u, cpu_n = lat["unigate"].get("cpu_us"), lat.get("nginx", {}).get("cpu_us")
+        if cpu_u and cpu_n:
+            targets.append(("CPU per unified `get` ≤ 1.5 × nginx's, same offered load",
+                            f"{cpu_u:.1f} µs, {cpu_u / cpu_n:.2f} × nginx ({cpu_n:.1f} µs)", cpu_u <= 1.5 * cpu_n))
         if o.get("perf"):
             L += ["Profile of the Unigate process during its first saturation run "
                   "(`perf record`, self time by symbol, ≥ 1 %):", "", "```", o["perf"], "```", ""]
@@ -802,6 +862,10 @@ def report(args, res: dict) -> str:
     L.append("")
     if res["notes"]:
         L += ["## Notes from this run", ""] + [f"- {n}" for n in res["notes"]] + [""]
+    soak = BENCH / "SOAK.md"
+    if soak.exists() and not args.smoke:
+        # Written by `bench/run.sh --soak` (bench/soak.py), a run of its own.
+        L += [soak.read_text().rstrip(), ""]
     analysis = BENCH / "ANALYSIS.md"
     if analysis.exists() and not args.smoke:
         L += [analysis.read_text().rstrip(), ""]
@@ -864,7 +928,8 @@ def main() -> int:
             gw.import_account(github_token)
             footprint(args, gw, cold, idle, res)
             log(f"gateway up in {cold * 1000:.0f} ms, idle RSS {mib(idle.get('VmRSS'))}")
-            overhead(args, gw, emu_url, urllib.parse.urlparse(emu_url).port or 0, github_token, tmp, res)
+            overhead(args, gw, emu_url, urllib.parse.urlparse(emu_url).port or 0, github_token, tmp, res,
+                     emu_pid=emu.pid)
         finally:
             gw.stop()
             emu.stop()
