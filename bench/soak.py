@@ -150,7 +150,7 @@ def main() -> int:
                 now = time.perf_counter() - t0
                 st = suite.proc_status(gw.pid)
                 samples.append({"t": now, "rss_mib": st.get("VmRSS", 0) / 1024, "fds": fds(gw.pid),
-                                "db_mib": db_bytes(data_dir) / 1048576})
+                                "db_mib": db_bytes(data_dir) / 1048576, "loaded": runner.is_alive()})
                 s = samples[-1]
                 suite.log(f"{now:6.0f} s: RSS {s['rss_mib']:.1f} MiB, {s['fds']} fds, database {s['db_mib']:.1f} MiB")
                 if not runner.is_alive():
@@ -164,7 +164,8 @@ def main() -> int:
         print(json.dumps({"load": load, "samples": samples}))
         return 0
     # The first minute is warm-up (pools, caches, the database's first pages); slopes after it.
-    steady = [s for s in samples if s["t"] >= 60] or samples
+    # Only samples taken under load count (the last one, after the load ended, does not).
+    steady = [s for s in samples if s["t"] >= 60 and s["loaded"]] or samples
     rss_slope = slope_per_hour([(s["t"], s["rss_mib"]) for s in steady])
     fd_slope = slope_per_hour([(s["t"], s["fds"]) for s in steady])
     row_bytes = 390
@@ -177,7 +178,7 @@ def main() -> int:
          f"log on with `request_log.max_rows_per_environment = {args.log_cap:,}`) held at {rate:.0f} req/s "
          f"(half of its {2 * rate:.0f} req/s saturation, `oha -q` open loop) on section 1's unified `get`, sampled "
          f"every {args.interval:g} s. {load.get('requests', 0):,} calls, {load.get('non2xx', 0)} not 2xx, "
-         f"{load.get('errors', 0)} transport errors; achieved {load.get('rps', 0):.0f} req/s, p99 "
+         f"{load.get('errors', 0)} transport errors (oha counts the calls its deadline cut off); achieved {load.get('rps', 0):.0f} req/s, p99 "
          f"{load.get('p99_ms', 0):.2f} ms.", "",
          "![soak](bench/soak.svg)", "",
          f"RSS slope after the first minute: **{rss_slope:+.2f} MiB/hour**; open files {fd_slope:+.1f}/hour. "
