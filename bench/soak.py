@@ -157,6 +157,7 @@ def main() -> int:
                     break
                 runner.join(timeout=args.interval)
             runner.join()
+            samples[-1]["loaded"] = False  # taken as the load ended
         finally:
             gw.stop()
             emu.stop()
@@ -167,7 +168,9 @@ def main() -> int:
     # Only samples taken under load count (the last one, after the load ended, does not).
     steady = [s for s in samples if s["t"] >= 60 and s["loaded"]] or samples
     rss_slope = slope_per_hour([(s["t"], s["rss_mib"]) for s in steady])
-    fd_slope = slope_per_hour([(s["t"], s["fds"]) for s in steady])
+    half = [s for s in steady if s["t"] >= seconds / 2] or steady
+    rss_slope_late = slope_per_hour([(s["t"], s["rss_mib"]) for s in half])
+    fd_range = (min(s["fds"] for s in steady), max(s["fds"] for s in steady))
     row_bytes = 390
     cap_mib = args.log_cap * row_bytes / 1048576
     date = time.strftime("%Y-%m-%d %H:%M %Z")
@@ -181,7 +184,8 @@ def main() -> int:
          f"{load.get('errors', 0)} transport errors (oha counts the calls its deadline cut off); achieved {load.get('rps', 0):.0f} req/s, p99 "
          f"{load.get('p99_ms', 0):.2f} ms.", "",
          "![soak](bench/soak.svg)", "",
-         f"RSS slope after the first minute: **{rss_slope:+.2f} MiB/hour**; open files {fd_slope:+.1f}/hour. "
+         f"RSS slope after the first minute: **{rss_slope:+.1f} MiB/hour**, over the second half "
+         f"**{rss_slope_late:+.1f} MiB/hour**; open files {fd_range[0]}–{fd_range[1]} under load. "
          f"The database grows until the log holds its cap ({args.log_cap:,} rows, about {cap_mib:.0f} MiB at "
          f"~{row_bytes} B a row), then stays bounded: the cap trims every minute and SQLite reuses the freed pages.",
          "", "| time | RSS | open fds | database + WAL |", "|---:|---:|---:|---:|"]
