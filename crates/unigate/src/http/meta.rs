@@ -34,31 +34,44 @@ pub fn routes() -> Router<AppState> {
 /// `GET /openapi.json`: the OpenAPI 3.1 document of the running catalog. Public, like
 /// the API description of most services: it holds only what the catalog (itself public,
 /// shipped in the binary) says, never an account, token or environment.
-///
-/// Built once per catalog: the document is kept beside the registry it was built from
-/// and built again when a reload swaps the registry (compared by pointer; holding the
-/// `Arc` keeps the address from being reused).
 async fn openapi(State(state): State<AppState>) -> Response {
-    type Cached = Option<(Arc<Registry>, Bytes)>;
-    static CACHE: Mutex<Cached> = Mutex::new(None);
+    let described = described(&state);
+    ([(header::CONTENT_TYPE, "application/json")], described.json.clone()).into_response()
+}
+
+/// The OpenAPI document of one catalog and what is made from it (`/docs`'s page, built on
+/// first use), kept beside the registry it was built from.
+pub(super) struct Described {
+    registry: Arc<Registry>,
+    pub doc: Value,
+    pub json: Bytes,
+    pub html: std::sync::OnceLock<Bytes>,
+}
+
+/// The running catalog's [`Described`]: built once per catalog, and built again when a
+/// reload swaps the registry (compared by pointer; holding the `Arc` keeps the address
+/// from being reused). `/openapi.json` and `/docs` read the same one, so the page always
+/// shows the document that is served.
+pub(super) fn described(state: &AppState) -> Arc<Described> {
+    static CACHE: Mutex<Option<Arc<Described>>> = Mutex::new(None);
     let registry = state.registry();
     let cached = {
         let cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-        cache
-            .as_ref()
-            .filter(|(r, _)| Arc::ptr_eq(r, &registry))
-            .map(|(_, b)| b.clone())
+        cache.as_ref().filter(|d| Arc::ptr_eq(&d.registry, &registry)).cloned()
     };
-    let body = match cached {
-        Some(body) => body,
-        None => {
-            let doc = crate::catalog::openapi::document(&registry, None);
-            let body = Bytes::from(serde_json::to_vec(&doc).unwrap_or_default());
-            *CACHE.lock().unwrap_or_else(|e| e.into_inner()) = Some((registry, body.clone()));
-            body
-        }
-    };
-    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+    if let Some(described) = cached {
+        return described;
+    }
+    let doc = crate::catalog::openapi::document(&registry, None);
+    let json = Bytes::from(serde_json::to_vec(&doc).unwrap_or_default());
+    let described = Arc::new(Described {
+        registry,
+        doc,
+        json,
+        html: std::sync::OnceLock::new(),
+    });
+    *CACHE.lock().unwrap_or_else(|e| e.into_inner()) = Some(described.clone());
+    described
 }
 
 async fn health(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {

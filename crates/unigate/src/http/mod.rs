@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod connect;
+pub mod docs;
 pub mod edge;
 pub mod idempotency;
 pub mod meta;
@@ -43,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .merge(webhooks::routes())
         .merge(connect::routes())
         .merge(meta::routes())
+        .merge(docs::routes())
         .merge(overrides::routes())
         .fallback(|| async { ApiError::not_found("No such route.") })
         .method_not_allowed_fallback(|| async {

@@ -160,14 +160,25 @@ async fn create(
     Ok((StatusCode::CREATED, Json(view(&record))))
 }
 
-/// The environment's rows, filtered by Truto's field names. They are few (one per
-/// overridden method), so the list is one page.
+/// The environment's rows, filtered by Truto's field names, oldest first, a page at a time
+/// (`limit`, default 100, and the signed `next_cursor`, as `GET /webhook`).
+///
+/// Paged here rather than in the store: an environment has at most one row per overridden
+/// method of the catalog, so reading them all is cheap, and the filters stay in one place.
 async fn list(
     State(state): State<AppState>,
     env: Env,
     Query(filter): Query<std::collections::HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    let rows = state.store.list_mapping_overrides(&env.id).await?;
+    let mut paging: Map<String, Value> = ["limit", "next_cursor"]
+        .into_iter()
+        .filter_map(|k| filter.get(k).map(|v| (k.to_string(), Value::String(v.clone()))))
+        .collect();
+    let limit = super::webhooks::page_limit(&mut paging)?;
+    let scope = format!("overrides:{}", env.id);
+    let after = super::webhooks::position(&state, &scope, &mut paging)?;
+    let mut rows = state.store.list_mapping_overrides(&env.id).await?;
+    rows.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
     let keep = |r: &MappingOverrideRecord| {
         [
             ("integration_name", &r.integration),
@@ -180,8 +191,21 @@ async fn list(
         .iter()
         .all(|(k, v)| filter.get(*k).is_none_or(|want| want == *v))
     };
-    let result: Vec<Value> = rows.iter().filter(|r| keep(r)).map(view).collect();
-    Ok(Json(json!({ "result": result, "next_cursor": null })))
+    let after = |r: &MappingOverrideRecord| {
+        after
+            .as_ref()
+            .is_none_or(|p| (r.created_at, r.id.as_str()) > (p.created_at, p.id.as_str()))
+    };
+    let mut page: Vec<&MappingOverrideRecord> = rows.iter().filter(|r| keep(r) && after(r)).collect();
+    let more = page.len() > limit as usize;
+    page.truncate(limit as usize);
+    let next = super::webhooks::next_cursor(
+        &state,
+        &scope,
+        page.last().filter(|_| more).map(|r| (&r.created_at, r.id.as_str())),
+    );
+    let result: Vec<Value> = page.into_iter().map(view).collect();
+    Ok(Json(json!({ "result": result, "next_cursor": next, "limit": limit })))
 }
 
 async fn find(state: &AppState, env: &Env, id: &str) -> Result<MappingOverrideRecord, ApiError> {

@@ -141,7 +141,7 @@ async fn create(
     Ok((StatusCode::CREATED, Json(with_secret(&record, secret))))
 }
 
-fn page_limit(q: &mut Map<String, Value>) -> Result<u32, ApiError> {
+pub(super) fn page_limit(q: &mut Map<String, Value>) -> Result<u32, ApiError> {
     match q.remove("limit") {
         None => Ok(DEFAULT_LIMIT),
         Some(Value::String(s)) => match s.parse::<u32>() {
@@ -154,7 +154,11 @@ fn page_limit(q: &mut Map<String, Value>) -> Result<u32, ApiError> {
     }
 }
 
-fn position(state: &AppState, scope: &str, q: &mut Map<String, Value>) -> Result<Option<AccountPosition>, ApiError> {
+pub(super) fn position(
+    state: &AppState,
+    scope: &str,
+    q: &mut Map<String, Value>,
+) -> Result<Option<AccountPosition>, ApiError> {
     let Some(c) = q.remove("next_cursor") else {
         return Ok(None);
     };
@@ -173,7 +177,11 @@ fn position(state: &AppState, scope: &str, q: &mut Map<String, Value>) -> Result
     }))
 }
 
-fn next_cursor(state: &AppState, scope: &str, last: Option<(&chrono::DateTime<Utc>, &str)>) -> Option<String> {
+pub(super) fn next_cursor(
+    state: &AppState,
+    scope: &str,
+    last: Option<(&chrono::DateTime<Utc>, &str)>,
+) -> Option<String> {
     last.map(|(at, id)| {
         cursor::encode(
             &state.keyring,

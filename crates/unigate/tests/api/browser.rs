@@ -52,6 +52,8 @@ async fn browser() -> Option<(Client, Driver)> {
         _profile: profile,
     };
     let caps: serde_json::Map<String, Value> = serde_json::from_value(json!({
+        // The console's messages, read back by `console_log`.
+        "goog:loggingPrefs": { "browser": "ALL" },
         "goog:chromeOptions": {
             "binary": chromium,
             "args": [
@@ -198,4 +200,96 @@ async fn api_key_connect_in_a_real_browser_validates_the_credentials() {
         }
     }
     client.close().await.unwrap();
+}
+
+/// Chromedriver's own command for the browser console's messages since the last call
+/// (`POST /session/{id}/se/log`; WebDriver has no standard one).
+#[derive(Debug)]
+struct ConsoleLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for ConsoleLog {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(json!({ "type": "browser" }).to_string()))
+    }
+}
+
+/// The console's messages (level and text) since the last call.
+async fn console_log(client: &Client) -> Vec<(String, String)> {
+    let log = client.issue_cmd(ConsoleLog).await.unwrap();
+    log.as_array()
+        .unwrap_or_else(|| panic!("no log: {log}"))
+        .iter()
+        .map(|e| {
+            (
+                e["level"].as_str().unwrap_or_default().to_string(),
+                e["message"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_docs_page_renders_offline_in_a_real_browser() {
+    let Some((client, _driver)) = browser().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    client.set_window_size(1280, 1000).await.unwrap();
+
+    client.goto(&format!("{}/docs", app.address)).await.unwrap();
+    let nav = find(&client, "nav").await;
+    let nav_text = nav.text().await.unwrap();
+    // The unified resources are listed, and their sections are there.
+    for resource in ["users", "groups", "organizations"] {
+        assert!(
+            nav_text.contains(resource),
+            "`{resource}` not in the navigation: {nav_text}"
+        );
+        find(&client, &format!("section#tag-user-directory-{resource} article.op")).await;
+    }
+    let title = client.title().await.unwrap();
+    // The style sheet applied (the CSP allowed it): the navigation is a sticky column.
+    let position = client
+        .execute(
+            "return getComputedStyle(document.querySelector('nav')).position",
+            vec![],
+        )
+        .await
+        .unwrap();
+    // Everything the page loaded, beyond itself.
+    let loaded = client
+        .execute(
+            "return performance.getEntriesByType('resource').map(e => e.name)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    // The navigation works: a link to a resource scrolls to its section.
+    find(&client, "nav a[href='#tag-user-directory-groups']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let url = client.current_url().await.unwrap();
+    let screenshot = client.screenshot().await.unwrap();
+    let console = console_log(&client).await;
+    client.close().await.unwrap();
+
+    assert!(title.contains("API reference"), "{title}");
+    assert_eq!(position, json!("sticky"), "the inline style sheet was not applied");
+    assert_eq!(loaded, json!([]), "the page loaded something else");
+    assert_eq!(url.fragment(), Some("tag-user-directory-groups"));
+    let problems: Vec<_> = console
+        .iter()
+        .filter(|(level, _)| level == "SEVERE" || level == "WARNING")
+        .collect();
+    assert!(problems.is_empty(), "console: {problems:?}");
+    let file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("docs-page.png");
+    std::fs::write(&file, &screenshot).unwrap();
+    assert!(screenshot.starts_with(b"\x89PNG"), "not a PNG");
+    println!("screenshot of /docs: {}", file.display());
 }

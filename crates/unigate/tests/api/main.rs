@@ -10,6 +10,7 @@ mod cli;
 mod connect;
 mod custom;
 mod custom_methods;
+mod docs_page;
 mod environments;
 mod errors;
 mod github;

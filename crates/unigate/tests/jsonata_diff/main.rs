@@ -64,6 +64,20 @@ fn records() -> Value {
     })
 }
 
+/// Private keys for `$sign`'s RS256, generated once with `openssl genpkey` for these tests
+/// only (they sign nothing else): RSA 2048 and 1024 bits and an EC P-256 key, PKCS#8 PEM.
+fn keys() -> Value {
+    let pem = include_str!("test_rs256_key.pem");
+    json!({
+        "pem": pem,
+        "pem_escaped": pem.replace('\n', "\\n"),
+        "small": include_str!("test_rs1024_key.pem"),
+        "ec": include_str!("test_ec_key.pem"),
+        "pkcs1": "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAK\n-----END RSA PRIVATE KEY-----\n",
+        "garbled": "-----BEGIN PRIVATE KEY-----\nMIIE$$$\n-----END PRIVATE KEY-----\n",
+    })
+}
+
 fn cases() -> Vec<Case> {
     let r = records;
     let mut c = vec![
@@ -334,6 +348,25 @@ fn cases() -> Vec<Case> {
         case(r#"$sign("payload", "MD4", "secret")"#, r()),
         case(r#"$sign("payload", "SHA-256", "")"#, r()),
         case(r#"$sign("payload", "RS256", "not a key")"#, r()),
+        case(r#"$sign("payload", "RS256", pem)"#, keys()),
+        case(r#"$sign("payload", " rs256 ", pem, "base64-urlSafe")"#, keys()),
+        case(r#"$sign("payload", "RS256", pem_escaped, "base64")"#, keys()),
+        case(r#"$sign("", "RS256", pem)"#, keys()),
+        case(r#"$sign(missing, "RS256", pem)"#, keys()),
+        case(r#"$sign("héllo wörld", "RS256", pem, "binary")"#, keys()),
+        case(
+            r#"( $h := $base64encode('{"alg":"RS256","typ":"JWT"}', true) & "." & $base64encode('{"sub":"42"}', true); $h & "." & $sign($h, "RS256", pem, "base64-urlSafe") )"#,
+            keys(),
+        ),
+        case(r#"$sign("payload", "RS256", ec)"#, keys()),
+        case(r#"$sign("payload", "RS256", pkcs1)"#, keys()),
+        case(r#"$sign("payload", "RS256", garbled)"#, keys()),
+        case(r#"$sign("payload", "RS256", missing)"#, keys()),
+        differs(
+            r#"$sign("payload", "RS256", small)"#,
+            keys(),
+            "RS256 with a 1024-bit RSA key: WebCrypto signs with it, Unigate (ring) refuses keys under 2048 bits, as RFC 7518 requires for RS256",
+        ),
         case(r#"$contains($uuid(), /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)"#, r()),
         case(r#"$uuid() = $uuid()"#, r()),
         // ── $getMimeType

@@ -112,7 +112,8 @@ fn hmac<M: Mac + hmac::digest::KeyInit>(key: &[u8], text: &[u8]) -> Vec<u8> {
 }
 
 /// `$sign(text, algorithm = "SHA-256", secret, format = "hex")`: an HMAC with SHA-1,
-/// SHA-256, SHA-384 or SHA-512. Truto's `RS256` (an RSA signature) is not supported.
+/// SHA-256, SHA-384 or SHA-512, or with `RS256` an RSASSA-PKCS1-v1_5 SHA-256 signature
+/// with the PKCS#8 PEM private key in `secret` (as a JWT's `RS256`).
 pub(super) fn sign(args: &[JValue]) -> Result<JValue, EvaluatorError> {
     let text = text_of(arg(args, 0));
     let algorithm = arg(args, 1)
@@ -134,10 +135,49 @@ pub(super) fn sign(args: &[JValue]) -> Result<JValue, EvaluatorError> {
         "SHA-256" => hmac::<Hmac<sha2::Sha256>>(key, data),
         "SHA-384" => hmac::<Hmac<sha2::Sha384>>(key, data),
         "SHA-512" => hmac::<Hmac<sha2::Sha512>>(key, data),
-        "RS256" => return Err(err("$sign: RS256 is not supported by Unigate".into())),
+        "RS256" => rs256(&secret, data)?,
         other => return Err(err(format!("$sign: unrecognized algorithm name {other}"))),
     };
     Ok(encode_bytes(&bytes, &format))
+}
+
+/// An RS256 signature of `data` with the key in `pem`, read as Truto's library reads it:
+/// literal `\n` sequences (a key pasted into JSON) become line breaks, the PEM must be
+/// an unencrypted PKCS#8 `BEGIN PRIVATE KEY`, and its base64 body is decoded whatever its
+/// line lengths.
+fn rs256(pem: &str, data: &[u8]) -> Result<Vec<u8>, EvaluatorError> {
+    const BEGIN: &str = "-----BEGIN PRIVATE KEY-----";
+    const END: &str = "-----END PRIVATE KEY-----";
+    let pem = pem.replace("\\n", "\n");
+    if !pem.contains(BEGIN) {
+        return Err(err(
+            "$sign: RS256 requires a PKCS#8 PEM private key (BEGIN PRIVATE KEY)".into(),
+        ));
+    }
+    let body: String = pem
+        .replacen(BEGIN, "", 1)
+        .replacen(END, "", 1)
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let der = STANDARD
+        .decode(body.as_bytes())
+        .map_err(|_| err("$sign: the RS256 key's base64 is not correctly encoded".into()))?;
+    let key = ring::signature::RsaKeyPair::from_pkcs8(&der).map_err(|e| {
+        err(format!(
+            "$sign: RS256 key import failed. Ensure an unencrypted PKCS#8 PEM (BEGIN PRIVATE KEY) of an RSA key of 2048 to 8192 bits: {e}"
+        ))
+    })?;
+    let mut signature = vec![0; key.public().modulus_len()];
+    // PKCS#1 v1.5 is deterministic; ring asks for a random source all the same.
+    key.sign(
+        &ring::signature::RSA_PKCS1_SHA256,
+        &ring::rand::SystemRandom::new(),
+        data,
+        &mut signature,
+    )
+    .map_err(|_| err("$sign: RS256 signing failed".into()))?;
+    Ok(signature)
 }
 
 /// `$uuid()`: a random (version 4) UUID.
