@@ -631,3 +631,86 @@ async fn the_official_python_sdk_lists_and_calls_tools_and_sees_a_refused_write_
         "{seen}"
     );
 }
+
+#[tokio::test]
+async fn a_repeated_write_with_the_same_idempotency_key_and_id_is_applied_once() {
+    // Arrange
+    let (app, account) = app_with_account("okta").await;
+    let url = create_server(
+        &app,
+        &account,
+        json!({ "name": "writer", "config": { "methods": ["create"] } }),
+    )
+    .await["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let call = json!({
+        "jsonrpc": "2.0", "id": 41, "method": "tools/call",
+        "params": { "name": "create_a_okta_user", "arguments": {
+            "first_name": "Dana", "last_name": "Kim",
+            "emails": [{"email": "dana.kim@example.com", "type": "work", "is_primary": true}]
+        } }
+    })
+    .to_string();
+    let headers = [ACCEPT_BOTH, ("idempotency-key", "dana-1")];
+
+    // Act: the same request twice, as a client retrying after a lost answer.
+    let (s1, _, first) = post(&app, &url, &call, &headers).await;
+    let (s2, _, second) = post(&app, &url, &call, &headers).await;
+
+    // Assert: one user made, the same answer twice.
+    assert_eq!((s1, s2), (200, 200), "{first} {second}");
+    let first: Value = serde_json::from_str(&first).unwrap();
+    let second: Value = serde_json::from_str(&second).unwrap();
+    assert_eq!(first["result"]["isError"], false, "{first}");
+    assert_eq!(first["result"]["content"][0], second["result"]["content"][0]);
+    let posts = app
+        .emulator("okta")
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path == "/api/v1/users")
+        .count();
+    assert_eq!(posts, 1);
+}
+
+#[tokio::test]
+async fn another_environments_token_sees_neither_the_account_nor_its_servers() {
+    // Arrange
+    let (app, account) = app_with_account("okta").await;
+    let id = create_server(&app, &account, json!({ "name": "mine" })).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let other = app.state.store.create_environment("staging").await.unwrap();
+    let token = unigate::tokens::generate_token();
+    app.state
+        .store
+        .create_api_token(&other.id, "t", &unigate::tokens::hash_token(&token), TokenScope::Admin)
+        .await
+        .unwrap();
+
+    // Act / Assert
+    let list = app
+        .send_as(&token, Method::GET, &format!("/integrated-account/{account}/mcp"), None)
+        .await;
+    assert_error(&list, 404);
+    let one = app
+        .send_as(
+            &token,
+            Method::GET,
+            &format!("/integrated-account/{account}/mcp/{id}"),
+            None,
+        )
+        .await;
+    assert_error(&one, 404);
+    let made = app
+        .send_as(
+            &token,
+            Method::POST,
+            &format!("/integrated-account/{account}/mcp"),
+            Some(json!({ "name": "theirs" })),
+        )
+        .await;
+    assert_error(&made, 404);
+}
