@@ -10,6 +10,7 @@
 mod compile;
 pub mod coverage;
 pub mod lint;
+pub mod mcp;
 pub mod openapi;
 pub mod overrides;
 pub mod registry;

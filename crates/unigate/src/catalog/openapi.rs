@@ -434,6 +434,16 @@ fn admin_paths(paths: &mut Map<String, Value>) {
             &["post"],
             "Refresh an account's OAuth credentials now.",
         ),
+        (
+            "/integrated-account/{id}/mcp",
+            &["get", "post"],
+            "An account's MCP servers (docs/mcp.md); a new server's token and URL are shown only once.",
+        ),
+        (
+            "/integrated-account/{id}/mcp/{mcp_id}",
+            &["get", "patch", "delete"],
+            "One MCP server.",
+        ),
         ("/integration", &["get"], "The integrations of the catalog."),
         (
             "/integration/{name}",

@@ -6,6 +6,7 @@ pub mod connect;
 pub mod docs;
 pub mod edge;
 pub mod idempotency;
+pub mod mcp;
 pub mod meta;
 pub mod overrides;
 pub mod proxy;
@@ -32,12 +33,8 @@ use crate::state::AppState;
 pub fn router(state: AppState) -> Router {
     let limit = state.config.max_request_body_bytes;
     Router::new()
-        .merge(
-            unified::routes()
-                .merge(proxy::routes())
-                .route_layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer))
-                .route_layer(axum::middleware::from_fn_with_state(state.clone(), request_log::layer)),
-        )
+        .merge(unified_api(&state))
+        .merge(mcp::routes())
         .merge(request_log::routes())
         .merge(admin::routes())
         .merge(tokens::routes())
@@ -69,6 +66,15 @@ pub fn router(state: AppState) -> Router {
             },
         ))
         .with_state(state)
+}
+
+/// The unified and proxy API with their middleware (idempotency keys, the request log):
+/// what `router` serves, and what an MCP tool call runs through (`mcp.rs`).
+pub fn unified_api(state: &AppState) -> Router<AppState> {
+    unified::routes()
+        .merge(proxy::routes())
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), request_log::layer))
 }
 
 /// Errors that axum's extractors answer on their own (a path segment that is not UTF-8, a

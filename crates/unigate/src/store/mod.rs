@@ -4,11 +4,13 @@
 //! own environment's rows, whatever id a client sends.
 
 pub mod dialect;
+pub mod mcp;
 pub mod postgres;
 pub mod sql;
 pub mod sqlite;
 pub mod webhooks;
 
+pub use mcp::{McpConfig, McpServerRecord};
 pub use webhooks::{
     AttemptRecord, ClaimedDelivery, DeliveryOutcome, DeliveryRecord, DeliveryStatus, EventRecord, NewEvent,
     WebhookRecord,
@@ -506,6 +508,27 @@ pub trait Store: Send + Sync + 'static {
         events: &[NewEvent],
     ) -> Result<bool, StoreError>;
 
+    /// MCP servers (`store::mcp`).
+    async fn insert_mcp_server(&self, server: &McpServerRecord) -> Result<(), StoreError>;
+    /// An account's MCP servers, oldest first; `after` is the last row of the previous page.
+    async fn list_mcp_servers(
+        &self,
+        environment_id: &str,
+        account_id: &str,
+        after: Option<&AccountPosition>,
+        limit: u32,
+    ) -> Result<Vec<McpServerRecord>, StoreError>;
+    async fn get_mcp_server(
+        &self,
+        environment_id: &str,
+        account_id: &str,
+        id: &str,
+    ) -> Result<Option<McpServerRecord>, StoreError>;
+    /// The server whose token hashes to `token_hash` (expired or not: the caller checks).
+    async fn mcp_server_by_token(&self, token_hash: &str) -> Result<Option<McpServerRecord>, StoreError>;
+    /// Writes the name, config, expiry and update time; false when there is no such server.
+    async fn update_mcp_server(&self, server: &McpServerRecord) -> Result<bool, StoreError>;
+    async fn delete_mcp_server(&self, environment_id: &str, account_id: &str, id: &str) -> Result<bool, StoreError>;
     async fn insert_webhook(&self, webhook: &WebhookRecord) -> Result<(), StoreError>;
     /// Oldest first; `after` is the last row of the previous page.
     async fn list_webhooks(

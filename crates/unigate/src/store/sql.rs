@@ -819,6 +819,41 @@ where
         rows.iter().map(Self::account_from_row).collect()
     }
 
+    async fn insert_mcp_server(&self, server: &McpServerRecord) -> Result<(), StoreError> {
+        self.mcp_insert(server).await
+    }
+
+    async fn list_mcp_servers(
+        &self,
+        environment_id: &str,
+        account_id: &str,
+        after: Option<&AccountPosition>,
+        limit: u32,
+    ) -> Result<Vec<McpServerRecord>, StoreError> {
+        self.mcp_list(environment_id, account_id, after, limit).await
+    }
+
+    async fn get_mcp_server(
+        &self,
+        environment_id: &str,
+        account_id: &str,
+        id: &str,
+    ) -> Result<Option<McpServerRecord>, StoreError> {
+        self.mcp_get(environment_id, account_id, id).await
+    }
+
+    async fn mcp_server_by_token(&self, token_hash: &str) -> Result<Option<McpServerRecord>, StoreError> {
+        self.mcp_by_token(token_hash).await
+    }
+
+    async fn update_mcp_server(&self, server: &McpServerRecord) -> Result<bool, StoreError> {
+        self.mcp_update(server).await
+    }
+
+    async fn delete_mcp_server(&self, environment_id: &str, account_id: &str, id: &str) -> Result<bool, StoreError> {
+        self.mcp_delete(environment_id, account_id, id).await
+    }
+
     async fn insert_webhook(&self, webhook: &WebhookRecord) -> Result<(), StoreError> {
         self.webhooks_insert(webhook).await
     }

@@ -20,6 +20,7 @@ mod keys;
 mod krystal;
 mod lists;
 mod mapping_failures;
+mod mcp;
 mod mindbridge;
 mod mist;
 mod oauth;
