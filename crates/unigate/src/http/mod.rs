@@ -5,6 +5,7 @@ pub mod admin;
 pub mod connect;
 pub mod idempotency;
 pub mod meta;
+pub mod otel;
 pub mod overrides;
 pub mod proxy;
 pub mod request_log;
@@ -63,6 +64,8 @@ pub fn router(state: AppState) -> Router {
                 .into_response()
             },
         ))
+        // Outermost, so that the call's span sees even a panic's 500.
+        .layer(axum::middleware::from_fn(otel::layer))
         .with_state(state)
 }
 

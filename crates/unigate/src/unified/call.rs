@@ -173,6 +173,7 @@ impl Call {
         before: &Value,
         outgoing: Outgoing,
     ) -> Result<UpstreamRequest, ApiError> {
+        let _span = tracing::info_span!(target: "unigate_otel", "mapping.request").entered();
         Ok(self
             .state
             .upstream

@@ -35,4 +35,5 @@ mod sandbox;
 mod scale;
 mod ssrf;
 mod tls;
+mod traces;
 mod webhooks;
