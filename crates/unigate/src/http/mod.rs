@@ -28,7 +28,7 @@ use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
     let limit = state.config.max_request_body_bytes;
-    Router::new()
+    let router = Router::new()
         .merge(
             unified::routes()
                 .merge(proxy::routes())
@@ -63,10 +63,15 @@ pub fn router(state: AppState) -> Router {
                 )
                 .into_response()
             },
-        ))
-        // Outermost, so that the call's span sees even a panic's 500.
-        .layer(axum::middleware::from_fn(otel::layer))
-        .with_state(state)
+        ));
+    // Outermost, so that the call's span sees even a panic's 500; only with traces on, so
+    // that a gateway without them pays nothing for the middleware.
+    let router = if state.config.traces.otlp_endpoint.is_some() {
+        router.layer(axum::middleware::from_fn(otel::layer))
+    } else {
+        router
+    };
+    router.with_state(state)
 }
 
 /// Errors that axum's extractors answer on their own (a path segment that is not UTF-8, a

@@ -3,8 +3,8 @@
 //! caller's W3C `traceparent` when it sent one. The trace headers are read here only: no
 //! propagator is installed, so nothing ever writes them onto a provider request.
 //!
-//! With traces off the span is disabled at its call site and the call runs as it would
-//! without this layer (see `telemetry.rs`).
+//! Installed by `http::router` only when `traces.otlp_endpoint` is set; the spans below it
+//! (target `unigate_otel`) are then disabled at their call sites when traces are off.
 
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
