@@ -431,3 +431,33 @@ async fn with_traces_off_nothing_is_exported_even_with_the_standard_otel_variabl
     assert!(stderr.contains("unigate is listening"), "{stderr}");
     assert!(!stderr.contains('\u{1b}'), "{stderr}");
 }
+
+/// Trace headers are the gateway's own business even when a catalog names one: the
+/// provider request builder drops them (the gateway in-process here: no trace export is
+/// involved, only the request a provider receives).
+#[tokio::test]
+async fn a_catalog_cannot_send_trace_headers_to_a_provider() {
+    use crate::custom::{custom_provider, emulator_yaml, integration_yaml, spawn_with};
+    let rest = "headers:\n  traceparent: \"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\"\n  Baggage: \"user=alice\"\n  X-Kept: \"yes\"\nresources:\n  items:\n    get: { method: get, path: \"/items/{{id}}\" }\n";
+    let provider = custom_provider(
+        "trace-headers",
+        &integration_yaml("trace-headers", "https://api.traced.example", rest),
+        &emulator_yaml(
+            1,
+            "  - { method: GET, path: \"/items/{id}\", op: get, collection: items }\n",
+        ),
+    )
+    .await;
+    let app = spawn_with(&provider, true, |_| {}).await;
+    let account = crate::custom::connect(&app, &provider, json!({})).await;
+
+    let r = app
+        .get(&format!("/proxy/items/1?integrated_account_id={account}"))
+        .await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    let sent = provider.emulator.requests();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].header("x-kept"), Some("yes"));
+    assert_no_trace_headers(&provider.emulator);
+}
