@@ -171,6 +171,11 @@ impl Setup {
             .env("UNIGATE_DATA_DIR", self.dir.path())
             .env("UNIGATE_UPSTREAM__BASE_URL_OVERRIDES__GITHUB", self.github.base_url())
             .env("UNIGATE_LOG", "info")
+            .env("UNIGATE_OAUTH__APPS__GITHUB__CLIENT_ID", "Iv23liSandbox00000001")
+            .env(
+                "UNIGATE_OAUTH__APPS__GITHUB__CLIENT_SECRET",
+                "sandbox0github0app0client0secret0000001",
+            )
             // The standard OpenTelemetry variables must not turn traces on by themselves.
             .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
             .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
@@ -304,6 +309,24 @@ async fn a_traced_call_exports_its_spans_under_the_callers_trace_and_providers_n
     // The Proxy API passes no incoming header on either.
     let proxy = format!("/proxy/organizations/github?integrated_account_id={account}");
     assert_eq!(traced_get(&gateway.base, &token, &proxy, &traceparent).await, 200);
+    // An OAuth account whose token is due: refreshed on the way (and the new token stored).
+    let tokens = setup.github.oauth_issue().unwrap();
+    let r = reqwest::Client::new()
+        .post(format!("{}/integrated-account", gateway.base))
+        .bearer_auth(&token)
+        .json(&json!({"tenant_id": "t", "integration_name": "github", "context": {
+            "access_token": tokens.access_token,
+            "refresh_token": tokens.refresh_token,
+            "expires_at": (chrono::Utc::now() - chrono::Duration::minutes(1)).to_rfc3339(),
+        }}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let oauth_account = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    let refreshing = "00-33333333333333333333333333333333-4444444444444444-01";
+    let oauth_path = format!("/unified/user-directory/organizations/github?integrated_account_id={oauth_account}");
+    assert_eq!(traced_get(&gateway.base, &token, &oauth_path, refreshing).await, 200);
     // A caller that did not sample its trace: nothing of it is exported.
     let unsampled = "00-11111111111111111111111111111111-2222222222222222-00";
     assert_eq!(traced_get(&gateway.base, &token, &path, unsampled).await, 200);
@@ -391,11 +414,26 @@ async fn a_traced_call_exports_its_spans_under_the_callers_trace_and_providers_n
         assert_eq!(attempt.attribute("server.address"), Some("127.0.0.1"));
     }
 
-    // No credential in any span: neither the account's nor the caller's API token.
+    // The refresh, inside the account's loading.
+    let refreshed: Vec<Span> = received
+        .spans
+        .iter()
+        .filter(|s| s.trace_id == "33333333333333333333333333333333")
+        .cloned()
+        .collect();
+    let refresh = only(&refreshed, "oauth.refresh");
+    assert_eq!(parent_of(&refreshed, refresh).name, "account.load");
+    assert_eq!(refresh.attribute("unigate.reason"), Some("due"));
+
+    // No credential in any span: neither the accounts' nor the caller's API token.
     for s in &received.spans {
         for (k, v) in &s.attributes {
             assert!(
-                !v.contains(GITHUB_TOKEN) && !v.contains(&token) && !v.contains("integrated_account_id"),
+                !v.contains(GITHUB_TOKEN)
+                    && !v.contains(&token)
+                    && !v.contains(&tokens.access_token)
+                    && !v.contains(tokens.refresh_token.as_deref().unwrap())
+                    && !v.contains("integrated_account_id"),
                 "{}: {k} = {v}",
                 s.name
             );
