@@ -96,11 +96,13 @@ impl Upstream {
                 error.type = tracing::field::Empty,
             );
             // Failures are classified at once: the error's own rules say whether to retry.
-            let result = client
-                .execute(current)
-                .instrument(span.clone())
-                .await
-                .map_err(|e| self.classify(integration, e, true));
+            // Not wrapped when disabled (traces off): no extra move of the exchange's future.
+            let result = if span.is_disabled() {
+                client.execute(current).await
+            } else {
+                client.execute(current).instrument(span.clone()).await
+            }
+            .map_err(|e| self.classify(integration, e, true));
             match &result {
                 Ok(resp) => {
                     span.record("http.response.status_code", resp.status.as_u16());
