@@ -62,6 +62,54 @@ pub struct Config {
     /// and cgroup quota included). With one, the gateway runs on tokio's current-thread
     /// runtime.
     pub worker_threads: Option<usize>,
+    /// OpenTelemetry traces over OTLP/HTTP (docs/traces.md); off unless `otlp_endpoint` is set.
+    pub traces: TracesConfig,
+}
+
+/// OpenTelemetry trace export (`telemetry.rs`): one span per call, with children for the
+/// account, the mappings, each provider attempt and the store. Off by default; when off no
+/// exporter exists and the call's spans are disabled at their call sites.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TracesConfig {
+    /// The OTLP/HTTP collector's base URL (`http://otel-collector:4318`); spans are POSTed as
+    /// protobuf to `<otlp_endpoint>/v1/traces` (a URL already ending in `/v1/traces` is used
+    /// as it is). Unset (the default): no traces.
+    pub otlp_endpoint: Option<String>,
+    /// Headers sent with every export (a hosted collector's API key). Never logged.
+    #[serde(skip_serializing)]
+    pub otlp_headers: HashMap<String, SecretString>,
+    /// `service.name` of the exported spans. Default `unigate`.
+    pub service_name: String,
+    /// The share of calls traced, from 0 to 1, when the caller sent no `traceparent`; a call
+    /// with one follows its sampled flag. Default 1.
+    pub sample_ratio: f64,
+    /// How long one export may take before it is given up. Default 10000.
+    pub export_timeout_ms: u64,
+}
+
+impl Default for TracesConfig {
+    fn default() -> Self {
+        TracesConfig {
+            otlp_endpoint: None,
+            otlp_headers: HashMap::new(),
+            service_name: "unigate".into(),
+            sample_ratio: 1.0,
+            export_timeout_ms: 10_000,
+        }
+    }
+}
+
+impl TracesConfig {
+    /// The URL spans are POSTed to, when traces are on.
+    pub fn traces_url(&self) -> Option<String> {
+        let base = self.otlp_endpoint.as_deref()?.trim_end_matches('/');
+        Some(if base.ends_with("/v1/traces") {
+            base.to_string()
+        } else {
+            format!("{base}/v1/traces")
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -296,6 +344,7 @@ impl Default for Config {
             webhooks: WebhooksConfig::default(),
             log_format: LogFormat::Text,
             worker_threads: None,
+            traces: TracesConfig::default(),
         }
     }
 }
@@ -470,6 +519,26 @@ impl Config {
                 "webhooks.timeout_ms, webhooks.poll_interval_ms and webhooks.concurrency must be above 0".into(),
             ));
         }
+        if let Some(endpoint) = &self.traces.otlp_endpoint {
+            let url = url::Url::parse(endpoint)
+                .map_err(|e| ConfigError::Invalid(format!("traces.otlp_endpoint is not a URL: {e}")))?;
+            if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+                return Err(ConfigError::Invalid(
+                    "traces.otlp_endpoint must be an http:// or https:// URL with a host".into(),
+                ));
+            }
+        }
+        if !(0.0..=1.0).contains(&self.traces.sample_ratio) {
+            return Err(ConfigError::Invalid(format!(
+                "traces.sample_ratio must be between 0 and 1, got {}",
+                self.traces.sample_ratio
+            )));
+        }
+        if self.traces.service_name.trim().is_empty() || self.traces.export_timeout_ms == 0 {
+            return Err(ConfigError::Invalid(
+                "traces.service_name must not be empty and traces.export_timeout_ms must be above 0".into(),
+            ));
+        }
         for (name, url) in &self.upstream.base_url_overrides {
             url::Url::parse(url)
                 .map_err(|e| ConfigError::Invalid(format!("upstream.base_url_overrides.{name}: {e}")))?;
@@ -565,5 +634,30 @@ mod tests {
             ..Config::default()
         };
         assert!(!format!("{c:?}").contains("c2VjcmV0"));
+    }
+
+    #[test]
+    fn traces_are_off_by_default_and_their_settings_are_checked() {
+        assert!(Config::default().traces.traces_url().is_none());
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("unigate.toml");
+        std::fs::write(
+            &file,
+            "[traces]\notlp_endpoint = \"http://collector:4318/\"\n[traces.otlp_headers]\nx-api-key = \"hunter2\"\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&file)).unwrap();
+        assert_eq!(c.traces.traces_url().unwrap(), "http://collector:4318/v1/traces");
+        assert!(!format!("{c:?}").contains("hunter2"));
+        for bad in [
+            "otlp_endpoint = \"collector:4318\"",
+            "sample_ratio = 1.5",
+            "service_name = \" \"",
+            "export_timeout_ms = 0",
+        ] {
+            std::fs::write(&file, format!("[traces]\n{bad}\n")).unwrap();
+            let err = Config::load(Some(&file)).unwrap_err().to_string();
+            assert!(err.contains("traces."), "{bad}: {err}");
+        }
     }
 }

@@ -34,6 +34,7 @@ pub mod request_log;
 pub mod startup;
 pub mod state;
 pub mod store;
+pub mod telemetry;
 pub mod tokens;
 pub mod unified;
 pub mod upstream;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use unigate::config::{Config, LogFormat};
+use unigate::config::Config;
 use unigate::startup::{self, Application, BuildOptions};
 use unigate::store::TokenScope;
 
@@ -214,18 +214,6 @@ async fn open_store(
     startup::open_store(config).await
 }
 
-fn init_tracing(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("UNIGATE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn,sqlx=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
-    }
-}
-
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -248,10 +236,19 @@ async fn shutdown_signal() {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let config = Config::load(cli.config.as_deref())?;
-    init_tracing(config.log_format);
     let workers = config.worker_threads();
     let runtime = startup::runtime(workers)?;
-    runtime.block_on(run(cli, config, workers))
+    // Traces are for the server; the other commands only log.
+    let traces = match &cli.command {
+        Command::Serve { .. } => config.traces.clone(),
+        _ => Default::default(),
+    };
+    let telemetry = unigate::telemetry::init(config.log_format, &traces, runtime.handle())?;
+    runtime.block_on(async move {
+        let result = run(cli, config, workers).await;
+        telemetry.shutdown().await;
+        result
+    })
 }
 
 async fn run(cli: Cli, mut config: Config, workers: usize) -> anyhow::Result<()> {

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use tracing::Instrument as _;
 
 use crate::store::TokenIdentity;
 
@@ -89,7 +90,10 @@ impl TokenCache {
         if let Some(env) = self.get(&token_hash, Instant::now()) {
             return Ok(Some(env));
         }
-        let found = store.token_identity(&token_hash).await?;
+        let found = store
+            .token_identity(&token_hash)
+            .instrument(tracing::info_span!(target: "unigate_otel", "store.token_identity"))
+            .await?;
         if let Some(env) = &found {
             self.insert(token_hash, env.clone(), Instant::now());
         }

@@ -17,6 +17,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 use serde_json::{json, Map, Value};
+use tracing::Instrument as _;
 
 use super::{open_secrets, seal_secrets, Account};
 use crate::catalog::types::{ClientAuth, CredentialFormat};
@@ -182,7 +183,14 @@ impl OAuth {
             return Ok(account);
         }
         // Boxed: the refresh path is rare and its state machine large.
-        Box::pin(self.refresh(integration, &account.record, None, false)).await
+        Box::pin(self.refresh(integration, &account.record, None, false))
+            .instrument(tracing::info_span!(
+                target: "unigate_otel",
+                "oauth.refresh",
+                unigate.integration = integration.name(),
+                unigate.reason = "due"
+            ))
+            .await
     }
 
     fn local_lock(&self, account_id: &str) -> Arc<tokio::sync::Mutex<()>> {

@@ -8,6 +8,7 @@ pub mod edge;
 pub mod idempotency;
 pub mod mcp;
 pub mod meta;
+pub mod otel;
 pub mod overrides;
 pub mod proxy;
 pub mod request_log;
@@ -32,7 +33,7 @@ use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
     let limit = state.config.max_request_body_bytes;
-    Router::new()
+    let router = Router::new()
         .merge(unified_api(&state))
         .merge(mcp::routes())
         .merge(request_log::routes())
@@ -64,8 +65,15 @@ pub fn router(state: AppState) -> Router {
                 )
                 .into_response()
             },
-        ))
-        .with_state(state)
+        ));
+    // Outermost, so that the call's span sees even a panic's 500; only with traces on, so
+    // that a gateway without them pays nothing for the middleware.
+    let router = if state.config.traces.otlp_endpoint.is_some() {
+        router.layer(axum::middleware::from_fn(otel::layer))
+    } else {
+        router
+    };
+    router.with_state(state)
 }
 
 /// The unified and proxy API with their middleware (idempotency keys, the request log):

@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use tracing::Instrument as _;
+
 use crate::accounts::Account;
 use crate::catalog::overrides::AccountOverrides;
 use crate::catalog::Integration;
@@ -18,15 +20,39 @@ use crate::store::{AccountRecord, AccountStatus};
 /// an integration missing from the catalog (404), `pick`'s refusal (an unsupported
 /// method), an account that needs re-authorization (401); then the credentials are
 /// decrypted and, for OAuth, refreshed when due.
+/// Runs in the span `account.load` (traces), with the store's reads in their own.
 pub(super) async fn resolve<T>(
     state: &AppState,
     environment_id: &str,
     account_id: &str,
     pick: impl FnOnce(&Arc<Integration>, Option<&AccountOverrides>) -> Result<T, ApiError>,
 ) -> Result<(Arc<Integration>, Account, T), ApiError> {
+    let span = tracing::info_span!(
+        target: "unigate_otel",
+        "account.load",
+        unigate.integration = tracing::field::Empty
+    );
+    // Not wrapped when disabled (traces off): wrapping moves the whole loading future once
+    // more, which a call pays for even with no span.
+    if span.is_disabled() {
+        return load(state, environment_id, account_id, pick, &span).await;
+    }
+    load(state, environment_id, account_id, pick, &span)
+        .instrument(span.clone())
+        .await
+}
+
+async fn load<T>(
+    state: &AppState,
+    environment_id: &str,
+    account_id: &str,
+    pick: impl FnOnce(&Arc<Integration>, Option<&AccountOverrides>) -> Result<T, ApiError>,
+    span: &tracing::Span,
+) -> Result<(Arc<Integration>, Account, T), ApiError> {
     let record = state
         .store
         .get_account(environment_id, account_id)
+        .instrument(tracing::info_span!(target: "unigate_otel", "store.get_account"))
         .await?
         .ok_or_else(|| ApiError::not_found(format!("Integrated account `{account_id}` not found.")))?;
     let integration = state
@@ -39,6 +65,7 @@ pub(super) async fn resolve<T>(
                 record.integration
             ))
         })?;
+    span.record("unigate.integration", integration.name());
     let overrides = overrides(state, &record).await?;
     let picked = pick(&integration, overrides.as_ref())?;
     if record.status == AccountStatus::NeedsReauth {
@@ -63,7 +90,12 @@ async fn overrides(state: &AppState, record: &AccountRecord) -> Result<Option<Ac
         Some(rows) => rows,
         None if record.overrides_version == 0 => Arc::default(),
         None => {
-            let rows = Arc::new(state.store.list_mapping_overrides(&record.environment_id).await?);
+            let rows = state
+                .store
+                .list_mapping_overrides(&record.environment_id)
+                .instrument(tracing::info_span!(target: "unigate_otel", "store.list_mapping_overrides"))
+                .await?;
+            let rows = Arc::new(rows);
             state
                 .overrides
                 .put_environment(&record.environment_id, record.overrides_version, rows.clone());

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Map, Value};
+use tracing::Instrument as _;
 
 use super::failure::{definition_fault, reply_mapping_error, request_mapping_error};
 use super::filter::Filters;
@@ -157,6 +158,12 @@ impl Call {
                     used.as_deref().or(Some("")),
                     false,
                 ))
+                .instrument(tracing::info_span!(
+                    target: "unigate_otel",
+                    "oauth.refresh",
+                    unigate.integration = self.integration.name(),
+                    unigate.reason = "provider_401"
+                ))
                 .await?;
                 *self.context.lock().unwrap_or_else(PoisonError::into_inner) = Arc::new(fresh.context);
                 let req = self.request(resource, before, outgoing)?;
@@ -173,6 +180,7 @@ impl Call {
         before: &Value,
         outgoing: Outgoing,
     ) -> Result<UpstreamRequest, ApiError> {
+        let _span = tracing::info_span!(target: "unigate_otel", "mapping.request").entered();
         Ok(self
             .state
             .upstream

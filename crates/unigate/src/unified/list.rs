@@ -74,6 +74,13 @@ impl Call {
         });
         let mut keys = KeyBy::default();
         let mut count = 0usize;
+        // The page's records through the mapping and the filters (no await from here on).
+        let _span = tracing::info_span!(
+            target: "unigate_otel",
+            "mapping.response",
+            unigate.records = records.len()
+        )
+        .entered();
         for (i, record) in records.into_iter().enumerate() {
             let raw = spans.as_ref().and_then(|s| s.get(i)).map(|s| &reply.body[s.clone()]);
             let kept = self.kept(&record, &scope)?;

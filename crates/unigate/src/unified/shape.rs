@@ -42,6 +42,7 @@ impl Call {
     /// One provider record to one client record, in the requested format; the record moves
     /// into `remote_data` rather than being copied there.
     pub(super) fn shape(&self, raw: Value, scope: &Value) -> Result<Value, ApiError> {
+        let _span = tracing::info_span!(target: "unigate_otel", "mapping.response").entered();
         let mapped = self.map_record(&raw, scope)?;
         Ok(self.finish(mapped, raw))
     }
@@ -80,6 +81,7 @@ impl Call {
         body: &[u8],
         scope: &Value,
     ) -> Result<Option<Vec<u8>>, ApiError> {
+        let _span = tracing::info_span!(target: "unigate_otel", "mapping.response").entered();
         let mapped = self.map_record(record, scope)?;
         if !takes_raw_remote(&mapped) {
             return Ok(None);

@@ -349,6 +349,11 @@ impl Upstream {
                 });
             }
         }
+        // Trace context is the gateway's own business: a caller's `traceparent` never reaches a
+        // provider, even from a catalog that names one of these headers.
+        for h in ["traceparent", "tracestate", "baggage"] {
+            headers.remove(h);
+        }
         // Credentials are never logged (as reqwest marks them).
         if let Some(v) = headers.get_mut(http::header::AUTHORIZATION) {
             v.set_sensitive(true);

@@ -4,6 +4,8 @@
 
 use std::time::{Duration, Instant};
 
+use tracing::Instrument as _;
+
 use super::{client, digest, Retry, Upstream, UpstreamError, UpstreamRequest};
 use crate::catalog::Integration;
 
@@ -78,11 +80,41 @@ impl Upstream {
             }
             // Bodies here are always in memory, so a clone exists whenever we may retry.
             let retry_copy = (attempt < max_attempts).then(|| current.clone());
+            // One span per attempt (traces): the host only, never the path or query, which
+            // may carry an account's values.
+            let span = tracing::info_span!(
+                target: "unigate_otel",
+                "upstream.attempt",
+                otel.name = %format_args!("{} {}", current.method, name),
+                otel.kind = "client",
+                otel.status_code = tracing::field::Empty,
+                unigate.integration = %name,
+                unigate.attempt = attempt,
+                http.request.method = %current.method,
+                server.address = current.url.host_str().unwrap_or_default(),
+                http.response.status_code = tracing::field::Empty,
+                error.type = tracing::field::Empty,
+            );
             // Failures are classified at once: the error's own rules say whether to retry.
-            let result = client
-                .execute(current)
-                .await
-                .map_err(|e| self.classify(integration, e, true));
+            // Not wrapped when disabled (traces off): no extra move of the exchange's future.
+            let result = if span.is_disabled() {
+                client.execute(current).await
+            } else {
+                client.execute(current).instrument(span.clone()).await
+            }
+            .map_err(|e| self.classify(integration, e, true));
+            match &result {
+                Ok(resp) => {
+                    span.record("http.response.status_code", resp.status.as_u16());
+                    if resp.status.is_server_error() || resp.status == http::StatusCode::TOO_MANY_REQUESTS {
+                        span.record("otel.status_code", "ERROR");
+                    }
+                }
+                Err(e) => {
+                    span.record("error.type", error_type(e));
+                    span.record("otel.status_code", "ERROR");
+                }
+            }
             let retry = match &result {
                 Err(e) => e.retry(idempotent),
                 Ok(resp) => {
@@ -199,5 +231,19 @@ impl Upstream {
             .saturating_mul(1u64 << attempt.saturating_sub(1).min(20))
             .min(p.max_delay_ms);
         Duration::from_millis(rand::thread_rng().gen_range(0..=cap))
+    }
+}
+
+/// A failed attempt's kind for its span (`error.type`): a fixed word, never the message
+/// (which may name a URL).
+fn error_type(e: &UpstreamError) -> &'static str {
+    match e {
+        UpstreamError::Timeout { .. } => "timeout",
+        UpstreamError::Connect { .. } => "connect",
+        UpstreamError::Certificate { .. } => "tls",
+        UpstreamError::Body { .. } => "body",
+        UpstreamError::TooLarge { .. } => "too_large",
+        UpstreamError::MemoryFull { .. } => "memory_full",
+        _ => "other",
     }
 }

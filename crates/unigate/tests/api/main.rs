@@ -37,4 +37,5 @@ mod sandbox;
 mod scale;
 mod ssrf;
 mod tls;
+mod traces;
 mod webhooks;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 /// ARCHITECTURE.md's layers, top to bottom; a module may import only from later rows.
 const LAYERS: &[&[&str]] = &[
-    &["main", "startup"],
+    &["main", "startup", "telemetry"],
     &["http"],
     &["unified", "auth"],
     &["state"],
