@@ -5,6 +5,7 @@ pub mod admin;
 pub mod connect;
 pub mod idempotency;
 pub mod meta;
+pub mod metrics;
 pub mod overrides;
 pub mod proxy;
 pub mod request_log;
@@ -34,13 +35,18 @@ pub fn router(state: AppState) -> Router {
                 .route_layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer))
                 .route_layer(axum::middleware::from_fn_with_state(state.clone(), request_log::layer)),
         )
-        .merge(request_log::routes())
-        .merge(admin::routes())
-        .merge(tokens::routes())
-        .merge(webhooks::routes())
-        .merge(connect::routes())
-        .merge(meta::routes())
-        .merge(overrides::routes())
+        .merge(
+            request_log::routes()
+                .merge(admin::routes())
+                .merge(tokens::routes())
+                .merge(webhooks::routes())
+                .merge(connect::routes())
+                .merge(meta::routes())
+                .merge(overrides::routes())
+                .merge(metrics::routes())
+                // Unified and proxy calls are counted by the request log's middleware.
+                .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::layer)),
+        )
         .fallback(|| async { ApiError::not_found("No such route.") })
         .method_not_allowed_fallback(|| async {
             ApiError::method_not_allowed("This route does not accept that HTTP method.")

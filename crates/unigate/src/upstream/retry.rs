@@ -79,19 +79,30 @@ impl Upstream {
             // Bodies here are always in memory, so a clone exists whenever we may retry.
             let retry_copy = (attempt < max_attempts).then(|| current.clone());
             // Failures are classified at once: the error's own rules say whether to retry.
+            let sent = Instant::now();
             let result = client
                 .execute(current)
                 .await
                 .map_err(|e| self.classify(integration, e, true));
+            let took = sent.elapsed();
             let retry = match &result {
-                Err(e) => e.retry(idempotent),
+                Err(e) => {
+                    self.metrics.record_attempt(&name, took, Some(e.kind()));
+                    e.retry(idempotent)
+                }
                 Ok(resp) => {
                     let status = resp.status.as_u16();
-                    Retry::for_answer(
-                        status,
-                        self.rate_limited(integration, status, &resp.headers, None),
-                        idempotent,
-                    )
+                    let failure = match status {
+                        500.. => Some("http_5xx"),
+                        400.. => Some("http_4xx"),
+                        _ => None,
+                    };
+                    self.metrics.record_attempt(&name, took, failure);
+                    let limited = self.rate_limited(integration, status, &resp.headers, None);
+                    if limited.is_some() {
+                        self.metrics.record_rate_limited(&name);
+                    }
+                    Retry::for_answer(status, limited, idempotent)
                 }
             };
             let wait = match retry {
@@ -111,6 +122,7 @@ impl Upstream {
             match (wait, retry_copy) {
                 (Some(wait), Some(copy)) => {
                     tracing::info!(integration = %name, attempt, wait_ms = wait.as_millis() as u64, "retrying provider call");
+                    self.metrics.record_retry(&name);
                     tokio::time::sleep(wait).await;
                     pending = Some(copy);
                     previous = Some(result);
@@ -166,6 +178,8 @@ impl Upstream {
         match slot {
             crate::store::RateSlot::Granted { wait_ms: 0 } => Ok(()),
             crate::store::RateSlot::Granted { wait_ms } => {
+                self.metrics
+                    .record_budget_wait(integration.name(), Duration::from_millis(wait_ms));
                 tracing::debug!(
                     integration = integration.name(),
                     wait_ms,
@@ -175,6 +189,7 @@ impl Upstream {
                 Ok(())
             }
             crate::store::RateSlot::Exhausted { retry_after_ms } => {
+                self.metrics.record_budget_exhausted(integration.name());
                 tracing::info!(
                     integration = integration.name(),
                     retry_after_ms,

@@ -19,6 +19,7 @@ mod keys;
 mod krystal;
 mod lists;
 mod mapping_failures;
+mod metrics;
 mod mindbridge;
 mod mist;
 mod oauth;
