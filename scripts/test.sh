@@ -31,6 +31,15 @@ if ! python3 -c "import ensurepip, venv" 2>/dev/null && { [ "${CI:-}" = "true" ]
   apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
 fi
 
+# The metrics test checks the scrape with Prometheus' `promtool check metrics` (Debian's
+# `prometheus` package). In CI (or as root elsewhere) it is installed when missing; otherwise
+# that test skips itself.
+if ! command -v promtool >/dev/null && { [ "${CI:-}" = "true" ] || [ "$(id -u)" = "0" ]; }; then
+  echo "== installing prometheus (promtool, metrics test)"
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
+if [ "${CI:-}" = "true" ]; then export REQUIRE_PROMTOOL=1; fi
+
 # The JSONata differential test runs Truto's function library under Node (npm ci from the
 # registry); in CI (or as root elsewhere) Node is installed when missing, otherwise that
 # test skips itself.

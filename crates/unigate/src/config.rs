@@ -16,6 +16,10 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     /// Address the HTTP server binds. Default `127.0.0.1:8080`.
     pub listen: SocketAddr,
+    /// A second address serving only `GET /metrics`, without a token (keep it off the
+    /// public network: Prometheus scrapes it). Off by default; `/metrics` on `listen`
+    /// always needs an admin API token.
+    pub metrics_listen: Option<SocketAddr>,
     /// Where the SQLite database and the generated master key live. Created on first
     /// start. Default `./unigate-data`.
     pub data_dir: PathBuf,
@@ -327,6 +331,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            metrics_listen: None,
             data_dir: PathBuf::from("./unigate-data"),
             database_url: None,
             database: DatabaseConfig::default(),

@@ -17,7 +17,7 @@
 //! Layers, top to bottom; a module imports only from layers below it:
 //! `main`/`startup` → `http` → `unified`, `auth` → `state` → `accounts` → `webhooks` → `error` →
 //! `upstream` → `catalog` → `pagination`, `tokens`, `request_log` → `mapping`, `store`,
-//! `crypto`, `address_policy`, `query_pairs`, `config`.
+//! `crypto`, `address_policy`, `query_pairs`, `config`, `metrics`.
 
 pub mod accounts;
 pub mod address_policy;
@@ -28,6 +28,7 @@ pub mod crypto;
 pub mod error;
 pub mod http;
 pub mod mapping;
+pub mod metrics;
 pub mod pagination;
 pub mod query_pairs;
 pub mod request_log;

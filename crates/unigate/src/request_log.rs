@@ -119,6 +119,16 @@ impl RequestLog {
         }
     }
 
+    /// Entries queued and not yet taken by the writer (for metrics).
+    pub fn queue_depth(&self) -> usize {
+        self.tx.as_ref().map_or(0, |tx| tx.max_capacity() - tx.capacity())
+    }
+
+    /// Entries dropped since the start because the queue was full (for metrics).
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
     /// Queues the entry of one finished call; never waits (a full queue drops it).
     pub fn record(&self, call: Call) {
         if call.status < 400 && !self.keep_success() {

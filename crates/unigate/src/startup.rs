@@ -74,6 +74,8 @@ pub fn sandbox_lists(registry: &Registry, integration: &str) -> Vec<SandboxList>
 
 pub struct Application {
     listener: TcpListener,
+    /// `metrics_listen`'s, when set: `GET /metrics` without a token.
+    metrics_listener: Option<TcpListener>,
     state: AppState,
     /// The admin token minted on the very first start (shown once, stored hashed).
     pub bootstrap_token: Option<String>,
@@ -185,13 +187,23 @@ impl Application {
             }
         }
 
+        let metrics = Arc::new(crate::metrics::Metrics::new());
         let upstream = Upstream::new(config.upstream.clone())
             .map_err(anyhow::Error::from_boxed)
             .context("cannot build the HTTP client")?
-            .with_budgets(store.clone());
+            .with_budgets(store.clone())
+            .with_metrics(metrics.clone());
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let metrics_listener = match config.metrics_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr} (metrics_listen)"))?,
+            ),
+            None => None,
+        };
         let keyring = Arc::new(keyring);
         let oauth = Arc::new(crate::accounts::oauth::OAuth::new(
             store.clone(),
@@ -241,6 +253,7 @@ impl Application {
             tokens: Arc::default(),
             oauth,
             overrides: Arc::default(),
+            metrics,
             draining: std::sync::atomic::AtomicBool::new(false),
         });
         if let (Some(dir), interval @ 1..) = (&state.config.catalog_dir, state.config.catalog_watch_interval_ms) {
@@ -304,6 +317,7 @@ impl Application {
 
         Ok(Application {
             listener,
+            metrics_listener,
             state,
             bootstrap_token,
             sandbox_token,
@@ -318,6 +332,11 @@ impl Application {
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
+    /// Where `metrics_listen` serves, when set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
     pub fn port(&self) -> u16 {
         self.local_addr().port()
     }
@@ -328,6 +347,15 @@ impl Application {
 
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let app = crate::http::router(self.state.clone());
+        // The scrape-only listener ends with the process; it holds no call worth draining.
+        let metrics_server = self.metrics_listener.map(|listener| {
+            let router = crate::http::metrics::scrape_router(self.state.clone());
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, router).await {
+                    tracing::error!(error = %e, "the metrics listener failed");
+                }
+            })
+        });
         // First not ready (load balancers stop sending), then no new connections.
         let state = self.state.clone();
         let shutdown = async move {
@@ -345,6 +373,9 @@ impl Application {
         let result = axum::serve(crate::http::EdgeListener(self.listener), app)
             .with_graceful_shutdown(shutdown)
             .await;
+        if let Some(server) = metrics_server {
+            server.abort();
+        }
         // No call is running any more: what the request log still queues is written now.
         let started = std::time::Instant::now();
         self.state

@@ -80,6 +80,9 @@ pub struct AppStateInner {
     /// Environments' mapping overrides and the effective mappings compiled from them, by
     /// version (`catalog::overrides`).
     pub overrides: Arc<OverrideCache>,
+    /// This application's Prometheus metrics (`GET /metrics`), shared with `upstream` and
+    /// `oauth`.
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// Set when a shutdown begins: `GET /ready` answers 503 from then on.
     pub draining: std::sync::atomic::AtomicBool,
 }

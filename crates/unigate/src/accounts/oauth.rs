@@ -331,7 +331,14 @@ impl OAuth {
             }
         };
         tracing::info!(account = %account.record.id, integration = integration.name(), "refreshing OAuth token");
-        match self.token_request(integration, context, &params).await {
+        let outcome = self.token_request(integration, context, &params).await;
+        let metrics = self.upstream.metrics();
+        match &outcome {
+            Ok(_) => metrics.record_refresh(integration.name(), "success"),
+            Err(TokenError::Reauth(_)) => metrics.record_refresh(integration.name(), "needs_reauth"),
+            Err(_) => metrics.record_refresh(integration.name(), "error"),
+        }
+        match outcome {
             Ok(tokens) => self.store_tokens(integration, account, &tokens).await,
             Err(TokenError::Reauth(reason)) => {
                 let mut record = account.record;

@@ -8,6 +8,7 @@ pub mod edge;
 pub mod idempotency;
 pub mod mcp;
 pub mod meta;
+pub mod metrics;
 pub mod otel;
 pub mod overrides;
 pub mod proxy;
@@ -35,15 +36,21 @@ pub fn router(state: AppState) -> Router {
     let limit = state.config.max_request_body_bytes;
     let router = Router::new()
         .merge(unified_api(&state))
-        .merge(mcp::routes())
-        .merge(request_log::routes())
-        .merge(admin::routes())
-        .merge(tokens::routes())
-        .merge(webhooks::routes())
-        .merge(connect::routes())
-        .merge(meta::routes())
-        .merge(docs::routes())
-        .merge(overrides::routes())
+        .merge(
+            request_log::routes()
+                .merge(mcp::routes())
+                .merge(admin::routes())
+                .merge(tokens::routes())
+                .merge(webhooks::routes())
+                .merge(connect::routes())
+                .merge(meta::routes())
+                .merge(docs::routes())
+                .merge(overrides::routes())
+                .merge(metrics::routes())
+                // Unified and proxy calls are counted by the request log's middleware (an
+                // MCP tool call too, as the unified call it makes).
+                .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::layer)),
+        )
         .fallback(|| async { ApiError::not_found("No such route.") })
         .method_not_allowed_fallback(|| async {
             ApiError::method_not_allowed("This route does not accept that HTTP method.")

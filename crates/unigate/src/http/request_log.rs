@@ -15,11 +15,12 @@ use serde_json::{json, Value};
 
 use crate::auth::Env;
 use crate::error::{ApiError, ErrorSummary};
+use crate::metrics::Api;
 use crate::request_log::Call;
 use crate::state::AppState;
 use crate::store::{AccountPosition, RequestLogRecord};
 
-/// Middleware on the unified and proxy routes.
+/// Middleware on the unified and proxy routes: the call's log entry and its metrics.
 pub async fn layer(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let (mut parts, body) = request.into_parts();
@@ -28,22 +29,33 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
         // The handler's own `Env` extractor finds it here instead of hashing the token again.
         parts.extensions.insert(env.clone());
     }
-    let method = parts.method.to_string();
+    let http_method = parts.method.clone();
+    let method = http_method.to_string();
     let path = parts.uri.path().to_string();
+    let api = if path.starts_with("/proxy/") {
+        Api::Proxy
+    } else {
+        Api::Unified
+    };
     let account = parts.uri.query().and_then(|q| {
         url::form_urlencoded::parse(q.as_bytes())
             .find(|(k, _)| k == "integrated_account_id")
             .map(|(_, v)| v.into_owned())
     });
-    let response = next.run(Request::from_parts(parts, body)).await;
+    let (response, target) = crate::metrics::scoped(next.run(Request::from_parts(parts, body))).await;
+    let duration = started.elapsed();
+    let status = response.status().as_u16();
+    state
+        .metrics
+        .record_call(api, Some(&target), None, &http_method, status, duration);
     if let Some(env) = env {
         state.request_log.record(Call {
             environment_id: env.id,
             integrated_account_id: account,
             method,
             path,
-            status: response.status().as_u16(),
-            duration: started.elapsed(),
+            status,
+            duration,
             error: response.extensions().get::<ErrorSummary>().map(|e| e.0.clone()),
         });
     }

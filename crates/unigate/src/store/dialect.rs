@@ -31,6 +31,8 @@ pub trait Dialect: Send + Sync + Sized + 'static {
     /// Whether large statements (the request-log insert) number their placeholders (`$1`)
     /// rather than write `?`; see [`request_log_chunks`].
     const NUMBERED_PLACEHOLDERS: bool;
+    /// The backend's name, as metrics label it (`sqlite`, `postgres`).
+    const NAME: &'static str;
     /// What ends the subquery that picks webhook deliveries to claim: PostgreSQL's
     /// `FOR UPDATE SKIP LOCKED`, so concurrent instances pick different rows; nothing for
     /// SQLite, which runs one writer at a time.

@@ -331,6 +331,19 @@ pub enum IdempotencyBegin {
     InProgress,
 }
 
+/// What a store's connection pool holds now ([`Store::pool_use`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUse {
+    /// `sqlite` or `postgres`.
+    pub backend: &'static str,
+    /// Connections lent out to a query now.
+    pub in_use: u32,
+    /// Connections open and waiting.
+    pub idle: u32,
+    /// The most the pool opens.
+    pub max: u32,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Claims an idempotency key atomically (one winner across all instances); an expired
@@ -595,6 +608,10 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes at most `limit` events older than `before` whose deliveries are all finished;
     /// returns how many.
     async fn prune_webhook_events(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError>;
+    /// Webhook deliveries still pending (due now or waiting for a retry): the outbox's depth.
+    async fn pending_deliveries(&self) -> Result<u64, StoreError>;
+    /// The connection pool now (for metrics).
+    fn pool_use(&self) -> PoolUse;
 
     /// Reserves the start of one call under the request budget `key` (one per account):
     /// the earliest moment, at most `max_wait_ms` away, that keeps every window of

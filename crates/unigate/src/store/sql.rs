@@ -944,6 +944,21 @@ where
         self.webhooks_prune(before, limit).await
     }
 
+    async fn pending_deliveries(&self) -> Result<u64, StoreError> {
+        self.webhooks_pending().await
+    }
+
+    fn pool_use(&self) -> PoolUse {
+        let open = self.pool.size();
+        let idle = u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX).min(open);
+        PoolUse {
+            backend: D::NAME,
+            in_use: open - idle,
+            idle,
+            max: self.pool.options().get_max_connections(),
+        }
+    }
+
     async fn list_all_webhooks(&self, after_id: Option<&str>, limit: u32) -> Result<Vec<WebhookRecord>, StoreError> {
         self.webhooks_all(after_id, limit).await
     }

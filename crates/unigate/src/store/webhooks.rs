@@ -645,6 +645,13 @@ where
         Ok(D::rows_affected(&done) == 1)
     }
 
+    pub(super) async fn webhooks_pending(&self) -> Result<u64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE status = 'pending'")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0))
+    }
+
     pub(super) async fn webhooks_prune(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError> {
         // Events whose every delivery is finished (delivered or failed), older than
         // `before`; their deliveries and attempts go with them (ON DELETE CASCADE).

@@ -51,6 +51,7 @@ pub async fn handle(state: &AppState, environment_id: &str, req: UnifiedRequest)
             req.category, req.resource
         ))
     })?;
+    crate::metrics::note_resource(&req.resource);
     match &req.custom {
         Some(name) if !resource.custom_methods.contains_key(name) => {
             let offered: Vec<&String> = resource.custom_methods.keys().collect();
@@ -83,6 +84,7 @@ pub async fn handle(state: &AppState, environment_id: &str, req: UnifiedRequest)
         environment_id,
         &req.query.integrated_account_id,
         |integration, overrides| {
+            crate::metrics::note_integration(integration.name());
             let method_name = req.custom.as_deref().unwrap_or(req.method.as_str());
             let mapping = match overrides {
                 None => integration
@@ -157,7 +159,12 @@ pub async fn handle_proxy(state: &AppState, environment_id: &str, req: ProxyRequ
     let key = format!("{resource}.{method}");
     let (integration, account, raw) =
         account::resolve(state, environment_id, &query.integrated_account_id, |integration, _| {
-            integration.resources.get(&key).cloned().ok_or_else(|| {
+            crate::metrics::note_integration(integration.name());
+            let raw = integration.resources.get(&key).cloned();
+            if raw.is_some() {
+                crate::metrics::note_resource(&resource);
+            }
+            raw.ok_or_else(|| {
                 ApiError::not_found(format!(
                     "The integration `{}` has no resource method `{key}`.",
                     integration.name()

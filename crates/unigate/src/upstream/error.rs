@@ -161,6 +161,31 @@ impl UpstreamError {
         }
     }
 
+    /// The failure's kind as a metric label (`unigate_provider_errors_total{kind}`).
+    pub fn kind(&self) -> &'static str {
+        use UpstreamError as U;
+        match self {
+            U::Timeout { .. } => "timeout",
+            U::Connect { .. } => "connect",
+            U::Certificate { .. } => "certificate",
+            U::Body { .. } => "body",
+            U::TooLarge { .. } => "too_large",
+            U::MemoryFull { .. } => "memory_full",
+            U::InvalidJson { .. } => "invalid_json",
+            U::Status { status, .. } if *status >= 500 => "http_5xx",
+            U::Status { .. } => "http_4xx",
+            U::Template { .. } => "template",
+            U::InvalidHeader { .. } => "invalid_header",
+            U::ForbiddenHost { .. } => "forbidden_host",
+            U::BadUrl { .. } => "bad_url",
+            U::ForeignPage { .. } => "foreign_page",
+            U::PrivateAddress { .. } => "private_address",
+            U::Redirect { .. } => "redirect",
+            U::BudgetExhausted { .. } => "budget_exhausted",
+            U::Store { .. } => "store",
+        }
+    }
+
     /// Where the failure came from.
     pub fn origin(&self) -> Origin {
         use UpstreamError as U;

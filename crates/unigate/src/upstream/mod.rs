@@ -77,6 +77,8 @@ pub struct Upstream {
     /// What all buffered provider answers may hold at once.
     memory: MemoryBudget,
     config: Arc<UpstreamConfig>,
+    /// The application's metrics (attempts, failures, retries, rate limits, budget waits).
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Upstream {
@@ -133,7 +135,19 @@ impl Upstream {
             budgets: None,
             memory: MemoryBudget::new(config.max_buffered_bytes),
             config: Arc::new(config),
+            metrics: Arc::default(),
         })
+    }
+
+    /// Counts into `metrics` (the application's) instead of a registry of its own.
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// The metrics this client counts into.
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.metrics
     }
 
     /// Enforces integrations' proactive request budgets through `store`.

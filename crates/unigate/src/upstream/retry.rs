@@ -97,12 +97,14 @@ impl Upstream {
             );
             // Failures are classified at once: the error's own rules say whether to retry.
             // Not wrapped when disabled (traces off): no extra move of the exchange's future.
+            let sent = Instant::now();
             let result = if span.is_disabled() {
                 client.execute(current).await
             } else {
                 client.execute(current).instrument(span.clone()).await
             }
             .map_err(|e| self.classify(integration, e, true));
+            let took = sent.elapsed();
             match &result {
                 Ok(resp) => {
                     span.record("http.response.status_code", resp.status.as_u16());
@@ -116,14 +118,23 @@ impl Upstream {
                 }
             }
             let retry = match &result {
-                Err(e) => e.retry(idempotent),
+                Err(e) => {
+                    self.metrics.record_attempt(&name, took, Some(e.kind()));
+                    e.retry(idempotent)
+                }
                 Ok(resp) => {
                     let status = resp.status.as_u16();
-                    Retry::for_answer(
-                        status,
-                        self.rate_limited(integration, status, &resp.headers, None),
-                        idempotent,
-                    )
+                    let failure = match status {
+                        500.. => Some("http_5xx"),
+                        400.. => Some("http_4xx"),
+                        _ => None,
+                    };
+                    self.metrics.record_attempt(&name, took, failure);
+                    let limited = self.rate_limited(integration, status, &resp.headers, None);
+                    if limited.is_some() {
+                        self.metrics.record_rate_limited(&name);
+                    }
+                    Retry::for_answer(status, limited, idempotent)
                 }
             };
             let wait = match retry {
@@ -143,6 +154,7 @@ impl Upstream {
             match (wait, retry_copy) {
                 (Some(wait), Some(copy)) => {
                     tracing::info!(integration = %name, attempt, wait_ms = wait.as_millis() as u64, "retrying provider call");
+                    self.metrics.record_retry(&name);
                     tokio::time::sleep(wait).await;
                     pending = Some(copy);
                     previous = Some(result);
@@ -198,6 +210,8 @@ impl Upstream {
         match slot {
             crate::store::RateSlot::Granted { wait_ms: 0 } => Ok(()),
             crate::store::RateSlot::Granted { wait_ms } => {
+                self.metrics
+                    .record_budget_wait(integration.name(), Duration::from_millis(wait_ms));
                 tracing::debug!(
                     integration = integration.name(),
                     wait_ms,
@@ -207,6 +221,7 @@ impl Upstream {
                 Ok(())
             }
             crate::store::RateSlot::Exhausted { retry_after_ms } => {
+                self.metrics.record_budget_exhausted(integration.name());
                 tracing::info!(
                     integration = integration.name(),
                     retry_after_ms,

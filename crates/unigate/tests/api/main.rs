@@ -21,6 +21,7 @@ mod krystal;
 mod lists;
 mod mapping_failures;
 mod mcp;
+mod metrics;
 mod mindbridge;
 mod mist;
 mod oauth;

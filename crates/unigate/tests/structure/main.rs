@@ -18,7 +18,15 @@ const LAYERS: &[&[&str]] = &[
     &["upstream"],
     &["catalog"],
     &["pagination", "tokens", "request_log"],
-    &["mapping", "store", "crypto", "address_policy", "query_pairs", "config"],
+    &[
+        "mapping",
+        "store",
+        "crypto",
+        "address_policy",
+        "query_pairs",
+        "config",
+        "metrics",
+    ],
 ];
 
 fn layer(module: &str) -> Option<usize> {

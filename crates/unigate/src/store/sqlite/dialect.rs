@@ -29,6 +29,7 @@ impl Dialect for SqliteDialect {
     type Time = String;
     type Json = String;
     const NUMBERED_PLACEHOLDERS: bool = false;
+    const NAME: &'static str = "sqlite";
 
     fn time(t: &DateTime<Utc>) -> String {
         fmt_ts(t)
