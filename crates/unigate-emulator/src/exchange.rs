@@ -101,7 +101,7 @@ fn insert_form_value(map: &mut Map<String, Value>, name: &str, segments: &[&str]
         None => {
             map.entry(name.to_owned()).or_insert(Value::String(value));
         }
-        Some((&"", rest)) if rest.is_empty() => {
+        Some((&"", [])) => {
             if let Value::Array(items) = map.entry(name.to_owned()).or_insert_with(|| Value::Array(Vec::new())) {
                 items.push(Value::String(value));
             }
