@@ -4,7 +4,7 @@
 
 use axum::http::{HeaderMap, Method};
 use bytes::Bytes;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 pub(crate) const JSON: &str = "application/json; charset=utf-8";
 
@@ -40,6 +40,80 @@ impl Incoming {
             .filter_map(|item| item.split_once('='))
             .find(|(k, _)| k.trim().eq_ignore_ascii_case(key))
             .map(|(_, v)| v.trim().trim_matches('"').to_owned())
+    }
+}
+
+impl Incoming {
+    /// Whether the body is a form (`Content-Type: application/x-www-form-urlencoded`, any
+    /// parameters after a `;` ignored).
+    pub(crate) fn is_form(&self) -> bool {
+        self.header("content-type").is_some_and(|ct| {
+            ct.split(';')
+                .next()
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case(FORM))
+        })
+    }
+
+    /// The body as a JSON value: a form body as the object of its fields (see
+    /// [`form_object`]), anything else parsed as JSON. `None` when the body is empty;
+    /// `Some(Err)` says why it could not be read.
+    pub(crate) fn body_value(&self) -> Option<Result<Value, String>> {
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            return None;
+        }
+        if self.is_form() {
+            return Some(Ok(Value::Object(form_object(&self.body))));
+        }
+        Some(serde_json::from_slice::<Value>(&self.body).map_err(|e| format!("JSON parse error - {e}")))
+    }
+}
+
+pub(crate) const FORM: &str = "application/x-www-form-urlencoded";
+
+/// A form body as a JSON object of text values, bracket notation expanded the way the
+/// gateway writes it (`a=1`, `f[n]=x`, `l[]=p&l[]=q` give `{"a": "1", "f": {"n": "x"},
+/// "l": ["p", "q"]}`); a plain name sent twice keeps its first value. Written here rather
+/// than with `serde_qs`, whose handling of empty `[]` differs across versions and which
+/// would need a typed target; a pair whose brackets contradict an earlier pair (`a=1&a[b]=2`)
+/// is dropped.
+pub(crate) fn form_object(body: &[u8]) -> Map<String, Value> {
+    let mut out = Map::new();
+    for (key, value) in url::form_urlencoded::parse(body) {
+        let (head, rest) = match key.find('[') {
+            Some(i) if key.ends_with(']') => (&key[..i], &key[i + 1..key.len() - 1]),
+            _ => (key.as_ref(), ""),
+        };
+        if head.is_empty() {
+            continue;
+        }
+        let segments: Vec<&str> = if key.len() == head.len() {
+            Vec::new()
+        } else {
+            rest.split("][").collect()
+        };
+        insert_form_value(&mut out, head, &segments, value.into_owned());
+    }
+    out
+}
+
+fn insert_form_value(map: &mut Map<String, Value>, name: &str, segments: &[&str], value: String) {
+    match segments.split_first() {
+        None => {
+            map.entry(name.to_owned()).or_insert(Value::String(value));
+        }
+        Some((&"", [])) => {
+            if let Value::Array(items) = map.entry(name.to_owned()).or_insert_with(|| Value::Array(Vec::new())) {
+                items.push(Value::String(value));
+            }
+        }
+        Some((next, rest)) => {
+            if next.is_empty() {
+                return;
+            }
+            if let Value::Object(inner) = map.entry(name.to_owned()).or_insert_with(|| Value::Object(Map::new())) {
+                insert_form_value(inner, next, rest, value);
+            }
+        }
     }
 }
 

@@ -123,14 +123,25 @@ impl Collection {
                 let hex = uuid::Uuid::new_v4().simple().to_string();
                 Some(Value::String(hex[..24].to_owned()))
             }
+            // Numeric ids written as text (Zoho's `"id": "2060758"`) count too, and the
+            // next one is text like them.
             IdGenerator::Sequence => {
-                let max = self
+                let ids: Vec<&Value> = self
                     .records
                     .values()
-                    .filter_map(|r| lookup(r, &self.spec.id_field).and_then(Value::as_i64))
+                    .filter_map(|r| lookup(r, &self.spec.id_field))
+                    .collect();
+                let max = ids
+                    .iter()
+                    .filter_map(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()))
                     .max()
                     .unwrap_or(0);
-                Some(Value::from(max + 1))
+                let as_text = ids.last().is_some_and(|v| v.is_string());
+                Some(if as_text {
+                    Value::String((max + 1).to_string())
+                } else {
+                    Value::from(max + 1)
+                })
             }
             IdGenerator::None => None,
         }

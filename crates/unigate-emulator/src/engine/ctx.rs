@@ -69,7 +69,7 @@ pub(super) fn collection_mut<'s>(route: &RouteSpec, state: &'s mut State) -> Res
 
 pub(super) fn path_id(ctx: &Ctx<'_>, route: &RouteSpec) -> String {
     if let Some(template) = &route.id_template {
-        let body = serde_json::from_slice::<Value>(&ctx.req.body).unwrap_or(Value::Null);
+        let body = ctx.req.body_value().and_then(Result::ok).unwrap_or(Value::Null);
         return template.render(&ctx.vars(vec![("body", body)]));
     }
     route
@@ -79,14 +79,13 @@ pub(super) fn path_id(ctx: &Ctx<'_>, route: &RouteSpec) -> String {
         .unwrap_or_default()
 }
 
-/// `Ok(None)` for an empty body; a JSON object otherwise; anything else is a bad request.
+/// `Ok(None)` for an empty body; a JSON object (or a form's fields, as an object)
+/// otherwise; anything else is a bad request.
 pub(super) fn parse_body(req: &Incoming) -> Result<Option<Map<String, Value>>, Failure> {
-    if req.body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(None);
-    }
-    match serde_json::from_slice::<Value>(&req.body) {
-        Ok(Value::Object(map)) => Ok(Some(map)),
-        Ok(_) => Err(Failure::new(ErrorKind::BadRequest, "Body should be a JSON object")),
-        Err(e) => Err(Failure::new(ErrorKind::BadRequest, format!("JSON parse error - {e}"))),
+    match req.body_value() {
+        None => Ok(None),
+        Some(Ok(Value::Object(map))) => Ok(Some(map)),
+        Some(Ok(_)) => Err(Failure::new(ErrorKind::BadRequest, "Body should be a JSON object")),
+        Some(Err(message)) => Err(Failure::new(ErrorKind::BadRequest, message)),
     }
 }

@@ -11,7 +11,7 @@
 //! - `routing.rs`: which route matches; `checks.rs`: header rules and authentication.
 //! - the ops: `get.rs` (`get`, `render`), `list.rs` (`list` and its paging styles),
 //!   `write.rs` (`create`, `merge`, `replace`) with `validate.rs` (the body's checks),
-//!   `delete.rs`.
+//!   `delete.rs`; `scim.rs` (a SCIM `PatchOp` body made plain for the write ops).
 //! - `respond.rs`: records and failures as the provider's answers.
 //! - `ctx.rs`: what the handling of one request knows, and the variables of templates.
 //! - `failure.rs`: the failure types.
@@ -24,6 +24,7 @@ mod get;
 mod list;
 mod respond;
 mod routing;
+mod scim;
 mod validate;
 mod write;
 
@@ -35,7 +36,7 @@ use serde_json::Map;
 
 use crate::exchange::{Incoming, Reply};
 use crate::oauth;
-use crate::spec::{ErrorKind, Op};
+use crate::spec::{BodyFormat, ErrorKind, Op, RouteSpec};
 use crate::state::Shared;
 use checks::{check_auth, check_header_rules};
 use ctx::Ctx;
@@ -91,6 +92,7 @@ fn run(shared: &Shared, ctx: &mut Ctx<'_>) -> Result<Reply, Failure> {
             format!("Missing required query parameter: {missing}"),
         ));
     }
+    check_body_format(route, ctx.req)?;
 
     let mut state = shared.lock();
     match route.op {
@@ -101,4 +103,23 @@ fn run(shared: &Shared, ctx: &mut Ctx<'_>) -> Result<Reply, Failure> {
         Op::Delete => op_delete(ctx, route, &mut state),
         Op::Render => op_render(ctx, route, &state),
     }
+}
+
+/// A body in another encoding than the route's `body_format` is refused, as a provider
+/// that reads only forms (or only JSON) would.
+fn check_body_format(route: &RouteSpec, req: &Incoming) -> Result<(), Failure> {
+    let Some(format) = route.body_format else {
+        return Ok(());
+    };
+    if req.body.iter().all(u8::is_ascii_whitespace) || (format == BodyFormat::Form) == req.is_form() {
+        return Ok(());
+    }
+    let expected = match format {
+        BodyFormat::Form => crate::exchange::FORM,
+        BodyFormat::Json => "application/json",
+    };
+    Err(Failure::new(
+        ErrorKind::BadRequest,
+        format!("Unsupported content type: the body must be {expected}"),
+    ))
 }

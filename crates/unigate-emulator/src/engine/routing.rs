@@ -1,5 +1,6 @@
 //! Which route answers a request: the path after `base_path`, split and percent-decoded,
-//! matched against each route's pattern, method, `when_query` and `when_body` in order; a path that
+//! matched against each route's pattern, method, `when_query` and `when_body` (over the JSON
+//! or form body) in order; a path that
 //! matches with another method is a 405, none a 404. Also the query string as a map.
 
 use indexmap::IndexMap;
@@ -26,7 +27,7 @@ pub(super) fn match_route<'a>(
     let parts: Vec<String> = rest.split('/').skip(1).map(percent_decode).collect();
     let mut path_matched = false;
     let query = parse_query(&req.query);
-    let body = serde_json::from_slice::<Value>(&req.body).ok();
+    let body = req.body_value().and_then(Result::ok);
     for route in &spec.file.routes {
         if !route
             .when_query

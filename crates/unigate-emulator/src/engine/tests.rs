@@ -545,3 +545,136 @@ fn when_body_picks_the_route_by_a_body_field_and_id_templates_read_the_body() {
         "no route takes another op"
     );
 }
+
+const FORM_SPEC: &str = r#"
+collections:
+  users:
+    generate_id: sequence
+    records:
+      - { id: "100", email: a@x.test, role: admin }
+routes:
+  - method: POST
+    path: /users
+    op: create
+    collection: users
+    body_format: form
+    write: { required: [email], reject_unknown_fields: true, fields: { email: { type: string }, role: { enum: [admin, employee] }, tags: { type: array }, profile: { type: object } } }
+  - method: PATCH
+    path: /users/{id}
+    op: merge
+    collection: users
+    body_format: json
+"#;
+
+fn form_req(method: Method, path: &str, body: &str) -> Incoming {
+    let mut r = req(method, path, body, None);
+    r.headers.insert(
+        "content-type",
+        "application/x-www-form-urlencoded; charset=utf-8"
+            .parse()
+            .expect("header"),
+    );
+    r
+}
+
+#[test]
+fn a_form_body_is_read_as_its_fields_with_brackets_expanded() {
+    let s = Shared::new(EmulatorSpec::from_yaml("form", FORM_SPEC).expect("spec"));
+
+    let reply = process(
+        &s,
+        &form_req(
+            Method::POST,
+            "/users",
+            "email=b%40x.test&role=employee&tags[]=p&tags[]=q&profile[name]=B+X",
+        ),
+    );
+
+    assert_eq!(reply.status, 201, "{}", String::from_utf8_lossy(&reply.body));
+    let created: Value = serde_json::from_slice(&reply.body).expect("json");
+    assert_eq!(
+        created,
+        json!({"id": "101", "email": "b@x.test", "role": "employee", "tags": ["p", "q"], "profile": {"name": "B X"}})
+    );
+    // Field rules apply to form fields as to JSON ones.
+    let refused = process(&s, &form_req(Method::POST, "/users", "email=c%40x.test&role=owner"));
+    assert_eq!(refused.status, 422, "{}", String::from_utf8_lossy(&refused.body));
+}
+
+#[test]
+fn a_route_refuses_a_body_in_the_other_encoding() {
+    let s = Shared::new(EmulatorSpec::from_yaml("form", FORM_SPEC).expect("spec"));
+
+    let json_to_form = process(&s, &req(Method::POST, "/users", r#"{"email": "b@x.test"}"#, None));
+    let form_to_json = process(&s, &form_req(Method::PATCH, "/users/100", "role=employee"));
+
+    assert_eq!(json_to_form.status, 400);
+    assert!(String::from_utf8_lossy(&json_to_form.body).contains("application/x-www-form-urlencoded"));
+    assert_eq!(form_to_json.status, 400);
+    assert_eq!(s.lock().collections["users"].records.len(), 1);
+}
+
+const SCIM_SPEC: &str = r#"
+collections:
+  people:
+    records:
+      - { id: p1, displayName: Ann, type: person, email: ann@x.test }
+      - { id: p2, displayName: Bo, type: person, email: bo@x.test }
+  groups:
+    records:
+      - { id: g1, displayName: Sales, members: [{ id: p1, displayName: Ann, type: person }] }
+routes:
+  - method: PATCH
+    path: /groups/{id}
+    op: merge
+    collection: groups
+    write:
+      scim_patch: true
+      fields: { displayName: { type: string, min_length: 1 } }
+      array_ops:
+        - { field: members, add: $add.members, remove: $remove.members, from: people, fields: [id, displayName, type] }
+"#;
+
+fn scim(s: &Shared, operations: Value) -> (u16, Value) {
+    let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": operations});
+    call(s, Method::PATCH, "/groups/g1", &body.to_string())
+}
+
+#[test]
+fn a_scim_patch_op_replaces_attributes_and_adds_and_removes_members() {
+    let s = Shared::new(EmulatorSpec::from_yaml("scim", SCIM_SPEC).expect("spec"));
+
+    let (status, added) = scim(
+        &s,
+        json!([{"op": "replace", "path": "displayName", "value": "Sales EMEA"},
+               {"op": "add", "path": "members", "value": [{"value": "p2"}]}]),
+    );
+    let (_, removed) = scim(&s, json!([{"op": "remove", "path": "members[value eq \"p1\"]"}]));
+
+    assert_eq!(status, 200, "{added}");
+    assert_eq!(
+        added,
+        json!({"id": "g1", "displayName": "Sales EMEA", "members": [
+            {"id": "p1", "displayName": "Ann", "type": "person"},
+            {"id": "p2", "displayName": "Bo", "type": "person"}]})
+    );
+    assert_eq!(
+        removed["members"],
+        json!([{"id": "p2", "displayName": "Bo", "type": "person"}])
+    );
+}
+
+#[test]
+fn a_body_that_is_not_a_patch_op_or_an_unknown_member_is_refused() {
+    let s = Shared::new(EmulatorSpec::from_yaml("scim", SCIM_SPEC).expect("spec"));
+
+    let (plain, _) = call(&s, Method::PATCH, "/groups/g1", r#"{"displayName": "X"}"#);
+    let (bad_op, _) = scim(&s, json!([{"op": "move", "path": "members"}]));
+    let (unknown, _) = scim(
+        &s,
+        json!([{"op": "add", "path": "members", "value": [{"value": "p9"}]}]),
+    );
+
+    assert_eq!((plain, bad_op, unknown), (422, 422, 404));
+    assert_eq!(s.lock().collections["groups"].records["g1"]["displayName"], "Sales");
+}

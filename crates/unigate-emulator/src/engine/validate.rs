@@ -20,6 +20,12 @@ pub(super) fn validate(
                 || write.required.iter().any(|k| top_field(k) == f)
                 || write.read_only.contains(f)
                 || (write.optimistic_version && version_field.as_ref() == Some(f))
+                || write
+                    .array_ops
+                    .iter()
+                    .flat_map(|op| [op.add.as_deref(), op.remove.as_deref()])
+                    .flatten()
+                    .any(|p| top_field(p) == f)
         };
         let unknown: Vec<FieldError> = body
             .iter()

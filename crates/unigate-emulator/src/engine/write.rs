@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use super::ctx::{collection_mut, parse_body, path_id, Ctx};
 use super::failure::{not_found, Failure, FieldError};
 use super::respond::record_reply;
+use super::scim::plain_body;
 use super::validate::validate;
 use crate::dotted::{get_path, set_path, top_field};
 use crate::exchange::{Incoming, Reply};
@@ -318,9 +319,13 @@ fn apply_set(
     }
 }
 
-/// The JSON object a write carries, unwrapped when the route says so.
+/// The JSON object a write carries, unwrapped when the route says so (or a SCIM
+/// `PatchOp` made plain).
 fn write_body(req: &Incoming, write: &WriteSpec) -> Result<Map<String, Value>, Failure> {
     let body = parse_body(req)?.unwrap_or_default();
+    if write.scim_patch {
+        return plain_body(&body);
+    }
     let Some(key) = &write.unwrap else {
         return Ok(body);
     };

@@ -44,6 +44,14 @@ impl Op {
     }
 }
 
+/// The encoding a route requires of a request body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum BodyFormat {
+    Json,
+    Form,
+}
+
 /// One route.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -97,6 +105,11 @@ pub(crate) struct RouteSpec {
     /// is a `bad_request`, as providers refuse them.
     #[serde(default)]
     pub filter_expression: Option<FilterExpressionSpec>,
+    /// How a request body must be encoded: `json` or `form`
+    /// (`application/x-www-form-urlencoded`, Zoho Projects' v1 writes); a body in the other
+    /// encoding is a `bad_request`. Absent: either is read (a form by its `Content-Type`).
+    #[serde(default)]
+    pub body_format: Option<BodyFormat>,
     /// Query parameters the request must carry (non-empty), else a `bad_request` naming
     /// the first one missing (Google's `customer` or `domain` on a users list).
     #[serde(default)]

@@ -57,6 +57,12 @@ pub(crate) struct WriteSpec {
     /// `members: {add: [ids], rem: [ids]}` on update).
     #[serde(default)]
     pub array_ops: Vec<ArrayOpSpec>,
+    /// The body is a SCIM 2.0 `PatchOp` (`schemas`, `Operations`), turned into a plain body
+    /// before every other rule: attributes replaced or added become fields, and the ids
+    /// added to or removed from a multi-valued attribute `P` are found at `$add.P` and
+    /// `$remove.P` for `array_ops` (Webex's group `members`).
+    #[serde(default)]
+    pub scim_patch: bool,
 }
 
 /// See [`WriteSpec::array_ops`]. The body fields that `add` and `remove` live in are not

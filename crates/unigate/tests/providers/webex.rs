@@ -691,4 +691,100 @@ mod group_members {
             }),
         );
     }
+
+    /// The body of a SCIM 2.0 PatchOp with these operations.
+    fn patch_op(operations: serde_json::Value) -> serde_json::Value {
+        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": operations})
+    }
+
+    const JOHN: &str = "Y2lzY29zcGFyazovL3VzL1BFT1BMRS9mNWIzNjE4Ny1jOGRkLTQ3MjctOGIyZi1mOWM0NDdmMjkwNDY";
+
+    #[tokio::test]
+    async fn add_user_and_remove_user_send_scim_patch_ops_on_members() {
+        let (app, account) = app_with_account(P).await;
+
+        let added = crate::common::change_membership(&app, "add-user", &account, "", SALES, JOHN).await;
+
+        assert_eq!(added.status, 200, "{}", added.text);
+        assert_eq!(unified(&added.body), json!({"group_id": SALES, "user_id": JOHN}));
+        let sent = last_request(&app, P);
+        assert_request(&sent, "PATCH", &format!("/v1/groups/{SALES}"));
+        assert_eq!(
+            sent.header("authorization"),
+            Some("Bearer NDk1ZjQ3YjMtY2U1Ni00OGQ3LWI0ZjQtZDhlNjgwNTk2ZjQ4YmE2_PF84_sandbox")
+        );
+        assert_eq!(
+            sent.json.unwrap(),
+            patch_op(json!([{"op": "add", "path": "members", "value": [{"value": JOHN}]}]))
+        );
+        assert_eq!(ids(&group_members(&app, &account, SALES, "").await), [MARIA, JOHN]);
+
+        let removed = crate::common::change_membership(&app, "remove-user", &account, "", SALES, MARIA).await;
+
+        assert_eq!(removed.status, 200, "{}", removed.text);
+        assert_eq!(unified(&removed.body), json!({"group_id": SALES, "user_id": MARIA}));
+        assert_eq!(
+            last_request(&app, P).json.unwrap(),
+            patch_op(json!([{"op": "remove", "path": format!("members[value eq \"{MARIA}\"]")}]))
+        );
+        assert_eq!(ids(&group_members(&app, &account, SALES, "").await), [JOHN]);
+    }
+
+    #[tokio::test]
+    async fn adding_an_unknown_person_is_webexs_404() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = crate::common::change_membership(&app, "add-user", &account, "", SUPPORT, "nobody").await;
+
+        assert_remote_error(
+            &r,
+            404,
+            &json!({
+                "message": "The requested resource could not be found.",
+                "errors": [{"description": "The requested resource could not be found."}],
+                "trackingId": "ROUTER_6650A3F1-6D4B-01BB-00A1-0A2B3C4D5E6F"
+            }),
+        );
+        assert!(group_members(&app, &account, SUPPORT, "").await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn update_replaces_the_display_name_with_a_patch_op() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                reqwest::Method::PATCH,
+                &crate::common::directory_path("groups", &account, Some(SUPPORT), ""),
+                Some(json!({"name": "Support Engineers EMEA"})),
+            )
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        let group = unified(&r.body);
+        assert_eq!(
+            (&group["id"], &group["name"], &group["group_type"], &group["created_at"]),
+            (
+                &json!(SUPPORT),
+                &json!("Support Engineers EMEA"),
+                &json!("group"),
+                &json!("2023-05-09T11:20:00.000Z")
+            )
+        );
+        assert_ne!(group["updated_at"], "2024-02-01T09:45:12.318Z", "{}", r.text);
+        let sent = last_request(&app, P);
+        assert_request(&sent, "PATCH", &format!("/v1/groups/{SUPPORT}"));
+        assert_eq!(
+            sent.json.unwrap(),
+            patch_op(json!([{"op": "replace", "path": "displayName", "value": "Support Engineers EMEA"}]))
+        );
+        let refused = app
+            .send(
+                reqwest::Method::PATCH,
+                &crate::common::directory_path("groups", &account, Some(SUPPORT), ""),
+                Some(json!({"description": "x"})),
+            )
+            .await;
+        assert_eq!(refused.status, 422, "{}", refused.text);
+    }
 }

@@ -206,4 +206,111 @@ mod users {
             r.text
         );
     }
+
+    /// The form fields of a recorded request, in order.
+    fn form(sent: &unigate_emulator::RecordedRequest) -> Vec<(String, String)> {
+        url::form_urlencoded::parse(&sent.body).into_owned().collect()
+    }
+
+    #[tokio::test]
+    async fn create_adds_the_address_to_the_portal_with_form_parameters() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                Method::POST,
+                &users_path(&account, None, PORTAL),
+                Some(json!({"emails": [{"email": "new.hire@zillum.com"}], "roles": [{"id": "manager"}]})),
+            )
+            .await;
+
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!(
+            unified(&r.body),
+            json!({"id": "3104471", "emails": [{"email": "new.hire@zillum.com", "is_primary": true}],
+                   "status": "active", "roles": [{"id": "manager", "name": "manager"}],
+                   "organizations": [{"id": "647154632"}]})
+        );
+        let sent = last_request(&app, P);
+        assert_request(&sent, "POST", "/restapi/portal/647154632/users/");
+        assert_eq!(sent.header("content-type"), Some("application/x-www-form-urlencoded"));
+        assert_eq!(
+            form(&sent),
+            [
+                ("email".to_owned(), "new.hire@zillum.com".to_owned()),
+                ("role".to_owned(), "manager".to_owned())
+            ]
+        );
+        assert_eq!(
+            sent.header("authorization"),
+            Some("Zoho-oauthtoken 1000.sandbox8f7e6d5c4b3a2910.0a1b2c3d4e5f60718293a4b5c6d7e8f9")
+        );
+        // The portal lists the new user.
+        let listed = app.get(&users_path(&account, None, PORTAL)).await;
+        assert!(ids(&listed.body).contains(&"3104471"), "{}", listed.text);
+    }
+
+    #[tokio::test]
+    async fn update_changes_the_role_with_a_form_parameter() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                Method::PATCH,
+                &users_path(&account, Some("2063348"), PORTAL),
+                Some(json!({"roles": [{"name": "manager"}]})),
+            )
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            unified(&r.body),
+            json!({"id": "2063348", "name": "Charles Stone",
+                   "emails": [{"email": "charless@zillum.com", "is_primary": true}],
+                   "status": "active", "roles": [{"id": "manager", "name": "manager"}],
+                   "organizations": [{"id": "647154632"}]})
+        );
+        let sent = last_request(&app, P);
+        assert_request(&sent, "PATCH", "/restapi/portal/647154632/users/2063348");
+        assert_eq!(form(&sent), [("role".to_owned(), "manager".to_owned())]);
+        assert_eq!(
+            app.emulator(P).record("portal_users", "2063348").unwrap()["role"],
+            "manager"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_role_zoho_does_not_have_is_zohos_error() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                Method::POST,
+                &users_path(&account, None, PORTAL),
+                Some(json!({"emails": [{"email": "new.hire@zillum.com"}], "roles": [{"id": "owner"}]})),
+            )
+            .await;
+
+        assert_eq!(r.status, 422, "{}", r.text);
+        assert_eq!(r.body["truto_is_remote_error"], true, "{}", r.text);
+        assert_eq!(r.body["raw_response"]["error"]["code"], 6500, "{}", r.text);
+        assert_eq!(app.emulator(P).records("portal_users").len(), 6);
+    }
+
+    #[tokio::test]
+    async fn a_name_cannot_be_written_and_nothing_is_sent() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                Method::PATCH,
+                &users_path(&account, Some("2063348"), PORTAL),
+                Some(json!({"name": "Charlie Stone"})),
+            )
+            .await;
+
+        let message = assert_error(&r, 422);
+        assert!(message.contains("name"), "{message}");
+        assert!(request_lines(&app, P).is_empty());
+    }
 }
