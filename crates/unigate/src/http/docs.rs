@@ -84,18 +84,7 @@ static CSP: LazyLock<String> = LazyLock::new(|| {
 
 /// Escapes text for HTML content and attribute values.
 fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    crate::mapping::functions::escape_html(text)
 }
 
 /// A description: escaped, with Markdown's `code` spans (the catalog's descriptions use

@@ -86,6 +86,20 @@ fn decode(cursor: &str) -> Option<AccountPosition> {
     })
 }
 
+/// `limit` (1 to 1000) or `next_cursor`, the paging both lists take.
+fn page_param(k: &str, v: &str, limit: &mut u32, before: &mut Option<AccountPosition>) -> Result<(), ApiError> {
+    if k == "limit" {
+        *limit = v
+            .parse()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| ApiError::bad_request("`limit` must be between 1 and 1000."))?;
+    } else {
+        *before = Some(decode(v).ok_or_else(|| ApiError::bad_request("`next_cursor` is not valid."))?);
+    }
+    Ok(())
+}
+
 /// `GET /request-log?integrated_account_id=&limit=&next_cursor=`.
 async fn list(State(state): State<AppState>, env: Env, RawQuery(q): RawQuery) -> Result<Json<Value>, ApiError> {
     let mut account = None;
@@ -94,16 +108,7 @@ async fn list(State(state): State<AppState>, env: Env, RawQuery(q): RawQuery) ->
     for (k, v) in url::form_urlencoded::parse(q.unwrap_or_default().as_bytes()) {
         match k.as_ref() {
             "integrated_account_id" => account = Some(v.into_owned()),
-            "limit" => {
-                limit = v
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=1000).contains(n))
-                    .ok_or_else(|| ApiError::bad_request("`limit` must be between 1 and 1000."))?
-            }
-            "next_cursor" => {
-                before = Some(decode(&v).ok_or_else(|| ApiError::bad_request("`next_cursor` is not valid."))?)
-            }
+            "limit" | "next_cursor" => page_param(&k, &v, &mut limit, &mut before)?,
             other => return Err(ApiError::bad_request(format!("Unknown query parameter `{other}`."))),
         }
     }
@@ -177,16 +182,7 @@ async fn truto_log(State(state): State<AppState>, env: Env, RawQuery(q): RawQuer
     for (k, v) in url::form_urlencoded::parse(q.unwrap_or_default().as_bytes()) {
         match k.as_ref() {
             "log_type" => log_type = Some(v.into_owned()),
-            "limit" => {
-                limit = v
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=1000).contains(n))
-                    .ok_or_else(|| ApiError::bad_request("`limit` must be between 1 and 1000."))?
-            }
-            "next_cursor" => {
-                before = Some(decode(&v).ok_or_else(|| ApiError::bad_request("`next_cursor` is not valid."))?)
-            }
+            "limit" | "next_cursor" => page_param(&k, &v, &mut limit, &mut before)?,
             "created_at[lt]" => {
                 // Rows strictly before the time: the keyset position (lt, "") excludes it.
                 let lt = time("created_at[lt]", &v)?;

@@ -312,3 +312,38 @@ pub async fn walk_list(app: &TestApp, account: &str, limit: u32) -> (Vec<String>
     let ids = records.iter().map(|o| o["id"].as_str().unwrap().to_string()).collect();
     (ids, pages)
 }
+
+/// A Python venv under `target/<name>` with `package` from PyPI installed, ready when
+/// `check` (Python code) runs without error in it: the venv's directory, or `None` after
+/// a message when python3, its venv module or the install is missing outside CI (under
+/// `CI=true` that is a failure).
+pub fn python_venv(name: &str, package: &str, check: &str) -> Option<std::path::PathBuf> {
+    use std::process::Command;
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target")
+        .join(name);
+    let python = venv.join("bin/python");
+    let ready = |p: &std::path::Path| Command::new(p).args(["-c", check]).status().is_ok_and(|s| s.success());
+    if python.exists() && ready(&python) {
+        return Some(venv);
+    }
+    let installed = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .is_ok_and(|s| s.success())
+        && Command::new(venv.join("bin/pip"))
+            .args(["install", "--quiet", package])
+            .status()
+            .is_ok_and(|s| s.success());
+    if !installed || !ready(&python) {
+        assert!(
+            !ci,
+            "{name}: python3 -m venv and pip install {package} are required under CI"
+        );
+        eprintln!("{name}: skipped, could not install {package} (python3 -m venv, pip)");
+        return None;
+    }
+    Some(venv)
+}

@@ -5,13 +5,12 @@
 //! skipped with a message when python3 or PyPI is missing, except under CI where it fails).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use reqwest::Method;
 use serde_json::{json, Value};
 use unigate::store::TokenScope;
 
-use crate::helpers::{app_with_account, assert_error, TestApp};
+use crate::helpers::{app_with_account, assert_error, python_venv, TestApp};
 use crate::request_log::entries;
 
 const ISAAC: &str = "00ub0oNGTSWTBKOLGLNR";
@@ -528,36 +527,9 @@ async fn tool_calls_run_through_the_unified_pipeline_and_provider_errors_are_too
     assert!(paths.contains(&"/unified/user-directory/users"), "{paths:?}");
 }
 
-/// The venv's directory with the `mcp` SDK installed; `None` (after a message) when python3
-/// or the install is missing outside CI.
+/// The venv's directory with the `mcp` SDK installed ([`python_venv`]).
 fn sdk_venv() -> Option<PathBuf> {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/mcp-venv");
-    let python = venv.join("bin/python");
-    let has_sdk = |p: &Path| {
-        Command::new(p)
-            .args(["-c", "import mcp.client.streamable_http"])
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if python.exists() && has_sdk(&python) {
-        return Some(venv);
-    }
-    let ready = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&venv)
-        .status()
-        .is_ok_and(|s| s.success())
-        && Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", "mcp"])
-            .status()
-            .is_ok_and(|s| s.success());
-    if !ready || !has_sdk(&python) {
-        assert!(!ci, "mcp: python3 -m venv and pip install mcp are required under CI");
-        eprintln!("mcp: skipped, could not install the MCP Python SDK (python3 -m venv, pip install mcp)");
-        return None;
-    }
-    Some(venv)
+    python_venv("mcp-venv", "mcp", "import mcp.client.streamable_http")
 }
 
 #[tokio::test]

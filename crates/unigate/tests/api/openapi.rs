@@ -12,7 +12,7 @@ use std::process::Command;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{app_with_account, spawn_app};
+use crate::helpers::{app_with_account, python_venv, spawn_app};
 
 fn unigate() -> Command {
     Command::new(env!("CARGO_BIN_EXE_unigate"))
@@ -24,33 +24,13 @@ fn cli_document(args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-/// The venv's directory, with `openapi-spec-validator` installed; `None` (after a
-/// message) when python3 or the install is missing outside CI.
+/// The venv's directory, with `openapi-spec-validator` installed ([`python_venv`]).
 fn validator_venv() -> Option<PathBuf> {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/openapi-venv");
-    let bin = venv.join("bin/openapi-spec-validator");
-    if bin.exists() {
-        return Some(venv);
-    }
-    let ready = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&venv)
-        .status()
-        .is_ok_and(|s| s.success())
-        && Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", "openapi-spec-validator"])
-            .status()
-            .is_ok_and(|s| s.success());
-    if !ready || !bin.exists() {
-        assert!(
-            !ci,
-            "openapi: python3 -m venv and pip install openapi-spec-validator are required under CI"
-        );
-        eprintln!("openapi: skipped, could not install openapi-spec-validator (python3 -m venv, pip)");
-        return None;
-    }
-    Some(venv)
+    python_venv(
+        "openapi-venv",
+        "openapi-spec-validator",
+        "import openapi_spec_validator",
+    )
 }
 
 /// Runs the validator on `doc`: whether it passed, and its output.

@@ -13,6 +13,8 @@ mod encoding;
 mod records;
 mod text;
 
+pub use text::escape_html;
+
 use std::collections::HashMap;
 
 use chrono::{Datelike, Timelike};

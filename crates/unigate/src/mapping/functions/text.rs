@@ -235,10 +235,10 @@ pub(super) fn markdown_to_html(args: &[JValue]) -> Result<JValue, EvaluatorError
                 if in_link == 0 && !in_code_block {
                     events.push(html(autolink(&t)));
                 } else {
-                    events.push(html(escape_marked(&t)));
+                    events.push(html(escape_html(&t)));
                 }
             }
-            Event::Code(t) if in_image == 0 => events.push(html(format!("<code>{}</code>", escape_marked(&t)))),
+            Event::Code(t) if in_image == 0 => events.push(html(format!("<code>{}</code>", escape_html(&t)))),
             Event::TaskListMarker(done) => events.push(html(if done {
                 r#"<input checked="" disabled="" type="checkbox"> "#.to_string()
             } else {
@@ -300,8 +300,9 @@ fn void_tags() -> &'static regex::Regex {
     RE.get_or_init(|| regex::Regex::new(r"<(hr|br|img)((?:\s[^<>]*?)?)\s*/>").unwrap())
 }
 
-/// `marked`'s escaping of text: `&`, `<`, `>`, `"` and `'`.
-fn escape_marked(s: &str) -> String {
+/// `marked`'s escaping of text: `&`, `<`, `>`, `"` and `'`; safe in HTML content and in
+/// quoted attribute values (the `/docs` page uses it too).
+pub fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -325,21 +326,17 @@ fn autolink(text: &str) -> String {
     let mut out = String::new();
     let mut last = 0;
     for m in re.find_iter(text) {
-        out.push_str(&escape_marked(&text[last..m.start()]));
+        out.push_str(&escape_html(&text[last..m.start()]));
         let url = m.as_str();
         let href = if url.starts_with("www.") {
             format!("http://{url}")
         } else {
             url.to_string()
         };
-        out.push_str(&format!(
-            "<a href=\"{}\">{}</a>",
-            escape_marked(&href),
-            escape_marked(url)
-        ));
+        out.push_str(&format!("<a href=\"{}\">{}</a>", escape_html(&href), escape_html(url)));
         last = m.end();
     }
-    out.push_str(&escape_marked(&text[last..]));
+    out.push_str(&escape_html(&text[last..]));
     out
 }
 
