@@ -381,6 +381,316 @@ fn list_envelope(record: &str) -> Value {
     })
 }
 
+/// A string field that may be null.
+fn nullable_string() -> Value {
+    json!({ "type": ["string", "null"] })
+}
+
+fn time() -> Value {
+    json!({ "type": "string", "format": "date-time" })
+}
+
+/// The admin API's records, field by field, as `http/` answers them (the tests check real
+/// answers against these): `(name, description, required, properties)`.
+fn admin_schemas(schemas: &mut Map<String, Value>) {
+    let records: [(&str, &str, &[&str], Value); 11] = [
+        (
+            "IntegratedAccount",
+            "An integrated account: one customer's connection to one integration. Never any credential.",
+            &["id", "tenant_id", "integration", "status", "created_at", "updated_at"],
+            json!({
+                "id": { "type": "string" },
+                "tenant_id": { "type": "string" },
+                "environment_integration_id": { "type": "string" },
+                "integration": { "type": "object", "properties": { "name": { "type": "string" }, "label": nullable_string() } },
+                "authentication_method": nullable_string(),
+                "context": { "type": "object", "description": "The context's public values (credentials are sealed and never returned)." },
+                "status": { "type": "string", "enum": ["active", "connecting", "post_install_error", "validation_error", "needs_reauth"] },
+                "last_error": nullable_string(),
+                "is_sandbox": { "type": "boolean" },
+                "unified_model_override": { "type": ["object", "null"] },
+                "created_at": time(),
+                "updated_at": time(),
+            }),
+        ),
+        (
+            "Webhook",
+            "An outbound webhook. Its secret is answered only when it is made or rotated (`secret`).",
+            &[
+                "id",
+                "target_url",
+                "is_active",
+                "event_types",
+                "created_at",
+                "updated_at",
+            ],
+            json!({
+                "id": { "type": "string" },
+                "target_url": { "type": "string", "format": "uri" },
+                "is_active": { "type": "boolean" },
+                "event_types": { "type": "array", "items": { "type": "string" } },
+                "environment_id": { "type": "string" },
+                "previous_secret_expires_at": { "type": ["string", "null"], "format": "date-time" },
+                "secret": { "type": "string", "description": "Only in the answer that makes or rotates it." },
+                "created_at": time(),
+                "updated_at": time(),
+            }),
+        ),
+        (
+            "ApiToken",
+            "An API token. The token itself is answered only when it is made (`token`).",
+            &["id", "scope", "environment_id", "created_at"],
+            json!({
+                "id": { "type": "string" },
+                "name": nullable_string(),
+                "scope": { "type": "string", "enum": ["api", "admin"] },
+                "environment_id": { "type": "string" },
+                "created_by": { "type": "null" },
+                "token": { "type": "string", "description": "Only in the answer that makes it." },
+                "created_at": time(),
+                "updated_at": time(),
+            }),
+        ),
+        (
+            "Environment",
+            "An environment: the accounts, tokens, webhooks and overrides it holds are its own.",
+            &["id", "name", "created_at"],
+            json!({
+                "id": { "type": "string" },
+                "name": { "type": "string" },
+                "team_id": { "type": "null" },
+                "created_at": time(),
+                "updated_at": time(),
+            }),
+        ),
+        (
+            "LinkToken",
+            "A single-use link to the connect page.",
+            &["link_token", "url", "tenant_id", "expires_at"],
+            json!({
+                "link_token": { "type": "string" },
+                "url": { "type": "string", "format": "uri" },
+                "tenant_id": { "type": "string" },
+                "integration": nullable_string(),
+                "redirect_uri": nullable_string(),
+                "created_at": time(),
+                "expires_at": time(),
+            }),
+        ),
+        (
+            "McpServer",
+            "An MCP server of an integrated account. `token` and `url` only in the answer that makes it.",
+            &["id", "name", "integrated_account_id", "config", "created_at"],
+            json!({
+                "id": { "type": "string" },
+                "name": { "type": "string" },
+                "integrated_account_id": { "type": "string" },
+                "config": { "type": "object", "properties": {
+                    "methods": { "type": "array", "items": { "type": "string" } },
+                    "tags": { "type": "array", "items": { "type": "string" } },
+                    "require_api_token_auth": { "type": "boolean" },
+                } },
+                "expires_at": { "type": ["string", "null"], "format": "date-time" },
+                "token": { "type": "string" },
+                "url": { "type": "string", "format": "uri" },
+                "created_at": time(),
+                "updated_at": time(),
+            }),
+        ),
+        (
+            "RequestLogEntry",
+            "One unified or proxy call: never a query string, body, header or credential.",
+            &["id", "method", "path", "status", "duration_ms", "created_at"],
+            json!({
+                "id": { "type": "string" },
+                "integrated_account_id": nullable_string(),
+                "method": { "type": "string" },
+                "path": { "type": "string" },
+                "status": { "type": "integer" },
+                "duration_ms": { "type": "integer" },
+                "error": nullable_string(),
+                "created_at": time(),
+            }),
+        ),
+        (
+            "LogEntry",
+            "Truto's log shape over the request log (`GET /log`).",
+            &["_id", "log_type", "timestamp", "metadata"],
+            json!({
+                "_id": { "type": "string" },
+                "log_type": { "type": "string", "enum": ["unified_proxy_api"] },
+                "timestamp": time(),
+                "metadata": { "type": "object", "properties": {
+                    "duration": { "type": "integer" },
+                    "fetch_duration": { "type": "null" },
+                    "message": { "type": "string" },
+                    "method": nullable_string(),
+                    "resource": nullable_string(),
+                    "request_type": { "type": ["string", "null"], "enum": ["unified", "proxy", null] },
+                    "environment_id": { "type": "string" },
+                    "integrated_account_id": nullable_string(),
+                    "integration": nullable_string(),
+                    "status_code": { "type": "integer" },
+                    "http_method": { "type": "string" },
+                    "path": { "type": "string" },
+                } },
+            }),
+        ),
+        (
+            "MappingOverride",
+            "An environment's override of one method's mapping for one integration.",
+            &["id", "resource_name", "integration_name", "method_name", "config"],
+            json!({
+                "id": { "type": "string" },
+                "environment_id": { "type": "string" },
+                "environment_unified_model_id": { "type": "string" },
+                "unified_model_name": { "type": "string" },
+                "resource_name": { "type": "string" },
+                "integration_name": { "type": "string" },
+                "method_name": { "type": "string" },
+                "config": { "type": "object" },
+                "created_at": time(),
+                "updated_at": time(),
+            }),
+        ),
+        (
+            "Deleted",
+            "What a delete of an account or an override answers: the id it deleted.",
+            &["id"],
+            json!({ "id": { "type": "string" } }),
+        ),
+        (
+            "Object",
+            "A record of the admin API (see Truto's API reference for its fields).",
+            &[],
+            json!({}),
+        ),
+    ];
+    for (name, description, required, properties) in records {
+        let mut schema = json!({ "type": "object", "description": description });
+        if !required.is_empty() {
+            schema["required"] = json!(required);
+        }
+        if properties.as_object().is_some_and(|p| !p.is_empty()) {
+            schema["properties"] = properties;
+        }
+        schemas.insert(name.into(), schema);
+        schemas.insert(
+            format!("{name}List"),
+            json!({
+                "type": "object",
+                "required": ["result"],
+                "properties": {
+                    "result": { "type": "array", "items": { "$ref": format!("#/components/schemas/{name}") } },
+                    "next_cursor": { "type": ["string", "null"] },
+                    "limit": { "type": "integer" },
+                },
+            }),
+        );
+    }
+}
+
+/// The record an admin path answers, by its path (a prefix names a family).
+fn admin_record(path: &str) -> &'static str {
+    match path {
+        "/integrated-account" | "/integrated-account/{id}" => "IntegratedAccount",
+        p if p.starts_with("/integrated-account/{id}/mcp") => "McpServer",
+        "/webhook" | "/webhook/{id}" | "/webhook/{id}/rotate-secret" => "Webhook",
+        "/api-token" | "/api-token/{id}" => "ApiToken",
+        "/environment" | "/environment/{id}" => "Environment",
+        "/link-token" => "LinkToken",
+        "/request-log" => "RequestLogEntry",
+        "/log" => "LogEntry",
+        "/environment-unified-model-resource-method" | "/environment-unified-model-resource-method/{id}" => {
+            "MappingOverride"
+        }
+        _ => "Object",
+    }
+}
+
+/// The request body an admin write takes, field by field where Unigate reads known fields.
+fn admin_body(path: &str, verb: &str) -> Value {
+    let object = |required: &[&str], properties: Value| {
+        let mut s = json!({ "type": "object", "properties": properties });
+        if !required.is_empty() {
+            s["required"] = json!(required);
+        }
+        s
+    };
+    match (path, verb) {
+        ("/integrated-account", "post") => object(
+            &["tenant_id", "context"],
+            json!({
+                "tenant_id": { "type": "string" },
+                "integration_name": { "type": "string", "description": "Or `environment_integration_id`, or `integration: {name}`." },
+                "environment_integration_id": { "type": "string" },
+                "context": { "type": "object", "description": "The integration's credential fields (`GET /integration/{name}`) and any other values." },
+                "is_sandbox": { "type": "boolean" },
+            }),
+        ),
+        ("/integrated-account/{id}", "patch") => object(
+            &[],
+            json!({
+                "tenant_id": { "type": "string" },
+                "status": { "type": "string" },
+                "context": { "type": "object", "description": "Merged into the account's context; `null` removes a key." },
+                "unified_model_override": { "type": ["object", "null"], "description": "`{model: {resource: {method: config}}}`; see docs/overrides.md." },
+            }),
+        ),
+        ("/link-token", "post") => object(
+            &["tenant_id"],
+            json!({
+                "tenant_id": { "type": "string" },
+                "integration": { "type": "string" },
+                "redirect_uri": { "type": "string", "format": "uri" },
+            }),
+        ),
+        ("/webhook", "post") | ("/webhook/{id}", "patch") => object(
+            if verb == "post" { &["target_url"] } else { &[] },
+            json!({
+                "target_url": { "type": "string", "format": "uri" },
+                "is_active": { "type": "boolean" },
+                "event_types": { "type": "array", "items": { "type": "string" } },
+            }),
+        ),
+        ("/api-token", "post") => object(
+            &[],
+            json!({
+                "name": { "type": "string" },
+                "scope": { "type": "string", "enum": ["api", "admin"] },
+            }),
+        ),
+        ("/integrated-account/{id}/mcp", "post") | ("/integrated-account/{id}/mcp/{mcp_id}", "patch") => object(
+            if verb == "post" { &["name"] } else { &[] },
+            json!({
+                "name": { "type": "string" },
+                "config": { "type": "object", "properties": {
+                    "methods": { "type": "array", "items": { "type": "string" } },
+                    "tags": { "type": "array", "items": { "type": "string" } },
+                    "require_api_token_auth": { "type": "boolean" },
+                } },
+                "expires_at": { "type": ["string", "null"], "format": "date-time" },
+            }),
+        ),
+        ("/environment-unified-model-resource-method", "post")
+        | ("/environment-unified-model-resource-method/{id}", "patch") => object(
+            if verb == "post" {
+                &["resource_name", "integration_name", "method_name", "config"]
+            } else {
+                &[]
+            },
+            json!({
+                "environment_unified_model_id": { "type": "string" },
+                "resource_name": { "type": "string" },
+                "integration_name": { "type": "string" },
+                "method_name": { "type": "string" },
+                "config": { "type": "object", "description": "`response_mapping`, `query_mapping`, `request_body_mapping`, ...; PATCH deep-merges, `null` removes a key (docs/overrides.md)." },
+            }),
+        ),
+        _ => json!({ "type": "object" }),
+    }
+}
+
 fn base_schemas(schemas: &mut Map<String, Value>) {
     schemas.insert(
         "Error".into(),
@@ -398,21 +708,7 @@ fn base_schemas(schemas: &mut Map<String, Value>) {
             },
         }),
     );
-    schemas.insert(
-        "Object".into(),
-        json!({ "type": "object", "description": "A record of the admin API (see Truto's API reference for its fields)." }),
-    );
-    schemas.insert(
-        "ObjectList".into(),
-        json!({
-            "type": "object",
-            "required": ["result"],
-            "properties": {
-                "result": { "type": "array", "items": { "$ref": "#/components/schemas/Object" } },
-                "next_cursor": { "type": ["string", "null"] },
-            },
-        }),
-    );
+    admin_schemas(schemas);
 }
 
 /// The admin and proxy API, as routed in `http/`. Compact: each answers a JSON object (or
@@ -534,10 +830,15 @@ fn admin_paths(paths: &mut Map<String, Value>) {
         }
         let listing = !path.ends_with('}') && verbs.contains(&"get") && !path.contains("/meta/");
         for verb in *verbs {
+            let record = match (*verb, *path) {
+                (_, p) if p.starts_with("/proxy/") => "Object",
+                ("delete", "/integrated-account/{id}" | "/environment-unified-model-resource-method/{id}") => "Deleted",
+                _ => admin_record(path),
+            };
             let ok = if *verb == "get" && listing {
-                json!({ "$ref": "#/components/schemas/ObjectList" })
+                json!({ "$ref": format!("#/components/schemas/{record}List") })
             } else {
-                json!({ "$ref": "#/components/schemas/Object" })
+                json!({ "$ref": format!("#/components/schemas/{record}") })
             };
             let id = format!(
                 "admin.{}.{verb}",
@@ -550,10 +851,27 @@ fn admin_paths(paths: &mut Map<String, Value>) {
                 "summary": summary,
                 "tags": [if path.starts_with("/proxy/") { "proxy" } else { "admin" }],
                 "parameters": path_params,
-                "responses": responses(ok),
+                "responses": responses(ok.clone()),
             });
+            // The creates answer 201 Created (Truto's admin API does too).
+            const CREATES: &[&str] = &[
+                "/integrated-account",
+                "/link-token",
+                "/api-token",
+                "/webhook",
+                "/integrated-account/{id}/mcp",
+                "/environment-unified-model-resource-method",
+            ];
+            if *verb == "post" && CREATES.contains(path) {
+                let responses = op["responses"].as_object_mut().expect("responses is an object");
+                responses.remove("200");
+                responses.insert(
+                    "201".into(),
+                    json!({ "description": "Created", "content": { "application/json": { "schema": ok } } }),
+                );
+            }
             if matches!(*verb, "post" | "patch" | "put") {
-                op["requestBody"] = json!({ "content": { "application/json": { "schema": { "type": "object" } } } });
+                op["requestBody"] = json!({ "content": { "application/json": { "schema": admin_body(path, verb) } } });
             }
             item.insert(verb.to_string(), op);
         }

@@ -381,11 +381,70 @@ async fn every_list_an_account_offers_and_the_admin_lists_match_their_declared_s
         assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text);
         assert_matches(&doc, path, "get", "200", &r.body);
     }
-    for path in ["/integrated-account", "/webhook", "/api-token"] {
-        let r = app.get(path).await;
+    // The admin records are typed field by field: real answers match them.
+    let one = app
+        .get(&format!("/unified/user-directory/users?integrated_account_id={okta}"))
+        .await;
+    assert_eq!(one.status, StatusCode::OK);
+    crate::request_log::entries(&app, &format!("integrated_account_id={okta}"), 1).await;
+    let link = app
+        .send(
+            reqwest::Method::POST,
+            "/link-token",
+            Some(json!({"tenant_id": "acme-1", "integration": "okta"})),
+        )
+        .await;
+    assert_eq!(link.status, 201, "{}", link.text);
+    assert_matches(&doc, "/link-token", "post", "201", &link.body);
+    let token = app
+        .send(
+            reqwest::Method::POST,
+            "/api-token",
+            Some(json!({"name": "ci", "scope": "api"})),
+        )
+        .await;
+    assert!(token.status.is_success(), "{}", token.text);
+    assert_matches(&doc, "/api-token", "post", "201", &token.body);
+    let mcp = app
+        .send(
+            reqwest::Method::POST,
+            &format!("/integrated-account/{okta}/mcp"),
+            Some(json!({"name": "agent", "config": {"methods": ["read"]}})),
+        )
+        .await;
+    assert!(mcp.status.is_success(), "{}", mcp.text);
+    assert_matches(&doc, "/integrated-account/{id}/mcp", "post", "201", &mcp.body);
+    for (path, key) in [
+        ("/integrated-account".to_string(), "/integrated-account"),
+        ("/webhook".to_string(), "/webhook"),
+        ("/api-token".to_string(), "/api-token"),
+        ("/environment".to_string(), "/environment"),
+        ("/request-log".to_string(), "/request-log"),
+        ("/log?log_type=unified_proxy_api".to_string(), "/log"),
+        (
+            "/environment-unified-model-resource-method".to_string(),
+            "/environment-unified-model-resource-method",
+        ),
+        (
+            format!("/integrated-account/{okta}/mcp"),
+            "/integrated-account/{id}/mcp",
+        ),
+        (format!("/integrated-account/{okta}"), "/integrated-account/{id}"),
+    ] {
+        let r = app.get(&path).await;
         assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text);
-        assert_matches(&doc, path, "get", "200", &r.body);
+        assert!(r.text.len() > 20, "{path}: {}", r.text);
+        assert_matches(&doc, key, "get", "200", &r.body);
     }
+    // A typed schema can fail: an account without its id does not match.
+    let mut broken = app.get(&format!("/integrated-account/{okta}")).await.body;
+    broken.as_object_mut().unwrap().remove("id");
+    let schema = declared(&doc, "/integrated-account/{id}", "get", "200");
+    let validator = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .build(&schema)
+        .unwrap();
+    assert!(!validator.is_valid(&broken));
     let r = app.get("/integrated-account/no-such-account").await;
     assert_matches(&doc, "/integrated-account/{id}", "get", "404", &r.body);
 }
