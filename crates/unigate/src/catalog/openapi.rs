@@ -393,7 +393,7 @@ fn time() -> Value {
 /// The admin API's records, field by field, as `http/` answers them (the tests check real
 /// answers against these): `(name, description, required, properties)`.
 fn admin_schemas(schemas: &mut Map<String, Value>) {
-    let records: [(&str, &str, &[&str], Value); 11] = [
+    let records: [(&str, &str, &[&str], Value); 13] = [
         (
             "IntegratedAccount",
             "An integrated account: one customer's connection to one integration. Never any credential.",
@@ -554,6 +554,59 @@ fn admin_schemas(schemas: &mut Map<String, Value>) {
             }),
         ),
         (
+            "Integration",
+            "An integration of the catalog: its credential fields (never values), the unified methods it maps, its own query parameters, who applies each list filter, and its request budget.",
+            &["name", "label", "base_url", "credentials", "unified"],
+            json!({
+                "name": { "type": "string" },
+                "label": { "type": "string" },
+                "docs": nullable_string(),
+                "base_url": { "type": "string" },
+                "credentials": { "type": "object", "required": ["format", "fields"], "properties": {
+                    "format": { "type": "string" },
+                    "fields": { "type": "array", "items": { "type": "object", "required": ["name"], "properties": {
+                        "name": { "type": "string" },
+                        "label": nullable_string(),
+                        "help": nullable_string(),
+                        "secret": { "type": "boolean" },
+                        "required": { "type": "boolean" },
+                    } } },
+                } },
+                "unified": {
+                    "type": "object",
+                    "description": "`{model: {resource: [method, ...]}}`, custom methods after the standard ones.",
+                    "additionalProperties": { "type": "object", "additionalProperties": { "type": "array", "items": { "type": "string" } } },
+                },
+                "query_params": { "type": "object" },
+                "filters": { "type": "object" },
+                "limit_honoured": { "type": "object", "additionalProperties": { "type": "boolean" } },
+                "request_budget": { "type": ["object", "null"], "properties": {
+                    "requests": { "type": "integer" },
+                    "per_ms": { "type": "integer" },
+                } },
+            }),
+        ),
+        (
+            "UnifiedModel",
+            "A unified model: its resources, their methods, JSON Schemas and list filters.",
+            &["name", "label", "resources"],
+            json!({
+                "name": { "type": "string" },
+                "label": { "type": "string" },
+                "description": nullable_string(),
+                "resources": {
+                    "type": "object",
+                    "additionalProperties": { "type": "object", "required": ["methods", "schema"], "properties": {
+                        "description": { "type": "string" },
+                        "methods": { "type": "array", "items": { "type": "string" } },
+                        "schema": { "type": "object" },
+                        "filters": { "type": "object" },
+                        "custom_methods": {},
+                    } },
+                },
+            }),
+        ),
+        (
             "Deleted",
             "What a delete of an account or an override answers: the id it deleted.",
             &["id"],
@@ -599,6 +652,8 @@ fn admin_record(path: &str) -> &'static str {
         "/api-token" | "/api-token/{id}" => "ApiToken",
         "/environment" | "/environment/{id}" => "Environment",
         "/link-token" => "LinkToken",
+        "/integration" | "/integration/{name}" => "Integration",
+        "/unified-model" | "/unified-model/{name}" => "UnifiedModel",
         "/request-log" => "RequestLogEntry",
         "/log" => "LogEntry",
         "/environment-unified-model-resource-method" | "/environment-unified-model-resource-method/{id}" => {

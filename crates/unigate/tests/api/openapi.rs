@@ -430,6 +430,10 @@ async fn every_list_an_account_offers_and_the_admin_lists_match_their_declared_s
             "/integrated-account/{id}/mcp",
         ),
         (format!("/integrated-account/{okta}"), "/integrated-account/{id}"),
+        ("/integration".to_string(), "/integration"),
+        ("/integration/okta".to_string(), "/integration/{name}"),
+        ("/unified-model".to_string(), "/unified-model"),
+        ("/unified-model/user-directory".to_string(), "/unified-model/{name}"),
     ] {
         let r = app.get(&path).await;
         assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text);
