@@ -18,7 +18,7 @@ use crate::helpers::{assert_error, fresh_postgres_database, TEST_KEY};
 
 const ROUTES: &str = "  - { method: GET, path: \"/items/{id}\", op: get, collection: items }\n";
 
-async fn paced(name: &str, budget: &str) -> CustomProvider {
+pub(crate) async fn paced(name: &str, budget: &str) -> CustomProvider {
     let rest = format!(
         "rate_limit:\n  budget: {budget}\nresources:\n  items:\n    get: {{ method: get, path: \"/items/{{{{id}}}}\" }}\n"
     );

@@ -226,3 +226,82 @@ async fn the_scrape_passes_promtool_check_metrics() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The counters of the provider side move with what happened: retries after 503s, a
+/// rate-limited answer, an OAuth refresh by outcome, and waits for an account's budget.
+#[tokio::test]
+async fn retries_rate_limits_refreshes_and_budget_waits_are_counted() {
+    let (app, account) = app_with_account("github").await;
+    let counter = |text: &str, name: &str, labels: &str| sample(text, &format!("{name}{{{labels}}}")).unwrap_or(0.0);
+
+    // Two 503s, then the answer: two attempts made again.
+    app.emulator("github").inject(
+        unigate_emulator::Fault::respond(503, json!({"message": "busy"}))
+            .on("GET", "/orgs/*")
+            .times(2),
+    );
+    assert_eq!(
+        app.get(&app.orgs_path(&account, Some("octo-org"), "")).await.status,
+        200
+    );
+    let text = scrape(&app).await;
+    assert_eq!(
+        counter(&text, "unigate_provider_retries_total", "integration=\"github\""),
+        2.0,
+        "{text}"
+    );
+    // A 429 with a short Retry-After: counted as rate limited, and retried.
+    app.emulator("github")
+        .inject(unigate_emulator::Fault::rate_limited(1).on("GET", "/orgs/*").times(1));
+    assert_eq!(
+        app.get(&app.orgs_path(&account, Some("octo-org"), "")).await.status,
+        200
+    );
+    let text = scrape(&app).await;
+    assert_eq!(
+        counter(&text, "unigate_provider_rate_limited_total", "integration=\"github\""),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        counter(&text, "unigate_provider_retries_total", "integration=\"github\""),
+        3.0,
+        "{text}"
+    );
+
+    // A forced OAuth refresh that succeeds.
+    let (oauth_account, _) = crate::oauth::github_oauth_account(&app, &crate::oauth::future()).await;
+    assert_eq!(
+        crate::oauth::refresh_credentials(&app, &oauth_account).await.status,
+        200
+    );
+    let text = scrape(&app).await;
+    assert_eq!(
+        counter(
+            &text,
+            "unigate_token_refreshes_total",
+            "integration=\"github\",outcome=\"success\""
+        ),
+        1.0,
+        "{text}"
+    );
+
+    // A budget of 2 calls a second: the third and fourth of four concurrent calls wait.
+    let provider = crate::budget::paced("paced-metrics", "{ requests: 2, per_ms: 1000 }").await;
+    let paced_app = crate::custom::spawn_with(&provider, true, |_| {}).await;
+    let paced_account = crate::custom::connect(&paced_app, &provider, json!({})).await;
+    let path = format!("/proxy/items/1?integrated_account_id={paced_account}");
+    let replies = futures::future::join_all((0..4).map(|_| paced_app.get(&path))).await;
+    assert!(replies.iter().all(|r| r.status == 200));
+    let text = scrape(&paced_app).await;
+    let waits = counter(&text, "unigate_budget_waits_total", "integration=\"paced-metrics\"");
+    assert!(waits >= 2.0, "{text}");
+    assert!(
+        counter(
+            &text,
+            "unigate_budget_wait_seconds_total",
+            "integration=\"paced-metrics\""
+        ) > 0.0,
+        "{text}"
+    );
+}

@@ -36,12 +36,12 @@ fn past() -> String {
     (Utc::now() - chrono::Duration::minutes(1)).to_rfc3339()
 }
 
-fn future() -> String {
+pub(crate) fn future() -> String {
     (Utc::now() + chrono::Duration::hours(1)).to_rfc3339()
 }
 
 /// `POST /integrated-account/refresh-credentials` for `id`.
-async fn refresh_credentials(app: &TestApp, id: &str) -> crate::helpers::Reply {
+pub(crate) async fn refresh_credentials(app: &TestApp, id: &str) -> crate::helpers::Reply {
     app.send(
         Method::POST,
         "/integrated-account/refresh-credentials",
@@ -51,7 +51,7 @@ async fn refresh_credentials(app: &TestApp, id: &str) -> crate::helpers::Reply {
 }
 
 /// A GitHub account holding tokens the emulator issued, expiring at `expires_at`.
-async fn github_oauth_account(app: &TestApp, expires_at: &str) -> (String, unigate_emulator::OAuthTokens) {
+pub(crate) async fn github_oauth_account(app: &TestApp, expires_at: &str) -> (String, unigate_emulator::OAuthTokens) {
     let tokens = app.emulator("github").oauth_issue().unwrap();
     let account = app
         .connect_with(
