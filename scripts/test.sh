@@ -57,6 +57,7 @@ if [ "${SKIP_POSTGRES:-0}" = "1" ]; then
 fi
 echo "== tests on PostgreSQL"
 eval "$(scripts/pg-test-server.sh)"
-trap 'runuser -u postgres -- "$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)/pg_ctl" -D "$TEST_POSTGRES_DIR/data" -m fast stop >/dev/null 2>&1 || true' EXIT
+# Stopped and deleted at the end: each pass leaves several GB of test databases behind.
+trap 'runuser -u postgres -- "$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)/pg_ctl" -D "$TEST_POSTGRES_DIR/data" -m fast stop >/dev/null 2>&1 || true; rm -rf "$TEST_POSTGRES_DIR"' EXIT
 export TEST_POSTGRES_URL
 cargo test --workspace --locked
