@@ -312,7 +312,20 @@ async fn run(cli: Cli, mut config: Config, workers: usize) -> anyhow::Result<()>
                     println!();
                 }
             }
-            tracing::info!(address = %base, worker_threads = workers, "unigate is listening");
+            // What the runtime itself reports, so a log reader (and the CLI test) sees the
+            // runtime that was built, not the setting that asked for it.
+            let runtime = tokio::runtime::Handle::current();
+            let flavor = match runtime.runtime_flavor() {
+                tokio::runtime::RuntimeFlavor::CurrentThread => "current_thread",
+                _ => "multi_thread",
+            };
+            tracing::info!(
+                address = %base,
+                worker_threads = workers,
+                runtime = flavor,
+                runtime_workers = runtime.metrics().num_workers(),
+                "unigate is listening"
+            );
             app.run_until_stopped(shutdown_signal()).await?;
         }
         Command::SandboxCurls {

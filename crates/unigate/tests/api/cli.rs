@@ -220,7 +220,8 @@ fn keys_rotate_reports_what_it_did() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("re-sealed 0 of 0 account(s)"));
 }
 
-/// The threads of a running `unigate serve` whose name is `name`, after it answered `/health`.
+/// The threads of a running `unigate serve` whose name is `name`, after it answered `/health`;
+/// its "listening" line must report the runtime `worker_threads` asks for.
 #[cfg(target_os = "linux")]
 fn serve_threads_named(worker_threads: &str, name: &str) -> usize {
     use std::io::{BufRead, BufReader, Read, Write};
@@ -257,6 +258,13 @@ fn serve_threads_named(worker_threads: &str, name: &str) -> usize {
         panic!("serve did not log its address within a minute");
     };
     assert_eq!(fields["worker_threads"].to_string(), worker_threads, "{fields}");
+    let flavor = if worker_threads == "1" {
+        "current_thread"
+    } else {
+        "multi_thread"
+    };
+    assert_eq!(fields["runtime"], flavor, "{fields}");
+    assert_eq!(fields["runtime_workers"].to_string(), worker_threads, "{fields}");
     let address = fields["address"].as_str().unwrap().to_string();
     let mut conn = std::net::TcpStream::connect(address.trim_start_matches("http://")).unwrap();
     conn.write_all(b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
@@ -277,8 +285,11 @@ fn serve_threads_named(worker_threads: &str, name: &str) -> usize {
 #[test]
 #[cfg(target_os = "linux")]
 fn serve_runs_one_worker_on_the_current_thread_and_more_on_worker_threads() {
-    assert_eq!(serve_threads_named("1", "tokio-rt-worker"), 0);
-    assert_eq!(serve_threads_named("2", "tokio-rt-worker"), 2);
+    // The runtime's own report is checked in `serve_threads_named`. The thread count is a
+    // floor, not an equality: tokio names its blocking-pool threads like its workers, and
+    // one may be alive for a moment (a DNS lookup, a file read) when the threads are counted.
+    serve_threads_named("1", "tokio-rt-worker");
+    assert!(serve_threads_named("2", "tokio-rt-worker") >= 2);
 }
 
 /// The secrets rule has no catalog exception: a field named like a credential cannot be
