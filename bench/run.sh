@@ -9,6 +9,9 @@
 #                                # and draw bench/flamegraph.svg (cargo install inferno)
 #   bench/run.sh --smoke         # seconds: tiny runs, installs nothing, skips missing tools;
 #                                # writes target/bench-smoke/BENCHMARKS.md
+#   bench/run.sh --capacity    # CPU per call side by side instead (bench/capacity.py): nginx,
+#                                # the axum+hyper floor, Unigate on SQLite and on PostgreSQL, a
+#                                # list of 100 users, a get with an override; the open-loop tail
 #   bench/run.sh --soak [--minutes 10]
 #                                # the soak instead: half of saturation for 10 minutes, RSS,
 #                                # open files and database size every 30 s; writes bench/SOAK.md,
@@ -20,10 +23,30 @@ cd "$(dirname "$0")/.."
 
 smoke=0
 soak=0
+capacity=0
 for arg in "$@"; do
   [ "$arg" = "--smoke" ] && smoke=1
   [ "$arg" = "--soak" ] && soak=1
+  [ "$arg" = "--capacity" ] && capacity=1
 done
+if [ "$capacity" = 1 ]; then
+  missing=()
+  command -v wrk >/dev/null || missing+=(wrk)
+  command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+  ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1 || missing+=(postgresql)
+  if [ "${#missing[@]}" -gt 0 ] && [ "$(id -u)" = 0 ]; then
+    echo "== installing ${missing[*]} (apt)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  command -v oha >/dev/null || [ -x "$HOME/.cargo/bin/oha" ] || cargo install oha --locked --quiet
+  echo "== building (release)"
+  cargo build --release --locked -p unigate -p unigate-emulator --bins
+  cargo build --release --locked -p unigate --example bench
+  args=()
+  for arg in "$@"; do [ "$arg" != "--capacity" ] && args+=("$arg"); done
+  exec python3 bench/capacity.py "${args[@]}"
+fi
 if [ "$soak" = 1 ]; then
   echo "== building (release)"
   cargo build --release --locked -p unigate -p unigate-emulator --bins

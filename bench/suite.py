@@ -167,6 +167,8 @@ class Gateway:
         self.workers: int | None = None
         # More TOML appended to the configuration (the soak's request-log cap).
         self.extra_config = ""
+        # Top-level TOML keys (`database_url`, `encryption_key`: bench/capacity.py).
+        self.top_config = ""
 
     def start(self, github_url: str) -> float:
         """Starts (or restarts) the gateway; returns seconds from spawn to first 200 on /health."""
@@ -176,6 +178,7 @@ class Gateway:
             f'listen = "127.0.0.1:{self.port}"\n'
             f'data_dir = "{self.data_dir}"\n'
             + (f"worker_threads = {self.workers}\n" if self.workers else "")
+            + self.top_config
             + "\n[upstream]\nmax_stream_pages = 100000\n\n"
             f'[upstream.base_url_overrides]\ngithub = "{github_url}"\n'
             + self.extra_config

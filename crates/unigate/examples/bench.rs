@@ -47,11 +47,12 @@ fn main() -> anyhow::Result<()> {
         Some("upstream") => {
             let records: usize = flag("--records").unwrap_or_else(|| "0".into()).parse()?;
             let port: u16 = flag("--port").unwrap_or_else(|| "0".into()).parse()?;
+            let members: usize = flag("--members").unwrap_or_else(|| "0".into()).parse()?;
             let synthetic = args.iter().any(|a| a == "--synthetic");
             tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?
-                .block_on(upstream(records, port, synthetic))
+                .block_on(upstream(records, members, port, synthetic))
         }
         Some("forward") => {
             let to = flag("--to").context("forward needs --to URL")?;
@@ -66,7 +67,7 @@ fn main() -> anyhow::Result<()> {
             unigate::startup::runtime(config.worker_threads())?.block_on(forward(to, port, hyper))
         }
         _ => bail!(
-            "usage: bench mapping [--seconds S] [--dump FILE] [--evals N] [--only P] | bench upstream [--records N] [--port P] [--synthetic] | bench forward --to URL [--port P] [--client reqwest|hyper]"
+            "usage: bench mapping [--seconds S] [--dump FILE] [--evals N] [--only P] | bench upstream [--records N] [--members N] [--port P] [--synthetic] | bench forward --to URL [--port P] [--client reqwest|hyper]"
         ),
     }
 }
@@ -158,7 +159,9 @@ fn eval_loop(case: &support::MappingCase, evals: u64) -> bool {
 /// pager that makes each page on the fly: the emulator's `list` projects every record of
 /// the collection for each page, so at 1M records the upstream, not the gateway, would be
 /// what is measured.
-async fn upstream(records: usize, port: u16, synthetic: bool) -> anyhow::Result<()> {
+/// With `members`, the emulator's `octo-org` gets that many more active members (a unified
+/// users list of 100, `bench/capacity.py`).
+async fn upstream(records: usize, members: usize, port: u16, synthetic: bool) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let spec = unigate_emulator::EmulatorSpec::from_file(&support::catalog_dir().join("github/emulator.yaml"))?;
     let token = spec
@@ -176,6 +179,9 @@ async fn upstream(records: usize, port: u16, synthetic: bool) -> anyhow::Result<
         let emulator = unigate_emulator::start_on(spec, listener).await?;
         for i in 0..records {
             emulator.insert_record("orgs", synthetic::org(i));
+        }
+        for i in 0..members {
+            emulator.insert_record("members", synthetic::member(i));
         }
         let url = emulator.base_url();
         (url, Box::new(move || drop(emulator)))
@@ -226,6 +232,29 @@ mod synthetic {
             "public_members_url": format!("https://api.github.com/orgs/{login}/public_members{{/member}}"),
             "avatar_url": "https://github.com/images/error/octocat_happy.gif",
             "description": "A benchmark organization",
+        })
+    }
+
+    /// A `simple-user` member of `octo-org` as the emulator stores it (with its membership's
+    /// `org`, `state` and `role`, which the member list leaves out).
+    pub fn member(i: usize) -> Value {
+        let login = format!("bench-user-{i:05}");
+        json!({
+            "login": login, "id": 20_000_000 + i, "node_id": format!("MDQ6VXNlcj{i}"),
+            "name": format!("Bench User {i}"), "email": format!("{login}@octo.example.com"),
+            "avatar_url": format!("https://avatars.githubusercontent.com/u/{}?v=4", 20_000_000 + i),
+            "gravatar_id": "", "url": format!("https://api.github.com/users/{login}"),
+            "html_url": format!("https://github.com/{login}"),
+            "followers_url": format!("https://api.github.com/users/{login}/followers"),
+            "following_url": format!("https://api.github.com/users/{login}/following{{/other_user}}"),
+            "gists_url": format!("https://api.github.com/users/{login}/gists{{/gist_id}}"),
+            "starred_url": format!("https://api.github.com/users/{login}/starred{{/owner}}{{/repo}}"),
+            "subscriptions_url": format!("https://api.github.com/users/{login}/subscriptions"),
+            "organizations_url": format!("https://api.github.com/users/{login}/orgs"),
+            "repos_url": format!("https://api.github.com/users/{login}/repos"),
+            "events_url": format!("https://api.github.com/users/{login}/events{{/privacy}}"),
+            "received_events_url": format!("https://api.github.com/users/{login}/received_events"),
+            "type": "User", "site_admin": false, "org": "octo-org", "state": "active", "role": "member",
         })
     }
 

@@ -125,6 +125,11 @@ pub struct DatabaseConfig {
     pub acquire_timeout_ms: u64,
     /// PostgreSQL `statement_timeout`. Default 10000.
     pub statement_timeout_ms: u64,
+    /// PostgreSQL: keep the accounts unified calls read in memory, forgotten when the
+    /// database notifies a change (`store/account_cache.rs`; a change made through another
+    /// instance is seen once its notification arrives, normally well under a millisecond).
+    /// `false` reads the account from the database on every call. Default true.
+    pub account_cache: bool,
 }
 
 impl Default for DatabaseConfig {
@@ -133,6 +138,7 @@ impl Default for DatabaseConfig {
             max_connections: 16,
             acquire_timeout_ms: 5_000,
             statement_timeout_ms: 10_000,
+            account_cache: true,
         }
     }
 }

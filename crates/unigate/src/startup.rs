@@ -120,6 +120,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
             max_connections: config.database.max_connections,
             acquire_timeout: std::time::Duration::from_millis(config.database.acquire_timeout_ms),
             statement_timeout_ms: config.database.statement_timeout_ms,
+            account_cache: config.database.account_cache,
         };
         let store = PgStore::connect(&url, &opts)
             .await

@@ -55,7 +55,8 @@ const TOKEN_CACHE_MAX: usize = 10_000;
 /// one is looked up every time, and a new token works at once.
 ///
 /// A `std` mutex, not a tokio one: it is held for a map lookup or insert, never across an
-/// `.await`. Accounts are deliberately not cached (their credentials must be read fresh).
+/// `.await`. Accounts are kept by the store instead, which checks them against the
+/// database's own change signals (`store/sqlite/fast_reads.rs`, `store/account_cache.rs`).
 #[derive(Debug, Default)]
 pub struct TokenCache {
     entries: Mutex<HashMap<String, (TokenIdentity, Instant)>>,

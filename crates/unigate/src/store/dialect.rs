@@ -44,6 +44,18 @@ pub trait Dialect: Send + Sync + Sized + 'static {
         None
     }
 
+    /// [`Store::get_account_for_call`]'s cache, when the backend keeps one; a miss carries
+    /// the ticket to [`Dialect::remember_account`] the record read from the pool with.
+    fn cached_account(&self, _environment_id: &str, _id: &str) -> super::account_cache::Lookup {
+        super::account_cache::Lookup::Miss(None)
+    }
+
+    fn remember_account(&self, _ticket: Option<u64>, _record: &AccountRecord) {}
+
+    /// A write of this instance changed the account `id`, or (`None`) possibly every account
+    /// (an environment's overrides or the environment itself); called before the write answers.
+    fn accounts_changed(&self, _id: Option<&str>) {}
+
     /// [`Store::insert_request_logs`] off the pool, when the backend has such a path. The rows
     /// come back (`Err`) when they were not written there, and then go through the pool.
     fn write_request_logs(

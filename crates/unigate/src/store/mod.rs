@@ -3,6 +3,7 @@
 //! Every account query takes the environment id first: a token can only ever reach its
 //! own environment's rows, whatever id a client sends.
 
+pub mod account_cache;
 pub mod dialect;
 pub mod mcp;
 pub mod postgres;
@@ -393,6 +394,13 @@ pub trait Store: Send + Sync + 'static {
 
     async fn insert_account(&self, account: &AccountRecord) -> Result<(), StoreError>;
     async fn get_account(&self, environment_id: &str, id: &str) -> Result<Option<AccountRecord>, StoreError>;
+    /// The account read of a unified or Proxy API call: [`Store::get_account`], or the
+    /// backend's cache of it where it has one (PostgreSQL, `account_cache.rs`, which says
+    /// when a change made through another instance is seen). Every other read (the admin
+    /// API, the OAuth refresh's re-read under its lock) reads the database.
+    async fn get_account_for_call(&self, environment_id: &str, id: &str) -> Result<Option<AccountRecord>, StoreError> {
+        self.get_account(environment_id, id).await
+    }
     async fn list_accounts(
         &self,
         environment_id: &str,

@@ -5,12 +5,14 @@
 //! truncated to microseconds before they are written, which is PostgreSQL's precision, so
 //! keyset cursors compare exactly.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgQueryResult};
 use sqlx::{PgPool, Row};
 
+use super::account_cache::{self, AccountCache, Lookup};
 use super::dialect::Dialect;
 use super::sql::{exhausted, lost_every_race, reserve_bounds, SqlStore, RESERVE_ATTEMPTS};
 use super::*;
@@ -25,6 +27,8 @@ pub struct PgOptions {
     pub max_connections: u32,
     pub acquire_timeout: Duration,
     pub statement_timeout_ms: u64,
+    /// Whether [`Store::get_account_for_call`] is served from an [`AccountCache`].
+    pub account_cache: bool,
 }
 
 impl Default for PgOptions {
@@ -33,13 +37,16 @@ impl Default for PgOptions {
             max_connections: 16,
             acquire_timeout: Duration::from_secs(5),
             statement_timeout_ms: 10_000,
+            account_cache: true,
         }
     }
 }
 
 impl PgStore {
     /// Connects (lazily: an unreachable database at start is retried per request, so the
-    /// instance recovers by itself) and applies pending migrations.
+    /// instance recovers by itself), applies pending migrations and, with
+    /// `opts.account_cache`, starts listening for account changes (a task of the current
+    /// runtime).
     pub async fn connect(url: &str, opts: &PgOptions) -> Result<Self, StoreError> {
         let connect: PgConnectOptions = url.parse()?;
         let connect = connect.options([("statement_timeout", opts.statement_timeout_ms.to_string())]);
@@ -50,16 +57,26 @@ impl PgStore {
             .connect_with(connect)
             .await?;
         MIGRATOR.run(&pool).await?;
+        let accounts = opts.account_cache.then(|| account_cache::start(&pool));
         Ok(SqlStore {
             pool,
-            dialect: PgDialect,
+            dialect: PgDialect { accounts },
         })
     }
 }
 
-/// PostgreSQL's ways: TIMESTAMPTZ at microseconds, JSONB, and the rate-limit lanes on the
-/// database's clock with `FOR UPDATE SKIP LOCKED`.
-pub struct PgDialect;
+/// PostgreSQL's ways: TIMESTAMPTZ at microseconds, JSONB, the rate-limit lanes on the
+/// database's clock with `FOR UPDATE SKIP LOCKED`, and the calls' account cache.
+pub struct PgDialect {
+    accounts: Option<Arc<AccountCache>>,
+}
+
+impl PgStore {
+    /// Whether calls are served from the account cache now (its listener is connected).
+    pub fn account_cache_live(&self) -> bool {
+        self.dialect.accounts.as_ref().is_some_and(|c| c.is_live())
+    }
+}
 
 impl Dialect for PgDialect {
     type Db = sqlx::Postgres;
@@ -87,6 +104,25 @@ impl Dialect for PgDialect {
 
     fn rows_affected(done: &PgQueryResult) -> u64 {
         done.rows_affected()
+    }
+
+    fn cached_account(&self, environment_id: &str, id: &str) -> Lookup {
+        match &self.accounts {
+            Some(cache) => cache.lookup(environment_id, id),
+            None => Lookup::Miss(None),
+        }
+    }
+
+    fn remember_account(&self, ticket: Option<u64>, record: &AccountRecord) {
+        if let Some(cache) = &self.accounts {
+            cache.remember(ticket, record);
+        }
+    }
+
+    fn accounts_changed(&self, id: Option<&str>) {
+        if let Some(cache) = &self.accounts {
+            cache.forget(id);
+        }
     }
 
     async fn reserve_rate_slot(

@@ -277,6 +277,7 @@ where
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.dialect.accounts_changed(None);
         Ok(D::rows_affected(&done) == 1)
     }
 
@@ -469,6 +470,18 @@ where
         rows.iter().map(Self::account_from_row).collect()
     }
 
+    async fn get_account_for_call(&self, environment_id: &str, id: &str) -> Result<Option<AccountRecord>, StoreError> {
+        let ticket = match self.dialect.cached_account(environment_id, id) {
+            super::account_cache::Lookup::Hit(record) => return Ok(Some(record)),
+            super::account_cache::Lookup::Miss(ticket) => ticket,
+        };
+        let found = self.get_account(environment_id, id).await?;
+        if let Some(record) = &found {
+            self.dialect.remember_account(ticket, record);
+        }
+        Ok(found)
+    }
+
     async fn update_account(&self, a: &AccountRecord) -> Result<bool, StoreError> {
         self.update_account_emitting(a, &[]).await
     }
@@ -490,7 +503,9 @@ where
         .bind(a.id.as_str())
         .execute(&mut *tx)
         .await?;
-        Self::emit_if_changed(tx, &done, events).await
+        let changed = Self::emit_if_changed(tx, &done, events).await;
+        self.dialect.accounts_changed(Some(a.id.as_str()));
+        changed
     }
 
     async fn delete_account(&self, environment_id: &str, id: &str) -> Result<bool, StoreError> {
@@ -509,7 +524,9 @@ where
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        Self::emit_if_changed(tx, &done, events).await
+        let changed = Self::emit_if_changed(tx, &done, events).await;
+        self.dialect.accounts_changed(Some(id));
+        changed
     }
 
     async fn update_account_credentials(&self, a: &AccountRecord) -> Result<bool, StoreError> {
@@ -533,7 +550,9 @@ where
         .bind(a.id.as_str())
         .execute(&mut *tx)
         .await?;
-        Self::emit_if_changed(tx, &done, events).await
+        let changed = Self::emit_if_changed(tx, &done, events).await;
+        self.dialect.accounts_changed(Some(a.id.as_str()));
+        changed
     }
 
     async fn list_mapping_overrides(&self, environment_id: &str) -> Result<Vec<MappingOverrideRecord>, StoreError> {
@@ -579,7 +598,9 @@ where
         .bind(D::time(&r.updated_at))
         .execute(&mut *tx)
         .await?;
-        Self::finish_override_write(tx, &done, &r.environment_id, events).await
+        let changed = Self::finish_override_write(tx, &done, &r.environment_id, events).await;
+        self.dialect.accounts_changed(None);
+        changed
     }
 
     async fn update_mapping_override(
@@ -597,7 +618,9 @@ where
         .bind(r.id.as_str())
         .execute(&mut *tx)
         .await?;
-        Self::finish_override_write(tx, &done, &r.environment_id, events).await
+        let changed = Self::finish_override_write(tx, &done, &r.environment_id, events).await;
+        self.dialect.accounts_changed(None);
+        changed
     }
 
     async fn delete_mapping_override(
@@ -612,7 +635,9 @@ where
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        Self::finish_override_write(tx, &done, environment_id, events).await
+        let changed = Self::finish_override_write(tx, &done, environment_id, events).await;
+        self.dialect.accounts_changed(None);
+        changed
     }
 
     async fn reseal_secrets(
@@ -631,6 +656,7 @@ where
         .bind(expected)
         .execute(&self.pool)
         .await?;
+        self.dialect.accounts_changed(Some(id));
         Ok(D::rows_affected(&done) == 1)
     }
 

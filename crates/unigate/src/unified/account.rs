@@ -51,7 +51,7 @@ async fn load<T>(
 ) -> Result<(Arc<Integration>, Account, T), ApiError> {
     let record = state
         .store
-        .get_account(environment_id, account_id)
+        .get_account_for_call(environment_id, account_id)
         .instrument(tracing::info_span!(target: "unigate_otel", "store.get_account"))
         .await?
         .ok_or_else(|| ApiError::not_found(format!("Integrated account `{account_id}` not found.")))?;

@@ -298,3 +298,180 @@ async fn an_idempotency_key_is_honoured_across_instances() {
     assert_eq!(second.headers()["idempotent-replayed"], "true");
     assert_eq!(gh.requests().iter().filter(|r| r.method == "PATCH").count(), 1);
 }
+
+/// Two instances and a GitHub emulator on a fresh database; an account made through the
+/// first: (instance a, instance b, admin token, account id, the database's URL, emulator).
+async fn two_instances_with_an_account() -> Option<(
+    String,
+    String,
+    String,
+    String,
+    String,
+    unigate_emulator::RunningEmulator,
+)> {
+    let db = fresh_postgres_database().await?;
+    let spec = unigate_emulator::EmulatorSpec::from_file(
+        &crate::helpers::catalog_dir().join("integrations/github/emulator.yaml"),
+    )
+    .unwrap();
+    let token_value = spec.credentials()["access_token"].clone();
+    let gh = unigate_emulator::start(spec).await.unwrap();
+    let point = |c: &mut Config| {
+        c.upstream.base_url_overrides.insert("github".into(), gh.base_url());
+    };
+    let (a, token) = instance(&db, point).await;
+    let (b, _) = instance(&db, point).await;
+    let token = token.unwrap();
+    let (s, acct) = call(
+        &a,
+        &token,
+        Method::POST,
+        "/integrated-account",
+        Some(json!({"tenant_id": "t", "integration_name": "github", "context": {"access_token": token_value}})),
+    )
+    .await;
+    assert_eq!(s, 201, "{acct}");
+    let id = acct["id"].as_str().unwrap().to_string();
+    Some((a, b, token, id, db, gh))
+}
+
+async fn org_status(base: &str, token: &str, account: &str) -> u16 {
+    let path = format!("/unified/user-directory/organizations/octo-org?integrated_account_id={account}");
+    call(base, token, Method::GET, &path, None).await.0
+}
+
+/// Calls `base` until the organization answers `want`, for at most ten seconds (a
+/// notification crosses two processes and a socket; nothing here measures how fast).
+async fn until_status(base: &str, token: &str, account: &str, want: u16) {
+    for _ in 0..100 {
+        if org_status(base, token, account).await == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{base} never answered {want}");
+}
+
+/// Runs SQL on the test's database, outside Unigate (as an operator's `psql` would).
+async fn sql(db: &str, statements: &[&str]) {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(db).await.unwrap();
+    for s in statements {
+        sqlx::query(s).execute(&mut conn).await.unwrap();
+    }
+}
+
+/// The account cache of the PostgreSQL mode: a call is served without reading the account
+/// (a change written with the notification trigger switched off goes unseen), a
+/// notification makes the next calls read it, and a change made through the other instance
+/// or straight in the database (the trigger) reaches it too.
+#[tokio::test]
+async fn calls_are_served_from_the_account_cache_until_the_database_notifies_a_change() {
+    let Some((a, b, token, id, db, _gh)) = two_instances_with_an_account().await else {
+        eprintln!("skipped: TEST_POSTGRES_URL is not set");
+        return;
+    };
+    assert_eq!(org_status(&b, &token, &id).await, 200);
+
+    // Changed without a notification: b keeps calling with the record it holds.
+    sql(
+        &db,
+        &[
+            "ALTER TABLE integrated_accounts DISABLE TRIGGER integrated_accounts_notify",
+            &format!("UPDATE integrated_accounts SET status = 'needs_reauth' WHERE id = '{id}'"),
+            "ALTER TABLE integrated_accounts ENABLE TRIGGER integrated_accounts_notify",
+        ],
+    )
+    .await;
+    for _ in 0..5 {
+        assert_eq!(org_status(&b, &token, &id).await, 200, "served from the cache");
+    }
+    // The notification makes b read the row: needs_reauth is a 401.
+    sql(&db, &[&format!("SELECT pg_notify('unigate_accounts', '{id}')")]).await;
+    until_status(&b, &token, &id, 401).await;
+
+    // A change straight in the database notifies through the trigger.
+    sql(
+        &db,
+        &[&format!(
+            "UPDATE integrated_accounts SET status = 'active' WHERE id = '{id}'"
+        )],
+    )
+    .await;
+    until_status(&b, &token, &id, 200).await;
+
+    // A change through instance a: b sees it once the notification arrives; a at once.
+    let (s, _) = call(&a, &token, Method::DELETE, &format!("/integrated-account/{id}"), None).await;
+    assert_eq!(s, 200);
+    assert_eq!(org_status(&a, &token, &id).await, 404);
+    until_status(&b, &token, &id, 404).await;
+}
+
+/// A lost listener empties the cache and calls read the database: a change made while no
+/// notification could arrive (here, with the trigger off) is not hidden by the cache.
+#[tokio::test]
+async fn a_lost_listener_empties_the_cache_and_calls_read_the_database() {
+    let Some((_a, b, token, id, db, _gh)) = two_instances_with_an_account().await else {
+        eprintln!("skipped: TEST_POSTGRES_URL is not set");
+        return;
+    };
+    assert_eq!(org_status(&b, &token, &id).await, 200);
+    sql(
+        &db,
+        &[
+            "ALTER TABLE integrated_accounts DISABLE TRIGGER integrated_accounts_notify",
+            &format!("UPDATE integrated_accounts SET status = 'needs_reauth' WHERE id = '{id}'"),
+            // Both instances' listeners, cut as a network failure or a restart would.
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+        ],
+    )
+    .await;
+    until_status(&b, &token, &id, 401).await;
+    sql(
+        &db,
+        &["ALTER TABLE integrated_accounts ENABLE TRIGGER integrated_accounts_notify"],
+    )
+    .await;
+}
+
+/// With `database.account_cache = false` every call reads the account: a change written
+/// without any notification is seen by the very next call.
+#[tokio::test]
+async fn without_the_account_cache_every_call_reads_the_account() {
+    let Some(db) = fresh_postgres_database().await else {
+        eprintln!("skipped: TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let spec = unigate_emulator::EmulatorSpec::from_file(
+        &crate::helpers::catalog_dir().join("integrations/github/emulator.yaml"),
+    )
+    .unwrap();
+    let token_value = spec.credentials()["access_token"].clone();
+    let gh = unigate_emulator::start(spec).await.unwrap();
+    let (base, token) = instance(&db, |c| {
+        c.upstream.base_url_overrides.insert("github".into(), gh.base_url());
+        c.database.account_cache = false;
+    })
+    .await;
+    let token = token.unwrap();
+    let (_, acct) = call(
+        &base,
+        &token,
+        Method::POST,
+        "/integrated-account",
+        Some(json!({"tenant_id": "t", "integration_name": "github", "context": {"access_token": token_value}})),
+    )
+    .await;
+    let id = acct["id"].as_str().unwrap();
+    assert_eq!(org_status(&base, &token, id).await, 200);
+    sql(
+        &db,
+        &[
+            "ALTER TABLE integrated_accounts DISABLE TRIGGER integrated_accounts_notify",
+            &format!("UPDATE integrated_accounts SET status = 'needs_reauth' WHERE id = '{id}'"),
+        ],
+    )
+    .await;
+    assert_eq!(org_status(&base, &token, id).await, 401);
+}

@@ -24,7 +24,10 @@ use crate::store::{AccountRecord, StoreError};
 /// stays the same: that number changes whenever any other connection, in this process or
 /// another sharing the file, commits anything. So a write by this instance or another is
 /// seen by the next call, exactly as without the cache; asking costs a read transaction,
-/// but not the row's lookup, copying and decoding (bench/ANALYSIS.md, "Eighth pass").
+/// but not the row's lookup, copying and decoding (bench/ANALYSIS.md, "Eighth pass"). When
+/// it moved, the `account_changes` counter (moved by triggers on accounts and environments,
+/// migration 0011) says whether any of that commit touched accounts: the request log's
+/// batches commit many times a second under load, and they keep the cache.
 pub(super) struct FastReads {
     path: std::path::PathBuf,
     idle: std::sync::Mutex<Vec<Reader>>,
@@ -37,6 +40,8 @@ struct Reader {
     conn: rusqlite::Connection,
     /// The `data_version` the cached accounts were read at (or before).
     version: i64,
+    /// The `account_changes` version the cached accounts were read at (or before).
+    changes: i64,
     /// By environment, then account id.
     accounts: HashMap<String, HashMap<String, AccountRecord>>,
 }
@@ -69,6 +74,7 @@ impl FastReads {
         Ok(Reader {
             conn,
             version: -1,
+            changes: -1,
             accounts: HashMap::new(),
         })
     }
@@ -108,7 +114,16 @@ impl FastReads {
                 .prepare_cached("PRAGMA data_version")?
                 .query_row([], |row| row.get(0))?;
             if version != reader.version {
-                reader.accounts.clear();
+                // Something was committed: read the accounts' own counter (also before
+                // any row, so a row kept is never older than the counter it is kept under).
+                let changes: i64 = reader
+                    .conn
+                    .prepare_cached("SELECT version FROM account_changes WHERE id = 1")?
+                    .query_row([], |row| row.get(0))?;
+                if changes != reader.changes {
+                    reader.accounts.clear();
+                    reader.changes = changes;
+                }
                 reader.version = version;
             }
             if let Some(found) = reader.accounts.get(environment_id).and_then(|m| m.get(id)) {
@@ -261,10 +276,19 @@ mod tests {
         assert_eq!(status_of(&store, &env.id).await, NeedsReauth);
         assert_eq!(hits(), 2);
 
-        // Any commit counts, even to another table: the cache is dropped, not patched.
+        // A commit that touches no account (a request log batch, another environment)
+        // keeps the cache; an environment's overrides version drops it.
         other.create_environment("f").await.unwrap();
         store.get_account(&env.id, "a1").await.unwrap().unwrap();
-        assert_eq!(hits(), 2);
+        assert_eq!(hits(), 3);
+        sqlx::query("UPDATE environments SET overrides_version = overrides_version + 1 WHERE id = $1")
+            .bind(&env.id)
+            .execute(&other.pool)
+            .await
+            .unwrap();
+        let read = store.get_account(&env.id, "a1").await.unwrap().unwrap();
+        assert_eq!(hits(), 3);
+        assert_eq!(read.overrides_version, 1);
 
         other.delete_account(&env.id, "a1").await.unwrap();
         assert!(store.get_account(&env.id, "a1").await.unwrap().is_none());
@@ -284,7 +308,9 @@ mod tests {
             "CREATE TABLE integrated_accounts (id, environment_id, tenant_id, integration, context, secrets, status, last_error, is_sandbox, created_at, updated_at, unified_model_override);
              INSERT INTO integrated_accounts VALUES ('a1', 'e', 't', 'github', '{}', '', 'active', NULL, 0, '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z', NULL);
              CREATE TABLE environments (id, overrides_version);
-             INSERT INTO environments VALUES ('e', 0);",
+             INSERT INTO environments VALUES ('e', 0);
+             CREATE TABLE account_changes (id, version);
+             INSERT INTO account_changes VALUES (1, 0);",
         )
         .unwrap();
         let fast = FastReads::new(path);
