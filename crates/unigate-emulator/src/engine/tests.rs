@@ -678,3 +678,63 @@ fn a_body_that_is_not_a_patch_op_or_an_unknown_member_is_refused() {
     assert_eq!((plain, bad_op, unknown), (422, 422, 404));
     assert_eq!(s.lock().collections["groups"].records["g1"]["displayName"], "Sales");
 }
+
+const ROLES_SPEC: &str = r#"
+collections:
+  users:
+    records:
+      - { id: u1, username: ann@x.test, roles: { orgRoles: [ORG_MEMBER], groupRoleAssignments: [] } }
+routes:
+  - method: POST
+    path: "/users/{userId}:addRole"
+    op: merge
+    collection: users
+    write:
+      reject_unknown_fields: true
+      required: [orgRole]
+      fields: { orgRole: { type: string, enum: [ORG_OWNER, ORG_MEMBER, ORG_READ_ONLY] } }
+      array_ops: [{ field: roles.orgRoles, add: orgRole }]
+  - method: POST
+    path: "/users/{userId}:removeRole"
+    op: merge
+    collection: users
+    write:
+      reject_unknown_fields: true
+      required: [orgRole]
+      array_ops: [{ field: roles.orgRoles, remove: orgRole, min_items: 1 }]
+"#;
+
+#[test]
+fn a_value_array_takes_one_value_added_or_removed_and_keeps_its_minimum() {
+    let s = Shared::new(EmulatorSpec::from_yaml("roles", ROLES_SPEC).expect("spec"));
+
+    let (added, user) = call(&s, Method::POST, "/users/u1:addRole", r#"{"orgRole": "ORG_OWNER"}"#);
+    let (again, _) = call(&s, Method::POST, "/users/u1:addRole", r#"{"orgRole": "ORG_OWNER"}"#);
+    let (removed, after) = call(&s, Method::POST, "/users/u1:removeRole", r#"{"orgRole": "ORG_MEMBER"}"#);
+    let (last, _) = call(&s, Method::POST, "/users/u1:removeRole", r#"{"orgRole": "ORG_OWNER"}"#);
+    let (unknown_role, _) = call(&s, Method::POST, "/users/u1:addRole", r#"{"orgRole": "ORG_KING"}"#);
+
+    assert_eq!((added, again, removed), (200, 200, 200));
+    assert_eq!(
+        user,
+        json!({"id": "u1", "username": "ann@x.test",
+               "roles": {"orgRoles": ["ORG_MEMBER", "ORG_OWNER"], "groupRoleAssignments": []}})
+    );
+    assert_eq!(after["roles"]["orgRoles"], json!(["ORG_OWNER"]));
+    assert_eq!((last, unknown_role), (422, 422));
+    assert_eq!(
+        s.lock().collections["users"].records["u1"]["roles"]["orgRoles"],
+        json!(["ORG_OWNER"])
+    );
+}
+
+#[test]
+fn a_value_array_op_cannot_keep_fields_of_a_record() {
+    let spec = ROLES_SPEC.replace("add: orgRole }", "add: orgRole, fields: [id] }");
+
+    let refused = EmulatorSpec::from_yaml("roles", &spec)
+        .map(|_| ())
+        .expect_err("refused");
+
+    assert!(refused.to_string().contains("`fields` needs `from`"), "{refused}");
+}

@@ -68,7 +68,7 @@ pub(super) fn op_create(ctx: &Ctx<'_>, route: &RouteSpec, state: &mut State) -> 
     if let Some(version) = &coll.spec.version_field {
         set_path(&mut record, version, Value::from(coll.spec.version_start));
     }
-    apply_array_ops(write, &mut record, &body, &additions);
+    apply_array_ops(write, &mut record, &body, &additions)?;
     stamp(coll, &mut record, ctx.now, true);
     apply_set(&write.set, &mut record, ctx, &body);
     let record = Value::Object(record);
@@ -141,7 +141,7 @@ pub(super) fn op_update(ctx: &Ctx<'_>, route: &RouteSpec, state: &mut State) -> 
             + 1;
         set_path(&mut record, field, Value::from(next));
     }
-    apply_array_ops(write, &mut record, &body, &additions);
+    apply_array_ops(write, &mut record, &body, &additions)?;
     stamp(coll, &mut record, ctx.now, false);
     apply_set(&write.set, &mut record, ctx, &body);
     let record = Value::Object(record);
@@ -175,16 +175,19 @@ fn copy_source(
     }
 }
 
-/// The ids at a body path of an array op, as text (none when the path is absent).
-fn op_ids(body: &Map<String, Value>, path: Option<&String>) -> Vec<String> {
-    path.and_then(|p| get_path(body, p))
-        .and_then(Value::as_array)
-        .map(|ids| ids.iter().map(value_to_text).collect())
-        .unwrap_or_default()
+/// The ids at a body path of an array op, as text: an array's elements, or one id (none
+/// when the path is absent or null).
+fn op_ids(body: &Map<String, Value>, path: Option<&String>) -> Vec<Value> {
+    match path.and_then(|p| get_path(body, p)) {
+        Some(Value::Array(ids)) => ids.clone(),
+        None | Some(Value::Null) => Vec::new(),
+        Some(one) => vec![one.clone()],
+    }
 }
 
 /// For each of `write.array_ops`, the elements its `add` ids bring: the `from` records,
-/// projected on `fields`, read before the written collection is borrowed.
+/// projected on `fields`, read before the written collection is borrowed (without
+/// `from`, each id as sent).
 fn array_additions(
     write: &WriteSpec,
     state: &State,
@@ -194,11 +197,16 @@ fn array_additions(
         .array_ops
         .iter()
         .map(|op| {
-            let from = state.collections.get(&op.from);
             op_ids(body, op.add.as_ref())
                 .into_iter()
-                .map(|id| {
-                    let record = from
+                .map(|sent| {
+                    let id = value_to_text(&sent);
+                    let Some(from) = &op.from else {
+                        return Ok((id, sent));
+                    };
+                    let record = state
+                        .collections
+                        .get(from)
                         .and_then(|c| c.find(&id).and_then(|key| c.records.get(&key)))
                         .and_then(Value::as_object)
                         .ok_or_else(|| not_found(&id))?;
@@ -225,18 +233,22 @@ fn array_op_body_fields(write: &WriteSpec) -> Vec<String> {
         .collect()
 }
 
-/// Applies each array op to the record: removals, then additions not there yet.
+/// Applies each array op to the record: removals, then additions not there yet; a result
+/// shorter than the op's `min_items` is a `validation` error and changes nothing.
 fn apply_array_ops(
     write: &WriteSpec,
     record: &mut Map<String, Value>,
     body: &Map<String, Value>,
     additions: &[Vec<(String, Value)>],
-) {
+) -> Result<(), Failure> {
     for (op, added) in write.array_ops.iter().zip(additions) {
-        let key_of = |v: &Value| v.get(&op.key).map(value_to_text).unwrap_or_default();
-        let removed = op_ids(body, op.remove.as_ref());
-        let mut elements: Vec<Value> = record
-            .get(&op.field)
+        // An element is compared by its `key` field, or itself when the array holds ids.
+        let key_of = |v: &Value| match &op.from {
+            Some(_) => v.get(&op.key).map(value_to_text).unwrap_or_default(),
+            None => value_to_text(v),
+        };
+        let removed: Vec<String> = op_ids(body, op.remove.as_ref()).iter().map(value_to_text).collect();
+        let mut elements: Vec<Value> = get_path(record, &op.field)
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
@@ -246,8 +258,16 @@ fn apply_array_ops(
                 elements.push(element.clone());
             }
         }
-        record.insert(op.field.clone(), Value::Array(elements));
+        if elements.len() < op.min_items {
+            let message = format!("{} must keep at least {} item(s)", op.field, op.min_items);
+            return Err(Failure::fields(
+                ErrorKind::Validation,
+                vec![FieldError::new(&op.field, "too_short", message, None)],
+            ));
+        }
+        set_path(record, &op.field, Value::Array(elements));
     }
+    Ok(())
 }
 
 /// Merges `patch` into `stored`: objects key by key, recursively; anything else replaces.

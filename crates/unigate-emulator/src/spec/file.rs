@@ -213,8 +213,14 @@ impl EmulatorSpec {
                 if !matches!(route.op, Op::Create | Op::Merge | Op::Replace) {
                     return Err(here("`write.array_ops` only applies to write ops".into()));
                 }
-                if !f.collections.contains_key(&op.from) {
-                    return Err(here(format!("write.array_ops: unknown collection `{}`", op.from)));
+                match &op.from {
+                    Some(from) if !f.collections.contains_key(from) => {
+                        return Err(here(format!("write.array_ops: unknown collection `{from}`")));
+                    }
+                    None if !op.fields.is_empty() => {
+                        return Err(here("write.array_ops: `fields` needs `from`".into()));
+                    }
+                    _ => {}
                 }
             }
             if route.soft_delete.is_some() && route.op != Op::Delete {
