@@ -738,3 +738,35 @@ fn a_value_array_op_cannot_keep_fields_of_a_record() {
 
     assert!(refused.to_string().contains("`fields` needs `from`"), "{refused}");
 }
+
+const ASSIGNMENTS_SPEC: &str = r#"
+collections:
+  members:
+    records:
+      - { id: m1, role_assignments: { organization: [{ role_id: admin, organization_id: o1 }] } }
+routes:
+  - method: POST
+    path: "/users/{id}/role_assignments"
+    op: merge
+    collection: members
+    write:
+      array_ops:
+        - { field: role_assignments.organization, add: organization }
+        - { field: role_assignments.deployment, add: deployment }
+"#;
+
+#[test]
+fn object_values_compare_whole_and_an_op_the_body_leaves_out_adds_no_array() {
+    let s = Shared::new(EmulatorSpec::from_yaml("assignments", ASSIGNMENTS_SPEC).expect("spec"));
+    let body = r#"{"organization": [{"role_id": "admin", "organization_id": "o1"},
+                                    {"role_id": "billing", "organization_id": "o1"}]}"#;
+
+    let (status, member) = call(&s, Method::POST, "/users/m1/role_assignments", body);
+
+    assert_eq!(status, 200, "{member}");
+    assert_eq!(
+        member["role_assignments"],
+        json!({"organization": [{"role_id": "admin", "organization_id": "o1"},
+                                {"role_id": "billing", "organization_id": "o1"}]})
+    );
+}

@@ -242,6 +242,15 @@ fn apply_array_ops(
     additions: &[Vec<(String, Value)>],
 ) -> Result<(), Failure> {
     for (op, added) in write.array_ops.iter().zip(additions) {
+        // An op the body says nothing about leaves a record without the array as it is
+        // (Elastic's `deployment` assignments when only `organization` ones are added).
+        let mentioned = [&op.add, &op.remove]
+            .into_iter()
+            .flatten()
+            .any(|path| get_path(body, path).is_some());
+        if !mentioned && get_path(record, &op.field).is_none() {
+            continue;
+        }
         // An element is compared by its `key` field, or itself when the array holds ids.
         let key_of = |v: &Value| match &op.from {
             Some(_) => v.get(&op.key).map(value_to_text).unwrap_or_default(),

@@ -152,7 +152,7 @@ const USERS: &[UsersEntry] = &[
         spec: "elastic-cloud-user.json",
         prefix: "/api/v1",
         create: || json!({"emails": [{"email": "conformance.check@example.com", "is_primary": true}]}),
-        update: || json!({}),
+        update: || json!({"roles": [{"id": "billing-admin"}, {"id": "deployment-viewer"}]}),
         light: false,
         // A create is an invitation (its id is the invitation token, not a member's).
         skip: &["delete"],

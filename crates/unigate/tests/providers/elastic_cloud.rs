@@ -236,4 +236,83 @@ mod users {
         assert_eq!(sent.header("authorization"), Some(AUTH));
         assert!(app.emulator(P).record("members", "4021937766").is_none());
     }
+
+    #[tokio::test]
+    async fn update_adds_role_assignments_and_reads_the_member_back() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).clear_requests();
+
+        let r = app
+            .send(
+                Method::PATCH,
+                &users_path(&account, Some("1559401683"), ORG),
+                Some(json!({"roles": [{"id": "billing-admin"}, {"name": "deployment-viewer"}]})),
+            )
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            unified(&r.body)["roles"],
+            json!([
+                {"id": "organization-admin", "name": "organization-admin", "organization": "1801364926"},
+                {"id": "billing-admin", "name": "billing-admin", "organization": "1801364926"},
+                {"id": "deployment-viewer", "name": "deployment-viewer", "organization": "1801364926"}
+            ]),
+            "the roles given are added to the one held"
+        );
+        assert_eq!(r.body["id"], "1559401683");
+        assert_eq!(
+            request_lines(&app, P),
+            [
+                "POST /api/v1/users/1559401683/role_assignments",
+                "GET /api/v1/organizations/1801364926/members"
+            ]
+        );
+        let sent = last_with_method(&app, P, "POST");
+        assert_eq!(sent.header("authorization"), Some(AUTH));
+        assert_eq!(
+            sent.json.unwrap(),
+            json!({
+                "organization": [{"role_id": "billing-admin", "organization_id": "1801364926"}],
+                "deployment": [{"role_id": "deployment-viewer", "organization_id": "1801364926", "all": true}]
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn an_update_of_a_name_is_refused_before_any_call() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).clear_requests();
+
+        let r = app
+            .send(
+                Method::PATCH,
+                &users_path(&account, Some("1559401683"), ORG),
+                Some(json!({"name": "Dana W."})),
+            )
+            .await;
+
+        assert_eq!(r.status, 422, "{}", r.text);
+        assert!(r.text.contains("name"), "{}", r.text);
+        assert!(request_lines(&app, P).is_empty());
+    }
+
+    #[tokio::test]
+    async fn adding_roles_to_an_unknown_user_is_an_elastic_error() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                Method::PATCH,
+                &users_path(&account, Some("9999999999"), ORG),
+                Some(json!({"roles": [{"id": "billing-admin"}]})),
+            )
+            .await;
+
+        assert_remote_error(
+            &r,
+            404,
+            &json!({"errors": [{"code": "organization.not_found", "message": "Organization not found."}]}),
+        );
+    }
 }
