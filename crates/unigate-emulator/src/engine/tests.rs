@@ -770,3 +770,60 @@ fn object_values_compare_whole_and_an_op_the_body_leaves_out_adds_no_array() {
                                 {"role_id": "billing", "organization_id": "o1"}]})
     );
 }
+
+const DELEGATED_SPEC: &str = r#"
+credentials: { client_id: app, client_secret: s3cret }
+auth:
+  - { header: Authorization, oauth: "Bearer " }
+errors:
+  bad_request: { body: { error: { code: BadRequest, message: "{{message}}" } } }
+oauth:
+  token_path: /token
+  authorize_path: /authorize
+  client_id: "{{credentials.client_id}}"
+  client_secret: "{{credentials.client_secret}}"
+  grants: [client_credentials, authorization_code, refresh_token]
+collections:
+  people:
+    records:
+      - { id: u1, displayName: Ann }
+routes:
+  - method: GET
+    path: /me
+    op: get
+    collection: people
+    id_template: u1
+    delegated_only: "/me request is only valid with delegated authentication flow."
+  - { method: GET, path: "/people/{id}", op: get, collection: people }
+"#;
+
+#[test]
+fn a_delegated_only_route_refuses_an_application_token_and_answers_a_users() {
+    let s = Shared::new(EmulatorSpec::from_yaml("graph", DELEGATED_SPEC).expect("spec"));
+    let app_token = process(
+        &s,
+        &form_req(
+            Method::POST,
+            "/token",
+            "grant_type=client_credentials&client_id=app&client_secret=s3cret",
+        ),
+    );
+    let app_token: Value = serde_json::from_slice(&app_token.body).expect("token answer");
+    let app_bearer = format!("Bearer {}", app_token["access_token"].as_str().expect("token"));
+    let user_bearer = {
+        let spec = s.spec.file.oauth.as_ref().expect("oauth");
+        format!("Bearer {}", s.lock().oauth.issue(spec, true).access_token)
+    };
+
+    let as_app = process(&s, &req(Method::GET, "/me", "", Some(&app_bearer)));
+    let as_user = process(&s, &req(Method::GET, "/me", "", Some(&user_bearer)));
+    let other_route = process(&s, &req(Method::GET, "/people/u1", "", Some(&app_bearer)));
+
+    assert_eq!(as_app.status, 400);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&as_app.body).expect("json"),
+        json!({"error": {"code": "BadRequest", "message": "/me request is only valid with delegated authentication flow."}})
+    );
+    assert_eq!(as_user.status, 200);
+    assert_eq!(other_route.status, 200);
+}

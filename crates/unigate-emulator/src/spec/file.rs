@@ -223,6 +223,9 @@ impl EmulatorSpec {
                     _ => {}
                 }
             }
+            if route.delegated_only.is_some() && !f.auth.iter().any(|a| a.oauth.is_some()) {
+                return Err(here("`delegated_only` needs an `oauth` auth scheme".into()));
+            }
             if route.soft_delete.is_some() && route.op != Op::Delete {
                 return Err(here("`soft_delete` only applies to op `delete`".into()));
             }

@@ -833,3 +833,50 @@ async fn email_and_name_filters_go_into_graphs_filter_and_status_is_the_gateways
     assert_eq!(r.body["filters"]["user-directory"]["users"]["email"], "provider");
     assert_eq!(r.body["filters"]["user-directory"]["users"]["status"], "gateway");
 }
+
+#[tokio::test]
+async fn me_is_the_signed_in_user_of_a_delegated_token() {
+    let app = spawn_app().await;
+    let tokens = app.emulator(PROVIDER).oauth_issue().unwrap();
+    let account = app
+        .connect_with(
+            PROVIDER,
+            json!({"tenant_id": TENANT, "access_token": tokens.access_token, "refresh_token": tokens.refresh_token}),
+        )
+        .await;
+    app.emulator(PROVIDER).clear_requests();
+
+    let me = crate::common::me(&app, &account, "").await;
+
+    assert_eq!(
+        crate::common::unified(&me),
+        json!({"id": ALLAN, "name": "Allan Deyoung", "email": "AllanD@contoso.com"})
+    );
+    assert_eq!(me["remote_data"]["jobTitle"], "IT Admin");
+    let sent = last_request(&app, PROVIDER);
+    assert_request(&sent, "GET", "/v1.0/me");
+    assert_eq!(
+        sent.header("authorization"),
+        Some(format!("Bearer {}", tokens.access_token).as_str())
+    );
+}
+
+#[tokio::test]
+async fn me_with_an_applications_token_is_graphs_400() {
+    let (app, account) = app_with_account(PROVIDER).await;
+
+    let r = app.get(&crate::common::directory_path("me", &account, None, "")).await;
+
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.body["truto_is_remote_error"], true, "{}", r.text);
+    assert_eq!(r.body["raw_response"]["error"]["code"], "BadRequest", "{}", r.text);
+    assert_eq!(
+        r.body["raw_response"]["error"]["message"],
+        "/me request is only valid with delegated authentication flow."
+    );
+    assert_eq!(
+        request_lines(&app, PROVIDER).last().unwrap(),
+        "GET /v1.0/me",
+        "the application's token went to Graph, which refused it"
+    );
+}
