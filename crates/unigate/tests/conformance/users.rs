@@ -605,6 +605,7 @@ const LISTS: &[(&str, &[(&str, &str)])] = &[
         ],
     ),
     ("platform-sh", &[("workspaces", ""), ("me", "")]),
+    ("google-workspace", &[("me", "")]),
     (
         "webex",
         &[(
