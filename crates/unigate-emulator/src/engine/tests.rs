@@ -827,3 +827,36 @@ fn a_delegated_only_route_refuses_an_application_token_and_answers_a_users() {
     assert_eq!(as_user.status, 200);
     assert_eq!(other_route.status, 200);
 }
+
+const TEAM_ROLE_SPEC: &str = r#"
+collections:
+  users:
+    records:
+      - { id: "7", name: Ann, teamIds: [1] }
+routes:
+  - method: POST
+    path: "/users/{userId}/teams/{teamId}"
+    id_param: userId
+    when_body: { role: member }
+    op: merge
+    collection: users
+    write: { fields: { role: { type: string } }, read_only: [role], array_ops: [{ field: teamIds, add: $params.teamId }] }
+  - method: POST
+    path: "/users/{userId}/teams/{teamId}"
+    id_param: userId
+    op: merge
+    collection: users
+    write: { reject_unknown_fields: true, array_ops: [{ field: teamIds, remove: $params.teamId }] }
+"#;
+
+#[test]
+fn an_array_op_takes_its_id_from_a_path_parameter() {
+    let s = Shared::new(EmulatorSpec::from_yaml("teams", TEAM_ROLE_SPEC).expect("spec"));
+
+    let (added, user) = call(&s, Method::POST, "/users/7/teams/4", r#"{"role": "member"}"#);
+    let (removed, after) = call(&s, Method::POST, "/users/7/teams/1", "{}");
+
+    assert_eq!((added, removed), (200, 200));
+    assert_eq!(user, json!({"id": "7", "name": "Ann", "teamIds": [1, "4"]}));
+    assert_eq!(after["teamIds"], json!(["4"]));
+}

@@ -21,7 +21,8 @@ pub(super) fn op_create(ctx: &Ctx<'_>, route: &RouteSpec, state: &mut State) -> 
     let write = &route.write;
     let body = write_body(ctx.req, write)?;
     let copied = copy_source(ctx, write, state, &body)?;
-    let additions = array_additions(write, state, &body)?;
+    let ids = array_op_source(ctx, write, &body);
+    let additions = array_additions(write, state, &ids)?;
     let coll = collection_mut(route, state)?;
     validate(write, &coll.spec.version_field, &body)?;
     let id_field = coll.spec.id_field.clone();
@@ -68,7 +69,7 @@ pub(super) fn op_create(ctx: &Ctx<'_>, route: &RouteSpec, state: &mut State) -> 
     if let Some(version) = &coll.spec.version_field {
         set_path(&mut record, version, Value::from(coll.spec.version_start));
     }
-    apply_array_ops(write, &mut record, &body, &additions)?;
+    apply_array_ops(write, &mut record, &ids, &additions)?;
     stamp(coll, &mut record, ctx.now, true);
     apply_set(&write.set, &mut record, ctx, &body);
     let record = Value::Object(record);
@@ -79,7 +80,8 @@ pub(super) fn op_create(ctx: &Ctx<'_>, route: &RouteSpec, state: &mut State) -> 
 pub(super) fn op_update(ctx: &Ctx<'_>, route: &RouteSpec, state: &mut State) -> Result<Reply, Failure> {
     let write = &route.write;
     let body = write_body(ctx.req, write)?;
-    let additions = array_additions(write, state, &body)?;
+    let ids = array_op_source(ctx, write, &body);
+    let additions = array_additions(write, state, &ids)?;
     let coll = collection_mut(route, state)?;
     let id = path_id(ctx, route);
     let key = coll.find(&id).ok_or_else(|| not_found(&id))?;
@@ -141,7 +143,7 @@ pub(super) fn op_update(ctx: &Ctx<'_>, route: &RouteSpec, state: &mut State) -> 
             + 1;
         set_path(&mut record, field, Value::from(next));
     }
-    apply_array_ops(write, &mut record, &body, &additions)?;
+    apply_array_ops(write, &mut record, &ids, &additions)?;
     stamp(coll, &mut record, ctx.now, false);
     apply_set(&write.set, &mut record, ctx, &body);
     let record = Value::Object(record);
@@ -173,6 +175,17 @@ fn copy_source(
         Some(Value::Object(record)) => Ok(record.clone()),
         _ => Err(not_found(id)),
     }
+}
+
+/// What the array ops read their ids from: the body, and the path parameters as
+/// `$params` (`add: $params.teamId`, Make's `POST /users/{userId}/user-team-roles/{teamId}`).
+fn array_op_source(ctx: &Ctx<'_>, write: &WriteSpec, body: &Map<String, Value>) -> Map<String, Value> {
+    if write.array_ops.is_empty() {
+        return Map::new();
+    }
+    let mut source = body.clone();
+    source.insert("$params".into(), Value::Object(ctx.params.clone()));
+    source
 }
 
 /// The ids at a body path of an array op, as text: an array's elements, or one id (none
