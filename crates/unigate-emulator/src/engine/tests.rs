@@ -736,7 +736,10 @@ fn a_value_array_op_cannot_keep_fields_of_a_record() {
         .map(|_| ())
         .expect_err("refused");
 
-    assert!(refused.to_string().contains("`fields` needs `from`"), "{refused}");
+    assert!(
+        refused.to_string().contains("`fields` and `with` need `from`"),
+        "{refused}"
+    );
 }
 
 const ASSIGNMENTS_SPEC: &str = r#"
@@ -859,4 +862,37 @@ fn an_array_op_takes_its_id_from_a_path_parameter() {
     assert_eq!((added, removed), (200, 200));
     assert_eq!(user, json!({"id": "7", "name": "Ann", "teamIds": [1, "4"]}));
     assert_eq!(after["teamIds"], json!(["4"]));
+}
+
+const SPLIT_SPEC: &str = r#"
+collections:
+  people:
+    records:
+      - { id: 1, name: Ann }
+      - { id: 2, name: Bo }
+  teams:
+    records:
+      - { id: t1, members: [{ id: "1", type: users }] }
+routes:
+  - method: PUT
+    path: "/teams/{id}"
+    op: merge
+    collection: teams
+    write:
+      unwrap: team
+      array_ops: [{ field: members, add: userIds, split: ",", from: people, fields: [id], with: { type: users } }]
+"#;
+
+#[test]
+fn a_split_id_list_adds_looked_up_elements_with_fixed_fields() {
+    let s = Shared::new(EmulatorSpec::from_yaml("split", SPLIT_SPEC).expect("spec"));
+
+    let (status, team) = call(&s, Method::PUT, "/teams/t1", r#"{"team": {"userIds": "1, 2,"}}"#);
+    let (unknown, _) = call(&s, Method::PUT, "/teams/t1", r#"{"team": {"userIds": "3"}}"#);
+
+    assert_eq!((status, unknown), (200, 404));
+    assert_eq!(
+        team["members"],
+        json!([{"id": "1", "type": "users"}, {"id": 2, "type": "users"}])
+    );
 }

@@ -190,10 +190,16 @@ fn array_op_source(ctx: &Ctx<'_>, write: &WriteSpec, body: &Map<String, Value>) 
 
 /// The ids at a body path of an array op, as text: an array's elements, or one id (none
 /// when the path is absent or null).
-fn op_ids(body: &Map<String, Value>, path: Option<&String>) -> Vec<Value> {
+fn op_ids(body: &Map<String, Value>, path: Option<&String>, split: Option<&str>) -> Vec<Value> {
     match path.and_then(|p| get_path(body, p)) {
         Some(Value::Array(ids)) => ids.clone(),
         None | Some(Value::Null) => Vec::new(),
+        Some(Value::String(text)) if split.is_some() => text
+            .split(split.unwrap_or_default())
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+            .map(|id| Value::String(id.to_owned()))
+            .collect(),
         Some(one) => vec![one.clone()],
     }
 }
@@ -210,7 +216,7 @@ fn array_additions(
         .array_ops
         .iter()
         .map(|op| {
-            op_ids(body, op.add.as_ref())
+            op_ids(body, op.add.as_ref(), op.split.as_deref())
                 .into_iter()
                 .map(|sent| {
                     let id = value_to_text(&sent);
@@ -223,11 +229,12 @@ fn array_additions(
                         .and_then(|c| c.find(&id).and_then(|key| c.records.get(&key)))
                         .and_then(Value::as_object)
                         .ok_or_else(|| not_found(&id))?;
-                    let element: Map<String, Value> = record
+                    let mut element: Map<String, Value> = record
                         .iter()
                         .filter(|(k, _)| op.fields.is_empty() || op.fields.contains(k))
                         .map(|(k, v)| (k.clone(), v.clone()))
                         .collect();
+                    element.extend(op.with.iter().map(|(k, v)| (k.clone(), v.clone())));
                     Ok((id, Value::Object(element)))
                 })
                 .collect()
@@ -269,7 +276,10 @@ fn apply_array_ops(
             Some(_) => v.get(&op.key).map(value_to_text).unwrap_or_default(),
             None => value_to_text(v),
         };
-        let removed: Vec<String> = op_ids(body, op.remove.as_ref()).iter().map(value_to_text).collect();
+        let removed: Vec<String> = op_ids(body, op.remove.as_ref(), op.split.as_deref())
+            .iter()
+            .map(value_to_text)
+            .collect();
         let mut elements: Vec<Value> = get_path(record, &op.field)
             .and_then(Value::as_array)
             .cloned()

@@ -217,8 +217,8 @@ impl EmulatorSpec {
                     Some(from) if !f.collections.contains_key(from) => {
                         return Err(here(format!("write.array_ops: unknown collection `{from}`")));
                     }
-                    None if !op.fields.is_empty() => {
-                        return Err(here("write.array_ops: `fields` needs `from`".into()));
+                    None if !op.fields.is_empty() || !op.with.is_empty() => {
+                        return Err(here("write.array_ops: `fields` and `with` need `from`".into()));
                     }
                     _ => {}
                 }

@@ -93,6 +93,14 @@ pub(crate) struct ArrayOpSpec {
     /// The fields of the looked-up record an element keeps; all when empty.
     #[serde(default)]
     pub fields: Vec<String>,
+    /// A string at `add` or `remove` is split on this separator into ids (Teamwork's
+    /// `userIds: "1,2"`); items are trimmed and empty ones dropped.
+    #[serde(default)]
+    pub split: Option<String>,
+    /// With `from`: fields added to each looked-up element (Teamwork's member
+    /// `{id, type: users}`).
+    #[serde(default)]
+    pub with: serde_json::Map<String, serde_json::Value>,
     /// Fewest elements the array may be left with: a write that leaves fewer is a
     /// `validation` error on `field` (Atlas: "A user must have at least one role at all
     /// times"). Default 0.
