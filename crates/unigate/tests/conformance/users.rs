@@ -573,13 +573,22 @@ struct WriteEntry {
     delete_query: &'static str,
 }
 
-const WRITES: &[WriteEntry] = &[WriteEntry {
-    integration: "mongodb-atlas",
-    resource: "role_assignments",
-    query: "&organization_id=5f4d3c2b1a0e9d8c7b6a5f4e",
-    create: || json!({"user_id": "5c8f3b2a0d4e5f6a7b8c9d01", "role_id": "ORG_BILLING_READ_ONLY"}),
-    delete_query: "&user_id=5c8f3b2a0d4e5f6a7b8c9d01",
-}];
+const WRITES: &[WriteEntry] = &[
+    WriteEntry {
+        integration: "mongodb-atlas",
+        resource: "role_assignments",
+        query: "&organization_id=5f4d3c2b1a0e9d8c7b6a5f4e",
+        create: || json!({"user_id": "5c8f3b2a0d4e5f6a7b8c9d01", "role_id": "ORG_BILLING_READ_ONLY"}),
+        delete_query: "&user_id=5c8f3b2a0d4e5f6a7b8c9d01",
+    },
+    WriteEntry {
+        integration: "elastic-cloud",
+        resource: "role_assignments",
+        query: "&organization_id=1801364926",
+        create: || json!({"user_id": "4021937766", "role_id": "billing-admin"}),
+        delete_query: "",
+    },
+];
 
 /// User Directory lists driven besides users and groups, by integration: the resource and
 /// query parameters of its own (a date filter the integration sends to the provider).
@@ -606,6 +615,7 @@ const LISTS: &[(&str, &[(&str, &str)])] = &[
     ),
     ("platform-sh", &[("workspaces", ""), ("me", "")]),
     ("google-workspace", &[("me", "")]),
+    ("elastic-cloud", &[("role_assignments", "")]),
     (
         "webex",
         &[(
