@@ -188,19 +188,19 @@ fn array_op_source(ctx: &Ctx<'_>, write: &WriteSpec, body: &Map<String, Value>) 
     source
 }
 
-/// The ids at a body path of an array op, as text: an array's elements, or one id (none
-/// when the path is absent or null).
+/// The ids at a body path of an array op: an array's elements, a text list split on the
+/// op's separator, or one id (none when the path is absent or null).
 fn op_ids(body: &Map<String, Value>, path: Option<&String>, split: Option<&str>) -> Vec<Value> {
-    match path.and_then(|p| get_path(body, p)) {
-        Some(Value::Array(ids)) => ids.clone(),
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::String(text)) if split.is_some() => text
-            .split(split.unwrap_or_default())
+    match (path.and_then(|p| get_path(body, p)), split) {
+        (Some(Value::Array(ids)), _) => ids.clone(),
+        (None | Some(Value::Null), _) => Vec::new(),
+        (Some(Value::String(text)), Some(separator)) => text
+            .split(separator)
             .map(str::trim)
             .filter(|id| !id.is_empty())
             .map(|id| Value::String(id.to_owned()))
             .collect(),
-        Some(one) => vec![one.clone()],
+        (Some(one), _) => vec![one.clone()],
     }
 }
 
