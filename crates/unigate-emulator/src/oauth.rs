@@ -259,7 +259,11 @@ fn token(shared: &Shared, spec: &OAuthSpec, credentials: &Value, req: &Incoming)
                 (t, String::new())
             }
         }
-        Grant::ClientCredentials => (oauth.issue(spec, false), String::new()),
+        Grant::ClientCredentials => {
+            let tokens = oauth.issue(spec, false);
+            oauth.mark_app_only(&tokens.access_token);
+            (tokens, String::new())
+        }
     };
     let mut body = Map::new();
     body.insert("access_token".into(), json!(tokens.access_token));

@@ -33,6 +33,8 @@ pub(crate) struct OAuthState {
     /// Access token → expiry (`None`: never).
     access: HashMap<String, Option<Instant>>,
     refresh: HashSet<String>,
+    /// Access tokens of the `client_credentials` grant: an application's, with no user.
+    app_only: HashSet<String>,
 }
 
 impl OAuthState {
@@ -67,6 +69,16 @@ impl OAuthState {
             refresh_token,
             expires_in: spec.access_token_ttl_s,
         }
+    }
+
+    /// Marks an access token as an application's own (no signed-in user).
+    pub fn mark_app_only(&mut self, token: &str) {
+        self.app_only.insert(token.to_owned());
+    }
+
+    /// Whether the `client_credentials` grant issued this access token.
+    pub fn app_only(&self, token: &str) -> bool {
+        self.app_only.contains(token)
     }
 
     pub fn expire_access_tokens(&mut self) {
@@ -107,5 +119,6 @@ impl OAuthState {
     pub fn revoke(&mut self, token: &str) {
         self.refresh.remove(token);
         self.access.remove(token);
+        self.app_only.remove(token);
     }
 }

@@ -125,3 +125,21 @@ pub(super) fn check_auth(shared: &Shared, ctx: &Ctx<'_>) -> Result<(), Failure> 
         .collect();
     Err(failure)
 }
+
+/// A route that answers only for a signed-in user refuses an application's own token (the
+/// `client_credentials` grant's), as Graph's `/me` does.
+pub(super) fn check_delegated(shared: &Shared, ctx: &Ctx<'_>, message: &str) -> Result<(), Failure> {
+    let app_only = ctx.spec.file.auth.iter().any(|scheme| {
+        let (Some(header), Some(prefix)) = (&scheme.header, &scheme.oauth) else {
+            return false;
+        };
+        ctx.req
+            .header(header)
+            .and_then(|got| got.strip_prefix(prefix.as_str()))
+            .is_some_and(|token| shared.lock().oauth.app_only(token))
+    });
+    if app_only {
+        return Err(Failure::new(ErrorKind::BadRequest, message));
+    }
+    Ok(())
+}

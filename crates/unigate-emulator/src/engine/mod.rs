@@ -38,7 +38,7 @@ use crate::exchange::{Incoming, Reply};
 use crate::oauth;
 use crate::spec::{BodyFormat, ErrorKind, Op, RouteSpec};
 use crate::state::Shared;
-use checks::{check_auth, check_header_rules};
+use checks::{check_auth, check_delegated, check_header_rules};
 use ctx::Ctx;
 use delete::op_delete;
 use failure::Failure;
@@ -82,6 +82,9 @@ fn run(shared: &Shared, ctx: &mut Ctx<'_>) -> Result<Reply, Failure> {
     })?;
     ctx.route = Some(route);
     ctx.params = params;
+    if let Some(message) = &route.delegated_only {
+        check_delegated(shared, ctx, message)?;
+    }
     if let Some(missing) = route
         .required_query
         .iter()

@@ -678,3 +678,221 @@ fn a_body_that_is_not_a_patch_op_or_an_unknown_member_is_refused() {
     assert_eq!((plain, bad_op, unknown), (422, 422, 404));
     assert_eq!(s.lock().collections["groups"].records["g1"]["displayName"], "Sales");
 }
+
+const ROLES_SPEC: &str = r#"
+collections:
+  users:
+    records:
+      - { id: u1, username: ann@x.test, roles: { orgRoles: [ORG_MEMBER], groupRoleAssignments: [] } }
+routes:
+  - method: POST
+    path: "/users/{userId}:addRole"
+    op: merge
+    collection: users
+    write:
+      reject_unknown_fields: true
+      required: [orgRole]
+      fields: { orgRole: { type: string, enum: [ORG_OWNER, ORG_MEMBER, ORG_READ_ONLY] } }
+      array_ops: [{ field: roles.orgRoles, add: orgRole }]
+  - method: POST
+    path: "/users/{userId}:removeRole"
+    op: merge
+    collection: users
+    write:
+      reject_unknown_fields: true
+      required: [orgRole]
+      array_ops: [{ field: roles.orgRoles, remove: orgRole, min_items: 1 }]
+"#;
+
+#[test]
+fn a_value_array_takes_one_value_added_or_removed_and_keeps_its_minimum() {
+    let s = Shared::new(EmulatorSpec::from_yaml("roles", ROLES_SPEC).expect("spec"));
+
+    let (added, user) = call(&s, Method::POST, "/users/u1:addRole", r#"{"orgRole": "ORG_OWNER"}"#);
+    let (again, _) = call(&s, Method::POST, "/users/u1:addRole", r#"{"orgRole": "ORG_OWNER"}"#);
+    let (removed, after) = call(&s, Method::POST, "/users/u1:removeRole", r#"{"orgRole": "ORG_MEMBER"}"#);
+    let (last, _) = call(&s, Method::POST, "/users/u1:removeRole", r#"{"orgRole": "ORG_OWNER"}"#);
+    let (unknown_role, _) = call(&s, Method::POST, "/users/u1:addRole", r#"{"orgRole": "ORG_KING"}"#);
+
+    assert_eq!((added, again, removed), (200, 200, 200));
+    assert_eq!(
+        user,
+        json!({"id": "u1", "username": "ann@x.test",
+               "roles": {"orgRoles": ["ORG_MEMBER", "ORG_OWNER"], "groupRoleAssignments": []}})
+    );
+    assert_eq!(after["roles"]["orgRoles"], json!(["ORG_OWNER"]));
+    assert_eq!((last, unknown_role), (422, 422));
+    assert_eq!(
+        s.lock().collections["users"].records["u1"]["roles"]["orgRoles"],
+        json!(["ORG_OWNER"])
+    );
+}
+
+#[test]
+fn a_value_array_op_cannot_keep_fields_of_a_record() {
+    let spec = ROLES_SPEC.replace("add: orgRole }", "add: orgRole, fields: [id] }");
+
+    let refused = EmulatorSpec::from_yaml("roles", &spec)
+        .map(|_| ())
+        .expect_err("refused");
+
+    assert!(
+        refused.to_string().contains("`fields` and `with` need `from`"),
+        "{refused}"
+    );
+}
+
+const ASSIGNMENTS_SPEC: &str = r#"
+collections:
+  members:
+    records:
+      - { id: m1, role_assignments: { organization: [{ role_id: admin, organization_id: o1 }] } }
+routes:
+  - method: POST
+    path: "/users/{id}/role_assignments"
+    op: merge
+    collection: members
+    write:
+      array_ops:
+        - { field: role_assignments.organization, add: organization }
+        - { field: role_assignments.deployment, add: deployment }
+"#;
+
+#[test]
+fn object_values_compare_whole_and_an_op_the_body_leaves_out_adds_no_array() {
+    let s = Shared::new(EmulatorSpec::from_yaml("assignments", ASSIGNMENTS_SPEC).expect("spec"));
+    let body = r#"{"organization": [{"role_id": "admin", "organization_id": "o1"},
+                                    {"role_id": "billing", "organization_id": "o1"}]}"#;
+
+    let (status, member) = call(&s, Method::POST, "/users/m1/role_assignments", body);
+
+    assert_eq!(status, 200, "{member}");
+    assert_eq!(
+        member["role_assignments"],
+        json!({"organization": [{"role_id": "admin", "organization_id": "o1"},
+                                {"role_id": "billing", "organization_id": "o1"}]})
+    );
+}
+
+const DELEGATED_SPEC: &str = r#"
+credentials: { client_id: app, client_secret: s3cret }
+auth:
+  - { header: Authorization, oauth: "Bearer " }
+errors:
+  bad_request: { body: { error: { code: BadRequest, message: "{{message}}" } } }
+oauth:
+  token_path: /token
+  authorize_path: /authorize
+  client_id: "{{credentials.client_id}}"
+  client_secret: "{{credentials.client_secret}}"
+  grants: [client_credentials, authorization_code, refresh_token]
+collections:
+  people:
+    records:
+      - { id: u1, displayName: Ann }
+routes:
+  - method: GET
+    path: /me
+    op: get
+    collection: people
+    id_template: u1
+    delegated_only: "/me request is only valid with delegated authentication flow."
+  - { method: GET, path: "/people/{id}", op: get, collection: people }
+"#;
+
+#[test]
+fn a_delegated_only_route_refuses_an_application_token_and_answers_a_users() {
+    let s = Shared::new(EmulatorSpec::from_yaml("graph", DELEGATED_SPEC).expect("spec"));
+    let app_token = process(
+        &s,
+        &form_req(
+            Method::POST,
+            "/token",
+            "grant_type=client_credentials&client_id=app&client_secret=s3cret",
+        ),
+    );
+    let app_token: Value = serde_json::from_slice(&app_token.body).expect("token answer");
+    let app_bearer = format!("Bearer {}", app_token["access_token"].as_str().expect("token"));
+    let user_bearer = {
+        let spec = s.spec.file.oauth.as_ref().expect("oauth");
+        format!("Bearer {}", s.lock().oauth.issue(spec, true).access_token)
+    };
+
+    let as_app = process(&s, &req(Method::GET, "/me", "", Some(&app_bearer)));
+    let as_user = process(&s, &req(Method::GET, "/me", "", Some(&user_bearer)));
+    let other_route = process(&s, &req(Method::GET, "/people/u1", "", Some(&app_bearer)));
+
+    assert_eq!(as_app.status, 400);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&as_app.body).expect("json"),
+        json!({"error": {"code": "BadRequest", "message": "/me request is only valid with delegated authentication flow."}})
+    );
+    assert_eq!(as_user.status, 200);
+    assert_eq!(other_route.status, 200);
+}
+
+const TEAM_ROLE_SPEC: &str = r#"
+collections:
+  users:
+    records:
+      - { id: "7", name: Ann, teamIds: [1] }
+routes:
+  - method: POST
+    path: "/users/{userId}/teams/{teamId}"
+    id_param: userId
+    when_body: { role: member }
+    op: merge
+    collection: users
+    write: { fields: { role: { type: string } }, read_only: [role], array_ops: [{ field: teamIds, add: $params.teamId }] }
+  - method: POST
+    path: "/users/{userId}/teams/{teamId}"
+    id_param: userId
+    op: merge
+    collection: users
+    write: { reject_unknown_fields: true, array_ops: [{ field: teamIds, remove: $params.teamId }] }
+"#;
+
+#[test]
+fn an_array_op_takes_its_id_from_a_path_parameter() {
+    let s = Shared::new(EmulatorSpec::from_yaml("teams", TEAM_ROLE_SPEC).expect("spec"));
+
+    let (added, user) = call(&s, Method::POST, "/users/7/teams/4", r#"{"role": "member"}"#);
+    let (removed, after) = call(&s, Method::POST, "/users/7/teams/1", "{}");
+
+    assert_eq!((added, removed), (200, 200));
+    assert_eq!(user, json!({"id": "7", "name": "Ann", "teamIds": [1, "4"]}));
+    assert_eq!(after["teamIds"], json!(["4"]));
+}
+
+const SPLIT_SPEC: &str = r#"
+collections:
+  people:
+    records:
+      - { id: 1, name: Ann }
+      - { id: 2, name: Bo }
+  teams:
+    records:
+      - { id: t1, members: [{ id: "1", type: users }] }
+routes:
+  - method: PUT
+    path: "/teams/{id}"
+    op: merge
+    collection: teams
+    write:
+      unwrap: team
+      array_ops: [{ field: members, add: userIds, split: ",", from: people, fields: [id], with: { type: users } }]
+"#;
+
+#[test]
+fn a_split_id_list_adds_looked_up_elements_with_fixed_fields() {
+    let s = Shared::new(EmulatorSpec::from_yaml("split", SPLIT_SPEC).expect("spec"));
+
+    let (status, team) = call(&s, Method::PUT, "/teams/t1", r#"{"team": {"userIds": "1, 2,"}}"#);
+    let (unknown, _) = call(&s, Method::PUT, "/teams/t1", r#"{"team": {"userIds": "3"}}"#);
+
+    assert_eq!((status, unknown), (200, 404));
+    assert_eq!(
+        team["members"],
+        json!([{"id": "1", "type": "users"}, {"id": 2, "type": "users"}])
+    );
+}

@@ -21,7 +21,8 @@ pub(super) fn op_create(ctx: &Ctx<'_>, route: &RouteSpec, state: &mut State) -> 
     let write = &route.write;
     let body = write_body(ctx.req, write)?;
     let copied = copy_source(ctx, write, state, &body)?;
-    let additions = array_additions(write, state, &body)?;
+    let ids = array_op_source(ctx, write, &body);
+    let additions = array_additions(write, state, &ids)?;
     let coll = collection_mut(route, state)?;
     validate(write, &coll.spec.version_field, &body)?;
     let id_field = coll.spec.id_field.clone();
@@ -68,7 +69,7 @@ pub(super) fn op_create(ctx: &Ctx<'_>, route: &RouteSpec, state: &mut State) -> 
     if let Some(version) = &coll.spec.version_field {
         set_path(&mut record, version, Value::from(coll.spec.version_start));
     }
-    apply_array_ops(write, &mut record, &body, &additions);
+    apply_array_ops(write, &mut record, &ids, &additions)?;
     stamp(coll, &mut record, ctx.now, true);
     apply_set(&write.set, &mut record, ctx, &body);
     let record = Value::Object(record);
@@ -79,7 +80,8 @@ pub(super) fn op_create(ctx: &Ctx<'_>, route: &RouteSpec, state: &mut State) -> 
 pub(super) fn op_update(ctx: &Ctx<'_>, route: &RouteSpec, state: &mut State) -> Result<Reply, Failure> {
     let write = &route.write;
     let body = write_body(ctx.req, write)?;
-    let additions = array_additions(write, state, &body)?;
+    let ids = array_op_source(ctx, write, &body);
+    let additions = array_additions(write, state, &ids)?;
     let coll = collection_mut(route, state)?;
     let id = path_id(ctx, route);
     let key = coll.find(&id).ok_or_else(|| not_found(&id))?;
@@ -141,7 +143,7 @@ pub(super) fn op_update(ctx: &Ctx<'_>, route: &RouteSpec, state: &mut State) -> 
             + 1;
         set_path(&mut record, field, Value::from(next));
     }
-    apply_array_ops(write, &mut record, &body, &additions);
+    apply_array_ops(write, &mut record, &ids, &additions)?;
     stamp(coll, &mut record, ctx.now, false);
     apply_set(&write.set, &mut record, ctx, &body);
     let record = Value::Object(record);
@@ -175,16 +177,36 @@ fn copy_source(
     }
 }
 
-/// The ids at a body path of an array op, as text (none when the path is absent).
-fn op_ids(body: &Map<String, Value>, path: Option<&String>) -> Vec<String> {
-    path.and_then(|p| get_path(body, p))
-        .and_then(Value::as_array)
-        .map(|ids| ids.iter().map(value_to_text).collect())
-        .unwrap_or_default()
+/// What the array ops read their ids from: the body, and the path parameters as
+/// `$params` (`add: $params.teamId`, Make's `POST /users/{userId}/user-team-roles/{teamId}`).
+fn array_op_source(ctx: &Ctx<'_>, write: &WriteSpec, body: &Map<String, Value>) -> Map<String, Value> {
+    if write.array_ops.is_empty() {
+        return Map::new();
+    }
+    let mut source = body.clone();
+    source.insert("$params".into(), Value::Object(ctx.params.clone()));
+    source
+}
+
+/// The ids at a body path of an array op: an array's elements, a text list split on the
+/// op's separator, or one id (none when the path is absent or null).
+fn op_ids(body: &Map<String, Value>, path: Option<&String>, split: Option<&str>) -> Vec<Value> {
+    match (path.and_then(|p| get_path(body, p)), split) {
+        (Some(Value::Array(ids)), _) => ids.clone(),
+        (None | Some(Value::Null), _) => Vec::new(),
+        (Some(Value::String(text)), Some(separator)) => text
+            .split(separator)
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+            .map(|id| Value::String(id.to_owned()))
+            .collect(),
+        (Some(one), _) => vec![one.clone()],
+    }
 }
 
 /// For each of `write.array_ops`, the elements its `add` ids bring: the `from` records,
-/// projected on `fields`, read before the written collection is borrowed.
+/// projected on `fields`, read before the written collection is borrowed (without
+/// `from`, each id as sent).
 fn array_additions(
     write: &WriteSpec,
     state: &State,
@@ -194,19 +216,25 @@ fn array_additions(
         .array_ops
         .iter()
         .map(|op| {
-            let from = state.collections.get(&op.from);
-            op_ids(body, op.add.as_ref())
+            op_ids(body, op.add.as_ref(), op.split.as_deref())
                 .into_iter()
-                .map(|id| {
-                    let record = from
+                .map(|sent| {
+                    let id = value_to_text(&sent);
+                    let Some(from) = &op.from else {
+                        return Ok((id, sent));
+                    };
+                    let record = state
+                        .collections
+                        .get(from)
                         .and_then(|c| c.find(&id).and_then(|key| c.records.get(&key)))
                         .and_then(Value::as_object)
                         .ok_or_else(|| not_found(&id))?;
-                    let element: Map<String, Value> = record
+                    let mut element: Map<String, Value> = record
                         .iter()
                         .filter(|(k, _)| op.fields.is_empty() || op.fields.contains(k))
                         .map(|(k, v)| (k.clone(), v.clone()))
                         .collect();
+                    element.extend(op.with.iter().map(|(k, v)| (k.clone(), v.clone())));
                     Ok((id, Value::Object(element)))
                 })
                 .collect()
@@ -225,18 +253,34 @@ fn array_op_body_fields(write: &WriteSpec) -> Vec<String> {
         .collect()
 }
 
-/// Applies each array op to the record: removals, then additions not there yet.
+/// Applies each array op to the record: removals, then additions not there yet; a result
+/// shorter than the op's `min_items` is a `validation` error and changes nothing.
 fn apply_array_ops(
     write: &WriteSpec,
     record: &mut Map<String, Value>,
     body: &Map<String, Value>,
     additions: &[Vec<(String, Value)>],
-) {
+) -> Result<(), Failure> {
     for (op, added) in write.array_ops.iter().zip(additions) {
-        let key_of = |v: &Value| v.get(&op.key).map(value_to_text).unwrap_or_default();
-        let removed = op_ids(body, op.remove.as_ref());
-        let mut elements: Vec<Value> = record
-            .get(&op.field)
+        // An op the body says nothing about leaves a record without the array as it is
+        // (Elastic's `deployment` assignments when only `organization` ones are added).
+        let mentioned = [&op.add, &op.remove]
+            .into_iter()
+            .flatten()
+            .any(|path| get_path(body, path).is_some());
+        if !mentioned && get_path(record, &op.field).is_none() {
+            continue;
+        }
+        // An element is compared by its `key` field, or itself when the array holds ids.
+        let key_of = |v: &Value| match &op.from {
+            Some(_) => v.get(&op.key).map(value_to_text).unwrap_or_default(),
+            None => value_to_text(v),
+        };
+        let removed: Vec<String> = op_ids(body, op.remove.as_ref(), op.split.as_deref())
+            .iter()
+            .map(value_to_text)
+            .collect();
+        let mut elements: Vec<Value> = get_path(record, &op.field)
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
@@ -246,8 +290,16 @@ fn apply_array_ops(
                 elements.push(element.clone());
             }
         }
-        record.insert(op.field.clone(), Value::Array(elements));
+        if elements.len() < op.min_items {
+            let message = format!("{} must keep at least {} item(s)", op.field, op.min_items);
+            return Err(Failure::fields(
+                ErrorKind::Validation,
+                vec![FieldError::new(&op.field, "too_short", message, None)],
+            ));
+        }
+        set_path(record, &op.field, Value::Array(elements));
     }
+    Ok(())
 }
 
 /// Merges `patch` into `stored`: objects key by key, recursively; anything else replaces.

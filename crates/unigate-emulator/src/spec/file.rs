@@ -213,9 +213,18 @@ impl EmulatorSpec {
                 if !matches!(route.op, Op::Create | Op::Merge | Op::Replace) {
                     return Err(here("`write.array_ops` only applies to write ops".into()));
                 }
-                if !f.collections.contains_key(&op.from) {
-                    return Err(here(format!("write.array_ops: unknown collection `{}`", op.from)));
+                match &op.from {
+                    Some(from) if !f.collections.contains_key(from) => {
+                        return Err(here(format!("write.array_ops: unknown collection `{from}`")));
+                    }
+                    None if !op.fields.is_empty() || !op.with.is_empty() => {
+                        return Err(here("write.array_ops: `fields` and `with` need `from`".into()));
+                    }
+                    _ => {}
                 }
+            }
+            if route.delegated_only.is_some() && !f.auth.iter().any(|a| a.oauth.is_some()) {
+                return Err(here("`delegated_only` needs an `oauth` auth scheme".into()));
             }
             if route.soft_delete.is_some() && route.op != Op::Delete {
                 return Err(here("`soft_delete` only applies to op `delete`".into()));

@@ -114,6 +114,11 @@ pub(crate) struct RouteSpec {
     /// the first one missing (Google's `customer` or `domain` on a users list).
     #[serde(default)]
     pub required_query: Vec<String>,
+    /// With an `oauth` auth scheme: a request authorized by an app-only token (one the
+    /// `client_credentials` grant issued) is a `bad_request` with this message (Graph's
+    /// `/me`, which has no signed-in user to answer for an application).
+    #[serde(default)]
+    pub delegated_only: Option<String>,
     /// `delete` only: a record that does not yet have every `unless` value is not
     /// removed but has `set` written (a soft delete: Okta deactivates a user on the first
     /// DELETE and deletes it on the second).

@@ -68,26 +68,44 @@ pub(crate) struct WriteSpec {
 /// See [`WriteSpec::array_ops`]. The body fields that `add` and `remove` live in are not
 /// written as they are; the record's `field` becomes its current elements, minus those
 /// whose `key` is one of the `remove` ids, plus a copy of the `from` record of each `add`
-/// id not there yet (an id with no such record: `not_found`).
+/// id not there yet (an id with no such record: `not_found`). Without `from`, the array
+/// holds the values themselves (MongoDB Atlas' `roles.orgRoles`, a list of role names
+/// changed one at a time by `:addRole`/`:removeRole` with `{"orgRole": ...}`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ArrayOpSpec {
-    /// The record's array field.
+    /// The record's array field (a dotted path reaches a nested one: `roles.orgRoles`).
     pub field: String,
-    /// Dotted body path of the array of ids to add.
+    /// Dotted body path of the ids to add: an array, or one id.
     #[serde(default)]
     pub add: Option<String>,
-    /// Dotted body path of the array of ids to remove.
+    /// Dotted body path of the ids to remove: an array, or one id.
     #[serde(default)]
     pub remove: Option<String>,
-    /// The element field an id is compared with (as text). Default `id`.
+    /// The element field an id is compared with (as text). Default `id`; unused without
+    /// `from`, where an element is compared itself.
     #[serde(default = "default_key")]
     pub key: String,
-    /// The collection an added id is looked up in.
-    pub from: String,
+    /// The collection an added id is looked up in; none: the array holds the ids
+    /// themselves, as sent.
+    #[serde(default)]
+    pub from: Option<String>,
     /// The fields of the looked-up record an element keeps; all when empty.
     #[serde(default)]
     pub fields: Vec<String>,
+    /// A string at `add` or `remove` is split on this separator into ids (Teamwork's
+    /// `userIds: "1,2"`); items are trimmed and empty ones dropped.
+    #[serde(default)]
+    pub split: Option<String>,
+    /// With `from`: fields added to each looked-up element (Teamwork's member
+    /// `{id, type: users}`).
+    #[serde(default)]
+    pub with: serde_json::Map<String, serde_json::Value>,
+    /// Fewest elements the array may be left with: a write that leaves fewer is a
+    /// `validation` error on `field` (Atlas: "A user must have at least one role at all
+    /// times"). Default 0.
+    #[serde(default)]
+    pub min_items: usize,
 }
 
 fn default_key() -> String {

@@ -262,7 +262,17 @@ impl Call {
             let so_far = Value::Object(before.clone());
             match self.exchange(resource, &so_far, Outgoing::default()).await? {
                 Ok(reply) => {
-                    before.insert(name.clone(), self.select(resource, &reply)?);
+                    let record = self.select(resource, &reply)?;
+                    // A side load the call needs whose `response_path` picked nothing (a
+                    // membership found by a query): the record it stands for is not there.
+                    if record.is_null() && !*optional && resource.response_path.is_some() {
+                        return Err(ApiError::not_found(format!(
+                            "{} has no record for this call's `{name}` step ({} found nothing).",
+                            self.integration.name(),
+                            resource.key
+                        )));
+                    }
+                    before.insert(name.clone(), record);
                 }
                 Err(e) if *optional => {
                     tracing::debug!(integration = self.integration.name(), step = %name, error = %e, "optional side load failed");

@@ -152,7 +152,7 @@ const USERS: &[UsersEntry] = &[
         spec: "elastic-cloud-user.json",
         prefix: "/api/v1",
         create: || json!({"emails": [{"email": "conformance.check@example.com", "is_primary": true}]}),
-        update: || json!({}),
+        update: || json!({"roles": [{"id": "billing-admin"}, {"id": "deployment-viewer"}]}),
         light: false,
         // A create is an invitation (its id is the invitation token, not a member's).
         skip: &["delete"],
@@ -529,8 +529,66 @@ async fn drive(app: &TestApp, entry: &UsersEntry) -> (Vec<(String, RecordedReque
             );
         }
     }
+    // Other User Directory writes, where [`WRITES`] names the integration: a create, then
+    // the delete of the record it made.
+    for write in WRITES.iter().filter(|w| w.integration == name) {
+        let base = format!("/unified/user-directory/{}", write.resource);
+        let scope = write.query;
+        let created = run(
+            &format!("{} create", write.resource),
+            app.send(
+                Method::POST,
+                &format!("{base}?integrated_account_id={account}{scope}"),
+                Some((write.create)()),
+            )
+            .await,
+            &mut out,
+        );
+        if let Some(new_id) = created.body["id"].as_str() {
+            let extra = write.delete_query;
+            run(
+                &format!("{} delete", write.resource),
+                app.send(
+                    Method::DELETE,
+                    &format!("{base}/{new_id}?integrated_account_id={account}{scope}{extra}"),
+                    None,
+                )
+                .await,
+                &mut out,
+            );
+        }
+    }
     (out, problems)
 }
+
+/// A User Directory write driven besides users and groups: a create, then the delete of
+/// what it made.
+struct WriteEntry {
+    integration: &'static str,
+    resource: &'static str,
+    /// Query parameters every call takes.
+    query: &'static str,
+    create: fn() -> Value,
+    /// Query parameters the delete takes besides.
+    delete_query: &'static str,
+}
+
+const WRITES: &[WriteEntry] = &[
+    WriteEntry {
+        integration: "mongodb-atlas",
+        resource: "role_assignments",
+        query: "&organization_id=5f4d3c2b1a0e9d8c7b6a5f4e",
+        create: || json!({"user_id": "5c8f3b2a0d4e5f6a7b8c9d01", "role_id": "ORG_BILLING_READ_ONLY"}),
+        delete_query: "&user_id=5c8f3b2a0d4e5f6a7b8c9d01",
+    },
+    WriteEntry {
+        integration: "elastic-cloud",
+        resource: "role_assignments",
+        query: "&organization_id=1801364926",
+        create: || json!({"user_id": "4021937766", "role_id": "billing-admin"}),
+        delete_query: "",
+    },
+];
 
 /// User Directory lists driven besides users and groups, by integration: the resource and
 /// query parameters of its own (a date filter the integration sends to the provider).
@@ -548,6 +606,7 @@ const LISTS: &[(&str, &[(&str, &str)])] = &[
         &[
             ("workspaces", ""),
             ("workspaces", "&organization_id=5f4d3c2b1a0e9d8c7b6a5f4e"),
+            ("role_assignments", ""),
             (
                 "activities",
                 "&created_at[gte]=2024-06-01T00:00:00Z&created_at[lte]=2024-06-30T00:00:00Z",
@@ -555,6 +614,8 @@ const LISTS: &[(&str, &[(&str, &str)])] = &[
         ],
     ),
     ("platform-sh", &[("workspaces", ""), ("me", "")]),
+    ("google-workspace", &[("me", "")]),
+    ("elastic-cloud", &[("role_assignments", "")]),
     (
         "webex",
         &[(

@@ -201,7 +201,7 @@ mod users {
     }
 
     #[tokio::test]
-    async fn a_create_is_not_supported() {
+    async fn create_invites_the_primary_email_into_the_groups_given() {
         let (app, account) = app_with_account(P).await;
         app.emulator(P).clear_requests();
 
@@ -209,13 +209,80 @@ mod users {
             .send(
                 Method::POST,
                 &users_path(&account, None, ORG),
-                Some(json!({"emails": [{"email": "x@example.com"}]})),
+                Some(json!({
+                    "emails": [{"email": "old@example.com"}, {"email": "sam.ortiz@acme-software.example", "is_primary": true}],
+                    "groups": [{"id": "9a1b2c3d-0001-4e5f-8a6b-000000000001"}],
+                    "remote_data": {"sendNotification": true}
+                })),
             )
             .await;
 
-        assert_eq!(r.status, 405, "{}", r.text);
-        assert!(r.text.contains("does not support"), "{}", r.text);
-        assert!(request_lines(&app, P).is_empty());
+        assert_eq!(r.status, 201, "{}", r.text);
+        let id = r.body["id"].as_str().unwrap().to_string();
+        assert_eq!(id.len(), 24, "{id}");
+        assert_eq!(
+            unified(&r.body),
+            json!({
+                "id": id,
+                "emails": [{"email": "sam.ortiz@acme-software.example", "is_primary": true}],
+                "status": "invited",
+                "groups": [{"id": "9a1b2c3d-0001-4e5f-8a6b-000000000001", "organization": ORG_ID}],
+                "organizations": [{"id": ORG_ID}]
+            })
+        );
+        assert_eq!(
+            r.body["remote_data"]["results"],
+            json!([{"roleAssignmentResult": [], "groupAssignmentResult": []}])
+        );
+        let sent = last_request(&app, P);
+        assert_request(&sent, "POST", &format!("/admin/v2/orgs/{ORG_ID}/users/invite"));
+        assert_eq!(sent.header("authorization"), Some(BEARER));
+        assert_eq!(
+            sent.json.unwrap(),
+            json!({
+                "emails": ["sam.ortiz@acme-software.example"],
+                "additionalGroups": ["9a1b2c3d-0001-4e5f-8a6b-000000000001"],
+                "sendNotification": true
+            })
+        );
+        let listed = app.get(&users_path(&account, Some(&id), ORG)).await;
+        assert_eq!(listed.status, 200, "{}", listed.text);
+        assert_eq!(listed.body["emails"][0]["email"], "sam.ortiz@acme-software.example");
+    }
+
+    #[tokio::test]
+    async fn a_create_with_a_name_is_refused_and_an_invite_without_email_is_atlassians_error() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).clear_requests();
+
+        let named = app
+            .send(
+                Method::POST,
+                &users_path(&account, None, ORG),
+                Some(json!({"name": "Sam Ortiz", "emails": [{"email": "sam@example.com"}]})),
+            )
+            .await;
+        let no_email = app
+            .send(
+                Method::POST,
+                &users_path(&account, None, ORG),
+                Some(json!({"remote_data": {"emails": []}})),
+            )
+            .await;
+
+        assert_eq!(named.status, 422, "{}", named.text);
+        assert!(named.text.contains("name"), "{}", named.text);
+        assert_eq!(no_email.status, 422, "{}", no_email.text);
+        assert_eq!(no_email.body["truto_is_remote_error"], true, "{}", no_email.text);
+        assert_eq!(
+            no_email.body["raw_response"]["errors"][0]["title"], "Unprocessable Entity",
+            "{}",
+            no_email.text
+        );
+        assert_eq!(
+            request_lines(&app, P),
+            [format!("POST /admin/v2/orgs/{ORG_ID}/users/invite")]
+        );
     }
 }
 

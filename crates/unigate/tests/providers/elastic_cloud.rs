@@ -236,4 +236,228 @@ mod users {
         assert_eq!(sent.header("authorization"), Some(AUTH));
         assert!(app.emulator(P).record("members", "4021937766").is_none());
     }
+
+    #[tokio::test]
+    async fn update_adds_role_assignments_and_reads_the_member_back() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).clear_requests();
+
+        let r = app
+            .send(
+                Method::PATCH,
+                &users_path(&account, Some("1559401683"), ORG),
+                Some(json!({"roles": [{"id": "billing-admin"}, {"name": "deployment-viewer"}]})),
+            )
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            unified(&r.body)["roles"],
+            json!([
+                {"id": "organization-admin", "name": "organization-admin", "organization": "1801364926"},
+                {"id": "billing-admin", "name": "billing-admin", "organization": "1801364926"},
+                {"id": "deployment-viewer", "name": "deployment-viewer", "organization": "1801364926"}
+            ]),
+            "the roles given are added to the one held"
+        );
+        assert_eq!(r.body["id"], "1559401683");
+        assert_eq!(
+            request_lines(&app, P),
+            [
+                "POST /api/v1/users/1559401683/role_assignments",
+                "GET /api/v1/organizations/1801364926/members"
+            ]
+        );
+        let sent = last_with_method(&app, P, "POST");
+        assert_eq!(sent.header("authorization"), Some(AUTH));
+        assert_eq!(
+            sent.json.unwrap(),
+            json!({
+                "organization": [{"role_id": "billing-admin", "organization_id": "1801364926"}],
+                "deployment": [{"role_id": "deployment-viewer", "organization_id": "1801364926", "all": true}]
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn an_update_of_a_name_is_refused_before_any_call() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).clear_requests();
+
+        let r = app
+            .send(
+                Method::PATCH,
+                &users_path(&account, Some("1559401683"), ORG),
+                Some(json!({"name": "Dana W."})),
+            )
+            .await;
+
+        assert_eq!(r.status, 422, "{}", r.text);
+        assert!(r.text.contains("name"), "{}", r.text);
+        assert!(request_lines(&app, P).is_empty());
+    }
+
+    #[tokio::test]
+    async fn adding_roles_to_an_unknown_user_is_an_elastic_error() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                Method::PATCH,
+                &users_path(&account, Some("9999999999"), ORG),
+                Some(json!({"roles": [{"id": "billing-admin"}]})),
+            )
+            .await;
+
+        assert_remote_error(
+            &r,
+            404,
+            &json!({"errors": [{"code": "organization.not_found", "message": "Organization not found."}]}),
+        );
+    }
+
+    fn assignments_path(account: &str, id: Option<&str>) -> String {
+        crate::common::directory_path("role_assignments", account, id, ORG)
+    }
+
+    #[tokio::test]
+    async fn role_assignments_are_every_members_assignments() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app.get(&assignments_path(&account, None)).await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        let records: Vec<_> = r.body["result"].as_array().unwrap().iter().map(unified).collect();
+        assert_eq!(
+            records,
+            [
+                json!({"id": "1559401683:organization-admin", "user_id": "1559401683", "role_id": "organization-admin"}),
+                json!({"id": "2894455012:billing-admin", "user_id": "2894455012", "role_id": "billing-admin"}),
+                json!({"id": "2894455012:deployment-viewer", "user_id": "2894455012", "role_id": "deployment-viewer"}),
+                json!({"id": "3312087745:deployment-editor", "user_id": "3312087745", "role_id": "deployment-editor",
+                       "workspace": [{"id": "a1b2c3d4e5f60718293a4b5c6d7e8f90"}]}),
+                json!({"id": "4021937766:deployment-admin", "user_id": "4021937766", "role_id": "deployment-admin"})
+            ]
+        );
+        assert_eq!(
+            r.body["result"][2]["remote_data"],
+            json!({"user_id": "2894455012", "scope": "deployment",
+                   "assignment": {"role_id": "deployment-viewer", "organization_id": "1801364926", "all": true}})
+        );
+        let sent = last_request(&app, P);
+        assert_request(&sent, "GET", "/api/v1/organizations/1801364926/members");
+        assert_eq!(sent.header("authorization"), Some(AUTH));
+
+        let one = app
+            .get(&assignments_path(&account, Some("3312087745:deployment-editor")))
+            .await;
+        let none = app
+            .get(&assignments_path(&account, Some("3312087745:billing-admin")))
+            .await;
+        assert_eq!(one.status, 200, "{}", one.text);
+        assert_eq!(one.body["role_id"], "deployment-editor");
+        assert_eq!(none.status, 404, "{}", none.text);
+    }
+
+    #[tokio::test]
+    async fn role_assignment_create_adds_and_delete_removes_the_exact_assignment() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                Method::POST,
+                &assignments_path(&account, None),
+                Some(json!({"user_id": "1559401683", "role_id": "deployment-viewer",
+                            "workspace": [{"id": "f00dfeedf00dfeedf00dfeedf00dfeed"}]})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!(
+            unified(&r.body),
+            json!({"id": "1559401683:deployment-viewer", "user_id": "1559401683", "role_id": "deployment-viewer",
+                   "workspace": [{"id": "f00dfeedf00dfeedf00dfeedf00dfeed"}]})
+        );
+        let sent = last_request(&app, P);
+        assert_request(&sent, "POST", "/api/v1/users/1559401683/role_assignments");
+        assert_eq!(
+            sent.json.unwrap(),
+            json!({"deployment": [{"role_id": "deployment-viewer", "organization_id": "1801364926", "all": false,
+                                   "deployment_ids": ["f00dfeedf00dfeedf00dfeedf00dfeed"]}]})
+        );
+
+        app.emulator(P).clear_requests();
+        let r = app
+            .send(
+                Method::DELETE,
+                &assignments_path(&account, Some("3312087745:deployment-editor")),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            request_lines(&app, P),
+            [
+                "GET /api/v1/organizations/1801364926/members",
+                "DELETE /api/v1/users/3312087745/role_assignments"
+            ]
+        );
+        assert_eq!(
+            last_request(&app, P).json.unwrap(),
+            json!({"deployment": [{"role_id": "deployment-editor", "organization_id": "1801364926", "all": false,
+                                   "deployment_ids": ["a1b2c3d4e5f60718293a4b5c6d7e8f90"]}]})
+        );
+        assert_eq!(
+            app.emulator(P).record("members", "3312087745").unwrap()["role_assignments"],
+            json!({"deployment": []})
+        );
+    }
+
+    #[tokio::test]
+    async fn two_roles_in_one_scope_are_two_assignments() {
+        let (app, account) = app_with_account(P).await;
+        let added = app
+            .send(
+                Method::POST,
+                &assignments_path(&account, None),
+                Some(json!({"user_id": "1559401683", "role_id": "billing-admin"})),
+            )
+            .await;
+        assert_eq!(added.status, 201, "{}", added.text);
+
+        let r = app.get(&assignments_path(&account, None)).await;
+        let got = app
+            .get(&assignments_path(&account, Some("1559401683:billing-admin")))
+            .await;
+
+        let ids: Vec<&str> = r.body["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(&ids[..2], ["1559401683:organization-admin", "1559401683:billing-admin"]);
+        assert_eq!(got.status, 200, "{}", got.text);
+        assert_eq!(
+            unified(&got.body),
+            json!({"id": "1559401683:billing-admin", "user_id": "1559401683", "role_id": "billing-admin"})
+        );
+    }
+
+    #[tokio::test]
+    async fn a_workspace_on_an_organization_role_is_refused_before_any_call() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).clear_requests();
+
+        let r = app
+            .send(
+                Method::POST,
+                &assignments_path(&account, None),
+                Some(json!({"user_id": "1559401683", "role_id": "billing-admin", "workspace": [{"id": "x"}]})),
+            )
+            .await;
+
+        assert_eq!(r.status, 422, "{}", r.text);
+        assert!(r.text.contains("deployment roles only"), "{}", r.text);
+        assert!(request_lines(&app, P).is_empty());
+    }
 }

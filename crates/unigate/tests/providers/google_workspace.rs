@@ -714,3 +714,47 @@ async fn an_unknown_role_assignment_is_googles_404() {
     assert_eq!(r.status, 404, "{}", r.text);
     assert_eq!(r.body["raw_response"]["error"]["status"], "NOT_FOUND", "{}", r.text);
 }
+
+#[tokio::test]
+async fn me_reads_the_administrator_the_account_names() {
+    let (app, account) = app_with_account(PROVIDER).await;
+    app.emulator(PROVIDER).clear_requests();
+
+    let me = crate::common::me(&app, &account, "").await;
+
+    assert_eq!(
+        crate::common::unified(&me),
+        json!({"id": LIZ, "name": "Elizabeth Smith", "email": "liz@example.com", "organization": {"id": "C03az79cb"}})
+    );
+    assert_eq!(me["remote_data"]["isAdmin"], true);
+    let sent = last_request(&app, PROVIDER);
+    assert_request(&sent, "GET", "/admin/directory/v1/users/liz%40example.com");
+    assert_eq!(sent.header("authorization"), Some(TOKEN));
+}
+
+#[tokio::test]
+async fn me_without_an_admin_email_is_a_400_naming_it_and_an_unknown_one_googles_404() {
+    let app = crate::helpers::spawn_app().await;
+    let unnamed = app
+        .connect_with(
+            PROVIDER,
+            json!({"access_token": "ya29.a0Sandbox0Workspace0Admin0AccessToken00001"}),
+        )
+        .await;
+    let unknown = app
+        .connect_with(
+            PROVIDER,
+            json!({"access_token": "ya29.a0Sandbox0Workspace0Admin0AccessToken00001", "admin_email": "nobody@example.com"}),
+        )
+        .await;
+    app.emulator(PROVIDER).clear_requests();
+
+    let r = app.get(&crate::common::directory_path("me", &unnamed, None, "")).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.text.contains("admin_email"), "{}", r.text);
+    assert!(app.emulator(PROVIDER).requests().is_empty());
+
+    let r = app.get(&crate::common::directory_path("me", &unknown, None, "")).await;
+    assert_eq!(r.status, 404, "{}", r.text);
+    assert_eq!(r.body["truto_is_remote_error"], true, "{}", r.text);
+}

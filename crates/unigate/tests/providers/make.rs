@@ -436,4 +436,50 @@ mod directory {
         assert_request(&sent, "GET", "/api/v2/users/me");
         assert_eq!(sent.header("authorization"), Some(AUTH));
     }
+
+    #[tokio::test]
+    async fn add_user_gives_the_team_member_role_and_remove_user_sends_an_empty_body() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).clear_requests();
+
+        let added = crate::common::change_membership(&app, "add-user", &account, "", "123", "287").await;
+
+        assert_eq!(added.status, 200, "{}", added.text);
+        assert_eq!(unified(&added.body), json!({"group_id": "123", "user_id": "287"}));
+        assert_eq!(added.body["remote_data"]["userTeamRole"]["usersRoleId"], 3);
+        assert_eq!(
+            request_lines(&app, P),
+            [
+                "GET /api/v2/users/roles?category=team",
+                "POST /api/v2/users/287/user-team-roles/123"
+            ]
+        );
+        let sent = last_request(&app, P);
+        assert_eq!(sent.header("authorization"), Some(AUTH));
+        assert_eq!(sent.json.unwrap(), json!({"usersRoleId": 3}));
+        assert_eq!(
+            ids(&group_members(&app, &account, "123", ORG).await),
+            ["318", "305", "287"]
+        );
+
+        let removed = crate::common::change_membership(&app, "remove-user", &account, "", "123", "305").await;
+
+        assert_eq!(removed.status, 200, "{}", removed.text);
+        assert_eq!(unified(&removed.body), json!({"group_id": "123", "user_id": "305"}));
+        let sent = last_request(&app, P);
+        assert_request(&sent, "POST", "/api/v2/users/305/user-team-roles/123");
+        assert_eq!(sent.json.unwrap(), json!({}));
+        assert_eq!(ids(&group_members(&app, &account, "123", ORG).await), ["318", "287"]);
+    }
+
+    #[tokio::test]
+    async fn adding_an_unknown_user_to_a_team_is_makes_404() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = crate::common::change_membership(&app, "add-user", &account, "", "123", "999").await;
+
+        assert_eq!(r.status, 404, "{}", r.text);
+        assert_eq!(r.body["truto_is_remote_error"], true, "{}", r.text);
+        assert_eq!(r.body["raw_response"]["code"], "IM005", "{}", r.text);
+    }
 }

@@ -833,3 +833,49 @@ async fn email_and_name_filters_go_into_graphs_filter_and_status_is_the_gateways
     assert_eq!(r.body["filters"]["user-directory"]["users"]["email"], "provider");
     assert_eq!(r.body["filters"]["user-directory"]["users"]["status"], "gateway");
 }
+
+#[tokio::test]
+async fn the_proxy_reads_the_signed_in_user_of_a_delegated_token() {
+    let app = spawn_app().await;
+    let tokens = app.emulator(PROVIDER).oauth_issue().unwrap();
+    let account = app
+        .connect_with(
+            PROVIDER,
+            json!({"tenant_id": TENANT, "access_token": tokens.access_token, "refresh_token": tokens.refresh_token}),
+        )
+        .await;
+    app.emulator(PROVIDER).clear_requests();
+
+    let r = app.get(&format!("/proxy/me?integrated_account_id={account}")).await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    let me = &r.body["result"][0];
+    assert_eq!(
+        (&me["id"], &me["displayName"], &me["mail"]),
+        (&json!(ALLAN), &json!("Allan Deyoung"), &json!("AllanD@contoso.com"))
+    );
+    let sent = last_request(&app, PROVIDER);
+    assert_request(&sent, "GET", "/v1.0/me");
+    assert_eq!(
+        sent.header("authorization"),
+        Some(format!("Bearer {}", tokens.access_token).as_str())
+    );
+}
+
+#[tokio::test]
+async fn me_is_no_unified_resource_and_graph_refuses_an_applications_token() {
+    let (app, account) = app_with_account(PROVIDER).await;
+
+    let unified = app.get(&crate::common::directory_path("me", &account, None, "")).await;
+    let proxied = app.get(&format!("/proxy/me?integrated_account_id={account}")).await;
+
+    assert_eq!(unified.status, 405, "{}", unified.text);
+    assert_eq!(proxied.status, 400, "{}", proxied.text);
+    assert_eq!(proxied.body["truto_is_remote_error"], true, "{}", proxied.text);
+    assert_eq!(
+        proxied.body["raw_response"]["error"],
+        json!({"code": "BadRequest", "message": "/me request is only valid with delegated authentication flow.",
+               "innerError": proxied.body["raw_response"]["error"]["innerError"].clone()})
+    );
+    assert_eq!(request_lines(&app, PROVIDER).last().unwrap(), "GET /v1.0/me");
+}

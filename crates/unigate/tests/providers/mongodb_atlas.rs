@@ -862,4 +862,155 @@ mod directory {
             json!({"ip_address": "192.0.2.10", "project_id": "60d3c4d5e6f7a8b9c0d1e2f3"})
         );
     }
+
+    const CHLOE: &str = "5d9a4c3b1e5f6a7b8c9d0e12";
+
+    fn roles_of(user: &str) -> String {
+        format!("{ORG}&user_id={user}")
+    }
+
+    #[tokio::test]
+    async fn a_users_organization_roles_are_its_role_assignments() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .get(&directory_path("role_assignments", &account, None, &roles_of(CHLOE)))
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        let records: Vec<_> = r.body["result"].as_array().unwrap().iter().map(unified).collect();
+        assert_eq!(
+            records,
+            [
+                json!({"id": "ORG_BILLING_ADMIN", "user_id": CHLOE, "role_id": "ORG_BILLING_ADMIN"}),
+                json!({"id": "ORG_MEMBER", "user_id": CHLOE, "role_id": "ORG_MEMBER"})
+            ]
+        );
+        assert_eq!(
+            r.body["result"][0]["remote_data"],
+            json!({"orgRole": "ORG_BILLING_ADMIN"})
+        );
+        assert_eq!(r.body["next_cursor"], json!(null), "one user's roles are one answer");
+        let sent = last_request(&app, P);
+        assert_request(&sent, "GET", &format!("/api/atlas/v2/orgs/{ORG_ID}/users/{CHLOE}"));
+        assert_eq!(sent.header("accept"), Some(V2025));
+    }
+
+    #[tokio::test]
+    async fn role_assignments_need_the_user_and_get_one_role_it_holds() {
+        let (app, account) = app_with_account(P).await;
+
+        let missing = app.get(&directory_path("role_assignments", &account, None, ORG)).await;
+        let held = app
+            .get(&directory_path(
+                "role_assignments",
+                &account,
+                Some("ORG_MEMBER"),
+                &roles_of(CHLOE),
+            ))
+            .await;
+        let not_held = app
+            .get(&directory_path(
+                "role_assignments",
+                &account,
+                Some("ORG_OWNER"),
+                &roles_of(CHLOE),
+            ))
+            .await;
+
+        assert_eq!(missing.status, 400, "{}", missing.text);
+        assert!(missing.text.contains("user_id"), "{}", missing.text);
+        assert_eq!(held.status, 200, "{}", held.text);
+        assert_eq!(
+            unified(&held.body),
+            json!({"id": "ORG_MEMBER", "user_id": CHLOE, "role_id": "ORG_MEMBER"})
+        );
+        assert_eq!(not_held.status, 404, "{}", not_held.text);
+    }
+
+    #[tokio::test]
+    async fn create_adds_an_org_role_and_delete_removes_one() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .send(
+                Method::POST,
+                &directory_path("role_assignments", &account, None, ORG),
+                Some(json!({"user_id": BEN, "role_id": "ORG_BILLING_READ_ONLY"})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!(
+            unified(&r.body),
+            json!({"id": "ORG_BILLING_READ_ONLY", "user_id": BEN, "role_id": "ORG_BILLING_READ_ONLY"})
+        );
+        assert_eq!(
+            r.body["remote_data"]["roles"]["orgRoles"],
+            json!(["ORG_MEMBER", "ORG_BILLING_READ_ONLY"])
+        );
+        let sent = last_request(&app, P);
+        assert_request(
+            &sent,
+            "POST",
+            &format!("/api/atlas/v2/orgs/{ORG_ID}/users/{BEN}:addRole"),
+        );
+        assert_eq!(
+            (sent.header("accept"), sent.header("content-type")),
+            (Some(V2025), Some(V2025))
+        );
+        assert_eq!(sent.json.unwrap(), json!({"orgRole": "ORG_BILLING_READ_ONLY"}));
+
+        let r = app
+            .send(
+                Method::DELETE,
+                &directory_path("role_assignments", &account, Some("ORG_MEMBER"), &roles_of(BEN)),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let sent = last_request(&app, P);
+        assert_request(
+            &sent,
+            "POST",
+            &format!("/api/atlas/v2/orgs/{ORG_ID}/users/{BEN}:removeRole"),
+        );
+        assert_eq!(sent.header("content-type"), Some(V2025));
+        assert_eq!(sent.json.unwrap(), json!({"orgRole": "ORG_MEMBER"}));
+        assert_eq!(
+            app.emulator(P).record("users", BEN).unwrap()["roles"]["orgRoles"],
+            json!(["ORG_BILLING_READ_ONLY"])
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unknown_role_or_a_users_last_role_is_refused_in_atlas_shape() {
+        let (app, account) = app_with_account(P).await;
+
+        let unknown = app
+            .send(
+                Method::POST,
+                &directory_path("role_assignments", &account, None, ORG),
+                Some(json!({"user_id": BEN, "role_id": "ORG_EMPEROR"})),
+            )
+            .await;
+        let last = app
+            .send(
+                Method::DELETE,
+                &directory_path("role_assignments", &account, Some("ORG_MEMBER"), &roles_of(BEN)),
+                None,
+            )
+            .await;
+
+        for r in [&unknown, &last] {
+            assert_eq!(r.status, 400, "{}", r.text);
+            assert_eq!(r.body["truto_is_remote_error"], true, "{}", r.text);
+            assert_eq!(r.body["raw_response"]["errorCode"], "INVALID_ATTRIBUTE", "{}", r.text);
+        }
+        assert_eq!(unknown.body["raw_response"]["parameters"], json!(["orgRole"]));
+        assert_eq!(last.body["raw_response"]["parameters"], json!(["roles.orgRoles"]));
+        assert_eq!(
+            app.emulator(P).record("users", BEN).unwrap()["roles"]["orgRoles"],
+            json!(["ORG_MEMBER"])
+        );
+    }
 }

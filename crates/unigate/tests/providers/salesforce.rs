@@ -690,21 +690,86 @@ async fn add_user_inserts_a_group_member_that_the_users_list_then_shows() {
     );
 }
 
+const ALL_MANAGERS: &str = "00G5g000001AbCfEAK";
+const MARIA: &str = "0055g00000BcDeFAAV";
+const OLIVIA: &str = "0055g00000DeFgHAAV";
+
+async fn remove_user(app: &crate::helpers::TestApp, account: &str, group: &str, user: &str) -> crate::helpers::Reply {
+    app.send(
+        Method::POST,
+        &directory_path("groups/remove-user", account, None, ""),
+        Some(json!({"group_id": group, "user_id": user})),
+    )
+    .await
+}
+
 #[tokio::test]
-async fn remove_user_is_not_offered_and_answers_405() {
+async fn remove_user_finds_the_group_member_row_by_soql_and_deletes_it() {
     let (app, account) = app_with_account(P).await;
     app.emulator(P).clear_requests();
 
-    let r = app
-        .send(
-            Method::POST,
-            &directory_path("groups/remove-user", &account, None, ""),
-            Some(json!({"group_id": SALES_EMEA, "user_id": KENJI})),
-        )
-        .await;
+    let r = remove_user(&app, &account, SALES_EMEA, OLIVIA).await;
 
-    assert_eq!(r.status, 405, "{}", r.text);
-    assert!(request_lines(&app, P).is_empty());
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(unified(&r.body), json!({"group_id": SALES_EMEA, "user_id": OLIVIA}));
+    let sent = assert_saw(
+        &app,
+        P,
+        &[
+            ("GET", &format!("{DATA}/sobjects/Group/{SALES_EMEA}")),
+            ("GET", &format!("{DATA}/sobjects/User/{OLIVIA}")),
+            ("GET", &format!("{DATA}/query")),
+            ("DELETE", &format!("{DATA}/sobjects/GroupMember/0115g000001GmAbAAK")),
+        ],
+    );
+    assert_eq!(
+        soql(&sent[2]),
+        format!("SELECT Id, GroupId, UserOrGroupId FROM GroupMember WHERE GroupId = '{SALES_EMEA}' AND UserOrGroupId = '{OLIVIA}'")
+    );
+    assert!(sent.iter().all(|q| q.header("authorization") == Some(BEARER)));
+    assert_eq!(sent[3].body.len(), 0, "a DELETE without a body");
+    assert_eq!(group_member_ids(&app, &account, SALES_EMEA, "").await, [MARIA]);
+    // Her other membership stays.
+    assert_eq!(group_member_ids(&app, &account, ALL_MANAGERS, "").await, [OLIVIA]);
+}
+
+#[tokio::test]
+async fn removing_a_user_who_is_not_a_member_is_a_404_and_deletes_nothing() {
+    let (app, account) = app_with_account(P).await;
+    app.emulator(P).clear_requests();
+
+    let r = remove_user(&app, &account, ALL_MANAGERS, MARIA).await;
+
+    assert_error(&r, 404);
+    assert!(r.text.contains("member"), "{}", r.text);
+    let lines = request_lines(&app, P);
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(lines.iter().all(|l| l.starts_with("GET ")), "{lines:?}");
+    assert_eq!(group_member_ids(&app, &account, ALL_MANAGERS, "").await, [OLIVIA]);
+}
+
+#[tokio::test]
+async fn a_quote_in_an_id_never_reaches_soql_and_a_queue_is_no_public_group() {
+    let (app, account) = app_with_account(P).await;
+    app.emulator(P).clear_requests();
+
+    let injected = remove_user(&app, &account, SALES_EMEA, "x' OR UserOrGroupId != '").await;
+    let queue = remove_user(&app, &account, "00G5g000001AbCeEAK", OLIVIA).await;
+
+    assert_remote_error(
+        &injected,
+        404,
+        &json!([{"message": "The requested resource does not exist", "errorCode": "NOT_FOUND"}]),
+    );
+    assert_error(&queue, 404);
+    assert_eq!(
+        request_lines(&app, P),
+        [
+            format!("GET {DATA}/sobjects/Group/{SALES_EMEA}"),
+            format!("GET {DATA}/sobjects/User/x%27%20OR%20UserOrGroupId%20%21%3D%20%27"),
+            format!("GET {DATA}/sobjects/Group/00G5g000001AbCeEAK"),
+        ]
+    );
 }
 
 #[tokio::test]

@@ -379,3 +379,42 @@ async fn an_unknown_team_is_teamworks_error() {
     assert_eq!(r.body["truto_is_remote_error"], true, "{}", r.text);
     assert_eq!(r.body["raw_response"]["errors"][0]["title"], "Not Found", "{}", r.text);
 }
+
+#[tokio::test]
+async fn add_user_writes_the_teams_members_with_the_new_person() {
+    let (app, account) = app_with_account(P).await;
+    app.emulator(P).clear_requests();
+
+    let r = crate::common::change_membership(&app, "add-user", &account, "", "102", "238101").await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(unified(&r.body), json!({"group_id": "102", "user_id": "238101"}));
+    let sent = assert_saw(&app, P, &[("GET", "/teams/102.json"), ("PUT", "/teams/102.json")]);
+    assert!(sent.iter().all(|q| q.header("authorization") == Some(basic().as_str())));
+    assert_eq!(
+        sent[1].json.clone().unwrap(),
+        json!({"team": {"userIds": "240510,238101"}})
+    );
+    assert_eq!(
+        app.emulator(P).record("teams", "102").unwrap()["members"],
+        json!([{"id": "240510", "type": "users"}, {"id": 238101, "type": "users"}])
+    );
+}
+
+#[tokio::test]
+async fn adding_an_unknown_person_is_teamworks_404_and_remove_user_is_not_offered() {
+    let (app, account) = app_with_account(P).await;
+
+    let unknown = crate::common::change_membership(&app, "add-user", &account, "", "102", "1").await;
+    app.emulator(P).clear_requests();
+    let remove = crate::common::change_membership(&app, "remove-user", &account, "", "102", "240510").await;
+
+    assert_error(&unknown, 404);
+    assert_eq!(unknown.body["truto_is_remote_error"], true, "{}", unknown.text);
+    assert_eq!(remove.status, 405, "{}", remove.text);
+    assert!(request_lines(&app, P).is_empty());
+    assert_eq!(
+        app.emulator(P).record("teams", "102").unwrap()["members"],
+        json!([{"id": "240510", "type": "users"}])
+    );
+}
