@@ -445,11 +445,11 @@ pub fn effective(
                         "query_mapping" => &mut mapping.query_mapping,
                         _ => &mut mapping.request_body_mapping,
                     };
-                    let source = match slot.as_ref() {
-                        Some(lower) => layered_source(lower.source(), src),
-                        None => src.to_string(),
-                    };
-                    *slot = Some(Expr::compile(&source).map_err(|e| invalid(e.to_string()))?);
+                    let upper = Expr::compile(src).map_err(|e| invalid(e.to_string()))?;
+                    *slot = Some(match slot.as_ref() {
+                        Some(lower) => Expr::layered(lower, &upper).map_err(|e| invalid(e.to_string()))?,
+                        None => upper,
+                    });
                 }
                 "resource" => {
                     let name = v.as_str().ok_or_else(|| invalid("must be a string".into()))?;
@@ -480,15 +480,6 @@ pub fn effective(
     Ok(Some((mapping, provenance)))
 }
 
-/// One expression running `lower` then `upper` on the same input, merging `upper`'s object
-/// over `lower`'s. Both are compiled alone first (a source that does not parse on its own
-/// never reaches here), so wrapping each in a block cannot change what either means.
-fn layered_source(lower: &str, upper: &str) -> String {
-    format!(
-        "($lower := (\n{lower}\n); $upper := (\n{upper}\n); $exists($upper) ? ($type($upper) = \"object\" and $type($lower) = \"object\" ? $merge([$lower, $upper]) : $upper) : $lower)"
-    )
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -496,25 +487,60 @@ mod tests {
 
     use super::*;
 
+    /// `upper` over `lower`, evaluated on `input` both ways: each layer apart and merged
+    /// (what calls run), and the combined JSONata source (the reference); they must agree.
+    fn layered(lower: &str, upper: &str, input: &Value) -> Option<Value> {
+        let e = Expr::layered(&Expr::compile(lower).unwrap(), &Expr::compile(upper).unwrap()).unwrap();
+        let out = e.eval(input).unwrap();
+        assert_eq!(out, e.eval_reference(input).unwrap(), "{lower} / {upper} on {input}");
+        let fields = e
+            .eval_fields(input.as_object().unwrap().iter().map(|(k, v)| (k.as_str(), v)))
+            .unwrap();
+        assert_eq!(out, fields);
+        out
+    }
+
     #[test]
     fn a_layer_adds_and_replaces_keys_of_the_lower_result() {
-        let e = Expr::compile(&layered_source(
+        let out = layered(
             r#"{"id": response.id, "name": response.name}"#,
             r#"{"name": $uppercase(response.name), "dob": response.dob}"#,
-        ))
-        .unwrap();
-        let out = e
-            .eval(&json!({"response": {"id": 1, "name": "ada", "dob": "1815-12-10"}}))
-            .unwrap();
+            &json!({"response": {"id": 1, "name": "ada", "dob": "1815-12-10"}}),
+        );
         assert_eq!(out, Some(json!({"id": 1, "name": "ADA", "dob": "1815-12-10"})));
+        // The replaced key keeps its place, as `$merge` keeps it.
+        let keys: Vec<String> = out.unwrap().as_object().unwrap().keys().cloned().collect();
+        assert_eq!(keys, ["id", "name", "dob"]);
     }
 
     #[test]
     fn an_undefined_layer_keeps_the_lower_result_and_a_scalar_replaces_it() {
-        let keep = Expr::compile(&layered_source(r#"{"a": 1}"#, "response.missing")).unwrap();
-        assert_eq!(keep.eval(&json!({"response": {}})).unwrap(), Some(json!({"a": 1})));
-        let replace = Expr::compile(&layered_source(r#"{"a": 1}"#, r#""x""#)).unwrap();
-        assert_eq!(replace.eval(&json!({"response": {}})).unwrap(), Some(json!("x")));
+        let input = json!({"response": {}});
+        assert_eq!(
+            layered(r#"{"a": 1}"#, "response.missing", &input),
+            Some(json!({"a": 1}))
+        );
+        assert_eq!(layered(r#"{"a": 1}"#, r#""x""#, &input), Some(json!("x")));
+        assert_eq!(layered(r#"{"a": 1}"#, "null", &input), Some(json!(null)));
+        assert_eq!(
+            layered("response.missing", r#"{"b": 2}"#, &input),
+            Some(json!({"b": 2}))
+        );
+        assert_eq!(layered("response.missing", "response.none", &input), None);
+        assert_eq!(layered(r#"[1, 2]"#, r#"{"b": 2}"#, &input), Some(json!({"b": 2})));
+    }
+
+    #[test]
+    fn three_layers_merge_bottom_up_and_each_keeps_its_direct_form() {
+        let catalog = Expr::compile(r#"{"id": response.id, "name": response.name}"#).unwrap();
+        let env = Expr::compile(r#"{"name": $uppercase(response.name)}"#).unwrap();
+        let account = Expr::compile(r#"{"title": response.title}"#).unwrap();
+        let e = Expr::layered(&Expr::layered(&catalog, &env).unwrap(), &account).unwrap();
+        let input = json!({"response": {"id": 1, "name": "ada", "title": "Countess"}});
+        let out = e.eval(&input).unwrap();
+        assert_eq!(out, Some(json!({"id": 1, "name": "ADA", "title": "Countess"})));
+        assert_eq!(out, e.eval_reference(&input).unwrap());
+        assert_eq!(e.is_fast(), catalog.is_fast() && env.is_fast() && account.is_fast());
     }
 
     #[test]
@@ -528,7 +554,7 @@ mod tests {
 
     #[test]
     fn variables_of_one_layer_do_not_leak_into_the_other() {
-        let e = Expr::compile(&layered_source(r#"($v := 1; {"a": $v})"#, r#"{"b": $v}"#)).unwrap();
-        assert_eq!(e.eval(&json!({})).unwrap(), Some(json!({"a": 1})));
+        let out = layered(r#"($v := 1; {"a": $v})"#, r#"{"b": $v}"#, &json!({}));
+        assert_eq!(out, Some(json!({"a": 1})));
     }
 }

@@ -50,6 +50,9 @@ pub struct Expr {
     reads: Arc<Reads>,
     /// The direct form, when the expression is in the subset [`fast`] evaluates.
     fast: Option<Arc<fast::Fast>>,
+    /// For [`Expr::layered`]: the lower and the upper expression, each evaluated on its own
+    /// (with its own direct form) and merged, instead of the combined source.
+    layers: Option<Arc<[Expr; 2]>>,
 }
 
 impl std::fmt::Debug for Expr {
@@ -92,7 +95,26 @@ impl Expr {
             source: source.into(),
             reads: Arc::new(reads::analyse(&ast)),
             ast: Arc::new(ast),
+            layers: None,
         })
+    }
+
+    /// `upper` over `lower` (a mapping override over the mapping below it): both run on the
+    /// same input; when both give objects, `upper`'s keys replace or add to `lower`'s;
+    /// otherwise `upper`'s result wins unless it is undefined. Its source is that rule in
+    /// JSONata (what [`Expr::eval_reference`] runs and errors quote); [`Expr::eval`] runs
+    /// the two expressions apart instead, each with its direct form when it has one, so an
+    /// override costs about what its own expression costs.
+    pub fn layered(lower: &Expr, upper: &Expr) -> Result<Expr, CompileError> {
+        let source = format!(
+            "($lower := (\n{}\n); $upper := (\n{}\n); $exists($upper) ? ($type($upper) = \"object\" and $type($lower) = \"object\" ? $merge([$lower, $upper]) : $upper) : $lower)",
+            lower.source(),
+            upper.source()
+        );
+        let mut layered = Expr::compile(&source)?;
+        layered.fast = None;
+        layered.layers = Some(Arc::new([lower.clone(), upper.clone()]));
+        Ok(layered)
     }
 
     pub fn source(&self) -> &str {
@@ -127,6 +149,9 @@ impl Expr {
 
     /// Evaluates against a JSON input; `undefined` comes back as `None`.
     pub fn eval(&self, input: &Value) -> Result<Option<Value>, EvalError> {
+        if let Some([lower, upper]) = self.layers.as_deref() {
+            return Ok(merge_layers(lower.eval(input)?, upper.eval(input)?));
+        }
         if let Some(out) = self.fast.as_ref().and_then(|f| f.eval(input).ok()) {
             return Ok(out);
         }
@@ -136,7 +161,10 @@ impl Expr {
     /// Whether the expression has a direct form (`mapping::fast`); without one, or when the
     /// direct form gives up on an input, jsonata-core evaluates it.
     pub fn is_fast(&self) -> bool {
-        self.fast.is_some()
+        match self.layers.as_deref() {
+            Some([lower, upper]) => lower.is_fast() && upper.is_fast(),
+            None => self.fast.is_some(),
+        }
     }
 
     /// As [`Expr::eval`] on jsonata-core alone: the reference the direct form is tested
@@ -164,6 +192,11 @@ impl Expr {
         &self,
         fields: impl IntoIterator<Item = (&'a str, &'a Value)>,
     ) -> Result<Option<Value>, EvalError> {
+        if let Some([lower, upper]) = self.layers.as_deref() {
+            let fields: Vec<(&str, &Value)> = fields.into_iter().collect();
+            let below = lower.eval_fields(fields.iter().copied())?;
+            return Ok(merge_layers(below, upper.eval_fields(fields)?));
+        }
         if let Some(fast) = &self.fast {
             let fields: Vec<(&str, &Value)> = fields.into_iter().collect();
             if let Ok(out) = fast.eval_fields(&fields) {
@@ -272,6 +305,21 @@ fn new_evaluator() -> Result<Box<Evaluator>, EvaluatorError> {
     let mut ev = Box::new(Evaluator::with_options(Context::new(), options));
     functions::register(&mut ev)?;
     Ok(ev)
+}
+
+/// [`Expr::layered`]'s rule: `upper`'s keys over `lower`'s when both are objects (a key
+/// already there keeps its place, as JSONata's `$merge` does), else `upper` unless undefined.
+fn merge_layers(lower: Option<Value>, upper: Option<Value>) -> Option<Value> {
+    match (lower, upper) {
+        (Some(Value::Object(mut below)), Some(Value::Object(above))) => {
+            for (k, v) in above {
+                below.insert(k, v);
+            }
+            Some(Value::Object(below))
+        }
+        (lower, None) => lower,
+        (_, upper) => upper,
+    }
 }
 
 fn truncate(s: &str, max: usize) -> String {
