@@ -1,7 +1,8 @@
 //! The request log: one row per unified or proxy call (environment, account, method, path,
 //! status, duration, error message), written in batches by a background task so a call
 //! never waits on it; and the hourly pruning of rows past `request_log.retention_hours`.
-//! Never a query string, a body or a credential.
+//! Never a query string, a body or a credential. With traces on, each batch written is a
+//! span (`request_log.write`, a trace of its own), not each call.
 //!
 //! The service only: the HTTP middleware that reports each call and the `GET /request-log`
 //! route that reads the rows are in `http::request_log`.
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use tokio::sync::mpsc;
+use tracing::Instrument as _;
 
 use crate::store::{RequestLogRecord, Store, StoreError, REQUEST_LOG_QUEUE};
 
@@ -194,10 +196,24 @@ async fn write_batches(
             return;
         }
         let entries = batch.len();
-        if let Err(e) = store
-            .insert_request_logs(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)), rx.len())
-            .await
-        {
+        let write = store.insert_request_logs(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)), rx.len());
+        // One span per batch (traces), a trace of its own: the calls it holds have ended.
+        let span = tracing::info_span!(
+            target: "unigate_otel",
+            parent: None,
+            "request_log.write",
+            unigate.entries = entries,
+            otel.status_code = tracing::field::Empty,
+        );
+        let written = if span.is_disabled() {
+            write.await
+        } else {
+            write.instrument(span.clone()).await
+        };
+        if written.is_err() {
+            span.record("otel.status_code", "ERROR");
+        }
+        if let Err(e) = written {
             tracing::warn!(error = %e, entries, "request log entries could not be written");
         }
     }

@@ -3,6 +3,10 @@
 //! same key with a different request is a 422; while the first request runs, a 409.
 //! Answers of 500 and above are not stored (the key is released), so a failed write can be
 //! retried with the same key.
+//!
+//! With traces on, the key's claim and its finish (or release) are spans of their own
+//! (`idempotency.claim`, `idempotency.finish`, target `unigate_otel`): two store writes
+//! that every keyed call adds to its time.
 
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Request, State};
@@ -10,6 +14,7 @@ use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
+use tracing::Instrument as _;
 
 use crate::auth::Env;
 use crate::error::ApiError;
@@ -56,10 +61,29 @@ async fn guarded(state: AppState, req: Request, next: Next) -> Result<Response, 
     let hash: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
 
     let store = state.store.clone();
-    let begin = store
-        .idempotency_begin(&env.id, &key, &hash, chrono::Duration::hours(TTL_HOURS))
-        .await
-        .map_err(|e| ApiError::from(e).into_response())?;
+    let span = tracing::info_span!(
+        target: "unigate_otel",
+        "idempotency.claim",
+        unigate.idempotency.outcome = tracing::field::Empty
+    );
+    let claim = store.idempotency_begin(&env.id, &key, &hash, chrono::Duration::hours(TTL_HOURS));
+    // Not wrapped when disabled (traces off): no extra move of the store's future.
+    let begin = if span.is_disabled() {
+        claim.await
+    } else {
+        claim.instrument(span.clone()).await
+    }
+    .map_err(|e| ApiError::from(e).into_response())?;
+    span.record(
+        "unigate.idempotency.outcome",
+        match &begin {
+            IdempotencyBegin::Started => "started",
+            IdempotencyBegin::Replay { .. } => "replay",
+            IdempotencyBegin::Mismatch => "mismatch",
+            IdempotencyBegin::InProgress => "in_progress",
+        },
+    );
+    drop(span);
     match begin {
         IdempotencyBegin::Mismatch => Err(ApiError::unprocessable(
             "This Idempotency-Key was already used with a different request.",
@@ -87,12 +111,12 @@ async fn guarded(state: AppState, req: Request, next: Next) -> Result<Response, 
         IdempotencyBegin::Started => {
             let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
             if response.status().is_server_error() {
-                let _ = store.idempotency_abort(&env.id, &key).await;
+                let _ = finishing(store.idempotency_abort(&env.id, &key), "released").await;
                 return Ok(response);
             }
             let (parts, body) = response.into_parts();
             let Ok(bytes) = axum::body::to_bytes(body, MAX_STORED_BODY).await else {
-                let _ = store.idempotency_abort(&env.id, &key).await;
+                let _ = finishing(store.idempotency_abort(&env.id, &key), "released").await;
                 return Err(ApiError::new(
                     StatusCode::BAD_GATEWAY,
                     "The answer was too large to record for Idempotency-Key replay.",
@@ -103,13 +127,25 @@ async fn guarded(state: AppState, req: Request, next: Next) -> Result<Response, 
                 .headers
                 .get(axum::http::header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok());
-            if let Err(e) = store
-                .idempotency_finish(&env.id, &key, parts.status.as_u16(), content_type, &bytes)
-                .await
+            if let Err(e) = finishing(
+                store.idempotency_finish(&env.id, &key, parts.status.as_u16(), content_type, &bytes),
+                "stored",
+            )
+            .await
             {
                 tracing::error!(error = %e, "could not record an idempotent answer");
             }
             Ok(Response::from_parts(parts, Body::from(bytes)))
         }
     }
+}
+
+/// Runs the store write that ends a key's claim (`outcome`: `stored`, the answer recorded for
+/// replay; `released`, the key freed for a retry) in the span `idempotency.finish`.
+async fn finishing<T>(write: impl std::future::Future<Output = T>, outcome: &'static str) -> T {
+    let span = tracing::info_span!(target: "unigate_otel", "idempotency.finish", unigate.idempotency.outcome = outcome);
+    if span.is_disabled() {
+        return write.await;
+    }
+    write.instrument(span).await
 }

@@ -305,3 +305,95 @@ async fn retries_rate_limits_refreshes_and_budget_waits_are_counted() {
         "{text}"
     );
 }
+
+/// A refresh the provider refuses (the account becomes `needs_reauth`) and refreshes whose
+/// token endpoint fails (a 500 with an HTML page, a 200 without a token) move their own
+/// outcomes, and none of them counts as a success.
+#[tokio::test]
+async fn refused_and_failed_token_refreshes_are_counted_by_outcome() {
+    let app = spawn_app().await;
+    let gh = app.emulator("github");
+    let refreshes = |text: &str, outcome: &str| {
+        sample(
+            text,
+            &format!(r#"unigate_token_refreshes_total{{integration="github",outcome="{outcome}"}}"#),
+        )
+        .unwrap_or(0.0)
+    };
+    let token_path = "/login/oauth/access_token";
+
+    // The token endpoint fails twice: a 500 with a page, then a 200 that is not a token.
+    let (failing, _) = crate::oauth::github_oauth_account(&app, &crate::oauth::future()).await;
+    gh.inject(
+        unigate_emulator::Fault::status(500)
+            .with_raw_body("<html>Internal Server Error</html>")
+            .on("POST", token_path)
+            .times(1),
+    );
+    let r = crate::oauth::refresh_credentials(&app, &failing).await;
+    assert!(assert_error(&r, 502).contains("500"), "{}", r.text);
+    gh.inject(
+        unigate_emulator::Fault::status(200)
+            .with_raw_body("garbage")
+            .on("POST", token_path)
+            .times(1),
+    );
+    let r = crate::oauth::refresh_credentials(&app, &failing).await;
+    assert!(assert_error(&r, 502).contains("access_token"), "{}", r.text);
+    let text = scrape(&app).await;
+    assert_eq!(refreshes(&text, "error"), 2.0, "{text}");
+    assert_eq!(refreshes(&text, "needs_reauth"), 0.0, "{text}");
+    assert_eq!(refreshes(&text, "success"), 0.0, "{text}");
+    // A failed token endpoint is not a refused grant: the account stays active.
+    let view = app.get(&format!("/integrated-account/{failing}")).await;
+    assert_eq!(view.body["status"], "active", "{}", view.text);
+
+    // The provider refuses the refresh token of an expired account: needs_reauth, once.
+    let (revoked, _) = crate::oauth::github_oauth_account(&app, "2020-01-01T00:00:00Z").await;
+    gh.oauth_revoke_refresh_tokens();
+    let r = app.get(&app.orgs_path(&revoked, Some("octo-org"), "")).await;
+    assert!(assert_error(&r, 401).contains("re-authorized"), "{}", r.text);
+    let r = app.get(&app.orgs_path(&revoked, Some("octo-org"), "")).await;
+    assert_error(&r, 401);
+    let text = scrape(&app).await;
+    assert_eq!(refreshes(&text, "needs_reauth"), 1.0, "{text}");
+    assert_eq!(refreshes(&text, "error"), 2.0, "{text}");
+    assert_eq!(refreshes(&text, "success"), 0.0, "{text}");
+    let view = app.get(&format!("/integrated-account/{revoked}")).await;
+    assert_eq!(view.body["status"], "needs_reauth", "{}", view.text);
+}
+
+/// A call refused because its account's budget has no slot within the longest wait is
+/// counted as exhausted (not as a wait, not as a provider attempt), and answered 429.
+#[tokio::test]
+async fn a_call_refused_for_an_exhausted_budget_is_counted() {
+    let provider = crate::budget::paced("exhausted-metrics", "{ requests: 1, per_ms: 60000, max_wait_ms: 100 }").await;
+    let app = crate::custom::spawn_with(&provider, true, |_| {}).await;
+    let account = crate::custom::connect(&app, &provider, json!({})).await;
+    let path = format!("/proxy/items/1?integrated_account_id={account}");
+    let counter =
+        |text: &str, name: &str| sample(text, &format!(r#"{name}{{integration="exhausted-metrics"}}"#)).unwrap_or(0.0);
+    assert_eq!(app.get(&path).await.status, 200);
+    let before = scrape(&app).await;
+    assert_eq!(counter(&before, "unigate_budget_exhausted_total"), 0.0, "{before}");
+
+    let r = app.get(&path).await;
+
+    assert!(assert_error(&r, 429).contains("budget"), "{}", r.text);
+    let after = scrape(&app).await;
+    assert_eq!(counter(&after, "unigate_budget_exhausted_total"), 1.0, "{after}");
+    assert_eq!(counter(&after, "unigate_budget_waits_total"), 0.0, "{after}");
+    assert_eq!(
+        counter(&after, "unigate_provider_request_duration_seconds_count"),
+        1.0,
+        "only the first call reached the provider:\n{after}"
+    );
+    assert_eq!(
+        requests(
+            &after,
+            r#"api="proxy",integration="exhausted-metrics",resource="items",method="GET",status="4xx""#
+        ),
+        1.0,
+        "{after}"
+    );
+}

@@ -330,6 +330,21 @@ async fn a_traced_call_exports_its_spans_under_the_callers_trace_and_providers_n
     // A caller that did not sample its trace: nothing of it is exported.
     let unsampled = "00-11111111111111111111111111111111-2222222222222222-00";
     assert_eq!(traced_get(&gateway.base, &token, &path, unsampled).await, 200);
+    // A keyed write, then the same again (replayed from the record), each in its own trace.
+    let keyed = "00-55555555555555555555555555555555-6666666666666666-01";
+    let replayed = "00-77777777777777777777777777777777-6666666666666666-01";
+    for traceparent in [keyed, replayed] {
+        let r = reqwest::Client::new()
+            .patch(format!("{}{path}", gateway.base))
+            .bearer_auth(&token)
+            .header("traceparent", traceparent)
+            .header("Idempotency-Key", "traced-write")
+            .json(&json!({"name": "Traced"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
     let stderr = gateway.stop().await;
 
     assert_no_trace_headers(&setup.github);
@@ -424,6 +439,43 @@ async fn a_traced_call_exports_its_spans_under_the_callers_trace_and_providers_n
     let refresh = only(&refreshed, "oauth.refresh");
     assert_eq!(parent_of(&refreshed, refresh).name, "account.load");
     assert_eq!(refresh.attribute("unigate.reason"), Some("due"));
+
+    // The keyed write: its key claimed, then its answer stored, both in the call's span.
+    let in_trace = |id: &str| -> Vec<Span> { received.spans.iter().filter(|s| s.trace_id == id).cloned().collect() };
+    let first = in_trace("55555555555555555555555555555555");
+    let claim = only(&first, "idempotency.claim");
+    let call = parent_of(&first, claim);
+    assert_eq!(call.name, "PATCH /unified/{category}/{resource}/{id}");
+    assert_eq!(claim.attribute("unigate.idempotency.outcome"), Some("started"));
+    let finish = only(&first, "idempotency.finish");
+    assert_eq!(finish.parent_id, call.span_id);
+    assert_eq!(finish.attribute("unigate.idempotency.outcome"), Some("stored"));
+    assert!(first.iter().any(|s| s.name == "PATCH github"), "{first:#?}");
+    // The replay: claimed as a replay, nothing finished, nothing sent.
+    let second = in_trace("77777777777777777777777777777777");
+    let claim = only(&second, "idempotency.claim");
+    assert_eq!(claim.attribute("unigate.idempotency.outcome"), Some("replay"));
+    assert!(
+        !second
+            .iter()
+            .any(|s| s.name == "idempotency.finish" || s.name == "PATCH github"),
+        "{second:#?}"
+    );
+
+    // The request log: a span per batch written, each a trace of its own, holding every
+    // unified and proxy call above (six).
+    let batches: Vec<&Span> = received
+        .spans
+        .iter()
+        .filter(|s| s.name == "request_log.write")
+        .collect();
+    assert!(!batches.is_empty(), "no `request_log.write` span");
+    assert!(batches.iter().all(|s| s.parent_id.is_empty()), "{batches:#?}");
+    let logged: u64 = batches
+        .iter()
+        .map(|s| s.attribute("unigate.entries").unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(logged, 6, "{batches:#?}");
 
     // No credential in any span: neither the accounts' nor the caller's API token.
     for s in &received.spans {

@@ -71,6 +71,7 @@ impl FastReads {
         // must not put that thread to sleep. `SQLITE_BUSY` comes back at once and the read
         // goes through the pool, whose worker thread waits (up to its busy timeout) instead.
         conn.busy_timeout(Duration::ZERO)?;
+        super::set_cache_size(&conn, super::READER_CACHE_KIB)?;
         Ok(Reader {
             conn,
             version: -1,
@@ -338,5 +339,18 @@ mod tests {
         // A path that cannot be opened: every in-thread read fails.
         store.dialect.fast = Some(FastReads::new(dir.path().join("missing/none.db")));
         assert_eq!(store.get_account(&env.id, "a1").await.unwrap().unwrap().id, "a1");
+    }
+
+    /// An account read's connection has its page cache's set size (README's memory bound).
+    #[tokio::test]
+    async fn account_reads_connections_have_a_bounded_page_cache() {
+        let (dir, url) = temp_db();
+        let _store = SqliteStore::connect(&url).await.unwrap();
+        let reader = FastReads::new(dir.path().join("t.db")).open().unwrap();
+        let size: i64 = reader
+            .conn
+            .pragma_query_value(None, "cache_size", |r| r.get(0))
+            .unwrap();
+        assert_eq!(size, -crate::store::sqlite::READER_CACHE_KIB);
     }
 }

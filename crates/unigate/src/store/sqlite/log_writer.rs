@@ -142,6 +142,7 @@ fn open_writer(path: &std::path::Path) -> rusqlite::Result<rusqlite::Connection>
     // As the pool's connections: WAL (a property of the file), commits not synced.
     conn.busy_timeout(Duration::from_secs(5))?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
+    super::set_cache_size(&conn, super::WRITER_CACHE_KIB)?;
     Ok(conn)
 }
 
@@ -370,5 +371,15 @@ mod tests {
         store.dialect.log = Some(broken);
         store.insert_request_logs(rows, 0).await.unwrap();
         assert_eq!(store.list_request_logs(&env.id, None, None, 10).await.unwrap().len(), 3);
+    }
+
+    /// A writer thread's connection has its page cache's set size (README's memory bound).
+    #[tokio::test]
+    async fn the_writers_connections_have_a_bounded_page_cache() {
+        let (dir, url) = temp_db();
+        let _store = SqliteStore::connect(&url).await.unwrap();
+        let conn = open_writer(&dir.path().join("t.db")).unwrap();
+        let size: i64 = conn.pragma_query_value(None, "cache_size", |r| r.get(0)).unwrap();
+        assert_eq!(size, -crate::store::sqlite::WRITER_CACHE_KIB);
     }
 }

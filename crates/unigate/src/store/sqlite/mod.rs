@@ -28,6 +28,26 @@ use super::StoreError;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
+/// SQLite's page cache per connection, in KiB (`PRAGMA cache_size = -N`), set on every
+/// connection Unigate opens so that the memory the database holds has a known bound (README,
+/// "Running in production"): SQLite's own default is 2,000 KiB per connection, whatever it
+/// is for. The pool's connections serve every kind of query (listing the request log,
+/// trimming it, admin reads and writes): they keep that size.
+const POOL_CACHE_KIB: i64 = 2048;
+/// The account reads' connections ([`FastReads`]): a read touches a handful of pages, and in
+/// WAL mode SQLite empties a connection's cache whenever another connection has committed
+/// since its last transaction (the request log commits several times a second), so a
+/// larger cache would hold nothing useful.
+const READER_CACHE_KIB: i64 = 256;
+/// The request log's writer threads ([`LogWriter`]): a transaction of 64 rows dirties a few
+/// dozen pages at the right edge of the table and its indexes.
+const WRITER_CACHE_KIB: i64 = 512;
+
+/// `PRAGMA cache_size` on a rusqlite connection: `kib` KiB (a negative value is in KiB).
+fn set_cache_size(conn: &rusqlite::Connection, kib: i64) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "cache_size", -kib)
+}
+
 /// The embedded store: the shared queries ([`SqlStore`]) in SQLite's [`SqliteDialect`].
 pub type SqliteStore = SqlStore<SqliteDialect>;
 
@@ -39,7 +59,8 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
+            .busy_timeout(Duration::from_secs(5))
+            .pragma("cache_size", format!("-{POOL_CACHE_KIB}"));
         let path = options.get_filename().to_path_buf();
         // No ping before each use: a connection to a local file does not go stale, and the
         // ping is one more round trip to sqlx's worker thread per query (bench/ANALYSIS.md).
@@ -125,5 +146,24 @@ mod tests {
                 .len(),
             10
         );
+    }
+
+    /// The pool's connections have their page cache's set size (README's memory bound).
+    #[tokio::test]
+    async fn the_pools_connections_have_a_bounded_page_cache() {
+        let (_dir, url) = temp_db();
+        let store = SqliteStore::connect(&url).await.unwrap();
+        let mut sizes = Vec::new();
+        // Two connections at once: each one got the pragma, not only the first.
+        let mut a = store.pool.acquire().await.unwrap();
+        let mut b = store.pool.acquire().await.unwrap();
+        for conn in [&mut a, &mut b] {
+            let size: i64 = sqlx::query_scalar("PRAGMA cache_size")
+                .fetch_one(&mut **conn)
+                .await
+                .unwrap();
+            sizes.push(size);
+        }
+        assert_eq!(sizes, [-POOL_CACHE_KIB, -POOL_CACHE_KIB]);
     }
 }
