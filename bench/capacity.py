@@ -15,6 +15,7 @@ Targets, all the benchmark's GitHub organization (`octo-org`, 1.8 KB):
 - `nginx`: nginx proxying it; `axum+hyper`: `bench forward`, the floor of Unigate's stack;
 - `unigate`: a unified `get`, `unified` format with `remote_data` (SQLite, the default);
 - `unigate-pg`: the same on PostgreSQL (a throwaway server of its own, Debian's package);
+- `unigate-pg-nocache`: the same with `database.account_cache = false` (an account read per call);
 - `unigate-list100`: a unified `list` of 100 users (mapped, `remote_data` on);
 - `unigate-override`: the `get` in an environment with an override of its response mapping.
 
@@ -187,6 +188,20 @@ def main() -> None:
             pg_account = gpg.import_account(spec_token)
             pg_get = f"/unified/user-directory/organizations/octo-org?integrated_account_id={pg_account}"
             targets["unigate-pg"] = (gpg.port, pg_get, gpg.auth(), [gpg.pid, pg.pid])
+            # The same without the account cache (`database.account_cache = false`): one account
+            # read per call, as before the cache; on a database of its own.
+            subprocess.run([str(pg.bin / "psql"), pg.admin_url, "-qc", "CREATE DATABASE unigate_bench_nocache"],
+                           check=True, capture_output=True)
+            nocache_url = urllib.parse.urlparse(pg.admin_url)._replace(path="/unigate_bench_nocache").geturl()
+            gnc = suite.Gateway(args.gateway_bin, tmp / "postgres-nocache" / "data", proxy_cpu)
+            gnc.data_dir.mkdir(parents=True)
+            gnc.top_config = f'database_url = "{nocache_url}"\nencryption_key = "{KEY}"\n'
+            gnc.extra_config = "\n[database]\naccount_cache = false\n"
+            gnc.start(emu_url)
+            procs.append(gnc)
+            nc_account = gnc.import_account(spec_token)
+            nc_get = f"/unified/user-directory/organizations/octo-org?integrated_account_id={nc_account}"
+            targets["unigate-pg-nocache"] = (gnc.port, nc_get, gnc.auth(), [gnc.pid, pg.pid])
 
         if args.only:
             keep = set(args.only.split(",")) | {"direct"}
@@ -209,26 +224,23 @@ def main() -> None:
             suite.wrk(f"http://127.0.0.1:{port}{path}", h, 2, args.conns, client_cpu, tmp)
 
         cpu: dict[str, list[float]] = {k: [] for k in targets if k != "direct"}
+        # PostgreSQL's processes' part, for the targets on PostgreSQL.
+        db_part: dict[str, list[float]] = {k: [] for k, t in targets.items() if len(t[3]) > 1}
         rps: dict[str, list[float]] = {k: [] for k in targets if k != "direct"}
         for rep in range(args.reps):
             for name, (port, path, h, pids) in targets.items():
                 if name == "direct":
                     continue
-                before = sum(suite.cpu_seconds(p) for p in pids)
+                before = [suite.cpu_seconds(p) for p in pids]
                 r = suite.wrk(f"http://127.0.0.1:{port}{path}", h, args.seconds, args.conns, client_cpu, tmp)
-                used = sum(suite.cpu_seconds(p) for p in pids) - before
+                used = [suite.cpu_seconds(p) - b for p, b in zip(pids, before)]
                 served = max(r["requests"], 1)
-                cpu[name].append(used / served * 1e6)
+                cpu[name].append(sum(used) / served * 1e6)
+                if name in db_part:
+                    db_part[name].append(used[1] / served * 1e6)
                 rps[name].append(r["rps"])
                 log(f"round {rep + 1} {name}: {r['rps']:.0f} req/s, {cpu[name][-1]:.1f} us CPU per call "
                     f"(errors {r['errors']}, non-2xx {r['non2xx']})")
-        pg_share = None
-        if "unigate-pg" in targets and pg:
-            # PostgreSQL's part of the PostgreSQL mode's CPU, measured alone in one more run.
-            port, path, h, _ = targets["unigate-pg"]
-            before = suite.cpu_seconds(pg.pid)
-            r = suite.wrk(f"http://127.0.0.1:{port}{path}", h, args.seconds, args.conns, client_cpu, tmp)
-            pg_share = (suite.cpu_seconds(pg.pid) - before) / max(r["requests"], 1) * 1e6
 
         # The open-loop tail at half of the slowest proxy's saturation (the get targets).
         tail_targets = [k for k in ("direct", "nginx", "axum+hyper", "unigate", "unigate-pg") if k in targets]
@@ -250,7 +262,7 @@ def main() -> None:
             "cpu_us": {k: statistics.median(v) for k, v in cpu.items()},
             "cpu_us_runs": cpu,
             "rps": {k: statistics.median(v) for k, v in rps.items()},
-            "pg_share_us": pg_share,
+            "db_us": {k: statistics.median(v) for k, v in db_part.items() if v},
             "rate": rate,
             "p99_us": {k: statistics.median(v) for k, v in p99.items()},
             "p99_us_runs": p99,
@@ -287,9 +299,11 @@ def report(res: dict) -> str:
         over = f"{v / floor:.2f}" if floor else "n/a"
         runs = ", ".join(f"{x:.1f}" for x in res["cpu_us_runs"][k])
         L.append(f"| {k} | **{v:.1f} µs** | {ratio} | {over} | {res['rps'][k]:.0f} | {runs} |")
-    if res.get("pg_share_us") is not None:
-        L += ["", f"Of `unigate-pg`'s CPU per call, PostgreSQL's processes took {res['pg_share_us']:.1f} µs "
-              "(one more run, measured alone); the rest is the gateway's."]
+    if res.get("db_us"):
+        L.append("")
+        for k, v in res["db_us"].items():
+            L.append(f"Of `{k}`'s CPU per call, PostgreSQL's processes took {v:.1f} µs and the gateway "
+                     f"{c[k] - v:.1f} µs.")
     if c.get("unigate-pg") and c.get("unigate"):
         L.append(f"PostgreSQL mode, gateway plus database: {c['unigate-pg'] / c['unigate']:.2f} × the SQLite mode's "
                  "CPU per call (target ≤ 1.5).")
