@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import suite  # noqa: E402  (process, gateway and load-generator helpers)
 
 ROOT = suite.ROOT
+START, END = "<!-- capacity:start -->", "<!-- capacity:end -->"
 KEY = "dW5pZ2F0ZS1iZW5jaC1rZXktMzItYnl0ZXMtbG9uZyE="  # 32 bytes, base64; bench only
 
 
@@ -113,9 +114,15 @@ def main() -> None:
     ap.add_argument("--conns", type=int, default=32)
     ap.add_argument("--no-postgres", action="store_true")
     ap.add_argument("--only", default=None, help="comma-separated targets (default: all)")
-    ap.add_argument("--out", default=None, help="write the report here (markdown); always printed")
+    ap.add_argument("--out", default=str(ROOT / "bench/CAPACITY.md"),
+                    help="the report (markdown), also spliced into --benchmarks as section 7")
+    ap.add_argument("--benchmarks", default=str(ROOT / "BENCHMARKS.md"))
     ap.add_argument("--json", default=str(ROOT / "target/capacity.json"))
+    ap.add_argument("--from-json", default=None, help="write the report of an earlier run's JSON, run nothing")
     args = ap.parse_args()
+    if args.from_json:
+        publish(args, json.loads(Path(args.from_json).read_text()))
+        return
 
     proxy_cpu, client_cpu = 0, 1
     tmp = Path(tempfile.mkdtemp(prefix="unigate-capacity-"))
@@ -271,16 +278,29 @@ def main() -> None:
         }
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(res, indent=1))
-        text = report(res)
-        print(text)
-        if args.out:
-            Path(args.out).write_text(text)
-            log(f"wrote {args.out}")
+        publish(args, res)
     finally:
         for p in reversed(procs):
             p.stop()
         if pg:
             pg.stop()
+
+
+def publish(args, res: dict) -> None:
+    """Prints the report, writes it to --out and splices it into --benchmarks (section 7)."""
+    text = START + "\n## 7. Capacity per core: CPU per call (`bench/run.sh --capacity`)\n\n" + report(res) + END + "\n"
+    print(text)
+    Path(args.out).write_text(text)
+    bench = Path(args.benchmarks)
+    if bench.exists():
+        body = bench.read_text()
+        if START in body and END in body:
+            body = re.sub(re.escape(START) + r".*?" + re.escape(END) + r"\n?", lambda _: text, body, flags=re.S)
+        else:
+            marker = "## Targets"
+            body = body.replace(marker, text + "\n" + marker, 1) if marker in body else body + "\n" + text
+        bench.write_text(body)
+    log(f"wrote {args.out} and its section of {bench}")
 
 
 def report(res: dict) -> str:
@@ -306,7 +326,9 @@ def report(res: dict) -> str:
                      f"{c[k] - v:.1f} µs.")
     if c.get("unigate-pg") and c.get("unigate"):
         L.append(f"PostgreSQL mode, gateway plus database: {c['unigate-pg'] / c['unigate']:.2f} × the SQLite mode's "
-                 "CPU per call (target ≤ 1.5).")
+                 "CPU per call (target ≤ 1.5)"
+                 + (f"; without the account cache {c['unigate-pg-nocache'] / c['unigate']:.2f} ×."
+                    if c.get("unigate-pg-nocache") else "."))
     p = res["p99_us"]
     d = p.get("direct", 0)
     L += ["", f"Open-loop tail at {res['rate']:.0f} req/s (half of the slowest proxy's saturation), "

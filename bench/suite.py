@@ -869,6 +869,10 @@ def report(args, res: dict) -> str:
     if soak.exists() and not args.smoke:
         # Written by `bench/run.sh --soak` (bench/soak.py), a run of its own.
         L += [soak.read_text().rstrip(), ""]
+    capacity = BENCH / "CAPACITY.md"
+    if capacity.exists() and not args.smoke:
+        # Written by `bench/run.sh --capacity` (bench/capacity.py), a run of its own.
+        L += [capacity.read_text().rstrip(), ""]
     analysis = BENCH / "ANALYSIS.md"
     if analysis.exists() and not args.smoke:
         L += [analysis.read_text().rstrip(), ""]
