@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -139,8 +138,8 @@ def main() -> None:
             raise RuntimeError(f"bench upstream did not start: {line!r}")
         emu_url = line.split()[1]
         emu_port = urllib.parse.urlparse(emu_url).port
-        spec = (ROOT / "catalog/integrations/github/emulator.yaml").read_text()
-        spec_token = re.search(r"^credentials:\n  access_token: (\S+)", spec, re.M).group(1)
+        spec_token = suite.GITHUB_TOKEN_RE.search(
+            (ROOT / "catalog/integrations/github/emulator.yaml").read_text()).group(1)
         direct_h = {"Authorization": f"Bearer {spec_token}"}
 
         targets: dict[str, tuple[int, str, dict, list[int]]] = {}
@@ -291,16 +290,8 @@ def publish(args, res: dict) -> None:
     text = START + "\n## 7. Capacity per core: CPU per call (`bench/run.sh --capacity`)\n\n" + report(res) + END + "\n"
     print(text)
     Path(args.out).write_text(text)
-    bench = Path(args.benchmarks)
-    if bench.exists():
-        body = bench.read_text()
-        if START in body and END in body:
-            body = re.sub(re.escape(START) + r".*?" + re.escape(END) + r"\n?", lambda _: text, body, flags=re.S)
-        else:
-            marker = "## Targets"
-            body = body.replace(marker, text + "\n" + marker, 1) if marker in body else body + "\n" + text
-        bench.write_text(body)
-    log(f"wrote {args.out} and its section of {bench}")
+    suite.splice(Path(args.benchmarks), START, END, text)
+    log(f"wrote {args.out} and its section of {args.benchmarks}")
 
 
 def report(res: dict) -> str:

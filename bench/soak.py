@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -195,14 +194,7 @@ def main() -> int:
     text = "\n".join(L) + "\n"
     (out_dir / "SOAK.md").write_text(text)
     bench = Path(args.benchmarks)
-    if bench.exists():
-        body = bench.read_text()
-        if START in body and END in body:
-            body = re.sub(re.escape(START) + r".*?" + re.escape(END) + r"\n?", lambda _: text, body, flags=re.S)
-        else:
-            marker = "## Targets"
-            body = body.replace(marker, text + "\n" + marker, 1) if marker in body else body + "\n" + text
-        bench.write_text(body)
+    suite.splice(bench, START, END, text)
     suite.log(f"RSS slope {rss_slope:+.2f} MiB/h; wrote {out_dir / 'SOAK.md'}, {out_dir / 'soak.svg'}, {bench}")
     return 0
 

@@ -138,6 +138,20 @@ def cpu_seconds(pid: int) -> float:
     return total / tick
 
 
+def splice(path: Path, start: str, end: str, text: str) -> None:
+    """Puts `text` (which begins with `start` and ends with `end`) into the file at `path` in
+    place of what stands between those markers, or before its "## Targets" if none yet."""
+    if not path.exists():
+        return
+    body = path.read_text()
+    if start in body and end in body:
+        body = re.sub(re.escape(start) + r".*?" + re.escape(end) + r"\n?", lambda _: text, body, flags=re.S)
+    else:
+        marker = "## Targets"
+        body = body.replace(marker, text + "\n" + marker, 1) if marker in body else body + "\n" + text
+    path.write_text(body)
+
+
 def mib(kb: int | None) -> str:
     return "n/a" if kb is None else f"{kb / 1024:.1f} MiB"
 

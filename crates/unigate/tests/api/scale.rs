@@ -248,34 +248,11 @@ async fn a_database_outage_answers_503_and_the_instance_recovers_by_itself() {
 
 #[tokio::test]
 async fn an_idempotency_key_is_honoured_across_instances() {
-    let Some(db) = fresh_postgres_database().await else {
+    let Some((a, b, token, account, _db, gh)) = two_instances_with_an_account().await else {
         eprintln!("skipped: TEST_POSTGRES_URL is not set");
         return;
     };
-    let spec = unigate_emulator::EmulatorSpec::from_file(
-        &crate::helpers::catalog_dir().join("integrations/github/emulator.yaml"),
-    )
-    .unwrap();
-    let token_value = spec.credentials()["access_token"].clone();
-    let gh = unigate_emulator::start(spec).await.unwrap();
-    let point = |c: &mut Config| {
-        c.upstream.base_url_overrides.insert("github".into(), gh.base_url());
-    };
-    let (a, token) = instance(&db, point).await;
-    let (b, _) = instance(&db, point).await;
-    let token = token.unwrap();
-    let (_, acct) = call(
-        &a,
-        &token,
-        Method::POST,
-        "/integrated-account",
-        Some(json!({"tenant_id": "t", "integration_name": "github", "context": {"access_token": token_value}})),
-    )
-    .await;
-    let path = format!(
-        "/unified/user-directory/organizations/octo-org?integrated_account_id={}",
-        acct["id"].as_str().unwrap()
-    );
+    let path = format!("/unified/user-directory/organizations/octo-org?integrated_account_id={account}");
     let send = |base: String| {
         let (token, path) = (token.clone(), path.clone());
         async move {
@@ -299,6 +276,16 @@ async fn an_idempotency_key_is_honoured_across_instances() {
     assert_eq!(gh.requests().iter().filter(|r| r.method == "PATCH").count(), 1);
 }
 
+/// GitHub's emulator and the access token it accepts.
+async fn github() -> (unigate_emulator::RunningEmulator, serde_json::Value) {
+    let spec = unigate_emulator::EmulatorSpec::from_file(
+        &crate::helpers::catalog_dir().join("integrations/github/emulator.yaml"),
+    )
+    .unwrap();
+    let token_value = spec.credentials()["access_token"].clone();
+    (unigate_emulator::start(spec).await.unwrap(), token_value)
+}
+
 /// Two instances and a GitHub emulator on a fresh database; an account made through the
 /// first: (instance a, instance b, admin token, account id, the database's URL, emulator).
 async fn two_instances_with_an_account() -> Option<(
@@ -310,12 +297,7 @@ async fn two_instances_with_an_account() -> Option<(
     unigate_emulator::RunningEmulator,
 )> {
     let db = fresh_postgres_database().await?;
-    let spec = unigate_emulator::EmulatorSpec::from_file(
-        &crate::helpers::catalog_dir().join("integrations/github/emulator.yaml"),
-    )
-    .unwrap();
-    let token_value = spec.credentials()["access_token"].clone();
-    let gh = unigate_emulator::start(spec).await.unwrap();
+    let (gh, token_value) = github().await;
     let point = |c: &mut Config| {
         c.upstream.base_url_overrides.insert("github".into(), gh.base_url());
     };
@@ -443,12 +425,7 @@ async fn without_the_account_cache_every_call_reads_the_account() {
         eprintln!("skipped: TEST_POSTGRES_URL is not set");
         return;
     };
-    let spec = unigate_emulator::EmulatorSpec::from_file(
-        &crate::helpers::catalog_dir().join("integrations/github/emulator.yaml"),
-    )
-    .unwrap();
-    let token_value = spec.credentials()["access_token"].clone();
-    let gh = unigate_emulator::start(spec).await.unwrap();
+    let (gh, token_value) = github().await;
     let (base, token) = instance(&db, |c| {
         c.upstream.base_url_overrides.insert("github".into(), gh.base_url());
         c.database.account_cache = false;
