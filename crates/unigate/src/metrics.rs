@@ -116,10 +116,12 @@ pub struct Metrics {
     token_refreshes: IntCounterVec,
     request_log_queue: IntGauge,
     request_log_dropped: IntCounter,
-    /// Serializes scrapes' updates of `request_log_dropped` (a count kept by the request
-    /// log, added to the counter as a difference).
+    /// Serializes scrapes' updates of `request_log_dropped` and of the account cache's
+    /// lookups (counts kept elsewhere, added to the counters as differences).
     dropped_seen: Mutex<()>,
     pool: IntGaugeVec,
+    account_cache: IntGaugeVec,
+    account_cache_lookups: IntCounterVec,
     webhook_outbox: IntGauge,
 }
 
@@ -246,6 +248,26 @@ impl Metrics {
                 Ok(m) => registered(r, m),
                 Err(e) => unreachable!("invalid metric: {e}"),
             },
+            account_cache: match IntGaugeVec::new(
+                Opts::new(
+                    "account_cache",
+                    "PostgreSQL's account cache: live (1 while its change listener is connected and calls use it) and entries",
+                ),
+                &["state"],
+            ) {
+                Ok(m) => registered(r, m),
+                Err(e) => unreachable!("invalid metric: {e}"),
+            },
+            account_cache_lookups: match IntCounterVec::new(
+                Opts::new(
+                    "account_cache_lookups_total",
+                    "Calls' account reads while PostgreSQL's account cache was live, by result (hit, miss)",
+                ),
+                &["result"],
+            ) {
+                Ok(m) => registered(r, m),
+                Err(e) => unreachable!("invalid metric: {e}"),
+            },
             webhook_outbox: gauge(
                 "webhook_outbox_depth",
                 "Webhook deliveries pending (due or waiting for a retry)",
@@ -341,6 +363,23 @@ impl Metrics {
     pub fn set_pool(&self, pool: PoolUse) {
         for (state, n) in [("in_use", pool.in_use), ("idle", pool.idle), ("max", pool.max)] {
             self.pool.with_label_values(&[pool.backend, state]).set(i64::from(n));
+        }
+    }
+
+    /// The account cache's state, sampled at scrape time; the lookup counters move by what
+    /// the cache counted since (scrapes are serialized by `dropped_seen`).
+    pub fn set_account_cache(&self, live: bool, entries: usize, hits: u64, misses: u64) {
+        let _serial = self
+            .dropped_seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.account_cache.with_label_values(&["live"]).set(i64::from(live));
+        self.account_cache
+            .with_label_values(&["entries"])
+            .set(i64::try_from(entries).unwrap_or(i64::MAX));
+        for (result, total) in [("hit", hits), ("miss", misses)] {
+            let counter = self.account_cache_lookups.with_label_values(&[result]);
+            counter.inc_by(total.saturating_sub(counter.get()));
         }
     }
 

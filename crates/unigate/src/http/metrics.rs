@@ -50,6 +50,9 @@ async fn render(state: &AppState) -> Response {
         idle: pool.idle,
         max: pool.max,
     });
+    if let Some(cache) = state.store.account_cache() {
+        metrics.set_account_cache(cache.live, cache.entries, cache.hits, cache.misses);
+    }
     match state.store.pending_deliveries().await {
         Ok(n) => metrics.set_webhook_outbox(n),
         // The last value stays; the scrape still answers.

@@ -54,6 +54,18 @@ struct State {
     /// By account id (ids are unique across environments); the environment is checked on
     /// each hit.
     accounts: HashMap<String, AccountRecord>,
+    /// Lookups answered from the cache, and those that read the database while it was live.
+    hits: u64,
+    misses: u64,
+}
+
+/// What the cache holds and did, for the metrics ([`super::Store::account_cache`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheStats {
+    pub live: bool,
+    pub entries: usize,
+    pub hits: u64,
+    pub misses: u64,
 }
 
 /// What [`AccountCache::lookup`] found. Consumed at once by the caller, so the size of the
@@ -68,13 +80,33 @@ pub enum Lookup {
 
 impl AccountCache {
     pub fn lookup(&self, environment_id: &str, id: &str) -> Lookup {
-        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if !state.live {
             return Lookup::Miss(None);
         }
-        match state.accounts.get(id) {
-            Some(record) if record.environment_id == environment_id => Lookup::Hit(record.clone()),
-            _ => Lookup::Miss(Some(state.generation)),
+        let found = match state.accounts.get(id) {
+            Some(record) if record.environment_id == environment_id => Some(record.clone()),
+            _ => None,
+        };
+        match found {
+            Some(record) => {
+                state.hits += 1;
+                Lookup::Hit(record)
+            }
+            None => {
+                state.misses += 1;
+                Lookup::Miss(Some(state.generation))
+            }
+        }
+    }
+
+    pub fn stats(&self) -> CacheStats {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        CacheStats {
+            live: state.live,
+            entries: state.accounts.len(),
+            hits: state.hits,
+            misses: state.misses,
         }
     }
 
@@ -232,6 +264,15 @@ mod tests {
         let t = ticket(&cache, "a");
         cache.remember(t, &record("a", "t"));
         assert_eq!(hit(&cache, "env", "a").as_deref(), Some("t"));
+        assert_eq!(
+            cache.stats(),
+            CacheStats {
+                live: true,
+                entries: 1,
+                hits: 1,
+                misses: 1
+            }
+        );
         // Another environment's call does not see it.
         assert_eq!(hit(&cache, "other", "a"), None);
         // A lost listener empties and switches off.

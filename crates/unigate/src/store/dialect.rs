@@ -52,6 +52,11 @@ pub trait Dialect: Send + Sync + Sized + 'static {
 
     fn remember_account(&self, _ticket: Option<u64>, _record: &AccountRecord) {}
 
+    /// [`Store::account_cache`].
+    fn account_cache(&self) -> Option<super::account_cache::CacheStats> {
+        None
+    }
+
     /// A write of this instance changed the account `id`, or (`None`) possibly every account
     /// (an environment's overrides or the environment itself); called before the write answers.
     fn accounts_changed(&self, _id: Option<&str>) {}

@@ -620,6 +620,11 @@ pub trait Store: Send + Sync + 'static {
     async fn pending_deliveries(&self) -> Result<u64, StoreError>;
     /// The connection pool now (for metrics).
     fn pool_use(&self) -> PoolUse;
+    /// The calls' account cache, where the backend keeps one (PostgreSQL with
+    /// `database.account_cache`): whether it is in use now, its size and its hits.
+    fn account_cache(&self) -> Option<account_cache::CacheStats> {
+        None
+    }
 
     /// Reserves the start of one call under the request budget `key` (one per account):
     /// the earliest moment, at most `max_wait_ms` away, that keeps every window of

@@ -119,6 +119,10 @@ impl Dialect for PgDialect {
         }
     }
 
+    fn account_cache(&self) -> Option<account_cache::CacheStats> {
+        self.accounts.as_ref().map(|c| c.stats())
+    }
+
     fn accounts_changed(&self, id: Option<&str>) {
         if let Some(cache) = &self.accounts {
             cache.forget(id);

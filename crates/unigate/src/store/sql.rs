@@ -974,6 +974,10 @@ where
         self.webhooks_pending().await
     }
 
+    fn account_cache(&self) -> Option<super::account_cache::CacheStats> {
+        self.dialect.account_cache()
+    }
+
     fn pool_use(&self) -> PoolUse {
         let open = self.pool.size();
         let idle = u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX).min(open);

@@ -452,3 +452,33 @@ async fn without_the_account_cache_every_call_reads_the_account() {
     .await;
     assert_eq!(org_status(&base, &token, id).await, 401);
 }
+
+/// The account cache shows in the metrics: live, its size, and its hits and misses.
+#[tokio::test]
+async fn the_account_cache_is_in_the_metrics() {
+    let Some((_a, b, token, id, _db, _gh)) = two_instances_with_an_account().await else {
+        eprintln!("skipped: TEST_POSTGRES_URL is not set");
+        return;
+    };
+    for _ in 0..3 {
+        assert_eq!(org_status(&b, &token, &id).await, 200);
+    }
+    let text = reqwest::Client::new()
+        .get(format!("{b}/metrics"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let sample = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+    };
+    assert_eq!(sample("unigate_account_cache{state=\"live\"}"), 1.0);
+    assert_eq!(sample("unigate_account_cache{state=\"entries\"}"), 1.0);
+    assert_eq!(sample("unigate_account_cache_lookups_total{result=\"miss\"}"), 1.0);
+    assert_eq!(sample("unigate_account_cache_lookups_total{result=\"hit\"}"), 2.0);
+}
