@@ -906,6 +906,28 @@ async fn pages_left_short_by_a_filter_still_walk_to_the_last_record() {
         .iter()
         .all(|r| query(r)["query"] == "isSuspended=false isArchived=false"));
     assert!(requests[1..].iter().all(|r| query(r).contains_key("pageToken")));
+
+    // Applied by Google loosely (a word of the name), narrowed by Unigate: of Google's
+    // three pages of one, only the last holds Ann herself.
+    for (id, given) in [
+        ("100000000000000000002", "Mary Ann"),
+        ("100000000000000000003", "Ann Marie"),
+        ("100000000000000000004", "Ann"),
+    ] {
+        let mut user = app.emulator(PROVIDER).record("users", LIZ).unwrap();
+        user["id"] = json!(id);
+        user["name"] = json!({"givenName": given, "familyName": "Lee", "fullName": format!("{given} Lee")});
+        app.emulator(PROVIDER).insert_record("users", user);
+    }
+    app.emulator(PROVIDER).clear_requests();
+    let path = users_path(&account, None, "&first_name=ann");
+    let (users, pages) = crate::helpers::walk_records(&app, &path, 1).await;
+    assert_eq!((ids(&users), pages), (vec!["100000000000000000004"], 3));
+    assert!(app
+        .emulator(PROVIDER)
+        .requests()
+        .iter()
+        .all(|r| query(r)["query"] == "givenName:ann"));
 }
 
 #[tokio::test]
