@@ -9,6 +9,7 @@ use serde_json::{json, Map, Value};
 use super::ctx::{collection, parse_body, Ctx};
 use super::failure::Failure;
 use super::respond::{add_headers, project, set_content_type};
+use super::search;
 use crate::dotted::get_path;
 use crate::exchange::Reply;
 use crate::spec::{ErrorKind, FilterExpressionSpec, PageStyle, PaginateSpec, ParamsIn, ResponseSpec, RouteSpec};
@@ -146,9 +147,14 @@ pub(super) fn op_list(ctx: &Ctx<'_>, route: &RouteSpec, state: &State) -> Result
         },
         None => None,
     };
+    let search = match &route.search_query {
+        Some(spec) => search::parse(ctx.query.get(&spec.param).map_or("", String::as_str), spec)?,
+        None => Vec::new(),
+    };
     let items: Vec<Value> = coll
         .records
         .values()
+        .filter(|r| search.iter().all(|c| c.matches(r)))
         .filter(|r| {
             expression
                 .as_ref()

@@ -11,7 +11,8 @@
 //! - `routing.rs`: which route matches; `checks.rs`: header rules and authentication.
 //! - the ops: `get.rs` (`get`, `render`), `list.rs` (`list` and its paging styles),
 //!   `write.rs` (`create`, `merge`, `replace`) with `validate.rs` (the body's checks),
-//!   `delete.rs`; `scim.rs` (a SCIM `PatchOp` body made plain for the write ops).
+//!   `delete.rs`; `scim.rs` (a SCIM `PatchOp` body made plain for the write ops);
+//!   `search.rs` (a search query such as Google's `query=`, read for `list`).
 //! - `respond.rs`: records and failures as the provider's answers.
 //! - `ctx.rs`: what the handling of one request knows, and the variables of templates.
 //! - `failure.rs`: the failure types.
@@ -25,6 +26,7 @@ mod list;
 mod respond;
 mod routing;
 mod scim;
+mod search;
 mod validate;
 mod write;
 

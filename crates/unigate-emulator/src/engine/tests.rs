@@ -896,3 +896,58 @@ fn a_split_id_list_adds_looked_up_elements_with_fixed_fields() {
         json!([{"id": "1", "type": "users"}, {"id": 2, "type": "users"}])
     );
 }
+
+const SEARCH_SPEC: &str = r#"
+credentials: { api_token: secret }
+auth: [{ header: Authorization, value: "Bearer {{credentials.api_token}}" }]
+errors:
+  validation:
+    status: 400
+    message: "Invalid Input: {{field}}"
+    body: { error: { code: 400, message: "{{message}}", errors: "{{errors}}" } }
+  field_error: { body: { message: "{{message}}", domain: global, reason: invalid, location: "{{field}}" } }
+collections:
+  users:
+    records:
+      - { id: "1", name: { givenName: Mary Ann }, emails: [{ address: mary@x.io }], suspended: false }
+      - { id: "2", name: { givenName: Annie }, emails: [{ address: annie@x.io }], suspended: true }
+routes:
+  - method: GET
+    path: /users
+    op: list
+    collection: users
+    search_query:
+      param: query
+      fields: { givenName: [name.givenName], email: [emails.address], isSuspended: [suspended] }
+"#;
+
+#[test]
+fn a_search_query_keeps_the_records_every_clause_matches() {
+    let s = Shared::new(EmulatorSpec::from_yaml("search", SEARCH_SPEC).expect("spec"));
+    let ids = |path: &str| -> Vec<Value> {
+        let (status, body) = call(&s, Method::GET, path, "");
+        assert_eq!(status, 200, "{path}: {body}");
+        body.as_array().expect("list").iter().map(|u| u["id"].clone()).collect()
+    };
+    assert_eq!(ids("/users"), vec![json!("1"), json!("2")]);
+    assert_eq!(ids("/users?query=givenName:ann"), vec![json!("1")]);
+    assert_eq!(ids("/users?query=givenName:ann*"), vec![json!("1"), json!("2")]);
+    assert_eq!(ids("/users?query=givenName:ann*%20isSuspended=true"), vec![json!("2")]);
+    assert_eq!(
+        ids("/users?query=givenName:%27Mary%20Ann%27%20email:MARY@x.io"),
+        vec![json!("1")]
+    );
+}
+
+#[test]
+fn a_malformed_search_query_is_googles_invalid_input() {
+    let s = Shared::new(EmulatorSpec::from_yaml("search", SEARCH_SPEC).expect("spec"));
+    let (status, body) = call(&s, Method::GET, "/users?query=lastName:Smith", "");
+    assert_eq!(status, 400);
+    assert_eq!(
+        body,
+        json!({"error": {"code": 400, "message": "Invalid Input: query", "errors": [
+            {"message": "Invalid Input", "domain": "global", "reason": "invalid", "location": "query"}
+        ]}})
+    );
+}

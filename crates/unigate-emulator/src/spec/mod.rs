@@ -35,5 +35,5 @@ pub use file::{EmulatorSpec, SpecError};
 pub(crate) use collection::{CollectionSpec, IdGenerator, TimeFormat};
 pub(crate) use oauth::{Grant, OAuthSpec, Pkce};
 pub(crate) use paginate::{PageStyle, PaginateSpec, ParamsIn};
-pub(crate) use route::{BodyFormat, FilterExpressionSpec, Op, ResponseSpec, RouteSpec};
+pub(crate) use route::{BodyFormat, FilterExpressionSpec, Op, ResponseSpec, RouteSpec, SearchQuerySpec};
 pub(crate) use write::{FieldRule, FieldType, ReadOnlyMode, WriteSpec};

@@ -105,6 +105,15 @@ pub(crate) struct RouteSpec {
     /// is a `bad_request`, as providers refuse them.
     #[serde(default)]
     pub filter_expression: Option<FilterExpressionSpec>,
+    /// `list` only: a provider's search query in one query parameter, Google's
+    /// `users.list?query=givenName:Jane isSuspended=false` syntax: clauses `field op value`
+    /// separated by whitespace (all must hold), `op` `=` (equal, ignoring case) or `:` (the
+    /// whole value or one of its words, ignoring case; `:{PREFIX}*` a prefix of either),
+    /// values bare or quoted with `'` (`\'` for a quote inside). A field not in `fields`, a
+    /// clause without an operator or a value, an unclosed quote or `*` after `=` is a
+    /// `validation` failure on the parameter, as Google answers 400 `Invalid Input`.
+    #[serde(default)]
+    pub search_query: Option<SearchQuerySpec>,
     /// How a request body must be encoded: `json` or `form`
     /// (`application/x-www-form-urlencoded`, Zoho Projects' v1 writes); a body in the other
     /// encoding is a `bad_request`. Absent: either is read (a form by its `Content-Type`).
@@ -197,6 +206,17 @@ pub(crate) struct ResponseSpec {
     /// Content type (default `application/json; charset=utf-8`).
     #[serde(default)]
     pub content_type: Option<String>,
+}
+
+/// See [`RouteSpec::search_query`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SearchQuerySpec {
+    /// The query parameter holding the search (`query`).
+    pub param: String,
+    /// Field name in the search → the record's fields (dotted, through arrays:
+    /// `emails.address`); a clause holds when any of their values matches.
+    pub fields: IndexMap<String, Vec<String>>,
 }
 
 /// See [`RouteSpec::filter_expression`].

@@ -591,7 +591,8 @@ const WRITES: &[WriteEntry] = &[
 ];
 
 /// User Directory lists driven besides users and groups, by integration: the resource and
-/// query parameters of its own (a date filter the integration sends to the provider).
+/// query parameters of its own (a date filter the integration sends to the provider; the
+/// users list again with filters the provider applies).
 const LISTS: &[(&str, &[(&str, &str)])] = &[
     // GitHub's organization roles are not in the bundled spec (docs.github.com only).
     ("github", &[("me", ""), ("activities", ""), ("licenses", "")]),
@@ -614,7 +615,18 @@ const LISTS: &[(&str, &[(&str, &str)])] = &[
         ],
     ),
     ("platform-sh", &[("workspaces", ""), ("me", "")]),
-    ("google-workspace", &[("me", "")]),
+    // The users filters Google applies: `query` and `showDeleted` of users.list.
+    (
+        "google-workspace",
+        &[
+            ("me", ""),
+            (
+                "users",
+                "&email=sam.jones@example.com&first_name=Samuel&last_name=Jones&status=active",
+            ),
+            ("users", "&status=deleted"),
+        ],
+    ),
     ("elastic-cloud", &[("role_assignments", "")]),
     (
         "webex",

@@ -758,3 +758,193 @@ async fn me_without_an_admin_email_is_a_400_naming_it_and_an_unknown_one_googles
     assert_eq!(r.status, 404, "{}", r.text);
     assert_eq!(r.body["truto_is_remote_error"], true, "{}", r.text);
 }
+
+// Filters in Google's `query` search.
+
+const RAJ: &str = "117392017465829103746";
+const MIA: &str = "109283746510293847561";
+
+/// Lists users with `extra` and returns the ids and the `query` Google received (`None`
+/// when none was sent), and the whole recorded query.
+async fn filtered(app: &crate::helpers::TestApp, account: &str, extra: &str) -> (Vec<String>, HashMap<String, String>) {
+    app.emulator(PROVIDER).clear_requests();
+    let r = app.get(&users_path(account, None, extra)).await;
+    assert_eq!(r.status, 200, "{extra}: {}", r.text);
+    let ids = crate::helpers::result_ids(&r).into_iter().map(String::from).collect();
+    (ids, query(&last_request(app, PROVIDER)))
+}
+
+#[tokio::test]
+async fn each_filter_reaches_google_as_its_query_clause() {
+    let (app, account) = app_with_account(PROVIDER).await;
+
+    for (extra, sent, want) in [
+        ("&first_name=ana", "givenName:ana", vec!["108274650918273645091"]),
+        ("&last_name=SMITH", "familyName:SMITH", vec![LIZ]),
+        // Any of the user's addresses: Grace's second one.
+        (
+            "&email=Grace.Kim@Example.org",
+            "email:Grace.Kim@Example.org",
+            vec!["106473829102938475665"],
+        ),
+    ] {
+        let (ids, q) = filtered(&app, &account, extra).await;
+        assert_eq!(q.get("query").map(String::as_str), Some(sent), "{extra}");
+        assert_eq!(ids, want, "{extra}");
+        assert_eq!(q["customer"], "my_customer");
+    }
+
+    // `active` is neither suspended nor archived; Raj is suspended, Mia archived.
+    let (ids, q) = filtered(&app, &account, "&status=active").await;
+    assert_eq!(q["query"], "isSuspended=false isArchived=false");
+    assert_eq!(ids.len(), 10);
+    assert!(!ids.contains(&RAJ.to_string()) && !ids.contains(&MIA.to_string()));
+
+    // `inactive` is suspended or archived, which Google's search cannot say: Unigate filters.
+    let (ids, q) = filtered(&app, &account, "&status=Inactive").await;
+    assert!(!q.contains_key("query"), "{q:?}");
+    assert_eq!(ids, [RAJ, MIA]);
+
+    // Deleted users are another list (`showDeleted`); the sandbox has none.
+    let (ids, q) = filtered(&app, &account, "&status=deleted").await;
+    assert_eq!(
+        (q.get("showDeleted").map(String::as_str), q.get("query")),
+        (Some("true"), None)
+    );
+    assert!(ids.is_empty());
+
+    // Google has no date in its search: Unigate applies `created_at`.
+    let (ids, q) = filtered(&app, &account, "&created_at[lt]=2014-01-01").await;
+    assert!(!q.contains_key("query"), "{q:?}");
+    assert_eq!(ids, [LIZ]);
+
+    // `GET /integration/google-workspace` says who applies which.
+    let r = app.get("/integration/google-workspace").await;
+    assert_eq!(
+        r.body["filters"]["user-directory"]["users"],
+        json!({"first_name": "provider", "last_name": "provider", "email": "provider", "status": "provider",
+               "created_at": "gateway", "updated_at": "gateway"})
+    );
+}
+
+#[tokio::test]
+async fn combined_filters_are_one_query_and_all_must_hold() {
+    let (app, account) = app_with_account(PROVIDER).await;
+
+    let (ids, q) = filtered(
+        &app,
+        &account,
+        "&email=grace.kim@example.com&first_name=Grace&status=active",
+    )
+    .await;
+    assert_eq!(
+        q["query"],
+        "email:grace.kim@example.com givenName:Grace isSuspended=false isArchived=false"
+    );
+    assert_eq!(ids, ["106473829102938475665"]);
+
+    let (ids, q) = filtered(&app, &account, "&first_name=Raj&status=active").await;
+    assert_eq!(q["query"], "givenName:Raj isSuspended=false isArchived=false");
+    assert!(ids.is_empty(), "Raj is suspended");
+
+    // A group's member list takes no `query`: Unigate applies the filters there.
+    let (ids, q) = filtered(
+        &app,
+        &account,
+        &format!("&group_id={ENGINEERING}&email=Raj.Patel@example.com"),
+    )
+    .await;
+    assert!(!q.contains_key("query"), "{q:?}");
+    assert_eq!(ids, [RAJ]);
+}
+
+#[tokio::test]
+async fn a_value_with_a_space_or_a_quote_is_quoted_and_googles_looser_match_rechecked() {
+    let (app, account) = app_with_account(PROVIDER).await;
+    let mut mary = app.emulator(PROVIDER).record("users", LIZ).unwrap();
+    mary["id"] = json!("100000000000000000001");
+    mary["primaryEmail"] = json!("mary.oneil@example.com");
+    mary["emails"] = json!([{"address": "mary.oneil@example.com", "primary": true}]);
+    mary["name"] = json!({"givenName": "Mary Ann", "familyName": "O'Neil", "fullName": "Mary Ann O'Neil"});
+    app.emulator(PROVIDER).insert_record("users", mary);
+
+    let (ids, q) = filtered(&app, &account, "&first_name=mary%20ann&last_name=O'Neil").await;
+    assert_eq!(q["query"], r"givenName:'mary ann' familyName:'O\'Neil'");
+    assert_eq!(ids, ["100000000000000000001"]);
+
+    // Google's `:` matches a word of the name; the unified filter is the whole name.
+    app.emulator(PROVIDER).clear_requests();
+    let r = app.get(&users_path(&account, None, "&first_name=Ann")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let google = app.emulator(PROVIDER).requests();
+    assert_eq!(query(&google[0])["query"], "givenName:Ann");
+    assert_eq!(
+        r.body["result"],
+        json!([]),
+        "Google's answer held Mary Ann; Unigate drops her"
+    );
+}
+
+#[tokio::test]
+async fn pages_left_short_by_a_filter_still_walk_to_the_last_record() {
+    let (app, account) = app_with_account(PROVIDER).await;
+
+    // Applied by Unigate: Google's pages of 5 give 2, 0 and 0 records.
+    let path = users_path(&account, None, "&status=inactive");
+    let (users, pages) = crate::helpers::walk_records(&app, &path, 5).await;
+    assert_eq!((ids(&users), pages), (vec![RAJ, MIA], 3));
+
+    // Applied by Google, and rechecked: every page carries the query and its token.
+    app.emulator(PROVIDER).clear_requests();
+    let path = users_path(&account, None, "&status=active");
+    let (users, pages) = crate::helpers::walk_records(&app, &path, 4).await;
+    assert_eq!((users.len(), pages), (10, 3));
+    assert_eq!(users[9]["id"], "118475629102938475668", "the last record");
+    let requests = app.emulator(PROVIDER).requests();
+    assert_eq!(requests.len(), 3);
+    assert!(requests
+        .iter()
+        .all(|r| query(r)["query"] == "isSuspended=false isArchived=false"));
+    assert!(requests[1..].iter().all(|r| query(r).contains_key("pageToken")));
+
+    // Applied by Google loosely (a word of the name), narrowed by Unigate: of Google's
+    // three pages of one, only the last holds Ann herself.
+    for (id, given) in [
+        ("100000000000000000002", "Mary Ann"),
+        ("100000000000000000003", "Ann Marie"),
+        ("100000000000000000004", "Ann"),
+    ] {
+        let mut user = app.emulator(PROVIDER).record("users", LIZ).unwrap();
+        user["id"] = json!(id);
+        user["name"] = json!({"givenName": given, "familyName": "Lee", "fullName": format!("{given} Lee")});
+        app.emulator(PROVIDER).insert_record("users", user);
+    }
+    app.emulator(PROVIDER).clear_requests();
+    let path = users_path(&account, None, "&first_name=ann");
+    let (users, pages) = crate::helpers::walk_records(&app, &path, 1).await;
+    assert_eq!((ids(&users), pages), (vec!["100000000000000000004"], 3));
+    assert!(app
+        .emulator(PROVIDER)
+        .requests()
+        .iter()
+        .all(|r| query(r)["query"] == "givenName:ann"));
+}
+
+#[tokio::test]
+async fn a_malformed_remote_query_is_googles_invalid_input() {
+    let (app, account) = app_with_account(PROVIDER).await;
+
+    let r = app
+        .get(&users_path(&account, None, "&remote_query[query]=lastName:Smith"))
+        .await;
+
+    assert_remote_error(
+        &r,
+        400,
+        &json!({"error": {
+            "code": 400, "message": "Invalid Input: query",
+            "errors": [{"message": "Invalid Input", "domain": "global", "reason": "invalid", "location": "query"}],
+            "status": "INVALID_ARGUMENT"
+        }}),
+    );
+}
