@@ -141,11 +141,6 @@ impl AccountCache {
         state.accounts.clear();
         state.live = live;
     }
-
-    /// Whether calls are served from the cache now (the listener is connected).
-    pub fn is_live(&self) -> bool {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).live
-    }
 }
 
 /// Listens on [`CHANNEL`] for as long as `cache` is alive, reconnecting after a loss. Runs

@@ -71,13 +71,6 @@ pub struct PgDialect {
     accounts: Option<Arc<AccountCache>>,
 }
 
-impl PgStore {
-    /// Whether calls are served from the account cache now (its listener is connected).
-    pub fn account_cache_live(&self) -> bool {
-        self.dialect.accounts.as_ref().is_some_and(|c| c.is_live())
-    }
-}
-
 impl Dialect for PgDialect {
     type Db = sqlx::Postgres;
     type Time = DateTime<Utc>;
