@@ -254,6 +254,7 @@ impl Application {
             tokens: Arc::default(),
             oauth,
             overrides: Arc::default(),
+            opened: crate::accounts::Opened::default(),
             metrics,
             draining: std::sync::atomic::AtomicBool::new(false),
         });

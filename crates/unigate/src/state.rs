@@ -80,6 +80,9 @@ pub struct AppStateInner {
     /// Environments' mapping overrides and the effective mappings compiled from them, by
     /// version (`catalog::overrides`).
     pub overrides: Arc<OverrideCache>,
+    /// The accounts calls loaded, decrypted, for the next call on the same record
+    /// (`accounts::Opened`).
+    pub opened: crate::accounts::Opened,
     /// This application's Prometheus metrics (`GET /metrics`), shared with `upstream` and
     /// `oauth`.
     pub metrics: Arc<crate::metrics::Metrics>,

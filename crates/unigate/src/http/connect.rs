@@ -287,7 +287,7 @@ async fn validate(
         Ok(a) => a,
         Err(e) => return (AccountStatus::ValidationError, Some(e.message.clone())),
     };
-    let scope = json!({ "id": Value::Null, "context": account.context, "before": {} });
+    let scope = json!({ "id": Value::Null, "context": Value::clone(&account.context), "before": {} });
     let request = match state
         .upstream
         .request(integration, resource, &account.context, &scope, Outgoing::default())

@@ -92,7 +92,7 @@ pub struct TokenIdentity {
 }
 
 /// An integrated account as stored: secrets still sealed.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AccountRecord {
     pub id: String,
     pub environment_id: String,

@@ -71,7 +71,7 @@ async fn load<T>(
     if record.status == AccountStatus::NeedsReauth {
         return Err(crate::accounts::oauth::needs_reauth(&record));
     }
-    let account = Account::load(&state.keyring, &integration, record)?;
+    let account = state.opened.load(&state.keyring, &integration, record)?;
     let account = state.oauth.ensure_fresh(&integration, account).await?;
     Ok((integration, account, picked))
 }

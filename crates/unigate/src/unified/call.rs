@@ -36,7 +36,7 @@ pub(super) struct Call {
     /// The unified body without `remote_data`.
     pub(super) body: Value,
     pub(super) remote_data: Option<Value>,
-    pub(super) public_context: Value,
+    pub(super) public_context: Arc<Value>,
     /// The list filters given (empty for any other method).
     pub(super) filters: Filters,
     /// The account's full context; replaced when a provider 401 leads to a token refresh.
@@ -70,8 +70,8 @@ impl Call {
                     .is_some_and(|v| !v.trim().is_empty())
             })
             .map_or_else(|| mapping.resource.clone(), |(_, r)| r.clone());
-        let public_context = account.public_context(&integration);
-        let context = Mutex::new(Arc::new(account.context.clone()));
+        let public_context = account.public_context.clone();
+        let context = Mutex::new(account.context.clone());
         Ok(Call {
             state: state.clone(),
             integration,
@@ -111,7 +111,7 @@ impl Call {
             ("query", Value::Object(self.req.query.rest.clone())),
             ("rawQuery", Value::String(self.req.query.raw.clone())),
             ("body", self.body.clone()),
-            ("context", self.public_context.clone()),
+            ("context", Value::clone(&self.public_context)),
             ("before", before.clone()),
         ])
     }
@@ -165,7 +165,7 @@ impl Call {
                     unigate.reason = "provider_401"
                 ))
                 .await?;
-                *self.context.lock().unwrap_or_else(PoisonError::into_inner) = Arc::new(fresh.context);
+                *self.context.lock().unwrap_or_else(PoisonError::into_inner) = fresh.context;
                 let req = self.request(resource, before, outgoing)?;
                 Ok(Box::pin(self.state.upstream.call(&self.integration, req)).await)
             }
