@@ -56,23 +56,30 @@ pub fn router(state: AppState) -> Router {
             ApiError::method_not_allowed("This route does not accept that HTTP method.")
         })
         .layer(DefaultBodyLimit::max(limit))
-        .layer(axum::middleware::map_response(json_rejections))
+        .layer(axum::middleware::map_response(json_rejections));
+    // tower-http's request spans and events are at DEBUG: with logs at a coarser level the
+    // layer would only read the clock and build disabled spans on every call, so it is left
+    // out (the request log and the metrics time every call anyway).
+    let router = if tracing::enabled!(target: "tower_http::trace", tracing::Level::DEBUG) {
         // The path only: a query string may hold a link token or an OAuth code.
-        .layer(
+        router.layer(
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<axum::body::Body>| {
                 tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
             }),
         )
-        .layer(CatchPanicLayer::custom(
-            |_: Box<dyn std::any::Any + Send>| -> Response {
-                tracing::error!("a request handler panicked");
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "Internal server error. The cause has been logged.",
-                )
-                .into_response()
-            },
-        ));
+    } else {
+        router
+    };
+    let router = router.layer(CatchPanicLayer::custom(
+        |_: Box<dyn std::any::Any + Send>| -> Response {
+            tracing::error!("a request handler panicked");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal server error. The cause has been logged.",
+            )
+            .into_response()
+        },
+    ));
     // Outermost, so that the call's span sees even a panic's 500; only with traces on, so
     // that a gateway without them pays nothing for the middleware.
     let router = if state.config.traces.otlp_endpoint.is_some() {
