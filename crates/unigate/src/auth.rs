@@ -7,7 +7,6 @@ use axum::http::request::Parts;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::TokenScope;
-use crate::tokens::hash_token;
 
 /// The environment of the request's bearer token, and what the token may do.
 #[derive(Debug, Clone)]
@@ -47,7 +46,7 @@ impl FromRequestParts<AppState> for Env {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| ApiError::unauthorized("The Authorization header must be `Bearer <api token>`."))?;
-        match state.tokens.identity(state.store.as_ref(), hash_token(token)).await? {
+        match state.tokens.identity(state.store.as_ref(), token).await? {
             Some(t) => Ok(Env {
                 id: t.environment_id,
                 scope: t.scope,

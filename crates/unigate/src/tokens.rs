@@ -49,10 +49,15 @@ pub const TOKEN_CACHE_TTL: Duration = Duration::from_secs(1);
 /// Entries kept at most; past that, expired ones are dropped, then all if none had expired.
 const TOKEN_CACHE_MAX: usize = 10_000;
 
-/// `token hash -> (environment id, scope)` for [`TOKEN_CACHE_TTL`], so that a burst of calls with the
+/// `token -> (environment id, scope)` for [`TOKEN_CACHE_TTL`], so that a burst of calls with the
 /// same token makes one store query a second instead of one each (on SQLite each query is a
 /// round trip to sqlx's worker thread). Only tokens that exist are remembered: an invalid
 /// one is looked up every time, and a new token works at once.
+///
+/// Keyed by the token as sent, not by its SHA-256: hashing it on every call was 4 % of a
+/// unified `get`'s instructions (bench/ANALYSIS.md, twentieth pass), and the store's hash is
+/// computed only on a miss. The process sees each token in its requests anyway; the cache
+/// holds it for at most [`TOKEN_CACHE_TTL`] after its last store lookup.
 ///
 /// A `std` mutex, not a tokio one: it is held for a map lookup or insert, never across an
 /// `.await`. Accounts are kept by the store instead, which checks them against the
@@ -63,15 +68,15 @@ pub struct TokenCache {
 }
 
 impl TokenCache {
-    fn get(&self, token_hash: &str, now: Instant) -> Option<TokenIdentity> {
+    fn get(&self, token: &str, now: Instant) -> Option<TokenIdentity> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        match entries.get(token_hash) {
+        match entries.get(token) {
             Some((env, expires)) if *expires > now => Some(env.clone()),
             _ => None,
         }
     }
 
-    fn insert(&self, token_hash: String, identity: TokenIdentity, now: Instant) {
+    fn insert(&self, token: String, identity: TokenIdentity, now: Instant) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= TOKEN_CACHE_MAX {
             entries.retain(|_, (_, expires)| *expires > now);
@@ -79,24 +84,25 @@ impl TokenCache {
                 entries.clear();
             }
         }
-        entries.insert(token_hash, (identity, now + TOKEN_CACHE_TTL));
+        entries.insert(token, (identity, now + TOKEN_CACHE_TTL));
     }
 
-    /// The environment and scope of a token, from the cache or the store.
+    /// The environment and scope of a token (as the caller sent it), from the cache or the
+    /// store (by its hash).
     pub async fn identity(
         &self,
         store: &dyn crate::store::Store,
-        token_hash: String,
+        token: &str,
     ) -> Result<Option<TokenIdentity>, crate::store::StoreError> {
-        if let Some(env) = self.get(&token_hash, Instant::now()) {
+        if let Some(env) = self.get(token, Instant::now()) {
             return Ok(Some(env));
         }
         let found = store
-            .token_identity(&token_hash)
+            .token_identity(&hash_token(token))
             .instrument(tracing::info_span!(target: "unigate_otel", "store.token_identity"))
             .await?;
         if let Some(env) = &found {
-            self.insert(token_hash, env.clone(), Instant::now());
+            self.insert(token.to_string(), env.clone(), Instant::now());
         }
         Ok(found)
     }

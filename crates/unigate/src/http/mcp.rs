@@ -393,7 +393,7 @@ async fn authorize(state: &AppState, token: &str, headers: &HeaderMap) -> Result
             .map(str::trim)
             .filter(|t| !t.is_empty());
         let identity = match bearer {
-            Some(t) => state.tokens.identity(state.store.as_ref(), hash_token(t)).await?,
+            Some(t) => state.tokens.identity(state.store.as_ref(), t).await?,
             None => None,
         };
         if identity.is_none_or(|i| i.environment_id != server.environment_id) {
