@@ -542,8 +542,10 @@ pub(super) fn compile_integration(
             src.as_ref()
                 .and_then(|s| compile_expr(file, text, &format!("rate_limit.{name}"), s, errors))
         };
+        let is_rate_limited = c("is_rate_limited", &rl.is_rate_limited);
         rate_limit = RateLimit {
-            is_rate_limited: c("is_rate_limited", &rl.is_rate_limited),
+            rate_limited_statuses: is_rate_limited.as_ref().and_then(|e| e.true_only_when("status")),
+            is_rate_limited,
             retry_after: c("retry_after", &rl.retry_after),
             reset_at: c("reset_at", &rl.reset_at),
             limit: c("limit", &rl.limit),

@@ -147,6 +147,9 @@ pub struct OAuth2 {
 #[derive(Debug, Default)]
 pub struct RateLimit {
     pub is_rate_limited: Option<Expr>,
+    /// The statuses for which `is_rate_limited` can be true, when its shape says so
+    /// (`status = 429 or (status = 403 and ...)`): any other answer is not evaluated.
+    pub rate_limited_statuses: Option<Vec<f64>>,
     pub retry_after: Option<Expr>,
     pub reset_at: Option<Expr>,
     pub limit: Option<Expr>,

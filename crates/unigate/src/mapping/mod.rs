@@ -135,6 +135,15 @@ impl Expr {
         }
     }
 
+    /// The numbers the input's field `name` must equal for this expression to give `true`,
+    /// when its shape says so (`reads::true_only_when`); `None` otherwise.
+    pub fn true_only_when(&self, name: &str) -> Option<Vec<f64>> {
+        if self.layers.is_some() {
+            return None;
+        }
+        reads::true_only_when(&self.ast, name)
+    }
+
     /// The names of an expression that is only a path of plain names (`response.items`).
     pub fn field_path(&self) -> Option<Vec<&str>> {
         reads::field_path(&self.ast)

@@ -298,6 +298,45 @@ pub fn field_path(ast: &AstNode) -> Option<Vec<&str>> {
     }
 }
 
+/// The numbers the input's field `name` must equal for `ast` to be `true`, when the
+/// expression says so in its shape: `name = 429`, `or` of such terms, `and` with such a
+/// term on either side, parentheses. `None` when it does not (then any value may give
+/// `true`). A rate-limit check `status = 429 or (status = 403 and ...)` is then skipped for
+/// the 200s that are almost every answer, instead of being evaluated on each.
+pub fn true_only_when(ast: &AstNode, name: &str) -> Option<Vec<f64>> {
+    use jsonata_core::ast::BinaryOp;
+    match ast {
+        AstNode::Block(items) if items.len() == 1 => true_only_when(&items[0], name),
+        AstNode::Binary {
+            op: BinaryOp::Equal,
+            lhs,
+            rhs,
+        } => match (&**lhs, &**rhs) {
+            (field, AstNode::Number(n)) | (AstNode::Number(n), field)
+                if field_path(field).is_some_and(|p| p == [name]) =>
+            {
+                Some(vec![*n])
+            }
+            _ => None,
+        },
+        AstNode::Binary {
+            op: BinaryOp::Or,
+            lhs,
+            rhs,
+        } => {
+            let mut values = true_only_when(lhs, name)?;
+            values.extend(true_only_when(rhs, name)?);
+            Some(values)
+        }
+        AstNode::Binary {
+            op: BinaryOp::And,
+            lhs,
+            rhs,
+        } => true_only_when(lhs, name).or_else(|| true_only_when(rhs, name)),
+        _ => None,
+    }
+}
+
 /// Where each record of a list page is in its text: the byte range of each item of the
 /// array at the field `path` (an empty path: the whole text is the array), for writing each
 /// record's `remote_data` as the provider wrote it, as a `get` does. No records when the
@@ -503,6 +542,37 @@ impl<'de> serde::de::Visitor<'de> for Projected<'_> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    fn statuses(src: &str) -> Option<Vec<f64>> {
+        true_only_when(&jsonata_core::parser::parse(src).unwrap(), "status")
+    }
+
+    /// Only shapes that cannot be true for other statuses give a list; anything else is
+    /// evaluated on every answer.
+    #[test]
+    fn a_check_true_only_for_some_statuses_says_which() {
+        assert_eq!(statuses("status = 429"), Some(vec![429.0]));
+        assert_eq!(statuses("429 = status"), Some(vec![429.0]));
+        assert_eq!(
+            statuses("status = 429 or (status = 403 and headers.`x-ratelimit-remaining` = \"0\")"),
+            Some(vec![429.0, 403.0])
+        );
+        assert_eq!(
+            statuses("status = 429 or (status = 403 and $count(response.error.errors[reason = \"x\"]) > 0)"),
+            Some(vec![429.0, 403.0])
+        );
+        assert_eq!(
+            statuses("headers.`x-ratelimit-remaining` = \"0\" and status = 403"),
+            Some(vec![403.0])
+        );
+        // Could be true for any status.
+        assert_eq!(statuses("status = 429 or response.error = \"rate_limited\""), None);
+        assert_eq!(statuses("status >= 429"), None);
+        assert_eq!(statuses("status != 200"), None);
+        assert_eq!(statuses("not(status = 200)"), None);
+        assert_eq!(statuses("response.status = 429"), None);
+        assert_eq!(statuses("$status = 429"), None);
+    }
 
     fn reads(src: &str) -> String {
         let ast = jsonata_core::parser::parse(src).unwrap();

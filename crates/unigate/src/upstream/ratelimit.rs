@@ -23,6 +23,14 @@ impl Upstream {
     ) -> Option<Option<u64>> {
         let rl = &integration.rate_limit;
         let limited = match &rl.is_rate_limited {
+            Some(_)
+                if rl
+                    .rate_limited_statuses
+                    .as_ref()
+                    .is_some_and(|statuses| !statuses.contains(&f64::from(status))) =>
+            {
+                false
+            }
             Some(expr) => {
                 let mut input = status_and_headers(expr, status, headers);
                 if let (Some(body), Some(_)) = (body, expr.reads_of("response")) {
@@ -37,7 +45,7 @@ impl Upstream {
         }
         let number = |expr: &Option<crate::mapping::Expr>| -> Option<f64> {
             expr.as_ref()
-                .and_then(|e| e.eval(&status_and_headers(e, status, headers)).ok().flatten())
+                .and_then(|e| eval_on_answer(e, status, headers))
                 .and_then(|v| v.as_f64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())))
                 .filter(|n| n.is_finite() && *n >= 0.0)
         };
@@ -65,7 +73,7 @@ impl Upstream {
         let rl = &integration.rate_limit;
         let pick = |expr: &Option<crate::mapping::Expr>, fallbacks: &[&str]| -> Option<String> {
             let v = match expr {
-                Some(e) => e.eval(&status_and_headers(e, status, headers)).ok().flatten(),
+                Some(e) => eval_on_answer(e, status, headers),
                 None => fallbacks
                     .iter()
                     .find_map(|h| header_text(headers, h).map(Value::String)),
@@ -131,6 +139,20 @@ pub fn is_retry_after(value: &str) -> bool {
 
 /// `{status, headers}`: what rate-limit expressions see, with only the headers `expr` reads
 /// (they are evaluated on every provider answer).
+/// `expr` over `{status, headers}`; a plain `headers.name` (most catalogs' rate-limit
+/// values) is read straight from the header, as the object would give it, without building
+/// the object or running the evaluator on every answer.
+fn eval_on_answer(expr: &crate::mapping::Expr, status: u16, headers: &HeaderMap) -> Option<Value> {
+    if let Some(["headers", name]) = expr.field_path().as_deref() {
+        // `headers_json` has lower-case names only: another spelling reads nothing.
+        if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            return None;
+        }
+        return header_text(headers, name).map(Value::String);
+    }
+    expr.eval(&status_and_headers(expr, status, headers)).ok().flatten()
+}
+
 fn status_and_headers(expr: &crate::mapping::Expr, status: u16, headers: &HeaderMap) -> Value {
     use crate::mapping::reads::Reads;
     let headers = match expr.reads_of("headers") {
@@ -197,5 +219,17 @@ mod tests {
             status_and_headers(&none, 429, &headers)["headers"],
             serde_json::json!({})
         );
+        // A plain header path, read straight from the headers, gives what evaluating it on
+        // the object gives: joined values, and nothing for a name spelt with capitals.
+        for (src, want) in [
+            ("headers.link", Some(Value::from("<a>, <b>"))),
+            ("headers.`x-ratelimit-remaining`", Some(Value::from("0"))),
+            ("headers.`X-Other`", None),
+            ("headers.missing", None),
+        ] {
+            let e = crate::mapping::Expr::compile(src).unwrap();
+            assert_eq!(eval_on_answer(&e, 200, &headers), want, "{src}");
+            assert_eq!(e.eval(&status_and_headers(&e, 200, &headers)).unwrap(), want, "{src}");
+        }
     }
 }
