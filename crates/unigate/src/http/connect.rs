@@ -287,7 +287,8 @@ async fn validate(
         Ok(a) => a,
         Err(e) => return (AccountStatus::ValidationError, Some(e.message.clone())),
     };
-    let scope = json!({ "id": Value::Null, "context": Value::clone(&account.context), "before": {} });
+    let before = json!({});
+    let scope: [(&str, &Value); 3] = [("id", &Value::Null), ("context", &account.context), ("before", &before)];
     let request = match state
         .upstream
         .request(integration, resource, &account.context, &scope, Outgoing::default())

@@ -88,6 +88,24 @@ impl Template {
     }
 
     pub fn render(&self, scope: &Value, encoding: Encoding) -> Result<String, TemplateError> {
+        self.render_with(|key| scope.get(key), encoding)
+    }
+
+    /// As [`Template::render`] over the object of these named parts (`id`, `context`, ...),
+    /// without building it: a provider request's templates would otherwise copy the
+    /// account's context into a new object on every call.
+    pub fn render_in(&self, roots: &[(&str, &Value)], encoding: Encoding) -> Result<String, TemplateError> {
+        self.render_with(
+            |key| roots.iter().find(|(name, _)| *name == key).map(|(_, v)| *v),
+            encoding,
+        )
+    }
+
+    fn render_with<'v>(
+        &self,
+        root: impl Fn(&str) -> Option<&'v Value>,
+        encoding: Encoding,
+    ) -> Result<String, TemplateError> {
         // Rendered on every provider call: no allocation but the output (the placeholder's
         // name is only joined for an error).
         let mut out = String::with_capacity(self.parts.iter().map(Part::len_hint).sum());
@@ -97,8 +115,8 @@ impl Template {
                 Part::Var(path) => {
                     let name = || path.join(".");
                     let v = path
-                        .iter()
-                        .try_fold(scope, |v, key| v.get(key))
+                        .split_first()
+                        .and_then(|(first, rest)| rest.iter().try_fold(root(first)?, |v, key| v.get(key)))
                         .ok_or_else(|| TemplateError::Missing(name()))?;
                     let number;
                     let text = match v {
@@ -153,6 +171,29 @@ mod tests {
             .render(&json!({"context": {"api_token": "k1"}}), Encoding::Raw)
             .unwrap();
         assert_eq!(out, "Token k1");
+    }
+
+    /// Named parts render exactly as the object made of them, errors included.
+    #[test]
+    fn named_parts_render_as_their_object() {
+        let id = json!("a/b");
+        let context = json!({"org": "octo", "n": 7, "nested": {"k": "v"}, "gone": null});
+        let roots: [(&str, &Value); 2] = [("id", &id), ("context", &context)];
+        let object = json!({"id": id, "context": context});
+        for src in [
+            "/orgs/{{context.org}}/{{id}}",
+            "{{context.n}}-{{context.nested.k}}",
+            "{{context.missing}}",
+            "{{context.gone}}",
+            "{{context.nested}}",
+            "{{other}}",
+            "{{id.deeper}}",
+        ] {
+            let t = Template::parse(src).unwrap();
+            for encoding in [Encoding::Raw, Encoding::PathSegment] {
+                assert_eq!(t.render_in(&roots, encoding), t.render(&object, encoding), "{src}");
+            }
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use crate::upstream::Outgoing;
 
 impl Call {
-    pub(super) async fn delete(self) -> Result<Response, ApiError> {
+    pub(super) async fn delete(self: Box<Self>) -> Result<Response, ApiError> {
         let resource = &self.resource;
         let before = self.run_before().await?;
         let scope = self.scope(&before);

@@ -14,7 +14,7 @@ use crate::error::ApiError;
 use crate::upstream::{Outgoing, Parse, UpstreamError, UpstreamRequest};
 
 impl Call {
-    pub(super) async fn get(self) -> Result<Response, ApiError> {
+    pub(super) async fn get(self: Box<Self>) -> Result<Response, ApiError> {
         let resource = &self.resource;
         let before = self.run_before().await?;
         let scope = self.scope(&before);

@@ -40,7 +40,7 @@ pub(super) struct Page {
 }
 
 impl Call {
-    pub(super) async fn list(self) -> Result<Response, ApiError> {
+    pub(super) async fn list(self: Box<Self>) -> Result<Response, ApiError> {
         let keyring = &self.state.keyring;
         let account_id = self.account.record.id.clone();
         let state = match &self.req.query.next_cursor {

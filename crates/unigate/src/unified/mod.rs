@@ -106,7 +106,9 @@ pub async fn handle(state: &AppState, environment_id: &str, req: UnifiedRequest)
         },
     )
     .await?;
-    Call::new(state, integration, mapping, account, req)?.run().await
+    Box::new(Call::new(state, integration, mapping, account, req)?)
+        .run()
+        .await
 }
 
 /// The 405 for a method the integration does not map, naming the ones it does.
@@ -201,5 +203,7 @@ pub async fn handle_proxy(state: &AppState, environment_id: &str, req: ProxyRequ
         query,
         body,
     };
-    Call::new(state, integration, mapping, account, req)?.run().await
+    Box::new(Call::new(state, integration, mapping, account, req)?)
+        .run()
+        .await
 }

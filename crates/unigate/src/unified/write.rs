@@ -16,7 +16,7 @@ use crate::error::ApiError;
 use crate::upstream::Outgoing;
 
 impl Call {
-    pub(super) async fn write(self) -> Result<Response, ApiError> {
+    pub(super) async fn write(self: Box<Self>) -> Result<Response, ApiError> {
         let resource = &self.resource;
         self.refuse_unwritable_fields()?;
         let max_attempts = self

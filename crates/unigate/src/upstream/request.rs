@@ -160,18 +160,18 @@ impl Upstream {
     /// The integration's base URL for this account, checked against its allowed hosts,
     /// with the operator's override (if any) applied.
     pub fn base_url(&self, integration: &Integration, context: &Value) -> Result<url::Url, UpstreamError> {
-        self.base_url_in(integration, &crate::mapping::object([("context", context.clone())]))
+        self.base_url_in(integration, &[("context", context)])
     }
 
     /// As [`Upstream::base_url`], with the `{context}` scope already built.
-    fn base_url_in(&self, integration: &Integration, scope: &Value) -> Result<url::Url, UpstreamError> {
+    fn base_url_in(&self, integration: &Integration, scope: &[(&str, &Value)]) -> Result<url::Url, UpstreamError> {
         let name = || integration.name().to_string();
         let url =
             match &integration.static_base_url {
                 // Most base URLs have no placeholder: parsed once, when the catalog was loaded.
                 Some(url) => url.clone(),
                 None => {
-                    let rendered = integration.base_url.render(scope, Encoding::Raw).map_err(|source| {
+                    let rendered = integration.base_url.render_in(scope, Encoding::Raw).map_err(|source| {
                         UpstreamError::Template {
                             integration: name(),
                             source,
@@ -205,14 +205,14 @@ impl Upstream {
         Ok(out)
     }
 
-    /// Builds the request for `resource`. `scope` is what the path template sees
-    /// (`id`, `context`, `before`).
+    /// Builds the request for `resource`. `scope` is what the path template sees, by name
+    /// (`id`, `context`, `before`, ...).
     pub fn request(
         &self,
         integration: &Integration,
         resource: &Resource,
         context: &Value,
-        scope: &Value,
+        scope: &[(&str, &Value)],
         outgoing: Outgoing,
     ) -> Result<UpstreamRequest, UpstreamError> {
         let name = integration.name();
@@ -220,8 +220,8 @@ impl Upstream {
             integration: name.to_string(),
             source,
         };
-        let auth_scope = crate::mapping::object([("context", context.clone())]);
-        let base = self.base_url_in(integration, &auth_scope)?;
+        let auth_scope: &[(&str, &Value)] = &[("context", context)];
+        let base = self.base_url_in(integration, auth_scope)?;
         let url = match outgoing.url {
             Some(next) => {
                 if next.host_str() != base.host_str() || next.port_or_known_default() != base.port_or_known_default() {
@@ -236,7 +236,7 @@ impl Upstream {
             None => {
                 let path = resource
                     .path
-                    .render(scope, Encoding::PathSegment)
+                    .render_in(scope, Encoding::PathSegment)
                     .map_err(template_err)?;
                 let mut url = join_path(&base, &path).map_err(|url| UpstreamError::BadUrl {
                     integration: name.to_string(),
@@ -245,7 +245,7 @@ impl Upstream {
                 {
                     let mut pairs = url.query_pairs_mut();
                     for (k, t) in &resource.query {
-                        pairs.append_pair(k, &t.render(scope, Encoding::Raw).map_err(template_err)?);
+                        pairs.append_pair(k, &t.render_in(scope, Encoding::Raw).map_err(template_err)?);
                     }
                 }
                 if url.query() == Some("") {
@@ -286,12 +286,12 @@ impl Upstream {
         for (h, t) in &integration.headers {
             add(
                 h,
-                t.render(&auth_scope, Encoding::Raw).map_err(template_err)?,
+                t.render_in(auth_scope, Encoding::Raw).map_err(template_err)?,
                 !t.is_static(),
             )?;
         }
         for (h, t) in &integration.optional_headers {
-            if let Ok(v) = t.render(&auth_scope, Encoding::Raw) {
+            if let Ok(v) = t.render_in(auth_scope, Encoding::Raw) {
                 add(h, v, !t.is_static())?;
             }
         }
@@ -310,7 +310,11 @@ impl Upstream {
             Ok(())
         };
         for (h, t) in &resource.headers {
-            add(h, t.render(scope, Encoding::Raw).map_err(template_err)?, !t.is_static())?;
+            add(
+                h,
+                t.render_in(scope, Encoding::Raw).map_err(template_err)?,
+                !t.is_static(),
+            )?;
         }
         for (h, v) in &outgoing.headers {
             add(h, v.clone(), false)?;
@@ -320,7 +324,7 @@ impl Upstream {
             Authorization::Header { name: h, value } => {
                 add(
                     h,
-                    value.render(&auth_scope, Encoding::Raw).map_err(template_err)?,
+                    value.render_in(auth_scope, Encoding::Raw).map_err(template_err)?,
                     !value.is_static(),
                 )?;
             }
@@ -328,22 +332,22 @@ impl Upstream {
                 use base64::Engine as _;
                 let pair = format!(
                     "{}:{}",
-                    username.render(&auth_scope, Encoding::Raw).map_err(template_err)?,
-                    password.render(&auth_scope, Encoding::Raw).map_err(template_err)?
+                    username.render_in(auth_scope, Encoding::Raw).map_err(template_err)?,
+                    password.render_in(auth_scope, Encoding::Raw).map_err(template_err)?
                 );
                 let value = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair));
                 add(&http::header::AUTHORIZATION, value, false)?;
             }
             Authorization::Query { name: q, value } => {
-                let v = value.render(&auth_scope, Encoding::Raw).map_err(template_err)?;
+                let v = value.render_in(auth_scope, Encoding::Raw).map_err(template_err)?;
                 url.query_pairs_mut().append_pair(q, &v);
             }
             // Sent bare; `send` answers the provider's challenge with these.
             Authorization::Digest { username, password } => {
                 digest = Some(digest::Credentials {
-                    username: username.render(&auth_scope, Encoding::Raw).map_err(template_err)?,
+                    username: username.render_in(auth_scope, Encoding::Raw).map_err(template_err)?,
                     password: password
-                        .render(&auth_scope, Encoding::Raw)
+                        .render_in(auth_scope, Encoding::Raw)
                         .map_err(template_err)?
                         .into(),
                 });
