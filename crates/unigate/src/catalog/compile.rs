@@ -346,10 +346,12 @@ pub(super) fn compile_pagination(
             cursor_param,
             limit_param,
             next_cursor,
+            add_to_body,
         } => Pagination::Cursor {
             cursor_param: cursor_param.clone(),
             limit_param: limit_param.clone(),
             next_cursor: compile_expr(file, text, "pagination.next_cursor", next_cursor, errors)?,
+            add_to_body: *add_to_body,
         },
         PaginationConfig::NextUrl {
             limit_param,
@@ -454,6 +456,54 @@ pub(super) fn check_budget(
         return None;
     }
     Some(budget.clone())
+}
+
+/// A raw resource's own `base_url`: an absolute `https` URL without placeholders, on the
+/// integration's host or one of its `allowed_hosts`, so a catalog cannot send an account's
+/// credentials anywhere its integration does not name.
+fn check_resource_base_url(
+    file: &str,
+    text: &str,
+    key: &str,
+    url: &str,
+    config: &IntegrationConfig,
+    errors: &mut Vec<CatalogError>,
+) -> Option<url::Url> {
+    let line = find_line(text, url);
+    let mut refuse = |why: String| {
+        errors.push(err(file, line, format!("resources.{key}.base_url {why}")));
+        None
+    };
+    if url.contains("{{") {
+        return refuse("cannot hold placeholders".into());
+    }
+    let parsed = match url::Url::parse(url) {
+        Ok(u) => u,
+        Err(e) => return refuse(format!("is not an absolute URL: {e}")),
+    };
+    if parsed.scheme() != "https" {
+        return refuse(format!("must be an https URL, not `{}`", parsed.scheme()));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() || !parsed.username().is_empty() {
+        return refuse("cannot carry a query, a fragment or user info".into());
+    }
+    let host = parsed.host_str().unwrap_or_default().to_ascii_lowercase();
+    let integration_host = url::Url::parse(&config.base_url)
+        .ok()
+        .filter(|_| !config.base_url.contains("{{"))
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
+    // The same patterns as `upstream::request::host_allowed` (which `catalog` cannot
+    // import): `*.example.com` matches subdomains, others exactly.
+    let listed = config.allowed_hosts.iter().any(|p| match p.strip_prefix("*.") {
+        Some(suffix) => host.ends_with(&format!(".{}", suffix.to_ascii_lowercase())),
+        None => host == p.to_ascii_lowercase(),
+    });
+    if integration_host.as_deref() != Some(host.as_str()) && !listed {
+        return refuse(format!(
+            "is on `{host}`, which is neither the integration's base_url host nor in `allowed_hosts`"
+        ));
+    }
+    Some(parsed)
 }
 
 pub(super) fn compile_integration(
@@ -591,6 +641,10 @@ pub(super) fn compile_integration(
                     query.push((k.clone(), t));
                 }
             }
+            let resource_base_url = rc
+                .base_url
+                .as_ref()
+                .and_then(|u| check_resource_base_url(file, text, &key, u, &config, errors));
             let resource_headers = compile_headers(file, text, &rc.headers, errors);
             let response_path = rc
                 .response_path
@@ -607,6 +661,7 @@ pub(super) fn compile_integration(
                         key,
                         method: rc.method,
                         path,
+                        base_url: resource_base_url,
                         query,
                         headers: resource_headers,
                         body: rc.body.clone(),
