@@ -469,7 +469,20 @@ fn check_resource_base_url(
     config: &IntegrationConfig,
     errors: &mut Vec<CatalogError>,
 ) -> Option<url::Url> {
-    let line = find_line(text, url);
+    // The line naming this URL as a `base_url` (the same text may appear in another key).
+    let value_is = |l: &str| {
+        l.split_once("base_url:").is_some_and(|(_, v)| {
+            let v = v.trim();
+            v.trim_matches(['"', '\'']) == url
+                || v.starts_with(&format!("\"{url}\""))
+                || v.starts_with(&format!("{url},"))
+        })
+    };
+    let line = text
+        .lines()
+        .position(value_is)
+        .map(|i| i + 1)
+        .or_else(|| find_line(text, url));
     let mut refuse = |why: String| {
         errors.push(err(file, line, format!("resources.{key}.base_url {why}")));
         None
