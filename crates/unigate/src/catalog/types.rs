@@ -143,7 +143,8 @@ pub struct IntegrationConfig {
     /// May hold `{{context.x}}` placeholders (per-customer hosts). The rendered URL must
     /// land on one of `allowed_hosts` (or on the host of this URL when it has no placeholder).
     pub base_url: String,
-    /// Host patterns a rendered `base_url` may resolve to; `*.example.com` matches subdomains.
+    /// Host patterns a rendered `base_url` may resolve to, and a raw resource's own
+    /// `base_url` may name; `*.example.com` matches subdomains.
     #[serde(default)]
     pub allowed_hosts: Vec<String>,
     /// Private networks (CIDR blocks such as `10.0.0.0/8`, or single addresses) this
