@@ -719,6 +719,41 @@ mod activities {
     }
 
     #[tokio::test]
+    async fn a_stream_follows_the_body_cursor_over_every_page() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).clear_requests();
+
+        let r = app
+            .get(&directory_path(
+                "activities",
+                &account,
+                None,
+                "&limit=2&truto_response_format=stream",
+            ))
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        let streamed: Vec<Value> = r.text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        // Every event, no `{"error": ...}` line: each body position is a page of its own.
+        assert_eq!(streamed.len(), 5, "{}", r.text);
+        assert_eq!(streamed[4]["id"], "6650a1f2e4b0c9a8d7e6f501");
+        let afters: Vec<Value> = app
+            .emulator(P)
+            .requests()
+            .iter()
+            .map(|r| r.json.as_ref().unwrap()["search_after"].clone())
+            .collect();
+        assert_eq!(
+            afters,
+            [
+                Value::Null,
+                json!([1716196500000_u64, "6650a1f2e4b0c9a8d7e6f504"]),
+                json!([1714670529000_u64, "6650a1f2e4b0c9a8d7e6f502"])
+            ]
+        );
+    }
+
+    #[tokio::test]
     async fn created_at_filters_are_sent_as_start_and_end_time_and_kept_exactly() {
         let (app, account) = app_with_account(P).await;
 
