@@ -347,12 +347,30 @@ pub(super) fn compile_pagination(
             limit_param,
             next_cursor,
             add_to_body,
-        } => Pagination::Cursor {
-            cursor_param: cursor_param.clone(),
-            limit_param: limit_param.clone(),
-            next_cursor: compile_expr(file, text, "pagination.next_cursor", next_cursor, errors)?,
-            add_to_body: *add_to_body,
-        },
+        } => {
+            // In the body, each is a dotted path of keys: none of them may be empty.
+            let bad_path = |p: &str| p.split('.').any(str::is_empty);
+            if *add_to_body {
+                for (key, path) in [
+                    ("cursor_param", Some(cursor_param)),
+                    ("limit_param", limit_param.as_ref()),
+                ] {
+                    if let Some(path) = path.filter(|p| bad_path(p)) {
+                        errors.push(err(
+                            file,
+                            find_line(text, &format!("{key}: {path}")).or_else(|| find_line(text, key)),
+                            format!("pagination.{key} `{path}` is not a dotted path of keys (add_to_body writes it into the body)"),
+                        ));
+                    }
+                }
+            }
+            Pagination::Cursor {
+                cursor_param: cursor_param.clone(),
+                limit_param: limit_param.clone(),
+                next_cursor: compile_expr(file, text, "pagination.next_cursor", next_cursor, errors)?,
+                add_to_body: *add_to_body,
+            }
+        }
         PaginationConfig::NextUrl {
             limit_param,
             limit_header,

@@ -1,7 +1,7 @@
 //! A raw resource's own `base_url`: refused off the integration's hosts when the catalog is
 //! validated, sent to the operator's override like the integration's (so to the emulator in
-//! tests), with the same credentials, and address-checked at call time.
-
+//! tests), with the same credentials, and address-checked at call time. Also the check of a
+//! body cursor's dotted path (`add_to_body`).
 use std::process::Command;
 
 use serde_json::json;
@@ -105,4 +105,31 @@ async fn a_resource_base_url_on_a_private_address_is_refused_before_any_call() {
     );
     assert!(msg.contains("not a public address"), "{msg}");
     assert!(p.emulator.requests().is_empty(), "nothing may reach the address");
+}
+
+#[test]
+fn a_body_cursor_path_with_an_empty_key_fails_validation_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("integrations/bad-body-cursor");
+    std::fs::create_dir_all(&folder).unwrap();
+    let rest = "resources:\n  events:\n    list:\n      method: post\n      path: /events\n      pagination:\n        format: cursor\n        add_to_body: true\n        cursor_param: page..after\n        limit_param: size\n        next_cursor: response.next\n";
+    let text = integration_yaml("bad-body-cursor", "https://api.bad-body-cursor.example", rest);
+    std::fs::write(folder.join("integration.yaml"), &text).unwrap();
+    let line = text.lines().position(|l| l.contains("page..after")).unwrap() + 1;
+
+    let out = Command::new(env!("CARGO_BIN_EXE_unigate"))
+        .arg("validate")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "integrations/bad-body-cursor/integration.yaml:{line}: pagination.cursor_param `page..after` is not a dotted path of keys"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("limit_param"), "{err}");
 }
