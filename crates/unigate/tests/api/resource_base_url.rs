@@ -2,6 +2,7 @@
 //! validated, sent to the operator's override like the integration's (so to the emulator in
 //! tests), with the same credentials, and address-checked at call time. Also the check of a
 //! body cursor's dotted path (`add_to_body`).
+
 use std::process::Command;
 
 use serde_json::json;
