@@ -171,10 +171,13 @@ pub(super) fn op_list(ctx: &Ctx<'_>, route: &RouteSpec, state: &State) -> Result
                     })
                 })
         })
-        .map(|r| project(r, &route.response, &ctx.query))
+        .cloned()
         .collect();
     let response = &route.response;
+    let projected =
+        |items: Vec<Value>| -> Vec<Value> { items.iter().map(|r| project(r, response, &ctx.query)).collect() };
     let Some(paginate) = &route.paginate else {
+        let items = projected(items);
         let body = match &response.wrap {
             Some(key) => json!({ key: items }),
             None => Value::Array(items),
@@ -185,7 +188,7 @@ pub(super) fn op_list(ctx: &Ctx<'_>, route: &RouteSpec, state: &State) -> Result
         return Ok(reply);
     };
     if paginate.style == PageStyle::Range {
-        return Ok(range_page(ctx, paginate, response, items, &vars));
+        return Ok(range_page(ctx, paginate, response, projected(items), &vars));
     }
     let body_params = if paginate.params_in == ParamsIn::Body {
         parse_body(ctx.req)?.unwrap_or_default()
@@ -222,6 +225,12 @@ pub(super) fn op_list(ctx: &Ctx<'_>, route: &RouteSpec, state: &State) -> Result
             .map(value_to_text),
         None => page.has_more().then(|| encode_cursor(page.offset + page.size)),
     };
+    // Projected once the cursor is read: a keyset field need not be answered (JumpCloud's
+    // `search_after` values travel in a header, not in the events).
+    let page_items: Vec<Value> = page_items
+        .iter()
+        .map(|r| project(r, &route.response, &ctx.query))
+        .collect();
     let next_url = page
         .has_more()
         .then(|| next_page_url(ctx, paginate, &page, next_cursor.clone()))

@@ -1,4 +1,5 @@
-//! Which route answers a request: the path after `base_path`, split and percent-decoded,
+//! Which route answers a request: the path after `base_path` (the route's own, else the
+//! file's), split and percent-decoded,
 //! matched against each route's pattern, method, `when_query` and `when_body` (over the JSON
 //! or form body) in order; a path that
 //! matches with another method is a 405, none a 404. Also the query string as a map.
@@ -19,12 +20,13 @@ pub(super) fn match_route<'a>(
     spec: &'a EmulatorSpec,
     req: &Incoming,
 ) -> Result<(&'a RouteSpec, Map<String, Value>), RouteMiss> {
-    let base = &spec.file.base_path;
-    let rest = req.path.strip_prefix(base.as_str()).ok_or(RouteMiss::NoPath)?;
-    if !rest.starts_with('/') {
-        return Err(RouteMiss::NoPath);
-    }
-    let parts: Vec<String> = rest.split('/').skip(1).map(percent_decode).collect();
+    // The path's segments under a base path (`None`: the path is not under it).
+    let under = |base: &str| -> Option<Vec<String>> {
+        let rest = req.path.strip_prefix(base)?;
+        rest.starts_with('/')
+            .then(|| rest.split('/').skip(1).map(percent_decode).collect())
+    };
+    let file_parts = under(&spec.file.base_path);
     let mut path_matched = false;
     let query = parse_query(&req.query);
     let body = req.body_value().and_then(Result::ok);
@@ -43,7 +45,18 @@ pub(super) fn match_route<'a>(
         }) {
             continue;
         }
-        if let Some(params) = route.path.matches(&parts) {
+        // A route with its own `base_path` (another host's API of the same provider)
+        // matches below that instead of the file's.
+        let own_parts;
+        let parts = match &route.base_path {
+            Some(base) => {
+                own_parts = under(base);
+                own_parts.as_ref()
+            }
+            None => file_parts.as_ref(),
+        };
+        let Some(parts) = parts else { continue };
+        if let Some(params) = route.path.matches(parts) {
             if route.method == req.method {
                 return Ok((route, params));
             }

@@ -951,3 +951,58 @@ fn a_malformed_search_query_is_googles_invalid_input() {
         ]}})
     );
 }
+
+const OTHER_HOST_SPEC: &str = r#"
+base_path: /api
+collections:
+  events:
+    records:
+      - { id: e1, sort: [1714557600000, "e1"] }
+      - { id: e2, sort: [1714471200000, "e2"] }
+      - { id: e3, sort: [1714384800000, "e3"] }
+routes:
+  - { method: GET, path: "/events", op: list, collection: events }
+  - method: POST
+    base_path: /insights/v1
+    path: /events
+    op: list
+    collection: events
+    response: { fields: [id] }
+    paginate:
+      style: cursor
+      params_in: body
+      size_param: limit
+      cursor_param: search_after
+      cursor_field: sort
+      default_size: 2
+      headers: { X-Search_after: "{{next_cursor}}" }
+"#;
+
+#[test]
+fn a_route_with_its_own_base_path_pages_by_a_json_cursor_in_the_body() {
+    let s = Shared::new(EmulatorSpec::from_yaml("other-host", OTHER_HOST_SPEC).expect("spec"));
+    // The file's routes stay under the file's base path only.
+    assert_eq!(call(&s, Method::GET, "/api/events", "").0, 200);
+    assert_eq!(call(&s, Method::POST, "/api/events", "").0, 405);
+    assert_eq!(call(&s, Method::POST, "/events", "").0, 404);
+    let first = process(&s, &req(Method::POST, "/insights/v1/events", "{}", None));
+    assert_eq!(first.status, 200);
+    let header = |r: &crate::exchange::Reply| {
+        r.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("x-search_after"))
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(header(&first).as_deref(), Some(r#"[1714471200000,"e2"]"#));
+    let body: Value = serde_json::from_slice(&first.body).expect("json");
+    assert_eq!(body, json!([{"id": "e1"}, {"id": "e2"}]));
+    let (status, second) = call(
+        &s,
+        Method::POST,
+        "/insights/v1/events",
+        r#"{"limit": 2, "search_after": [1714471200000, "e2"]}"#,
+    );
+    assert_eq!((status, second), (200, json!([{"id": "e3"}])));
+    let unknown = r#"{"search_after": [1, "nope"]}"#;
+    assert_eq!(call(&s, Method::POST, "/insights/v1/events", unknown).0, 400);
+}

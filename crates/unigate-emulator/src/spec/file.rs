@@ -172,8 +172,16 @@ impl EmulatorSpec {
                     needle.clone(),
                 )
             };
+            if let Some(base) = &route.base_path {
+                if !base.starts_with('/') || base.ends_with('/') {
+                    return Err(here(format!(
+                        "base_path `{base}` must start with `/` and not end with one"
+                    )));
+                }
+            }
             let when = format!("{:?} {:?}", route.when_query, route.when_body);
-            if !seen.insert((route.method.clone(), route.path.source.clone(), when)) {
+            let full = format!("{}{}", route.base_path.as_deref().unwrap_or(""), route.path.source);
+            if !seen.insert((route.method.clone(), full, when)) {
                 return Err(here("the same method and path appear twice".into()));
             }
             match (&route.collection, route.op) {

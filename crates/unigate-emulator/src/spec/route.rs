@@ -60,6 +60,11 @@ pub(crate) struct RouteSpec {
     pub method: Method,
     /// Path after `base_path`, with `{param}` segments.
     pub path: PathPattern,
+    /// This route's prefix instead of the file's `base_path`: an API of the same provider
+    /// on another host, which the gateway's override sends here keeping its own path
+    /// (JumpCloud's Directory Insights, `/insights/directory/v1`, beside `/api`).
+    #[serde(default)]
+    pub base_path: Option<String>,
     pub op: Op,
     #[serde(default)]
     pub collection: Option<String>,

@@ -346,11 +346,31 @@ pub(super) fn compile_pagination(
             cursor_param,
             limit_param,
             next_cursor,
-        } => Pagination::Cursor {
-            cursor_param: cursor_param.clone(),
-            limit_param: limit_param.clone(),
-            next_cursor: compile_expr(file, text, "pagination.next_cursor", next_cursor, errors)?,
-        },
+            add_to_body,
+        } => {
+            // In the body, each is a dotted path of keys: none of them may be empty.
+            let bad_path = |p: &str| p.split('.').any(str::is_empty);
+            if *add_to_body {
+                for (key, path) in [
+                    ("cursor_param", Some(cursor_param)),
+                    ("limit_param", limit_param.as_ref()),
+                ] {
+                    if let Some(path) = path.filter(|p| bad_path(p)) {
+                        errors.push(err(
+                            file,
+                            find_line(text, &format!("{key}: {path}")).or_else(|| find_line(text, key)),
+                            format!("pagination.{key} `{path}` is not a dotted path of keys (add_to_body writes it into the body)"),
+                        ));
+                    }
+                }
+            }
+            Pagination::Cursor {
+                cursor_param: cursor_param.clone(),
+                limit_param: limit_param.clone(),
+                next_cursor: compile_expr(file, text, "pagination.next_cursor", next_cursor, errors)?,
+                add_to_body: *add_to_body,
+            }
+        }
         PaginationConfig::NextUrl {
             limit_param,
             limit_header,
@@ -454,6 +474,67 @@ pub(super) fn check_budget(
         return None;
     }
     Some(budget.clone())
+}
+
+/// A raw resource's own `base_url`: an absolute `https` URL without placeholders, on the
+/// integration's host or one of its `allowed_hosts`, so a catalog cannot send an account's
+/// credentials anywhere its integration does not name.
+fn check_resource_base_url(
+    file: &str,
+    text: &str,
+    key: &str,
+    url: &str,
+    config: &IntegrationConfig,
+    errors: &mut Vec<CatalogError>,
+) -> Option<url::Url> {
+    // The line naming this URL as a `base_url` (the same text may appear in another key).
+    let value_is = |l: &str| {
+        l.split_once("base_url:").is_some_and(|(_, v)| {
+            let v = v.trim();
+            v.trim_matches(['"', '\'']) == url
+                || v.starts_with(&format!("\"{url}\""))
+                || v.starts_with(&format!("{url},"))
+        })
+    };
+    let line = text
+        .lines()
+        .position(value_is)
+        .map(|i| i + 1)
+        .or_else(|| find_line(text, url));
+    let mut refuse = |why: String| {
+        errors.push(err(file, line, format!("resources.{key}.base_url {why}")));
+        None
+    };
+    if url.contains("{{") {
+        return refuse("cannot hold placeholders".into());
+    }
+    let parsed = match url::Url::parse(url) {
+        Ok(u) => u,
+        Err(e) => return refuse(format!("is not an absolute URL: {e}")),
+    };
+    if parsed.scheme() != "https" {
+        return refuse(format!("must be an https URL, not `{}`", parsed.scheme()));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() || !parsed.username().is_empty() {
+        return refuse("cannot carry a query, a fragment or user info".into());
+    }
+    let host = parsed.host_str().unwrap_or_default().to_ascii_lowercase();
+    let integration_host = url::Url::parse(&config.base_url)
+        .ok()
+        .filter(|_| !config.base_url.contains("{{"))
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
+    // The same patterns as `upstream::request::host_allowed` (which `catalog` cannot
+    // import): `*.example.com` matches subdomains, others exactly.
+    let listed = config.allowed_hosts.iter().any(|p| match p.strip_prefix("*.") {
+        Some(suffix) => host.ends_with(&format!(".{}", suffix.to_ascii_lowercase())),
+        None => host == p.to_ascii_lowercase(),
+    });
+    if integration_host.as_deref() != Some(host.as_str()) && !listed {
+        return refuse(format!(
+            "is on `{host}`, which is neither the integration's base_url host nor in `allowed_hosts`"
+        ));
+    }
+    Some(parsed)
 }
 
 pub(super) fn compile_integration(
@@ -593,6 +674,10 @@ pub(super) fn compile_integration(
                     query.push((k.clone(), t));
                 }
             }
+            let resource_base_url = rc
+                .base_url
+                .as_ref()
+                .and_then(|u| check_resource_base_url(file, text, &key, u, &config, errors));
             let resource_headers = compile_headers(file, text, &rc.headers, errors);
             let response_path = rc
                 .response_path
@@ -609,6 +694,7 @@ pub(super) fn compile_integration(
                         key,
                         method: rc.method,
                         path,
+                        base_url: resource_base_url,
                         query,
                         headers: resource_headers,
                         body: rc.body.clone(),

@@ -52,6 +52,8 @@ pub struct Resource {
     pub key: String,
     pub method: HttpMethod,
     pub path: Template,
+    /// The call's own base URL (`base_url` of the raw resource), checked when compiled.
+    pub base_url: Option<url::Url>,
     pub query: Vec<(String, Template)>,
     pub headers: Vec<(http::HeaderName, Template)>,
     pub body: Option<Value>,

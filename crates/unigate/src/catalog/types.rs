@@ -143,7 +143,8 @@ pub struct IntegrationConfig {
     /// May hold `{{context.x}}` placeholders (per-customer hosts). The rendered URL must
     /// land on one of `allowed_hosts` (or on the host of this URL when it has no placeholder).
     pub base_url: String,
-    /// Host patterns a rendered `base_url` may resolve to; `*.example.com` matches subdomains.
+    /// Host patterns a rendered `base_url` may resolve to, and a raw resource's own
+    /// `base_url` may name; `*.example.com` matches subdomains.
     #[serde(default)]
     pub allowed_hosts: Vec<String>,
     /// Private networks (CIDR blocks such as `10.0.0.0/8`, or single addresses) this
@@ -345,6 +346,13 @@ impl HttpMethod {
 pub struct ResourceMethodConfig {
     /// `get`, `post`, `put`, `patch` or `delete`.
     pub method: HttpMethod,
+    /// This call's own base URL, used instead of the integration's `base_url` (a provider
+    /// API on another host, such as JumpCloud's Directory Insights on `api.jumpcloud.com`).
+    /// An absolute `https` URL without placeholders, on the integration's host or one of its
+    /// `allowed_hosts`; the operator's `base_url_overrides` and the address checks apply to
+    /// it as to the integration's, and credentials go on it the same way.
+    #[serde(default)]
+    pub base_url: Option<String>,
     /// Path template below `base_url`, over `{id, query, body, context, before}`; each
     /// placeholder is rendered and percent-encoded as one path segment, so an id can never
     /// change the path.
@@ -437,13 +445,20 @@ pub enum PaginationConfig {
     },
     /// An opaque provider cursor read from the answer.
     Cursor {
-        /// The parameter the cursor is sent in.
+        /// The parameter the cursor is sent in (with `add_to_body`, a dotted path into the
+        /// JSON request body: `page.after`).
         cursor_param: String,
         #[serde(default)]
         limit_param: Option<String>,
         /// JSONata over `{response, headers}` giving the next cursor, a string or a number
-        /// (empty/null = end).
+        /// (empty/null = end); with `add_to_body`, any JSON value (an array such as
+        /// Elasticsearch's `search_after`), sent back as it was read.
         next_cursor: String,
+        /// Truto's `add_to_body`: the cursor and the page size (`limit_param`) go into the
+        /// JSON request body, at their dotted paths, instead of the query string. Default
+        /// false.
+        #[serde(default)]
+        add_to_body: bool,
     },
     /// The HTTP `Range` header (Truto's `range`): each page is asked for as
     /// `Range: items=0-49`, the provider answers `206` with `Content-Range: items 0-49/200`

@@ -51,6 +51,9 @@ pub enum Pagination {
         cursor_param: String,
         limit_param: Option<String>,
         next_cursor: Expr,
+        /// The cursor and the page size go into the JSON body (dotted paths), the cursor
+        /// as the JSON value it was read as ([`PageState::Body`]).
+        add_to_body: bool,
     },
     NextUrl {
         limit_param: Option<String>,
@@ -129,6 +132,9 @@ pub enum PageState {
     Range(u64),
     /// `dynamic` pagination: the values the expression gave for the next page.
     Dynamic(Value),
+    /// `cursor` pagination with `add_to_body`: the cursor as the JSON value the provider
+    /// gave (an array such as `search_after`), written back into the next request's body.
+    Body(Value),
 }
 
 /// Why a page could not be asked for or its successor read. `unified` turns these into
@@ -199,6 +205,9 @@ pub struct PageAsk {
     /// `page` and `offset`: where the first page started (the given start, or
     /// `remote_query`'s own), from which the second page counts.
     pub first_position: Option<u64>,
+    /// `cursor` with `add_to_body`: `(dotted path, value)` to set in the JSON request body
+    /// (the page size, the position), over the body the mapping builds ([`set_in_body`]).
+    pub body: Vec<(String, Value)>,
 }
 
 /// What [`Pagination::ask`] and [`Pagination::next`] read of the client's call.
@@ -242,8 +251,13 @@ impl Pagination {
             ask.url = Some(url::Url::parse(u).map_err(|_| PageError::CursorUrl)?);
         } else {
             let mut pairs = base()?;
+            let in_body = matches!(self, Pagination::Cursor { add_to_body: true, .. });
             if let (Some(limit), Some(param)) = (call.limit, self.limit_param()) {
-                set_pair(&mut pairs, param.to_string(), limit.to_string());
+                if in_body {
+                    ask.body.push((param.to_string(), Value::from(limit)));
+                } else {
+                    set_pair(&mut pairs, param.to_string(), limit.to_string());
+                }
             }
             let mut position: Option<(String, String)> = None;
             match (self, call.position) {
@@ -256,9 +270,22 @@ impl Pagination {
                 (Pagination::Offset { offset_param, .. }, Some(PageState::Offset(n))) => {
                     position = Some((offset_param.clone(), n.to_string()))
                 }
-                (Pagination::Cursor { cursor_param, .. }, Some(PageState::Cursor(c))) => {
-                    position = Some((cursor_param.clone(), c.clone()))
-                }
+                (
+                    Pagination::Cursor {
+                        cursor_param,
+                        add_to_body: false,
+                        ..
+                    },
+                    Some(PageState::Cursor(c)),
+                ) => position = Some((cursor_param.clone(), c.clone())),
+                (
+                    Pagination::Cursor {
+                        cursor_param,
+                        add_to_body: true,
+                        ..
+                    },
+                    Some(PageState::Body(c)),
+                ) => ask.body.push((cursor_param.clone(), c.clone())),
                 (Pagination::Range { unit, page_size }, Some(PageState::Range(_)) | None) => {
                     let start = match call.position {
                         Some(PageState::Range(n)) => *n,
@@ -376,10 +403,26 @@ impl Pagination {
                 Some(Value::String(u)) if !u.is_empty() => Some(follow(u)),
                 _ => None,
             },
-            Pagination::Cursor { next_cursor, .. } => match read_reply(next_cursor, "pagination.next_cursor")? {
+            Pagination::Cursor {
+                next_cursor,
+                add_to_body: false,
+                ..
+            } => match read_reply(next_cursor, "pagination.next_cursor")? {
                 Some(Value::String(s)) if !s.is_empty() => Some(PageState::Cursor(s)),
                 Some(Value::Number(n)) => Some(PageState::Cursor(n.to_string())),
                 _ => None,
+            },
+            // Any JSON value but "nothing" (null, "", [], {}) is a position, kept as it is.
+            Pagination::Cursor {
+                next_cursor,
+                add_to_body: true,
+                ..
+            } => match read_reply(next_cursor, "pagination.next_cursor")? {
+                None | Some(Value::Null) => None,
+                Some(Value::String(s)) if s.is_empty() => None,
+                Some(Value::Array(a)) if a.is_empty() => None,
+                Some(Value::Object(m)) if m.is_empty() => None,
+                Some(v) => Some(PageState::Body(v)),
             },
             Pagination::Range { unit, page_size } => {
                 let size = call.limit.map(u64::from).unwrap_or(*page_size);
@@ -439,6 +482,21 @@ impl Pagination {
             }
         })
     }
+}
+
+/// Sets `value` at the dotted `path` of a JSON body (`page.after` → `{"page": {"after":
+/// ...}}`), creating objects on the way and replacing what is there; a body that is not an
+/// object (none yet) becomes one.
+pub fn set_in_body(body: &mut Value, path: &str, value: Value) {
+    let mut at = body;
+    for key in path.split('.') {
+        if !at.is_object() {
+            *at = Value::Object(Map::new());
+        }
+        let Value::Object(map) = at else { return };
+        at = map.entry(key.to_string()).or_insert(Value::Null);
+    }
+    *at = value;
 }
 
 /// `dynamic` pagination's first values: an object of query parameters, or nothing.

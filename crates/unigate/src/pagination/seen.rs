@@ -22,10 +22,12 @@ pub struct SeenPages(HashSet<u64>);
 impl SeenPages {
     /// Records the page read at `position` from `url`; false when it was read before.
     /// Where a page was read from is its URL (query included), or for `range` pagination,
-    /// whose URL never changes, the range.
+    /// whose URL never changes, the range; a position in the body (`add_to_body`) is not in
+    /// the URL either, so it is part of the key.
     pub fn first_visit(&mut self, position: Option<&PageState>, url: &url::Url) -> bool {
         let key = match position {
             Some(PageState::Range(n)) => format!("range {n}"),
+            Some(PageState::Body(v)) => format!("{url} body {v}"),
             _ => url.to_string(),
         };
         let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -67,5 +69,19 @@ mod tests {
         assert!(seen.first_visit(None, &u));
         assert!(seen.first_visit(Some(&PageState::Range(50)), &u));
         assert!(!seen.first_visit(Some(&PageState::Range(50)), &u));
+    }
+
+    #[test]
+    fn body_positions_are_told_apart_by_their_value_not_url() {
+        let u = url::Url::parse("https://x.test/events").unwrap();
+        let (a, b) = (
+            PageState::Body(serde_json::json!([2, "b"])),
+            PageState::Body(serde_json::json!([1, "a"])),
+        );
+        let mut seen = SeenPages::default();
+        assert!(seen.first_visit(None, &u));
+        assert!(seen.first_visit(Some(&a), &u));
+        assert!(seen.first_visit(Some(&b), &u));
+        assert!(!seen.first_visit(Some(&a), &u));
     }
 }

@@ -87,11 +87,13 @@ fn cursors_come_from_the_reply_and_go_out_as_a_parameter() {
         cursor_param: "after".into(),
         limit_param: Some("limit".into()),
         next_cursor: Expr::compile("response.next").unwrap(),
+        add_to_body: false,
     };
     let q = Map::new();
     let (h, u) = (HeaderMap::new(), url::Url::parse("https://x.test/l").unwrap());
     let first = ask(&p, call(None, None, &q), &[], &[]);
     assert!(first.query.is_empty());
+    assert!(first.body.is_empty());
     let j = json!({"next": "c2"});
     let next = p.next(call(None, None, &q), &first, reply(&h, &j, &u, 3)).unwrap();
     assert_eq!(next, Some(PageState::Cursor("c2".into())));
@@ -249,4 +251,76 @@ fn a_position_of_another_format_is_refused() {
             .unwrap(),
         None
     );
+}
+
+#[test]
+fn a_body_cursor_is_read_from_a_header_as_json_and_written_into_the_body_as_it_was() {
+    // JumpCloud's Directory Insights: `X-Search_after: ["1714557600000","ev-2"]` on the
+    // answer, `{"search_after": [...]}` in the next request's body.
+    let p = Pagination::Cursor {
+        cursor_param: "search_after".into(),
+        limit_param: Some("limit".into()),
+        next_cursor: Expr::compile("$jsonParse(headers.'x-search_after')").unwrap(),
+        add_to_body: true,
+    };
+    let q = Map::new();
+    let u = url::Url::parse("https://x.test/events").unwrap();
+    let first = ask(&p, call(None, Some(2), &q), &[("keep", "1")], &[]);
+    // The page size goes into the body too; the query keeps only the mapping's pairs.
+    assert_eq!(pairs(&first), [("keep", "1")]);
+    assert_eq!(first.body, [("limit".to_string(), json!(2))]);
+    let mut h = HeaderMap::new();
+    h.insert("x-search_after", r#"[1714557600000,"ev-2",{"n":1.5}]"#.parse().unwrap());
+    let j = json!([{}, {}]);
+    let next = p.next(call(None, Some(2), &q), &first, reply(&h, &j, &u, 2)).unwrap();
+    let value = json!([1714557600000_u64, "ev-2", {"n": 1.5}]);
+    assert_eq!(next, Some(PageState::Body(value.clone())));
+    let second = ask(&p, call(next.as_ref(), Some(2), &q), &[], &[("limit", "9")]);
+    assert_eq!(
+        second.body,
+        [
+            ("limit".to_string(), json!(2)),
+            ("search_after".to_string(), value.clone())
+        ]
+    );
+    // A query-string position is another format's.
+    let wrong = PageState::Cursor("x".into());
+    let e = p
+        .ask::<PageError>(call(Some(&wrong), None, &q), || Ok(Vec::new()), &[])
+        .unwrap_err();
+    assert!(e.is_cursor());
+    // No header, an empty array, an empty string or null: the list is over.
+    for end in ["", "[]", "null", "\"\""] {
+        let mut h = HeaderMap::new();
+        if !end.is_empty() {
+            h.insert("x-search_after", end.parse().unwrap());
+        }
+        assert_eq!(
+            p.next(call(None, None, &q), &first, reply(&h, &j, &u, 2)).unwrap(),
+            None,
+            "{end}"
+        );
+    }
+    // The signed `next_cursor` carries the JSON value faithfully.
+    let k = crate::crypto::Keyring::from_key([5; 32]);
+    let c = cursor::encode(&k, "acct", &PageState::Body(value.clone()));
+    assert_eq!(cursor::decode(&k, "acct", &c).unwrap(), PageState::Body(value));
+}
+
+#[test]
+fn a_body_cursor_goes_to_its_dotted_path_over_the_mapped_body() {
+    let mut body = json!({"service": ["all"], "page": {"size": 2}});
+    set_in_body(&mut body, "page.after", json!(["a", 1]));
+    set_in_body(&mut body, "limit", json!(2));
+    assert_eq!(
+        body,
+        json!({"service": ["all"], "page": {"size": 2, "after": ["a", 1]}, "limit": 2})
+    );
+    // No body yet, or a path through something that is not an object: objects are made.
+    let mut none = Value::Null;
+    set_in_body(&mut none, "a.b", json!("c"));
+    assert_eq!(none, json!({"a": {"b": "c"}}));
+    let mut scalar = json!({"a": 3});
+    set_in_body(&mut scalar, "a.b", json!(true));
+    assert_eq!(scalar, json!({"a": {"b": true}}));
 }

@@ -150,6 +150,7 @@ impl Call {
             url: ask.url.take(),
             query: std::mem::take(&mut ask.query),
             headers: std::mem::take(&mut ask.headers),
+            body: self.list_body(scope, std::mem::take(&mut ask.body))?,
             ..Default::default()
         };
         let mut reply = match self.exchange(resource, &json!({}), outgoing).await? {
@@ -232,6 +233,25 @@ impl Call {
             spans,
             next,
         })
+    }
+
+    /// A list's request body (a search `POST`): the mapping's `request_body_mapping` over
+    /// the call's scope (else the resource's fixed `body`), with the pagination's body
+    /// fields (`cursor` with `add_to_body`) set over it. `None`: the resource's own, if any.
+    fn list_body(&self, scope: &Value, paging: Vec<(String, Value)>) -> Result<Option<Value>, ApiError> {
+        let mut body = match &self.mapping.request_body_mapping {
+            // As on a write: undefined sends `{}`, `null` none.
+            Some(expr) => expr
+                .eval(scope)
+                .map_err(|e| super::failure::request_mapping_error(&self.integration, "request_body_mapping", expr, e))?
+                .unwrap_or_else(|| json!({})),
+            None if paging.is_empty() => return Ok(None),
+            None => self.resource.body.clone().unwrap_or(Value::Null),
+        };
+        for (path, value) in paging {
+            crate::pagination::set_in_body(&mut body, &path, value);
+        }
+        Ok((!body.is_null()).then_some(body))
     }
 
     /// Whether a page's record stays in the answer, under the call's filters; mapped when it

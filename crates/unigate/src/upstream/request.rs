@@ -205,6 +205,26 @@ impl Upstream {
         Ok(out)
     }
 
+    /// A raw resource's own base URL (checked against the integration's hosts when the
+    /// catalog was compiled), with the operator's override of the integration's origin
+    /// applied as to the integration's base URL: every host of an integration goes to the
+    /// same override (its emulator in tests and the sandbox), each keeping its path.
+    fn resource_base_url(&self, integration: &Integration, own: &url::Url) -> Result<url::Url, UpstreamError> {
+        let out = match self.override_origin(integration) {
+            Some(origin) => {
+                let mut out = origin.map_err(|origin| UpstreamError::BadUrl {
+                    integration: integration.name().to_string(),
+                    url: origin.clone(),
+                })?;
+                out.set_path(own.path());
+                out
+            }
+            None => own.clone(),
+        };
+        self.check_address(integration, &out, false)?;
+        Ok(out)
+    }
+
     /// Builds the request for `resource`. `scope` is what the path template sees, by name
     /// (`id`, `context`, `before`, ...).
     pub fn request(
@@ -221,7 +241,10 @@ impl Upstream {
             source,
         };
         let auth_scope: &[(&str, &Value)] = &[("context", context)];
-        let base = self.base_url_in(integration, auth_scope)?;
+        let base = match &resource.base_url {
+            Some(own) => self.resource_base_url(integration, own)?,
+            None => self.base_url_in(integration, auth_scope)?,
+        };
         let url = match outgoing.url {
             Some(next) => {
                 if next.host_str() != base.host_str() || next.port_or_known_default() != base.port_or_known_default() {

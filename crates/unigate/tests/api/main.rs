@@ -34,6 +34,7 @@ mod readiness;
 mod remote_data;
 mod request_log;
 mod resilience;
+mod resource_base_url;
 mod sandbox;
 mod scale;
 mod ssrf;

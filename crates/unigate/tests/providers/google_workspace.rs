@@ -1,6 +1,7 @@
 //! Google Workspace through the Admin SDK Directory API: users (get, list with
 //! `customer=my_customer`, `maxResults` and `pageToken`, insert, patch, delete), statuses,
-//! Google's error shape, and the customer as the one organization.
+//! Google's error shape, the customer as the one organization, and licence assignments from
+//! the Enterprise License Manager API on its own host.
 
 use std::collections::HashMap;
 
@@ -947,4 +948,164 @@ async fn a_malformed_remote_query_is_googles_invalid_input() {
             "status": "INVALID_ARGUMENT"
         }}),
     );
+}
+
+/// Licence assignments, from the Enterprise License Manager API on its own host
+/// (`licensing.googleapis.com`): per product, per product and SKU, and one by user.
+mod licenses {
+    use serde_json::json;
+
+    use crate::common::{assert_remote_error, directory_path, ids, request_lines, unified};
+    use crate::helpers::{app_with_account, last_request, walk_records};
+
+    const P: &str = "google-workspace";
+    const TOKEN: &str = "Bearer ya29.a0Sandbox0Workspace0Admin0AccessToken00001";
+    const WORKSPACE: &str = "&customer_id=C03az79cb&product_id=Google-Apps";
+
+    #[tokio::test]
+    async fn a_products_assignments_page_by_page_token_on_the_licensing_host() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).clear_requests();
+
+        let (licenses, pages) = walk_records(&app, &directory_path("licenses", &account, None, WORKSPACE), 2).await;
+
+        assert_eq!(
+            ids(&licenses),
+            [
+                "liz@example.com",
+                "sam.jones@example.com",
+                "ana.silva@example.com",
+                "raj.patel@example.com",
+                "lukas.meyer@example.com"
+            ]
+        );
+        assert_eq!(pages, 3);
+        assert_eq!(
+            unified(&licenses[1]),
+            json!({
+                "id": "sam.jones@example.com",
+                "name": "Google Workspace Business Standard",
+                "description": "Google Workspace",
+                "products": [{"id": "Google-Apps", "name": "Google Workspace"}]
+            })
+        );
+        assert_eq!(licenses[1]["remote_data"]["skuId"], "1010020028");
+        assert_eq!(licenses[1]["remote_data"].get("_key"), None);
+        let lines = request_lines(&app, P);
+        assert_eq!(
+            lines[0],
+            "GET /apps/licensing/v1/product/Google-Apps/users?customerId=C03az79cb&maxResults=2"
+        );
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        for line in &lines[1..] {
+            assert!(
+                line.starts_with(
+                    "GET /apps/licensing/v1/product/Google-Apps/users?customerId=C03az79cb&maxResults=2&pageToken="
+                ),
+                "{lines:?}"
+            );
+        }
+        assert_eq!(last_request(&app, P).header("authorization"), Some(TOKEN));
+    }
+
+    #[tokio::test]
+    async fn a_sku_narrows_the_list_to_its_own_path() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .get(&directory_path(
+                "licenses",
+                &account,
+                None,
+                &format!("{WORKSPACE}&sku_id=1010020025"),
+            ))
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        let records = r.body["result"].as_array().unwrap();
+        assert_eq!(ids(records), ["liz@example.com", "lukas.meyer@example.com"]);
+        assert_eq!(records[0]["name"], "Google Workspace Business Plus");
+        let sent = last_request(&app, P);
+        assert_eq!(
+            (sent.method.as_str(), sent.path.as_str(), sent.query.as_str()),
+            (
+                "GET",
+                "/apps/licensing/v1/product/Google-Apps/sku/1010020025/users",
+                "customerId=C03az79cb"
+            )
+        );
+        assert_eq!(sent.header("authorization"), Some(TOKEN));
+    }
+
+    #[tokio::test]
+    async fn one_users_assignment_is_got_by_product_and_sku() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .get(&directory_path(
+                "licenses",
+                &account,
+                Some("mia.wong@example.com"),
+                "&product_id=101034&sku_id=1010340002",
+            ))
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            unified(&r.body),
+            json!({
+                "id": "mia.wong@example.com",
+                "name": "Google Workspace Business - Archived User",
+                "description": "Google Workspace Archived User",
+                "products": [{"id": "101034", "name": "Google Workspace Archived User"}]
+            })
+        );
+        let sent = last_request(&app, P);
+        assert_eq!(
+            (sent.method.as_str(), sent.path.as_str(), sent.query.as_str()),
+            // The user's email is one path segment (`@` percent-encoded, as Google decodes it).
+            (
+                "GET",
+                "/apps/licensing/v1/product/101034/sku/1010340002/user/mia.wong%40example.com",
+                ""
+            )
+        );
+        assert_eq!(sent.header("authorization"), Some(TOKEN));
+    }
+
+    #[tokio::test]
+    async fn a_user_without_the_sku_is_googles_404() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .get(&directory_path(
+                "licenses",
+                &account,
+                Some("sam.jones@example.com"),
+                "&product_id=Google-Apps&sku_id=1010020025",
+            ))
+            .await;
+
+        assert_remote_error(
+            &r,
+            404,
+            &json!({"error": {"code": 404, "message": "Resource Not Found: userKey",
+                              "errors": [{"message": "Resource Not Found: userKey", "domain": "global", "reason": "notFound"}],
+                              "status": "NOT_FOUND"}}),
+        );
+    }
+
+    #[tokio::test]
+    async fn the_list_needs_the_customer_and_the_product() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).clear_requests();
+
+        let r = app
+            .get(&directory_path("licenses", &account, None, "&product_id=Google-Apps"))
+            .await;
+
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert!(r.text.contains("customer_id"), "{}", r.text);
+        assert!(request_lines(&app, P).is_empty());
+    }
 }

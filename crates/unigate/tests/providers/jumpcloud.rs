@@ -1,5 +1,5 @@
 //! JumpCloud: get (plan and licenses from the entitlement), list (skip/limit), update
-//! (read-modify-write of settings).
+//! (read-modify-write of settings); Directory Insights activities on their own host.
 
 use serde_json::json;
 
@@ -598,6 +598,199 @@ mod licenses {
         assert_eq!(r.body["truto_is_remote_error"], true, "{}", r.text);
         assert_eq!(
             r.body["raw_response"]["message"], "Organization not found",
+            "{}",
+            r.text
+        );
+    }
+}
+
+/// Directory Insights events: another host (`api.jumpcloud.com`), a JSON query body, and
+/// `search_after` paging (from the `X-Search_after` header into the next body).
+mod activities {
+    use serde_json::{json, Value};
+    use unigate_emulator::Fault;
+
+    use crate::common::{assert_remote_error, directory_path, ids, unified};
+    use crate::helpers::{app_with_account, last_request, walk_records};
+
+    const P: &str = "jumpcloud";
+    const KEY: &str = "jca_SandboxJumpCloudApiKey000000000000001";
+    const EVENTS: &str = "/insights/directory/v1/events";
+
+    #[tokio::test]
+    async fn events_page_by_search_after_in_the_body_on_the_insights_host() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).clear_requests();
+        let day_before = chrono::Utc::now().date_naive();
+
+        let (events, pages) = walk_records(&app, &directory_path("activities", &account, None, ""), 2).await;
+
+        assert_eq!(
+            ids(&events),
+            [
+                "6650a1f2e4b0c9a8d7e6f505",
+                "6650a1f2e4b0c9a8d7e6f504",
+                "6650a1f2e4b0c9a8d7e6f503",
+                "6650a1f2e4b0c9a8d7e6f502",
+                "6650a1f2e4b0c9a8d7e6f501"
+            ]
+        );
+        assert_eq!(pages, 3);
+        assert_eq!(
+            unified(&events[0]),
+            json!({
+                "id": "6650a1f2e4b0c9a8d7e6f505",
+                "actor": {"id": "5f3d2a1b9c8e7d6f5a4b3c99", "name": "admin@acme.example",
+                          "email": "admin@acme.example", "type": "user"},
+                "organization": {"id": "5c48b4e3c9d7a8163a7b3e1f"},
+                "description": "admin@acme.example user_create margaret.hamilton",
+                "action": "user_create",
+                "entity": {"id": "5f3d2a1b9c8e7d6f5a4b3c25", "name": "margaret.hamilton"},
+                "entity_type": "user",
+                "context": {"ip_address": "203.0.113.24", "service": "directory", "success": true,
+                            "location": "England, GB", "user_agent": "Chrome"},
+                "created_at": "2024-05-21T14:03:27.512Z"
+            })
+        );
+        assert_eq!(
+            unified(&events[1]),
+            json!({
+                "id": "6650a1f2e4b0c9a8d7e6f504",
+                "actor": {"id": "5f3d2a1b9c8e7d6f5a4b3c99", "name": "admin@acme.example",
+                          "email": "admin@acme.example", "type": "user"},
+                "organization": {"id": "5c48b4e3c9d7a8163a7b3e1f"},
+                "group": {"id": "64a1b2c3d4e5f60718293a02", "name": "Contractors"},
+                "description": "admin@acme.example user_group_update Contractors",
+                "action": "user_group_update",
+                "entity": {"id": "64a1b2c3d4e5f60718293a02", "name": "Contractors"},
+                "entity_type": "user_group",
+                "context": {"ip_address": "203.0.113.24", "service": "directory", "success": true},
+                "created_at": "2024-05-20T09:15:00.000Z"
+            })
+        );
+        // An API key's event, and an event with no resource.
+        assert_eq!(
+            events[3]["actor"],
+            json!({"id": "6650a1f2e4b0c9a8d7e6f5ff", "type": "api"})
+        );
+        assert_eq!(events[4].get("entity"), None);
+        assert_eq!(events[4]["action"], "admin_login_attempt");
+        // The provider record, without the emulator's own key.
+        assert_eq!(events[0]["remote_data"]["changes"][0]["field"], "email");
+        assert_eq!(events[0]["remote_data"].get("_sort"), None);
+
+        let sent = app.emulator(P).requests();
+        assert_eq!(sent.len(), 3, "one request per page");
+        let bodies: Vec<Value> = sent.iter().map(|r| r.json.clone().unwrap()).collect();
+        for r in &sent {
+            assert_eq!(
+                (r.method.as_str(), r.path.as_str(), r.query.as_str()),
+                ("POST", EVENTS, "")
+            );
+            assert_eq!(r.header("x-api-key"), Some(KEY));
+            assert_eq!(r.header("content-type"), Some("application/json"));
+        }
+        // Without a lower bound: JumpCloud's whole retention, from midnight UTC 90 days
+        // before today.
+        let start = bodies[0]["start_time"].as_str().unwrap();
+        let start = chrono::DateTime::parse_from_rfc3339(start)
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        // (The day the walk began or, past midnight, the next.)
+        let days: Vec<_> = [day_before, chrono::Utc::now().date_naive()]
+            .iter()
+            .map(|d| *d - chrono::Days::new(90))
+            .collect();
+        assert!(days.contains(&start.date_naive()), "{start}");
+        assert_eq!(start.time(), chrono::NaiveTime::MIN, "{start}");
+        let mut first = bodies[0].clone();
+        first.as_object_mut().unwrap().remove("start_time");
+        assert_eq!(first, json!({"service": ["all"], "sort": "DESC", "limit": 2}));
+        // Each later page: the same query, with the previous page's `X-Search_after` as it
+        // was (a JSON array of the time in milliseconds and the id).
+        for (body, after) in bodies[1..].iter().zip([
+            json!([1716196500000_u64, "6650a1f2e4b0c9a8d7e6f504"]),
+            json!([1714670529000_u64, "6650a1f2e4b0c9a8d7e6f502"]),
+        ]) {
+            let mut expected = bodies[0].clone();
+            expected["search_after"] = after;
+            assert_eq!(body, &expected);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stream_follows_the_body_cursor_over_every_page() {
+        let (app, account) = app_with_account(P).await;
+        app.emulator(P).clear_requests();
+
+        let r = app
+            .get(&directory_path(
+                "activities",
+                &account,
+                None,
+                "&limit=2&truto_response_format=stream",
+            ))
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        let streamed: Vec<Value> = r.text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        // Every event, no `{"error": ...}` line: each body position is a page of its own.
+        assert_eq!(streamed.len(), 5, "{}", r.text);
+        assert_eq!(streamed[4]["id"], "6650a1f2e4b0c9a8d7e6f501");
+        let afters: Vec<Value> = app
+            .emulator(P)
+            .requests()
+            .iter()
+            .map(|r| r.json.as_ref().unwrap()["search_after"].clone())
+            .collect();
+        assert_eq!(
+            afters,
+            [
+                Value::Null,
+                json!([1716196500000_u64, "6650a1f2e4b0c9a8d7e6f504"]),
+                json!([1714670529000_u64, "6650a1f2e4b0c9a8d7e6f502"])
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn created_at_filters_are_sent_as_start_and_end_time_and_kept_exactly() {
+        let (app, account) = app_with_account(P).await;
+
+        let r = app
+            .get(&directory_path(
+                "activities",
+                &account,
+                None,
+                "&created_at[gt]=2024-05-02T17:22:09Z&created_at[lte]=2024-05-20",
+            ))
+            .await;
+
+        assert_eq!(r.status, 200, "{}", r.text);
+        // JumpCloud's own bounds are its business: 05-02T17:22:09 (not after itself) and
+        // 05-20T09:15 (after midnight) are left out by Unigate.
+        assert_eq!(ids(r.body["result"].as_array().unwrap()), ["6650a1f2e4b0c9a8d7e6f503"]);
+        let sent = last_request(&app, P);
+        assert_eq!((sent.method.as_str(), sent.path.as_str()), ("POST", EVENTS));
+        assert_eq!(
+            sent.json.unwrap(),
+            json!({"service": ["all"], "start_time": "2024-05-02T17:22:09Z",
+                   "end_time": "2024-05-20T00:00:00Z", "sort": "DESC"})
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_query_is_jumpclouds_error() {
+        let (app, account) = app_with_account(P).await;
+        let body = json!({"message": "start_time must be within the retention period"});
+        app.emulator(P)
+            .inject(Fault::respond(400, body.clone()).on("POST", EVENTS));
+
+        let r = app.get(&directory_path("activities", &account, None, "")).await;
+
+        assert_remote_error(&r, 400, &body);
+        assert!(
+            r.body["message"].as_str().unwrap().contains("retention period"),
             "{}",
             r.text
         );
