@@ -523,8 +523,13 @@ impl<'de> serde::de::Visitor<'de> for Projected<'_> {
             // `deserialize` reads a whole value itself.
             return Err(serde::de::Error::custom("a projection of the whole value"));
         };
+        // The lengths of the names read (one bit each, 63 for any longer): most members
+        // of a provider record are not read, and most of those are told apart by length
+        // alone, without a lookup comparing names.
+        let lengths = fields.keys().fold(0u64, |m, k| m | 1 << k.len().min(63));
         while let Some(Key(k)) = map.next_key()? {
-            match fields.get(&*k) {
+            let maybe_read = lengths & 1 << k.len().min(63) != 0;
+            match if maybe_read { fields.get(&*k) } else { None } {
                 Some(r) => {
                     let v = map.next_value_seed(Projected(r))?;
                     out.insert(k.into_owned(), v);
