@@ -106,6 +106,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--gateway-bin", default=str(ROOT / "target/release/unigate"))
     ap.add_argument("--driver-bin", default=str(ROOT / "target/release/examples/bench"))
+    ap.add_argument("--baseline-bin", default=None,
+                    help="another unigate binary, measured as `unigate-baseline` beside `unigate`")
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--latency-seconds", type=float, default=10)
@@ -165,6 +167,17 @@ def main() -> None:
         users = (f"/unified/user-directory/users?integrated_account_id={account}"
                  "&organization_id=octo-org&limit=100")
         targets["unigate-list100"] = (gw.port, users, gw.auth(), [gw.pid])
+
+        # Another build of the gateway, for a before/after of a change in one run: the same
+        # `get`, interleaved with the others (bench/README.md).
+        if args.baseline_bin:
+            gb = suite.Gateway(args.baseline_bin, tmp / "baseline" / "data", proxy_cpu)
+            gb.data_dir.mkdir(parents=True)
+            gb.start(emu_url)
+            procs.append(gb)
+            base_account = gb.import_account(spec_token)
+            base_get = f"/unified/user-directory/organizations/octo-org?integrated_account_id={base_account}"
+            targets["unigate-baseline"] = (gb.port, base_get, gb.auth(), [gb.pid])
 
         # The override's environment: an account and an override of the get's response
         # mapping (one more field, from the provider's answer).

@@ -9,7 +9,7 @@
 //! that every keyed call adds to its time.
 
 use axum::body::Body;
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -26,11 +26,15 @@ const TTL_HOURS: i64 = 24;
 /// The largest answer stored for replay; larger answers are passed on unstored.
 const MAX_STORED_BODY: usize = 4 * 1024 * 1024;
 
-pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// Runs `next` under the request's `Idempotency-Key`, when it is a write that has one.
+/// Called by the request log's middleware (`request_log::layer`) around the handler rather
+/// than being a middleware of its own: every unified `get` paid about 2,400 instructions
+/// for the extra layer it passed straight through (bench/ANALYSIS.md, twentieth pass).
+pub async fn around(state: &AppState, req: Request, next: Next) -> Response {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) || !req.headers().contains_key(HEADER) {
         return next.run(req).await;
     }
-    match guarded(state, req, next).await {
+    match guarded(state.clone(), req, next).await {
         Ok(r) | Err(r) => r,
     }
 }

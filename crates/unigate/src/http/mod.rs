@@ -90,12 +90,12 @@ pub fn router(state: AppState) -> Router {
     router.with_state(state)
 }
 
-/// The unified and proxy API with their middleware (idempotency keys, the request log):
-/// what `router` serves, and what an MCP tool call runs through (`mcp.rs`).
+/// The unified and proxy API with their middleware (the request log, which runs idempotency
+/// keys around the handler): what `router` serves, and what an MCP tool call runs through
+/// (`mcp.rs`).
 pub fn unified_api(state: &AppState) -> Router<AppState> {
     unified::routes()
         .merge(proxy::routes())
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), request_log::layer))
 }
 
