@@ -12,6 +12,7 @@
 #[path = "../api/helpers.rs"]
 mod helpers;
 mod openapi;
+mod rest;
 mod users;
 
 use std::io::Write as _;
