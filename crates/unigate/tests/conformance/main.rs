@@ -11,6 +11,7 @@
 
 #[path = "../api/helpers.rs"]
 mod helpers;
+mod meta;
 mod openapi;
 mod rest;
 mod users;
@@ -219,7 +220,10 @@ async fn every_request_and_spec_example_conforms_to_the_providers_spec() {
         }
         if specs.is_empty() {
             if let Some(reason) = skip {
-                say(&format!("{} ({name}): skipped: {reason}", entry.provider));
+                say(&format!(
+                    "{} ({name}): skipped here: {reason} (the users test reads Meta's SDK format: meta.rs)",
+                    entry.provider
+                ));
             }
             continue;
         }
