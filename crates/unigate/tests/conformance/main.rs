@@ -9,6 +9,7 @@
 //! scripts/test.sh does there) a missing folder is a failure instead.
 #![allow(clippy::unwrap_used)]
 
+mod csdl;
 #[path = "../api/helpers.rs"]
 mod helpers;
 mod meta;

@@ -103,66 +103,6 @@ pub(crate) const SKIPS: &[(&str, &str, &str)] = &[
          its own `path` example is `displayName`, whose SCIM (RFC 7644 3.5.2) value is a string: a defect of the spec",
     ),
     (
-        "microsoft-entra-id",
-        "roles list",
-        "`roleManagement/directory/roleDefinitions`: the derived msgraph-v1-directory.yaml has only the users, groups, directoryRoles and organization paths (SOURCES.md: the 14 paths it derives)",
-    ),
-    (
-        "microsoft-entra-id",
-        "roles get",
-        "`roleManagement/directory/roleDefinitions/{id}`: the derived msgraph-v1-directory.yaml has only the users, groups, directoryRoles and organization paths (SOURCES.md: the 14 paths it derives)",
-    ),
-    (
-        "microsoft-entra-id",
-        "roles create",
-        "`roleManagement/directory/roleDefinitions`: the derived msgraph-v1-directory.yaml has only the users, groups, directoryRoles and organization paths (SOURCES.md: the 14 paths it derives)",
-    ),
-    (
-        "microsoft-entra-id",
-        "roles update",
-        "`roleManagement/directory/roleDefinitions/{id}`: the derived msgraph-v1-directory.yaml has only the users, groups, directoryRoles and organization paths (SOURCES.md: the 14 paths it derives)",
-    ),
-    (
-        "microsoft-entra-id",
-        "roles delete",
-        "`roleManagement/directory/roleDefinitions/{id}`: the derived msgraph-v1-directory.yaml has only the users, groups, directoryRoles and organization paths (SOURCES.md: the 14 paths it derives)",
-    ),
-    (
-        "microsoft-entra-id",
-        "role_assignments list",
-        "`roleManagement/directory/roleAssignments`: the derived msgraph-v1-directory.yaml has only the users, groups, directoryRoles and organization paths (SOURCES.md: the 14 paths it derives)",
-    ),
-    (
-        "microsoft-entra-id",
-        "role_assignments get",
-        "`roleManagement/directory/roleAssignments/{id}`: the derived msgraph-v1-directory.yaml has only the users, groups, directoryRoles and organization paths (SOURCES.md: the 14 paths it derives)",
-    ),
-    (
-        "microsoft-entra-id",
-        "role_assignments create",
-        "`roleManagement/directory/roleAssignments`: the derived msgraph-v1-directory.yaml has only the users, groups, directoryRoles and organization paths (SOURCES.md: the 14 paths it derives)",
-    ),
-    (
-        "microsoft-entra-id",
-        "role_assignments delete",
-        "`roleManagement/directory/roleAssignments/{id}`: the derived msgraph-v1-directory.yaml has only the users, groups, directoryRoles and organization paths (SOURCES.md: the 14 paths it derives)",
-    ),
-    (
-        "microsoft-entra-id",
-        "licenses list",
-        "`subscribedSkus`: the derived msgraph-v1-directory.yaml has only the users, groups, directoryRoles and organization paths (SOURCES.md: the 14 paths it derives)",
-    ),
-    (
-        "microsoft-entra-id",
-        "licenses get",
-        "`subscribedSkus/{id}`: the derived msgraph-v1-directory.yaml has only the users, groups, directoryRoles and organization paths (SOURCES.md: the 14 paths it derives)",
-    ),
-    (
-        "microsoft-entra-id",
-        "activities list",
-        "`auditLogs/directoryAudits`: the derived msgraph-v1-directory.yaml has only the users, groups, directoryRoles and organization paths (SOURCES.md: the 14 paths it derives)",
-    ),
-    (
         "meta-marketing",
         "organizations list",
         "`GET /me/businesses` is an edge of the `User` node, which meta-business-sdk-spec.json \

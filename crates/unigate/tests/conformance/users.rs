@@ -35,8 +35,9 @@ struct UsersEntry {
     /// Check with [`LightOpenApi`] instead of [`Spec`]: Microsoft Graph's schemas (every
     /// entity with its navigation properties) are too large to inline whole.
     light: bool,
-    /// Further spec files (and their prefixes) a request may be an operation of: JumpCloud's
-    /// groups are in its v2 API, its users in v1.
+    /// Further spec files (and their prefixes) a request may be an operation of, tried in
+    /// order after `spec`: JumpCloud's groups are in its v2 API, its users in v1; Graph's
+    /// official CSDL has the paths the derived OpenAPI file leaves out.
     also: &'static [(&'static str, &'static str)],
     /// Calls not driven, each for a reason written beside the entry.
     skip: &'static [&'static str],
@@ -85,7 +86,8 @@ const USERS: &[UsersEntry] = &[
         },
         update: || json!({"title": "Conformance Analyst"}),
         light: true,
-        also: &[],
+        // The official CSDL, for the paths the derived file has not (roles, SKUs, audits).
+        also: &[("msgraph-v1-metadata.csdl.xml", "/v1.0")],
         skip: &[],
     },
     UsersEntry {
@@ -271,10 +273,14 @@ enum AnySpec {
     Light(LightOpenApi),
     Discovery(Discovery),
     Meta(crate::meta::MetaSdk),
+    Csdl(crate::csdl::Csdl),
 }
 
 impl AnySpec {
     fn load(path: &Path, prefix: &str, light: bool) -> Result<AnySpec, String> {
+        if path.extension().is_some_and(|e| e == "xml") {
+            return crate::csdl::Csdl::load(path, prefix).map(AnySpec::Csdl);
+        }
         if light {
             return LightOpenApi::load(path, prefix).map(AnySpec::Light);
         }
@@ -300,13 +306,14 @@ impl AnySpec {
             AnySpec::Light(l) => l.check(req),
             AnySpec::Discovery(d) => d.check(req),
             AnySpec::Meta(m) => m.check(req),
+            AnySpec::Csdl(c) => c.check(req),
         }
     }
 
     fn get_examples(&self, req: &RecordedRequest) -> Vec<(String, Value)> {
         match self {
             AnySpec::OpenApi(spec) => spec.find(req).map(|op| spec.response_examples(op)).unwrap_or_default(),
-            AnySpec::Light(_) | AnySpec::Discovery(_) | AnySpec::Meta(_) => Vec::new(),
+            AnySpec::Light(_) | AnySpec::Discovery(_) | AnySpec::Meta(_) | AnySpec::Csdl(_) => Vec::new(),
         }
     }
 }
