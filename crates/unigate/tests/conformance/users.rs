@@ -416,13 +416,18 @@ async fn every_users_request_conforms_to_the_providers_spec() {
             }
         }
         say(&format!(
-            "users: {} ({}): checked {checked} request(s) against {}, {examples} response example(s); {}",
+            "users: {} ({}): checked {checked} request(s) against {}, {examples} response example(s), \
+             {} call(s) left unchecked (rest::SKIPS); {}",
             entry.provider,
             entry.integration,
             std::iter::once(entry.spec)
                 .chain(entry.also.iter().map(|(f, _)| *f))
                 .collect::<Vec<_>>()
                 .join(" + "),
+            crate::rest::SKIPS
+                .iter()
+                .filter(|(i, _, _)| *i == entry.integration)
+                .count(),
             if problems.is_empty() {
                 "conforms".to_string()
             } else {
