@@ -9,9 +9,12 @@
 //! scripts/test.sh does there) a missing folder is a failure instead.
 #![allow(clippy::unwrap_used)]
 
+mod csdl;
 #[path = "../api/helpers.rs"]
 mod helpers;
+mod meta;
 mod openapi;
+mod rest;
 mod users;
 
 use std::io::Write as _;
@@ -218,7 +221,10 @@ async fn every_request_and_spec_example_conforms_to_the_providers_spec() {
         }
         if specs.is_empty() {
             if let Some(reason) = skip {
-                say(&format!("{} ({name}): skipped: {reason}", entry.provider));
+                say(&format!(
+                    "{} ({name}): skipped here: {reason} (the users test reads Meta's SDK format: meta.rs)",
+                    entry.provider
+                ));
             }
             continue;
         }

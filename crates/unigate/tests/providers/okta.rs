@@ -729,8 +729,8 @@ async fn roles_are_the_custom_admin_roles_over_next_links() {
     assert_eq!(
         request_lines(&app, "okta"),
         [
-            "GET /api/v1/iam/roles?limit=2",
-            "GET /api/v1/iam/roles?limit=2&after=cr0Fw7HKcWIroo88m3r1"
+            "GET /api/v1/iam/roles",
+            "GET /api/v1/iam/roles?after=cr0Fw7HKcWIroo88m3r1"
         ]
     );
 }
