@@ -246,15 +246,19 @@ def main() -> None:
         # PostgreSQL's processes' part, for the targets on PostgreSQL.
         db_part: dict[str, list[float]] = {k: [] for k, t in targets.items() if len(t[3]) > 1}
         rps: dict[str, list[float]] = {k: [] for k in targets if k != "direct"}
+        kernel: dict[str, list[float]] = {k: [] for k in targets if k != "direct"}
         for rep in range(args.reps):
             for name, (port, path, h, pids) in targets.items():
                 if name == "direct":
                     continue
-                before = [suite.cpu_seconds(p) for p in pids]
+                before = [suite.cpu_times(p) for p in pids]
                 r = suite.wrk(f"http://127.0.0.1:{port}{path}", h, args.seconds, args.conns, client_cpu, tmp)
-                used = [suite.cpu_seconds(p) - b for p, b in zip(pids, before)]
+                after = [suite.cpu_times(p) for p in pids]
+                used = [sum(a) - sum(b) for a, b in zip(after, before)]
                 served = max(r["requests"], 1)
                 cpu[name].append(sum(used) / served * 1e6)
+                # The proxy's own kernel time (its first process): sockets, files, wake-ups.
+                kernel[name].append((after[0][1] - before[0][1]) / served * 1e6)
                 if name in db_part:
                     db_part[name].append(used[1] / served * 1e6)
                 rps[name].append(r["rps"])
@@ -280,6 +284,7 @@ def main() -> None:
             "postgres": pg_version,
             "cpu_us": {k: statistics.median(v) for k, v in cpu.items()},
             "cpu_us_runs": cpu,
+            "kernel_us": {k: statistics.median(v) for k, v in kernel.items()},
             "rps": {k: statistics.median(v) for k, v in rps.items()},
             "db_us": {k: statistics.median(v) for k, v in db_part.items() if v},
             "rate": rate,
@@ -316,13 +321,15 @@ def report(res: dict) -> str:
          f"{m['nproc']} CPUs ({m['cpu']}), load before the run {res['load']}; each proxy pinned to CPU 0, "
          f"wrk and the provider on CPU 1; {res['reps']} interleaved {res['seconds']:.0f} s runs at "
          f"saturation, medians" + (f"; {res['postgres']}" if res.get("postgres") else "") + ".", "",
-         "| Target | CPU per call | × nginx | × the floor | req/s at saturation (CPU 0 saturated or not) | runs (µs) |",
-         "|---|---:|---:|---:|---:|---|"]
+         "| Target | CPU per call | of which in the kernel | × nginx | × the floor | req/s at saturation (CPU 0 saturated or not) | runs (µs) |",
+         "|---|---:|---:|---:|---:|---:|---|"]
+    kern = res.get("kernel_us", {})
     for k, v in c.items():
         ratio = f"{v / ng:.2f}" if ng else "n/a"
         over = f"{v / floor:.2f}" if floor else "n/a"
         runs = ", ".join(f"{x:.1f}" for x in res["cpu_us_runs"][k])
-        L.append(f"| {k} | **{v:.1f} µs** | {ratio} | {over} | {res['rps'][k]:.0f} | {runs} |")
+        sys_part = f"{kern[k]:.1f} µs" if k in kern else ""
+        L.append(f"| {k} | **{v:.1f} µs** | {sys_part} | {ratio} | {over} | {res['rps'][k]:.0f} | {runs} |")
     if res.get("db_us"):
         L.append("")
         for k, v in res["db_us"].items():

@@ -117,16 +117,22 @@ def proc_status(pid: int) -> dict[str, int]:
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU of a process and of its direct children (nginx's workers), in seconds."""
+    return sum(cpu_times(pid))
+
+
+def cpu_times(pid: int) -> tuple[float, float]:
+    """(user, system) CPU of a process and of its direct children, in seconds: the system part
+    is the kernel's work for it (sockets, files, waking other processes)."""
     tick = os.sysconf("SC_CLK_TCK")
 
-    def own(p: int) -> int:
+    def own(p: int) -> tuple[int, int]:
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
-            return 0
-        return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+            return (0, 0)
+        return (int(fields[11]), int(fields[12]))  # utime, stime (fields 14 and 15)
 
-    total = own(pid)
+    user, system = own(pid)
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
@@ -134,8 +140,10 @@ def cpu_seconds(pid: int) -> float:
             except OSError:
                 continue
             if int(stat[1]) == pid:
-                total += own(int(entry.name))
-    return total / tick
+                u, s = own(int(entry.name))
+                user += u
+                system += s
+    return (user / tick, system / tick)
 
 
 def splice(path: Path, start: str, end: str, text: str) -> None:
