@@ -34,7 +34,8 @@ use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
     let limit = state.config.max_request_body_bytes;
-    let router = Router::new()
+    let traces = state.config.traces.otlp_endpoint.is_some();
+    let routes = Router::new()
         .merge(unified_api(&state))
         .merge(
             request_log::routes()
@@ -55,39 +56,51 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async {
             ApiError::method_not_allowed("This route does not accept that HTTP method.")
         })
+        .with_state(state);
+    // The call's span (traces on only, so that a gateway without them pays nothing for the
+    // middleware) names the matched route, known inside the router; a panic's 500 is
+    // caught inside it too, so that the span sees it.
+    let routes = if traces {
+        routes
+            .layer(catch_panic())
+            .layer(axum::middleware::from_fn(otel::layer))
+    } else {
+        routes
+    };
+    // The layers every request passes wrap the router once, as one service, rather than
+    // through `Router::layer`, which wraps each route in each layer anew: every call then
+    // cloned and boxed each of those wrappers (21 boxed services cloned per unified `get`,
+    // bench/ANALYSIS.md, twentieth pass). Outermost first.
+    let service = tower::ServiceBuilder::new()
+        .layer(catch_panic())
+        .layer(axum::middleware::map_response(json_rejections))
         .layer(DefaultBodyLimit::max(limit))
-        .layer(axum::middleware::map_response(json_rejections));
+        .service(routes);
+    let mut router = Router::new().fallback_service(service);
     // tower-http's request spans and events are at DEBUG: with logs at a coarser level the
     // layer would only read the clock and build disabled spans on every call, so it is left
     // out (the request log and the metrics time every call anyway).
-    let router = if tracing::enabled!(target: "tower_http::trace", tracing::Level::DEBUG) {
+    if tracing::enabled!(target: "tower_http::trace", tracing::Level::DEBUG) {
         // The path only: a query string may hold a link token or an OAuth code.
-        router.layer(
+        router = router.layer(
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<axum::body::Body>| {
                 tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
             }),
+        );
+    }
+    router
+}
+
+/// A panicking handler's answer: Truto's 500 shape; the panic is logged, never shown.
+fn catch_panic() -> CatchPanicLayer<fn(Box<dyn std::any::Any + Send>) -> Response> {
+    CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| -> Response {
+        tracing::error!("a request handler panicked");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal server error. The cause has been logged.",
         )
-    } else {
-        router
-    };
-    let router = router.layer(CatchPanicLayer::custom(
-        |_: Box<dyn std::any::Any + Send>| -> Response {
-            tracing::error!("a request handler panicked");
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Internal server error. The cause has been logged.",
-            )
-            .into_response()
-        },
-    ));
-    // Outermost, so that the call's span sees even a panic's 500; only with traces on, so
-    // that a gateway without them pays nothing for the middleware.
-    let router = if state.config.traces.otlp_endpoint.is_some() {
-        router.layer(axum::middleware::from_fn(otel::layer))
-    } else {
-        router
-    };
-    router.with_state(state)
+        .into_response()
+    })
 }
 
 /// The unified and proxy API with their middleware (the request log, which runs idempotency

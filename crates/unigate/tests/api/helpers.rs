@@ -17,6 +17,8 @@ use unigate_emulator::{EmulatorSpec, RecordedRequest, RunningEmulator};
 
 pub struct TestApp {
     pub address: String,
+    /// Where `metrics_listen` listens, when set (port 0 in the config: the one it got).
+    pub metrics_address: Option<std::net::SocketAddr>,
     pub token: String,
     pub client: reqwest::Client,
     pub emulators: HashMap<String, RunningEmulator>,
@@ -93,6 +95,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     configure(&mut config);
     let app = Application::build(config, BuildOptions::default()).await.unwrap();
     let address = format!("http://{}", app.local_addr());
+    let metrics_address = app.metrics_addr();
     let token = app.bootstrap_token.clone().unwrap();
     let state = app.state().clone();
     let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
@@ -104,6 +107,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     }));
     TestApp {
         address,
+        metrics_address,
         token,
         client: reqwest::Client::new(),
         emulators,

@@ -150,13 +150,10 @@ async fn counters_move_with_unified_proxy_and_admin_calls_and_no_id_is_a_label()
 
 #[tokio::test]
 async fn metrics_listen_serves_the_scrape_without_a_token() {
-    // A free port: `metrics_listen` binds it when the app is built.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let app = spawn_app_with(|c| c.metrics_listen = Some(format!("127.0.0.1:{port}").parse().unwrap())).await;
+    // Port 0: `metrics_listen` binds a free port when the app is built (a port found free
+    // and released first could be taken meanwhile by another test).
+    let app = spawn_app_with(|c| c.metrics_listen = Some("127.0.0.1:0".parse().unwrap())).await;
+    let port = app.metrics_address.unwrap().port();
     let r = app.get("/health").await;
     assert_eq!(r.status, 200);
 

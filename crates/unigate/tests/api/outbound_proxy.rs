@@ -147,12 +147,11 @@ async fn a_proxy_that_refuses_the_credentials_is_a_clear_error() {
 
 #[tokio::test]
 async fn a_proxy_that_is_down_is_a_502_naming_the_proxy() {
-    // A port nothing listens on: bound, then released.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // A port nothing listens on: bound without listening and held for the test, so that
+    // connections to it are refused and no other test can take it meanwhile.
+    let held = tokio::net::TcpSocket::new_v4().unwrap();
+    held.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = held.local_addr().unwrap().port();
     let app = spawn_app_with(|c| c.upstream.proxy = Some(format!("http://127.0.0.1:{port}").into())).await;
     let account = app.connect("github").await;
 
