@@ -34,7 +34,9 @@ pub async fn around(state: &AppState, req: Request, next: Next) -> Response {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) || !req.headers().contains_key(HEADER) {
         return next.run(req).await;
     }
-    match guarded(state.clone(), req, next).await {
+    // Boxed: the keyed path's state machine is large, and every call's middleware future
+    // would otherwise carry (and move) it.
+    match Box::pin(guarded(state.clone(), req, next)).await {
         Ok(r) | Err(r) => r,
     }
 }
