@@ -182,6 +182,8 @@ impl Drop for OwnServer {
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .status();
+        // Its folder too: each run of the suite left one in /tmp.
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
