@@ -505,7 +505,8 @@ async fn an_api_scoped_token_cannot_change_the_environments_overrides() {
 }
 
 /// Two gateways on one store: an override written through one applies to the other's next
-/// call (PostgreSQL when `TEST_POSTGRES_URL` is set, one SQLite file otherwise).
+/// call (one SQLite file), or once the database's notification has reached it (PostgreSQL,
+/// when `TEST_POSTGRES_URL` is set).
 #[tokio::test]
 async fn a_second_instance_applies_an_override_from_its_next_call() {
     use crate::scale::call;
@@ -567,8 +568,25 @@ async fn a_second_instance_applies_an_override_from_its_next_call() {
     )
     .await;
     assert_eq!(status, 201);
-    let (_, after) = call(&two, &token, Method::GET, &path, None).await;
-    assert_eq!(after["blog"], "https://octo.example.com", "{after}");
+    // The instance that wrote it applies it on its very next call.
+    let (_, mine) = call(&one, &token, Method::GET, &path, None).await;
+    assert_eq!(mine["blog"], "https://octo.example.com", "{mine}");
+    // The other: on SQLite from its next call; on PostgreSQL, whose account cache learns of
+    // changes from the database's notification, once that has arrived (README, "Several
+    // instances on PostgreSQL"). Real time: the notification crosses two processes and a
+    // socket.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (_, after) = call(&two, &token, Method::GET, &path, None).await;
+        if after["blog"] == "https://octo.example.com" {
+            break;
+        }
+        assert!(
+            std::env::var_os("TEST_POSTGRES_URL").is_some() && std::time::Instant::now() < deadline,
+            "the override never applied on the second instance: {after}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test]
