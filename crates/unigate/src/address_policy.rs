@@ -1,6 +1,7 @@
 //! Which IP addresses an integration may reach: public ones always; private, loopback,
 //! link-local or reserved ones only in the networks it declares
-//! (`allowed_private_networks`). Pure address arithmetic, below `catalog` (which compiles
+//! (`allowed_private_networks`); and which host names its URLs may name
+//! (`allowed_hosts`, [`host_allowed`]). Pure address arithmetic, below `catalog` (which compiles
 //! an integration's policy) and `upstream` (whose resolver enforces it, `upstream::net`).
 //!
 //! Hand-written CIDR parsing: a few lines, and it keeps the check free of a dependency.
@@ -150,5 +151,46 @@ pub struct AddressPolicy {
 impl AddressPolicy {
     pub fn permits(&self, ip: IpAddr) -> bool {
         is_public(ip) || self.allowed_private.iter().any(|n| n.contains(ip))
+    }
+}
+
+/// Whether `url` is `https` on a host the patterns allow: `*.example.com` matches any
+/// subdomain of example.com; other patterns match exactly. Checked when the catalog is
+/// compiled (a resource's own `base_url`) and on each call (a rendered `base_url`).
+pub fn host_allowed(url: &url::Url, patterns: &[String]) -> bool {
+    let Some(host) = url.host_str() else { return false };
+    let host = host.to_ascii_lowercase();
+    url.scheme() == "https"
+        && patterns.iter().any(|p| match p.strip_prefix("*.") {
+            Some(suffix) => host.ends_with(&format!(".{suffix}")),
+            None => host == p.to_ascii_lowercase(),
+        })
+}
+
+#[cfg(test)]
+mod host_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::host_allowed;
+
+    #[test]
+    fn wildcard_hosts_match_subdomains_only_over_https() {
+        let pats = vec!["*.mindbridge.ai".to_string(), "api.mist.com".to_string()];
+        assert!(host_allowed(
+            &url::Url::parse("https://acme.mindbridge.ai/x").unwrap(),
+            &pats
+        ));
+        assert!(host_allowed(&url::Url::parse("https://api.mist.com/").unwrap(), &pats));
+        assert!(!host_allowed(
+            &url::Url::parse("https://mindbridge.ai.evil.com/").unwrap(),
+            &pats
+        ));
+        assert!(!host_allowed(
+            &url::Url::parse("https://evil.com/?.mindbridge.ai").unwrap(),
+            &pats
+        ));
+        assert!(!host_allowed(
+            &url::Url::parse("http://acme.mindbridge.ai/").unwrap(),
+            &pats
+        ));
     }
 }

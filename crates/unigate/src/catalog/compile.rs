@@ -523,12 +523,8 @@ fn check_resource_base_url(
         .ok()
         .filter(|_| !config.base_url.contains("{{"))
         .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
-    // The same patterns as `upstream::request::host_allowed` (which `catalog` cannot
-    // import): `*.example.com` matches subdomains, others exactly.
-    let listed = config.allowed_hosts.iter().any(|p| match p.strip_prefix("*.") {
-        Some(suffix) => host.ends_with(&format!(".{}", suffix.to_ascii_lowercase())),
-        None => host == p.to_ascii_lowercase(),
-    });
+    // The patterns the calls check a rendered base URL against.
+    let listed = crate::address_policy::host_allowed(&parsed, &config.allowed_hosts);
     if integration_host.as_deref() != Some(host.as_str()) && !listed {
         return refuse(format!(
             "is on `{host}`, which is neither the integration's base_url host nor in `allowed_hosts`"

@@ -35,7 +35,7 @@ use crate::mapping::headers_json;
 pub use error::{Origin, Retry, UpstreamError};
 pub use memory::{MemoryBudget, MemoryShare};
 pub use ratelimit::is_retry_after;
-pub use request::{host_allowed, Outgoing, Parse, UpstreamRequest};
+pub use request::{Outgoing, Parse, UpstreamRequest};
 
 /// A provider answer, fully read.
 #[derive(Debug)]

@@ -119,9 +119,8 @@ impl Upstream {
         context: &Value,
     ) -> Result<url::Url, UpstreamError> {
         let name = integration.name().to_string();
-        let scope = serde_json::json!({ "context": context });
         let rendered = template
-            .render(&scope, Encoding::Raw)
+            .render_in(&[("context", context)], Encoding::Raw)
             .map_err(|source| UpstreamError::Template {
                 integration: name.clone(),
                 source,
@@ -130,7 +129,7 @@ impl Upstream {
             integration: name.clone(),
             url: rendered.clone(),
         })?;
-        if !template.is_static() && !host_allowed(&url, &integration.config.allowed_hosts) {
+        if !template.is_static() && !crate::address_policy::host_allowed(&url, &integration.config.allowed_hosts) {
             return Err(UpstreamError::ForbiddenHost {
                 integration: name,
                 url: rendered,
@@ -181,7 +180,7 @@ impl Upstream {
                         integration: name(),
                         url: rendered.clone(),
                     })?;
-                    if !host_allowed(&url, &integration.config.allowed_hosts) {
+                    if !crate::address_policy::host_allowed(&url, &integration.config.allowed_hosts) {
                         return Err(UpstreamError::ForbiddenHost {
                             integration: name(),
                             url: rendered,
@@ -445,17 +444,6 @@ fn join_path(base: &url::Url, path: &str) -> Result<url::Url, String> {
     url::Url::parse(&joined).map_err(|_| joined)
 }
 
-/// `*.example.com` matches any subdomain of example.com; other patterns match exactly.
-pub fn host_allowed(url: &url::Url, patterns: &[String]) -> bool {
-    let Some(host) = url.host_str() else { return false };
-    let host = host.to_ascii_lowercase();
-    url.scheme() == "https"
-        && patterns.iter().any(|p| match p.strip_prefix("*.") {
-            Some(suffix) => host.ends_with(&format!(".{suffix}")),
-            None => host == p.to_ascii_lowercase(),
-        })
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -495,27 +483,5 @@ mod tests {
             join_path(&with_query, "/x").unwrap().as_str(),
             "https://h.example/v1?key=1/x"
         );
-    }
-
-    #[test]
-    fn wildcard_hosts_match_subdomains_only_over_https() {
-        let pats = vec!["*.mindbridge.ai".to_string(), "api.mist.com".to_string()];
-        assert!(host_allowed(
-            &url::Url::parse("https://acme.mindbridge.ai/x").unwrap(),
-            &pats
-        ));
-        assert!(host_allowed(&url::Url::parse("https://api.mist.com/").unwrap(), &pats));
-        assert!(!host_allowed(
-            &url::Url::parse("https://mindbridge.ai.evil.com/").unwrap(),
-            &pats
-        ));
-        assert!(!host_allowed(
-            &url::Url::parse("https://evil.com/?.mindbridge.ai").unwrap(),
-            &pats
-        ));
-        assert!(!host_allowed(
-            &url::Url::parse("http://acme.mindbridge.ai/").unwrap(),
-            &pats
-        ));
     }
 }
