@@ -430,11 +430,10 @@ impl OAuth {
             .upstream
             .oauth_url(integration, &oauth2.token_url, context)
             .map_err(TokenError::TokenUrl)?;
-        let scope = json!({ "context": context });
         let mut form: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
         for (k, t) in &oauth2.token_params {
             let v = t
-                .render(&scope, crate::mapping::template::Encoding::Raw)
+                .render_in(&[("context", context)], crate::mapping::template::Encoding::Raw)
                 .map_err(TokenError::TokenParam)?;
             form.push((k.clone(), v));
         }

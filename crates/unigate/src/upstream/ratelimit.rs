@@ -137,8 +137,6 @@ pub fn is_retry_after(value: &str) -> bool {
     retry_after_secs(value).is_some()
 }
 
-/// `{status, headers}`: what rate-limit expressions see, with only the headers `expr` reads
-/// (they are evaluated on every provider answer).
 /// `expr` over `{status, headers}`; a plain `headers.name` (most catalogs' rate-limit
 /// values) is read straight from the header, as the object would give it, without building
 /// the object or running the evaluator on every answer.
@@ -153,6 +151,8 @@ fn eval_on_answer(expr: &crate::mapping::Expr, status: u16, headers: &HeaderMap)
     expr.eval(&status_and_headers(expr, status, headers)).ok().flatten()
 }
 
+/// `{status, headers}`: what rate-limit expressions see, with only the headers `expr` reads
+/// (they are evaluated on every provider answer).
 fn status_and_headers(expr: &crate::mapping::Expr, status: u16, headers: &HeaderMap) -> Value {
     use crate::mapping::reads::Reads;
     let headers = match expr.reads_of("headers") {
