@@ -250,14 +250,8 @@ fn a_path_resolves_through_singletons_keys_and_navigation() {
     )
     .unwrap();
     let csdl = Csdl::load(&file, "/v1.0").unwrap();
-    let req = |method: &str, path: &str, query: &str, body: Option<Value>| RecordedRequest {
-        method: method.into(),
-        path: path.into(),
-        query: query.into(),
-        headers: vec![("authorization".into(), "Bearer t".into())],
-        body: body.as_ref().map(|b| b.to_string().into()).unwrap_or_default(),
-        json: body,
-        received_at: chrono::Utc::now(),
+    let req = |method: &str, path: &str, query: &str, body: Option<Value>| {
+        crate::recorded(method, path, query, &[("authorization", "Bearer t")], body)
     };
     let (op, ok) = csdl
         .check(&req(

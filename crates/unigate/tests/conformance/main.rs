@@ -613,16 +613,7 @@ fn the_checker_reports_each_kind_of_mismatch() {
     });
     std::fs::write(&file, doc.to_string()).unwrap();
     let spec = Spec::load(&file, "/api").unwrap();
-    let request =
-        |method: &str, path: &str, query: &str, headers: &[(&str, &str)], body: Option<Value>| RecordedRequest {
-            method: method.into(),
-            path: path.into(),
-            query: query.into(),
-            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            body: body.as_ref().map(|b| b.to_string().into()).unwrap_or_default(),
-            json: body,
-            received_at: chrono::Utc::now(),
-        };
+    let request = recorded;
 
     assert!(spec.find(&request("DELETE", "/api/orgs/1", "", &[], None)).is_none());
     let good = request(
@@ -665,4 +656,17 @@ fn the_checker_reports_each_kind_of_mismatch() {
     let examples = spec.response_examples(spec.find(&good).unwrap());
     assert_eq!(examples.len(), 1);
     assert_eq!(examples[0].1, json!({ "name": "string" }));
+}
+
+/// A request as the emulator records it, for the readers' own unit tests.
+fn recorded(method: &str, path: &str, query: &str, headers: &[(&str, &str)], body: Option<Value>) -> RecordedRequest {
+    RecordedRequest {
+        method: method.into(),
+        path: path.into(),
+        query: query.into(),
+        headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        body: body.as_ref().map(|b| b.to_string().into()).unwrap_or_default(),
+        json: body,
+        received_at: chrono::Utc::now(),
+    }
 }

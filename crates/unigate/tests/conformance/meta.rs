@@ -128,14 +128,8 @@ fn a_business_request_is_checked_against_its_edge() {
     });
     std::fs::write(&file, doc.to_string()).unwrap();
     let spec = MetaSdk::load(&file, "/v21.0").unwrap();
-    let req = |method: &str, path: &str, query: &str, body: Option<Value>| RecordedRequest {
-        method: method.into(),
-        path: path.into(),
-        query: query.into(),
-        headers: vec![("authorization".into(), "Bearer t".into())],
-        body: body.as_ref().map(|b| b.to_string().into()).unwrap_or_default(),
-        json: body,
-        received_at: chrono::Utc::now(),
+    let req = |method: &str, path: &str, query: &str, body: Option<Value>| {
+        crate::recorded(method, path, query, &[("authorization", "Bearer t")], body)
     };
     let (_, ok) = spec
         .check(&req("GET", "/v21.0/1010101010101010", "fields=id,name", None))
