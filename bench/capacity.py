@@ -168,6 +168,17 @@ def main() -> None:
                  "&organization_id=octo-org&limit=100")
         targets["unigate-list100"] = (gw.port, users, gw.auth(), [gw.pid])
 
+        # The same gateway with its request log off, as nginx runs here (`access_log off`):
+        # the log's own share of the CPU per call.
+        gn = suite.Gateway(args.gateway_bin, tmp / "nolog" / "data", proxy_cpu)
+        gn.data_dir.mkdir(parents=True)
+        gn.extra_config = "\n[request_log]\nenabled = false\n"
+        gn.start(emu_url)
+        procs.append(gn)
+        nolog_account = gn.import_account(spec_token)
+        nolog_get = f"/unified/user-directory/organizations/octo-org?integrated_account_id={nolog_account}"
+        targets["unigate-nolog"] = (gn.port, nolog_get, gn.auth(), [gn.pid])
+
         # Another build of the gateway, for a before/after of a change in one run: the same
         # `get`, interleaved with the others (bench/README.md).
         if args.baseline_bin:
@@ -335,6 +346,11 @@ def report(res: dict) -> str:
         for k, v in res["db_us"].items():
             L.append(f"Of `{k}`'s CPU per call, PostgreSQL's processes took {v:.1f} µs and the gateway "
                      f"{c[k] - v:.1f} µs.")
+    if c.get("unigate-nolog") and c.get("unigate"):
+        L.append("")
+        L.append(f"The request log (one SQLite row per call, on by default) is {c['unigate'] - c['unigate-nolog']:.1f} µs "
+                 f"of the `get`'s CPU per call; with it off, as nginx's `access_log` is here, the `get` is "
+                 + (f"{c['unigate-nolog'] / ng:.2f} × nginx." if ng else "n/a."))
     if c.get("unigate-pg") and c.get("unigate"):
         L.append(f"PostgreSQL mode, gateway plus database: {c['unigate-pg'] / c['unigate']:.2f} × the SQLite mode's "
                  "CPU per call (target ≤ 1.5)"

@@ -23,6 +23,7 @@
 mod fast;
 pub mod functions;
 pub mod reads;
+mod scan;
 pub mod template;
 
 use std::cell::Cell;

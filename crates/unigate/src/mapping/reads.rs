@@ -254,6 +254,13 @@ pub fn parse_projected(text: &[u8], reads: &Reads) -> serde_json::Result<serde_j
     if surrogate {
         return serde_json::from_str(text).map(|v| cut(v, reads));
     }
+    // The fast path first (it reads only what serde_json accepts); serde_json decides the
+    // rest, and gives the error.
+    if let Reads::Fields(_) = reads {
+        if let Some(value) = super::scan::projected(text, reads) {
+            return Ok(value);
+        }
+    }
     let mut de = serde_json::Deserializer::from_str(text);
     let value = Projected(reads).deserialize(&mut de)?;
     de.end()?;
@@ -684,6 +691,99 @@ mod tests {
                 .prop_map(|kv| Value::Object(kv.into_iter().collect())),
             ]
         })
+    }
+
+    /// The serde_json path alone, as `parse_projected` ran before the fast path.
+    fn serde_projected(text: &str, reads: &Reads) -> serde_json::Result<serde_json::Value> {
+        use serde::de::DeserializeSeed;
+        let mut de = serde_json::Deserializer::from_str(text);
+        let value = Projected(reads).deserialize(&mut de)?;
+        de.end()?;
+        Ok(value)
+    }
+
+    /// Bytes that change what JSON text means, for mutations.
+    const EDITS: &[u8] = b"\"\\,:{}[]0-.eE+ \x01\tutfn9";
+
+    proptest::proptest! {
+        /// The fast path reads every text serde_json writes, as serde_json reads it.
+        #[test]
+        fn the_fast_path_reads_what_serde_json_writes(v in any_json(), r in any_reads(), pretty in proptest::bool::ANY) {
+            let text = if pretty { serde_json::to_string_pretty(&v) } else { serde_json::to_string(&v) }.unwrap();
+            if let Reads::Fields(_) = r {
+                proptest::prop_assert_eq!(super::super::scan::projected(&text, &r), Some(cut(v, &r)));
+            }
+        }
+
+        /// Whatever the fast path accepts, serde_json accepts, with the same value; the
+        /// texts are written ones with bytes replaced, inserted or removed.
+        #[test]
+        fn the_fast_path_accepts_nothing_serde_json_refuses(
+            v in any_json(),
+            r in any_reads(),
+            edits in proptest::collection::vec((proptest::num::usize::ANY, proptest::sample::select(EDITS.to_vec()), 0..3u8), 1..4),
+        ) {
+            let mut text = serde_json::to_vec(&v).unwrap();
+            for (at, byte, how) in edits {
+                let at = at % (text.len() + 1);
+                match how {
+                    0 if at < text.len() => text[at] = byte,
+                    1 if at < text.len() => { text.remove(at); }
+                    _ => text.insert(at, byte),
+                }
+            }
+            let Ok(text) = std::str::from_utf8(&text) else { return Ok(()) };
+            if let Some(fast) = super::super::scan::projected(text, &r) {
+                proptest::prop_assert_eq!(serde_projected(text, &r).ok(), Some(fast), "{}", text);
+            }
+        }
+    }
+
+    #[test]
+    fn the_fast_path_leaves_to_serde_json_what_it_is_unsure_of() {
+        use super::super::scan::projected;
+        let reads = Reads::Fields(BTreeMap::from([
+            ("a".to_string(), Reads::All),
+            ("n".to_string(), Reads::All),
+            (
+                "o".to_string(),
+                Reads::Fields(BTreeMap::from([("x".to_string(), Reads::All)])),
+            ),
+        ]));
+        // Refused by both (serde_json's skip passes a lone surrogate: `parse_projected`
+        // catches it first).
+        for bad in [
+            r#"{"b": "\ud800"}"#,
+            "{\"b\": 1e}",
+            "{\"b\": -}",
+            "{\"b\": [1,]}",
+            "{\"b\": {\"c\": 1,}}",
+            "{\"b\": \"a\u{1}\"}",
+            "{\"b\": \"\\x\"}",
+            "{\"b\": \"\\u12\"}",
+            "{\"a\": 1,}",
+            "{\"a\": 1}}",
+            " ",
+        ] {
+            assert_eq!(projected(bad, &reads), None, "{bad}");
+            assert!(parse_projected(bad.as_bytes(), &reads).is_err(), "{bad}");
+        }
+        // A number out of range read is serde_json's error; skipped, serde_json skips it too.
+        assert_eq!(projected(r#"{"n": 1e400}"#, &reads), None);
+        assert!(serde_projected(r#"{"n": 1e400}"#, &reads).is_err());
+        assert_eq!(projected(r#"{"b": 1e400}"#, &reads), Some(serde_json::json!({})));
+        // Nesting deeper than the fast path goes is serde_json's to read (or refuse).
+        let deep = format!("{{\"b\": {}{}}}", "[".repeat(120), "]".repeat(120));
+        assert_eq!(projected(&deep, &reads), None);
+        assert!(serde_projected(&deep, &reads).is_ok());
+        // Escaped names are the names they spell; the last of two equal names counts, in
+        // the first one's place; numbers are serde_json's.
+        let text = r#"{"\u0061": "x\n", "o": {"x": [1, -0, 2.50, 18446744073709551616]}, "a": 12345678901234567890}"#;
+        assert_eq!(projected(text, &reads), Some(serde_projected(text, &reads).unwrap()));
+        assert_eq!(
+            projected(text, &reads).unwrap().to_string(),
+            r#"{"a":12345678901234567890,"o":{"x":[1,-0.0,2.5,1.8446744073709552e+19]}}"#
+        );
     }
 
     proptest::proptest! {

@@ -22,7 +22,7 @@ impl Call {
         let body = match &self.mapping.request_body_mapping {
             None => None,
             Some(expr) => Some(
-                expr.eval(&scope)
+                expr.eval_fields(scope.fields())
                     .map_err(|e| request_mapping_error(&self.integration, "request_body_mapping", expr, e))?
                     .unwrap_or_else(|| json!({})),
             ),

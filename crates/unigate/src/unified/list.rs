@@ -8,7 +8,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use super::call::Call;
+use super::call::{Call, Scope};
 use super::failure::{page_error, ListFailure};
 use super::query::ResponseFormat;
 use super::shape::{json_bytes, with_ratelimit};
@@ -127,7 +127,7 @@ impl Call {
 
     /// One provider page at `position` (`None`: the first): the selected records, and
     /// where the next page is.
-    pub(super) async fn fetch_page(&self, position: Option<&PageState>, scope: &Value) -> Result<Page, ApiError> {
+    pub(super) async fn fetch_page(&self, position: Option<&PageState>, scope: &Scope) -> Result<Page, ApiError> {
         let resource = &self.resource;
         let pagination = &resource.pagination;
         let call = ListCall {
@@ -238,11 +238,11 @@ impl Call {
     /// A list's request body (a search `POST`): the mapping's `request_body_mapping` over
     /// the call's scope (else the resource's fixed `body`), with the pagination's body
     /// fields (`cursor` with `add_to_body`) set over it. `None`: the resource's own, if any.
-    fn list_body(&self, scope: &Value, paging: Vec<(String, Value)>) -> Result<Option<Value>, ApiError> {
+    fn list_body(&self, scope: &Scope, paging: Vec<(String, Value)>) -> Result<Option<Value>, ApiError> {
         let mut body = match &self.mapping.request_body_mapping {
             // As on a write: undefined sends `{}`, `null` none.
             Some(expr) => expr
-                .eval(scope)
+                .eval_fields(scope.fields())
                 .map_err(|e| super::failure::request_mapping_error(&self.integration, "request_body_mapping", expr, e))?
                 .unwrap_or_else(|| json!({})),
             None if paging.is_empty() => return Ok(None),
@@ -256,7 +256,7 @@ impl Call {
 
     /// Whether a page's record stays in the answer, under the call's filters; mapped when it
     /// had to be mapped to tell (filters given, or a `truto_key_by` to read).
-    pub(super) fn kept(&self, record: &Value, scope: &Value) -> Result<Kept, ApiError> {
+    pub(super) fn kept(&self, record: &Value, scope: &Scope) -> Result<Kept, ApiError> {
         let keyed_on_mapped = self.req.query.key_by.is_some() && self.req.query.format != ResponseFormat::Raw;
         if self.filters.is_empty() && !keyed_on_mapped {
             return Ok(Kept::Unmapped);
@@ -277,7 +277,7 @@ impl Call {
         kept: Kept,
         record: Value,
         raw: Option<&[u8]>,
-        scope: &Value,
+        scope: &Scope,
     ) -> Result<(), ApiError> {
         match (kept, raw) {
             (Kept::Mapped(mapped), raw) => self.write_mapped(out, mapped, record, raw),

@@ -12,7 +12,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use serde_json::{Map, Value};
 
-use super::call::Call;
+use super::call::{Call, Scope};
 use super::failure::{reply_mapping_error, reply_mapping_shape};
 use super::format;
 use super::query::ResponseFormat;
@@ -23,13 +23,12 @@ use crate::upstream::Reply;
 impl Call {
     /// The record through the response mapping (the record itself without one): the
     /// unified fields, before `remote_data`, normalization and exclusions.
-    pub(super) fn map_record(&self, raw: &Value, scope: &Value) -> Result<Value, ApiError> {
+    pub(super) fn map_record(&self, raw: &Value, scope: &Scope) -> Result<Value, ApiError> {
         Ok(match &self.mapping.response_mapping {
             None => raw.clone(),
             Some(expr) => {
                 // `{scope..., response}`, read in place (no copy of the scope or the record).
-                let scope = scope.as_object().into_iter().flatten();
-                let input = scope.map(|(k, v)| (k.as_str(), v)).chain([("response", raw)]);
+                let input = scope.fields().into_iter().chain([("response", raw)]);
                 match expr.eval_fields(input).map_err(reply_mapping_error)? {
                     Some(Value::Object(m)) => Value::Object(m),
                     None | Some(Value::Null) => Value::Object(Map::new()),
@@ -41,7 +40,7 @@ impl Call {
 
     /// One provider record to one client record, in the requested format; the record moves
     /// into `remote_data` rather than being copied there.
-    pub(super) fn shape(&self, raw: Value, scope: &Value) -> Result<Value, ApiError> {
+    pub(super) fn shape(&self, raw: Value, scope: &Scope) -> Result<Value, ApiError> {
         let _span = tracing::info_span!(target: "unigate_otel", "mapping.response").entered();
         let mapped = self.map_record(&raw, scope)?;
         Ok(self.finish(mapped, raw))
@@ -79,7 +78,7 @@ impl Call {
         &self,
         record: &Value,
         body: &[u8],
-        scope: &Value,
+        scope: &Scope,
     ) -> Result<Option<Vec<u8>>, ApiError> {
         let _span = tracing::info_span!(target: "unigate_otel", "mapping.response").entered();
         let mapped = self.map_record(record, scope)?;
@@ -118,7 +117,7 @@ impl Call {
         out: &mut Vec<u8>,
         record: Value,
         raw: &[u8],
-        scope: &Value,
+        scope: &Scope,
     ) -> Result<(), ApiError> {
         if self.req.query.format == ResponseFormat::Raw {
             out.extend_from_slice(raw);

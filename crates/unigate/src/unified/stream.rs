@@ -5,9 +5,9 @@
 use axum::body::Body;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::call::Call;
+use super::call::{Call, Scope};
 use super::list::{Kept, Page};
 use crate::error::ApiError;
 use crate::pagination::seen::SeenPages;
@@ -15,7 +15,7 @@ use crate::pagination::PageState;
 
 impl Call {
     /// Streams the list from `first` (already read, at `state`) to its last page.
-    pub(super) fn stream_list(self, first: Page, state: Option<PageState>, scope: Value) -> Response {
+    pub(super) fn stream_list(self, first: Page, state: Option<PageState>, scope: Scope) -> Response {
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(4);
         let max_pages = self.state.upstream.config().max_stream_pages;
         tokio::spawn(async move {

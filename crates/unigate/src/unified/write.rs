@@ -33,7 +33,7 @@ impl Call {
             let mut body = match &self.mapping.request_body_mapping {
                 None => self.body.clone(),
                 Some(expr) => expr
-                    .eval(&scope)
+                    .eval_fields(scope.fields())
                     .map_err(|e| request_mapping_error(&self.integration, "request_body_mapping", expr, e))?
                     .unwrap_or_else(|| json!({})),
             };

@@ -1,0 +1,376 @@
+//! The projected parse's fast path: a provider's answer read for the members a mapping
+//! reads, every other byte only checked.
+//!
+//! serde_json checks a skipped member at about 15 instructions a byte (a GitHub organization,
+//! 1.8 KB of which a mapping reads 13 members, cost 27,000 instructions, a sixth of a unified
+//! `get`; bench/ANALYSIS.md, twenty-first pass), most of it per-token overhead of serde's
+//! visitor calls. [`projected`] checks the text itself, eight bytes of a string at a time,
+//! and builds only the members read. No crate does this as we need it: sonic-rs and
+//! simd-json skip fast, but neither promises to refuse everything serde_json refuses, and
+//! a text that serde_json refuses must stay an error (`remote_data` splices the bytes).
+//!
+//! So the rule is one-sided: [`projected`] accepts only texts serde_json accepts, and gives
+//! the same value for them; on anything else, or anything it is unsure of, it gives `None`
+//! and the caller runs serde_json's parse, which gives its value or its error. The tests
+//! compare both on generated texts and on mutations of them.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use super::reads::Reads;
+
+/// Deeper nesting than this is left to serde_json (which refuses more than 128 levels).
+const MAX_DEPTH: u32 = 100;
+
+/// `text` (already checked as UTF-8, with no surrogate escape) projected on `reads`, as
+/// `reads::parse_projected`'s serde_json path builds it; `None` when that path must decide.
+pub(super) fn projected(text: &str, reads: &Reads) -> Option<Value> {
+    let mut scan = Scan {
+        text,
+        b: text.as_bytes(),
+        i: 0,
+        depth: 0,
+    };
+    scan.ws();
+    let value = scan.value(reads)?;
+    scan.ws();
+    (scan.i == scan.b.len()).then_some(value)
+}
+
+struct Scan<'t> {
+    text: &'t str,
+    b: &'t [u8],
+    i: usize,
+    depth: u32,
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// A name's bit in a set of names (a 64-bit mask), from its length and first byte.
+fn name_bit(name: &[u8]) -> u64 {
+    let first = u32::from(name.first().copied().unwrap_or(0));
+    // Truncation intended: only the low bits pick the bit.
+    1 << ((name.len() as u32).wrapping_mul(7).wrapping_add(first) % 64)
+}
+
+/// The high bit of each byte of `x` that is zero; exact for the lowest such byte (the only
+/// one read), as a borrow can only set bits above it.
+fn zero_bytes(x: u64) -> u64 {
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
+impl<'t> Scan<'t> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
+            self.i += 1;
+        }
+    }
+
+    /// Past `byte` (after white space), or `None`.
+    fn eat(&mut self, byte: u8) -> Option<()> {
+        self.ws();
+        (self.peek()? == byte).then(|| self.i += 1)
+    }
+
+    /// The value at the cursor, projected on `reads`.
+    fn value(&mut self, reads: &Reads) -> Option<Value> {
+        self.ws();
+        match (self.peek()?, reads) {
+            (b'{', Reads::Fields(fields)) => self.object(fields),
+            (b'[', Reads::Fields(_)) => self.array(reads),
+            (b'"', _) => {
+                let start = self.i;
+                if self.string()? {
+                    serde_json::from_str(&self.text[start..self.i]).ok()
+                } else {
+                    Some(Value::String(self.text[start + 1..self.i - 1].to_owned()))
+                }
+            }
+            (b't', _) => self.literal(b"true").map(|()| Value::Bool(true)),
+            (b'f', _) => self.literal(b"false").map(|()| Value::Bool(false)),
+            (b'n', _) => self.literal(b"null").map(|()| Value::Null),
+            (b'0'..=b'9', _) => {
+                let start = self.i;
+                let plain = self.number()?;
+                let digits = &self.text[start..self.i];
+                if plain && digits.len() <= 19 {
+                    // At most 19 digits always fit a u64, as serde_json reads them.
+                    digits.parse::<u64>().ok().map(Value::from)
+                } else {
+                    serde_json::from_str(digits).ok()
+                }
+            }
+            _ => {
+                // A whole object or array, a negative number: checked here, built by
+                // serde_json (which may still refuse it: a number out of range).
+                let start = self.i;
+                self.skip()?;
+                serde_json::from_str(&self.text[start..self.i]).ok()
+            }
+        }
+    }
+
+    /// The object at the cursor with only the members in `fields`.
+    fn object(&mut self, fields: &BTreeMap<String, Reads>) -> Option<Value> {
+        self.enter()?;
+        self.i += 1;
+        // One bit per name read, from its length and first byte: most members are not
+        // read, and most of those are told apart by that alone, without a lookup.
+        let bits = fields.keys().fold(0u64, |m, k| m | name_bit(k.as_bytes()));
+        let mut out = Map::with_capacity(fields.len());
+        self.ws();
+        if self.peek()? == b'}' {
+            self.i += 1;
+        } else {
+            loop {
+                self.ws();
+                if self.peek()? != b'"' {
+                    return None;
+                }
+                let start = self.i;
+                let escaped = self.string()?;
+                let raw = &self.text[start + 1..self.i - 1];
+                let decoded;
+                let name = if escaped {
+                    decoded = serde_json::from_str::<String>(&self.text[start..self.i]).ok()?;
+                    decoded.as_str()
+                } else {
+                    raw
+                };
+                self.eat(b':')?;
+                let read = if bits & name_bit(name.as_bytes()) != 0 {
+                    fields.get(name)
+                } else {
+                    None
+                };
+                match read {
+                    Some(r) => {
+                        let v = self.value(r)?;
+                        out.insert(name.to_owned(), v);
+                    }
+                    None => {
+                        self.ws();
+                        self.skip()?;
+                    }
+                }
+                self.ws();
+                match self.peek()? {
+                    b',' => self.i += 1,
+                    b'}' => {
+                        self.i += 1;
+                        break;
+                    }
+                    _ => return None,
+                }
+            }
+        }
+        self.depth -= 1;
+        Some(Value::Object(out))
+    }
+
+    /// The array at the cursor, each item projected on `reads`.
+    fn array(&mut self, reads: &Reads) -> Option<Value> {
+        self.enter()?;
+        self.i += 1;
+        let mut out = Vec::new();
+        self.ws();
+        if self.peek()? == b']' {
+            self.i += 1;
+        } else {
+            loop {
+                out.push(self.value(reads)?);
+                self.ws();
+                match self.peek()? {
+                    b',' => self.i += 1,
+                    b']' => {
+                        self.i += 1;
+                        break;
+                    }
+                    _ => return None,
+                }
+            }
+        }
+        self.depth -= 1;
+        Some(Value::Array(out))
+    }
+
+    fn enter(&mut self) -> Option<()> {
+        self.depth += 1;
+        (self.depth <= MAX_DEPTH).then_some(())
+    }
+
+    /// Past the value at the cursor (no white space before it), checked, nothing built.
+    fn skip(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.string().map(drop),
+            b'{' => {
+                self.enter()?;
+                self.i += 1;
+                self.ws();
+                if self.peek()? == b'}' {
+                    self.i += 1;
+                } else {
+                    loop {
+                        self.ws();
+                        if self.peek()? != b'"' {
+                            return None;
+                        }
+                        self.string()?;
+                        self.eat(b':')?;
+                        self.ws();
+                        self.skip()?;
+                        self.ws();
+                        match self.peek()? {
+                            b',' => self.i += 1,
+                            b'}' => {
+                                self.i += 1;
+                                break;
+                            }
+                            _ => return None,
+                        }
+                    }
+                }
+                self.depth -= 1;
+                Some(())
+            }
+            b'[' => {
+                self.enter()?;
+                self.i += 1;
+                self.ws();
+                if self.peek()? == b']' {
+                    self.i += 1;
+                } else {
+                    loop {
+                        self.ws();
+                        self.skip()?;
+                        self.ws();
+                        match self.peek()? {
+                            b',' => self.i += 1,
+                            b']' => {
+                                self.i += 1;
+                                break;
+                            }
+                            _ => return None,
+                        }
+                    }
+                }
+                self.depth -= 1;
+                Some(())
+            }
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            b'-' | b'0'..=b'9' => self.number().map(drop),
+            _ => None,
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        let end = self.i + word.len();
+        (self.b.get(self.i..end)? == word).then(|| self.i = end)
+    }
+
+    /// Past the string at the cursor (its opening quote); whether it has escapes. Refuses
+    /// a control character, an unknown escape and a surrogate escape (those go to
+    /// serde_json, which checks pairs).
+    fn string(&mut self) -> Option<bool> {
+        let b = self.b;
+        let mut i = self.i + 1;
+        let mut escaped = false;
+        loop {
+            // Eight bytes at a time while they last: the first quote, backslash or control
+            // character among them, if any.
+            while let Some(chunk) = b.get(i..i + 8) {
+                let mut word = [0u8; 8];
+                word.copy_from_slice(chunk);
+                let v = u64::from_le_bytes(word);
+                let special = zero_bytes(v ^ (ONES * u64::from(b'"')))
+                    | zero_bytes(v ^ (ONES * u64::from(b'\\')))
+                    | (v.wrapping_sub(ONES * 0x20) & !v & HIGHS);
+                if special != 0 {
+                    i += (special.trailing_zeros() / 8) as usize;
+                    break;
+                }
+                i += 8;
+            }
+            match *b.get(i)? {
+                b'"' => {
+                    self.i = i + 1;
+                    return Some(escaped);
+                }
+                b'\\' => {
+                    escaped = true;
+                    match *b.get(i + 1)? {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
+                        b'u' => {
+                            let hex = b.get(i + 2..i + 6)?;
+                            if !hex.iter().all(u8::is_ascii_hexdigit)
+                                || (matches!(hex[0], b'd' | b'D') && !matches!(hex[1], b'0'..=b'7'))
+                            {
+                                return None;
+                            }
+                            i += 6;
+                        }
+                        _ => return None,
+                    }
+                }
+                0..=0x1f => return None,
+                _ => i += 1,
+            }
+        }
+    }
+
+    /// Past the number at the cursor, by JSON's grammar; whether it is a plain non-negative
+    /// integer (digits only).
+    fn number(&mut self) -> Option<bool> {
+        let b = self.b;
+        let mut i = self.i;
+        let mut plain = true;
+        if b.get(i) == Some(&b'-') {
+            plain = false;
+            i += 1;
+        }
+        match *b.get(i)? {
+            b'0' => i += 1,
+            b'1'..=b'9' => {
+                while b.get(i).is_some_and(u8::is_ascii_digit) {
+                    i += 1;
+                }
+            }
+            _ => return None,
+        }
+        if b.get(i) == Some(&b'.') {
+            plain = false;
+            i += 1;
+            let from = i;
+            while b.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+            if i == from {
+                return None;
+            }
+        }
+        if let Some(b'e' | b'E') = b.get(i) {
+            plain = false;
+            i += 1;
+            if let Some(b'+' | b'-') = b.get(i) {
+                i += 1;
+            }
+            let from = i;
+            while b.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+            if i == from {
+                return None;
+            }
+        }
+        self.i = i;
+        Some(plain)
+    }
+}
