@@ -1,13 +1,13 @@
 //! The projected parse's fast path: a provider's answer read for the members a mapping
 //! reads, every other byte only checked.
 //!
-//! serde_json checks a skipped member at about 15 instructions a byte (a GitHub organization,
-//! 1.8 KB of which a mapping reads 13 members, cost 27,000 instructions, a sixth of a unified
-//! `get`; bench/ANALYSIS.md, twenty-first pass), most of it per-token overhead of serde's
-//! visitor calls. [`projected`] checks the text itself, eight bytes of a string at a time,
-//! and builds only the members read. No crate does this as we need it: sonic-rs and
-//! simd-json skip fast, but neither promises to refuse everything serde_json refuses, and
-//! a text that serde_json refuses must stay an error (`remote_data` splices the bytes).
+//! Through serde_json, a GitHub organization (1.8 KB, of which the mapping reads a few
+//! members) cost 27,000 instructions, a sixth of a unified `get`, mostly serde's visitor
+//! calls per member (bench/ANALYSIS.md, twenty-first pass). [`projected`] checks the text
+//! itself, eight bytes of a string at a time, and builds only the members read: 23,000.
+//! Written here because no crate does this as needed: sonic-rs and simd-json skip fast, but
+//! neither promises to refuse everything serde_json refuses, and a text serde_json refuses
+//! must stay an error (`remote_data` splices the bytes).
 //!
 //! So the rule is one-sided: [`projected`] accepts only texts serde_json accepts, and gives
 //! the same value for them; on anything else, or anything it is unsure of, it gives `None`
