@@ -676,7 +676,8 @@ mod tests {
             any::<f64>()
                 .prop_filter("finite", |f| f.is_finite())
                 .prop_map(Value::from),
-            ".{0,6}".prop_map(Value::String),
+            // Long enough for several of the scanner's eight-byte words.
+            ".{0,40}".prop_map(Value::String),
         ];
         leaf.prop_recursive(4, 32, 4, |inner| {
             prop_oneof![
@@ -764,6 +765,10 @@ mod tests {
             "{\"a\": 1,}",
             "{\"a\": 1}}",
             " ",
+            // Long strings.
+            "{\"b\": \"https://example.com/a\u{1f}b\"}",
+            "{\"b\": \"https://example.com/a\\qb\"}",
+            "{\"b\": \"https://example.com/unterminated}",
         ] {
             assert_eq!(projected(bad, &reads), None, "{bad}");
             assert!(parse_projected(bad.as_bytes(), &reads).is_err(), "{bad}");
@@ -776,6 +781,12 @@ mod tests {
         let deep = format!("{{\"b\": {}{}}}", "[".repeat(120), "]".repeat(120));
         assert_eq!(projected(&deep, &reads), None);
         assert!(serde_projected(&deep, &reads).is_ok());
+        // Long strings, with escapes past the scanner's first words.
+        let text = r#"{"a": "https://example.com/orgs/octo\"org\u00e9/x", "b": "https://example.com/\\/\n"}"#;
+        assert_eq!(
+            projected(text, &reads),
+            Some(serde_json::json!({"a": "https://example.com/orgs/octo\"orgé/x"}))
+        );
         // Escaped names are the names they spell; the last of two equal names counts, in
         // the first one's place; numbers are serde_json's.
         let text = r#"{"\u0061": "x\n", "o": {"x": [1, -0, 2.50, 18446744073709551616]}, "a": 12345678901234567890}"#;
