@@ -38,6 +38,12 @@ pub(super) fn projected(text: &str, reads: &Reads) -> Option<Value> {
     (scan.i == scan.b.len()).then_some(value)
 }
 
+/// A member's name: its text with the quotes, and whether it has escapes.
+struct Name {
+    quoted: std::ops::Range<usize>,
+    escaped: bool,
+}
+
 struct Scan<'t> {
     text: &'t str,
     b: &'t [u8],
@@ -118,12 +124,50 @@ impl<'t> Scan<'t> {
 
     /// The object at the cursor with only the members in `fields`.
     fn object(&mut self, fields: &BTreeMap<String, Reads>) -> Option<Value> {
-        self.enter()?;
-        self.i += 1;
         // One bit per name read, from its length and first byte: most members are not
         // read, and most of those are told apart by that alone, without a lookup.
         let bits = fields.keys().fold(0u64, |m, k| m | name_bit(k.as_bytes()));
         let mut out = Map::with_capacity(fields.len());
+        self.members(|scan, name| {
+            let decoded;
+            let name = if name.escaped {
+                decoded = serde_json::from_str::<String>(scan.text.get(name.quoted)?).ok()?;
+                decoded.as_str()
+            } else {
+                scan.text.get(name.quoted.start + 1..name.quoted.end - 1)?
+            };
+            let read = if bits & name_bit(name.as_bytes()) != 0 {
+                fields.get(name)
+            } else {
+                None
+            };
+            match read {
+                Some(r) => {
+                    let v = scan.value(r)?;
+                    out.insert(name.to_owned(), v);
+                }
+                None => scan.skip()?,
+            }
+            Some(())
+        })?;
+        Some(Value::Object(out))
+    }
+
+    /// The array at the cursor, each item projected on `reads`.
+    fn array(&mut self, reads: &Reads) -> Option<Value> {
+        let mut out = Vec::new();
+        self.items(|scan| {
+            out.push(scan.value(reads)?);
+            Some(())
+        })?;
+        Some(Value::Array(out))
+    }
+
+    /// Past the object at the cursor, handing each member to `member` with the cursor at
+    /// its value.
+    fn members(&mut self, mut member: impl FnMut(&mut Self, Name) -> Option<()>) -> Option<()> {
+        self.enter()?;
+        self.i += 1;
         self.ws();
         if self.peek()? == b'}' {
             self.i += 1;
@@ -135,30 +179,10 @@ impl<'t> Scan<'t> {
                 }
                 let start = self.i;
                 let escaped = self.string()?;
-                let raw = &self.text[start + 1..self.i - 1];
-                let decoded;
-                let name = if escaped {
-                    decoded = serde_json::from_str::<String>(&self.text[start..self.i]).ok()?;
-                    decoded.as_str()
-                } else {
-                    raw
-                };
+                let quoted = start..self.i;
                 self.eat(b':')?;
-                let read = if bits & name_bit(name.as_bytes()) != 0 {
-                    fields.get(name)
-                } else {
-                    None
-                };
-                match read {
-                    Some(r) => {
-                        let v = self.value(r)?;
-                        out.insert(name.to_owned(), v);
-                    }
-                    None => {
-                        self.ws();
-                        self.skip()?;
-                    }
-                }
+                self.ws();
+                member(self, Name { quoted, escaped })?;
                 self.ws();
                 match self.peek()? {
                     b',' => self.i += 1,
@@ -171,20 +195,20 @@ impl<'t> Scan<'t> {
             }
         }
         self.depth -= 1;
-        Some(Value::Object(out))
+        Some(())
     }
 
-    /// The array at the cursor, each item projected on `reads`.
-    fn array(&mut self, reads: &Reads) -> Option<Value> {
+    /// Past the array at the cursor, handing each item to `item` with the cursor at it.
+    fn items(&mut self, mut item: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
         self.enter()?;
         self.i += 1;
-        let mut out = Vec::new();
         self.ws();
         if self.peek()? == b']' {
             self.i += 1;
         } else {
             loop {
-                out.push(self.value(reads)?);
+                self.ws();
+                item(self)?;
                 self.ws();
                 match self.peek()? {
                     b',' => self.i += 1,
@@ -197,7 +221,7 @@ impl<'t> Scan<'t> {
             }
         }
         self.depth -= 1;
-        Some(Value::Array(out))
+        Some(())
     }
 
     fn enter(&mut self) -> Option<()> {
@@ -209,60 +233,8 @@ impl<'t> Scan<'t> {
     fn skip(&mut self) -> Option<()> {
         match self.peek()? {
             b'"' => self.string().map(drop),
-            b'{' => {
-                self.enter()?;
-                self.i += 1;
-                self.ws();
-                if self.peek()? == b'}' {
-                    self.i += 1;
-                } else {
-                    loop {
-                        self.ws();
-                        if self.peek()? != b'"' {
-                            return None;
-                        }
-                        self.string()?;
-                        self.eat(b':')?;
-                        self.ws();
-                        self.skip()?;
-                        self.ws();
-                        match self.peek()? {
-                            b',' => self.i += 1,
-                            b'}' => {
-                                self.i += 1;
-                                break;
-                            }
-                            _ => return None,
-                        }
-                    }
-                }
-                self.depth -= 1;
-                Some(())
-            }
-            b'[' => {
-                self.enter()?;
-                self.i += 1;
-                self.ws();
-                if self.peek()? == b']' {
-                    self.i += 1;
-                } else {
-                    loop {
-                        self.ws();
-                        self.skip()?;
-                        self.ws();
-                        match self.peek()? {
-                            b',' => self.i += 1,
-                            b']' => {
-                                self.i += 1;
-                                break;
-                            }
-                            _ => return None,
-                        }
-                    }
-                }
-                self.depth -= 1;
-                Some(())
-            }
+            b'{' => self.members(|scan, _| scan.skip()),
+            b'[' => self.items(Self::skip),
             b't' => self.literal(b"true"),
             b'f' => self.literal(b"false"),
             b'n' => self.literal(b"null"),
