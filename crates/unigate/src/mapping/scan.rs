@@ -166,53 +166,40 @@ impl<'t> Scan<'t> {
     /// Past the object at the cursor, handing each member to `member` with the cursor at
     /// its value.
     fn members(&mut self, mut member: impl FnMut(&mut Self, Name) -> Option<()>) -> Option<()> {
-        self.enter()?;
-        self.i += 1;
-        self.ws();
-        if self.peek()? == b'}' {
-            self.i += 1;
-        } else {
-            loop {
-                self.ws();
-                if self.peek()? != b'"' {
-                    return None;
-                }
-                let start = self.i;
-                let escaped = self.string()?;
-                let quoted = start..self.i;
-                self.eat(b':')?;
-                self.ws();
-                member(self, Name { quoted, escaped })?;
-                self.ws();
-                match self.peek()? {
-                    b',' => self.i += 1,
-                    b'}' => {
-                        self.i += 1;
-                        break;
-                    }
-                    _ => return None,
-                }
+        self.sequence(b'}', |scan| {
+            if scan.peek()? != b'"' {
+                return None;
             }
-        }
-        self.depth -= 1;
-        Some(())
+            let start = scan.i;
+            let escaped = scan.string()?;
+            let quoted = start..scan.i;
+            scan.eat(b':')?;
+            scan.ws();
+            member(scan, Name { quoted, escaped })
+        })
     }
 
     /// Past the array at the cursor, handing each item to `item` with the cursor at it.
-    fn items(&mut self, mut item: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+    fn items(&mut self, item: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.sequence(b']', item)
+    }
+
+    /// Past the object or array at the cursor (its opening bracket), whose entries, comma
+    /// separated, `entry` reads, up to `close`.
+    fn sequence(&mut self, close: u8, mut entry: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
         self.enter()?;
         self.i += 1;
         self.ws();
-        if self.peek()? == b']' {
+        if self.peek()? == close {
             self.i += 1;
         } else {
             loop {
                 self.ws();
-                item(self)?;
+                entry(self)?;
                 self.ws();
                 match self.peek()? {
                     b',' => self.i += 1,
-                    b']' => {
+                    c if c == close => {
                         self.i += 1;
                         break;
                     }
@@ -311,23 +298,12 @@ impl<'t> Scan<'t> {
         }
         match *b.get(i)? {
             b'0' => i += 1,
-            b'1'..=b'9' => {
-                while b.get(i).is_some_and(u8::is_ascii_digit) {
-                    i += 1;
-                }
-            }
+            b'1'..=b'9' => i = digits_end(b, i),
             _ => return None,
         }
         if b.get(i) == Some(&b'.') {
             plain = false;
-            i += 1;
-            let from = i;
-            while b.get(i).is_some_and(u8::is_ascii_digit) {
-                i += 1;
-            }
-            if i == from {
-                return None;
-            }
+            i = some_digits(b, i + 1)?;
         }
         if let Some(b'e' | b'E') = b.get(i) {
             plain = false;
@@ -335,15 +311,23 @@ impl<'t> Scan<'t> {
             if let Some(b'+' | b'-') = b.get(i) {
                 i += 1;
             }
-            let from = i;
-            while b.get(i).is_some_and(u8::is_ascii_digit) {
-                i += 1;
-            }
-            if i == from {
-                return None;
-            }
+            i = some_digits(b, i)?;
         }
         self.i = i;
         Some(plain)
     }
+}
+
+/// The end of the run of digits at `i` (`i` itself when there is none).
+fn digits_end(b: &[u8], mut i: usize) -> usize {
+    while b.get(i).is_some_and(u8::is_ascii_digit) {
+        i += 1;
+    }
+    i
+}
+
+/// The end of the run of at least one digit at `i`.
+fn some_digits(b: &[u8], i: usize) -> Option<usize> {
+    let end = digits_end(b, i);
+    (end > i).then_some(end)
 }
