@@ -21,7 +21,8 @@ use crate::store::{AccountRecord, AccountStatus};
 /// A loaded account with its full, decrypted context (integration defaults filled in).
 #[derive(Debug, Clone)]
 pub struct Account {
-    pub record: AccountRecord,
+    /// Shared with the store's cache of it, when it has one.
+    pub record: Arc<AccountRecord>,
     /// Defaults, then public values, then secrets. Never serialized to a client. Shared:
     /// [`Opened`] hands the same context to every call on an unchanged account.
     pub context: Arc<Value>,
@@ -100,7 +101,12 @@ pub fn open_secrets(keyring: &Keyring, record: &AccountRecord) -> Result<Map<Str
 }
 
 impl Account {
-    pub fn load(keyring: &Keyring, integration: &Integration, record: AccountRecord) -> Result<Account, ApiError> {
+    pub fn load(
+        keyring: &Keyring,
+        integration: &Integration,
+        record: impl Into<Arc<AccountRecord>>,
+    ) -> Result<Account, ApiError> {
+        let record = record.into();
         let secrets = open_secrets(keyring, &record)?;
         let mut public = integration.config.context_defaults.clone();
         if let Value::Object(values) = &record.context {
@@ -140,22 +146,26 @@ struct OpenedAccount {
 const OPENED_ACCOUNTS: usize = 4096;
 
 impl Opened {
-    /// [`Account::load`], or the same account loaded before from an equal record.
+    /// [`Account::load`], or the same account loaded before from an equal record: the very
+    /// record the store's cache handed out before (the same `Arc`), or one equal to it.
     pub fn load(
         &self,
         keyring: &Keyring,
         integration: &Arc<Integration>,
-        record: AccountRecord,
+        record: impl Into<Arc<AccountRecord>>,
     ) -> Result<Account, ApiError> {
-        let key = opened_key(&record);
+        let record = record.into();
         let kept = self
             .accounts
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&key)
+            .get(&record.id)
             .cloned();
         if let Some(kept) = kept {
-            if Arc::ptr_eq(&kept.integration, integration) && kept.account.record == record {
+            // An equal record is one of the same environment: an entry never serves another
+            // environment's call.
+            let same = Arc::ptr_eq(&kept.account.record, &record) || *kept.account.record == *record;
+            if Arc::ptr_eq(&kept.integration, integration) && same {
                 return Ok(Account {
                     record,
                     context: kept.account.context.clone(),
@@ -165,11 +175,11 @@ impl Opened {
         }
         let account = Account::load(keyring, integration, record)?;
         let mut accounts = self.accounts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if accounts.len() >= OPENED_ACCOUNTS && !accounts.contains_key(&key) {
+        if accounts.len() >= OPENED_ACCOUNTS && !accounts.contains_key(&account.record.id) {
             accounts.clear();
         }
         accounts.insert(
-            key,
+            account.record.id.clone(),
             Arc::new(OpenedAccount {
                 integration: integration.clone(),
                 account: account.clone(),
@@ -185,16 +195,6 @@ impl Opened {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .len()
     }
-}
-
-/// Environment and id: an account id is unique, but an entry must never serve another
-/// environment's call even if it were not.
-fn opened_key(record: &AccountRecord) -> String {
-    let mut key = String::with_capacity(record.environment_id.len() + record.id.len() + 1);
-    key.push_str(&record.environment_id);
-    key.push('\n');
-    key.push_str(&record.id);
-    key
 }
 
 /// Keys a token refresh writes sealed (with the tokens) that are not secrets, so the view
@@ -386,6 +386,10 @@ mod tests {
             Arc::ptr_eq(&a.context, &again.context),
             "an equal record reuses the context"
         );
+        // The very record the store's cache handed out before is told by pointer.
+        let same = opened.load(&keyring, &github, Arc::clone(&again.record)).unwrap();
+        assert!(Arc::ptr_eq(&same.context, &a.context));
+        assert!(Arc::ptr_eq(&same.record, &again.record));
 
         let refreshed = AccountRecord {
             secrets: record(&keyring, "a1", "gho_two").secrets,

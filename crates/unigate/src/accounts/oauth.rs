@@ -341,7 +341,7 @@ impl OAuth {
         match outcome {
             Ok(tokens) => self.store_tokens(integration, account, &tokens).await,
             Err(TokenError::Reauth(reason)) => {
-                let mut record = account.record;
+                let mut record = Arc::unwrap_or_clone(account.record);
                 let before = record.status;
                 record.status = AccountStatus::NeedsReauth;
                 record.last_error = Some(format!("Token refresh refused: {reason}"));
@@ -377,7 +377,7 @@ impl OAuth {
         account: Account,
         tokens: &TokenSet,
     ) -> Result<Account, ApiError> {
-        let mut record = account.record;
+        let mut record = Arc::unwrap_or_clone(account.record);
         let mut secrets = open_secrets(&self.keyring, &record)?;
         apply_tokens(&mut secrets, tokens);
         record.secrets = seal_secrets(&self.keyring, &record.id, &secrets);

@@ -53,7 +53,7 @@ struct State {
     generation: u64,
     /// By account id (ids are unique across environments); the environment is checked on
     /// each hit.
-    accounts: HashMap<String, AccountRecord>,
+    accounts: HashMap<String, Arc<AccountRecord>>,
     /// Lookups answered from the cache, and those that read the database while it was live.
     hits: u64,
     misses: u64,
@@ -72,7 +72,7 @@ pub struct CacheStats {
 /// hit's record is not worth a box (an allocation per call).
 #[allow(clippy::large_enum_variant)]
 pub enum Lookup {
-    Hit(AccountRecord),
+    Hit(Arc<AccountRecord>),
     /// Not cached: read the database, then [`AccountCache::remember`] the record with this
     /// ticket (`None` while the cache is off).
     Miss(Option<u64>),
@@ -85,7 +85,7 @@ impl AccountCache {
             return Lookup::Miss(None);
         }
         let found = match state.accounts.get(id) {
-            Some(record) if record.environment_id == environment_id => Some(record.clone()),
+            Some(record) if record.environment_id == environment_id => Some(Arc::clone(record)),
             _ => None,
         };
         match found {
@@ -111,7 +111,7 @@ impl AccountCache {
     }
 
     /// Keeps `record`, read from the database under `ticket`, unless a change was heard since.
-    pub fn remember(&self, ticket: Option<u64>, record: &AccountRecord) {
+    pub fn remember(&self, ticket: Option<u64>, record: &Arc<AccountRecord>) {
         let Some(ticket) = ticket else { return };
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if !state.live || state.generation != ticket {
@@ -120,7 +120,7 @@ impl AccountCache {
         if state.accounts.len() >= CAPACITY {
             state.accounts.clear();
         }
-        state.accounts.insert(record.id.clone(), record.clone());
+        state.accounts.insert(record.id.clone(), Arc::clone(record));
     }
 
     /// A change heard or made: `id`, or every account for `*` (or `None`).
@@ -216,9 +216,9 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    fn record(id: &str, tenant: &str) -> AccountRecord {
+    fn record(id: &str, tenant: &str) -> Arc<AccountRecord> {
         let now = chrono::Utc::now();
-        AccountRecord {
+        Arc::new(AccountRecord {
             id: id.into(),
             environment_id: "env".into(),
             tenant_id: tenant.into(),
@@ -232,12 +232,12 @@ mod tests {
             updated_at: now,
             unified_model_override: None,
             overrides_version: 0,
-        }
+        })
     }
 
     fn hit(cache: &AccountCache, env: &str, id: &str) -> Option<String> {
         match cache.lookup(env, id) {
-            Lookup::Hit(r) => Some(r.tenant_id),
+            Lookup::Hit(r) => Some(r.tenant_id.clone()),
             Lookup::Miss(_) => None,
         }
     }

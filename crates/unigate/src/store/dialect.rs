@@ -40,7 +40,11 @@ pub trait Dialect: Send + Sync + Sized + 'static {
 
     /// The account read of every unified call, when the backend has a path faster than the
     /// pool; `None` sends it through the pool.
-    fn fast_account(&self, _environment_id: &str, _id: &str) -> Option<Result<Option<AccountRecord>, StoreError>> {
+    fn fast_account(
+        &self,
+        _environment_id: &str,
+        _id: &str,
+    ) -> Option<Result<Option<std::sync::Arc<AccountRecord>>, StoreError>> {
         None
     }
 
@@ -50,7 +54,7 @@ pub trait Dialect: Send + Sync + Sized + 'static {
         super::account_cache::Lookup::Miss(None)
     }
 
-    fn remember_account(&self, _ticket: Option<u64>, _record: &AccountRecord) {}
+    fn remember_account(&self, _ticket: Option<u64>, _record: &std::sync::Arc<AccountRecord>) {}
 
     /// [`Store::account_cache`].
     fn account_cache(&self) -> Option<super::account_cache::CacheStats> {

@@ -398,8 +398,15 @@ pub trait Store: Send + Sync + 'static {
     /// backend's cache of it where it has one (PostgreSQL, `account_cache.rs`, which says
     /// when a change made through another instance is seen). Every other read (the admin
     /// API, the OAuth refresh's re-read under its lock) reads the database.
-    async fn get_account_for_call(&self, environment_id: &str, id: &str) -> Result<Option<AccountRecord>, StoreError> {
-        self.get_account(environment_id, id).await
+    ///
+    /// Shared (`Arc`): a cached record is handed out without a copy, and a caller that kept
+    /// one from before can tell it is the same by pointer (`accounts::Opened`).
+    async fn get_account_for_call(
+        &self,
+        environment_id: &str,
+        id: &str,
+    ) -> Result<Option<std::sync::Arc<AccountRecord>>, StoreError> {
+        Ok(self.get_account(environment_id, id).await?.map(std::sync::Arc::new))
     }
     async fn list_accounts(
         &self,

@@ -106,7 +106,7 @@ impl Dialect for PgDialect {
         }
     }
 
-    fn remember_account(&self, ticket: Option<u64>, record: &AccountRecord) {
+    fn remember_account(&self, ticket: Option<u64>, record: &std::sync::Arc<AccountRecord>) {
         if let Some(cache) = &self.accounts {
             cache.remember(ticket, record);
         }

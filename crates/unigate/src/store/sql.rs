@@ -5,6 +5,8 @@
 //! [`SqlStore`] holds the queries, in a text both accept (`$n` placeholders, which sqlx's
 //! SQLite driver also reads); a [`Dialect`] holds the differences.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row as _, Type};
@@ -113,6 +115,27 @@ where
             error: row.try_get("error")?,
             created_at: D::from_time(row.try_get("created_at")?)?,
         })
+    }
+}
+
+impl<D: Dialect> SqlStore<D>
+where
+    for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
+    for<'q> <D::Db as Database>::Arguments<'q>: IntoArguments<'q, D::Db>,
+    for<'a> &'a str: ColumnIndex<DbRow<D>> + Encode<'a, D::Db> + Type<D::Db>,
+    String: for<'r> Decode<'r, D::Db> + Type<D::Db>,
+    i64: for<'r> Decode<'r, D::Db> + Type<D::Db>,
+    bool: for<'r> Decode<'r, D::Db> + Type<D::Db>,
+{
+    /// The account `id` read through the pool.
+    async fn read_account(&self, environment_id: &str, id: &str) -> Result<Option<AccountRecord>, StoreError> {
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM integrated_accounts WHERE environment_id = $1 AND id = $2");
+        let row = sqlx::query(&sql)
+            .bind(environment_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(Self::account_from_row).transpose()
     }
 }
 
@@ -417,15 +440,9 @@ where
 
     async fn get_account(&self, environment_id: &str, id: &str) -> Result<Option<AccountRecord>, StoreError> {
         if let Some(found) = self.dialect.fast_account(environment_id, id) {
-            return found;
+            return found.map(|r| r.map(Arc::unwrap_or_clone));
         }
-        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM integrated_accounts WHERE environment_id = $1 AND id = $2");
-        let row = sqlx::query(&sql)
-            .bind(environment_id)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(Self::account_from_row).transpose()
+        self.read_account(environment_id, id).await
     }
 
     async fn list_accounts(
@@ -470,12 +487,19 @@ where
         rows.iter().map(Self::account_from_row).collect()
     }
 
-    async fn get_account_for_call(&self, environment_id: &str, id: &str) -> Result<Option<AccountRecord>, StoreError> {
+    async fn get_account_for_call(
+        &self,
+        environment_id: &str,
+        id: &str,
+    ) -> Result<Option<Arc<AccountRecord>>, StoreError> {
+        if let Some(found) = self.dialect.fast_account(environment_id, id) {
+            return found;
+        }
         let ticket = match self.dialect.cached_account(environment_id, id) {
             super::account_cache::Lookup::Hit(record) => return Ok(Some(record)),
             super::account_cache::Lookup::Miss(ticket) => ticket,
         };
-        let found = self.get_account(environment_id, id).await?;
+        let found = self.read_account(environment_id, id).await?.map(Arc::new);
         if let Some(record) = &found {
             self.dialect.remember_account(ticket, record);
         }

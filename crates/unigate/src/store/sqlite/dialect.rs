@@ -51,7 +51,11 @@ impl Dialect for SqliteDialect {
         done.rows_affected()
     }
 
-    fn fast_account(&self, environment_id: &str, id: &str) -> Option<Result<Option<AccountRecord>, StoreError>> {
+    fn fast_account(
+        &self,
+        environment_id: &str,
+        id: &str,
+    ) -> Option<Result<Option<std::sync::Arc<AccountRecord>>, StoreError>> {
         match self.fast.as_ref()?.get_account(environment_id, id) {
             Ok(found) => Some(found.transpose()),
             Err(e) => {

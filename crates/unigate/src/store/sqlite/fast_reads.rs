@@ -4,6 +4,7 @@
 //! the read itself; each connection keeps the accounts it read until the database changes.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::SqliteDialect;
@@ -43,7 +44,7 @@ struct Reader {
     /// The `account_changes` version the cached accounts were read at (or before).
     changes: i64,
     /// By environment, then account id.
-    accounts: HashMap<String, HashMap<String, AccountRecord>>,
+    accounts: HashMap<String, HashMap<String, Arc<AccountRecord>>>,
 }
 
 /// Idle read connections kept (more are opened when calls overlap, then closed).
@@ -106,7 +107,7 @@ impl FastReads {
         &self,
         environment_id: &str,
         id: &str,
-    ) -> rusqlite::Result<Option<Result<AccountRecord, StoreError>>> {
+    ) -> rusqlite::Result<Option<Result<Arc<AccountRecord>, StoreError>>> {
         self.with(|reader| {
             // Asked before the row is read: a commit in between makes the next call read
             // again, never keeps a row older than its version.
@@ -129,13 +130,13 @@ impl FastReads {
             }
             if let Some(found) = reader.accounts.get(environment_id).and_then(|m| m.get(id)) {
                 self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                return Ok(Some(Ok(found.clone())));
+                return Ok(Some(Ok(Arc::clone(found))));
             }
             let Some(raw) = read_account(&reader.conn, environment_id, id)? else {
                 return Ok(None);
             };
             let account = match raw.decode() {
-                Ok(a) => a,
+                Ok(a) => Arc::new(a),
                 Err(e) => return Ok(Some(Err(e))),
             };
             // Counted on misses only, over the few environments.
@@ -146,7 +147,7 @@ impl FastReads {
                 .accounts
                 .entry(environment_id.to_string())
                 .or_default()
-                .insert(id.to_string(), account.clone());
+                .insert(id.to_string(), Arc::clone(&account));
             Ok(Some(Ok(account)))
         })
     }
