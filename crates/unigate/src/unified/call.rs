@@ -29,7 +29,7 @@ use crate::upstream::{Outgoing, Reply, UpstreamError, UpstreamRequest};
 /// (bench/ANALYSIS.md, twenty-first pass); the context is now shared.
 pub(super) struct Scope {
     id: Value,
-    query: Value,
+    query: Arc<Value>,
     raw_query: Value,
     body: Value,
     context: Arc<Value>,
@@ -64,6 +64,9 @@ pub(super) struct Call {
     pub(super) body: Value,
     pub(super) remote_data: Option<Value>,
     pub(super) public_context: Arc<Value>,
+    /// The query's parameters that are not Unigate's own (`req.query.rest`), as the object
+    /// mappings and templates see as `query`: built once for the call.
+    query: Arc<Value>,
     /// The list filters given (empty for any other method).
     pub(super) filters: Filters,
     /// The account's full context; replaced when a provider 401 leads to a token refresh.
@@ -99,6 +102,7 @@ impl Call {
             .map_or_else(|| mapping.resource.clone(), |(_, r)| r.clone());
         let public_context = account.public_context.clone();
         let context = Mutex::new(account.context.clone());
+        let query = Arc::new(Value::Object(req.query.rest.clone()));
         Ok(Call {
             state: state.clone(),
             integration,
@@ -109,6 +113,7 @@ impl Call {
             body,
             remote_data,
             public_context,
+            query,
             filters,
             context,
             refreshed_after_401: AtomicBool::new(false),
@@ -136,7 +141,7 @@ impl Call {
     pub(super) fn scope(&self, before: &Value) -> Scope {
         Scope {
             id: self.id(),
-            query: Value::Object(self.req.query.rest.clone()),
+            query: Arc::clone(&self.query),
             raw_query: Value::String(self.req.query.raw.clone()),
             body: self.body.clone(),
             context: Arc::clone(&self.public_context),
@@ -202,10 +207,9 @@ impl Call {
         // Borrowed, not copied into an object.
         let id = self.id();
         let context = self.context();
-        let query = Value::Object(self.req.query.rest.clone());
         let scope: [(&str, &Value); 5] = [
             ("id", &id),
-            ("query", &query),
+            ("query", &self.query),
             ("body", &self.body),
             ("context", &context),
             ("before", before),
