@@ -2,7 +2,7 @@
 //! how long (the integration's expressions, `Retry-After`), and the normalized
 //! `ratelimit-*` headers passed on to the client.
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use serde_json::Value;
 
 use super::Upstream;
@@ -71,28 +71,37 @@ impl Upstream {
         headers: &HeaderMap,
     ) -> Vec<(&'static str, String)> {
         let rl = &integration.rate_limit;
-        let pick = |expr: &Option<crate::mapping::Expr>, fallbacks: &[&str]| -> Option<String> {
-            let v = match expr {
-                Some(e) => eval_on_answer(e, status, headers),
-                None => fallbacks
-                    .iter()
-                    .find_map(|h| header_text(headers, h).map(Value::String)),
-            }?;
-            let n = v.as_f64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))?;
-            (n.is_finite() && n >= 0.0).then_some(n as u64).map(|n| n.to_string())
+        let pick = |expr: &Option<crate::mapping::Expr>, fallbacks: &[HeaderName; 2]| -> Option<u64> {
+            let n = match expr {
+                Some(e) => {
+                    let v = eval_on_answer(e, status, headers)?;
+                    v.as_f64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))?
+                }
+                // The standard names, made once (a name given as text is parsed on each
+                // look-up): read in place, no copy of the value made.
+                None => fallbacks.iter().find_map(|h| {
+                    let mut values = headers.get_all(h).iter();
+                    let first = values.next()?;
+                    match values.next() {
+                        None => Some(first.to_str().ok().and_then(|s| s.trim().parse().ok())),
+                        // Repeated: read as the joined text, which is not a number.
+                        Some(_) => Some(None),
+                    }
+                })??,
+            };
+            (n.is_finite() && n >= 0.0).then_some(n as u64)
         };
         let mut out = Vec::new();
-        if let Some(v) = pick(&rl.limit, &["ratelimit-limit", "x-ratelimit-limit"]) {
-            out.push(("ratelimit-limit", v));
+        if let Some(v) = pick(&rl.limit, &LIMIT) {
+            out.push(("ratelimit-limit", v.to_string()));
         }
-        if let Some(v) = pick(&rl.remaining, &["ratelimit-remaining", "x-ratelimit-remaining"]) {
-            out.push(("ratelimit-remaining", v));
+        if let Some(v) = pick(&rl.remaining, &REMAINING) {
+            out.push(("ratelimit-remaining", v.to_string()));
         }
-        if let Some(v) = pick(&rl.reset, &["ratelimit-reset", "x-ratelimit-reset"]) {
-            let n: f64 = v.parse().unwrap_or(0.0);
+        if let Some(v) = pick(&rl.reset, &RESET) {
             out.push((
                 "ratelimit-reset",
-                reset_secs(n, chrono::Utc::now().timestamp()).to_string(),
+                reset_secs(v as f64, chrono::Utc::now().timestamp()).to_string(),
             ));
         }
         out
@@ -113,6 +122,21 @@ pub fn reset_secs(n: f64, now_secs: i64) -> u64 {
     };
     left.max(0.0).ceil() as u64
 }
+
+/// The headers read for the normalized `ratelimit-*` ones where an integration says nothing:
+/// the IETF draft's name, then the common `x-` one.
+const LIMIT: [HeaderName; 2] = [
+    HeaderName::from_static("ratelimit-limit"),
+    HeaderName::from_static("x-ratelimit-limit"),
+];
+const REMAINING: [HeaderName; 2] = [
+    HeaderName::from_static("ratelimit-remaining"),
+    HeaderName::from_static("x-ratelimit-remaining"),
+];
+const RESET: [HeaderName; 2] = [
+    HeaderName::from_static("ratelimit-reset"),
+    HeaderName::from_static("x-ratelimit-reset"),
+];
 
 /// The longest `Retry-After` taken from a provider, in seconds: ten years; a larger
 /// "wait" is garbage, not advice.
