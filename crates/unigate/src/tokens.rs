@@ -1,7 +1,7 @@
 //! API tokens: random, shown once, stored as SHA-256; and the one-second cache of a token's
 //! environment. Below `state` (which holds the cache) and `auth` (whose extractor reads it).
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 

@@ -7,7 +7,7 @@
 
 pub mod oauth;
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 use std::sync::Arc;
 
 use chrono::Utc;

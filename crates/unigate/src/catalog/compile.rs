@@ -3,7 +3,6 @@
 //! endpoints, headers and budgets checked, mappings resolved against resources). Every
 //! problem is collected with its file and line, not just the first.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use indexmap::IndexMap;
@@ -652,7 +651,7 @@ pub(super) fn compile_integration(
         None => Some(Pagination::None),
     };
 
-    let mut resources = HashMap::new();
+    let mut resources = hashbrown::HashMap::new();
     for (resource, methods) in &config.resources {
         for (method, rc) in methods {
             let key = format!("{resource}.{method}");
@@ -735,8 +734,8 @@ pub(super) fn compile_integration(
         authorization: authorization?,
         error_message,
         resources,
-        unified: HashMap::new(),
-        custom: HashMap::new(),
+        unified: hashbrown::HashMap::new(),
+        custom: hashbrown::HashMap::new(),
         config,
     })
 }

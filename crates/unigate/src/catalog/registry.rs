@@ -5,7 +5,6 @@
 //! Every problem found is collected (not just the first), each with its file and, where
 //! it can be found, its line, so `unigate validate` reports a broken catalog in one run.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use indexmap::IndexMap;
@@ -176,11 +175,29 @@ pub struct Integration {
     /// Which addresses its URLs may reach (public ones, plus `allowed_private_networks`).
     pub address_policy: crate::address_policy::AddressPolicy,
     pub error_message: Option<Expr>,
-    pub resources: HashMap<String, Arc<Resource>>,
+    pub resources: hashbrown::HashMap<String, Arc<Resource>>,
     /// `(category, resource, method)` to mapping.
-    pub unified: HashMap<(String, String, UnifiedMethod), Arc<UnifiedMapping>>,
+    pub unified: hashbrown::HashMap<(String, String, UnifiedMethod), Arc<UnifiedMapping>>,
     /// `(category, resource, custom method)` to mapping.
-    pub custom: HashMap<(String, String, String), Arc<UnifiedMapping>>,
+    pub custom: hashbrown::HashMap<(String, String, String), Arc<UnifiedMapping>>,
+}
+
+/// A `(category, resource, method)` key of [`Integration::unified`] or
+/// [`Integration::custom`] in borrowed parts: looked up without building the owned key. It
+/// hashes as the owned tuple does (field by field, `str` as `String`).
+#[derive(Hash)]
+struct Key<'a, M>(&'a str, &'a str, M);
+
+impl hashbrown::Equivalent<(String, String, UnifiedMethod)> for Key<'_, UnifiedMethod> {
+    fn equivalent(&self, key: &(String, String, UnifiedMethod)) -> bool {
+        self.0 == key.0 && self.1 == key.1 && self.2 == key.2
+    }
+}
+
+impl hashbrown::Equivalent<(String, String, String)> for Key<'_, &str> {
+    fn equivalent(&self, key: &(String, String, String)) -> bool {
+        self.0 == key.0 && self.1 == key.1 && self.2 == key.2
+    }
 }
 
 impl Integration {
@@ -189,7 +206,7 @@ impl Integration {
     }
 
     pub fn unified(&self, category: &str, resource: &str, method: UnifiedMethod) -> Option<&Arc<UnifiedMapping>> {
-        self.unified.get(&(category.to_string(), resource.to_string(), method))
+        self.unified.get(&Key(category, resource, method))
     }
 
     /// The unified methods this integration supports for a resource, in canonical order.
@@ -209,8 +226,7 @@ impl Integration {
     }
 
     pub fn custom(&self, category: &str, resource: &str, method: &str) -> Option<&Arc<UnifiedMapping>> {
-        self.custom
-            .get(&(category.to_string(), resource.to_string(), method.to_string()))
+        self.custom.get(&Key(category, resource, method))
     }
 
     /// The custom methods this integration supports for a resource, sorted.

@@ -3,7 +3,7 @@
 //! Its own path beside the pool because sqlx's hand-off to a worker thread cost more than
 //! the read itself; each connection keeps the accounts it read until the database changes.
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
