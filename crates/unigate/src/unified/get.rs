@@ -108,7 +108,7 @@ impl Call {
 
     /// `stream` for a single record: the provider body flows through unbuffered.
     async fn stream_through(&self, req: UpstreamRequest) -> Result<Response, ApiError> {
-        let response = self.state.upstream.send(&self.integration, req).await?;
+        let response = self.state.upstream.send(&self.integration, &req).await?;
         if !response.status.is_success() {
             // Errors are small: read them (bounded) to answer in the usual shape.
             let status = response.status.as_u16();

@@ -315,12 +315,15 @@ impl Client {
     }
 
     /// Sends; the answer's head arrives, or the error says how far it got.
-    pub async fn execute(&self, request: Request) -> Result<Response, ClientError> {
+    /// Sends `request`, which stays the caller's: a retry sends the same one again, so a
+    /// call copies only what the transport takes (the headers), not the whole request
+    /// for each attempt.
+    pub async fn execute(&self, request: &Request) -> Result<Response, ClientError> {
         match &self.0 {
             Transport::Direct(client) => {
                 let deadline = Instant::now() + request.timeout;
                 let uri = http::Uri::try_from(request.url.as_str()).map_err(|e| ClientError::Build(e.into()))?;
-                let mut headers = request.headers;
+                let mut headers = request.headers.clone();
                 // `Host` as hyper-util would write it (the host, and the port unless it is the
                 // scheme's: `url` leaves a default port out), from the text already parsed;
                 // hyper-util's own builds it with `format!` (2,300 instructions a call). An
@@ -340,8 +343,8 @@ impl Client {
                 if !headers.contains_key(http::header::ACCEPT_ENCODING) {
                     headers.insert(http::header::ACCEPT_ENCODING, HeaderValue::from_static("identity"));
                 }
-                let mut out = http::Request::new(Full::new(request.body));
-                *out.method_mut() = request.method;
+                let mut out = http::Request::new(Full::new(request.body.clone()));
+                *out.method_mut() = request.method.clone();
                 *out.uri_mut() = uri;
                 *out.headers_mut() = headers;
                 match tokio::time::timeout_at(deadline, client.request(out)).await {
@@ -353,7 +356,7 @@ impl Client {
                         Ok(Response {
                             status: parts.status,
                             headers: parts.headers,
-                            url: request.url,
+                            url: request.url.clone(),
                             body: Body::Direct { body, deadline },
                         })
                     }
@@ -362,9 +365,9 @@ impl Client {
             Transport::Proxied(client) => {
                 let url = request.url.clone();
                 let sent = client
-                    .request(request.method, request.url)
-                    .headers(request.headers)
-                    .body(request.body)
+                    .request(request.method.clone(), request.url.clone())
+                    .headers(request.headers.clone())
+                    .body(request.body.clone())
                     .timeout(request.timeout)
                     .send()
                     .await;
@@ -505,7 +508,7 @@ mod tests {
             .await;
             let mut request = get(&format!("http://{addr}/orgs/x?a=1"));
             request.headers.insert("x-api-key", HeaderValue::from_static("k"));
-            let response = client.execute(request).await.unwrap();
+            let response = client.execute(&request).await.unwrap();
             assert_eq!(response.status, StatusCode::OK, "{name}");
             assert_eq!(response.content_length(), Some(11), "{name}");
             assert_eq!(response.url.path(), "/orgs/x", "{name}");
@@ -529,7 +532,7 @@ mod tests {
     async fn the_host_header_is_the_host_and_port() {
         for (name, client) in clients() {
             let (addr, head) = server("HTTP/1.1 204 No Content\r\n\r\n", Duration::ZERO).await;
-            client.execute(get(&format!("http://user:pw@{addr}/x"))).await.unwrap();
+            client.execute(&get(&format!("http://user:pw@{addr}/x"))).await.unwrap();
             let head = head.await.unwrap().to_ascii_lowercase();
             assert!(head.contains(&format!("\r\nhost: {addr}\r\n")), "{name}: {head}");
             assert_eq!(head.matches("\r\nhost: ").count(), 1, "{name}: {head}");
@@ -541,7 +544,7 @@ mod tests {
         for (name, client) in clients() {
             // No head at all.
             let (addr, _server) = server("", Duration::from_secs(5)).await;
-            let err = client.execute(get(&format!("http://{addr}/"))).await.unwrap_err();
+            let err = client.execute(&get(&format!("http://{addr}/"))).await.unwrap_err();
             assert!(matches!(err, ClientError::Timeout), "{name}: {err:?}");
 
             // A head, then part of the body, then nothing.
@@ -550,7 +553,7 @@ mod tests {
                 Duration::from_secs(5),
             )
             .await;
-            let mut response = client.execute(get(&format!("http://{addr}/"))).await.unwrap();
+            let mut response = client.execute(&get(&format!("http://{addr}/"))).await.unwrap();
             assert_eq!(
                 response.chunk().await.unwrap().unwrap(),
                 Bytes::from_static(b"{\"par"),
@@ -570,13 +573,13 @@ mod tests {
         for (name, client) in clients() {
             // Closed mid-body.
             let (addr, _server) = server("HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{\"par", Duration::ZERO).await;
-            let response = client.execute(get(&format!("http://{addr}/"))).await.unwrap();
+            let response = client.execute(&get(&format!("http://{addr}/"))).await.unwrap();
             let err = response.bytes().await.unwrap_err();
             assert!(matches!(err, ClientError::Body(_)), "{name}: {err:?}");
 
             // Closed before any answer: the request may have arrived.
             let (addr, _server) = server("", Duration::ZERO).await;
-            let err = client.execute(get(&format!("http://{addr}/"))).await.unwrap_err();
+            let err = client.execute(&get(&format!("http://{addr}/"))).await.unwrap_err();
             assert!(err.is_request() && !err.is_connect(), "{name}: {err:?}");
 
             // Nobody listening: nothing was sent.
@@ -586,7 +589,7 @@ mod tests {
                 .unwrap()
                 .port();
             let err = client
-                .execute(get(&format!("http://127.0.0.1:{port}/")))
+                .execute(&get(&format!("http://127.0.0.1:{port}/")))
                 .await
                 .unwrap_err();
             assert!(err.is_connect() && !err.is_timeout(), "{name}: {err:?}");
@@ -603,11 +606,11 @@ mod tests {
                     .unwrap();
                 tokio::time::sleep(Duration::from_secs(5)).await;
             });
-            let err = client.execute(get(&format!("https://{addr}/"))).await.unwrap_err();
+            let err = client.execute(&get(&format!("https://{addr}/"))).await.unwrap_err();
             assert!(err.is_connect(), "{name}: {err:?}");
 
             // A name that resolves only to loopback: refused by the resolver, before connecting.
-            let err = client.execute(get("http://localhost:9/")).await.unwrap_err();
+            let err = client.execute(&get("http://localhost:9/")).await.unwrap_err();
             assert!(err.is_connect(), "{name}: {err:?}");
             assert_eq!(net::forbidden_address(&err).unwrap().host, "localhost", "{name}");
         }

@@ -71,7 +71,7 @@ pub struct Upstream {
     extra_roots: Arc<[CertificateDer<'static>]>,
     /// The operator's `base_url_overrides`, parsed once (an unparsable one stays a string
     /// error at call time, as before).
-    overrides: Arc<HashMap<String, Result<url::Url, String>>>,
+    overrides: Arc<hashbrown::HashMap<String, Result<url::Url, String>>>,
     /// Where request budgets are kept (shared by every instance on the store).
     budgets: Option<Arc<dyn crate::store::Store>>,
     /// What all buffered provider answers may hold at once.
@@ -246,7 +246,8 @@ impl Upstream {
     pub async fn call(&self, integration: &Integration, mut req: UpstreamRequest) -> Result<Reply, UpstreamError> {
         let name = integration.name().to_string();
         let parse = std::mem::take(&mut req.parse);
-        let mut again = req.copy_if_idempotent();
+        // An answer that breaks off is asked for once more, with the same request.
+        let mut again = req.idempotent;
         let BodyRead {
             status,
             headers,
@@ -254,16 +255,13 @@ impl Upstream {
             body,
             share,
         } = loop {
-            let response = Box::pin(self.send(integration, req)).await?;
+            let response = Box::pin(self.send(integration, &req)).await?;
             match self.read_body(integration, response).await {
                 Ok(read) => break read,
-                Err(e @ UpstreamError::Body { .. }) => match again.take() {
-                    Some(copy) => {
-                        tracing::info!(integration = %name, error = %e, "the provider's answer broke off; sending the request again");
-                        req = copy;
-                    }
-                    None => return Err(e),
-                },
+                Err(e @ UpstreamError::Body { .. }) if again => {
+                    tracing::info!(integration = %name, error = %e, "the provider's answer broke off; sending the request again");
+                    again = false;
+                }
                 Err(e) => return Err(e),
             }
         };

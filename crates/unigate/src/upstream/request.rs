@@ -2,6 +2,7 @@
 //! and address checks, the resource path and query), headers, credentials on the wire
 //! (header, Basic, query, Digest) and the body (JSON or form).
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -56,20 +57,6 @@ pub struct UpstreamRequest {
 }
 
 impl UpstreamRequest {
-    /// A copy to send again, when the method is idempotent (bodies here are in memory).
-    pub(super) fn copy_if_idempotent(&self) -> Option<UpstreamRequest> {
-        if !self.idempotent {
-            return None;
-        }
-        Some(UpstreamRequest {
-            request: self.request.clone(),
-            idempotent: true,
-            digest: self.digest.clone(),
-            budget_key: self.budget_key.clone(),
-            parse: Parse::Whole,
-        })
-    }
-
     /// Makes the call spend `account_id`'s request budget (`rate_limit.budget`).
     pub fn for_account(mut self, account_id: &str) -> Self {
         // Concatenated, not `format!`ted (500 instructions a call).
@@ -138,10 +125,12 @@ impl Upstream {
         }
         let out = match self.override_origin(integration) {
             Some(origin) => {
-                let mut out = origin.map_err(|origin| UpstreamError::BadUrl {
-                    integration: name,
-                    url: origin.clone(),
-                })?;
+                let mut out = origin
+                    .map_err(|origin| UpstreamError::BadUrl {
+                        integration: name,
+                        url: origin.clone(),
+                    })?
+                    .clone();
                 out.set_path(url.path());
                 out.set_query(url.query());
                 out
@@ -153,23 +142,30 @@ impl Upstream {
     }
 
     /// The operator's override of the integration's origin, parsed (or the unparsable text).
-    fn override_origin(&self, integration: &Integration) -> Option<Result<url::Url, &String>> {
-        self.overrides.get(integration.name()).map(|o| o.as_ref().cloned())
+    fn override_origin(&self, integration: &Integration) -> Option<Result<&url::Url, &String>> {
+        self.overrides.get(integration.name()).map(Result::as_ref)
     }
 
     /// The integration's base URL for this account, checked against its allowed hosts,
     /// with the operator's override (if any) applied.
     pub fn base_url(&self, integration: &Integration, context: &Value) -> Result<url::Url, UpstreamError> {
         self.base_url_in(integration, &[("context", context)])
+            .map(Cow::into_owned)
     }
 
-    /// As [`Upstream::base_url`], with the `{context}` scope already built.
-    fn base_url_in(&self, integration: &Integration, scope: &[(&str, &Value)]) -> Result<url::Url, UpstreamError> {
+    /// As [`Upstream::base_url`], with the `{context}` scope already built; borrowed where
+    /// nothing is rendered (a static base URL, or the override's origin when the paths
+    /// agree), so that a call copies the URL once, when its path is joined.
+    fn base_url_in<'a>(
+        &'a self,
+        integration: &'a Integration,
+        scope: &[(&str, &Value)],
+    ) -> Result<Cow<'a, url::Url>, UpstreamError> {
         let name = || integration.name().to_string();
         let url =
             match &integration.static_base_url {
                 // Most base URLs have no placeholder: parsed once, when the catalog was loaded.
-                Some(url) => url.clone(),
+                Some(url) => Cow::Borrowed(url),
                 None => {
                     let rendered = integration.base_url.render_in(scope, Encoding::Raw).map_err(|source| {
                         UpstreamError::Template {
@@ -187,17 +183,22 @@ impl Upstream {
                             url: rendered,
                         });
                     }
-                    url
+                    Cow::Owned(url)
                 }
             };
         let out = match self.override_origin(integration) {
             Some(origin) => {
-                let mut out = origin.map_err(|origin| UpstreamError::BadUrl {
+                let origin = origin.map_err(|origin| UpstreamError::BadUrl {
                     integration: name(),
                     url: origin.clone(),
                 })?;
-                out.set_path(url.path());
-                out
+                if origin.path() == url.path() {
+                    Cow::Borrowed(origin)
+                } else {
+                    let mut out = origin.clone();
+                    out.set_path(url.path());
+                    Cow::Owned(out)
+                }
             }
             None => url,
         };
@@ -209,17 +210,23 @@ impl Upstream {
     /// catalog was compiled), with the operator's override of the integration's origin
     /// applied as to the integration's base URL: every host of an integration goes to the
     /// same override (its emulator in tests and the sandbox), each keeping its path.
-    fn resource_base_url(&self, integration: &Integration, own: &url::Url) -> Result<url::Url, UpstreamError> {
+    fn resource_base_url<'a>(
+        &'a self,
+        integration: &Integration,
+        own: &'a url::Url,
+    ) -> Result<Cow<'a, url::Url>, UpstreamError> {
         let out = match self.override_origin(integration) {
             Some(origin) => {
-                let mut out = origin.map_err(|origin| UpstreamError::BadUrl {
-                    integration: integration.name().to_string(),
-                    url: origin.clone(),
-                })?;
+                let mut out = origin
+                    .map_err(|origin| UpstreamError::BadUrl {
+                        integration: integration.name().to_string(),
+                        url: origin.clone(),
+                    })?
+                    .clone();
                 out.set_path(own.path());
-                out
+                Cow::Owned(out)
             }
-            None => own.clone(),
+            None => Cow::Borrowed(own),
         };
         self.check_address(integration, &out, false)?;
         Ok(out)

@@ -15,24 +15,24 @@ impl Upstream {
     pub async fn send(
         &self,
         integration: &Integration,
-        req: UpstreamRequest,
+        req: &UpstreamRequest,
     ) -> Result<client::Response, UpstreamError> {
-        let request = req.request;
+        let request = &req.request;
         let budget_key = req.budget_key.as_deref();
-        let Some(credentials) = req.digest else {
+        let Some(credentials) = &req.digest else {
             return Box::pin(self.send_with_retries(integration, request, budget_key)).await;
         };
-        let mut again = request.clone();
         let response = Box::pin(self.send_with_retries(integration, request, budget_key)).await?;
         if response.status != http::StatusCode::UNAUTHORIZED {
             return Ok(response);
         }
-        let answer = digest::answer(&response.headers, &credentials, again.method.as_str(), &again.url);
+        let answer = digest::answer(&response.headers, credentials, request.method.as_str(), &request.url);
         match answer.and_then(|a| http::HeaderValue::from_str(&a).ok()) {
             Some(mut value) => {
                 value.set_sensitive(true);
+                let mut again = request.clone();
                 again.headers.insert(http::header::AUTHORIZATION, value);
-                Box::pin(self.send_with_retries(integration, again, budget_key)).await
+                Box::pin(self.send_with_retries(integration, &again, budget_key)).await
             }
             None => Ok(response),
         }
@@ -49,7 +49,7 @@ impl Upstream {
     async fn send_with_retries(
         &self,
         integration: &Integration,
-        request: client::Request,
+        request: &client::Request,
         budget_key: Option<&str>,
     ) -> Result<client::Response, UpstreamError> {
         let name = integration.name().to_string();
@@ -63,14 +63,10 @@ impl Upstream {
         let max_total = Duration::from_millis(overrides.and_then(|r| r.max_total_ms).unwrap_or(policy.max_total_ms));
         let client = self.client_for(integration);
         let started = Instant::now();
-        let mut pending = Some(request);
         let mut previous: Option<Result<client::Response, UpstreamError>> = None;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let Some(current) = pending.take() else {
-                unreachable!("a request is pending on every attempt")
-            };
             if let Err(e) = self.pace(integration, budget_key).await {
                 // A retry that cannot get a slot in time: the last answer stands.
                 return match previous {
@@ -78,8 +74,8 @@ impl Upstream {
                     None => Err(e),
                 };
             }
-            // Bodies here are always in memory, so a clone exists whenever we may retry.
-            let retry_copy = (attempt < max_attempts).then(|| current.clone());
+            // Bodies here are always in memory: a retry sends the same request again.
+            let current = request;
             // One span per attempt (traces): the host only, never the path or query, which
             // may carry an account's values.
             let span = tracing::info_span!(
@@ -151,15 +147,14 @@ impl Upstream {
                 }
                 within
             });
-            match (wait, retry_copy) {
-                (Some(wait), Some(copy)) => {
+            match wait.filter(|_| attempt < max_attempts) {
+                Some(wait) => {
                     tracing::info!(integration = %name, attempt, wait_ms = wait.as_millis() as u64, "retrying provider call");
                     self.metrics.record_retry(&name);
                     tokio::time::sleep(wait).await;
-                    pending = Some(copy);
                     previous = Some(result);
                 }
-                _ => return self.settle(integration, result),
+                None => return self.settle(integration, result),
             }
         }
     }
