@@ -86,8 +86,8 @@ fn string_list(name: &str, v: Value) -> Result<Vec<String>, ApiError> {
 impl UnifiedQuery {
     pub fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
         let raw = raw.unwrap_or("");
-        let (mut map, remote_pairs) = match plain_pairs(raw) {
-            Some(map) => (map, Vec::new()),
+        let (account, mut map, remote_pairs) = match plain_pairs(raw) {
+            Some((account, map)) => (account, map, Vec::new()),
             None => {
                 // `remote_query[...]` is read from the text as sent ([`remote_pair`]); the
                 // nested parse sees the rest, so a shape it cannot represent there is no error.
@@ -99,10 +99,14 @@ impl UnifiedQuery {
                         _ => own.push(segment),
                     }
                 }
-                (parse_brackets(&own.join("&"))?, remote)
+                (None, parse_brackets(&own.join("&"))?, remote)
             }
         };
-        let integrated_account_id = match take(&mut map, "integrated_account_id") {
+        let account = match account {
+            Some(id) => Some(Value::String(id)),
+            None => take(&mut map, "integrated_account_id"),
+        };
+        let integrated_account_id = match account {
             Some(Value::String(s)) if !s.trim().is_empty() => s,
             Some(Value::String(_)) => return Err(ApiError::bad_request("`integrated_account_id` must not be empty.")),
             Some(_) => {
@@ -195,21 +199,33 @@ impl UnifiedQuery {
 /// other, which [`parse_brackets`] reads. Both read such a string the same way (a property
 /// test checks it); this one costs a fraction, and it is what most calls send
 /// (`integrated_account_id=...&truto_response_format=...`).
-fn plain_pairs(raw: &str) -> Option<Map<String, Value>> {
+///
+/// The account's id, which every call sends, comes back apart from the map: a call that
+/// sends nothing else builds no map entry (each costs a hashed insert and a hashed removal).
+fn plain_pairs(raw: &str) -> Option<(Option<String>, Map<String, Value>)> {
     if raw.bytes().any(|b| matches!(b, b'[' | b']' | b'%' | b'+')) {
         return None;
     }
     let mut map = Map::new();
+    let mut account = None;
     if raw.is_empty() {
-        return Some(map);
+        return Some((account, map));
     }
     for segment in raw.split('&') {
         let (k, v) = segment.split_once('=')?;
-        if k.is_empty() || v.contains('=') || map.insert(k.to_string(), Value::String(v.to_string())).is_some() {
+        if k.is_empty() || v.contains('=') {
+            return None;
+        }
+        let repeated = if k == "integrated_account_id" {
+            account.replace(v.to_string()).is_some()
+        } else {
+            map.insert(k.to_string(), Value::String(v.to_string())).is_some()
+        };
+        if repeated {
             return None;
         }
     }
-    Some(map)
+    Some((account, map))
 }
 
 /// A decoded `remote_query[...]` pair as the provider gets it: the name in the first
@@ -241,23 +257,31 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// What [`plain_pairs`] read, as one map (the account's id back in it).
+    fn whole((account, mut map): (Option<String>, Map<String, Value>)) -> Map<String, Value> {
+        if let Some(id) = account {
+            map.insert("integrated_account_id".into(), Value::String(id));
+        }
+        map
+    }
+
     proptest::proptest! {
         /// The direct read of a plain query string gives what the nested parse gives.
         #[test]
         fn a_plain_query_reads_as_the_nested_parse_reads_it(raw in "[a-c0-9_.=&+%\\[\\]-]{0,24}") {
             if let Some(plain) = plain_pairs(&raw) {
-                proptest::prop_assert_eq!(Some(plain), parse_brackets(&raw).ok(), "{}", raw);
+                proptest::prop_assert_eq!(Some(whole(plain)), parse_brackets(&raw).ok(), "{}", raw);
             }
         }
 
         /// The same over strings shaped like queries, where the direct read mostly applies.
         #[test]
         fn a_plain_query_of_pairs_reads_as_the_nested_parse_reads_it(
-            pairs in proptest::collection::vec(("[a-c0-9_.-]{0,3}", "[a-c0-9_.=-]{0,3}"), 0..5)
+            pairs in proptest::collection::vec(("integrated_account_id|[a-c0-9_.-]{0,3}", "[a-c0-9_.=-]{0,3}"), 0..5)
         ) {
             let raw = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
             if let Some(plain) = plain_pairs(&raw) {
-                proptest::prop_assert_eq!(Some(plain), parse_brackets(&raw).ok(), "{}", raw);
+                proptest::prop_assert_eq!(Some(whole(plain)), parse_brackets(&raw).ok(), "{}", raw);
             }
         }
     }
@@ -270,7 +294,17 @@ mod tests {
         assert_eq!(q.integrated_account_id, "6e1f0b4c-1a2b-4c3d-9e8f-0a1b2c3d4e5f");
         assert_eq!(q.format, ResponseFormat::Raw);
         assert_eq!(q.limit, Some(50));
-        for other in ["a=1&a=2", "a", "=x", "a=b=c", "a=%20", "a=x+y", "a[b]=1", "a=1&&b=2"] {
+        for other in [
+            "a=1&a=2",
+            "integrated_account_id=1&integrated_account_id=2",
+            "a",
+            "=x",
+            "a=b=c",
+            "a=%20",
+            "a=x+y",
+            "a[b]=1",
+            "a=1&&b=2",
+        ] {
             assert!(plain_pairs(other).is_none(), "{other}");
         }
     }
