@@ -30,7 +30,7 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
         parts.extensions.insert(env.clone());
     }
     let http_method = parts.method.clone();
-    let method = http_method.to_string();
+    let method = http_method.as_str().to_owned();
     let path = parts.uri.path().to_string();
     let api = if path.starts_with("/proxy/") {
         Api::Proxy
@@ -74,14 +74,14 @@ fn account_param(query: &str) -> Option<String> {
             // Most values need no decoding: taken as they are (form_urlencoded's decoding
             // of even an unescaped value was 2,200 instructions a call).
             let value = pair.get(NAME.len() + 1..).unwrap_or_default();
-            if !value.contains(['%', '+']) {
+            if !value.bytes().any(|b| b == b'%' || b == b'+') {
                 return Some(value.to_owned());
             }
             return url::form_urlencoded::parse(pair.as_bytes())
                 .next()
                 .map(|(_, v)| v.into_owned());
         }
-        if name.contains(['%', '+']) {
+        if name.bytes().any(|b| b == b'%' || b == b'+') {
             return url::form_urlencoded::parse(query.as_bytes())
                 .find(|(k, _)| k == NAME)
                 .map(|(_, v)| v.into_owned());
