@@ -300,7 +300,9 @@ impl Upstream {
                 pairs.append_pair(k, v);
             }
         }
-        let mut headers = HeaderMap::new();
+        // Room for the transport's own three (`Host`, `User-Agent`, `Accept-Encoding`) on
+        // top of the usual few: the map is not grown and rehashed on each send.
+        let mut headers = HeaderMap::with_capacity(12);
         // A value rendered from a template with placeholders came from the account's
         // context (a credential with a line break): the client's to fix, not a provider
         // that cannot be reached.
