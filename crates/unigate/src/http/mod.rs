@@ -56,7 +56,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async {
             ApiError::method_not_allowed("This route does not accept that HTTP method.")
         })
-        .with_state(state);
+        .with_state(state.clone());
     // The call's span (traces on only, so that a gateway without them pays nothing for the
     // middleware) names the matched route, known inside the router; a panic's 500 is
     // caught inside it too, so that the span sees it.
@@ -71,6 +71,8 @@ pub fn router(state: AppState) -> Router {
     // through `Router::layer`, which wraps each route in each layer anew: every call then
     // cloned and boxed each of those wrappers (21 boxed services cloned per unified `get`,
     // bench/ANALYSIS.md, twentieth pass). Outermost first.
+    // The unified `get` straight to its handler (`unified::Gets`), unless traces are on.
+    let routes = unified::Gets::new(state, routes, !traces);
     let service = tower::ServiceBuilder::new()
         .layer(catch_panic())
         .layer(axum::middleware::map_response(json_rejections))

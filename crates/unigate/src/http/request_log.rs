@@ -22,9 +22,22 @@ use crate::store::{AccountPosition, RequestLogRecord};
 
 /// Middleware on the unified and proxy routes: the call's log entry and its metrics.
 pub async fn layer(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    logged(&state, request, |request| {
+        super::idempotency::around(&state, request, next)
+    })
+    .await
+}
+
+/// The request log's middleware around `inner`, which answers the call: the routes' layer
+/// above, and the unified `get`'s direct path (`super::unified::Gets`), which passes
+/// `Idempotency-Key` handling by as that handling passes a `GET` by.
+pub(super) async fn logged<F>(state: &AppState, request: Request, inner: impl FnOnce(Request) -> F) -> Response
+where
+    F: std::future::Future<Output = Response>,
+{
     let started = Instant::now();
     let (mut parts, body) = request.into_parts();
-    let env = Env::from_request_parts(&mut parts, &state).await.ok();
+    let env = Env::from_request_parts(&mut parts, state).await.ok();
     if let Some(env) = &env {
         // The handler's own `Env` extractor finds it here instead of hashing the token again.
         parts.extensions.insert(env.clone());
@@ -38,12 +51,7 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
         Api::Unified
     };
     let account = parts.uri.query().and_then(account_param);
-    let (response, target) = crate::metrics::scoped(super::idempotency::around(
-        &state,
-        Request::from_parts(parts, body),
-        next,
-    ))
-    .await;
+    let (response, target) = crate::metrics::scoped(inner(Request::from_parts(parts, body))).await;
     let duration = started.elapsed();
     let status = response.status().as_u16();
     state

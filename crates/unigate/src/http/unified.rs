@@ -1,11 +1,14 @@
-//! `/unified/{category}/{resource}[/{id}]`.
+//! `/unified/{category}/{resource}[/{id}]`, and the unified `get`'s direct path past the
+//! router ([`Gets`]).
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, RawQuery, State};
-use axum::response::Response;
+use axum::extract::{FromRequestParts, Path, RawQuery, Request, State};
+use axum::http::Method;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use futures::future::Either;
 
 use super::parse_call;
 use crate::auth::Env;
@@ -21,6 +24,93 @@ pub fn routes() -> Router<AppState> {
             "/unified/{category}/{resource}/{id}",
             get(get_one).patch(update).put(update).delete(delete).post(custom),
         )
+}
+
+/// The unified `get` (`GET /unified/{category}/{resource}/{id}`), the most frequent call,
+/// answered without going through the router: axum's routing of it copied the three path
+/// parameters into a list of shared strings on every call, matched the route and set its
+/// `MatchedPath` (about 5,000 instructions a `get`, bench/ANALYSIS.md, twenty-second pass),
+/// for a path read here with two splits. The answer is the routed one's: the same request-log
+/// middleware, then `Env`, then the handler. Anything else goes to the router: another
+/// method, another shape of path, a path with an escape (`%`, which the router's `Path`
+/// decodes and checks), and every call while traces are on (their layer names the route
+/// the router matched).
+#[derive(Clone)]
+pub struct Gets {
+    state: AppState,
+    routes: Router,
+    /// Off: every call to the router.
+    direct: bool,
+}
+
+impl Gets {
+    pub fn new(state: AppState, routes: Router, direct: bool) -> Self {
+        Gets { state, routes, direct }
+    }
+}
+
+/// `(category, resource, id)` of a unified `get` the direct path answers.
+fn direct_get(request: &Request) -> Option<(String, String, String)> {
+    if request.method() != Method::GET {
+        return None;
+    }
+    let rest = request.uri().path().strip_prefix("/unified/")?;
+    if rest.contains('%') {
+        return None;
+    }
+    let mut parts = rest.split('/');
+    let (category, resource, id) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || category.is_empty() || resource.is_empty() || id.is_empty() {
+        return None;
+    }
+    Some((category.to_owned(), resource.to_owned(), id.to_owned()))
+}
+
+impl tower::Service<Request> for Gets {
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = Either<
+        futures::future::BoxFuture<'static, Result<Response, std::convert::Infallible>>,
+        <Router as tower::Service<Request>>::Future,
+    >;
+
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        match self.direct.then(|| direct_get(&request)).flatten() {
+            Some(path) => {
+                let state = self.state.clone();
+                Either::Left(Box::pin(async move { Ok(get_direct(state, request, path).await) }))
+            }
+            None => Either::Right(self.routes.call(request)),
+        }
+    }
+}
+
+async fn get_direct(state: AppState, request: Request, (c, r, id): (String, String, String)) -> Response {
+    super::request_log::logged(&state, request, |request| async {
+        let (mut parts, _) = request.into_parts();
+        let env = match Env::from_request_parts(&mut parts, &state).await {
+            Ok(env) => env,
+            Err(e) => return e.into_response(),
+        };
+        let query = parts.uri.query().map(str::to_owned);
+        // Boxed, as the router boxes a handler's future: the call's state is kilobytes,
+        // and the middleware's future would otherwise carry it, copied as it is moved.
+        Box::pin(run(
+            state.clone(),
+            env,
+            (c, r, Some(id)),
+            UnifiedMethod::Get,
+            query,
+            None,
+        ))
+        .await
+        .into_response()
+    })
+    .await
 }
 
 async fn run(
@@ -110,4 +200,41 @@ async fn custom(
         body,
     };
     handle(&s, &env.id, req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(method: Method, uri: &str) -> Request {
+        let mut r = Request::new(axum::body::Body::empty());
+        *r.method_mut() = method;
+        *r.uri_mut() = uri.parse().unwrap_or_else(|e| panic!("{uri}: {e}"));
+        r
+    }
+
+    #[test]
+    fn only_a_plain_unified_get_takes_the_direct_path() {
+        let taken = direct_get(&request(
+            Method::GET,
+            "/unified/user-directory/users/42?integrated_account_id=a",
+        ));
+        assert_eq!(taken, Some(("user-directory".into(), "users".into(), "42".into())));
+        for (method, uri) in [
+            (Method::HEAD, "/unified/user-directory/users/42"),
+            (Method::PATCH, "/unified/user-directory/users/42"),
+            (Method::POST, "/unified/user-directory/users/42"),
+            (Method::GET, "/unified/user-directory/users"),
+            (Method::GET, "/unified/user-directory/users/"),
+            (Method::GET, "/unified/user-directory/users/42/"),
+            (Method::GET, "/unified/user-directory//42"),
+            (Method::GET, "/unified//users/42"),
+            (Method::GET, "/unified/user-directory/users/42/meta"),
+            (Method::GET, "/unified/user-directory/users/a%2Fb"),
+            (Method::GET, "/unified-model/user-directory/users/42"),
+            (Method::GET, "/proxy/users/42/x"),
+        ] {
+            assert_eq!(direct_get(&request(method.clone(), uri)), None, "{method} {uri}");
+        }
+    }
 }

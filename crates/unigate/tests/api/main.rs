@@ -10,6 +10,7 @@ mod cli;
 mod connect;
 mod custom;
 mod custom_methods;
+mod direct_get;
 mod docs_page;
 mod environments;
 mod errors;
