@@ -348,7 +348,6 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let app = crate::http::router(self.state.clone());
         // The scrape-only listener ends with the process; it holds no call worth draining.
         let metrics_server = self.metrics_listener.map(|listener| {
             let router = crate::http::metrics::scrape_router(self.state.clone());
@@ -372,9 +371,7 @@ impl Application {
                 tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
             }
         };
-        let result = axum::serve(crate::http::EdgeListener(self.listener), app)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let result = crate::http::serve(crate::http::EdgeListener(self.listener), self.state.clone(), shutdown).await;
         if let Some(server) = metrics_server {
             server.abort();
         }

@@ -32,7 +32,19 @@ pub use edge::EdgeListener;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-pub fn router(state: AppState) -> Router {
+/// Every request's service: the routes (with the unified `get` past the router,
+/// `unified::Gets`) under the layers every request passes, answering axum `Response`s.
+pub fn service(
+    state: AppState,
+) -> impl tower::Service<
+    axum::extract::Request,
+    Response = Response,
+    Error = std::convert::Infallible,
+    Future = impl Send + 'static,
+> + Clone
+       + Send
+       + Sync
+       + 'static {
     let limit = state.config.max_request_body_bytes;
     let traces = state.config.traces.otlp_endpoint.is_some();
     let routes = Router::new()
@@ -67,30 +79,46 @@ pub fn router(state: AppState) -> Router {
     } else {
         routes
     };
-    // The layers every request passes wrap the router once, as one service, rather than
+    // The unified `get` straight to its handler, unless traces are on (their layer names
+    // the route the router matched).
+    let routes = unified::Gets::new(state, routes, !traces);
+    // The layers every request passes wrap the routes once, as one service, rather than
     // through `Router::layer`, which wraps each route in each layer anew: every call then
     // cloned and boxed each of those wrappers (21 boxed services cloned per unified `get`,
     // bench/ANALYSIS.md, twentieth pass). Outermost first.
-    // The unified `get` straight to its handler (`unified::Gets`), unless traces are on.
-    let routes = unified::Gets::new(state, routes, !traces);
-    let service = tower::ServiceBuilder::new()
+    tower::ServiceBuilder::new()
+        .map_response(IntoResponse::into_response)
         .layer(catch_panic())
         .layer(axum::middleware::map_response(json_rejections))
         .layer(DefaultBodyLimit::max(limit))
-        .service(routes);
-    let mut router = Router::new().fallback_service(service);
+        .service(routes)
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then lets calls under way end.
+pub async fn serve(
+    listener: EdgeListener<tokio::net::TcpListener>,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     // tower-http's request spans and events are at DEBUG: with logs at a coarser level the
     // layer would only read the clock and build disabled spans on every call, so it is left
     // out (the request log and the metrics time every call anyway).
     if tracing::enabled!(target: "tower_http::trace", tracing::Level::DEBUG) {
         // The path only: a query string may hold a link token or an OAuth code.
-        router = router.layer(
+        let router = Router::new().fallback_service(service(state)).layer(
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<axum::body::Body>| {
                 tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
             }),
         );
+        axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+    } else {
+        // The service as it is: a router around it matched every call against no route
+        // before its fallback (2,500 instructions a call, bench/ANALYSIS.md, twenty-second
+        // pass).
+        axum::serve(listener, tower::make::Shared::new(service(state)))
+            .with_graceful_shutdown(shutdown)
+            .await
     }
-    router
 }
 
 /// A panicking handler's answer: Truto's 500 shape; the panic is logged, never shown.

@@ -3,7 +3,7 @@
 //! caller's W3C `traceparent` when it sent one. The trace headers are read here only: no
 //! propagator is installed, so nothing ever writes them onto a provider request.
 //!
-//! Installed by `http::router` only when `traces.otlp_endpoint` is set; the spans below it
+//! Installed by `http::service` only when `traces.otlp_endpoint` is set; the spans below it
 //! (target `unigate_otel`) are then disabled at their call sites when traces are off.
 
 use axum::extract::{MatchedPath, Request};
