@@ -22,26 +22,33 @@ use crate::store::{AccountPosition, RequestLogRecord};
 
 /// Middleware on the unified and proxy routes: the call's log entry and its metrics.
 pub async fn layer(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    logged(&state, request, |request| {
+    logged(&state, request, |mut request, env| {
+        if let Ok(env) = env {
+            // The handler's own `Env` extractor finds it here instead of hashing the token
+            // again.
+            request.extensions_mut().insert(env);
+        }
         super::idempotency::around(&state, request, next)
     })
     .await
 }
 
-/// The request log's middleware around `inner`, which answers the call: the routes' layer
-/// above, and the unified `get`'s direct path (`super::unified::Gets`), which passes
-/// `Idempotency-Key` handling by as that handling passes a `GET` by.
-pub(super) async fn logged<F>(state: &AppState, request: Request, inner: impl FnOnce(Request) -> F) -> Response
+/// The request log's middleware around `inner`, which answers the call given the caller's
+/// environment (or why there is none): the routes' layer above, and the unified `get`'s
+/// direct path (`super::unified::Gets`), which passes `Idempotency-Key` handling by as that
+/// handling passes a `GET` by.
+pub(super) async fn logged<F>(
+    state: &AppState,
+    request: Request,
+    inner: impl FnOnce(Request, Result<Env, ApiError>) -> F,
+) -> Response
 where
     F: std::future::Future<Output = Response>,
 {
     let started = Instant::now();
     let (mut parts, body) = request.into_parts();
-    let env = Env::from_request_parts(&mut parts, state).await.ok();
-    if let Some(env) = &env {
-        // The handler's own `Env` extractor finds it here instead of hashing the token again.
-        parts.extensions.insert(env.clone());
-    }
+    let found = Env::from_request_parts(&mut parts, state).await;
+    let env = found.as_ref().ok().map(|env| env.id.clone());
     let http_method = parts.method.clone();
     let method = http_method.as_str().to_owned();
     let path = parts.uri.path().to_string();
@@ -51,15 +58,15 @@ where
         Api::Unified
     };
     let account = parts.uri.query().and_then(account_param);
-    let (response, target) = crate::metrics::scoped(inner(Request::from_parts(parts, body))).await;
+    let (response, target) = crate::metrics::scoped(inner(Request::from_parts(parts, body), found)).await;
     let duration = started.elapsed();
     let status = response.status().as_u16();
     state
         .metrics
         .record_call(api, Some(&target), None, &http_method, status, duration);
-    if let Some(env) = env {
+    if let Some(environment_id) = env {
         state.request_log.record(Call {
-            environment_id: env.id,
+            environment_id,
             integrated_account_id: account,
             method,
             path,

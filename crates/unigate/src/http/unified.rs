@@ -3,7 +3,7 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{FromRequestParts, Path, RawQuery, Request, State};
+use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -90,25 +90,27 @@ impl tower::Service<Request> for Gets {
 }
 
 async fn get_direct(state: AppState, request: Request, (c, r, id): (String, String, String)) -> Response {
-    super::request_log::logged(&state, request, |request| async {
-        let (mut parts, _) = request.into_parts();
-        let env = match Env::from_request_parts(&mut parts, &state).await {
-            Ok(env) => env,
-            Err(e) => return e.into_response(),
-        };
-        let query = parts.uri.query().map(str::to_owned);
-        // Boxed, as the router boxes a handler's future: the call's state is kilobytes,
-        // and the middleware's future would otherwise carry it, copied as it is moved.
-        Box::pin(run(
-            state.clone(),
-            env,
-            (c, r, Some(id)),
-            UnifiedMethod::Get,
-            query,
-            None,
-        ))
-        .await
-        .into_response()
+    let handler_state = state.clone();
+    super::request_log::logged(&state, request, move |request, env| {
+        let query = request.uri().query().map(str::to_owned);
+        async move {
+            let env = match env {
+                Ok(env) => env,
+                Err(e) => return e.into_response(),
+            };
+            // Boxed, as the router boxes a handler's future: the call's state is kilobytes,
+            // and the middleware's future would otherwise carry it, copied as it is moved.
+            Box::pin(run(
+                handler_state,
+                env,
+                (c, r, Some(id)),
+                UnifiedMethod::Get,
+                query,
+                None,
+            ))
+            .await
+            .into_response()
+        }
     })
     .await
 }
