@@ -160,13 +160,22 @@ def main() -> None:
         gw.data_dir.mkdir(parents=True)
         gw.start(emu_url)
         procs.append(gw)
-        override_token = environment_with_override(gw)
         account = gw.import_account(spec_token)
         get = f"/unified/user-directory/organizations/octo-org?integrated_account_id={account}"
         targets["unigate"] = (gw.port, get, gw.auth(), [gw.pid])
-        users = (f"/unified/user-directory/users?integrated_account_id={account}"
+        # The list and the override on a gateway of their own: each gateway's request log
+        # then grows only with its own target's calls, as the baseline's does (past
+        # `request_log.max_rows_per_environment`, a million rows, a gateway also deletes
+        # its oldest entries every minute, which would count against the plain `get`).
+        go = suite.Gateway(args.gateway_bin, tmp / "other" / "data", proxy_cpu)
+        go.data_dir.mkdir(parents=True)
+        go.start(emu_url)
+        procs.append(go)
+        override_token = environment_with_override(go)
+        other_account = go.import_account(spec_token)
+        users = (f"/unified/user-directory/users?integrated_account_id={other_account}"
                  "&organization_id=octo-org&limit=100")
-        targets["unigate-list100"] = (gw.port, users, gw.auth(), [gw.pid])
+        targets["unigate-list100"] = (go.port, users, go.auth(), [go.pid])
 
         # The same gateway with its request log off, as nginx runs here (`access_log off`):
         # the log's own share of the CPU per call.
@@ -192,19 +201,19 @@ def main() -> None:
 
         # The override's environment: an account and an override of the get's response
         # mapping (one more field, from the provider's answer).
-        s, acct = json_call(gw.port, "POST", "/integrated-account", override_token,
+        s, acct = json_call(go.port, "POST", "/integrated-account", override_token,
                             {"tenant_id": "bench", "integration_name": "github",
                              "context": {"access_token": spec_token}})
         if s not in (200, 201):
             raise RuntimeError(f"override account: {s} {acct}")
-        s, body = json_call(gw.port, "POST", "/environment-unified-model-resource-method", override_token,
+        s, body = json_call(go.port, "POST", "/environment-unified-model-resource-method", override_token,
                             {"resource_name": "organizations", "integration_name": "github", "method_name": "get",
                              "config": {"response_mapping": '{ "name": $uppercase(response.name), '
                                                            '"bench_login": response.login }'}})
         if s != 201:
             raise RuntimeError(f"override: {s} {body}")
         ov_path = f"/unified/user-directory/organizations/octo-org?integrated_account_id={acct['id']}"
-        targets["unigate-override"] = (gw.port, ov_path, {"Authorization": f"Bearer {override_token}"}, [gw.pid])
+        targets["unigate-override"] = (go.port, ov_path, {"Authorization": f"Bearer {override_token}"}, [go.pid])
 
         pg_version = None
         if not args.no_postgres:
