@@ -68,9 +68,7 @@ pub struct CacheStats {
     pub misses: u64,
 }
 
-/// What [`AccountCache::lookup`] found. Consumed at once by the caller, so the size of the
-/// hit's record is not worth a box (an allocation per call).
-#[allow(clippy::large_enum_variant)]
+/// What [`AccountCache::lookup`] found.
 pub enum Lookup {
     Hit(Arc<AccountRecord>),
     /// Not cached: read the database, then [`AccountCache::remember`] the record with this

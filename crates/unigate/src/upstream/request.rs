@@ -84,7 +84,8 @@ impl Upstream {
         }
         let overridden = self
             .override_origin(integration)
-            .and_then(|o| o.ok())
+            .ok()
+            .flatten()
             .is_some_and(|o| o.host() == url.host() && o.port_or_known_default() == url.port_or_known_default());
         if overridden {
             return Ok(());
@@ -123,14 +124,9 @@ impl Upstream {
                 url: rendered,
             });
         }
-        let out = match self.override_origin(integration) {
+        let out = match self.override_origin(integration)? {
             Some(origin) => {
-                let mut out = origin
-                    .map_err(|origin| UpstreamError::BadUrl {
-                        integration: name,
-                        url: origin.clone(),
-                    })?
-                    .clone();
+                let mut out = origin.clone();
                 out.set_path(url.path());
                 out.set_query(url.query());
                 out
@@ -141,9 +137,36 @@ impl Upstream {
         Ok(out)
     }
 
-    /// The operator's override of the integration's origin, parsed (or the unparsable text).
-    fn override_origin(&self, integration: &Integration) -> Option<Result<&url::Url, &String>> {
-        self.overrides.get(integration.name()).map(Result::as_ref)
+    /// The operator's override of the integration's origin, parsed; one that does not parse
+    /// is the error a call through it gets.
+    fn override_origin(&self, integration: &Integration) -> Result<Option<&url::Url>, UpstreamError> {
+        match self.overrides.get(integration.name()) {
+            None => Ok(None),
+            Some(Ok(origin)) => Ok(Some(origin)),
+            Some(Err(text)) => Err(UpstreamError::BadUrl {
+                integration: integration.name().to_string(),
+                url: text.clone(),
+            }),
+        }
+    }
+
+    /// `url` on the operator's override of the integration's origin, if it has one, keeping
+    /// its path; borrowed where nothing changes (no override, or the override's path is
+    /// already `url`'s).
+    fn on_override_origin<'a>(
+        &'a self,
+        integration: &Integration,
+        url: Cow<'a, url::Url>,
+    ) -> Result<Cow<'a, url::Url>, UpstreamError> {
+        Ok(match self.override_origin(integration)? {
+            None => url,
+            Some(origin) if origin.path() == url.path() => Cow::Borrowed(origin),
+            Some(origin) => {
+                let mut out = origin.clone();
+                out.set_path(url.path());
+                Cow::Owned(out)
+            }
+        })
     }
 
     /// The integration's base URL for this account, checked against its allowed hosts,
@@ -186,22 +209,7 @@ impl Upstream {
                     Cow::Owned(url)
                 }
             };
-        let out = match self.override_origin(integration) {
-            Some(origin) => {
-                let origin = origin.map_err(|origin| UpstreamError::BadUrl {
-                    integration: name(),
-                    url: origin.clone(),
-                })?;
-                if origin.path() == url.path() {
-                    Cow::Borrowed(origin)
-                } else {
-                    let mut out = origin.clone();
-                    out.set_path(url.path());
-                    Cow::Owned(out)
-                }
-            }
-            None => url,
-        };
+        let out = self.on_override_origin(integration, url)?;
         self.check_address(integration, &out, !integration.base_url.is_static())?;
         Ok(out)
     }
@@ -215,19 +223,7 @@ impl Upstream {
         integration: &Integration,
         own: &'a url::Url,
     ) -> Result<Cow<'a, url::Url>, UpstreamError> {
-        let out = match self.override_origin(integration) {
-            Some(origin) => {
-                let mut out = origin
-                    .map_err(|origin| UpstreamError::BadUrl {
-                        integration: integration.name().to_string(),
-                        url: origin.clone(),
-                    })?
-                    .clone();
-                out.set_path(own.path());
-                Cow::Owned(out)
-            }
-            None => Cow::Borrowed(own),
-        };
+        let out = self.on_override_origin(integration, Cow::Borrowed(own))?;
         self.check_address(integration, &out, false)?;
         Ok(out)
     }

@@ -46,6 +46,7 @@ impl Upstream {
     /// `max_total_ms` after the first attempt. Every attempt first takes a slot of the
     /// account's request budget, if `budget_key` names one and the integration has one.
     /// Returns the last response with its body unread (for streaming), or the last failure.
+    /// Bodies here are always in memory, so each attempt sends the same `request` again.
     async fn send_with_retries(
         &self,
         integration: &Integration,
@@ -74,20 +75,18 @@ impl Upstream {
                     None => Err(e),
                 };
             }
-            // Bodies here are always in memory: a retry sends the same request again.
-            let current = request;
             // One span per attempt (traces): the host only, never the path or query, which
             // may carry an account's values.
             let span = tracing::info_span!(
                 target: "unigate_otel",
                 "upstream.attempt",
-                otel.name = %format_args!("{} {}", current.method, name),
+                otel.name = %format_args!("{} {}", request.method, name),
                 otel.kind = "client",
                 otel.status_code = tracing::field::Empty,
                 unigate.integration = %name,
                 unigate.attempt = attempt,
-                http.request.method = %current.method,
-                server.address = current.url.host_str().unwrap_or_default(),
+                http.request.method = %request.method,
+                server.address = request.url.host_str().unwrap_or_default(),
                 http.response.status_code = tracing::field::Empty,
                 error.type = tracing::field::Empty,
             );
@@ -95,9 +94,9 @@ impl Upstream {
             // Not wrapped when disabled (traces off): no extra move of the exchange's future.
             let sent = Instant::now();
             let result = if span.is_disabled() {
-                client.execute(current).await
+                client.execute(request).await
             } else {
-                client.execute(current).instrument(span.clone()).await
+                client.execute(request).instrument(span.clone()).await
             }
             .map_err(|e| self.classify(integration, e, true));
             let took = sent.elapsed();
