@@ -139,7 +139,11 @@ impl OwnServer {
     }
 
     fn pg_ctl(&self, args: &[&str]) {
-        let status = Command::new("runuser")
+        assert!(self.try_pg_ctl(args), "pg_ctl {args:?}");
+    }
+
+    fn try_pg_ctl(&self, args: &[&str]) -> bool {
+        Command::new("runuser")
             .args([
                 "-u",
                 "postgres",
@@ -151,17 +155,33 @@ impl OwnServer {
             .args(args)
             .stdout(std::process::Stdio::null())
             .status()
-            .unwrap();
-        assert!(status.success(), "pg_ctl {args:?}");
+            .unwrap()
+            .success()
     }
 
     fn stop(&self) {
         self.pg_ctl(&["-m", "fast", "-w", "stop"]);
     }
 
+    /// Starts the stopped server again on its port. While it was down, the port was free for
+    /// any socket of the tests running beside this one (the kernel hands out free ports to
+    /// client connections too), so a start that fails is tried again for a while; a start
+    /// that never succeeds shows the server's log.
     fn start_again(&self) {
         let opts = format!("-p {} -k {} -c listen_addresses=127.0.0.1", self.port, self.dir);
-        self.pg_ctl(&["-l", &format!("{}/log", self.dir), "-w", "-o", &opts, "start"]);
+        let log = format!("{}/log", self.dir);
+        for _ in 0..10 {
+            if self.try_pg_ctl(&["-l", &log, "-w", "-o", &opts, "start"]) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let tail: Vec<&str> = text.lines().rev().take(20).collect();
+        panic!(
+            "the server did not start again; its log ends:\n{}",
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
     }
 }
 
