@@ -695,9 +695,23 @@ fn value_of(ctx: Ctx<'_>) -> Result<Option<&Value>, Bail> {
 fn lookup<'a>(ctx: Ctx<'a>, name: &str) -> Result<Option<&'a Value>, Bail> {
     match ctx {
         Ctx::Fields(fields) => Ok(fields.iter().rev().find(|(k, _)| *k == name).map(|(_, v)| *v)),
-        Ctx::Value(Some(Value::Object(m))) => Ok(m.get(name)),
+        Ctx::Value(Some(Value::Object(m))) => Ok(member(m, name)),
         Ctx::Value(Some(Value::Array(_))) => Err(Bail),
         Ctx::Value(_) => Ok(None),
+    }
+}
+
+/// `m`'s member `name`. A small object's entries are compared in order: a lookup hashes the
+/// name with serde_json's map hasher (SipHash, about 160 instructions), a scan of a few
+/// entries costs less, and most objects a mapping reads here are the projected parse's,
+/// which hold only the members the mapping reads. (Names are unique in a map, so both find
+/// the same entry.)
+fn member<'a>(m: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    const SCANNED: usize = 8;
+    if m.len() <= SCANNED {
+        m.iter().find_map(|(k, v)| (k == name).then_some(v))
+    } else {
+        m.get(name)
     }
 }
 
@@ -1111,6 +1125,20 @@ mod tests {
         assert_eq!(out, e.eval_reference(&input).unwrap());
         assert!(out.unwrap()["w"][0].is_i64());
         assert!(Fast::compile(&e.ast).unwrap().eval(&input).is_ok());
+    }
+
+    #[test]
+    fn a_member_is_found_in_small_and_large_objects_alike() {
+        let path = Fast::compile(&Expr::compile("k.m").unwrap().ast).unwrap();
+        for size in [1, 8, 9, 40] {
+            let members: Map<String, Value> = (0..size).map(|i| (format!("m{i}"), json!(i))).collect();
+            let mut inner = members.clone();
+            inner.insert("m".into(), json!("here"));
+            let input = json!({ "k": inner });
+            assert_eq!(path.eval(&input), Ok(Some(json!("here"))), "{size} members");
+            let absent = json!({ "k": members });
+            assert_eq!(path.eval(&absent), Ok(None), "{size} members");
+        }
     }
 
     #[test]
