@@ -286,14 +286,22 @@ def main() -> None:
                     f"(errors {r['errors']}, non-2xx {r['non2xx']})")
 
         # The open-loop tail at half of the slowest proxy's saturation (the get targets).
-        tail_targets = [k for k in ("direct", "nginx", "axum+hyper", "unigate", "unigate-pg") if k in targets]
+        # The CPU per call at that rate too: what a proxy sized with headroom spends (at
+        # saturation a process reads several requests per wake-up, which costs less per call).
+        tail_targets = [k for k in ("direct", "nginx", "axum+hyper", "unigate", "unigate-nolog", "unigate-baseline",
+                                    "unigate-pg") if k in targets]
         rate = 0.5 * min(statistics.median(rps[k]) for k in tail_targets if k != "direct")
         p99: dict[str, list[float]] = {k: [] for k in tail_targets}
+        half_cpu: dict[str, list[float]] = {k: [] for k in tail_targets if k != "direct"}
         for rep in range(args.latency_reps):
             for name in tail_targets:
-                port, path, h, _ = targets[name]
+                port, path, h, pids = targets[name]
+                before = [suite.cpu_times(p) for p in pids]
                 r = suite.fixed_rate(f"http://127.0.0.1:{port}{path}", h, args.latency_seconds, rate, client_cpu, tmp)
+                after = [suite.cpu_times(p) for p in pids]
                 p99[name].append(r["p99_us"])
+                if name in half_cpu and r.get("requests"):
+                    half_cpu[name].append(sum(sum(a) - sum(b) for a, b in zip(after, before)) / r["requests"] * 1e6)
                 log(f"tail round {rep + 1} {name} at {rate:.0f}/s: p99 {r['p99_us']:.0f} us ({r['tool']})")
 
         res = {
@@ -310,6 +318,8 @@ def main() -> None:
             "rate": rate,
             "p99_us": {k: statistics.median(v) for k, v in p99.items()},
             "p99_us_runs": p99,
+            "half_cpu_us": {k: statistics.median(v) for k, v in half_cpu.items() if v},
+            "half_cpu_us_runs": half_cpu,
             "seconds": args.seconds,
             "reps": args.reps,
         }
@@ -369,13 +379,23 @@ def report(res: dict) -> str:
     d = p.get("direct", 0)
     L += ["", f"Open-loop tail at {res['rate']:.0f} req/s (half of the slowest proxy's saturation), "
           "`oha --latency-correction`, interleaved runs, medians:", "",
-          "| Target | p99 | added p99 (over direct) | × nginx's added p99 | runs (ms) |", "|---|---:|---:|---:|---|"]
+          "| Target | p99 | added p99 (over direct) | × nginx's added p99 | runs (ms) | CPU per call at this rate | × nginx |",
+          "|---|---:|---:|---:|---|---:|---:|"]
     added_ng = p.get("nginx", 0) - d if "nginx" in p else None
+    half = res.get("half_cpu_us", {})
     for k, v in p.items():
         added = v - d
         ratio = f"{added / added_ng:.2f}" if added_ng and k != "direct" else ""
         runs = ", ".join(f"{x / 1000:.2f}" for x in res["p99_us_runs"][k])
-        L.append(f"| {k} | {v / 1000:.2f} ms | {'' if k == 'direct' else f'{added / 1000:.2f} ms'} | {ratio} | {runs} |")
+        cpu_half = f"{half[k]:.1f} µs" if k in half else ""
+        cpu_ratio = f"{half[k] / half['nginx']:.2f}" if k in half and half.get("nginx") else ""
+        L.append(f"| {k} | {v / 1000:.2f} ms | {'' if k == 'direct' else f'{added / 1000:.2f} ms'} | {ratio} | {runs} "
+                 f"| {cpu_half} | {cpu_ratio} |")
+    if half.get("unigate") and half.get("nginx"):
+        L += ["", "At this rate each proxy has idle time and wakes up for fewer requests at a time than at "
+              "saturation, so its CPU per call is higher there, and Unigate's more than nginx's: "
+              f"{half['unigate']:.1f} against {c.get('unigate', 0):.1f} µs at saturation "
+              f"({half['unigate'] / half['nginx']:.2f} × nginx at this rate)."]
     return "\n".join(L) + "\n"
 
 

@@ -346,6 +346,7 @@ def oha_fixed(url: str, headers: dict, seconds: float, rate: float, cpu: int | N
     return {
         "tool": "oha",
         "rps": s.get("requestsPerSec", 0.0),
+        "requests": sum(codes.values()) + sum(j.get("errorDistribution", {}).values()),
         "p50_us": pct.get("p50", 0) * 1e6, "p90_us": pct.get("p90", 0) * 1e6,
         "p99_us": pct.get("p99", 0) * 1e6, "p999_us": pct.get("p99.9", 0) * 1e6,
         "max_us": s.get("slowest", 0) * 1e6,
