@@ -124,15 +124,9 @@ impl Upstream {
                 url: rendered,
             });
         }
-        let out = match self.override_origin(integration)? {
-            Some(origin) => {
-                let mut out = origin.clone();
-                out.set_path(url.path());
-                out.set_query(url.query());
-                out
-            }
-            None => url,
-        };
+        // The override keeps the endpoint's path, and its query too (a base URL has none).
+        let mut out = self.on_override_origin(integration, Cow::Borrowed(&url))?.into_owned();
+        out.set_query(url.query());
         self.check_address(integration, &out, !template.is_static())?;
         Ok(out)
     }
