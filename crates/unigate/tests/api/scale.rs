@@ -356,6 +356,9 @@ async fn until_status(base: &str, token: &str, account: &str, want: u16) {
     panic!("{base} never answered {want}");
 }
 
+/// The account cache's lookups answered from the cache, a `/metrics` sample.
+const HIT: &str = "unigate_account_cache_lookups_total{result=\"hit\"}";
+
 /// The value of the metric sample `name` (its name and labels) in a `/metrics` text.
 fn sample(text: &str, name: &str) -> f64 {
     text.lines()
@@ -381,7 +384,6 @@ async fn metrics(base: &str, token: &str) -> String {
 /// the first read and empty the cache (the documented window): once a call is a hit, the
 /// cache holds the account and nothing is left in flight.
 async fn until_served_from_cache(base: &str, token: &str, account: &str) {
-    const HIT: &str = "unigate_account_cache_lookups_total{result=\"hit\"}";
     for _ in 0..100 {
         let before = sample(&metrics(base, token).await, HIT);
         assert_eq!(org_status(base, token, account).await, 200);
@@ -519,7 +521,6 @@ async fn the_account_cache_is_in_the_metrics() {
         eprintln!("skipped: TEST_POSTGRES_URL is not set");
         return;
     };
-    const HIT: &str = "unigate_account_cache_lookups_total{result=\"hit\"}";
     const MISS: &str = "unigate_account_cache_lookups_total{result=\"miss\"}";
     until_served_from_cache(&b, &token, &id).await;
     let before = metrics(&b, &token).await;
