@@ -274,7 +274,7 @@ def main() -> None:
                 before = [suite.cpu_times(p) for p in pids]
                 r = suite.wrk(f"http://127.0.0.1:{port}{path}", h, args.seconds, args.conns, client_cpu, tmp)
                 after = [suite.cpu_times(p) for p in pids]
-                used = [sum(a) - sum(b) for a, b in zip(after, before)]
+                used = cpu_used(before, after)
                 served = max(r["requests"], 1)
                 cpu[name].append(sum(used) / served * 1e6)
                 # The proxy's own kernel time (its first process): sockets, files, wake-ups.
@@ -298,10 +298,10 @@ def main() -> None:
                 port, path, h, pids = targets[name]
                 before = [suite.cpu_times(p) for p in pids]
                 r = suite.fixed_rate(f"http://127.0.0.1:{port}{path}", h, args.latency_seconds, rate, client_cpu, tmp)
-                after = [suite.cpu_times(p) for p in pids]
+                used = cpu_used(before, [suite.cpu_times(p) for p in pids])
                 p99[name].append(r["p99_us"])
                 if name in half_cpu and r.get("requests"):
-                    half_cpu[name].append(sum(sum(a) - sum(b) for a, b in zip(after, before)) / r["requests"] * 1e6)
+                    half_cpu[name].append(sum(used) / r["requests"] * 1e6)
                 log(f"tail round {rep + 1} {name} at {rate:.0f}/s: p99 {r['p99_us']:.0f} us ({r['tool']})")
 
         res = {
@@ -331,6 +331,11 @@ def main() -> None:
             p.stop()
         if pg:
             pg.stop()
+
+
+def cpu_used(before: list[tuple[float, float]], after: list[tuple[float, float]]) -> list[float]:
+    """The CPU seconds (user + system) each process spent between two `suite.cpu_times` reads."""
+    return [sum(a) - sum(b) for a, b in zip(after, before)]
 
 
 def publish(args, res: dict) -> None:
@@ -393,8 +398,10 @@ def report(res: dict) -> str:
                  f"| {cpu_half} | {cpu_ratio} |")
     if half.get("unigate") and half.get("nginx"):
         L += ["", "At this rate each proxy has idle time and wakes up for fewer requests at a time than at "
-              "saturation, so its CPU per call is higher there, and Unigate's more than nginx's: "
-              f"{half['unigate']:.1f} against {c.get('unigate', 0):.1f} µs at saturation "
+              f"saturation. Unigate's CPU per call: {half['unigate']:.1f} µs here against "
+              f"{c.get('unigate', 0):.1f} µs at saturation ({half['unigate'] / half['nginx']:.2f} × nginx at this "
+              f"rate, {c['unigate'] / c['nginx']:.2f} × at saturation)." if c.get("unigate") and c.get("nginx") else
+              f"saturation. Unigate's CPU per call here: {half['unigate']:.1f} µs "
               f"({half['unigate'] / half['nginx']:.2f} × nginx at this rate)."]
     return "\n".join(L) + "\n"
 
