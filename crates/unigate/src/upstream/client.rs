@@ -1,15 +1,16 @@
 //! The HTTP client of provider calls.
 //!
-//! hyper-util's pooled HTTP/1 client over rustls (the same pieces reqwest is built on), with
-//! Unigate's own resolver ([`net::GuardedResolver`]) and a deadline over the whole exchange,
-//! from connecting to the last byte of the answer. reqwest added about 34 k instructions and
-//! 7 µs of CPU to every call (a second and third parse of the URL, its redirect and retry
-//! layers, which Unigate does not use: it follows no redirect and retries by itself), a
-//! seventh of a unified `get` (`bench/ANALYSIS.md`, "Eighth pass").
+//! hyper's HTTP/1 connections over rustls (the same pieces reqwest is built on), kept alive
+//! in Unigate's own pool ([`super::pool`]), with Unigate's own resolver
+//! ([`net::GuardedResolver`]) and a deadline over the whole exchange, from connecting to the
+//! last byte of the answer. reqwest added about 34 k instructions and 7 µs of CPU to every
+//! call (a second and third parse of the URL, its redirect and retry layers, which Unigate
+//! does not use: it follows no redirect and retries by itself), a seventh of a unified `get`
+//! (`bench/ANALYSIS.md`, "Eighth pass").
 //!
 //! reqwest is still what sends when an outbound proxy is configured (`upstream.proxy`, or
-//! `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` in either case): it implements them (with `NO_PROXY`, tunnels
-//! and proxy credentials) and hyper-util's client does not.
+//! `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` in either case): it implements them (with
+//! `NO_PROXY`, tunnels and proxy credentials) and this client does not.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +23,7 @@ use rustls::pki_types::CertificateDer;
 use tokio::time::Instant;
 
 use super::net;
+use super::pool::{Lease, Pool, Target};
 
 pub use super::net::BoxError;
 
@@ -98,6 +100,8 @@ pub struct Response {
 enum Body {
     Direct {
         body: hyper::body::Incoming,
+        /// The connection the body arrives on: back to the pool after its end.
+        lease: Option<Lease>,
         deadline: Instant,
     },
     /// reqwest applies its own deadline.
@@ -119,17 +123,25 @@ impl Response {
         loop {
             let next = match &mut self.body {
                 Body::Done => return None,
-                Body::Direct { body, deadline } => match tokio::time::timeout_at(*deadline, body.frame()).await {
-                    Err(_) => Some(Err(ClientError::Timeout)),
-                    Ok(None) => None,
-                    Ok(Some(Err(e))) => Some(Err(ClientError::Body(e.into()))),
-                    // Trailers carry no data.
-                    Ok(Some(Ok(frame))) => match frame.into_data() {
-                        Ok(data) if data.is_empty() => continue,
-                        Ok(data) => return Some(Ok(data)),
-                        Err(_) => continue,
-                    },
-                },
+                Body::Direct { body, lease, deadline } => {
+                    match tokio::time::timeout_at(*deadline, body.frame()).await {
+                        Err(_) => Some(Err(ClientError::Timeout)),
+                        Ok(None) => {
+                            // Read to its end: the connection can take the next request.
+                            if let Some(lease) = lease.take() {
+                                lease.release();
+                            }
+                            None
+                        }
+                        Ok(Some(Err(e))) => Some(Err(ClientError::Body(e.into()))),
+                        // Trailers carry no data.
+                        Ok(Some(Ok(frame))) => match frame.into_data() {
+                            Ok(data) if data.is_empty() => continue,
+                            Ok(data) => return Some(Ok(data)),
+                            Err(_) => continue,
+                        },
+                    }
+                }
                 Body::Proxied(response) => match response.chunk().await {
                     Ok(Some(data)) => return Some(Ok(data)),
                     Ok(None) => None,
@@ -160,16 +172,13 @@ impl Response {
     }
 }
 
-type Direct =
-    hyper_util::client::legacy::Client<hyper_rustls::HttpsConnector<HttpConnector<net::GuardedResolver>>, Full<Bytes>>;
-
 /// A pooled client for provider calls (see the module's documentation).
 #[derive(Clone)]
 pub struct Client(Transport);
 
 #[derive(Clone)]
 enum Transport {
-    Direct(Direct),
+    Direct(Arc<Pool>),
     Proxied(reqwest::Client),
 }
 
@@ -307,11 +316,16 @@ impl Client {
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
-        let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .pool_timer(hyper_util::rt::TokioTimer::new())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .build(https);
-        Ok(Client(Transport::Direct(client)))
+        Ok(Client(Transport::Direct(Arc::new(Pool::new(https)))))
+    }
+
+    /// The pool of the direct transport (tests look into it).
+    #[cfg(test)]
+    pub(super) fn pool(&self) -> Option<&Arc<Pool>> {
+        match &self.0 {
+            Transport::Direct(pool) => Some(pool),
+            Transport::Proxied(_) => None,
+        }
     }
 
     /// Sends; the answer's head arrives, or the error says how far it got.
@@ -320,20 +334,36 @@ impl Client {
     /// for each attempt.
     pub async fn execute(&self, request: &Request) -> Result<Response, ClientError> {
         match &self.0 {
-            Transport::Direct(client) => {
+            Transport::Direct(pool) => {
                 let deadline = Instant::now() + request.timeout;
-                let uri = http::Uri::try_from(request.url.as_str()).map_err(|e| ClientError::Build(e.into()))?;
-                let mut headers = request.headers.clone();
-                // `Host` as hyper-util would write it (the host, and the port unless it is the
-                // scheme's: `url` leaves a default port out), from the text already parsed;
-                // hyper-util's own builds it with `format!` (2,300 instructions a call). An
-                // authority with user information is left to hyper-util.
-                if let Some(authority) = uri.authority().filter(|a| !a.as_str().contains('@')) {
-                    if !headers.contains_key(http::header::HOST) {
-                        if let Ok(host) = HeaderValue::from_str(authority.as_str()) {
-                            headers.insert(http::header::HOST, host);
-                        }
+                let url = &request.url;
+                let target = match (url.scheme(), url.host_str(), url.port_or_known_default()) {
+                    ("http", Some(host), Some(port)) => Target {
+                        https: false,
+                        host,
+                        port,
+                    },
+                    ("https", Some(host), Some(port)) => Target {
+                        https: true,
+                        host,
+                        port,
+                    },
+                    _ => {
+                        return Err(ClientError::Build(
+                            format!("not an http(s) URL with a host: {url}").into(),
+                        ))
                     }
+                };
+                // Origin form (`/path?query`), as HTTP/1 asks a server for it.
+                let uri = http::Uri::try_from(&url[url::Position::BeforePath..url::Position::AfterQuery])
+                    .map_err(|e| ClientError::Build(e.into()))?;
+                let mut headers = request.headers.clone();
+                // `Host`: the host, and the port unless it is the scheme's (`url` leaves a
+                // default port out), without any user information.
+                if !headers.contains_key(http::header::HOST) {
+                    let authority = &url[url::Position::BeforeHost..url::Position::AfterPort];
+                    let host = HeaderValue::from_str(authority).map_err(|e| ClientError::Build(e.into()))?;
+                    headers.insert(http::header::HOST, host);
                 }
                 if !headers.contains_key(http::header::USER_AGENT) {
                     headers.insert(http::header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
@@ -347,17 +377,20 @@ impl Client {
                 *out.method_mut() = request.method.clone();
                 *out.uri_mut() = uri;
                 *out.headers_mut() = headers;
-                match tokio::time::timeout_at(deadline, client.request(out)).await {
+                match tokio::time::timeout_at(deadline, pool.send(target, out)).await {
                     Err(_) => Err(ClientError::Timeout),
-                    Ok(Err(e)) if e.is_connect() => Err(ClientError::Connect(e.into())),
-                    Ok(Err(e)) => Err(ClientError::Request(e.into())),
-                    Ok(Ok(response)) => {
+                    Ok(Err(e)) => Err(e),
+                    Ok(Ok((response, lease))) => {
                         let (parts, body) = response.into_parts();
                         Ok(Response {
                             status: parts.status,
                             headers: parts.headers,
                             url: request.url.clone(),
-                            body: Body::Direct { body, deadline },
+                            body: Body::Direct {
+                                body,
+                                lease: Some(lease),
+                                deadline,
+                            },
                         })
                     }
                 }

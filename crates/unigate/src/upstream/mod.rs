@@ -15,6 +15,7 @@ pub mod digest;
 pub mod error;
 pub mod memory;
 pub mod net;
+mod pool;
 pub mod ratelimit;
 pub mod request;
 pub mod retry;
