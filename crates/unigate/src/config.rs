@@ -128,7 +128,10 @@ pub struct DatabaseConfig {
     /// PostgreSQL: keep the accounts unified calls read in memory, forgotten when the
     /// database notifies a change (`store/account_cache.rs`; a change made through another
     /// instance is seen once its notification arrives, normally well under a millisecond).
-    /// `false` reads the account from the database on every call. Default true.
+    /// SQLite: ask SQLite whether accounts changed after this instance's own writes and at
+    /// most a millisecond apart otherwise (`store/sqlite/fast_reads.rs`; a change made by
+    /// another process on the same file is seen within that millisecond). `false` reads the
+    /// account from PostgreSQL, or asks SQLite, on every call. Default true.
     pub account_cache: bool,
 }
 

@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::crypto::Keyring;
 use crate::state::{AppState, AppStateInner};
 use crate::store::postgres::{PgOptions, PgStore};
-use crate::store::sqlite::SqliteStore;
+use crate::store::sqlite::{Recheck, SqliteStore, RECHECK_AFTER};
 use crate::store::{AccountFilter, Store, TokenScope};
 use crate::tokens;
 use crate::upstream::Upstream;
@@ -127,7 +127,12 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
             .context("cannot open the PostgreSQL database")?;
         return Ok(Arc::new(store));
     }
-    let store = SqliteStore::connect(&url)
+    let recheck = if config.database.account_cache {
+        Recheck::After(RECHECK_AFTER)
+    } else {
+        Recheck::Always
+    };
+    let store = SqliteStore::connect_with(&url, recheck)
         .await
         .context("cannot open the SQLite database")?;
     Ok(Arc::new(store))

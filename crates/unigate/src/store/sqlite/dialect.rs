@@ -65,6 +65,12 @@ impl Dialect for SqliteDialect {
         }
     }
 
+    fn accounts_changed(&self, _id: Option<&str>) {
+        if let Some(fast) = &self.fast {
+            fast.changed();
+        }
+    }
+
     async fn write_request_logs(
         &self,
         entries: Vec<RequestLogRecord>,

@@ -23,18 +23,44 @@ use crate::store::{AccountRecord, StoreError};
 ///
 /// Each connection keeps the accounts it read, valid while SQLite's `PRAGMA data_version`
 /// stays the same: that number changes whenever any other connection, in this process or
-/// another sharing the file, commits anything. So a write by this instance or another is
-/// seen by the next call, exactly as without the cache; asking costs a read transaction,
-/// but not the row's lookup, copying and decoding (bench/ANALYSIS.md, "Eighth pass"). When
-/// it moved, the `account_changes` counter (moved by triggers on accounts and environments,
+/// another sharing the file, commits anything. Asking costs a read transaction (two file
+/// locks, `fcntl`, and a statement: about 3,900 instructions and 0.7 µs in the kernel), but
+/// not the row's lookup, copying and decoding (bench/ANALYSIS.md, "Eighth pass"). When it
+/// moved, the `account_changes` counter (moved by triggers on accounts and environments,
 /// migration 0011) says whether any of that commit touched accounts: the request log's
 /// batches commit many times a second under load, and they keep the cache.
+///
+/// How often it is asked ([`Recheck`]): by default, when this instance has written an
+/// account or an environment's overrides since the last time ([`FastReads::changed`], from
+/// the store's writes, after their commit) or when [`RECHECK_AFTER`] has passed since. So
+/// this instance's own writes are seen by its next call at once, and a write by another
+/// process sharing the file within a millisecond (bench/ANALYSIS.md, twenty-fourth pass).
+/// With `database.account_cache = false` it is asked on every call, and another process's
+/// write is seen at once too.
 pub(super) struct FastReads {
     path: std::path::PathBuf,
     idle: std::sync::Mutex<Vec<Reader>>,
+    recheck: Recheck,
+    /// This instance's writes to accounts and environments' overrides, counted after they
+    /// commit.
+    local_changes: std::sync::atomic::AtomicU64,
     /// Reads answered from a connection's cache (for tests and debugging).
     hits: std::sync::atomic::AtomicU64,
 }
+
+/// When a read connection asks SQLite whether anything was committed.
+#[derive(Debug, Clone, Copy)]
+pub enum Recheck {
+    /// On every read.
+    Always,
+    /// After this instance's own writes, and otherwise once this long has passed.
+    After(Duration),
+}
+
+/// How long a read connection goes on using the accounts it read without asking SQLite,
+/// when this instance wrote nothing since: how late a write by another process sharing the
+/// file can be seen. At 20,000 calls a second, one call in twenty asks.
+pub const RECHECK_AFTER: Duration = Duration::from_millis(1);
 
 /// A read connection and the accounts it read since the database last changed.
 struct Reader {
@@ -45,6 +71,10 @@ struct Reader {
     changes: i64,
     /// By environment, then account id.
     accounts: HashMap<String, HashMap<String, Arc<AccountRecord>>>,
+    /// [`FastReads::local_changes`] when SQLite was last asked (read before asking).
+    local: u64,
+    /// When SQLite was last asked (`None`: never).
+    asked_at: Option<std::time::Instant>,
 }
 
 /// Idle read connections kept (more are opened when calls overlap, then closed).
@@ -54,12 +84,20 @@ const FAST_READS_IDLE: usize = 8;
 const FAST_READS_CACHED: usize = 1024;
 
 impl FastReads {
-    pub(super) fn new(path: std::path::PathBuf) -> Self {
+    pub(super) fn new(path: std::path::PathBuf, recheck: Recheck) -> Self {
         FastReads {
             path,
             idle: std::sync::Mutex::new(Vec::new()),
+            recheck,
+            local_changes: std::sync::atomic::AtomicU64::new(0),
             hits: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// This instance committed a write to an account or to an environment's overrides: the
+    /// next read asks SQLite.
+    pub(super) fn changed(&self) {
+        self.local_changes.fetch_add(1, std::sync::atomic::Ordering::Release);
     }
 
     fn open(&self) -> rusqlite::Result<Reader> {
@@ -78,6 +116,8 @@ impl FastReads {
             version: -1,
             changes: -1,
             accounts: HashMap::new(),
+            local: 0,
+            asked_at: None,
         })
     }
 
@@ -109,24 +149,16 @@ impl FastReads {
         id: &str,
     ) -> rusqlite::Result<Option<Result<Arc<AccountRecord>, StoreError>>> {
         self.with(|reader| {
-            // Asked before the row is read: a commit in between makes the next call read
-            // again, never keeps a row older than its version.
-            let version: i64 = reader
-                .conn
-                .prepare_cached("PRAGMA data_version")?
-                .query_row([], |row| row.get(0))?;
-            if version != reader.version {
-                // Something was committed: read the accounts' own counter (also before
-                // any row, so a row kept is never older than the counter it is kept under).
-                let changes: i64 = reader
-                    .conn
-                    .prepare_cached("SELECT version FROM account_changes WHERE id = 1")?
-                    .query_row([], |row| row.get(0))?;
-                if changes != reader.changes {
-                    reader.accounts.clear();
-                    reader.changes = changes;
-                }
-                reader.version = version;
+            // Read before asking: a write of this instance that commits after it moves the
+            // counter past it, and the next read asks again.
+            let local = self.local_changes.load(std::sync::atomic::Ordering::Acquire);
+            let now = std::time::Instant::now();
+            let asked_lately = match (self.recheck, reader.asked_at) {
+                (Recheck::After(after), Some(at)) => reader.local == local && now.duration_since(at) < after,
+                _ => false,
+            };
+            if !asked_lately {
+                reader.ask(local, now)?;
             }
             if let Some(found) = reader.accounts.get(environment_id).and_then(|m| m.get(id)) {
                 self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -150,6 +182,36 @@ impl FastReads {
                 .insert(id.to_string(), Arc::clone(&account));
             Ok(Some(Ok(account)))
         })
+    }
+}
+
+impl Reader {
+    /// Asks SQLite whether anything was committed since the last time, and whether any of it
+    /// touched accounts (then forgets the accounts kept). `local`: the instance's write
+    /// counter, read before asking.
+    fn ask(&mut self, local: u64, now: std::time::Instant) -> rusqlite::Result<()> {
+        // Asked before the row is read: a commit in between makes the next ask read again,
+        // never keeps a row older than its version.
+        let version: i64 = self
+            .conn
+            .prepare_cached("PRAGMA data_version")?
+            .query_row([], |row| row.get(0))?;
+        if version != self.version {
+            // Something was committed: read the accounts' own counter (also before any row,
+            // so a row kept is never older than the counter it is kept under).
+            let changes: i64 = self
+                .conn
+                .prepare_cached("SELECT version FROM account_changes WHERE id = 1")?
+                .query_row([], |row| row.get(0))?;
+            if changes != self.changes {
+                self.accounts.clear();
+                self.changes = changes;
+            }
+            self.version = version;
+        }
+        self.local = local;
+        self.asked_at = Some(now);
+        Ok(())
     }
 }
 
@@ -248,21 +310,22 @@ mod tests {
     }
 
     /// The accounts kept by a read connection are used only while nothing was committed
-    /// since: a write by this store or by another instance on the same file (a second
-    /// gateway process) is seen by the next read.
+    /// since: a write by this store is seen by the next read; one by another instance on the
+    /// same file (a second gateway process) by the first read once `RECHECK_AFTER` has
+    /// passed, or by the next read with `Recheck::Always` (`database.account_cache = false`).
     #[tokio::test]
     async fn cached_account_reads_see_writes_from_this_and_other_instances() {
         use std::sync::atomic::Ordering;
         let (_dir, url) = temp_db();
-        let store = SqliteStore::connect(&url).await.unwrap();
+        let strict = SqliteStore::connect_with(&url, Recheck::Always).await.unwrap();
         let other = SqliteStore::connect(&url).await.unwrap();
-        let env = store.create_environment("e").await.unwrap();
-        store.insert_account(&account(&env.id, "a1", Active)).await.unwrap();
-        let hits = || store.dialect.fast.as_ref().unwrap().hits.load(Ordering::Relaxed);
+        let env = strict.create_environment("e").await.unwrap();
+        strict.insert_account(&account(&env.id, "a1", Active)).await.unwrap();
+        let hits = || strict.dialect.fast.as_ref().unwrap().hits.load(Ordering::Relaxed);
 
-        assert_eq!(status_of(&store, &env.id).await, Active);
+        assert_eq!(status_of(&strict, &env.id).await, Active);
         assert_eq!(hits(), 0);
-        assert_eq!(status_of(&store, &env.id).await, Active);
+        assert_eq!(status_of(&strict, &env.id).await, Active);
         assert_eq!(hits(), 1, "nothing changed: the second read is answered from the cache");
 
         other
@@ -270,31 +333,114 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(
-            status_of(&store, &env.id).await,
+            status_of(&strict, &env.id).await,
             NeedsReauth,
             "another instance's write is seen at once"
         );
         assert_eq!(hits(), 1);
-        assert_eq!(status_of(&store, &env.id).await, NeedsReauth);
+        assert_eq!(status_of(&strict, &env.id).await, NeedsReauth);
         assert_eq!(hits(), 2);
 
         // A commit that touches no account (a request log batch, another environment)
         // keeps the cache; an environment's overrides version drops it.
         other.create_environment("f").await.unwrap();
-        store.get_account(&env.id, "a1").await.unwrap().unwrap();
+        strict.get_account(&env.id, "a1").await.unwrap().unwrap();
         assert_eq!(hits(), 3);
         sqlx::query("UPDATE environments SET overrides_version = overrides_version + 1 WHERE id = $1")
             .bind(&env.id)
             .execute(&other.pool)
             .await
             .unwrap();
-        let read = store.get_account(&env.id, "a1").await.unwrap().unwrap();
+        let read = strict.get_account(&env.id, "a1").await.unwrap().unwrap();
         assert_eq!(hits(), 3);
         assert_eq!(read.overrides_version, 1);
 
         other.delete_account(&env.id, "a1").await.unwrap();
+        assert!(strict.get_account(&env.id, "a1").await.unwrap().is_none());
+        assert!(strict.get_account("other-env", "a1").await.unwrap().is_none());
+    }
+
+    /// With `Recheck::After`, a read connection asks SQLite after this instance's own writes
+    /// (each seen by the next read) and otherwise once the time has passed: another
+    /// instance's write is seen then, not before.
+    #[tokio::test]
+    async fn between_checks_only_this_instances_writes_are_seen_at_once() {
+        let (_dir, url) = temp_db();
+        // An hour: nothing but this store's own writes makes it ask within the test.
+        let store = SqliteStore::connect_with(&url, Recheck::After(Duration::from_secs(3600)))
+            .await
+            .unwrap();
+        let other = SqliteStore::connect_with(&url, Recheck::Always).await.unwrap();
+        let env = store.create_environment("e").await.unwrap();
+        store.insert_account(&account(&env.id, "a1", Active)).await.unwrap();
+        assert_eq!(status_of(&store, &env.id).await, Active);
+
+        other
+            .update_account(&account(&env.id, "a1", NeedsReauth))
+            .await
+            .unwrap();
+        assert_eq!(
+            status_of(&store, &env.id).await,
+            Active,
+            "another instance's write waits for the next check"
+        );
+        assert_eq!(status_of(&other, &env.id).await, NeedsReauth);
+
+        // Each of this store's writes that a call's account depends on: seen at once.
+        let mut changed = account(&env.id, "a1", Active);
+        changed.last_error = Some("mine".into());
+        store.update_account(&changed).await.unwrap();
+        assert_eq!(
+            store
+                .get_account(&env.id, "a1")
+                .await
+                .unwrap()
+                .unwrap()
+                .last_error
+                .as_deref(),
+            Some("mine")
+        );
+        store
+            .update_account_credentials(&account(&env.id, "a1", NeedsReauth))
+            .await
+            .unwrap();
+        assert_eq!(status_of(&store, &env.id).await, NeedsReauth);
+        let (version, now) = (1, Utc::now());
+        let rule = crate::store::MappingOverrideRecord {
+            id: "o1".into(),
+            environment_id: env.id.clone(),
+            model: "user-directory".into(),
+            resource: "users".into(),
+            integration: "github".into(),
+            method: "get".into(),
+            config: serde_json::json!({}),
+            created_at: now,
+            updated_at: now,
+        };
+        store.insert_mapping_override(&rule, &[]).await.unwrap();
+        assert_eq!(
+            store
+                .get_account(&env.id, "a1")
+                .await
+                .unwrap()
+                .unwrap()
+                .overrides_version,
+            version
+        );
+        store.delete_account(&env.id, "a1").await.unwrap();
         assert!(store.get_account(&env.id, "a1").await.unwrap().is_none());
-        assert!(store.get_account("other-env", "a1").await.unwrap().is_none());
+
+        // The default: another instance's write is seen once `RECHECK_AFTER` has passed.
+        let default = SqliteStore::connect(&url).await.unwrap();
+        other.insert_account(&account(&env.id, "a2", Active)).await.unwrap();
+        let a2 = || default.get_account(&env.id, "a2");
+        assert_eq!(a2().await.unwrap().unwrap().status, Active);
+        other
+            .update_account(&account(&env.id, "a2", NeedsReauth))
+            .await
+            .unwrap();
+        tokio::time::sleep(RECHECK_AFTER * 2).await;
+        assert_eq!(a2().await.unwrap().unwrap().status, NeedsReauth);
     }
 
     /// A locked database: the in-thread read does not wait for the lock (it runs on the
@@ -315,7 +461,7 @@ mod tests {
              INSERT INTO account_changes VALUES (1, 0);",
         )
         .unwrap();
-        let fast = FastReads::new(path);
+        let fast = FastReads::new(path, Recheck::Always);
         let (locked_tx, locked_rx) = std::sync::mpsc::channel();
         let holder = std::thread::spawn(move || {
             conn.execute_batch("BEGIN EXCLUSIVE").unwrap();
@@ -338,7 +484,7 @@ mod tests {
         let env = store.create_environment("e").await.unwrap();
         store.insert_account(&account(&env.id, "a1", Active)).await.unwrap();
         // A path that cannot be opened: every in-thread read fails.
-        store.dialect.fast = Some(FastReads::new(dir.path().join("missing/none.db")));
+        store.dialect.fast = Some(FastReads::new(dir.path().join("missing/none.db"), Recheck::Always));
         assert_eq!(store.get_account(&env.id, "a1").await.unwrap().unwrap().id, "a1");
     }
 
@@ -347,7 +493,7 @@ mod tests {
     async fn account_reads_connections_have_a_bounded_page_cache() {
         let (dir, url) = temp_db();
         let _store = SqliteStore::connect(&url).await.unwrap();
-        let reader = FastReads::new(dir.path().join("t.db")).open().unwrap();
+        let reader = FastReads::new(dir.path().join("t.db"), Recheck::Always).open().unwrap();
         let size: i64 = reader
             .conn
             .pragma_query_value(None, "cache_size", |r| r.get(0))

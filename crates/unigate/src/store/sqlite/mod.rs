@@ -21,6 +21,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 pub use dialect::SqliteDialect;
 use fast_reads::FastReads;
+pub use fast_reads::{Recheck, RECHECK_AFTER};
 use log_writer::LogWriter;
 
 use super::sql::SqlStore;
@@ -52,8 +53,15 @@ fn set_cache_size(conn: &rusqlite::Connection, kib: i64) -> rusqlite::Result<()>
 pub type SqliteStore = SqlStore<SqliteDialect>;
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database and applies pending migrations.
+    /// Opens (creating if needed) the database and applies pending migrations; calls'
+    /// account reads ask SQLite for changes as [`Recheck::After`] [`RECHECK_AFTER`] says.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, Recheck::After(RECHECK_AFTER)).await
+    }
+
+    /// [`SqliteStore::connect`], with calls' account reads asking SQLite for changes as
+    /// `recheck` says (`database.account_cache = false`: [`Recheck::Always`]).
+    pub async fn connect_with(url: &str, recheck: Recheck) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -77,7 +85,7 @@ impl SqliteStore {
         } else {
             Some(LogWriter::start(path.clone()).map_err(|e| StoreError::Unavailable(sqlx::Error::Io(e)))?)
         };
-        let fast = (!in_memory).then(|| FastReads::new(path));
+        let fast = (!in_memory).then(|| FastReads::new(path, recheck));
         Ok(SqlStore {
             pool,
             dialect: SqliteDialect { fast, log },
