@@ -38,12 +38,15 @@ pub trait Dialect: Send + Sync + Sized + 'static {
     /// SQLite, which runs one writer at a time.
     const SKIP_LOCKED: &'static str = "";
 
-    /// The account read of every unified call, when the backend has a path faster than the
-    /// pool; `None` sends it through the pool.
+    /// An account read, when the backend has a path faster than the pool; `None` sends it
+    /// through the pool. `for_call`: the read of a unified or Proxy API call, which may use
+    /// the backend's change window (SQLite's `Recheck::After`); other reads (the admin API,
+    /// OAuth refreshes, read-merge-writes) see every committed write.
     fn fast_account(
         &self,
         _environment_id: &str,
         _id: &str,
+        _for_call: bool,
     ) -> Option<Result<Option<std::sync::Arc<AccountRecord>>, StoreError>> {
         None
     }

@@ -439,7 +439,7 @@ where
     }
 
     async fn get_account(&self, environment_id: &str, id: &str) -> Result<Option<AccountRecord>, StoreError> {
-        if let Some(found) = self.dialect.fast_account(environment_id, id) {
+        if let Some(found) = self.dialect.fast_account(environment_id, id, false) {
             return found.map(|r| r.map(Arc::unwrap_or_clone));
         }
         self.read_account(environment_id, id).await
@@ -492,7 +492,7 @@ where
         environment_id: &str,
         id: &str,
     ) -> Result<Option<Arc<AccountRecord>>, StoreError> {
-        if let Some(found) = self.dialect.fast_account(environment_id, id) {
+        if let Some(found) = self.dialect.fast_account(environment_id, id, true) {
             return found;
         }
         let ticket = match self.dialect.cached_account(environment_id, id) {

@@ -421,6 +421,21 @@ impl Client {
     }
 }
 
+/// For tests: settings with a 2 s connect timeout, the default address policy, no proxy
+/// and no extra roots.
+#[cfg(test)]
+pub(super) fn test_settings() -> Settings {
+    Settings {
+        connect_timeout: Duration::from_secs(2),
+        resolver: net::GuardedResolver {
+            policy: net::AddressPolicy::default(),
+            trusted_hosts: Arc::new(std::collections::HashSet::new()),
+        },
+        proxy: None,
+        extra_roots: Arc::from([]),
+    }
+}
+
 /// A reqwest client as Unigate's: no redirects followed, identity coding, the guarded
 /// resolver (for names a proxy does not resolve), the operator's proxy, then the
 /// environment's.
@@ -448,7 +463,6 @@ pub fn reqwest_client(settings: Settings) -> Result<reqwest::Client, BoxError> {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use std::collections::HashSet;
     use std::net::SocketAddr;
 
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -506,18 +520,9 @@ mod tests {
     }
 
     fn clients() -> Vec<(&'static str, Client)> {
-        let settings = || Settings {
-            connect_timeout: Duration::from_secs(2),
-            resolver: net::GuardedResolver {
-                policy: net::AddressPolicy::default(),
-                trusted_hosts: Arc::new(HashSet::new()),
-            },
-            proxy: None,
-            extra_roots: Arc::from([]),
-        };
         vec![
-            ("direct", Client::new(settings(), false).unwrap()),
-            ("reqwest", Client::new(settings(), true).unwrap()),
+            ("direct", Client::new(test_settings(), false).unwrap()),
+            ("reqwest", Client::new(test_settings(), true).unwrap()),
         ]
     }
 

@@ -239,7 +239,6 @@ fn sweep_once(shared: &Shared) -> bool {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use std::collections::HashSet;
     use std::net::SocketAddr;
     use std::sync::atomic::AtomicUsize;
 
@@ -247,19 +246,10 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     use super::*;
-    use crate::upstream::client::{Client, Request, Settings};
+    use crate::upstream::client::{test_settings, Client, Request};
 
     fn direct() -> Client {
-        let settings = Settings {
-            connect_timeout: Duration::from_secs(2),
-            resolver: net::GuardedResolver {
-                policy: net::AddressPolicy::default(),
-                trusted_hosts: Arc::new(HashSet::new()),
-            },
-            proxy: None,
-            extra_roots: Arc::from([]),
-        };
-        Client::new(settings, false).unwrap()
+        Client::new(test_settings(), false).unwrap()
     }
 
     fn get(addr: SocketAddr, path: &str) -> Request {

@@ -55,8 +55,9 @@ impl Dialect for SqliteDialect {
         &self,
         environment_id: &str,
         id: &str,
+        for_call: bool,
     ) -> Option<Result<Option<std::sync::Arc<AccountRecord>>, StoreError>> {
-        match self.fast.as_ref()?.get_account(environment_id, id) {
+        match self.fast.as_ref()?.get_account(environment_id, id, for_call) {
             Ok(found) => Some(found.transpose()),
             Err(e) => {
                 tracing::debug!(error = %e, "in-thread account read failed; reading through the pool");

@@ -30,13 +30,14 @@ use crate::store::{AccountRecord, StoreError};
 /// migration 0011) says whether any of that commit touched accounts: the request log's
 /// batches commit many times a second under load, and they keep the cache.
 ///
-/// How often it is asked ([`Recheck`]): by default, when this instance has written an
-/// account or an environment's overrides since the last time ([`FastReads::changed`], from
-/// the store's writes, after their commit) or when [`RECHECK_AFTER`] has passed since. So
-/// this instance's own writes are seen by its next call at once, and a write by another
+/// How often a call's read asks ([`Recheck`]): by default, when this instance has written
+/// an account or an environment's overrides since the last time ([`FastReads::changed`],
+/// from the store's writes, after their commit) or when [`RECHECK_AFTER`] has passed since.
+/// So this instance's own writes are seen by its next call at once, and a write by another
 /// process sharing the file within a millisecond (bench/ANALYSIS.md, twenty-fourth pass).
 /// With `database.account_cache = false` it is asked on every call, and another process's
-/// write is seen at once too.
+/// write is seen at once too. Reads other than a call's (the admin API, OAuth refreshes,
+/// read-merge-writes) always ask.
 pub(super) struct FastReads {
     path: std::path::PathBuf,
     idle: std::sync::Mutex<Vec<Reader>>,
@@ -142,11 +143,13 @@ impl FastReads {
     }
 
     /// The account, or a SQLite error (the caller then reads through the pool); a row that
-    /// does not decode is the inner error.
+    /// does not decode is the inner error. `for_call`: a call's read, which may skip asking
+    /// SQLite as [`Recheck`] says; any other read asks.
     pub(super) fn get_account(
         &self,
         environment_id: &str,
         id: &str,
+        for_call: bool,
     ) -> rusqlite::Result<Option<Result<Arc<AccountRecord>, StoreError>>> {
         self.with(|reader| {
             // Read before asking: a write of this instance that commits after it moves the
@@ -154,7 +157,9 @@ impl FastReads {
             let local = self.local_changes.load(std::sync::atomic::Ordering::Acquire);
             let now = std::time::Instant::now();
             let asked_lately = match (self.recheck, reader.asked_at) {
-                (Recheck::After(after), Some(at)) => reader.local == local && now.duration_since(at) < after,
+                (Recheck::After(after), Some(at)) if for_call => {
+                    reader.local == local && now.duration_since(at) < after
+                }
                 _ => false,
             };
             if !asked_lately {
@@ -279,6 +284,11 @@ mod tests {
         store.get_account(environment_id, "a1").await.unwrap().unwrap().status
     }
 
+    /// Account `id` of `environment_id` as a unified call of `store` reads it.
+    async fn call_read(store: &SqliteStore, environment_id: &str, id: &str) -> Option<Arc<AccountRecord>> {
+        store.get_account_for_call(environment_id, id).await.unwrap()
+    }
+
     #[tokio::test]
     async fn in_thread_account_reads_see_every_write_at_once_and_match_the_pool() {
         let (_dir, url) = temp_db();
@@ -360,52 +370,46 @@ mod tests {
         assert!(strict.get_account("other-env", "a1").await.unwrap().is_none());
     }
 
-    /// With `Recheck::After`, a read connection asks SQLite after this instance's own writes
-    /// (each seen by the next read) and otherwise once the time has passed: another
-    /// instance's write is seen then, not before.
+    /// With `Recheck::After`, a call's read asks SQLite after this instance's own writes
+    /// (each seen by the next call) and otherwise once the time has passed: another
+    /// instance's write is seen then, not before. Other reads always ask.
     #[tokio::test]
     async fn between_checks_only_this_instances_writes_are_seen_at_once() {
         let (_dir, url) = temp_db();
-        // An hour: nothing but this store's own writes makes it ask within the test.
+        // An hour: nothing but this store's own writes makes a call's read ask within the test.
         let store = SqliteStore::connect_with(&url, Recheck::After(Duration::from_secs(3600)))
             .await
             .unwrap();
         let other = SqliteStore::connect_with(&url, Recheck::Always).await.unwrap();
         let env = store.create_environment("e").await.unwrap();
         store.insert_account(&account(&env.id, "a1", Active)).await.unwrap();
-        assert_eq!(status_of(&store, &env.id).await, Active);
+        let status = || async { call_read(&store, &env.id, "a1").await.unwrap().status };
+        assert_eq!(status().await, Active);
 
         other
             .update_account(&account(&env.id, "a1", NeedsReauth))
             .await
             .unwrap();
         assert_eq!(
-            status_of(&store, &env.id).await,
+            status().await,
             Active,
             "another instance's write waits for the next check"
         );
-        assert_eq!(status_of(&other, &env.id).await, NeedsReauth);
+        // Reads other than a call's (the admin API, OAuth refreshes) always ask.
+        assert_eq!(status_of(&store, &env.id).await, NeedsReauth);
 
         // Each of this store's writes that a call's account depends on: seen at once.
         let mut changed = account(&env.id, "a1", Active);
         changed.last_error = Some("mine".into());
         store.update_account(&changed).await.unwrap();
-        assert_eq!(
-            store
-                .get_account(&env.id, "a1")
-                .await
-                .unwrap()
-                .unwrap()
-                .last_error
-                .as_deref(),
-            Some("mine")
-        );
+        let read = call_read(&store, &env.id, "a1").await.unwrap();
+        assert_eq!(read.last_error.as_deref(), Some("mine"));
         store
             .update_account_credentials(&account(&env.id, "a1", NeedsReauth))
             .await
             .unwrap();
-        assert_eq!(status_of(&store, &env.id).await, NeedsReauth);
-        let (version, now) = (1, Utc::now());
+        assert_eq!(status().await, NeedsReauth);
+        let now = Utc::now();
         let rule = crate::store::MappingOverrideRecord {
             id: "o1".into(),
             environment_id: env.id.clone(),
@@ -418,29 +422,20 @@ mod tests {
             updated_at: now,
         };
         store.insert_mapping_override(&rule, &[]).await.unwrap();
-        assert_eq!(
-            store
-                .get_account(&env.id, "a1")
-                .await
-                .unwrap()
-                .unwrap()
-                .overrides_version,
-            version
-        );
+        assert_eq!(call_read(&store, &env.id, "a1").await.unwrap().overrides_version, 1);
         store.delete_account(&env.id, "a1").await.unwrap();
-        assert!(store.get_account(&env.id, "a1").await.unwrap().is_none());
+        assert!(call_read(&store, &env.id, "a1").await.is_none());
 
         // The default: another instance's write is seen once `RECHECK_AFTER` has passed.
         let default = SqliteStore::connect(&url).await.unwrap();
         other.insert_account(&account(&env.id, "a2", Active)).await.unwrap();
-        let a2 = || default.get_account(&env.id, "a2");
-        assert_eq!(a2().await.unwrap().unwrap().status, Active);
+        assert_eq!(call_read(&default, &env.id, "a2").await.unwrap().status, Active);
         other
             .update_account(&account(&env.id, "a2", NeedsReauth))
             .await
             .unwrap();
         tokio::time::sleep(RECHECK_AFTER * 2).await;
-        assert_eq!(a2().await.unwrap().unwrap().status, NeedsReauth);
+        assert_eq!(call_read(&default, &env.id, "a2").await.unwrap().status, NeedsReauth);
     }
 
     /// A locked database: the in-thread read does not wait for the lock (it runs on the
@@ -471,10 +466,13 @@ mod tests {
         });
         locked_rx.recv().unwrap();
         // A read that waited for the lock would succeed once it is released.
-        let err = fast.get_account("e", "a1").err().unwrap();
+        let err = fast.get_account("e", "a1", true).err().unwrap();
         assert_eq!(err.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy));
         holder.join().unwrap();
-        assert_eq!(fast.get_account("e", "a1").unwrap().unwrap().unwrap().status, Active);
+        assert_eq!(
+            fast.get_account("e", "a1", true).unwrap().unwrap().unwrap().status,
+            Active
+        );
     }
 
     #[tokio::test]
