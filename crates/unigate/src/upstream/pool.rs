@@ -207,7 +207,8 @@ impl Lease {
 }
 
 /// Every [`SWEEP_EVERY`], closes the idle connections that are too old or that the provider
-/// closed (their task has ended); ends when none is left (the next release starts another) or the pool is gone.
+/// closed (their task has ended); ends when none is left (the next release starts another)
+/// or the pool is gone.
 async fn sweep(pool: Weak<Shared>) {
     loop {
         tokio::time::sleep(SWEEP_EVERY).await;
