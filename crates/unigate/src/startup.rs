@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::crypto::Keyring;
 use crate::state::{AppState, AppStateInner};
 use crate::store::postgres::{PgOptions, PgStore};
-use crate::store::sqlite::{Recheck, SqliteStore, RECHECK_AFTER};
+use crate::store::sqlite::{Recheck, SqliteStore};
 use crate::store::{AccountFilter, Store, TokenScope};
 use crate::tokens;
 use crate::upstream::Upstream;
@@ -128,7 +128,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
         return Ok(Arc::new(store));
     }
     let recheck = if config.database.account_cache {
-        Recheck::After(RECHECK_AFTER)
+        Recheck::default()
     } else {
         Recheck::Always
     };

@@ -337,22 +337,10 @@ impl Client {
             Transport::Direct(pool) => {
                 let deadline = Instant::now() + request.timeout;
                 let url = &request.url;
-                let target = match (url.scheme(), url.host_str(), url.port_or_known_default()) {
-                    ("http", Some(host), Some(port)) => Target {
-                        https: false,
-                        host,
-                        port,
-                    },
-                    ("https", Some(host), Some(port)) => Target {
-                        https: true,
-                        host,
-                        port,
-                    },
-                    _ => {
-                        return Err(ClientError::Build(
-                            format!("not an http(s) URL with a host: {url}").into(),
-                        ))
-                    }
+                let Some(target) = Target::of(url) else {
+                    return Err(ClientError::Build(
+                        format!("not an http(s) URL with a host: {url}").into(),
+                    ));
                 };
                 // Origin form (`/path?query`), as HTTP/1 asks a server for it.
                 let uri = http::Uri::try_from(&url[url::Position::BeforePath..url::Position::AfterQuery])

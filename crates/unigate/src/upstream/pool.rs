@@ -41,9 +41,26 @@ pub(super) type Connector = HttpsConnector<HttpConnector<net::GuardedResolver>>;
 /// Where a connection goes: scheme, host and port.
 #[derive(Debug, Clone, Copy, Hash)]
 pub(super) struct Target<'a> {
-    pub https: bool,
-    pub host: &'a str,
-    pub port: u16,
+    https: bool,
+    /// As [`url::Url::host_str`] gives it: an IPv6 address in brackets.
+    host: &'a str,
+    port: u16,
+}
+
+impl<'a> Target<'a> {
+    /// Where `url` goes; `None` unless it is an `http` or `https` URL with a host.
+    pub(super) fn of(url: &'a url::Url) -> Option<Target<'a>> {
+        let https = match url.scheme() {
+            "https" => true,
+            "http" => false,
+            _ => return None,
+        };
+        Some(Target {
+            https,
+            host: url.host_str()?,
+            port: url.port_or_known_default()?,
+        })
+    }
 }
 
 /// [`Target`] owned, as the pool's key. Hashes as the `Target` it was made from (the same
@@ -145,13 +162,9 @@ impl Pool {
 
     async fn connect(&self, target: Target<'_>) -> Result<Lease, ClientError> {
         let scheme = if target.https { "https" } else { "http" };
-        let uri: http::Uri = if target.host.contains(':') && !target.host.starts_with('[') {
-            format!("{scheme}://[{}]:{}/", target.host, target.port)
-        } else {
-            format!("{scheme}://{}:{}/", target.host, target.port)
-        }
-        .parse()
-        .map_err(|e: http::uri::InvalidUri| ClientError::Build(e.into()))?;
+        let uri: http::Uri = format!("{scheme}://{}:{}/", target.host, target.port)
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| ClientError::Build(e.into()))?;
         let io = self.connector.clone().call(uri).await.map_err(ClientError::Connect)?;
         let (send, conn) = hyper::client::conn::http1::handshake(io)
             .await
@@ -332,6 +345,53 @@ mod tests {
         let pool = client.pool().unwrap();
         let idle = pool.shared.idle.lock().unwrap();
         idle.values().map(Vec::len).sum()
+    }
+
+    #[test]
+    fn a_target_is_the_urls_scheme_host_and_port() {
+        let url = |u: &str| url::Url::parse(u).unwrap();
+        let of = |u: &url::Url| Target::of(u).map(|t| (t.https, t.host.to_string(), t.port));
+        assert_eq!(
+            of(&url("https://Api.Example.com/x")),
+            Some((true, "api.example.com".into(), 443))
+        );
+        assert_eq!(
+            of(&url("http://u:p@10.0.0.1:8080/x?y")),
+            Some((false, "10.0.0.1".into(), 8080))
+        );
+        assert_eq!(of(&url("http://[::1]:81/")), Some((false, "[::1]".into(), 81)));
+        assert_eq!(of(&url("ftp://example.com/")), None);
+        assert_eq!(of(&url("data:text/plain,x")), None);
+    }
+
+    /// An IPv6 address is connected to as written (in brackets); skipped where the machine
+    /// has no IPv6 loopback.
+    #[tokio::test]
+    async fn an_ipv6_address_is_connected_to() {
+        let Ok(listener) = tokio::net::TcpListener::bind("[::1]:0").await else {
+            eprintln!("skipped: no IPv6 loopback");
+            return;
+        };
+        let port = listener.local_addr().unwrap().port();
+        let served = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = socket.read(&mut buf).await.unwrap();
+            socket
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nv6")
+                .await
+                .unwrap();
+        });
+        let request = Request {
+            method: Method::GET,
+            url: url::Url::parse(&format!("http://[::1]:{port}/x")).unwrap(),
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+            timeout: Duration::from_secs(2),
+        };
+        let response = direct().execute(&request).await.unwrap();
+        assert_eq!(response.bytes().await.unwrap(), Bytes::from_static(b"v6"));
+        served.await.unwrap();
     }
 
     #[tokio::test]

@@ -58,6 +58,13 @@ pub enum Recheck {
     After(Duration),
 }
 
+impl Default for Recheck {
+    /// [`Recheck::After`] [`RECHECK_AFTER`].
+    fn default() -> Self {
+        Recheck::After(RECHECK_AFTER)
+    }
+}
+
 /// How long a read connection goes on using the accounts it read without asking SQLite,
 /// when this instance wrote nothing since: how late a write by another process sharing the
 /// file can be seen. At 20,000 calls a second, one call in twenty asks.

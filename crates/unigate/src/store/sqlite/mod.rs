@@ -54,9 +54,9 @@ pub type SqliteStore = SqlStore<SqliteDialect>;
 
 impl SqliteStore {
     /// Opens (creating if needed) the database and applies pending migrations; calls'
-    /// account reads ask SQLite for changes as [`Recheck::After`] [`RECHECK_AFTER`] says.
+    /// account reads ask SQLite for changes as [`Recheck::default`] says.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        Self::connect_with(url, Recheck::After(RECHECK_AFTER)).await
+        Self::connect_with(url, Recheck::default()).await
     }
 
     /// [`SqliteStore::connect`], with calls' account reads asking SQLite for changes as
