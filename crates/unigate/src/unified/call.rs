@@ -281,9 +281,19 @@ impl Call {
         }
     }
 
+    /// The side loads' results (`before` steps), each by name: `{}` at once when the
+    /// mapping has none. Their future is boxed: it holds a provider exchange, kilobytes
+    /// that every call's future would otherwise carry and copy as it is moved.
+    pub(super) async fn before(&self) -> Result<Value, ApiError> {
+        if self.mapping.before.is_empty() {
+            return Ok(Value::Object(Map::new()));
+        }
+        Box::pin(self.run_before()).await
+    }
+
     /// The side loads (`before` steps) of the mapping, each by name; an optional one that
     /// fails is left out.
-    pub(super) async fn run_before(&self) -> Result<Value, ApiError> {
+    async fn run_before(&self) -> Result<Value, ApiError> {
         let mut before = Map::new();
         for (name, resource, optional) in &self.mapping.before {
             let so_far = Value::Object(before.clone());

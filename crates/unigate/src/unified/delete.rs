@@ -15,7 +15,7 @@ use crate::upstream::Outgoing;
 impl Call {
     pub(super) async fn delete(self: Box<Self>) -> Result<Response, ApiError> {
         let resource = &self.resource;
-        let before = self.run_before().await?;
+        let before = self.before().await?;
         let scope = self.scope(&before);
         // A provider whose removal is a write of what remains (Google Cloud's IAM policy
         // without the member) gets the body its mapping computes.

@@ -16,7 +16,7 @@ use crate::upstream::{Outgoing, Parse, UpstreamError, UpstreamRequest};
 impl Call {
     pub(super) async fn get(self: Box<Self>) -> Result<Response, ApiError> {
         let resource = &self.resource;
-        let before = self.run_before().await?;
+        let before = self.before().await?;
         let scope = self.scope(&before);
         let raw_remote = self.raw_remote_applies(resource);
         let outgoing = Outgoing {
@@ -29,7 +29,8 @@ impl Call {
         // an answer is read before it is passed on, even in `stream`.
         if self.req.query.format == ResponseFormat::Stream && resource.response_path.is_none() {
             let req = self.request(resource, &before, outgoing)?;
-            return self.stream_through(req).await;
+            // Boxed, as the exchange below: a rare path whose state every `get` would carry.
+            return Box::pin(self.stream_through(req)).await;
         }
         let mut reply = Box::pin(self.exchange(resource, &before, outgoing)).await??;
         if matches!(self.req.query.format, ResponseFormat::Raw | ResponseFormat::Stream) {

@@ -28,7 +28,7 @@ impl Call {
         let mut attempt = 0;
         let (mut reply, scope) = loop {
             attempt += 1;
-            let before = self.run_before().await?;
+            let before = self.before().await?;
             let scope = self.scope(&before);
             let mut body = match &self.mapping.request_body_mapping {
                 None => self.body.clone(),

@@ -130,7 +130,10 @@ impl Pool {
         loop {
             let (mut lease, reused) = match self.checkout(target) {
                 Some(lease) => (lease, true),
-                None => (self.connect(target).await?, false),
+                // Boxed: opening a connection (resolving, TCP, TLS) is a future of
+                // kilobytes that a call on a kept-alive connection would otherwise carry, and
+                // copy at each of the layers above as they move it.
+                None => (Box::pin(self.connect(target)).await?, false),
             };
             if let Err(e) = lease.send.ready().await {
                 if reused {
@@ -362,6 +365,21 @@ mod tests {
         assert_eq!(of(&url("http://[::1]:81/")), Some((false, "[::1]".into(), 81)));
         assert_eq!(of(&url("ftp://example.com/")), None);
         assert_eq!(of(&url("data:text/plain,x")), None);
+    }
+
+    /// A call on a kept-alive connection does not carry the state of opening one (resolving,
+    /// TCP, TLS: 3.1 KB of the 3.6 KB a call's exchange was when it did), which every layer
+    /// above would copy as it moved the future.
+    #[test]
+    fn a_send_future_leaves_the_connect_path_boxed() {
+        let client = direct();
+        let url = url::Url::parse("https://api.example.com/x").unwrap();
+        let send = client
+            .pool()
+            .unwrap()
+            .send(Target::of(&url).unwrap(), http::Request::new(Full::new(Bytes::new())));
+        let size = std::mem::size_of_val(&send);
+        assert!(size < 1536, "the send future is {size} bytes");
     }
 
     /// An IPv6 address is connected to as written (in brackets); skipped where the machine
