@@ -36,6 +36,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import suite  # noqa: E402  (the suite's process and gateway helpers)
 
+# Longer than the request log's batching delay (200 ms), with room for valgrind's slowness.
+LOG_SETTLE_SECONDS = 1.5
+
 ROOT = suite.ROOT
 
 
@@ -86,9 +89,16 @@ class Measured:
 
     def measure(self, pid: int, url: str, headers: dict, n: int, warm: int) -> float:
         oha(url, headers, warm)
+        # The request log writes its rows in batches, up to 200 ms after a call (more under
+        # valgrind): the warm-up's rows are written before collection starts, and the
+        # measured calls' rows before it stops, so each measured call counts its own row
+        # once. Without these waits a batch fell on either side of the window by chance,
+        # and the same binary measured up to 2 % apart from one run to the next.
+        time.sleep(LOG_SETTLE_SECONDS)
         before = set(self.out_dir.glob(f"{self.name}.{pid}.out*"))
         ctl("-i", "on", str(pid))
         oha(url, headers, n)
+        time.sleep(LOG_SETTLE_SECONDS)
         ctl("-d", str(pid))
         ctl("-i", "off", str(pid))
         new = sorted(set(self.out_dir.glob(f"{self.name}.{pid}.out*")) - before)
