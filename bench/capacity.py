@@ -347,6 +347,13 @@ def publish(args, res: dict) -> None:
     log(f"wrote {args.out} and its section of {args.benchmarks}")
 
 
+def paired_ratios(runs: dict) -> dict[str, list[float]]:
+    """For `unigate` and its baseline build: each round's CPU per call over nginx's in that round."""
+    ng = runs.get("nginx") or []
+    return {k: [u / n for u, n in zip(runs[k], ng) if n]
+            for k in ("unigate", "unigate-baseline") if runs.get(k) and ng}
+
+
 def report(res: dict) -> str:
     c = res["cpu_us"]
     ng = c.get("nginx")
@@ -365,6 +372,13 @@ def report(res: dict) -> str:
         runs = ", ".join(f"{x:.1f}" for x in res["cpu_us_runs"][k])
         sys_part = f"{kern[k]:.1f} µs" if k in kern else ""
         L.append(f"| {k} | **{v:.1f} µs** | {sys_part} | {ratio} | {over} | {res['rps'][k]:.0f} | {runs} |")
+    paired = paired_ratios(res["cpu_us_runs"])
+    if paired:
+        L.append("")
+        L.append("Round by round (each run over nginx's run of the same round, which takes out the "
+                 "machine's drift between rounds): "
+                 + "; ".join(f"`{k}` {statistics.median(r):.2f} × nginx (rounds {min(r):.2f}–{max(r):.2f})"
+                             for k, r in paired.items()) + ".")
     if res.get("db_us"):
         L.append("")
         for k, v in res["db_us"].items():
