@@ -390,7 +390,7 @@ mod tests {
             eprintln!("skipped: no IPv6 loopback");
             return;
         };
-        let port = listener.local_addr().unwrap().port();
+        let addr = listener.local_addr().unwrap();
         let served = tokio::spawn(async move {
             let (mut socket, _) = listener.accept().await.unwrap();
             let mut buf = [0u8; 1024];
@@ -400,13 +400,9 @@ mod tests {
                 .await
                 .unwrap();
         });
-        let request = Request {
-            method: Method::GET,
-            url: url::Url::parse(&format!("http://[::1]:{port}/x")).unwrap(),
-            headers: HeaderMap::new(),
-            body: Bytes::new(),
-            timeout: Duration::from_secs(2),
-        };
+        // `http://[::1]:PORT/x`: a socket address of IPv6 is written in brackets.
+        let request = get(addr, "/x");
+        assert_eq!(request.url.host_str(), Some("[::1]"));
         let response = direct().execute(&request).await.unwrap();
         assert_eq!(response.bytes().await.unwrap(), Bytes::from_static(b"v6"));
         served.await.unwrap();
