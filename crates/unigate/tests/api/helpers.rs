@@ -351,3 +351,50 @@ pub fn python_venv(name: &str, package: &str, check: &str) -> Option<std::path::
     }
     Some(venv)
 }
+
+/// Runs `command` (a `unigate` binary with its environment set) as `unigate serve` on a port
+/// the kernel picks, and returns the child and the base URL the gateway logged
+/// ("unigate is listening", which needs `UNIGATE_LOG` to let `unigate=info` through). Its
+/// stderr goes to `stderr_file`, which the caller may read afterwards.
+///
+/// Picking a free port first (bind port 0, close, pass the number) races with every other
+/// test: another server can take the port in between, and its `/health` would answer for ours.
+pub async fn serve_on_any_port(
+    mut command: std::process::Command,
+    stderr_file: &std::path::Path,
+) -> (std::process::Child, String) {
+    let mut child = command
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(stderr_file).unwrap())
+        .spawn()
+        .unwrap();
+    for _ in 0..1200 {
+        let log = std::fs::read_to_string(stderr_file).unwrap_or_default();
+        // Text or JSON lines alike: the address is the line's only `http://` URL.
+        let address = log
+            .lines()
+            .filter(|l| l.contains("unigate is listening"))
+            .find_map(|l| {
+                let from = l.find("http://")?;
+                let url: String = l[from..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || ":/.[]".contains(*c))
+                    .collect();
+                Some(url)
+            });
+        if let Some(base) = address {
+            return (child, base);
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the gateway process ended ({status}) before listening: {log}");
+        }
+        // Real time: the gateway is a child process, starting at its own pace.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let _ = child.kill();
+    panic!(
+        "the gateway process did not log its address within a minute: {}",
+        std::fs::read_to_string(stderr_file).unwrap_or_default()
+    );
+}

@@ -3,7 +3,7 @@
 //! Refresh ahead of expiry and on 401, one refresh per account across requests and across
 //! gateway processes sharing a store, a process killed mid-refresh, revocation.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -11,7 +11,9 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use unigate_emulator::{Fault, RunningEmulator};
 
-use crate::helpers::{assert_error, fresh_postgres_database, spawn_app, spawn_app_with, TestApp, TEST_KEY};
+use crate::helpers::{
+    assert_error, fresh_postgres_database, serve_on_any_port, spawn_app, spawn_app_with, TestApp, TEST_KEY,
+};
 use crate::scale::call;
 
 const GITHUB_TOKEN_PATH: &str = "/login/oauth/access_token";
@@ -311,6 +313,8 @@ struct Shared {
     dir: tempfile::TempDir,
     database_url: Option<String>,
     github: String,
+    /// Gateways started so far, naming each one's stderr file.
+    started: std::sync::atomic::AtomicUsize,
 }
 
 impl Shared {
@@ -319,6 +323,7 @@ impl Shared {
             dir: tempfile::tempdir().unwrap(),
             database_url: fresh_postgres_database().await,
             github: github.base_url(),
+            started: Default::default(),
         }
     }
 
@@ -351,36 +356,14 @@ impl Shared {
     }
 
     async fn start(&self) -> Gateway {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = self
-            .command()
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
-            .arg(self.dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let gateway = Gateway {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        };
-        for _ in 0..200 {
-            if reqwest::Client::new()
-                .get(format!("{}/health", gateway.base))
-                .send()
-                .await
-                .is_ok()
-            {
-                return gateway;
-            }
-            // Real time: the gateway is a child process, starting at its own pace.
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("the gateway process did not start");
+        let mut command = self.command();
+        // The line that gives the address is at `info`; the rest stays at `warn`.
+        command
+            .env("UNIGATE_LOG", "warn,unigate=info")
+            .env("UNIGATE_DATA_DIR", self.dir.path());
+        let n = self.started.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (child, base) = serve_on_any_port(command, &self.dir.path().join(format!("stderr-{n}.log"))).await;
+        Gateway { child, base }
     }
 }
 

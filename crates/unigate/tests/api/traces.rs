@@ -19,7 +19,7 @@ use prost::Message as _;
 use serde_json::{json, Value};
 use unigate_emulator::{Fault, RunningEmulator};
 
-use crate::helpers::{catalog_dir, fresh_postgres_database, TEST_KEY};
+use crate::helpers::{catalog_dir, fresh_postgres_database, serve_on_any_port, TEST_KEY};
 
 const GITHUB_TOKEN: &str = "ghp_SandboxToken0000000000000000000001";
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -150,6 +150,8 @@ struct Setup {
     dir: tempfile::TempDir,
     database_url: Option<String>,
     github: RunningEmulator,
+    /// Gateways started so far, naming each one's stderr file.
+    started: std::sync::atomic::AtomicUsize,
 }
 
 impl Setup {
@@ -162,6 +164,7 @@ impl Setup {
             dir: tempfile::tempdir().unwrap(),
             database_url: fresh_postgres_database().await,
             github,
+            started: Default::default(),
         }
     }
 
@@ -200,37 +203,10 @@ impl Setup {
     }
 
     async fn start(&self, env: &[(&str, &str)]) -> Gateway {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let stderr = self.dir.path().join(format!("stderr-{port}.log"));
-        let child = self
-            .command(env)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&stderr).unwrap())
-            .spawn()
-            .unwrap();
-        let gateway = Gateway {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            stderr,
-        };
-        for _ in 0..400 {
-            if reqwest::Client::new()
-                .get(format!("{}/health", gateway.base))
-                .send()
-                .await
-                .is_ok()
-            {
-                return gateway;
-            }
-            // Real time: the gateway is a child process, starting at its own pace.
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("the gateway process did not start");
+        let n = self.started.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let stderr = self.dir.path().join(format!("stderr-{n}.log"));
+        let (child, base) = serve_on_any_port(self.command(env), &stderr).await;
+        Gateway { child, base, stderr }
     }
 }
 

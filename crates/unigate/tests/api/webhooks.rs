@@ -18,7 +18,7 @@ use unigate::config::Config;
 use unigate::startup::{Application, BuildOptions};
 use unigate::store::TokenScope;
 
-use crate::helpers::{assert_error, fresh_postgres_database, spawn_app_with, TestApp, TEST_KEY};
+use crate::helpers::{assert_error, fresh_postgres_database, serve_on_any_port, spawn_app_with, TestApp, TEST_KEY};
 
 /// One request the receiver got.
 #[derive(Clone, Debug)]
@@ -893,29 +893,15 @@ fn unigate(data_dir: &std::path::Path, database_url: Option<&str>, delivery: boo
 }
 
 async fn serve(data_dir: &std::path::Path, database_url: Option<&str>, delivery: bool) -> (Process, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = unigate(data_dir, database_url, delivery)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .spawn()
-        .unwrap();
-    let process = Process(child);
-    let base = format!("http://127.0.0.1:{port}");
-    for _ in 0..400 {
-        if reqwest::Client::new()
-            .get(format!("{base}/health"))
-            .send()
-            .await
-            .is_ok()
-        {
-            return (process, base);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the gateway process did not start");
+    let mut command = unigate(data_dir, database_url, delivery);
+    // The line that gives the address is at `info`; the rest stays at `warn`.
+    command.env("UNIGATE_LOG", "warn,unigate=info");
+    let stderr = data_dir.join(format!(
+        "stderr-{}.log",
+        if delivery { "delivering" } else { "serving" }
+    ));
+    let (child, base) = serve_on_any_port(command, &stderr).await;
+    (Process(child), base)
 }
 
 #[tokio::test]
