@@ -38,19 +38,23 @@ pub fn init(format: LogFormat, traces: &TracesConfig, runtime: &tokio::runtime::
     let filter = tracing_subscriber::EnvFilter::try_from_env("UNIGATE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn,sqlx=warn"))
         .add_directive(format!("{SPAN_TARGET}=off").parse().context("the log filter")?);
-    let fmt = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
-    let fmt = match format {
-        LogFormat::Json => fmt.json().boxed(),
-        LogFormat::Text => fmt.boxed(),
-    }
-    .with_filter(filter);
-    let registry = tracing_subscriber::registry().with(fmt);
     let Some(url) = traces.traces_url() else {
-        registry.try_init().context("installing the log subscriber")?;
+        // Without traces the log filter is the whole subscriber's, not the log layer's
+        // own: a per-layer `EnvFilter` whose directives differ by target (the default's
+        // `sqlx=warn`) drops the event after any `enabled` query it answers no to without
+        // an event following, such as sqlx's `log` checks on PostgreSQL; "unigate is
+        // listening" was lost that way (tokio-rs/tracing#2519).
+        tracing_subscriber::registry()
+            .with(filter)
+            .with(log_layer(format))
+            .try_init()
+            .context("installing the log subscriber")?;
         return Ok(Telemetry { provider: None });
     };
+    // With traces, each layer filters for itself: the trace layer wants the spans the log
+    // filter turns off. Its `filter_fn` gives every callsite the interest "sometimes", so
+    // each event and span asks the filters again and the bug above cannot happen.
+    let registry = tracing_subscriber::registry().with(log_layer(format).with_filter(filter));
     let provider = provider(traces, &url, runtime)?;
     let layer = tracing_opentelemetry::layer()
         .with_tracer(provider.tracer("unigate"))
@@ -70,6 +74,20 @@ pub fn init(format: LogFormat, traces: &TracesConfig, runtime: &tokio::runtime::
     Ok(Telemetry {
         provider: Some(provider),
     })
+}
+
+/// The log lines on stderr, in `format`; ANSI colours only when stderr is a terminal.
+fn log_layer<S>(format: LogFormat) -> Box<dyn tracing_subscriber::Layer<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    match format {
+        LogFormat::Json => fmt.json().boxed(),
+        LogFormat::Text => fmt.boxed(),
+    }
 }
 
 fn provider(traces: &TracesConfig, url: &str, runtime: &tokio::runtime::Handle) -> anyhow::Result<SdkTracerProvider> {
