@@ -386,7 +386,7 @@ def report(res: dict) -> str:
                      f"{c[k] - v:.1f} µs.")
     if c.get("unigate-nolog") and c.get("unigate"):
         L.append("")
-        L.append(f"The request log (one SQLite row per call, on by default) is {c['unigate'] - c['unigate-nolog']:.1f} µs "
+        L.append(f"The request log (an entry per call, stored in SQLite a batch of up to 64 to a row, on by default) is {c['unigate'] - c['unigate-nolog']:.1f} µs "
                  f"of the `get`'s CPU per call; with it off, as nginx's `access_log` is here, the `get` is "
                  + (f"{c['unigate-nolog'] / ng:.2f} × nginx." if ng else "n/a."))
     if c.get("unigate-pg") and c.get("unigate"):

@@ -195,7 +195,8 @@ pub struct UpstreamConfig {
     pub ca_certificates: Option<PathBuf>,
 }
 
-/// The request log (`GET /request-log`): one row per unified or proxy call.
+/// The request log (`GET /request-log`): one entry per unified or proxy call, stored in
+/// batches (`store::log_batches`).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RequestLogConfig {
@@ -204,9 +205,10 @@ pub struct RequestLogConfig {
     /// Entries older than this are deleted (hourly). Default 168 (7 days).
     pub retention_hours: u64,
     /// At most this many entries are kept per environment: the oldest beyond it are
-    /// deleted every minute, whatever their age, so a busy gateway's log cannot outgrow its
-    /// disk within the retention (a row is about 380 bytes in SQLite: the default keeps
-    /// about 380 MB per environment). 0: no cap. Default 1,000,000.
+    /// deleted every minute, a stored batch at a time (so up to one batch of 64 fewer are
+    /// kept), whatever their age, so a busy gateway's log cannot outgrow its disk within the
+    /// retention (an entry is about 200 bytes in SQLite: the default keeps about 200 MB per
+    /// environment). 0: no cap. Default 1,000,000.
     pub max_rows_per_environment: u64,
     /// The share of successful calls (status below 400) logged, from 0 to 1: 0.1 logs one
     /// in ten, evenly spread. Failed calls are always logged. Default 1 (all).

@@ -1,11 +1,12 @@
-//! The request log: one row per unified or proxy call (environment, account, method, path,
+//! The request log: one entry per unified or proxy call (environment, account, method, path,
 //! status, duration, error message), written in batches by a background task so a call
-//! never waits on it; and the hourly pruning of rows past `request_log.retention_hours`.
+//! never waits on it (the store keeps them a batch to a row, `store::log_batches`); and the
+//! hourly pruning of entries past `request_log.retention_hours`.
 //! Never a query string, a body or a credential. With traces on, each batch written is a
 //! span (`request_log.write`, a trace of its own), not each call.
 //!
 //! The service only: the HTTP middleware that reports each call and the `GET /request-log`
-//! route that reads the rows are in `http::request_log`.
+//! route that reads the entries are in `http::request_log`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -22,10 +23,11 @@ const BATCH: usize = 500;
 const LINGER: Duration = Duration::from_millis(200);
 /// How often entries past `request_log.retention_hours` are deleted.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
-/// Rows deleted per statement, and the pause between statements: a busy instance's hour of
-/// entries is millions of rows, and one `DELETE` of them all would hold SQLite's write lock
-/// (which account writes and rate-limit budgets also take) for seconds or minutes.
-pub const PRUNE_CHUNK: u32 = 1000;
+/// Stored batches deleted per statement (up to 64 entries each, `store::log_batches`), and
+/// the pause between statements: a busy instance's hour of entries is millions, and one
+/// `DELETE` of them all would hold SQLite's write lock (which account writes and rate-limit
+/// budgets also take) for seconds or minutes.
+pub const PRUNE_CHUNK: u32 = 100;
 const PRUNE_PAUSE: Duration = Duration::from_millis(20);
 /// How often each environment's entries beyond `request_log.max_rows_per_environment` are
 /// deleted.
@@ -137,8 +139,8 @@ impl RequestLog {
             return;
         }
         self.push(RequestLogRecord {
-            // Time-ordered (UUID v7): rows go in at the right edge of the primary-key index
-            // instead of at random places (fewer page splits per logged call).
+            // Time-ordered (UUID v7): the last part of a stored batch's key, so batches go in
+            // at the right edge of the key's index instead of at random places.
             id: uuid::Uuid::now_v7().to_string(),
             environment_id: call.environment_id,
             integrated_account_id: call.integrated_account_id,
@@ -258,9 +260,9 @@ async fn trim_every_minute(store: Arc<dyn Store>, max_rows: u64) {
     }
 }
 
-/// Deletes, in every environment, the oldest entries beyond its `max_rows` newest (entries
-/// written in the same microsecond as the last one kept may go with it), in chunks like
-/// [`prune`]; returns how many.
+/// Deletes, in every environment, the oldest entries beyond its `max_rows` newest, a whole
+/// stored batch at a time (so an environment over its cap keeps up to one batch of 64 fewer,
+/// never more), in chunks like [`prune`]; returns how many entries.
 pub async fn trim(store: &dyn Store, max_rows: u64) -> Result<u64, StoreError> {
     let mut deleted = 0;
     for env in store.list_environments().await? {
@@ -269,8 +271,8 @@ pub async fn trim(store: &dyn Store, max_rows: u64) -> Result<u64, StoreError> {
         };
         loop {
             let n = store.trim_request_logs(&env.id, until, PRUNE_CHUNK).await?;
-            deleted += n;
-            if n < u64::from(PRUNE_CHUNK) {
+            deleted += n.entries;
+            if n.batches < u64::from(PRUNE_CHUNK) {
                 break;
             }
             tokio::time::sleep(PRUNE_PAUSE).await;
@@ -279,14 +281,16 @@ pub async fn trim(store: &dyn Store, max_rows: u64) -> Result<u64, StoreError> {
     Ok(deleted)
 }
 
-/// Deletes every entry older than `before`, [`PRUNE_CHUNK`] rows per statement with a pause
-/// between statements, so other writers get the database in between; returns how many.
+/// Deletes every stored batch whose entries are all older than `before` (an older entry
+/// stored with newer ones waits for them, at most a second), [`PRUNE_CHUNK`] batches per
+/// statement with a pause between statements, so other writers get the database in between;
+/// returns how many entries.
 pub async fn prune(store: &dyn Store, before: chrono::DateTime<Utc>) -> Result<u64, StoreError> {
     let mut deleted = 0;
     loop {
         let n = store.prune_request_logs(before, PRUNE_CHUNK).await?;
-        deleted += n;
-        if n < u64::from(PRUNE_CHUNK) {
+        deleted += n.entries;
+        if n.batches < u64::from(PRUNE_CHUNK) {
             return Ok(deleted);
         }
         tokio::time::sleep(PRUNE_PAUSE).await;
@@ -299,7 +303,7 @@ mod tests {
     use super::*;
     use crate::store::sqlite::{temp_db, SqliteStore};
 
-    /// With logging turned off, rows written before still age out: the pruning runs anyway,
+    /// With logging turned off, entries written before still age out: the pruning runs anyway,
     /// at start.
     #[tokio::test]
     async fn pruning_runs_with_logging_turned_off() {
@@ -334,8 +338,8 @@ mod tests {
         assert_eq!(left.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["recent"]);
     }
 
-    /// Each environment keeps its newest `max_rows` entries; another environment's are
-    /// counted apart.
+    /// Each environment keeps its newest entries, at most `max_rows` and a stored batch
+    /// fewer at worst; another environment's are counted apart.
     #[tokio::test]
     async fn the_cap_keeps_each_environments_newest_entries() {
         let (_dir, url) = temp_db();
@@ -344,6 +348,9 @@ mod tests {
             store.create_environment("busy").await.unwrap(),
             store.create_environment("quiet").await.unwrap(),
         );
+        // A second apart: stored two to a batch ({0, 1}, {2, 3}, ...), a batch spanning
+        // at most a second.
+        let now = Utc::now();
         let entry = |env: &str, i: i64| RequestLogRecord {
             id: format!("{env}-{i:02}"),
             environment_id: env.to_string(),
@@ -353,17 +360,18 @@ mod tests {
             status: 200,
             duration_ms: 1,
             error: None,
-            created_at: Utc::now() - chrono::Duration::seconds(100 - i),
+            created_at: now - chrono::Duration::seconds(100 - i),
         };
         let mut rows: Vec<RequestLogRecord> = (0..12).map(|i| entry(&busy.id, i)).collect();
         rows.extend((0..3).map(|i| entry(&quiet.id, i)));
         store.insert_request_logs(rows, 0).await.unwrap();
 
-        assert_eq!(trim(store.as_ref(), 5).await.unwrap(), 7);
+        // Five would split the batch {6, 7}: it goes, with every older one.
+        assert_eq!(trim(store.as_ref(), 5).await.unwrap(), 8);
         let kept = store.list_request_logs(&busy.id, None, None, 100).await.unwrap();
         let mut ids: Vec<String> = kept.iter().map(|r| r.id.clone()).collect();
         ids.sort();
-        let newest: Vec<String> = (7..12).map(|i| format!("{}-{i:02}", busy.id)).collect();
+        let newest: Vec<String> = (8..12).map(|i| format!("{}-{i:02}", busy.id)).collect();
         assert_eq!(ids, newest);
         assert_eq!(
             store.list_request_logs(&quiet.id, None, None, 100).await.unwrap().len(),

@@ -1,6 +1,6 @@
 //! The request log's HTTP side: the middleware that reports each unified or proxy call to
 //! the service ([`crate::request_log`]), and `GET /request-log` and Truto's `GET /log`, which
-//! read its rows, newest first.
+//! read its entries, newest first.
 
 use std::time::Instant;
 

@@ -28,9 +28,6 @@ pub trait Dialect: Send + Sync + Sized + 'static {
     fn from_json(stored: Self::Json) -> Result<Value, StoreError>;
     /// sqlx has no trait method for it.
     fn rows_affected(done: &<Self::Db as Database>::QueryResult) -> u64;
-    /// Whether large statements (the request-log insert) number their placeholders (`$1`)
-    /// rather than write `?`; see [`request_log_chunks`].
-    const NUMBERED_PLACEHOLDERS: bool;
     /// The backend's name, as metrics label it (`sqlite`, `postgres`).
     const NAME: &'static str;
     /// What ends the subquery that picks webhook deliveries to claim: PostgreSQL's

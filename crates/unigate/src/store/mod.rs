@@ -5,6 +5,7 @@
 
 pub mod account_cache;
 pub mod dialect;
+pub mod log_batches;
 pub mod mcp;
 pub mod postgres;
 pub mod sql;
@@ -229,57 +230,11 @@ pub struct LinkTokenRecord {
 /// store because a backend measures its backlog against it (SQLite's writer threads).
 pub const REQUEST_LOG_QUEUE: usize = 10_000;
 
-/// The row counts of request-log `INSERT` statements (9 parameters a row: well under SQLite's
-/// and PostgreSQL's parameter limits). A batch is cut into chunks of these sizes, largest
-/// first, so that only these few statements exist and each stays in the connection's
-/// prepared-statement cache: a statement per batch size was prepared anew for most batches,
-/// a third of what a logged row cost (`bench/ANALYSIS.md`, "Third pass").
-pub const REQUEST_LOG_ROWS_PER_INSERT: [usize; 4] = [64, 16, 4, 1];
-
-/// `rows` cut into chunks of the sizes of [`REQUEST_LOG_ROWS_PER_INSERT`], each with its
-/// `INSERT INTO request_logs ... VALUES (...), (...)`: one text per chunk size, built once,
-/// so each stays prepared. `numbered` placeholders (`$1`) for PostgreSQL, plain ones (`?`)
-/// and `INSERT OR IGNORE` (see below) for SQLite, which reads both placeholder kinds but looks
-/// each numbered one up by name in a list on every bind: for a 576-parameter insert that was
-/// quadratic (17 k instructions per logged call).
-pub(crate) fn request_log_chunks(
-    mut rows: &[RequestLogRecord],
-    numbered: bool,
-) -> impl Iterator<Item = (&'static str, &[RequestLogRecord])> {
-    fn texts(numbered: bool) -> Vec<String> {
-        REQUEST_LOG_ROWS_PER_INSERT
-            .iter()
-            .map(|&rows| {
-                let values: Vec<String> = (0..rows)
-                    .map(|r| {
-                        let params: Vec<String> = (1..=9)
-                            .map(|c| if numbered { format!("${}", r * 9 + c) } else { "?".to_string() })
-                            .collect();
-                        format!("({})", params.join(", "))
-                    })
-                    .collect();
-                // SQLite's `OR IGNORE`: a statement that cannot abort halfway needs no
-                // statement journal. Without it, every statement after a transaction's first
-                // copied the pages it changed to a temporary file first (`bench/ANALYSIS.md`,
-                // "Eighth pass"). Nothing is ignored in practice: ids are fresh UUIDv7s and
-                // no value is NULL where the table forbids it.
-                format!(
-                    "INSERT {}INTO request_logs (id, environment_id, integrated_account_id, method, path, status, duration_ms, error, created_at) VALUES {}",
-                    if numbered { "" } else { "OR IGNORE " },
-                    values.join(", ")
-                )
-            })
-            .collect()
-    }
-    static NUMBERED: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| texts(true));
-    static PLAIN: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| texts(false));
-    let table: &'static [String] = if numbered { &NUMBERED } else { &PLAIN };
-    std::iter::from_fn(move || {
-        let at = REQUEST_LOG_ROWS_PER_INSERT.iter().position(|&n| n <= rows.len())?;
-        let (chunk, rest) = rows.split_at(REQUEST_LOG_ROWS_PER_INSERT[at]);
-        rows = rest;
-        Some((table[at].as_str(), chunk))
-    })
+/// What a delete of the request log's stored batches removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogDeleted {
+    pub batches: u64,
+    pub entries: u64,
 }
 
 /// One unified or proxy call, as the request log keeps it.
@@ -476,7 +431,7 @@ pub trait Store: Send + Sync + 'static {
     /// `backlog`: how many entries are still queued behind these; a backend may spend more
     /// to write them sooner when it is large (SQLite: a writer thread of higher priority).
     async fn insert_request_logs(&self, entries: Vec<RequestLogRecord>, backlog: usize) -> Result<(), StoreError>;
-    /// Newest first; `before` is the last row of the previous page.
+    /// Newest first; `before` is the last entry of the previous page.
     async fn list_request_logs(
         &self,
         environment_id: &str,
@@ -484,20 +439,21 @@ pub trait Store: Send + Sync + 'static {
         before: Option<&AccountPosition>,
         limit: u32,
     ) -> Result<Vec<RequestLogRecord>, StoreError>;
-    /// Deletes at most `limit` entries older than `before`, in one short transaction;
-    /// returns how many. Fewer than `limit` means none older is left.
-    async fn prune_request_logs(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError>;
-    /// The time of an environment's newest entry beyond its `keep` newest ones: every entry
-    /// at or before it is over the cap. `None` when it has `keep` entries or fewer.
+    /// Deletes at most `limit` stored batches ([`log_batches`]) whose entries are all older
+    /// than `before`, in one short statement. Fewer than `limit` batches means none is left.
+    async fn prune_request_logs(&self, before: DateTime<Utc>, limit: u32) -> Result<LogDeleted, StoreError>;
+    /// The time of the newest stored batch that takes an environment past its `keep` newest
+    /// entries: deleting it and every batch up to its time leaves at most `keep` (one batch
+    /// fewer at worst). `None` when the environment has `keep` entries or fewer.
     async fn request_log_cap_time(&self, environment_id: &str, keep: u64) -> Result<Option<DateTime<Utc>>, StoreError>;
-    /// Deletes at most `limit` of an environment's entries at or before `until`; returns
-    /// how many.
+    /// Deletes at most `limit` of an environment's stored batches whose newest entry is at
+    /// or before `until`.
     async fn trim_request_logs(
         &self,
         environment_id: &str,
         until: DateTime<Utc>,
         limit: u32,
-    ) -> Result<u64, StoreError>;
+    ) -> Result<LogDeleted, StoreError>;
 
     /// Every account of every environment, by id, for maintenance (key rotation).
     async fn list_all_accounts(&self, after_id: Option<&str>, limit: u32) -> Result<Vec<AccountRecord>, StoreError>;
@@ -709,50 +665,5 @@ mod tests {
             assert_eq!(status.to_string(), status.as_str());
         }
         assert_eq!("Active".parse::<AccountStatus>(), Err(UnknownStatus("Active".into())));
-    }
-
-    #[test]
-    fn request_log_batches_use_few_statement_shapes_and_keep_every_row_in_order() {
-        let rows: Vec<RequestLogRecord> = (0..300)
-            .map(|i| RequestLogRecord {
-                id: i.to_string(),
-                environment_id: "env".into(),
-                integrated_account_id: None,
-                method: "GET".into(),
-                path: "/".into(),
-                status: 200,
-                duration_ms: 1,
-                error: None,
-                created_at: Utc::now(),
-            })
-            .collect();
-        for n in [0, 1, 3, 5, 63, 64, 65, 99, 100, 300] {
-            let chunks: Vec<&[RequestLogRecord]> = request_log_chunks(&rows[..n], true).map(|(_, c)| c).collect();
-            assert!(
-                chunks.iter().all(|c| REQUEST_LOG_ROWS_PER_INSERT.contains(&c.len())),
-                "{n}"
-            );
-            let ids: Vec<&str> = chunks.iter().flat_map(|c| c.iter().map(|r| r.id.as_str())).collect();
-            let want: Vec<String> = (0..n).map(|i| i.to_string()).collect();
-            assert_eq!(ids, want, "{n}");
-        }
-        // 99 rows: 64 + 16 + 16 + 1 + 1 + 1, not 99 statements.
-        assert_eq!(request_log_chunks(&rows[..99], true).count(), 6);
-        for (sql, chunk) in request_log_chunks(&rows[..99], true) {
-            assert_eq!(sql.matches('$').count(), chunk.len() * 9, "{sql}");
-            let last = chunk.len() * 9;
-            assert!(sql.ends_with(&format!("${}, ${last})", last - 1)), "{sql}");
-        }
-        let (one, _) = request_log_chunks(&rows[..1], true).next().expect("one chunk");
-        assert!(one.ends_with("VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"), "{one}");
-        for (sql, chunk) in request_log_chunks(&rows[..99], false) {
-            assert_eq!(sql.matches('?').count(), chunk.len() * 9, "{sql}");
-            assert!(!sql.contains('$'), "{sql}");
-            // SQLite's statements cannot abort halfway, so need no statement journal.
-            assert!(sql.starts_with("INSERT OR IGNORE INTO request_logs "), "{sql}");
-        }
-        for (sql, _) in request_log_chunks(&rows[..99], true) {
-            assert!(sql.starts_with("INSERT INTO request_logs "), "{sql}");
-        }
     }
 }

@@ -75,7 +75,6 @@ impl Dialect for PgDialect {
     type Db = sqlx::Postgres;
     type Time = DateTime<Utc>;
     type Json = sqlx::types::Json<serde_json::Value>;
-    const NUMBERED_PLACEHOLDERS: bool = true;
     const NAME: &'static str = "postgres";
     const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
 

@@ -38,6 +38,16 @@ where
     i64: for<'r> Decode<'r, D::Db> + Type<D::Db>,
     bool: for<'r> Decode<'r, D::Db> + Type<D::Db>,
 {
+    /// What a `DELETE ... RETURNING entry_count` of request-log batches removed.
+    fn log_deleted(rows: &[DbRow<D>]) -> Result<LogDeleted, StoreError> {
+        let mut deleted = LogDeleted::default();
+        for row in rows {
+            deleted.batches += 1;
+            deleted.entries += u64::try_from(row.try_get::<i64, _>("entry_count")?).unwrap_or(0);
+        }
+        Ok(deleted)
+    }
+
     fn environment_from_row(r: &DbRow<D>) -> Result<Environment, StoreError> {
         Ok(Environment {
             id: r.try_get("id")?,
@@ -100,20 +110,6 @@ where
                 .map_err(|e| StoreError::Corrupt(format!("mapping override config: {e}")))?,
             created_at: D::from_time(row.try_get("created_at")?)?,
             updated_at: D::from_time(row.try_get("updated_at")?)?,
-        })
-    }
-
-    fn request_log_from_row(row: &DbRow<D>) -> Result<RequestLogRecord, StoreError> {
-        Ok(RequestLogRecord {
-            id: row.try_get("id")?,
-            environment_id: row.try_get("environment_id")?,
-            integrated_account_id: row.try_get("integrated_account_id")?,
-            method: row.try_get("method")?,
-            path: row.try_get("path")?,
-            status: u16::try_from(row.try_get::<i64, _>("status")?).unwrap_or(0),
-            duration_ms: u64::try_from(row.try_get::<i64, _>("duration_ms")?).unwrap_or(0),
-            error: row.try_get("error")?,
-            created_at: D::from_time(row.try_get("created_at")?)?,
         })
     }
 }
@@ -283,7 +279,12 @@ where
     async fn delete_environment(&self, id: &str) -> Result<bool, StoreError> {
         // Rows that name the environment without a foreign key go first, in one transaction.
         let mut tx = self.pool.begin().await?;
-        for table in ["request_logs", "idempotency_keys", "link_tokens", "mapping_overrides"] {
+        for table in [
+            "request_log_batches",
+            "idempotency_keys",
+            "link_tokens",
+            "mapping_overrides",
+        ] {
             sqlx::query(&format!("DELETE FROM {table} WHERE environment_id = $1"))
                 .bind(id)
                 .execute(&mut *tx)
@@ -747,27 +748,26 @@ where
     }
 
     async fn insert_request_logs(&self, entries: Vec<RequestLogRecord>, backlog: usize) -> Result<(), StoreError> {
-        let entries = match self.dialect.write_request_logs(entries, backlog).await {
+        let mut entries = match self.dialect.write_request_logs(entries, backlog).await {
             Ok(()) => return Ok(()),
             Err(entries) => entries,
         };
         let mut tx = self.pool.begin().await?;
-        // Many rows per statement: one round trip to the database per chunk, not per row.
-        for (sql, chunk) in request_log_chunks(&entries, D::NUMBERED_PLACEHOLDERS) {
-            let mut insert = sqlx::query(sql);
-            for e in chunk {
-                insert = insert
-                    .bind(e.id.as_str())
-                    .bind(e.environment_id.as_str())
-                    .bind(e.integrated_account_id.as_deref())
-                    .bind(e.method.as_str())
-                    .bind(e.path.as_str())
-                    .bind(i64::from(e.status))
-                    .bind(i64::try_from(e.duration_ms).unwrap_or(i64::MAX))
-                    .bind(e.error.as_deref())
-                    .bind(D::time(&e.created_at));
-            }
-            insert.execute(&mut *tx).await?;
+        log_batches::sort(&mut entries);
+        for batch in log_batches::pack(&entries) {
+            sqlx::query(
+                "INSERT INTO request_log_batches \
+                 (environment_id, last_at, last_id, integrated_account_id, entry_count, entries) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(batch.environment_id)
+            .bind(batch.last_at)
+            .bind(batch.last_id)
+            .bind(batch.integrated_account_id)
+            .bind(batch.entry_count)
+            .bind(batch.entries)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -780,64 +780,72 @@ where
         before: Option<&AccountPosition>,
         limit: u32,
     ) -> Result<Vec<RequestLogRecord>, StoreError> {
-        let far = AccountPosition {
-            created_at: Utc::now() + chrono::Duration::days(36500),
-            id: String::new(),
-        };
-        let before = before.unwrap_or(&far);
-        // Two texts, so that each reads through its own index: (environment_id, created_at,
-        // id) for the environment, (environment_id, integrated_account_id, created_at, id)
-        // for one account (one text with `$5 IS NULL OR ...` left the second unused).
+        use futures::TryStreamExt as _;
+        let mut page = log_batches::Page::new(
+            before.map(|b| (log_batches::micros(&b.created_at), b.id.clone())),
+            limit as usize,
+        );
+        // Newest batch first, through the key (environment_id, last_at, last_id) or the
+        // account's index (environment_id, integrated_account_id, last_at, last_id); read
+        // until the page is full of entries newer than the next batch.
         let query = sqlx::query(match integrated_account_id {
             None => {
-                "SELECT * FROM request_logs WHERE environment_id = $1 \
-                 AND (created_at < $2 OR (created_at = $2 AND id < $3)) ORDER BY created_at DESC, id DESC LIMIT $4"
+                "SELECT integrated_account_id, last_at, entries FROM request_log_batches \
+                 WHERE environment_id = $1 AND last_at <= $2 ORDER BY last_at DESC, last_id DESC"
             }
             Some(_) => {
-                "SELECT * FROM request_logs WHERE environment_id = $1 AND integrated_account_id = $5 \
-                 AND (created_at < $2 OR (created_at = $2 AND id < $3)) ORDER BY created_at DESC, id DESC LIMIT $4"
+                "SELECT integrated_account_id, last_at, entries FROM request_log_batches \
+                 WHERE environment_id = $1 AND integrated_account_id = $3 AND last_at <= $2 \
+                 ORDER BY last_at DESC, last_id DESC"
             }
         })
         .bind(environment_id)
-        .bind(D::time(&before.created_at))
-        .bind(before.id.as_str())
-        .bind(i64::from(limit));
-        let rows = match integrated_account_id {
+        .bind(page.newest_batch());
+        let query = match integrated_account_id {
             Some(account) => query.bind(account),
             None => query,
+        };
+        let mut rows = query.fetch(&self.pool);
+        while let Some(row) = rows.try_next().await? {
+            if !page.wants(row.try_get("last_at")?) {
+                break;
+            }
+            let account: Option<String> = row.try_get("integrated_account_id")?;
+            let entries: String = row.try_get("entries")?;
+            page.add(log_batches::unpack(environment_id, account.as_deref(), &entries)?);
         }
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(Self::request_log_from_row).collect()
+        Ok(page.into_entries())
     }
 
-    async fn prune_request_logs(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError> {
-        // Found through the (environment_id, created_at, id) key (SQLite's primary key, an
-        // index in PostgreSQL), one environment after another; there is no index on the time
-        // alone (one more per logged row).
-        let done = sqlx::query(
-            "DELETE FROM request_logs WHERE (environment_id, created_at, id) IN \
-             (SELECT environment_id, created_at, id FROM request_logs \
-              WHERE environment_id IN (SELECT id FROM environments) AND created_at < $1 LIMIT $2)",
+    async fn prune_request_logs(&self, before: DateTime<Utc>, limit: u32) -> Result<LogDeleted, StoreError> {
+        // Found through the (environment_id, last_at, last_id) key, one environment after
+        // another; there is no index on the time alone (one more per stored batch).
+        let deleted = sqlx::query(
+            "DELETE FROM request_log_batches WHERE (environment_id, last_at, last_id) IN \
+             (SELECT environment_id, last_at, last_id FROM request_log_batches \
+              WHERE environment_id IN (SELECT id FROM environments) AND last_at < $1 LIMIT $2) \
+             RETURNING entry_count",
         )
-        .bind(D::time(&before))
+        .bind(log_batches::micros(&before))
         .bind(i64::from(limit))
-        .execute(&self.pool)
+        .fetch_all(&self.pool)
         .await?;
-        Ok(D::rows_affected(&done))
+        Self::log_deleted(&deleted)
     }
 
     async fn request_log_cap_time(&self, environment_id: &str, keep: u64) -> Result<Option<DateTime<Utc>>, StoreError> {
-        // Walks the (environment_id, created_at, id) key from the newest end.
+        // A running count of entries from the newest batch down, along the key.
         let row = sqlx::query(
-            "SELECT created_at FROM request_logs WHERE environment_id = $1 \
-             ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET $2",
+            "SELECT last_at FROM (SELECT last_at, SUM(entry_count) OVER \
+             (ORDER BY last_at DESC, last_id DESC ROWS UNBOUNDED PRECEDING) AS seen \
+             FROM request_log_batches WHERE environment_id = $1) AS counted \
+             WHERE seen > $2 ORDER BY seen LIMIT 1",
         )
         .bind(environment_id)
         .bind(i64::try_from(keep).unwrap_or(i64::MAX))
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| D::from_time(r.try_get("created_at")?)).transpose()
+        row.map(|r| log_batches::from_micros(r.try_get("last_at")?)).transpose()
     }
 
     async fn trim_request_logs(
@@ -845,18 +853,19 @@ where
         environment_id: &str,
         until: DateTime<Utc>,
         limit: u32,
-    ) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "DELETE FROM request_logs WHERE (environment_id, created_at, id) IN \
-             (SELECT environment_id, created_at, id FROM request_logs \
-              WHERE environment_id = $1 AND created_at <= $2 LIMIT $3)",
+    ) -> Result<LogDeleted, StoreError> {
+        let deleted = sqlx::query(
+            "DELETE FROM request_log_batches WHERE (environment_id, last_at, last_id) IN \
+             (SELECT environment_id, last_at, last_id FROM request_log_batches \
+              WHERE environment_id = $1 AND last_at <= $2 LIMIT $3) \
+             RETURNING entry_count",
         )
         .bind(environment_id)
-        .bind(D::time(&until))
+        .bind(log_batches::micros(&until))
         .bind(i64::from(limit))
-        .execute(&self.pool)
+        .fetch_all(&self.pool)
         .await?;
-        Ok(D::rows_affected(&done))
+        Self::log_deleted(&deleted)
     }
 
     async fn list_all_accounts(&self, after_id: Option<&str>, limit: u32) -> Result<Vec<AccountRecord>, StoreError> {

@@ -189,7 +189,8 @@ async fn sampling_keeps_a_share_of_successes_and_every_failure() {
 async fn pruning_deletes_old_entries_a_chunk_at_a_time_and_keeps_newer_ones() {
     use chrono::Utc;
     use unigate::request_log::{prune, PRUNE_CHUNK};
-    use unigate::store::RequestLogRecord;
+    use unigate::store::log_batches::ENTRIES;
+    use unigate::store::{LogDeleted, RequestLogRecord};
 
     // The app's own pruning (at start, then hourly) keeps everything here, so that only this
     // test's calls delete.
@@ -212,7 +213,8 @@ async fn pruning_deletes_old_entries_a_chunk_at_a_time_and_keeps_newer_ones() {
             })
             .collect()
     };
-    let old = 2 * PRUNE_CHUNK as usize + 500;
+    // Stored 64 entries to a batch (store::log_batches): more than two statements' worth.
+    let old = (2 * PRUNE_CHUNK as usize + 5) * ENTRIES + 10;
     store
         .insert_request_logs(rows("old", old, now - chrono::Duration::hours(200)), 0)
         .await
@@ -220,9 +222,16 @@ async fn pruning_deletes_old_entries_a_chunk_at_a_time_and_keeps_newer_ones() {
     store.insert_request_logs(rows("new", 3, now), 0).await.unwrap();
     let cutoff = now - chrono::Duration::hours(168);
 
-    // One statement deletes no more than its limit.
-    assert_eq!(store.prune_request_logs(cutoff, 10).await.unwrap(), 10);
-    assert_eq!(prune(store.as_ref(), cutoff).await.unwrap(), old as u64 - 10);
+    // One statement deletes no more than its limit of batches.
+    let first = store.prune_request_logs(cutoff, 10).await.unwrap();
+    assert_eq!(
+        first,
+        LogDeleted {
+            batches: 10,
+            entries: 10 * ENTRIES as u64
+        }
+    );
+    assert_eq!(prune(store.as_ref(), cutoff).await.unwrap(), old as u64 - first.entries);
     assert_eq!(prune(store.as_ref(), cutoff).await.unwrap(), 0);
 
     let left = store.list_request_logs(&env.id, None, None, 100).await.unwrap();
@@ -236,13 +245,15 @@ async fn pruning_deletes_old_entries_a_chunk_at_a_time_and_keeps_newer_ones() {
 async fn the_cap_deletes_the_oldest_entries_beyond_it() {
     use chrono::Utc;
     use unigate::request_log::{trim, PRUNE_CHUNK};
+    use unigate::store::log_batches::ENTRIES;
     use unigate::store::RequestLogRecord;
 
     let app = spawn_app_with(|c| c.request_log.max_rows_per_environment = 0).await;
     let store = app.state.store.clone();
     let env = store.first_environment().await.unwrap().unwrap();
     let now = Utc::now();
-    let total = PRUNE_CHUNK as usize + 250;
+    // More batches than one statement deletes, the newest holding 34 entries.
+    let total = (PRUNE_CHUNK as usize + 3) * ENTRIES + 34;
     let rows: Vec<RequestLogRecord> = (0..total)
         .map(|i| RequestLogRecord {
             id: format!("r-{i:05}"),
@@ -258,12 +269,15 @@ async fn the_cap_deletes_the_oldest_entries_beyond_it() {
         .collect();
     store.insert_request_logs(rows, 0).await.unwrap();
 
-    assert_eq!(trim(store.as_ref(), 100).await.unwrap(), total as u64 - 100);
+    // Entries a millisecond apart, stored 64 to a batch from the oldest: the newest batch
+    // holds 34, the next 64; a third would take the count past 100, so it goes, with
+    // every older one.
+    assert_eq!(trim(store.as_ref(), 100).await.unwrap(), total as u64 - 98);
     let left = store.list_request_logs(&env.id, None, None, 1000).await.unwrap();
     let mut ids: Vec<&str> = left.iter().map(|r| r.id.as_str()).collect();
     ids.sort();
-    assert_eq!(ids.len(), 100);
-    assert_eq!(ids[0], format!("r-{:05}", total - 100), "the newest are kept");
+    assert_eq!(ids.len(), 98);
+    assert_eq!(ids[0], format!("r-{:05}", total - 98), "the newest are kept");
     assert_eq!(trim(store.as_ref(), 100).await.unwrap(), 0);
 }
 
@@ -285,4 +299,68 @@ async fn a_graceful_shutdown_writes_the_queued_entries_first() {
         .await
         .unwrap();
     assert_eq!(logged.len(), 5, "{logged:?}");
+}
+
+/// On PostgreSQL, entries written one to a row before migration 11 are there after it (a
+/// batch each), in order, each time to the microsecond. Needs `TEST_POSTGRES_URL` (CI's
+/// PostgreSQL pass); SQLite's migration has the same test in `store::sqlite`.
+#[tokio::test]
+async fn postgres_keeps_the_entries_written_before_the_batched_layout() {
+    let Some(url) = crate::helpers::fresh_postgres_database().await else {
+        eprintln!("skipped: TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let mut up_to_10 = sqlx::migrate!("./migrations/postgres");
+    up_to_10.migrations = std::borrow::Cow::Owned(
+        up_to_10
+            .migrations
+            .iter()
+            .filter(|m| m.version <= 10)
+            .cloned()
+            .collect(),
+    );
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    up_to_10.run(&pool).await.unwrap();
+    sqlx::query("INSERT INTO environments (id, name, created_at) VALUES ('e1', 'e', now())")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let at = |i: i64| format!("2026-01-01T00:00:{:02}.{:06}Z", i / 2, i * 7);
+    for i in 0..12_i64 {
+        sqlx::query(
+            "INSERT INTO request_logs (id, environment_id, integrated_account_id, method, path, status, duration_ms, error, created_at) \
+             VALUES ($1, 'e1', $2, 'GET', '/unified/x', 200, $3, $4, $5::timestamptz)",
+        )
+        .bind(format!("r{i:02}"))
+        .bind((i % 3 == 0).then_some("a1"))
+        .bind(i)
+        .bind((i == 5).then_some("a \"quoted\" error"))
+        .bind(at(i))
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    pool.close().await;
+
+    let store = unigate::store::postgres::PgStore::connect(&url, &Default::default())
+        .await
+        .unwrap();
+    use unigate::store::Store as _;
+    let listed = store.list_request_logs("e1", None, None, 100).await.unwrap();
+    let ids: Vec<&str> = listed.iter().map(|r| r.id.as_str()).collect();
+    let want: Vec<String> = (0..12).rev().map(|i| format!("r{i:02}")).collect();
+    assert_eq!(ids, want.iter().map(String::as_str).collect::<Vec<_>>());
+    for r in &listed {
+        let i: i64 = r.id[1..].parse().unwrap();
+        assert_eq!(
+            r.created_at,
+            chrono::DateTime::parse_from_rfc3339(&at(i)).unwrap(),
+            "{}",
+            r.id
+        );
+        assert_eq!(r.duration_ms, i as u64);
+        assert_eq!(r.error.as_deref(), (i == 5).then_some("a \"quoted\" error"));
+    }
+    let one = store.list_request_logs("e1", Some("a1"), None, 100).await.unwrap();
+    assert_eq!(one.len(), 4);
 }

@@ -28,7 +28,6 @@ impl Dialect for SqliteDialect {
     type Db = sqlx::Sqlite;
     type Time = String;
     type Json = String;
-    const NUMBERED_PLACEHOLDERS: bool = false;
     const NAME: &'static str = "sqlite";
 
     fn time(t: &DateTime<Utc>) -> String {

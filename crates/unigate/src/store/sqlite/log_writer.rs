@@ -5,8 +5,7 @@
 
 use std::time::Duration;
 
-use super::time::fmt_ts;
-use crate::store::{request_log_chunks, RequestLogRecord, REQUEST_LOG_QUEUE};
+use crate::store::{log_batches, RequestLogRecord, REQUEST_LOG_QUEUE};
 
 /// Request-log rows written by threads of their own at a low CPU priority, through a rusqlite
 /// connection each, so that on a busy CPU they fill the gaps between calls instead of
@@ -55,11 +54,11 @@ const LOG_CATCH_UP_NICENESS: i32 = 10;
 /// catch-up thread takes over well before the queue is full and entries are dropped.
 const LOG_BACKLOG: usize = REQUEST_LOG_QUEUE / 5;
 
-/// Rows per transaction: one statement of [`crate::store::REQUEST_LOG_ROWS_PER_INSERT`]'s largest
-/// size, about 0.2 ms of CPU. Each commit rewrites the pages at the right edge of each
-/// index, so 16 rows a transaction cost 1.6 times as much per row as 64; more would keep
-/// the write lock longer when the thread is preempted inside a transaction.
-const LOG_ROWS_PER_TRANSACTION: usize = 64;
+/// Stored batches per transaction (up to 64 entries each, `store::log_batches`): about
+/// 0.25 ms of CPU for full ones. Each commit rewrites the pages at the right edge of each
+/// index, so fewer rows per transaction cost more per row; more would keep the write lock
+/// longer when the thread is preempted inside a transaction.
+const LOG_BATCHES_PER_TRANSACTION: usize = 4;
 
 impl LogWriter {
     pub(super) fn start(path: std::path::PathBuf) -> std::io::Result<LogWriter> {
@@ -108,15 +107,18 @@ fn spawn_log_writer(
         lower_priority(niceness);
         let mut conn: Option<rusqlite::Connection> = None;
         for (mut entries, done) in queue {
+            // The entries sorted and packed; `committed`: how many of them are written.
             let mut committed = 0;
             let outcome = match conn.take() {
                 Some(c) => Ok(c),
                 None => open_writer(&path),
             }
             .and_then(|c| {
-                for rows in entries.chunks(LOG_ROWS_PER_TRANSACTION) {
-                    insert_logs(&c, rows)?;
-                    committed += rows.len();
+                log_batches::sort(&mut entries);
+                let batches = log_batches::pack(&entries);
+                for batches in batches.chunks(LOG_BATCHES_PER_TRANSACTION) {
+                    insert_batches(&c, batches)?;
+                    committed = batches[batches.len() - 1].range.end;
                 }
                 Ok(c)
             });
@@ -126,8 +128,8 @@ fn spawn_log_writer(
                     Ok(())
                 }
                 Err(e) => {
-                    // Reopened for the next batch; the rows not committed take the pool.
-                    tracing::debug!(error = %e, "request-log rows not written in place; writing them through the pool");
+                    // Reopened for the next batch; the entries not committed take the pool.
+                    tracing::debug!(error = %e, "request-log entries not written in place; writing them through the pool");
                     Err(entries.split_off(committed))
                 }
             };
@@ -146,28 +148,29 @@ fn open_writer(path: &std::path::Path) -> rusqlite::Result<rusqlite::Connection>
     Ok(conn)
 }
 
-fn insert_logs(conn: &rusqlite::Connection, entries: &[RequestLogRecord]) -> rusqlite::Result<()> {
+fn insert_batches(conn: &rusqlite::Connection, batches: &[log_batches::Batch]) -> rusqlite::Result<()> {
     // `IMMEDIATE`: the write lock is taken at the start, so the transaction never has to
     // upgrade a read lock (which can fail without waiting).
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let inserted = (|| {
-        // The pool's multi-row statements: SQLite keeps its place in each index between the
-        // rows of one statement, so a row costs a third less than alone.
-        for (sql, chunk) in request_log_chunks(entries, false) {
-            let mut insert = conn.prepare_cached(sql)?;
-            for (r, e) in chunk.iter().enumerate() {
-                let at = r * 9;
-                insert.raw_bind_parameter(at + 1, &e.id)?;
-                insert.raw_bind_parameter(at + 2, &e.environment_id)?;
-                insert.raw_bind_parameter(at + 3, &e.integrated_account_id)?;
-                insert.raw_bind_parameter(at + 4, &e.method)?;
-                insert.raw_bind_parameter(at + 5, &e.path)?;
-                insert.raw_bind_parameter(at + 6, i64::from(e.status))?;
-                insert.raw_bind_parameter(at + 7, i64::try_from(e.duration_ms).unwrap_or(i64::MAX))?;
-                insert.raw_bind_parameter(at + 8, &e.error)?;
-                insert.raw_bind_parameter(at + 9, fmt_ts(&e.created_at))?;
-            }
-            insert.raw_execute()?;
+        // `OR IGNORE`: a statement that cannot abort halfway needs no statement journal.
+        // Without it, every statement after a transaction's first copied the pages it
+        // changed to a temporary file first (`bench/ANALYSIS.md`, "Eighth pass"). Nothing is
+        // ignored in practice: a batch's key ends with its newest entry's id, a fresh UUIDv7.
+        let mut insert = conn.prepare_cached(
+            "INSERT OR IGNORE INTO request_log_batches \
+             (environment_id, last_at, last_id, integrated_account_id, entry_count, entries) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for b in batches {
+            insert.execute(rusqlite::params![
+                b.environment_id,
+                b.last_at,
+                b.last_id,
+                b.integrated_account_id,
+                b.entry_count,
+                b.entries
+            ])?;
         }
         Ok(())
     })();
@@ -320,27 +323,39 @@ mod tests {
         }
     }
 
-    /// A batch is written a transaction of `LOG_ROWS_PER_TRANSACTION` rows at a time; when
-    /// one fails, the rows of the transactions before it stay written and the rest come back
-    /// for the pool.
+    /// A job's entries are packed into stored batches and written
+    /// `LOG_BATCHES_PER_TRANSACTION` batches a transaction; when one transaction fails, the
+    /// entries of the transactions before it stay written and the rest come back for the pool.
     #[tokio::test]
-    async fn a_failed_transaction_hands_back_only_the_rows_not_written() {
+    async fn a_failed_transaction_hands_back_only_the_entries_not_written() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
         let store = SqliteStore::connect(&format!("sqlite://{}", path.display()))
             .await
             .unwrap();
         let env = store.create_environment("e").await.unwrap();
-        // A row the database refuses, in the second transaction.
-        let refused = format!("r{:04}", LOG_ROWS_PER_TRANSACTION + 10);
+        let start = Utc::now();
+        let rows: Vec<RequestLogRecord> = (0..600)
+            .map(|i| RequestLogRecord {
+                created_at: start + chrono::Duration::microseconds(i as i64),
+                ..log(&env.id, i)
+            })
+            .collect();
+        // Two accounts' 300 entries each: five batches each (64, 64, 64, 64, 44), ten in
+        // all, in three transactions. The database refuses a batch of the second.
+        let mut sorted = rows.clone();
+        log_batches::sort(&mut sorted);
+        let batches = log_batches::pack(&sorted);
+        assert_eq!(batches.len(), 10);
+        let second = batches[LOG_BATCHES_PER_TRANSACTION].range.start;
+        let refused = batches[LOG_BATCHES_PER_TRANSACTION + 1].last_id;
         rusqlite::Connection::open(&path)
             .unwrap()
             .execute_batch(&format!(
-                "CREATE TRIGGER refuse BEFORE INSERT ON request_logs WHEN NEW.id = '{refused}' \
+                "CREATE TRIGGER refuse BEFORE INSERT ON request_log_batches WHEN NEW.last_id = '{refused}' \
                  BEGIN SELECT RAISE(ABORT, 'refused'); END;"
             ))
             .unwrap();
-        let rows: Vec<RequestLogRecord> = (0..150).map(|i| log(&env.id, i)).collect();
         let back = store
             .dialect
             .log
@@ -349,14 +364,14 @@ mod tests {
             .write(rows.clone(), 0)
             .await
             .unwrap_err();
-        let back_ids: Vec<&str> = back.iter().map(|r| r.id.as_str()).collect();
-        let want: Vec<&str> = rows[LOG_ROWS_PER_TRANSACTION..].iter().map(|r| r.id.as_str()).collect();
-        assert_eq!(back_ids, want);
+        let ids = |entries: &[RequestLogRecord]| {
+            let mut ids: Vec<String> = entries.iter().map(|r| r.id.clone()).collect();
+            ids.sort();
+            ids
+        };
+        assert_eq!(ids(&back), ids(&sorted[second..]));
         let stored = store.list_request_logs(&env.id, None, None, 1000).await.unwrap();
-        let mut stored_ids: Vec<&str> = stored.iter().map(|r| r.id.as_str()).collect();
-        stored_ids.sort();
-        let first: Vec<&str> = rows[..LOG_ROWS_PER_TRANSACTION].iter().map(|r| r.id.as_str()).collect();
-        assert_eq!(stored_ids, first);
+        assert_eq!(ids(&stored), ids(&sorted[..second]));
     }
 
     #[tokio::test]

@@ -109,8 +109,8 @@ mod tests {
     use super::*;
     use crate::store::Store;
 
-    /// Rows written before migration 6 (the table keyed by environment, time and id) are all
-    /// there after it, in the same order.
+    /// Rows written before migration 6 (the table keyed by environment, time and id) and
+    /// migration 12 (batches) are all there after them, in the same order, with their times.
     #[tokio::test]
     async fn the_keyed_request_log_table_keeps_the_rows_written_before_it() {
         let (_dir, url) = temp_db();
@@ -134,7 +134,7 @@ mod tests {
             .bind(format!("r{i:02}"))
             .bind((i % 3 == 0).then_some("a1"))
             .bind(i)
-            .bind(format!("2026-01-01T00:00:{:02}.000000Z", i / 2))
+            .bind(format!("2026-01-01T00:00:{:02}.{:06}Z", i / 2, i * 7))
             .execute(&pool)
             .await
             .unwrap();
@@ -146,6 +146,19 @@ mod tests {
         let ids: Vec<&str> = listed.iter().map(|r| r.id.as_str()).collect();
         let want: Vec<String> = (0..30).rev().map(|i| format!("r{i:02}")).collect();
         assert_eq!(ids, want.iter().map(String::as_str).collect::<Vec<_>>());
+        // Through migration 12 (a batch per row, times in microseconds): each time exact.
+        for r in &listed {
+            let i: i64 = r.id[1..].parse().unwrap();
+            let at = format!("2026-01-01T00:00:{:02}.{:06}Z", i / 2, i * 7);
+            assert_eq!(
+                r.created_at,
+                chrono::DateTime::parse_from_rfc3339(&at).unwrap(),
+                "{}",
+                r.id
+            );
+            assert_eq!(r.duration_ms, i as u64);
+            assert_eq!(r.integrated_account_id.is_some(), i % 3 == 0);
+        }
         assert_eq!(
             store
                 .list_request_logs("e1", Some("a1"), None, 100)
