@@ -5,7 +5,12 @@
 //! bench mapping --evals 2000 [--only github]     # exactly N evaluations per provider (callgrind)
 //! bench upstream --records 100000 [--synthetic] # a GitHub upstream for the list benchmarks
 //! bench forward --to http://127.0.0.1:P [--client hyper] # the HTTP stack alone: a floor
+//! bench log --entries 256000 --accounts 1        # the request log's CPU per entry on SQLite
 //! ```
+//!
+//! `log` writes request-log entries to a fresh SQLite store the way the request log hands them
+//! over (500 a batch, through the store's writer threads), spread round-robin over
+//! `--accounts` accounts, and prints the process's CPU time per entry.
 //!
 //! `forward` is a bare reverse proxy built from Unigate's own HTTP crates (an axum server and a
 //! reqwest client, or hyper-util's client under reqwest): it passes a GET's path, query and
@@ -66,10 +71,76 @@ fn main() -> anyhow::Result<()> {
             let config = unigate::config::Config::default();
             unigate::startup::runtime(config.worker_threads())?.block_on(forward(to, port, hyper))
         }
+        Some("log") => {
+            let entries: usize = flag("--entries").unwrap_or_else(|| "256000".into()).parse()?;
+            let accounts: usize = flag("--accounts").unwrap_or_else(|| "1".into()).parse()?;
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?
+                .block_on(log_writes(entries, accounts.max(1)))
+        }
         _ => bail!(
-            "usage: bench mapping [--seconds S] [--dump FILE] [--evals N] [--only P] | bench upstream [--records N] [--members N] [--port P] [--synthetic] | bench forward --to URL [--port P] [--client reqwest|hyper]"
+            "usage: bench mapping [--seconds S] [--dump FILE] [--evals N] [--only P] | bench upstream [--records N] [--members N] [--port P] [--synthetic] | bench forward --to URL [--port P] [--client reqwest|hyper] | bench log [--entries N] [--accounts A]"
         ),
     }
+}
+
+/// This process's CPU time (user and system, all threads) in seconds, from `/proc/self/stat`.
+fn process_cpu_seconds() -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat[stat.rfind(')').context("/proc/self/stat")? + 2..]
+        .split(' ')
+        .collect();
+    let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
+    // The kernel reports in USER_HZ, 100 on Linux.
+    Ok(ticks / 100.0)
+}
+
+/// `bench log`: `entries` request-log entries over `accounts` accounts into a fresh SQLite
+/// store, 500 a batch as the request log hands them over; prints the CPU time per entry.
+async fn log_writes(entries: usize, accounts: usize) -> anyhow::Result<()> {
+    use unigate::store::{RequestLogRecord, Store};
+    let dir = tempfile::tempdir()?;
+    let url = format!("sqlite://{}", dir.path().join("log.db").display());
+    let store = unigate::store::sqlite::SqliteStore::connect(&url).await?;
+    let env = store.create_environment("bench").await?;
+    let account_ids: Vec<String> = (0..accounts).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    let start = chrono::Utc::now();
+    let batches: Vec<Vec<RequestLogRecord>> = (0..entries)
+        .map(|i| RequestLogRecord {
+            id: uuid::Uuid::now_v7().to_string(),
+            environment_id: env.id.clone(),
+            integrated_account_id: Some(account_ids[i % accounts].clone()),
+            method: "GET".into(),
+            path: "/unified/user-directory/organizations/octo-org".into(),
+            status: 200,
+            duration_ms: 3,
+            error: None,
+            // 25,000 calls a second, about one CPU's saturation.
+            created_at: start + chrono::Duration::microseconds(i as i64 * 40),
+        })
+        .collect::<Vec<_>>()
+        .chunks(500)
+        .map(<[RequestLogRecord]>::to_vec)
+        .collect();
+    let (cpu, wall) = (process_cpu_seconds()?, Instant::now());
+    for batch in batches {
+        store.insert_request_logs(batch, 0).await?;
+    }
+    let (cpu, wall) = (process_cpu_seconds()? - cpu, wall.elapsed().as_secs_f64());
+    let size: u64 = std::fs::read_dir(dir.path())?
+        .filter_map(|f| f.ok()?.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    println!(
+        "{}",
+        json!({"entries": entries, "accounts": accounts,
+               "cpu_us_per_entry": (cpu * 1e6 / entries as f64 * 100.0).round() / 100.0,
+               "wall_us_per_entry": (wall * 1e6 / entries as f64 * 100.0).round() / 100.0,
+               "bytes_per_entry": size / entries as u64})
+    );
+    Ok(())
 }
 
 /// Evaluates each provider's mapping in a loop for `seconds` and prints one JSON line each.
