@@ -262,7 +262,8 @@ async fn trim_every_minute(store: Arc<dyn Store>, max_rows: u64) {
 
 /// Deletes, in every environment, the oldest entries beyond its `max_rows` newest, a whole
 /// stored batch at a time (so an environment over its cap keeps up to one batch of 64 fewer,
-/// never more), in chunks like [`prune`]; returns how many entries.
+/// never more; batches ending in the same microsecond as the last one deleted go with it),
+/// in chunks like [`prune`]; returns how many entries.
 pub async fn trim(store: &dyn Store, max_rows: u64) -> Result<u64, StoreError> {
     let mut deleted = 0;
     for env in store.list_environments().await? {
