@@ -188,19 +188,20 @@ impl Page {
 
     /// Adds a batch's entries (those before the cursor), keeping the newest `limit`.
     pub fn add(&mut self, entries: Vec<RequestLogRecord>) {
-        let (before_at, before_id) = (&self.before.0, self.before.1.as_str());
-        self.found.extend(entries.into_iter().filter(|e| {
-            let at = micros(&e.created_at);
-            at < *before_at || (at == *before_at && e.id.as_str() < before_id)
-        }));
-        self.found
-            .sort_unstable_by(|a, b| (micros(&b.created_at), &b.id).cmp(&(micros(&a.created_at), &a.id)));
+        let before = (self.before.0, self.before.1.as_str());
+        self.found.extend(entries.into_iter().filter(|e| position(e) < before));
+        self.found.sort_unstable_by(|a, b| position(b).cmp(&position(a)));
         self.found.truncate(self.limit);
     }
 
     pub fn into_entries(self) -> Vec<RequestLogRecord> {
         self.found
     }
+}
+
+/// Where an entry stands in the log's order (time, then id), as a cursor names it.
+fn position(e: &RequestLogRecord) -> (i64, &str) {
+    (micros(&e.created_at), e.id.as_str())
 }
 
 #[cfg(test)]

@@ -71,6 +71,9 @@ fn transactions<'a, 'b>(
     mut batches: &'a [log_batches::Batch<'b>],
 ) -> impl Iterator<Item = &'a [log_batches::Batch<'b>]> {
     std::iter::from_fn(move || {
+        if batches.is_empty() {
+            return None;
+        }
         let mut entries = 0;
         let n = batches
             .iter()
@@ -79,12 +82,11 @@ fn transactions<'a, 'b>(
                 entries += b.range.len();
                 entries <= LOG_ENTRIES_PER_TRANSACTION
             })
-            .count()
-            .max(1)
-            .min(batches.len());
-        let (now, rest) = batches.split_at(n);
+            .count();
+        // A batch never holds more than a transaction's entries; one at least, regardless.
+        let (now, rest) = batches.split_at(n.max(1));
         batches = rest;
-        (!now.is_empty()).then_some(now)
+        Some(now)
     })
 }
 
