@@ -241,8 +241,12 @@ fn walk_stages(stages: &[Stage], reads: &mut Reads) -> Result<(), Unknown> {
 pub fn parse_projected(text: &[u8], reads: &Reads) -> serde_json::Result<serde_json::Value> {
     use serde::de::DeserializeSeed;
     // Skipped strings are not checked for UTF-8 by serde_json; the whole text is, first
-    // (then strings need no check of their own).
-    let text = std::str::from_utf8(text).map_err(<serde_json::Error as serde::de::Error>::custom)?;
+    // (then strings need no check of their own): with SIMD, a third of the standard
+    // library's cost on a 1.8 KB answer; the standard library's again for the message of
+    // a text that is not UTF-8.
+    let text = simdutf8::basic::from_utf8(text)
+        .or_else(|_| std::str::from_utf8(text))
+        .map_err(<serde_json::Error as serde::de::Error>::custom)?;
     // Nor are `\uXXXX` escapes decoded in them, so a lone surrogate would pass: text with
     // a surrogate escape gets the full parse, which checks pairs, and is cut down after.
     let b = text.as_bytes();
@@ -676,8 +680,8 @@ mod tests {
             any::<f64>()
                 .prop_filter("finite", |f| f.is_finite())
                 .prop_map(Value::from),
-            // Long enough for several of the scanner's eight-byte words.
-            ".{0,40}".prop_map(Value::String),
+            // Long enough for several of the scanner's sixteen-byte chunks.
+            ".{0,60}".prop_map(Value::String),
         ];
         leaf.prop_recursive(4, 32, 4, |inner| {
             prop_oneof![
@@ -736,6 +740,37 @@ mod tests {
             let Ok(text) = std::str::from_utf8(&text) else { return Ok(()) };
             if let Some(fast) = super::super::scan::projected(text, &r) {
                 proptest::prop_assert_eq!(serde_projected(text, &r).ok(), Some(fast), "{}", text);
+            }
+        }
+    }
+
+    /// The scanner reads strings sixteen bytes at a time: a byte that ends, escapes or spoils
+    /// a string is found wherever it falls in a chunk, and in the bytes after the last.
+    /// (Raw bytes: a control character, a quote, a backslash, escapes good and bad.)
+    #[test]
+    fn the_fast_path_finds_special_bytes_at_every_place_in_a_string() {
+        use super::super::scan::projected;
+        let reads = Reads::Fields(BTreeMap::from([("a".to_string(), Reads::All)]));
+        for len in [1, 15, 16, 17, 33, 47] {
+            for at in 0..len {
+                for special in ["\u{1}", "\u{1f}", "\t", "\"", "\\", "\\n", "\\q", "\\u00e9", "é"] {
+                    let mut inner = "x".repeat(len);
+                    inner.replace_range(at..=at, special);
+                    // Read and skipped, and last in the text (fewer than sixteen bytes left).
+                    for text in [
+                        format!(r#"{{"a": "{inner}", "b": 1}}"#),
+                        format!(r#"{{"b": "{inner}", "a": 1}}"#),
+                        format!(r#"{{"a": 1, "b": "{inner}"}}"#),
+                    ] {
+                        // Refused by both, or read alike (no surrogate here: nothing for
+                        // the fast path to leave to serde_json).
+                        assert_eq!(
+                            projected(&text, &reads),
+                            serde_projected(&text, &reads).ok(),
+                            "{text:?}"
+                        );
+                    }
+                }
             }
         }
     }
@@ -803,6 +838,26 @@ mod tests {
             let text = if pretty { serde_json::to_vec_pretty(&v) } else { serde_json::to_vec(&v) }.unwrap();
             let got = parse_projected(&text, &r).unwrap();
             proptest::prop_assert_eq!(got, cut(v, &r));
+        }
+    }
+
+    /// A text that is not UTF-8 is refused wherever the fault is in a long answer (the
+    /// check runs on whole vectors there), with the standard library's message.
+    #[test]
+    fn text_that_is_not_utf8_is_refused_anywhere_in_a_long_answer() {
+        let reads = Reads::Fields(BTreeMap::from([("a".to_string(), Reads::All)]));
+        let good = format!(r#"{{"a": "{}", "b": "{}"}}"#, "é€😀x".repeat(40), "y".repeat(300));
+        assert!(parse_projected(good.as_bytes(), &reads).is_ok());
+        // A lone continuation byte, a truncated sequence, an overlong encoding, a surrogate
+        // code point, a byte never in UTF-8.
+        for fault in [&b"\x80"[..], b"\xe2\x82", b"\xc0\xaf", b"\xed\xa0\x80", b"\xff"] {
+            for at in (7..good.len() - 3).step_by(13).filter(|&i| good.is_char_boundary(i)) {
+                let mut bad = good.as_bytes().to_vec();
+                bad.splice(at..at, fault.iter().copied());
+                let err = parse_projected(&bad, &reads).unwrap_err();
+                let expected = std::str::from_utf8(&bad).unwrap_err();
+                assert_eq!(err.to_string(), expected.to_string(), "at {at}");
+            }
         }
     }
 

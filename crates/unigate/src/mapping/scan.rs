@@ -4,7 +4,7 @@
 //! Through serde_json, a GitHub organization (1.8 KB, of which the mapping reads a few
 //! members) cost 27,000 instructions, a sixth of a unified `get`, mostly serde's visitor
 //! calls per member (bench/ANALYSIS.md, twenty-first pass). [`projected`] checks the text
-//! itself, eight bytes of a string at a time, and builds only the members read: 23,000.
+//! itself, sixteen bytes of a string at a time, and builds only the members read: 23,000.
 //! Written here because no crate does this as needed: sonic-rs and simd-json skip fast, but
 //! neither promises to refuse everything serde_json refuses, and a text serde_json refuses
 //! must stay an error (`remote_data` splices the bytes).
@@ -18,6 +18,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
+use wide::u8x16;
 
 use super::reads::Reads;
 
@@ -47,9 +48,6 @@ struct Scan<'t> {
     depth: u32,
 }
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
-
 /// A name's bit in a set of names (a 64-bit mask), from its length and first byte.
 fn name_bit(name: &[u8]) -> u64 {
     let first = u32::from(name.first().copied().unwrap_or(0));
@@ -57,10 +55,15 @@ fn name_bit(name: &[u8]) -> u64 {
     1 << ((name.len() as u32).wrapping_mul(7).wrapping_add(first) % 64)
 }
 
-/// The high bit of each byte of `x` that is zero; exact for the lowest such byte (the only
-/// one read), as a borrow can only set bits above it.
-fn zero_bytes(x: u64) -> u64 {
-    x.wrapping_sub(ONES) & !x & HIGHS
+/// A bit for each of the sixteen bytes at `i` that is a quote, a backslash or a control
+/// character (below 0x20), the lowest bit for the first; `None` when fewer than sixteen are
+/// left. With SSE2, nine instructions; eight bytes as a `u64` took about thirty.
+fn specials(b: &[u8], i: usize) -> Option<u32> {
+    let chunk: [u8; 16] = b.get(i..i.checked_add(16)?)?.try_into().ok()?;
+    let v = u8x16::new(chunk);
+    // A byte is at most 0x1f when the smaller of it and 0x1f is itself.
+    let control = v.min(u8x16::splat(0x1f)).simd_eq(v);
+    Some((v.simd_eq(u8x16::splat(b'"')) | v.simd_eq(u8x16::splat(b'\\')) | control).to_bitmask())
 }
 
 impl<'t> Scan<'t> {
@@ -70,6 +73,13 @@ impl<'t> Scan<'t> {
 
     fn peek(&self) -> Option<u8> {
         self.bytes().get(self.i).copied()
+    }
+
+    /// The bytes between `s`'s quotes, escapes as they are written.
+    fn inner(&self, s: &Str) -> &'t [u8] {
+        self.bytes()
+            .get(s.quoted.start + 1..s.quoted.end - 1)
+            .unwrap_or_default()
     }
 
     /// The text `s` spells: borrowed when it has no escapes, else decoded by serde_json.
@@ -138,16 +148,17 @@ impl<'t> Scan<'t> {
         let bits = fields.keys().fold(0u64, |m, k| m | name_bit(k.as_bytes()));
         let mut out = Map::with_capacity(fields.len());
         self.members(|scan, name| {
-            let name = scan.unquoted(&name)?;
-            let read = if bits & name_bit(name.as_bytes()) != 0 {
-                fields.get(&*name)
+            // A name without escapes is its bytes: its bit is taken from them, and only a
+            // name whose bit is set is made a `str` and looked up.
+            let read = if name.escaped || bits & name_bit(scan.inner(&name)) != 0 {
+                fields.get_key_value(&*scan.unquoted(&name)?)
             } else {
                 None
             };
             match read {
-                Some(r) => {
+                Some((name, r)) => {
                     let v = scan.value(r)?;
-                    out.insert(name.into_owned(), v);
+                    out.insert(name.clone(), v);
                 }
                 None => scan.skip()?,
             }
@@ -245,21 +256,15 @@ impl<'t> Scan<'t> {
         let mut i = start + 1;
         let mut escaped = false;
         loop {
-            // Eight bytes at a time while they last: the first quote, backslash or control
-            // character among them, if any. (memchr's vector search for the rest of a string
-            // past sixteen bytes measured slower: most strings here are short.)
-            while let Some(chunk) = b.get(i..i + 8) {
-                let mut word = [0u8; 8];
-                word.copy_from_slice(chunk);
-                let v = u64::from_le_bytes(word);
-                let special = zero_bytes(v ^ (ONES * u64::from(b'"')))
-                    | zero_bytes(v ^ (ONES * u64::from(b'\\')))
-                    | (v.wrapping_sub(ONES * 0x20) & !v & HIGHS);
+            // Sixteen bytes at a time while they last: the first quote, backslash or control
+            // character among them, if any. (memchr's vector search measured slower: most
+            // strings here are short, and it looks for at most three bytes, not a range.)
+            while let Some(special) = specials(b, i) {
                 if special != 0 {
-                    i += (special.trailing_zeros() / 8) as usize;
+                    i += special.trailing_zeros() as usize;
                     break;
                 }
-                i += 8;
+                i += 16;
             }
             match *b.get(i)? {
                 b'"' => {

@@ -332,7 +332,8 @@ impl Upstream {
         let mut share = None;
         // A declared length is checked, and its share taken, at once (one acquisition
         // instead of one per chunk).
-        if let Some(n) = response.content_length() {
+        let declared = response.content_length();
+        if let Some(n) = declared {
             if n as usize > limit {
                 return Err(too_large());
             }
@@ -340,22 +341,37 @@ impl Upstream {
                 return Err(memory_full());
             }
         }
-        let mut body = Vec::new();
+        // A body that comes in one piece (most do) is kept as it came, not copied; the
+        // pieces of any other are joined.
+        let mut first: Option<Bytes> = None;
+        let mut joined = Vec::new();
+        let mut len = 0;
         while let Some(chunk) = response.chunk().await {
             let chunk = chunk.map_err(|e| self.classify(integration, e, false))?;
-            if body.len() + chunk.len() > limit {
+            len += chunk.len();
+            if len > limit {
                 return Err(too_large());
             }
-            if !self.memory.cover(&mut share, body.len() + chunk.len()) {
+            if !self.memory.cover(&mut share, len) {
                 return Err(memory_full());
             }
-            body.extend_from_slice(&chunk);
+            match first.take() {
+                None if joined.is_empty() => first = Some(chunk),
+                first => {
+                    if let Some(first) = first {
+                        let expected = declared.map_or(0, |n| n as usize);
+                        joined.reserve(expected.max(len));
+                        joined.extend_from_slice(&first);
+                    }
+                    joined.extend_from_slice(&chunk);
+                }
+            }
         }
         Ok(BodyRead {
             status,
             headers,
             url,
-            body: Bytes::from(body),
+            body: first.unwrap_or_else(|| Bytes::from(joined)),
             share,
         })
     }
