@@ -5,7 +5,7 @@
 //! members) cost 27,000 instructions, a sixth of a unified `get`, mostly serde's visitor
 //! calls per member (bench/ANALYSIS.md, twenty-first pass). [`projected`] checks the text
 //! itself and builds only the members read: 23,000 reading strings eight bytes at a time,
-//! 17,300 at sixteen (twenty-seventh pass).
+//! 14,300 at sixteen with the string scan inlined (twenty-seventh pass).
 //! Written here because no crate does this as needed: sonic-rs and simd-json skip fast, but
 //! neither promises to refuse everything serde_json refuses, and a text serde_json refuses
 //! must stay an error (`remote_data` splices the bytes).
