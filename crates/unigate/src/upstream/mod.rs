@@ -341,8 +341,9 @@ impl Upstream {
                 return Err(memory_full());
             }
         }
-        // A body that comes in one piece (most do) is kept as it came, not copied; the
-        // pieces of any other are joined.
+        // A body that comes in one piece (most do) is kept as it came, not copied: it holds
+        // on to hyper's read buffer (8 KiB or more) until the call ends. The pieces of any
+        // other body are joined.
         let mut first: Option<Bytes> = None;
         let mut joined = Vec::new();
         let mut len = 0;
@@ -355,17 +356,16 @@ impl Upstream {
             if !self.memory.cover(&mut share, len) {
                 return Err(memory_full());
             }
-            match first.take() {
-                None if joined.is_empty() => first = Some(chunk),
-                first => {
-                    if let Some(first) = first {
-                        let expected = declared.map_or(0, |n| n as usize);
-                        joined.reserve(expected.max(len));
-                        joined.extend_from_slice(&first);
-                    }
-                    joined.extend_from_slice(&chunk);
-                }
+            if first.is_none() && joined.is_empty() {
+                first = Some(chunk);
+                continue;
             }
+            // A second piece: the first is copied out, into room for the declared length.
+            if let Some(first) = first.take() {
+                joined.reserve(declared.map_or(0, |n| n as usize).max(len));
+                joined.extend_from_slice(&first);
+            }
+            joined.extend_from_slice(&chunk);
         }
         Ok(BodyRead {
             status,
