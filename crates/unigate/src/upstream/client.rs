@@ -157,11 +157,12 @@ impl Response {
 
     /// The whole body.
     pub async fn bytes(mut self) -> Result<Bytes, ClientError> {
-        let mut out = Vec::new();
+        let mut out = Joined::default();
         while let Some(chunk) = self.chunk().await {
-            out.extend_from_slice(&chunk?);
+            // No room set aside for a declared length: nothing here bounds it.
+            out.push(chunk?, 0);
         }
-        Ok(Bytes::from(out))
+        Ok(out.into_bytes())
     }
 
     /// The body as a stream of its pieces, ending after the first failure.
@@ -169,6 +170,41 @@ impl Response {
         futures::stream::unfold(self, |mut response| async move {
             response.chunk().await.map(|piece| (piece, response))
         })
+    }
+}
+
+/// A body's pieces joined into one. A body of one piece (most are) is kept as it came, not
+/// copied: it holds on to the buffer it was read into (hyper's, 8 KiB or more) for as long
+/// as it is kept. The pieces of any other body are copied into one buffer.
+#[derive(Default)]
+pub(crate) struct Joined {
+    first: Option<Bytes>,
+    rest: Vec<u8>,
+}
+
+impl Joined {
+    /// The bytes so far.
+    pub(crate) fn len(&self) -> usize {
+        self.first.as_ref().map_or(self.rest.len(), Bytes::len)
+    }
+
+    /// Adds the next piece. `room`: the length to make room for when a second piece comes
+    /// (the body's declared length, once checked against a limit; or 0).
+    pub(crate) fn push(&mut self, piece: Bytes, room: usize) {
+        if self.first.is_none() && self.rest.is_empty() {
+            self.first = Some(piece);
+            return;
+        }
+        if let Some(first) = self.first.take() {
+            self.rest.reserve(room.max(first.len() + piece.len()));
+            self.rest.extend_from_slice(&first);
+        }
+        self.rest.extend_from_slice(&piece);
+    }
+
+    /// The whole body.
+    pub(crate) fn into_bytes(self) -> Bytes {
+        self.first.unwrap_or_else(|| Bytes::from(self.rest))
     }
 }
 
@@ -456,6 +492,24 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     use super::*;
+
+    #[test]
+    fn a_body_of_one_piece_is_kept_as_it_came_and_pieces_are_joined_in_order() {
+        let piece = Bytes::from_static(b"{\"login\": \"octo-org\"}");
+        let mut one = Joined::default();
+        one.push(piece.clone(), 0);
+        assert_eq!(one.len(), piece.len());
+        let kept = one.into_bytes();
+        assert_eq!(kept.as_ptr(), piece.as_ptr(), "the same bytes, not a copy");
+
+        let mut three = Joined::default();
+        for p in ["ab", "cde", "f"] {
+            three.push(Bytes::from_static(p.as_bytes()), 64);
+        }
+        assert_eq!(three.len(), 6);
+        assert_eq!(three.into_bytes(), Bytes::from_static(b"abcdef"));
+        assert_eq!(Joined::default().into_bytes(), Bytes::new());
+    }
 
     /// A one-connection HTTP server written on the socket: it reads a request's head,
     /// writes `answer`, then waits `then_wait` (or closes at once). Returns the head it read.

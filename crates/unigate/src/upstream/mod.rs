@@ -341,37 +341,24 @@ impl Upstream {
                 return Err(memory_full());
             }
         }
-        // A body that comes in one piece (most do) is kept as it came, not copied: it holds
-        // on to hyper's read buffer (8 KiB or more) until the call ends. The pieces of any
-        // other body are joined.
-        let mut first: Option<Bytes> = None;
-        let mut joined = Vec::new();
-        let mut len = 0;
+        // A body of one piece (most are) is kept as it came, not copied (`Joined`).
+        let mut body = client::Joined::default();
         while let Some(chunk) = response.chunk().await {
             let chunk = chunk.map_err(|e| self.classify(integration, e, false))?;
-            len += chunk.len();
-            if len > limit {
+            if body.len() + chunk.len() > limit {
                 return Err(too_large());
             }
-            if !self.memory.cover(&mut share, len) {
+            if !self.memory.cover(&mut share, body.len() + chunk.len()) {
                 return Err(memory_full());
             }
-            if first.is_none() && joined.is_empty() {
-                first = Some(chunk);
-                continue;
-            }
-            // A second piece: the first is copied out, into room for the declared length.
-            if let Some(first) = first.take() {
-                joined.reserve(declared.map_or(0, |n| n as usize).max(len));
-                joined.extend_from_slice(&first);
-            }
-            joined.extend_from_slice(&chunk);
+            // The declared length was checked against the limit above.
+            body.push(chunk, declared.map_or(0, |n| n as usize));
         }
         Ok(BodyRead {
             status,
             headers,
             url,
-            body: first.unwrap_or_else(|| Bytes::from(joined)),
+            body: body.into_bytes(),
             share,
         })
     }
