@@ -14,7 +14,8 @@ Measured, each after a warm-up and with collection switched on only around the m
 - gateway: `/health`, a unified `get` of an unknown account (404: token and account lookups only),
   the same `get` with `truto_response_format=raw` (adds the provider call), the `unified` `get`
   (adds the mapping) and the `normalized` one (no `remote_data`), GitHub's emulator as the provider; nginx proxying the emulator, for scale;
-  `bench forward` (a bare axum server with a reqwest or hyper-util client), the floor of the stack.
+  `bench forward` (a bare axum server with a reqwest or hyper-util client), the floor of the stack,
+  and the same with hyper's HTTP/1 server alone (`hyper+hyper`: what axum's `serve` and router add).
   Instructions of every thread of the process, divided by the number of requests.
 - mapping: each provider's organizations `get` response mapping, `bench mapping --evals N --only P`,
   collecting only inside the driver's `eval_loop` (`--toggle-collect`).
@@ -185,14 +186,18 @@ def gateway(args, tmp: Path) -> dict:
 
 
 def forward_ir(args, tmp: Path, emu_url: str, github_token: str) -> dict:
-    """`bench forward`, the bare axum server with a reqwest or a hyper-util client: the floor of the stack."""
+    """`bench forward`, the bare axum server with a reqwest or a hyper-util client, and hyper's
+    HTTP/1 server alone with the hyper-util client: the floor of the stack, and its server's
+    layers."""
     d = tmp / "forward"
     d.mkdir()
     h = {"Authorization": f"Bearer {github_token}"}
     result = {}
-    for client in ("reqwest", "hyper"):
-        m = Measured(d, f"forward-{client}")
-        p = suite.Proc([m.wrap(args.driver_bin), "forward", "--to", emu_url, "--client", client],
+    for server, client in (("axum", "reqwest"), ("axum", "hyper"), ("hyper", "hyper")):
+        name = f"{server}+{client}"
+        m = Measured(d, f"forward-{server}-{client}")
+        p = suite.Proc([m.wrap(args.driver_bin), "forward", "--to", emu_url, "--client", client,
+                        "--server", server],
                        stdout=subprocess.PIPE, stdin=subprocess.PIPE)
         try:
             assert p.p.stdout
@@ -200,10 +205,10 @@ def forward_ir(args, tmp: Path, emu_url: str, github_token: str) -> dict:
             if not line.startswith("READY "):
                 raise RuntimeError(f"bench forward did not start: {line!r}")
             url = line.split()[1] + "/orgs/octo-org"
-            result[f"axum+{client}"] = m.measure(p.pid, url, h, args.requests, args.warm)
+            result[name] = m.measure(p.pid, url, h, args.requests, args.warm)
         finally:
             p.stop()
-        log(f"forward ({client}): {result[f'axum+{client}']:,.0f} Ir/request")
+        log(f"forward ({name}): {result[name]:,.0f} Ir/request")
     return result
 
 

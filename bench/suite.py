@@ -257,9 +257,10 @@ def start_upstream(driver: str, records: int, synthetic: bool, cpu: int | None) 
     return p, line.split()[1]
 
 
-def start_forwarder(driver: str, upstream: str, cpu: int | None) -> tuple[Proc, int]:
-    """`bench forward --client hyper`: a bare axum server + hyper-util client passing GETs to `upstream`."""
-    p = Proc(pinned(cpu) + [driver, "forward", "--to", upstream, "--client", "hyper"],
+def start_forwarder(driver: str, upstream: str, cpu: int | None, server: str = "axum") -> tuple[Proc, int]:
+    """`bench forward --client hyper`: a bare axum server (or with `server="hyper"`, hyper's HTTP/1
+    connection alone) + hyper-util client passing GETs to `upstream`."""
+    p = Proc(pinned(cpu) + [driver, "forward", "--to", upstream, "--client", "hyper", "--server", server],
              stdout=subprocess.PIPE, stdin=subprocess.PIPE)
     assert p.p.stdout
     line = p.p.stdout.readline()

@@ -4,7 +4,7 @@
 //! bench mapping --seconds 2 --dump cases.json   # evaluations/second per provider, JSON lines
 //! bench mapping --evals 2000 [--only github]     # exactly N evaluations per provider (callgrind)
 //! bench upstream --records 100000 [--synthetic] # a GitHub upstream for the list benchmarks
-//! bench forward --to http://127.0.0.1:P [--client hyper] # the HTTP stack alone: a floor
+//! bench forward --to http://127.0.0.1:P [--client hyper] [--server hyper] # the HTTP stack alone: a floor
 //! bench log --entries 256000 --accounts 1        # the request log's CPU per entry on SQLite
 //! ```
 //!
@@ -15,7 +15,9 @@
 //! `forward` is a bare reverse proxy built from Unigate's own HTTP crates (an axum server and a
 //! reqwest client, or hyper-util's client under reqwest): it passes a GET's path, query and
 //! `Authorization` on and answers with the body. No store, no mapping, no request log: what
-//! any gateway on this stack pays per call before doing anything.
+//! any gateway on this stack pays per call before doing anything. `--server hyper` serves it
+//! with hyper's HTTP/1 connection alone instead of `axum::serve` (no router, no HTTP/2
+//! detection, no upgrades, no graceful shutdown): what those layers of the stack cost.
 //!
 //! `upstream` prints `READY <base_url>` and serves until its standard input closes, so the
 //! orchestrator never has to kill it by name.
@@ -67,9 +69,14 @@ fn main() -> anyhow::Result<()> {
                 Some("hyper") => true,
                 Some(other) => bail!("--client is reqwest or hyper, not {other}"),
             };
+            let bare = match flag("--server").as_deref() {
+                None | Some("axum") => false,
+                Some("hyper") => true,
+                Some(other) => bail!("--server is axum or hyper, not {other}"),
+            };
             // The gateway's runtime: one worker per CPU it may use, current-thread on one.
             let config = unigate::config::Config::default();
-            unigate::startup::runtime(config.worker_threads())?.block_on(forward(to, port, hyper))
+            unigate::startup::runtime(config.worker_threads())?.block_on(forward(to, port, hyper, bare))
         }
         Some("log") => {
             let entries: usize = flag("--entries").unwrap_or_else(|| "256000".into()).parse()?;
@@ -80,7 +87,7 @@ fn main() -> anyhow::Result<()> {
                 .block_on(log_writes(entries, accounts.max(1)))
         }
         _ => bail!(
-            "usage: bench mapping [--seconds S] [--dump FILE] [--evals N] [--only P] | bench upstream [--records N] [--members N] [--port P] [--synthetic] | bench forward --to URL [--port P] [--client reqwest|hyper] | bench log [--entries N] [--accounts A]"
+            "usage: bench mapping [--seconds S] [--dump FILE] [--evals N] [--only P] | bench upstream [--records N] [--members N] [--port P] [--synthetic] | bench forward --to URL [--port P] [--client reqwest|hyper] [--server axum|hyper] | bench log [--entries N] [--accounts A]"
         ),
     }
 }
@@ -375,7 +382,7 @@ mod synthetic {
 }
 
 /// The bare reverse proxy of `bench forward`; prints `READY <base_url>`, serves until stdin closes.
-async fn forward(to: String, port: u16, hyper: bool) -> anyhow::Result<()> {
+async fn forward(to: String, port: u16, hyper: bool, bare: bool) -> anyhow::Result<()> {
     use axum::body::Body;
     use axum::extract::{Request, State};
     use axum::response::{IntoResponse, Response};
@@ -427,7 +434,6 @@ async fn forward(to: String, port: u16, hyper: bool) -> anyhow::Result<()> {
             .build()?,
         hyper: hyper.then(|| Client::builder(hyper_util::rt::TokioExecutor::new()).build_http()),
     };
-    let app = axum::Router::new().fallback(handle).with_state(state);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("READY http://{}", listener.local_addr()?);
     std::io::stdout().flush()?;
@@ -437,6 +443,28 @@ async fn forward(to: String, port: u16, hyper: bool) -> anyhow::Result<()> {
             line.clear();
         }
     });
+    if bare {
+        // hyper's HTTP/1 connection alone, one task per connection; the process ends when
+        // stdin closes.
+        tokio::spawn(async move {
+            let _ = stdin_closed.await;
+            std::process::exit(0);
+        });
+        loop {
+            let (stream, _) = listener.accept().await?;
+            let f = state.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                    let f = f.clone();
+                    async move { Ok::<_, std::convert::Infallible>(handle(State(f), req.map(Body::new)).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    }
+    let app = axum::Router::new().fallback(handle).with_state(state);
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = stdin_closed.await;

@@ -79,18 +79,23 @@ pub fn service(
     } else {
         routes
     };
+    // Layers wrap the routes once, as one service, rather than through `Router::layer`,
+    // which wraps each route in each layer anew: every call then cloned and boxed each of
+    // those wrappers (21 boxed services cloned per unified `get`, bench/ANALYSIS.md,
+    // twentieth pass). Outermost first. The body limit and the rewriting of axum's
+    // rejections concern routed calls only: the direct `get` passes them by (about 1,800
+    // instructions a call, twenty-eighth pass).
+    let routed = tower::ServiceBuilder::new()
+        .layer(axum::middleware::map_response(json_rejections))
+        .layer(DefaultBodyLimit::max(limit))
+        .service(routes);
     // The unified `get` straight to its handler, unless traces are on (their layer names
     // the route the router matched).
-    let routes = unified::Gets::new(state, routes, !traces);
-    // The layers every request passes wrap the routes once, as one service, rather than
-    // through `Router::layer`, which wraps each route in each layer anew: every call then
-    // cloned and boxed each of those wrappers (21 boxed services cloned per unified `get`,
-    // bench/ANALYSIS.md, twentieth pass). Outermost first.
+    let routes = unified::Gets::new(state, routed, !traces);
+    // What every request passes: a panic's 500.
     tower::ServiceBuilder::new()
         .map_response(IntoResponse::into_response)
         .layer(catch_panic())
-        .layer(axum::middleware::map_response(json_rejections))
-        .layer(DefaultBodyLimit::max(limit))
         .service(routes)
 }
 

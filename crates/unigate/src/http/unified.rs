@@ -34,17 +34,19 @@ pub fn routes() -> Router<AppState> {
 /// middleware, then `Env`, then the handler. Anything else goes to the router: another
 /// method, another shape of path, a path with an escape (`%`, which the router's `Path`
 /// decodes and checks), and every call while traces are on (their layer names the route
-/// the router matched).
+/// the router matched). `routes` is the router under the layers only routed calls need (the
+/// request body's limit, the rewriting of axum's plain-text rejections: a direct `get`
+/// reads no body and answers only Unigate's own JSON).
 #[derive(Clone)]
-pub struct Gets {
+pub struct Gets<S> {
     state: AppState,
-    routes: Router,
+    routes: S,
     /// Off: every call to the router.
     direct: bool,
 }
 
-impl Gets {
-    pub fn new(state: AppState, routes: Router, direct: bool) -> Self {
+impl<S> Gets<S> {
+    pub fn new(state: AppState, routes: S, direct: bool) -> Self {
         Gets { state, routes, direct }
     }
 }
@@ -66,14 +68,15 @@ fn direct_get(request: &Request) -> Option<(String, String, String)> {
     Some((category.to_owned(), resource.to_owned(), id.to_owned()))
 }
 
-impl tower::Service<Request> for Gets {
+impl<S> tower::Service<Request> for Gets<S>
+where
+    S: tower::Service<Request, Response = Response, Error = std::convert::Infallible>,
+{
     type Response = Response;
     type Error = std::convert::Infallible;
-    type Future = Either<
-        futures::future::BoxFuture<'static, Result<Response, std::convert::Infallible>>,
-        <Router as tower::Service<Request>>::Future,
-    >;
+    type Future = Either<futures::future::BoxFuture<'static, Result<Response, std::convert::Infallible>>, S::Future>;
 
+    /// Always ready: the router is, and the layers under `Gets` ask only it.
     fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
         std::task::Poll::Ready(Ok(()))
     }
