@@ -13,8 +13,9 @@ corrected), p99 minus the direct call's p99 ("added p99"), interleaved rounds.
 Targets, all the benchmark's GitHub organization (`octo-org`, 1.8 KB):
 - `direct`: the emulator itself (for the added latency);
 - `nginx`: nginx proxying it; `axum+hyper`: `bench forward`, the floor of Unigate's stack;
-  `hyper+hyper`: the same floor served by hyper's HTTP/1 connection alone (`--server hyper`:
-  no axum router, HTTP/2 detection, upgrades or graceful shutdown), what those layers cost;
+  `hyper+hyper` (only when named in `--only`): the same floor served by hyper's HTTP/1
+  connection alone (`--server hyper`: no axum router, HTTP/2 detection, upgrades or graceful
+  shutdown), what those layers cost;
 - `unigate`: a unified `get`, `unified` format with `remote_data` (SQLite, the default);
 - `unigate-pg`: the same on PostgreSQL (a throwaway server of its own, Debian's package);
 - `unigate-pg-nocache`: the same with `database.account_cache = false` (an account read per call);
@@ -158,10 +159,13 @@ def main() -> None:
         procs.append(fwd[0])
         targets["axum+hyper"] = (fwd[1], "/orgs/octo-org", direct_h, [fwd[0].pid])
         # The same floor served by hyper's HTTP/1 connection alone: what axum's `serve` (its
-        # router, HTTP/2 detection, upgrades, graceful shutdown) adds to it.
-        bare = suite.start_forwarder(args.driver_bin, emu_url, proxy_cpu, server="hyper")
-        procs.append(bare[0])
-        targets["hyper+hyper"] = (bare[1], "/orgs/octo-org", direct_h, [bare[0].pid])
+        # router, HTTP/2 detection, upgrades, graceful shutdown) adds to it. Only when asked
+        # for by `--only`: in the runs of 2026-12-07 23:33 and 23:50 the target measured next
+        # after it cost more than in runs without it (ANALYSIS, twenty-eighth pass).
+        if args.only and "hyper+hyper" in args.only.split(","):
+            bare = suite.start_forwarder(args.driver_bin, emu_url, proxy_cpu, server="hyper")
+            procs.append(bare[0])
+            targets["hyper+hyper"] = (bare[1], "/orgs/octo-org", direct_h, [bare[0].pid])
 
         gw = suite.Gateway(args.gateway_bin, tmp / "sqlite" / "data", proxy_cpu)
         gw.data_dir.mkdir(parents=True)
