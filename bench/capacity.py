@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -342,6 +343,9 @@ def main() -> None:
             p.stop()
         if pg:
             pg.stop()
+        # The gateways' databases and logs (about 350 MB a full run); the report and the
+        # JSON are written elsewhere.
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def cpu_used(before: list[tuple[float, float]], after: list[tuple[float, float]]) -> list[float]:
